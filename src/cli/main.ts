@@ -1,0 +1,67 @@
+// The weft CLI entry: builds the command tree, parses argv, and turns errors into exit codes.
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { WeftError } from '../errors.ts';
+import { LOG_LEVELS, setLogLevel } from '../observe/log.ts';
+import { commands } from './commands.ts';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+
+/** Options every command inherits. */
+export interface GlobalOptions {
+  /** Print stack traces for errors. */
+  verbose?: boolean;
+  /** pino level for this process. */
+  logLevel?: string;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('weft')
+    .description(
+      'weft: a service mesh for Kubernetes and plain hosts (mTLS, traffic control, golden metrics).',
+    )
+    .version(pkg.version, '-V, --version', 'print the weft version')
+    .option('--verbose', 'print stack traces for errors')
+    .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS))
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .hook('preAction', (cmd) => {
+      const opts = cmd.optsWithGlobals<GlobalOptions>();
+      if (opts.logLevel) setLogLevel(opts.logLevel);
+    });
+  for (const register of commands) register(program);
+  for (const sub of program.commands) sub.exitOverride().showHelpAfterError('(run with --help for usage)');
+  return program;
+}
+
+/** Runs the CLI; resolves to the process exit code (undefined means leave it alone, e.g. servers). */
+export async function main(argv: string[]): Promise<number | undefined> {
+  const program = buildProgram();
+  const verbose = argv.includes('--verbose');
+  try {
+    await program.parseAsync(argv);
+    return undefined;
+  } catch (err) {
+    return reportError(err, verbose);
+  }
+}
+
+/** Prints an error the way a user should see it and returns the exit code. */
+export function reportError(err: unknown, verbose: boolean): number {
+  if (err instanceof CommanderError) {
+    // commander has already printed help or the parse error.
+    return err.exitCode === 0 ? 0 : 1;
+  }
+  if (err instanceof WeftError && err.userError) {
+    process.stderr.write(`error: ${err.message}\n`);
+    if (verbose && err.stack) process.stderr.write(`${err.stack}\n`);
+    return 1;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`weft: internal error: ${message}\n`);
+  if (verbose && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  else process.stderr.write('(run with --verbose for the stack trace)\n');
+  return 2;
+}

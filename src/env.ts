@@ -1,0 +1,25 @@
+// Environment variables weft reads: the only module that touches process.env for configuration.
+
+/** Settings that come from the environment, read once at start. */
+export interface Environment {
+  /** Control-plane API URL for CLI commands and proxies (`WEFT_SERVER`). */
+  server: string;
+  /** Log level for every process (`WEFT_LOG_LEVEL`): trace, debug, info, warn, error, silent. */
+  logLevel: string | undefined;
+  /** Operator token sent to a control plane on a non-loopback address (`WEFT_TOKEN`). */
+  operatorToken: string | undefined;
+}
+
+/** The default control-plane API address, as in DESIGN.md. */
+export const DEFAULT_SERVER = 'http://127.0.0.1:15080';
+
+export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environment {
+  return {
+    server: env.WEFT_SERVER || DEFAULT_SERVER,
+    logLevel: env.WEFT_LOG_LEVEL || undefined,
+    operatorToken: env.WEFT_TOKEN || undefined,
+  };
+}
+
+/** Read once; commands take their defaults from here. */
+export const environment: Environment = readEnvironment();

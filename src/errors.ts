@@ -1,0 +1,153 @@
+// The error catalogue: every error weft raises on purpose has a class here and a stable code.
+//
+// Code branches on `code`, never on message text. Every code is listed in docs/errors.md,
+// and test/errors.test.ts fails when one is missing there.
+
+/** Base of every deliberate weft error. `userError` errors are printed as one line, exit 1. */
+export class WeftError extends Error {
+  /** Stable machine-readable code, e.g. `WEFT_CONFIG_INVALID`. */
+  readonly code: string;
+  /** True when the cause is the user's input (flags, YAML, requests) rather than a weft bug. */
+  readonly userError: boolean;
+  /** HTTP status the control-plane API answers with for this error. */
+  readonly status: number;
+
+  constructor(
+    code: string,
+    message: string,
+    options: { userError?: boolean; status?: number; cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.userError = options.userError ?? true;
+    this.status = options.status ?? 400;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { code: this.code, message: this.message };
+  }
+}
+
+/** A command-line flag or argument is missing or malformed. */
+export class UsageError extends WeftError {
+  constructor(message: string) {
+    super('WEFT_USAGE', message);
+  }
+}
+
+/** One place in a user document that is wrong: which document, where, which field, and why. */
+export interface ConfigIssue {
+  /** File name, or `-` for standard input, or `request` for an API body. */
+  file: string;
+  /** Zero-based index of the document within the file or request. */
+  document: number;
+  /** One-based line in the file, when known. */
+  line?: number;
+  /** One-based column in the file, when known. */
+  column?: number;
+  /** Dotted path of the field, e.g. `spec.http[0].route[1].weight`. */
+  field: string;
+  /** What is wrong and what to do about it. */
+  message: string;
+}
+
+function formatIssue(issue: ConfigIssue): string {
+  const where =
+    issue.line === undefined
+      ? issue.file
+      : `${issue.file}:${issue.line}${issue.column ? `:${issue.column}` : ''}`;
+  return `${where}: document ${issue.document}: ${issue.field ? `${issue.field}: ` : ''}${issue.message}`;
+}
+
+/** A user resource (YAML/JSON) failed to parse or validate. Carries every issue found. */
+export class ConfigError extends WeftError {
+  readonly issues: ConfigIssue[];
+  constructor(issues: ConfigIssue[]) {
+    super('WEFT_CONFIG_INVALID', issues.map(formatIssue).join('\n'));
+    this.issues = issues;
+  }
+  override toJSON(): Record<string, unknown> {
+    return { code: this.code, message: this.message, issues: this.issues };
+  }
+}
+
+/** A resource names a field weft does not implement yet; reported rather than silently dropped. */
+export class UnsupportedFieldError extends WeftError {
+  constructor(message: string) {
+    super('WEFT_CONFIG_UNSUPPORTED', message);
+  }
+}
+
+/** The requested resource does not exist. */
+export class NotFoundError extends WeftError {
+  constructor(message: string) {
+    super('WEFT_NOT_FOUND', message, { status: 404 });
+  }
+}
+
+/** An update raced another one (resourceVersion precondition failed). */
+export class ConflictError extends WeftError {
+  constructor(message: string) {
+    super('WEFT_CONFLICT', message, { status: 409 });
+  }
+}
+
+/** The control plane could not be reached or answered with something that is not weft's API. */
+export class ServerUnavailableError extends WeftError {
+  constructor(message: string, cause?: unknown) {
+    super('WEFT_SERVER_UNAVAILABLE', message, { status: 503, cause });
+  }
+}
+
+/** The caller is not allowed to do this (missing or wrong operator or bootstrap token). */
+export class UnauthorizedError extends WeftError {
+  constructor(message: string) {
+    super('WEFT_UNAUTHORIZED', message, { status: 401 });
+  }
+}
+
+/** The data directory holds something weft cannot read (torn or foreign files). */
+export class StoreCorruptError extends WeftError {
+  constructor(message: string, cause?: unknown) {
+    super('WEFT_STORE_CORRUPT', message, { userError: false, status: 500, cause });
+  }
+}
+
+/** A request body sent to the API is not valid JSON or not the expected shape. */
+export class BadRequestError extends WeftError {
+  constructor(message: string) {
+    super('WEFT_BAD_REQUEST', message, { status: 400 });
+  }
+}
+
+/** The xDS client (a proxy) rejected configuration; carries the NACK's error detail. */
+export class XdsNackError extends WeftError {
+  constructor(message: string) {
+    super('WEFT_XDS_NACK', message, { userError: false, status: 500 });
+  }
+}
+
+/** A port the user asked for is already taken or cannot be bound. */
+export class PortInUseError extends WeftError {
+  constructor(message: string, cause?: unknown) {
+    super('WEFT_PORT_IN_USE', message, { cause });
+  }
+}
+
+/** Every stable code defined above; documented in docs/errors.md. */
+export const ERROR_CODES = [
+  'WEFT_USAGE',
+  'WEFT_CONFIG_INVALID',
+  'WEFT_CONFIG_UNSUPPORTED',
+  'WEFT_NOT_FOUND',
+  'WEFT_CONFLICT',
+  'WEFT_SERVER_UNAVAILABLE',
+  'WEFT_UNAUTHORIZED',
+  'WEFT_STORE_CORRUPT',
+  'WEFT_BAD_REQUEST',
+  'WEFT_XDS_NACK',
+  'WEFT_PORT_IN_USE',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
