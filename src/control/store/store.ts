@@ -1,0 +1,39 @@
+// The resource store interface: durable, versioned, watchable; embedded (files) or etcd behind it.
+import type { Resource, ResourceKey } from '../../config/resource.ts';
+
+/** One change seen by a watcher. `resource` is the new value (put) or the last value (delete). */
+export interface StoreEvent {
+  type: 'put' | 'delete';
+  resource: Resource;
+  /** Store revision at which this change happened. */
+  revision: number;
+}
+
+/** A change to make in a transaction. */
+export type StoreOp = { type: 'put'; resource: Resource } | { type: 'delete'; key: ResourceKey };
+
+/** Filters for list and watch. Absent fields match everything. */
+export interface ListOptions {
+  kind?: string;
+  namespace?: string;
+}
+
+export interface Store {
+  /**
+   * Applies every op atomically and durably (fsync'd before it resolves), assigning one new
+   * revision to the whole batch; every put resource gets that revision as its
+   * `metadata.resourceVersion`. Resolves to the stored resources (deletes give the last value).
+   * A delete of a missing key rejects with NotFoundError and applies nothing.
+   */
+  commit(ops: StoreOp[]): Promise<{ revision: number; results: StoreEvent[] }>;
+  get(key: ResourceKey): Resource | undefined;
+  list(options?: ListOptions): Resource[];
+  /** Highest revision committed so far (0 for an empty store). */
+  revision(): number;
+  /**
+   * Calls `listener` for every change after `fromRevision` (default: now), in revision order,
+   * one call per committed batch. Returns a function that stops the watch.
+   */
+  watch(listener: (events: StoreEvent[]) => void, options?: ListOptions & { fromRevision?: number }): () => void;
+  close(): Promise<void>;
+}

@@ -1,0 +1,275 @@
+// The mesh model: plain, immutable types that config/ produces and the xDS generators read.
+//
+// One MeshSnapshot is built per change (store write or workload join/leave) and never mutated;
+// generators are pure functions of (snapshot, proxy). Hostnames are always fully qualified
+// (`reviews.default.svc.cluster.local`) once they reach the model.
+
+export type Labels = Readonly<Record<string, string>>;
+
+/** Protocols a service port can declare (Istio's names; `name: http-foo` prefixes count too). */
+export type Protocol = 'HTTP' | 'HTTP2' | 'GRPC' | 'TCP' | 'TLS' | 'HTTPS' | 'MONGO' | 'REDIS' | 'UNKNOWN';
+
+export interface ServicePort {
+  /** The port clients dial (the service port). */
+  number: number;
+  /** Port name, e.g. `http`, `grpc-web`. */
+  name: string;
+  protocol: Protocol;
+  /** The port on workloads this maps to; defaults to `number`. Per-workload `ports[name]` overrides. */
+  targetPort?: number;
+}
+
+/** A service: a hostname with ports, backed by workloads (selected by labels) or static endpoints. */
+export interface Service {
+  /** Fully qualified hostname, the service's identity in routing: `name.ns.svc.cluster.local`. */
+  hostname: string;
+  /** Short name (`reviews`), for DNS-style aliases. */
+  name: string;
+  namespace: string;
+  ports: readonly ServicePort[];
+  /** Workloads whose labels contain all of these back the service. Absent: only `endpoints`. */
+  selector?: Labels;
+  /** Endpoints given inline (ServiceEntry `endpoints`). */
+  endpoints: readonly Workload[];
+  location: 'MESH_INTERNAL' | 'MESH_EXTERNAL';
+  resolution: 'STATIC' | 'DNS' | 'DNS_ROUND_ROBIN' | 'NONE';
+  /** Service accounts whose identities may serve this service (secure naming), besides those of its workloads. */
+  subjectAltNames: readonly string[];
+  /** Where the service was declared, for errors and `weft get`. */
+  origin: { kind: string; namespace: string; name: string };
+}
+
+/** One instance of an application: a weft sidecar, a WorkloadEntry or a ServiceEntry endpoint. */
+export interface Workload {
+  /** Stable id: `proxy~<node id>`, `WorkloadEntry/ns/name`, `ServiceEntry/ns/name/<i>`. */
+  uid: string;
+  name: string;
+  namespace: string;
+  /** IP address or hostname that serves the workload's ports. */
+  address: string;
+  labels: Labels;
+  serviceAccount: string;
+  /** Port name → port on this workload, overriding the service's targetPort (ServiceEntry semantics). */
+  ports: Readonly<Record<string, number>>;
+  /** Load-balancing weight (default 1). */
+  weight: number;
+  locality?: string;
+  /** Workload with a weft sidecar: its inbound port terminates mesh traffic (mTLS later). */
+  sidecar?: {
+    /** Port of the sidecar's inbound listener; every service port of this workload is reached through it. */
+    inboundPort: number;
+  };
+  /** Health as far as the registry knows (a proxy in its grace period after disconnect is still HEALTHY). */
+  health: 'HEALTHY' | 'UNHEALTHY';
+  source: 'proxy' | 'WorkloadEntry' | 'ServiceEntry';
+}
+
+/** How a string field is matched (Istio StringMatch). */
+export type StringMatch = { exact: string } | { prefix: string } | { regex: string };
+
+export interface HeaderMatch {
+  name: string;
+  /** Absent: the header must be present (Istio `{}`); with `invert`, absent. */
+  match?: StringMatch;
+  /** True for `withoutHeaders`. */
+  invert: boolean;
+}
+
+export interface QueryParamMatch {
+  name: string;
+  match?: StringMatch;
+}
+
+/** One `http[].match[]` entry: all present conditions must hold. */
+export interface HttpMatch {
+  name?: string;
+  uri?: StringMatch;
+  /** When true, uri/header matching ignores case (`ignoreUriCase`). */
+  ignoreUriCase: boolean;
+  method?: StringMatch;
+  authority?: StringMatch;
+  scheme?: StringMatch;
+  headers: readonly HeaderMatch[];
+  queryParams: readonly QueryParamMatch[];
+  /** Only traffic to this service port. */
+  port?: number;
+  /** Only from workloads with these labels. */
+  sourceLabels?: Labels;
+  sourceNamespace?: string;
+  /** Gateways this match applies to (absent: the route's gateways). */
+  gateways?: readonly string[];
+}
+
+/** A weighted backend of a route. Weights of one route add up to 100 (or one destination with 100). */
+export interface RouteDestination {
+  host: string;
+  subset?: string;
+  port?: number;
+  weight: number;
+  headers?: HeaderOperations;
+}
+
+export interface HeaderOperations {
+  set: Readonly<Record<string, string>>;
+  add: Readonly<Record<string, string>>;
+  remove: readonly string[];
+}
+
+export interface RetryPolicy {
+  attempts: number;
+  /** Milliseconds; absent = the route timeout. */
+  perTryTimeoutMs?: number;
+  /** Envoy retry_on conditions, e.g. `5xx,connect-failure,unavailable`. */
+  retryOn: readonly string[];
+  /** For `retriable-status-codes`. */
+  retriableStatusCodes: readonly number[];
+}
+
+export interface FaultPolicy {
+  delay?: { fixedDelayMs: number; percentage: number };
+  abort?: { httpStatus?: number; grpcStatus?: string; percentage: number };
+}
+
+export interface MirrorPolicy {
+  host: string;
+  subset?: string;
+  port?: number;
+  percentage: number;
+}
+
+/** One `http[]` entry of a VirtualService (or an equivalent rule from another dialect). */
+export interface HttpRoute {
+  /** Name for stats and config dumps. */
+  name: string;
+  /** Any one must match (OR). Empty: matches every request. */
+  matches: readonly HttpMatch[];
+  /** Where matching requests go; exactly one of route / redirect / directResponse. */
+  route?: readonly RouteDestination[];
+  redirect?: { uri?: string; authority?: string; scheme?: string; port?: number; redirectCode: number };
+  directResponse?: { status: number; body?: string };
+  rewrite?: { uri?: string; uriRegex?: { match: string; rewrite: string }; authority?: string };
+  timeoutMs?: number;
+  retries?: RetryPolicy;
+  fault?: FaultPolicy;
+  mirrors: readonly MirrorPolicy[];
+  headers?: { request?: HeaderOperations; response?: HeaderOperations };
+}
+
+/** One `tcp[]` entry: L4 routes by port. */
+export interface TcpRoute {
+  matches: readonly { port?: number; sourceLabels?: Labels; gateways?: readonly string[] }[];
+  route: readonly RouteDestination[];
+}
+
+/** A VirtualService, normalised: hosts fully qualified, defaults applied. */
+export interface VirtualServiceModel {
+  name: string;
+  namespace: string;
+  hosts: readonly string[];
+  /** `mesh` (sidecars) unless gateways are named; values are `ns/name` or `mesh`. */
+  gateways: readonly string[];
+  http: readonly HttpRoute[];
+  tcp: readonly TcpRoute[];
+  exportTo: readonly string[];
+}
+
+export type LoadBalancerPolicy =
+  | { simple: 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM' | 'PASSTHROUGH' | 'UNSPECIFIED' }
+  | {
+      consistentHash: {
+        /** What to hash on. */
+        key:
+          | { httpHeaderName: string }
+          | { httpCookie: { name: string; path?: string; ttlMs?: number } }
+          | { httpQueryParameterName: string }
+          | { useSourceIp: true };
+        algorithm: 'RING_HASH' | 'MAGLEV';
+        minimumRingSize?: number;
+        maglevTableSize?: number;
+      };
+    };
+
+export interface ConnectionPoolSettings {
+  tcp?: { maxConnections?: number; connectTimeoutMs?: number; idleTimeoutMs?: number; maxConnectionDurationMs?: number };
+  http?: {
+    http1MaxPendingRequests?: number;
+    http2MaxRequests?: number;
+    maxRequestsPerConnection?: number;
+    maxRetries?: number;
+    idleTimeoutMs?: number;
+    h2UpgradePolicy?: 'DEFAULT' | 'DO_NOT_UPGRADE' | 'UPGRADE';
+  };
+}
+
+export interface OutlierDetectionSettings {
+  consecutive5xxErrors?: number;
+  consecutiveGatewayErrors?: number;
+  consecutiveLocalOriginFailures?: number;
+  intervalMs?: number;
+  baseEjectionTimeMs?: number;
+  maxEjectionPercent?: number;
+  minHealthPercent?: number;
+  splitExternalLocalOriginErrors?: boolean;
+}
+
+export interface ClientTlsSettings {
+  mode: 'DISABLE' | 'SIMPLE' | 'MUTUAL' | 'ISTIO_MUTUAL';
+  clientCertificate?: string;
+  privateKey?: string;
+  caCertificates?: string;
+  sni?: string;
+  subjectAltNames?: readonly string[];
+}
+
+export interface TrafficPolicy {
+  loadBalancer?: LoadBalancerPolicy;
+  connectionPool?: ConnectionPoolSettings;
+  outlierDetection?: OutlierDetectionSettings;
+  tls?: ClientTlsSettings;
+  /** Per service port overrides (fields not set fall back to the policy above). */
+  portLevelSettings: readonly (Omit<TrafficPolicy, 'portLevelSettings'> & { port: number })[];
+}
+
+export interface Subset {
+  name: string;
+  labels: Labels;
+  trafficPolicy?: TrafficPolicy;
+}
+
+/** A DestinationRule, normalised. */
+export interface DestinationRuleModel {
+  name: string;
+  namespace: string;
+  host: string;
+  trafficPolicy?: TrafficPolicy;
+  subsets: readonly Subset[];
+  exportTo: readonly string[];
+}
+
+/** Mesh-wide settings (from the control plane's flags and a `MeshConfig`-like resource later). */
+export interface MeshSettings {
+  trustDomain: string;
+  /** Istio's root namespace for mesh-wide policy. */
+  rootNamespace: string;
+  /** DNS suffix of service hostnames. */
+  domainSuffix: string;
+  outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
+}
+
+/**
+ * Everything the generators need, built once per change. Lookup maps are keyed by fully
+ * qualified hostname. Lists are sorted (by namespace, name) so output is deterministic.
+ */
+export interface MeshSnapshot {
+  /** Increases with every rebuild; becomes part of xDS version strings. */
+  version: number;
+  mesh: MeshSettings;
+  services: ReadonlyMap<string, Service>;
+  workloads: readonly Workload[];
+  /** Workloads backing each service hostname (selector matches plus inline endpoints). */
+  endpointsByHost: ReadonlyMap<string, readonly Workload[]>;
+  virtualServices: readonly VirtualServiceModel[];
+  /** The VirtualServices that apply to each host (for sidecars: those bound to `mesh`). */
+  virtualServicesByHost: ReadonlyMap<string, readonly VirtualServiceModel[]>;
+  destinationRules: ReadonlyMap<string, DestinationRuleModel>;
+}
