@@ -190,7 +190,12 @@ export type LoadBalancerPolicy =
     };
 
 export interface ConnectionPoolSettings {
-  tcp?: { maxConnections?: number; connectTimeoutMs?: number; idleTimeoutMs?: number; maxConnectionDurationMs?: number };
+  tcp?: {
+    maxConnections?: number;
+    connectTimeoutMs?: number;
+    idleTimeoutMs?: number;
+    maxConnectionDurationMs?: number;
+  };
   http?: {
     http1MaxPendingRequests?: number;
     http2MaxRequests?: number;

@@ -34,6 +34,9 @@ export interface Store {
    * Calls `listener` for every change after `fromRevision` (default: now), in revision order,
    * one call per committed batch. Returns a function that stops the watch.
    */
-  watch(listener: (events: StoreEvent[]) => void, options?: ListOptions & { fromRevision?: number }): () => void;
+  watch(
+    listener: (events: StoreEvent[]) => void,
+    options?: ListOptions & { fromRevision?: number },
+  ): () => void;
   close(): Promise<void>;
 }

@@ -55,7 +55,12 @@ export interface ProxyStatus {
   /** Per type URL: what was last sent, last ACKed, and the last NACK if the latest push was rejected. */
   types: Record<
     string,
-    { sent?: string; acked?: string; nack?: { version: string; message: string; at: string }; resources: number }
+    {
+      sent?: string;
+      acked?: string;
+      nack?: { version: string; message: string; at: string };
+      resources: number;
+    }
   >;
 }
 
