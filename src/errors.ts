@@ -135,6 +135,34 @@ export class PortInUseError extends WeftError {
   }
 }
 
+/** A watch asked for changes from a revision the store no longer keeps history for. */
+export class RevisionCompactedError extends WeftError {
+  constructor(message: string) {
+    super('WEFT_REVISION_COMPACTED', message, { status: 410 });
+  }
+}
+
+/** An API request body is larger than the server accepts. */
+export class RequestTooLargeError extends WeftError {
+  constructor(message: string) {
+    super('WEFT_REQUEST_TOO_LARGE', message, { status: 413 });
+  }
+}
+
+/** An API path exists but does not answer to this HTTP method. */
+export class MethodNotAllowedError extends WeftError {
+  constructor(message: string) {
+    super('WEFT_METHOD_NOT_ALLOWED', message, { status: 405 });
+  }
+}
+
+/** Another live control plane already uses this data directory. */
+export class DataDirInUseError extends WeftError {
+  constructor(message: string) {
+    super('WEFT_DATA_DIR_IN_USE', message, { status: 500 });
+  }
+}
+
 /** Every stable code defined above; documented in docs/errors.md. */
 export const ERROR_CODES = [
   'WEFT_USAGE',
@@ -148,6 +176,10 @@ export const ERROR_CODES = [
   'WEFT_BAD_REQUEST',
   'WEFT_XDS_NACK',
   'WEFT_PORT_IN_USE',
+  'WEFT_REVISION_COMPACTED',
+  'WEFT_REQUEST_TOO_LARGE',
+  'WEFT_METHOD_NOT_ALLOWED',
+  'WEFT_DATA_DIR_IN_USE',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

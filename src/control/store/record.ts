@@ -1,0 +1,79 @@
+// Record framing for the store's files: length + CRC32 header, so torn and corrupt bytes are told apart.
+//
+// A record is `u32 BE payload length | u32 BE crc32(payload) | payload`. Records are only ever
+// appended and each append is fsync'd before the next one starts, so only the last record of a
+// log can be torn by a crash. A damaged record anywhere else is corruption.
+import { crc32 } from 'node:zlib';
+import { StoreCorruptError } from '../../errors.ts';
+
+/** Bytes in a record header. */
+export const HEADER_BYTES = 8;
+
+/** Largest payload a record may carry (a sanity bound, far above the API's 8 MiB body limit). */
+export const MAX_PAYLOAD_BYTES = 256 * 1024 * 1024;
+
+/** What reading a log found at its end. */
+export type TailState =
+  /** Every byte belongs to a whole, valid record. */
+  | 'clean'
+  /** The last record was cut short or half-written by a crash; it is not data. */
+  | 'torn';
+
+export interface DecodedLog {
+  /** Payloads of the whole, valid records, in file order. */
+  payloads: Buffer[];
+  /** Byte length of the valid prefix (where the next record must be written). */
+  validBytes: number;
+  tail: TailState;
+}
+
+/** Frames one payload as a record. */
+export function encodeRecord(payload: Buffer): Buffer {
+  if (payload.length === 0 || payload.length > MAX_PAYLOAD_BYTES)
+    throw new RangeError(`record payload of ${payload.length} bytes is out of range`);
+  const header = Buffer.allocUnsafe(HEADER_BYTES);
+  header.writeUInt32BE(payload.length, 0);
+  header.writeUInt32BE(crc32(payload), 4);
+  return Buffer.concat([header, payload]);
+}
+
+function allZero(buf: Buffer, from: number): boolean {
+  for (let i = from; i < buf.length; i++) if (buf[i] !== 0) return false;
+  return true;
+}
+
+/**
+ * Splits a log into record payloads. A damaged final record (cut short, a checksum that fails on
+ * the record that ends the file, or a zero-filled tail) is reported as `torn`; a damaged record
+ * followed by more data throws StoreCorruptError naming `file` and the offset.
+ */
+export function decodeLog(buf: Buffer, file: string): DecodedLog {
+  const payloads: Buffer[] = [];
+  let offset = 0;
+  while (offset < buf.length) {
+    const torn: DecodedLog = { payloads, validBytes: offset, tail: 'torn' };
+    if (buf.length - offset < HEADER_BYTES) return torn;
+    if (allZero(buf, offset)) return torn;
+    const length = buf.readUInt32BE(offset);
+    const checksum = buf.readUInt32BE(offset + 4);
+    const end = offset + HEADER_BYTES + length;
+    if (length === 0) throw new StoreCorruptError(`${file}: empty record at byte ${offset}`);
+    if (end > buf.length) return torn;
+    const payload = buf.subarray(offset + HEADER_BYTES, end);
+    if (crc32(payload) !== checksum) {
+      if (end === buf.length) return torn;
+      throw new StoreCorruptError(`${file}: checksum mismatch in the record at byte ${offset}`);
+    }
+    payloads.push(payload);
+    offset = end;
+  }
+  return { payloads, validBytes: offset, tail: 'clean' };
+}
+
+/** Decodes a file that must hold exactly one whole record (a snapshot written by rename). */
+export function decodeSingleRecord(buf: Buffer, file: string): Buffer {
+  const log = decodeLog(buf, file);
+  if (log.tail !== 'clean' || log.payloads.length !== 1)
+    throw new StoreCorruptError(`${file}: expected one whole record, the file is damaged`);
+  return log.payloads[0];
+}
