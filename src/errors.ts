@@ -50,9 +50,19 @@ export interface ConfigIssue {
   field: string;
   /** What is wrong and what to do about it. */
   message: string;
+  /** What kind of problem this is, for tools that branch on it (absent: `invalid`). */
+  reason?: ConfigIssueReason;
 }
 
-function formatIssue(issue: ConfigIssue): string {
+/**
+ * Kinds of config issue: `syntax` (not parseable YAML/JSON), `missing` (a required field is absent),
+ * `unknown-field` (not a field of this kind, e.g. misspelt), `unsupported` (a real field of the
+ * dialect that weft does not implement yet), `invalid` (present but wrong).
+ */
+export type ConfigIssueReason = 'syntax' | 'missing' | 'unknown-field' | 'unsupported' | 'invalid';
+
+/** `file:line:column: document N: field: message`, the form the CLI prints. */
+export function formatIssue(issue: ConfigIssue): string {
   const where =
     issue.line === undefined
       ? issue.file
