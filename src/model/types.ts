@@ -62,6 +62,11 @@ export interface Workload {
   /** Health as far as the registry knows (a proxy in its grace period after disconnect is still HEALTHY). */
   health: 'HEALTHY' | 'UNHEALTHY';
   source: 'proxy' | 'WorkloadEntry' | 'ServiceEntry';
+  /**
+   * The service a weft sidecar declared it fronts (`--service`, `--service-port`, protocol), from
+   * its node metadata; lets the model create `name.namespace.svc.<suffix>` when no resource does.
+   */
+  service?: { name: string; port: number; protocol: Protocol };
 }
 
 /** How a string field is matched (Istio StringMatch). */
