@@ -173,6 +173,20 @@ export class DataDirInUseError extends WeftError {
   }
 }
 
+/** The CA files (generated root in the data dir, or --ca-cert/--ca-key/--ca-chain) cannot be used. */
+export class CaInvalidError extends WeftError {
+  constructor(message: string) {
+    super('WEFT_CA_INVALID', message, { status: 500 });
+  }
+}
+
+/** Something failed inside weft (a bug or the machine); the API answers 500 with this. */
+export class InternalError extends WeftError {
+  constructor(message: string, cause?: unknown) {
+    super('WEFT_INTERNAL', message, { userError: false, status: 500, cause });
+  }
+}
+
 /** Every stable code defined above; documented in docs/errors.md. */
 export const ERROR_CODES = [
   'WEFT_USAGE',
@@ -190,6 +204,8 @@ export const ERROR_CODES = [
   'WEFT_REQUEST_TOO_LARGE',
   'WEFT_METHOD_NOT_ALLOWED',
   'WEFT_DATA_DIR_IN_USE',
+  'WEFT_INTERNAL',
+  'WEFT_CA_INVALID',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
