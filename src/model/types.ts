@@ -37,6 +37,10 @@ export interface Service {
   subjectAltNames: readonly string[];
   /** Where the service was declared, for errors and `weft get`. */
   origin: { kind: string; namespace: string; name: string };
+  /** Virtual IPs or CIDRs of the service (ServiceEntry `addresses`), for TCP traffic without a Host. */
+  addresses?: readonly string[];
+  /** Namespaces that may see the service (`*` all, `~` none); absent: every namespace. */
+  exportTo?: readonly string[];
 }
 
 /** One instance of an application: a weft sidecar, a WorkloadEntry or a ServiceEntry endpoint. */
@@ -111,7 +115,10 @@ export interface RouteDestination {
   subset?: string;
   port?: number;
   weight: number;
+  /** Request header operations for traffic to this destination (Istio `route[].headers.request`). */
   headers?: HeaderOperations;
+  /** Response header operations for traffic from this destination (Istio `route[].headers.response`). */
+  responseHeaders?: HeaderOperations;
 }
 
 export interface HeaderOperations {
@@ -261,7 +268,7 @@ export interface MeshSettings {
   trustDomain: string;
   /** Istio's root namespace for mesh-wide policy. */
   rootNamespace: string;
-  /** DNS suffix of service hostnames. */
+  /** DNS suffix of service hostnames, e.g. `cluster.local`: `<name>.<namespace>.svc.<suffix>`, as in Istio. */
   domainSuffix: string;
   outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
 }
@@ -282,4 +289,18 @@ export interface MeshSnapshot {
   /** The VirtualServices that apply to each host (for sidecars: those bound to `mesh`). */
   virtualServicesByHost: ReadonlyMap<string, readonly VirtualServiceModel[]>;
   destinationRules: ReadonlyMap<string, DestinationRuleModel>;
+  /**
+   * Stored resources the snapshot left out because they no longer validate (e.g. written by an
+   * older weft); each with the reasons. Absent or empty when every resource was used.
+   */
+  rejected?: readonly RejectedResource[];
+}
+
+/** A stored resource that buildSnapshot could not use, and why. */
+export interface RejectedResource {
+  kind: string;
+  namespace: string;
+  name: string;
+  /** `field: message` lines. */
+  issues: readonly string[];
 }
