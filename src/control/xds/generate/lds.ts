@@ -1,0 +1,167 @@
+// LDS generator: the sidecar's `outbound` and `inbound` listeners, and proxyless gRPC API listeners.
+import {
+  ADS_CONFIG_SOURCE,
+  CONFIG_TYPE,
+  duration,
+  type GenerateContext,
+  type GeneratedResource,
+  inboundClusterName,
+  isHttpProtocol,
+  ROUTER_FILTER,
+} from './common.ts';
+import { OUTBOUND_ROUTE_NAME, resolveTarget } from './rds.ts';
+
+type Obj = Record<string, unknown>;
+
+const HCM_FILTER_NAME = 'envoy.filters.network.http_connection_manager';
+
+/** The sidecar's outbound listener: an HTTP proxy on loopback routing by host via RDS `outbound`. */
+export function outboundListener(ctx: GenerateContext): GeneratedResource {
+  const port = ctx.proxy.outboundPort;
+  return {
+    name: 'outbound',
+    resource: {
+      name: 'outbound',
+      address: { socket_address: { address: '127.0.0.1', port_value: port } },
+      traffic_direction: 'OUTBOUND',
+      filter_chains: [
+        {
+          name: 'outbound-http',
+          filters: [
+            {
+              name: HCM_FILTER_NAME,
+              typed_config: {
+                '@type': CONFIG_TYPE.httpConnectionManager,
+                stat_prefix: `outbound_127.0.0.1_${port}`,
+                codec_type: 'AUTO',
+                rds: { config_source: ADS_CONFIG_SOURCE, route_config_name: OUTBOUND_ROUTE_NAME },
+                http_filters: [ROUTER_FILTER],
+                upgrade_configs: [{ upgrade_type: 'websocket' }, { upgrade_type: 'CONNECT' }],
+                http2_protocol_options: { allow_connect: true },
+              },
+            },
+          ],
+        },
+      ],
+    },
+  };
+}
+
+/** The inbound listener: HTTP (sniffed) to the app through `inbound|SP||`, anything else as TCP. */
+export function inboundListener(ctx: GenerateContext): GeneratedResource | undefined {
+  const { proxy } = ctx;
+  if (!proxy.service || proxy.appPort === undefined) {
+    ctx.warn(
+      `proxy-inbound/${proxy.namespace}/${proxy.cluster}`,
+      `sidecar ${proxy.id} declares no ${proxy.service ? 'app port' : 'service'} (WEFT_SERVICE/WEFT_APP_PORT); it gets no inbound listener`,
+    );
+    return undefined;
+  }
+  const servicePort = proxy.service.port;
+  const cluster = inboundClusterName(servicePort);
+  const port = proxy.inboundPort;
+  const tcpProxy = {
+    name: 'envoy.filters.network.tcp_proxy',
+    typed_config: { '@type': CONFIG_TYPE.tcpProxy, stat_prefix: cluster, cluster },
+  };
+  const base = {
+    name: 'inbound',
+    address: { socket_address: { address: '0.0.0.0', port_value: port } },
+    traffic_direction: 'INBOUND',
+  };
+  if (!isHttpProtocol(proxy.service.protocol)) {
+    return {
+      name: 'inbound',
+      resource: { ...base, filter_chains: [{ name: 'inbound-tcp', filters: [tcpProxy] }] },
+    };
+  }
+  const disabled = duration(0);
+  const routeConfig: Obj = {
+    name: cluster,
+    validate_clusters: { value: false },
+    virtual_hosts: [
+      {
+        name: `inbound|http|${servicePort}`,
+        domains: ['*'],
+        routes: [
+          {
+            name: 'default',
+            match: { prefix: '/' },
+            route: {
+              cluster,
+              timeout: disabled,
+              max_stream_duration: { max_stream_duration: disabled, grpc_timeout_header_max: disabled },
+            },
+          },
+        ],
+      },
+    ],
+  };
+  return {
+    name: 'inbound',
+    resource: {
+      ...base,
+      listener_filters: [
+        {
+          name: 'envoy.filters.listener.http_inspector',
+          typed_config: { '@type': CONFIG_TYPE.httpInspector },
+        },
+      ],
+      filter_chains: [
+        {
+          name: 'inbound-http',
+          filter_chain_match: { application_protocols: ['http/1.1', 'h2c'] },
+          filters: [
+            {
+              name: HCM_FILTER_NAME,
+              typed_config: {
+                '@type': CONFIG_TYPE.httpConnectionManager,
+                stat_prefix: `inbound_0.0.0.0_${port}`,
+                codec_type: 'AUTO',
+                route_config: routeConfig,
+                http_filters: [ROUTER_FILTER],
+                upgrade_configs: [{ upgrade_type: 'websocket' }],
+              },
+            },
+          ],
+        },
+      ],
+      default_filter_chain: { name: 'inbound-tcp', filters: [tcpProxy] },
+    },
+  };
+}
+
+/** A proxyless gRPC client's listener for one target: an API listener pointing at RDS of the same name. */
+export function grpcListener(ctx: GenerateContext, name: string): GeneratedResource | undefined {
+  if (!resolveTarget(ctx, name)) return undefined;
+  return {
+    name,
+    resource: {
+      name,
+      api_listener: {
+        api_listener: {
+          '@type': CONFIG_TYPE.httpConnectionManager,
+          rds: { config_source: ADS_CONFIG_SOURCE, route_config_name: name },
+          http_filters: [ROUTER_FILTER],
+        },
+      },
+    },
+  };
+}
+
+/** LDS for a proxy: the sidecar's two listeners (wildcard), or the gRPC targets it names. */
+export function generateListeners(
+  ctx: GenerateContext,
+  names: readonly string[] | undefined,
+): GeneratedResource[] {
+  if (ctx.proxy.kind === 'sidecar') {
+    const all = [outboundListener(ctx), inboundListener(ctx)].filter((l) => l !== undefined);
+    return names ? all.filter((l) => names.includes(l.name)) : all;
+  }
+  const out: GeneratedResource[] = [];
+  for (const name of names ?? []) {
+    const listener = grpcListener(ctx, name);
+    if (listener) out.push(listener);
+  }
+  return out;
+}

@@ -1,0 +1,151 @@
+// RDS generator: the sidecar's `outbound` RouteConfiguration and proxyless gRPC per-target route configurations.
+import type { Service, ServicePort } from '../../../model/types.ts';
+import {
+  type GenerateContext,
+  type GeneratedResource,
+  isHttpProtocol,
+  outboundClusterName,
+  resolveService,
+  visibleServices,
+} from './common.ts';
+import { buildRoutes } from './routes.ts';
+
+/** Name of the sidecar's outbound route configuration (RDS of the `outbound` listener). */
+export const OUTBOUND_ROUTE_NAME = 'outbound';
+
+/** The port that port-less host names (`Host: reviews`) reach: 80 if HTTP-ish, else the first HTTP-ish port. */
+export function defaultHttpPort(service: Service): ServicePort | undefined {
+  const http = service.ports.filter((p) => isHttpProtocol(p.protocol));
+  return http.find((p) => p.number === 80) ?? http[0];
+}
+
+/** The names a host is known by for a proxy in `namespace` (Kubernetes-style short names where they apply). */
+export function hostAliases(service: Service, namespace: string, domainSuffix: string): string[] {
+  const { name, namespace: ns, hostname } = service;
+  if (hostname !== `${name}.${ns}.svc.${domainSuffix}`) return [hostname];
+  const aliases = [hostname, `${name}.${ns}.svc`, `${name}.${ns}`];
+  if (ns === namespace) aliases.push(name);
+  return aliases;
+}
+
+/** The `domains` of a service port's virtual host (the rule is written in docs/xds.md). */
+export function virtualHostDomains(
+  service: Service,
+  port: ServicePort,
+  namespace: string,
+  suffix: string,
+): string[] {
+  const aliases = hostAliases(service, namespace, suffix);
+  const domains: string[] = [];
+  const portless = isHttpProtocol(port.protocol) && defaultHttpPort(service) === port;
+  for (const alias of aliases) {
+    if (portless) domains.push(alias);
+    domains.push(`${alias}:${port.number}`);
+  }
+  return domains;
+}
+
+/** The route that terminates `CONNECT host:port` and tunnels its bytes to the port's cluster. */
+function connectRoute(cluster: string): Record<string, unknown> {
+  return {
+    name: 'connect',
+    match: { connect_matcher: {} },
+    route: { cluster, upgrade_configs: [{ upgrade_type: 'CONNECT', connect_config: {} }] },
+  };
+}
+
+/** The sidecar's `outbound` route configuration: one virtual host per (service, port). */
+export function sidecarOutboundRoutes(ctx: GenerateContext): GeneratedResource {
+  const { snapshot, proxy } = ctx;
+  const used = new Set<string>();
+  const virtualHosts: Record<string, unknown>[] = [];
+  for (const service of visibleServices(ctx)) {
+    for (const port of service.ports) {
+      const cluster = outboundClusterName(port.number, undefined, service.hostname);
+      const domains = virtualHostDomains(service, port, proxy.namespace, snapshot.mesh.domainSuffix).filter(
+        (d) => {
+          if (!used.has(d)) {
+            used.add(d);
+            return true;
+          }
+          ctx.warn(
+            `domain/${proxy.namespace}/${d}`,
+            `host name ${d} is claimed by more than one service; ${service.hostname}:${port.number} does not get it`,
+          );
+          return false;
+        },
+      );
+      if (domains.length === 0) continue;
+      const routes = [connectRoute(cluster)];
+      if (isHttpProtocol(port.protocol)) routes.push(...buildRoutes(ctx, service, port, 'sidecar'));
+      virtualHosts.push({ name: `${service.hostname}:${port.number}`, domains, routes });
+    }
+  }
+  for (const vs of snapshot.virtualServices) {
+    for (const host of vs.hosts) {
+      if (!host.includes('*') && !snapshot.services.has(host)) {
+        ctx.warn(
+          `VirtualService/${vs.namespace}/${vs.name}/unknown-host/${host}`,
+          `VirtualService ${vs.namespace}/${vs.name}: host ${host} is not a known service (add a ServiceEntry); its routes are not generated`,
+        );
+      }
+    }
+  }
+  return {
+    name: OUTBOUND_ROUTE_NAME,
+    resource: { name: OUTBOUND_ROUTE_NAME, validate_clusters: { value: false }, virtual_hosts: virtualHosts },
+  };
+}
+
+/** Splits a gRPC target `HOST:PORT`; undefined when there is no numeric port. */
+export function splitTarget(name: string): { host: string; port: number } | undefined {
+  const colon = name.lastIndexOf(':');
+  if (colon <= 0) return undefined;
+  const port = Number(name.slice(colon + 1));
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return undefined;
+  return { host: name.slice(0, colon), port };
+}
+
+/** The service port a gRPC target names (full or short form), if it exists. */
+export function resolveTarget(
+  ctx: GenerateContext,
+  name: string,
+): { service: Service; port: ServicePort } | undefined {
+  const target = splitTarget(name);
+  if (!target) return undefined;
+  const service = resolveService(ctx.snapshot, target.host, ctx.proxy.namespace);
+  const port = service?.ports.find((p) => p.number === target.port);
+  return service && port ? { service, port } : undefined;
+}
+
+/** The route configuration of one proxyless gRPC target (`HOST:PORT` as the client asked); undefined if unknown. */
+export function grpcRouteConfiguration(ctx: GenerateContext, name: string): GeneratedResource | undefined {
+  const found = resolveTarget(ctx, name);
+  if (!found) return undefined;
+  const { service, port } = found;
+  const domains = [...new Set([name, `${service.hostname}:${port.number}`, service.hostname])];
+  return {
+    name,
+    resource: {
+      name,
+      virtual_hosts: [{ name, domains, routes: buildRoutes(ctx, service, port, 'grpc') }],
+    },
+  };
+}
+
+/** RDS for a proxy: sidecars get `outbound`; gRPC clients one configuration per requested target. */
+export function generateRoutes(
+  ctx: GenerateContext,
+  names: readonly string[] | undefined,
+): GeneratedResource[] {
+  if (ctx.proxy.kind === 'sidecar') {
+    if (names && !names.includes(OUTBOUND_ROUTE_NAME)) return [];
+    return [sidecarOutboundRoutes(ctx)];
+  }
+  const out: GeneratedResource[] = [];
+  for (const name of names ?? []) {
+    const config = grpcRouteConfiguration(ctx, name);
+    if (config) out.push(config);
+  }
+  return out;
+}

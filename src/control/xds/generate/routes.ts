@@ -1,0 +1,364 @@
+// VirtualService http[] rules → Envoy Routes for one (service, port), as Istio translates them (docs/xds.md).
+import type {
+  HeaderOperations,
+  HttpMatch,
+  HttpRoute,
+  LoadBalancerPolicy,
+  RetryPolicy,
+  RouteDestination,
+  Service,
+  ServicePort,
+  StringMatch,
+  VirtualServiceModel,
+} from '../../../model/types.ts';
+import {
+  CONFIG_TYPE,
+  duration,
+  effectivePolicy,
+  exportedTo,
+  type GenerateContext,
+  labelsMatch,
+  outboundClusterName,
+} from './common.ts';
+
+/** Who the routes are for: a weft sidecar (Envoy semantics) or a proxyless gRPC client (A28 subset). */
+export type RouteFlavour = 'sidecar' | 'grpc';
+
+type Obj = Record<string, unknown>;
+
+/** Istio's default `retry_on` (pilot's DefaultRetryPolicy). */
+export const DEFAULT_RETRY_ON = 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes';
+
+const PREVIOUS_HOSTS = [
+  {
+    name: 'envoy.retry_host_predicates.previous_hosts',
+    typed_config: { '@type': CONFIG_TYPE.previousHosts },
+  },
+];
+
+/** Istio's default retry policy for routes whose VirtualService says nothing about retries. */
+export function defaultRetryPolicy(): Obj {
+  return {
+    retry_on: DEFAULT_RETRY_ON,
+    num_retries: { value: 2 },
+    retriable_status_codes: [503],
+    retry_host_predicate: PREVIOUS_HOSTS,
+    host_selection_retry_max_attempts: 5,
+  };
+}
+
+function retryPolicy(retries: RetryPolicy | undefined): Obj | undefined {
+  if (!retries) return defaultRetryPolicy();
+  if (retries.attempts <= 0) return undefined;
+  const policy: Obj = {
+    retry_on: retries.retryOn.length > 0 ? retries.retryOn.join(',') : DEFAULT_RETRY_ON,
+    num_retries: { value: retries.attempts },
+    retry_host_predicate: PREVIOUS_HOSTS,
+    host_selection_retry_max_attempts: 5,
+  };
+  if (retries.perTryTimeoutMs !== undefined) policy.per_try_timeout = duration(retries.perTryTimeoutMs);
+  if (retries.retriableStatusCodes.length > 0)
+    policy.retriable_status_codes = [...retries.retriableStatusCodes];
+  else if ((policy.retry_on as string).split(',').includes('retriable-status-codes')) {
+    policy.retriable_status_codes = [503];
+  }
+  return policy;
+}
+
+/** Timeout fields of a route action: `{}` (zero) disables them, as Istio's default. */
+function timeouts(timeoutMs: number | undefined, flavour: RouteFlavour): Obj {
+  const t = duration(timeoutMs ?? 0);
+  return {
+    timeout: t,
+    max_stream_duration:
+      flavour === 'grpc'
+        ? { max_stream_duration: t }
+        : { max_stream_duration: t, grpc_timeout_header_max: t },
+  };
+}
+
+/** The route a host gets when no VirtualService applies to it. */
+export function defaultRoute(cluster: string, flavour: RouteFlavour): Obj {
+  return {
+    name: 'default',
+    match: { prefix: '/' },
+    route: { cluster, ...timeouts(undefined, flavour), retry_policy: defaultRetryPolicy() },
+  };
+}
+
+function stringMatcher(match: StringMatch): Obj {
+  if ('exact' in match) return { exact: match.exact };
+  if ('prefix' in match) return { prefix: match.prefix };
+  return { safe_regex: { regex: match.regex } };
+}
+
+function headerMatcher(name: string, match: StringMatch | undefined, invert: boolean): Obj {
+  const out: Obj = { name };
+  if (match) out.string_match = stringMatcher(match);
+  else out.present_match = true;
+  if (invert) out.invert_match = true;
+  return out;
+}
+
+function routeMatch(match: HttpMatch): Obj {
+  const out: Obj = {};
+  const uri = match.uri;
+  if (!uri) out.prefix = '/';
+  else if ('exact' in uri) out.path = uri.exact;
+  else if ('prefix' in uri) out.prefix = uri.prefix;
+  else out.safe_regex = { regex: uri.regex };
+  if (match.ignoreUriCase) out.case_sensitive = { value: false };
+  const headers: Obj[] = [];
+  if (match.method) headers.push(headerMatcher(':method', match.method, false));
+  if (match.authority) headers.push(headerMatcher(':authority', match.authority, false));
+  if (match.scheme) headers.push(headerMatcher(':scheme', match.scheme, false));
+  for (const h of match.headers) headers.push(headerMatcher(h.name, h.match, h.invert));
+  if (headers.length > 0) out.headers = headers;
+  if (match.queryParams.length > 0) {
+    out.query_parameters = match.queryParams.map((q) =>
+      q.match
+        ? { name: q.name, string_match: stringMatcher(q.match) }
+        : { name: q.name, present_match: true },
+    );
+  }
+  return out;
+}
+
+/** Istio's catch-all test: nothing but a `/` prefix (or `.*` regex) on the URI. */
+function isCatchAll(match: HttpMatch | undefined): boolean {
+  if (!match) return true;
+  const uri = match.uri;
+  const uriAll =
+    !uri ||
+    ('prefix' in uri && uri.prefix === '/') ||
+    ('regex' in uri && (uri.regex === '.*' || uri.regex === '*'));
+  return (
+    uriAll &&
+    !match.method &&
+    !match.authority &&
+    !match.scheme &&
+    match.headers.length === 0 &&
+    match.queryParams.length === 0
+  );
+}
+
+function headersToAdd(ops: HeaderOperations): Obj[] {
+  return [
+    ...Object.entries(ops.set).map(([key, value]) => ({
+      header: { key, value },
+      append_action: 'OVERWRITE_IF_EXISTS_OR_ADD',
+    })),
+    ...Object.entries(ops.add).map(([key, value]) => ({ header: { key, value } })),
+  ];
+}
+
+/** Adds request (or response) header operations to a Route or a weighted cluster entry. */
+function applyHeaders(
+  target: Obj,
+  ops: HeaderOperations | undefined,
+  direction: 'request' | 'response',
+): void {
+  if (!ops) return;
+  const add = headersToAdd(ops);
+  if (add.length > 0) {
+    const key = `${direction}_headers_to_add`;
+    target[key] = [...((target[key] as Obj[] | undefined) ?? []), ...add];
+  }
+  if (ops.remove.length > 0) {
+    const key = `${direction}_headers_to_remove`;
+    target[key] = [...((target[key] as string[] | undefined) ?? []), ...ops.remove];
+  }
+}
+
+/** The consistent-hash key of a load balancer policy as an Envoy RouteAction.HashPolicy. */
+function hashPolicy(lb: LoadBalancerPolicy | undefined): Obj | undefined {
+  if (!lb || !('consistentHash' in lb)) return undefined;
+  const key = lb.consistentHash.key;
+  if ('httpHeaderName' in key) return { header: { header_name: key.httpHeaderName } };
+  if ('httpQueryParameterName' in key) return { query_parameter: { name: key.httpQueryParameterName } };
+  if ('httpCookie' in key) {
+    const cookie: Obj = { name: key.httpCookie.name };
+    if (key.httpCookie.path) cookie.path = key.httpCookie.path;
+    if (key.httpCookie.ttlMs !== undefined) cookie.ttl = duration(key.httpCookie.ttlMs);
+    return { cookie };
+  }
+  return { connection_properties: { source_ip: true } };
+}
+
+/** Where one route destination goes: its cluster name and the port it resolved to. */
+function destinationCluster(
+  ctx: GenerateContext,
+  dest: RouteDestination,
+  service: Service,
+  port: ServicePort,
+) {
+  const target = ctx.snapshot.services.get(dest.host);
+  let destPort = dest.port;
+  if (destPort === undefined) {
+    if (dest.host === service.hostname) destPort = port.number;
+    else if (target && target.ports.length === 1) destPort = target.ports[0].number;
+    else destPort = port.number;
+  }
+  return { cluster: outboundClusterName(destPort, dest.subset, dest.host), port: destPort };
+}
+
+/** The `route` action of a forwarding rule, for one of its matches. */
+function forwardAction(
+  ctx: GenerateContext,
+  vs: VirtualServiceModel,
+  rule: HttpRoute,
+  match: HttpMatch | undefined,
+  service: Service,
+  port: ServicePort,
+  flavour: RouteFlavour,
+): Obj {
+  const dests = (rule.route ?? []).filter((d) => d.weight > 0 || (rule.route ?? []).length === 1);
+  const action: Obj = {};
+  const resolved = dests.map((d) => ({ dest: d, ...destinationCluster(ctx, d, service, port) }));
+  for (const r of resolved) {
+    if (!ctx.snapshot.services.has(r.dest.host)) {
+      ctx.warn(
+        `VirtualService/${vs.namespace}/${vs.name}/host/${r.dest.host}`,
+        `VirtualService ${vs.namespace}/${vs.name} routes to ${r.dest.host}, which is not a known service; requests there get 503`,
+      );
+    }
+  }
+  if (resolved.length === 1) {
+    action.cluster = resolved[0].cluster;
+  } else {
+    action.weighted_clusters = {
+      clusters: resolved.map((r) => {
+        const entry: Obj = { name: r.cluster, weight: { value: r.dest.weight } };
+        applyHeaders(entry, r.dest.headers, 'request');
+        applyHeaders(entry, r.dest.responseHeaders, 'response');
+        return entry;
+      }),
+    };
+  }
+  Object.assign(action, timeouts(rule.timeoutMs, flavour));
+  const retry = retryPolicy(rule.retries);
+  if (retry) action.retry_policy = retry;
+  const hashes = resolved.map((r) =>
+    hashPolicy(
+      effectivePolicy(ctx.snapshot.destinationRules.get(r.dest.host), r.port, r.dest.subset).loadBalancer,
+    ),
+  );
+  if (hashes[0] && hashes.every((h) => JSON.stringify(h) === JSON.stringify(hashes[0]))) {
+    action.hash_policy = [hashes[0]];
+  }
+  if (rule.rewrite) {
+    const { uri, uriRegex, authority } = rule.rewrite;
+    if (uriRegex)
+      action.regex_rewrite = { pattern: { regex: uriRegex.match }, substitution: uriRegex.rewrite };
+    else if (uri !== undefined) {
+      const m = match?.uri;
+      if (m && !('prefix' in m)) action.regex_rewrite = { pattern: { regex: '^.*$' }, substitution: uri };
+      else action.prefix_rewrite = uri;
+    }
+    if (authority) action.host_rewrite_literal = authority;
+  }
+  if (rule.mirrors.length > 0) {
+    action.request_mirror_policies = rule.mirrors.map((m) => ({
+      cluster: destinationCluster(
+        ctx,
+        { host: m.host, subset: m.subset, port: m.port, weight: 100 },
+        service,
+        port,
+      ).cluster,
+      runtime_fraction: {
+        default_value: { numerator: Math.round(m.percentage * 10_000), denominator: 'MILLION' },
+      },
+    }));
+  }
+  return action;
+}
+
+function redirectAction(rule: HttpRoute): Obj {
+  const r = rule.redirect!;
+  const out: Obj = {};
+  if (r.uri !== undefined) out.path_redirect = r.uri;
+  if (r.authority !== undefined) out.host_redirect = r.authority;
+  if (r.scheme !== undefined) out.scheme_redirect = r.scheme;
+  if (r.port !== undefined) out.port_redirect = r.port;
+  const codes: Record<number, string> = {
+    302: 'FOUND',
+    303: 'SEE_OTHER',
+    307: 'TEMPORARY_REDIRECT',
+    308: 'PERMANENT_REDIRECT',
+  };
+  if (codes[r.redirectCode]) out.response_code = codes[r.redirectCode];
+  return out;
+}
+
+/** Whether a match entry applies to this proxy and port (Istio evaluates these per proxy). */
+function matchApplies(match: HttpMatch, ctx: GenerateContext, port: number): boolean {
+  if (match.port !== undefined && match.port !== port) return false;
+  if (match.sourceLabels && !labelsMatch(match.sourceLabels, ctx.proxy.labels)) return false;
+  if (match.sourceNamespace !== undefined && match.sourceNamespace !== ctx.proxy.namespace) return false;
+  if (match.gateways && !match.gateways.includes('mesh')) return false;
+  return true;
+}
+
+/** The VirtualServices that route a host for this proxy, in the snapshot's order. */
+export function virtualServicesFor(ctx: GenerateContext, host: string): readonly VirtualServiceModel[] {
+  const all = ctx.snapshot.virtualServicesByHost.get(host) ?? [];
+  return all.filter((vs) => exportedTo(vs.exportTo, vs.namespace, ctx.proxy.namespace));
+}
+
+/**
+ * Routes for requests to (service, port): the VirtualServices' rules in order (rules after a
+ * catch-all dropped), or Istio's default route when no VirtualService applies.
+ */
+export function buildRoutes(
+  ctx: GenerateContext,
+  service: Service,
+  port: ServicePort,
+  flavour: RouteFlavour,
+): Obj[] {
+  const vss = virtualServicesFor(ctx, service.hostname);
+  if (vss.length === 0)
+    return [defaultRoute(outboundClusterName(port.number, undefined, service.hostname), flavour)];
+  const routes: Obj[] = [];
+  for (const vs of vss) {
+    for (const rule of vs.http) {
+      if (rule.fault) {
+        ctx.warn(
+          `VirtualService/${vs.namespace}/${vs.name}/fault`,
+          `VirtualService ${vs.namespace}/${vs.name}: http fault injection is not generated yet; rule ${rule.name || '(unnamed)'} routes without it`,
+        );
+      }
+      if (flavour === 'grpc' && !rule.route) {
+        ctx.warn(
+          `VirtualService/${vs.namespace}/${vs.name}/grpc-action`,
+          `VirtualService ${vs.namespace}/${vs.name}: redirect and directResponse rules cannot be sent to proxyless gRPC clients (they reject them); rule ${rule.name || '(unnamed)'} is left out for them`,
+        );
+        continue;
+      }
+      const matches: (HttpMatch | undefined)[] =
+        rule.matches.length === 0
+          ? [undefined]
+          : rule.matches.filter((m) => matchApplies(m, ctx, port.number));
+      for (const match of matches) {
+        const route: Obj = { match: match ? routeMatch(match) : { prefix: '/' } };
+        const name = [rule.name, match?.name].filter(Boolean).join('.');
+        if (name) route.name = name;
+        if (rule.route) route.route = forwardAction(ctx, vs, rule, match, service, port, flavour);
+        else if (rule.redirect) route.redirect = redirectAction(rule);
+        else if (rule.directResponse) {
+          const { status, body } = rule.directResponse;
+          route.direct_response = body === undefined ? { status } : { status, body: { inline_string: body } };
+        }
+        applyHeaders(route, rule.headers?.request, 'request');
+        applyHeaders(route, rule.headers?.response, 'response');
+        const single = rule.route?.filter((d) => d.weight > 0 || rule.route?.length === 1);
+        if (single?.length === 1) {
+          applyHeaders(route, single[0].headers, 'request');
+          applyHeaders(route, single[0].responseHeaders, 'response');
+        }
+        routes.push(route);
+        if (isCatchAll(match)) return routes;
+      }
+    }
+  }
+  return routes;
+}

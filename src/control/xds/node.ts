@@ -1,0 +1,195 @@
+// xDS node identity: the proxy a stream serves (from node.id/cluster/metadata) and, for a sidecar, its Workload.
+import type { Labels, Protocol, Workload } from '../../model/types.ts';
+import { structToJson, type WireNode } from './protos.ts';
+import { NODE_METADATA } from './types.ts';
+
+/** What a weft sidecar declares about the service it fronts. */
+export interface SidecarService {
+  name: string;
+  port: number;
+  protocol: Protocol;
+}
+
+/** The proxy a stream serves, as the generators see it. */
+export interface ProxyNode {
+  /** `node.id`. */
+  id: string;
+  /** `node.cluster` (a sidecar's service name), may be empty. */
+  cluster: string;
+  /** `sidecar`: a weft sidecar or gateway (WEFT_SIDECAR); `grpc`: any other client, e.g. proxyless gRPC. */
+  kind: 'sidecar' | 'grpc';
+  /** `sidecar` or `gateway` for weft proxies (WEFT_ROLE). */
+  role: 'sidecar' | 'gateway';
+  namespace: string;
+  labels: Labels;
+  serviceAccount: string;
+  /** IPs the workload listens on (INSTANCE_IPS). */
+  instanceIps: readonly string[];
+  /** Sidecars only: the service they front. */
+  service?: SidecarService;
+  /** Sidecars only: the app's own port. */
+  appPort?: number;
+  /** Sidecars only: inbound listener port. */
+  inboundPort: number;
+  /** Sidecars only: outbound listener port. */
+  outboundPort: number;
+}
+
+/** Defaults of `weft proxy`, as in DESIGN.md. */
+export const DEFAULT_INBOUND_PORT = 15006;
+export const DEFAULT_OUTBOUND_PORT = 15001;
+export const DEFAULT_SERVICE_PORT = 80;
+
+const PROTOCOLS: readonly Protocol[] = [
+  'HTTP',
+  'HTTP2',
+  'GRPC',
+  'TCP',
+  'TLS',
+  'HTTPS',
+  'MONGO',
+  'REDIS',
+  'UNKNOWN',
+];
+
+/** Node metadata that cannot be understood; the stream is refused with this message. */
+export class NodeMetadataError extends Error {}
+
+function text(value: unknown, key: string): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  throw new NodeMetadataError(`node.metadata.${key} must be a string`);
+}
+
+function port(value: unknown, key: string): number | undefined {
+  const raw = text(value, key);
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) {
+    throw new NodeMetadataError(
+      `node.metadata.${key} must be a port number (1-65535), got ${JSON.stringify(raw)}`,
+    );
+  }
+  return n;
+}
+
+function labels(value: unknown): Labels {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw new NodeMetadataError(`node.metadata.${NODE_METADATA.labels} must be a map of strings`);
+  }
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = text(v, `${NODE_METADATA.labels}.${k}`) ?? '';
+  return out;
+}
+
+function ips(value: unknown): string[] {
+  if (value === undefined || value === null || value === '') return [];
+  // Istio sends a comma-separated string; weft sidecars send a list.
+  const list = typeof value === 'string' ? value.split(',') : value;
+  if (!Array.isArray(list))
+    throw new NodeMetadataError(`node.metadata.${NODE_METADATA.instanceIps} must be a list`);
+  return list.map((ip) => text(ip, NODE_METADATA.instanceIps) ?? '').filter((ip) => ip !== '');
+}
+
+function protocol(value: unknown): Protocol {
+  const raw = (text(value, NODE_METADATA.serviceProtocol) ?? 'HTTP').toUpperCase();
+  if (!(PROTOCOLS as readonly string[]).includes(raw)) {
+    throw new NodeMetadataError(
+      `node.metadata.${NODE_METADATA.serviceProtocol} must be one of ${PROTOCOLS.join(', ')}, got ${JSON.stringify(raw)}`,
+    );
+  }
+  return raw as Protocol;
+}
+
+/** Reads the proxy from the `node` of a stream's first request; throws NodeMetadataError for bad input. */
+export function proxyFromNode(node: WireNode | undefined): ProxyNode {
+  if (!node?.id) throw new NodeMetadataError('the first request of a stream must carry node.id');
+  const md = structToJson(node.metadata);
+  const sidecar = text(md[NODE_METADATA.sidecar], NODE_METADATA.sidecar) === 'true';
+  const namespace = text(md[NODE_METADATA.namespace], NODE_METADATA.namespace) ?? 'default';
+  const base = {
+    id: node.id,
+    cluster: node.cluster ?? '',
+    namespace,
+    labels: labels(md[NODE_METADATA.labels]),
+    instanceIps: ips(md[NODE_METADATA.instanceIps]),
+    inboundPort: DEFAULT_INBOUND_PORT,
+    outboundPort: DEFAULT_OUTBOUND_PORT,
+  };
+  if (!sidecar) {
+    return {
+      ...base,
+      kind: 'grpc',
+      role: 'sidecar',
+      serviceAccount: text(md[NODE_METADATA.serviceAccount], NODE_METADATA.serviceAccount) ?? 'default',
+    };
+  }
+  const serviceName = text(md[NODE_METADATA.service], NODE_METADATA.service);
+  const role = text(md[NODE_METADATA.role], NODE_METADATA.role) ?? 'sidecar';
+  if (role !== 'sidecar' && role !== 'gateway') {
+    throw new NodeMetadataError(`node.metadata.${NODE_METADATA.role} must be sidecar or gateway`);
+  }
+  return {
+    ...base,
+    kind: 'sidecar',
+    role,
+    serviceAccount:
+      text(md[NODE_METADATA.serviceAccount], NODE_METADATA.serviceAccount) ?? serviceName ?? 'default',
+    service: serviceName
+      ? {
+          name: serviceName,
+          port: port(md[NODE_METADATA.servicePort], NODE_METADATA.servicePort) ?? DEFAULT_SERVICE_PORT,
+          protocol: protocol(md[NODE_METADATA.serviceProtocol]),
+        }
+      : undefined,
+    appPort: port(md[NODE_METADATA.appPort], NODE_METADATA.appPort),
+    inboundPort: port(md[NODE_METADATA.inboundPort], NODE_METADATA.inboundPort) ?? DEFAULT_INBOUND_PORT,
+    outboundPort: port(md[NODE_METADATA.outboundPort], NODE_METADATA.outboundPort) ?? DEFAULT_OUTBOUND_PORT,
+  };
+}
+
+/**
+ * The key under which generated output is shared: every field generators read, nothing else
+ * (not the node id or IPs), so a thousand replicas of one service generate once.
+ */
+export function shapeKey(proxy: ProxyNode): string {
+  return JSON.stringify([
+    proxy.kind,
+    proxy.role,
+    proxy.namespace,
+    Object.entries(proxy.labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+    proxy.service ?? null,
+    proxy.appPort ?? null,
+    proxy.inboundPort,
+    proxy.outboundPort,
+  ]);
+}
+
+/** The IP of a grpc-js peer string (`127.0.0.1:5000`, `[::1]:5000`, `ipv4:…`). */
+export function peerIp(peer: string): string {
+  const bare = peer.replace(/^ipv[46]:/, '');
+  if (bare.startsWith('[')) return bare.slice(1, bare.indexOf(']'));
+  const colon = bare.lastIndexOf(':');
+  return colon > 0 && bare.indexOf(':') === colon ? bare.slice(0, colon) : bare;
+}
+
+/** The Workload a sidecar node registers (`proxy~<node.id>`). */
+export function workloadFromProxy(proxy: ProxyNode, peer: string): Workload {
+  const portName = proxy.service?.protocol.toLowerCase() ?? 'http';
+  return {
+    uid: `proxy~${proxy.id}`,
+    name: proxy.id,
+    namespace: proxy.namespace,
+    address: proxy.instanceIps[0] ?? peerIp(peer),
+    labels: proxy.labels,
+    serviceAccount: proxy.serviceAccount,
+    ports: proxy.appPort === undefined ? {} : { [portName]: proxy.appPort },
+    weight: 1,
+    sidecar: { inboundPort: proxy.inboundPort },
+    health: 'HEALTHY',
+    source: 'proxy',
+    ...(proxy.service ? { service: proxy.service } : {}),
+  };
+}

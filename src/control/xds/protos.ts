@@ -1,0 +1,316 @@
+// Envoy v3 protos loaded at start from @grpc/grpc-js-xds's copy: encode/decode xDS resources and the ADS service.
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import type { ServiceDefinition } from '@grpc/grpc-js';
+import protobuf from 'protobufjs';
+
+const require = createRequire(import.meta.url);
+
+/** Folders holding the Envoy API protos and their dependencies, in @grpc/grpc-js-xds's package. */
+const DEPS = join(dirname(require.resolve('@grpc/grpc-js-xds/package.json')), 'deps');
+const INCLUDE_DIRS = ['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => join(DEPS, d));
+
+/** Every proto file weft encodes or decodes; their imports are loaded with them. */
+export const PROTO_FILES = [
+  'envoy/service/discovery/v3/ads.proto',
+  'envoy/config/listener/v3/listener.proto',
+  'envoy/config/route/v3/route.proto',
+  'envoy/config/cluster/v3/cluster.proto',
+  'envoy/config/endpoint/v3/endpoint.proto',
+  'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
+  'envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto',
+  'envoy/extensions/filters/listener/http_inspector/v3/http_inspector.proto',
+  'envoy/extensions/filters/http/router/v3/router.proto',
+  'envoy/extensions/filters/http/fault/v3/fault.proto',
+  'envoy/extensions/filters/http/rbac/v3/rbac.proto',
+  'envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.proto',
+  'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
+  'envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto',
+  'envoy/extensions/transport_sockets/tls/v3/tls.proto',
+  'envoy/extensions/transport_sockets/tls/v3/secret.proto',
+];
+
+/** Google's well-known protos that protobufjs ships as JSON but does not register (as proto-loader does). */
+function addWellKnownProtos(): void {
+  for (const name of ['api', 'descriptor', 'source_context', 'type']) {
+    const json = require(`protobufjs/google/protobuf/${name}.json`) as {
+      nested: { google: { nested: { protobuf: { nested: protobuf.INamespace['nested'] } } } };
+    };
+    protobuf.common(name, json.nested.google.nested.protobuf.nested as Record<string, protobuf.INamespace>);
+  }
+}
+
+function loadRoot(): protobuf.Root {
+  addWellKnownProtos();
+  const root = new protobuf.Root();
+  root.resolvePath = (origin, target) => {
+    for (const dir of INCLUDE_DIRS) {
+      const candidate = join(dir, target);
+      if (protobuf.util.fs?.existsSync?.(candidate)) return candidate;
+    }
+    // Relative to the importing file, as protoc would after the include dirs.
+    return protobuf.util.path.resolve(origin, target);
+  };
+  root.loadSync(PROTO_FILES, { keepCase: true });
+  root.resolveAll();
+  return root;
+}
+
+/** The loaded protobufjs root with every Envoy message weft uses. */
+export const root: protobuf.Root = loadRoot();
+
+const typeCache = new Map<string, protobuf.Type>();
+
+/** The message type for a type URL (`type.googleapis.com/envoy.config.listener.v3.Listener`) or full name. */
+export function messageType(typeUrlOrName: string): protobuf.Type {
+  let type = typeCache.get(typeUrlOrName);
+  if (type) return type;
+  const name = typeUrlOrName.slice(typeUrlOrName.lastIndexOf('/') + 1);
+  type = root.lookupType(name);
+  typeCache.set(typeUrlOrName, type);
+  return type;
+}
+
+/** How decoded resources look: enums as strings, longs as numbers, Any as `{'@type', ...}`, no defaults. */
+const DECODE_OPTIONS: protobuf.IConversionOptions = {
+  longs: Number,
+  enums: String,
+  bytes: String,
+  json: true,
+  defaults: false,
+};
+
+/**
+ * Encodes a resource given as a plain object in protobufjs form (snake_case fields, enums as
+ * strings, nested Any as `{'@type': url, ...}`, Duration as `{seconds, nanos}`).
+ */
+export function encodeResource(typeUrl: string, object: object): Buffer {
+  const type = messageType(typeUrl);
+  const message = type.fromObject(object as Record<string, unknown>);
+  const bytes = type.encode(message).finish();
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** Decodes resource bytes into the plain form described in docs/xds.md (`decodeResource`). */
+export function decodeResource(typeUrl: string, bytes: Uint8Array): Record<string, unknown> {
+  const type = messageType(typeUrl);
+  return type.toObject(type.decode(bytes), DECODE_OPTIONS);
+}
+
+/**
+ * Field paths in `object` that the message type does not have (protobufjs `fromObject`
+ * drops them silently). Used by tests to prove generators emit no misspelt field.
+ */
+export function unknownFields(typeUrl: string, object: unknown): string[] {
+  const problems: string[] = [];
+  walkMessage(messageType(typeUrl), object, '', problems);
+  return problems;
+}
+
+function walkMessage(type: protobuf.Type, value: unknown, path: string, problems: string[]): void {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    problems.push(`${path || '.'}: expected a ${type.fullName} object`);
+    return;
+  }
+  const object = value as Record<string, unknown>;
+  if (type.fullName === '.google.protobuf.Any') {
+    const url = object['@type'];
+    if (typeof url !== 'string') {
+      problems.push(`${path}: Any without @type`);
+      return;
+    }
+    const { '@type': _, ...rest } = object;
+    walkMessage(messageType(url), rest, `${path}<${url.slice(url.lastIndexOf('.') + 1)}>`, problems);
+    return;
+  }
+  for (const [key, fieldValue] of Object.entries(object)) {
+    const field = type.fields[key];
+    const fieldPath = path ? `${path}.${key}` : key;
+    if (!field) {
+      problems.push(`${fieldPath}: no such field in ${type.fullName}`);
+      continue;
+    }
+    const resolved = field.resolve().resolvedType;
+    if (!(resolved instanceof protobuf.Type)) continue;
+    if (field.map) {
+      for (const [k, v] of Object.entries(fieldValue as Record<string, unknown>)) {
+        walkMessage(resolved, v, `${fieldPath}[${k}]`, problems);
+      }
+    } else if (field.repeated) {
+      if (!Array.isArray(fieldValue)) problems.push(`${fieldPath}: expected a list`);
+      else {
+        for (const [i, v] of fieldValue.entries()) walkMessage(resolved, v, `${fieldPath}[${i}]`, problems);
+      }
+    } else {
+      walkMessage(resolved, fieldValue, fieldPath, problems);
+    }
+  }
+}
+
+const DiscoveryRequest = root.lookupType('envoy.service.discovery.v3.DiscoveryRequest');
+const DiscoveryResponse = root.lookupType('envoy.service.discovery.v3.DiscoveryResponse');
+const DeltaDiscoveryRequest = root.lookupType('envoy.service.discovery.v3.DeltaDiscoveryRequest');
+const DeltaDiscoveryResponse = root.lookupType('envoy.service.discovery.v3.DeltaDiscoveryResponse');
+
+/** Wire messages as plain objects: Any stays `{type_url, value: Buffer}`, lists always present. */
+const WIRE_OPTIONS: protobuf.IConversionOptions = {
+  longs: Number,
+  enums: String,
+  bytes: Buffer,
+  arrays: true,
+  objects: true,
+};
+
+/** An `Any` on the wire: the resource stays encoded. */
+export interface WireAny {
+  type_url: string;
+  value: Buffer;
+}
+
+/** `google.protobuf.Struct` as protobufjs decodes it. */
+export interface WireStruct {
+  fields?: Record<string, WireValue>;
+}
+export interface WireValue {
+  null_value?: string;
+  number_value?: number;
+  string_value?: string;
+  bool_value?: boolean;
+  struct_value?: WireStruct;
+  list_value?: { values?: WireValue[] };
+}
+
+/** The parts of `config.core.v3.Node` weft reads. */
+export interface WireNode {
+  id?: string;
+  cluster?: string;
+  metadata?: WireStruct;
+  locality?: { region?: string; zone?: string; sub_zone?: string };
+  user_agent_name?: string;
+}
+
+export interface WireStatus {
+  code?: number;
+  message?: string;
+}
+
+/** `envoy.service.discovery.v3.DiscoveryRequest`. */
+export interface DiscoveryRequestMessage {
+  version_info?: string;
+  node?: WireNode;
+  resource_names: string[];
+  type_url?: string;
+  response_nonce?: string;
+  error_detail?: WireStatus;
+}
+
+/** `envoy.service.discovery.v3.DiscoveryResponse`. */
+export interface DiscoveryResponseMessage {
+  version_info?: string;
+  resources: WireAny[];
+  type_url?: string;
+  nonce?: string;
+  control_plane?: { identifier?: string };
+}
+
+/** `envoy.service.discovery.v3.DeltaDiscoveryRequest`. */
+export interface DeltaDiscoveryRequestMessage {
+  node?: WireNode;
+  type_url?: string;
+  resource_names_subscribe: string[];
+  resource_names_unsubscribe: string[];
+  initial_resource_versions: Record<string, string>;
+  response_nonce?: string;
+  error_detail?: WireStatus;
+}
+
+/** `envoy.service.discovery.v3.Resource` inside a delta response. */
+export interface WireResource {
+  name: string;
+  version: string;
+  resource: WireAny;
+}
+
+/** `envoy.service.discovery.v3.DeltaDiscoveryResponse`. */
+export interface DeltaDiscoveryResponseMessage {
+  system_version_info?: string;
+  resources: WireResource[];
+  type_url?: string;
+  removed_resources: string[];
+  nonce?: string;
+}
+
+function serializer(type: protobuf.Type): (value: object) => Buffer {
+  return (value) => {
+    const bytes = type.encode(type.fromObject(value as Record<string, unknown>)).finish();
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  };
+}
+
+function deserializer<T>(type: protobuf.Type): (bytes: Buffer) => T {
+  return (bytes) => type.toObject(type.decode(bytes), WIRE_OPTIONS) as T;
+}
+
+const SERVICE = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
+
+/**
+ * `envoy.service.discovery.v3.AggregatedDiscoveryService` for grpc-js: `server.addService(adsService, …)`
+ * or `grpc.makeGenericClientConstructor(adsService, 'AggregatedDiscoveryService')` for a client.
+ */
+export const adsService = {
+  StreamAggregatedResources: {
+    path: `/${SERVICE}/StreamAggregatedResources`,
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: serializer(DiscoveryRequest),
+    requestDeserialize: deserializer<DiscoveryRequestMessage>(DiscoveryRequest),
+    responseSerialize: serializer(DiscoveryResponse),
+    responseDeserialize: deserializer<DiscoveryResponseMessage>(DiscoveryResponse),
+    originalName: 'streamAggregatedResources',
+  },
+  DeltaAggregatedResources: {
+    path: `/${SERVICE}/DeltaAggregatedResources`,
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: serializer(DeltaDiscoveryRequest),
+    requestDeserialize: deserializer<DeltaDiscoveryRequestMessage>(DeltaDiscoveryRequest),
+    responseSerialize: serializer(DeltaDiscoveryResponse),
+    responseDeserialize: deserializer<DeltaDiscoveryResponseMessage>(DeltaDiscoveryResponse),
+    originalName: 'deltaAggregatedResources',
+  },
+} satisfies ServiceDefinition;
+
+/** Converts a decoded `google.protobuf.Struct` to plain JSON values. */
+export function structToJson(struct: WireStruct | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(struct?.fields ?? {})) out[key] = valueToJson(value);
+  return out;
+}
+
+function valueToJson(value: WireValue): unknown {
+  if (value.string_value !== undefined) return value.string_value;
+  if (value.number_value !== undefined) return value.number_value;
+  if (value.bool_value !== undefined) return value.bool_value;
+  if (value.struct_value !== undefined) return structToJson(value.struct_value);
+  if (value.list_value !== undefined) return (value.list_value.values ?? []).map(valueToJson);
+  return null;
+}
+
+/** Converts plain JSON values to a `google.protobuf.Struct` object (for clients building a node). */
+export function jsonToStruct(json: Record<string, unknown>): WireStruct {
+  const fields: Record<string, WireValue> = {};
+  for (const [key, value] of Object.entries(json)) {
+    if (value !== undefined) fields[key] = jsonToValue(value);
+  }
+  return { fields };
+}
+
+function jsonToValue(value: unknown): WireValue {
+  if (typeof value === 'string') return { string_value: value };
+  if (typeof value === 'number') return { number_value: value };
+  if (typeof value === 'boolean') return { bool_value: value };
+  if (Array.isArray(value)) return { list_value: { values: value.map(jsonToValue) } };
+  if (value && typeof value === 'object')
+    return { struct_value: jsonToStruct(value as Record<string, unknown>) };
+  return { null_value: 'NULL_VALUE' };
+}

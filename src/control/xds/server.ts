@@ -1,0 +1,500 @@
+// The ADS server: state-of-the-world and incremental xDS over gRPC, with ACK/NACK tracking and debounced pushes.
+import * as grpc from '@grpc/grpc-js';
+import type { MeshSnapshot } from '../../model/types.ts';
+import { type Logger, logger } from '../../observe/log.ts';
+import type { WorkloadRegistry } from '../registry/registry.ts';
+import { FULL_STATE_TYPES, GENERATORS } from './generate/index.ts';
+import { NodeMetadataError, type ProxyNode, proxyFromNode, shapeKey, workloadFromProxy } from './node.ts';
+import {
+  adsService,
+  type DeltaDiscoveryRequestMessage,
+  type DeltaDiscoveryResponseMessage,
+  type DiscoveryRequestMessage,
+  type DiscoveryResponseMessage,
+} from './protos.ts';
+import { type EncodedResource, SnapshotResources, setVersion } from './resources.ts';
+import type { ProxyStatus, XdsServer } from './types.ts';
+
+/** Options of `createXdsServer`. */
+export interface XdsServerOptions {
+  /** Where weft sidecars are registered: `join` on a stream's first request, `leave` when it ends. */
+  registry?: WorkloadRegistry;
+  /** Quiet time after the last `setSnapshot` before pushing, in milliseconds (default 100). */
+  debounceMs?: number;
+  /** Longest a push is delayed under a steady stream of snapshots, in milliseconds (default 10 × debounceMs). */
+  maxDebounceMs?: number;
+  /** Logger (default: the process logger with `component: 'xds'`). */
+  log?: Logger;
+}
+
+/** Counters kept by the server (exported as metrics by a later change). */
+export interface XdsCounters {
+  /** Responses sent. */
+  pushes: number;
+  /** Push rounds after a snapshot (one per debounced batch). */
+  pushRounds: number;
+  acks: number;
+  nacks: number;
+  /** Requests with a stale nonce, ignored. */
+  staleRequests: number;
+  /** Streams accepted since start. */
+  streams: number;
+}
+
+/** One subscribed type on one stream. */
+interface Watch {
+  typeUrl: string;
+  /** Subscribed to everything of this type (LDS/CDS with no names, or `*`). */
+  wildcard: boolean;
+  names: Set<string>;
+  /** Resource name → hash of what the client was last sent. */
+  sent: Map<string, string>;
+  responded: boolean;
+  nonce?: string;
+  sentVersion?: string;
+  ackedVersion?: string;
+  nack?: { version: string; message: string; at: string };
+}
+
+type Protocol = 'sotw' | 'delta';
+
+/** One ADS stream. */
+interface Connection {
+  id: number;
+  protocol: Protocol;
+  call: grpc.ServerDuplexStream<unknown, unknown>;
+  peer: string;
+  connectedAt: string;
+  proxy?: ProxyNode;
+  shape?: string;
+  workloadUid?: string;
+  watches: Map<string, Watch>;
+  nonces: number;
+  closed: boolean;
+}
+
+const DEFAULT_DEBOUNCE_MS = 100;
+
+/** The ADS server (see docs/xds.md, "Protocol behaviour"). */
+export class AdsServer implements XdsServer {
+  readonly counters: XdsCounters = {
+    pushes: 0,
+    pushRounds: 0,
+    acks: 0,
+    nacks: 0,
+    staleRequests: 0,
+    streams: 0,
+  };
+  readonly #registry: WorkloadRegistry | undefined;
+  readonly #debounceMs: number;
+  readonly #maxDebounceMs: number;
+  readonly #log: Logger;
+  readonly #server = new grpc.Server({
+    'grpc.keepalive_time_ms': 30_000,
+    'grpc.keepalive_timeout_ms': 10_000,
+    'grpc.keepalive_permit_without_calls': 1,
+  });
+  readonly #connections = new Set<Connection>();
+  readonly #workloadStreams = new Map<string, number>();
+  readonly #warned = new Set<string>();
+  #resources: SnapshotResources | undefined;
+  #pending: MeshSnapshot | undefined;
+  #pendingSince = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #nextId = 1;
+  #closed = false;
+
+  constructor(options: XdsServerOptions = {}) {
+    this.#registry = options.registry;
+    this.#debounceMs = options.debounceMs ?? DEFAULT_DEBOUNCE_MS;
+    this.#maxDebounceMs = options.maxDebounceMs ?? Math.max(this.#debounceMs * 10, this.#debounceMs);
+    this.#log = options.log ?? logger({ component: 'xds' });
+    this.#server.addService(adsService, {
+      StreamAggregatedResources: (
+        call: grpc.ServerDuplexStream<DiscoveryRequestMessage, DiscoveryResponseMessage>,
+      ) => this.#accept(call as grpc.ServerDuplexStream<unknown, unknown>, 'sotw'),
+      DeltaAggregatedResources: (
+        call: grpc.ServerDuplexStream<DeltaDiscoveryRequestMessage, DeltaDiscoveryResponseMessage>,
+      ) => this.#accept(call as grpc.ServerDuplexStream<unknown, unknown>, 'delta'),
+    });
+  }
+
+  listen(host: string, port: number): Promise<number> {
+    const address = host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
+    return new Promise((resolve, reject) => {
+      this.#server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+        if (err) reject(err);
+        else {
+          this.#log.info({ address: `${host}:${bound}` }, 'xDS server listening');
+          resolve(bound);
+        }
+      });
+    });
+  }
+
+  setSnapshot(snapshot: MeshSnapshot): void {
+    if (this.#closed) return;
+    const now = Date.now();
+    if (!this.#pending) this.#pendingSince = now;
+    this.#pending = snapshot;
+    if (this.#timer) clearTimeout(this.#timer);
+    const wait = Math.max(0, Math.min(this.#debounceMs, this.#pendingSince + this.#maxDebounceMs - now));
+    this.#timer = setTimeout(() => this.#flush(), wait);
+  }
+
+  /** The snapshot streams are currently served from (after the debounce). */
+  currentSnapshot(): MeshSnapshot | undefined {
+    return this.#resources?.snapshot;
+  }
+
+  status(): ProxyStatus[] {
+    const out: ProxyStatus[] = [];
+    for (const conn of this.#connections) {
+      if (!conn.proxy) continue;
+      const types: ProxyStatus['types'] = {};
+      for (const watch of conn.watches.values()) {
+        types[watch.typeUrl] = {
+          sent: watch.sentVersion,
+          acked: watch.ackedVersion,
+          nack: watch.nack,
+          resources: watch.sent.size,
+        };
+      }
+      out.push({
+        nodeId: conn.proxy.id,
+        cluster: conn.proxy.cluster,
+        peer: conn.peer,
+        protocol: conn.protocol,
+        connectedAt: conn.connectedAt,
+        types,
+      });
+    }
+    return out.sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    for (const conn of this.#connections) this.#cleanup(conn);
+    this.#server.forceShutdown();
+  }
+
+  #flush(): void {
+    this.#timer = undefined;
+    const snapshot = this.#pending;
+    this.#pending = undefined;
+    if (!snapshot || this.#closed) return;
+    this.#resources = new SnapshotResources(snapshot, (key, message) => this.#warnOnce(key, message));
+    this.counters.pushRounds++;
+    const started = performance.now();
+    let pushed = 0;
+    for (const conn of this.#connections) {
+      const before = this.counters.pushes;
+      this.#pushAll(conn);
+      if (this.counters.pushes > before) pushed++;
+    }
+    this.#log.debug(
+      {
+        version: snapshot.version,
+        streams: this.#connections.size,
+        pushed,
+        ms: Math.round(performance.now() - started),
+      },
+      'pushed snapshot',
+    );
+  }
+
+  #warnOnce(key: string, message: string): void {
+    if (this.#warned.has(key)) return;
+    this.#warned.add(key);
+    this.#log.warn({ key }, message);
+  }
+
+  #accept(call: grpc.ServerDuplexStream<unknown, unknown>, protocol: Protocol): void {
+    if (this.#closed) {
+      call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'the xDS server is shutting down' });
+      return;
+    }
+    const conn: Connection = {
+      id: this.#nextId++,
+      protocol,
+      call,
+      peer: call.getPeer(),
+      connectedAt: new Date().toISOString(),
+      watches: new Map(),
+      nonces: 0,
+      closed: false,
+    };
+    this.#connections.add(conn);
+    this.counters.streams++;
+    call.on('data', (request: DiscoveryRequestMessage | DeltaDiscoveryRequestMessage) => {
+      try {
+        if (!this.#identify(conn, request.node)) return;
+        if (protocol === 'sotw') this.#onRequest(conn, request as DiscoveryRequestMessage);
+        else this.#onDeltaRequest(conn, request as DeltaDiscoveryRequestMessage);
+      } catch (err) {
+        this.#log.error({ err, node: conn.proxy?.id }, 'xDS request failed');
+        this.#fail(conn, grpc.status.INTERNAL, `weft control plane: ${(err as Error).message}`);
+      }
+    });
+    call.on('end', () => {
+      this.#cleanup(conn);
+      call.end();
+    });
+    call.on('cancelled', () => this.#cleanup(conn));
+    call.on('error', () => this.#cleanup(conn));
+    call.on('close', () => this.#cleanup(conn));
+  }
+
+  /** Reads the node on a stream's first request; false when the stream was refused. */
+  #identify(conn: Connection, node: DiscoveryRequestMessage['node']): boolean {
+    if (conn.proxy) return true;
+    let proxy: ProxyNode;
+    try {
+      proxy = proxyFromNode(node);
+    } catch (err) {
+      if (!(err instanceof NodeMetadataError)) throw err;
+      this.#log.warn({ peer: conn.peer, nodeId: node?.id }, `xDS stream refused: ${err.message}`);
+      this.#fail(conn, grpc.status.INVALID_ARGUMENT, err.message);
+      return false;
+    }
+    conn.proxy = proxy;
+    conn.shape = shapeKey(proxy);
+    this.#log.info(
+      {
+        node: proxy.id,
+        kind: proxy.kind,
+        namespace: proxy.namespace,
+        peer: conn.peer,
+        protocol: conn.protocol,
+      },
+      'xDS stream connected',
+    );
+    if (proxy.kind === 'sidecar' && this.#registry) {
+      const workload = workloadFromProxy(proxy, conn.peer);
+      conn.workloadUid = workload.uid;
+      this.#workloadStreams.set(workload.uid, (this.#workloadStreams.get(workload.uid) ?? 0) + 1);
+      this.#registry.join(workload);
+    }
+    return true;
+  }
+
+  #fail(conn: Connection, code: grpc.status, details: string): void {
+    this.#cleanup(conn);
+    conn.call.emit('error', { code, details });
+  }
+
+  #cleanup(conn: Connection): void {
+    if (conn.closed) return;
+    conn.closed = true;
+    this.#connections.delete(conn);
+    if (conn.proxy) this.#log.info({ node: conn.proxy.id, peer: conn.peer }, 'xDS stream closed');
+    const uid = conn.workloadUid;
+    if (uid && this.#registry) {
+      const left = (this.#workloadStreams.get(uid) ?? 1) - 1;
+      if (left > 0) this.#workloadStreams.set(uid, left);
+      else {
+        this.#workloadStreams.delete(uid);
+        if (!this.#closed) this.#registry.leave(uid);
+      }
+    }
+  }
+
+  #newWatch(typeUrl: string): Watch {
+    return { typeUrl, wildcard: false, names: new Set(), sent: new Map(), responded: false };
+  }
+
+  #served(conn: Connection, typeUrl: string): boolean {
+    if (GENERATORS.has(typeUrl)) return true;
+    this.#warnOnce(
+      `type/${typeUrl}`,
+      `xDS client ${conn.proxy?.id} asked for ${typeUrl || '(no type)'}, which weft does not serve yet; ignored`,
+    );
+    return false;
+  }
+
+  #onRequest(conn: Connection, req: DiscoveryRequestMessage): void {
+    const typeUrl = req.type_url ?? '';
+    if (!this.#served(conn, typeUrl)) return;
+    const names = req.resource_names;
+    let watch = conn.watches.get(typeUrl);
+    if (!watch) {
+      watch = this.#newWatch(typeUrl);
+      watch.wildcard = FULL_STATE_TYPES.has(typeUrl) ? names.length === 0 || names.includes('*') : false;
+      for (const n of names) if (n !== '*') watch.names.add(n);
+      conn.watches.set(typeUrl, watch);
+      this.#respond(conn, watch, true);
+      return;
+    }
+    if ((req.response_nonce ?? '') !== (watch.nonce ?? '')) {
+      this.counters.staleRequests++;
+      return;
+    }
+    if (watch.nonce !== undefined) this.#recordAck(conn, watch, req.error_detail, req.version_info ?? '');
+    const wildcard =
+      FULL_STATE_TYPES.has(typeUrl) && (names.includes('*') || (names.length === 0 && watch.wildcard));
+    const next = new Set(names.filter((n) => n !== '*'));
+    const changed =
+      wildcard !== watch.wildcard ||
+      next.size !== watch.names.size ||
+      [...next].some((n) => !watch.names.has(n));
+    if (!changed) return;
+    watch.wildcard = wildcard;
+    watch.names = next;
+    for (const name of watch.sent.keys()) if (!wildcard && !next.has(name)) watch.sent.delete(name);
+    this.#respond(conn, watch, false);
+  }
+
+  #onDeltaRequest(conn: Connection, req: DeltaDiscoveryRequestMessage): void {
+    const typeUrl = req.type_url ?? '';
+    if (!this.#served(conn, typeUrl)) return;
+    const subscribe = req.resource_names_subscribe;
+    let watch = conn.watches.get(typeUrl);
+    if (!watch) {
+      watch = this.#newWatch(typeUrl);
+      watch.wildcard = subscribe.includes('*') || (subscribe.length === 0 && FULL_STATE_TYPES.has(typeUrl));
+      for (const n of subscribe) if (n !== '*') watch.names.add(n);
+      for (const [name, version] of Object.entries(req.initial_resource_versions))
+        watch.sent.set(name, version);
+      conn.watches.set(typeUrl, watch);
+      this.#respondDelta(conn, watch, true, subscribe);
+      return;
+    }
+    if (req.response_nonce) {
+      if (req.response_nonce === watch.nonce)
+        this.#recordAck(conn, watch, req.error_detail, watch.sentVersion ?? '');
+      else this.counters.staleRequests++;
+    }
+    const added: string[] = [];
+    for (const name of subscribe) {
+      if (name === '*') watch.wildcard = true;
+      else if (!watch.names.has(name)) {
+        watch.names.add(name);
+        added.push(name);
+      }
+    }
+    let removed = false;
+    for (const name of req.resource_names_unsubscribe) {
+      if (name === '*') watch.wildcard = false;
+      else watch.names.delete(name);
+      removed = true;
+    }
+    if (removed && !watch.wildcard) {
+      for (const name of watch.sent.keys()) if (!watch.names.has(name)) watch.sent.delete(name);
+    }
+    if (added.length > 0 || subscribe.includes('*')) this.#respondDelta(conn, watch, false, added);
+  }
+
+  #recordAck(
+    conn: Connection,
+    watch: Watch,
+    error: DiscoveryRequestMessage['error_detail'],
+    version: string,
+  ): void {
+    if (error && (error.message || error.code)) {
+      this.counters.nacks++;
+      watch.nack = {
+        version: watch.sentVersion ?? '',
+        message: error.message ?? '',
+        at: new Date().toISOString(),
+      };
+      this.#log.warn(
+        {
+          node: conn.proxy?.id,
+          type: watch.typeUrl,
+          rejected: watch.sentVersion,
+          kept: version,
+          message: error.message,
+        },
+        'xDS NACK: the client rejected configuration',
+      );
+      return;
+    }
+    this.counters.acks++;
+    watch.ackedVersion = version;
+    watch.nack = undefined;
+  }
+
+  /** What a watch should hold now, from the current snapshot. */
+  #desired(
+    conn: Connection,
+    watch: Watch,
+  ): { resources: ReadonlyMap<string, EncodedResource>; version: string } {
+    const shape = this.#resources!.forProxy(conn.proxy!, conn.shape);
+    if (watch.wildcard) return shape.wildcard(watch.typeUrl);
+    const resources = shape.named(watch.typeUrl, watch.names);
+    return { resources, version: setVersion(resources) };
+  }
+
+  #pushAll(conn: Connection): void {
+    if (!conn.proxy || conn.closed) return;
+    for (const typeUrl of GENERATORS.keys()) {
+      const watch = conn.watches.get(typeUrl);
+      if (!watch) continue;
+      if (conn.protocol === 'sotw') this.#respond(conn, watch, !watch.responded);
+      else this.#respondDelta(conn, watch, !watch.responded, []);
+    }
+  }
+
+  /** State of the world: sends the watch's resources if they changed for this client (or `force`). */
+  #respond(conn: Connection, watch: Watch, force: boolean): void {
+    if (!this.#resources || conn.closed) return;
+    const { resources, version } = this.#desired(conn, watch);
+    let toSend: EncodedResource[];
+    if (FULL_STATE_TYPES.has(watch.typeUrl)) {
+      if (!force && version === watch.sentVersion) return;
+      toSend = [...resources.values()];
+      watch.sent = new Map(toSend.map((r) => [r.name, r.hash]));
+    } else {
+      for (const name of watch.sent.keys()) if (!resources.has(name)) watch.sent.delete(name);
+      toSend = [...resources.values()].filter((r) => watch.sent.get(r.name) !== r.hash);
+      if (!force && toSend.length === 0) return;
+      for (const r of toSend) watch.sent.set(r.name, r.hash);
+    }
+    const nonce = String(++conn.nonces);
+    watch.nonce = nonce;
+    watch.sentVersion = version;
+    watch.responded = true;
+    this.counters.pushes++;
+    const response: DiscoveryResponseMessage = {
+      version_info: version,
+      resources: toSend.map((r) => r.any),
+      type_url: watch.typeUrl,
+      nonce,
+    };
+    conn.call.write(response);
+  }
+
+  /** Incremental: sends changed resources and removals since what the client has (or `force`). */
+  #respondDelta(conn: Connection, watch: Watch, force: boolean, requested: readonly string[]): void {
+    if (!this.#resources || conn.closed) return;
+    const { resources, version } = this.#desired(conn, watch);
+    const changed = [...resources.values()].filter((r) => watch.sent.get(r.name) !== r.hash);
+    const removed = [...watch.sent.keys()].filter((name) => !resources.has(name));
+    // Newly subscribed names that do not exist are reported as removed, so the client stops waiting.
+    for (const name of requested)
+      if (name !== '*' && !resources.has(name) && !removed.includes(name)) removed.push(name);
+    if (!force && changed.length === 0 && removed.length === 0) return;
+    for (const r of changed) watch.sent.set(r.name, r.hash);
+    for (const name of removed) watch.sent.delete(name);
+    const nonce = String(++conn.nonces);
+    watch.nonce = nonce;
+    watch.sentVersion = version;
+    watch.responded = true;
+    this.counters.pushes++;
+    const response: DeltaDiscoveryResponseMessage = {
+      system_version_info: version,
+      resources: changed.map((r) => ({ name: r.name, version: r.hash, resource: r.any })),
+      type_url: watch.typeUrl,
+      removed_resources: removed,
+      nonce,
+    };
+    conn.call.write(response);
+  }
+}
+
+/** Creates the ADS server; call `listen` to bind it and `setSnapshot` to feed it. */
+export function createXdsServer(options: XdsServerOptions = {}): AdsServer {
+  return new AdsServer(options);
+}
