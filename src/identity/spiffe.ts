@@ -2,7 +2,7 @@
 //
 // Parsing, formatting and validation, plus reading the identity out of a peer's certificate
 // (its single URI SAN, as the X509-SVID spec requires) for policy, telemetry and secure naming.
-import type { PeerCertificate } from 'node:tls';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { BadRequestError } from '../errors.ts';
 
 /** The trust domain weft uses when none is configured (Istio's default). */
@@ -153,6 +153,18 @@ export function spiffeIdOfCertificate(cert: CertificateWithSans | undefined | nu
   const uris = uriSans(cert);
   if (uris.length !== 1) return undefined;
   return tryParseSpiffeId(uris[0]) ? uris[0] : undefined;
+}
+
+/**
+ * The SPIFFE ID of the peer of an established TLS socket, or undefined.
+ *
+ * Reads `getPeerCertificate()`, which can be called any number of times. Beware: in Node 24, on
+ * a client socket, `getPeerX509Certificate()` answers only once; after that both it and
+ * `getPeerCertificate()` return nothing. Use this helper, or call getPeerX509Certificate once and keep it.
+ */
+export function peerSpiffeId(socket: TLSSocket): string | undefined {
+  const cert = socket.getPeerCertificate();
+  return cert && Object.keys(cert).length > 0 ? spiffeIdOfCertificate(cert) : undefined;
 }
 
 /**

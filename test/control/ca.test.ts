@@ -48,10 +48,16 @@ describe('generated root', () => {
     const issued = await ca.sign((await makeCsr()).csrPem, { namespace: 'a', serviceAccount: 'x' });
     await writeFile(join(dataDir, 'leaf.pem'), issued.certificateChainPem);
     await writeFile(join(dataDir, 'bundle.pem'), ca.trustBundle());
-    const result = await openssl(['verify', '-CAfile', 'bundle.pem', '-purpose', 'sslserver', 'leaf.pem'], dataDir);
+    const result = await openssl(
+      ['verify', '-CAfile', 'bundle.pem', '-purpose', 'sslserver', 'leaf.pem'],
+      dataDir,
+    );
     assert.equal(result.code, 0, result.output);
     assert.match(result.output, /leaf.pem: OK/);
-    const client = await openssl(['verify', '-CAfile', 'bundle.pem', '-purpose', 'sslclient', 'leaf.pem'], dataDir);
+    const client = await openssl(
+      ['verify', '-CAfile', 'bundle.pem', '-purpose', 'sslclient', 'leaf.pem'],
+      dataDir,
+    );
     assert.equal(client.code, 0, client.output);
   });
 
@@ -89,7 +95,10 @@ describe('signing', () => {
     const usage = parsed.getExtension(x509.KeyUsagesExtension)!;
     assert.equal(usage.usages, x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment);
     const eku = parsed.getExtension(x509.ExtendedKeyUsageExtension)!;
-    assert.deepEqual([...eku.usages].sort(), [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth].sort());
+    assert.deepEqual(
+      [...eku.usages].sort(),
+      [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth].sort(),
+    );
 
     // notBefore is back-dated one minute; notAfter is now + 24 h (second precision in X.509).
     assert.ok(Math.abs(node.validFromDate.getTime() - (before - 60_000)) < 5_000);
@@ -129,7 +138,10 @@ describe('signing', () => {
     const id = { namespace: 'a', serviceAccount: 'x' };
     await ca.sign((await makeCsr({ key: 'rsa2048' })).csrPem, id);
     await assert.rejects(ca.sign((await makeCsr({ key: 'p384' })).csrPem, id), /secp384r1 is not accepted/);
-    await assert.rejects(ca.sign((await makeCsr({ key: 'rsa1024' })).csrPem, id), /1024 bits is not accepted/);
+    await assert.rejects(
+      ca.sign((await makeCsr({ key: 'rsa1024' })).csrPem, id),
+      /1024 bits is not accepted/,
+    );
   });
 
   test('a CSR that is garbage, truncated or has a broken signature is a 400', async (t) => {
@@ -150,8 +162,14 @@ describe('signing', () => {
     const dataDir = await tempDir(t);
     const ca = await CertificateAuthority.open({ dataDir });
     const { csrPem } = await makeCsr();
-    await assert.rejects(ca.sign(csrPem, { namespace: 'a/../b', serviceAccount: 'x' }), isCode('WEFT_BAD_REQUEST'));
-    await assert.rejects(CertificateAuthority.open({ dataDir, trustDomain: 'Bad Domain' }), isCode('WEFT_BAD_REQUEST'));
+    await assert.rejects(
+      ca.sign(csrPem, { namespace: 'a/../b', serviceAccount: 'x' }),
+      isCode('WEFT_BAD_REQUEST'),
+    );
+    await assert.rejects(
+      CertificateAuthority.open({ dataDir, trustDomain: 'Bad Domain' }),
+      isCode('WEFT_BAD_REQUEST'),
+    );
   });
 
   test('uses the configured trust domain', async (t) => {

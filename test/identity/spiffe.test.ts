@@ -1,7 +1,7 @@
 // SPIFFE IDs: parse, format, validate, and read from certificates the way Node reports them.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { WeftError } from '../../src/errors.ts';
+import type { WeftError } from '../../src/errors.ts';
 import {
   checkServerSpiffeId,
   formatSpiffeId,
@@ -33,7 +33,10 @@ describe('SPIFFE IDs', () => {
       `spiffe://cluster.local/ns/${'a'.repeat(300)}/sa/b`,
     ])
       assert.equal(tryParseSpiffeId(bad), undefined, bad);
-    assert.throws(() => parseSpiffeId('nope'), (err: WeftError) => err.code === 'WEFT_BAD_REQUEST');
+    assert.throws(
+      () => parseSpiffeId('nope'),
+      (err: WeftError) => err.code === 'WEFT_BAD_REQUEST',
+    );
   });
 
   test('format refuses invalid parts with a message naming them', () => {
