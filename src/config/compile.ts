@@ -1,0 +1,35 @@
+// Turns a stored resource into what it means for the model, with the mesh's own DNS suffix and namespaces.
+import { Check, formatPath } from './check.ts';
+import type { HostContext } from './host.ts';
+import type { CompiledSpec } from './kinds.ts';
+import { kindDefinition } from './kinds.ts';
+import type { Resource } from './resource.ts';
+
+/** The meaning of one resource, or why it has none (it no longer validates). */
+export type CompileResult =
+  | { outcome: 'compiled'; compiled: CompiledSpec }
+  | { outcome: 'rejected'; issues: string[] };
+
+/**
+ * Reads a resource that was validated when it was applied, qualifying its hosts with the mesh's
+ * settings. Returns undefined for kinds that carry nothing for the model snapshot.
+ */
+export function compileResource(
+  resource: Resource,
+  hosts: Omit<HostContext, 'namespace'>,
+): CompileResult | undefined {
+  const definition = kindDefinition(resource.kind);
+  if (definition === undefined) return undefined;
+  const check = new Check();
+  const compiled = definition.read(check, resource.spec, {
+    ...hosts,
+    name: resource.metadata.name,
+    namespace: resource.metadata.namespace,
+  });
+  if (compiled === undefined || check.issues.length > 0)
+    return {
+      outcome: 'rejected',
+      issues: check.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`),
+    };
+  return { outcome: 'compiled', compiled };
+}

@@ -1,0 +1,108 @@
+// Reads one resource document: apiVersion, kind, metadata, spec (checked by the kind's reader).
+import { DEFAULT_MESH } from '../model/mesh.ts';
+import type { Check } from './check.ts';
+import type { CompiledSpec, KindDefinition } from './kinds.ts';
+import { kindDefinition, listKinds } from './kinds.ts';
+import { dnsLabelError, dnsSubdomain, labels, stringMap } from './names.ts';
+import type { Fields } from './read.ts';
+import { count, nonEmptyString, readObject, string } from './read.ts';
+import type { ObjectMeta, Resource } from './resource.ts';
+
+/** How documents are read. */
+export interface ReadOptions {
+  /** Namespace of resources that name none (default `default`). A document's own namespace wins. */
+  defaultNamespace?: string;
+}
+
+/** A resource as accepted, and what its spec means for the model (with default mesh settings). */
+export interface ReadResource {
+  resource: Resource;
+  compiled: CompiledSpec;
+}
+
+const KUBERNETES_OWNED = ['uid', 'selfLink', 'managedFields', 'ownerReferences', 'finalizers'];
+
+function readMetadata(f: Fields, defaultNamespace: string): ObjectMeta {
+  const name = f.required('name', dnsSubdomain) ?? '';
+  let namespace = defaultNamespace;
+  if (f.has('namespace')) namespace = f.optional('namespace', nonEmptyString) ?? defaultNamespace;
+  const namespaceError = dnsLabelError(namespace);
+  if (namespaceError !== undefined && (f.has('namespace') || namespace !== ''))
+    f.check.error(
+      f.at('namespace'),
+      `namespace ${namespaceError}${f.has('namespace') ? '' : ' (the default namespace)'}`,
+    );
+  const meta: ObjectMeta = { name, namespace };
+  const set = <K extends keyof ObjectMeta>(key: K, value: ObjectMeta[K] | undefined) => {
+    if (value !== undefined) meta[key] = value;
+  };
+  set('labels', f.optional('labels', labels));
+  set('annotations', f.optional('annotations', stringMap));
+  set('resourceVersion', f.optional('resourceVersion', string));
+  set('creationTimestamp', f.optional('creationTimestamp', string));
+  set('generation', f.optional('generation', count));
+  for (const key of KUBERNETES_OWNED) f.ignored(key, 'set by Kubernetes, not used by weft');
+  return meta;
+}
+
+function unknownKind(check: Check, kind: string): void {
+  const supported = listKinds();
+  const sameLetters = supported.find((k) => k.kind.toLowerCase() === kind.toLowerCase());
+  check.error(
+    ['kind'],
+    sameLetters !== undefined
+      ? `unknown kind "${kind}" (kinds are case-sensitive: did you mean ${sameLetters.kind}?)`
+      : `unknown kind "${kind}"; weft supports ${supported.map((k) => k.kind).join(', ')}`,
+  );
+}
+
+/**
+ * Reads one resource document. Issues and warnings go to `check` with paths relative to the
+ * document. Returns undefined when the document has issues.
+ */
+export function readResource(
+  check: Check,
+  value: unknown,
+  options: ReadOptions = {},
+): ReadResource | undefined {
+  const before = check.issueCount;
+  const result = readObject(check, value, [], (f) => {
+    const apiVersion = f.required('apiVersion', nonEmptyString);
+    const kind = f.required('kind', nonEmptyString);
+    let definition: KindDefinition | undefined;
+    if (kind !== undefined) {
+      definition = kindDefinition(kind);
+      if (definition === undefined) unknownKind(check, kind);
+      else if (apiVersion !== undefined && !definition.apiVersions.includes(apiVersion))
+        check.error(
+          ['apiVersion'],
+          `apiVersion "${apiVersion}" is not supported for ${kind}; use one of ${definition.apiVersions.join(', ')}`,
+        );
+    }
+    const defaultNamespace = options.defaultNamespace ?? 'default';
+    const metadata = f.required('metadata', (c, v, p) =>
+      readObject(c, v, p, (m) => readMetadata(m, defaultNamespace)),
+    );
+    f.ignored('status', 'status is reported by weft, not read from documents');
+    if (!f.has('spec')) {
+      check.error(['spec'], 'field "spec" is required', 'missing');
+      return undefined;
+    }
+    if (definition === undefined) return undefined;
+    const spec = f.value.spec;
+    const compiled = definition.read(check, spec, {
+      name: metadata?.name ?? '',
+      namespace: metadata?.namespace ?? 'default',
+      domainSuffix: DEFAULT_MESH.domainSuffix,
+    });
+    if (metadata === undefined || compiled === undefined || apiVersion === undefined) return undefined;
+    const resource: Resource = {
+      apiVersion,
+      kind: definition.kind,
+      metadata,
+      spec: structuredClone(spec) as Record<string, unknown>,
+    };
+    return { resource, compiled };
+  });
+  return check.issueCount > before ? undefined : result;
+}

@@ -1,0 +1,143 @@
+// Readers shared by the Istio networking kinds: hosts, destinations, exportTo, percentages, header operations.
+import type { HeaderOperations } from '../../model/types.ts';
+import type { HostContext } from '../host.ts';
+import { hostSyntaxError, isWildcardHost, qualifyHost } from '../host.ts';
+import { dnsLabelError } from '../names.ts';
+import type { Reader } from '../read.ts';
+import { list, nonEmptyString, numberIn, object, port, record, string, stringList } from '../read.ts';
+
+/** Where a resource lives; readers qualify the hosts it names relative to it. */
+export interface ResourceContext extends HostContext {
+  /** metadata.name of the resource being read. */
+  name: string;
+}
+
+/** A host as written (checked for syntax) and qualified for the model. */
+export function host(context: HostContext, options: { wildcard: boolean; ip?: boolean }): Reader<string> {
+  return (check, value, path) => {
+    const text = nonEmptyString(check, value, path);
+    if (text === undefined) return undefined;
+    const error = hostSyntaxError(text.toLowerCase(), { allowIp: options.ip });
+    if (error !== undefined) {
+      check.error(path, error);
+      return undefined;
+    }
+    if (!options.wildcard && isWildcardHost(text)) {
+      check.error(path, `host "${text}" is a wildcard; name one service here`);
+      return undefined;
+    }
+    return qualifyHost(text, context);
+  };
+}
+
+/**
+ * `exportTo`: `.` (this namespace, normalised to its name), `*` (every namespace), `~` (none) or
+ * namespace names. Absent: `['*']`, Istio's default.
+ */
+export function exportTo(context: HostContext): Reader<string[]> {
+  return (check, value, path) => {
+    const entries = stringList(check, value, path);
+    if (entries === undefined) return undefined;
+    const out: string[] = [];
+    entries.forEach((entry, index) => {
+      if (entry === '.') out.push(context.namespace);
+      else if (entry === '*' || entry === '~') out.push(entry);
+      else if (dnsLabelError(entry) === undefined) out.push(entry);
+      else check.error([...path, index], `must be ".", "*", "~" or a namespace name, got "${entry}"`);
+    });
+    if (out.length > 1 && (out.includes('*') || out.includes('~')))
+      check.error(path, '"*" and "~" cannot be combined with other entries');
+    return [...new Set(out)].sort();
+  };
+}
+
+/** An Istio Destination: `host`, `subset`, `port.number`. */
+export interface DestinationValue {
+  host: string;
+  subset?: string;
+  port?: number;
+}
+
+const subsetName: Reader<string> = (check, value, path) => {
+  const text = string(check, value, path);
+  if (text === undefined) return undefined;
+  const error = dnsLabelError(text);
+  if (error === undefined) return text;
+  check.error(path, `subset name ${error}`);
+  return undefined;
+};
+
+/** Istio PortSelector `{number}` → the number. */
+export const portSelector: Reader<number> = object((f) => f.required('number', port));
+
+export function destination(context: HostContext): Reader<DestinationValue> {
+  return object((f) => {
+    const value: DestinationValue = {
+      host: f.required('host', host(context, { wildcard: false, ip: true })) ?? '',
+    };
+    const subset = f.optional('subset', subsetName);
+    const number = f.optional('port', portSelector);
+    if (subset !== undefined) value.subset = subset;
+    if (number !== undefined) value.port = number;
+    return value;
+  });
+}
+
+/** Istio Percent `{value: 0..100}` → the value. */
+export const percent: Reader<number> = object((f) => f.required('value', numberIn(0, 100)));
+
+/** The header names an operation may use: non-empty, no spaces or colons except HTTP/2 pseudo-headers. */
+function headerNameError(name: string): string | undefined {
+  return /^:?[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) ? undefined : `"${name}" is not a valid header name`;
+}
+
+const headerName: Reader<string> = (check, value, path) => {
+  const text = string(check, value, path);
+  if (text === undefined) return undefined;
+  const error = headerNameError(text);
+  if (error === undefined) return text;
+  check.error(path, error);
+  return undefined;
+};
+
+/** Istio HeaderOperations: `set`, `add` (maps of header → value) and `remove` (names). */
+export const headerOperations: Reader<HeaderOperations> = object((f) => ({
+  set: f.optional('set', record(string, headerNameError)) ?? {},
+  add: f.optional('add', record(string, headerNameError)) ?? {},
+  remove: f.optional('remove', list(headerName)) ?? [],
+}));
+
+/** Istio Headers: `request` and `response` operations. */
+export const headers: Reader<{ request?: HeaderOperations; response?: HeaderOperations }> = object((f) => {
+  const out: { request?: HeaderOperations; response?: HeaderOperations } = {};
+  const request = f.optional('request', headerOperations);
+  const response = f.optional('response', headerOperations);
+  if (request !== undefined) out.request = request;
+  if (response !== undefined) out.response = response;
+  return out;
+});
+
+/**
+ * A list whose items must differ in one field (port numbers, subset names): each repeat is
+ * reported at `<item>.<field>`.
+ */
+export function uniqueList<T>(
+  item: Reader<T>,
+  field: string,
+  key: (value: T) => string | number,
+): Reader<T[]> {
+  return (check, value, path) => {
+    const seen = new Map<string | number, number>();
+    return list<T>((c, entry, at) => {
+      const read = item(c, entry, at);
+      if (read === undefined) return undefined;
+      const first = seen.get(key(read));
+      const index = at[at.length - 1] as number;
+      const listName = String(path[path.length - 1]);
+      if (first !== undefined)
+        c.error([...at, field], `${field} ${key(read)} is already used by ${listName}[${first}]`);
+      else seen.set(key(read), index);
+      return read;
+    })(check, value, path);
+  };
+}

@@ -1,0 +1,417 @@
+// VirtualService `http[]` entries: matches, weighted destinations, redirects, retries, faults, mirrors.
+import type {
+  FaultPolicy,
+  HeaderMatch,
+  HttpMatch,
+  HttpRoute,
+  MirrorPolicy,
+  QueryParamMatch,
+  RetryPolicy,
+} from '../../model/types.ts';
+import type { Check, FieldPath } from '../check.ts';
+import { labels } from '../names.ts';
+import type { Fields, Reader } from '../read.ts';
+import {
+  boolean,
+  count,
+  describe,
+  duration,
+  integer,
+  isPlainObject,
+  list,
+  nonEmptyString,
+  object,
+  oneOf,
+  port,
+  readObject,
+  string,
+  stringList,
+} from '../read.ts';
+import type { ResourceContext } from './common.ts';
+import { destination, headers, percent } from './common.ts';
+import { gatewayNames, weightedRoutes } from './routing.ts';
+import { readStringMatch, regexError, stringMatch } from './string-match.ts';
+
+/** Envoy's retry_on conditions that Istio accepts in `retries.retryOn`. */
+export const RETRY_ON = [
+  '5xx',
+  'gateway-error',
+  'reset',
+  'reset-before-request',
+  'connect-failure',
+  'envoy-ratelimited',
+  'retriable-4xx',
+  'refused-stream',
+  'retriable-status-codes',
+  'retriable-headers',
+  'http3-post-connect-failure',
+  'cancelled',
+  'deadline-exceeded',
+  'internal',
+  'resource-exhausted',
+  'unavailable',
+] as const;
+
+/** Istio's retry conditions when `retries` sets no `retryOn` (pilot's default retry policy). */
+export const DEFAULT_RETRY_ON = [
+  'connect-failure',
+  'refused-stream',
+  'unavailable',
+  'cancelled',
+  'retriable-status-codes',
+];
+/** The status codes of that default (`retriable-status-codes`). */
+export const DEFAULT_RETRIABLE_STATUS_CODES = [503];
+
+const GRPC_CODES = [
+  'OK',
+  'CANCELLED',
+  'UNKNOWN',
+  'INVALID_ARGUMENT',
+  'DEADLINE_EXCEEDED',
+  'NOT_FOUND',
+  'ALREADY_EXISTS',
+  'PERMISSION_DENIED',
+  'RESOURCE_EXHAUSTED',
+  'FAILED_PRECONDITION',
+  'ABORTED',
+  'OUT_OF_RANGE',
+  'UNIMPLEMENTED',
+  'INTERNAL',
+  'UNAVAILABLE',
+  'DATA_LOSS',
+  'UNAUTHENTICATED',
+] as const;
+
+/** `headers`/`withoutHeaders`: header name (lower case, as Istio requires) → StringMatch or `{}` (present). */
+function headerMatches(
+  check: Check,
+  value: unknown,
+  path: FieldPath,
+  invert: boolean,
+): HeaderMatch[] | undefined {
+  if (!isPlainObject(value)) {
+    check.error(path, `must be a map of header name to match, got ${describe(value)}`);
+    return undefined;
+  }
+  const out: HeaderMatch[] = [];
+  for (const [name, raw] of Object.entries(value)) {
+    if (name !== name.toLowerCase()) {
+      check.error([...path, name], `header names must be lower case ("${name.toLowerCase()}")`);
+      continue;
+    }
+    const match = readStringMatch(check, raw, [...path, name], { allowEmpty: true });
+    if (match === undefined) continue;
+    out.push(match === null ? { name, invert } : { name, match, invert });
+  }
+  return out;
+}
+
+function queryParamMatches(check: Check, value: unknown, path: FieldPath): QueryParamMatch[] | undefined {
+  if (!isPlainObject(value)) {
+    check.error(path, `must be a map of parameter name to match, got ${describe(value)}`);
+    return undefined;
+  }
+  const out: QueryParamMatch[] = [];
+  for (const [name, raw] of Object.entries(value)) {
+    const match = readStringMatch(check, raw, [...path, name], { allowEmpty: true, allowPrefix: false });
+    if (match === undefined) continue;
+    out.push(match === null ? { name } : { name, match });
+  }
+  return out;
+}
+
+function httpMatch(context: ResourceContext): Reader<HttpMatch> {
+  return object(
+    (f) => {
+      const match: HttpMatch = {
+        ignoreUriCase: f.optional('ignoreUriCase', boolean) ?? false,
+        headers: [
+          ...(f.has('headers')
+            ? (headerMatches(f.check, f.value.headers, f.at('headers'), false) ?? [])
+            : []),
+          ...(f.has('withoutHeaders')
+            ? (headerMatches(f.check, f.value.withoutHeaders, f.at('withoutHeaders'), true) ?? [])
+            : []),
+        ],
+        queryParams: f.has('queryParams')
+          ? (queryParamMatches(f.check, f.value.queryParams, f.at('queryParams')) ?? [])
+          : [],
+      };
+      const set = <K extends keyof HttpMatch>(key: K, value: HttpMatch[K] | undefined) => {
+        if (value !== undefined) match[key] = value;
+      };
+      set('name', f.optional('name', string));
+      set('uri', f.optional('uri', stringMatch));
+      set('scheme', f.optional('scheme', stringMatch));
+      set('method', f.optional('method', stringMatch));
+      set('authority', f.optional('authority', stringMatch));
+      set('port', f.optional('port', port));
+      set('sourceLabels', f.optional('sourceLabels', labels));
+      set('sourceNamespace', f.optional('sourceNamespace', nonEmptyString));
+      set('gateways', f.optional('gateways', gatewayNames(context)));
+      return match;
+    },
+    {
+      unsupported: {
+        statPrefix: 'per-route stat prefixes are not implemented',
+      },
+    },
+  );
+}
+
+/** `retryOn`: Istio's comma-separated string; weft also reads a YAML list (with a warning). */
+function retryConditions(
+  check: Check,
+  value: unknown,
+  path: FieldPath,
+): Pick<RetryPolicy, 'retryOn' | 'retriableStatusCodes'> | undefined {
+  let entries: string[] | undefined;
+  if (Array.isArray(value)) {
+    entries = stringList(check, value, path);
+    if (entries !== undefined)
+      check.warn(path, 'Istio writes retryOn as one comma-separated string; read the list as that');
+  } else {
+    const text = string(check, value, path);
+    entries = text?.split(',');
+  }
+  if (entries === undefined) return undefined;
+  const retryOn: string[] = [];
+  const codes: number[] = [];
+  for (const raw of entries) {
+    const entry = raw.trim();
+    if (entry === '') continue;
+    if (/^\d+$/.test(entry)) {
+      const code = Number(entry);
+      if (code < 100 || code > 599)
+        check.error(path, `retry status code ${entry} is not an HTTP status (100-599)`);
+      else if (!codes.includes(code)) codes.push(code);
+    } else if ((RETRY_ON as readonly string[]).includes(entry)) {
+      if (!retryOn.includes(entry)) retryOn.push(entry);
+    } else {
+      check.error(path, `"${entry}" is not a retry condition; use status codes or: ${RETRY_ON.join(', ')}`);
+    }
+  }
+  if (codes.length > 0 && !retryOn.includes('retriable-status-codes')) retryOn.push('retriable-status-codes');
+  return { retryOn, retriableStatusCodes: codes };
+}
+
+const retries: Reader<RetryPolicy> = object(
+  (f) => {
+    const conditions = f.has('retryOn')
+      ? retryConditions(f.check, f.value.retryOn, f.at('retryOn'))
+      : undefined;
+    const policy: RetryPolicy = {
+      attempts: f.optional('attempts', count) ?? 0,
+      retryOn: conditions?.retryOn ?? DEFAULT_RETRY_ON,
+      retriableStatusCodes: conditions?.retriableStatusCodes ?? DEFAULT_RETRIABLE_STATUS_CODES,
+    };
+    const perTry = f.optional('perTryTimeout', duration());
+    if (perTry !== undefined) policy.perTryTimeoutMs = perTry;
+    f.ignored(
+      'retryRemoteLocalities',
+      'weft does not do locality-aware load balancing yet, so retries may go to any locality',
+    );
+    return policy;
+  },
+  { unsupported: { backoff: 'retry back-off settings are not implemented; Envoy default back-off applies' } },
+);
+
+/** Fault `percentage` (or the deprecated integer `percent`); unset means 0%, as in Istio. */
+function faultPercentage(f: Fields, what: string): number {
+  const percentage = f.optional('percentage', percent);
+  const legacy = f.optional('percent', integer(0, 100));
+  if (f.has('percent')) {
+    if (f.has('percentage')) f.check.error(f.at('percent'), 'set either percentage or percent, not both');
+    else f.check.warn(f.at('percent'), 'percent is deprecated in Istio; use percentage.value');
+  } else if (!f.has('percentage')) {
+    f.check.warn(
+      f.path,
+      `percentage is not set, so no request is ${what} (as in Istio); set percentage.value: 100 for every request`,
+    );
+  }
+  return percentage ?? legacy ?? 0;
+}
+
+const fault: Reader<FaultPolicy> = object((f) => {
+  const out: FaultPolicy = {};
+  const delay = f.optional(
+    'delay',
+    object(
+      (d) => ({
+        fixedDelayMs: d.required('fixedDelay', duration()) ?? 0,
+        percentage: faultPercentage(d, 'delayed'),
+      }),
+      { unsupported: { exponentialDelay: 'use fixedDelay' } },
+    ),
+  );
+  const abort = f.optional(
+    'abort',
+    object(
+      (a) => {
+        const value: NonNullable<FaultPolicy['abort']> = { percentage: faultPercentage(a, 'aborted') };
+        const status = a.optional('httpStatus', integer(200, 599));
+        const grpc = a.optional('grpcStatus', oneOf(GRPC_CODES));
+        if (status !== undefined) value.httpStatus = status;
+        if (grpc !== undefined) value.grpcStatus = grpc;
+        if (a.has('httpStatus') && a.has('grpcStatus'))
+          a.check.error(a.path, 'set either httpStatus or grpcStatus, not both');
+        else if (!a.has('httpStatus') && !a.has('grpcStatus') && !a.has('http2Error'))
+          a.check.error(a.at('httpStatus'), 'an abort needs httpStatus or grpcStatus', 'missing');
+        return value;
+      },
+      { unsupported: { http2Error: 'abort with httpStatus or grpcStatus instead' } },
+    ),
+  );
+  if (delay !== undefined) out.delay = delay;
+  if (abort !== undefined) out.abort = abort;
+  if (!f.has('delay') && !f.has('abort')) f.check.error(f.path, 'a fault needs delay or abort', 'missing');
+  return out;
+});
+
+function mirrors(f: Fields, context: ResourceContext): MirrorPolicy[] {
+  const toMirror = (
+    to: { host: string; subset?: string; port?: number },
+    percentage: number,
+  ): MirrorPolicy => ({
+    ...to,
+    percentage,
+  });
+  const single = f.optional('mirror', destination(context));
+  const singlePercentage = f.optional('mirrorPercentage', percent);
+  const many =
+    f.optional(
+      'mirrors',
+      list(
+        object((m) => {
+          const to = m.required('destination', destination(context));
+          return to === undefined ? undefined : toMirror(to, m.optional('percentage', percent) ?? 100);
+        }),
+      ),
+    ) ?? [];
+  if (f.has('mirrorPercentage') && !f.has('mirror'))
+    f.check.error(f.at('mirrorPercentage'), 'mirrorPercentage needs mirror');
+  if (single !== undefined && f.has('mirrors'))
+    f.check.error(f.at('mirrors'), 'set either mirror or mirrors, not both');
+  const out = many.filter((m): m is MirrorPolicy => m !== undefined);
+  return single === undefined ? out : [toMirror(single, singlePercentage ?? 100), ...out];
+}
+
+const REDIRECT_CODES = [301, 302, 303, 307, 308];
+
+const redirectCode: Reader<number> = (check, value, path) => {
+  if (typeof value === 'number' && REDIRECT_CODES.includes(value)) return value;
+  check.error(path, `must be one of ${REDIRECT_CODES.join(', ')}, got ${describe(value)}`);
+  return undefined;
+};
+
+const redirect: Reader<NonNullable<HttpRoute['redirect']>> = object(
+  (f) => {
+    const out: NonNullable<HttpRoute['redirect']> = {
+      redirectCode: f.optional('redirectCode', redirectCode) ?? 301,
+    };
+    const uri = f.optional('uri', nonEmptyString);
+    const authority = f.optional('authority', nonEmptyString);
+    const scheme = f.optional('scheme', nonEmptyString);
+    const number = f.optional('port', port);
+    if (uri !== undefined) out.uri = uri;
+    if (authority !== undefined) out.authority = authority;
+    if (scheme !== undefined) out.scheme = scheme;
+    if (number !== undefined) out.port = number;
+    return out;
+  },
+  { unsupported: { derivePort: 'set port explicitly' } },
+);
+
+const directResponse: Reader<NonNullable<HttpRoute['directResponse']>> = object((f) => {
+  const out: NonNullable<HttpRoute['directResponse']> = {
+    status: f.required('status', integer(200, 599)) ?? 200,
+  };
+  const body = f.optional(
+    'body',
+    object((b) => b.optional('string', string), { unsupported: { bytes: 'give the body as body.string' } }),
+  );
+  if (body !== undefined) out.body = body;
+  return out;
+});
+
+const regex: Reader<string> = (check, value, path) => {
+  const text = nonEmptyString(check, value, path);
+  if (text === undefined) return undefined;
+  const error = regexError(text);
+  if (error === undefined) return text;
+  check.error(path, error);
+  return undefined;
+};
+
+const rewrite: Reader<NonNullable<HttpRoute['rewrite']>> = object((f) => {
+  const out: NonNullable<HttpRoute['rewrite']> = {};
+  const uri = f.optional('uri', string);
+  const uriRegex = f.optional(
+    'uriRegexRewrite',
+    object((r) => ({
+      match: r.required('match', regex) ?? '',
+      rewrite: r.required('rewrite', string) ?? '',
+    })),
+  );
+  const authority = f.optional('authority', nonEmptyString);
+  if (uri !== undefined) out.uri = uri;
+  if (uriRegex !== undefined) out.uriRegex = uriRegex;
+  if (authority !== undefined) out.authority = authority;
+  if (f.has('uri') && f.has('uriRegexRewrite'))
+    f.check.error(f.path, 'set either uri or uriRegexRewrite, not both');
+  return out;
+});
+
+/** Reads one `http[]` entry at index `index` of VirtualService `context.name`. */
+export function httpRoute(context: ResourceContext): Reader<HttpRoute> {
+  return (check, value, path) =>
+    readObject(
+      check,
+      value,
+      path,
+      (f) => {
+        const index = path[path.length - 1];
+        const route: HttpRoute = {
+          name:
+            f.optional('name', nonEmptyString) ??
+            `${context.namespace}/${context.name}/http[${String(index)}]`,
+          matches: f.optional('match', list(httpMatch(context))) ?? [],
+          mirrors: mirrors(f, context),
+        };
+        const set = <K extends keyof HttpRoute>(key: K, v: HttpRoute[K] | undefined) => {
+          if (v !== undefined) route[key] = v;
+        };
+        set('route', f.optional('route', weightedRoutes(context, { headers: true })));
+        set('redirect', f.optional('redirect', redirect));
+        set('directResponse', f.optional('directResponse', directResponse));
+        set('rewrite', f.optional('rewrite', rewrite));
+        set('timeoutMs', f.optional('timeout', duration(0)));
+        set('retries', f.aliased('retries', 'retry', 'Istio names this field "retries"', retries));
+        set('fault', f.optional('fault', fault));
+        set('headers', f.optional('headers', headers));
+        const actions = (['route', 'redirect', 'directResponse'] as const).filter((key) => f.has(key));
+        if (actions.length === 0)
+          check.error(
+            f.at('route'),
+            'an http route needs one of route, redirect or directResponse',
+            'missing',
+          );
+        if (actions.length > 1)
+          check.error(
+            f.path,
+            `set only one of route, redirect and directResponse, not ${actions.join(' and ')}`,
+          );
+        if (f.has('rewrite') && f.has('redirect'))
+          check.error(f.at('rewrite'), 'rewrite cannot be combined with redirect');
+        return route;
+      },
+      {
+        unsupported: {
+          corsPolicy: 'CORS policies are not implemented',
+          delegate: 'VirtualService delegation is not implemented',
+          mirrorPercent: 'deprecated; use mirrorPercentage',
+        },
+      },
+    );
+}

@@ -1,0 +1,76 @@
+// Istio VirtualService → VirtualServiceModel (hosts qualified, gateways normalised, routes checked).
+import type { TcpRoute, VirtualServiceModel } from '../../model/types.ts';
+import type { Check } from '../check.ts';
+import { labels } from '../names.ts';
+import type { Reader } from '../read.ts';
+import { list, object, port, readObject } from '../read.ts';
+import type { ResourceContext } from './common.ts';
+import { exportTo, host } from './common.ts';
+import { httpRoute } from './http-route.ts';
+import { gatewayNames, MESH_GATEWAY, weightedRoutes } from './routing.ts';
+
+function tcpRoute(context: ResourceContext): Reader<TcpRoute> {
+  const match = object(
+    (f) => {
+      const out: TcpRoute['matches'][number] & { port?: number } = {};
+      const number = f.optional('port', port);
+      const source = f.optional('sourceLabels', labels);
+      const gateways = f.optional('gateways', gatewayNames(context));
+      if (number !== undefined) out.port = number;
+      if (source !== undefined) out.sourceLabels = source;
+      if (gateways !== undefined) out.gateways = gateways;
+      return out;
+    },
+    {
+      unsupported: {
+        destinationSubnets: 'match tcp traffic by port instead',
+        sourceNamespace: 'tcp matches by source namespace are not implemented',
+        sourceSubnet: 'tcp matches by source subnet are not implemented',
+      },
+    },
+  );
+  return object((f) => ({
+    matches: f.optional('match', list(match)) ?? [],
+    route: f.required('route', weightedRoutes(context, { headers: false })) ?? [],
+  }));
+}
+
+/** Reads `spec` of a VirtualService named by `context`. */
+export function readVirtualService(
+  check: Check,
+  spec: unknown,
+  context: ResourceContext,
+): VirtualServiceModel | undefined {
+  return readObject(
+    check,
+    spec,
+    ['spec'],
+    (f) => {
+      const gateways = f.optional('gateways', gatewayNames(context)) ?? [MESH_GATEWAY];
+      const hosts =
+        f.required('hosts', list(host(context, { wildcard: true, ip: true }), { nonEmpty: true })) ?? [];
+      const model: VirtualServiceModel = {
+        name: context.name,
+        namespace: context.namespace,
+        hosts: [...new Set(hosts)],
+        gateways: gateways.length === 0 ? [MESH_GATEWAY] : [...new Set(gateways)],
+        http: f.optional('http', list(httpRoute(context))) ?? [],
+        tcp: f.optional('tcp', list(tcpRoute(context))) ?? [],
+        exportTo: f.optional('exportTo', exportTo(context)) ?? ['*'],
+      };
+      if (model.gateways.includes(MESH_GATEWAY) && hosts.includes('*'))
+        check.error(
+          f.at('hosts'),
+          'the wildcard host "*" is not allowed for VirtualServices bound to the mesh (as in Istio)',
+        );
+      if (!f.has('http') && !f.has('tcp') && !f.has('tls'))
+        check.error(f.at('http'), 'a VirtualService needs http or tcp routes', 'missing');
+      return model;
+    },
+    {
+      unsupported: {
+        tls: 'TLS routes (SNI matching) are not implemented; use tcp routes by port',
+      },
+    },
+  );
+}

@@ -1,0 +1,90 @@
+// Builds the immutable MeshSnapshot from stored resources and live workloads (pure; no I/O).
+//
+// Resources are read again here with the mesh's settings (config/compile.ts), so hosts are
+// qualified with the real DNS suffix and the namespaces that exist; the store only holds
+// resources that passed the same checks when they were applied.
+import { compileResource } from '../config/compile.ts';
+import type { Resource } from '../config/resource.ts';
+import { deepFreeze, FrozenMap } from './frozen.ts';
+import { byNamespaceName, byWorkload, compareStrings } from './order.ts';
+import { destinationRulesByHost, virtualServicesByHost } from './routing-index.ts';
+import { collectServices, endpointsOf } from './services.ts';
+import type {
+  DestinationRuleModel,
+  MeshSettings,
+  MeshSnapshot,
+  RejectedResource,
+  Service,
+  VirtualServiceModel,
+  Workload,
+} from './types.ts';
+
+export { DEFAULT_MESH } from './mesh.ts';
+
+/** What a snapshot is built from. */
+export interface SnapshotInput {
+  /** Every stored resource (any kind; kinds without a model meaning are skipped). */
+  resources: readonly Resource[];
+  /** Live workloads from the registry (weft sidecars). */
+  workloads: readonly Workload[];
+  mesh: MeshSettings;
+  /** Increases with every rebuild. */
+  version: number;
+}
+
+/** Oldest first (creationTimestamp; resources without one count as newest), then namespace, name, kind. */
+function byAge(a: Resource, b: Resource): number {
+  const time = (r: Resource) => {
+    const parsed =
+      r.metadata.creationTimestamp === undefined ? Number.NaN : Date.parse(r.metadata.creationTimestamp);
+    return Number.isNaN(parsed) ? Number.POSITIVE_INFINITY : parsed;
+  };
+  const [x, y] = [time(a), time(b)];
+  if (x !== y) return x < y ? -1 : 1;
+  return byNamespaceName(a.metadata, b.metadata) || compareStrings(a.kind, b.kind);
+}
+
+export function buildSnapshot(input: SnapshotInput): MeshSnapshot {
+  const mesh: MeshSettings = { ...input.mesh };
+  const namespaces = new Set([
+    ...input.resources.map((r) => r.metadata.namespace),
+    ...input.workloads.map((w) => w.namespace),
+  ]);
+
+  const virtualServices: VirtualServiceModel[] = [];
+  const destinationRules: DestinationRuleModel[] = [];
+  const declared: Service[] = [];
+  const entries: Workload[] = [];
+  const rejected: RejectedResource[] = [];
+  for (const resource of [...input.resources].sort(byAge)) {
+    const result = compileResource(resource, { domainSuffix: mesh.domainSuffix, namespaces });
+    if (result === undefined) continue;
+    if (result.outcome === 'rejected') {
+      const { namespace, name } = resource.metadata;
+      rejected.push({ kind: resource.kind, namespace, name, issues: result.issues });
+      continue;
+    }
+    const compiled = result.compiled;
+    if (compiled.kind === 'VirtualService') virtualServices.push(compiled.virtualService);
+    else if (compiled.kind === 'DestinationRule') destinationRules.push(compiled.destinationRule);
+    else if (compiled.kind === 'ServiceEntry') declared.push(...compiled.services);
+    else entries.push(compiled.workload);
+  }
+
+  const workloads = [...input.workloads.map((w) => structuredClone(w)), ...entries].sort(byWorkload);
+  const services = collectServices(declared, workloads, mesh.domainSuffix);
+  const endpoints = [...services.values()].map((s) => [s.hostname, endpointsOf(s, workloads)] as const);
+
+  const snapshot: MeshSnapshot = {
+    version: input.version,
+    mesh,
+    services: new FrozenMap(services),
+    workloads,
+    endpointsByHost: new FrozenMap(endpoints),
+    virtualServices: [...virtualServices].sort(byNamespaceName),
+    virtualServicesByHost: new FrozenMap(virtualServicesByHost(virtualServices, services)),
+    destinationRules: new FrozenMap(destinationRulesByHost(destinationRules, services)),
+    rejected: rejected.sort((a, b) => byNamespaceName(a, b) || compareStrings(a.kind, b.kind)),
+  };
+  return deepFreeze(snapshot);
+}
