@@ -1,8 +1,9 @@
 // The list of weft commands: each lives in its own file and adds itself to the program.
 import type { Command } from 'commander';
+import { register as token } from './token.ts';
 import { register as version } from './version.ts';
 
 /** Adds one command (with its flags and action) to the program. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [version];
+export const commands: RegisterCommand[] = [version, token];

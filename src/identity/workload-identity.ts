@@ -264,8 +264,9 @@ export class WorkloadIdentity {
       });
       text = await res.text();
     } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       throw new ServerUnavailableError(
-        `cannot reach the control plane at ${url.origin} for a certificate: ${(err as Error).message}`,
+        `cannot reach the control plane at ${url.origin} for a certificate (${cause?.code ?? cause?.message ?? (err as Error).message})`,
         err,
       );
     }
