@@ -77,13 +77,22 @@ function timeouts(timeoutMs: number | undefined, flavour: RouteFlavour): Obj {
   };
 }
 
-/** The route a host gets when no VirtualService applies to it. */
-export function defaultRoute(cluster: string, flavour: RouteFlavour): Obj {
-  return {
-    name: 'default',
-    match: { prefix: '/' },
-    route: { cluster, ...timeouts(undefined, flavour), retry_policy: defaultRetryPolicy() },
+/** The route a host gets when no VirtualService applies to it (with the DestinationRule's hash policy, as Istio). */
+export function defaultRoute(
+  ctx: GenerateContext,
+  service: Service,
+  port: ServicePort,
+  flavour: RouteFlavour,
+): Obj {
+  const action: Obj = {
+    cluster: outboundClusterName(port.number, undefined, service.hostname),
+    ...timeouts(undefined, flavour),
+    retry_policy: defaultRetryPolicy(),
   };
+  const rule = ctx.snapshot.destinationRules.get(service.hostname);
+  const hash = hashPolicy(effectivePolicy(rule, port.number, undefined).loadBalancer);
+  if (hash) action.hash_policy = [hash];
+  return { name: 'default', match: { prefix: '/' }, route: action };
 }
 
 function stringMatcher(match: StringMatch): Obj {
@@ -316,8 +325,7 @@ export function buildRoutes(
   flavour: RouteFlavour,
 ): Obj[] {
   const vss = virtualServicesFor(ctx, service.hostname);
-  if (vss.length === 0)
-    return [defaultRoute(outboundClusterName(port.number, undefined, service.hostname), flavour)];
+  if (vss.length === 0) return [defaultRoute(ctx, service, port, flavour)];
   const routes: Obj[] = [];
   for (const vs of vss) {
     for (const rule of vs.http) {
