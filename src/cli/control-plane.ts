@@ -1,0 +1,99 @@
+// `weft control-plane`: runs the control plane (store, registry, API, xDS) until SIGINT or SIGTERM.
+import { isIP } from 'node:net';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { parseDuration } from '../config/duration.ts';
+import { ControlPlane, type ControlPlaneConfig, type HostPort } from '../control/control-plane.ts';
+import { DEFAULT_GRACE_MS } from '../control/registry/memory.ts';
+import { UsageError } from '../errors.ts';
+import { logger } from '../observe/log.ts';
+
+interface ControlPlaneOptions {
+  dataDir: string;
+  api: string;
+  xds: string;
+  pushDebounce: string;
+  registryGrace: string;
+  trustDomain: string;
+}
+
+/** `127.0.0.1:15080`, `[::1]:15080`, `localhost:0` → host and port; anything else is a UsageError. */
+export function parseHostPort(flag: string, text: string): HostPort {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text.trim());
+  const port = match ? Number(match[3]) : Number.NaN;
+  const host = match ? (match[1] ?? match[2]) : '';
+  if (!match || port > 65535 || host === '' || (match[1] !== undefined && isIP(host) !== 6))
+    throw new UsageError(
+      `${flag} ${JSON.stringify(text)} is not HOST:PORT; write it like 127.0.0.1:15080 (port 0 picks one)`,
+    );
+  return { host, port };
+}
+
+function milliseconds(flag: string, text: string): number {
+  const result = parseDuration(text);
+  if ('error' in result) throw new UsageError(`${flag}: ${result.error}`);
+  return result.ms;
+}
+
+const TRUST_DOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
+export function toConfig(opts: ControlPlaneOptions): ControlPlaneConfig {
+  if (!TRUST_DOMAIN.test(opts.trustDomain))
+    throw new UsageError(
+      `--trust-domain ${JSON.stringify(opts.trustDomain)} must be a DNS name like cluster.local`,
+    );
+  return {
+    dataDir: resolve(opts.dataDir),
+    api: parseHostPort('--api', opts.api),
+    xds: parseHostPort('--xds', opts.xds),
+    pushDebounceMs: milliseconds('--push-debounce', opts.pushDebounce),
+    registryGraceMs: milliseconds('--registry-grace', opts.registryGrace),
+    mesh: { trustDomain: opts.trustDomain },
+  };
+}
+
+export function register(program: Command): void {
+  program
+    .command('control-plane')
+    .description('run the control plane: resource store, workload registry, HTTP API and xDS server')
+    .option('--data-dir <dir>', 'directory for durable state (resources, CA)', '.weft')
+    .option('--api <host:port>', 'HTTP API listen address (port 0 picks one)', '127.0.0.1:15080')
+    .option('--xds <host:port>', 'xDS (ADS gRPC) listen address (port 0 picks one)', '127.0.0.1:15010')
+    .option('--push-debounce <duration>', 'wait this long for more changes before pushing xDS', '100ms')
+    .option(
+      '--registry-grace <duration>',
+      'keep a disconnected proxy registered this long',
+      `${DEFAULT_GRACE_MS}ms`,
+    )
+    .option('--trust-domain <domain>', 'SPIFFE trust domain of workload identities', 'cluster.local')
+    .action(async (opts: ControlPlaneOptions) => {
+      const controlPlane = new ControlPlane(toConfig(opts));
+      const addresses = await controlPlane.start();
+      process.stdout.write(
+        `weft control-plane ready: api ${addresses.apiUrl} xds ${addresses.xdsAddress ?? '(not served)'} data-dir ${controlPlane.config.dataDir}\n`,
+      );
+      const log = logger({ component: 'control-plane' });
+      let signals = 0;
+      const shutdown = (signal: NodeJS.Signals) => {
+        signals++;
+        if (signals > 1) {
+          log.warn({ signal }, 'second signal: exiting without a clean shutdown');
+          process.exit(1);
+        }
+        log.info({ signal }, 'shutting down');
+        controlPlane.stop().then(
+          () => {
+            process.exitCode = 0;
+            // Everything is closed; exit even if a stray handle (a slow client socket) lingers.
+            setTimeout(() => process.exit(0), 1000).unref();
+          },
+          (err: unknown) => {
+            log.error({ err }, 'shutdown failed');
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGINT', shutdown);
+      process.on('SIGTERM', shutdown);
+    });
+}

@@ -1,0 +1,247 @@
+// The control-plane process: store + registry → mesh snapshot → (xDS server), with the HTTP API in front.
+import { join } from 'node:path';
+import { DEFAULT_MESH } from '../model/mesh.ts';
+import { buildSnapshot } from '../model/snapshot.ts';
+import type { MeshSettings, MeshSnapshot } from '../model/types.ts';
+import { logger } from '../observe/log.ts';
+import { type ApiRoute, ApiServer } from './api/server.ts';
+import type { BootstrapResponse } from './api/types.ts';
+import { DEFAULT_GRACE_MS, MemoryRegistry } from './registry/memory.ts';
+import type { WorkloadRegistry } from './registry/registry.ts';
+import { FileStore } from './store/file-store.ts';
+import type { Store } from './store/store.ts';
+import type { XdsServer } from './xds/types.ts';
+
+/** A listen address. */
+export interface HostPort {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+}
+
+export interface ControlPlaneConfig {
+  /** Directory for durable state; the embedded store lives in `<dataDir>/store`. */
+  dataDir: string;
+  /** Where the HTTP/JSON API listens (`--api`). */
+  api: HostPort;
+  /** Where the ADS gRPC server listens (`--xds`). */
+  xds: HostPort;
+  /** How long the xDS server waits for more changes before pushing (milliseconds, `--push-debounce`). */
+  pushDebounceMs: number;
+  /** How long a disconnected proxy's workload stays registered (milliseconds). */
+  registryGraceMs: number;
+  /** Mesh-wide settings; absent fields take Istio's defaults (trust domain `cluster.local`). */
+  mesh?: Partial<MeshSettings>;
+}
+
+/** What the factories of optional parts (xDS server, extra API routes) get from the control plane. */
+export interface XdsServerContext {
+  config: ControlPlaneConfig;
+  registry: WorkloadRegistry;
+  store: Store;
+}
+
+/**
+ * Replaceable parts. `createXdsServer` is the seam for the ADS server (src/control/xds/server.ts):
+ * when given, `start()` creates it, binds it to `config.xds` and hands it every snapshot; without
+ * it the control plane serves no xDS and `/api/v1/bootstrap` answers 503. `openStore` is the
+ * seam for another Store implementation (etcd); the default is the FileStore.
+ */
+export interface ControlPlaneParts {
+  createXdsServer?: (context: XdsServerContext) => XdsServer;
+  /** More API routes (e.g. the CA's), built once the store and registry exist. */
+  apiRoutes?: (context: XdsServerContext) => ApiRoute[];
+  openStore?: (config: ControlPlaneConfig) => Promise<Store>;
+}
+
+/** Addresses a started control plane serves on. */
+export interface ControlPlaneAddresses {
+  /** Base URL of the HTTP API, e.g. `http://127.0.0.1:15080`. */
+  apiUrl: string;
+  /** `host:port` of the ADS server, undefined when none runs. */
+  xdsAddress: string | undefined;
+}
+
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+function isWildcard(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '';
+}
+
+/** Wires the parts of a control plane; see the `XdsServerContext` seam for the ADS server. */
+export class ControlPlane {
+  readonly config: ControlPlaneConfig;
+  readonly #parts: ControlPlaneParts;
+  readonly #mesh: MeshSettings;
+  readonly #log = logger({ component: 'control-plane' });
+  readonly #listeners = new Set<(snapshot: MeshSnapshot) => void>();
+  readonly #unsubscribe: (() => void)[] = [];
+  #store: Store | undefined;
+  #registry: MemoryRegistry | undefined;
+  #api: ApiServer | undefined;
+  #xds: XdsServer | undefined;
+  #snapshot: MeshSnapshot | undefined;
+  #version = 0;
+  #rebuild: 'idle' | 'scheduled' = 'idle';
+  #addresses: ControlPlaneAddresses | undefined;
+  #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
+
+  constructor(config: ControlPlaneConfig, parts: ControlPlaneParts = {}) {
+    this.config = config;
+    this.#parts = parts;
+    this.#mesh = { ...DEFAULT_MESH, ...config.mesh };
+  }
+
+  /** Opens the store, builds the first snapshot, and starts the API (and xDS); resolves when ready. */
+  async start(): Promise<ControlPlaneAddresses> {
+    if (this.#state !== 'new') throw new Error(`the control plane was already started (${this.#state})`);
+    this.#state = 'starting';
+    try {
+      const store = await (this.#parts.openStore ?? openFileStore)(this.config);
+      this.#store = store;
+      const registry = new MemoryRegistry({ graceMs: this.config.registryGraceMs ?? DEFAULT_GRACE_MS });
+      this.#registry = registry;
+      this.#rebuildNow();
+      this.#unsubscribe.push(
+        store.watch(() => this.#scheduleRebuild()),
+        registry.onChange(() => this.#scheduleRebuild()),
+      );
+
+      this.#api = new ApiServer(this.config.api, {
+        store,
+        bootstrap: (localAddress) => this.#bootstrap(localAddress),
+        routes: this.#parts.apiRoutes?.({ config: this.config, registry, store }),
+      });
+      const apiPort = await this.#api.listen();
+
+      let xdsAddress: string | undefined;
+      if (this.#parts.createXdsServer) {
+        this.#xds = this.#parts.createXdsServer({ config: this.config, registry, store });
+        const xdsPort = await this.#xds.listen(this.config.xds.host, this.config.xds.port);
+        this.#xds.setSnapshot(this.snapshot());
+        xdsAddress = `${urlHost(this.config.xds.host)}:${xdsPort}`;
+      }
+      this.#addresses = { apiUrl: `http://${urlHost(this.config.api.host)}:${apiPort}`, xdsAddress };
+      this.#api.setState('ready');
+      this.#state = 'running';
+      this.#log.info(
+        { api: this.#addresses.apiUrl, xds: xdsAddress ?? 'not served', revision: store.revision() },
+        'control plane ready',
+      );
+      return this.#addresses;
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  /** The current mesh snapshot (built from the store and registry; rebuilt after every change). */
+  snapshot(): MeshSnapshot {
+    if (!this.#snapshot) throw new Error('the control plane has not started');
+    return this.#snapshot;
+  }
+
+  /** Calls `listener` with every new snapshot; returns a function that stops it. */
+  onSnapshot(listener: (snapshot: MeshSnapshot) => void): () => void {
+    this.#listeners.add(listener);
+    return () => {
+      this.#listeners.delete(listener);
+    };
+  }
+
+  get store(): Store {
+    if (!this.#store) throw new Error('the control plane has not started');
+    return this.#store;
+  }
+
+  get registry(): WorkloadRegistry {
+    if (!this.#registry) throw new Error('the control plane has not started');
+    return this.#registry;
+  }
+
+  get addresses(): ControlPlaneAddresses | undefined {
+    return this.#addresses;
+  }
+
+  /** Stops serving (API first, so clients see 503/closed rather than half a shutdown), then closes the store. */
+  async stop(): Promise<void> {
+    if (this.#state === 'stopping' || this.#state === 'stopped') return;
+    this.#state = 'stopping';
+    for (const off of this.#unsubscribe.splice(0)) off();
+    this.#listeners.clear();
+    const steps: [string, (() => Promise<void> | void) | undefined][] = [
+      ['api', this.#api && (() => this.#api!.close())],
+      ['xds', this.#xds && (() => this.#xds!.close())],
+      ['registry', this.#registry && (() => this.#registry!.close())],
+      ['store', this.#store && (() => this.#store!.close())],
+    ];
+    for (const [part, step] of steps) {
+      if (!step) continue;
+      try {
+        await step();
+      } catch (err) {
+        this.#log.error({ err, part }, 'error while stopping');
+      }
+    }
+    this.#state = 'stopped';
+    this.#log.info('control plane stopped');
+  }
+
+  /** Coalesces a burst of changes (one apply, many joins) into one rebuild after the current turn. */
+  #scheduleRebuild(): void {
+    if (this.#rebuild === 'scheduled') return;
+    this.#rebuild = 'scheduled';
+    setImmediate(() => {
+      this.#rebuild = 'idle';
+      if (this.#state === 'starting' || this.#state === 'running') this.#rebuildNow();
+    });
+  }
+
+  #rebuildNow(): void {
+    const version = this.#version + 1;
+    let next: MeshSnapshot;
+    try {
+      next = buildSnapshot({
+        resources: this.#store!.list(),
+        workloads: this.#registry!.list(),
+        mesh: this.#mesh,
+        version,
+      });
+    } catch (err) {
+      // Resources were validated on apply, so this is a bug; keep serving the last good snapshot.
+      this.#log.error({ err, version }, 'building the mesh snapshot failed; keeping the previous one');
+      if (this.#snapshot) return;
+      throw err;
+    }
+    if (next.rejected?.length)
+      this.#log.warn({ version, rejected: next.rejected }, 'stored resources left out of the mesh snapshot');
+    this.#version = version;
+    this.#snapshot = next;
+    this.#xds?.setSnapshot(next);
+    for (const listener of [...this.#listeners]) {
+      try {
+        listener(next);
+      } catch (err) {
+        this.#log.error({ err }, 'snapshot listener threw');
+      }
+    }
+    this.#log.debug({ version, revision: this.#store!.revision() }, 'mesh snapshot rebuilt');
+  }
+
+  #bootstrap(localAddress: string | undefined): BootstrapResponse | undefined {
+    const xds = this.#addresses?.xdsAddress;
+    if (!xds) return undefined;
+    const port = xds.slice(xds.lastIndexOf(':') + 1);
+    const host =
+      isWildcard(this.config.xds.host) && localAddress
+        ? urlHost(localAddress.replace(/^::ffff:/, ''))
+        : urlHost(this.config.xds.host);
+    return { xdsAddress: `${host}:${port}`, trustDomain: this.#mesh.trustDomain };
+  }
+}
+
+function openFileStore(config: ControlPlaneConfig): Promise<Store> {
+  return FileStore.open({ dir: join(config.dataDir, 'store') });
+}
