@@ -66,6 +66,10 @@ function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 function isWildcard(host: string): boolean {
   return host === '0.0.0.0' || host === '::' || host === '';
 }
@@ -115,6 +119,11 @@ export class ControlPlane {
         routes: this.#parts.apiRoutes?.({ config: this.config, registry, store }),
       });
       const apiPort = await this.#api.listen();
+      if (!isLoopback(this.config.api.host))
+        this.#log.warn(
+          { api: this.config.api.host },
+          'the API listens beyond loopback and resource writes need no token yet: restrict who can reach it',
+        );
 
       let xdsAddress: string | undefined;
       if (this.#parts.createXdsServer) {
