@@ -1,7 +1,7 @@
 // The control-plane HTTP API against a real ControlPlane on port 0 with a temporary data directory.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -216,6 +216,17 @@ test('malformed, wrongly shaped and oversized bodies are 4xx errors, never a cra
 
   const badRevision = await call(apiUrl, 'GET', '/api/v1/watch?fromRevision=-1');
   assert.equal(badRevision.status, 400);
+
+  // A client that announces a body and hangs up halfway.
+  const { port } = new URL(apiUrl);
+  await new Promise<void>((resolve, reject) => {
+    const socket = connect(Number(port), '127.0.0.1', () => {
+      socket.write('POST /api/v1/apply HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\n{"sources":');
+      setTimeout(() => socket.destroy(), 50);
+    });
+    socket.on('close', () => resolve());
+    socket.on('error', reject);
+  });
 
   assert.deepEqual((await call(apiUrl, 'GET', '/ready')).body, { status: 'ready' }, 'still serving');
 });

@@ -17,10 +17,16 @@ export async function readJsonBody(req: IncomingMessage, limit: number = MAX_BOD
   if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw tooLarge(limit);
-    chunks.push(chunk);
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limit) throw tooLarge(limit);
+      chunks.push(chunk);
+    }
+  } catch (err) {
+    if (err instanceof RequestTooLargeError) throw err;
+    // The client went away mid-body; nobody reads the answer, but it must not count as a failure of ours.
+    throw new BadRequestError(`request body was cut off: ${(err as Error).message}`);
   }
   if (size === 0) throw new BadRequestError('request body is empty: send a JSON object');
   try {
