@@ -167,17 +167,20 @@ export interface WireAny {
   value: Buffer;
 }
 
-/** `google.protobuf.Struct` as protobufjs decodes it. */
+/**
+ * `google.protobuf.Struct` as protobufjs decodes it. protobufjs defines the well-known Struct types
+ * itself, with camelCase field names (`stringValue`), whatever `keepCase` says.
+ */
 export interface WireStruct {
   fields?: Record<string, WireValue>;
 }
 export interface WireValue {
-  null_value?: string;
-  number_value?: number;
-  string_value?: string;
-  bool_value?: boolean;
-  struct_value?: WireStruct;
-  list_value?: { values?: WireValue[] };
+  nullValue?: string;
+  numberValue?: number;
+  stringValue?: string;
+  boolValue?: boolean;
+  structValue?: WireStruct;
+  listValue?: { values?: WireValue[] };
 }
 
 /** The parts of `config.core.v3.Node` weft reads. */
@@ -288,11 +291,11 @@ export function structToJson(struct: WireStruct | undefined): Record<string, unk
 }
 
 function valueToJson(value: WireValue): unknown {
-  if (value.string_value !== undefined) return value.string_value;
-  if (value.number_value !== undefined) return value.number_value;
-  if (value.bool_value !== undefined) return value.bool_value;
-  if (value.struct_value !== undefined) return structToJson(value.struct_value);
-  if (value.list_value !== undefined) return (value.list_value.values ?? []).map(valueToJson);
+  if (value.stringValue !== undefined) return value.stringValue;
+  if (value.numberValue !== undefined) return value.numberValue;
+  if (value.boolValue !== undefined) return value.boolValue;
+  if (value.structValue !== undefined) return structToJson(value.structValue);
+  if (value.listValue !== undefined) return (value.listValue.values ?? []).map(valueToJson);
   return null;
 }
 
@@ -306,11 +309,11 @@ export function jsonToStruct(json: Record<string, unknown>): WireStruct {
 }
 
 function jsonToValue(value: unknown): WireValue {
-  if (typeof value === 'string') return { string_value: value };
-  if (typeof value === 'number') return { number_value: value };
-  if (typeof value === 'boolean') return { bool_value: value };
-  if (Array.isArray(value)) return { list_value: { values: value.map(jsonToValue) } };
+  if (typeof value === 'string') return { stringValue: value };
+  if (typeof value === 'number') return { numberValue: value };
+  if (typeof value === 'boolean') return { boolValue: value };
+  if (Array.isArray(value)) return { listValue: { values: value.map(jsonToValue) } };
   if (value && typeof value === 'object')
-    return { struct_value: jsonToStruct(value as Record<string, unknown>) };
-  return { null_value: 'NULL_VALUE' };
+    return { structValue: jsonToStruct(value as Record<string, unknown>) };
+  return { nullValue: 'NULL_VALUE' };
 }
