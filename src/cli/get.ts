@@ -71,14 +71,14 @@ export function register(program: Command): void {
       if (opts.output === 'json') {
         const body = name === undefined ? { apiVersion: 'v1', kind: 'List', items: resources } : resources[0];
         process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
-      } else if (opts.output === 'yaml') {
-        process.stdout.write(resources.map((r) => stringify(r)).join('---\n'));
       } else if (resources.length === 0) {
         process.stderr.write(
           namespace === undefined
             ? 'No resources found.\n'
             : `No resources found in ${namespace} namespace.\n`,
         );
+      } else if (opts.output === 'yaml') {
+        process.stdout.write(resources.map((r) => stringify(r)).join('---\n'));
       } else {
         process.stdout.write(`${table(resources)}\n`);
       }

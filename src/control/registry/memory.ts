@@ -59,7 +59,9 @@ export class MemoryRegistry implements WorkloadRegistry {
 
   /** Workloads sorted by uid (those in their grace period included). */
   list(): readonly Workload[] {
-    this.#sorted ??= [...this.#workloads.values()].sort((a, b) => a.uid.localeCompare(b.uid));
+    this.#sorted ??= [...this.#workloads.values()].sort((a, b) =>
+      a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0,
+    );
     return this.#sorted;
   }
 

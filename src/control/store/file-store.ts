@@ -46,6 +46,11 @@ interface SnapshotRecord {
   resources: Resource[];
 }
 
+/** Code-unit order: the same on every machine, unlike localeCompare. */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -189,9 +194,9 @@ export class FileStore implements Store {
     }
     return out.sort(
       (a, b) =>
-        a.kind.localeCompare(b.kind) ||
-        a.metadata.namespace.localeCompare(b.metadata.namespace) ||
-        a.metadata.name.localeCompare(b.metadata.name),
+        compare(a.kind, b.kind) ||
+        compare(a.metadata.namespace, b.metadata.namespace) ||
+        compare(a.metadata.name, b.metadata.name),
     );
   }
 
