@@ -84,12 +84,8 @@ export function readResource(
       readObject(c, v, p, (m) => readMetadata(m, defaultNamespace)),
     );
     f.ignored('status', 'status is reported by weft, not read from documents');
-    if (!f.has('spec')) {
-      check.error(['spec'], 'field "spec" is required', 'missing');
-      return undefined;
-    }
-    if (definition === undefined) return undefined;
-    const spec = f.value.spec;
+    const spec = f.required('spec', (_check, value) => value);
+    if (spec === undefined || definition === undefined) return undefined;
     const compiled = definition.read(check, spec, {
       name: metadata?.name ?? '',
       namespace: metadata?.namespace ?? 'default',

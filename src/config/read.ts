@@ -49,20 +49,24 @@ export class Fields {
     return [...this.path, key];
   }
 
-  /** Whether the field is present (YAML `null`, as in `timeout:`, counts as absent, as in Kubernetes). */
+  /**
+   * Whether the field is present (YAML `null`, as in `timeout:`, counts as absent, as in
+   * Kubernetes). Asking does not make a field known: only reading it does.
+   */
   has(key: string): boolean {
-    this.asked.add(key);
     return this.value[key] !== undefined && this.value[key] !== null;
   }
 
   /** Reads an optional field. */
   optional<T>(key: string, read: Reader<T>): T | undefined {
+    this.asked.add(key);
     if (!this.has(key)) return undefined;
     return read(this.check, this.value[key], this.at(key));
   }
 
   /** Reads a field that must be present. */
   required<T>(key: string, read: Reader<T>): T | undefined {
+    this.asked.add(key);
     if (!this.has(key)) {
       this.check.error(this.at(key), `field "${key}" is required`, 'missing');
       return undefined;
@@ -75,7 +79,9 @@ export class Fields {
    * misspelling), warning that `key` is the right name. Both at once is an issue.
    */
   aliased<T>(key: string, alias: string, why: string, read: Reader<T>): T | undefined {
+    this.asked.add(alias);
     if (!this.has(alias)) return this.optional(key, read);
+    this.asked.add(key);
     if (this.has(key)) {
       this.check.error(this.at(alias), `set either "${key}" or "${alias}", not both`);
       return undefined;
@@ -86,6 +92,7 @@ export class Fields {
 
   /** Accepts a field without using it, with a warning that says so. */
   ignored(key: string, why: string): void {
+    this.asked.add(key);
     if (this.has(key)) this.check.warn(this.at(key), `ignored: ${why}`);
   }
 

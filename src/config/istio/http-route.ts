@@ -8,7 +8,6 @@ import type {
   QueryParamMatch,
   RetryPolicy,
 } from '../../model/types.ts';
-import type { Check, FieldPath } from '../check.ts';
 import { labels } from '../names.ts';
 import type { Fields, Reader } from '../read.ts';
 import {
@@ -84,30 +83,27 @@ const GRPC_CODES = [
 ] as const;
 
 /** `headers`/`withoutHeaders`: header name (lower case, as Istio requires) → StringMatch or `{}` (present). */
-function headerMatches(
-  check: Check,
-  value: unknown,
-  path: FieldPath,
-  invert: boolean,
-): HeaderMatch[] | undefined {
-  if (!isPlainObject(value)) {
-    check.error(path, `must be a map of header name to match, got ${describe(value)}`);
-    return undefined;
-  }
-  const out: HeaderMatch[] = [];
-  for (const [name, raw] of Object.entries(value)) {
-    if (name !== name.toLowerCase()) {
-      check.error([...path, name], `header names must be lower case ("${name.toLowerCase()}")`);
-      continue;
+function headerMatches(invert: boolean): Reader<HeaderMatch[]> {
+  return (check, value, path) => {
+    if (!isPlainObject(value)) {
+      check.error(path, `must be a map of header name to match, got ${describe(value)}`);
+      return undefined;
     }
-    const match = readStringMatch(check, raw, [...path, name], { allowEmpty: true });
-    if (match === undefined) continue;
-    out.push(match === null ? { name, invert } : { name, match, invert });
-  }
-  return out;
+    const out: HeaderMatch[] = [];
+    for (const [name, raw] of Object.entries(value)) {
+      if (name !== name.toLowerCase()) {
+        check.error([...path, name], `header names must be lower case ("${name.toLowerCase()}")`);
+        continue;
+      }
+      const match = readStringMatch(check, raw, [...path, name], { allowEmpty: true });
+      if (match === undefined) continue;
+      out.push(match === null ? { name, invert } : { name, match, invert });
+    }
+    return out;
+  };
 }
 
-function queryParamMatches(check: Check, value: unknown, path: FieldPath): QueryParamMatch[] | undefined {
+const queryParamMatches: Reader<QueryParamMatch[]> = (check, value, path) => {
   if (!isPlainObject(value)) {
     check.error(path, `must be a map of parameter name to match, got ${describe(value)}`);
     return undefined;
@@ -119,7 +115,7 @@ function queryParamMatches(check: Check, value: unknown, path: FieldPath): Query
     out.push(match === null ? { name } : { name, match });
   }
   return out;
-}
+};
 
 function httpMatch(context: ResourceContext): Reader<HttpMatch> {
   return object(
@@ -127,16 +123,10 @@ function httpMatch(context: ResourceContext): Reader<HttpMatch> {
       const match: HttpMatch = {
         ignoreUriCase: f.optional('ignoreUriCase', boolean) ?? false,
         headers: [
-          ...(f.has('headers')
-            ? (headerMatches(f.check, f.value.headers, f.at('headers'), false) ?? [])
-            : []),
-          ...(f.has('withoutHeaders')
-            ? (headerMatches(f.check, f.value.withoutHeaders, f.at('withoutHeaders'), true) ?? [])
-            : []),
+          ...(f.optional('headers', headerMatches(false)) ?? []),
+          ...(f.optional('withoutHeaders', headerMatches(true)) ?? []),
         ],
-        queryParams: f.has('queryParams')
-          ? (queryParamMatches(f.check, f.value.queryParams, f.at('queryParams')) ?? [])
-          : [],
+        queryParams: f.optional('queryParams', queryParamMatches) ?? [],
       };
       const set = <K extends keyof HttpMatch>(key: K, value: HttpMatch[K] | undefined) => {
         if (value !== undefined) match[key] = value;
@@ -161,11 +151,11 @@ function httpMatch(context: ResourceContext): Reader<HttpMatch> {
 }
 
 /** `retryOn`: Istio's comma-separated string; weft also reads a YAML list (with a warning). */
-function retryConditions(
-  check: Check,
-  value: unknown,
-  path: FieldPath,
-): Pick<RetryPolicy, 'retryOn' | 'retriableStatusCodes'> | undefined {
+const retryConditions: Reader<Pick<RetryPolicy, 'retryOn' | 'retriableStatusCodes'>> = (
+  check,
+  value,
+  path,
+) => {
   let entries: string[] | undefined;
   if (Array.isArray(value)) {
     entries = stringList(check, value, path);
@@ -194,13 +184,11 @@ function retryConditions(
   }
   if (codes.length > 0 && !retryOn.includes('retriable-status-codes')) retryOn.push('retriable-status-codes');
   return { retryOn, retriableStatusCodes: codes };
-}
+};
 
 const retries: Reader<RetryPolicy> = object(
   (f) => {
-    const conditions = f.has('retryOn')
-      ? retryConditions(f.check, f.value.retryOn, f.at('retryOn'))
-      : undefined;
+    const conditions = f.optional('retryOn', retryConditions);
     const policy: RetryPolicy = {
       attempts: f.optional('attempts', count) ?? 0,
       retryOn: conditions?.retryOn ?? DEFAULT_RETRY_ON,
@@ -391,7 +379,8 @@ export function httpRoute(context: ResourceContext): Reader<HttpRoute> {
         set('fault', f.optional('fault', fault));
         set('headers', f.optional('headers', headers));
         const actions = (['route', 'redirect', 'directResponse'] as const).filter((key) => f.has(key));
-        if (actions.length === 0)
+        // A delegating route (not supported, reported as such) has no action of its own.
+        if (actions.length === 0 && !f.has('delegate'))
           check.error(
             f.at('route'),
             'an http route needs one of route, redirect or directResponse',

@@ -1,0 +1,41 @@
+// Kind names for the CLI and API: Kind, any case, plural, short name, with or without the API group.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { listKinds, resolveKind } from '../../src/config/kinds.ts';
+
+test('every spelling of a kind resolves to it', () => {
+  for (const name of [
+    'VirtualService',
+    'virtualservice',
+    'VIRTUALSERVICE',
+    'virtualservices',
+    'vs',
+    'vs.networking.istio.io',
+  ])
+    assert.equal(resolveKind(name)?.kind, 'VirtualService', name);
+  assert.equal(resolveKind('dr')?.kind, 'DestinationRule');
+  assert.equal(resolveKind('se')?.kind, 'ServiceEntry');
+  assert.equal(resolveKind('we')?.kind, 'WorkloadEntry');
+  assert.equal(resolveKind('serviceentries')?.kind, 'ServiceEntry');
+  assert.equal(resolveKind('gateway'), undefined);
+  assert.equal(resolveKind('vs.example.com'), undefined);
+});
+
+test('listKinds names the supported kinds with their API versions', () => {
+  const kinds = listKinds();
+  assert.deepEqual(
+    kinds.map((k) => k.kind),
+    ['VirtualService', 'DestinationRule', 'ServiceEntry', 'WorkloadEntry'],
+  );
+  for (const kind of kinds) {
+    assert.deepEqual(kind.apiVersions, [
+      'networking.istio.io/v1',
+      'networking.istio.io/v1beta1',
+      'networking.istio.io/v1alpha3',
+    ]);
+    assert.equal(kind.namespaced, true);
+  }
+  // Callers get copies: changing them does not change the registry.
+  kinds[0].shortNames.push('oops');
+  assert.deepEqual(resolveKind('vs')?.shortNames, ['vs']);
+});
