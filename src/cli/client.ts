@@ -9,6 +9,7 @@ import type {
   ErrorResponse,
   ListResponse,
 } from '../control/api/types.ts';
+import type { ProxiesResponse } from '../control/xds/types.ts';
 import { ConfigError, type ConfigIssue, ServerUnavailableError, UsageError, WeftError } from '../errors.ts';
 
 /** How long a CLI request may take before the server counts as unresponsive. */
@@ -76,6 +77,11 @@ export class ApiClient {
       'DELETE',
       `/api/v1/resources/${[kind, namespace, name].map(encodeURIComponent).join('/')}`,
     );
+  }
+
+  /** `GET /api/v1/proxies`: the xDS clients connected to the control plane (`weft proxy-status`). */
+  proxies(): Promise<ProxiesResponse> {
+    return this.#request('GET', '/api/v1/proxies');
   }
 
   async #request<T>(method: string, path: string, body?: unknown): Promise<T> {

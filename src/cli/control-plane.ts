@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { parseDuration } from '../config/duration.ts';
 import { ControlPlane, type ControlPlaneConfig, type HostPort } from '../control/control-plane.ts';
 import { DEFAULT_GRACE_MS } from '../control/registry/memory.ts';
+import { xdsControlPlaneParts } from '../control/xds/wiring.ts';
 import { UsageError } from '../errors.ts';
 import { logger } from '../observe/log.ts';
 
@@ -67,7 +68,7 @@ export function register(program: Command): void {
     )
     .option('--trust-domain <domain>', 'SPIFFE trust domain of workload identities', 'cluster.local')
     .action(async (opts: ControlPlaneOptions) => {
-      const controlPlane = new ControlPlane(toConfig(opts));
+      const controlPlane = new ControlPlane(toConfig(opts), xdsControlPlaneParts());
       const addresses = await controlPlane.start();
       process.stdout.write(
         `weft control-plane ready: api ${addresses.apiUrl} xds ${addresses.xdsAddress ?? '(not served)'} data-dir ${controlPlane.config.dataDir}\n`,

@@ -73,3 +73,10 @@ export interface XdsServer {
   status(): ProxyStatus[];
   close(): Promise<void>;
 }
+
+/** Body of `GET /api/v1/proxies` (`weft proxy-status`). */
+export interface ProxiesResponse {
+  /** Version of the control plane that answers (Istio's "PILOT" column). */
+  controlPlaneVersion: string;
+  proxies: ProxyStatus[];
+}
