@@ -3,6 +3,8 @@ import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { parseDuration } from '../config/duration.ts';
+import type { CaOptions } from '../control/ca/ca-service.ts';
+import { MAX_CERT_TTL_MS, MIN_CERT_TTL_MS } from '../control/ca/certificate-authority.ts';
 import { ControlPlane, type ControlPlaneConfig, type HostPort } from '../control/control-plane.ts';
 import { DEFAULT_GRACE_MS } from '../control/registry/memory.ts';
 import { xdsControlPlaneParts } from '../control/xds/wiring.ts';
@@ -16,6 +18,10 @@ interface ControlPlaneOptions {
   pushDebounce: string;
   registryGrace: string;
   trustDomain: string;
+  caCert?: string;
+  caKey?: string;
+  caChain?: string;
+  certTtl: string;
 }
 
 /** `127.0.0.1:15080`, `[::1]:15080`, `localhost:0` → host and port; anything else is a UsageError. */
@@ -50,7 +56,29 @@ export function toConfig(opts: ControlPlaneOptions): ControlPlaneConfig {
     pushDebounceMs: milliseconds('--push-debounce', opts.pushDebounce),
     registryGraceMs: milliseconds('--registry-grace', opts.registryGrace),
     mesh: { trustDomain: opts.trustDomain },
+    ca: caOptions(opts),
   };
+}
+
+/** `--ca-cert`/`--ca-key`/`--ca-chain` (a plug-in CA; both or neither of the first two) and `--cert-ttl`. */
+function caOptions(opts: ControlPlaneOptions): CaOptions {
+  if (Boolean(opts.caCert) !== Boolean(opts.caKey))
+    throw new UsageError(
+      '--ca-cert and --ca-key go together: give both, or neither to use the generated root',
+    );
+  if (opts.caChain && !opts.caCert) throw new UsageError('--ca-chain needs --ca-cert and --ca-key');
+  const certTtlMs = milliseconds('--cert-ttl', opts.certTtl);
+  if (certTtlMs < MIN_CERT_TTL_MS || certTtlMs > MAX_CERT_TTL_MS)
+    throw new UsageError(`--cert-ttl ${opts.certTtl} is out of range: give 10s to 2160h (90 days)`);
+  const plugin =
+    opts.caCert && opts.caKey
+      ? {
+          certFile: resolve(opts.caCert),
+          keyFile: resolve(opts.caKey),
+          chainFile: opts.caChain ? resolve(opts.caChain) : undefined,
+        }
+      : undefined;
+  return { certTtlMs, plugin };
 }
 
 export function register(program: Command): void {
@@ -67,6 +95,13 @@ export function register(program: Command): void {
       `${DEFAULT_GRACE_MS}ms`,
     )
     .option('--trust-domain <domain>', 'SPIFFE trust domain of workload identities', 'cluster.local')
+    .option(
+      '--ca-cert <file>',
+      'PEM certificate of your own CA (root or intermediate); default: a generated root',
+    )
+    .option('--ca-key <file>', 'PEM private key of --ca-cert')
+    .option('--ca-chain <file>', 'PEM certificates from the issuer of --ca-cert up to the root')
+    .option('--cert-ttl <duration>', 'lifetime of workload certificates', '24h')
     .action(async (opts: ControlPlaneOptions) => {
       const controlPlane = new ControlPlane(toConfig(opts), xdsControlPlaneParts());
       const addresses = await controlPlane.start();

@@ -6,6 +6,8 @@ import type { MeshSettings, MeshSnapshot } from '../model/types.ts';
 import { logger } from '../observe/log.ts';
 import { type ApiRoute, ApiServer } from './api/server.ts';
 import type { BootstrapResponse } from './api/types.ts';
+import { caRoutes } from './ca/api.ts';
+import { type CaOptions, CaService } from './ca/ca-service.ts';
 import { DEFAULT_GRACE_MS, MemoryRegistry } from './registry/memory.ts';
 import type { WorkloadRegistry } from './registry/registry.ts';
 import { FileStore } from './store/file-store.ts';
@@ -32,6 +34,8 @@ export interface ControlPlaneConfig {
   registryGraceMs: number;
   /** Mesh-wide settings; absent fields take Istio's defaults (trust domain `cluster.local`). */
   mesh?: Partial<MeshSettings>;
+  /** The certificate authority (`--ca-cert`, `--ca-key`, `--ca-chain`, `--cert-ttl`); default: a generated root. */
+  ca?: CaOptions;
 }
 
 /** What the factories of optional parts (xDS server, extra API routes) get from the control plane. */
@@ -84,6 +88,7 @@ export class ControlPlane {
   readonly #unsubscribe: (() => void)[] = [];
   #store: Store | undefined;
   #registry: MemoryRegistry | undefined;
+  #ca: CaService | undefined;
   #api: ApiServer | undefined;
   #xds: XdsServer | undefined;
   #snapshot: MeshSnapshot | undefined;
@@ -105,6 +110,12 @@ export class ControlPlane {
     try {
       const store = await (this.#parts.openStore ?? openFileStore)(this.config);
       this.#store = store;
+      const ca = await CaService.open({
+        dataDir: this.config.dataDir,
+        trustDomain: this.#mesh.trustDomain,
+        ...this.config.ca,
+      });
+      this.#ca = ca;
       const registry = new MemoryRegistry({ graceMs: this.config.registryGraceMs ?? DEFAULT_GRACE_MS });
       this.#registry = registry;
       this.#rebuildNow();
@@ -116,7 +127,10 @@ export class ControlPlane {
       this.#api = new ApiServer(this.config.api, {
         store,
         bootstrap: (localAddress) => this.#bootstrap(localAddress),
-        routes: this.#parts.apiRoutes?.({ config: this.config, registry, store }),
+        routes: [
+          ...caRoutes(ca.api),
+          ...(this.#parts.apiRoutes?.({ config: this.config, registry, store }) ?? []),
+        ],
       });
       const apiPort = await this.#api.listen();
       if (!isLoopback(this.config.api.host))
@@ -163,6 +177,12 @@ export class ControlPlane {
   get store(): Store {
     if (!this.#store) throw new Error('the control plane has not started');
     return this.#store;
+  }
+
+  /** The CA, bootstrap tokens and operator token (e.g. `ca.mintToken(...)` for sidecars started in-process). */
+  get ca(): CaService {
+    if (!this.#ca) throw new Error('the control plane has not started');
+    return this.#ca;
   }
 
   get registry(): WorkloadRegistry {

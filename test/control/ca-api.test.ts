@@ -21,7 +21,11 @@ async function setup(t: Parameters<typeof tempDir>[0], now?: () => number) {
 }
 
 function request(body: unknown, token?: string, remoteAddress = '10.0.0.7'): CaApiRequest {
-  return { body, headers: token === undefined ? {} : { authorization: `Bearer ${token}` }, remoteAddress };
+  return {
+    headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+    remoteAddress,
+    readJson: async () => body,
+  };
 }
 
 const code = (expected: string, status: number) => (err: WeftError) => {

@@ -205,9 +205,9 @@ export async function serveCaApi(
       for await (const chunk of req) chunks.push(chunk as Buffer);
       const text = Buffer.concat(chunks).toString();
       const request = {
-        body: text ? JSON.parse(text) : undefined,
         headers: req.headers,
         remoteAddress: req.socket.remoteAddress,
+        readJson: async () => JSON.parse(text),
       };
       const answer =
         req.url === '/api/v1/certificates'

@@ -1,30 +1,33 @@
 // HTTP handlers of the CA: sign a workload CSR for a bootstrap token, serve the trust bundle, mint tokens.
 //
-// Handlers are plain functions of (body, headers, peer address) so the API router can mount them
-// and tests can call them directly. They throw WeftErrors, which the router turns into
-// `{"error": {...}}` responses with the error's status.
-import type { IncomingHttpHeaders } from 'node:http';
+// Handlers are plain functions of (headers, peer address, body reader) so tests can call them
+// directly; `caRoutes` mounts them on the control-plane API. They throw WeftErrors, which the
+// API turns into `{"error": {...}}` responses with the error's status.
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { parseDuration } from '../../config/duration.ts';
 import { BadRequestError, UnauthorizedError } from '../../errors.ts';
-import type {
-  CertificateRequest,
-  CertificateResponse,
-  TokenRequest,
-  TokenResponse,
+import {
+  CA_API_PATHS,
+  type CertificateRequest,
+  type CertificateResponse,
+  type TokenRequest,
+  type TokenResponse,
 } from '../../identity/ca-api-types.ts';
 import { formatSpiffeId } from '../../identity/spiffe.ts';
 import { logger } from '../../observe/log.ts';
+import { sendJson } from '../api/http.ts';
+import type { ApiRequest, ApiRoute } from '../api/server.ts';
 import type { BootstrapTokens } from './bootstrap-token.ts';
 import type { CertificateAuthority } from './certificate-authority.ts';
 import { bearerToken, type OperatorToken } from './operator-token.ts';
 
 /** What a CA handler needs from an HTTP request. */
 export interface CaApiRequest {
-  /** The parsed JSON body (undefined for GET). */
-  body?: unknown;
   headers: IncomingHttpHeaders;
   /** `req.socket.remoteAddress`. */
   remoteAddress: string | undefined;
+  /** Reads the JSON body; handlers call it only once the caller is authenticated. */
+  readJson(): Promise<unknown>;
 }
 
 /** A handler's answer: JSON bodies are objects, the trust bundle is PEM text. */
@@ -81,7 +84,7 @@ export class CaApi {
       this.#log.warn({ peer: req.remoteAddress, outcome: verdict.outcome }, 'certificate request refused');
       throw new UnauthorizedError(`bootstrap token refused: ${verdict.reason}`);
     }
-    const body = objectBody(req.body) as Partial<CertificateRequest>;
+    const body = objectBody(await req.readJson()) as Partial<CertificateRequest>;
     const csr = requiredString(body, 'csr');
     const ttlMs = optionalDuration(body.ttl, 'ttl');
     const issued = await this.#config.ca.sign(csr, verdict.identity, ttlMs);
@@ -121,7 +124,7 @@ export class CaApi {
           ? `minting tokens from ${req.remoteAddress} needs the operator token (Authorization: Bearer, WEFT_TOKEN), found in ${this.#config.operatorToken.path} on the control plane`
           : 'the operator token is wrong',
       );
-    const body = objectBody(req.body) as Partial<TokenRequest>;
+    const body = objectBody(await req.readJson()) as Partial<TokenRequest>;
     const identity = {
       namespace: requiredString(body, 'namespace'),
       serviceAccount: requiredString(body, 'serviceAccount'),
@@ -145,4 +148,39 @@ export class CaApi {
     };
     return { status: 200, contentType: 'application/json', body: response };
   }
+}
+
+function send(res: ServerResponse, answer: CaApiResponse): void {
+  if (answer.contentType === 'application/json') {
+    sendJson(res, answer.status, answer.body);
+    return;
+  }
+  res.writeHead(answer.status, {
+    'content-type': answer.contentType,
+    'content-length': Buffer.byteLength(answer.body),
+  });
+  res.end(answer.body);
+}
+
+function caRequest(request: ApiRequest): CaApiRequest {
+  return {
+    headers: request.req.headers,
+    remoteAddress: request.req.socket.remoteAddress,
+    readJson: () => request.readJson(),
+  };
+}
+
+/** The CA's routes for the control-plane API (`ApiContext.routes`). */
+export function caRoutes(api: CaApi): ApiRoute[] {
+  return [
+    {
+      path: CA_API_PATHS.certificates,
+      methods: { POST: async (request) => send(request.res, await api.issueCertificate(caRequest(request))) },
+    },
+    { path: CA_API_PATHS.trustBundle, methods: { GET: ({ res }) => send(res, api.trustBundle()) } },
+    {
+      path: CA_API_PATHS.tokens,
+      methods: { POST: async (request) => send(request.res, await api.createToken(caRequest(request))) },
+    },
+  ];
 }
