@@ -7,7 +7,8 @@ export interface HostContext {
   /** DNS suffix of the mesh, e.g. `cluster.local` (MeshSettings.domainSuffix). */
   domainSuffix: string;
   /**
-   * Namespaces the mesh knows (they hold a resource or a workload). A two-label host `name.ns`
+   * Namespaces the mesh knows (buildSnapshot counts `default`, the root namespace, and every
+   * namespace that holds a resource or a workload). A two-label host `name.ns`
    * is qualified to `name.ns.svc.<domainSuffix>` only when `ns` is one of them, as Kubernetes
    * DNS resolves `name.ns`; otherwise (`httpbin.org`) it is taken literally, as Istio does.
    */

@@ -46,7 +46,11 @@ function byAge(a: Resource, b: Resource): number {
 
 export function buildSnapshot(input: SnapshotInput): MeshSnapshot {
   const mesh: MeshSettings = { ...input.mesh };
+  // Namespaces that exist for `name.ns` host qualification: Kubernetes' default namespace, the
+  // mesh's root namespace, and every namespace that holds a resource or a workload.
   const namespaces = new Set([
+    'default',
+    mesh.rootNamespace,
     ...input.resources.map((r) => r.metadata.namespace),
     ...input.workloads.map((w) => w.namespace),
   ]);
