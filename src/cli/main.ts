@@ -31,8 +31,17 @@ export function buildProgram(): Command {
       const opts = cmd.optsWithGlobals<GlobalOptions>();
       if (opts.logLevel) setLogLevel(opts.logLevel);
     });
+  // Options are positional so that a command may own a flag the program also has
+  // (`weft proxy --version v2`); the global flags are repeated on every command instead.
+  program.enablePositionalOptions();
   for (const register of commands) register(program);
-  for (const sub of program.commands) sub.exitOverride().showHelpAfterError('(run with --help for usage)');
+  for (const sub of program.commands) {
+    sub.exitOverride().showHelpAfterError('(run with --help for usage)');
+    if (!sub.options.some((o) => o.long === '--verbose'))
+      sub.option('--verbose', 'print stack traces for errors');
+    if (!sub.options.some((o) => o.long === '--log-level'))
+      sub.addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS));
+  }
   return program;
 }
 

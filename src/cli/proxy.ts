@@ -1,0 +1,136 @@
+// `weft proxy`: runs a sidecar next to an app; all routing config comes from the control plane over xDS.
+import type { Command } from 'commander';
+import { parseDuration } from '../config/duration.ts';
+import { environment } from '../env.ts';
+import { UsageError } from '../errors.ts';
+import { logger } from '../observe/log.ts';
+import { Sidecar, type SidecarConfig } from '../proxy/sidecar.ts';
+
+interface ProxyOptions {
+  service: string;
+  namespace: string;
+  version: string;
+  label: string[];
+  serviceAccount?: string;
+  appPort: string;
+  servicePort: string;
+  protocol: string;
+  inboundPort: string;
+  outboundPort: string;
+  adminPort: string;
+  server: string;
+  xds?: string;
+  drainTimeout: string;
+}
+
+const PROTOCOLS: Record<string, string> = { http: 'HTTP', http2: 'HTTP2', grpc: 'GRPC', tcp: 'TCP' };
+const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+function port(flag: string, text: string, allowZero: boolean): number {
+  const n = /^\d{1,5}$/.test(text) ? Number(text) : Number.NaN;
+  if (!(n >= (allowZero ? 0 : 1) && n <= 65535))
+    throw new UsageError(
+      `${flag} ${JSON.stringify(text)} is not a port; use a number from ${allowZero ? 0 : 1} to 65535`,
+    );
+  return n;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** Turns parsed flags into a SidecarConfig; bad input is a UsageError that says what to fix. */
+export function toSidecarConfig(opts: ProxyOptions): SidecarConfig {
+  if (!NAME.test(opts.service))
+    throw new UsageError(`--service ${JSON.stringify(opts.service)} must be a DNS label like reviews`);
+  if (!NAME.test(opts.namespace))
+    throw new UsageError(`--namespace ${JSON.stringify(opts.namespace)} must be a DNS label like default`);
+  const protocol = PROTOCOLS[opts.protocol.toLowerCase()];
+  if (!protocol)
+    throw new UsageError(`--protocol ${JSON.stringify(opts.protocol)} must be one of http, http2, grpc, tcp`);
+  const labels: Record<string, string> = {};
+  for (const l of opts.label) {
+    const eq = l.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--label ${JSON.stringify(l)} must look like key=value`);
+    labels[l.slice(0, eq)] = l.slice(eq + 1);
+  }
+  labels.app = opts.service;
+  labels.version = opts.version;
+  const drain = parseDuration(opts.drainTimeout);
+  if ('error' in drain) throw new UsageError(`--drain-timeout: ${drain.error}`);
+  if (opts.xds !== undefined && !/^[^:]+:\d+$|^\[[^\]]+\]:\d+$/.test(opts.xds))
+    throw new UsageError(`--xds ${JSON.stringify(opts.xds)} is not HOST:PORT`);
+  return {
+    service: opts.service,
+    namespace: opts.namespace,
+    version: opts.version,
+    labels,
+    serviceAccount: opts.serviceAccount ?? opts.service,
+    appPort: port('--app-port', opts.appPort, false),
+    servicePort: port('--service-port', opts.servicePort, false),
+    protocol,
+    inboundPort: port('--inbound-port', opts.inboundPort, true),
+    outboundPort: port('--outbound-port', opts.outboundPort, true),
+    adminPort: port('--admin-port', opts.adminPort, true),
+    server: opts.server,
+    xdsAddress: opts.xds,
+    drainTimeoutMs: drain.ms,
+    bootstrapTimeoutMs: 30_000,
+  };
+}
+
+export function register(program: Command): void {
+  program
+    .command('proxy')
+    .description('run a sidecar proxy for one workload (inbound, outbound and admin ports; config over xDS)')
+    .requiredOption('--service <name>', 'service this workload serves')
+    .option('--namespace <ns>', 'namespace of the workload', 'default')
+    .option('--version <v>', 'version label of the workload', 'latest')
+    .option('--label <k=v>', 'extra workload label (repeatable)', collect, [])
+    .option('--service-account <sa>', 'service account (identity); defaults to the service name')
+    .requiredOption('--app-port <port>', 'port the app listens on (127.0.0.1)')
+    .option('--service-port <port>', 'service port clients use', '80')
+    .option('--protocol <p>', 'protocol of the service port: http, http2, grpc or tcp', 'http')
+    .option('--inbound-port <port>', 'inbound listener port (0 picks one)', '15006')
+    .option('--outbound-port <port>', 'outbound listener port (0 picks one)', '15001')
+    .option(
+      '--admin-port <port>',
+      'admin port: /ready, /stats/prometheus, /config_dump, /clusters (0 picks one)',
+      '15000',
+    )
+    .option('--server <url>', 'control-plane API URL', environment.server)
+    .option('--xds <host:port>', 'xDS address (skips asking --server for it)')
+    .option('--drain-timeout <duration>', 'on SIGTERM, wait this long for in-flight requests', '5s')
+    .action(async (opts: ProxyOptions) => {
+      const config = toSidecarConfig(opts);
+      const log = logger({ component: 'proxy' });
+      const sidecar = await Sidecar.start(config);
+      let stopping = false;
+      const shutdown = (signal: NodeJS.Signals) => {
+        if (stopping) {
+          log.warn({ signal }, 'second signal: exiting without draining');
+          process.exit(1);
+        }
+        stopping = true;
+        log.info({ signal, drainTimeoutMs: config.drainTimeoutMs }, 'draining');
+        sidecar.shutdown().then(
+          (outcome) => {
+            log.info({ outcome }, 'stopped');
+            process.exitCode = 0;
+            setTimeout(() => process.exit(0), 500).unref();
+          },
+          (err: unknown) => {
+            log.error({ err }, 'shutdown failed');
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGINT', shutdown);
+      process.on('SIGTERM', shutdown);
+      await sidecar.whenReady();
+      const p = sidecar.ports;
+      process.stdout.write(
+        `weft proxy ready: service ${config.service}.${config.namespace} inbound 0.0.0.0:${p.inbound} outbound 127.0.0.1:${p.outbound} admin 127.0.0.1:${p.admin}\n`,
+      );
+    });
+}

@@ -1,0 +1,98 @@
+// Renders the proxy's counters in Prometheus text format with Envoy's metric and label names.
+
+import type { ProxyCore } from '../proxy.ts';
+import type { AdsClient } from '../xds-client/ads-client.ts';
+
+class Writer {
+  private out = '';
+  private typed = new Set<string>();
+
+  metric(name: string, type: 'counter' | 'gauge', labels: Record<string, string>, value: number): void {
+    if (!this.typed.has(name)) {
+      this.typed.add(name);
+      this.out += `# TYPE ${name} ${type}\n`;
+    }
+    const l = Object.entries(labels)
+      .map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`)
+      .join(',');
+    this.out += `${name}{${l}} ${value}\n`;
+  }
+
+  text(): string {
+    return this.out;
+  }
+}
+
+/** The /stats/prometheus body. */
+export function renderPrometheus(core: ProxyCore, ads: AdsClient | undefined): string {
+  const w = new Writer();
+  for (const c of core.clusters.all()) {
+    const l = { envoy_cluster_name: c.name };
+    const s = c.stats;
+    w.metric('envoy_cluster_upstream_rq_total', 'counter', l, s.rqTotal);
+    w.metric('envoy_cluster_upstream_rq_active', 'gauge', l, s.rqActive);
+    for (let cls = 1; cls <= 5; cls++)
+      w.metric(
+        'envoy_cluster_upstream_rq_xx',
+        'counter',
+        { ...l, envoy_response_code_class: String(cls) },
+        s.rqByClass[cls],
+      );
+    w.metric('envoy_cluster_upstream_rq_timeout', 'counter', l, s.rqTimeout);
+    w.metric('envoy_cluster_upstream_rq_retry', 'counter', l, s.rqRetry);
+    w.metric('envoy_cluster_upstream_rq_pending_overflow', 'counter', l, s.rqOverflow);
+    w.metric('envoy_cluster_upstream_rq_rx_reset', 'counter', l, s.rqRxReset);
+    w.metric('envoy_cluster_upstream_cx_total', 'counter', l, s.cxTotal);
+    w.metric('envoy_cluster_upstream_cx_active', 'gauge', l, s.cxActive);
+    w.metric('envoy_cluster_upstream_cx_connect_fail', 'counter', l, s.cxConnectFail);
+    w.metric('envoy_cluster_upstream_cx_none_healthy', 'counter', l, s.noneHealthy);
+    w.metric('envoy_cluster_health_check_success', 'counter', l, s.hcSuccess);
+    w.metric('envoy_cluster_health_check_failure', 'counter', l, s.hcFailure);
+    const hosts = c.allHosts();
+    w.metric('envoy_cluster_membership_total', 'gauge', l, hosts.length);
+    w.metric('envoy_cluster_membership_healthy', 'gauge', l, hosts.filter((h) => h.healthy).length);
+  }
+  for (const s of core.httpStats.all()) {
+    const l = { envoy_http_conn_manager_prefix: s.prefix };
+    w.metric('envoy_http_downstream_rq_total', 'counter', l, s.rqTotal);
+    w.metric('envoy_http_downstream_rq_active', 'gauge', l, s.rqActive);
+    for (let cls = 1; cls <= 5; cls++)
+      w.metric(
+        'envoy_http_downstream_rq_xx',
+        'counter',
+        { ...l, envoy_response_code_class: String(cls) },
+        s.rqByClass[cls],
+      );
+    w.metric('envoy_http_downstream_rq_http1_total', 'counter', l, s.rqHttp1);
+    w.metric('envoy_http_downstream_rq_http2_total', 'counter', l, s.rqHttp2);
+    w.metric('envoy_http_downstream_cx_total', 'counter', l, s.cxTotal);
+    w.metric('envoy_http_downstream_cx_active', 'gauge', l, s.cxActive);
+    w.metric('envoy_http_downstream_cx_protocol_error', 'counter', l, s.protocolError);
+    w.metric('envoy_http_downstream_rq_rx_reset', 'counter', l, s.rxReset);
+    w.metric('envoy_http_downstream_cx_upgrades_total', 'counter', l, s.upgrades);
+    w.metric('envoy_http_no_route', 'counter', l, s.noRoute);
+  }
+  for (const [prefix, s] of core.tcpStats) {
+    const l = { envoy_tcp_prefix: prefix };
+    w.metric('envoy_tcp_downstream_cx_total', 'counter', l, s.cxTotal);
+    w.metric('envoy_tcp_downstream_cx_active', 'gauge', l, s.cxActive);
+    w.metric('envoy_tcp_downstream_cx_no_route', 'counter', l, s.noRoute);
+    w.metric('envoy_tcp_upstream_cx_connect_fail', 'counter', l, s.connectFail);
+  }
+  for (const listener of core.listeners.all()) {
+    w.metric(
+      'envoy_listener_downstream_cx_total',
+      'counter',
+      { envoy_listener_address: `${listener.config.address}_${listener.port}` },
+      listener.accepted,
+    );
+  }
+  if (ads) {
+    w.metric('envoy_control_plane_connected_state', 'gauge', {}, ads.connected ? 1 : 0);
+    w.metric('weft_xds_updates_total', 'counter', {}, ads.counters.updates);
+    w.metric('weft_xds_rejected_total', 'counter', {}, ads.counters.rejected);
+    w.metric('weft_xds_connects_total', 'counter', {}, ads.counters.connects);
+  }
+  w.metric('envoy_server_state', 'gauge', {}, core.ready() ? 0 : 2);
+  return w.text();
+}

@@ -1,0 +1,345 @@
+// Cluster and ClusterLoadAssignment resources compiled into the settings a cluster runs with.
+import {
+  checkFields,
+  durationMs,
+  list,
+  type Msg,
+  msg,
+  num,
+  str,
+  unsupported,
+  wrappedNum,
+} from '../common/fields.ts';
+import { DEFAULT_LB_SETTINGS, LB_TYPE_URLS, type LbPolicyName, type LbSettings } from './lb/load-balancer.ts';
+
+/** The upstream protocol a cluster speaks. */
+export type UpstreamProtocol = 'http1' | 'http2' | 'downstream';
+
+/** An active health check (envoy.config.core.v3.HealthCheck), compiled. */
+export interface HealthCheckConfig {
+  intervalMs: number;
+  timeoutMs: number;
+  unhealthyThreshold: number;
+  healthyThreshold: number;
+  kind: 'http' | 'tcp';
+  /** HTTP path, for kind http. */
+  path: string;
+  /** Host header for HTTP checks (default: the cluster name). */
+  host: string;
+  /** Expected status ranges [start, end) (default 200-299). */
+  expected: [number, number][];
+}
+
+/** circuit_breakers thresholds at DEFAULT priority (Envoy's defaults: 1024 each). */
+export interface CircuitBreakers {
+  maxConnections: number;
+  maxPendingRequests: number;
+  maxRequests: number;
+  maxRetries: number;
+}
+
+/** Everything a Cluster resource says that weft honours. */
+export interface ClusterConfig {
+  name: string;
+  /** STATIC and EDS use addresses; the DNS types connect to the hostname as given. */
+  type: 'STATIC' | 'EDS' | 'STRICT_DNS' | 'LOGICAL_DNS';
+  /** EDS service name (defaults to the cluster name). */
+  edsServiceName: string;
+  connectTimeoutMs: number;
+  lbPolicy: LbPolicyName;
+  lbSettings: LbSettings;
+  protocol: UpstreamProtocol;
+  /** Idle upstream connections close after this (ms; Envoy default 1 h). */
+  idleTimeoutMs: number;
+  /** 0 = unlimited. */
+  maxRequestsPerConnection: number;
+  /** Inline endpoints (STATIC/DNS clusters, or EDS before the first assignment). */
+  loadAssignment?: EndpointSet;
+  healthChecks: HealthCheckConfig[];
+  circuitBreakers: CircuitBreakers;
+  /** common_lb_config.healthy_panic_threshold (percent; default 50). */
+  panicThreshold: number;
+}
+
+/** One endpoint from a ClusterLoadAssignment. */
+export interface EndpointConfig {
+  address: string;
+  port: number;
+  weight: number;
+  health: 'healthy' | 'unhealthy' | 'draining' | 'degraded';
+  priority: number;
+}
+
+/** A ClusterLoadAssignment, compiled. */
+export interface EndpointSet {
+  clusterName: string;
+  endpoints: EndpointConfig[];
+}
+
+const HTTP_PROTOCOL_OPTIONS = 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+
+const CLUSTER_FIELDS = [
+  'name',
+  'type',
+  'edsClusterConfig',
+  'connectTimeout',
+  'lbPolicy',
+  'ringHashLbConfig',
+  'maglevLbConfig',
+  'leastRequestLbConfig',
+  'roundRobinLbConfig',
+  'loadAssignment',
+  'healthChecks',
+  'circuitBreakers',
+  'typedExtensionProtocolOptions',
+  'http2ProtocolOptions',
+  'commonLbConfig',
+  'loadBalancingPolicy',
+  'altStatName',
+  'metadata',
+  'dnsLookupFamily',
+  'respectDnsTtl',
+  'dnsRefreshRate',
+  'perConnectionBufferLimitBytes',
+  'cleanupInterval',
+  'upstreamConnectionOptions',
+  'commonHttpProtocolOptions',
+  'filters',
+];
+
+const HEALTH_STATUS: Record<string, EndpointConfig['health']> = {
+  UNKNOWN: 'healthy',
+  HEALTHY: 'healthy',
+  UNHEALTHY: 'unhealthy',
+  DRAINING: 'draining',
+  TIMEOUT: 'unhealthy',
+  DEGRADED: 'degraded',
+};
+
+/** Compiles a decoded Cluster; throws UnsupportedFieldError for what weft cannot honour. */
+export function compileCluster(c: Msg): ClusterConfig {
+  const name = str(c.name);
+  const where = `Cluster ${name}`;
+  checkFields(c, where, CLUSTER_FIELDS);
+  if (list(c.filters).length > 0) unsupported(where, 'upstream filters');
+  const type = (str(c.type) || 'STATIC') as ClusterConfig['type'];
+  if (!['STATIC', 'EDS', 'STRICT_DNS', 'LOGICAL_DNS'].includes(type))
+    unsupported(where, `cluster type ${type}`);
+  const eds = msg(c.edsClusterConfig);
+  if (eds) checkFields(eds, `${where}.eds_cluster_config`, ['edsConfig', 'serviceName']);
+  const lbSettings: LbSettings = { ...DEFAULT_LB_SETTINGS };
+  let lbPolicy = (str(c.lbPolicy) || 'ROUND_ROBIN') as LbPolicyName;
+  if (!(lbPolicy in LB_TYPE_URLS) && lbPolicy !== ('LOAD_BALANCING_POLICY_CONFIG' as LbPolicyName))
+    unsupported(where, `lb_policy ${lbPolicy}`);
+  const ring = msg(c.ringHashLbConfig);
+  if (ring) {
+    checkFields(ring, `${where}.ring_hash_lb_config`, ['minimumRingSize', 'maximumRingSize', 'hashFunction']);
+    lbSettings.minimumRingSize = wrappedNum(ring.minimumRingSize, lbSettings.minimumRingSize);
+    lbSettings.maximumRingSize = wrappedNum(ring.maximumRingSize, lbSettings.maximumRingSize);
+  }
+  const maglev = msg(c.maglevLbConfig);
+  if (maglev) {
+    checkFields(maglev, `${where}.maglev_lb_config`, ['tableSize']);
+    lbSettings.maglevTableSize = wrappedNum(maglev.tableSize, lbSettings.maglevTableSize);
+  }
+  const lr = msg(c.leastRequestLbConfig);
+  if (lr) {
+    checkFields(lr, `${where}.least_request_lb_config`, ['choiceCount', 'activeRequestBias']);
+    lbSettings.choiceCount = wrappedNum(lr.choiceCount, 2);
+  }
+  const policy = msg(c.loadBalancingPolicy);
+  if (policy) {
+    // The first policy weft knows wins (Envoy picks the first supported one).
+    const known = list(policy.policies)
+      .map((p) => msg(msg(p.typedExtensionConfig)?.typedConfig))
+      .find((tc) => tc && Object.values(LB_TYPE_URLS).includes(str(tc['@type']) as never));
+    if (!known) unsupported(`${where}.load_balancing_policy`, 'every listed policy');
+    lbPolicy = (Object.keys(LB_TYPE_URLS) as LbPolicyName[]).find((k) => LB_TYPE_URLS[k] === known['@type'])!;
+    if (lbPolicy === 'RING_HASH') {
+      lbSettings.minimumRingSize = num(
+        known.minimumRingSize ? wrappedNum(known.minimumRingSize, 1024) : 1024,
+      );
+      lbSettings.maximumRingSize = known.maximumRingSize
+        ? wrappedNum(known.maximumRingSize, 8388608)
+        : 8388608;
+    } else if (lbPolicy === 'MAGLEV') lbSettings.maglevTableSize = wrappedNum(known.tableSize, 65537);
+    else if (lbPolicy === 'LEAST_REQUEST') lbSettings.choiceCount = wrappedNum(known.choiceCount, 2);
+  }
+  if (lbPolicy === ('LOAD_BALANCING_POLICY_CONFIG' as LbPolicyName))
+    unsupported(where, 'an empty load_balancing_policy');
+  if (lbPolicy === 'MAGLEV' && !isPrime(lbSettings.maglevTableSize))
+    unsupported(`${where}.maglev_lb_config`, 'a table_size that is not prime');
+
+  let protocol: UpstreamProtocol = msg(c.http2ProtocolOptions) ? 'http2' : 'http1';
+  let idleTimeoutMs = 3600_000;
+  let maxRequestsPerConnection = 0;
+  const tepo = msg(c.typedExtensionProtocolOptions);
+  if (tepo) {
+    for (const [key, value] of Object.entries(tepo)) {
+      const opts = msg(value);
+      if (!opts || opts['@type'] !== HTTP_PROTOCOL_OPTIONS)
+        unsupported(`${where}.typed_extension_protocol_options`, `'${key}'`);
+      const w = `${where}.typed_extension_protocol_options['${key}']`;
+      checkFields(opts, w, [
+        'commonHttpProtocolOptions',
+        'explicitHttpConfig',
+        'useDownstreamProtocolConfig',
+      ]);
+      const explicit = msg(opts.explicitHttpConfig);
+      if (explicit) protocol = msg(explicit.http2ProtocolOptions) ? 'http2' : 'http1';
+      if (msg(opts.useDownstreamProtocolConfig)) protocol = 'downstream';
+      const common = msg(opts.commonHttpProtocolOptions);
+      if (common) {
+        checkFields(common, `${w}.common_http_protocol_options`, [
+          'idleTimeout',
+          'maxRequestsPerConnection',
+          'maxConnectionDuration',
+          'maxHeadersCount',
+        ]);
+        idleTimeoutMs = durationMs(common.idleTimeout, idleTimeoutMs);
+        maxRequestsPerConnection = wrappedNum(common.maxRequestsPerConnection, 0);
+      }
+    }
+  }
+  const cb: CircuitBreakers = {
+    maxConnections: 1024,
+    maxPendingRequests: 1024,
+    maxRequests: 1024,
+    maxRetries: 3,
+  };
+  const cbm = msg(c.circuitBreakers);
+  if (cbm) {
+    checkFields(cbm, `${where}.circuit_breakers`, ['thresholds', 'perHostThresholds']);
+    for (const t of list(cbm.thresholds)) {
+      if (t.priority && t.priority !== 'DEFAULT') continue;
+      checkFields(t, `${where}.circuit_breakers.thresholds`, [
+        'priority',
+        'maxConnections',
+        'maxPendingRequests',
+        'maxRequests',
+        'maxRetries',
+        'trackRemaining',
+        'retryBudget',
+      ]);
+      cb.maxConnections = wrappedNum(t.maxConnections, cb.maxConnections);
+      cb.maxPendingRequests = wrappedNum(t.maxPendingRequests, cb.maxPendingRequests);
+      cb.maxRequests = wrappedNum(t.maxRequests, cb.maxRequests);
+      cb.maxRetries = wrappedNum(t.maxRetries, cb.maxRetries);
+    }
+  }
+  const common = msg(c.commonLbConfig);
+  let panicThreshold = 50;
+  if (common) {
+    checkFields(common, `${where}.common_lb_config`, ['healthyPanicThreshold', 'localityWeightedLbConfig']);
+    const pt = msg(common.healthyPanicThreshold);
+    if (pt) panicThreshold = num(pt.value, 50);
+  }
+  const la = msg(c.loadAssignment);
+  return {
+    name,
+    type,
+    edsServiceName: str(eds?.serviceName) || name,
+    connectTimeoutMs: durationMs(c.connectTimeout, 5000),
+    lbPolicy,
+    lbSettings,
+    protocol,
+    idleTimeoutMs,
+    maxRequestsPerConnection,
+    loadAssignment: la ? compileLoadAssignment(la, name) : undefined,
+    healthChecks: list(c.healthChecks).map((h, i) =>
+      compileHealthCheck(h, `${where}.health_checks[${i}]`, name),
+    ),
+    circuitBreakers: cb,
+    panicThreshold,
+  };
+}
+
+function isPrime(n: number): boolean {
+  if (n < 2) return false;
+  for (let i = 2; i * i <= n; i++) if (n % i === 0) return false;
+  return true;
+}
+
+function compileHealthCheck(h: Msg, where: string, clusterName: string): HealthCheckConfig {
+  checkFields(h, where, [
+    'timeout',
+    'interval',
+    'intervalJitter',
+    'intervalJitterPercent',
+    'unhealthyThreshold',
+    'healthyThreshold',
+    'httpHealthCheck',
+    'tcpHealthCheck',
+    'noTrafficInterval',
+    'unhealthyInterval',
+    'healthyEdgeInterval',
+    'unhealthyEdgeInterval',
+    'reuseConnection',
+    'eventLogPath',
+    'alwaysLogHealthCheckFailures',
+  ]);
+  const http = msg(h.httpHealthCheck);
+  const tcp = msg(h.tcpHealthCheck);
+  if (!http && !tcp) unsupported(where, 'a health check other than http_health_check or tcp_health_check');
+  if (tcp) {
+    checkFields(tcp, `${where}.tcp_health_check`, []);
+  }
+  const expected: [number, number][] = [];
+  if (http) {
+    checkFields(http, `${where}.http_health_check`, [
+      'path',
+      'host',
+      'expectedStatuses',
+      'codecClientType',
+      'requestHeadersToAdd',
+      'requestHeadersToRemove',
+    ]);
+    for (const r of list(http.expectedStatuses)) expected.push([num(r.start), num(r.end)]);
+  }
+  if (expected.length === 0) expected.push([200, 300]);
+  return {
+    intervalMs: Math.max(100, durationMs(h.interval, 10000)),
+    timeoutMs: Math.max(10, durationMs(h.timeout, 1000)),
+    unhealthyThreshold: Math.max(1, wrappedNum(h.unhealthyThreshold, 1)),
+    healthyThreshold: Math.max(1, wrappedNum(h.healthyThreshold, 1)),
+    kind: http ? 'http' : 'tcp',
+    path: str(http?.path) || '/',
+    host: str(http?.host) || clusterName,
+    expected,
+  };
+}
+
+/** Compiles a decoded ClusterLoadAssignment. */
+export function compileLoadAssignment(cla: Msg, fallbackName = ''): EndpointSet {
+  const clusterName = str(cla.clusterName) || fallbackName;
+  const where = `ClusterLoadAssignment ${clusterName}`;
+  checkFields(cla, where, ['clusterName', 'endpoints', 'policy', 'namedEndpoints']);
+  const endpoints: EndpointConfig[] = [];
+  for (const [li, locality] of list(cla.endpoints).entries()) {
+    const lw = `${where}.endpoints[${li}]`;
+    checkFields(locality, lw, ['locality', 'lbEndpoints', 'loadBalancingWeight', 'priority', 'metadata']);
+    const priority = num(locality.priority);
+    for (const [ei, lbe] of list(locality.lbEndpoints).entries()) {
+      const ew = `${lw}.lb_endpoints[${ei}]`;
+      checkFields(lbe, ew, ['endpoint', 'healthStatus', 'loadBalancingWeight', 'metadata']);
+      const ep = msg(lbe.endpoint) ?? {};
+      checkFields(ep, `${ew}.endpoint`, ['address', 'hostname', 'healthCheckConfig']);
+      const sa = msg(msg(ep.address)?.socketAddress);
+      if (!sa) unsupported(`${ew}.endpoint.address`, 'an address other than socket_address');
+      checkFields(sa, `${ew}.endpoint.address.socket_address`, [
+        'address',
+        'portValue',
+        'protocol',
+        'ipv4Compat',
+      ]);
+      endpoints.push({
+        address: str(sa.address),
+        port: num(sa.portValue),
+        weight: wrappedNum(lbe.loadBalancingWeight, 1),
+        health: HEALTH_STATUS[str(lbe.healthStatus) || 'UNKNOWN'] ?? 'healthy',
+        priority,
+      });
+    }
+  }
+  return { clusterName, endpoints };
+}

@@ -1,0 +1,138 @@
+// A running cluster: its hosts from EDS or inline endpoints, the load balancer over them, pools, health checks.
+import type { ClusterConfig, EndpointSet } from './cluster-config.ts';
+import { HealthChecker } from './health-check.ts';
+import { Host } from './host.ts';
+import { LB_TYPE_URLS, type LbContext, type LoadBalancer } from './lb/load-balancer.ts';
+import { LOAD_BALANCERS } from './lb/registry.ts';
+import { H1Pool } from './pool/h1-pool.ts';
+import { H2Pool } from './pool/h2-pool.ts';
+import { ClusterStats } from './stats.ts';
+
+export class Cluster {
+  readonly config: ClusterConfig;
+  readonly name: string;
+  readonly stats: ClusterStats;
+  /** Hosts by `ip:port`, kept across endpoint updates so their pools and counters survive. */
+  private hosts = new Map<string, Host>();
+  private lb: LoadBalancer;
+  private readonly checkers: HealthChecker[] = [];
+  /** Version of the ClusterLoadAssignment applied last ('' = inline or none). */
+  endpointsVersion = '';
+  /** True once endpoints arrived (STATIC: at once; EDS: first assignment). */
+  hasEndpoints = false;
+  /** Requests in flight (for the max_requests circuit breaker). */
+  active = 0;
+
+  constructor(config: ClusterConfig, stats = new ClusterStats()) {
+    this.config = config;
+    this.name = config.name;
+    this.stats = stats;
+    this.lb = this.buildLb([]);
+    if (config.loadAssignment) this.setEndpoints(config.loadAssignment, '');
+    for (const hc of config.healthChecks) this.checkers.push(new HealthChecker(hc, this));
+  }
+
+  /** Applies a ClusterLoadAssignment; unchanged hosts keep their state. */
+  setEndpoints(set: EndpointSet, version: string): void {
+    const next = new Map<string, Host>();
+    // Only the best (lowest) priority that has endpoints is used.
+    let best = Number.POSITIVE_INFINITY;
+    for (const e of set.endpoints) if (e.priority < best) best = e.priority;
+    for (const e of set.endpoints) {
+      if (e.priority !== best) continue;
+      const key = `${e.address}:${e.port}`;
+      let host = this.hosts.get(key) ?? next.get(key);
+      if (!host) {
+        host = new Host(e.address, e.port, e.weight);
+        // With active health checks a new host waits for its first check (as Envoy does).
+        if (this.config.healthChecks.length > 0) host.checkHealth = 'unhealthy';
+      }
+      host.weight = e.weight;
+      host.edsHealth = e.health;
+      next.set(key, host);
+    }
+    for (const [key, host] of this.hosts) {
+      if (!next.has(key)) host.pool?.drain();
+    }
+    this.hosts = next;
+    this.endpointsVersion = version;
+    this.hasEndpoints = true;
+    this.rebuild();
+    for (const c of this.checkers) c.hostsChanged();
+  }
+
+  /** Rebuilds the load balancer after a health or membership change. */
+  rebuild(): void {
+    const all = [...this.hosts.values()];
+    const healthy = all.filter((h) => h.healthy);
+    // Panic mode: when too few hosts are healthy, balance over all of them (Envoy's healthy_panic_threshold).
+    const panic = all.length > 0 && (healthy.length * 100) / all.length < this.config.panicThreshold;
+    this.lb = this.buildLb(panic ? all : healthy);
+  }
+
+  private buildLb(hosts: Host[]): LoadBalancer {
+    const factory = LOAD_BALANCERS.get(LB_TYPE_URLS[this.config.lbPolicy])!;
+    return factory(hosts, this.config.lbSettings);
+  }
+
+  /** Picks a host for a request, or undefined when none is available. */
+  pick(ctx: LbContext): Host | undefined {
+    return this.lb.pick(ctx);
+  }
+
+  allHosts(): Host[] {
+    return [...this.hosts.values()];
+  }
+
+  /** The HTTP/1.1 pool of a host (created on first use). */
+  h1Pool(host: Host): H1Pool {
+    const current = host.pool;
+    if (current instanceof H1Pool) return current;
+    {
+      current?.drain();
+      const pool = new H1Pool(
+        {
+          host: host.address,
+          port: host.port,
+          connectTimeoutMs: this.config.connectTimeoutMs,
+          idleTimeoutMs: this.config.idleTimeoutMs,
+          maxRequestsPerConnection: this.config.maxRequestsPerConnection,
+        },
+        this.stats,
+      );
+      host.pool = pool;
+      return pool;
+    }
+  }
+
+  /** The HTTP/2 pool of a host (created on first use). */
+  h2Pool(host: Host): H2Pool {
+    const current = host.pool;
+    if (current instanceof H2Pool) return current;
+    {
+      current?.drain();
+      const pool = new H2Pool(
+        {
+          host: host.address,
+          port: host.port,
+          connectTimeoutMs: this.config.connectTimeoutMs,
+          idleTimeoutMs: this.config.idleTimeoutMs,
+        },
+        this.stats,
+      );
+      host.pool = pool;
+      return pool;
+    }
+  }
+
+  /** Stops health checks and closes idle connections; busy ones close when their request ends. */
+  drain(): void {
+    for (const c of this.checkers) c.stop();
+    for (const h of this.hosts.values()) h.pool?.drain();
+  }
+
+  destroy(): void {
+    for (const c of this.checkers) c.stop();
+    for (const h of this.hosts.values()) h.pool?.destroy();
+  }
+}

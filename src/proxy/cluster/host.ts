@@ -1,0 +1,37 @@
+// One upstream endpoint of a cluster, with the live state the load balancers and pools read.
+import type { UpstreamPool } from './pool/pool.ts';
+
+/** Health as the control plane (EDS) or an active health check sees it. */
+export type HostHealth = 'healthy' | 'unhealthy' | 'draining' | 'degraded';
+
+export class Host {
+  /** `ip:port`, the key that keeps a host's state across EDS updates. */
+  readonly key: string;
+  readonly address: string;
+  readonly port: number;
+  /** load_balancing_weight (default 1). */
+  weight: number;
+  /** Health from EDS `health_status`. */
+  edsHealth: HostHealth = 'healthy';
+  /** Health from active health checks (healthy until a check says otherwise). */
+  checkHealth: 'healthy' | 'unhealthy' = 'healthy';
+  /** Requests in flight to this host (least-request reads it). */
+  active = 0;
+  /** Connections pooled for this host, created on first use. */
+  pool: UpstreamPool | undefined;
+  /** Counters shown by /clusters. */
+  requests = 0;
+  failures = 0;
+
+  constructor(address: string, port: number, weight: number) {
+    this.address = address;
+    this.port = port;
+    this.key = `${address}:${port}`;
+    this.weight = weight;
+  }
+
+  /** Usable for new requests. */
+  get healthy(): boolean {
+    return (this.edsHealth === 'healthy' || this.edsHealth === 'degraded') && this.checkHealth === 'healthy';
+  }
+}

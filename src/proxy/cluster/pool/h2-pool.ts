@@ -1,0 +1,90 @@
+// HTTP/2 pool for one upstream host: one multiplexed session (h2c prior knowledge), re-opened when it ends.
+import http2 from 'node:http2';
+import type { ClusterStats } from '../stats.ts';
+import type { UpstreamPool } from './pool.ts';
+
+/** Settings of one host's HTTP/2 pool, from the Cluster. */
+export interface H2PoolConfig {
+  host: string;
+  port: number;
+  connectTimeoutMs: number;
+  /** The session closes after this many idle ms. */
+  idleTimeoutMs: number;
+}
+
+/** Outcome of asking the pool for a session. */
+export type SessionResult = { session: http2.ClientHttp2Session } | { failure: string };
+
+export class H2Pool implements UpstreamPool {
+  readonly protocol = 'http2';
+  private readonly config: H2PoolConfig;
+  private readonly stats: ClusterStats;
+  private session: http2.ClientHttp2Session | undefined;
+  private draining = false;
+
+  constructor(config: H2PoolConfig, stats: ClusterStats) {
+    this.config = config;
+    this.stats = stats;
+  }
+
+  get connections(): number {
+    return this.session && !this.session.destroyed ? 1 : 0;
+  }
+
+  /** A live session; a new one is connecting when there was none (requests queue inside it). */
+  get(): http2.ClientHttp2Session {
+    const s = this.session;
+    if (s && !s.destroyed && !s.closed) return s;
+    const session = http2.connect(
+      `http://${this.config.host.includes(':') ? `[${this.config.host}]` : this.config.host}:${this.config.port}`,
+      {
+        peerMaxConcurrentStreams: 1000,
+        settings: { enablePush: false, initialWindowSize: 1 << 20 },
+      },
+    );
+    this.stats.cxTotal++;
+    this.stats.cxActive++;
+    session.setTimeout(this.config.idleTimeoutMs, () => session.close());
+    const timer =
+      this.config.connectTimeoutMs > 0
+        ? setTimeout(() => session.destroy(new Error('connect timeout')), this.config.connectTimeoutMs)
+        : undefined;
+    session.once('connect', () => {
+      if (timer) clearTimeout(timer);
+      // Large flow-control window on the connection, as Envoy does (256 MiB by default).
+      try {
+        session.setLocalWindowSize(16 * 1024 * 1024);
+      } catch {
+        // session already gone
+      }
+    });
+    session.on('error', () => {
+      if (timer) clearTimeout(timer);
+    });
+    session.once('close', () => {
+      if (timer) clearTimeout(timer);
+      this.stats.cxActive--;
+      if (this.session === session) this.session = undefined;
+    });
+    session.on('goaway', () => {
+      if (this.session === session) this.session = undefined;
+    });
+    this.session = session;
+    return session;
+  }
+
+  drain(): void {
+    this.draining = true;
+    this.session?.close();
+    this.session = undefined;
+  }
+
+  destroy(): void {
+    this.session?.destroy();
+    this.session = undefined;
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+}

@@ -1,0 +1,146 @@
+// HttpConnectionManager config: codec, where routes come from, the filter chain, header policies.
+import {
+  checkFields,
+  durationMs,
+  list,
+  type Msg,
+  msg,
+  str,
+  unsupported,
+  wrappedBool,
+  wrappedNum,
+} from '../common/fields.ts';
+import type { HttpFilterConfig } from './filters/filter.ts';
+import { HTTP_FILTERS } from './filters/registry.ts';
+import { compileRouteTable, type RouteTable } from './router/route-table.ts';
+
+export const HCM_TYPE_URL =
+  'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+
+/** Parsed HttpConnectionManager. */
+export interface HcmConfig {
+  statPrefix: string;
+  codec: 'AUTO' | 'HTTP1' | 'HTTP2';
+  /** RDS name to resolve, or an inline table. */
+  rdsName?: string;
+  inlineRoutes?: RouteTable;
+  /** Non-terminal filters, in order (the router is implicit and last). */
+  filters: HttpFilterConfig[];
+  /** Upgrade types allowed (lowercase: `websocket`, `connect`). */
+  upgrades: Set<string>;
+  /** Append the peer address to x-forwarded-for and trust it (use_remote_address). */
+  useRemoteAddress: boolean;
+  skipXffAppend: boolean;
+  generateRequestId: boolean;
+  serverName: string;
+  serverHeader: 'OVERWRITE' | 'APPEND_IF_ABSENT' | 'PASS_THROUGH';
+  /** ms; 0 disables. Envoy default 5 min. */
+  streamIdleTimeoutMs: number;
+  /** ms; 0 disables. */
+  requestTimeoutMs: number;
+  /** Idle downstream connections close after this (common_http_protocol_options.idle_timeout; default 1 h). */
+  idleTimeoutMs: number;
+  /** strip_matching_host_port / strip_any_host_port. */
+  stripPort: 'none' | 'matching' | 'any';
+  /** The listener's port, for strip_matching_host_port. */
+  listenerPort: number;
+}
+
+const HCM_FIELDS = [
+  'statPrefix',
+  'codecType',
+  'rds',
+  'routeConfig',
+  'httpFilters',
+  'upgradeConfigs',
+  'useRemoteAddress',
+  'xffNumTrustedHops',
+  'skipXffAppend',
+  'generateRequestId',
+  'preserveExternalRequestId',
+  'serverName',
+  'serverHeaderTransformation',
+  'streamIdleTimeout',
+  'requestTimeout',
+  'requestHeadersTimeout',
+  'drainTimeout',
+  'delayedCloseTimeout',
+  'commonHttpProtocolOptions',
+  'httpProtocolOptions',
+  'http2ProtocolOptions',
+  'normalizePath',
+  'mergeSlashes',
+  'pathWithEscapedSlashesAction',
+  'stripMatchingHostPort',
+  'stripAnyHostPort',
+  'tracing',
+  'accessLog',
+  'forwardClientCertDetails',
+  'setCurrentClientCertDetails',
+  'alwaysSetRequestIdInResponse',
+  'via',
+  'internalAddressConfig',
+  'localReplyConfig',
+  'streamErrorOnInvalidHttpMessage',
+];
+
+/** Parses an HCM's typed_config. `listenerPort` feeds strip_matching_host_port. */
+export function compileHcm(c: Msg, where: string, listenerPort: number): HcmConfig {
+  checkFields(c, where, HCM_FIELDS);
+  if (list(c.accessLog).length > 0) unsupported(where, 'access_log');
+  const codec = (str(c.codecType) || 'AUTO') as HcmConfig['codec'];
+  if (!['AUTO', 'HTTP1', 'HTTP2'].includes(codec)) unsupported(where, `codec_type ${codec}`);
+  let rdsName: string | undefined;
+  let inlineRoutes: RouteTable | undefined;
+  const rds = msg(c.rds);
+  if (rds) {
+    checkFields(rds, `${where}.rds`, ['configSource', 'routeConfigName']);
+    rdsName = str(rds.routeConfigName);
+  } else if (msg(c.routeConfig)) inlineRoutes = compileRouteTable(msg(c.routeConfig)!);
+  else unsupported(where, 'an HCM without rds or route_config');
+  const filters: HttpFilterConfig[] = [];
+  let sawRouter = false;
+  for (const [i, f] of list(c.httpFilters).entries()) {
+    const fw = `${where}.http_filters[${i}]`;
+    checkFields(f, fw, ['name', 'typedConfig', 'isOptional', 'disabled']);
+    const tc = msg(f.typedConfig) ?? {};
+    const typeUrl = str(tc['@type']);
+    const factory = HTTP_FILTERS.get(typeUrl);
+    if (!factory) {
+      if (f.isOptional === true) continue;
+      unsupported(fw, `http filter '${str(f.name)}' (${typeUrl || 'no typed_config'})`);
+    }
+    if (sawRouter) unsupported(fw, 'a filter after the router');
+    const parsed = factory.parse(str(f.name), tc, `${fw}.typed_config`);
+    if (factory.terminal) sawRouter = true;
+    else if (parsed && f.disabled !== true) filters.push(parsed);
+  }
+  if (!sawRouter) unsupported(where, 'an HCM without the router filter last');
+  const upgrades = new Set<string>();
+  for (const [i, u] of list(c.upgradeConfigs).entries()) {
+    checkFields(u, `${where}.upgrade_configs[${i}]`, ['upgradeType', 'enabled', 'filters']);
+    if (list(u.filters).length > 0) unsupported(`${where}.upgrade_configs[${i}]`, 'filters');
+    if (wrappedBool(u.enabled, true)) upgrades.add(str(u.upgradeType).toLowerCase());
+  }
+  const common = msg(c.commonHttpProtocolOptions);
+  const sht = str(c.serverHeaderTransformation) || 'OVERWRITE';
+  if (wrappedNum(c.xffNumTrustedHops, 0) > 0) unsupported(where, 'xff_num_trusted_hops');
+  return {
+    statPrefix: str(c.statPrefix),
+    codec,
+    rdsName,
+    inlineRoutes,
+    filters,
+    upgrades,
+    useRemoteAddress: wrappedBool(c.useRemoteAddress, false),
+    skipXffAppend: c.skipXffAppend === true,
+    generateRequestId: wrappedBool(c.generateRequestId, true),
+    serverName: str(c.serverName) || 'weft',
+    serverHeader: sht as HcmConfig['serverHeader'],
+    streamIdleTimeoutMs: durationMs(c.streamIdleTimeout, 300_000),
+    requestTimeoutMs: durationMs(c.requestTimeout, 0),
+    idleTimeoutMs: durationMs(common?.idleTimeout, 3600_000),
+    stripPort: c.stripAnyHostPort === true ? 'any' : c.stripMatchingHostPort === true ? 'matching' : 'none',
+    listenerPort,
+  };
+}

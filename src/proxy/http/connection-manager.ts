@@ -1,0 +1,103 @@
+// The HTTP connection manager of one filter chain: picks the codec, owns its connections, drains them.
+import http2 from 'node:http2';
+import type net from 'node:net';
+import type { ClusterManager } from '../cluster/cluster-manager.ts';
+import type { HcmConfig } from './connection-manager-config.ts';
+import { H1ServerConnection } from './h1/server-connection.ts';
+import { H2ServerStream } from './h2/server-stream.ts';
+import type { HttpStats } from './http-stats.ts';
+import type { RouteTable } from './router/route-table.ts';
+
+/** The HTTP/2 connection preface a prior-knowledge client sends first. */
+export const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+
+/** Where an HCM finds its routes: an RDS subscription (live) or the inline table. */
+export type RouteProvider = () => RouteTable | undefined;
+
+export class HttpConnectionManager {
+  readonly config: HcmConfig;
+  readonly routes: RouteProvider;
+  readonly clusters: ClusterManager;
+  readonly stats: HttpStats;
+  draining = false;
+  private readonly h1 = new Set<H1ServerConnection>();
+  private readonly h2Sessions = new Set<http2.ServerHttp2Session>();
+  private h2server: http2.Http2Server | undefined;
+
+  constructor(config: HcmConfig, routes: RouteProvider, clusters: ClusterManager, stats: HttpStats) {
+    this.config = config;
+    this.routes = routes;
+    this.clusters = clusters;
+    this.stats = stats;
+  }
+
+  /** Takes a new downstream connection; `initial` holds bytes already read from it. */
+  handle(socket: net.Socket, initial: Buffer): void {
+    const codec = this.config.codec;
+    const isH2 = codec === 'HTTP2' || (codec === 'AUTO' && startsWithPreface(initial));
+    if (isH2) {
+      this.handleH2(socket, initial);
+      return;
+    }
+    this.h1.add(new H1ServerConnection(socket, this, initial));
+  }
+
+  private handleH2(socket: net.Socket, initial: Buffer): void {
+    if (!this.h2server) {
+      this.h2server = http2.createServer({
+        settings: { maxConcurrentStreams: 1000, initialWindowSize: 1 << 20 },
+        maxSessionMemory: 64,
+      });
+      this.h2server.on('session', (session: http2.ServerHttp2Session) => {
+        this.stats.cxTotal++;
+        this.stats.cxActive++;
+        this.h2Sessions.add(session);
+        try {
+          session.setLocalWindowSize(16 * 1024 * 1024);
+        } catch {
+          // session already gone
+        }
+        session.on('close', () => {
+          this.stats.cxActive--;
+          this.h2Sessions.delete(session);
+        });
+        session.on('error', () => {});
+        if (this.draining) session.close();
+      });
+      this.h2server.on('stream', (stream, headers, flags) => {
+        new H2ServerStream(this, stream, headers, flags);
+      });
+    }
+    if (initial.length > 0) socket.unshift(initial);
+    this.h2server.emit('connection', socket);
+  }
+
+  /** Called by a closing HTTP/1.1 connection. */
+  connectionClosed(conn: H1ServerConnection): void {
+    this.h1.delete(conn);
+  }
+
+  /** Active downstream connections (HTTP/1.1 + HTTP/2 sessions). */
+  get connections(): number {
+    return this.h1.size + this.h2Sessions.size;
+  }
+
+  /** Stops keep-alive: idle HTTP/1.1 connections close, HTTP/2 sessions get GOAWAY; requests finish. */
+  drain(): void {
+    this.draining = true;
+    for (const c of this.h1) c.drain();
+    for (const s of this.h2Sessions) s.close();
+  }
+
+  /** Destroys every connection now. */
+  destroy(): void {
+    for (const c of this.h1) c.socket.destroy();
+    for (const s of this.h2Sessions) s.destroy();
+  }
+}
+
+/** True when `buf` starts with (a prefix of) the HTTP/2 preface and is long enough to tell. */
+export function startsWithPreface(buf: Buffer): boolean {
+  const n = Math.min(buf.length, H2_PREFACE.length);
+  return n > 0 && buf.compare(H2_PREFACE, 0, n, 0, n) === 0;
+}

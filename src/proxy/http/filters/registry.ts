@@ -1,0 +1,23 @@
+// HTTP filters by Envoy type URL. The connection manager builds its chain from this table.
+import { checkFields } from '../../common/fields.ts';
+import type { HttpFilterFactory } from './filter.ts';
+
+export const ROUTER_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
+
+/** The router: terminal, built into the connection manager; its config only toggles stats/headers. */
+const router: HttpFilterFactory = {
+  typeUrl: ROUTER_TYPE_URL,
+  terminal: true,
+  parse(_name, config, where) {
+    checkFields(config, where, [
+      'dynamicStats',
+      'startChildSpan',
+      'suppressEnvoyHeaders',
+      'suppressGrpcRequestFailureCodeStats',
+    ]);
+    return undefined;
+  },
+};
+
+/** Registered filters; later issues (authn, authz, rate limit, fault, stats) add theirs here. */
+export const HTTP_FILTERS: Map<string, HttpFilterFactory> = new Map([[router.typeUrl, router]]);

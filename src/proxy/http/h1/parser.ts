@@ -1,0 +1,456 @@
+// HTTP/1.1 message heads and body framing, parsed straight from socket buffers (no per-byte callbacks).
+import { latin1 } from '../../common/latin1.ts';
+import type { RequestHead } from '../request-head.ts';
+
+/** Outcome of parsing a head from the bytes received so far. */
+export type HeadOutcome = 'complete' | 'incomplete' | 'invalid' | 'too_large';
+
+/** How a message body is delimited. */
+export type BodyFraming = 'none' | 'length' | 'chunked' | 'eof';
+
+/** Largest head accepted (Envoy's default max_request_headers_kb is 60). */
+export const MAX_HEAD_BYTES = 60 * 1024;
+
+const CRLFCRLF = Buffer.from('\r\n\r\n');
+
+/** Framing facts a parser extracts while reading a head (hop-by-hop headers are not kept). */
+export class HeadInfo {
+  /** Bytes of the head including the final CRLFCRLF. */
+  headLength = 0;
+  framing: BodyFraming = 'none';
+  contentLength = -1;
+  /** The Connection header asked to close (or HTTP/1.0 without keep-alive). */
+  close = false;
+  /** Lowercased value of `Upgrade`, when `Connection: upgrade` came with it. */
+  upgrade = '';
+  /** `Expect: 100-continue` was sent. */
+  expectContinue = false;
+  /** Why the head is invalid, for the local reply. */
+  error = '';
+  /** Response status code. */
+  status = 0;
+  /** Response reason phrase. */
+  reason = '';
+  /** HTTP minor version (0 or 1). */
+  minor = 1;
+
+  reset(): void {
+    this.headLength = 0;
+    this.framing = 'none';
+    this.contentLength = -1;
+    this.close = false;
+    this.upgrade = '';
+    this.expectContinue = false;
+    this.error = '';
+    this.status = 0;
+    this.reason = '';
+    this.minor = 1;
+  }
+}
+
+function isToken(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    // tchar: ! # $ % & ' * + - . ^ _ ` | ~ DIGIT ALPHA
+    if (
+      !(
+        (c >= 97 && c <= 122) ||
+        (c >= 65 && c <= 90) ||
+        (c >= 48 && c <= 57) ||
+        c === 45 ||
+        c === 95 ||
+        c === 46 ||
+        c === 33 ||
+        (c >= 35 && c <= 39) ||
+        c === 42 ||
+        c === 43 ||
+        c === 94 ||
+        c === 96 ||
+        c === 124 ||
+        c === 126
+      )
+    )
+      return false;
+  }
+  return true;
+}
+
+/**
+ * Parses header lines `text[from..]` into `out` (lowercase names, hop-by-hop and framing
+ * headers consumed into `info`). Returns false when a line is malformed.
+ */
+function parseHeaderLines(
+  text: string,
+  from: number,
+  out: string[],
+  info: HeadInfo,
+  host: { value: string | undefined },
+): boolean {
+  let pos = from;
+  let connection = '';
+  let upgrade = '';
+  let te = '';
+  const len = text.length;
+  while (pos < len) {
+    let eol = text.indexOf('\r\n', pos);
+    if (eol < 0) eol = len;
+    const line = text.slice(pos, eol);
+    pos = eol + 2;
+    if (line.length === 0) continue;
+    const colon = line.indexOf(':');
+    if (colon <= 0) {
+      info.error = 'malformed header line';
+      return false;
+    }
+    const c0 = line.charCodeAt(0);
+    if (c0 === 32 || c0 === 9) {
+      info.error = 'obsolete header line folding';
+      return false;
+    }
+    const rawName = line.slice(0, colon);
+    if (!isToken(rawName)) {
+      info.error = 'invalid header name';
+      return false;
+    }
+    const name = rawName.toLowerCase();
+    let value = line.slice(colon + 1);
+    if (value.length > 0 && (value.charCodeAt(0) <= 32 || value.charCodeAt(value.length - 1) <= 32))
+      value = value.trim();
+    if (value.indexOf('\n') >= 0 || value.indexOf('\r') >= 0 || value.indexOf('\0') >= 0) {
+      info.error = 'invalid header value';
+      return false;
+    }
+    switch (name) {
+      case 'content-length': {
+        if (!/^\d+$/.test(value)) {
+          info.error = 'invalid content-length';
+          return false;
+        }
+        const n = Number(value);
+        if (info.contentLength >= 0 && info.contentLength !== n) {
+          info.error = 'conflicting content-length';
+          return false;
+        }
+        info.contentLength = n;
+        continue;
+      }
+      case 'transfer-encoding':
+        te = te === '' ? value.toLowerCase() : `${te},${value.toLowerCase()}`;
+        continue;
+      case 'connection':
+        connection = connection === '' ? value.toLowerCase() : `${connection},${value.toLowerCase()}`;
+        continue;
+      case 'keep-alive':
+      case 'proxy-connection':
+        continue;
+      case 'upgrade':
+        upgrade = value;
+        continue;
+      case 'host':
+        if (host.value !== undefined && host.value !== value) {
+          info.error = 'multiple host headers';
+          return false;
+        }
+        host.value = value;
+        continue;
+      case 'expect':
+        if (value.toLowerCase() === '100-continue') {
+          info.expectContinue = true;
+          continue;
+        }
+        break;
+    }
+    out.push(name, value);
+  }
+  if (te !== '') {
+    if (te !== 'chunked') {
+      info.error = te.endsWith('chunked') ? 'unsupported transfer-encoding' : 'unsupported transfer-encoding';
+      return false;
+    }
+    if (info.contentLength >= 0) {
+      info.error = 'both content-length and transfer-encoding';
+      return false;
+    }
+    info.framing = 'chunked';
+  } else if (info.contentLength > 0) info.framing = 'length';
+  if (connection !== '') {
+    if (connection.includes('close')) info.close = true;
+    else if (info.minor === 0 && connection.includes('keep-alive')) info.close = false;
+    if (upgrade !== '' && connection.includes('upgrade')) info.upgrade = upgrade.toLowerCase();
+    // Other headers named in Connection are hop-by-hop too (RFC 9110 7.6.1).
+    if (connection.includes(',') || !/^(close|keep-alive|upgrade)$/.test(connection)) {
+      for (const token of connection.split(',')) {
+        const t = token.trim();
+        if (t !== '' && t !== 'close' && t !== 'keep-alive' && t !== 'upgrade') removeHeader(out, t);
+      }
+    }
+  }
+  return true;
+}
+
+function removeHeader(h: string[], name: string): void {
+  let w = 0;
+  for (let r = 0; r < h.length; r += 2) {
+    if (h[r] === name) continue;
+    h[w] = h[r];
+    h[w + 1] = h[r + 1];
+    w += 2;
+  }
+  h.length = w;
+}
+
+/** Finds the end of a head in `buf`; -1 when not there yet. */
+export function findHeadEnd(buf: Buffer): number {
+  const i = buf.indexOf(CRLFCRLF);
+  return i < 0 ? -1 : i + 4;
+}
+
+/**
+ * Parses a request head from `buf` into `head` and `info`. Absolute-form targets set the
+ * authority from the URL (RFC 9112 3.2.2); CONNECT's authority-form target becomes the authority.
+ */
+export function parseRequestHead(buf: Buffer, head: RequestHead, info: HeadInfo): HeadOutcome {
+  const end = findHeadEnd(buf);
+  if (end < 0) return buf.length > MAX_HEAD_BYTES ? 'too_large' : 'incomplete';
+  if (end > MAX_HEAD_BYTES) return 'too_large';
+  info.headLength = end;
+  const text = latin1(buf, 0, end - 4);
+  let lineEnd = text.indexOf('\r\n');
+  if (lineEnd < 0) lineEnd = text.length;
+  const sp1 = text.indexOf(' ');
+  const sp2 = text.lastIndexOf(' ', lineEnd);
+  if (sp1 <= 0 || sp2 <= sp1) {
+    info.error = 'malformed request line';
+    return 'invalid';
+  }
+  const method = text.slice(0, sp1);
+  const target = text.slice(sp1 + 1, sp2);
+  const version = text.slice(sp2 + 1, lineEnd);
+  if (version === 'HTTP/1.1') info.minor = 1;
+  else if (version === 'HTTP/1.0') {
+    info.minor = 0;
+    info.close = true;
+  } else {
+    info.error = 'unsupported HTTP version';
+    return 'invalid';
+  }
+  if (!isToken(method) || target.length === 0 || target.indexOf(' ') >= 0) {
+    info.error = 'malformed request line';
+    return 'invalid';
+  }
+  head.method = method;
+  head.protocol = version;
+  const host = { value: undefined as string | undefined };
+  if (info.minor === 0) info.close = true;
+  if (!parseHeaderLines(text, lineEnd + 2, head.headers, info, host)) return 'invalid';
+  if (info.minor === 0 && /keep-alive/i.test(findRaw(text, 'connection'))) info.close = false;
+  const c0 = target.charCodeAt(0);
+  if (c0 === 47 /* / */) {
+    head.path = target;
+    head.authority = host.value ?? '';
+  } else if (method === 'CONNECT') {
+    head.path = '';
+    head.authority = target;
+  } else if (target === '*') {
+    head.path = '*';
+    head.authority = host.value ?? '';
+  } else {
+    // absolute-form: scheme://authority/path?query
+    const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/([^/?#]*)([^#]*)/.exec(target);
+    if (!m) {
+      info.error = 'malformed request target';
+      return 'invalid';
+    }
+    head.scheme = m[1].toLowerCase();
+    head.authority = m[2];
+    head.path = m[3] === '' ? '/' : m[3].startsWith('/') ? m[3] : `/${m[3]}`;
+  }
+  if (info.minor === 1 && head.authority === '' && host.value === undefined) {
+    info.error = 'missing host header';
+    return 'invalid';
+  }
+  return 'complete';
+}
+
+function findRaw(text: string, name: string): string {
+  const m = new RegExp(`\\r\\n${name}:([^\\r]*)`, 'i').exec(text);
+  return m ? m[1] : '';
+}
+
+/** Parses a response head into `headers` (flat, lowercase) and `info`. */
+export function parseResponseHead(buf: Buffer, headers: string[], info: HeadInfo): HeadOutcome {
+  const end = findHeadEnd(buf);
+  if (end < 0) return buf.length > MAX_HEAD_BYTES ? 'too_large' : 'incomplete';
+  if (end > MAX_HEAD_BYTES) return 'too_large';
+  info.headLength = end;
+  const text = latin1(buf, 0, end - 4);
+  let lineEnd = text.indexOf('\r\n');
+  if (lineEnd < 0) lineEnd = text.length;
+  // HTTP/1.1 200 OK
+  if (!text.startsWith('HTTP/1.') || (text.charCodeAt(12) !== 32 && lineEnd > 12)) {
+    info.error = 'malformed status line';
+    return 'invalid';
+  }
+  info.minor = text.charCodeAt(7) === 48 ? 0 : 1;
+  const status = Number(text.slice(9, 12));
+  if (!(status >= 100 && status <= 999)) {
+    info.error = 'malformed status line';
+    return 'invalid';
+  }
+  info.status = status;
+  info.reason = lineEnd > 13 ? text.slice(13, lineEnd) : '';
+  if (info.minor === 0) info.close = true;
+  const host = { value: undefined as string | undefined };
+  if (!parseHeaderLines(text, lineEnd + 2, headers, info, host)) return 'invalid';
+  if (host.value !== undefined) headers.push('host', host.value);
+  if (info.expectContinue) headers.push('expect', '100-continue');
+  if (info.framing === 'none' && info.contentLength < 0 && status >= 200 && status !== 204 && status !== 304)
+    info.framing = 'eof';
+  return 'complete';
+}
+
+/**
+ * Walks a message body across socket reads. In `decode` mode chunked bodies are de-chunked into
+ * `decoded` (the caller drains it); otherwise only the message end is located and bytes pass as-is.
+ */
+export class BodyReader {
+  framing: BodyFraming = 'none';
+  /** Bytes left of a content-length body or of the current chunk. */
+  remaining = 0;
+  /** Chunked state: 0 size line, 1 data, 2 CRLF after data, 3 trailer lines, 4 done. */
+  private state = 0;
+  private line = '';
+  /** De-chunked data slices of the last `read` (decode mode only). */
+  decoded: Buffer[] = [];
+  decode = false;
+  /** Trailer lines of a chunked body (raw text, without the final CRLF). */
+  trailers = '';
+  /** Set when the body is malformed. */
+  error = '';
+
+  start(framing: BodyFraming, contentLength: number, decode: boolean): void {
+    this.framing = framing;
+    this.remaining = framing === 'length' ? contentLength : 0;
+    this.state = 0;
+    this.line = '';
+    this.decode = decode;
+    this.decoded.length = 0;
+    this.trailers = '';
+    this.error = '';
+  }
+
+  /** True when the whole body has been read. */
+  get done(): boolean {
+    if (this.framing === 'length') return this.remaining === 0;
+    if (this.framing === 'chunked') return this.state === 4;
+    return this.framing === 'none';
+  }
+
+  /**
+   * Consumes body bytes from `buf[start..]`; returns how many belong to this body (the rest is
+   * the next message). Returns -1 on a malformed chunked body.
+   */
+  read(buf: Buffer, start: number): number {
+    const len = buf.length - start;
+    if (this.framing === 'eof') return len;
+    if (this.framing === 'length') {
+      const n = Math.min(len, this.remaining);
+      this.remaining -= n;
+      return n;
+    }
+    if (this.framing !== 'chunked') return 0;
+    let i = start;
+    const end = buf.length;
+    while (i < end && this.state !== 4) {
+      switch (this.state) {
+        case 0:
+        case 3: {
+          const nl = buf.indexOf(10, i);
+          const stop = nl < 0 ? end : nl + 1;
+          this.line += latin1(buf, i, stop);
+          i = stop;
+          if (this.line.length > 4096) return this.fail('chunk line too long');
+          if (nl < 0) break;
+          const line = this.line.endsWith('\r\n') ? this.line.slice(0, -2) : this.line.slice(0, -1);
+          this.line = '';
+          if (this.state === 3) {
+            if (line === '') this.state = 4;
+            else this.trailers += `${line}\r\n`;
+            break;
+          }
+          const semi = line.indexOf(';');
+          const hex = (semi < 0 ? line : line.slice(0, semi)).trim();
+          if (!/^[0-9a-fA-F]{1,15}$/.test(hex)) return this.fail('invalid chunk size');
+          this.remaining = Number.parseInt(hex, 16);
+          this.state = this.remaining === 0 ? 3 : 1;
+          break;
+        }
+        case 1: {
+          const avail = end - i;
+          const n = Math.min(avail, this.remaining);
+          if (this.decode) this.decoded.push(buf.subarray(i, i + n));
+          i += n;
+          this.remaining -= n;
+          if (this.remaining === 0) {
+            this.state = 2;
+            this.line = '';
+          }
+          break;
+        }
+        case 2: {
+          const c = buf[i++];
+          if (c === 10) this.state = 0;
+          else if (c !== 13) return this.fail('missing CRLF after chunk');
+          break;
+        }
+      }
+    }
+    return i - start;
+  }
+
+  private fail(reason: string): number {
+    this.error = reason;
+    return -1;
+  }
+}
+
+/** Serialises `[name, value, ...]` as header lines (each ending CRLF). */
+export function headerLines(headers: readonly string[]): string {
+  let out = '';
+  for (let i = 0; i < headers.length; i += 2) out += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  return out;
+}
+
+/** Parses raw trailer lines (from BodyReader.trailers) into a flat lowercase list. */
+export function parseTrailerLines(text: string): string[] {
+  const out: string[] = [];
+  for (const line of text.split('\r\n')) {
+    const colon = line.indexOf(':');
+    if (colon > 0) out.push(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
+  }
+  return out;
+}
+
+/** Canonical reason phrases for local replies. */
+export const STATUS_TEXT: Record<number, string> = {
+  100: 'Continue',
+  101: 'Switching Protocols',
+  200: 'OK',
+  301: 'Moved Permanently',
+  302: 'Found',
+  303: 'See Other',
+  307: 'Temporary Redirect',
+  308: 'Permanent Redirect',
+  400: 'Bad Request',
+  403: 'Forbidden',
+  404: 'Not Found',
+  408: 'Request Timeout',
+  413: 'Payload Too Large',
+  431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error',
+  501: 'Not Implemented',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};

@@ -1,0 +1,765 @@
+// One downstream HTTP/1.1 connection: parses requests, runs filters and the router, forwards upstream.
+import { randomUUID } from 'node:crypto';
+import net from 'node:net';
+import type { Cluster } from '../../cluster/cluster.ts';
+import type { Host } from '../../cluster/host.ts';
+import type { H1Connection, H1ResponseHandler, UpstreamFailure } from '../../cluster/pool/h1-connection.ts';
+import type { H1Pool } from '../../cluster/pool/h1-pool.ts';
+import type { ResponseFlag } from '../../common/response-flags.ts';
+import { splice } from '../../common/splice.ts';
+import type { HttpConnectionManager } from '../connection-manager.ts';
+import type { FilterStream, HttpFilter } from '../filters/filter.ts';
+import { h1LocalReply, isGrpc, LOCAL_BODY } from '../local-reply.ts';
+import { RequestHead } from '../request-head.ts';
+import { applyResponseMutations } from '../router/route-table.ts';
+import { decide, RouteDecision } from '../router/router.ts';
+import { BodyReader, HeadInfo, headerLines, parseRequestHead, STATUS_TEXT } from './parser.ts';
+import { forwardH1ToH2, type H2UpstreamRequest } from './to-h2.ts';
+
+const EMPTY = Buffer.alloc(0);
+/** Request body bytes held while the upstream connects before the client is paused. */
+const QUEUE_LIMIT = 1024 * 1024;
+const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
+
+/** Where the connection is in its request/response cycle. */
+type ConnState = 'idle' | 'active' | 'tunnel' | 'closed';
+
+export class H1ServerConnection implements H1ResponseHandler, FilterStream {
+  readonly socket: net.Socket;
+  private readonly hcm: HttpConnectionManager;
+  readonly head = new RequestHead();
+  private readonly info = new HeadInfo();
+  private readonly reqReader = new BodyReader();
+  private readonly decision = new RouteDecision();
+  private state: ConnState = 'idle';
+  /** Bytes received but not yet parsed (partial head, or a pipelined next request). */
+  private pending: Buffer = EMPTY;
+  private reqDone = false;
+  private respStarted = false;
+  private respDone = false;
+  /** Close the downstream connection after the current response. */
+  private closeAfter = false;
+  private upstream: H1Connection | null = null;
+  private pool: H1Pool | null = null;
+  private host: Host | null = null;
+  private cluster: Cluster | null = null;
+  /** Request body held until the upstream connection is ready. */
+  private queue: Buffer[] = [];
+  private queued = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private retriesLeft = 0;
+  private filters: HttpFilter[] | null = null;
+  private filterIndex = 0;
+  private extraResponseHeaders: string[] | null = null;
+  private requestId = '';
+  /** Response body framing passes chunked bytes through unchanged. */
+  private grpc = false;
+  /** Set when the request goes to an HTTP/2 upstream (see to-h2.ts). */
+  h2Upstream: H2UpstreamRequest | null = null;
+
+  constructor(socket: net.Socket, hcm: HttpConnectionManager, initial: Buffer) {
+    this.socket = socket;
+    this.hcm = hcm;
+    socket.setNoDelay(true);
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('error', this.onError);
+    socket.on('close', this.onClose);
+    hcm.stats.cxTotal++;
+    hcm.stats.cxActive++;
+    if (initial.length > 0) this.onData(initial);
+    socket.resume();
+  }
+
+  /** Stop keeping the connection alive: close now when idle, else after the current response. */
+  drain(): void {
+    this.closeAfter = true;
+    if (this.state === 'idle' && this.pending.length === 0) this.socket.end();
+  }
+
+  // ---- downstream input ----
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.state === 'idle') {
+      const buf = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+      this.pending = EMPTY;
+      this.parseHead(buf);
+      return;
+    }
+    if (this.state !== 'active') return;
+    if (this.reqDone) {
+      // Pipelined bytes of the next request: keep them until this response is done.
+      this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+      if (this.pending.length > QUEUE_LIMIT) this.socket.pause();
+      return;
+    }
+    this.requestBody(chunk, 0);
+  };
+
+  private parseHead(buf: Buffer): void {
+    this.head.reset();
+    this.info.reset();
+    const outcome = parseRequestHead(buf, this.head, this.info);
+    if (outcome === 'incomplete') {
+      this.pending = buf;
+      return;
+    }
+    if (outcome === 'too_large') {
+      this.protocolError(431, 'request headers too large');
+      return;
+    }
+    if (outcome === 'invalid') {
+      this.protocolError(this.info.error.includes('transfer-encoding') ? 501 : 400, this.info.error);
+      return;
+    }
+    this.startRequest();
+    if (this.state === 'active' && buf.length > this.info.headLength)
+      this.requestBody(buf, this.info.headLength);
+    else if (buf.length > this.info.headLength && this.state === 'idle') {
+      // A local reply finished the request at once; parse what follows as the next request.
+      this.pending = buf.subarray(this.info.headLength);
+    }
+  }
+
+  /** Consumes request body bytes `buf[off..]`; bytes after the body are kept as the next request. */
+  private requestBody(buf: Buffer, off: number): void {
+    const n = this.reqReader.read(buf, off);
+    if (n < 0) {
+      this.abort('DPE');
+      return;
+    }
+    if (n > 0) {
+      if (this.reqReader.decode && this.reqReader.framing === 'chunked') {
+        const parts = this.reqReader.decoded;
+        for (let i = 0; i < parts.length; i++) this.sendBody(parts[i]);
+        parts.length = 0;
+      } else this.sendBody(off === 0 && n === buf.length ? buf : buf.subarray(off, off + n));
+    }
+    if (this.reqReader.done) {
+      this.requestComplete();
+      if (off + n < buf.length) {
+        this.pending = buf.subarray(off + n);
+        if (this.state === 'idle') this.next();
+      }
+    }
+  }
+
+  private sendBody(chunk: Buffer): void {
+    if (this.h2Upstream) {
+      this.h2Upstream.write(chunk);
+      return;
+    }
+    const up = this.upstream;
+    if (up !== null && up.state === 'busy') {
+      if (!up.socket.write(chunk)) {
+        this.socket.pause();
+        up.socket.once('drain', this.resumeDownstream);
+      }
+      return;
+    }
+    this.queue.push(chunk);
+    this.queued += chunk.length;
+    if (this.queued > QUEUE_LIMIT) this.socket.pause();
+  }
+
+  private readonly resumeDownstream = (): void => {
+    if (this.state === 'active' || this.state === 'idle') this.socket.resume();
+  };
+
+  private requestComplete(): void {
+    this.reqDone = true;
+    if (this.h2Upstream) this.h2Upstream.end();
+    this.startTimer();
+  }
+
+  /** Envoy's route timeout runs from the end of the request to the end of the response. */
+  private startTimer(): void {
+    const action = this.decision.action;
+    if (action && action.timeoutMs > 0 && !this.respDone && this.state === 'active' && !this.timer) {
+      this.timer = setTimeout(this.onTimeout, action.timeoutMs);
+    }
+  }
+
+  // ---- request start: filters, router, upstream ----
+
+  private startRequest(): void {
+    this.state = 'active';
+    this.reqDone = false;
+    this.respStarted = false;
+    this.respDone = false;
+    this.grpc = false;
+    this.extraResponseHeaders = null;
+    this.filterIndex = 0;
+    const stats = this.hcm.stats;
+    stats.rqTotal++;
+    stats.rqActive++;
+    stats.rqHttp1++;
+    const head = this.head;
+    head.remoteAddress = this.socket.remoteAddress ?? '';
+    if (this.info.close) this.closeAfter = true;
+    this.reqReader.start(this.info.framing, this.info.contentLength, false);
+    if (this.info.expectContinue && this.info.minor === 1) this.socket.write(CONTINUE);
+    if (this.reqReader.done) this.reqDone = true;
+    this.grpc = isGrpc(head.get('content-type'));
+    const cfg = this.hcm.config;
+    if (cfg.generateRequestId) {
+      const id = head.get('x-request-id');
+      if (id === undefined) {
+        this.requestId = randomUUID();
+        head.headers.push('x-request-id', this.requestId);
+      } else this.requestId = id;
+    }
+    if (this.info.upgrade !== '' && !cfg.upgrades.has(this.info.upgrade)) {
+      this.localReply(403, LOCAL_BODY.upgradeFailed, undefined);
+      return;
+    }
+    if (head.method === 'CONNECT' && !cfg.upgrades.has('connect')) {
+      this.localReply(403, LOCAL_BODY.upgradeFailed, undefined);
+      return;
+    }
+    if (cfg.filters.length > 0) {
+      this.filters = cfg.filters.map((f) => f.createFilter());
+      if (!this.runFilters()) return;
+    } else this.filters = null;
+    this.route();
+    if (this.reqDone) this.startTimer();
+  }
+
+  /** Runs decode filters from `filterIndex`; false when one stopped or replied. */
+  private runFilters(): boolean {
+    const filters = this.filters!;
+    while (this.filterIndex < filters.length) {
+      const status = filters[this.filterIndex++].decodeHeaders(this);
+      if (this.state !== 'active' || this.respStarted) return false;
+      if (status === 'StopIteration') return false;
+    }
+    return true;
+  }
+
+  continueDecoding(): void {
+    if (this.state !== 'active' || this.respStarted) return;
+    if (this.runFilters()) {
+      this.route();
+      if (this.reqDone) this.startTimer();
+    }
+  }
+
+  addResponseHeader(name: string, value: string): void {
+    (this.extraResponseHeaders ??= []).push(name.toLowerCase(), value);
+  }
+
+  sendLocalReply(status: number, body: string, flag: ResponseFlag | undefined, headers?: string[]): void {
+    if (headers)
+      for (let i = 0; i < headers.length; i += 2) this.addResponseHeader(headers[i], headers[i + 1]);
+    this.localReply(status, body, flag);
+  }
+
+  private route(): void {
+    const hcm = this.hcm;
+    const d = decide(hcm.config, hcm.routes(), hcm.clusters, this.head, this.decision);
+    if (d.outcome === 'local') {
+      if (d.flag === 'NR') hcm.stats.noRoute++;
+      if (d.headers)
+        for (let i = 0; i < d.headers.length; i += 2) this.addResponseHeader(d.headers[i], d.headers[i + 1]);
+      this.localReply(d.status, d.body, d.flag);
+      return;
+    }
+    const action = d.action!;
+    const upgrade = this.info.upgrade;
+    if (upgrade !== '') {
+      const u = action.upgrades.get(upgrade);
+      if (u && !u.enabled) {
+        this.localReply(403, LOCAL_BODY.upgradeFailed, undefined);
+        return;
+      }
+    }
+    const retry = action.retry ?? d.vhost?.retry;
+    this.retriesLeft = retry ? retry.numRetries : 0;
+    this.cluster = d.cluster!;
+    if (this.head.method === 'CONNECT') {
+      const u = action.upgrades.get('connect');
+      if (!u?.enabled || !u.terminateConnect) {
+        this.localReply(403, LOCAL_BODY.upgradeFailed, undefined);
+        return;
+      }
+      this.connectTunnel();
+      return;
+    }
+    this.pickAndSend();
+  }
+
+  /** Picks a host (honouring circuit breakers) and sends the request to it. */
+  private pickAndSend(): void {
+    const cluster = this.cluster!;
+    const host = cluster.pick(this.decision);
+    if (!host) {
+      cluster.stats.noneHealthy++;
+      this.localReply(503, LOCAL_BODY.noHealthyUpstream, 'UH');
+      return;
+    }
+    if (cluster.active >= cluster.config.circuitBreakers.maxRequests) {
+      cluster.stats.rqOverflow++;
+      this.localReply(503, LOCAL_BODY.overflow, 'UO');
+      return;
+    }
+    this.host = host;
+    host.active++;
+    host.requests++;
+    cluster.active++;
+    cluster.stats.rqTotal++;
+    cluster.stats.rqActive++;
+    if (cluster.config.protocol === 'http2') {
+      this.reqReader.decode = true;
+      forwardH1ToH2(this, cluster, host);
+      return;
+    }
+    const pool = cluster.h1Pool(host);
+    this.pool = pool;
+    this.upstream = pool.acquire(this, this.head.method === 'HEAD', false);
+  }
+
+  // ---- upstream events (H1ResponseHandler) ----
+
+  onUpstreamReady(conn: H1Connection): void {
+    const head = this.head;
+    const cfg = this.hcm.config;
+    let out = `${head.method} ${head.path} HTTP/1.1\r\nhost: ${head.authority}\r\n${headerLines(head.headers)}`;
+    if (head.get('x-forwarded-proto') === undefined) out += `x-forwarded-proto: ${head.scheme}\r\n`;
+    if (cfg.useRemoteAddress && !cfg.skipXffAppend) {
+      const xff = head.get('x-forwarded-for');
+      out += `x-forwarded-for: ${xff === undefined ? head.remoteAddress : `${xff}, ${head.remoteAddress}`}\r\n`;
+    }
+    const framing = this.info.framing;
+    if (framing === 'chunked') out += 'transfer-encoding: chunked\r\n';
+    else if (this.info.contentLength >= 0) out += `content-length: ${this.info.contentLength}\r\n`;
+    if (this.info.upgrade !== '') out += `connection: upgrade\r\nupgrade: ${this.info.upgrade}\r\n`;
+    out += '\r\n';
+    const socket = conn.socket;
+    if (this.queue.length === 0) {
+      socket.write(out, 'latin1');
+    } else {
+      socket.cork();
+      socket.write(out, 'latin1');
+      for (const chunk of this.queue) socket.write(chunk);
+      socket.uncork();
+      if (!this.reqDone) {
+        // Keep the queue only while a retry could still need it (bodyless requests never queue).
+        this.queue = [];
+        this.queued = 0;
+      }
+      if (this.socket.isPaused() && this.state === 'active') this.socket.resume();
+    }
+  }
+
+  onUpstreamInformational(_conn: H1Connection, _info: HeadInfo, _headers: string[]): void {
+    // 1xx from upstream: Envoy already answered 100-continue itself, so these are dropped.
+  }
+
+  onUpstreamHead(conn: H1Connection, info: HeadInfo, headers: string[]): void {
+    this.clearTimer();
+    this.queue = [];
+    this.queued = 0;
+    const cluster = this.cluster!;
+    cluster.stats.status(info.status);
+    this.respStarted = true;
+    const d = this.decision;
+    // Response header changes: weighted cluster, route, virtual host, route configuration.
+    if (d.weighted && d.weighted.response.add.length + d.weighted.response.remove.length > 0)
+      applyResponseMutations(d.weighted.response, headers);
+    const route = d.route!;
+    if (route.response.add.length + route.response.remove.length > 0)
+      applyResponseMutations(route.response, headers);
+    const vh = d.vhost!;
+    if (vh.response.add.length + vh.response.remove.length > 0) applyResponseMutations(vh.response, headers);
+    const table = this.hcm.routes();
+    if (table && table.response.add.length + table.response.remove.length > 0)
+      applyResponseMutations(table.response, headers);
+    if (this.filters) for (const f of this.filters) f.encodeHeaders?.(this, info.status, headers);
+    if (this.extraResponseHeaders) headers.push(...this.extraResponseHeaders);
+    if (d.setCookie) headers.push('set-cookie', d.setCookie);
+    this.writeResponseHead(
+      info.status,
+      info.reason,
+      headers,
+      conn.reader.framing,
+      info.contentLength,
+      conn.closeAfter,
+    );
+  }
+
+  private writeResponseHead(
+    status: number,
+    reason: string,
+    headers: string[],
+    framing: string,
+    contentLength: number,
+    upstreamCloses: boolean,
+  ): void {
+    const cfg = this.hcm.config;
+    let out = `HTTP/1.1 ${status} ${reason || STATUS_TEXT[status] || ''}\r\n`;
+    if (cfg.serverHeader === 'OVERWRITE') {
+      removeFlat(headers, 'server');
+      out += `server: ${cfg.serverName}\r\n`;
+    } else if (cfg.serverHeader === 'APPEND_IF_ABSENT' && !hasFlat(headers, 'server'))
+      out += `server: ${cfg.serverName}\r\n`;
+    out += headerLines(headers);
+    if (framing === 'chunked') out += 'transfer-encoding: chunked\r\n';
+    else if (contentLength >= 0) out += `content-length: ${contentLength}\r\n`;
+    else if (framing === 'eof' && !upstreamCloses) out += 'content-length: 0\r\n';
+    // A close-delimited upstream body must be close-delimited downstream too.
+    if (framing === 'eof') this.closeAfter = true;
+    if (this.hcm.draining) this.closeAfter = true;
+    if (this.closeAfter) out += 'connection: close\r\n';
+    out += '\r\n';
+    this.socket.write(out, 'latin1');
+  }
+
+  onUpstreamBody(conn: H1Connection, chunk: Buffer): void {
+    if (!this.socket.write(chunk)) {
+      conn.socket.pause();
+      this.socket.once('drain', () => conn.socket.resume());
+    }
+  }
+
+  onUpstreamEnd(conn: H1Connection, _trailers: string): void {
+    this.respDone = true;
+    const reuse = this.reqDone;
+    this.finishUpstream(reuse);
+    if (!this.reqDone) {
+      // The upstream answered before the request body ended: the connection cannot be reused.
+      this.closeAfter = true;
+    }
+    void conn;
+    this.endExchange();
+  }
+
+  onUpstreamUpgrade(conn: H1Connection, info: HeadInfo, headers: string[], rest: Buffer): void {
+    this.clearTimer();
+    this.respStarted = true;
+    this.respDone = true;
+    this.cluster!.stats.status(101);
+    this.hcm.stats.upgrades++;
+    const out = `HTTP/1.1 101 ${info.reason || 'Switching Protocols'}\r\n${headerLines(headers)}connection: upgrade\r\nupgrade: ${this.info.upgrade}\r\n\r\n`;
+    this.socket.write(out, 'latin1');
+    const pending = this.pending;
+    this.pending = EMPTY;
+    this.finishUpstream(false, true);
+    this.beginTunnel(conn.socket, pending, rest);
+  }
+
+  onUpstreamFailure(conn: H1Connection, failure: UpstreamFailure, _detail: string): void {
+    if (this.upstream !== conn) return;
+    this.upstream = null;
+    const cluster = this.cluster!;
+    const host = this.host!;
+    host.failures++;
+    this.releaseHost();
+    if (this.respStarted) {
+      // Mid-response: nothing to answer with; the client sees the connection end.
+      cluster.stats.rqRxReset++;
+      this.abort('UC');
+      return;
+    }
+    const bodyless = this.info.framing === 'none';
+    const retry = this.decision.action?.retry ?? this.decision.vhost?.retry;
+    let flag: ResponseFlag;
+    let body: string;
+    if (failure === 'connect_failure' || failure === 'connect_timeout') {
+      cluster.stats.cxConnectFail++;
+      flag = 'UF';
+      body = LOCAL_BODY.connectFailure;
+      if (retry && this.retriesLeft > 0 && retryOnConnectFailure(retry.retryOn)) {
+        this.retry();
+        return;
+      }
+    } else if (failure === 'reset_before_response') {
+      flag = 'UC';
+      body = LOCAL_BODY.connectionTermination;
+      // A kept-alive connection the server closed just as it was reused: try once more on a fresh one.
+      if (bodyless && conn.served > 0) {
+        this.retry(false);
+        return;
+      }
+      if (bodyless && retry && this.retriesLeft > 0 && retryOnReset(retry.retryOn)) {
+        this.retry();
+        return;
+      }
+    } else {
+      flag = failure === 'protocol_error' ? 'UPE' : 'UC';
+      body = failure === 'protocol_error' ? LOCAL_BODY.protocolError : LOCAL_BODY.connectionTermination;
+    }
+    if (retry && this.retriesLeft === 0 && retry.numRetries > 0) flag = 'URX';
+    this.localReply(503, body, flag);
+  }
+
+  private retry(counts = true): void {
+    if (counts) this.retriesLeft--;
+    this.cluster!.stats.rqRetry++;
+    this.pickAndSend();
+  }
+
+  // ---- CONNECT tunnels and upgrades ----
+
+  private connectTunnel(): void {
+    const cluster = this.cluster!;
+    const host = cluster.pick(this.decision);
+    if (!host) {
+      this.localReply(503, LOCAL_BODY.noHealthyUpstream, 'UH');
+      return;
+    }
+    const up = net.connect({ host: host.address, port: host.port, noDelay: true });
+    cluster.stats.cxTotal++;
+    cluster.stats.cxActive++;
+    up.once('close', () => cluster.stats.cxActive--);
+    const onFail = () => {
+      cluster.stats.cxConnectFail++;
+      if (this.state === 'active') this.localReply(503, LOCAL_BODY.connectFailure, 'UF');
+    };
+    up.once('error', onFail);
+    up.once('connect', () => {
+      up.removeListener('error', onFail);
+      if (this.state !== 'active') return up.destroy();
+      cluster.stats.status(200);
+      this.respStarted = true;
+      this.socket.write('HTTP/1.1 200 OK\r\n\r\n');
+      const pending = this.pending;
+      this.pending = EMPTY;
+      this.beginTunnel(up, pending, EMPTY);
+    });
+  }
+
+  private beginTunnel(up: net.Socket, downHead: Buffer, upHead: Buffer): void {
+    this.state = 'tunnel';
+    this.hcm.stats.rqActive--;
+    this.socket.removeListener('data', this.onData);
+    this.socket.removeListener('end', this.onEnd);
+    this.socket.removeListener('error', this.onError);
+    const queued = this.queue;
+    this.queue = [];
+    const head = queued.length > 0 ? Buffer.concat([...queued, downHead]) : downHead;
+    splice(this.socket, up, head, upHead);
+  }
+
+  // ---- replies, completion, errors ----
+
+  private localReply(status: number, body: string, flag: ResponseFlag | undefined): void {
+    if (this.respStarted) {
+      this.abort(flag ?? 'UC');
+      return;
+    }
+    this.clearTimer();
+    this.respStarted = true;
+    this.respDone = true;
+    if (!this.reqDone) this.closeAfter = true;
+    if (this.hcm.draining) this.closeAfter = true;
+    const text = h1LocalReply(
+      status,
+      this.head.method === 'HEAD' ? '' : body,
+      flag,
+      this.closeAfter,
+      this.extraResponseHeaders ?? undefined,
+      this.grpc,
+      this.hcm.config.serverName,
+    );
+    this.socket.write(text, 'latin1');
+    this.finishUpstream(false);
+    this.hcm.stats.status(status);
+    this.endExchange();
+  }
+
+  private readonly onTimeout = (): void => {
+    this.timer = undefined;
+    if (this.state !== 'active' || this.respDone) return;
+    this.cluster?.stats && this.cluster.stats.rqTimeout++;
+    if (this.upstream) {
+      const up = this.upstream;
+      this.upstream = null;
+      this.pool?.release(up, false);
+      this.pool = null;
+    }
+    if (this.h2Upstream) {
+      this.h2Upstream.abort();
+      this.h2Upstream = null;
+    }
+    this.releaseHost();
+    if (this.respStarted) this.abort('UT');
+    else this.localReply(504, LOCAL_BODY.timeout, 'UT');
+  };
+
+  private clearTimer(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  /** Gives the upstream connection back (or destroys it) and updates host/cluster counters. */
+  private finishUpstream(reuse: boolean, keepSocket = false): void {
+    const up = this.upstream;
+    if (up) {
+      this.upstream = null;
+      if (keepSocket) up.detach();
+      else this.pool!.release(up, reuse);
+    }
+    this.pool = null;
+    this.releaseHost();
+  }
+
+  private releaseHost(): void {
+    if (this.host) {
+      this.host.active--;
+      this.host = null;
+      const c = this.cluster!;
+      c.active--;
+      c.stats.rqActive--;
+    }
+  }
+
+  /** The response has been written completely: count it and go on to the next request. */
+  endExchange(): void {
+    this.clearTimer();
+    this.hcm.stats.rqActive--;
+    if (this.filters) for (const f of this.filters) f.onDestroy?.();
+    this.filters = null;
+    this.queue = [];
+    this.queued = 0;
+    this.h2Upstream = null;
+    if (!this.reqDone || this.closeAfter || this.hcm.draining) {
+      this.state = 'closed';
+      this.socket.end();
+      return;
+    }
+    this.state = 'idle';
+    this.next();
+  }
+
+  private next(): void {
+    if (this.socket.isPaused()) this.socket.resume();
+    if (this.pending.length > 0) {
+      const buf = this.pending;
+      this.pending = EMPTY;
+      this.parseHead(buf);
+    }
+  }
+
+  /** Writes a response head + body for the HTTP/2-upstream path (to-h2.ts). */
+  writeHead(status: number, headers: string[], chunked: boolean, contentLength: number): void {
+    this.respStarted = true;
+    this.clearTimer();
+    this.cluster?.stats.status(status);
+    this.writeResponseHead(status, '', headers, chunked ? 'chunked' : 'length', contentLength, false);
+  }
+
+  /** Writes response body bytes for the HTTP/2-upstream path; false when the client is slow. */
+  writeBody(chunk: Buffer | string): boolean {
+    return this.socket.write(chunk);
+  }
+
+  /** The HTTP/2 upstream answered completely. */
+  upstreamDone(): void {
+    this.respDone = true;
+    this.releaseHost();
+    this.endExchange();
+  }
+
+  /** The HTTP/2 upstream failed. */
+  upstreamFailed(flag: ResponseFlag, body: string): void {
+    this.h2Upstream = null;
+    this.releaseHost();
+    if (this.respStarted) this.abort(flag);
+    else this.localReply(503, body, flag);
+  }
+
+  get requestFramingChunked(): boolean {
+    return this.info.framing === 'chunked';
+  }
+
+  get requestContentLength(): number {
+    return this.info.contentLength;
+  }
+
+  get requestDone(): boolean {
+    return this.reqDone;
+  }
+
+  /** Pauses or resumes reading the client (backpressure from an HTTP/2 upstream). */
+  pauseDownstream(paused: boolean): void {
+    if (paused) this.socket.pause();
+    else if (this.state === 'active') this.socket.resume();
+  }
+
+  private protocolError(status: number, detail: string): void {
+    this.hcm.stats.protocolError++;
+    this.state = 'active';
+    this.hcm.stats.rqActive++;
+    this.closeAfter = true;
+    this.reqDone = true;
+    this.localReply(status, detail, 'DPE');
+  }
+
+  /** Ends the exchange abruptly (mid-response failure or bad request body). */
+  private abort(_flag: ResponseFlag): void {
+    this.clearTimer();
+    if (this.upstream) {
+      this.pool?.release(this.upstream, false);
+      this.upstream = null;
+    }
+    if (this.h2Upstream) {
+      this.h2Upstream.abort();
+      this.h2Upstream = null;
+    }
+    this.releaseHost();
+    if (this.state === 'active') this.hcm.stats.rqActive--;
+    this.state = 'closed';
+    this.socket.destroy();
+  }
+
+  private readonly onEnd = (): void => {
+    // The client half-closed. Mid-body that is an abort; otherwise finish the response, then close.
+    if (this.state === 'active' && !this.reqDone) {
+      this.hcm.stats.rxReset++;
+      this.abort('DC');
+      return;
+    }
+    this.closeAfter = true;
+    if (this.state === 'idle') this.socket.end();
+  };
+
+  private readonly onError = (): void => {
+    // 'close' follows and cleans up.
+  };
+
+  private readonly onClose = (): void => {
+    this.hcm.stats.cxActive--;
+    this.hcm.connectionClosed(this);
+    if (this.state === 'active') {
+      this.hcm.stats.rxReset++;
+      this.abort('DC');
+    }
+    this.state = 'closed';
+  };
+}
+
+function retryOnConnectFailure(on: Set<string>): boolean {
+  return on.has('connect-failure') || on.has('5xx') || on.has('gateway-error') || on.has('reset');
+}
+
+function retryOnReset(on: Set<string>): boolean {
+  return on.has('reset') || on.has('5xx') || on.has('gateway-error');
+}
+
+function hasFlat(h: string[], name: string): boolean {
+  for (let i = 0; i < h.length; i += 2) if (h[i] === name) return true;
+  return false;
+}
+
+function removeFlat(h: string[], name: string): void {
+  let w = 0;
+  for (let r = 0; r < h.length; r += 2) {
+    if (h[r] === name) continue;
+    h[w] = h[r];
+    h[w + 1] = h[r + 1];
+    w += 2;
+  }
+  h.length = w;
+}

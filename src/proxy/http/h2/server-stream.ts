@@ -1,0 +1,535 @@
+// One downstream HTTP/2 stream (h2c or gRPC): filters, router, then an HTTP/2 or HTTP/1.1 upstream.
+import { randomUUID } from 'node:crypto';
+import http2 from 'node:http2';
+import net from 'node:net';
+import type { Cluster } from '../../cluster/cluster.ts';
+import type { Host } from '../../cluster/host.ts';
+import type { H1Connection, H1ResponseHandler, UpstreamFailure } from '../../cluster/pool/h1-connection.ts';
+import type { H1Pool } from '../../cluster/pool/h1-pool.ts';
+import { RESPONSE_FLAGS_HEADER, type ResponseFlag } from '../../common/response-flags.ts';
+import { splice } from '../../common/splice.ts';
+import type { HttpConnectionManager } from '../connection-manager.ts';
+import type { FilterStream, HttpFilter } from '../filters/filter.ts';
+import { type HeadInfo, parseTrailerLines } from '../h1/parser.ts';
+import { grpcStatusFor, isGrpc, LOCAL_BODY } from '../local-reply.ts';
+import { RequestHead } from '../request-head.ts';
+import { applyResponseMutations } from '../router/route-table.ts';
+import { decide, RouteDecision } from '../router/router.ts';
+
+const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_CANCEL } = http2.constants;
+
+/** Headers that never cross an HTTP/2 hop (RFC 9113 8.2.2). */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+]);
+
+export class H2ServerStream implements H1ResponseHandler, FilterStream {
+  private readonly hcm: HttpConnectionManager;
+  private readonly stream: http2.ServerHttp2Stream;
+  readonly head = new RequestHead();
+  private readonly decision = new RouteDecision();
+  private readonly endStream: boolean;
+  private readonly grpc: boolean;
+  private filters: HttpFilter[] | null = null;
+  private filterIndex = 0;
+  private extraResponseHeaders: string[] | null = null;
+  private cluster: Cluster | null = null;
+  private host: Host | null = null;
+  private pool: H1Pool | null = null;
+  private upstreamH1: H1Connection | null = null;
+  private upstreamH2: http2.ClientHttp2Stream | null = null;
+  private responded = false;
+  private finished = false;
+  private timer: NodeJS.Timeout | undefined;
+  private retriesLeft = 0;
+  /** Chunk-encode the request body towards an HTTP/1.1 upstream. */
+  private chunkedUp = false;
+
+  constructor(
+    hcm: HttpConnectionManager,
+    stream: http2.ServerHttp2Stream,
+    headers: http2.IncomingHttpHeaders,
+    flags: number,
+  ) {
+    this.hcm = hcm;
+    this.stream = stream;
+    this.endStream = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
+    const head = this.head;
+    head.protocol = 'HTTP/2';
+    head.method = String(headers[':method'] ?? 'GET');
+    head.scheme = String(headers[':scheme'] ?? 'http');
+    head.authority = String(headers[':authority'] ?? headers.host ?? '');
+    head.path = String(headers[':path'] ?? '');
+    head.remoteAddress = stream.session?.socket?.remoteAddress ?? '';
+    for (const [name, value] of Object.entries(headers)) {
+      if (name.startsWith(':') || HOP_BY_HOP.has(name)) continue;
+      if (Array.isArray(value)) for (const v of value) head.headers.push(name, v);
+      else if (value !== undefined) head.headers.push(name, String(value));
+    }
+    this.grpc = isGrpc(head.get('content-type'));
+    stream.on('error', () => this.onDownstreamGone());
+    stream.on('close', () => this.onDownstreamGone());
+    hcm.stats.rqTotal++;
+    hcm.stats.rqActive++;
+    hcm.stats.rqHttp2++;
+    this.start();
+  }
+
+  private start(): void {
+    const cfg = this.hcm.config;
+    if (cfg.generateRequestId && this.head.get('x-request-id') === undefined)
+      this.head.headers.push('x-request-id', randomUUID());
+    if (cfg.filters.length > 0) {
+      this.filters = cfg.filters.map((f) => f.createFilter());
+      if (!this.runFilters()) return;
+    }
+    this.route();
+  }
+
+  private runFilters(): boolean {
+    const filters = this.filters!;
+    while (this.filterIndex < filters.length) {
+      const status = filters[this.filterIndex++].decodeHeaders(this);
+      if (this.responded || this.finished) return false;
+      if (status === 'StopIteration') return false;
+    }
+    return true;
+  }
+
+  continueDecoding(): void {
+    if (this.responded || this.finished) return;
+    if (this.runFilters()) this.route();
+  }
+
+  addResponseHeader(name: string, value: string): void {
+    (this.extraResponseHeaders ??= []).push(name.toLowerCase(), value);
+  }
+
+  sendLocalReply(status: number, body: string, flag: ResponseFlag | undefined, headers?: string[]): void {
+    if (headers)
+      for (let i = 0; i < headers.length; i += 2) this.addResponseHeader(headers[i], headers[i + 1]);
+    this.localReply(status, body, flag);
+  }
+
+  private route(): void {
+    const hcm = this.hcm;
+    const d = decide(hcm.config, hcm.routes(), hcm.clusters, this.head, this.decision);
+    if (d.outcome === 'local') {
+      if (d.flag === 'NR') hcm.stats.noRoute++;
+      if (d.headers)
+        for (let i = 0; i < d.headers.length; i += 2) this.addResponseHeader(d.headers[i], d.headers[i + 1]);
+      this.localReply(d.status, d.body, d.flag);
+      return;
+    }
+    const action = d.action!;
+    this.cluster = d.cluster!;
+    const retry = action.retry ?? d.vhost?.retry;
+    this.retriesLeft = retry ? retry.numRetries : 0;
+    if (action.timeoutMs > 0) {
+      this.timer = setTimeout(this.onTimeout, action.timeoutMs);
+    }
+    if (this.head.method === 'CONNECT') {
+      const u = action.upgrades.get('connect');
+      if (!hcm.config.upgrades.has('connect') || !u?.enabled || !u.terminateConnect) {
+        this.localReply(403, LOCAL_BODY.upgradeFailed, undefined);
+        return;
+      }
+      this.connectTunnel();
+      return;
+    }
+    this.pickAndSend();
+  }
+
+  private pickAndSend(): void {
+    const cluster = this.cluster!;
+    const host = cluster.pick(this.decision);
+    if (!host) {
+      cluster.stats.noneHealthy++;
+      this.localReply(503, LOCAL_BODY.noHealthyUpstream, 'UH');
+      return;
+    }
+    if (cluster.active >= cluster.config.circuitBreakers.maxRequests) {
+      cluster.stats.rqOverflow++;
+      this.localReply(503, LOCAL_BODY.overflow, 'UO');
+      return;
+    }
+    this.host = host;
+    host.active++;
+    host.requests++;
+    cluster.active++;
+    cluster.stats.rqTotal++;
+    cluster.stats.rqActive++;
+    if (cluster.config.protocol === 'http1') {
+      this.pool = cluster.h1Pool(host);
+      this.upstreamH1 = this.pool.acquire(this, this.head.method === 'HEAD', true);
+    } else this.forwardH2(cluster, host);
+  }
+
+  // ---- HTTP/2 upstream ----
+
+  private forwardH2(cluster: Cluster, host: Host): void {
+    const head = this.head;
+    const headers: http2.OutgoingHttpHeaders = {
+      ':method': head.method,
+      ':scheme': head.scheme,
+      ':authority': head.authority,
+      ':path': head.path,
+    };
+    const h = head.headers;
+    for (let i = 0; i < h.length; i += 2) {
+      const prev = headers[h[i]];
+      headers[h[i]] =
+        prev === undefined ? h[i + 1] : Array.isArray(prev) ? [...prev, h[i + 1]] : [String(prev), h[i + 1]];
+    }
+    if (headers['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = head.scheme;
+    let up: http2.ClientHttp2Stream;
+    try {
+      up = cluster.h2Pool(host).get().request(headers, { endStream: this.endStream });
+    } catch {
+      this.upstreamFailure('UF', LOCAL_BODY.connectFailure);
+      return;
+    }
+    this.upstreamH2 = up;
+    if (!this.endStream) this.stream.pipe(up);
+    let trailers: http2.IncomingHttpHeaders | undefined;
+    let waitTrailers = false;
+    up.on('response', (rh, flags) => {
+      if (this.finished) return;
+      const status = Number(rh[':status']);
+      cluster.stats.status(status);
+      this.clearTimer();
+      const out = this.responseHeaders(status, rh);
+      const end = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
+      waitTrailers = !end && (this.grpc || rh.trailer !== undefined);
+      this.responded = true;
+      try {
+        this.stream.respond(out, { endStream: end, waitForTrailers: waitTrailers });
+      } catch {
+        return;
+      }
+      if (end) return;
+      up.pipe(this.stream);
+    });
+    up.on('trailers', (t) => {
+      trailers = t;
+    });
+    this.stream.on('wantTrailers', () => {
+      const out: http2.OutgoingHttpHeaders = {};
+      if (trailers) for (const [k, v] of Object.entries(trailers)) if (!k.startsWith(':')) out[k] = v;
+      try {
+        this.stream.sendTrailers(out);
+      } catch {
+        // stream already gone
+      }
+    });
+    up.on('end', () => this.complete());
+    up.on('close', () => {
+      if (this.finished) return;
+      if (up.rstCode !== undefined && up.rstCode !== 0) {
+        if (!this.responded) return this.upstreamFailure('UR', LOCAL_BODY.connectionTermination);
+        return this.reset('UR');
+      }
+      if (!this.responded) this.upstreamFailure('UC', LOCAL_BODY.connectionTermination);
+    });
+    up.on('error', () => {
+      if (this.finished) return;
+      if (!this.responded) this.upstreamFailure('UF', LOCAL_BODY.connectFailure);
+      else this.reset('UR');
+    });
+  }
+
+  /** Response headers for the client: upstream's, minus hop-by-hop, plus route mutations and server. */
+  private responseHeaders(
+    status: number,
+    rh: http2.IncomingHttpHeaders | string[],
+  ): http2.OutgoingHttpHeaders {
+    const flat: string[] = [];
+    if (Array.isArray(rh)) flat.push(...rh);
+    else
+      for (const [k, v] of Object.entries(rh)) {
+        if (k.startsWith(':') || HOP_BY_HOP.has(k)) continue;
+        if (Array.isArray(v)) for (const x of v) flat.push(k, x);
+        else if (v !== undefined) flat.push(k, String(v));
+      }
+    const d = this.decision;
+    if (d.weighted) applyResponseMutations(d.weighted.response, flat);
+    if (d.route) applyResponseMutations(d.route.response, flat);
+    if (d.vhost) applyResponseMutations(d.vhost.response, flat);
+    const table = this.hcm.routes();
+    if (table) applyResponseMutations(table.response, flat);
+    if (this.filters) for (const f of this.filters) f.encodeHeaders?.(this, status, flat);
+    if (this.extraResponseHeaders) flat.push(...this.extraResponseHeaders);
+    if (d.setCookie) flat.push('set-cookie', d.setCookie);
+    const cfg = this.hcm.config;
+    const out: http2.OutgoingHttpHeaders = { ':status': status };
+    for (let i = 0; i < flat.length; i += 2) {
+      const name = flat[i];
+      if (HOP_BY_HOP.has(name)) continue;
+      const prev = out[name];
+      out[name] =
+        prev === undefined
+          ? flat[i + 1]
+          : Array.isArray(prev)
+            ? [...prev, flat[i + 1]]
+            : [String(prev), flat[i + 1]];
+    }
+    if (
+      cfg.serverHeader === 'OVERWRITE' ||
+      (cfg.serverHeader === 'APPEND_IF_ABSENT' && out.server === undefined)
+    )
+      out.server = cfg.serverName;
+    return out;
+  }
+
+  // ---- HTTP/1.1 upstream (H1ResponseHandler) ----
+
+  onUpstreamReady(conn: H1Connection): void {
+    const head = this.head;
+    let out = `${head.method} ${head.path} HTTP/1.1\r\nhost: ${head.authority}\r\n`;
+    const h = head.headers;
+    let contentLength = -1;
+    for (let i = 0; i < h.length; i += 2) {
+      const name = h[i];
+      if (name === 'content-length') {
+        contentLength = Number(h[i + 1]);
+        continue;
+      }
+      if (name === 'te') continue;
+      out += `${name}: ${h[i + 1]}\r\n`;
+    }
+    if (head.get('x-forwarded-proto') === undefined) out += `x-forwarded-proto: ${head.scheme}\r\n`;
+    if (contentLength >= 0) out += `content-length: ${contentLength}\r\n`;
+    else if (!this.endStream) {
+      out += 'transfer-encoding: chunked\r\n';
+      this.chunkedUp = true;
+    }
+    conn.socket.write(`${out}\r\n`, 'latin1');
+    if (this.endStream) return;
+    const socket = conn.socket;
+    this.stream.on('data', (chunk: Buffer) => {
+      if (this.upstreamH1 !== conn) return;
+      const ok = this.chunkedUp
+        ? socket.write(`${chunk.length.toString(16)}\r\n`) && socket.write(chunk) && socket.write('\r\n')
+        : socket.write(chunk);
+      if (!ok) {
+        this.stream.pause();
+        socket.once('drain', () => this.stream.resume());
+      }
+    });
+    this.stream.on('end', () => {
+      if (this.upstreamH1 === conn && this.chunkedUp) socket.write('0\r\n\r\n');
+    });
+  }
+
+  onUpstreamInformational(): void {
+    // 1xx responses other than 101 are not forwarded (see h1/server-connection.ts).
+  }
+
+  onUpstreamHead(_conn: H1Connection, info: HeadInfo, headers: string[]): void {
+    if (this.finished) return;
+    this.cluster!.stats.status(info.status);
+    this.clearTimer();
+    const out = this.responseHeaders(info.status, headers);
+    const bodyless = _conn.reader.done;
+    this.responded = true;
+    try {
+      this.stream.respond(out, {
+        endStream: bodyless,
+        waitForTrailers: !bodyless && info.framing === 'chunked' && this.grpc,
+      });
+    } catch {
+      // client went away
+    }
+  }
+
+  onUpstreamBody(conn: H1Connection, chunk: Buffer): void {
+    if (this.finished || this.stream.destroyed) return;
+    if (!this.stream.write(chunk)) {
+      conn.socket.pause();
+      this.stream.once('drain', () => conn.socket.resume());
+    }
+  }
+
+  onUpstreamEnd(conn: H1Connection, trailers: string): void {
+    this.upstreamH1 = null;
+    this.pool?.release(conn, !this.chunkedUp || this.stream.readableEnded || this.endStream);
+    this.pool = null;
+    if (!this.stream.destroyed && !this.stream.writableEnded) {
+      if (trailers !== '' && this.grpc) {
+        const t = parseTrailerLines(trailers);
+        this.stream.once('wantTrailers', () => {
+          const out: http2.OutgoingHttpHeaders = {};
+          for (let i = 0; i < t.length; i += 2) out[t[i]] = t[i + 1];
+          this.stream.sendTrailers(out);
+        });
+      }
+      this.stream.end();
+    }
+    this.complete();
+  }
+
+  onUpstreamUpgrade(conn: H1Connection): void {
+    // HTTP/2 clients cannot upgrade over HTTP/1.1 semantics; refuse.
+    this.upstreamH1 = null;
+    conn.destroy();
+    this.upstreamFailure('UPE', LOCAL_BODY.protocolError);
+  }
+
+  onUpstreamFailure(conn: H1Connection, failure: UpstreamFailure): void {
+    if (this.upstreamH1 !== conn) return;
+    this.upstreamH1 = null;
+    this.pool = null;
+    if (this.responded) {
+      this.reset('UC');
+      return;
+    }
+    if (failure === 'connect_failure' || failure === 'connect_timeout') {
+      this.cluster!.stats.cxConnectFail++;
+      const retry = this.decision.action?.retry;
+      if (retry && this.retriesLeft > 0 && this.endStream) {
+        this.retriesLeft--;
+        this.releaseHost();
+        this.cluster!.stats.rqRetry++;
+        this.pickAndSend();
+        return;
+      }
+      this.upstreamFailure('UF', LOCAL_BODY.connectFailure);
+      return;
+    }
+    if (failure === 'reset_before_response' && conn.served > 0 && this.endStream) {
+      this.releaseHost();
+      this.pickAndSend();
+      return;
+    }
+    this.upstreamFailure(failure === 'protocol_error' ? 'UPE' : 'UC', LOCAL_BODY.connectionTermination);
+  }
+
+  // ---- CONNECT ----
+
+  private connectTunnel(): void {
+    const cluster = this.cluster!;
+    const host = cluster.pick(this.decision);
+    if (!host) {
+      this.localReply(503, LOCAL_BODY.noHealthyUpstream, 'UH');
+      return;
+    }
+    const up = net.connect({ host: host.address, port: host.port, noDelay: true });
+    up.once('error', () => {
+      if (!this.responded) this.localReply(503, LOCAL_BODY.connectFailure, 'UF');
+    });
+    up.once('connect', () => {
+      if (this.finished) return up.destroy();
+      this.clearTimer();
+      this.responded = true;
+      this.stream.respond({ ':status': 200 });
+      this.hcm.stats.upgrades++;
+      splice(this.stream, up);
+    });
+  }
+
+  // ---- endings ----
+
+  private upstreamFailure(flag: ResponseFlag, body: string): void {
+    this.releaseHost();
+    this.localReply(503, body, flag);
+  }
+
+  private localReply(status: number, body: string, flag: ResponseFlag | undefined): void {
+    if (this.finished) return;
+    if (this.responded) {
+      this.reset(flag ?? 'UC');
+      return;
+    }
+    this.responded = true;
+    this.clearTimer();
+    const headers: http2.OutgoingHttpHeaders = { ':status': status };
+    if (flag) headers[RESPONSE_FLAGS_HEADER] = flag;
+    if (this.extraResponseHeaders) {
+      const x = this.extraResponseHeaders;
+      for (let i = 0; i < x.length; i += 2) headers[x[i]] = x[i + 1];
+    }
+    headers.server = this.hcm.config.serverName;
+    this.hcm.stats.status(status);
+    try {
+      if (this.grpc) {
+        headers[':status'] = 200;
+        headers['content-type'] = 'application/grpc';
+        headers['grpc-status'] = String(grpcStatusFor(status));
+        headers['grpc-message'] = encodeURIComponent(body);
+        this.stream.respond(headers, { endStream: true });
+      } else {
+        if (body !== '') headers['content-type'] = 'text/plain';
+        headers['content-length'] = Buffer.byteLength(body);
+        this.stream.respond(headers, { endStream: body === '' || this.head.method === 'HEAD' });
+        if (body !== '' && this.head.method !== 'HEAD') this.stream.end(body);
+      }
+    } catch {
+      // client went away
+    }
+    this.complete();
+  }
+
+  private readonly onTimeout = (): void => {
+    this.timer = undefined;
+    if (this.finished) return;
+    this.cluster!.stats.rqTimeout++;
+    this.dropUpstream();
+    this.releaseHost();
+    if (this.responded) this.reset('UT');
+    else this.localReply(504, LOCAL_BODY.timeout, 'UT');
+  };
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private dropUpstream(): void {
+    if (this.upstreamH1) {
+      this.pool?.release(this.upstreamH1, false);
+      this.upstreamH1 = null;
+      this.pool = null;
+    }
+    if (this.upstreamH2) {
+      if (!this.upstreamH2.closed) this.upstreamH2.close(NGHTTP2_CANCEL);
+      this.upstreamH2 = null;
+    }
+  }
+
+  private releaseHost(): void {
+    if (this.host) {
+      this.host.active--;
+      this.host = null;
+      const c = this.cluster!;
+      c.active--;
+      c.stats.rqActive--;
+    }
+  }
+
+  private complete(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.clearTimer();
+    this.releaseHost();
+    this.hcm.stats.rqActive--;
+    if (this.filters) for (const f of this.filters) f.onDestroy?.();
+  }
+
+  private reset(_flag: ResponseFlag): void {
+    this.dropUpstream();
+    this.complete();
+    if (!this.stream.destroyed) this.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+  }
+
+  private onDownstreamGone(): void {
+    if (this.finished) return;
+    this.hcm.stats.rxReset++;
+    this.dropUpstream();
+    this.complete();
+  }
+}

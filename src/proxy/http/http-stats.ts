@@ -1,0 +1,51 @@
+// Per connection-manager counters, named after Envoy's http.<stat_prefix>.* statistics.
+
+export class HttpStats {
+  readonly prefix: string;
+  /** downstream_cx_total / downstream_cx_active */
+  cxTotal = 0;
+  cxActive = 0;
+  /** downstream_rq_total / downstream_rq_active */
+  rqTotal = 0;
+  rqActive = 0;
+  /** downstream_rq_1xx..5xx (index 1..5) */
+  readonly rqByClass = [0, 0, 0, 0, 0, 0];
+  /** no_route */
+  noRoute = 0;
+  /** downstream_rq_http1_total / http2 */
+  rqHttp1 = 0;
+  rqHttp2 = 0;
+  /** downstream_cx_protocol_error */
+  protocolError = 0;
+  /** downstream_rq_rx_reset (client went away mid-request) */
+  rxReset = 0;
+  /** downstream_cx_upgrades_total */
+  upgrades = 0;
+
+  constructor(prefix: string) {
+    this.prefix = prefix;
+  }
+
+  status(code: number): void {
+    const cls = (code / 100) | 0;
+    if (cls >= 1 && cls <= 5) this.rqByClass[cls]++;
+  }
+}
+
+/** Stats objects by stat prefix, shared by every listener using the prefix. */
+export class HttpStatsRegistry {
+  private readonly byPrefix = new Map<string, HttpStats>();
+
+  get(prefix: string): HttpStats {
+    let s = this.byPrefix.get(prefix);
+    if (!s) {
+      s = new HttpStats(prefix);
+      this.byPrefix.set(prefix, s);
+    }
+    return s;
+  }
+
+  all(): HttpStats[] {
+    return [...this.byPrefix.values()];
+  }
+}

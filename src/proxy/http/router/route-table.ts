@@ -1,0 +1,675 @@
+// A RouteConfiguration compiled for lookups: virtual host by authority, then the first matching route.
+import {
+  checkFields,
+  durationMs,
+  list,
+  type Msg,
+  msg,
+  num,
+  str,
+  unsupported,
+  wrappedBool,
+  wrappedNum,
+} from '../../common/fields.ts';
+import type { RequestHead } from '../request-head.ts';
+import {
+  caseSensitive,
+  compileHeaderMatchers,
+  compileQueryMatcher,
+  fullRegex,
+  type HeaderMatcher,
+  matchHeader,
+  matchQuery,
+  parseQuery,
+  type QueryParameterMatcher,
+} from './matchers.ts';
+
+/** How a header mutation treats an existing header (Envoy's HeaderAppendAction). */
+export type AppendAction =
+  | 'APPEND_IF_EXISTS_OR_ADD'
+  | 'ADD_IF_ABSENT'
+  | 'OVERWRITE_IF_EXISTS_OR_ADD'
+  | 'OVERWRITE_IF_EXISTS';
+
+export interface HeaderMutation {
+  name: string;
+  value: string;
+  action: AppendAction;
+}
+
+/** Headers to add and remove at one level (route config, virtual host, route, weighted cluster). */
+export interface HeaderMutations {
+  add: HeaderMutation[];
+  remove: string[];
+}
+
+/** One entry of a route's hash_policy. */
+export type HashPolicy =
+  | { kind: 'header'; name: string; terminal: boolean }
+  | { kind: 'cookie'; name: string; ttlMs?: number; path: string; terminal: boolean }
+  | { kind: 'query'; name: string; terminal: boolean }
+  | { kind: 'source_ip'; terminal: boolean };
+
+export interface WeightedCluster {
+  name: string;
+  weight: number;
+  request: HeaderMutations;
+  response: HeaderMutations;
+  hostRewriteLiteral?: string;
+}
+
+export interface RetryPolicy {
+  /** Envoy retry_on conditions (`5xx`, `gateway-error`, `connect-failure`, `reset`, ...). */
+  retryOn: Set<string>;
+  numRetries: number;
+  perTryTimeoutMs: number;
+  retriableStatusCodes: number[];
+}
+
+export interface UpgradeSetting {
+  enabled: boolean;
+  /** For CONNECT: terminate the tunnel here and send the payload as raw TCP upstream. */
+  terminateConnect: boolean;
+}
+
+/** RouteAction: where a matched request goes. */
+export interface ForwardAction {
+  kind: 'forward';
+  /** Candidate clusters; one entry for `cluster`, several for `weighted_clusters`. */
+  clusters: WeightedCluster[];
+  totalWeight: number;
+  /** Name of a request header holding the cluster (`cluster_header`). */
+  clusterHeader?: string;
+  /** Route timeout in ms; 0 disables (Envoy default 15 s). */
+  timeoutMs: number;
+  /** Idle timeout of the stream in ms; 0 = none. */
+  idleTimeoutMs: number;
+  prefixRewrite?: string;
+  regexRewrite?: { regex: RegExp; substitution: string };
+  hostRewriteLiteral?: string;
+  hostRewriteHeader?: string;
+  autoHostRewrite: boolean;
+  hashPolicies: HashPolicy[];
+  upgrades: Map<string, UpgradeSetting>;
+  retry?: RetryPolicy;
+}
+
+export interface RedirectAction {
+  kind: 'redirect';
+  scheme?: string;
+  host?: string;
+  port?: number;
+  path?: string;
+  prefixRewrite?: string;
+  code: number;
+  stripQuery: boolean;
+}
+
+export interface DirectResponseAction {
+  kind: 'direct';
+  status: number;
+  body: string;
+}
+
+export type RouteAction = ForwardAction | RedirectAction | DirectResponseAction;
+
+export interface RouteMatch {
+  path: 'prefix' | 'path' | 'regex' | 'separated' | 'connect';
+  value: string;
+  regex?: RegExp;
+  caseSensitive: boolean;
+  headers: HeaderMatcher[];
+  query: QueryParameterMatcher[];
+  /** Only gRPC requests (content-type application/grpc*). */
+  grpc: boolean;
+}
+
+export interface Route {
+  name: string;
+  match: RouteMatch;
+  action: RouteAction;
+  request: HeaderMutations;
+  response: HeaderMutations;
+}
+
+export interface VirtualHost {
+  name: string;
+  domains: string[];
+  routes: Route[];
+  request: HeaderMutations;
+  response: HeaderMutations;
+  retry?: RetryPolicy;
+}
+
+/** A compiled RouteConfiguration. Immutable; swapped whole when RDS sends a new version. */
+export interface RouteTable {
+  name: string;
+  virtualHosts: VirtualHost[];
+  request: HeaderMutations;
+  response: HeaderMutations;
+  /** Virtual host lookup by lowercase authority. */
+  exact: Map<string, VirtualHost>;
+  /** `*.example.com` style, longest suffix first. */
+  suffixes: { suffix: string; vhost: VirtualHost }[];
+  /** `example.*` style, longest prefix first. */
+  prefixes: { prefix: string; vhost: VirtualHost }[];
+  wildcard?: VirtualHost;
+}
+
+const EMPTY_MUTATIONS: HeaderMutations = { add: [], remove: [] };
+
+function compileMutations(add: unknown, remove: unknown, where: string): HeaderMutations {
+  const adds = list(add).map((o, i) => {
+    const w = `${where}.headers_to_add[${i}]`;
+    checkFields(o, w, ['header', 'append', 'appendAction', 'keepEmptyValue']);
+    const header = msg(o.header) ?? {};
+    checkFields(header, w, ['key', 'value', 'rawValue']);
+    let action: AppendAction = 'APPEND_IF_EXISTS_OR_ADD';
+    if (typeof o.appendAction === 'string') action = o.appendAction as AppendAction;
+    if (o.append !== undefined && o.append !== null && !wrappedBool(o.append, true))
+      action = 'OVERWRITE_IF_EXISTS_OR_ADD';
+    const raw = header.rawValue;
+    const value =
+      typeof header.value === 'string' && header.value !== ''
+        ? header.value
+        : raw instanceof Uint8Array
+          ? Buffer.from(raw).toString('latin1')
+          : typeof raw === 'string'
+            ? Buffer.from(raw, 'base64').toString('latin1')
+            : '';
+    return { name: str(header.key).toLowerCase(), value, action };
+  });
+  const removes = Array.isArray(remove) ? (remove as string[]).map((s) => s.toLowerCase()) : [];
+  return adds.length === 0 && removes.length === 0 ? EMPTY_MUTATIONS : { add: adds, remove: removes };
+}
+
+/** Applies mutations to a request head (Envoy: removals first, then additions). */
+export function applyRequestMutations(m: HeaderMutations, head: RequestHead): void {
+  for (const name of m.remove) head.remove(name);
+  for (const a of m.add) {
+    if (a.name === ':authority' || a.name === 'host') {
+      head.authority = a.value;
+      continue;
+    }
+    const existing = head.get(a.name);
+    switch (a.action) {
+      case 'APPEND_IF_EXISTS_OR_ADD':
+        head.add(a.name, a.value);
+        break;
+      case 'ADD_IF_ABSENT':
+        if (existing === undefined) head.add(a.name, a.value);
+        break;
+      case 'OVERWRITE_IF_EXISTS_OR_ADD':
+        head.set(a.name, a.value);
+        break;
+      case 'OVERWRITE_IF_EXISTS':
+        if (existing !== undefined) head.set(a.name, a.value);
+        break;
+    }
+  }
+}
+
+/** Applies mutations to a flat response header list `[name, value, ...]` in place. */
+export function applyResponseMutations(m: HeaderMutations, headers: string[]): void {
+  for (const name of m.remove) removeFlat(headers, name);
+  for (const a of m.add) {
+    const i = indexFlat(headers, a.name);
+    switch (a.action) {
+      case 'APPEND_IF_EXISTS_OR_ADD':
+        headers.push(a.name, a.value);
+        break;
+      case 'ADD_IF_ABSENT':
+        if (i < 0) headers.push(a.name, a.value);
+        break;
+      case 'OVERWRITE_IF_EXISTS_OR_ADD':
+        removeFlat(headers, a.name);
+        headers.push(a.name, a.value);
+        break;
+      case 'OVERWRITE_IF_EXISTS':
+        if (i >= 0) {
+          removeFlat(headers, a.name);
+          headers.push(a.name, a.value);
+        }
+        break;
+    }
+  }
+}
+
+function indexFlat(headers: string[], name: string): number {
+  for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return i;
+  return -1;
+}
+
+function removeFlat(headers: string[], name: string): void {
+  let w = 0;
+  for (let r = 0; r < headers.length; r += 2) {
+    if (headers[r] === name) continue;
+    headers[w] = headers[r];
+    headers[w + 1] = headers[r + 1];
+    w += 2;
+  }
+  headers.length = w;
+}
+
+function compileRetry(value: unknown, where: string): RetryPolicy | undefined {
+  const r = msg(value);
+  if (!r) return undefined;
+  checkFields(r, where, [
+    'retryOn',
+    'numRetries',
+    'perTryTimeout',
+    'retriableStatusCodes',
+    'retryHostPredicate',
+    'hostSelectionRetryMaxAttempts',
+    'retryBackOff',
+  ]);
+  return {
+    retryOn: new Set(
+      str(r.retryOn)
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ),
+    numRetries: wrappedNum(r.numRetries, 1),
+    perTryTimeoutMs: durationMs(r.perTryTimeout, 0),
+    retriableStatusCodes: Array.isArray(r.retriableStatusCodes)
+      ? (r.retriableStatusCodes as number[]).map(Number)
+      : [],
+  };
+}
+
+const ROUTE_ACTION_FIELDS = [
+  'cluster',
+  'weightedClusters',
+  'clusterHeader',
+  'timeout',
+  'idleTimeout',
+  'prefixRewrite',
+  'regexRewrite',
+  'hostRewriteLiteral',
+  'hostRewriteHeader',
+  'autoHostRewrite',
+  'hashPolicy',
+  'upgradeConfigs',
+  'retryPolicy',
+  'maxStreamDuration',
+  'clusterNotFoundResponseCode',
+  'priority',
+];
+
+function compileForward(a: Msg, where: string): ForwardAction {
+  checkFields(a, where, ROUTE_ACTION_FIELDS);
+  let clusters: WeightedCluster[] = [];
+  if (typeof a.cluster === 'string' && a.cluster !== '') {
+    clusters = [{ name: a.cluster, weight: 1, request: EMPTY_MUTATIONS, response: EMPTY_MUTATIONS }];
+  }
+  const wc = msg(a.weightedClusters);
+  let totalWeight = clusters.length;
+  if (wc) {
+    checkFields(wc, `${where}.weighted_clusters`, ['clusters', 'totalWeight', 'runtimeKeyPrefix']);
+    clusters = list(wc.clusters).map((c, i) => {
+      const w = `${where}.weighted_clusters.clusters[${i}]`;
+      checkFields(c, w, [
+        'name',
+        'weight',
+        'requestHeadersToAdd',
+        'requestHeadersToRemove',
+        'responseHeadersToAdd',
+        'responseHeadersToRemove',
+        'hostRewriteLiteral',
+        'metadataMatch',
+        'typedPerFilterConfig',
+      ]);
+      if (msg(c.metadataMatch) && Object.keys(msg(c.metadataMatch)!).length > 0)
+        unsupported(w, 'metadata_match');
+      return {
+        name: str(c.name),
+        weight: wrappedNum(c.weight, 0),
+        request: compileMutations(c.requestHeadersToAdd, c.requestHeadersToRemove, `${w}.request`),
+        response: compileMutations(c.responseHeadersToAdd, c.responseHeadersToRemove, `${w}.response`),
+        hostRewriteLiteral: str(c.hostRewriteLiteral) || undefined,
+      };
+    });
+    totalWeight = clusters.reduce((s, c) => s + c.weight, 0);
+    if (totalWeight === 0) unsupported(`${where}.weighted_clusters`, 'a total weight of 0');
+  }
+  const clusterHeader = str(a.clusterHeader).toLowerCase() || undefined;
+  if (clusters.length === 0 && !clusterHeader) unsupported(where, 'a route action without cluster');
+  const rr = msg(a.regexRewrite);
+  const upgrades = new Map<string, UpgradeSetting>();
+  for (const [i, u] of list(a.upgradeConfigs).entries()) {
+    checkFields(u, `${where}.upgrade_configs[${i}]`, ['upgradeType', 'enabled', 'connectConfig']);
+    upgrades.set(str(u.upgradeType).toLowerCase(), {
+      enabled: wrappedBool(u.enabled, true),
+      terminateConnect: msg(u.connectConfig) !== undefined,
+    });
+  }
+  const msd = msg(a.maxStreamDuration);
+  if (msd) checkFields(msd, `${where}.max_stream_duration`, ['maxStreamDuration', 'grpcTimeoutHeaderMax']);
+  return {
+    kind: 'forward',
+    clusters,
+    totalWeight,
+    clusterHeader,
+    timeoutMs: durationMs(a.timeout, 15000),
+    idleTimeoutMs: durationMs(a.idleTimeout, 0),
+    prefixRewrite:
+      typeof a.prefixRewrite === 'string' && a.prefixRewrite !== '' ? a.prefixRewrite : undefined,
+    regexRewrite: rr
+      ? {
+          regex: new RegExp(str(msg(rr.pattern)?.regex), 'g'),
+          substitution: str(rr.substitution).replace(/\\(\d)/g, '$$$1'),
+        }
+      : undefined,
+    hostRewriteLiteral: str(a.hostRewriteLiteral) || undefined,
+    hostRewriteHeader: str(a.hostRewriteHeader).toLowerCase() || undefined,
+    autoHostRewrite: wrappedBool(a.autoHostRewrite, false),
+    hashPolicies: list(a.hashPolicy).map((h, i) => compileHashPolicy(h, `${where}.hash_policy[${i}]`)),
+    upgrades,
+    retry: compileRetry(a.retryPolicy, `${where}.retry_policy`),
+  };
+}
+
+function compileHashPolicy(h: Msg, where: string): HashPolicy {
+  checkFields(h, where, ['header', 'cookie', 'queryParameter', 'connectionProperties', 'terminal']);
+  const terminal = h.terminal === true;
+  const header = msg(h.header);
+  if (header) {
+    checkFields(header, `${where}.header`, ['headerName']);
+    return { kind: 'header', name: str(header.headerName).toLowerCase(), terminal };
+  }
+  const cookie = msg(h.cookie);
+  if (cookie) {
+    checkFields(cookie, `${where}.cookie`, ['name', 'ttl', 'path']);
+    const ttl = cookie.ttl === undefined || cookie.ttl === null ? undefined : durationMs(cookie.ttl, 0);
+    return { kind: 'cookie', name: str(cookie.name), ttlMs: ttl, path: str(cookie.path), terminal };
+  }
+  const q = msg(h.queryParameter);
+  if (q) return { kind: 'query', name: str(q.name), terminal };
+  const cp = msg(h.connectionProperties);
+  if (cp && cp.sourceIp === true) return { kind: 'source_ip', terminal };
+  return unsupported(where, 'this hash policy');
+}
+
+function compileRoute(r: Msg, where: string): Route {
+  checkFields(r, where, [
+    'name',
+    'match',
+    'route',
+    'redirect',
+    'directResponse',
+    'requestHeadersToAdd',
+    'requestHeadersToRemove',
+    'responseHeadersToAdd',
+    'responseHeadersToRemove',
+    'decorator',
+    'metadata',
+    'typedPerFilterConfig',
+  ]);
+  if (msg(r.typedPerFilterConfig) && Object.keys(msg(r.typedPerFilterConfig)!).length > 0)
+    unsupported(where, 'typed_per_filter_config');
+  const m = msg(r.match) ?? {};
+  const mw = `${where}.match`;
+  checkFields(m, mw, [
+    'prefix',
+    'path',
+    'safeRegex',
+    'pathSeparatedPrefix',
+    'connectMatcher',
+    'caseSensitive',
+    'headers',
+    'queryParameters',
+    'grpc',
+  ]);
+  const cs = caseSensitive(m.caseSensitive);
+  let match: RouteMatch;
+  const common = {
+    caseSensitive: cs,
+    headers: compileHeaderMatchers(m.headers, mw),
+    query: list(m.queryParameters).map((q, i) => compileQueryMatcher(q, `${mw}.query_parameters[${i}]`)),
+    grpc: msg(m.grpc) !== undefined,
+  };
+  if (typeof m.path === 'string' && m.path !== '')
+    match = { path: 'path', value: cs ? m.path : m.path.toLowerCase(), ...common };
+  else if (msg(m.safeRegex))
+    match = {
+      path: 'regex',
+      value: '',
+      regex: fullRegex(str(msg(m.safeRegex)!.regex), mw, cs ? '' : 'i'),
+      ...common,
+    };
+  else if (typeof m.pathSeparatedPrefix === 'string' && m.pathSeparatedPrefix !== '')
+    match = {
+      path: 'separated',
+      value: cs ? m.pathSeparatedPrefix : m.pathSeparatedPrefix.toLowerCase(),
+      ...common,
+    };
+  else if (msg(m.connectMatcher)) match = { path: 'connect', value: '', ...common };
+  else {
+    const p = str(m.prefix);
+    match = { path: 'prefix', value: cs ? p : p.toLowerCase(), ...common };
+  }
+  let action: RouteAction;
+  if (msg(r.route)) action = compileForward(msg(r.route)!, `${where}.route`);
+  else if (msg(r.redirect)) action = compileRedirect(msg(r.redirect)!, `${where}.redirect`);
+  else if (msg(r.directResponse)) {
+    const d = msg(r.directResponse)!;
+    checkFields(d, `${where}.direct_response`, ['status', 'body']);
+    const body = msg(d.body);
+    if (body) checkFields(body, `${where}.direct_response.body`, ['inlineString', 'inlineBytes']);
+    const bytes = body?.inlineBytes;
+    action = {
+      kind: 'direct',
+      status: num(d.status, 200),
+      body: body
+        ? typeof body.inlineString === 'string' && body.inlineString !== ''
+          ? body.inlineString
+          : bytes instanceof Uint8Array
+            ? Buffer.from(bytes).toString('utf8')
+            : ''
+        : '',
+    };
+  } else return unsupported(where, 'a route without route, redirect or direct_response');
+  return {
+    name: str(r.name),
+    match,
+    action,
+    request: compileMutations(r.requestHeadersToAdd, r.requestHeadersToRemove, `${where}.request`),
+    response: compileMutations(r.responseHeadersToAdd, r.responseHeadersToRemove, `${where}.response`),
+  };
+}
+
+const REDIRECT_CODES: Record<string, number> = {
+  MOVED_PERMANENTLY: 301,
+  FOUND: 302,
+  SEE_OTHER: 303,
+  TEMPORARY_REDIRECT: 307,
+  PERMANENT_REDIRECT: 308,
+};
+
+function compileRedirect(r: Msg, where: string): RedirectAction {
+  checkFields(r, where, [
+    'httpsRedirect',
+    'schemeRedirect',
+    'hostRedirect',
+    'portRedirect',
+    'pathRedirect',
+    'prefixRewrite',
+    'responseCode',
+    'stripQuery',
+  ]);
+  const code = typeof r.responseCode === 'string' ? (REDIRECT_CODES[r.responseCode] ?? 301) : 301;
+  return {
+    kind: 'redirect',
+    scheme: r.httpsRedirect === true ? 'https' : str(r.schemeRedirect) || undefined,
+    host: str(r.hostRedirect) || undefined,
+    port: num(r.portRedirect) || undefined,
+    path: str(r.pathRedirect) || undefined,
+    prefixRewrite: str(r.prefixRewrite) || undefined,
+    code,
+    stripQuery: r.stripQuery === true,
+  };
+}
+
+const VHOST_FIELDS = [
+  'name',
+  'domains',
+  'routes',
+  'requestHeadersToAdd',
+  'requestHeadersToRemove',
+  'responseHeadersToAdd',
+  'responseHeadersToRemove',
+  'retryPolicy',
+  'includeRequestAttemptCount',
+  'typedPerFilterConfig',
+];
+
+/** Compiles a decoded RouteConfiguration; throws UnsupportedFieldError for what weft cannot honour. */
+export function compileRouteTable(rc: Msg): RouteTable {
+  const name = str(rc.name);
+  const where = `RouteConfiguration ${name}`;
+  checkFields(rc, where, [
+    'name',
+    'virtualHosts',
+    'requestHeadersToAdd',
+    'requestHeadersToRemove',
+    'responseHeadersToAdd',
+    'responseHeadersToRemove',
+    'validateClusters',
+    'ignorePortInHostMatching',
+    'maxDirectResponseBodySizeBytes',
+  ]);
+  const table: RouteTable = {
+    name,
+    virtualHosts: [],
+    request: compileMutations(rc.requestHeadersToAdd, rc.requestHeadersToRemove, `${where}.request`),
+    response: compileMutations(rc.responseHeadersToAdd, rc.responseHeadersToRemove, `${where}.response`),
+    exact: new Map(),
+    suffixes: [],
+    prefixes: [],
+  };
+  for (const [vi, v] of list(rc.virtualHosts).entries()) {
+    const vw = `${where}.virtual_hosts[${vi}]`;
+    checkFields(v, vw, VHOST_FIELDS);
+    if (msg(v.typedPerFilterConfig) && Object.keys(msg(v.typedPerFilterConfig)!).length > 0)
+      unsupported(vw, 'typed_per_filter_config');
+    const vhost: VirtualHost = {
+      name: str(v.name),
+      domains: Array.isArray(v.domains) ? (v.domains as string[]).map((d) => d.toLowerCase()) : [],
+      routes: list(v.routes).map((r, ri) => compileRoute(r, `${vw}.routes[${ri}]`)),
+      request: compileMutations(v.requestHeadersToAdd, v.requestHeadersToRemove, `${vw}.request`),
+      response: compileMutations(v.responseHeadersToAdd, v.responseHeadersToRemove, `${vw}.response`),
+      retry: compileRetry(v.retryPolicy, `${vw}.retry_policy`),
+    };
+    table.virtualHosts.push(vhost);
+    for (const d of vhost.domains) {
+      if (d === '*') {
+        if (table.wildcard) unsupported(vw, `domain '*' in two virtual hosts`);
+        table.wildcard = vhost;
+      } else if (d.startsWith('*')) table.suffixes.push({ suffix: d.slice(1), vhost });
+      else if (d.endsWith('*')) table.prefixes.push({ prefix: d.slice(0, -1), vhost });
+      else {
+        if (table.exact.has(d)) unsupported(vw, `domain '${d}' in two virtual hosts`);
+        table.exact.set(d, vhost);
+      }
+    }
+  }
+  table.suffixes.sort((a, b) => b.suffix.length - a.suffix.length);
+  table.prefixes.sort((a, b) => b.prefix.length - a.prefix.length);
+  return table;
+}
+
+/** Envoy's virtual-host selection: exact, then longest suffix wildcard, then longest prefix wildcard, then `*`. */
+export function findVirtualHost(table: RouteTable, authority: string): VirtualHost | undefined {
+  const host = authority.toLowerCase();
+  const exact = table.exact.get(host);
+  if (exact) return exact;
+  for (const s of table.suffixes)
+    if (host.endsWith(s.suffix) && host.length > s.suffix.length) return s.vhost;
+  for (const p of table.prefixes)
+    if (host.startsWith(p.prefix) && host.length > p.prefix.length) return p.vhost;
+  return table.wildcard;
+}
+
+/** The first route of the virtual host that matches the request, or undefined. */
+export function findRoute(vhost: VirtualHost, head: RequestHead): Route | undefined {
+  const isConnect = head.method === 'CONNECT';
+  let pathOnly: string | undefined;
+  let query: Map<string, string> | undefined;
+  for (const route of vhost.routes) {
+    const m = route.match;
+    if (m.path === 'connect') {
+      if (!isConnect) continue;
+    } else {
+      if (isConnect) continue;
+      if (pathOnly === undefined) pathOnly = head.pathOnly();
+      const p = m.caseSensitive || m.path === 'regex' ? pathOnly : pathOnly.toLowerCase();
+      switch (m.path) {
+        case 'prefix':
+          if (!p.startsWith(m.value)) continue;
+          break;
+        case 'path':
+          if (p !== m.value) continue;
+          break;
+        case 'regex':
+          if (!m.regex!.test(p)) continue;
+          break;
+        case 'separated':
+          if (!(p === m.value || (p.startsWith(m.value) && p.charCodeAt(m.value.length) === 47))) continue;
+          break;
+      }
+    }
+    if (m.grpc && !(head.get('content-type') ?? '').startsWith('application/grpc')) continue;
+    let ok = true;
+    for (const h of m.headers) {
+      if (!matchHeader(h, head)) {
+        ok = false;
+        break;
+      }
+    }
+    if (!ok) continue;
+    if (m.query.length > 0) {
+      if (query === undefined) query = parseQuery(head.path);
+      for (const q of m.query) {
+        if (!matchQuery(q, query)) {
+          ok = false;
+          break;
+        }
+      }
+      if (!ok) continue;
+    }
+    return route;
+  }
+  return undefined;
+}
+
+/** Picks a cluster of a forward action (weighted by `weight`); `random` is in [0, 1). */
+export function pickWeightedCluster(action: ForwardAction, random: number): WeightedCluster {
+  const clusters = action.clusters;
+  if (clusters.length === 1) return clusters[0];
+  let point = Math.floor(random * action.totalWeight);
+  for (const c of clusters) {
+    if (point < c.weight) return c;
+    point -= c.weight;
+  }
+  return clusters[clusters.length - 1];
+}
+
+/** Rewrites the request path per the route's prefix_rewrite / regex_rewrite. */
+export function rewritePath(action: ForwardAction, route: Route, path: string): string {
+  if (
+    action.prefixRewrite !== undefined &&
+    (route.match.path === 'prefix' || route.match.path === 'separated')
+  ) {
+    const len = route.match.value.length;
+    return action.prefixRewrite + path.slice(len);
+  }
+  if (action.regexRewrite) {
+    const q = path.indexOf('?');
+    const p = q < 0 ? path : path.slice(0, q);
+    const rest = q < 0 ? '' : path.slice(q);
+    action.regexRewrite.regex.lastIndex = 0;
+    return p.replace(action.regexRewrite.regex, action.regexRewrite.substitution) + rest;
+  }
+  return path;
+}

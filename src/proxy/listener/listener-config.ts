@@ -1,0 +1,173 @@
+// Listener resources compiled: address, listener filters, filter chains with their match and terminal filter.
+import {
+  checkFields,
+  durationMs,
+  list,
+  type Msg,
+  msg,
+  num,
+  str,
+  unsupported,
+  wrappedBool,
+} from '../common/fields.ts';
+import { compileHcm, HCM_TYPE_URL, type HcmConfig } from '../http/connection-manager-config.ts';
+import { compileTcpProxy, TCP_PROXY_TYPE_URL, type TcpProxyConfig } from '../tcp/tcp-proxy-config.ts';
+
+export const HTTP_INSPECTOR_TYPE_URL =
+  'type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector';
+export const TLS_INSPECTOR_TYPE_URL =
+  'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector';
+
+/** filter_chain_match, compiled (empty lists match everything). */
+export interface ChainMatch {
+  destinationPort?: number;
+  transportProtocol?: string;
+  applicationProtocols: string[];
+}
+
+export interface FilterChainConfig {
+  name: string;
+  match: ChainMatch;
+  /** The terminal network filter. */
+  terminal: { kind: 'http'; hcm: HcmConfig } | { kind: 'tcp'; tcp: TcpProxyConfig };
+}
+
+export interface ListenerConfig {
+  name: string;
+  address: string;
+  port: number;
+  httpInspector: boolean;
+  tlsInspector: boolean;
+  /** How long listener filters wait for the first bytes (ms; Envoy default 15 s; 0 = no limit). */
+  listenerFiltersTimeoutMs: number;
+  /** On that timeout, go on with what is known (true) or close (false). */
+  continueOnTimeout: boolean;
+  filterChains: FilterChainConfig[];
+  defaultChain?: FilterChainConfig;
+}
+
+const LISTENER_FIELDS = [
+  'name',
+  'address',
+  'filterChains',
+  'defaultFilterChain',
+  'listenerFilters',
+  'listenerFiltersTimeout',
+  'continueOnListenerFiltersTimeout',
+  'trafficDirection',
+  'statPrefix',
+  'drainType',
+  'perConnectionBufferLimitBytes',
+  'bindToPort',
+  'enableReusePort',
+  'metadata',
+];
+
+export function compileListener(l: Msg): ListenerConfig {
+  const name = str(l.name);
+  const where = `Listener ${name}`;
+  checkFields(l, where, LISTENER_FIELDS);
+  const sa = msg(msg(l.address)?.socketAddress);
+  if (!sa) return unsupported(`${where}.address`, 'an address other than socket_address');
+  checkFields(sa, `${where}.address.socket_address`, ['address', 'portValue', 'protocol', 'ipv4Compat']);
+  if (l.bindToPort !== undefined && l.bindToPort !== null && !wrappedBool(l.bindToPort, true))
+    unsupported(where, 'bind_to_port false');
+  let httpInspector = false;
+  let tlsInspector = false;
+  for (const [i, f] of list(l.listenerFilters).entries()) {
+    const fw = `${where}.listener_filters[${i}]`;
+    checkFields(f, fw, ['name', 'typedConfig', 'filterDisabled']);
+    const type = str(msg(f.typedConfig)?.['@type']);
+    if (type === HTTP_INSPECTOR_TYPE_URL || str(f.name) === 'envoy.filters.listener.http_inspector')
+      httpInspector = true;
+    else if (type === TLS_INSPECTOR_TYPE_URL || str(f.name) === 'envoy.filters.listener.tls_inspector')
+      tlsInspector = true;
+    else unsupported(fw, `listener filter '${str(f.name)}'`);
+  }
+  const port = num(sa.portValue);
+  const chains = list(l.filterChains).map((c, i) => compileChain(c, `${where}.filter_chains[${i}]`, port));
+  const dfc = msg(l.defaultFilterChain);
+  return {
+    name,
+    address: str(sa.address) || '0.0.0.0',
+    port,
+    httpInspector,
+    tlsInspector,
+    listenerFiltersTimeoutMs: durationMs(l.listenerFiltersTimeout, 15000),
+    continueOnTimeout: l.continueOnListenerFiltersTimeout === true,
+    filterChains: chains,
+    defaultChain: dfc ? compileChain(dfc, `${where}.default_filter_chain`, port) : undefined,
+  };
+}
+
+function compileChain(c: Msg, where: string, port: number): FilterChainConfig {
+  checkFields(c, where, ['name', 'filterChainMatch', 'filters', 'metadata', 'transportSocket']);
+  if (msg(c.transportSocket)) unsupported(`${where}.transport_socket`, 'TLS termination (transport_socket)');
+  const m = msg(c.filterChainMatch) ?? {};
+  checkFields(m, `${where}.filter_chain_match`, [
+    'destinationPort',
+    'transportProtocol',
+    'applicationProtocols',
+  ]);
+  const filters = list(c.filters);
+  if (filters.length !== 1)
+    unsupported(
+      `${where}.filters`,
+      `${filters.length} network filters (exactly one terminal filter is supported)`,
+    );
+  const f = filters[0];
+  const fw = `${where}.filters[0]`;
+  checkFields(f, fw, ['name', 'typedConfig']);
+  const tc = msg(f.typedConfig) ?? {};
+  const type = str(tc['@type']);
+  let terminal: FilterChainConfig['terminal'];
+  if (type === HCM_TYPE_URL) terminal = { kind: 'http', hcm: compileHcm(tc, `${fw}.typed_config`, port) };
+  else if (type === TCP_PROXY_TYPE_URL)
+    terminal = { kind: 'tcp', tcp: compileTcpProxy(tc, `${fw}.typed_config`) };
+  else return unsupported(fw, `network filter '${str(f.name)}' (${type})`);
+  const dp = msg(m.destinationPort);
+  return {
+    name: str(c.name),
+    match: {
+      destinationPort: dp ? num(dp.value) : undefined,
+      transportProtocol: str(m.transportProtocol) || undefined,
+      applicationProtocols: Array.isArray(m.applicationProtocols) ? (m.applicationProtocols as string[]) : [],
+    },
+    terminal,
+  };
+}
+
+/**
+ * Envoy's filter-chain selection for what weft inspects: destination port, transport protocol,
+ * application protocol; the most specific match wins, else the default chain.
+ */
+export function selectChain(
+  l: ListenerConfig,
+  localPort: number,
+  transport: string,
+  appProtocol: string | undefined,
+): FilterChainConfig | undefined {
+  let best: FilterChainConfig | undefined;
+  let bestScore = -1;
+  for (const c of l.filterChains) {
+    const m = c.match;
+    let score = 0;
+    if (m.destinationPort !== undefined) {
+      if (m.destinationPort !== localPort) continue;
+      score += 4;
+    }
+    if (m.transportProtocol !== undefined) {
+      if (m.transportProtocol !== transport) continue;
+      score += 2;
+    }
+    if (m.applicationProtocols.length > 0) {
+      if (appProtocol === undefined || !m.applicationProtocols.includes(appProtocol)) continue;
+      score += 1;
+    }
+    if (score > bestScore) {
+      best = c;
+      bestScore = score;
+    }
+  }
+  return best ?? l.defaultChain;
+}

@@ -1,0 +1,177 @@
+// One bound listener: accepts connections, inspects first bytes, picks a filter chain, hands the socket over.
+import type net from 'node:net';
+import type { ClusterManager } from '../cluster/cluster-manager.ts';
+import { HttpConnectionManager } from '../http/connection-manager.ts';
+import type { HttpStatsRegistry } from '../http/http-stats.ts';
+import type { RouteTable } from '../http/router/route-table.ts';
+import { TcpProxy, type TcpStats } from '../tcp/tcp-proxy.ts';
+import { type Detected, detectProtocol } from './detect.ts';
+import { type FilterChainConfig, type ListenerConfig, selectChain } from './listener-config.ts';
+
+/** What a listener needs from the rest of the proxy. */
+export interface ListenerDeps {
+  clusters: ClusterManager;
+  /** Current RouteConfiguration by RDS name. */
+  route(name: string): RouteTable | undefined;
+  httpStats: HttpStatsRegistry;
+  tcpStats(prefix: string): TcpStats;
+}
+
+type ChainRuntime = HttpConnectionManager | TcpProxy;
+
+const EMPTY: Buffer = Buffer.alloc(0);
+
+export class Listener {
+  readonly server: net.Server;
+  private readonly deps: ListenerDeps;
+  config!: ListenerConfig;
+  private chains = new Map<FilterChainConfig, ChainRuntime>();
+  /** Runtimes of replaced configs, still serving their connections. */
+  private readonly retired: ChainRuntime[] = [];
+  /** Connections accepted before the first config (held, then dispatched). */
+  private held: net.Socket[] = [];
+  private draining = false;
+  /** Connections accepted in total (downstream_cx_total of the listener). */
+  accepted = 0;
+
+  constructor(server: net.Server, deps: ListenerDeps) {
+    this.server = server;
+    this.deps = deps;
+    server.on('connection', this.onConnection);
+  }
+
+  /** Installs a new config; new connections use it, existing ones keep theirs. */
+  setConfig(config: ListenerConfig): void {
+    const old = this.chains;
+    this.config = config;
+    this.chains = new Map();
+    const all = config.defaultChain ? [...config.filterChains, config.defaultChain] : config.filterChains;
+    for (const chain of all) this.chains.set(chain, this.buildRuntime(chain));
+    for (const rt of old.values()) this.retired.push(rt);
+    const held = this.held;
+    this.held = [];
+    for (const s of held) if (!s.destroyed) this.dispatch(s);
+  }
+
+  private buildRuntime(chain: FilterChainConfig): ChainRuntime {
+    const t = chain.terminal;
+    if (t.kind === 'tcp')
+      return new TcpProxy(t.tcp, this.deps.clusters, this.deps.tcpStats(t.tcp.statPrefix));
+    const hcm = t.hcm;
+    const inline = hcm.inlineRoutes;
+    const rdsName = hcm.rdsName ?? '';
+    const routes = inline ? () => inline : () => this.deps.route(rdsName);
+    return new HttpConnectionManager(
+      hcm,
+      routes,
+      this.deps.clusters,
+      this.deps.httpStats.get(hcm.statPrefix || this.config.name),
+    );
+  }
+
+  private readonly onConnection = (socket: net.Socket): void => {
+    this.accepted++;
+    socket.on('error', noop);
+    if (this.draining) {
+      socket.destroy();
+      return;
+    }
+    if (!this.config) {
+      socket.pause();
+      this.held.push(socket);
+      return;
+    }
+    this.dispatch(socket);
+  };
+
+  private dispatch(socket: net.Socket): void {
+    const cfg = this.config;
+    const port = socket.localPort ?? cfg.port;
+    if (!cfg.httpInspector && !cfg.tlsInspector) {
+      const chain = selectChain(cfg, port, 'raw_buffer', undefined);
+      if (!chain) return void socket.destroy();
+      const rt = this.chains.get(chain)!;
+      if (rt instanceof TcpProxy) {
+        rt.handle(socket, EMPTY);
+        return;
+      }
+      // The HTTP codec (AUTO) needs the first bytes to tell HTTP/1.1 from HTTP/2.
+      this.inspect(socket, (buf) => this.toChain(socket, chain, buf));
+      return;
+    }
+    this.inspect(socket, (buf, detected) => {
+      const transport = detected === 'tls' ? 'tls' : 'raw_buffer';
+      const app =
+        cfg.httpInspector && (detected === 'http/1.1' || detected === 'http/1.0' || detected === 'h2c')
+          ? detected
+          : undefined;
+      const chain = selectChain(cfg, port, transport, app);
+      if (!chain) return void socket.destroy();
+      this.toChain(socket, chain, buf);
+    });
+  }
+
+  private toChain(socket: net.Socket, chain: FilterChainConfig, buf: Buffer): void {
+    const rt = this.chains.get(chain);
+    if (!rt) return void socket.destroy();
+    socket.removeListener('error', noop);
+    rt.handle(socket, buf);
+  }
+
+  /** Reads until the protocol is known (or the listener-filter timeout), then calls `done`. */
+  private inspect(socket: net.Socket, done: (buf: Buffer, detected: Detected) => void): void {
+    let buf: Buffer = EMPTY;
+    const timeoutMs = this.config.listenerFiltersTimeoutMs;
+    const continueOnTimeout = this.config.continueOnTimeout;
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (detected: Detected) => {
+      if (timer) clearTimeout(timer);
+      socket.removeListener('data', onData);
+      socket.removeListener('end', onEnd);
+      socket.pause();
+      done(buf, detected);
+    };
+    const onData = (chunk: Buffer) => {
+      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+      const d = detectProtocol(buf);
+      if (d !== 'need_more') finish(d);
+    };
+    const onEnd = () =>
+      finish(buf.length === 0 ? 'raw' : detectProtocol(buf) === 'need_more' ? 'raw' : detectProtocol(buf));
+    if (timeoutMs > 0)
+      timer = setTimeout(() => (continueOnTimeout ? finish('raw') : socket.destroy()), timeoutMs);
+    socket.on('data', onData);
+    socket.on('end', onEnd);
+    socket.once('close', () => timer && clearTimeout(timer));
+    socket.resume();
+  }
+
+  /** Stops accepting and drains every connection manager. */
+  drain(): void {
+    this.draining = true;
+    this.server.close();
+    for (const s of this.held) s.destroy();
+    for (const rt of [...this.chains.values(), ...this.retired])
+      if (rt instanceof HttpConnectionManager) rt.drain();
+  }
+
+  /** Open downstream connections. */
+  get connections(): number {
+    let n = 0;
+    for (const rt of [...this.chains.values(), ...this.retired]) n += rt.connections;
+    return n;
+  }
+
+  destroy(): void {
+    this.server.close();
+    for (const rt of [...this.chains.values(), ...this.retired]) rt.destroy();
+  }
+
+  /** The port actually bound. */
+  get port(): number {
+    const a = this.server.address();
+    return typeof a === 'object' && a ? a.port : 0;
+  }
+}
+
+function noop(): void {}

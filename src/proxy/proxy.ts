@@ -1,0 +1,166 @@
+// The data-plane process core: applies xDS resources to listeners, routes and clusters, drains on shutdown.
+import type net from 'node:net';
+import { TYPE_URL } from '../control/xds/types.ts';
+import { UnsupportedFieldError } from '../errors.ts';
+import {
+  type ClusterConfig,
+  compileCluster,
+  compileLoadAssignment,
+  type EndpointSet,
+} from './cluster/cluster-config.ts';
+import { ClusterManager } from './cluster/cluster-manager.ts';
+import { HttpStatsRegistry } from './http/http-stats.ts';
+import { compileRouteTable, type RouteTable } from './http/router/route-table.ts';
+import { compileListener, type ListenerConfig } from './listener/listener-config.ts';
+import { ListenerManager } from './listener/listener-manager.ts';
+import { TcpStats } from './tcp/tcp-proxy.ts';
+import type { XdsHandler, XdsResource } from './xds-client/ads-client.ts';
+
+/** A resource as last accepted, for /config_dump. */
+export interface AcceptedResource {
+  name: string;
+  version: string;
+  /** Decoded body (camelCase). */
+  body: Record<string, unknown>;
+}
+
+/** Settings of the proxy core (the CLI fills them from flags). */
+export interface ProxyCoreConfig {
+  /** Servers bound before configuration arrives, adopted by the LDS listener on the same port. */
+  prebound?: Map<number, net.Server>;
+}
+
+export class ProxyCore implements XdsHandler {
+  readonly clusters = new ClusterManager();
+  readonly httpStats = new HttpStatsRegistry();
+  readonly tcpStats = new Map<string, TcpStats>();
+  readonly listeners: ListenerManager;
+  private readonly routes = new Map<string, RouteTable>();
+  /** Accepted resources per type URL, by name. */
+  readonly accepted = new Map<string, Map<string, AcceptedResource>>();
+  private listenerNames: string[] = [];
+  private gotListeners = false;
+  private gotClusters = false;
+  /** Once true, stays true (Envoy's initialization is done once). */
+  private wasReady = false;
+
+  constructor(config: ProxyCoreConfig = {}) {
+    this.listeners = new ListenerManager(
+      {
+        clusters: this.clusters,
+        route: (name) => this.routes.get(name),
+        httpStats: this.httpStats,
+        tcpStats: (prefix) => {
+          let s = this.tcpStats.get(prefix);
+          if (!s) {
+            s = new TcpStats();
+            this.tcpStats.set(prefix, s);
+          }
+          return s;
+        },
+      },
+      config.prebound,
+    );
+    for (const t of Object.values(TYPE_URL)) this.accepted.set(t, new Map());
+  }
+
+  async apply(typeUrl: string, resources: XdsResource[], version: string, complete: boolean): Promise<void> {
+    switch (typeUrl) {
+      case TYPE_URL.listener:
+        return this.applyListeners(resources, version);
+      case TYPE_URL.route:
+        return this.applyRoutes(resources, version);
+      case TYPE_URL.cluster:
+        return this.applyClusters(resources, version);
+      case TYPE_URL.endpoint:
+        return this.applyEndpoints(resources, version);
+      default:
+        if (complete || resources.length > 0)
+          throw new UnsupportedFieldError(`resource type ${typeUrl} is not supported by weft proxy`);
+    }
+  }
+
+  /** Compiles every listener first (any failure rejects the whole update), then binds/swaps. */
+  async applyListeners(resources: XdsResource[], version: string): Promise<void> {
+    const configs: ListenerConfig[] = resources.map((r) => compileListener(r.body));
+    await this.listeners.apply(configs);
+    this.listenerNames = configs.map((c) => c.name);
+    this.remember(TYPE_URL.listener, resources, version, true);
+    this.gotListeners = true;
+  }
+
+  applyRoutes(resources: XdsResource[], version: string): void {
+    const tables = resources.map((r) => compileRouteTable(r.body));
+    for (const t of tables) this.routes.set(t.name, t);
+    this.remember(TYPE_URL.route, resources, version, false);
+  }
+
+  applyClusters(resources: XdsResource[], version: string): void {
+    const configs: ClusterConfig[] = resources.map((r) => compileCluster(r.body));
+    this.clusters.setClusters(configs);
+    this.remember(TYPE_URL.cluster, resources, version, true);
+    const eds = new Set(this.clusters.edsNames());
+    this.clusters.retainAssignments(eds);
+    const known = this.accepted.get(TYPE_URL.endpoint)!;
+    for (const name of known.keys()) if (!eds.has(name)) known.delete(name);
+    this.gotClusters = true;
+  }
+
+  applyEndpoints(resources: XdsResource[], version: string): void {
+    const sets: EndpointSet[] = resources.map((r) => compileLoadAssignment(r.body));
+    this.clusters.setAssignments(sets, version);
+    this.remember(TYPE_URL.endpoint, resources, version, false);
+  }
+
+  private remember(typeUrl: string, resources: XdsResource[], version: string, complete: boolean): void {
+    const map = this.accepted.get(typeUrl)!;
+    if (complete) map.clear();
+    for (const r of resources) map.set(r.name, { name: r.name, version, body: r.body });
+  }
+
+  routeNames(): string[] {
+    const names: string[] = [];
+    for (const l of this.listeners.all()) {
+      const chains = l.config.defaultChain
+        ? [...l.config.filterChains, l.config.defaultChain]
+        : l.config.filterChains;
+      for (const c of chains)
+        if (c.terminal.kind === 'http' && c.terminal.hcm.rdsName) names.push(c.terminal.hcm.rdsName);
+    }
+    return names;
+  }
+
+  endpointNames(): string[] {
+    return this.clusters.edsNames();
+  }
+
+  /** Envoy's readiness: listeners and clusters received, and every RDS/EDS they need has arrived. */
+  ready(): boolean {
+    if (this.wasReady) return true;
+    if (!this.gotListeners || !this.gotClusters) return false;
+    for (const name of this.routeNames()) if (!this.routes.has(name)) return false;
+    if (!this.clusters.warm()) return false;
+    this.wasReady = true;
+    return true;
+  }
+
+  /** Names of the listeners in use. */
+  get listenerList(): string[] {
+    return this.listenerNames;
+  }
+
+  /** Stops accepting; in-flight requests continue. */
+  drain(): void {
+    this.listeners.drain();
+  }
+
+  /** Open downstream connections (for drain progress). */
+  get connections(): number {
+    return this.listeners.connections;
+  }
+
+  destroy(): void {
+    this.listeners.destroy();
+    this.clusters.destroy();
+  }
+}

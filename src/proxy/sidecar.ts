@@ -1,0 +1,193 @@
+// A running sidecar: binds its ports, announces itself over ADS, serves admin, drains on shutdown.
+import { randomBytes } from 'node:crypto';
+import type net from 'node:net';
+import { request } from 'undici';
+import { jsonToStruct } from '../control/xds/protos.ts';
+import { NODE_METADATA } from '../control/xds/types.ts';
+import { ServerUnavailableError } from '../errors.ts';
+import { logger } from '../observe/log.ts';
+import { AdminServer } from './admin/admin-server.ts';
+import { bindServer } from './listener/listener-manager.ts';
+import { ProxyCore } from './proxy.ts';
+import { AdsClient } from './xds-client/ads-client.ts';
+
+/** Everything `weft proxy` was told (see DESIGN.md's CLI contract). */
+export interface SidecarConfig {
+  /** Service the workload serves. */
+  service: string;
+  namespace: string;
+  version: string;
+  /** Workload labels (app= and version= are always added). */
+  labels: Record<string, string>;
+  serviceAccount: string;
+  appPort: number;
+  servicePort: number;
+  /** HTTP, HTTP2, GRPC or TCP. */
+  protocol: string;
+  /** 0 picks a free port. */
+  inboundPort: number;
+  outboundPort: number;
+  adminPort: number;
+  /** Control-plane API URL (the xDS address is learnt from its /api/v1/bootstrap). */
+  server: string;
+  /** Skip the bootstrap call and use this xDS address. */
+  xdsAddress?: string;
+  /** How long SIGTERM waits for in-flight requests (ms). */
+  drainTimeoutMs: number;
+  /** How long to keep trying the control plane's bootstrap endpoint before giving up (ms). */
+  bootstrapTimeoutMs: number;
+}
+
+/** The ports a sidecar bound. */
+export interface SidecarPorts {
+  inbound: number;
+  outbound: number;
+  admin: number;
+}
+
+const log = logger({ component: 'proxy' });
+
+/** Asks the control plane's API where its xDS server is; retries until `timeoutMs`. */
+export async function fetchBootstrap(
+  server: string,
+  timeoutMs: number,
+): Promise<{ xdsAddress: string; trustDomain: string }> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 200;
+  let lastError = '';
+  for (;;) {
+    try {
+      const res = await request(new URL('/api/v1/bootstrap', server), {
+        method: 'GET',
+        headersTimeout: 5000,
+        bodyTimeout: 5000,
+      });
+      const text = await res.body.text();
+      if (res.statusCode === 200) {
+        const body = JSON.parse(text) as { xdsAddress?: unknown; trustDomain?: unknown };
+        if (typeof body.xdsAddress === 'string' && body.xdsAddress !== '')
+          return {
+            xdsAddress: body.xdsAddress,
+            trustDomain: typeof body.trustDomain === 'string' ? body.trustDomain : 'cluster.local',
+          };
+        lastError = 'the answer has no xdsAddress';
+      } else lastError = `HTTP ${res.statusCode}`;
+    } catch (err) {
+      lastError = err instanceof Error ? err.message : String(err);
+    }
+    if (Date.now() + delay > deadline)
+      throw new ServerUnavailableError(
+        `cannot get the xDS address from ${server}/api/v1/bootstrap: ${lastError}`,
+      );
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 2000);
+  }
+}
+
+export class Sidecar {
+  readonly config: SidecarConfig;
+  readonly core: ProxyCore;
+  private ads: AdsClient | undefined;
+  private admin: AdminServer | undefined;
+  private readyWaiters: (() => void)[] = [];
+  private readyTimer: NodeJS.Timeout | undefined;
+  ports: SidecarPorts = { inbound: 0, outbound: 0, admin: 0 };
+
+  private constructor(config: SidecarConfig, prebound: Map<number, net.Server>) {
+    this.config = config;
+    this.core = new ProxyCore({ prebound });
+  }
+
+  /** Binds the ports, starts admin and the ADS stream. Resolves once ports are bound (not yet ready). */
+  static async start(config: SidecarConfig): Promise<Sidecar> {
+    const xds =
+      config.xdsAddress ?? (await fetchBootstrap(config.server, config.bootstrapTimeoutMs)).xdsAddress;
+    const inbound = await bindServer('0.0.0.0', config.inboundPort);
+    const outbound = await bindServer('127.0.0.1', config.outboundPort).catch((err) => {
+      inbound.close();
+      throw err;
+    });
+    const portOf = (s: net.Server) => (s.address() as net.AddressInfo).port;
+    const prebound = new Map<number, net.Server>([
+      [portOf(inbound), inbound],
+      [portOf(outbound), outbound],
+    ]);
+    const sidecar = new Sidecar(config, prebound);
+    sidecar.ports.inbound = portOf(inbound);
+    sidecar.ports.outbound = portOf(outbound);
+    sidecar.admin = new AdminServer(sidecar.core, () => sidecar.ads);
+    try {
+      sidecar.ports.admin = await sidecar.admin.listen({ host: '127.0.0.1', port: config.adminPort });
+    } catch (err) {
+      inbound.close();
+      outbound.close();
+      throw err;
+    }
+    sidecar.ads = new AdsClient(
+      { address: xds, node: sidecar.node(), initialBackoffMs: 250, maxBackoffMs: 10_000 },
+      sidecar.core,
+      log,
+    );
+    sidecar.ads.start();
+    return sidecar;
+  }
+
+  private node() {
+    const c = this.config;
+    const labels = { ...c.labels, app: c.labels.app ?? c.service, version: c.labels.version ?? c.version };
+    const id = `sidecar~127.0.0.1~${c.service}-${randomBytes(4).toString('hex')}.${c.namespace}~${c.namespace}.svc.cluster.local`;
+    return {
+      id,
+      cluster: c.service,
+      user_agent_name: 'weft',
+      metadata: jsonToStruct({
+        [NODE_METADATA.sidecar]: 'true',
+        [NODE_METADATA.role]: 'sidecar',
+        [NODE_METADATA.namespace]: c.namespace,
+        [NODE_METADATA.serviceAccount]: c.serviceAccount,
+        [NODE_METADATA.labels]: labels,
+        [NODE_METADATA.instanceIps]: ['127.0.0.1'],
+        [NODE_METADATA.service]: c.service,
+        [NODE_METADATA.servicePort]: String(c.servicePort),
+        [NODE_METADATA.serviceProtocol]: c.protocol,
+        [NODE_METADATA.appPort]: String(c.appPort),
+        [NODE_METADATA.inboundPort]: String(this.ports.inbound),
+        [NODE_METADATA.outboundPort]: String(this.ports.outbound),
+      }),
+    };
+  }
+
+  /** Resolves when the first complete configuration has arrived (admin /ready turns 200). */
+  whenReady(): Promise<void> {
+    if (this.core.ready()) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.readyWaiters.push(resolve);
+      if (!this.readyTimer) {
+        this.readyTimer = setInterval(() => {
+          if (!this.core.ready()) return;
+          clearInterval(this.readyTimer);
+          this.readyTimer = undefined;
+          const waiters = this.readyWaiters;
+          this.readyWaiters = [];
+          for (const w of waiters) w();
+        }, 20);
+      }
+    });
+  }
+
+  /**
+   * Graceful shutdown: stop accepting, let in-flight requests finish (up to drainTimeoutMs),
+   * then close everything. Resolves to whether the drain finished in time.
+   */
+  async shutdown(): Promise<'drained' | 'timed_out'> {
+    if (this.readyTimer) clearInterval(this.readyTimer);
+    this.core.drain();
+    const deadline = Date.now() + this.config.drainTimeoutMs;
+    while (this.core.connections > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    const outcome = this.core.connections > 0 ? 'timed_out' : 'drained';
+    this.ads?.close();
+    this.core.destroy();
+    await this.admin?.close();
+    return outcome;
+  }
+}

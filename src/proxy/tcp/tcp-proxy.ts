@@ -1,0 +1,99 @@
+// tcp_proxy: opaque bytes both ways between a downstream connection and an upstream host, half-close aware.
+import net from 'node:net';
+import type { ClusterManager } from '../cluster/cluster-manager.ts';
+import { splice } from '../common/splice.ts';
+import type { TcpProxyConfig } from './tcp-proxy-config.ts';
+
+/** Counters of one tcp_proxy stat prefix. */
+export class TcpStats {
+  cxTotal = 0;
+  cxActive = 0;
+  /** No cluster or no healthy host. */
+  noRoute = 0;
+  connectFail = 0;
+}
+
+export class TcpProxy {
+  private readonly config: TcpProxyConfig;
+  private readonly clusters: ClusterManager;
+  readonly stats: TcpStats;
+  private readonly open = new Set<net.Socket>();
+
+  constructor(config: TcpProxyConfig, clusters: ClusterManager, stats: TcpStats) {
+    this.config = config;
+    this.clusters = clusters;
+    this.stats = stats;
+  }
+
+  /** Proxies `socket`; `initial` holds bytes already read from it. */
+  handle(socket: net.Socket, initial: Buffer): void {
+    this.stats.cxTotal++;
+    this.stats.cxActive++;
+    this.open.add(socket);
+    socket.once('close', () => {
+      this.stats.cxActive--;
+      this.open.delete(socket);
+    });
+    socket.on('error', () => {});
+    socket.pause();
+    this.connect(socket, initial, this.config.maxConnectAttempts);
+  }
+
+  private pickCluster(): string {
+    const cs = this.config.clusters;
+    if (cs.length === 1) return cs[0].name;
+    let point = Math.floor(Math.random() * this.config.totalWeight);
+    for (const c of cs) {
+      if (point < c.weight) return c.name;
+      point -= c.weight;
+    }
+    return cs[cs.length - 1].name;
+  }
+
+  private connect(socket: net.Socket, initial: Buffer, attempts: number): void {
+    const cluster = this.clusters.get(this.pickCluster());
+    const host = cluster?.pick({ hash: undefined });
+    if (!cluster || !host) {
+      this.stats.noRoute++;
+      socket.destroy();
+      return;
+    }
+    const up = net.connect({ host: host.address, port: host.port, noDelay: true, allowHalfOpen: true });
+    cluster.stats.cxTotal++;
+    cluster.stats.cxActive++;
+    host.active++;
+    up.once('close', () => {
+      cluster.stats.cxActive--;
+      host.active--;
+    });
+    const timer = setTimeout(() => up.destroy(new Error('connect timeout')), cluster.config.connectTimeoutMs);
+    const onError = () => {
+      clearTimeout(timer);
+      cluster.stats.cxConnectFail++;
+      this.stats.connectFail++;
+      host.failures++;
+      if (attempts > 1 && !socket.destroyed) this.connect(socket, initial, attempts - 1);
+      else socket.destroy();
+    };
+    up.once('error', onError);
+    up.once('connect', () => {
+      clearTimeout(timer);
+      up.removeListener('error', onError);
+      if (socket.destroyed) return up.destroy();
+      if (this.config.idleTimeoutMs > 0) {
+        socket.setTimeout(this.config.idleTimeoutMs, () => socket.destroy());
+        up.setTimeout(this.config.idleTimeoutMs, () => up.destroy());
+      }
+      splice(socket, up, initial);
+    });
+  }
+
+  /** Closes every proxied connection (used after the drain timeout). */
+  destroy(): void {
+    for (const s of this.open) s.destroy();
+  }
+
+  get connections(): number {
+    return this.open.size;
+  }
+}

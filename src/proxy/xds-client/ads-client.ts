@@ -1,0 +1,210 @@
+// ADS client (state of the world): subscribes, ACKs or NACKs each response, reconnects with backoff + jitter.
+import * as grpc from '@grpc/grpc-js';
+import {
+  adsService,
+  type DiscoveryRequestMessage,
+  type DiscoveryResponseMessage,
+  decodeResource,
+  type WireNode,
+} from '../../control/xds/protos.ts';
+import { TYPE_URL } from '../../control/xds/types.ts';
+import type { Logger } from '../../observe/log.ts';
+import { camelize } from './camelize.ts';
+
+/** A decoded resource handed to the proxy: its name and its body in camelCase protobufjs form. */
+export interface XdsResource {
+  name: string;
+  body: Record<string, unknown>;
+}
+
+/** What the ADS client drives: applies updates and says which RDS/EDS names it needs. */
+export interface XdsHandler {
+  /**
+   * Applies a response. `complete` is true for LDS/CDS (the full set) and false for RDS/EDS
+   * (only the named resources changed). Rejects with a message to NACK; the last good config stays.
+   */
+  apply(typeUrl: string, resources: XdsResource[], version: string, complete: boolean): Promise<void>;
+  /** RouteConfiguration names the listeners need now. */
+  routeNames(): string[];
+  /** ClusterLoadAssignment names the EDS clusters need now. */
+  endpointNames(): string[];
+}
+
+/** Settings of the ADS client. */
+export interface AdsClientConfig {
+  /** `host:port` of the control plane's xDS server. */
+  address: string;
+  node: WireNode;
+  /** First reconnect delay (ms); doubles up to `maxBackoffMs`, with jitter. */
+  initialBackoffMs: number;
+  maxBackoffMs: number;
+}
+
+interface TypeState {
+  /** Version last ACKed. */
+  version: string;
+  /** Nonce of the last response. */
+  nonce: string;
+  /** Names subscribed (empty list for wildcard LDS/CDS). */
+  names: string[];
+  /** Last NACK message, for /config_dump. */
+  lastError: string;
+}
+
+/** Types in the order Envoy subscribes (CDS before LDS, so that listeners find their clusters). */
+const ORDER = [TYPE_URL.cluster, TYPE_URL.endpoint, TYPE_URL.listener, TYPE_URL.route];
+const WILDCARD = new Set<string>([TYPE_URL.listener, TYPE_URL.cluster]);
+
+type AdsCall = grpc.ClientDuplexStream<DiscoveryRequestMessage, DiscoveryResponseMessage>;
+
+export class AdsClient {
+  private readonly config: AdsClientConfig;
+  private readonly handler: XdsHandler;
+  private readonly log: Logger;
+  private readonly client: grpc.Client & { StreamAggregatedResources(): AdsCall };
+  private call: AdsCall | undefined;
+  private readonly state = new Map<string, TypeState>();
+  private attempt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  /** Responses are applied one at a time, in arrival order. */
+  private queue: Promise<void> = Promise.resolve();
+  /** True while a stream is up and has delivered a response. */
+  connected = false;
+  /** Counters for /stats. */
+  readonly counters = { updates: 0, rejected: 0, connects: 0, disconnects: 0 };
+
+  constructor(config: AdsClientConfig, handler: XdsHandler, log: Logger) {
+    this.config = config;
+    this.handler = handler;
+    this.log = log;
+    const Client = grpc.makeGenericClientConstructor(adsService, 'AggregatedDiscoveryService');
+    this.client = new Client(config.address, grpc.credentials.createInsecure(), {
+      'grpc.keepalive_time_ms': 30000,
+      'grpc.max_receive_message_length': 64 * 1024 * 1024,
+    }) as unknown as grpc.Client & { StreamAggregatedResources(): AdsCall };
+    for (const t of ORDER) this.state.set(t, { version: '', nonce: '', names: [], lastError: '' });
+  }
+
+  start(): void {
+    this.open();
+  }
+
+  /** The version and last NACK per type, for /config_dump. */
+  status(): Record<string, { version: string; lastError: string }> {
+    const out: Record<string, { version: string; lastError: string }> = {};
+    for (const [t, s] of this.state) out[t] = { version: s.version, lastError: s.lastError };
+    return out;
+  }
+
+  private open(): void {
+    if (this.closed) return;
+    this.counters.connects++;
+    const call = this.client.StreamAggregatedResources();
+    this.call = call;
+    call.on('data', (resp: DiscoveryResponseMessage) => {
+      this.attempt = 0;
+      this.connected = true;
+      this.queue = this.queue.then(() => this.onResponse(call, resp));
+    });
+    call.on('error', (err: grpc.ServiceError) => {
+      if (this.call === call)
+        this.log.warn(
+          { code: err.code, details: err.details },
+          'xDS stream failed; serving the last configuration',
+        );
+    });
+    call.on('close', () => this.onStreamEnd(call));
+    call.on('end', () => this.onStreamEnd(call));
+    // Initial requests: CDS and LDS as wildcards, RDS/EDS for names already known (after a reconnect).
+    for (const t of ORDER) {
+      const s = this.state.get(t)!;
+      s.nonce = '';
+      if (WILDCARD.has(t) || s.names.length > 0) this.send(call, t);
+    }
+  }
+
+  private onStreamEnd(call: AdsCall): void {
+    if (this.call !== call) return;
+    this.call = undefined;
+    this.connected = false;
+    this.counters.disconnects++;
+    if (this.closed) return;
+    const base = Math.min(this.config.maxBackoffMs, this.config.initialBackoffMs * 2 ** this.attempt);
+    const delay = Math.round(base / 2 + Math.random() * (base / 2));
+    this.attempt++;
+    this.log.info({ delayMs: delay }, 'reconnecting to the control plane');
+    this.timer = setTimeout(() => this.open(), delay);
+  }
+
+  private send(call: AdsCall, typeUrl: string, errorDetail?: string): void {
+    const s = this.state.get(typeUrl)!;
+    const req: DiscoveryRequestMessage = {
+      version_info: s.version,
+      node: this.config.node,
+      resource_names: s.names,
+      type_url: typeUrl,
+      response_nonce: s.nonce,
+    };
+    if (errorDetail !== undefined) req.error_detail = { code: 3, message: errorDetail };
+    call.write(req);
+  }
+
+  private async onResponse(call: AdsCall, resp: DiscoveryResponseMessage): Promise<void> {
+    const typeUrl = resp.type_url ?? '';
+    const s = this.state.get(typeUrl);
+    if (!s || this.call !== call) return;
+    s.nonce = resp.nonce ?? '';
+    const version = resp.version_info ?? '';
+    let resources: XdsResource[];
+    try {
+      resources = resp.resources.map((any) => {
+        if (any.type_url !== typeUrl)
+          throw new Error(`resource of type ${any.type_url} in a ${typeUrl} response`);
+        const body = camelize(decodeResource(typeUrl, any.value)) as Record<string, unknown>;
+        return { name: resourceName(typeUrl, body), body };
+      });
+      await this.handler.apply(typeUrl, resources, version, WILDCARD.has(typeUrl));
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      this.counters.rejected++;
+      s.lastError = message;
+      this.log.warn(
+        { type: typeUrl, version, reason: message },
+        'rejected xDS update (NACK); keeping the last good configuration',
+      );
+      if (this.call === call) this.send(call, typeUrl, message);
+      return;
+    }
+    this.counters.updates++;
+    s.version = version;
+    s.lastError = '';
+    if (this.call !== call) return;
+    this.send(call, typeUrl);
+    // New listeners or clusters may name new routes or assignments: (re)subscribe.
+    if (typeUrl === TYPE_URL.listener) this.resubscribe(call, TYPE_URL.route, this.handler.routeNames());
+    if (typeUrl === TYPE_URL.cluster) this.resubscribe(call, TYPE_URL.endpoint, this.handler.endpointNames());
+  }
+
+  private resubscribe(call: AdsCall, typeUrl: string, names: string[]): void {
+    const s = this.state.get(typeUrl)!;
+    const sorted = [...new Set(names)].sort();
+    if (sorted.length === s.names.length && sorted.every((n, i) => n === s.names[i])) return;
+    s.names = sorted;
+    this.send(call, typeUrl);
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    const call = this.call;
+    this.call = undefined;
+    call?.cancel();
+    this.client.close();
+  }
+}
+
+function resourceName(typeUrl: string, body: Record<string, unknown>): string {
+  const name = typeUrl === TYPE_URL.endpoint ? body.clusterName : body.name;
+  return typeof name === 'string' ? name : '';
+}

@@ -1,0 +1,141 @@
+// Envoy-shaped xDS resources (decoded, camelCase) for proxy tests, shaped like docs/xds.md's sidecar config.
+import { TYPE_URL } from '../../src/control/xds/types.ts';
+import { ProxyCore } from '../../src/proxy/proxy.ts';
+
+export const HCM =
+  'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+export const ROUTER = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
+export const TCP_PROXY = 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
+export const HTTP_INSPECTOR =
+  'type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector';
+export const H2_OPTIONS = {
+  'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+    '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+    explicitHttpConfig: { http2ProtocolOptions: {} },
+  },
+};
+
+type Obj = Record<string, unknown>;
+
+/** The outbound listener: HCM with RDS `outbound`, websocket + CONNECT upgrades. */
+export function outboundListener(port: number): Obj {
+  return {
+    name: 'outbound',
+    address: { socketAddress: { address: '127.0.0.1', portValue: port } },
+    trafficDirection: 'OUTBOUND',
+    filterChains: [
+      {
+        name: 'outbound-http',
+        filters: [
+          {
+            name: 'envoy.filters.network.http_connection_manager',
+            typedConfig: {
+              '@type': HCM,
+              statPrefix: `outbound_127.0.0.1_${port}`,
+              codecType: 'AUTO',
+              rds: { configSource: { ads: {}, resourceApiVersion: 'V3' }, routeConfigName: 'outbound' },
+              httpFilters: [{ name: 'envoy.filters.http.router', typedConfig: { '@type': ROUTER } }],
+              upgradeConfigs: [{ upgradeType: 'websocket' }, { upgradeType: 'CONNECT' }],
+              http2ProtocolOptions: { allowConnect: true },
+            },
+          },
+        ],
+      },
+    ],
+  };
+}
+
+/** The inbound listener: http_inspector, HTTP chain to `inbound|SP||`, default chain tcp_proxy. */
+export function inboundListener(port: number, servicePort: number): Obj {
+  const cluster = `inbound|${servicePort}||`;
+  return {
+    name: 'inbound',
+    address: { socketAddress: { address: '0.0.0.0', portValue: port } },
+    trafficDirection: 'INBOUND',
+    listenerFilters: [
+      { name: 'envoy.filters.listener.http_inspector', typedConfig: { '@type': HTTP_INSPECTOR } },
+    ],
+    filterChains: [
+      {
+        name: 'inbound-http',
+        filterChainMatch: { applicationProtocols: ['http/1.1', 'h2c'] },
+        filters: [
+          {
+            name: 'envoy.filters.network.http_connection_manager',
+            typedConfig: {
+              '@type': HCM,
+              statPrefix: `inbound_0.0.0.0_${port}`,
+              codecType: 'AUTO',
+              routeConfig: {
+                name: cluster,
+                validateClusters: { value: false },
+                virtualHosts: [
+                  {
+                    name: `inbound|http|${servicePort}`,
+                    domains: ['*'],
+                    routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster, timeout: {} } }],
+                  },
+                ],
+              },
+              httpFilters: [{ name: 'envoy.filters.http.router', typedConfig: { '@type': ROUTER } }],
+              upgradeConfigs: [{ upgradeType: 'websocket' }],
+            },
+          },
+        ],
+      },
+    ],
+    defaultFilterChain: {
+      name: 'inbound-tcp',
+      filters: [
+        {
+          name: 'envoy.filters.network.tcp_proxy',
+          typedConfig: { '@type': TCP_PROXY, statPrefix: cluster, cluster },
+        },
+      ],
+    },
+  };
+}
+
+/** A STATIC cluster with the given endpoints. */
+export function staticCluster(
+  name: string,
+  endpoints: { port: number; weight?: number }[],
+  extra: Obj = {},
+): Obj {
+  return {
+    name,
+    type: 'STATIC',
+    connectTimeout: { seconds: 1 },
+    loadAssignment: {
+      clusterName: name,
+      endpoints: [
+        {
+          lbEndpoints: endpoints.map((e) => ({
+            endpoint: { address: { socketAddress: { address: '127.0.0.1', portValue: e.port } } },
+            loadBalancingWeight: { value: e.weight ?? 1 },
+          })),
+        },
+      ],
+    },
+    ...extra,
+  };
+}
+
+/** A virtual host for `host` (with `host:port` forms) whose routes are given. */
+export function vhost(host: string, port: number, routes: Obj[]): Obj {
+  return { name: `${host}:${port}`, domains: [host, `${host}:${port}`], routes };
+}
+
+/** Builds a ProxyCore from resources directly (no xDS stream). */
+export async function coreWith(resources: {
+  listeners: Obj[];
+  clusters: Obj[];
+  routes?: Obj[];
+}): Promise<ProxyCore> {
+  const core = new ProxyCore();
+  const wrap = (list: Obj[], key: string) => list.map((body) => ({ name: String(body[key]), body }));
+  await core.apply(TYPE_URL.cluster, wrap(resources.clusters, 'name'), '1', true);
+  await core.apply(TYPE_URL.listener, wrap(resources.listeners, 'name'), '1', true);
+  if (resources.routes) await core.apply(TYPE_URL.route, wrap(resources.routes, 'name'), '1', false);
+  return core;
+}
