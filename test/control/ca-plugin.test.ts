@@ -119,6 +119,23 @@ describe('plug-in CA', () => {
     );
   });
 
+  test('an expired CA is refused (seen from a clock two years ahead)', async (t) => {
+    const dir = await tempDir(t);
+    const files = await makeOpensslCa(dir);
+    await assert.rejects(
+      CertificateAuthority.open({
+        dataDir: join(dir, 'data'),
+        plugin: {
+          certFile: files.intermediateCert,
+          keyFile: files.intermediateKey,
+          chainFile: files.rootCert,
+        },
+        now: () => Date.now() + 2 * 365 * 24 * 3_600_000,
+      }),
+      caInvalid(/CN=weft intermediate expired on/),
+    );
+  });
+
   test('unreadable or non-PEM files are refused with the flag and file named', async (t) => {
     const dir = await tempDir(t);
     const files = await makeOpensslCa(dir);

@@ -24,6 +24,11 @@ export interface CaMaterial {
   files: { cert: string; key: string; chain?: string };
 }
 
+/** A certificate's subject on one line (`CN=weft root CA, O=cluster.local`), for messages. */
+export function subjectOf(cert: X509Certificate): string {
+  return cert.subject ? cert.subject.split('\n').join(', ') : '(empty subject)';
+}
+
 /** Whether a certificate is self-issued and self-signed (a root). */
 export function isSelfSigned(cert: X509Certificate): boolean {
   return cert.checkIssued(cert) && cert.verify(cert.publicKey);
@@ -51,19 +56,19 @@ export function parseCertificate(pem: string, source: string): X509Certificate {
 export function assertUsableCa(cert: X509Certificate, source: string, now: number): void {
   if (!cert.ca)
     throw new CaInvalidError(
-      `${source}: ${cert.subject} is not a CA certificate (basicConstraints CA:false)`,
+      `${source}: ${subjectOf(cert)} is not a CA certificate (basicConstraints CA:false)`,
     );
   const parsed = new x509.X509Certificate(cert.raw);
   const usage = parsed.getExtension(x509.KeyUsagesExtension);
   if (usage && (usage.usages & x509.KeyUsageFlags.keyCertSign) === 0)
     throw new CaInvalidError(
-      `${source}: ${cert.subject} has no keyCertSign key usage, so it cannot sign certificates`,
+      `${source}: ${subjectOf(cert)} has no keyCertSign key usage, so it cannot sign certificates`,
     );
-  if (Date.parse(cert.validTo) <= now)
-    throw new CaInvalidError(`${source}: ${cert.subject} expired on ${new Date(cert.validTo).toISOString()}`);
-  if (Date.parse(cert.validFrom) > now + 60_000)
+  if (cert.validToDate.getTime() <= now)
+    throw new CaInvalidError(`${source}: ${subjectOf(cert)} expired on ${cert.validToDate.toISOString()}`);
+  if (cert.validFromDate.getTime() > now + 60_000)
     throw new CaInvalidError(
-      `${source}: ${cert.subject} is not valid before ${new Date(cert.validFrom).toISOString()}`,
+      `${source}: ${subjectOf(cert)} is not valid before ${cert.validFromDate.toISOString()}`,
     );
 }
 
@@ -94,7 +99,7 @@ export function pathToRoot(
     const index = remaining.findIndex((candidate) => isIssuedBy(current, candidate));
     if (index < 0)
       throw new CaInvalidError(
-        `${source}: no certificate in the chain issued ${current.subject} (issuer ${current.issuer}); the chain must lead to a self-signed root`,
+        `${source}: no certificate in the chain issued ${subjectOf(current)} (issuer ${current.issuer.split('\n').join(', ')}); the chain must lead to a self-signed root`,
       );
     current = remaining.splice(index, 1)[0];
     path.push(current);

@@ -6,7 +6,7 @@ import { formatDuration } from '../../identity/duration.ts';
 import { DEFAULT_TRUST_DOMAIN, formatSpiffeId, type WorkloadIdentityClaim } from '../../identity/spiffe.ts';
 import { joinPem, x509 } from '../../identity/x509.ts';
 import { logger } from '../../observe/log.ts';
-import type { CaMaterial, CaMode } from './ca-material.ts';
+import { type CaMaterial, type CaMode, subjectOf } from './ca-material.ts';
 import { CLOCK_SKEW_MS, loadOrCreateRoot, randomSerial } from './generated-root.ts';
 import { loadPluginCa, type PluginCaFiles } from './plugin-ca.ts';
 
@@ -132,7 +132,7 @@ export class CertificateAuthority {
     return {
       mode: this.#material.mode,
       trustDomain: this.trustDomain,
-      subject: this.#material.signingCert.subject,
+      subject: subjectOf(this.#material.signingCert),
       notAfter: this.#material.notAfter.toISOString(),
       rootFingerprints: this.#material.rootsPem.map((pem) => new X509Certificate(pem).fingerprint256),
       defaultTtl: formatDuration(this.defaultTtlMs),

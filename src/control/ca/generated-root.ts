@@ -79,7 +79,7 @@ export async function loadOrCreateRoot(
     signingKey,
     chainPem: [],
     rootsPem: [cert.toString()],
-    notAfter: new Date(cert.validTo),
+    notAfter: cert.validToDate,
     files: { cert: certPath, key: keyPath },
     created,
   };

@@ -70,7 +70,7 @@ export async function loadPluginCa(files: PluginCaFiles, now: number): Promise<C
   for (const issuer of path) assertUsableCa(issuer, source, now);
   const root = path.length === 0 ? cert : path[path.length - 1];
   const signingPath = [cert, ...path.slice(0, -1)];
-  const notAfter = Math.min(...[cert, ...path].map((c) => Date.parse(c.validTo)));
+  const notAfter = Math.min(...[cert, ...path].map((c) => c.validToDate.getTime()));
   return {
     mode: 'plugin',
     signingCert: cert,
