@@ -1,0 +1,41 @@
+// Test helper: a real grpc-js Greeter server (test/fixtures/greeter.proto) that answers with its own name.
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+
+export const GREETER_PROTO = fileURLToPath(new URL('../fixtures/greeter.proto', import.meta.url));
+
+interface GreeterPackage {
+  helloworld: { Greeter: grpc.ServiceClientConstructor };
+}
+
+/** The loaded `helloworld` package (service constructor for servers and clients). */
+export function greeterPackage(grpcModule: typeof grpc = grpc): GreeterPackage {
+  const definition = protoLoader.loadSync(GREETER_PROTO, { keepCase: true });
+  return grpcModule.loadPackageDefinition(definition) as unknown as GreeterPackage;
+}
+
+export interface GreeterServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Starts a Greeter on 127.0.0.1 (port 0) that replies `{ message: name }`. */
+export async function startGreeter(name: string): Promise<GreeterServer> {
+  const server = new grpc.Server();
+  server.addService(greeterPackage().helloworld.Greeter.service, {
+    SayHello: (
+      _call: grpc.ServerUnaryCall<{ name: string }, { message: string }>,
+      callback: grpc.sendUnaryData<{ message: string }>,
+    ) => callback(null, { message: name }),
+  });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
+  );
+  return {
+    port,
+    close: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
+  };
+}
