@@ -24,13 +24,13 @@ const KUBERNETES_OWNED = ['uid', 'selfLink', 'managedFields', 'ownerReferences',
 
 function readMetadata(f: Fields, defaultNamespace: string): ObjectMeta {
   const name = f.required('name', dnsSubdomain) ?? '';
-  let namespace = defaultNamespace;
-  if (f.has('namespace')) namespace = f.optional('namespace', nonEmptyString) ?? defaultNamespace;
+  const written = f.optional('namespace', string);
+  const namespace = written ?? defaultNamespace;
   const namespaceError = dnsLabelError(namespace);
-  if (namespaceError !== undefined && (f.has('namespace') || namespace !== ''))
+  if (namespaceError !== undefined)
     f.check.error(
       f.at('namespace'),
-      `namespace ${namespaceError}${f.has('namespace') ? '' : ' (the default namespace)'}`,
+      `namespace ${namespaceError}${written === undefined ? ' (the default namespace)' : ''}`,
     );
   const meta: ObjectMeta = { name, namespace };
   const set = <K extends keyof ObjectMeta>(key: K, value: ObjectMeta[K] | undefined) => {

@@ -37,17 +37,6 @@ const ISTIO_NETWORKING = [
   'networking.istio.io/v1alpha3',
 ];
 
-function wrap<K extends CompiledSpec['kind'], T>(
-  kind: K,
-  key: string,
-  read: (check: Check, spec: unknown, context: ResourceContext) => T | undefined,
-): KindDefinition['read'] {
-  return (check, spec, context) => {
-    const value = read(check, spec, context);
-    return value === undefined ? undefined : ({ kind, [key]: value } as unknown as CompiledSpec);
-  };
-}
-
 const DEFINITIONS: readonly KindDefinition[] = [
   {
     kind: 'VirtualService',
@@ -55,7 +44,10 @@ const DEFINITIONS: readonly KindDefinition[] = [
     plural: 'virtualservices',
     shortNames: ['vs'],
     namespaced: true,
-    read: wrap('VirtualService', 'virtualService', readVirtualService),
+    read: (check, spec, context) => {
+      const virtualService = readVirtualService(check, spec, context);
+      return virtualService && { kind: 'VirtualService', virtualService };
+    },
   },
   {
     kind: 'DestinationRule',
@@ -63,7 +55,10 @@ const DEFINITIONS: readonly KindDefinition[] = [
     plural: 'destinationrules',
     shortNames: ['dr'],
     namespaced: true,
-    read: wrap('DestinationRule', 'destinationRule', readDestinationRule),
+    read: (check, spec, context) => {
+      const destinationRule = readDestinationRule(check, spec, context);
+      return destinationRule && { kind: 'DestinationRule', destinationRule };
+    },
   },
   {
     kind: 'ServiceEntry',
@@ -71,7 +66,10 @@ const DEFINITIONS: readonly KindDefinition[] = [
     plural: 'serviceentries',
     shortNames: ['se'],
     namespaced: true,
-    read: wrap('ServiceEntry', 'services', readServiceEntry),
+    read: (check, spec, context) => {
+      const services = readServiceEntry(check, spec, context);
+      return services && { kind: 'ServiceEntry', services };
+    },
   },
   {
     kind: 'WorkloadEntry',
@@ -79,7 +77,10 @@ const DEFINITIONS: readonly KindDefinition[] = [
     plural: 'workloadentries',
     shortNames: ['we'],
     namespaced: true,
-    read: wrap('WorkloadEntry', 'workload', readWorkloadEntry),
+    read: (check, spec, context) => {
+      const workload = readWorkloadEntry(check, spec, context);
+      return workload && { kind: 'WorkloadEntry', workload };
+    },
   },
 ];
 

@@ -32,7 +32,7 @@ export function host(context: HostContext, options: { wildcard: boolean; ip?: bo
 
 /**
  * `exportTo`: `.` (this namespace, normalised to its name), `*` (every namespace), `~` (none) or
- * namespace names. Absent: `['*']`, Istio's default.
+ * namespace names. Absent or empty: `['*']`, Istio's default.
  */
 export function exportTo(context: HostContext): Reader<string[]> {
   return (check, value, path) => {
@@ -47,7 +47,8 @@ export function exportTo(context: HostContext): Reader<string[]> {
     });
     if (out.length > 1 && (out.includes('*') || out.includes('~')))
       check.error(path, '"*" and "~" cannot be combined with other entries');
-    return [...new Set(out)].sort();
+    // An empty list is Istio's default, as if exportTo were absent.
+    return out.length === 0 ? ['*'] : [...new Set(out)].sort();
   };
 }
 

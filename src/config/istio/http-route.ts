@@ -191,8 +191,8 @@ const retries: Reader<RetryPolicy> = object(
     const conditions = f.optional('retryOn', retryConditions);
     const policy: RetryPolicy = {
       attempts: f.optional('attempts', count) ?? 0,
-      retryOn: conditions?.retryOn ?? DEFAULT_RETRY_ON,
-      retriableStatusCodes: conditions?.retriableStatusCodes ?? DEFAULT_RETRIABLE_STATUS_CODES,
+      retryOn: conditions?.retryOn ?? [...DEFAULT_RETRY_ON],
+      retriableStatusCodes: conditions?.retriableStatusCodes ?? [...DEFAULT_RETRIABLE_STATUS_CODES],
     };
     const perTry = f.optional('perTryTimeout', duration());
     if (perTry !== undefined) policy.perTryTimeoutMs = perTry;
@@ -257,32 +257,21 @@ const fault: Reader<FaultPolicy> = object((f) => {
   return out;
 });
 
+/** `mirror` (+ `mirrorPercentage`) or `mirrors[]`, as one list; an unset percentage is 100. */
 function mirrors(f: Fields, context: ResourceContext): MirrorPolicy[] {
-  const toMirror = (
-    to: { host: string; subset?: string; port?: number },
-    percentage: number,
-  ): MirrorPolicy => ({
-    ...to,
-    percentage,
-  });
   const single = f.optional('mirror', destination(context));
   const singlePercentage = f.optional('mirrorPercentage', percent);
-  const many =
-    f.optional(
-      'mirrors',
-      list(
-        object((m) => {
-          const to = m.required('destination', destination(context));
-          return to === undefined ? undefined : toMirror(to, m.optional('percentage', percent) ?? 100);
-        }),
-      ),
-    ) ?? [];
+  const mirror = object((m): MirrorPolicy | undefined => {
+    const to = m.required('destination', destination(context));
+    const percentage = m.optional('percentage', percent) ?? 100;
+    return to === undefined ? undefined : { ...to, percentage };
+  });
+  const many = f.optional('mirrors', list(mirror)) ?? [];
   if (f.has('mirrorPercentage') && !f.has('mirror'))
     f.check.error(f.at('mirrorPercentage'), 'mirrorPercentage needs mirror');
-  if (single !== undefined && f.has('mirrors'))
+  if (f.has('mirror') && f.has('mirrors'))
     f.check.error(f.at('mirrors'), 'set either mirror or mirrors, not both');
-  const out = many.filter((m): m is MirrorPolicy => m !== undefined);
-  return single === undefined ? out : [toMirror(single, singlePercentage ?? 100), ...out];
+  return single === undefined ? many : [{ ...single, percentage: singlePercentage ?? 100 }, ...many];
 }
 
 const REDIRECT_CODES = [301, 302, 303, 307, 308];
@@ -351,7 +340,7 @@ const rewrite: Reader<NonNullable<HttpRoute['rewrite']>> = object((f) => {
   return out;
 });
 
-/** Reads one `http[]` entry at index `index` of VirtualService `context.name`. */
+/** Reads one `http[]` entry of VirtualService `context.name`; an unnamed route is named by its position. */
 export function httpRoute(context: ResourceContext): Reader<HttpRoute> {
   return (check, value, path) =>
     readObject(
