@@ -85,6 +85,30 @@ describe('WorkloadIdentity', () => {
     assert.equal(timers.pending.size, 1, 'the next renewal is scheduled');
   });
 
+  test('a renewal further away than setTimeout allows (24.8 days) is armed in steps', async (t) => {
+    const { tokens, server } = await controlPlane(t);
+    const timers = new FakeTimers();
+    const identity = new WorkloadIdentity({
+      server: server.url,
+      token: tokens.mint({ namespace: 'a', serviceAccount: 'x' }).token,
+      ttlMs: 90 * 24 * HOUR,
+      jitterFraction: 0,
+      timers,
+    });
+    t.after(() => identity.close());
+    await identity.start();
+    const first = timers.only();
+    assert.equal(first.ms, 2 ** 31 - 1);
+    const requests = server.requests;
+    timers.fire(first.id);
+    const second = timers.only();
+    assert.ok(Math.abs(second.ms - (45 * 24 * HOUR - (2 ** 31 - 1))) < 60_000, `then ${second.ms} ms more`);
+    assert.equal(server.requests, requests, 'no request before the renewal time');
+    const rotation = new Promise((resolve) => identity.onRotate(resolve));
+    timers.fire(second.id);
+    await rotation;
+  });
+
   test('a failed renewal is retried with growing backoff until it succeeds', async (t) => {
     const { tokens, server } = await controlPlane(t);
     const timers = new FakeTimers();
