@@ -10,6 +10,7 @@ import type {
   ListResponse,
 } from '../control/api/types.ts';
 import type { ProxiesResponse } from '../control/xds/types.ts';
+import { environment } from '../env.ts';
 import { ConfigError, type ConfigIssue, ServerUnavailableError, UsageError, WeftError } from '../errors.ts';
 
 /** How long a CLI request may take before the server counts as unresponsive. */
@@ -95,7 +96,10 @@ export class ApiClient {
       // undici's request, not fetch: fetch refuses "bad ports" (6000, 10080, ...) a user may choose.
       const response = await request(url, {
         method: method as 'GET' | 'POST' | 'DELETE',
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        headers: {
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(environment.operatorToken ? { authorization: `Bearer ${environment.operatorToken}` } : {}),
+        },
         body: body === undefined ? undefined : JSON.stringify(body),
         headersTimeout: REQUEST_TIMEOUT_MS,
         bodyTimeout: REQUEST_TIMEOUT_MS,

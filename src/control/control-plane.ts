@@ -127,6 +127,14 @@ export class ControlPlane {
       this.#api = new ApiServer(this.config.api, {
         store,
         bootstrap: (localAddress) => this.#bootstrap(localAddress),
+        authorizeWrite: (req) => {
+          const access = ca.operatorToken.authorizeWrite({
+            remoteAddress: req.socket.remoteAddress,
+            authorization: req.headers.authorization,
+          });
+          return access === 'allowed-loopback' || access === 'allowed-token' ? 'allowed' : access;
+        },
+        publicWritePaths: ['/api/v1/certificates'],
         routes: [
           ...caRoutes(ca.api),
           ...(this.#parts.apiRoutes?.({ config: this.config, registry, store }) ?? []),
@@ -136,7 +144,7 @@ export class ControlPlane {
       if (!isLoopback(this.config.api.host))
         this.#log.warn(
           { api: this.config.api.host },
-          'the API listens beyond loopback and resource writes need no token yet: restrict who can reach it',
+          `the API listens beyond loopback: writes from other hosts need the operator token in ${ca.operatorToken.path}`,
         );
 
       let xdsAddress: string | undefined;

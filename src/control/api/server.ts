@@ -7,6 +7,7 @@ import {
   PortInUseError,
   RequestTooLargeError,
   ServerUnavailableError,
+  UnauthorizedError,
   type WeftError,
 } from '../../errors.ts';
 import { logger } from '../../observe/log.ts';
@@ -38,6 +39,13 @@ export interface ApiContext {
   bootstrap(localAddress: string | undefined): BootstrapResponse | undefined;
   /** More routes served next to the built-in ones (e.g. the CA's); a path may not repeat a built-in one. */
   routes?: ApiRoute[];
+  /**
+   * Decides whether a request that changes state (any method but GET/HEAD) may proceed; absent:
+   * every write is allowed. Paths in `publicWritePaths` skip it (they check their own credentials).
+   */
+  authorizeWrite?(req: IncomingMessage): 'allowed' | 'missing-token' | 'invalid-token';
+  /** Write paths that carry their own credentials (e.g. `/api/v1/certificates` with a bootstrap token). */
+  publicWritePaths?: string[];
 }
 
 /** Where the API is in its life: only `ready` answers /ready with 200. */
@@ -222,6 +230,20 @@ export class ApiServer {
     return [...builtIn, ...extra];
   }
 
+  /** Throws UnauthorizedError when a write comes without the operator token it needs. */
+  #authorize(req: IncomingMessage, pathname: string): void {
+    const decide = this.#context.authorizeWrite;
+    if (!decide || req.method === 'GET' || req.method === 'HEAD') return;
+    if (this.#context.publicWritePaths?.includes(pathname)) return;
+    const access = decide(req);
+    if (access === 'missing-token')
+      throw new UnauthorizedError(
+        'writes to this API from beyond its host need the operator token: set WEFT_TOKEN to the contents of <data-dir>/operator.token',
+      );
+    if (access === 'invalid-token')
+      throw new UnauthorizedError('the operator token (WEFT_TOKEN) is not valid for this control plane');
+  }
+
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = process.hrtime.bigint();
     let url: URL;
@@ -240,6 +262,7 @@ export class ApiServer {
         res.setHeader('allow', allowed);
         throw new MethodNotAllowedError(`${url.pathname} answers ${allowed}, not ${req.method}`);
       }
+      this.#authorize(req, url.pathname);
       const readJson = () => readJsonBody(req, this.#config.maxBodyBytes ?? MAX_BODY_BYTES);
       await handler({ req, res, url, params: match.params, readJson });
     } catch (err) {
