@@ -27,7 +27,7 @@ export function describe(value: unknown): string {
 }
 
 /**
- * The fields of one map in a document. Every key a reader asks about counts as known; `finish`
+ * The fields of one map in a document. Every key a reader reads (or explicitly ignores) is known; `finish`
  * reports the keys nobody asked about, as unsupported (known dialect fields weft lacks) or unknown.
  */
 export class Fields {
@@ -101,8 +101,8 @@ export class Fields {
     const unsupported = this.rules.unsupported ?? {};
     for (const key of Object.keys(this.value)) {
       if (this.asked.has(key)) continue;
-      const note = unsupported[key];
-      if (note !== undefined) {
+      if (Object.hasOwn(unsupported, key)) {
+        const note = unsupported[key];
         this.check.error(
           this.at(key),
           `field ${key} is not supported by weft (yet)${note ? `: ${note}` : ''}`,
@@ -175,7 +175,7 @@ export function record<T>(
     }
     const out: Record<string, T> = {};
     for (const [name, raw] of Object.entries(value)) {
-      const keyError = key?.(name);
+      const keyError = name === '__proto__' ? '"__proto__" cannot be used as a name here' : key?.(name);
       if (keyError !== undefined) {
         check.error([...path, name], keyError);
         continue;

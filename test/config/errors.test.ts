@@ -241,6 +241,26 @@ d: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]
     assert.equal(issue.reason, 'syntax');
   });
 
+  test('keys named like Object.prototype members are ordinary fields', () => {
+    const text = `apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: a}
+spec:
+  address: 10.0.0.1
+  constructor: 1
+  ports: {__proto__: 80}
+  __proto__: {address: 10.0.0.9}
+`;
+    assert.deepEqual(
+      issuesOf(() => parseResources(text, 'p.yaml')).map((i) => `${i.field}: ${i.message}`),
+      [
+        'spec.constructor: unknown field constructor',
+        'spec.ports.__proto__: "__proto__" cannot be used as a name here',
+        'spec.__proto__: unknown field __proto__',
+      ],
+    );
+  });
+
   test('duplicate keys are a syntax issue', () => {
     const [issue] = issuesOf(() => parseResources('kind: A\nkind: B\n', 'dup.yaml'));
     assert.deepEqual([issue.line, issue.reason], [2, 'syntax']);
