@@ -2,29 +2,33 @@
 import type { Protocol } from './types.ts';
 
 /** Istio protocol names (case-insensitive) and what weft's model calls them. */
-const NAMES: Readonly<Record<string, Protocol>> = {
-  http: 'HTTP',
-  http2: 'HTTP2',
-  grpc: 'GRPC',
-  // gRPC-Web runs over HTTP/1.1 and HTTP/2 alike; Istio treats it as HTTP.
-  'grpc-web': 'HTTP',
-  tcp: 'TCP',
-  tls: 'TLS',
-  https: 'HTTPS',
-  mongo: 'MONGO',
-  redis: 'REDIS',
-};
+const NAMES: ReadonlyMap<string, Protocol> = new Map(
+  Object.entries({
+    http: 'HTTP',
+    http2: 'HTTP2',
+    grpc: 'GRPC',
+    // gRPC-Web runs over HTTP/1.1 and HTTP/2 alike; Istio treats it as HTTP.
+    'grpc-web': 'HTTP',
+    tcp: 'TCP',
+    tls: 'TLS',
+    https: 'HTTPS',
+    mongo: 'MONGO',
+    redis: 'REDIS',
+  } satisfies Record<string, Protocol>),
+);
 
 /** Kubernetes `appProtocol` values that are not plain protocol names. */
-const APP_PROTOCOLS: Readonly<Record<string, Protocol>> = {
-  'kubernetes.io/h2c': 'HTTP2',
-  'kubernetes.io/ws': 'HTTP',
-  'kubernetes.io/wss': 'HTTPS',
-};
+const APP_PROTOCOLS: ReadonlyMap<string, Protocol> = new Map(
+  Object.entries({
+    'kubernetes.io/h2c': 'HTTP2',
+    'kubernetes.io/ws': 'HTTP',
+    'kubernetes.io/wss': 'HTTPS',
+  } satisfies Record<string, Protocol>),
+);
 
 /** The protocol an Istio protocol name stands for (`HTTP`, `grpc`, `GRPC-Web`), or undefined. */
 export function protocolFromName(name: string): Protocol | undefined {
-  return NAMES[name.toLowerCase()];
+  return NAMES.get(name.toLowerCase());
 }
 
 /** Istio protocol names weft recognises but does not implement. */
@@ -46,10 +50,12 @@ export function portProtocol(port: PortDeclaration): Protocol {
   if (port.protocol !== undefined) return protocolFromName(port.protocol) ?? 'UNKNOWN';
   if (port.name !== undefined) {
     const name = port.name.toLowerCase();
-    const byName = NAMES[name] ?? (name.startsWith('grpc-web') ? 'HTTP' : NAMES[name.split('-')[0]]);
+    const byName = NAMES.get(name) ?? (name.startsWith('grpc-web') ? 'HTTP' : NAMES.get(name.split('-')[0]));
     if (byName !== undefined) return byName;
   }
   if (port.appProtocol !== undefined)
-    return APP_PROTOCOLS[port.appProtocol.toLowerCase()] ?? protocolFromName(port.appProtocol) ?? 'UNKNOWN';
+    return (
+      APP_PROTOCOLS.get(port.appProtocol.toLowerCase()) ?? protocolFromName(port.appProtocol) ?? 'UNKNOWN'
+    );
   return 'UNKNOWN';
 }

@@ -8,6 +8,7 @@ test('explicit protocol wins, case-insensitively', () => {
   assert.equal(portProtocol({ protocol: 'HTTP2' }), 'HTTP2');
   assert.equal(portProtocol({ protocol: 'GRPC-Web' }), 'HTTP');
   assert.equal(portProtocol({ protocol: 'SCTP' }), 'UNKNOWN');
+  assert.equal(portProtocol({ protocol: 'constructor' }), 'UNKNOWN');
 });
 
 test('port-name prefixes', () => {
@@ -27,6 +28,8 @@ test('port-name prefixes', () => {
     ['HTTP-Upper', 'HTTP'],
     ['web', 'UNKNOWN'],
     ['httpx', 'UNKNOWN'],
+    ['constructor', 'UNKNOWN'],
+    ['tostring-x', 'UNKNOWN'],
   ];
   for (const [name, protocol] of cases) assert.equal(portProtocol({ name }), protocol, name);
 });
