@@ -5,7 +5,7 @@ import type { CompiledSpec, KindDefinition } from './kinds.ts';
 import { kindDefinition, listKinds } from './kinds.ts';
 import { dnsLabelError, dnsSubdomain, labels, stringMap } from './names.ts';
 import type { Fields } from './read.ts';
-import { count, nonEmptyString, readObject, string } from './read.ts';
+import { count, defined, nonEmptyString, readObject, string } from './read.ts';
 import type { ObjectMeta, Resource } from './resource.ts';
 
 /** How documents are read. */
@@ -32,17 +32,16 @@ function readMetadata(f: Fields, defaultNamespace: string): ObjectMeta {
       f.at('namespace'),
       `namespace ${namespaceError}${written === undefined ? ' (the default namespace)' : ''}`,
     );
-  const meta: ObjectMeta = { name, namespace };
-  const set = <K extends keyof ObjectMeta>(key: K, value: ObjectMeta[K] | undefined) => {
-    if (value !== undefined) meta[key] = value;
-  };
-  set('labels', f.optional('labels', labels));
-  set('annotations', f.optional('annotations', stringMap));
-  set('resourceVersion', f.optional('resourceVersion', string));
-  set('creationTimestamp', f.optional('creationTimestamp', string));
-  set('generation', f.optional('generation', count));
   for (const key of KUBERNETES_OWNED) f.ignored(key, 'set by Kubernetes, not used by weft');
-  return meta;
+  return defined<ObjectMeta>({
+    name,
+    namespace,
+    labels: f.optional('labels', labels),
+    annotations: f.optional('annotations', stringMap),
+    resourceVersion: f.optional('resourceVersion', string),
+    creationTimestamp: f.optional('creationTimestamp', string),
+    generation: f.optional('generation', count),
+  });
 }
 
 function unknownKind(check: Check, kind: string): void {

@@ -1,6 +1,6 @@
 // Kubernetes name rules (DNS-1123 names, label keys and values) as readers.
 import type { Reader } from './read.ts';
-import { describe, record, string } from './read.ts';
+import { describe, record, string, stringWith } from './read.ts';
 
 const DNS1123_LABEL = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$/;
@@ -18,19 +18,8 @@ export function dnsSubdomainError(text: string): string | undefined {
   return `"${text}" is not a valid DNS-1123 name (at most 253 characters: lower-case letters, digits, "-" and ".", starting and ending with a letter or digit)`;
 }
 
-function checked(rule: (text: string) => string | undefined): Reader<string> {
-  return (check, value, path) => {
-    const text = string(check, value, path);
-    if (text === undefined) return undefined;
-    const error = rule(text);
-    if (error === undefined) return text;
-    check.error(path, error);
-    return undefined;
-  };
-}
-
-export const dnsLabel = checked(dnsLabelError);
-export const dnsSubdomain = checked(dnsSubdomainError);
+export const dnsLabel = stringWith(dnsLabelError);
+export const dnsSubdomain = stringWith(dnsSubdomainError);
 
 /** Why a label key (`[prefix/]name`) is malformed, or undefined. */
 export function labelKeyError(key: string): string | undefined {

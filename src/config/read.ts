@@ -13,6 +13,16 @@ export interface ObjectRules {
 
 export type PlainObject = Record<string, unknown>;
 
+/**
+ * Builds a model object from fields that may be undefined, leaving those out (model objects
+ * carry no `undefined` values, so they compare and serialise cleanly).
+ */
+export function defined<T extends object>(fields: { [K in keyof T]: T[K] | undefined }): T {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(fields)) if (value !== undefined) out[key] = value;
+  return out as T;
+}
+
 export function isPlainObject(value: unknown): value is PlainObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -195,6 +205,18 @@ export const string: Reader<string> = (check, value, path) => {
   );
   return undefined;
 };
+
+/** A string that `rule` accepts (`rule` returns why not, or undefined). */
+export function stringWith(rule: (text: string) => string | undefined): Reader<string> {
+  return (check, value, path) => {
+    const text = string(check, value, path);
+    if (text === undefined) return undefined;
+    const error = rule(text);
+    if (error === undefined) return text;
+    check.error(path, error);
+    return undefined;
+  };
+}
 
 export const nonEmptyString: Reader<string> = (check, value, path) => {
   const text = string(check, value, path);

@@ -6,6 +6,17 @@ import type { DestinationRuleModel, Service, VirtualServiceModel } from './types
 /** The gateway name that binds a VirtualService to every sidecar. */
 const MESH = 'mesh';
 
+/** How specifically `vs` names `hostname`: exactly beats any wildcard, a longer wildcard beats a shorter, 0 = not at all. */
+function specificity(vs: VirtualServiceModel, hostname: string): number {
+  let best = 0;
+  for (const pattern of vs.hosts) {
+    if (pattern === hostname) return Number.MAX_SAFE_INTEGER;
+    if (isWildcardHost(pattern) && !isWildcardHost(hostname) && hostMatches(pattern, hostname))
+      best = Math.max(best, pattern.length);
+  }
+  return best;
+}
+
 /**
  * For each service host, the VirtualServices bound to `mesh` whose hosts name it: exactly, or by
  * a wildcard (`*.example.com`, `*`) that covers it. Order: exact matches first, then wildcards
@@ -20,23 +31,15 @@ export function virtualServicesByHost(
   const out = new Map<string, VirtualServiceModel[]>();
   const meshBound = byAge.filter((vs) => vs.gateways.includes(MESH));
   for (const hostname of services.keys()) {
-    const ranked: { vs: VirtualServiceModel; rank: number; age: number }[] = [];
-    meshBound.forEach((vs, age) => {
-      // rank 0 = exact; otherwise the longer the covering wildcard, the more specific (lower rank).
-      let rank = Number.POSITIVE_INFINITY;
-      for (const pattern of vs.hosts) {
-        if (pattern === hostname) rank = 0;
-        else if (isWildcardHost(pattern) && !isWildcardHost(hostname) && hostMatches(pattern, hostname))
-          rank = Math.min(rank, 1000 - pattern.length);
-      }
-      if (rank !== Number.POSITIVE_INFINITY) ranked.push({ vs, rank, age });
-    });
-    if (ranked.length === 0) continue;
-    ranked.sort((a, b) => a.rank - b.rank || a.age - b.age);
-    out.set(
-      hostname,
-      ranked.map((entry) => entry.vs),
-    );
+    const ranked = meshBound
+      .map((vs, age) => ({ vs, age, specificity: specificity(vs, hostname) }))
+      .filter((entry) => entry.specificity > 0)
+      .sort((a, b) => b.specificity - a.specificity || a.age - b.age);
+    if (ranked.length > 0)
+      out.set(
+        hostname,
+        ranked.map((entry) => entry.vs),
+      );
   }
   return out;
 }

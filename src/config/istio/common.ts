@@ -2,9 +2,20 @@
 import type { HeaderOperations } from '../../model/types.ts';
 import type { HostContext } from '../host.ts';
 import { hostSyntaxError, isWildcardHost, qualifyHost } from '../host.ts';
-import { dnsLabelError } from '../names.ts';
+import { dnsLabel, dnsLabelError } from '../names.ts';
 import type { Reader } from '../read.ts';
-import { list, nonEmptyString, numberIn, object, port, record, string, stringList } from '../read.ts';
+import {
+  defined,
+  list,
+  nonEmptyString,
+  numberIn,
+  object,
+  port,
+  record,
+  string,
+  stringList,
+  stringWith,
+} from '../read.ts';
 
 /** Where a resource lives; readers qualify the hosts it names relative to it. */
 export interface ResourceContext extends HostContext {
@@ -59,28 +70,18 @@ export interface DestinationValue {
   port?: number;
 }
 
-const subsetName: Reader<string> = (check, value, path) => {
-  const text = string(check, value, path);
-  if (text === undefined) return undefined;
-  const error = dnsLabelError(text);
-  if (error === undefined) return text;
-  check.error(path, `subset name ${error}`);
-  return undefined;
-};
-
 /** Istio PortSelector `{number}` → the number. */
 export const portSelector: Reader<number> = object((f) => f.required('number', port));
 
 export function destination(context: HostContext): Reader<DestinationValue> {
   return object((f) => {
-    const value: DestinationValue = {
-      host: f.required('host', host(context, { wildcard: false, ip: true })) ?? '',
-    };
-    const subset = f.optional('subset', subsetName);
-    const number = f.optional('port', portSelector);
-    if (subset !== undefined) value.subset = subset;
-    if (number !== undefined) value.port = number;
-    return value;
+    const to = f.required('host', host(context, { wildcard: false, ip: true }));
+    const value = defined<DestinationValue>({
+      host: to,
+      subset: f.optional('subset', dnsLabel),
+      port: f.optional('port', portSelector),
+    });
+    return to === undefined ? undefined : value;
   });
 }
 
@@ -92,14 +93,7 @@ function headerNameError(name: string): string | undefined {
   return /^:?[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) ? undefined : `"${name}" is not a valid header name`;
 }
 
-const headerName: Reader<string> = (check, value, path) => {
-  const text = string(check, value, path);
-  if (text === undefined) return undefined;
-  const error = headerNameError(text);
-  if (error === undefined) return text;
-  check.error(path, error);
-  return undefined;
-};
+const headerName = stringWith(headerNameError);
 
 /** Istio HeaderOperations: `set`, `add` (maps of header → value) and `remove` (names). */
 export const headerOperations: Reader<HeaderOperations> = object((f) => ({
@@ -109,14 +103,12 @@ export const headerOperations: Reader<HeaderOperations> = object((f) => ({
 }));
 
 /** Istio Headers: `request` and `response` operations. */
-export const headers: Reader<{ request?: HeaderOperations; response?: HeaderOperations }> = object((f) => {
-  const out: { request?: HeaderOperations; response?: HeaderOperations } = {};
-  const request = f.optional('request', headerOperations);
-  const response = f.optional('response', headerOperations);
-  if (request !== undefined) out.request = request;
-  if (response !== undefined) out.response = response;
-  return out;
-});
+export const headers: Reader<{ request?: HeaderOperations; response?: HeaderOperations }> = object((f) =>
+  defined({
+    request: f.optional('request', headerOperations),
+    response: f.optional('response', headerOperations),
+  }),
+);
 
 /**
  * A list whose items must differ in one field (port numbers, subset names): each repeat is

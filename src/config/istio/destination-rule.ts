@@ -2,20 +2,18 @@
 import type { DestinationRuleModel, Subset } from '../../model/types.ts';
 import type { Check } from '../check.ts';
 import { dnsLabel, labels } from '../names.ts';
-import { object, readObject } from '../read.ts';
+import { defined, object, readObject } from '../read.ts';
 import type { ResourceContext } from './common.ts';
 import { exportTo, host, uniqueList } from './common.ts';
 import { trafficPolicy } from './traffic-policy.ts';
 
-const subset = object((f): Subset => {
-  const out: Subset = {
+const subset = object((f) =>
+  defined<Subset>({
     name: f.required('name', dnsLabel) ?? '',
     labels: f.optional('labels', labels) ?? {},
-  };
-  const policy = f.optional('trafficPolicy', trafficPolicy);
-  if (policy !== undefined) out.trafficPolicy = policy;
-  return out;
-});
+    trafficPolicy: f.optional('trafficPolicy', trafficPolicy),
+  }),
+);
 
 /** Reads `spec` of a DestinationRule named by `context`. */
 export function readDestinationRule(
@@ -27,8 +25,8 @@ export function readDestinationRule(
     check,
     spec,
     ['spec'],
-    (f) => {
-      const model: DestinationRuleModel = {
+    (f) =>
+      defined<DestinationRuleModel>({
         name: context.name,
         namespace: context.namespace,
         host: f.required('host', host(context, { wildcard: true })) ?? '',
@@ -37,12 +35,9 @@ export function readDestinationRule(
             'subsets',
             uniqueList(subset, 'name', (s) => s.name),
           ) ?? [],
+        trafficPolicy: f.optional('trafficPolicy', trafficPolicy),
         exportTo: f.optional('exportTo', exportTo(context)) ?? ['*'],
-      };
-      const policy = f.optional('trafficPolicy', trafficPolicy);
-      if (policy !== undefined) model.trafficPolicy = policy;
-      return model;
-    },
+      }),
     {
       unsupported: {
         workloadSelector: 'DestinationRules that apply to selected workloads only are not implemented',

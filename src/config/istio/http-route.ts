@@ -13,6 +13,7 @@ import type { Fields, Reader } from '../read.ts';
 import {
   boolean,
   count,
+  defined,
   describe,
   duration,
   integer,
@@ -25,6 +26,7 @@ import {
   readObject,
   string,
   stringList,
+  stringWith,
 } from '../read.ts';
 import type { ResourceContext } from './common.ts';
 import { destination, headers, percent } from './common.ts';
@@ -119,29 +121,24 @@ const queryParamMatches: Reader<QueryParamMatch[]> = (check, value, path) => {
 
 function httpMatch(context: ResourceContext): Reader<HttpMatch> {
   return object(
-    (f) => {
-      const match: HttpMatch = {
+    (f) =>
+      defined<HttpMatch>({
+        name: f.optional('name', string),
+        uri: f.optional('uri', stringMatch),
         ignoreUriCase: f.optional('ignoreUriCase', boolean) ?? false,
+        method: f.optional('method', stringMatch),
+        authority: f.optional('authority', stringMatch),
+        scheme: f.optional('scheme', stringMatch),
         headers: [
           ...(f.optional('headers', headerMatches(false)) ?? []),
           ...(f.optional('withoutHeaders', headerMatches(true)) ?? []),
         ],
         queryParams: f.optional('queryParams', queryParamMatches) ?? [],
-      };
-      const set = <K extends keyof HttpMatch>(key: K, value: HttpMatch[K] | undefined) => {
-        if (value !== undefined) match[key] = value;
-      };
-      set('name', f.optional('name', string));
-      set('uri', f.optional('uri', stringMatch));
-      set('scheme', f.optional('scheme', stringMatch));
-      set('method', f.optional('method', stringMatch));
-      set('authority', f.optional('authority', stringMatch));
-      set('port', f.optional('port', port));
-      set('sourceLabels', f.optional('sourceLabels', labels));
-      set('sourceNamespace', f.optional('sourceNamespace', nonEmptyString));
-      set('gateways', f.optional('gateways', gatewayNames(context)));
-      return match;
-    },
+        port: f.optional('port', port),
+        sourceLabels: f.optional('sourceLabels', labels),
+        sourceNamespace: f.optional('sourceNamespace', nonEmptyString),
+        gateways: f.optional('gateways', gatewayNames(context)),
+      }),
     {
       unsupported: {
         statPrefix: 'per-route stat prefixes are not implemented',
@@ -189,18 +186,16 @@ const retryConditions: Reader<Pick<RetryPolicy, 'retryOn' | 'retriableStatusCode
 const retries: Reader<RetryPolicy> = object(
   (f) => {
     const conditions = f.optional('retryOn', retryConditions);
-    const policy: RetryPolicy = {
-      attempts: f.optional('attempts', count) ?? 0,
-      retryOn: conditions?.retryOn ?? [...DEFAULT_RETRY_ON],
-      retriableStatusCodes: conditions?.retriableStatusCodes ?? [...DEFAULT_RETRIABLE_STATUS_CODES],
-    };
-    const perTry = f.optional('perTryTimeout', duration());
-    if (perTry !== undefined) policy.perTryTimeoutMs = perTry;
     f.ignored(
       'retryRemoteLocalities',
       'weft does not do locality-aware load balancing yet, so retries may go to any locality',
     );
-    return policy;
+    return defined<RetryPolicy>({
+      attempts: f.optional('attempts', count) ?? 0,
+      perTryTimeoutMs: f.optional('perTryTimeout', duration()),
+      retryOn: conditions?.retryOn ?? [...DEFAULT_RETRY_ON],
+      retriableStatusCodes: conditions?.retriableStatusCodes ?? [...DEFAULT_RETRIABLE_STATUS_CODES],
+    });
   },
   { unsupported: { backoff: 'retry back-off settings are not implemented; Envoy default back-off applies' } },
 );
@@ -222,7 +217,6 @@ function faultPercentage(f: Fields, what: string): number {
 }
 
 const fault: Reader<FaultPolicy> = object((f) => {
-  const out: FaultPolicy = {};
   const delay = f.optional(
     'delay',
     object(
@@ -237,11 +231,11 @@ const fault: Reader<FaultPolicy> = object((f) => {
     'abort',
     object(
       (a) => {
-        const value: NonNullable<FaultPolicy['abort']> = { percentage: faultPercentage(a, 'aborted') };
-        const status = a.optional('httpStatus', integer(200, 599));
-        const grpc = a.optional('grpcStatus', oneOf(GRPC_CODES));
-        if (status !== undefined) value.httpStatus = status;
-        if (grpc !== undefined) value.grpcStatus = grpc;
+        const value = defined<NonNullable<FaultPolicy['abort']>>({
+          httpStatus: a.optional('httpStatus', integer(200, 599)),
+          grpcStatus: a.optional('grpcStatus', oneOf(GRPC_CODES)),
+          percentage: faultPercentage(a, 'aborted'),
+        });
         if (a.has('httpStatus') && a.has('grpcStatus'))
           a.check.error(a.path, 'set either httpStatus or grpcStatus, not both');
         else if (!a.has('httpStatus') && !a.has('grpcStatus') && !a.has('http2Error'))
@@ -251,10 +245,8 @@ const fault: Reader<FaultPolicy> = object((f) => {
       { unsupported: { http2Error: 'abort with httpStatus or grpcStatus instead' } },
     ),
   );
-  if (delay !== undefined) out.delay = delay;
-  if (abort !== undefined) out.abort = abort;
   if (!f.has('delay') && !f.has('abort')) f.check.error(f.path, 'a fault needs delay or abort', 'missing');
-  return out;
+  return defined<FaultPolicy>({ delay, abort });
 });
 
 /** `mirror` (+ `mirrorPercentage`) or `mirrors[]`, as one list; an unset percentage is 100. */
@@ -283,61 +275,40 @@ const redirectCode: Reader<number> = (check, value, path) => {
 };
 
 const redirect: Reader<NonNullable<HttpRoute['redirect']>> = object(
-  (f) => {
-    const out: NonNullable<HttpRoute['redirect']> = {
+  (f) =>
+    defined<NonNullable<HttpRoute['redirect']>>({
+      uri: f.optional('uri', nonEmptyString),
+      authority: f.optional('authority', nonEmptyString),
+      scheme: f.optional('scheme', nonEmptyString),
+      port: f.optional('port', port),
       redirectCode: f.optional('redirectCode', redirectCode) ?? 301,
-    };
-    const uri = f.optional('uri', nonEmptyString);
-    const authority = f.optional('authority', nonEmptyString);
-    const scheme = f.optional('scheme', nonEmptyString);
-    const number = f.optional('port', port);
-    if (uri !== undefined) out.uri = uri;
-    if (authority !== undefined) out.authority = authority;
-    if (scheme !== undefined) out.scheme = scheme;
-    if (number !== undefined) out.port = number;
-    return out;
-  },
+    }),
   { unsupported: { derivePort: 'set port explicitly' } },
 );
 
-const directResponse: Reader<NonNullable<HttpRoute['directResponse']>> = object((f) => {
-  const out: NonNullable<HttpRoute['directResponse']> = {
-    status: f.required('status', integer(200, 599)) ?? 200,
-  };
-  const body = f.optional(
-    'body',
-    object((b) => b.optional('string', string), { unsupported: { bytes: 'give the body as body.string' } }),
-  );
-  if (body !== undefined) out.body = body;
-  return out;
-});
+const directResponse: Reader<NonNullable<HttpRoute['directResponse']>> = object((f) =>
+  defined<NonNullable<HttpRoute['directResponse']>>({
+    status: f.required('status', integer(200, 599)),
+    body: f.optional(
+      'body',
+      object((b) => b.optional('string', string), { unsupported: { bytes: 'give the body as body.string' } }),
+    ),
+  }),
+);
 
-const regex: Reader<string> = (check, value, path) => {
-  const text = nonEmptyString(check, value, path);
-  if (text === undefined) return undefined;
-  const error = regexError(text);
-  if (error === undefined) return text;
-  check.error(path, error);
-  return undefined;
-};
+const regex = stringWith((text) => (text === '' ? 'must not be empty' : regexError(text)));
 
 const rewrite: Reader<NonNullable<HttpRoute['rewrite']>> = object((f) => {
-  const out: NonNullable<HttpRoute['rewrite']> = {};
-  const uri = f.optional('uri', string);
-  const uriRegex = f.optional(
-    'uriRegexRewrite',
-    object((r) => ({
-      match: r.required('match', regex) ?? '',
-      rewrite: r.required('rewrite', string) ?? '',
-    })),
-  );
-  const authority = f.optional('authority', nonEmptyString);
-  if (uri !== undefined) out.uri = uri;
-  if (uriRegex !== undefined) out.uriRegex = uriRegex;
-  if (authority !== undefined) out.authority = authority;
   if (f.has('uri') && f.has('uriRegexRewrite'))
     f.check.error(f.path, 'set either uri or uriRegexRewrite, not both');
-  return out;
+  return defined<NonNullable<HttpRoute['rewrite']>>({
+    uri: f.optional('uri', string),
+    uriRegex: f.optional(
+      'uriRegexRewrite',
+      object((r) => defined({ match: r.required('match', regex), rewrite: r.required('rewrite', string) })),
+    ),
+    authority: f.optional('authority', nonEmptyString),
+  });
 });
 
 /** Reads one `http[]` entry of VirtualService `context.name`; an unnamed route is named by its position. */
@@ -349,24 +320,21 @@ export function httpRoute(context: ResourceContext): Reader<HttpRoute> {
       path,
       (f) => {
         const index = path[path.length - 1];
-        const route: HttpRoute = {
+        const route = defined<HttpRoute>({
           name:
             f.optional('name', nonEmptyString) ??
             `${context.namespace}/${context.name}/http[${String(index)}]`,
           matches: f.optional('match', list(httpMatch(context))) ?? [],
+          route: f.optional('route', weightedRoutes(context, { headers: true })),
+          redirect: f.optional('redirect', redirect),
+          directResponse: f.optional('directResponse', directResponse),
+          rewrite: f.optional('rewrite', rewrite),
+          timeoutMs: f.optional('timeout', duration(0)),
+          retries: f.aliased('retries', 'retry', 'Istio names this field "retries"', retries),
+          fault: f.optional('fault', fault),
           mirrors: mirrors(f, context),
-        };
-        const set = <K extends keyof HttpRoute>(key: K, v: HttpRoute[K] | undefined) => {
-          if (v !== undefined) route[key] = v;
-        };
-        set('route', f.optional('route', weightedRoutes(context, { headers: true })));
-        set('redirect', f.optional('redirect', redirect));
-        set('directResponse', f.optional('directResponse', directResponse));
-        set('rewrite', f.optional('rewrite', rewrite));
-        set('timeoutMs', f.optional('timeout', duration(0)));
-        set('retries', f.aliased('retries', 'retry', 'Istio names this field "retries"', retries));
-        set('fault', f.optional('fault', fault));
-        set('headers', f.optional('headers', headers));
+          headers: f.optional('headers', headers),
+        });
         const actions = (['route', 'redirect', 'directResponse'] as const).filter((key) => f.has(key));
         // A delegating route (not supported, reported as such) has no action of its own.
         if (actions.length === 0 && !f.has('delegate'))

@@ -2,7 +2,7 @@
 import type { RouteDestination } from '../../model/types.ts';
 import { dnsLabelError, dnsSubdomainError } from '../names.ts';
 import type { Reader } from '../read.ts';
-import { integer, list, object, string } from '../read.ts';
+import { defined, integer, list, object, string } from '../read.ts';
 import type { ResourceContext } from './common.ts';
 import { destination, headers } from './common.ts';
 
@@ -43,9 +43,12 @@ export function weightedRoutes(
     const weight = f.optional('weight', integer(0, 100));
     const ops = options.headers ? f.optional('headers', headers) : undefined;
     if (to === undefined) return undefined;
-    const out: RouteDestination = { ...to, weight: weight ?? 0 };
-    if (ops?.request !== undefined) out.headers = ops.request;
-    if (ops?.response !== undefined) out.responseHeaders = ops.response;
+    const out = defined<RouteDestination>({
+      ...to,
+      weight: weight ?? 0,
+      headers: ops?.request,
+      responseHeaders: ops?.response,
+    });
     return { destination: out, weightGiven: f.has('weight') };
   });
   return (check, value, path) => {

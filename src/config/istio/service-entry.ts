@@ -5,7 +5,7 @@ import type { Check } from '../check.ts';
 import { isIpAddress, isWildcardHost, shortServiceName } from '../host.ts';
 import { dnsLabel, labels } from '../names.ts';
 import type { Reader } from '../read.ts';
-import { list, object, oneOf, port, readObject, string, stringList } from '../read.ts';
+import { defined, list, object, oneOf, port, readObject, string, stringList } from '../read.ts';
 import type { ResourceContext } from './common.ts';
 import { exportTo, host, uniqueList } from './common.ts';
 import type { WorkloadEntryFields } from './workload-entry.ts';
@@ -25,17 +25,14 @@ const protocolName: Reader<string> = (check, value, path) => {
   return undefined;
 };
 
-const servicePort = object((f): ServicePort => {
+const servicePort = object((f) => {
   const name = f.required('name', dnsLabel) ?? '';
-  const protocol = f.optional('protocol', protocolName);
-  const out: ServicePort = {
+  return defined<ServicePort>({
     number: f.required('number', port) ?? 0,
     name,
-    protocol: portProtocol({ protocol, name }),
-  };
-  const target = f.optional('targetPort', port);
-  if (target !== undefined) out.targetPort = target;
-  return out;
+    protocol: portProtocol({ protocol: f.optional('protocol', protocolName), name }),
+    targetPort: f.optional('targetPort', port),
+  });
 });
 
 const ipOrCidr: Reader<string> = (check, value, path) => {
@@ -126,8 +123,8 @@ export function readServiceEntry(
       health: 'HEALTHY',
       source: 'ServiceEntry',
     }));
-    return hosts.map((hostname): Service => {
-      const service: Service = {
+    return hosts.map((hostname) =>
+      defined<Service>({
         hostname,
         name: shortServiceName(hostname, context.domainSuffix),
         namespace: context.namespace,
@@ -137,12 +134,11 @@ export function readServiceEntry(
         resolution,
         subjectAltNames: sans,
         origin: { kind: 'ServiceEntry', namespace: context.namespace, name: context.name },
-      };
-      if (selector !== undefined) service.selector = selector;
-      if (addresses !== undefined) service.addresses = addresses;
-      if (visibility !== undefined) service.exportTo = visibility;
-      return service;
-    });
+        selector,
+        addresses,
+        exportTo: visibility,
+      }),
+    );
   });
 }
 

@@ -7,15 +7,18 @@ import type {
   TrafficPolicy,
 } from '../../model/types.ts';
 import type { Fields, Reader } from '../read.ts';
-import { boolean, count, duration, integer, nonEmptyString, object, oneOf, stringList } from '../read.ts';
+import {
+  boolean,
+  count,
+  defined,
+  duration,
+  integer,
+  nonEmptyString,
+  object,
+  oneOf,
+  stringList,
+} from '../read.ts';
 import { portSelector, uniqueList } from './common.ts';
-
-/** Copies the defined entries of `from` into a new object (model objects carry no undefined fields). */
-function defined<T extends object>(from: { [K in keyof T]: T[K] | undefined }): T {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(from)) if (value !== undefined) out[key] = value;
-  return out as T;
-}
 
 /** Istio's proto3 integers treat 0 as "not set": such fields are left out of the model. */
 function setting(f: Fields, key: string): number | undefined {

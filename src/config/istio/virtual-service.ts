@@ -3,7 +3,7 @@ import type { TcpRoute, VirtualServiceModel } from '../../model/types.ts';
 import type { Check } from '../check.ts';
 import { labels } from '../names.ts';
 import type { Reader } from '../read.ts';
-import { list, object, port, readObject } from '../read.ts';
+import { defined, list, object, port, readObject } from '../read.ts';
 import type { ResourceContext } from './common.ts';
 import { exportTo, host } from './common.ts';
 import { httpRoute } from './http-route.ts';
@@ -11,16 +11,12 @@ import { gatewayNames, MESH_GATEWAY, weightedRoutes } from './routing.ts';
 
 function tcpRoute(context: ResourceContext): Reader<TcpRoute> {
   const match = object(
-    (f) => {
-      const out: TcpRoute['matches'][number] & { port?: number } = {};
-      const number = f.optional('port', port);
-      const source = f.optional('sourceLabels', labels);
-      const gateways = f.optional('gateways', gatewayNames(context));
-      if (number !== undefined) out.port = number;
-      if (source !== undefined) out.sourceLabels = source;
-      if (gateways !== undefined) out.gateways = gateways;
-      return out;
-    },
+    (f) =>
+      defined<TcpRoute['matches'][number]>({
+        port: f.optional('port', port),
+        sourceLabels: f.optional('sourceLabels', labels),
+        gateways: f.optional('gateways', gatewayNames(context)),
+      }),
     {
       unsupported: {
         destinationSubnets: 'match tcp traffic by port instead',

@@ -4,7 +4,7 @@ import type { Check } from '../check.ts';
 import { hostSyntaxError } from '../host.ts';
 import { dnsSubdomain, labels } from '../names.ts';
 import type { Fields, Reader } from '../read.ts';
-import { count, nonEmptyString, port, readObject, record, string } from '../read.ts';
+import { count, defined, nonEmptyString, port, readObject, record, string } from '../read.ts';
 import type { ResourceContext } from './common.ts';
 
 /** What a WorkloadEntry spec says about a workload; the caller adds identity (uid, name, source). */
@@ -46,16 +46,15 @@ export function workloadEntryFields(f: Fields, portNames?: ReadonlySet<string>):
       ),
     ) ?? {};
   const weight = f.optional('weight', count);
-  const fields: WorkloadEntryFields = {
+  const fields = defined<WorkloadEntryFields>({
     address: f.required('address', address) ?? '',
     labels: f.optional('labels', labels) ?? {},
     ports,
     serviceAccount: f.optional('serviceAccount', dnsSubdomain) ?? 'default',
     // Istio's weight is a proto3 integer: 0 means unset, which is 1.
     weight: weight === undefined || weight === 0 ? 1 : weight,
-  };
-  const where = f.optional('locality', locality);
-  if (where !== undefined) fields.locality = where;
+    locality: f.optional('locality', locality),
+  });
   f.ignored('network', 'weft runs one network; multi-network gateways are not implemented');
   return fields;
 }
