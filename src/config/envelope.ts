@@ -1,7 +1,7 @@
 // Reads one resource document: apiVersion, kind, metadata, spec (checked by the kind's reader).
 import { DEFAULT_MESH } from '../model/mesh.ts';
 import type { Check } from './check.ts';
-import type { CompiledSpec, KindDefinition } from './kinds.ts';
+import type { KindDefinition } from './kinds.ts';
 import { kindDefinition, listKinds } from './kinds.ts';
 import { dnsLabelError, dnsSubdomain, labels, stringMap } from './names.ts';
 import type { Fields } from './read.ts';
@@ -12,12 +12,6 @@ import type { ObjectMeta, Resource } from './resource.ts';
 export interface ReadOptions {
   /** Namespace of resources that name none (default `default`). A document's own namespace wins. */
   defaultNamespace?: string;
-}
-
-/** A resource as accepted, and what its spec means for the model (with default mesh settings). */
-export interface ReadResource {
-  resource: Resource;
-  compiled: CompiledSpec;
 }
 
 const KUBERNETES_OWNED = ['uid', 'selfLink', 'managedFields', 'ownerReferences', 'finalizers'];
@@ -59,11 +53,7 @@ function unknownKind(check: Check, kind: string): void {
  * Reads one resource document. Issues and warnings go to `check` with paths relative to the
  * document. Returns undefined when the document has issues.
  */
-export function readResource(
-  check: Check,
-  value: unknown,
-  options: ReadOptions = {},
-): ReadResource | undefined {
+export function readResource(check: Check, value: unknown, options: ReadOptions = {}): Resource | undefined {
   const before = check.issueCount;
   const result = readObject(check, value, [], (f) => {
     const apiVersion = f.required('apiVersion', nonEmptyString);
@@ -85,19 +75,20 @@ export function readResource(
     f.ignored('status', 'status is reported by weft, not read from documents');
     const spec = f.required('spec', (_check, value) => value);
     if (spec === undefined || definition === undefined) return undefined;
+    // Reading the spec checks it; what it means for the model is built again, with the mesh's
+    // own settings, when the snapshot is (config/compile.ts).
     const compiled = definition.read(check, spec, {
       name: metadata?.name ?? '',
       namespace: metadata?.namespace ?? 'default',
       domainSuffix: DEFAULT_MESH.domainSuffix,
     });
     if (metadata === undefined || compiled === undefined || apiVersion === undefined) return undefined;
-    const resource: Resource = {
+    return {
       apiVersion,
       kind: definition.kind,
       metadata,
       spec: structuredClone(spec) as Record<string, unknown>,
     };
-    return { resource, compiled };
   });
   return check.issueCount > before ? undefined : result;
 }

@@ -84,11 +84,11 @@ class Report {
     options: ReadOptions,
   ): { resource: Resource; warnings: string[] } | undefined {
     const check = new Check();
-    const read = readResource(check, item.value, options);
+    const resource = readResource(check, item.value, options);
     const at = (finding: Finding): Finding => ({ ...finding, path: [...item.prefix, ...finding.path] });
     for (const finding of check.issues) this.issue(document, at(finding), place);
-    if (read === undefined) return undefined;
-    const { kind, metadata } = read.resource;
+    if (resource === undefined) return undefined;
+    const { kind, metadata } = resource;
     const key = `${kind}/${metadata.namespace}/${metadata.name}`;
     const first = this.seen.get(key);
     if (first !== undefined) {
@@ -104,7 +104,7 @@ class Report {
     }
     this.seen.set(key, document);
     return {
-      resource: read.resource,
+      resource,
       warnings: check.warnings.map((finding) => this.warning(document, at(finding), place)),
     };
   }
