@@ -13,7 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { TYPE_URL } from '../src/control/xds/types.ts';
 import { ProxyCore } from '../src/proxy/proxy.ts';
 
-const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+const HCM =
+  'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const ROUTER = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
 
 interface Row {
@@ -48,7 +49,13 @@ async function serve(port: number, backend: number): Promise<void> {
     connectTimeout: { seconds: 1 },
     loadAssignment: {
       clusterName: 'backend',
-      endpoints: [{ lbEndpoints: [{ endpoint: { address: { socketAddress: { address: '127.0.0.1', portValue: backend } } } }] }],
+      endpoints: [
+        {
+          lbEndpoints: [
+            { endpoint: { address: { socketAddress: { address: '127.0.0.1', portValue: backend } } } },
+          ],
+        },
+      ],
     },
   };
   const listener = {
@@ -65,7 +72,13 @@ async function serve(port: number, backend: number): Promise<void> {
               codecType: 'AUTO',
               routeConfig: {
                 name: 'bench',
-                virtualHosts: [{ name: 'all', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: 'backend', timeout: {} } }] }],
+                virtualHosts: [
+                  {
+                    name: 'all',
+                    domains: ['*'],
+                    routes: [{ match: { prefix: '/' }, route: { cluster: 'backend', timeout: {} } }],
+                  },
+                ],
               },
               httpFilters: [{ name: 'router', typedConfig: { '@type': ROUTER } }],
             },
@@ -85,8 +98,14 @@ function cpuTicks(pid: number): number {
   return Number(fields[11]) + Number(fields[12]);
 }
 
-function wrk(url: string, seconds: number, connections: number): { rps: number; p50: string; p99: string; errors: number; requests: number } {
-  const out = execFileSync('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', url], { encoding: 'utf8' });
+function wrk(
+  url: string,
+  seconds: number,
+  connections: number,
+): { rps: number; p50: string; p99: string; errors: number; requests: number } {
+  const out = execFileSync('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', url], {
+    encoding: 'utf8',
+  });
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
   const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
   const p50 = /\s50%\s+(\S+)/.exec(out)?.[1] ?? '?';
@@ -108,7 +127,9 @@ function startNginx(dir: string, name: string, body: string): ChildProcess {
 
 /** Pid of nginx's single worker (the process doing the work). */
 function nginxWorker(master: ChildProcess): number {
-  const children = execFileSync('pgrep', ['-P', String(master.pid)], { encoding: 'utf8' }).trim().split('\n');
+  const children = execFileSync('pgrep', ['-P', String(master.pid)], { encoding: 'utf8' })
+    .trim()
+    .split('\n');
   return Number(children[0]);
 }
 
@@ -128,17 +149,27 @@ async function waitPort(port: number): Promise<void> {
 }
 
 function spawnWeft(port: number, backend: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve', String(port), String(backend)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, WEFT_LOG_LEVEL: 'warn' },
-  });
+  const child = spawn(
+    process.execPath,
+    [fileURLToPath(import.meta.url), '--serve', String(port), String(backend)],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, WEFT_LOG_LEVEL: 'warn' },
+    },
+  );
   return new Promise((resolve, reject) => {
     child.stdout!.once('data', () => resolve(child));
     child.once('exit', (code) => reject(new Error(`weft bench proxy exited ${code}`)));
   });
 }
 
-async function measure(path: string, url: string, pids: number[], seconds: number, connections: number): Promise<Row> {
+async function measure(
+  path: string,
+  url: string,
+  pids: number[],
+  seconds: number,
+  connections: number,
+): Promise<Row> {
   wrk(url, 2, connections); // warm-up
   const hz = 100; // USER_HZ on Linux
   const before = pids.map(cpuTicks);
@@ -161,12 +192,16 @@ function writeDoc(rows: Row[], seconds: number, connections: number): void {
   try {
     doc = readFileSync(file, 'utf8');
   } catch {
-    doc = '# Benchmarks\n\nFigures measured on the development machine; each section says how to reproduce it.\n';
+    doc =
+      '# Benchmarks\n\nFigures measured on the development machine; each section says how to reproduce it.\n';
   }
   const table = [
     '| path to an nginx backend (small body) | req/s | p50 | p99 | proxy CPU µs/request | errors |',
     '|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.path} | ${r.rps.toLocaleString('en-US')} | ${r.p50} | ${r.p99} | ${r.cpuUsPerRq} | ${r.errors} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.path} | ${r.rps.toLocaleString('en-US')} | ${r.p50} | ${r.p99} | ${r.cpuUsPerRq} | ${r.errors} |`,
+    ),
   ].join('\n');
   const section = `## Proxy\n\n\`node bench/proxy-http1.ts\` — wrk -t1 -c${connections}, ${seconds} s per path, HTTP/1.1 keep-alive,
 one process (one nginx worker, one Node process) per proxy, all on the same machine in the same run
@@ -188,8 +223,17 @@ async function main(): Promise<void> {
   const seconds = arg('--duration', 10);
   const connections = arg('--connections', 50);
   const dir = mkdtempSync(join(tmpdir(), 'weft-bench-'));
-  const [backendPort, nginxPort, weftPort, outPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-  const backend = startNginx(dir, 'backend', `  server { listen 127.0.0.1:${backendPort}; location / { return 200 "hello world\\n"; } }`);
+  const [backendPort, nginxPort, weftPort, outPort] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
+  const backend = startNginx(
+    dir,
+    'backend',
+    `  server { listen 127.0.0.1:${backendPort}; location / { return 200 "hello world\\n"; } }`,
+  );
   const proxy = startNginx(
     dir,
     'proxy',
@@ -206,11 +250,36 @@ async function main(): Promise<void> {
     children.push(weftOut);
     const rows: Row[] = [];
     rows.push(await measure('direct', `http://127.0.0.1:${backendPort}/`, [], seconds, connections));
-    rows.push(await measure('nginx reverse proxy (keepalive upstream)', `http://127.0.0.1:${nginxPort}/`, [nginxWorker(proxy)], seconds, connections));
-    rows.push(await measure('weft proxy (one hop)', `http://127.0.0.1:${weftPort}/`, [weft.pid!], seconds, connections));
-    rows.push(await measure('weft proxy, two hops (sidecar → sidecar)', `http://127.0.0.1:${outPort}/`, [weftOut.pid!, weft.pid!], seconds, connections));
+    rows.push(
+      await measure(
+        'nginx reverse proxy (keepalive upstream)',
+        `http://127.0.0.1:${nginxPort}/`,
+        [nginxWorker(proxy)],
+        seconds,
+        connections,
+      ),
+    );
+    rows.push(
+      await measure(
+        'weft proxy (one hop)',
+        `http://127.0.0.1:${weftPort}/`,
+        [weft.pid!],
+        seconds,
+        connections,
+      ),
+    );
+    rows.push(
+      await measure(
+        'weft proxy, two hops (sidecar → sidecar)',
+        `http://127.0.0.1:${outPort}/`,
+        [weftOut.pid!, weft.pid!],
+        seconds,
+        connections,
+      ),
+    );
     console.log('| path | req/s | p50 | p99 | proxy CPU µs/rq | errors |');
-    for (const r of rows) console.log(`| ${r.path} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.cpuUsPerRq} | ${r.errors} |`);
+    for (const r of rows)
+      console.log(`| ${r.path} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.cpuUsPerRq} | ${r.errors} |`);
     writeDoc(rows, seconds, connections);
   } finally {
     for (const c of children) c.kill('SIGTERM');

@@ -16,6 +16,8 @@ export interface H1ResponseHandler {
   onUpstreamReady(conn: H1Connection): void;
   /** A 1xx other than 101 arrived (forwarded or swallowed by the handler). */
   onUpstreamInformational(conn: H1Connection, info: HeadInfo, headers: string[]): void;
+  /** The bytes of one socket read have all been handed over (a moment to flush held writes). */
+  onUpstreamFlush(conn: H1Connection): void;
   /** The final response head; `conn.reader` is set up for the body. */
   onUpstreamHead(conn: H1Connection, info: HeadInfo, headers: string[]): void;
   /** Body bytes: raw (framing kept) or de-chunked, as the handler chose with `decode`. */
@@ -112,6 +114,11 @@ export class H1Connection {
   };
 
   private readonly onData = (chunk: Buffer): void => {
+    this.read(chunk);
+    this.handler?.onUpstreamFlush(this);
+  };
+
+  private read(chunk: Buffer): void {
     this.responseBytes += chunk.length;
     const handler = this.handler;
     if (this.state === 'tunnel') return; // tunnel owners replace this listener
@@ -189,7 +196,7 @@ export class H1Connection {
       }
       if (off >= buf.length) return;
     }
-  };
+  }
 
   private finish(handler: H1ResponseHandler, extraBytes: boolean): void {
     this.phase = 'head';

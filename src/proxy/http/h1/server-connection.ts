@@ -54,6 +54,8 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
   private requestId = '';
   /** Response body framing passes chunked bytes through unchanged. */
   private grpc = false;
+  /** A response head not yet written (see writeWithHead). */
+  private pendingHead: string | null = null;
   /** Set when the request goes to an HTTP/2 upstream (see to-h2.ts). */
   h2Upstream: H2UpstreamRequest | null = null;
 
@@ -411,17 +413,43 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
     if (this.hcm.draining) this.closeAfter = true;
     if (this.closeAfter) out += 'connection: close\r\n';
     out += '\r\n';
-    this.socket.write(out, 'latin1');
+    // Held until the body bytes of the same read arrive, so head and body leave in one write.
+    this.pendingHead = out;
+  }
+
+  /** Writes a held response head, joined with `chunk` when it is small. Returns write()'s result. */
+  private writeWithHead(chunk: Buffer | null): boolean {
+    const head = this.pendingHead!;
+    this.pendingHead = null;
+    const socket = this.socket;
+    if (chunk === null) return socket.write(head, 'latin1');
+    if (chunk.length <= 16384) {
+      const buf = Buffer.allocUnsafe(head.length + chunk.length);
+      (buf as Buffer & { latin1Write(s: string, o: number): number }).latin1Write(head, 0);
+      chunk.copy(buf, head.length);
+      return socket.write(buf);
+    }
+    socket.cork();
+    socket.write(head, 'latin1');
+    const ok = socket.write(chunk);
+    socket.uncork();
+    return ok;
+  }
+
+  onUpstreamFlush(_conn: H1Connection): void {
+    if (this.pendingHead !== null) this.writeWithHead(null);
   }
 
   onUpstreamBody(conn: H1Connection, chunk: Buffer): void {
-    if (!this.socket.write(chunk)) {
+    const ok = this.pendingHead !== null ? this.writeWithHead(chunk) : this.socket.write(chunk);
+    if (!ok) {
       conn.socket.pause();
       this.socket.once('drain', () => conn.socket.resume());
     }
   }
 
   onUpstreamEnd(conn: H1Connection, _trailers: string): void {
+    if (this.pendingHead !== null) this.writeWithHead(null);
     this.respDone = true;
     const reuse = this.reqDone;
     this.finishUpstream(reuse);
@@ -648,6 +676,7 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
     this.clearTimer();
     this.cluster?.stats.status(status);
     this.writeResponseHead(status, '', headers, chunked ? 'chunked' : 'length', contentLength, false);
+    this.writeWithHead(null);
   }
 
   /** Writes response body bytes for the HTTP/2-upstream path; false when the client is slow. */

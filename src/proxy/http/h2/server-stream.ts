@@ -326,6 +326,10 @@ export class H2ServerStream implements H1ResponseHandler, FilterStream {
     });
   }
 
+  onUpstreamFlush(): void {
+    // Writes go straight to the HTTP/2 stream; nothing is held.
+  }
+
   onUpstreamInformational(): void {
     // 1xx responses other than 101 are not forwarded (see h1/server-connection.ts).
   }
