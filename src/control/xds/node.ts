@@ -150,23 +150,6 @@ export function proxyFromNode(node: WireNode | undefined): ProxyNode {
   };
 }
 
-/**
- * The key under which generated output is shared: every field generators read, nothing else
- * (not the node id or IPs), so a thousand replicas of one service generate once.
- */
-export function shapeKey(proxy: ProxyNode): string {
-  return JSON.stringify([
-    proxy.kind,
-    proxy.role,
-    proxy.namespace,
-    Object.entries(proxy.labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-    proxy.service ?? null,
-    proxy.appPort ?? null,
-    proxy.inboundPort,
-    proxy.outboundPort,
-  ]);
-}
-
 /** The IP of a grpc-js peer string (`127.0.0.1:5000`, `[::1]:5000`, `ipv4:…`). */
 export function peerIp(peer: string): string {
   const bare = peer.replace(/^ipv[46]:/, '');

@@ -243,8 +243,23 @@ export interface DeltaDiscoveryResponseMessage {
   nonce?: string;
 }
 
+/** Encodes a DiscoveryResponse without its nonce; `withNonce` completes it per client. */
+export function encodeDiscoveryResponse(response: Omit<DiscoveryResponseMessage, 'nonce'>): Buffer {
+  const bytes = DiscoveryResponse.encode(DiscoveryResponse.fromObject(response)).finish();
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** Appends the `nonce` field (5) to an encoded DiscoveryResponse (protobuf accepts fields in any order). */
+export function withNonce(body: Buffer, nonce: string): Buffer {
+  const writer = protobuf.Writer.create();
+  writer.uint32((5 << 3) | 2).string(nonce);
+  return Buffer.concat([body, writer.finish()]);
+}
+
+/** Serializes a message object; an already encoded message (a Buffer) passes through. */
 function serializer(type: protobuf.Type): (value: object) => Buffer {
   return (value) => {
+    if (Buffer.isBuffer(value)) return value;
     const bytes = type.encode(type.fromObject(value as Record<string, unknown>)).finish();
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   };

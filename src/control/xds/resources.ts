@@ -1,11 +1,9 @@
-// Generated xDS resources for one snapshot: generated once per proxy shape, encoded once, hashed for versions.
+// Generated xDS resources for one snapshot: generated once per generator-part key, encoded once, hashed for versions.
 import { createHash } from 'node:crypto';
 import type { MeshSnapshot } from '../../model/types.ts';
-import type { GenerateContext, Warn } from './generate/index.ts';
-import { GENERATORS } from './generate/index.ts';
-import { type ProxyNode, shapeKey } from './node.ts';
-import { encodeResource, type WireAny } from './protos.ts';
-import { TYPE_URL } from './types.ts';
+import { GENERATOR_PARTS, type GeneratorPart, type Warn } from './generate/index.ts';
+import type { ProxyNode } from './node.ts';
+import { encodeDiscoveryResponse, encodeResource, type WireAny } from './protos.ts';
 
 /** One resource ready for the wire: its bytes (as an Any) and a hash of them (its version). */
 export interface EncodedResource {
@@ -39,89 +37,109 @@ function encode(typeUrl: string, name: string, resource: Record<string, unknown>
   return { name, hash: hashBytes(value), any: { type_url: typeUrl, value } };
 }
 
-/** Cached output for one proxy shape (all proxies with the same shape key share it). */
-export class ShapeResources {
-  readonly #ctx: GenerateContext;
-  readonly #snapshotResources: SnapshotResources;
-  readonly #wildcard = new Map<string, ResourceSet>();
-  readonly #named = new Map<string, Map<string, EncodedResource | null>>();
-
-  constructor(ctx: GenerateContext, snapshotResources: SnapshotResources) {
-    this.#ctx = ctx;
-    this.#snapshotResources = snapshotResources;
-  }
-
-  /** Everything of a type this proxy should have (wildcard subscription). */
-  wildcard(typeUrl: string): ResourceSet {
-    let set = this.#wildcard.get(typeUrl);
-    if (!set) {
-      const resources = new Map<string, EncodedResource>();
-      for (const r of GENERATORS.get(typeUrl)?.(this.#ctx, undefined) ?? []) {
-        resources.set(r.name, encode(typeUrl, r.name, r.resource));
-      }
-      set = { resources, version: setVersion(resources) };
-      this.#wildcard.set(typeUrl, set);
-    }
-    return set;
-  }
-
-  /** The named resources of a type that exist (names that do not are left out). */
-  named(typeUrl: string, names: Iterable<string>): Map<string, EncodedResource> {
-    if (typeUrl === TYPE_URL.endpoint) return this.#snapshotResources.endpoints(this.#ctx, names);
-    let cache = this.#named.get(typeUrl);
-    if (!cache) {
-      cache = new Map();
-      this.#named.set(typeUrl, cache);
-    }
-    const out = new Map<string, EncodedResource>();
-    const generator = GENERATORS.get(typeUrl);
-    for (const name of names) {
-      let entry = cache.get(name);
-      if (entry === undefined) {
-        const generated = generator?.(this.#ctx, [name]).find((r) => r.name === name);
-        entry = generated ? encode(typeUrl, name, generated.resource) : null;
-        cache.set(name, entry);
-      }
-      if (entry) out.set(name, entry);
-    }
-    return out;
-  }
+/** The order-independent key of a subscription's names (`=` + sorted names), for sharing named sets between clients. */
+export function namesKey(names: Iterable<string>): string {
+  return `=${[...names].sort().join('\n')}`;
 }
 
-/** Every resource generated from one snapshot, shared by all streams until the next snapshot. */
+/**
+ * Every resource generated from one snapshot, shared by all streams until the next snapshot.
+ * Each generator part runs once per distinct part key (docs: GeneratorPart), each resource is
+ * encoded once, and each distinct set (and its encoded response body) is built once.
+ */
 export class SnapshotResources {
   readonly snapshot: MeshSnapshot;
   readonly #warn: Warn;
-  readonly #shapes = new Map<string, ShapeResources>();
-  /** Endpoint assignments do not depend on the proxy: one cache for all. */
-  readonly #endpoints = new Map<string, EncodedResource | null>();
+  /** Part keys per proxy object and type. */
+  readonly #keys = new WeakMap<ProxyNode, Map<string, string[]>>();
+  /** `type#part#key` → everything that part generates for that key. */
+  readonly #partAll = new Map<string, Map<string, EncodedResource>>();
+  /** `type#part#key#name` → that resource, or null when the part does not generate it. */
+  readonly #partNamed = new Map<string, EncodedResource | null>();
+  /** `type#keys` → names key (`*` for wildcard) → the set. Two levels so the long names key keeps its cached hash. */
+  readonly #sets = new Map<string, Map<string, ResourceSet>>();
+  /** Encoded state-of-the-world response bodies (without nonce), by type, version and content. */
+  readonly #bodies = new Map<string, Buffer>();
 
   constructor(snapshot: MeshSnapshot, warn: Warn) {
     this.snapshot = snapshot;
     this.#warn = warn;
   }
 
-  forProxy(proxy: ProxyNode, key: string = shapeKey(proxy)): ShapeResources {
-    let shape = this.#shapes.get(key);
-    if (!shape) {
-      shape = new ShapeResources({ snapshot: this.snapshot, proxy, warn: this.#warn }, this);
-      this.#shapes.set(key, shape);
+  #partKeys(proxy: ProxyNode, typeUrl: string, parts: readonly GeneratorPart[]): string[] {
+    let byType = this.#keys.get(proxy);
+    if (!byType) {
+      byType = new Map();
+      this.#keys.set(proxy, byType);
     }
-    return shape;
+    let keys = byType.get(typeUrl);
+    if (!keys) {
+      keys = parts.map((part) => part.key(proxy, this.snapshot));
+      byType.set(typeUrl, keys);
+    }
+    return keys;
   }
 
-  endpoints(ctx: GenerateContext, names: Iterable<string>): Map<string, EncodedResource> {
-    const out = new Map<string, EncodedResource>();
-    const generator = GENERATORS.get(TYPE_URL.endpoint)!;
-    for (const name of names) {
-      let entry = this.#endpoints.get(name);
-      if (entry === undefined) {
-        const generated = generator(ctx, [name]).find((r) => r.name === name);
-        entry = generated ? encode(TYPE_URL.endpoint, name, generated.resource) : null;
-        this.#endpoints.set(name, entry);
-      }
-      if (entry) out.set(name, entry);
+  /**
+   * The resources of a type for a proxy: everything it should have (`names` undefined, a
+   * wildcard subscription) or those of `names` that exist. `key` is `namesKey(names)`.
+   */
+  resourceSet(proxy: ProxyNode, typeUrl: string, names?: ReadonlySet<string>, key?: string): ResourceSet {
+    const parts = GENERATOR_PARTS.get(typeUrl) ?? [];
+    const keys = this.#partKeys(proxy, typeUrl, parts);
+    const partsKey = `${typeUrl}#${keys.join('#')}`;
+    const subscription = names ? (key ?? namesKey(names)) : '*';
+    let sets = this.#sets.get(partsKey);
+    if (!sets) {
+      sets = new Map();
+      this.#sets.set(partsKey, sets);
     }
-    return out;
+    let set = sets.get(subscription);
+    if (set) return set;
+    const resources = new Map<string, EncodedResource>();
+    parts.forEach((part, i) => {
+      const partId = `${typeUrl}#${i}#${keys[i]}`;
+      const ctx = { snapshot: this.snapshot, proxy, warn: this.#warn };
+      if (!names) {
+        let all = this.#partAll.get(partId);
+        if (!all) {
+          all = new Map(
+            part.generate(ctx, undefined).map((r) => [r.name, encode(typeUrl, r.name, r.resource)]),
+          );
+          this.#partAll.set(partId, all);
+        }
+        for (const [name, r] of all) resources.set(name, r);
+        return;
+      }
+      for (const name of names) {
+        const id = `${partId}#${name}`;
+        let entry = this.#partNamed.get(id);
+        if (entry === undefined) {
+          const generated = part.generate(ctx, [name]).find((r) => r.name === name);
+          entry = generated ? encode(typeUrl, name, generated.resource) : null;
+          this.#partNamed.set(id, entry);
+        }
+        if (entry) resources.set(name, entry);
+      }
+    });
+    set = { resources, version: setVersion(resources) };
+    sets.set(subscription, set);
+    return set;
+  }
+
+  /** The encoded response (all but its nonce) sending `sent` of a set; shared by clients sent the same. */
+  responseBody(typeUrl: string, set: ResourceSet, sent: readonly EncodedResource[]): Buffer {
+    const which = sent.length === set.resources.size ? '*' : sent.map((r) => r.name).join('\n');
+    const key = `${typeUrl}#${set.version}#${which}`;
+    let body = this.#bodies.get(key);
+    if (!body) {
+      body = encodeDiscoveryResponse({
+        version_info: set.version,
+        resources: sent.map((r) => r.any),
+        type_url: typeUrl,
+      });
+      this.#bodies.set(key, body);
+    }
+    return body;
   }
 }

@@ -4,15 +4,16 @@ import type { MeshSnapshot } from '../../model/types.ts';
 import { type Logger, logger } from '../../observe/log.ts';
 import type { WorkloadRegistry } from '../registry/registry.ts';
 import { FULL_STATE_TYPES, GENERATORS } from './generate/index.ts';
-import { NodeMetadataError, type ProxyNode, proxyFromNode, shapeKey, workloadFromProxy } from './node.ts';
+import { NodeMetadataError, type ProxyNode, proxyFromNode, workloadFromProxy } from './node.ts';
 import {
   adsService,
   type DeltaDiscoveryRequestMessage,
   type DeltaDiscoveryResponseMessage,
   type DiscoveryRequestMessage,
   type DiscoveryResponseMessage,
+  withNonce,
 } from './protos.ts';
-import { type EncodedResource, SnapshotResources, setVersion } from './resources.ts';
+import { type EncodedResource, namesKey, type ResourceSet, SnapshotResources } from './resources.ts';
 import type { ProxyStatus, XdsServer } from './types.ts';
 
 /** Options of `createXdsServer`. */
@@ -47,9 +48,13 @@ interface Watch {
   /** Subscribed to everything of this type (LDS/CDS with no names, or `*`). */
   wildcard: boolean;
   names: Set<string>;
+  /** `namesKey(names)`, kept in step with `names`. */
+  namesKey: string;
   /** Resource name → hash of what the client was last sent. */
   sent: Map<string, string>;
   responded: boolean;
+  /** Version of the set the client was last brought up to date with (the push fast path). */
+  current?: string;
   nonce?: string;
   sentVersion?: string;
   ackedVersion?: string;
@@ -66,7 +71,6 @@ interface Connection {
   peer: string;
   connectedAt: string;
   proxy?: ProxyNode;
-  shape?: string;
   workloadUid?: string;
   watches: Map<string, Watch>;
   nonces: number;
@@ -74,6 +78,8 @@ interface Connection {
 }
 
 const DEFAULT_DEBOUNCE_MS = 100;
+/** Streams served per turn of the event loop during a push. */
+const PUSH_SLICE = 50;
 
 /** The ADS server (see docs/xds.md, "Protocol behaviour"). */
 export class AdsServer implements XdsServer {
@@ -187,22 +193,29 @@ export class AdsServer implements XdsServer {
     if (!snapshot || this.#closed) return;
     this.#resources = new SnapshotResources(snapshot, (key, message) => this.#warnOnce(key, message));
     this.counters.pushRounds++;
+    const round = this.counters.pushRounds;
     const started = performance.now();
-    let pushed = 0;
-    for (const conn of this.#connections) {
-      const before = this.counters.pushes;
-      this.#pushAll(conn);
-      if (this.counters.pushes > before) pushed++;
-    }
-    this.#log.debug(
-      {
-        version: snapshot.version,
-        streams: this.#connections.size,
-        pushed,
-        ms: Math.round(performance.now() - started),
-      },
-      'pushed snapshot',
-    );
+    const connections = [...this.#connections];
+    // Push in slices, yielding between them, so early clients get (and ACK) their update while
+    // later ones are still being served, and requests are not starved by a large push.
+    const slice = (from: number): void => {
+      if (this.#closed || round !== this.counters.pushRounds) return;
+      const to = Math.min(connections.length, from + PUSH_SLICE);
+      for (let i = from; i < to; i++) this.#pushAll(connections[i]);
+      if (to < connections.length) {
+        setImmediate(() => slice(to));
+        return;
+      }
+      this.#log.debug(
+        {
+          version: snapshot.version,
+          streams: connections.length,
+          ms: Math.round(performance.now() - started),
+        },
+        'pushed snapshot',
+      );
+    };
+    slice(0);
   }
 
   #warnOnce(key: string, message: string): void {
@@ -260,7 +273,6 @@ export class AdsServer implements XdsServer {
       return false;
     }
     conn.proxy = proxy;
-    conn.shape = shapeKey(proxy);
     this.#log.info(
       {
         node: proxy.id,
@@ -302,7 +314,7 @@ export class AdsServer implements XdsServer {
   }
 
   #newWatch(typeUrl: string): Watch {
-    return { typeUrl, wildcard: false, names: new Set(), sent: new Map(), responded: false };
+    return { typeUrl, wildcard: false, names: new Set(), namesKey: '', sent: new Map(), responded: false };
   }
 
   #served(conn: Connection, typeUrl: string): boolean {
@@ -323,6 +335,7 @@ export class AdsServer implements XdsServer {
       watch = this.#newWatch(typeUrl);
       watch.wildcard = FULL_STATE_TYPES.has(typeUrl) ? names.length === 0 || names.includes('*') : false;
       for (const n of names) if (n !== '*') watch.names.add(n);
+      watch.namesKey = namesKey(watch.names);
       conn.watches.set(typeUrl, watch);
       this.#respond(conn, watch, true);
       return;
@@ -334,14 +347,14 @@ export class AdsServer implements XdsServer {
     if (watch.nonce !== undefined) this.#recordAck(conn, watch, req.error_detail, req.version_info ?? '');
     const wildcard =
       FULL_STATE_TYPES.has(typeUrl) && (names.includes('*') || (names.length === 0 && watch.wildcard));
+    // The common case, an ACK repeating the subscription, allocates nothing.
+    const current = watch.names;
+    if (wildcard === watch.wildcard && names.length === current.size && names.every((n) => current.has(n)))
+      return;
     const next = new Set(names.filter((n) => n !== '*'));
-    const changed =
-      wildcard !== watch.wildcard ||
-      next.size !== watch.names.size ||
-      [...next].some((n) => !watch.names.has(n));
-    if (!changed) return;
     watch.wildcard = wildcard;
     watch.names = next;
+    watch.namesKey = namesKey(next);
     for (const name of watch.sent.keys()) if (!wildcard && !next.has(name)) watch.sent.delete(name);
     this.#respond(conn, watch, false);
   }
@@ -355,6 +368,7 @@ export class AdsServer implements XdsServer {
       watch = this.#newWatch(typeUrl);
       watch.wildcard = subscribe.includes('*') || (subscribe.length === 0 && FULL_STATE_TYPES.has(typeUrl));
       for (const n of subscribe) if (n !== '*') watch.names.add(n);
+      watch.namesKey = namesKey(watch.names);
       for (const [name, version] of Object.entries(req.initial_resource_versions))
         watch.sent.set(name, version);
       conn.watches.set(typeUrl, watch);
@@ -380,6 +394,7 @@ export class AdsServer implements XdsServer {
       else watch.names.delete(name);
       removed = true;
     }
+    if (added.length > 0 || removed) watch.namesKey = namesKey(watch.names);
     if (removed && !watch.wildcard) {
       for (const name of watch.sent.keys()) if (!watch.names.has(name)) watch.sent.delete(name);
     }
@@ -417,14 +432,11 @@ export class AdsServer implements XdsServer {
   }
 
   /** What a watch should hold now, from the current snapshot. */
-  #desired(
-    conn: Connection,
-    watch: Watch,
-  ): { resources: ReadonlyMap<string, EncodedResource>; version: string } {
-    const shape = this.#resources!.forProxy(conn.proxy!, conn.shape);
-    if (watch.wildcard) return shape.wildcard(watch.typeUrl);
-    const resources = shape.named(watch.typeUrl, watch.names);
-    return { resources, version: setVersion(resources) };
+  #desired(conn: Connection, watch: Watch): ResourceSet {
+    const resources = this.#resources!;
+    return watch.wildcard
+      ? resources.resourceSet(conn.proxy!, watch.typeUrl)
+      : resources.resourceSet(conn.proxy!, watch.typeUrl, watch.names, watch.namesKey);
   }
 
   #pushAll(conn: Connection): void {
@@ -440,10 +452,12 @@ export class AdsServer implements XdsServer {
   /** State of the world: sends the watch's resources if they changed for this client (or `force`). */
   #respond(conn: Connection, watch: Watch, force: boolean): void {
     if (!this.#resources || conn.closed) return;
-    const { resources, version } = this.#desired(conn, watch);
+    const set = this.#desired(conn, watch);
+    if (!force && set.version === watch.current) return;
+    watch.current = set.version;
+    const { resources, version } = set;
     let toSend: EncodedResource[];
     if (FULL_STATE_TYPES.has(watch.typeUrl)) {
-      if (!force && version === watch.sentVersion) return;
       toSend = [...resources.values()];
       watch.sent = new Map(toSend.map((r) => [r.name, r.hash]));
     } else {
@@ -457,13 +471,7 @@ export class AdsServer implements XdsServer {
     watch.sentVersion = version;
     watch.responded = true;
     this.counters.pushes++;
-    const response: DiscoveryResponseMessage = {
-      version_info: version,
-      resources: toSend.map((r) => r.any),
-      type_url: watch.typeUrl,
-      nonce,
-    };
-    conn.call.write(response);
+    conn.call.write(withNonce(this.#resources.responseBody(watch.typeUrl, set, toSend), nonce));
   }
 
   /** Incremental: sends changed resources and removals since what the client has (or `force`). */

@@ -14,6 +14,7 @@ import {
   duration,
   effectivePolicy,
   endpointPort,
+  exportedTo,
   type GenerateContext,
   type GeneratedResource,
   HTTP_PROTOCOL_OPTIONS_KEY,
@@ -265,6 +266,8 @@ export function clusterByName(ctx: GenerateContext, name: string): GeneratedReso
   const service = ctx.snapshot.services.get(parsed.host);
   const port = service?.ports.find((p) => p.number === parsed.port);
   if (!service || !port) return undefined;
+  if (service.exportTo && !exportedTo(service.exportTo, service.namespace, ctx.proxy.namespace))
+    return undefined;
   if (parsed.subset) {
     const subsets = ctx.snapshot.destinationRules.get(service.hostname)?.subsets ?? [];
     if (!subsets.some((s) => s.name === parsed.subset)) return undefined;
@@ -272,18 +275,32 @@ export function clusterByName(ctx: GenerateContext, name: string): GeneratedReso
   return outboundCluster(ctx, service, port, parsed.subset);
 }
 
+/** CDS, outbound part (reads only the proxy's kind and namespace): every outbound cluster, or the named ones. */
+export function generateOutboundClusters(
+  ctx: GenerateContext,
+  names: readonly string[] | undefined,
+): GeneratedResource[] {
+  if (!names) return allOutboundClusters(ctx);
+  return names
+    .filter((n) => parseClusterName(n)?.direction === 'outbound')
+    .map((n) => clusterByName(ctx, n))
+    .filter((c) => c !== undefined);
+}
+
+/** CDS, inbound part (reads only the sidecar's service and app port): its `inbound|SP||` cluster. */
+export function generateInboundClusters(
+  ctx: GenerateContext,
+  names: readonly string[] | undefined,
+): GeneratedResource[] {
+  const inbound = ctx.proxy.kind === 'sidecar' ? inboundCluster(ctx) : undefined;
+  if (!inbound || (names && !names.includes(inbound.name))) return [];
+  return [inbound];
+}
+
 /** CDS for a proxy: everything (wildcard; sidecars also get their inbound cluster) or the named clusters. */
 export function generateClusters(
   ctx: GenerateContext,
   names: readonly string[] | undefined,
 ): GeneratedResource[] {
-  if (names) {
-    return names.map((n) => clusterByName(ctx, n)).filter((c) => c !== undefined);
-  }
-  const out = allOutboundClusters(ctx);
-  if (ctx.proxy.kind === 'sidecar') {
-    const inbound = inboundCluster(ctx);
-    if (inbound) out.push(inbound);
-  }
-  return out;
+  return [...generateOutboundClusters(ctx, names), ...generateInboundClusters(ctx, names)];
 }

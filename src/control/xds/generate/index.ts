@@ -1,6 +1,8 @@
-// The generators by type URL: (snapshot, proxy, requested names) → resources.
+// The generators by type URL, split into parts that each say which proxy fields they read (their cache key).
+import type { MeshSnapshot } from '../../../model/types.ts';
+import type { ProxyNode } from '../node.ts';
 import { TYPE_URL } from '../types.ts';
-import { generateClusters } from './cds.ts';
+import { generateClusters, generateInboundClusters, generateOutboundClusters } from './cds.ts';
 import type { GenerateContext, GeneratedResource } from './common.ts';
 import { generateEndpoints } from './eds.ts';
 import { generateListeners } from './lds.ts';
@@ -21,3 +23,75 @@ export const GENERATORS: ReadonlyMap<string, Generator> = new Map<string, Genera
 
 /** Types whose state-of-the-world responses must carry the full set (a missing resource is deleted). */
 export const FULL_STATE_TYPES: ReadonlySet<string> = new Set([TYPE_URL.listener, TYPE_URL.cluster]);
+
+/**
+ * One part of a type's output. `key` names everything of the proxy (and snapshot) the part's
+ * generator reads: proxies with equal keys get equal output, so it is generated and encoded once.
+ * A type's output is the union of its parts' (a resource name belongs to one part).
+ */
+export interface GeneratorPart {
+  key(proxy: ProxyNode, snapshot: MeshSnapshot): string;
+  generate: Generator;
+}
+
+const usesSourceLabels = new WeakMap<MeshSnapshot, boolean>();
+
+/** Whether any route condition depends on the client's labels (only then do labels split the RDS cache). */
+function routesReadLabels(snapshot: MeshSnapshot): boolean {
+  let uses = usesSourceLabels.get(snapshot);
+  if (uses === undefined) {
+    uses = snapshot.virtualServices.some((vs) =>
+      vs.http.some((rule) => rule.matches.some((m) => m.sourceLabels !== undefined)),
+    );
+    usesSourceLabels.set(snapshot, uses);
+  }
+  return uses;
+}
+
+function sortedLabels(proxy: ProxyNode): [string, string][] {
+  return Object.entries(proxy.labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+export const GENERATOR_PARTS: ReadonlyMap<string, readonly GeneratorPart[]> = new Map<
+  string,
+  GeneratorPart[]
+>([
+  [
+    TYPE_URL.cluster,
+    [
+      { key: (p) => `${p.kind}|${p.namespace}`, generate: generateOutboundClusters },
+      {
+        key: (p) => (p.kind === 'sidecar' ? JSON.stringify([p.service ?? null, p.appPort ?? null]) : '-'),
+        generate: generateInboundClusters,
+      },
+    ],
+  ],
+  [TYPE_URL.endpoint, [{ key: () => '', generate: generateEndpoints }]],
+  [
+    TYPE_URL.listener,
+    [
+      {
+        key: (p) =>
+          JSON.stringify([
+            p.kind,
+            p.role,
+            p.namespace,
+            p.service ?? null,
+            p.appPort ?? null,
+            p.inboundPort,
+            p.outboundPort,
+          ]),
+        generate: generateListeners,
+      },
+    ],
+  ],
+  [
+    TYPE_URL.route,
+    [
+      {
+        key: (p, s) => JSON.stringify([p.kind, p.namespace, routesReadLabels(s) ? sortedLabels(p) : null]),
+        generate: generateRoutes,
+      },
+    ],
+  ],
+]);
