@@ -557,6 +557,8 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
   }
 
   private beginTunnel(up: net.Socket, downHead: Buffer, upHead: Buffer): void {
+    // Route timeouts end with the upgrade (Envoy); the tunnel lives as long as its two ends.
+    this.clearTimer();
     this.state = 'tunnel';
     this.hcm.stats.rqActive--;
     this.socket.removeListener('data', this.onData);

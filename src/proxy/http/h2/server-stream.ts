@@ -205,7 +205,9 @@ export class H2ServerStream implements H1ResponseHandler, FilterStream {
       this.clearTimer();
       const out = this.responseHeaders(status, rh);
       const end = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
-      waitTrailers = !end && (this.grpc || rh.trailer !== undefined);
+      // Whether trailers follow is only known at the end: hold the stream open for them
+      // (an upstream without trailers ends with an empty trailer block).
+      waitTrailers = !end;
       this.responded = true;
       try {
         this.stream.respond(out, { endStream: end, waitForTrailers: waitTrailers });
