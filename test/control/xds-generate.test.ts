@@ -185,6 +185,40 @@ describe('sidecar outbound routes (RDS outbound)', () => {
     assert.equal(http.outcome === 'route' && http.clusters?.[0].name, `outbound|9080||${REVIEWS}`);
   });
 
+  test('CONNECT to an opaque port follows the VirtualService tcp[] rule that applies', () => {
+    const base = bookinfo();
+    const ratingsRule = destinationRule(RATINGS, {
+      subsets: [
+        { name: 'a', labels: { version: 'a' } },
+        { name: 'b', labels: { version: 'b' } },
+      ],
+    });
+    const vs = virtualService('ratings', [RATINGS], [], {
+      tcp: [
+        { matches: [{ port: 9999 }], route: [{ host: RATINGS, subset: 'b', weight: 100 }] },
+        {
+          matches: [{ port: 6379 }],
+          route: [
+            { host: RATINGS, subset: 'a', weight: 70 },
+            { host: RATINGS, subset: 'b', weight: 30 },
+          ],
+        },
+      ],
+    });
+    const snap = {
+      ...base,
+      virtualServices: [vs],
+      virtualServicesByHost: new Map([[RATINGS, [vs]]]),
+      destinationRules: new Map([...base.destinationRules, [RATINGS, ratingsRule]]),
+    };
+    const [config] = routesOf(context(snap, sidecar()));
+    const r = simulate(config, { authority: 'ratings.default:6379', method: 'CONNECT' }) as Obj;
+    assert.deepEqual(r.clusters, [
+      { name: `outbound|6379|a|${RATINGS}`, weight: 70 },
+      { name: `outbound|6379|b|${RATINGS}`, weight: 30 },
+    ]);
+  });
+
   test('no VirtualService: Istio default route (timeouts disabled, default retries)', () => {
     const [config] = routesOf(context(bookinfo(), sidecar()));
     const r = simulate(config, { authority: 'reviews', path: '/anything' });

@@ -33,6 +33,8 @@ export interface ProxyNode {
   inboundPort: number;
   /** Sidecars only: outbound listener port. */
   outboundPort: number;
+  /** `region/zone/subzone` from `node.locality`, when the node sent one. */
+  locality?: string;
 }
 
 /** Defaults of `weft proxy`, as in DESIGN.md. */
@@ -103,6 +105,12 @@ function protocol(value: unknown): Protocol {
   return raw as Protocol;
 }
 
+function localityOf(node: WireNode): string | undefined {
+  const { region = '', zone = '', sub_zone = '' } = node.locality ?? {};
+  if (!region && !zone && !sub_zone) return undefined;
+  return `${region}/${zone}/${sub_zone}`.replace(/\/+$/, '');
+}
+
 /** Reads the proxy from the `node` of a stream's first request; throws NodeMetadataError for bad input. */
 export function proxyFromNode(node: WireNode | undefined): ProxyNode {
   if (!node?.id) throw new NodeMetadataError('the first request of a stream must carry node.id');
@@ -117,6 +125,7 @@ export function proxyFromNode(node: WireNode | undefined): ProxyNode {
     instanceIps: ips(md[NODE_METADATA.instanceIps]),
     inboundPort: DEFAULT_INBOUND_PORT,
     outboundPort: DEFAULT_OUTBOUND_PORT,
+    locality: localityOf(node),
   };
   if (!sidecar) {
     return {
@@ -173,6 +182,7 @@ export function workloadFromProxy(proxy: ProxyNode, peer: string): Workload {
     sidecar: { inboundPort: proxy.inboundPort },
     health: 'HEALTHY',
     source: 'proxy',
+    ...(proxy.locality ? { locality: proxy.locality } : {}),
     ...(proxy.service ? { service: proxy.service } : {}),
   };
 }

@@ -155,6 +155,12 @@ export function generateListeners(
   names: readonly string[] | undefined,
 ): GeneratedResource[] {
   if (ctx.proxy.kind === 'sidecar') {
+    if (ctx.proxy.role === 'gateway') {
+      ctx.warn(
+        `gateway/${ctx.proxy.namespace}/${ctx.proxy.cluster}`,
+        `${ctx.proxy.id} is a gateway (WEFT_ROLE=gateway); gateway listeners are not generated yet, it gets the sidecar listeners`,
+      );
+    }
     const all = [outboundListener(ctx), inboundListener(ctx)].filter((l) => l !== undefined);
     return names ? all.filter((l) => names.includes(l.name)) : all;
   }

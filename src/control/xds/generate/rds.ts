@@ -4,11 +4,10 @@ import {
   type GenerateContext,
   type GeneratedResource,
   isHttpProtocol,
-  outboundClusterName,
   resolveService,
   visibleServices,
 } from './common.ts';
-import { buildRoutes } from './routes.ts';
+import { buildRoutes, connectRoute } from './routes.ts';
 
 /** Name of the sidecar's outbound route configuration (RDS of the `outbound` listener). */
 export const OUTBOUND_ROUTE_NAME = 'outbound';
@@ -45,15 +44,6 @@ export function virtualHostDomains(
   return domains;
 }
 
-/** The route that terminates `CONNECT host:port` and tunnels its bytes to the port's cluster. */
-function connectRoute(cluster: string): Record<string, unknown> {
-  return {
-    name: 'connect',
-    match: { connect_matcher: {} },
-    route: { cluster, upgrade_configs: [{ upgrade_type: 'CONNECT', connect_config: {} }] },
-  };
-}
-
 /** The sidecar's `outbound` route configuration: one virtual host per (service, port). */
 export function sidecarOutboundRoutes(ctx: GenerateContext): GeneratedResource {
   const { snapshot, proxy } = ctx;
@@ -61,7 +51,6 @@ export function sidecarOutboundRoutes(ctx: GenerateContext): GeneratedResource {
   const virtualHosts: Record<string, unknown>[] = [];
   for (const service of visibleServices(ctx)) {
     for (const port of service.ports) {
-      const cluster = outboundClusterName(port.number, undefined, service.hostname);
       const domains = virtualHostDomains(service, port, proxy.namespace, snapshot.mesh.domainSuffix).filter(
         (d) => {
           if (!used.has(d)) {
@@ -76,7 +65,7 @@ export function sidecarOutboundRoutes(ctx: GenerateContext): GeneratedResource {
         },
       );
       if (domains.length === 0) continue;
-      const routes = [connectRoute(cluster)];
+      const routes = [connectRoute(ctx, service, port)];
       if (isHttpProtocol(port.protocol)) routes.push(...buildRoutes(ctx, service, port, 'sidecar'));
       virtualHosts.push({ name: `${service.hostname}:${port.number}`, domains, routes });
     }

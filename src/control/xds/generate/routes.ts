@@ -9,6 +9,7 @@ import type {
   Service,
   ServicePort,
   StringMatch,
+  TcpRoute,
   VirtualServiceModel,
 } from '../../../model/types.ts';
 import {
@@ -17,6 +18,7 @@ import {
   effectivePolicy,
   exportedTo,
   type GenerateContext,
+  isHttpProtocol,
   labelsMatch,
   outboundClusterName,
 } from './common.ts';
@@ -369,4 +371,39 @@ export function buildRoutes(
     }
   }
   return routes;
+}
+
+/** Whether a `tcp[]` match entry applies to this proxy and port. */
+function tcpMatchApplies(match: TcpRoute['matches'][number], ctx: GenerateContext, port: number): boolean {
+  if (match.port !== undefined && match.port !== port) return false;
+  if (match.sourceLabels && !labelsMatch(match.sourceLabels, ctx.proxy.labels)) return false;
+  if (match.gateways && !match.gateways.includes('mesh')) return false;
+  return true;
+}
+
+/**
+ * The route that terminates `CONNECT host:port` and tunnels its bytes upstream: to the port's
+ * cluster, or for an opaque (TCP) port, to the destinations of the first VirtualService
+ * `tcp[]` rule that applies (weights as given).
+ */
+export function connectRoute(ctx: GenerateContext, service: Service, port: ServicePort): Obj {
+  const action: Obj = { cluster: outboundClusterName(port.number, undefined, service.hostname) };
+  if (!isHttpProtocol(port.protocol)) {
+    const rule = virtualServicesFor(ctx, service.hostname)
+      .flatMap((vs) => vs.tcp)
+      .find((r) => r.matches.length === 0 || r.matches.some((m) => tcpMatchApplies(m, ctx, port.number)));
+    const dests = rule?.route.filter((d) => d.weight > 0 || rule.route.length === 1) ?? [];
+    if (dests.length === 1) action.cluster = destinationCluster(ctx, dests[0], service, port).cluster;
+    else if (dests.length > 1) {
+      delete action.cluster;
+      action.weighted_clusters = {
+        clusters: dests.map((d) => ({
+          name: destinationCluster(ctx, d, service, port).cluster,
+          weight: { value: d.weight },
+        })),
+      };
+    }
+  }
+  action.upgrade_configs = [{ upgrade_type: 'CONNECT', connect_config: {} }];
+  return { name: 'connect', match: { connect_matcher: {} }, route: action };
 }
