@@ -358,7 +358,7 @@ test('CONNECT tunnels opaque bytes to a TCP app through the inbound default chai
     s.on('error', reject);
   });
   assert.match(text, /^HTTP\/1\.1 200/);
-  assert.match(text, /tcp: \x00\x01binary-ping$/);
+  assert.ok(text.endsWith('tcp: \x00\x01binary-ping'), JSON.stringify(text));
 });
 
 test('opaque TCP on an inbound listener goes to the default chain, half-close passes', async () => {
