@@ -138,6 +138,13 @@ export class XdsNackError extends WeftError {
   }
 }
 
+/** An xDS client's node metadata cannot be read (a bad port, protocol or labels); its ADS stream is refused. */
+export class XdsNodeInvalidError extends WeftError {
+  constructor(message: string) {
+    super('WEFT_XDS_NODE_INVALID', message, { userError: false, status: 400 });
+  }
+}
+
 /** A port the user asked for is already taken or cannot be bound. */
 export class PortInUseError extends WeftError {
   constructor(message: string, cause?: unknown) {
@@ -199,6 +206,7 @@ export const ERROR_CODES = [
   'WEFT_STORE_CORRUPT',
   'WEFT_BAD_REQUEST',
   'WEFT_XDS_NACK',
+  'WEFT_XDS_NODE_INVALID',
   'WEFT_PORT_IN_USE',
   'WEFT_REVISION_COMPACTED',
   'WEFT_REQUEST_TOO_LARGE',

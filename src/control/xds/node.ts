@@ -1,4 +1,5 @@
 // xDS node identity: the proxy a stream serves (from node.id/cluster/metadata) and, for a sidecar, its Workload.
+import { XdsNodeInvalidError } from '../../errors.ts';
 import type { Labels, Protocol, Workload } from '../../model/types.ts';
 import { structToJson, type WireNode } from './protos.ts';
 import { NODE_METADATA } from './types.ts';
@@ -54,14 +55,11 @@ const PROTOCOLS: readonly Protocol[] = [
   'UNKNOWN',
 ];
 
-/** Node metadata that cannot be understood; the stream is refused with this message. */
-export class NodeMetadataError extends Error {}
-
 function text(value: unknown, key: string): string | undefined {
   if (value === undefined || value === null || value === '') return undefined;
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  throw new NodeMetadataError(`node.metadata.${key} must be a string`);
+  throw new XdsNodeInvalidError(`node.metadata.${key} must be a string`);
 }
 
 function port(value: unknown, key: string): number | undefined {
@@ -69,7 +67,7 @@ function port(value: unknown, key: string): number | undefined {
   if (raw === undefined) return undefined;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1 || n > 65535) {
-    throw new NodeMetadataError(
+    throw new XdsNodeInvalidError(
       `node.metadata.${key} must be a port number (1-65535), got ${JSON.stringify(raw)}`,
     );
   }
@@ -79,7 +77,7 @@ function port(value: unknown, key: string): number | undefined {
 function labels(value: unknown): Labels {
   if (value === undefined || value === null) return {};
   if (typeof value !== 'object' || Array.isArray(value)) {
-    throw new NodeMetadataError(`node.metadata.${NODE_METADATA.labels} must be a map of strings`);
+    throw new XdsNodeInvalidError(`node.metadata.${NODE_METADATA.labels} must be a map of strings`);
   }
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(value)) out[k] = text(v, `${NODE_METADATA.labels}.${k}`) ?? '';
@@ -91,14 +89,14 @@ function ips(value: unknown): string[] {
   // Istio sends a comma-separated string; weft sidecars send a list.
   const list = typeof value === 'string' ? value.split(',') : value;
   if (!Array.isArray(list))
-    throw new NodeMetadataError(`node.metadata.${NODE_METADATA.instanceIps} must be a list`);
+    throw new XdsNodeInvalidError(`node.metadata.${NODE_METADATA.instanceIps} must be a list`);
   return list.map((ip) => text(ip, NODE_METADATA.instanceIps) ?? '').filter((ip) => ip !== '');
 }
 
 function protocol(value: unknown): Protocol {
   const raw = (text(value, NODE_METADATA.serviceProtocol) ?? 'HTTP').toUpperCase();
   if (!(PROTOCOLS as readonly string[]).includes(raw)) {
-    throw new NodeMetadataError(
+    throw new XdsNodeInvalidError(
       `node.metadata.${NODE_METADATA.serviceProtocol} must be one of ${PROTOCOLS.join(', ')}, got ${JSON.stringify(raw)}`,
     );
   }
@@ -111,9 +109,9 @@ function localityOf(node: WireNode): string | undefined {
   return `${region}/${zone}/${sub_zone}`.replace(/\/+$/, '');
 }
 
-/** Reads the proxy from the `node` of a stream's first request; throws NodeMetadataError for bad input. */
+/** Reads the proxy from the `node` of a stream's first request; throws XdsNodeInvalidError for bad input. */
 export function proxyFromNode(node: WireNode | undefined): ProxyNode {
-  if (!node?.id) throw new NodeMetadataError('the first request of a stream must carry node.id');
+  if (!node?.id) throw new XdsNodeInvalidError('the first request of a stream must carry node.id');
   const md = structToJson(node.metadata);
   const sidecar = text(md[NODE_METADATA.sidecar], NODE_METADATA.sidecar) === 'true';
   const namespace = text(md[NODE_METADATA.namespace], NODE_METADATA.namespace) ?? 'default';
@@ -138,7 +136,7 @@ export function proxyFromNode(node: WireNode | undefined): ProxyNode {
   const serviceName = text(md[NODE_METADATA.service], NODE_METADATA.service);
   const role = text(md[NODE_METADATA.role], NODE_METADATA.role) ?? 'sidecar';
   if (role !== 'sidecar' && role !== 'gateway') {
-    throw new NodeMetadataError(`node.metadata.${NODE_METADATA.role} must be sidecar or gateway`);
+    throw new XdsNodeInvalidError(`node.metadata.${NODE_METADATA.role} must be sidecar or gateway`);
   }
   return {
     ...base,

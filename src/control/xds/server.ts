@@ -1,10 +1,11 @@
 // The ADS server: state-of-the-world and incremental xDS over gRPC, with ACK/NACK tracking and debounced pushes.
 import * as grpc from '@grpc/grpc-js';
+import { XdsNodeInvalidError } from '../../errors.ts';
 import type { MeshSnapshot } from '../../model/types.ts';
 import { type Logger, logger } from '../../observe/log.ts';
 import type { WorkloadRegistry } from '../registry/registry.ts';
 import { FULL_STATE_TYPES, GENERATORS } from './generate/index.ts';
-import { NodeMetadataError, type ProxyNode, proxyFromNode, workloadFromProxy } from './node.ts';
+import { type ProxyNode, proxyFromNode, workloadFromProxy } from './node.ts';
 import {
   adsService,
   type DeltaDiscoveryRequestMessage,
@@ -267,9 +268,9 @@ export class AdsServer implements XdsServer {
     try {
       proxy = proxyFromNode(node);
     } catch (err) {
-      if (!(err instanceof NodeMetadataError)) throw err;
+      if (!(err instanceof XdsNodeInvalidError)) throw err;
       this.#log.warn({ peer: conn.peer, nodeId: node?.id }, `xDS stream refused: ${err.message}`);
-      this.#fail(conn, grpc.status.INVALID_ARGUMENT, err.message);
+      this.#fail(conn, grpc.status.INVALID_ARGUMENT, `${err.code}: ${err.message}`);
       return false;
     }
     conn.proxy = proxy;
