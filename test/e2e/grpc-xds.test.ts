@@ -210,7 +210,13 @@ test('proxyless gRPC: weights, header match and fallback follow the VirtualServi
   const client = new GreeterClient(xds);
   t.after(() => client.close());
 
-  // No VirtualService: round robin over both subsets' endpoints.
+  // No VirtualService: round robin over both subsets' endpoints (after a warm-up that connects both).
+  const warmUp = await client.run(20);
+  assert.equal(
+    (warmUp.v1 ?? 0) + (warmUp.v2 ?? 0),
+    20,
+    `the client reaches the greeters: ${JSON.stringify(warmUp)}`,
+  );
   const plain = await client.run(200);
   assert.equal((plain.v1 ?? 0) + (plain.v2 ?? 0), 200, JSON.stringify(plain));
   assert.ok(plain.v1 >= 70 && plain.v2 >= 70, `both endpoints serve: ${JSON.stringify(plain)}`);
