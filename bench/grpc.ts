@@ -1,0 +1,197 @@
+// gRPC unary (h2load) and bidirectional streaming (grpc-js) through the weft mesh path versus direct.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type BenchContext, type Benchmark, REPO } from './lib/context.ts';
+import { probeUnary, servedCounts, UNARY_PATH, unaryRequestFrame } from './lib/echo.ts';
+import type { StreamClientConfig, StreamClientReport } from './lib/grpc-stream-client.ts';
+import { type H2loadResult, runH2load } from './lib/h2load.ts';
+import { startMesh } from './lib/paths.ts';
+import { freePort } from './lib/ports.ts';
+import { type Child, runCommand, startChild } from './lib/processes.ts';
+import { fmtInt, fmtMs, fmtRatio, markdownTable } from './lib/table.ts';
+import { type HopTransport, startControlPlane, waitUntil } from './lib/weft.ts';
+
+const PAYLOAD_BYTES = 128;
+const SERVICE_PORT = 50051;
+const H2LOAD = { clients: 10, streams: 10 };
+const STREAMING = { streams: 10, window: 10 };
+
+/** Where a gRPC client connects, and what it calls the service. */
+interface GrpcTarget {
+  port: number;
+  authority?: string;
+}
+
+type Measured<T> =
+  | { outcome: 'measured'; value: T; note?: string }
+  | { outcome: 'failed' | 'not supported'; reason: string };
+
+function reason(err: unknown): string {
+  return err instanceof Error ? err.message.split('\n')[0] : String(err);
+}
+
+async function unary(
+  ctx: BenchContext,
+  target: GrpcTarget,
+  backendPort: number,
+): Promise<Measured<H2loadResult>> {
+  const dataFile = join(ctx.tmp, 'grpc-unary.bin');
+  writeFileSync(dataFile, unaryRequestFrame(PAYLOAD_BYTES));
+  try {
+    const before = await servedCounts(backendPort);
+    const result = await runH2load({
+      bin: ctx.tools.h2load!,
+      url: `http://127.0.0.1:${target.port}${UNARY_PATH}`,
+      dataFile,
+      clients: H2LOAD.clients,
+      streams: H2LOAD.streams,
+      warmupS: ctx.durations.warmupS,
+      durationS: ctx.durations.measureS,
+      headers: {
+        'content-type': 'application/grpc',
+        te: 'trailers',
+        ...(target.authority ? { ':authority': target.authority } : {}),
+      },
+    });
+    const after = await servedCounts(backendPort);
+    // h2load counts HTTP 200s; a gRPC error is also a 200, so compare with what the backend answered.
+    const served = after.unary - before.unary;
+    const problems: string[] = [];
+    if (result.failed + result.errored + result.timeout > 0)
+      problems.push(`${fmtInt(result.failed + result.errored + result.timeout)} failed`);
+    if (served < result.status2xx)
+      problems.push(`backend answered ${fmtInt(served)} < ${fmtInt(result.status2xx)} 2xx`);
+    return { outcome: 'measured', value: result, note: problems.join('; ') || undefined };
+  } catch (err) {
+    return { outcome: 'failed', reason: reason(err) };
+  }
+}
+
+async function streaming(ctx: BenchContext, target: GrpcTarget): Promise<Measured<StreamClientReport>> {
+  const config: StreamClientConfig = {
+    port: target.port,
+    authority: target.authority,
+    streams: STREAMING.streams,
+    window: STREAMING.window,
+    payloadBytes: PAYLOAD_BYTES,
+    warmupS: ctx.durations.warmupS,
+    durationS: ctx.durations.measureS,
+  };
+  const r = await runCommand(
+    'grpc stream client',
+    ctx.node,
+    [join(REPO, 'bench', 'lib', 'grpc-stream-client.ts'), JSON.stringify(config)],
+    { timeoutMs: (config.warmupS + config.durationS + 60) * 1000 },
+  );
+  if (r.code !== 0)
+    return { outcome: 'failed', reason: `stream client exited ${r.code ?? r.signal}: ${r.stderr.trim()}` };
+  const report = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as StreamClientReport;
+  if (report.errors.length > 0 && report.messages === 0)
+    return { outcome: 'failed', reason: report.errors[0] };
+  return {
+    outcome: 'measured',
+    value: report,
+    note: report.errors.length > 0 ? `${report.errors.length} stream errors: ${report.errors[0]}` : undefined,
+  };
+}
+
+async function run(ctx: BenchContext): Promise<string> {
+  const backendPort = await freePort();
+  const backend: Child = await startChild({
+    name: 'grpc-echo',
+    command: ctx.node,
+    args: [join(REPO, 'bench', 'lib', 'grpc-echo-server.ts'), String(backendPort)],
+    readyLine: /grpc-echo ready/,
+  });
+  const direct: GrpcTarget = { port: backendPort };
+  let directUnary: Measured<H2loadResult>;
+  let directStream: Measured<StreamClientReport>;
+  let meshUnary: Measured<H2loadResult>;
+  let meshStream: Measured<StreamClientReport>;
+  let transport: HopTransport | undefined;
+  const notes: string[] = [];
+  try {
+    ctx.log('grpc: direct unary');
+    directUnary = await unary(ctx, direct, backendPort);
+    ctx.log('grpc: direct streaming');
+    directStream = await streaming(ctx, direct);
+    const cp = await startControlPlane(ctx);
+    try {
+      const mesh = await startMesh(ctx, { cp }, backendPort, { protocol: 'grpc', servicePort: SERVICE_PORT });
+      try {
+        transport = mesh.transport;
+        notes.push(...mesh.notes);
+        const target: GrpcTarget = { port: mesh.port, authority: `${mesh.service}:${SERVICE_PORT}` };
+        const works = await waitUntil(() => probeUnary(target.port, target.authority, PAYLOAD_BYTES), 20_000);
+        if (works.outcome === 'timed-out') {
+          const why = `not supported by this build: a unary call through the mesh path fails (${works.last})`;
+          meshUnary = { outcome: 'not supported', reason: why };
+          meshStream = { outcome: 'not supported', reason: why };
+        } else {
+          ctx.log('grpc: mesh unary');
+          meshUnary = await unary(ctx, target, backendPort);
+          ctx.log('grpc: mesh streaming');
+          meshStream = await streaming(ctx, target);
+        }
+      } finally {
+        await mesh.stop();
+      }
+    } finally {
+      await cp.child.stop();
+    }
+  } finally {
+    await backend.stop();
+  }
+
+  const label = `weft mesh path (client sidecar → server sidecar, ${transport ?? 'hop unknown'})`;
+  const unaryRow = (name: string, m: Measured<H2loadResult>, base?: H2loadResult) =>
+    m.outcome === 'measured'
+      ? [
+          name,
+          fmtInt(m.value.requestsPerSecond),
+          fmtMs(m.value.meanMs),
+          base ? fmtRatio(m.value.requestsPerSecond / base.requestsPerSecond) : '1.00×',
+          m.note ?? '',
+        ]
+      : [name, '—', '—', '—', `${m.outcome}: ${m.reason}`];
+  const directU = directUnary.outcome === 'measured' ? directUnary.value : undefined;
+  const unaryTable = markdownTable(
+    ['unary (h2load)', 'calls/s', 'mean ms', 'vs direct', 'notes'],
+    [unaryRow('direct', directUnary), unaryRow(label, meshUnary, directU)],
+  );
+  const streamRow = (name: string, m: Measured<StreamClientReport>, base?: StreamClientReport) =>
+    m.outcome === 'measured'
+      ? [
+          name,
+          fmtInt(m.value.messagesPerSecond),
+          fmtMs(m.value.rttUs.p50 / 1000),
+          fmtMs(m.value.rttUs.p99 / 1000),
+          base ? fmtRatio(m.value.messagesPerSecond / base.messagesPerSecond) : '1.00×',
+          m.note ?? '',
+        ]
+      : [name, '—', '—', '—', '—', `${m.outcome}: ${m.reason}`];
+  const directS = directStream.outcome === 'measured' ? directStream.value : undefined;
+  const streamTable = markdownTable(
+    ['bidi streaming (grpc-js)', 'messages/s', 'p50 ms', 'p99 ms', 'vs direct', 'notes'],
+    [streamRow('direct', directStream), streamRow(label, meshStream, directS)],
+  );
+  return `Backend: a grpc-js server (\`bench/lib/grpc-echo-server.ts\`) echoing ${PAYLOAD_BYTES}-byte messages; server
+sidecar declared \`--protocol grpc --service-port ${SERVICE_PORT}\`, clients send \`:authority\` = the service
+name. Unary: \`h2load -t1 -c${H2LOAD.clients} -m${H2LOAD.streams}\` (h2c, ${H2LOAD.clients * H2LOAD.streams} calls in flight), ${ctx.durations.warmupS} s
+warm-up then ${ctx.durations.measureS} s; h2load reports only the mean latency, and counts HTTP 200s, so the backend's own
+count of answered calls is checked against it. Streaming: a grpc-js client (\`bench/lib/grpc-stream-client.ts\`)
+with ${STREAMING.streams} bidirectional streams, ${STREAMING.window} messages in flight on each; the client itself is
+single-threaded Node and may be the limit of the direct row.
+
+${unaryTable}
+
+${streamTable}
+${notes.length > 0 ? `\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''}`;
+}
+
+export const benchmark: Benchmark = {
+  name: 'grpc',
+  title: 'gRPC through the mesh path',
+  tools: ['h2load'],
+  run,
+};

@@ -1,0 +1,149 @@
+// HTTP/1.1, 1 KiB responses, 50 connections, closed loop (wrk -t1 -c50): weft beside direct, nginx, HAProxy and a Node peer.
+import type { BenchContext, Benchmark } from './lib/context.ts';
+import { startNginxBackend } from './lib/nginx.ts';
+import { PATH_LABELS, type PathKind, type RunningPath, startPath } from './lib/paths.ts';
+import { freePort } from './lib/ports.ts';
+import { fmtInt, fmtMs, fmtRatio, markdownTable } from './lib/table.ts';
+import { check, targetLines } from './lib/targets.ts';
+import { multiCoreFlag, proxyHelp, startControlPlane } from './lib/weft.ts';
+import { runWrk, type WrkResult, wrkErrors } from './lib/wrk.ts';
+
+const CONNECTIONS = 50;
+
+/** One row of the table: a measured path, or why it has no figures. */
+type Row =
+  | { kind: PathKind; label: string; outcome: 'measured'; result: WrkResult; notes: string[] }
+  | { kind: PathKind; label: string; outcome: 'failed' | 'not available'; reason: string };
+
+/** Warm-up then measured wrk run against a path that is already up. */
+async function load(ctx: BenchContext, path: RunningPath): Promise<WrkResult> {
+  const options = {
+    bin: ctx.tools.wrk!,
+    url: `http://127.0.0.1:${path.port}/`,
+    connections: CONNECTIONS,
+    threads: 1,
+    durationS: ctx.durations.measureS,
+    headers: path.host ? { Host: path.host } : undefined,
+  };
+  await runWrk(options, ctx.durations.warmupS);
+  return runWrk(options);
+}
+
+async function measure(ctx: BenchContext, kind: PathKind, start: () => Promise<RunningPath>): Promise<Row> {
+  const label = PATH_LABELS[kind];
+  ctx.log(`http1: ${label}`);
+  let path: RunningPath | undefined;
+  try {
+    path = await start();
+    const result = await load(ctx, path);
+    const notes = [...path.notes];
+    if (path.transport) notes.unshift(`hop: ${path.transport}`);
+    const errors = wrkErrors(result);
+    if (errors > 0) notes.push(`${fmtInt(errors)} failed requests`);
+    return { kind, label: path.label, outcome: 'measured', result, notes };
+  } catch (err) {
+    return {
+      kind,
+      label,
+      outcome: 'failed',
+      reason: err instanceof Error ? err.message.split('\n')[0] : String(err),
+    };
+  } finally {
+    await path?.stop();
+  }
+}
+
+/** A figure counts only when the run had no failed requests. */
+function valid(row: Row | undefined): WrkResult | undefined {
+  return row?.outcome === 'measured' && wrkErrors(row.result) === 0 ? row.result : undefined;
+}
+
+async function run(ctx: BenchContext): Promise<string> {
+  const backendPort = await freePort();
+  const backend = await startNginxBackend(ctx, backendPort);
+  const cp = await startControlPlane(ctx).catch(async (err) => {
+    await backend.stop();
+    throw err;
+  });
+  const rows: Row[] = [];
+  let multiCore: string | undefined;
+  try {
+    for (const kind of ['direct', 'nginx', 'haproxy', 'node-peer', 'weft', 'weft-mesh'] as const)
+      rows.push(await measure(ctx, kind, () => startPath(ctx, kind, backendPort, { cp })));
+    const flag = multiCoreFlag(await proxyHelp(ctx));
+    if (flag) {
+      multiCore = `${flag.flag} ${ctx.cores}`;
+      rows.push(
+        await measure(ctx, 'weft-multicore', () =>
+          startPath(ctx, 'weft-multicore', backendPort, { cp, extraArgs: [flag.flag, String(ctx.cores)] }),
+        ),
+      );
+    } else
+      rows.push({
+        kind: 'weft-multicore',
+        label: PATH_LABELS['weft-multicore'],
+        outcome: 'not available',
+        reason: '`weft proxy --help` offers no workers/concurrency flag in this build',
+      });
+  } finally {
+    await cp.child.stop();
+    await backend.stop();
+  }
+
+  const table = markdownTable(
+    ['path', 'req/s', 'p50 ms', 'p99 ms', 'notes'],
+    rows.map((r) =>
+      r.outcome === 'measured'
+        ? [
+            r.label + (r.kind === 'weft-multicore' && multiCore ? ` (${multiCore})` : ''),
+            fmtInt(r.result.requestsPerSecond),
+            fmtMs(r.result.latencyMs.p50),
+            fmtMs(r.result.latencyMs.p99),
+            r.notes.join('; '),
+          ]
+        : [r.label, '—', '—', '—', `${r.outcome}: ${r.reason}`],
+    ),
+    ['left', 'right', 'right', 'right', 'left'],
+  );
+  const get = (kind: PathKind) => valid(rows.find((r) => r.kind === kind));
+  const weft = get('weft');
+  const nginx = get('nginx');
+  const peer = get('node-peer');
+  const checks = [
+    check(
+      'one weft proxy ≥ 0.5× nginx req/s',
+      weft?.requestsPerSecond,
+      'at-least',
+      nginx && nginx.requestsPerSecond * 0.5,
+      (v) =>
+        `${fmtInt(v)} vs nginx ${fmtInt(nginx!.requestsPerSecond)} = ${fmtRatio(v / nginx!.requestsPerSecond)}`,
+      'weft or nginx has no valid figure in this run',
+    ),
+    check(
+      'one weft proxy ≥ 1.5× the Node peer req/s',
+      weft?.requestsPerSecond,
+      'at-least',
+      peer && peer.requestsPerSecond * 1.5,
+      (v) =>
+        `${fmtInt(v)} vs Node peer ${fmtInt(peer!.requestsPerSecond)} = ${fmtRatio(v / peer!.requestsPerSecond)}`,
+      'weft or the Node peer has no valid figure in this run',
+    ),
+  ];
+  return `Backend: nginx (1 worker) returning a fixed 1 KiB body. Client: \`wrk -t1 -c${CONNECTIONS} --latency\`,
+${ctx.durations.warmupS} s warm-up (discarded) then ${ctx.durations.measureS} s measured, per row. Every proxy runs one
+worker (nginx \`worker_processes 1\`, HAProxy \`nbthread 1\`, one Node process); weft's multi-core mode is a
+separate row. wrk is a closed-loop client: its latency figures hide coordinated omission (see the open-loop
+section for latency that does not).
+
+${table}
+
+Targets (issue 8):
+${targetLines(checks)}`;
+}
+
+export const benchmark: Benchmark = {
+  name: 'http1',
+  title: 'HTTP/1.1 throughput and latency, closed loop',
+  tools: ['wrk', 'nginx', 'haproxy'],
+  run,
+};

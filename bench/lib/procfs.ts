@@ -1,0 +1,101 @@
+// Resource use of a process tree from /proc: CPU seconds (utime + stime) and resident memory.
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ). */
+const CLOCK_TICKS = (() => {
+  try {
+    const n = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+    return n > 0 ? n : 100;
+  } catch {
+    return 100;
+  }
+})();
+
+interface StatFields {
+  ppid: number;
+  /** utime + stime, in clock ticks. */
+  ticks: number;
+}
+
+function readStat(pid: number): StatFields | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return undefined;
+  }
+  // The command name (field 2) may hold spaces and parentheses: fields start after the last ')'.
+  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  // rest[0] is field 3 (state): ppid is field 4, utime 14, stime 15.
+  return { ppid: Number(rest[1]), ticks: Number(rest[11]) + Number(rest[12]) };
+}
+
+/** `pid` and all of its descendants (nginx's master and worker, a multi-process proxy). */
+export function processTree(pid: number): number[] {
+  const parents = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = readStat(Number(entry));
+    if (!stat) continue;
+    const siblings = parents.get(stat.ppid) ?? [];
+    siblings.push(Number(entry));
+    parents.set(stat.ppid, siblings);
+  }
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) tree.push(...(parents.get(tree[i]) ?? []));
+  return tree;
+}
+
+/** CPU seconds (user + system) used so far by these processes. */
+export function cpuSeconds(pids: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of pids) ticks += readStat(pid)?.ticks ?? 0;
+  return ticks / CLOCK_TICKS;
+}
+
+/** Resident set size (VmRSS) of these processes, summed, in bytes. */
+export function rssBytes(pids: readonly number[]): number {
+  let kb = 0;
+  for (const pid of pids) {
+    try {
+      const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
+      if (match) kb += Number(match[1]);
+    } catch {
+      // the process ended
+    }
+  }
+  return kb * 1024;
+}
+
+/** What a ResourceSampler saw between start and stop. */
+export interface ResourceUse {
+  /** CPU seconds used by the tree during the window. */
+  cpuSeconds: number;
+  /** Highest summed RSS sampled during the window, in bytes. */
+  peakRssBytes: number;
+}
+
+/** Samples a process tree's RSS while a load runs and measures the CPU it used. */
+export class ResourceSampler {
+  private readonly pids: number[];
+  private readonly cpuAtStart: number;
+  private peak: number;
+  private readonly timer: NodeJS.Timeout;
+
+  /** Starts sampling the tree rooted at `pid` every `intervalMs`. */
+  constructor(pid: number, intervalMs = 250) {
+    this.pids = processTree(pid);
+    this.cpuAtStart = cpuSeconds(this.pids);
+    this.peak = rssBytes(this.pids);
+    this.timer = setInterval(() => {
+      this.peak = Math.max(this.peak, rssBytes(this.pids));
+    }, intervalMs);
+  }
+
+  stop(): ResourceUse {
+    clearInterval(this.timer);
+    this.peak = Math.max(this.peak, rssBytes(this.pids));
+    return { cpuSeconds: cpuSeconds(this.pids) - this.cpuAtStart, peakRssBytes: this.peak };
+  }
+}

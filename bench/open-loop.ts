@@ -1,0 +1,181 @@
+// Fixed-rate open loop (1,000 req/s, latency from the intended send time): latency the weft mesh path adds over direct.
+import type { BenchContext, Benchmark } from './lib/context.ts';
+import { startNginxBackend } from './lib/nginx.ts';
+import { PATH_LABELS, type PathKind, type RunningPath, startPath } from './lib/paths.ts';
+import { freePort } from './lib/ports.ts';
+import { type RateClientReport, runRate } from './lib/rate.ts';
+import { fmtDeltaMs, fmtInt, fmtMs, markdownTable } from './lib/table.ts';
+import { check, targetLines } from './lib/targets.ts';
+import type { HopTransport } from './lib/weft.ts';
+import { startControlPlane } from './lib/weft.ts';
+
+const RATE = 1000;
+const CONNECTIONS = 50;
+const PATHS: readonly PathKind[] = ['direct', 'nginx', 'weft', 'weft-mesh'];
+
+type Row =
+  | {
+      kind: PathKind;
+      outcome: 'measured';
+      report: RateClientReport;
+      transport?: HopTransport;
+      notes: string[];
+    }
+  | { kind: PathKind; outcome: 'failed'; reason: string };
+
+const PERCENTILES = [
+  ['p50', 'p50'],
+  ['p90', 'p90'],
+  ['p99', 'p99'],
+  ['p99.9', 'p999'],
+] as const;
+
+async function measure(ctx: BenchContext, kind: PathKind, start: () => Promise<RunningPath>): Promise<Row> {
+  ctx.log(`open-loop: ${PATH_LABELS[kind]}`);
+  let path: RunningPath | undefined;
+  try {
+    path = await start();
+    const report = await runRate(ctx, {
+      port: path.port,
+      host: path.host,
+      path: '/',
+      rate: RATE,
+      warmupS: ctx.durations.openLoopWarmupS,
+      durationS: ctx.durations.openLoopS,
+      connections: CONNECTIONS,
+    });
+    return { kind, outcome: 'measured', report, transport: path.transport, notes: path.notes };
+  } catch (err) {
+    return {
+      kind,
+      outcome: 'failed',
+      reason: err instanceof Error ? err.message.split('\n')[0] : String(err),
+    };
+  } finally {
+    await path?.stop();
+  }
+}
+
+function usable(row: Row | undefined): RateClientReport | undefined {
+  return row?.outcome === 'measured' && row.report.errors === 0 && row.report.timedOut === 0
+    ? row.report
+    : undefined;
+}
+
+async function run(ctx: BenchContext): Promise<string> {
+  const backendPort = await freePort();
+  const backend = await startNginxBackend(ctx, backendPort);
+  const rows: Row[] = [];
+  try {
+    const cp = await startControlPlane(ctx);
+    try {
+      for (const kind of PATHS)
+        rows.push(await measure(ctx, kind, () => startPath(ctx, kind, backendPort, { cp })));
+    } finally {
+      await cp.child.stop();
+    }
+  } finally {
+    await backend.stop();
+  }
+
+  const ms = (us: number) => us / 1000;
+  const latencyTable = markdownTable(
+    [
+      'path',
+      'p50 ms',
+      'p90 ms',
+      'p99 ms',
+      'p99.9 ms',
+      'max ms',
+      'achieved req/s',
+      'errors',
+      'generator lag p99 ms',
+    ],
+    rows.map((r) => {
+      const label =
+        PATH_LABELS[r.kind] + (r.outcome === 'measured' && r.transport ? ` (${r.transport})` : '');
+      if (r.outcome === 'failed') return [label, '—', '—', '—', '—', '—', '—', `failed: ${r.reason}`, '—'];
+      const l = r.report.latencyUs;
+      const errors = r.report.errors + r.report.timedOut;
+      return [
+        label,
+        fmtMs(ms(l.p50)),
+        fmtMs(ms(l.p90)),
+        fmtMs(ms(l.p99)),
+        fmtMs(ms(l.p999)),
+        fmtMs(ms(l.max)),
+        fmtInt(r.report.achievedRate),
+        errors === 0 ? '0' : `${fmtInt(r.report.errors)} failed, ${fmtInt(r.report.timedOut)} timed out`,
+        fmtMs(ms(r.report.sendLagUs.p99)),
+      ];
+    }),
+  );
+  const direct = usable(rows.find((r) => r.kind === 'direct'));
+  const addedRows = rows
+    .filter((r) => r.kind !== 'direct')
+    .map((r) => {
+      const report = usable(r);
+      const label = PATH_LABELS[r.kind];
+      if (!report || !direct) return [label, '—', '—', '—', '—'];
+      return [
+        label,
+        ...PERCENTILES.map(([, key]) => fmtDeltaMs(ms(report.latencyUs[key] - direct.latencyUs[key]))),
+      ];
+    });
+  const addedTable = markdownTable(['path', ...PERCENTILES.map(([p]) => `${p} added ms`)], addedRows);
+
+  const meshRow = rows.find((r) => r.kind === 'weft-mesh');
+  const mesh = usable(meshRow);
+  const transport = meshRow?.outcome === 'measured' ? meshRow.transport : undefined;
+  const qualifier =
+    transport === 'mTLS'
+      ? ''
+      : ` — measured with a ${transport ?? 'unknown'} hop: this build does not do mTLS, which the target assumes`;
+  const added = (key: 'p50' | 'p99') =>
+    mesh && direct ? ms(mesh.latencyUs[key] - direct.latencyUs[key]) : undefined;
+  const checks = [
+    check(
+      `mesh path p50 added ≤ 0.5 ms at ${fmtInt(RATE)} req/s${qualifier}`,
+      added('p50'),
+      'at-most',
+      0.5,
+      (v) => `${fmtDeltaMs(v)} ms`,
+      'the mesh path or direct has no error-free figure in this run',
+    ),
+    check(
+      `mesh path p99 added ≤ 2 ms at ${fmtInt(RATE)} req/s${qualifier}`,
+      added('p99'),
+      'at-most',
+      2,
+      (v) => `${fmtDeltaMs(v)} ms`,
+      'the mesh path or direct has no error-free figure in this run',
+    ),
+  ];
+  const notes = rows.flatMap((r) =>
+    r.outcome === 'measured' ? r.notes.map((n) => `${PATH_LABELS[r.kind]}: ${n}`) : [],
+  );
+
+  return `${fmtInt(RATE)} requests per second on a fixed schedule over ${CONNECTIONS} keep-alive connections,
+${ctx.durations.openLoopWarmupS} s warm-up (not recorded) then ${ctx.durations.openLoopS} s recorded, per row; backend: the
+same nginx 1 KiB body. The generator (\`bench/lib/rate-client.ts\`) measures each request from the time it was
+*due* to be sent, not from when it went out, so a stall counts for every request it delays (no coordinated
+omission); percentiles come from an HdrHistogram (3 significant digits). "generator lag" is how late requests
+left the generator against their schedule (timer wake-up, waiting for a free connection); it is included in
+every figure, as it should be, and the same for every row.
+
+${latencyTable}
+
+Latency added over direct (difference of the percentiles):
+
+${addedTable}
+${notes.length > 0 ? `\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''}
+Targets (issue 8; Istio publishes +0.23 ms p90 and +0.30 ms p99 for its two sidecars at 1,000 req/s):
+${targetLines(checks)}`;
+}
+
+export const benchmark: Benchmark = {
+  name: 'open-loop',
+  title: 'Added latency at a fixed rate (open loop)',
+  tools: ['nginx'],
+  run,
+};

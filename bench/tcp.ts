@@ -1,0 +1,140 @@
+// Opaque TCP throughput (MB/s) through the weft mesh path (HTTP CONNECT into the client sidecar, tcp_proxy out of the server sidecar) versus direct.
+import { join } from 'node:path';
+import { type BenchContext, type Benchmark, REPO } from './lib/context.ts';
+import { startMesh } from './lib/paths.ts';
+import { freePort } from './lib/ports.ts';
+import { runCommand, startChild } from './lib/processes.ts';
+import { fmtMs, fmtRatio, markdownTable } from './lib/table.ts';
+import type { TcpClientConfig, TcpClientReport } from './lib/tcp-bulk-client.ts';
+import { type HopTransport, startControlPlane, waitUntil } from './lib/weft.ts';
+
+const SERVICE_PORT = 9000;
+const DIRECTIONS = ['download', 'upload'] as const;
+
+/** Transfers per figure (the median is shown). */
+const runs = (ctx: BenchContext) => (ctx.quick ? 1 : 3);
+
+/** A measured transfer is the median of `runs` transfers (by MB/s); min and max are kept for the notes. */
+type Measured =
+  | { outcome: 'measured'; report: TcpClientReport; runs: number; minMBps: number; maxMBps: number }
+  | { outcome: 'failed' | 'not supported'; reason: string };
+
+async function transfer(ctx: BenchContext, config: TcpClientConfig): Promise<TcpClientReport> {
+  const r = await runCommand(
+    'tcp client',
+    ctx.node,
+    [join(REPO, 'bench', 'lib', 'tcp-bulk-client.ts'), JSON.stringify(config)],
+    { timeoutMs: 180_000 },
+  );
+  if (r.code !== 0) throw new Error(r.stderr.trim() || `tcp client exited ${r.code ?? r.signal}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as TcpClientReport;
+}
+
+async function measure(
+  ctx: BenchContext,
+  base: Omit<TcpClientConfig, 'direction' | 'bytes'>,
+): Promise<Measured[]> {
+  const out: Measured[] = [];
+  for (const direction of DIRECTIONS) {
+    ctx.log(`tcp: ${base.connect ? 'mesh' : 'direct'} ${direction}`);
+    try {
+      // A short transfer first so that connection set-up is not in the figure's first run.
+      await transfer(ctx, { ...base, direction, bytes: 1024 * 1024 });
+      const reports: TcpClientReport[] = [];
+      for (let i = 0; i < runs(ctx); i++)
+        reports.push(await transfer(ctx, { ...base, direction, bytes: ctx.durations.tcpBytes }));
+      reports.sort((a, b) => a.megabytesPerSecond - b.megabytesPerSecond);
+      out.push({
+        outcome: 'measured',
+        report: reports[Math.floor(reports.length / 2)],
+        runs: reports.length,
+        minMBps: reports[0].megabytesPerSecond,
+        maxMBps: reports[reports.length - 1].megabytesPerSecond,
+      });
+    } catch (err) {
+      out.push({
+        outcome: 'failed',
+        reason: err instanceof Error ? err.message.split('\n')[0] : String(err),
+      });
+    }
+  }
+  return out;
+}
+
+async function run(ctx: BenchContext): Promise<string> {
+  const backendPort = await freePort();
+  const backend = await startChild({
+    name: 'tcp-bulk',
+    command: ctx.node,
+    args: [join(REPO, 'bench', 'lib', 'tcp-bulk-server.ts'), String(backendPort)],
+    readyLine: /tcp-bulk ready/,
+  });
+  let direct: Measured[];
+  let mesh: Measured[];
+  let transport: HopTransport | undefined;
+  const notes: string[] = [];
+  try {
+    direct = await measure(ctx, { port: backendPort });
+    const cp = await startControlPlane(ctx);
+    try {
+      const path = await startMesh(ctx, { cp }, backendPort, { protocol: 'tcp', servicePort: SERVICE_PORT });
+      try {
+        transport = path.transport;
+        notes.push(...path.notes);
+        const authority = `${path.service}:${SERVICE_PORT}`;
+        const works = await waitUntil(async () => {
+          await transfer(ctx, { port: path.port, connect: authority, direction: 'download', bytes: 1024 });
+          return 'ok';
+        }, 20_000);
+        if (works.outcome === 'ok') mesh = await measure(ctx, { port: path.port, connect: authority });
+        else {
+          const why = `not supported by this build: CONNECT ${authority} through the client sidecar fails (${works.last})`;
+          mesh = DIRECTIONS.map(() => ({ outcome: 'not supported', reason: why }));
+        }
+      } finally {
+        await path.stop();
+      }
+    } finally {
+      await cp.child.stop();
+    }
+  } finally {
+    await backend.stop();
+  }
+
+  const label = `weft mesh path (${transport ?? 'hop unknown'})`;
+  const rows = DIRECTIONS.flatMap((direction, i) => {
+    const d = direct[i];
+    const m = mesh[i];
+    const row = (name: string, x: Measured, base?: Measured) =>
+      x.outcome === 'measured'
+        ? [
+            `${direction}: ${name}`,
+            x.report.megabytesPerSecond.toFixed(0),
+            fmtMs(x.report.seconds * 1000),
+            base?.outcome === 'measured'
+              ? fmtRatio(x.report.megabytesPerSecond / base.report.megabytesPerSecond)
+              : name === 'direct'
+                ? '1.00×'
+                : '—',
+            x.runs > 1 ? `median of ${x.runs}: ${x.minMBps.toFixed(0)}–${x.maxMBps.toFixed(0)} MB/s` : '',
+          ]
+        : [`${direction}: ${name}`, '—', '—', '—', `${x.outcome}: ${x.reason}`];
+    return [row('direct', d), row(label, m, d)];
+  });
+  const mib = ctx.durations.tcpBytes / 1024 / 1024;
+  return `One TCP connection moving ${mib} MiB (${runs(ctx)} times; the median is shown) in 64 KiB writes to (upload) or from (download) a Node backend
+(\`bench/lib/tcp-bulk-server.ts\`). The mesh path is how an app sends opaque TCP through weft: an HTTP
+\`CONNECT service:${SERVICE_PORT}\` to the client sidecar's outbound listener, whose tunnel goes to the server sidecar
+(declared \`--protocol tcp --service-port ${SERVICE_PORT}\`), whose inbound tcp_proxy goes to the backend. MB = 10^6 bytes;
+time runs from the request to the last byte (download) or to the backend's acknowledgement (upload).
+
+${markdownTable(['transfer', 'MB/s', 'time ms', 'vs direct', 'notes'], rows)}
+${notes.length > 0 ? `\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''}`;
+}
+
+export const benchmark: Benchmark = {
+  name: 'tcp',
+  title: 'Opaque TCP throughput through the mesh path',
+  tools: [],
+  run,
+};
