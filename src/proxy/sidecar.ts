@@ -124,7 +124,7 @@ export class Sidecar {
       throw err;
     }
     sidecar.ads = new AdsClient(
-      { address: xds, node: sidecar.node(), initialBackoffMs: 250, maxBackoffMs: 10_000 },
+      { address: xds, node: sidecar.node(), initialBackoffMs: 250, maxBackoffMs: 5000 },
       sidecar.core,
       log,
     );

@@ -59,6 +59,27 @@ export interface ClusterConfig {
   circuitBreakers: CircuitBreakers;
   /** common_lb_config.healthy_panic_threshold (percent; default 50). */
   panicThreshold: number;
+  /** Passive health checking; absent when the Cluster has no outlier_detection. */
+  outlierDetection?: OutlierDetectionConfig;
+}
+
+/** envoy.config.cluster.v3.OutlierDetection, the consecutive-error parts weft implements. */
+export interface OutlierDetectionConfig {
+  /** Eject after this many consecutive 5xx (0 = off, i.e. enforcing 0). */
+  consecutive5xx: number;
+  /** Eject after this many consecutive 502/503/504 (0 = off). */
+  consecutiveGatewayFailure: number;
+  /** With split_external_local_origin_errors: eject after this many connect failures/timeouts (0 = off). */
+  consecutiveLocalOriginFailure: number;
+  /** Count local-origin failures (connect failure, reset) separately from HTTP 5xx. */
+  splitLocalOrigin: boolean;
+  /** How often ejections are reviewed (ms). */
+  intervalMs: number;
+  /** Ejection time is this times the number of ejections so far (ms). */
+  baseEjectionTimeMs: number;
+  maxEjectionTimeMs: number;
+  /** At most this percent of hosts are ejected at once. */
+  maxEjectionPercent: number;
 }
 
 /** One endpoint from a ClusterLoadAssignment. */
@@ -105,6 +126,7 @@ const CLUSTER_FIELDS = [
   'upstreamConnectionOptions',
   'commonHttpProtocolOptions',
   'filters',
+  'outlierDetection',
 ];
 
 const HEALTH_STATUS: Record<string, EndpointConfig['health']> = {
@@ -251,6 +273,62 @@ export function compileCluster(c: Msg): ClusterConfig {
     ),
     circuitBreakers: cb,
     panicThreshold,
+    outlierDetection: msg(c.outlierDetection)
+      ? compileOutlier(msg(c.outlierDetection)!, `${where}.outlier_detection`)
+      : undefined,
+  };
+}
+
+function compileOutlier(o: Msg, where: string): OutlierDetectionConfig {
+  checkFields(o, where, [
+    'consecutive5xx',
+    'consecutiveGatewayFailure',
+    'consecutiveLocalOriginFailure',
+    'enforcingConsecutive5xx',
+    'enforcingConsecutiveGatewayFailure',
+    'enforcingConsecutiveLocalOriginFailure',
+    'splitExternalLocalOriginErrors',
+    'interval',
+    'baseEjectionTime',
+    'maxEjectionTime',
+    'maxEjectionPercent',
+    'enforcingSuccessRate',
+    'enforcingLocalOriginSuccessRate',
+    'enforcingFailurePercentage',
+    'enforcingFailurePercentageLocalOrigin',
+  ]);
+  // Success-rate and failure-percentage ejection are not implemented: accept them only when disabled.
+  for (const f of [
+    'enforcingSuccessRate',
+    'enforcingLocalOriginSuccessRate',
+    'enforcingFailurePercentage',
+    'enforcingFailurePercentageLocalOrigin',
+  ]) {
+    const def = f === 'enforcingSuccessRate' ? 100 : 0;
+    if (wrappedNum(o[f], def) !== 0 && (f !== 'enforcingSuccessRate' || o[f] !== undefined))
+      unsupported(where, `${f.replace(/[A-Z]/g, (ch) => `_${ch.toLowerCase()}`)} other than 0`);
+  }
+  const enforced = (count: string, enforcing: string, countDefault: number, enforcingDefault: number) =>
+    wrappedNum(o[enforcing], enforcingDefault) > 0 ? wrappedNum(o[count], countDefault) : 0;
+  return {
+    consecutive5xx: enforced('consecutive5xx', 'enforcingConsecutive5xx', 5, 100),
+    consecutiveGatewayFailure: enforced(
+      'consecutiveGatewayFailure',
+      'enforcingConsecutiveGatewayFailure',
+      5,
+      0,
+    ),
+    consecutiveLocalOriginFailure: enforced(
+      'consecutiveLocalOriginFailure',
+      'enforcingConsecutiveLocalOriginFailure',
+      5,
+      100,
+    ),
+    splitLocalOrigin: o.splitExternalLocalOriginErrors === true,
+    intervalMs: Math.max(100, durationMs(o.interval, 10_000)),
+    baseEjectionTimeMs: durationMs(o.baseEjectionTime, 30_000),
+    maxEjectionTimeMs: durationMs(o.maxEjectionTime, 300_000),
+    maxEjectionPercent: wrappedNum(o.maxEjectionPercent, 10),
   };
 }
 

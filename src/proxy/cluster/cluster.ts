@@ -4,6 +4,7 @@ import { HealthChecker } from './health-check.ts';
 import { Host } from './host.ts';
 import { LB_TYPE_URLS, type LbContext, type LoadBalancer } from './lb/load-balancer.ts';
 import { LOAD_BALANCERS } from './lb/registry.ts';
+import { OutlierDetector, type UpstreamResult } from './outlier.ts';
 import { H1Pool } from './pool/h1-pool.ts';
 import { H2Pool } from './pool/h2-pool.ts';
 import { ClusterStats } from './stats.ts';
@@ -16,6 +17,7 @@ export class Cluster {
   private hosts = new Map<string, Host>();
   private lb: LoadBalancer;
   private readonly checkers: HealthChecker[] = [];
+  private readonly outlier: OutlierDetector | undefined;
   /** Version of the ClusterLoadAssignment applied last ('' = inline or none). */
   endpointsVersion = '';
   /** True once endpoints arrived (STATIC: at once; EDS: first assignment). */
@@ -30,6 +32,17 @@ export class Cluster {
     this.lb = this.buildLb([]);
     if (config.loadAssignment) this.setEndpoints(config.loadAssignment, '');
     for (const hc of config.healthChecks) this.checkers.push(new HealthChecker(hc, this));
+    if (config.outlierDetection) this.outlier = new OutlierDetector(config.outlierDetection, this);
+  }
+
+  /** Tells outlier detection how an attempt on `host` ended (a status, or a local-origin failure). */
+  record(host: Host, result: UpstreamResult): void {
+    this.outlier?.record(host, result);
+  }
+
+  /** Hosts ejected by outlier detection so far (stats). */
+  get ejections(): number {
+    return this.outlier?.ejectionsTotal ?? 0;
   }
 
   /** Applies a ClusterLoadAssignment; unchanged hosts keep their state. */
@@ -128,11 +141,13 @@ export class Cluster {
   /** Stops health checks and closes idle connections; busy ones close when their request ends. */
   drain(): void {
     for (const c of this.checkers) c.stop();
+    this.outlier?.stop();
     for (const h of this.hosts.values()) h.pool?.drain();
   }
 
   destroy(): void {
     for (const c of this.checkers) c.stop();
+    this.outlier?.stop();
     for (const h of this.hosts.values()) h.pool?.destroy();
   }
 }

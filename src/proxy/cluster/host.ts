@@ -19,6 +19,14 @@ export class Host {
   active = 0;
   /** Connections pooled for this host, created on first use. */
   pool: UpstreamPool | undefined;
+  /** Outlier detection: ejected until this time (ms since epoch; 0 = not ejected). */
+  ejectedUntil = 0;
+  /** Times this host has been ejected (the ejection time grows with it). */
+  ejections = 0;
+  /** Consecutive 5xx / gateway errors / local-origin failures seen by outlier detection. */
+  consecutive5xx = 0;
+  consecutiveGateway = 0;
+  consecutiveLocal = 0;
   /** Counters shown by /clusters. */
   requests = 0;
   failures = 0;
@@ -32,6 +40,10 @@ export class Host {
 
   /** Usable for new requests. */
   get healthy(): boolean {
-    return (this.edsHealth === 'healthy' || this.edsHealth === 'degraded') && this.checkHealth === 'healthy';
+    return (
+      (this.edsHealth === 'healthy' || this.edsHealth === 'degraded') &&
+      this.checkHealth === 'healthy' &&
+      this.ejectedUntil === 0
+    );
   }
 }

@@ -11,7 +11,7 @@ import type { HttpConnectionManager } from '../connection-manager.ts';
 import type { FilterStream, HttpFilter } from '../filters/filter.ts';
 import { h1LocalReply, isGrpc, LOCAL_BODY } from '../local-reply.ts';
 import { RequestHead } from '../request-head.ts';
-import { applyResponseMutations } from '../router/route-table.ts';
+import { applyResponseMutations, type RetryPolicy } from '../router/route-table.ts';
 import { decide, RouteDecision } from '../router/router.ts';
 import { BodyReader, HeadInfo, headerLines, parseRequestHead, STATUS_TEXT } from './parser.ts';
 import { forwardH1ToH2, type H2UpstreamRequest } from './to-h2.ts';
@@ -42,6 +42,8 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
   private upstream: H1Connection | null = null;
   private pool: H1Pool | null = null;
   private host: Host | null = null;
+  /** The host of the last attempt (retries avoid it). */
+  private lastHost: Host | null = null;
   private cluster: Cluster | null = null;
   /** Request body held until the upstream connection is ready. */
   private queue: Buffer[] = [];
@@ -54,6 +56,8 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
   private requestId = '';
   /** Response body framing passes chunked bytes through unchanged. */
   private grpc = false;
+  /** The current upstream answer is being dropped for a retry. */
+  private discarding = false;
   /** A response head not yet written (see writeWithHead). */
   private pendingHead: string | null = null;
   /** Set when the request goes to an HTTP/2 upstream (see to-h2.ts). */
@@ -291,9 +295,11 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
   }
 
   /** Picks a host (honouring circuit breakers) and sends the request to it. */
-  private pickAndSend(): void {
+  private pickAndSend(avoid: Host | null = null): void {
     const cluster = this.cluster!;
-    const host = cluster.pick(this.decision);
+    let host = cluster.pick(this.decision);
+    // Retries prefer another host (Envoy's previous_hosts predicate, up to 5 attempts).
+    for (let i = 0; avoid !== null && host === avoid && i < 5; i++) host = cluster.pick(this.decision);
     if (!host) {
       cluster.stats.noneHealthy++;
       this.localReply(503, LOCAL_BODY.noHealthyUpstream, 'UH');
@@ -305,6 +311,7 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
       return;
     }
     this.host = host;
+    this.lastHost = host;
     host.active++;
     host.requests++;
     cluster.active++;
@@ -358,11 +365,23 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
   }
 
   onUpstreamHead(conn: H1Connection, info: HeadInfo, headers: string[]): void {
-    this.clearTimer();
-    this.queue = [];
-    this.queued = 0;
     const cluster = this.cluster!;
     cluster.stats.status(info.status);
+    cluster.record(this.host!, info.status);
+    // A retriable status on a request whose bytes are all still known: drop this answer, try again.
+    const retry = this.decision.action?.retry ?? this.decision.vhost?.retry;
+    if (
+      retry &&
+      this.retriesLeft > 0 &&
+      this.reqDone &&
+      this.info.framing === 'none' &&
+      retriableStatus(retry, info.status)
+    ) {
+      this.discarding = true;
+      return;
+    }
+    this.queue = [];
+    this.queued = 0;
     this.respStarted = true;
     const d = this.decision;
     // Response header changes: weighted cluster, route, virtual host, route configuration.
@@ -441,6 +460,7 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
   }
 
   onUpstreamBody(conn: H1Connection, chunk: Buffer): void {
+    if (this.discarding) return;
     const ok = this.pendingHead !== null ? this.writeWithHead(chunk) : this.socket.write(chunk);
     if (!ok) {
       conn.socket.pause();
@@ -449,6 +469,12 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
   }
 
   onUpstreamEnd(conn: H1Connection, _trailers: string): void {
+    if (this.discarding) {
+      this.discarding = false;
+      this.finishUpstream(true);
+      this.retry();
+      return;
+    }
     if (this.pendingHead !== null) this.writeWithHead(null);
     this.respDone = true;
     const reuse = this.reqDone;
@@ -481,6 +507,11 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
     const cluster = this.cluster!;
     const host = this.host!;
     host.failures++;
+    this.discarding = false;
+    cluster.record(
+      host,
+      failure === 'connect_failure' || failure === 'connect_timeout' ? 'connect_failure' : 'reset',
+    );
     this.releaseHost();
     if (this.respStarted) {
       // Mid-response: nothing to answer with; the client sees the connection end.
@@ -523,7 +554,7 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
   private retry(counts = true): void {
     if (counts) this.retriesLeft--;
     this.cluster!.stats.rqRetry++;
-    this.pickAndSend();
+    this.pickAndSend(this.lastHost);
   }
 
   // ---- CONNECT tunnels and upgrades ----
@@ -600,7 +631,10 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
   private readonly onTimeout = (): void => {
     this.timer = undefined;
     if (this.state !== 'active' || this.respDone) return;
-    this.cluster?.stats && this.cluster.stats.rqTimeout++;
+    if (this.cluster) {
+      this.cluster.stats.rqTimeout++;
+      if (this.host) this.cluster.record(this.host, 'timeout');
+    }
     if (this.upstream) {
       const up = this.upstream;
       this.upstream = null;
@@ -769,6 +803,14 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
     }
     this.state = 'closed';
   };
+}
+
+/** Whether a response status triggers a retry under the policy's retry_on (Envoy's conditions). */
+function retriableStatus(retry: RetryPolicy, status: number): boolean {
+  const on = retry.retryOn;
+  if (on.has('5xx') && status >= 500) return true;
+  if (on.has('gateway-error') && (status === 502 || status === 503 || status === 504)) return true;
+  return on.has('retriable-status-codes') && retry.retriableStatusCodes.includes(status);
 }
 
 function retryOnConnectFailure(on: Set<string>): boolean {

@@ -202,6 +202,7 @@ export class H2ServerStream implements H1ResponseHandler, FilterStream {
       if (this.finished) return;
       const status = Number(rh[':status']);
       cluster.stats.status(status);
+      cluster.record(host, status);
       this.clearTimer();
       const out = this.responseHeaders(status, rh);
       const end = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
@@ -339,6 +340,7 @@ export class H2ServerStream implements H1ResponseHandler, FilterStream {
   onUpstreamHead(_conn: H1Connection, info: HeadInfo, headers: string[]): void {
     if (this.finished) return;
     this.cluster!.stats.status(info.status);
+    if (this.host) this.cluster!.record(this.host, info.status);
     this.clearTimer();
     const out = this.responseHeaders(info.status, headers);
     const bodyless = _conn.reader.done;
@@ -441,6 +443,8 @@ export class H2ServerStream implements H1ResponseHandler, FilterStream {
   // ---- endings ----
 
   private upstreamFailure(flag: ResponseFlag, body: string): void {
+    if (this.host && (flag === 'UF' || flag === 'UC' || flag === 'UR'))
+      this.cluster!.record(this.host, flag === 'UF' ? 'connect_failure' : 'reset');
     this.releaseHost();
     this.localReply(503, body, flag);
   }

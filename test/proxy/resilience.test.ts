@@ -1,0 +1,98 @@
+// Retries on retriable status codes and outlier detection, through the proxy core with real sockets.
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type net from 'node:net';
+import { after, before, test } from 'node:test';
+import type { ProxyCore } from '../../src/proxy/proxy.ts';
+import { type Echo, startHttpEcho } from '../helpers/echo.ts';
+import { request } from '../helpers/http-client.ts';
+import { coreWith, outboundListener, staticCluster, vhost } from './fixtures.ts';
+
+let core: ProxyCore;
+let out: number;
+let good: Echo;
+let bad: http.Server;
+let badPort: number;
+let badHits = 0;
+
+before(async () => {
+  good = await startHttpEcho('good');
+  bad = http.createServer((_req, res) => {
+    badHits++;
+    res.writeHead(503, { 'content-type': 'text/plain' });
+    res.end('overloaded');
+  });
+  await new Promise<void>((r) => bad.listen(0, '127.0.0.1', () => r()));
+  badPort = (bad.address() as net.AddressInfo).port;
+  core = await coreWith({
+    listeners: [outboundListener(0)],
+    clusters: [
+      staticCluster('flaky', [{ port: badPort }, { port: good.port }]),
+      staticCluster('od', [{ port: badPort }, { port: good.port }], {
+        outlierDetection: {
+          consecutive5xx: { value: 3 },
+          interval: { seconds: 1 },
+          baseEjectionTime: { seconds: 30 },
+          maxEjectionPercent: { value: 50 },
+          enforcingSuccessRate: { value: 0 },
+        },
+      }),
+    ],
+    routes: [
+      {
+        name: 'outbound',
+        virtualHosts: [
+          vhost('retry', 80, [
+            {
+              match: { prefix: '/' },
+              route: {
+                cluster: 'flaky',
+                retryPolicy: {
+                  retryOn: 'connect-failure,retriable-status-codes',
+                  numRetries: { value: 2 },
+                  retriableStatusCodes: [503],
+                },
+              },
+            },
+          ]),
+          vhost('noretry', 80, [{ match: { prefix: '/' }, route: { cluster: 'flaky' } }]),
+          vhost('od', 80, [{ match: { prefix: '/' }, route: { cluster: 'od' } }]),
+        ],
+      },
+    ],
+  });
+  out = core.listeners.get('outbound')!.port;
+});
+
+after(async () => {
+  core?.destroy();
+  await good.close();
+  bad.closeAllConnections();
+  await new Promise<void>((r) => bad.close(() => r()));
+});
+
+test('a 503 from one host is retried on another (retriable-status-codes)', async () => {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  for (let i = 0; i < 20; i++) {
+    const r = await request(out, { host: 'retry', agent });
+    assert.equal(r.status, 200, r.body.toString());
+  }
+  agent.destroy();
+  assert.ok(badHits > 0, 'the failing host was tried');
+  assert.ok(core.clusters.get('flaky')!.stats.rqRetry > 0);
+  const statuses = new Set<number>();
+  for (let i = 0; i < 6; i++) statuses.add((await request(out, { host: 'noretry' })).status);
+  assert.deepEqual([...statuses].sort(), [200, 503], 'without a retry policy the 503 reaches the client');
+});
+
+test('outlier detection ejects a host after consecutive 5xx', async () => {
+  const results: number[] = [];
+  for (let i = 0; i < 30; i++) results.push((await request(out, { host: 'od' })).status);
+  assert.ok(results.slice(0, 8).includes(503), 'the bad host served before its ejection');
+  assert.deepEqual(
+    results.slice(-15),
+    new Array(15).fill(200),
+    `after ejection only the good host serves: ${results}`,
+  );
+  assert.equal(core.clusters.get('od')!.ejections, 1);
+});
