@@ -25,6 +25,7 @@ export function compileResource(
     ...hosts,
     name: resource.metadata.name,
     namespace: resource.metadata.namespace,
+    annotations: resource.metadata.annotations,
   });
   if (compiled === undefined || check.issues.length > 0)
     return {

@@ -80,6 +80,7 @@ export function readResource(check: Check, value: unknown, options: ReadOptions 
     const compiled = definition.read(check, spec, {
       name: metadata?.name ?? '',
       namespace: metadata?.namespace ?? 'default',
+      annotations: metadata?.annotations,
       domainSuffix: DEFAULT_MESH.domainSuffix,
     });
     if (metadata === undefined || compiled === undefined || apiVersion === undefined) return undefined;

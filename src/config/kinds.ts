@@ -1,11 +1,26 @@
 // The resource kinds weft accepts: names for the CLI (`vs`, `dr`, ...) and the reader of each kind's spec.
-import type { DestinationRuleModel, Service, VirtualServiceModel, Workload } from '../model/types.ts';
+import type {
+  AuthorizationPolicyModel,
+  DestinationRuleModel,
+  HttpRouteGroupModel,
+  PeerAuthenticationModel,
+  RequestAuthenticationModel,
+  Service,
+  TrafficTargetModel,
+  VirtualServiceModel,
+  Workload,
+} from '../model/types.ts';
 import type { Check } from './check.ts';
+import { readAuthorizationPolicy } from './istio/authorization-policy.ts';
 import type { ResourceContext } from './istio/common.ts';
 import { readDestinationRule } from './istio/destination-rule.ts';
+import { readPeerAuthentication } from './istio/peer-authentication.ts';
+import { readRequestAuthentication } from './istio/request-authentication.ts';
 import { readServiceEntry } from './istio/service-entry.ts';
 import { readVirtualService } from './istio/virtual-service.ts';
 import { readWorkloadEntry } from './istio/workload-entry.ts';
+import { readHttpRouteGroup } from './smi/http-route-group.ts';
+import { readTrafficTarget } from './smi/traffic-target.ts';
 
 export interface KindInfo {
   /** The Kind as written in documents, e.g. `VirtualService`. */
@@ -24,7 +39,12 @@ export type CompiledSpec =
   | { kind: 'VirtualService'; virtualService: VirtualServiceModel }
   | { kind: 'DestinationRule'; destinationRule: DestinationRuleModel }
   | { kind: 'ServiceEntry'; services: Service[] }
-  | { kind: 'WorkloadEntry'; workload: Workload };
+  | { kind: 'WorkloadEntry'; workload: Workload }
+  | { kind: 'PeerAuthentication'; peerAuthentication: PeerAuthenticationModel }
+  | { kind: 'AuthorizationPolicy'; authorizationPolicy: AuthorizationPolicyModel }
+  | { kind: 'RequestAuthentication'; requestAuthentication: RequestAuthenticationModel }
+  | { kind: 'TrafficTarget'; trafficTarget: TrafficTargetModel }
+  | { kind: 'HTTPRouteGroup'; httpRouteGroup: HttpRouteGroupModel };
 
 /** A kind and how to read its spec (issues go to `check`, paths start at `spec`). */
 export interface KindDefinition extends KindInfo {
@@ -36,6 +56,8 @@ const ISTIO_NETWORKING = [
   'networking.istio.io/v1beta1',
   'networking.istio.io/v1alpha3',
 ];
+
+const ISTIO_SECURITY = ['security.istio.io/v1', 'security.istio.io/v1beta1'];
 
 const DEFINITIONS: readonly KindDefinition[] = [
   {
@@ -80,6 +102,61 @@ const DEFINITIONS: readonly KindDefinition[] = [
     read: (check, spec, context) => {
       const workload = readWorkloadEntry(check, spec, context);
       return workload && { kind: 'WorkloadEntry', workload };
+    },
+  },
+  {
+    kind: 'PeerAuthentication',
+    apiVersions: ISTIO_SECURITY,
+    plural: 'peerauthentications',
+    shortNames: ['pa'],
+    namespaced: true,
+    read: (check, spec, context) => {
+      const peerAuthentication = readPeerAuthentication(check, spec, context);
+      return peerAuthentication && { kind: 'PeerAuthentication', peerAuthentication };
+    },
+  },
+  {
+    kind: 'AuthorizationPolicy',
+    apiVersions: ISTIO_SECURITY,
+    plural: 'authorizationpolicies',
+    shortNames: ['ap'],
+    namespaced: true,
+    read: (check, spec, context) => {
+      const authorizationPolicy = readAuthorizationPolicy(check, spec, context);
+      return authorizationPolicy && { kind: 'AuthorizationPolicy', authorizationPolicy };
+    },
+  },
+  {
+    kind: 'RequestAuthentication',
+    apiVersions: ISTIO_SECURITY,
+    plural: 'requestauthentications',
+    shortNames: ['ra'],
+    namespaced: true,
+    read: (check, spec, context) => {
+      const requestAuthentication = readRequestAuthentication(check, spec, context);
+      return requestAuthentication && { kind: 'RequestAuthentication', requestAuthentication };
+    },
+  },
+  {
+    kind: 'TrafficTarget',
+    apiVersions: ['access.smi-spec.io/v1alpha3', 'access.smi-spec.io/v1alpha4'],
+    plural: 'traffictargets',
+    shortNames: ['tt'],
+    namespaced: true,
+    read: (check, spec, context) => {
+      const trafficTarget = readTrafficTarget(check, spec, context);
+      return trafficTarget && { kind: 'TrafficTarget', trafficTarget };
+    },
+  },
+  {
+    kind: 'HTTPRouteGroup',
+    apiVersions: ['specs.smi-spec.io/v1alpha4', 'specs.smi-spec.io/v1alpha3'],
+    plural: 'httproutegroups',
+    shortNames: ['htr'],
+    namespaced: true,
+    read: (check, spec, context) => {
+      const httpRouteGroup = readHttpRouteGroup(check, spec, context);
+      return httpRouteGroup && { kind: 'HTTPRouteGroup', httpRouteGroup };
     },
   },
 ];

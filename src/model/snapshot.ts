@@ -7,14 +7,20 @@ import { compileResource } from '../config/compile.ts';
 import type { Resource } from '../config/resource.ts';
 import { deepFreeze, FrozenMap } from './frozen.ts';
 import { byNamespaceName, byWorkload, compareStrings } from './order.ts';
+import { trafficTargetPolicies } from './policies.ts';
 import { destinationRulesByHost, virtualServicesByHost } from './routing-index.ts';
 import { collectServices, endpointsOf } from './services.ts';
 import type {
+  AuthorizationPolicyModel,
   DestinationRuleModel,
+  HttpRouteGroupModel,
   MeshSettings,
   MeshSnapshot,
+  PeerAuthenticationModel,
   RejectedResource,
+  RequestAuthenticationModel,
   Service,
+  TrafficTargetModel,
   VirtualServiceModel,
   Workload,
 } from './types.ts';
@@ -60,6 +66,12 @@ export function buildSnapshot(input: SnapshotInput): MeshSnapshot {
   const declared: Service[] = [];
   const entries: Workload[] = [];
   const rejected: RejectedResource[] = [];
+  // Security policies keep the oldest-first order of this loop (Istio: the oldest wins a tie).
+  const peerAuthentications: PeerAuthenticationModel[] = [];
+  const authorizationPolicies: AuthorizationPolicyModel[] = [];
+  const requestAuthentications: RequestAuthenticationModel[] = [];
+  const trafficTargets: TrafficTargetModel[] = [];
+  const httpRouteGroups: HttpRouteGroupModel[] = [];
   for (const resource of [...input.resources].sort(byAge)) {
     const result = compileResource(resource, { domainSuffix: mesh.domainSuffix, namespaces });
     if (result === undefined) continue;
@@ -72,7 +84,14 @@ export function buildSnapshot(input: SnapshotInput): MeshSnapshot {
     if (compiled.kind === 'VirtualService') virtualServices.push(compiled.virtualService);
     else if (compiled.kind === 'DestinationRule') destinationRules.push(compiled.destinationRule);
     else if (compiled.kind === 'ServiceEntry') declared.push(...compiled.services);
-    else entries.push(compiled.workload);
+    else if (compiled.kind === 'WorkloadEntry') entries.push(compiled.workload);
+    else if (compiled.kind === 'PeerAuthentication') peerAuthentications.push(compiled.peerAuthentication);
+    else if (compiled.kind === 'AuthorizationPolicy')
+      authorizationPolicies.push(compiled.authorizationPolicy);
+    else if (compiled.kind === 'RequestAuthentication')
+      requestAuthentications.push(compiled.requestAuthentication);
+    else if (compiled.kind === 'TrafficTarget') trafficTargets.push(compiled.trafficTarget);
+    else httpRouteGroups.push(compiled.httpRouteGroup);
   }
 
   const workloads = [...input.workloads.map((w) => structuredClone(w)), ...entries].sort(byWorkload);
@@ -89,6 +108,12 @@ export function buildSnapshot(input: SnapshotInput): MeshSnapshot {
     virtualServicesByHost: new FrozenMap(virtualServicesByHost(virtualServices, services)),
     destinationRules: new FrozenMap(destinationRulesByHost(destinationRules, services)),
     rejected: rejected.sort((a, b) => byNamespaceName(a, b) || compareStrings(a.kind, b.kind)),
+    peerAuthentications,
+    authorizationPolicies: [
+      ...authorizationPolicies,
+      ...trafficTargetPolicies(trafficTargets, httpRouteGroups, mesh.trustDomain),
+    ],
+    requestAuthentications,
   };
   return deepFreeze(snapshot);
 }

@@ -294,6 +294,18 @@ export interface MeshSnapshot {
    * older weft); each with the reasons. Absent or empty when every resource was used.
    */
   rejected?: readonly RejectedResource[];
+  /**
+   * PeerAuthentications, oldest first (Istio: within one scope the oldest wins). Absent: none.
+   * Read with `peerAuthenticationFor` (src/model/policies.ts).
+   */
+  peerAuthentications?: readonly PeerAuthenticationModel[];
+  /**
+   * AuthorizationPolicies, plus SMI TrafficTargets mapped onto them, oldest first. Absent: none.
+   * Read with `authorizationPoliciesFor` (src/model/policies.ts).
+   */
+  authorizationPolicies?: readonly AuthorizationPolicyModel[];
+  /** RequestAuthentications, oldest first. Absent: none. Read with `requestAuthenticationsFor`. */
+  requestAuthentications?: readonly RequestAuthenticationModel[];
 }
 
 /** A stored resource that buildSnapshot could not use, and why. */
@@ -303,4 +315,163 @@ export interface RejectedResource {
   name: string;
   /** `field: message` lines. */
   issues: readonly string[];
+}
+
+// ---- Security policies (Istio security.istio.io, SMI access) ----
+
+/** Istio PeerAuthentication mTLS modes; `UNSET` inherits from the wider scope. */
+export type MtlsMode = 'STRICT' | 'PERMISSIVE' | 'DISABLE' | 'UNSET';
+
+/** A PeerAuthentication, normalised. */
+export interface PeerAuthenticationModel {
+  name: string;
+  namespace: string;
+  /**
+   * `selector.matchLabels`. Absent: the policy covers its namespace, or the whole mesh when it
+   * lives in the root namespace.
+   */
+  selector?: Labels;
+  /** `mtls.mode`; `UNSET` when `mtls` is absent. */
+  mode: MtlsMode;
+  /** `portLevelMtls`: workload port → mode (only with a selector, as in Istio). */
+  portLevelMtls: readonly { port: number; mode: MtlsMode }[];
+}
+
+/** AuthorizationPolicy actions weft enforces (`CUSTOM` is rejected at apply time). */
+export type AuthorizationAction = 'ALLOW' | 'DENY' | 'AUDIT';
+
+/**
+ * Where a request comes from. Every field is a list of Istio patterns: exact, `prefix*`,
+ * `*suffix` or `*` (present); IP fields hold addresses or CIDR blocks. An absent field is not
+ * checked; the fields present must all match (AND), any value of one field may (OR).
+ */
+export interface AuthorizationSource {
+  /** Peer identities `<trust-domain>/ns/<ns>/sa/<sa>` (mTLS). */
+  principals?: readonly string[];
+  notPrincipals?: readonly string[];
+  /** JWT principals `<iss>/<sub>`. */
+  requestPrincipals?: readonly string[];
+  notRequestPrincipals?: readonly string[];
+  /** Peer namespaces (mTLS). */
+  namespaces?: readonly string[];
+  notNamespaces?: readonly string[];
+  /** The connection's peer address. */
+  ipBlocks?: readonly string[];
+  notIpBlocks?: readonly string[];
+  /** The original client address (X-Forwarded-For). */
+  remoteIpBlocks?: readonly string[];
+  notRemoteIpBlocks?: readonly string[];
+}
+
+/** What a request asks for; same conventions as AuthorizationSource. */
+export interface AuthorizationOperation {
+  /** Host header, case-insensitive. */
+  hosts?: readonly string[];
+  notHosts?: readonly string[];
+  /** Workload ports, as decimal strings. */
+  ports?: readonly string[];
+  notPorts?: readonly string[];
+  methods?: readonly string[];
+  notMethods?: readonly string[];
+  /** Paths without the query; Istio path templates (`{*}`, `{**}`) allowed. */
+  paths?: readonly string[];
+  notPaths?: readonly string[];
+  /** SMI HTTPRouteGroup `pathRegex`: the path must match it from its start. Not an Istio field. */
+  pathRegex?: string;
+  /** SMI HTTPRouteGroup `headers`: name (lower case) → regex; all must match. Not an Istio field. */
+  headerRegexes?: Readonly<Record<string, string>>;
+}
+
+/** One `when` condition: an Istio attribute key and the values it must (not) have. */
+export interface AuthorizationCondition {
+  /** e.g. `request.headers[x-token]`, `request.auth.claims[groups]`, `source.ip`. */
+  key: string;
+  values?: readonly string[];
+  notValues?: readonly string[];
+}
+
+/** One rule: any `from` (OR) and any `to` (OR) and every `when` (AND). Empty lists match anything. */
+export interface AuthorizationRule {
+  from: readonly AuthorizationSource[];
+  to: readonly AuthorizationOperation[];
+  when: readonly AuthorizationCondition[];
+}
+
+/** An AuthorizationPolicy (or an SMI TrafficTarget mapped onto one), normalised. */
+export interface AuthorizationPolicyModel {
+  name: string;
+  namespace: string;
+  /** The resource it was read from (`AuthorizationPolicy` or `TrafficTarget`). */
+  origin: { kind: string; namespace: string; name: string };
+  /** `selector.matchLabels`; absent: every workload of the namespace (of the mesh in the root namespace). */
+  selector?: Labels;
+  /** Only workloads running as this service account in `namespace` (SMI destination). */
+  serviceAccount?: string;
+  action: AuthorizationAction;
+  /** Annotation `istio.io/dry-run: "true"`: evaluated and counted, never enforced (Envoy shadow rules). */
+  dryRun: boolean;
+  /** No rules: matches nothing (so an ALLOW policy without rules denies every request, as in Istio). */
+  rules: readonly AuthorizationRule[];
+}
+
+/** One RequestAuthentication `jwtRules[]` entry. */
+export interface JwtRule {
+  issuer: string;
+  /** Accepted `aud` values; empty: any. */
+  audiences: readonly string[];
+  /** Inline JWKS (JSON text). */
+  jwks?: string;
+  /** Where the proxy fetches the JWKS (http or https). */
+  jwksUri?: string;
+  /** Header locations; none of the three lists: `Authorization: Bearer` and `access_token`. */
+  fromHeaders: readonly { name: string; prefix?: string }[];
+  fromParams: readonly string[];
+  fromCookies: readonly string[];
+  /** Keep the token in the request after verification (default: removed). */
+  forwardOriginalToken: boolean;
+  /** Header that carries the verified payload (base64url JSON) to the app. */
+  outputPayloadToHeader?: string;
+  outputClaimToHeaders: readonly { header: string; claim: string }[];
+  /** JWKS fetch timeout in ms (Istio `timeout`, default 5 s). */
+  timeoutMs?: number;
+  /** Claims whose space-separated string values are matched as lists (besides `scope` and `permission`). */
+  spaceDelimitedClaims: readonly string[];
+}
+
+/** A RequestAuthentication, normalised. */
+export interface RequestAuthenticationModel {
+  name: string;
+  namespace: string;
+  /** As for AuthorizationPolicyModel. */
+  selector?: Labels;
+  jwtRules: readonly JwtRule[];
+}
+
+/** An SMI TrafficTarget as written; the snapshot resolves it into an AuthorizationPolicyModel. */
+export interface TrafficTargetModel {
+  name: string;
+  namespace: string;
+  /** Service account of the destination workloads (in `namespace`). */
+  destination: string;
+  /** Service accounts that may call. */
+  sources: readonly { serviceAccount: string; namespace: string }[];
+  /** HTTPRouteGroups (same namespace) and which of their matches (absent: all). */
+  rules: readonly { routeGroup: string; matches?: readonly string[] }[];
+}
+
+/** One named match of an SMI HTTPRouteGroup. */
+export interface HttpRouteGroupMatch {
+  name: string;
+  pathRegex?: string;
+  /** Absent: every method (`*`). */
+  methods?: readonly string[];
+  /** Header name (lower case) → regex. */
+  headers?: Readonly<Record<string, string>>;
+}
+
+/** An SMI HTTPRouteGroup. */
+export interface HttpRouteGroupModel {
+  name: string;
+  namespace: string;
+  matches: readonly HttpRouteGroupMatch[];
 }

@@ -21,6 +21,8 @@ import {
 export interface ResourceContext extends HostContext {
   /** metadata.name of the resource being read. */
   name: string;
+  /** metadata.annotations of the resource (e.g. Istio's `istio.io/dry-run`), when it has any. */
+  annotations?: Readonly<Record<string, string>>;
 }
 
 /** A host as written (checked for syntax) and qualified for the model. */
