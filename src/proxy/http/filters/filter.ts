@@ -10,9 +10,42 @@ export type FilterStatus =
   /** Hold the request here; the filter calls `stream.continueDecoding()` later or sends a local reply. */
   | 'StopIteration';
 
+/** The downstream connection a request arrived on, as Envoy's RBAC and jwt_authn see it. */
+export interface DownstreamConnection {
+  /**
+   * The verified peer certificate's URI SAN, exactly as Envoy's `authenticated.principal_name`
+   * matches it: `spiffe://cluster.local/ns/<ns>/sa/<sa>`. Absent on plaintext connections or
+   * without a client certificate.
+   */
+  readonly peerPrincipal?: string;
+  /** The peer's address (Envoy's direct remote address), e.g. `10.0.0.7` or `::1`. */
+  readonly sourceIp: string;
+  /** The local address the connection was accepted on. */
+  readonly destinationIp?: string;
+  /** The local port the connection was accepted on. */
+  readonly destinationPort: number;
+  /** TLS SNI the client sent, if any. */
+  readonly sni?: string;
+}
+
+/** What the proxy knows about a request besides its head (Envoy's StreamInfo). */
+export interface StreamInfo {
+  readonly connection: DownstreamConnection;
+  /**
+   * Envoy's dynamic metadata for this request: filter name → what that filter recorded (e.g. the
+   * verified JWT payload under `envoy.filters.http.jwt_authn`). A new, empty map per request.
+   */
+  readonly dynamicMetadata: Map<string, Record<string, unknown>>;
+}
+
 /** What a filter may do to the stream it runs on. */
 export interface FilterStream {
   readonly head: RequestHead;
+  /**
+   * Connection facts and dynamic metadata, filled in by the connection manager. Absent: filters
+   * that need them treat the peer as unauthenticated and share no metadata (RBAC fails closed).
+   */
+  readonly streamInfo?: StreamInfo;
   /** Answers the request locally (e.g. 403 from authz); later filters and the router do not run. */
   sendLocalReply(status: number, body: string, flag: ResponseFlag | undefined, headers?: string[]): void;
   /** Resumes a stream stopped with StopIteration. */
