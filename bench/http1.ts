@@ -115,8 +115,8 @@ async function run(ctx: BenchContext): Promise<string> {
       weft?.requestsPerSecond,
       'at-least',
       nginx && nginx.requestsPerSecond * 0.5,
-      (v) =>
-        `${fmtInt(v)} vs nginx ${fmtInt(nginx!.requestsPerSecond)} = ${fmtRatio(v / nginx!.requestsPerSecond)}`,
+      (v, bound) =>
+        `weft ${fmtInt(v)} req/s = ${fmtRatio(v / nginx!.requestsPerSecond)} nginx's ${fmtInt(nginx!.requestsPerSecond)}; needs ≥ ${fmtInt(bound)}`,
       'weft or nginx has no valid figure in this run',
     ),
     check(
@@ -124,8 +124,8 @@ async function run(ctx: BenchContext): Promise<string> {
       weft?.requestsPerSecond,
       'at-least',
       peer && peer.requestsPerSecond * 1.5,
-      (v) =>
-        `${fmtInt(v)} vs Node peer ${fmtInt(peer!.requestsPerSecond)} = ${fmtRatio(v / peer!.requestsPerSecond)}`,
+      (v, bound) =>
+        `weft ${fmtInt(v)} req/s = ${fmtRatio(v / peer!.requestsPerSecond)} the Node peer's ${fmtInt(peer!.requestsPerSecond)}; needs ≥ ${fmtInt(bound)}`,
       'weft or the Node peer has no valid figure in this run',
     ),
   ];

@@ -130,7 +130,7 @@ async function run(ctx: BenchContext): Promise<string> {
   const qualifier =
     transport === 'mTLS'
       ? ''
-      : ` — measured with a ${transport ?? 'unknown'} hop: this build does not do mTLS, which the target assumes`;
+      : ` (judged on a hop that is ${transport ?? 'unknown'}, not the mTLS the target assumes)`;
   const added = (key: 'p50' | 'p99') =>
     mesh && direct ? ms(mesh.latencyUs[key] - direct.latencyUs[key]) : undefined;
   const checks = [

@@ -218,6 +218,12 @@ export async function startMesh(
     2000,
   );
   path.transport = await hopTransport(client, server, cluster);
+  if (path.transport === 'plaintext' && o.protocol === 'http') {
+    // Cross-check on the wire: a server sidecar that takes plaintext HTTP on its inbound port is not enforcing mTLS.
+    const plain = await waitUntil(() => probeHttp(server.ports.inbound, service, BODY_1KIB.length), 5000);
+    if (plain.outcome === 'timed-out')
+      path.transport = 'unknown: no TLS in config_dump, but the inbound port refuses plaintext HTTP';
+  }
   return path;
 }
 

@@ -47,7 +47,7 @@ export function fmtMB(bytes: number): string {
   return (bytes / 1e6).toFixed(1);
 }
 
-/** A ratio: "0.42×". */
+/** A ratio: "0.42×"; three decimals near the targets' bounds (0.497×) so the verdict reads right. */
 export function fmtRatio(r: number): string {
-  return `${r.toFixed(2)}×`;
+  return `${r.toFixed(Math.abs(r - 0.5) < 0.01 || Math.abs(r - 1.5) < 0.01 ? 3 : 2)}×`;
 }

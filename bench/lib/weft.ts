@@ -189,7 +189,11 @@ function findResource(dump: unknown, typeSuffix: string, name: string): Record<s
 }
 
 /** How the sidecar-to-sidecar hop is carried. */
-export type HopTransport = 'mTLS' | 'TLS (server not verifying clients)' | 'plaintext';
+export type HopTransport =
+  | 'mTLS'
+  | 'TLS (server not verifying clients)'
+  | 'plaintext'
+  | 'unknown: no TLS in config_dump, but the inbound port refuses plaintext HTTP';
 
 /**
  * Reads from the proxies' own config which transport the mesh hop uses: the client sidecar's
