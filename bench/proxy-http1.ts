@@ -203,19 +203,33 @@ function writeDoc(rows: Row[], seconds: number, connections: number): void {
         `| ${r.path} | ${r.rps.toLocaleString('en-US')} | ${r.p50} | ${r.p99} | ${r.cpuUsPerRq} | ${r.errors} |`,
     ),
   ].join('\n');
-  const section = `## Proxy\n\n\`node bench/proxy-http1.ts\` — wrk -t1 -c${connections}, ${seconds} s per path, HTTP/1.1 keep-alive,
+  const section = `<!-- proxy-http1:start -->
+## Proxy (quick check)
+
+\`node bench/proxy-http1.ts\` — wrk -t1 -c${connections}, ${seconds} s per path, HTTP/1.1 keep-alive,
 one process (one nginx worker, one Node process) per proxy, all on the same machine in the same run
-(${new Date().toISOString().slice(0, 10)}, ${process.version}). The machine is shared and has 2 cores, so wrk, backend and proxy
-compete for CPU: compare rows within one run, and read "proxy CPU µs/request" (CPU time of the proxy
-processes divided by requests served) as the cost that does not depend on the neighbours.
+(${new Date().toISOString().slice(0, 10)}, ${process.version}). The proxies are fed static config (no control plane). The machine
+is shared and has 2 cores, so wrk, backend and proxy compete for CPU: compare rows within one run,
+and read "proxy CPU µs/request" (CPU time of the proxy processes divided by requests served) as
+the cost that does not depend on the neighbours. \`npm run bench\` measures the full mesh path.
 
 ${table}
+<!-- proxy-http1:end -->
 `;
-  const start = doc.indexOf('## Proxy\n');
-  if (start >= 0) {
-    const next = doc.indexOf('\n## ', start + 1);
-    doc = doc.slice(0, start) + section + (next >= 0 ? doc.slice(next + 1) : '');
-  } else doc = `${doc.trimEnd()}\n\n${section}`;
+  const start = doc.indexOf('<!-- proxy-http1:start -->');
+  const end = doc.indexOf('<!-- proxy-http1:end -->');
+  if (start >= 0 && end > start)
+    doc = doc.slice(0, start) + section + doc.slice(end + '<!-- proxy-http1:end -->\n'.length);
+  else {
+    // An unmarked section from an earlier version of this script is replaced too.
+    const old = doc.indexOf('## Proxy\n');
+    if (old >= 0) {
+      const next = doc.indexOf('\n## ', old + 1);
+      const nextMarker = doc.indexOf('\n<!--', old + 1);
+      const stop = [next, nextMarker].filter((i) => i >= 0).sort((a, b) => a - b)[0];
+      doc = doc.slice(0, old) + section + (stop === undefined ? '' : doc.slice(stop + 1));
+    } else doc = `${doc.trimEnd()}\n\n${section}`;
+  }
   writeFileSync(file, doc);
 }
 
