@@ -7,6 +7,7 @@ import { parseH2load } from '../../bench/lib/h2load.ts';
 import { ResponseReader } from '../../bench/lib/response-reader.ts';
 import { markdownTable } from '../../bench/lib/table.ts';
 import { check } from '../../bench/lib/targets.ts';
+import { missingTools } from '../../bench/lib/tools.ts';
 import { multiCoreFlag } from '../../bench/lib/weft.ts';
 import { parseWrk, wrkErrors } from '../../bench/lib/wrk.ts';
 
@@ -140,4 +141,13 @@ test('check gives met, not met, or not measured', () => {
 test('markdownTable escapes pipes and aligns figures right, notes left', () => {
   const t = markdownTable(['path', 'req/s', 'notes'], [['a|b', '1', 'x']]);
   assert.equal(t, '| path | req/s | notes |\n| --- | ---: | --- |\n| a\\|b | 1 | x |');
+});
+
+test('missingTools names exactly the packages to install for the tools a run needs', () => {
+  const paths = { nginx: undefined, haproxy: '/usr/sbin/haproxy', wrk: undefined, h2load: undefined };
+  const missing = missingTools(paths, ['nginx', 'haproxy', 'wrk']);
+  assert.deepEqual(missing.pkgs, ['nginx-light', 'wrk']);
+  assert.match(missing.message, /sudo apt-get install -y nginx-light wrk\n/);
+  assert.match(missing.message, /--install/);
+  assert.deepEqual(missingTools(paths, ['haproxy']), { pkgs: [], message: '' });
 });
