@@ -9,7 +9,7 @@ import { startMesh } from './lib/paths.ts';
 import { freePort } from './lib/ports.ts';
 import { type Child, runCommand, startChild } from './lib/processes.ts';
 import { fmtInt, fmtMs, fmtRatio, markdownTable } from './lib/table.ts';
-import { type HopTransport, startControlPlane, waitUntil } from './lib/weft.ts';
+import { controlPlaneOrError, type HopTransport, stopControlPlane, waitUntil } from './lib/weft.ts';
 
 const PAYLOAD_BYTES = 128;
 const SERVICE_PORT = 50051;
@@ -95,6 +95,48 @@ async function streaming(ctx: BenchContext, target: GrpcTarget): Promise<Measure
   };
 }
 
+/** The mesh half: control plane, two sidecars, then the same loads as direct. Never throws: failures become rows. */
+async function meshFigures(
+  ctx: BenchContext,
+  backendPort: number,
+): Promise<{
+  unary: Measured<H2loadResult>;
+  stream: Measured<StreamClientReport>;
+  transport?: HopTransport;
+  notes: string[];
+}> {
+  const cp = await controlPlaneOrError(ctx);
+  try {
+    if (cp instanceof Error) throw cp;
+    const mesh = await startMesh(ctx, { cp }, backendPort, { protocol: 'grpc', servicePort: SERVICE_PORT });
+    try {
+      const target: GrpcTarget = { port: mesh.port, authority: `${mesh.service}:${SERVICE_PORT}` };
+      const works = await waitUntil(() => probeUnary(target.port, target.authority, PAYLOAD_BYTES), 20_000);
+      if (works.outcome === 'timed-out') {
+        const why = `not supported by this build: a unary call through the mesh path fails (${works.last})`;
+        return {
+          unary: { outcome: 'not supported', reason: why },
+          stream: { outcome: 'not supported', reason: why },
+          transport: mesh.transport,
+          notes: mesh.notes,
+        };
+      }
+      ctx.log('grpc: mesh unary');
+      const unaryResult = await unary(ctx, target, backendPort);
+      ctx.log('grpc: mesh streaming');
+      const stream = await streaming(ctx, target);
+      return { unary: unaryResult, stream, transport: mesh.transport, notes: mesh.notes };
+    } finally {
+      await mesh.stop();
+    }
+  } catch (err) {
+    const failed = { outcome: 'failed' as const, reason: reason(err) };
+    return { unary: failed, stream: failed, notes: [] };
+  } finally {
+    await stopControlPlane(cp);
+  }
+}
+
 async function run(ctx: BenchContext): Promise<string> {
   const backendPort = await freePort();
   const backend: Child = await startChild({
@@ -106,42 +148,17 @@ async function run(ctx: BenchContext): Promise<string> {
   const direct: GrpcTarget = { port: backendPort };
   let directUnary: Measured<H2loadResult>;
   let directStream: Measured<StreamClientReport>;
-  let meshUnary: Measured<H2loadResult>;
-  let meshStream: Measured<StreamClientReport>;
-  let transport: HopTransport | undefined;
-  const notes: string[] = [];
+  let mesh: Awaited<ReturnType<typeof meshFigures>>;
   try {
     ctx.log('grpc: direct unary');
     directUnary = await unary(ctx, direct, backendPort);
     ctx.log('grpc: direct streaming');
     directStream = await streaming(ctx, direct);
-    const cp = await startControlPlane(ctx);
-    try {
-      const mesh = await startMesh(ctx, { cp }, backendPort, { protocol: 'grpc', servicePort: SERVICE_PORT });
-      try {
-        transport = mesh.transport;
-        notes.push(...mesh.notes);
-        const target: GrpcTarget = { port: mesh.port, authority: `${mesh.service}:${SERVICE_PORT}` };
-        const works = await waitUntil(() => probeUnary(target.port, target.authority, PAYLOAD_BYTES), 20_000);
-        if (works.outcome === 'timed-out') {
-          const why = `not supported by this build: a unary call through the mesh path fails (${works.last})`;
-          meshUnary = { outcome: 'not supported', reason: why };
-          meshStream = { outcome: 'not supported', reason: why };
-        } else {
-          ctx.log('grpc: mesh unary');
-          meshUnary = await unary(ctx, target, backendPort);
-          ctx.log('grpc: mesh streaming');
-          meshStream = await streaming(ctx, target);
-        }
-      } finally {
-        await mesh.stop();
-      }
-    } finally {
-      await cp.child.stop();
-    }
+    mesh = await meshFigures(ctx, backendPort);
   } finally {
     await backend.stop();
   }
+  const { unary: meshUnary, stream: meshStream, transport, notes } = mesh;
 
   const label = `weft mesh path (client sidecar → server sidecar, ${transport ?? 'hop unknown'})`;
   const unaryRow = (name: string, m: Measured<H2loadResult>, base?: H2loadResult) =>

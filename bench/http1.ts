@@ -5,7 +5,7 @@ import { PATH_LABELS, type PathKind, type RunningPath, startPath } from './lib/p
 import { freePort } from './lib/ports.ts';
 import { fmtInt, fmtMs, fmtRatio, markdownTable } from './lib/table.ts';
 import { check, targetLines } from './lib/targets.ts';
-import { multiCoreFlag, proxyHelp, startControlPlane } from './lib/weft.ts';
+import { controlPlaneOrError, multiCoreFlag, proxyHelp, stopControlPlane } from './lib/weft.ts';
 import { runWrk, type WrkResult, wrkErrors } from './lib/wrk.ts';
 
 const CONNECTIONS = 50;
@@ -61,21 +61,24 @@ function valid(row: Row | undefined): WrkResult | undefined {
 async function run(ctx: BenchContext): Promise<string> {
   const backendPort = await freePort();
   const backend = await startNginxBackend(ctx, backendPort);
-  const cp = await startControlPlane(ctx).catch(async (err) => {
-    await backend.stop();
-    throw err;
-  });
+  const cp = await controlPlaneOrError(ctx);
+  const weftOptions = cp instanceof Error ? cp : { cp };
   const rows: Row[] = [];
   let multiCore: string | undefined;
   try {
     for (const kind of ['direct', 'nginx', 'haproxy', 'node-peer', 'weft', 'weft-mesh'] as const)
-      rows.push(await measure(ctx, kind, () => startPath(ctx, kind, backendPort, { cp })));
+      rows.push(await measure(ctx, kind, () => startPath(ctx, kind, backendPort, weftOptions)));
     const flag = multiCoreFlag(await proxyHelp(ctx));
     if (flag) {
       multiCore = `${flag.flag} ${ctx.cores}`;
       rows.push(
         await measure(ctx, 'weft-multicore', () =>
-          startPath(ctx, 'weft-multicore', backendPort, { cp, extraArgs: [flag.flag, String(ctx.cores)] }),
+          startPath(
+            ctx,
+            'weft-multicore',
+            backendPort,
+            cp instanceof Error ? cp : { cp, extraArgs: [flag.flag, String(ctx.cores)] },
+          ),
         ),
       );
     } else
@@ -86,7 +89,7 @@ async function run(ctx: BenchContext): Promise<string> {
         reason: '`weft proxy --help` offers no workers/concurrency flag in this build',
       });
   } finally {
-    await cp.child.stop();
+    await stopControlPlane(cp);
     await backend.stop();
   }
 

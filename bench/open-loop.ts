@@ -7,7 +7,7 @@ import { type RateClientReport, runRate } from './lib/rate.ts';
 import { fmtDeltaMs, fmtInt, fmtMs, markdownTable } from './lib/table.ts';
 import { check, targetLines } from './lib/targets.ts';
 import type { HopTransport } from './lib/weft.ts';
-import { startControlPlane } from './lib/weft.ts';
+import { controlPlaneOrError, stopControlPlane } from './lib/weft.ts';
 
 const RATE = 1000;
 const CONNECTIONS = 50;
@@ -67,12 +67,13 @@ async function run(ctx: BenchContext): Promise<string> {
   const backend = await startNginxBackend(ctx, backendPort);
   const rows: Row[] = [];
   try {
-    const cp = await startControlPlane(ctx);
+    const cp = await controlPlaneOrError(ctx);
+    const weft = cp instanceof Error ? cp : { cp };
     try {
       for (const kind of PATHS)
-        rows.push(await measure(ctx, kind, () => startPath(ctx, kind, backendPort, { cp })));
+        rows.push(await measure(ctx, kind, () => startPath(ctx, kind, backendPort, weft)));
     } finally {
-      await cp.child.stop();
+      await stopControlPlane(cp);
     }
   } finally {
     await backend.stop();

@@ -6,7 +6,7 @@ import { freePort } from './lib/ports.ts';
 import { runCommand, startChild } from './lib/processes.ts';
 import { fmtMs, fmtRatio, markdownTable } from './lib/table.ts';
 import type { TcpClientConfig, TcpClientReport } from './lib/tcp-bulk-client.ts';
-import { type HopTransport, startControlPlane, waitUntil } from './lib/weft.ts';
+import { controlPlaneOrError, type HopTransport, stopControlPlane, waitUntil } from './lib/weft.ts';
 
 const SERVICE_PORT = 9000;
 const DIRECTIONS = ['download', 'upload'] as const;
@@ -61,6 +61,44 @@ async function measure(
   return out;
 }
 
+/** The mesh half: control plane, two sidecars, the same transfers through CONNECT. Never throws: failures become rows. */
+async function meshFigures(
+  ctx: BenchContext,
+  backendPort: number,
+): Promise<{ figures: Measured[]; transport?: HopTransport; notes: string[] }> {
+  const cp = await controlPlaneOrError(ctx);
+  try {
+    if (cp instanceof Error) throw cp;
+    const path = await startMesh(ctx, { cp }, backendPort, { protocol: 'tcp', servicePort: SERVICE_PORT });
+    try {
+      const authority = `${path.service}:${SERVICE_PORT}`;
+      const works = await waitUntil(async () => {
+        await transfer(ctx, { port: path.port, connect: authority, direction: 'download', bytes: 1024 });
+        return 'ok';
+      }, 20_000);
+      if (works.outcome === 'ok')
+        return {
+          figures: await measure(ctx, { port: path.port, connect: authority }),
+          transport: path.transport,
+          notes: path.notes,
+        };
+      const why = `not supported by this build: CONNECT ${authority} through the client sidecar fails (${works.last})`;
+      return {
+        figures: DIRECTIONS.map(() => ({ outcome: 'not supported', reason: why })),
+        transport: path.transport,
+        notes: path.notes,
+      };
+    } finally {
+      await path.stop();
+    }
+  } catch (err) {
+    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    return { figures: DIRECTIONS.map(() => ({ outcome: 'failed', reason })), notes: [] };
+  } finally {
+    await stopControlPlane(cp);
+  }
+}
+
 async function run(ctx: BenchContext): Promise<string> {
   const backendPort = await freePort();
   const backend = await startChild({
@@ -70,36 +108,14 @@ async function run(ctx: BenchContext): Promise<string> {
     readyLine: /tcp-bulk ready/,
   });
   let direct: Measured[];
-  let mesh: Measured[];
-  let transport: HopTransport | undefined;
-  const notes: string[] = [];
+  let meshResult: Awaited<ReturnType<typeof meshFigures>>;
   try {
     direct = await measure(ctx, { port: backendPort });
-    const cp = await startControlPlane(ctx);
-    try {
-      const path = await startMesh(ctx, { cp }, backendPort, { protocol: 'tcp', servicePort: SERVICE_PORT });
-      try {
-        transport = path.transport;
-        notes.push(...path.notes);
-        const authority = `${path.service}:${SERVICE_PORT}`;
-        const works = await waitUntil(async () => {
-          await transfer(ctx, { port: path.port, connect: authority, direction: 'download', bytes: 1024 });
-          return 'ok';
-        }, 20_000);
-        if (works.outcome === 'ok') mesh = await measure(ctx, { port: path.port, connect: authority });
-        else {
-          const why = `not supported by this build: CONNECT ${authority} through the client sidecar fails (${works.last})`;
-          mesh = DIRECTIONS.map(() => ({ outcome: 'not supported', reason: why }));
-        }
-      } finally {
-        await path.stop();
-      }
-    } finally {
-      await cp.child.stop();
-    }
+    meshResult = await meshFigures(ctx, backendPort);
   } finally {
     await backend.stop();
   }
+  const { figures: mesh, transport, notes } = meshResult;
 
   const label = `weft mesh path (${transport ?? 'hop unknown'})`;
   const rows = DIRECTIONS.flatMap((direction, i) => {

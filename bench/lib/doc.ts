@@ -10,6 +10,8 @@ export const SECTION_ORDER: readonly string[] = [
   'tcp',
   'memory',
   'xds-convergence',
+  // the proxy part's quick check (bench/proxy-http1.ts), which writes its own section
+  'proxy-http1',
 ];
 
 const PREAMBLE = `# Benchmarks

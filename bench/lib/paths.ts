@@ -84,7 +84,8 @@ export async function startPath(
   ctx: BenchContext,
   kind: PathKind,
   backendPort: number,
-  weft?: WeftPathOptions,
+  /** Needed by the weft paths: a control plane, or why there is none (the weft paths then fail with it). */
+  weft?: WeftPathOptions | Error,
 ): Promise<RunningPath> {
   const label = PATH_LABELS[kind];
   switch (kind) {
@@ -122,6 +123,7 @@ export async function startPath(
     case 'weft':
     case 'weft-multicore': {
       if (!weft) throw new Error('a weft path needs a control plane');
+      if (weft instanceof Error) throw weft;
       const name = `bench-backend-${++serial}`;
       const host = `${name}.bench.local`;
       await mustApply(
@@ -148,6 +150,7 @@ export async function startPath(
     }
     case 'weft-mesh': {
       if (!weft) throw new Error('a weft path needs a control plane');
+      if (weft instanceof Error) throw weft;
       return startMesh(ctx, weft, backendPort, { protocol: 'http', servicePort: 80 }).then((m) =>
         ready({ ...m, label }, label),
       );

@@ -40,6 +40,21 @@ export async function startControlPlane(ctx: BenchContext): Promise<ControlPlane
   return { child, apiUrl: child.readyMatch![1], xdsAddress: child.readyMatch![2] };
 }
 
+/** Starts a control plane, or returns why it could not, so that a benchmark still measures its references. */
+export async function controlPlaneOrError(ctx: BenchContext): Promise<ControlPlane | Error> {
+  try {
+    return await startControlPlane(ctx);
+  } catch (err) {
+    const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    return new Error(`weft control-plane did not start: ${message}`);
+  }
+}
+
+/** Stops a control plane that controlPlaneOrError started (nothing to do for an Error). */
+export async function stopControlPlane(cp: ControlPlane | Error): Promise<void> {
+  if (!(cp instanceof Error)) await cp.child.stop();
+}
+
 /** The outcome of `weft apply`. */
 export type ApplyOutcome = { outcome: 'applied' } | { outcome: 'rejected'; message: string };
 
