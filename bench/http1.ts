@@ -3,6 +3,7 @@ import type { BenchContext, Benchmark } from './lib/context.ts';
 import { startNginxBackend } from './lib/nginx.ts';
 import { PATH_LABELS, type PathKind, type RunningPath, startPath } from './lib/paths.ts';
 import { freePort } from './lib/ports.ts';
+import { ResourceSampler } from './lib/procfs.ts';
 import { fmtInt, fmtMs, fmtRatio, markdownTable } from './lib/table.ts';
 import { check, targetLines } from './lib/targets.ts';
 import { controlPlaneOrError, multiCoreFlag, proxyHelp, stopControlPlane } from './lib/weft.ts';
@@ -12,11 +13,19 @@ const CONNECTIONS = 50;
 
 /** One row of the table: a measured path, or why it has no figures. */
 type Row =
-  | { kind: PathKind; label: string; outcome: 'measured'; result: WrkResult; notes: string[] }
+  | {
+      kind: PathKind;
+      label: string;
+      outcome: 'measured';
+      result: WrkResult;
+      /** CPU seconds all proxy processes of the path used per 1,000 requests (undefined: no proxy). */
+      cpuPer1k?: number;
+      notes: string[];
+    }
   | { kind: PathKind; label: string; outcome: 'failed' | 'not available'; reason: string };
 
-/** Warm-up then measured wrk run against a path that is already up. */
-async function load(ctx: BenchContext, path: RunningPath): Promise<WrkResult> {
+/** Warm-up then measured wrk run against a path that is already up; the proxies' CPU is read over the measured run. */
+async function load(ctx: BenchContext, path: RunningPath): Promise<{ result: WrkResult; cpuPer1k?: number }> {
   const options = {
     bin: ctx.tools.wrk!,
     url: `http://127.0.0.1:${path.port}/`,
@@ -26,7 +35,13 @@ async function load(ctx: BenchContext, path: RunningPath): Promise<WrkResult> {
     headers: path.host ? { Host: path.host } : undefined,
   };
   await runWrk(options, ctx.durations.warmupS);
-  return runWrk(options);
+  const samplers = path.proxies.map((p) => new ResourceSampler(p.child.pid));
+  const result = await runWrk(options);
+  const cpu = samplers.reduce((sum, s) => sum + s.stop().cpuSeconds, 0);
+  return {
+    result,
+    cpuPer1k: samplers.length > 0 && result.requests > 0 ? (cpu / result.requests) * 1000 : undefined,
+  };
 }
 
 async function measure(ctx: BenchContext, kind: PathKind, start: () => Promise<RunningPath>): Promise<Row> {
@@ -35,12 +50,12 @@ async function measure(ctx: BenchContext, kind: PathKind, start: () => Promise<R
   let path: RunningPath | undefined;
   try {
     path = await start();
-    const result = await load(ctx, path);
+    const { result, cpuPer1k } = await load(ctx, path);
     const notes = [...path.notes];
     if (path.transport) notes.unshift(`hop: ${path.transport}`);
     const errors = wrkErrors(result);
     if (errors > 0) notes.push(`${fmtInt(errors)} failed requests`);
-    return { kind, label: path.label, outcome: 'measured', result, notes };
+    return { kind, label: path.label, outcome: 'measured', result, cpuPer1k, notes };
   } catch (err) {
     return {
       kind,
@@ -94,7 +109,7 @@ async function run(ctx: BenchContext): Promise<string> {
   }
 
   const table = markdownTable(
-    ['path', 'req/s', 'p50 ms', 'p99 ms', 'notes'],
+    ['path', 'req/s', 'p50 ms', 'p99 ms', 'proxy CPU s / 1k req', 'notes'],
     rows.map((r) =>
       r.outcome === 'measured'
         ? [
@@ -102,11 +117,11 @@ async function run(ctx: BenchContext): Promise<string> {
             fmtInt(r.result.requestsPerSecond),
             fmtMs(r.result.latencyMs.p50),
             fmtMs(r.result.latencyMs.p99),
+            r.cpuPer1k === undefined ? '—' : r.cpuPer1k.toFixed(3),
             r.notes.join('; '),
           ]
-        : [r.label, '—', '—', '—', `${r.outcome}: ${r.reason}`],
+        : [r.label, '—', '—', '—', '—', `${r.outcome}: ${r.reason}`],
     ),
-    ['left', 'right', 'right', 'right', 'left'],
   );
   const get = (kind: PathKind) => valid(rows.find((r) => r.kind === kind));
   const weft = get('weft');
@@ -136,7 +151,9 @@ async function run(ctx: BenchContext): Promise<string> {
 ${ctx.durations.warmupS} s warm-up (discarded) then ${ctx.durations.measureS} s measured, per row. Every proxy runs one
 worker (nginx \`worker_processes 1\`, HAProxy \`nbthread 1\`, one Node process); weft's multi-core mode is a
 separate row. wrk is a closed-loop client: its latency figures hide coordinated omission (see the open-loop
-section for latency that does not).
+section for latency that does not). "proxy CPU s / 1k req" is the CPU time (user + system, from \`/proc\`) of
+all proxy processes on the path during the measured run per 1,000 requests: on a shared machine it moves
+less than req/s, which depends on what else competes for the cores.
 
 ${table}
 
