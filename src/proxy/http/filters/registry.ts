@@ -1,6 +1,7 @@
 // HTTP filters by Envoy type URL. The connection manager builds its chain from this table.
 import { checkFields } from '../../common/fields.ts';
 import type { HttpFilterFactory } from './filter.ts';
+import { jwtAuthnFilterFactory } from './jwt-authn/jwt-authn-filter.ts';
 import { rbacFilterFactory } from './rbac/rbac-filter.ts';
 
 export const ROUTER_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
@@ -24,4 +25,5 @@ const router: HttpFilterFactory = {
 export const HTTP_FILTERS: Map<string, HttpFilterFactory> = new Map([
   [router.typeUrl, router],
   [rbacFilterFactory.typeUrl, rbacFilterFactory],
+  [jwtAuthnFilterFactory.typeUrl, jwtAuthnFilterFactory],
 ]);
