@@ -28,6 +28,9 @@ before(async () => {
     listeners: [outboundListener(0)],
     clusters: [
       staticCluster('flaky', [{ port: badPort }, { port: good.port }]),
+      staticCluster('cb', [{ port: good.port }], {
+        circuitBreakers: { thresholds: [{ maxConnections: { value: 1 }, maxPendingRequests: { value: 1 } }] },
+      }),
       staticCluster('od', [{ port: badPort }, { port: good.port }], {
         outlierDetection: {
           consecutive5xx: { value: 3 },
@@ -57,6 +60,7 @@ before(async () => {
           ]),
           vhost('noretry', 80, [{ match: { prefix: '/' }, route: { cluster: 'flaky' } }]),
           vhost('od', 80, [{ match: { prefix: '/' }, route: { cluster: 'od' } }]),
+          vhost('cb', 80, [{ match: { prefix: '/' }, route: { cluster: 'cb' } }]),
         ],
       },
     ],
@@ -95,4 +99,17 @@ test('outlier detection ejects a host after consecutive 5xx', async () => {
     `after ejection only the good host serves: ${results}`,
   );
   assert.equal(core.clusters.get('od')!.ejections, 1);
+});
+
+test('circuit breakers: max_connections 1 and max_pending_requests 1 overflow the rest with 503 UO', async () => {
+  const replies = await Promise.all(
+    Array.from({ length: 4 }, () => request(out, { host: 'cb', path: '/delay/300' })),
+  );
+  const ok = replies.filter((r) => r.status === 200).length;
+  const overflow = replies.filter(
+    (r) => r.status === 503 && r.headers['x-weft-response-flags'] === 'UO',
+  ).length;
+  assert.equal(ok, 2, 'one on the connection, one waiting for it');
+  assert.equal(overflow, 2);
+  assert.equal(core.clusters.get('cb')!.stats.cxTotal, 1, 'the waiting request reused the one connection');
 });

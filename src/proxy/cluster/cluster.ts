@@ -110,6 +110,8 @@ export class Cluster {
           connectTimeoutMs: this.config.connectTimeoutMs,
           idleTimeoutMs: this.config.idleTimeoutMs,
           maxRequestsPerConnection: this.config.maxRequestsPerConnection,
+          maxConnections: this.config.circuitBreakers.maxConnections,
+          maxPendingRequests: this.config.circuitBreakers.maxPendingRequests,
         },
         this.stats,
       );

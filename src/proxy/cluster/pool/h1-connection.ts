@@ -12,6 +12,8 @@ export type UpstreamFailure =
 
 /** The party an upstream connection reports the response to (one exchange at a time). */
 export interface H1ResponseHandler {
+  /** The pool gave this exchange `conn` (it may still be connecting). */
+  onUpstreamAssigned(conn: H1Connection): void;
   /** The connection is ready for the request head (fresh connect or taken from the pool). */
   onUpstreamReady(conn: H1Connection): void;
   /** A 1xx other than 101 arrived (forwarded or swallowed by the handler). */
@@ -82,6 +84,7 @@ export class H1Connection {
     this.phase = 'head';
     this.headers = [];
     this.info.reset();
+    handler.onUpstreamAssigned(this);
     if (this.state === 'idle') {
       this.state = 'busy';
       handler.onUpstreamReady(this);

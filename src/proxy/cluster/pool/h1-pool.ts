@@ -12,6 +12,19 @@ export interface H1PoolConfig {
   idleTimeoutMs: number;
   /** 0 = unlimited. */
   maxRequestsPerConnection: number;
+  /** circuit_breakers max_connections, counted over the whole cluster (`stats.cxActive`). */
+  maxConnections: number;
+  /** circuit_breakers max_pending_requests: requests waiting for a connection, per host. */
+  maxPendingRequests: number;
+}
+
+/** What acquire() did with a request. */
+export type AcquireOutcome = 'assigned' | 'pending' | 'overflow';
+
+interface Waiter {
+  handler: H1ResponseHandler;
+  headRequest: boolean;
+  decode: boolean;
 }
 
 export class H1Pool implements UpstreamPool, H1ConnectionOwner {
@@ -23,6 +36,8 @@ export class H1Pool implements UpstreamPool, H1ConnectionOwner {
   private open = 0;
   private draining = false;
   private sweeper: NodeJS.Timeout | undefined;
+  /** Requests waiting for a connection because max_connections is reached. */
+  private readonly pending: Waiter[] = [];
 
   constructor(config: H1PoolConfig, stats: ClusterStats) {
     this.config = config;
@@ -35,21 +50,38 @@ export class H1Pool implements UpstreamPool, H1ConnectionOwner {
 
   /**
    * Gives `handler` a connection: an idle one at once (handler.onUpstreamReady is called
-   * synchronously), or a new one when it has connected.
+   * synchronously), or a new one when it has connected. When the cluster has max_connections
+   * open, the request waits (`pending`) for one to be released, or overflows when
+   * max_pending_requests are already waiting (Envoy's circuit breakers).
    */
-  acquire(handler: H1ResponseHandler, headRequest: boolean, decode: boolean): H1Connection {
+  acquire(handler: H1ResponseHandler, headRequest: boolean, decode: boolean): AcquireOutcome {
     while (this.idle.length > 0) {
       const conn = this.idle.pop()!;
       if (conn.state !== 'idle' || conn.socket.destroyed) continue;
       conn.attach(handler, headRequest, decode);
-      return conn;
+      return 'assigned';
     }
+    if (this.stats.cxActive >= this.config.maxConnections) {
+      if (this.pending.length >= this.config.maxPendingRequests) return 'overflow';
+      this.pending.push({ handler, headRequest, decode });
+      return 'pending';
+    }
+    this.connect({ handler, headRequest, decode });
+    return 'assigned';
+  }
+
+  private connect(w: Waiter): void {
     const conn = new H1Connection(this.config.host, this.config.port, this.config.connectTimeoutMs, this);
     this.open++;
     this.stats.cxTotal++;
     this.stats.cxActive++;
-    conn.attach(handler, headRequest, decode);
-    return conn;
+    conn.attach(w.handler, w.headRequest, w.decode);
+  }
+
+  /** Forgets a waiting request (its client went away or it timed out). */
+  cancel(handler: H1ResponseHandler): void {
+    const i = this.pending.findIndex((w) => w.handler === handler);
+    if (i >= 0) this.pending.splice(i, 1);
   }
 
   /** The handler is done with `conn`; it is kept when `reuse` and the connection allows it. */
@@ -62,6 +94,11 @@ export class H1Pool implements UpstreamPool, H1ConnectionOwner {
     }
     conn.state = 'idle';
     conn.idleSince = Date.now();
+    const waiter = this.pending.shift();
+    if (waiter) {
+      conn.attach(waiter.handler, waiter.headRequest, waiter.decode);
+      return;
+    }
     this.idle.push(conn);
     if (!this.sweeper) {
       this.sweeper = setInterval(this.sweep, Math.max(250, Math.min(this.config.idleTimeoutMs, 5000)));
@@ -74,6 +111,9 @@ export class H1Pool implements UpstreamPool, H1ConnectionOwner {
     this.stats.cxActive--;
     const i = this.idle.indexOf(conn);
     if (i >= 0) this.idle.splice(i, 1);
+    // A slot opened: the first waiting request gets a new connection.
+    if (this.pending.length > 0 && !this.draining && this.stats.cxActive < this.config.maxConnections)
+      this.connect(this.pending.shift()!);
   }
 
   private readonly sweep = (): void => {

@@ -324,7 +324,16 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
     }
     const pool = cluster.h1Pool(host);
     this.pool = pool;
-    this.upstream = pool.acquire(this, this.head.method === 'HEAD', false);
+    if (pool.acquire(this, this.head.method === 'HEAD', false) === 'overflow') {
+      cluster.stats.rqOverflow++;
+      this.pool = null;
+      this.releaseHost();
+      this.localReply(503, LOCAL_BODY.overflow, 'UO');
+    }
+  }
+
+  onUpstreamAssigned(conn: H1Connection): void {
+    this.upstream = conn;
   }
 
   // ---- upstream events (H1ResponseHandler) ----
@@ -639,8 +648,8 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
       const up = this.upstream;
       this.upstream = null;
       this.pool?.release(up, false);
-      this.pool = null;
-    }
+    } else this.pool?.cancel(this);
+    this.pool = null;
     if (this.h2Upstream) {
       this.h2Upstream.abort();
       this.h2Upstream = null;
@@ -664,7 +673,7 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
       this.upstream = null;
       if (keepSocket) up.detach();
       else this.pool!.release(up, reuse);
-    }
+    } else this.pool?.cancel(this);
     this.pool = null;
     this.releaseHost();
   }
@@ -768,7 +777,7 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
     if (this.upstream) {
       this.pool?.release(this.upstream, false);
       this.upstream = null;
-    }
+    } else this.pool?.cancel(this);
     if (this.h2Upstream) {
       this.h2Upstream.abort();
       this.h2Upstream = null;

@@ -166,7 +166,11 @@ export class H2ServerStream implements H1ResponseHandler, FilterStream {
     cluster.stats.rqActive++;
     if (cluster.config.protocol === 'http1') {
       this.pool = cluster.h1Pool(host);
-      this.upstreamH1 = this.pool.acquire(this, this.head.method === 'HEAD', true);
+      if (this.pool.acquire(this, this.head.method === 'HEAD', true) === 'overflow') {
+        cluster.stats.rqOverflow++;
+        this.pool = null;
+        this.upstreamFailure('UO', LOCAL_BODY.overflow);
+      }
     } else this.forwardH2(cluster, host);
   }
 
@@ -290,6 +294,10 @@ export class H2ServerStream implements H1ResponseHandler, FilterStream {
   }
 
   // ---- HTTP/1.1 upstream (H1ResponseHandler) ----
+
+  onUpstreamAssigned(conn: H1Connection): void {
+    this.upstreamH1 = conn;
+  }
 
   onUpstreamReady(conn: H1Connection): void {
     const head = this.head;
@@ -503,8 +511,8 @@ export class H2ServerStream implements H1ResponseHandler, FilterStream {
     if (this.upstreamH1) {
       this.pool?.release(this.upstreamH1, false);
       this.upstreamH1 = null;
-      this.pool = null;
-    }
+    } else this.pool?.cancel(this);
+    this.pool = null;
     if (this.upstreamH2) {
       if (!this.upstreamH2.closed) this.upstreamH2.close(NGHTTP2_CANCEL);
       this.upstreamH2 = null;
