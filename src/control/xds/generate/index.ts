@@ -7,6 +7,7 @@ import type { GenerateContext, GeneratedResource } from './common.ts';
 import { generateEndpoints } from './eds.ts';
 import { generateListeners } from './lds.ts';
 import { generateRoutes } from './rds.ts';
+import { securityCacheKey } from './security.ts';
 
 export type { GenerateContext, GeneratedResource, Warn } from './common.ts';
 
@@ -71,7 +72,7 @@ export const GENERATOR_PARTS: ReadonlyMap<string, readonly GeneratorPart[]> = ne
     TYPE_URL.listener,
     [
       {
-        key: (p) =>
+        key: (p, s) =>
           JSON.stringify([
             p.kind,
             p.role,
@@ -80,6 +81,7 @@ export const GENERATOR_PARTS: ReadonlyMap<string, readonly GeneratorPart[]> = ne
             p.appPort ?? null,
             p.inboundPort,
             p.outboundPort,
+            p.kind === 'sidecar' ? securityCacheKey(s, p) : '',
           ]),
         generate: generateListeners,
       },

@@ -10,6 +10,7 @@ import {
   ROUTER_FILTER,
 } from './common.ts';
 import { OUTBOUND_ROUTE_NAME, resolveTarget } from './rds.ts';
+import { authorizationEnforced, inboundSecurityFilters } from './security.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -69,7 +70,17 @@ export function inboundListener(ctx: GenerateContext): GeneratedResource | undef
     address: { socket_address: { address: '0.0.0.0', port_value: port } },
     traffic_direction: 'INBOUND',
   };
+  // AuthorizationPolicies are enforced by HTTP RBAC only (docs/security.md): traffic it cannot
+  // see is refused rather than let through.
+  const enforced = authorizationEnforced(ctx.snapshot, proxy);
   if (!isHttpProtocol(proxy.service.protocol)) {
+    if (enforced) {
+      ctx.warn(
+        `authz-tcp/${proxy.namespace}/${proxy.service.name}`,
+        `workload ${proxy.namespace}/${proxy.service.name} serves ${proxy.service.protocol} and has AuthorizationPolicies; weft enforces them on HTTP only, so its inbound listener is withheld (connections refused)`,
+      );
+      return undefined;
+    }
     return {
       name: 'inbound',
       resource: { ...base, filter_chains: [{ name: 'inbound-tcp', filters: [tcpProxy] }] },
@@ -119,14 +130,14 @@ export function inboundListener(ctx: GenerateContext): GeneratedResource | undef
                 stat_prefix: `inbound_0.0.0.0_${port}`,
                 codec_type: 'AUTO',
                 route_config: routeConfig,
-                http_filters: [ROUTER_FILTER],
+                http_filters: [...inboundSecurityFilters(ctx.snapshot, proxy, proxy.appPort), ROUTER_FILTER],
                 upgrade_configs: [{ upgrade_type: 'websocket' }],
               },
             },
           ],
         },
       ],
-      default_filter_chain: { name: 'inbound-tcp', filters: [tcpProxy] },
+      ...(enforced ? {} : { default_filter_chain: { name: 'inbound-tcp', filters: [tcpProxy] } }),
     },
   };
 }
