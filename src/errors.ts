@@ -187,6 +187,13 @@ export class CaInvalidError extends WeftError {
   }
 }
 
+/** `weft run`: the sidecar could not be started, exited, or did not answer 200 on admin /ready in time. */
+export class SidecarNotReadyError extends WeftError {
+  constructor(message: string) {
+    super('WEFT_SIDECAR_NOT_READY', message, { status: 503 });
+  }
+}
+
 /** Something failed inside weft (a bug or the machine); the API answers 500 with this. */
 export class InternalError extends WeftError {
   constructor(message: string, cause?: unknown) {
@@ -214,6 +221,7 @@ export const ERROR_CODES = [
   'WEFT_DATA_DIR_IN_USE',
   'WEFT_INTERNAL',
   'WEFT_CA_INVALID',
+  'WEFT_SIDECAR_NOT_READY',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

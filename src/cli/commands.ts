@@ -6,6 +6,7 @@ import { register as del } from './delete.ts';
 import { register as get } from './get.ts';
 import { register as proxy } from './proxy.ts';
 import { register as proxyStatus } from './proxy-status.ts';
+import { register as run } from './run.ts';
 import { register as token } from './token.ts';
 import { register as version } from './version.ts';
 
@@ -21,4 +22,5 @@ export const commands: RegisterCommand[] = [
   del,
   proxy,
   proxyStatus,
+  run,
 ];

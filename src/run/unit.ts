@@ -1,0 +1,206 @@
+// A unit: one sidecar and one app run together, started in order, signalled together, stopped in order.
+import { SidecarNotReadyError } from '../errors.ts';
+import { appEnvironment } from './app-env.ts';
+import { type ChildExit, describeExit, exitCodeOf, UnitChild } from './child.ts';
+import { waitForReady } from './ready.ts';
+
+/** The four ports of a unit, all fixed before anything starts. */
+export interface UnitPorts {
+  /** The app listens here (`PORT`); the sidecar's inbound listener forwards to it. */
+  app: number;
+  inbound: number;
+  /** The app's HTTP proxy (`HTTP_PROXY`). */
+  outbound: number;
+  /** The sidecar's admin port (`/ready`). */
+  admin: number;
+}
+
+/** Everything `weft run` needs; built by src/cli/run.ts from its flags. */
+export interface UnitConfig {
+  service: string;
+  namespace: string;
+  version: string;
+  ports: UnitPorts;
+  /** Flags for `weft proxy` other than the four ports (`--service`, `--server`, labels, ...). */
+  proxyFlags: string[];
+  /** How to run weft itself: `[process.execPath, 'bin/weft.js']`. */
+  weftCommand: string[];
+  /** The app: executable and arguments. */
+  command: string[];
+  /** Environment both processes inherit (the app's gets PORT, HTTP_PROXY, ... on top). */
+  inheritedEnv: NodeJS.ProcessEnv;
+  /** How long the sidecar may take to answer 200 on admin `/ready` (ms). */
+  readyTimeoutMs: number;
+  /** The sidecar's drain timeout (ms); the unit waits that long plus a margin before SIGKILL. */
+  drainTimeoutMs: number;
+  /** When the sidecar dies: how long the app has after SIGTERM before SIGKILL (ms). */
+  appStopTimeoutMs: number;
+  /** Writes one line for the user (stderr). */
+  report: (line: string) => void;
+}
+
+/** What ended the unit. */
+export type UnitOutcome = 'app-exited' | 'sidecar-died' | 'app-not-started' | 'signalled-before-start';
+
+/** The unit's result: the exit code `weft run` must exit with, and why. */
+export interface UnitResult {
+  outcome: UnitOutcome;
+  exitCode: number;
+  /** The sidecar's pid, so tests can check it is gone. */
+  sidecarPid: number;
+  appPid?: number;
+}
+
+/** Signals `weft run` forwards to the app. */
+const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+
+/** Extra time past the drain timeout before a stopping sidecar is killed. */
+const SIDECAR_STOP_MARGIN_MS = 5000;
+
+/** Exit code when the sidecar died under a running app (the app's own code is not what failed). */
+export const SIDECAR_DIED_EXIT_CODE = 1;
+
+export class Unit {
+  readonly config: UnitConfig;
+  #sidecar: UnitChild | undefined;
+  #app: UnitChild | undefined;
+  /** The first signal received before the app started. */
+  #early: NodeJS.Signals | undefined;
+  readonly #startAbort = new AbortController();
+
+  constructor(config: UnitConfig) {
+    this.config = config;
+  }
+
+  /** Runs the unit to its end. Rejects with SidecarNotReadyError (after cleaning up) if the sidecar never got ready. */
+  async run(): Promise<UnitResult> {
+    const onSignal = (signal: NodeJS.Signals) => this.#onSignal(signal);
+    for (const s of FORWARDED_SIGNALS) process.on(s, onSignal);
+    const lastResort = () => {
+      this.#app?.kill();
+      this.#sidecar?.kill();
+    };
+    process.on('exit', lastResort);
+    try {
+      return await this.#run();
+    } finally {
+      for (const s of FORWARDED_SIGNALS) process.off(s, onSignal);
+      process.off('exit', lastResort);
+    }
+  }
+
+  #onSignal(signal: NodeJS.Signals): void {
+    if (this.#app) {
+      this.#app.signal(signal);
+      return;
+    }
+    this.#early ??= signal;
+    this.#startAbort.abort();
+  }
+
+  async #run(): Promise<UnitResult> {
+    const c = this.config;
+    const [node, ...weft] = c.weftCommand;
+    const sidecar = await UnitChild.start({
+      name: 'the sidecar',
+      command: node,
+      args: [
+        ...weft,
+        'proxy',
+        ...c.proxyFlags,
+        ...['--app-port', String(c.ports.app), '--inbound-port', String(c.ports.inbound)],
+        ...['--outbound-port', String(c.ports.outbound), '--admin-port', String(c.ports.admin)],
+      ],
+      env: c.inheritedEnv,
+      // The sidecar's output goes to stderr: stdout belongs to the app (batch jobs pipe it).
+      stdio: ['ignore', 2, 2],
+    });
+    if (!(sidecar instanceof UnitChild)) throw new SidecarNotReadyError(sidecar.message);
+    this.#sidecar = sidecar;
+    sidecar.exited.then(() => this.#startAbort.abort());
+
+    const adminReady = `http://127.0.0.1:${c.ports.admin}/ready`;
+    const ready = await waitForReady(adminReady, c.readyTimeoutMs, this.#startAbort.signal);
+    if (this.#early && !sidecar.exit) {
+      // Told to stop before the app started: there is nothing to drain for.
+      await this.#stopSidecar();
+      const exitCode = exitCodeOf({ code: null, signal: this.#early });
+      return { outcome: 'signalled-before-start', exitCode, sidecarPid: sidecar.pid };
+    }
+    if (ready.outcome !== 'ready') {
+      const exit = sidecar.exit ?? (await this.#stopSidecar());
+      const why =
+        ready.outcome === 'timed-out'
+          ? `its admin ${adminReady} did not answer 200 within ${c.readyTimeoutMs / 1000}s (last answer: ${ready.last})`
+          : `it exited with ${describeExit(exit)} before it was ready (its log is above)`;
+      throw new SidecarNotReadyError(
+        `the sidecar (weft proxy --service ${c.service}, pid ${sidecar.pid}) did not become ready: ${why}; is the control plane at the --server URL running (weft check)?`,
+      );
+    }
+
+    const [executable, ...args] = c.command;
+    c.report(
+      `weft run: sidecar ready (pid ${sidecar.pid}, ${c.service}.${c.namespace} ${c.version}: inbound :${c.ports.inbound} → app :${c.ports.app}, outbound 127.0.0.1:${c.ports.outbound}, admin 127.0.0.1:${c.ports.admin}); starting ${c.command.join(' ')}`,
+    );
+    const app = await UnitChild.start({
+      name: 'the app',
+      command: executable,
+      args,
+      env: appEnvironment(c.inheritedEnv, {
+        appPort: c.ports.app,
+        outboundPort: c.ports.outbound,
+        service: c.service,
+        namespace: c.namespace,
+        version: c.version,
+      }),
+      stdio: 'inherit',
+    });
+    if (!(app instanceof UnitChild)) {
+      c.report(`weft run: ${app.message}`);
+      await this.#stopSidecar();
+      // What a shell answers for a command it cannot find or run.
+      return {
+        outcome: 'app-not-started',
+        exitCode: app.outcome === 'not-found' ? 127 : 126,
+        sidecarPid: sidecar.pid,
+      };
+    }
+    this.#app = app;
+    // A signal that arrived while the sidecar was starting is delivered to the app now.
+    if (this.#early) app.signal(this.#early);
+
+    const first = await Promise.race([
+      app.exited.then((exit) => ({ who: 'app' as const, exit })),
+      sidecar.exited.then((exit) => ({ who: 'sidecar' as const, exit })),
+    ]);
+    if (first.who === 'app') {
+      app.signal('SIGTERM'); // processes the app left behind in its group
+      const stopped = await this.#stopSidecar();
+      if (stopped.code !== 0)
+        c.report(`weft run: the sidecar (pid ${sidecar.pid}) stopped with ${describeExit(stopped)}`);
+      return {
+        outcome: 'app-exited',
+        exitCode: exitCodeOf(first.exit),
+        sidecarPid: sidecar.pid,
+        appPid: app.pid,
+      };
+    }
+    c.report(
+      `weft run: the sidecar (weft proxy, pid ${sidecar.pid}) exited with ${describeExit(first.exit)}; stopping the app (pid ${app.pid})`,
+    );
+    const appExit = await app.stop('SIGTERM', c.appStopTimeoutMs);
+    c.report(`weft run: the app stopped with ${describeExit(appExit)}`);
+    return {
+      outcome: 'sidecar-died',
+      exitCode: SIDECAR_DIED_EXIT_CODE,
+      sidecarPid: sidecar.pid,
+      appPid: app.pid,
+    };
+  }
+
+  /** SIGTERM (the sidecar drains), then SIGKILL after the drain timeout plus a margin. */
+  #stopSidecar(): Promise<ChildExit> {
+    const sidecar = this.#sidecar as UnitChild;
+    return sidecar.stop('SIGTERM', this.config.drainTimeoutMs + SIDECAR_STOP_MARGIN_MS);
+  }
+}
