@@ -14,6 +14,8 @@ let good: Echo;
 let bad: http.Server;
 let badPort: number;
 let badHits = 0;
+let shadow: http.Server;
+const shadowed: { host: string; body: string }[] = [];
 
 before(async () => {
   good = await startHttpEcho('good');
@@ -24,10 +26,22 @@ before(async () => {
   });
   await new Promise<void>((r) => bad.listen(0, '127.0.0.1', () => r()));
   badPort = (bad.address() as net.AddressInfo).port;
+  shadow = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      shadowed.push({ host: req.headers.host ?? '', body });
+      res.end('ignored');
+    });
+  });
+  await new Promise<void>((r) => shadow.listen(0, '127.0.0.1', () => r()));
+  const shadowPort = (shadow.address() as net.AddressInfo).port;
   core = await coreWith({
     listeners: [outboundListener(0)],
     clusters: [
       staticCluster('flaky', [{ port: badPort }, { port: good.port }]),
+      staticCluster('good', [{ port: good.port }]),
+      staticCluster('shadow', [{ port: shadowPort }]),
       staticCluster('cb', [{ port: good.port }], {
         circuitBreakers: { thresholds: [{ maxConnections: { value: 1 }, maxPendingRequests: { value: 1 } }] },
       }),
@@ -61,6 +75,17 @@ before(async () => {
           vhost('noretry', 80, [{ match: { prefix: '/' }, route: { cluster: 'flaky' } }]),
           vhost('od', 80, [{ match: { prefix: '/' }, route: { cluster: 'od' } }]),
           vhost('cb', 80, [{ match: { prefix: '/' }, route: { cluster: 'cb' } }]),
+          vhost('mirrored', 80, [
+            {
+              match: { prefix: '/' },
+              route: {
+                cluster: 'good',
+                requestMirrorPolicies: [
+                  { cluster: 'shadow', runtimeFraction: { defaultValue: { numerator: 100 } } },
+                ],
+              },
+            },
+          ]),
         ],
       },
     ],
@@ -72,6 +97,8 @@ after(async () => {
   core?.destroy();
   await good.close();
   bad.closeAllConnections();
+  shadow.closeAllConnections();
+  await new Promise<void>((r) => shadow.close(() => r()));
   await new Promise<void>((r) => bad.close(() => r()));
 });
 
@@ -112,4 +139,15 @@ test('circuit breakers: max_connections 1 and max_pending_requests 1 overflow th
   assert.equal(ok, 2, 'one on the connection, one waiting for it');
   assert.equal(overflow, 2);
   assert.equal(core.clusters.get('cb')!.stats.cxTotal, 1, 'the waiting request reused the one connection');
+});
+
+test('request mirroring sends a copy (body included) to the shadow cluster with a -shadow host', async () => {
+  const r = await request(out, { host: 'mirrored:80', method: 'POST', body: 'copy me', chunked: 3 });
+  assert.equal(r.json?.name, 'good');
+  const g = await request(out, { host: 'mirrored', path: '/get' });
+  assert.equal(g.status, 200);
+  const deadline = Date.now() + 5000;
+  while (shadowed.length < 2 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+  assert.deepEqual(shadowed.map((s) => s.host).sort(), ['mirrored-shadow', 'mirrored-shadow:80']);
+  assert.ok(shadowed.some((s) => s.body === 'copy me'));
 });

@@ -11,6 +11,7 @@ import type { HttpConnectionManager } from '../connection-manager.ts';
 import type { FilterStream, HttpFilter } from '../filters/filter.ts';
 import { h1LocalReply, isGrpc, LOCAL_BODY } from '../local-reply.ts';
 import { RequestHead } from '../request-head.ts';
+import { MirrorExchange } from '../router/mirror.ts';
 import { applyResponseMutations, type RetryPolicy } from '../router/route-table.ts';
 import { decide, RouteDecision } from '../router/router.ts';
 import { BodyReader, HeadInfo, headerLines, parseRequestHead, STATUS_TEXT } from './parser.ts';
@@ -56,6 +57,8 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
   private requestId = '';
   /** Response body framing passes chunked bytes through unchanged. */
   private grpc = false;
+  /** Copies of the current request on their way to mirror clusters. */
+  private mirrors: MirrorExchange[] | null = null;
   /** The current upstream answer is being dropped for a retry. */
   private discarding = false;
   /** A response head not yet written (see writeWithHead). */
@@ -151,6 +154,7 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
   }
 
   private sendBody(chunk: Buffer): void {
+    if (this.mirrors !== null) for (const m of this.mirrors) m.write(chunk);
     if (this.h2Upstream) {
       this.h2Upstream.write(chunk);
       return;
@@ -174,6 +178,7 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
 
   private requestComplete(): void {
     this.reqDone = true;
+    if (this.mirrors !== null) for (const m of this.mirrors) m.end();
     if (this.h2Upstream) this.h2Upstream.end();
     this.startTimer();
   }
@@ -291,7 +296,24 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
       this.connectTunnel();
       return;
     }
+    if (action.mirrors.length > 0 && upgrade === '') this.startMirrors();
     this.pickAndSend();
+  }
+
+  private startMirrors(): void {
+    // Bodies bound for an HTTP/2 upstream are de-chunked on the way; the copy needs them raw.
+    if (this.info.framing === 'chunked' && this.cluster?.config.protocol === 'http2') return;
+    const framing =
+      this.info.framing === 'chunked'
+        ? 'transfer-encoding: chunked\r\n'
+        : this.info.contentLength >= 0
+          ? `content-length: ${this.info.contentLength}\r\n`
+          : '';
+    const bodyless = this.info.framing === 'none';
+    for (const policy of this.decision.action!.mirrors) {
+      const m = MirrorExchange.start(this.hcm.clusters, policy, this.head, framing, bodyless);
+      if (m) (this.mirrors ??= []).push(m);
+    }
   }
 
   /** Picks a host (honouring circuit breakers) and sends the request to it. */
@@ -694,6 +716,7 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
     this.hcm.stats.rqActive--;
     if (this.filters) for (const f of this.filters) f.onDestroy?.();
     this.filters = null;
+    this.mirrors = null;
     this.queue = [];
     this.queued = 0;
     this.h2Upstream = null;
@@ -774,6 +797,8 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
   /** Ends the exchange abruptly (mid-response failure or bad request body). */
   private abort(_flag: ResponseFlag): void {
     this.clearTimer();
+    if (this.mirrors !== null) for (const m of this.mirrors) m.abort();
+    this.mirrors = null;
     if (this.upstream) {
       this.pool?.release(this.upstream, false);
       this.upstream = null;

@@ -23,6 +23,7 @@ import {
   parseQuery,
   type QueryParameterMatcher,
 } from './matchers.ts';
+import type { MirrorPolicy } from './mirror.ts';
 
 /** How a header mutation treats an existing header (Envoy's HeaderAppendAction). */
 export type AppendAction =
@@ -92,6 +93,8 @@ export interface ForwardAction {
   hashPolicies: HashPolicy[];
   upgrades: Map<string, UpgradeSetting>;
   retry?: RetryPolicy;
+  /** request_mirror_policies: copies of the request sent to other clusters. */
+  mirrors: MirrorPolicy[];
 }
 
 export interface RedirectAction {
@@ -295,7 +298,27 @@ const ROUTE_ACTION_FIELDS = [
   'maxStreamDuration',
   'clusterNotFoundResponseCode',
   'priority',
+  'requestMirrorPolicies',
 ];
+
+const DENOMINATORS: Record<string, number> = { HUNDRED: 100, TEN_THOUSAND: 10_000, MILLION: 1_000_000 };
+
+function compileMirrors(value: unknown, where: string): MirrorPolicy[] {
+  return list(value).map((m, i) => {
+    const w = `${where}.request_mirror_policies[${i}]`;
+    checkFields(m, w, ['cluster', 'runtimeFraction', 'traceSampled']);
+    const cluster = str(m.cluster);
+    if (!cluster) unsupported(w, 'a mirror policy without cluster');
+    let fraction = 1;
+    const rf = msg(m.runtimeFraction);
+    if (rf) {
+      checkFields(rf, `${w}.runtime_fraction`, ['defaultValue', 'runtimeKey']);
+      const dv = msg(rf.defaultValue) ?? {};
+      fraction = num(dv.numerator) / (DENOMINATORS[str(dv.denominator) || 'HUNDRED'] ?? 100);
+    }
+    return { cluster, fraction: Math.min(1, Math.max(0, fraction)) };
+  });
+}
 
 function compileForward(a: Msg, where: string): ForwardAction {
   checkFields(a, where, ROUTE_ACTION_FIELDS);
@@ -367,6 +390,7 @@ function compileForward(a: Msg, where: string): ForwardAction {
     hashPolicies: list(a.hashPolicy).map((h, i) => compileHashPolicy(h, `${where}.hash_policy[${i}]`)),
     upgrades,
     retry: compileRetry(a.retryPolicy, `${where}.retry_policy`),
+    mirrors: compileMirrors(a.requestMirrorPolicies, where),
   };
 }
 
