@@ -24,9 +24,9 @@ function shares(lb: LoadBalancer, n: number, hs: Host[], hashed = false): number
 }
 
 function near(actual: number[], expected: number[], tolerance: number): void {
-  actual.forEach((a, i) =>
-    assert.ok(Math.abs(a - expected[i]) <= tolerance, `share ${i}: ${a} vs ${expected[i]} (${actual})`),
-  );
+  for (const [i, a] of actual.entries()) {
+    assert.ok(Math.abs(a - expected[i]) <= tolerance, `share ${i}: ${a} vs ${expected[i]} (${actual})`);
+  }
 }
 
 test('round robin honours endpoint weights exactly over a full cycle', () => {

@@ -190,12 +190,15 @@ test('unsupported route fields are rejected naming the field', () => {
             name: 'v',
             domains: ['*'],
             routes: [
-              { match: { prefix: '/' }, route: { cluster: 'a', requestMirrorPolicies: [{ cluster: 'b' }] } },
+              {
+                match: { prefix: '/', runtimeFraction: { defaultValue: { numerator: 1 } } },
+                route: { cluster: 'a' },
+              },
             ],
           },
         ],
       }),
-    /request_mirror_policies/,
+    /runtime_fraction/,
   );
   assert.throws(
     () =>

@@ -78,7 +78,10 @@ export class MirrorExchange implements H1ResponseHandler {
       return;
     }
     this.queued += chunk.length;
-    if (this.queued > MIRROR_BUFFER_LIMIT) return this.finish(false);
+    if (this.queued > MIRROR_BUFFER_LIMIT) {
+      this.finish(false);
+      return;
+    }
     this.queue.push(chunk);
   }
 
