@@ -107,7 +107,7 @@ async function run(ctx: BenchContext): Promise<string> {
         fmtMs(ms(l.max)),
         fmtInt(r.report.achievedRate),
         errors === 0 ? '0' : `${fmtInt(r.report.errors)} failed, ${fmtInt(r.report.timedOut)} timed out`,
-        fmtMs(ms(r.report.sendLagUs.p99)),
+        fmtMs(ms(r.report.scheduleLagUs.p99)),
       ];
     }),
   );
@@ -160,9 +160,11 @@ async function run(ctx: BenchContext): Promise<string> {
 ${ctx.durations.openLoopWarmupS} s warm-up (not recorded) then ${ctx.durations.openLoopS} s recorded, per row; backend: the
 same nginx 1 KiB body. The generator (\`bench/lib/rate-client.ts\`) measures each request from the time it was
 *due* to be sent, not from when it went out, so a stall counts for every request it delays (no coordinated
-omission); percentiles come from an HdrHistogram (3 significant digits). "generator lag" is how late requests
-left the generator against their schedule (timer wake-up, waiting for a free connection); it is included in
-every figure, as it should be, and the same for every row.
+omission); percentiles come from an HdrHistogram (3 significant digits). "generator lag" is how late the
+generator itself got to requests after their due time (its timer and event loop, slowed when the machine is
+busy); it is part of every figure, as it should be. When it is large in one row only, the generator was starved
+of CPU during that row (a busy machine), which says more about the machine than about the path. Time waiting
+for a free connection is not in it.
 
 ${latencyTable}
 

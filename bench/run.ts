@@ -8,8 +8,9 @@ import { benchmark as http1 } from './http1.ts';
 import { type BenchContext, type Benchmark, FULL, QUICK, REPO } from './lib/context.ts';
 import { writeSection } from './lib/doc.ts';
 import { externalBenchmark } from './lib/external.ts';
-import { BUSY_LOAD_PER_CORE, loadNow, type MachineInfo, machineInfo, weftCommit } from './lib/machine.ts';
+import { BUSY_OTHERS_CORES, loadNow, type MachineInfo, machineInfo, weftCommit } from './lib/machine.ts';
 import { installCleanup, stopAll } from './lib/processes.ts';
+import { cpuSnapshot, othersCores } from './lib/procfs.ts';
 import { markdownTable } from './lib/table.ts';
 import {
   findTools,
@@ -67,15 +68,23 @@ function gib(bytes: number): string {
   return `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
 }
 
+/** How busy the machine was with other work while each benchmark ran (cores used by other processes). */
+interface Noise {
+  /** Average over the whole run. */
+  run: number;
+  perBenchmark: { name: string; cores: number }[];
+}
+
 function environmentSection(
   m: MachineInfo,
   tools: ToolPaths,
   quick: boolean,
   names: string[],
   started: Date,
+  noise: Noise | undefined,
 ): string {
   const v = toolVersions(tools);
-  const busy = m.load[0] > BUSY_LOAD_PER_CORE * m.cores;
+  const worst = noise?.perBenchmark.reduce((a, b) => (b.cores > a.cores ? b : a), { name: '', cores: 0 });
   const rows = [
     ['date', started.toISOString()],
     [
@@ -86,6 +95,12 @@ function environmentSection(
     ['memory', gib(m.memoryBytes)],
     ['kernel', m.kernel],
     ['load average at start (1/5/15 min)', m.load.map((l) => l.toFixed(2)).join(' / ')],
+    [
+      'CPU used by other processes during the run',
+      noise
+        ? `${noise.run.toFixed(2)} of ${m.cores} cores on average${worst?.name ? `, most during ${worst.name} (${worst.cores.toFixed(2)})` : ''}`
+        : 'run in progress',
+    ],
     ['weft', weftCommit(REPO)],
     ['Node.js', process.version],
     ['nginx', v.nginx],
@@ -93,15 +108,18 @@ function environmentSection(
     ['wrk', v.wrk],
     ['h2load', v.h2load],
   ];
+  const busy = noise !== undefined && noise.run > BUSY_OTHERS_CORES;
   return `## Machine and versions (latest run)
 
 ${markdownTable(['', 'value'], rows, ['left', 'left'])}
 ${
   busy
-    ? `\n**This run was on a shared ${m.cores}-core machine that was busy with other work (load average ${m.load[0].toFixed(2)} at start), so its figures are noisy.** Compare rows of the same section, measured minutes apart, rather than absolute values.\n`
+    ? `\n**This run was on a shared ${m.cores}-core machine: other processes used ${noise.run.toFixed(2)} cores on average while it ran, so its figures are noisy.** Compare rows of the same section (measured minutes apart) rather than absolute values, and prefer the CPU-per-request figures, which depend less on the neighbours.\n`
     : ''
 }
-Each section below says when it was measured; a partial run (\`--only\`) replaces only its own sections,
+"CPU used by other processes" is the machine's busy CPU time (\`/proc/stat\`) minus the harness's own
+and its children's: the load the figures were measured under. Each section below says when it was
+measured and the same for its own duration; a partial run (\`--only\`) replaces only its own sections,
 so sections may come from different runs.`;
 }
 
@@ -163,23 +181,21 @@ async function main(): Promise<void> {
   ctx.log(
     `${opts.quick ? 'quick smoke run' : 'full run'} of ${selected.map((b) => b.name).join(', ')}; load average ${machine.load[0].toFixed(2)}; writing ${docFile}`,
   );
+  const names = selected.map((b) => b.name);
   writeSection(
     docFile,
     'environment',
-    environmentSection(
-      machine,
-      tools,
-      opts.quick,
-      selected.map((b) => b.name),
-      started,
-    ),
+    environmentSection(machine, tools, opts.quick, names, started, undefined),
   );
+  const runStart = cpuSnapshot();
+  const perBenchmark: Noise['perBenchmark'] = [];
 
   const failures: string[] = [];
   try {
     for (const b of selected) {
       const load = loadNow();
       const at = new Date();
+      const before = cpuSnapshot();
       ctx.log(`${b.name}: start (load average ${load.toFixed(2)})`);
       let body: string | undefined;
       try {
@@ -192,11 +208,13 @@ async function main(): Promise<void> {
         if (b.external) continue;
         body = `This benchmark failed in the run of ${at.toISOString()}:\n\n\`\`\`\n${message}\n\`\`\``;
       }
+      const others = othersCores(before, cpuSnapshot());
+      perBenchmark.push({ name: b.name, cores: others });
       if (body === undefined) {
         ctx.log(`${b.name}: kept the section the script wrote`);
         continue;
       }
-      const stamp = `_Measured ${at.toISOString().slice(0, 16).replace('T', ' ')} UTC, load average ${load.toFixed(2)} at start${
+      const stamp = `_Measured ${at.toISOString().slice(0, 16).replace('T', ' ')} UTC; load average ${load.toFixed(2)} at start; other processes used ${others.toFixed(2)} of ${machine.cores} cores on average meanwhile${
         opts.quick ? '; `--quick` smoke run: figures not for comparison' : ''
       }._`;
       const section = `## ${b.title}\n\n${stamp}\n\n${body.trim()}`;
@@ -207,6 +225,9 @@ async function main(): Promise<void> {
     await stopAll();
     await removeTmp();
   }
+  const noise: Noise = { run: othersCores(runStart, cpuSnapshot()), perBenchmark };
+  writeSection(docFile, 'environment', environmentSection(machine, tools, opts.quick, names, started, noise));
+  ctx.log(`other processes used ${noise.run.toFixed(2)} cores on average during the run`);
   if (failures.length > 0) {
     process.stderr.write(
       `\n${failures.length} benchmark(s) failed:\n${failures.map((f) => `  ${f}`).join('\n')}\n`,

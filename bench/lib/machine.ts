@@ -28,8 +28,11 @@ export function loadNow(): number {
   return loadavg()[0];
 }
 
-/** A load above this many runnable tasks per core marks a run as noisy in the document. */
-export const BUSY_LOAD_PER_CORE = 0.25;
+/**
+ * Other processes using more than this many cores on average while a run measured (see
+ * procfs.othersCores) mark it as noisy in the document.
+ */
+export const BUSY_OTHERS_CORES = 0.25;
 
 /** weft's commit, with "+ uncommitted changes" when the working tree differs from it. */
 export function weftCommit(repo: string): string {

@@ -99,3 +99,38 @@ export class ResourceSampler {
     return { cpuSeconds: cpuSeconds(this.pids) - this.cpuAtStart, peakRssBytes: this.peak };
   }
 }
+
+/** Machine-wide busy CPU time and the harness's own (with its reaped children), at one moment. */
+export interface CpuSnapshot {
+  /** Monotonic wall clock, seconds. */
+  wallS: number;
+  /** CPU seconds all cores spent busy since boot (/proc/stat: user, nice, system, irq, softirq, steal). */
+  busyS: number;
+  /** CPU seconds of this process plus its children that have exited and been waited for. */
+  ownS: number;
+}
+
+export function cpuSnapshot(): CpuSnapshot {
+  const cpu = /^cpu\s+(.+)$/m.exec(readFileSync('/proc/stat', 'latin1'))?.[1].split(/\s+/).map(Number) ?? [];
+  const [user, nice, system, , , irq, softirq, steal] = cpu;
+  const text = readFileSync('/proc/self/stat', 'latin1');
+  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  // fields 14-17: utime, stime, cutime, cstime
+  const own = Number(rest[11]) + Number(rest[12]) + Number(rest[13]) + Number(rest[14]);
+  return {
+    wallS: Number(process.hrtime.bigint()) / 1e9,
+    busyS: (user + nice + system + irq + softirq + (steal ?? 0)) / CLOCK_TICKS,
+    ownS: own / CLOCK_TICKS,
+  };
+}
+
+/**
+ * Cores used on average, between two snapshots, by processes that are not the harness or its
+ * children: the noise a benchmark ran under. Valid when every child started in between has
+ * exited by `b` (each benchmark stops its children before it returns).
+ */
+export function othersCores(a: CpuSnapshot, b: CpuSnapshot): number {
+  const wall = b.wallS - a.wallS;
+  if (wall <= 0) return 0;
+  return Math.max(0, b.busyS - a.busyS - (b.ownS - a.ownS)) / wall;
+}
