@@ -79,6 +79,12 @@ function one(role: string, child: Child): ProxyProcess[] {
   return [{ role, child }];
 }
 
+/** A path through one reference proxy process listening on `port`, once it answers. */
+function throughOne(label: string, port: number, child: Child): Promise<RunningPath> {
+  const proxies = one(label, child);
+  return ready({ label, port, proxies, notes: [], stop: () => stopAll(proxies) }, label);
+}
+
 /** Starts the path of `kind` in front of the backend on `backendPort`; throws with a reason when it cannot. */
 export async function startPath(
   ctx: BenchContext,
@@ -94,18 +100,12 @@ export async function startPath(
     case 'nginx': {
       const port = await freePort();
       const child = await startNginxProxy(ctx, port, backendPort);
-      {
-        const proxies = one(label, child);
-        return ready({ label, port, proxies, notes: [], stop: () => stopAll(proxies) }, label);
-      }
+      return throughOne(label, port, child);
     }
     case 'haproxy': {
       const port = await freePort();
       const child = await startHaproxy(ctx, port, backendPort);
-      {
-        const proxies = one(label, child);
-        return ready({ label, port, proxies, notes: [], stop: () => stopAll(proxies) }, label);
-      }
+      return throughOne(label, port, child);
     }
     case 'node-peer': {
       const port = await freePort();
@@ -115,10 +115,7 @@ export async function startPath(
         args: [join(REPO, 'bench', 'lib', 'node-peer.ts'), String(port), String(backendPort)],
         readyLine: /node-peer ready/,
       });
-      {
-        const proxies = one(label, child);
-        return ready({ label, port, proxies, notes: [], stop: () => stopAll(proxies) }, label);
-      }
+      return throughOne(label, port, child);
     }
     case 'weft':
     case 'weft-multicore': {
