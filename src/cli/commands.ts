@@ -1,6 +1,7 @@
 // The list of weft commands: each lives in its own file and adds itself to the program.
 import type { Command } from 'commander';
 import { register as apply } from './apply.ts';
+import { register as check } from './check.ts';
 import { register as controlPlane } from './control-plane.ts';
 import { register as del } from './delete.ts';
 import { register as get } from './get.ts';
@@ -23,4 +24,5 @@ export const commands: RegisterCommand[] = [
   proxy,
   proxyStatus,
   run,
+  check,
 ];
