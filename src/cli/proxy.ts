@@ -21,6 +21,7 @@ interface ProxyOptions {
   server: string;
   xds?: string;
   drainTimeout: string;
+  concurrency: string;
 }
 
 const PROTOCOLS: Record<string, string> = { http: 'HTTP', http2: 'HTTP2', grpc: 'GRPC', tcp: 'TCP' };
@@ -31,6 +32,15 @@ function port(flag: string, text: string, allowZero: boolean): number {
   if (!(n >= (allowZero ? 0 : 1) && n <= 65535))
     throw new UsageError(
       `${flag} ${JSON.stringify(text)} is not a port; use a number from ${allowZero ? 0 : 1} to 65535`,
+    );
+  return n;
+}
+
+function workers(text: string): number {
+  const n = /^\d{1,3}$/.test(text) ? Number(text) : Number.NaN;
+  if (!(n >= 1 && n <= 256))
+    throw new UsageError(
+      `--concurrency ${JSON.stringify(text)} must be a number of worker processes from 1 to 256`,
     );
   return n;
 }
@@ -76,6 +86,7 @@ export function toSidecarConfig(opts: ProxyOptions): SidecarConfig {
     xdsAddress: opts.xds,
     drainTimeoutMs: drain.ms,
     bootstrapTimeoutMs: 30_000,
+    concurrency: workers(opts.concurrency),
   };
 }
 
@@ -101,6 +112,7 @@ export function register(program: Command): void {
     .option('--server <url>', 'control-plane API URL', environment.server)
     .option('--xds <host:port>', 'xDS address (skips asking --server for it)')
     .option('--drain-timeout <duration>', 'on SIGTERM, wait this long for in-flight requests', '5s')
+    .option('--concurrency <n>', 'worker processes serving traffic (multi-core mode when more than 1)', '1')
     .action(async (opts: ProxyOptions) => {
       const config = toSidecarConfig(opts);
       const log = logger({ component: 'proxy' });

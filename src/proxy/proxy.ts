@@ -28,10 +28,20 @@ export interface AcceptedResource {
 export interface ProxyCoreConfig {
   /** Servers bound before configuration arrives, adopted by the LDS listener on the same port. */
   prebound?: Map<number, net.Server>;
+  /**
+   * Validate and track configuration only: bind no listener, carry no traffic, run no health
+   * check (the primary of a multi-core proxy, whose workers do the serving).
+   */
+  configOnly?: boolean;
+  /** Bind listeners with SO_REUSEPORT (a worker of a multi-core proxy). */
+  reusePort?: boolean;
 }
 
 export class ProxyCore implements XdsHandler {
-  readonly clusters = new ClusterManager();
+  readonly clusters: ClusterManager;
+  private readonly configOnly: boolean;
+  /** Listener configs in use (also kept in config-only mode, where nothing is bound). */
+  private listenerConfigs: ListenerConfig[] = [];
   readonly httpStats = new HttpStatsRegistry();
   readonly tcpStats = new Map<string, TcpStats>();
   readonly listeners: ListenerManager;
@@ -45,6 +55,8 @@ export class ProxyCore implements XdsHandler {
   private wasReady = false;
 
   constructor(config: ProxyCoreConfig = {}) {
+    this.configOnly = config.configOnly === true;
+    this.clusters = new ClusterManager(this.configOnly);
     this.listeners = new ListenerManager(
       {
         clusters: this.clusters,
@@ -60,6 +72,7 @@ export class ProxyCore implements XdsHandler {
         },
       },
       config.prebound,
+      config.reusePort === true,
     );
     for (const t of Object.values(TYPE_URL)) this.accepted.set(t, new Map());
   }
@@ -83,7 +96,8 @@ export class ProxyCore implements XdsHandler {
   /** Compiles every listener first (any failure rejects the whole update), then binds/swaps. */
   async applyListeners(resources: XdsResource[], version: string): Promise<void> {
     const configs: ListenerConfig[] = resources.map((r) => compileListener(r.body));
-    await this.listeners.apply(configs);
+    if (!this.configOnly) await this.listeners.apply(configs);
+    this.listenerConfigs = configs;
     this.listenerNames = configs.map((c) => c.name);
     this.remember(TYPE_URL.listener, resources, version, true);
     this.gotListeners = true;
@@ -120,10 +134,10 @@ export class ProxyCore implements XdsHandler {
 
   routeNames(): string[] {
     const names: string[] = [];
-    for (const l of this.listeners.all()) {
-      const chains = l.config.defaultChain
-        ? [...l.config.filterChains, l.config.defaultChain]
-        : l.config.filterChains;
+    for (const config of this.listenerConfigs) {
+      const chains = config.defaultChain
+        ? [...config.filterChains, config.defaultChain]
+        : config.filterChains;
       for (const c of chains)
         if (c.terminal.kind === 'http' && c.terminal.hcm.rdsName) names.push(c.terminal.hcm.rdsName);
     }

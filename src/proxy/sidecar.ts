@@ -6,10 +6,12 @@ import { jsonToStruct } from '../control/xds/protos.ts';
 import { NODE_METADATA } from '../control/xds/types.ts';
 import { ServerUnavailableError } from '../errors.ts';
 import { logger } from '../observe/log.ts';
-import { AdminServer } from './admin/admin-server.ts';
+import { AdminServer, configDump, coreAdminSource } from './admin/admin-server.ts';
+import { renderAdsPrometheus } from './admin/prometheus.ts';
 import { bindServer } from './listener/listener-manager.ts';
 import { ProxyCore } from './proxy.ts';
-import { AdsClient } from './xds-client/ads-client.ts';
+import { WorkerPool } from './workers/worker-pool.ts';
+import { AdsClient, type XdsHandler } from './xds-client/ads-client.ts';
 
 /** Everything `weft proxy` was told (see DESIGN.md's CLI contract). */
 export interface SidecarConfig {
@@ -36,6 +38,8 @@ export interface SidecarConfig {
   drainTimeoutMs: number;
   /** How long to keep trying the control plane's bootstrap endpoint before giving up (ms). */
   bootstrapTimeoutMs: number;
+  /** Worker processes serving traffic (1 = this process serves; more = multi-core mode). */
+  concurrency: number;
 }
 
 /** The ports a sidecar bound. */
@@ -86,22 +90,25 @@ export async function fetchBootstrap(
 
 export class Sidecar {
   readonly config: SidecarConfig;
+  /** Serves traffic (one process), or only validates and tracks config (multi-core primary). */
   readonly core: ProxyCore;
   private ads: AdsClient | undefined;
   private admin: AdminServer | undefined;
+  private workers: WorkerPool | undefined;
   private readyWaiters: (() => void)[] = [];
   private readyTimer: NodeJS.Timeout | undefined;
   ports: SidecarPorts = { inbound: 0, outbound: 0, admin: 0 };
 
-  private constructor(config: SidecarConfig, prebound: Map<number, net.Server>) {
+  private constructor(config: SidecarConfig, core: ProxyCore) {
     this.config = config;
-    this.core = new ProxyCore({ prebound });
+    this.core = core;
   }
 
   /** Binds the ports, starts admin and the ADS stream. Resolves once ports are bound (not yet ready). */
   static async start(config: SidecarConfig): Promise<Sidecar> {
     const xds =
       config.xdsAddress ?? (await fetchBootstrap(config.server, config.bootstrapTimeoutMs)).xdsAddress;
+    if (config.concurrency > 1) return Sidecar.startMultiCore(config, xds);
     const inbound = await bindServer('0.0.0.0', config.inboundPort);
     const outbound = await bindServer('127.0.0.1', config.outboundPort).catch((err) => {
       inbound.close();
@@ -112,10 +119,10 @@ export class Sidecar {
       [portOf(inbound), inbound],
       [portOf(outbound), outbound],
     ]);
-    const sidecar = new Sidecar(config, prebound);
+    const sidecar = new Sidecar(config, new ProxyCore({ prebound }));
     sidecar.ports.inbound = portOf(inbound);
     sidecar.ports.outbound = portOf(outbound);
-    sidecar.admin = new AdminServer(sidecar.core, () => sidecar.ads);
+    sidecar.admin = new AdminServer(coreAdminSource(sidecar.core, () => sidecar.ads));
     try {
       sidecar.ports.admin = await sidecar.admin.listen({ host: '127.0.0.1', port: config.adminPort });
     } catch (err) {
@@ -126,6 +133,70 @@ export class Sidecar {
     sidecar.ads = new AdsClient(
       { address: xds, node: sidecar.node(), initialBackoffMs: 250, maxBackoffMs: 5000 },
       sidecar.core,
+      log,
+    );
+    sidecar.ads.start();
+    return sidecar;
+  }
+
+  /**
+   * Multi-core mode: `concurrency` worker processes bind the inbound and outbound ports with
+   * SO_REUSEPORT and serve; this process keeps the ADS stream and the admin port, validates
+   * each update, hands it to every worker and ACKs only when all of them applied it.
+   */
+  private static async startMultiCore(config: SidecarConfig, xds: string): Promise<Sidecar> {
+    // Port 0: learn a free port by binding it (reusable), so that the workers can join it.
+    const probes = await Promise.all([
+      bindServer('0.0.0.0', config.inboundPort, true),
+      bindServer('127.0.0.1', config.outboundPort, true),
+    ]);
+    const [inbound, outbound] = probes.map((s) => (s.address() as net.AddressInfo).port);
+    const core = new ProxyCore({ configOnly: true });
+    const sidecar = new Sidecar(config, core);
+    sidecar.ports.inbound = inbound;
+    sidecar.ports.outbound = outbound;
+    const pool = new WorkerPool(
+      {
+        workers: config.concurrency,
+        prebind: [
+          { host: '0.0.0.0', port: inbound },
+          { host: '127.0.0.1', port: outbound },
+        ],
+      },
+      log,
+    );
+    sidecar.workers = pool;
+    try {
+      await pool.start();
+    } finally {
+      for (const s of probes) s.close();
+    }
+    const handler: XdsHandler = {
+      async apply(typeUrl, resources, version, complete) {
+        await core.apply(typeUrl, resources, version, complete);
+        await pool.apply(typeUrl, resources, version, complete);
+      },
+      routeNames: () => core.routeNames(),
+      endpointNames: () => core.endpointNames(),
+    };
+    sidecar.admin = new AdminServer({
+      ready: () => core.ready(),
+      prometheus: async () => {
+        const ads = sidecar.ads;
+        return (await pool.prometheus()) + (ads ? renderAdsPrometheus(ads, core.ready()) : '');
+      },
+      configDump: () => configDump(core, sidecar.ads),
+      clusters: (format) => pool.clusters(format),
+    });
+    try {
+      sidecar.ports.admin = await sidecar.admin.listen({ host: '127.0.0.1', port: config.adminPort });
+    } catch (err) {
+      await pool.shutdown(0);
+      throw err;
+    }
+    sidecar.ads = new AdsClient(
+      { address: xds, node: sidecar.node(), initialBackoffMs: 250, maxBackoffMs: 5000 },
+      handler,
       log,
     );
     sidecar.ads.start();
@@ -185,6 +256,7 @@ export class Sidecar {
     const deadline = Date.now() + this.config.drainTimeoutMs;
     while (this.core.connections > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
     const outcome = this.core.connections > 0 ? 'timed_out' : 'drained';
+    if (this.workers) await this.workers.shutdown(this.config.drainTimeoutMs);
     this.ads?.close();
     this.core.destroy();
     await this.admin?.close();

@@ -422,6 +422,32 @@ test('SIGTERM drains: an in-flight request finishes, then the sidecar exits 0', 
   assert.equal(exit.code, 0);
 });
 
+test('multi-core mode: two workers share the ports, stats add up, SIGTERM stops them all', async () => {
+  const app = await startHttpEcho('multi');
+  apps.push(app);
+  const m = await sidecar(['--service', 'multi', '--app-port', String(app.port), '--concurrency', '2']);
+  await eventually(
+    'the multi endpoint',
+    async () => (await healthyHosts(admin, 'outbound|80||multi.default.svc.cluster.local')) === 1,
+  );
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+  const replies = await Promise.all(Array.from({ length: 40 }, () => request(out, { host: 'multi', agent })));
+  agent.destroy();
+  assert.deepEqual([...new Set(replies.map((r) => r.json?.name))], ['multi']);
+  const stats = (await request(m.admin, { host: '127.0.0.1', path: '/stats/prometheus' })).body.toString();
+  const inbound = [
+    ...stats.matchAll(
+      /envoy_http_downstream_rq_total\{envoy_http_conn_manager_prefix="inbound[^"]*"\} (\d+)/g,
+    ),
+  ];
+  assert.equal(inbound.length, 1, stats);
+  assert.ok(Number(inbound[0][1]) >= 40, stats);
+  m.proc.child.kill('SIGTERM');
+  assert.equal((await m.proc.exited).code, 0);
+  const ready = await request(m.admin, { host: '127.0.0.1', path: '/ready' }).catch(() => undefined);
+  assert.equal(ready, undefined, 'the admin port is closed');
+});
+
 test('killing the control plane fails no request; the last configuration keeps serving', async () => {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
   let failures = 0;

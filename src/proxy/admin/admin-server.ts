@@ -12,15 +12,103 @@ export interface AdminConfig {
   port: number;
 }
 
+/** Where the admin endpoints get their answers: one process, or a multi-core primary and its workers. */
+export interface AdminSource {
+  ready(): boolean;
+  prometheus(): Promise<string>;
+  configDump(): unknown;
+  clusters(format: 'json' | 'text'): Promise<string>;
+}
+
+/** The admin source of a single-process proxy. */
+export function coreAdminSource(core: ProxyCore, ads: () => AdsClient | undefined): AdminSource {
+  return {
+    ready: () => core.ready(),
+    prometheus: async () => renderPrometheus(core, ads()),
+    configDump: () => configDump(core, ads()),
+    clusters: async (format) =>
+      format === 'json' ? `${JSON.stringify(renderClustersJson(core), null, 2)}\n` : renderClustersText(core),
+  };
+}
+
+/** The xDS resources in use, with the version each was accepted at and the last NACK per type. */
+export function configDump(core: ProxyCore, ads: AdsClient | undefined): unknown {
+  const status = ads?.status() ?? {};
+  const configs = [...core.accepted].map(([typeUrl, resources]) => ({
+    typeUrl,
+    versionInfo: status[typeUrl]?.version ?? '',
+    lastRejection: status[typeUrl]?.lastError || undefined,
+    resources: [...resources.values()].map((r) => ({
+      name: r.name,
+      versionInfo: r.version,
+      resource: r.body,
+    })),
+  }));
+  return { configs };
+}
+
+/** /clusters?format=json: every cluster with its hosts, health and counters. */
+export function renderClustersJson(core: ProxyCore): unknown {
+  return {
+    clusterStatuses: core.clusters.all().map((c) => ({
+      name: c.name,
+      lbPolicy: c.config.lbPolicy,
+      protocol: c.config.protocol,
+      hostStatuses: c.allHosts().map((h) => ({
+        address: { socketAddress: { address: h.address, portValue: h.port } },
+        weight: h.weight,
+        healthStatus: {
+          edsHealthStatus: h.edsHealth.toUpperCase(),
+          failedActiveHealthCheck: h.checkHealth === 'unhealthy',
+          failedOutlierCheck: h.ejectedUntil !== 0,
+        },
+        healthy: h.healthy,
+        stats: {
+          rqTotal: h.requests,
+          rqActive: h.active,
+          failures: h.failures,
+          cxActive: h.pool?.connections ?? 0,
+        },
+      })),
+    })),
+  };
+}
+
+/** /clusters in Envoy's text form: `cluster::ip:port::stat::value`. */
+export function renderClustersText(core: ProxyCore): string {
+  let out = '';
+  for (const c of core.clusters.all()) {
+    for (const h of c.allHosts()) {
+      const p = `${c.name}::${h.key}`;
+      const flags = h.healthy
+        ? 'healthy'
+        : h.checkHealth === 'unhealthy'
+          ? '/failed_active_hc'
+          : h.ejectedUntil !== 0
+            ? '/failed_outlier_check'
+            : `/eds_${h.edsHealth}`;
+      out += `${p}::cx_active::${h.pool?.connections ?? 0}\n`;
+      out += `${p}::rq_active::${h.active}\n`;
+      out += `${p}::rq_total::${h.requests}\n`;
+      out += `${p}::weight::${h.weight}\n`;
+      out += `${p}::health_flags::${flags}\n`;
+    }
+  }
+  return out;
+}
+
 export class AdminServer {
-  private readonly core: ProxyCore;
-  private readonly ads: () => AdsClient | undefined;
+  private readonly source: AdminSource;
   private readonly server: http.Server;
 
-  constructor(core: ProxyCore, ads: () => AdsClient | undefined) {
-    this.core = core;
-    this.ads = ads;
-    this.server = http.createServer((req, res) => this.handle(req, res));
+  constructor(source: AdminSource) {
+    this.source = source;
+    this.server = http.createServer((req, res) => {
+      this.handle(req, res).catch((err: unknown) => {
+        res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end(`${err instanceof Error ? err.message : String(err)}\n`);
+      });
+    });
   }
 
   listen(config: AdminConfig): Promise<number> {
@@ -35,7 +123,7 @@ export class AdminServer {
     });
   }
 
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://admin');
     const send = (status: number, type: string, body: string) => {
       res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
@@ -43,20 +131,24 @@ export class AdminServer {
     };
     switch (url.pathname) {
       case '/ready':
-        if (this.core.ready()) send(200, 'text/plain', 'LIVE\n');
+        if (this.source.ready()) send(200, 'text/plain', 'LIVE\n');
         else send(503, 'text/plain', 'PRE_INITIALIZING\n');
         return;
       case '/stats/prometheus':
-        send(200, 'text/plain; version=0.0.4', renderPrometheus(this.core, this.ads()));
+        send(200, 'text/plain; version=0.0.4', await this.source.prometheus());
         return;
       case '/config_dump':
-        send(200, 'application/json', `${JSON.stringify(this.configDump(), null, 2)}\n`);
+        send(200, 'application/json', `${JSON.stringify(this.source.configDump(), null, 2)}\n`);
         return;
-      case '/clusters':
-        if (url.searchParams.get('format') === 'json')
-          send(200, 'application/json', `${JSON.stringify(this.clustersJson(), null, 2)}\n`);
-        else send(200, 'text/plain', this.clustersText());
+      case '/clusters': {
+        const json = url.searchParams.get('format') === 'json';
+        send(
+          200,
+          json ? 'application/json' : 'text/plain',
+          await this.source.clusters(json ? 'json' : 'text'),
+        );
         return;
+      }
       case '/':
         send(200, 'text/plain', '/ready\n/stats/prometheus\n/config_dump\n/clusters\n');
         return;
@@ -64,62 +156,6 @@ export class AdminServer {
         send(404, 'text/plain', 'not found\n');
         return;
     }
-  }
-
-  /** The xDS resources in use, with the version each was accepted at and the last NACK per type. */
-  private configDump(): unknown {
-    const status = this.ads()?.status() ?? {};
-    const configs = [...this.core.accepted].map(([typeUrl, resources]) => ({
-      typeUrl,
-      versionInfo: status[typeUrl]?.version ?? '',
-      lastRejection: status[typeUrl]?.lastError || undefined,
-      resources: [...resources.values()].map((r) => ({
-        name: r.name,
-        versionInfo: r.version,
-        resource: r.body,
-      })),
-    }));
-    return { configs };
-  }
-
-  private clustersJson(): unknown {
-    return {
-      clusterStatuses: this.core.clusters.all().map((c) => ({
-        name: c.name,
-        lbPolicy: c.config.lbPolicy,
-        protocol: c.config.protocol,
-        hostStatuses: c.allHosts().map((h) => ({
-          address: { socketAddress: { address: h.address, portValue: h.port } },
-          weight: h.weight,
-          healthStatus: {
-            edsHealthStatus: h.edsHealth.toUpperCase(),
-            failedActiveHealthCheck: h.checkHealth === 'unhealthy',
-          },
-          healthy: h.healthy,
-          stats: {
-            rqTotal: h.requests,
-            rqActive: h.active,
-            failures: h.failures,
-            cxActive: h.pool?.connections ?? 0,
-          },
-        })),
-      })),
-    };
-  }
-
-  private clustersText(): string {
-    let out = '';
-    for (const c of this.core.clusters.all()) {
-      for (const h of c.allHosts()) {
-        const p = `${c.name}::${h.key}`;
-        out += `${p}::cx_active::${h.pool?.connections ?? 0}\n`;
-        out += `${p}::rq_active::${h.active}\n`;
-        out += `${p}::rq_total::${h.requests}\n`;
-        out += `${p}::weight::${h.weight}\n`;
-        out += `${p}::health_flags::${h.healthy ? 'healthy' : h.checkHealth === 'unhealthy' ? '/failed_active_hc' : `/eds_${h.edsHealth}`}\n`;
-      }
-    }
-    return out;
   }
 
   close(): Promise<void> {

@@ -87,12 +87,60 @@ export function renderPrometheus(core: ProxyCore, ads: AdsClient | undefined): s
       listener.accepted,
     );
   }
-  if (ads) {
-    w.metric('envoy_control_plane_connected_state', 'gauge', {}, ads.connected ? 1 : 0);
-    w.metric('weft_xds_updates_total', 'counter', {}, ads.counters.updates);
-    w.metric('weft_xds_rejected_total', 'counter', {}, ads.counters.rejected);
-    w.metric('weft_xds_connects_total', 'counter', {}, ads.counters.connects);
-  }
-  w.metric('envoy_server_state', 'gauge', {}, core.ready() ? 0 : 2);
+  if (ads) writeAdsMetrics(w, ads, core.ready());
   return w.text();
+}
+
+function writeAdsMetrics(w: Writer, ads: AdsClient, ready: boolean): void {
+  w.metric('envoy_control_plane_connected_state', 'gauge', {}, ads.connected ? 1 : 0);
+  w.metric('weft_xds_updates_total', 'counter', {}, ads.counters.updates);
+  w.metric('weft_xds_rejected_total', 'counter', {}, ads.counters.rejected);
+  w.metric('weft_xds_connects_total', 'counter', {}, ads.counters.connects);
+  w.metric('envoy_server_state', 'gauge', {}, ready ? 0 : 2);
+}
+
+/** The process-level metrics of a multi-core primary (its workers render the traffic metrics). */
+export function renderAdsPrometheus(ads: AdsClient, ready: boolean): string {
+  const w = new Writer();
+  writeAdsMetrics(w, ads, ready);
+  return w.text();
+}
+
+/** Gauges that describe membership or state: merged with max, not summed, across workers. */
+const NOT_SUMMED = /^envoy_cluster_membership_|^envoy_server_state|^envoy_control_plane_connected_state/;
+
+/** Merges the Prometheus text of several workers: samples with the same name and labels add up. */
+export function mergePrometheus(texts: string[]): string {
+  const types = new Map<string, string>();
+  const samples = new Map<string, number>();
+  const order: string[] = [];
+  for (const text of texts) {
+    for (const line of text.split('\n')) {
+      if (line === '') continue;
+      if (line.startsWith('# TYPE ')) {
+        const name = line.split(' ')[2];
+        if (!types.has(name)) types.set(name, line);
+        continue;
+      }
+      const sp = line.lastIndexOf(' ');
+      const key = line.slice(0, sp);
+      const value = Number(line.slice(sp + 1));
+      const prev = samples.get(key);
+      if (prev === undefined) {
+        order.push(key);
+        samples.set(key, value);
+      } else samples.set(key, NOT_SUMMED.test(key) ? Math.max(prev, value) : prev + value);
+    }
+  }
+  let out = '';
+  const typed = new Set<string>();
+  for (const key of order) {
+    const name = key.slice(0, key.indexOf('{') < 0 ? key.length : key.indexOf('{'));
+    if (!typed.has(name) && types.has(name)) {
+      typed.add(name);
+      out += `${types.get(name)}\n`;
+    }
+    out += `${key} ${samples.get(key)}\n`;
+  }
+  return out;
 }

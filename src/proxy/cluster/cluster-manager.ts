@@ -5,6 +5,12 @@ import type { ClusterConfig, EndpointSet } from './cluster-config.ts';
 
 export class ClusterManager {
   private readonly clusters = new Map<string, Cluster>();
+  /** Clusters are passive (no health checks, no traffic): used by a multi-core primary. */
+  private readonly passive: boolean;
+
+  constructor(passive = false) {
+    this.passive = passive;
+  }
   /** Latest assignment per EDS service name, applied to clusters created later too. */
   private readonly assignments = new Map<string, { set: EndpointSet; version: string }>();
 
@@ -28,7 +34,7 @@ export class ClusterManager {
         next.set(config.name, old);
         continue;
       }
-      const cluster = new Cluster(config, old?.stats);
+      const cluster = new Cluster(config, old?.stats, this.passive);
       if (config.type === 'EDS') {
         const a = this.assignments.get(config.edsServiceName);
         if (a) cluster.setEndpoints(a.set, a.version);

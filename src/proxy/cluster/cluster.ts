@@ -25,12 +25,14 @@ export class Cluster {
   /** Requests in flight (for the max_requests circuit breaker). */
   active = 0;
 
-  constructor(config: ClusterConfig, stats = new ClusterStats()) {
+  /** `passive`: a cluster that only tracks config and endpoints (a multi-core primary): no health checks. */
+  constructor(config: ClusterConfig, stats = new ClusterStats(), passive = false) {
     this.config = config;
     this.name = config.name;
     this.stats = stats;
     this.lb = this.buildLb([]);
     if (config.loadAssignment) this.setEndpoints(config.loadAssignment, '');
+    if (passive) return;
     for (const hc of config.healthChecks) this.checkers.push(new HealthChecker(hc, this));
     if (config.outlierDetection) this.outlier = new OutlierDetector(config.outlierDetection, this);
   }

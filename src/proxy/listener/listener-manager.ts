@@ -4,14 +4,17 @@ import { PortInUseError } from '../../errors.ts';
 import { Listener, type ListenerDeps } from './listener.ts';
 import type { ListenerConfig } from './listener-config.ts';
 
-/** Binds a TCP server (half-open sockets allowed, as tcp_proxy needs). */
-export function bindServer(host: string, port: number): Promise<net.Server> {
+/**
+ * Binds a TCP server (half-open sockets allowed, as tcp_proxy needs). With `reusePort` several
+ * processes bind the same port and the kernel spreads connections over them (SO_REUSEPORT).
+ */
+export function bindServer(host: string, port: number, reusePort = false): Promise<net.Server> {
   return new Promise((resolve, reject) => {
     const server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: false });
     server.once('error', (err) =>
       reject(new PortInUseError(`cannot listen on ${host}:${port}: ${err.message}`, err)),
     );
-    server.listen({ host, port, backlog: 4096 }, () => {
+    server.listen({ host, port, backlog: 4096, reusePort }, () => {
       server.removeAllListeners('error');
       server.on('error', () => {});
       resolve(server);
@@ -25,9 +28,13 @@ export class ListenerManager {
   /** Servers bound at start (by port) that an LDS listener on that port takes over. */
   private readonly prebound: Map<number, net.Server>;
 
-  constructor(deps: ListenerDeps, prebound: Map<number, net.Server> = new Map()) {
+  /** Bind with SO_REUSEPORT (the workers of a multi-core proxy share every port). */
+  private readonly reusePort: boolean;
+
+  constructor(deps: ListenerDeps, prebound: Map<number, net.Server> = new Map(), reusePort = false) {
     this.deps = deps;
     this.prebound = prebound;
+    this.reusePort = reusePort;
   }
 
   /** Applies the full listener set (SotW LDS). Rejects (→ NACK) when a port cannot be bound. */
@@ -41,7 +48,7 @@ export class ListenerManager {
       }
       let server = this.prebound.get(config.port);
       if (server) this.prebound.delete(config.port);
-      else server = await bindServer(config.address, config.port);
+      else server = await bindServer(config.address, config.port, this.reusePort);
       const listener = new Listener(server, this.deps);
       listener.setConfig(config);
       this.listeners.set(config.name, listener);

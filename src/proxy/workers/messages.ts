@@ -1,0 +1,28 @@
+// Messages between a multi-core proxy's primary (xDS, admin) and its workers (traffic), over IPC.
+import type { XdsResource } from '../xds-client/ads-client.ts';
+
+/** What a worker is started with (argv[2], JSON). */
+export interface WorkerStart {
+  /** Listener ports the worker binds with SO_REUSEPORT before any configuration arrives. */
+  prebind: { host: string; port: number }[];
+}
+
+/** Primary → worker. */
+export type ToWorker =
+  | {
+      type: 'apply';
+      id: number;
+      typeUrl: string;
+      resources: XdsResource[];
+      version: string;
+      complete: boolean;
+    }
+  | { type: 'stats'; id: number }
+  | { type: 'clusters'; id: number; format: 'json' | 'text' }
+  | { type: 'shutdown'; drainTimeoutMs: number };
+
+/** Worker → primary. */
+export type FromWorker =
+  | { type: 'listening' }
+  | { type: 'reply'; id: number; ok: true; result?: string }
+  | { type: 'reply'; id: number; ok: false; error: string };
