@@ -11,6 +11,8 @@ import { coreWith, outboundListener, staticCluster, vhost } from './fixtures.ts'
 let core: ProxyCore;
 let out: number;
 let good: Echo;
+let good2: Echo;
+let good3: Echo;
 let bad: http.Server;
 let badPort: number;
 let badHits = 0;
@@ -19,6 +21,8 @@ const shadowed: { host: string; body: string }[] = [];
 
 before(async () => {
   good = await startHttpEcho('good');
+  good2 = await startHttpEcho('good2');
+  good3 = await startHttpEcho('good3');
   bad = http.createServer((_req, res) => {
     badHits++;
     res.writeHead(503, { 'content-type': 'text/plain' });
@@ -41,6 +45,23 @@ before(async () => {
     clusters: [
       staticCluster('flaky', [{ port: badPort }, { port: good.port }]),
       staticCluster('good', [{ port: good.port }]),
+      staticCluster('hc', [{ port: badPort }, { port: good.port }], {
+        healthChecks: [
+          {
+            interval: { nanos: 100_000_000 },
+            timeout: { seconds: 1 },
+            unhealthyThreshold: { value: 1 },
+            healthyThreshold: { value: 1 },
+            httpHealthCheck: { path: '/healthz' },
+          },
+        ],
+      }),
+      staticCluster('ring', [{ port: good.port }, { port: good2.port }, { port: good3.port }], {
+        lbPolicy: 'RING_HASH',
+      }),
+      staticCluster('maglev', [{ port: good.port }, { port: good2.port }, { port: good3.port }], {
+        lbPolicy: 'MAGLEV',
+      }),
       staticCluster('shadow', [{ port: shadowPort }]),
       staticCluster('cb', [{ port: good.port }], {
         circuitBreakers: { thresholds: [{ maxConnections: { value: 1 }, maxPendingRequests: { value: 1 } }] },
@@ -75,6 +96,25 @@ before(async () => {
           vhost('noretry', 80, [{ match: { prefix: '/' }, route: { cluster: 'flaky' } }]),
           vhost('od', 80, [{ match: { prefix: '/' }, route: { cluster: 'od' } }]),
           vhost('cb', 80, [{ match: { prefix: '/' }, route: { cluster: 'cb' } }]),
+          vhost('hc', 80, [{ match: { prefix: '/' }, route: { cluster: 'hc' } }]),
+          vhost('sticky', 80, [
+            {
+              match: { prefix: '/' },
+              route: {
+                cluster: 'ring',
+                hashPolicy: [{ header: { headerName: 'x-user' } }, { queryParameter: { name: 'u' } }],
+              },
+            },
+          ]),
+          vhost('cookie', 80, [
+            {
+              match: { prefix: '/' },
+              route: {
+                cluster: 'maglev',
+                hashPolicy: [{ cookie: { name: 'sticky', ttl: { seconds: 60 }, path: '/' } }],
+              },
+            },
+          ]),
           vhost('mirrored', 80, [
             {
               match: { prefix: '/' },
@@ -96,6 +136,8 @@ before(async () => {
 after(async () => {
   core?.destroy();
   await good.close();
+  await good2.close();
+  await good3.close();
   bad.closeAllConnections();
   shadow.closeAllConnections();
   await new Promise<void>((r) => shadow.close(() => r()));
@@ -150,4 +192,41 @@ test('request mirroring sends a copy (body included) to the shadow cluster with 
   while (shadowed.length < 2 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
   assert.deepEqual(shadowed.map((s) => s.host).sort(), ['mirrored-shadow', 'mirrored-shadow:80']);
   assert.ok(shadowed.some((s) => s.body === 'copy me'));
+});
+
+test('active health checks take a failing host out of rotation', async () => {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const hosts = core.clusters.get('hc')!.allHosts();
+    if (hosts.length === 2 && hosts.filter((h) => h.healthy).length === 1) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const before = badHits;
+  for (let i = 0; i < 10; i++) assert.equal((await request(out, { host: 'hc' })).status, 200);
+  // Only health-check probes reach the failing host now, never a request.
+  const probes = badHits - before;
+  assert.ok(probes < 10, `the failing host still got traffic (${probes})`);
+  assert.ok(core.clusters.get('hc')!.stats.hcFailure > 0);
+});
+
+test('ring hash on a header (and query parameter) keeps a user on one host; users spread', async () => {
+  const hostFor = async (headers: Record<string, string>, path = '/') =>
+    String((await request(out, { host: 'sticky', headers, path })).json?.name);
+  const first = await hostFor({ 'x-user': 'alice' });
+  for (let i = 0; i < 10; i++) assert.equal(await hostFor({ 'x-user': 'alice' }), first);
+  const byQuery = await hostFor({}, '/?u=bob');
+  for (let i = 0; i < 5; i++) assert.equal(await hostFor({}, '/?u=bob'), byQuery);
+  const seen = new Set<string>();
+  for (let i = 0; i < 30; i++) seen.add(await hostFor({ 'x-user': `user-${i}` }));
+  assert.ok(seen.size >= 2, `30 users all landed on ${[...seen]}`);
+});
+
+test('maglev with a generated cookie: the first answer sets it, later requests stick', async () => {
+  const first = await request(out, { host: 'cookie' });
+  const setCookie = String(first.headers['set-cookie'] ?? '');
+  assert.match(setCookie, /^sticky="[0-9a-f]+"; Max-Age=60; Path=\/; HttpOnly$/);
+  const cookie = setCookie.split(';')[0];
+  const host = String((await request(out, { host: 'cookie', headers: { cookie } })).json?.name);
+  for (let i = 0; i < 10; i++)
+    assert.equal((await request(out, { host: 'cookie', headers: { cookie } })).json?.name, host);
 });
