@@ -4,8 +4,10 @@ import { test } from 'node:test';
 import { RequestHead } from '../../src/proxy/http/request-head.ts';
 import {
   compileRouteTable,
+  effectiveTimeout,
   findRoute,
   findVirtualHost,
+  parseGrpcTimeout,
   pickWeightedCluster,
 } from '../../src/proxy/http/router/route-table.ts';
 
@@ -214,4 +216,43 @@ test('unsupported route fields are rejected naming the field', () => {
       }),
     /'foo'/,
   );
+});
+
+test('grpc-timeout becomes the timeout when the route honours it, capped and bounded by max_stream_duration', () => {
+  const routeWith = (route: Record<string, unknown>) => {
+    const t = compileRouteTable({
+      name: 'g',
+      virtualHosts: [{ name: 'g', domains: ['*'], routes: [{ match: { prefix: '/' }, route }] }],
+    });
+    const a = t.virtualHosts[0].routes[0].action;
+    assert.equal(a.kind, 'forward');
+    return a as Extract<typeof a, { kind: 'forward' }>;
+  };
+  const h = head('g', '/svc/Method', { 'grpc-timeout': '250m' });
+  assert.equal(parseGrpcTimeout('2S'), 2000);
+  assert.equal(parseGrpcTimeout('1500u'), 2);
+  assert.equal(parseGrpcTimeout('soon'), undefined);
+  assert.equal(
+    effectiveTimeout(routeWith({ cluster: 'a', timeout: {} }), h),
+    0,
+    'header ignored without grpc_timeout_header_max',
+  );
+  const istio = routeWith({
+    cluster: 'a',
+    timeout: {},
+    maxStreamDuration: { maxStreamDuration: {}, grpcTimeoutHeaderMax: {} },
+  });
+  assert.equal(effectiveTimeout(istio, h), 250);
+  assert.equal(effectiveTimeout(istio, head('g', '/')), 0);
+  const capped = routeWith({
+    cluster: 'a',
+    maxStreamDuration: { grpcTimeoutHeaderMax: { nanos: 100_000_000 } },
+  });
+  assert.equal(effectiveTimeout(capped, h), 100);
+  const bounded = routeWith({
+    cluster: 'a',
+    timeout: { seconds: 30 },
+    maxStreamDuration: { maxStreamDuration: { seconds: 1 } },
+  });
+  assert.equal(effectiveTimeout(bounded, head('g', '/')), 1000);
 });

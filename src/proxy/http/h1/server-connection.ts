@@ -12,7 +12,7 @@ import type { FilterStream, HttpFilter } from '../filters/filter.ts';
 import { h1LocalReply, isGrpc, LOCAL_BODY } from '../local-reply.ts';
 import { RequestHead } from '../request-head.ts';
 import { MirrorExchange } from '../router/mirror.ts';
-import { applyResponseMutations, type RetryPolicy } from '../router/route-table.ts';
+import { applyResponseMutations, effectiveTimeout, type RetryPolicy } from '../router/route-table.ts';
 import { decide, RouteDecision } from '../router/router.ts';
 import { BodyReader, HeadInfo, headerLines, parseRequestHead, STATUS_TEXT } from './parser.ts';
 import { forwardH1ToH2, type H2UpstreamRequest } from './to-h2.ts';
@@ -186,9 +186,12 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
   /** Envoy's route timeout runs from the end of the request to the end of the response. */
   private startTimer(): void {
     const action = this.decision.action;
-    if (action && action.timeoutMs > 0 && !this.respDone && this.state === 'active' && !this.timer) {
-      this.timer = setTimeout(this.onTimeout, action.timeoutMs);
-    }
+    if (!action || this.respDone || this.state !== 'active' || this.timer) return;
+    const timeout =
+      action.grpcTimeoutMaxMs === undefined && action.maxStreamDurationMs === 0
+        ? action.timeoutMs
+        : effectiveTimeout(action, this.head);
+    if (timeout > 0) this.timer = setTimeout(this.onTimeout, timeout);
   }
 
   // ---- request start: filters, router, upstream ----

@@ -13,7 +13,7 @@ import type { FilterStream, HttpFilter } from '../filters/filter.ts';
 import { type HeadInfo, parseTrailerLines } from '../h1/parser.ts';
 import { grpcStatusFor, isGrpc, LOCAL_BODY } from '../local-reply.ts';
 import { RequestHead } from '../request-head.ts';
-import { applyResponseMutations } from '../router/route-table.ts';
+import { applyResponseMutations, effectiveTimeout } from '../router/route-table.ts';
 import { decide, RouteDecision } from '../router/router.ts';
 
 const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_CANCEL } = http2.constants;
@@ -130,9 +130,8 @@ export class H2ServerStream implements H1ResponseHandler, FilterStream {
     this.cluster = d.cluster!;
     const retry = action.retry ?? d.vhost?.retry;
     this.retriesLeft = retry ? retry.numRetries : 0;
-    if (action.timeoutMs > 0) {
-      this.timer = setTimeout(this.onTimeout, action.timeoutMs);
-    }
+    const timeout = effectiveTimeout(action, this.head);
+    if (timeout > 0) this.timer = setTimeout(this.onTimeout, timeout);
     if (this.head.method === 'CONNECT') {
       const u = action.upgrades.get('connect');
       if (!hcm.config.upgrades.has('connect') || !u?.enabled || !u.terminateConnect) {

@@ -95,6 +95,13 @@ export interface ForwardAction {
   retry?: RetryPolicy;
   /** request_mirror_policies: copies of the request sent to other clusters. */
   mirrors: MirrorPolicy[];
+  /**
+   * max_stream_duration.grpc_timeout_header_max in ms: when set, a request's `grpc-timeout`
+   * header becomes its timeout, capped by this value (0 = no cap). Undefined: the header is ignored.
+   */
+  grpcTimeoutMaxMs?: number;
+  /** max_stream_duration.max_stream_duration in ms (0 = none): the longest a stream may last. */
+  maxStreamDurationMs: number;
 }
 
 export interface RedirectAction {
@@ -391,6 +398,11 @@ function compileForward(a: Msg, where: string): ForwardAction {
     upgrades,
     retry: compileRetry(a.retryPolicy, `${where}.retry_policy`),
     mirrors: compileMirrors(a.requestMirrorPolicies, where),
+    grpcTimeoutMaxMs:
+      msd && msd.grpcTimeoutHeaderMax !== undefined && msd.grpcTimeoutHeaderMax !== null
+        ? durationMs(msd.grpcTimeoutHeaderMax, 0)
+        : undefined,
+    maxStreamDurationMs: msd ? durationMs(msd.maxStreamDuration, 0) : 0,
   };
 }
 
@@ -665,6 +677,37 @@ export function findRoute(vhost: VirtualHost, head: RequestHead): Route | undefi
     return route;
   }
   return undefined;
+}
+
+const GRPC_TIMEOUT_UNITS: Record<string, number> = {
+  H: 3_600_000,
+  M: 60_000,
+  S: 1000,
+  m: 1,
+  u: 0.001,
+  n: 0.000001,
+};
+
+/** `grpc-timeout` (`100m`, `5S`, ...) in ms, or undefined when absent or malformed. */
+export function parseGrpcTimeout(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const m = /^(\d{1,8})([HMSmun])$/.exec(value.trim());
+  return m ? Math.ceil(Number(m[1]) * GRPC_TIMEOUT_UNITS[m[2]]) : undefined;
+}
+
+/**
+ * The timeout a request gets (ms; 0 = none): the route timeout, replaced by its `grpc-timeout`
+ * when the route honours that header, and never beyond max_stream_duration (Envoy's rules).
+ */
+export function effectiveTimeout(action: ForwardAction, head: RequestHead): number {
+  let t = action.timeoutMs;
+  if (action.grpcTimeoutMaxMs !== undefined) {
+    const g = parseGrpcTimeout(head.get('grpc-timeout'));
+    if (g !== undefined) t = action.grpcTimeoutMaxMs > 0 ? Math.min(g, action.grpcTimeoutMaxMs) : g;
+  }
+  if (action.maxStreamDurationMs > 0 && (t === 0 || action.maxStreamDurationMs < t))
+    t = action.maxStreamDurationMs;
+  return t;
 }
 
 /** Picks a cluster of a forward action (weighted by `weight`); `random` is in [0, 1). */
