@@ -398,3 +398,19 @@ test('an unsupported field is rejected with its name and the last config keeps s
   const r = await request(out, { host: 'a', path: '/still' });
   assert.equal(r.json?.name, 'v1');
 });
+
+test('an HTTP/1.0 client gets a chunked upstream body de-chunked and close-delimited', async () => {
+  const raw = await new Promise<Buffer>((resolve, reject) => {
+    const s = net.connect(out, '127.0.0.1', () => s.write('GET /bytes/100000 HTTP/1.0\r\nhost: a\r\n\r\n'));
+    const parts: Buffer[] = [];
+    s.on('data', (c: Buffer) => parts.push(c));
+    s.on('end', () => resolve(Buffer.concat(parts)));
+    s.on('error', reject);
+  });
+  const headEnd = raw.indexOf('\r\n\r\n');
+  const head = raw.subarray(0, headEnd).toString('latin1');
+  assert.match(head, /^HTTP\/1\.1 200/);
+  assert.doesNotMatch(head, /transfer-encoding/i);
+  assert.match(head, /connection: close/i);
+  assert.equal(raw.length - headEnd - 4, 100000);
+});

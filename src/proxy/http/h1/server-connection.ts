@@ -349,7 +349,8 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
     }
     const pool = cluster.h1Pool(host);
     this.pool = pool;
-    if (pool.acquire(this, this.head.method === 'HEAD', false) === 'overflow') {
+    // An HTTP/1.0 client cannot take a chunked body: de-chunk it and close-delimit instead.
+    if (pool.acquire(this, this.head.method === 'HEAD', this.info.minor === 0) === 'overflow') {
       cluster.stats.rqOverflow++;
       this.pool = null;
       this.releaseHost();
@@ -458,8 +459,10 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
     } else if (cfg.serverHeader === 'APPEND_IF_ABSENT' && !hasFlat(headers, 'server'))
       out += `server: ${cfg.serverName}\r\n`;
     out += headerLines(headers);
-    if (framing === 'chunked') out += 'transfer-encoding: chunked\r\n';
+    if (framing === 'chunked' && this.info.minor === 0) this.closeAfter = true;
+    else if (framing === 'chunked') out += 'transfer-encoding: chunked\r\n';
     else if (contentLength >= 0) out += `content-length: ${contentLength}\r\n`;
+    else if (framing === 'length') this.closeAfter = true;
     else if (framing === 'eof' && !upstreamCloses) out += 'content-length: 0\r\n';
     // A close-delimited upstream body must be close-delimited downstream too.
     if (framing === 'eof') this.closeAfter = true;
@@ -776,6 +779,11 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
 
   get requestContentLength(): number {
     return this.info.contentLength;
+  }
+
+  /** The client speaks HTTP/1.0 (no chunked responses). */
+  get http10(): boolean {
+    return this.info.minor === 0;
   }
 
   get requestDone(): boolean {

@@ -86,7 +86,7 @@ export function forwardH1ToH2(conn: H1ServerConnection, cluster: Cluster, host: 
     const endStream = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
     const cl = headers['content-length'];
     const bodyless = endStream || conn.head.method === 'HEAD' || status === 204 || status === 304;
-    chunked = !bodyless && cl === undefined;
+    chunked = !bodyless && cl === undefined && !conn.http10;
     conn.writeHead(status, flat, chunked, cl !== undefined ? Number(cl) : bodyless ? 0 : -1);
   });
   stream.on('data', (chunk: Buffer) => {
