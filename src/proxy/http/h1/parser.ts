@@ -48,30 +48,17 @@ export class HeadInfo {
   }
 }
 
+/** tchar (RFC 9110 5.6.2): ! # $ % & ' * + - . ^ _ ` | ~ DIGIT ALPHA. */
+const TCHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+  TCHAR[c.charCodeAt(0)] = 1;
+
 function isToken(s: string): boolean {
-  if (s.length === 0) return false;
-  for (let i = 0; i < s.length; i++) {
+  const len = s.length;
+  if (len === 0) return false;
+  for (let i = 0; i < len; i++) {
     const c = s.charCodeAt(i);
-    // tchar: ! # $ % & ' * + - . ^ _ ` | ~ DIGIT ALPHA
-    if (
-      !(
-        (c >= 97 && c <= 122) ||
-        (c >= 65 && c <= 90) ||
-        (c >= 48 && c <= 57) ||
-        c === 45 ||
-        c === 95 ||
-        c === 46 ||
-        c === 33 ||
-        (c >= 35 && c <= 39) ||
-        c === 42 ||
-        c === 43 ||
-        c === 94 ||
-        c === 96 ||
-        c === 124 ||
-        c === 126
-      )
-    )
-      return false;
+    if (c > 127 || TCHAR[c] === 0) return false;
   }
   return true;
 }
@@ -92,35 +79,42 @@ function parseHeaderLines(
   let upgrade = '';
   let te = '';
   const len = text.length;
+  // NUL anywhere in a head is invalid; checking the whole text once is cheaper than per value.
+  if (text.indexOf('\0', from) >= 0) {
+    info.error = 'invalid header value';
+    return false;
+  }
   while (pos < len) {
-    let eol = text.indexOf('\r\n', pos);
+    let eol = text.indexOf('\r', pos);
     if (eol < 0) eol = len;
-    const line = text.slice(pos, eol);
+    // The first CR must end the line (CRLF) and no bare LF may come before it.
+    const nl = text.indexOf('\n', pos);
+    if (eol < len ? text.charCodeAt(eol + 1) !== 10 || nl !== eol + 1 : nl >= 0) {
+      info.error = 'invalid header value';
+      return false;
+    }
+    const start = pos;
     pos = eol + 2;
-    if (line.length === 0) continue;
-    const colon = line.indexOf(':');
-    if (colon <= 0) {
+    if (eol === start) continue;
+    const colon = text.indexOf(':', start);
+    if (colon <= start || colon > eol) {
       info.error = 'malformed header line';
       return false;
     }
-    const c0 = line.charCodeAt(0);
+    const c0 = text.charCodeAt(start);
     if (c0 === 32 || c0 === 9) {
       info.error = 'obsolete header line folding';
       return false;
     }
-    const rawName = line.slice(0, colon);
+    const rawName = text.slice(start, colon);
     if (!isToken(rawName)) {
       info.error = 'invalid header name';
       return false;
     }
     const name = rawName.toLowerCase();
-    let value = line.slice(colon + 1);
+    let value = text.slice(colon + 1, eol);
     if (value.length > 0 && (value.charCodeAt(0) <= 32 || value.charCodeAt(value.length - 1) <= 32))
       value = value.trim();
-    if (value.indexOf('\n') >= 0 || value.indexOf('\r') >= 0 || value.indexOf('\0') >= 0) {
-      info.error = 'invalid header value';
-      return false;
-    }
     switch (name) {
       case 'content-length': {
         if (!/^\d+$/.test(value)) {

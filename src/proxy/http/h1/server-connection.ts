@@ -29,6 +29,8 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
   readonly socket: net.Socket;
   private readonly hcm: HttpConnectionManager;
   readonly head = new RequestHead();
+  /** The client's address, read once per connection. */
+  private readonly remoteAddress: string;
   private readonly info = new HeadInfo();
   private readonly reqReader = new BodyReader();
   private readonly decision = new RouteDecision();
@@ -68,6 +70,7 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
 
   constructor(socket: net.Socket, hcm: HttpConnectionManager, initial: Buffer) {
     this.socket = socket;
+    this.remoteAddress = socket.remoteAddress ?? '';
     this.hcm = hcm;
     socket.setNoDelay(true);
     socket.on('data', this.onData);
@@ -209,7 +212,7 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
     stats.rqActive++;
     stats.rqHttp1++;
     const head = this.head;
-    head.remoteAddress = this.socket.remoteAddress ?? '';
+    head.remoteAddress = this.remoteAddress;
     if (this.info.close) this.closeAfter = true;
     this.reqReader.start(this.info.framing, this.info.contentLength, false);
     if (this.info.expectContinue && this.info.minor === 1) this.socket.write(CONTINUE);
@@ -415,8 +418,10 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
       this.discarding = true;
       return;
     }
-    this.queue = [];
-    this.queued = 0;
+    if (this.queued !== 0 || this.queue.length !== 0) {
+      this.queue = [];
+      this.queued = 0;
+    }
     this.respStarted = true;
     const d = this.decision;
     // Response header changes: weighted cluster, route, virtual host, route configuration.
@@ -723,8 +728,10 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
     if (this.filters) for (const f of this.filters) f.onDestroy?.();
     this.filters = null;
     this.mirrors = null;
-    this.queue = [];
-    this.queued = 0;
+    if (this.queued !== 0 || this.queue.length !== 0) {
+      this.queue = [];
+      this.queued = 0;
+    }
     this.h2Upstream = null;
     if (!this.reqDone || this.closeAfter || this.hcm.draining) {
       this.state = 'closed';
