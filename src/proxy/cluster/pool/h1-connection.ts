@@ -22,8 +22,12 @@ export interface H1ResponseHandler {
   onUpstreamFlush(conn: H1Connection): void;
   /** The final response head; `conn.reader` is set up for the body. */
   onUpstreamHead(conn: H1Connection, info: HeadInfo, headers: string[]): void;
-  /** Body bytes: raw (framing kept) or de-chunked, as the handler chose with `decode`. */
-  onUpstreamBody(conn: H1Connection, chunk: Buffer): void;
+  /**
+   * Body bytes: raw (framing kept) or de-chunked, as the handler chose with `decode`. The bytes
+   * are lent: return true when they may still be referenced after the call (e.g. handed to a
+   * socket write); false when they were copied or dropped, so the read buffer can be reused.
+   */
+  onUpstreamBody(conn: H1Connection, chunk: Buffer): boolean;
   /** The response body ended; `trailers` are raw trailer lines of a chunked body. */
   onUpstreamEnd(conn: H1Connection, trailers: string): void;
   /** 101 Switching Protocols: from now on the socket is a tunnel; `rest` is data after the head. */
@@ -37,6 +41,20 @@ export interface H1ConnectionOwner {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * One read buffer shared by every upstream connection of the process (reads are handled one at a
+ * time, synchronously). It is replaced whenever a handler keeps a reference to bytes in it.
+ */
+const READ_BUFFER_SIZE = 64 * 1024;
+let readBuffer = Buffer.allocUnsafe(READ_BUFFER_SIZE);
+
+function currentReadBuffer(): Buffer {
+  return readBuffer;
+}
+
+/** How a connection receives bytes: straight into the shared buffer, or as stream 'data' events (tunnels). */
+export type ReadMode = 'shared-buffer' | 'stream';
 
 export class H1Connection {
   readonly socket: net.Socket;
@@ -62,12 +80,31 @@ export class H1Connection {
   private connectTimer: NodeJS.Timeout | undefined;
   /** Idle-pool expiry timestamp. */
   idleSince = 0;
+  /** How bytes arrive (see ReadMode). */
+  readonly mode: ReadMode;
 
-  constructor(host: string, port: number, connectTimeoutMs: number, owner: H1ConnectionOwner) {
+  constructor(
+    host: string,
+    port: number,
+    connectTimeoutMs: number,
+    owner: H1ConnectionOwner,
+    mode: ReadMode = 'shared-buffer',
+  ) {
     this.owner = owner;
-    this.socket = net.connect({ host, port, noDelay: true });
+    this.mode = mode;
+    // The shared-buffer mode skips the stream machinery per read; a connection that may become a
+    // tunnel (an upgrade request) keeps ordinary 'data' events so that it can be piped.
+    this.socket =
+      mode === 'shared-buffer'
+        ? net.connect({
+            host,
+            port,
+            noDelay: true,
+            onread: { buffer: currentReadBuffer, callback: this.onRead },
+          })
+        : net.connect({ host, port, noDelay: true });
     this.socket.on('connect', this.onConnect);
-    this.socket.on('data', this.onData);
+    if (mode === 'stream') this.socket.on('data', this.onData);
     this.socket.on('error', this.onError);
     this.socket.on('close', this.onClose);
     this.socket.on('end', this.onEnd);
@@ -121,6 +158,17 @@ export class H1Connection {
     this.handler?.onUpstreamFlush(this);
   };
 
+  /** Set while a handler keeps bytes of the shared read buffer (the next read gets a new one). */
+  private lent = false;
+
+  private readonly onRead = (nread: number, buf: Buffer): boolean => {
+    this.lent = false;
+    this.read(buf.subarray(0, nread));
+    this.handler?.onUpstreamFlush(this);
+    if (this.lent && buf === readBuffer) readBuffer = Buffer.allocUnsafe(READ_BUFFER_SIZE);
+    return true;
+  };
+
   private read(chunk: Buffer): void {
     this.responseBytes += chunk.length;
     const handler = this.handler;
@@ -147,7 +195,8 @@ export class H1Connection {
         this.info.reset();
         const outcome = parseResponseHead(buf, this.headers, this.info);
         if (outcome === 'incomplete') {
-          this.pending = buf;
+          // Keep a copy: `buf` may be the shared read buffer.
+          this.pending = Buffer.from(buf);
           return;
         }
         if (outcome !== 'complete') {
@@ -156,6 +205,10 @@ export class H1Connection {
         }
         off = this.info.headLength;
         const status = this.info.status;
+        if (status === 101 && this.mode === 'shared-buffer') {
+          this.fail('protocol_error', 'unexpected 101 Switching Protocols');
+          return;
+        }
         if (status === 101) {
           this.state = 'tunnel';
           this.socket.removeListener('data', this.onData);
@@ -187,9 +240,12 @@ export class H1Connection {
       if (n > 0) {
         if (this.decode && this.reader.framing === 'chunked') {
           const parts = this.reader.decoded;
-          for (let i = 0; i < parts.length; i++) handler.onUpstreamBody(this, parts[i]);
+          for (let i = 0; i < parts.length; i++) if (handler.onUpstreamBody(this, parts[i])) this.lent = true;
           parts.length = 0;
-        } else handler.onUpstreamBody(this, off === 0 && n === buf.length ? buf : buf.subarray(off, off + n));
+        } else if (
+          handler.onUpstreamBody(this, off === 0 && n === buf.length ? buf : buf.subarray(off, off + n))
+        )
+          this.lent = true;
         if (this.handler !== handler) return;
       }
       off += n;

@@ -25,6 +25,8 @@ interface Waiter {
   handler: H1ResponseHandler;
   headRequest: boolean;
   decode: boolean;
+  /** The request asks for an upgrade: it gets a fresh connection that can become a tunnel. */
+  tunnel: boolean;
 }
 
 export class H1Pool implements UpstreamPool, H1ConnectionOwner {
@@ -54,8 +56,8 @@ export class H1Pool implements UpstreamPool, H1ConnectionOwner {
    * open, the request waits (`pending`) for one to be released, or overflows when
    * max_pending_requests are already waiting (Envoy's circuit breakers).
    */
-  acquire(handler: H1ResponseHandler, headRequest: boolean, decode: boolean): AcquireOutcome {
-    while (this.idle.length > 0) {
+  acquire(handler: H1ResponseHandler, headRequest: boolean, decode: boolean, tunnel = false): AcquireOutcome {
+    while (!tunnel && this.idle.length > 0) {
       const conn = this.idle.pop()!;
       if (conn.state !== 'idle' || conn.socket.destroyed) continue;
       conn.attach(handler, headRequest, decode);
@@ -63,15 +65,21 @@ export class H1Pool implements UpstreamPool, H1ConnectionOwner {
     }
     if (this.stats.cxActive >= this.config.maxConnections) {
       if (this.pending.length >= this.config.maxPendingRequests) return 'overflow';
-      this.pending.push({ handler, headRequest, decode });
+      this.pending.push({ handler, headRequest, decode, tunnel });
       return 'pending';
     }
-    this.connect({ handler, headRequest, decode });
+    this.connect({ handler, headRequest, decode, tunnel });
     return 'assigned';
   }
 
   private connect(w: Waiter): void {
-    const conn = new H1Connection(this.config.host, this.config.port, this.config.connectTimeoutMs, this);
+    const conn = new H1Connection(
+      this.config.host,
+      this.config.port,
+      this.config.connectTimeoutMs,
+      this,
+      w.tunnel ? 'stream' : 'shared-buffer',
+    );
     this.open++;
     this.stats.cxTotal++;
     this.stats.cxActive++;
@@ -94,6 +102,11 @@ export class H1Pool implements UpstreamPool, H1ConnectionOwner {
     }
     conn.state = 'idle';
     conn.idleSince = Date.now();
+    if (this.pending[0]?.tunnel) {
+      // A waiting upgrade needs a fresh connection: free this slot for it.
+      conn.destroy();
+      return;
+    }
     const waiter = this.pending.shift();
     if (waiter) {
       conn.attach(waiter.handler, waiter.headRequest, waiter.decode);

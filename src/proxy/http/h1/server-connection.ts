@@ -353,7 +353,10 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
     const pool = cluster.h1Pool(host);
     this.pool = pool;
     // An HTTP/1.0 client cannot take a chunked body: de-chunk it and close-delimit instead.
-    if (pool.acquire(this, this.head.method === 'HEAD', this.info.minor === 0) === 'overflow') {
+    if (
+      pool.acquire(this, this.head.method === 'HEAD', this.info.minor === 0, this.info.upgrade !== '') ===
+      'overflow'
+    ) {
       cluster.stats.rqOverflow++;
       this.pool = null;
       this.releaseHost();
@@ -501,13 +504,19 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
     if (this.pendingHead !== null) this.writeWithHead(null);
   }
 
-  onUpstreamBody(conn: H1Connection, chunk: Buffer): void {
-    if (this.discarding) return;
-    const ok = this.pendingHead !== null ? this.writeWithHead(chunk) : this.socket.write(chunk);
+  onUpstreamBody(conn: H1Connection, chunk: Buffer): boolean {
+    if (this.discarding) return false;
+    // Small pieces are copied (the upstream's read buffer is reused); large ones are lent.
+    const copied = chunk.length <= 16384;
+    const ok =
+      this.pendingHead !== null
+        ? this.writeWithHead(chunk)
+        : this.socket.write(copied ? Buffer.from(chunk) : chunk);
     if (!ok) {
       conn.socket.pause();
       this.socket.once('drain', () => conn.socket.resume());
     }
+    return !copied;
   }
 
   onUpstreamEnd(conn: H1Connection, _trailers: string): void {

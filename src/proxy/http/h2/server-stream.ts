@@ -362,12 +362,13 @@ export class H2ServerStream implements H1ResponseHandler, FilterStream {
     }
   }
 
-  onUpstreamBody(conn: H1Connection, chunk: Buffer): void {
-    if (this.finished || this.stream.destroyed) return;
+  onUpstreamBody(conn: H1Connection, chunk: Buffer): boolean {
+    if (this.finished || this.stream.destroyed) return false;
     if (!this.stream.write(chunk)) {
       conn.socket.pause();
       this.stream.once('drain', () => conn.socket.resume());
     }
+    return true;
   }
 
   onUpstreamEnd(conn: H1Connection, trailers: string): void {

@@ -115,7 +115,9 @@ export class MirrorExchange implements H1ResponseHandler {
 
   onUpstreamHead(): void {}
 
-  onUpstreamBody(): void {}
+  onUpstreamBody(): boolean {
+    return false;
+  }
 
   onUpstreamEnd(): void {
     // The mirror answered; reuse the connection only if the whole copy was sent.
