@@ -1,6 +1,6 @@
 // End to end: `weft run` units (sidecar + app) against a real control plane: mesh calls by name, exit codes, signals, no leftovers.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -172,9 +172,24 @@ test("weft run exits with the app's exit code and leaves no sidecar behind", asy
 });
 
 test('SIGTERM to weft run reaches the app once, then the sidecar drains and both are gone', async () => {
-  const unit = await startUnit(['--service', 'stoppable'], SERVER_APP, /^app ready (\d+)$/);
+  const unit = await startUnit(
+    ['--service', 'stoppable', '--label', 'team=books', '--drain-timeout', '2s'],
+    SERVER_APP,
+    /^app ready (\d+)$/,
+  );
   const appPid = Number(unit.ready[1]);
   const sidecar = sidecarPid(unit.output().stderr);
+  const argv = (await readFile(`/proc/${sidecar}/cmdline`, 'utf8')).split('\0');
+  const flags = argv.slice(argv.indexOf('proxy') + 1).join(' ');
+  assert.match(flags, /--service stoppable /, 'proxy flags given to weft run reach the sidecar');
+  assert.match(flags, /--label team=books /);
+  assert.match(flags, /--drain-timeout 2s /);
+  assert.match(flags, /--app-port \d+ --inbound-port \d+ --outbound-port \d+ --admin-port \d+/);
+  assert.doesNotMatch(
+    flags,
+    /--concurrency|--ready-timeout/,
+    'defaults are left to the proxy, unit flags kept',
+  );
   assert.ok(isAlive(appPid) && isAlive(sidecar));
   const exit = await unit.stop('SIGTERM');
   assert.equal(exit.code, 0, `the app exits 0 on SIGTERM, so does the unit:\n${unit.output().stderr}`);
