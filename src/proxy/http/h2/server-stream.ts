@@ -13,10 +13,22 @@ import type { FilterStream, HttpFilter } from '../filters/filter.ts';
 import { type HeadInfo, parseTrailerLines } from '../h1/parser.ts';
 import { grpcStatusFor, isGrpc, LOCAL_BODY } from '../local-reply.ts';
 import { RequestHead } from '../request-head.ts';
-import { applyResponseMutations, effectiveTimeout } from '../router/route-table.ts';
+import { applyResponseMutations, effectiveTimeout, type RetryPolicy } from '../router/route-table.ts';
 import { decide, RouteDecision } from '../router/router.ts';
 
 const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_CANCEL } = http2.constants;
+
+/** Request bodies up to this size are kept so that a failed attempt can be retried (Envoy buffers too). */
+const RETRY_BUFFER_LIMIT = 64 * 1024;
+
+/** gRPC status → Envoy's retry_on condition for it (x-envoy-retry-grpc-on names). */
+const GRPC_RETRY_ON: Record<number, string> = {
+  1: 'cancelled',
+  4: 'deadline-exceeded',
+  8: 'resource-exhausted',
+  13: 'internal',
+  14: 'unavailable',
+};
 
 /** Headers that never cross an HTTP/2 hop (RFC 9113 8.2.2). */
 const HOP_BY_HOP = new Set([
@@ -47,6 +59,17 @@ export class H2ServerStream implements H1ResponseHandler, FilterStream {
   private finished = false;
   private timer: NodeJS.Timeout | undefined;
   private retriesLeft = 0;
+  /** HTTP/2 upstream: request headers, built once (retries reuse them). */
+  private h2Headers: http2.OutgoingHttpHeaders | undefined;
+  /** Request body kept for retries; null once it outgrew RETRY_BUFFER_LIMIT. */
+  private h2Body: Buffer[] | null = [];
+  private h2BodyBytes = 0;
+  /** The client has sent its whole request. */
+  private downEnded = false;
+  private bodyWired = false;
+  private trailersWired = false;
+  /** Trailers of the attempt whose response the client gets. */
+  private h2Trailers: http2.IncomingHttpHeaders | undefined;
   /** Chunk-encode the request body towards an HTTP/1.1 upstream. */
   private chunkedUp = false;
 
@@ -59,6 +82,7 @@ export class H2ServerStream implements H1ResponseHandler, FilterStream {
     this.hcm = hcm;
     this.stream = stream;
     this.endStream = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
+    this.downEnded = this.endStream;
     const head = this.head;
     head.protocol = 'HTTP/2';
     head.method = String(headers[':method'] ?? 'GET');
@@ -144,9 +168,11 @@ export class H2ServerStream implements H1ResponseHandler, FilterStream {
     this.pickAndSend();
   }
 
-  private pickAndSend(): void {
+  private pickAndSend(avoid: Host | null = null): void {
     const cluster = this.cluster!;
-    const host = cluster.pick(this.decision);
+    let host = cluster.pick(this.decision);
+    // Retries prefer another host (Envoy's previous_hosts predicate, up to 5 attempts).
+    for (let i = 0; avoid !== null && host === avoid && i < 5; i++) host = cluster.pick(this.decision);
     if (!host) {
       cluster.stats.noneHealthy++;
       this.localReply(503, LOCAL_BODY.noHealthyUpstream, 'UH');
@@ -176,6 +202,83 @@ export class H2ServerStream implements H1ResponseHandler, FilterStream {
   // ---- HTTP/2 upstream ----
 
   private forwardH2(cluster: Cluster, host: Host): void {
+    const headers = (this.h2Headers ??= this.buildH2Headers());
+    const replay = this.h2Body ?? [];
+    let up: http2.ClientHttp2Stream;
+    try {
+      up = cluster
+        .h2Pool(host)
+        .get()
+        .request(headers, { endStream: this.downEnded && replay.length === 0 });
+    } catch {
+      this.h2AttemptFailed('UF', LOCAL_BODY.connectFailure);
+      return;
+    }
+    this.upstreamH2 = up;
+    // A retry re-sends what the client has sent so far (kept while small enough).
+    for (const chunk of replay) up.write(chunk);
+    if (this.downEnded && replay.length > 0) up.end();
+    if (!this.endStream && !this.bodyWired) this.wireRequestBody();
+    if (!this.trailersWired) {
+      this.trailersWired = true;
+      this.stream.on('wantTrailers', () => {
+        const out: http2.OutgoingHttpHeaders = {};
+        const t = this.h2Trailers;
+        if (t) for (const [k, v] of Object.entries(t)) if (!k.startsWith(':')) out[k] = v;
+        try {
+          this.stream.sendTrailers(out);
+        } catch {
+          // stream already gone
+        }
+      });
+    }
+    up.on('response', (rh, flags) => {
+      if (this.finished || this.upstreamH2 !== up) return;
+      const status = Number(rh[':status']);
+      cluster.stats.status(status);
+      cluster.record(host, status);
+      const end = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
+      if (this.retriableResponse(status, end ? rh['grpc-status'] : undefined)) {
+        this.upstreamH2 = null;
+        up.close(NGHTTP2_CANCEL);
+        this.retryH2();
+        return;
+      }
+      this.clearTimer();
+      const out = this.responseHeaders(status, rh);
+      this.responded = true;
+      try {
+        // Whether trailers follow is only known at the end: hold the stream open for them
+        // (an upstream without trailers ends with an empty trailer block).
+        this.stream.respond(out, { endStream: end, waitForTrailers: !end });
+      } catch {
+        return;
+      }
+      if (end) return;
+      up.pipe(this.stream);
+    });
+    up.on('trailers', (t) => {
+      if (this.upstreamH2 === up) this.h2Trailers = t;
+    });
+    up.on('end', () => {
+      if (this.upstreamH2 === up) this.complete();
+    });
+    up.on('close', () => {
+      if (this.finished || this.upstreamH2 !== up) return;
+      if (this.responded) {
+        if (up.rstCode !== undefined && up.rstCode !== 0) this.reset('UR');
+        return;
+      }
+      this.h2AttemptFailed(up.rstCode ? 'UR' : 'UC', LOCAL_BODY.connectionTermination);
+    });
+    up.on('error', () => {
+      if (this.finished || this.upstreamH2 !== up) return;
+      if (this.responded) this.reset('UR');
+      else this.h2AttemptFailed('UF', LOCAL_BODY.connectFailure);
+    });
+  }
+
+  private buildH2Headers(): http2.OutgoingHttpHeaders {
     const head = this.head;
     const headers: http2.OutgoingHttpHeaders = {
       ':method': head.method,
@@ -190,63 +293,75 @@ export class H2ServerStream implements H1ResponseHandler, FilterStream {
         prev === undefined ? h[i + 1] : Array.isArray(prev) ? [...prev, h[i + 1]] : [String(prev), h[i + 1]];
     }
     if (headers['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = head.scheme;
-    let up: http2.ClientHttp2Stream;
-    try {
-      up = cluster.h2Pool(host).get().request(headers, { endStream: this.endStream });
-    } catch {
-      this.upstreamFailure('UF', LOCAL_BODY.connectFailure);
+    return headers;
+  }
+
+  /** Request body: to the current upstream stream, and kept (up to a limit) for retries. */
+  private wireRequestBody(): void {
+    this.bodyWired = true;
+    this.stream.on('data', (chunk: Buffer) => {
+      if (this.h2Body !== null) {
+        this.h2BodyBytes += chunk.length;
+        if (this.h2BodyBytes > RETRY_BUFFER_LIMIT) this.h2Body = null;
+        else this.h2Body.push(chunk);
+      }
+      const up = this.upstreamH2;
+      if (up && !up.destroyed && !up.write(chunk)) {
+        this.stream.pause();
+        up.once('drain', () => this.stream.resume());
+      }
+    });
+    this.stream.on('end', () => {
+      this.downEnded = true;
+      const up = this.upstreamH2;
+      if (up && !up.destroyed && !up.writableEnded) up.end();
+    });
+  }
+
+  private retryPolicy(): RetryPolicy | undefined {
+    return this.decision.action?.retry ?? this.decision.vhost?.retry;
+  }
+
+  /** Whether an answer (status, or grpc-status of a trailers-only answer) should be retried. */
+  private retriableResponse(status: number, grpcStatus: string | string[] | undefined): boolean {
+    const retry = this.retryPolicy();
+    if (!retry || this.retriesLeft <= 0 || this.h2Body === null) return false;
+    const on = retry.retryOn;
+    if (on.has('5xx') && status >= 500) return true;
+    if (on.has('gateway-error') && (status === 502 || status === 503 || status === 504)) return true;
+    if (on.has('retriable-status-codes') && retry.retriableStatusCodes.includes(status)) return true;
+    if (grpcStatus === undefined) return false;
+    const name = GRPC_RETRY_ON[Number(grpcStatus)];
+    return name !== undefined && on.has(name);
+  }
+
+  /** An attempt failed before any response: retry on another host when the policy allows, else answer. */
+  private h2AttemptFailed(flag: ResponseFlag, body: string): void {
+    this.upstreamH2 = null;
+    const retry = this.retryPolicy();
+    const on = retry?.retryOn;
+    const allowed =
+      on !== undefined &&
+      (on.has('reset') ||
+        on.has('5xx') ||
+        on.has('gateway-error') ||
+        (flag === 'UF' && on.has('connect-failure')) ||
+        (flag === 'UR' && on.has('refused-stream')));
+    if (this.host) this.cluster!.record(this.host, flag === 'UF' ? 'connect_failure' : 'reset');
+    if (allowed && this.retriesLeft > 0 && this.h2Body !== null) {
+      this.retryH2();
       return;
     }
-    this.upstreamH2 = up;
-    if (!this.endStream) this.stream.pipe(up);
-    let trailers: http2.IncomingHttpHeaders | undefined;
-    let waitTrailers = false;
-    up.on('response', (rh, flags) => {
-      if (this.finished) return;
-      const status = Number(rh[':status']);
-      cluster.stats.status(status);
-      cluster.record(host, status);
-      this.clearTimer();
-      const out = this.responseHeaders(status, rh);
-      const end = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
-      // Whether trailers follow is only known at the end: hold the stream open for them
-      // (an upstream without trailers ends with an empty trailer block).
-      waitTrailers = !end;
-      this.responded = true;
-      try {
-        this.stream.respond(out, { endStream: end, waitForTrailers: waitTrailers });
-      } catch {
-        return;
-      }
-      if (end) return;
-      up.pipe(this.stream);
-    });
-    up.on('trailers', (t) => {
-      trailers = t;
-    });
-    this.stream.on('wantTrailers', () => {
-      const out: http2.OutgoingHttpHeaders = {};
-      if (trailers) for (const [k, v] of Object.entries(trailers)) if (!k.startsWith(':')) out[k] = v;
-      try {
-        this.stream.sendTrailers(out);
-      } catch {
-        // stream already gone
-      }
-    });
-    up.on('end', () => this.complete());
-    up.on('close', () => {
-      if (this.finished) return;
-      if (up.rstCode !== undefined && up.rstCode !== 0) {
-        if (!this.responded) return this.upstreamFailure('UR', LOCAL_BODY.connectionTermination);
-        return this.reset('UR');
-      }
-      if (!this.responded) this.upstreamFailure('UC', LOCAL_BODY.connectionTermination);
-    });
-    up.on('error', () => {
-      if (this.finished) return;
-      if (!this.responded) this.upstreamFailure('UF', LOCAL_BODY.connectFailure);
-      else this.reset('UR');
-    });
+    if (flag === 'UF') this.cluster!.stats.cxConnectFail++;
+    this.upstreamFailure(retry && retry.numRetries > 0 && this.retriesLeft === 0 ? 'URX' : flag, body);
+  }
+
+  private retryH2(): void {
+    this.retriesLeft--;
+    this.cluster!.stats.rqRetry++;
+    const previous = this.host;
+    this.releaseHost();
+    this.pickAndSend(previous);
   }
 
   /** Response headers for the client: upstream's, minus hop-by-hop, plus route mutations and server. */
