@@ -150,7 +150,11 @@ async function run(ctx: BenchContext): Promise<string> {
   return `Backend: nginx (1 worker) returning a fixed 1 KiB body. Client: \`wrk -t1 -c${CONNECTIONS} --latency\`,
 ${ctx.durations.warmupS} s warm-up (discarded) then ${ctx.durations.measureS} s measured, per row. Every proxy runs one
 worker (nginx \`worker_processes 1\`, HAProxy \`nbthread 1\`, one Node process); weft's multi-core mode is a
-separate row. wrk is a closed-loop client: its latency figures hide coordinated omission (see the open-loop
+separate row, with one worker per core of the machine${
+    ctx.cores <= 2
+      ? ` (on this ${ctx.cores}-core machine wrk and the backend need the same cores, so it cannot show how the mode scales)`
+      : ''
+  }. wrk is a closed-loop client: its latency figures hide coordinated omission (see the open-loop
 section for latency that does not). "proxy CPU s / 1k req" is the CPU time (user + system, from \`/proc\`) of
 all proxy processes on the path during the measured run per 1,000 requests: on a shared machine it moves
 less than req/s, which depends on what else competes for the cores.
