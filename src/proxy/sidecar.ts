@@ -40,6 +40,8 @@ export interface SidecarConfig {
   bootstrapTimeoutMs: number;
   /** Worker processes serving traffic (1 = this process serves; more = multi-core mode). */
   concurrency: number;
+  /** `sidecar` (default) or `gateway` (WEFT_ROLE in the node metadata, for `weft gateway`). */
+  role?: 'sidecar' | 'gateway';
 }
 
 /** The ports a sidecar bound. */
@@ -213,7 +215,7 @@ export class Sidecar {
       user_agent_name: 'weft',
       metadata: jsonToStruct({
         [NODE_METADATA.sidecar]: 'true',
-        [NODE_METADATA.role]: 'sidecar',
+        [NODE_METADATA.role]: c.role ?? 'sidecar',
         [NODE_METADATA.namespace]: c.namespace,
         [NODE_METADATA.serviceAccount]: c.serviceAccount,
         [NODE_METADATA.labels]: labels,

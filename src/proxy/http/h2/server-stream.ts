@@ -13,6 +13,7 @@ import type { FilterStream, HttpFilter } from '../filters/filter.ts';
 import { type HeadInfo, parseTrailerLines } from '../h1/parser.ts';
 import { grpcStatusFor, isGrpc, LOCAL_BODY } from '../local-reply.ts';
 import { RequestHead } from '../request-head.ts';
+import { MirrorExchange } from '../router/mirror.ts';
 import { applyResponseMutations, effectiveTimeout, type RetryPolicy } from '../router/route-table.ts';
 import { decide, RouteDecision } from '../router/router.ts';
 
@@ -165,6 +166,9 @@ export class H2ServerStream implements H1ResponseHandler, FilterStream {
       this.connectTunnel();
       return;
     }
+    // Mirroring from HTTP/2 clients covers bodyless requests (the copy is sent as HTTP/1.1).
+    if (action.mirrors.length > 0 && this.endStream)
+      for (const policy of action.mirrors) MirrorExchange.start(hcm.clusters, policy, this.head, '', true);
     this.pickAndSend();
   }
 
