@@ -225,7 +225,10 @@ describe('state of the world', () => {
     c.send({ node: sidecarNode('bad', { WEFT_INBOUND_PORT: 'many' }), type_url: TYPE_URL.cluster });
     const status = await c.ended();
     assert.equal(status.code, 3);
-    assert.match(status.details, /^WEFT_XDS_NODE_INVALID: node\.metadata\.WEFT_INBOUND_PORT must be a port number/);
+    assert.match(
+      status.details,
+      /^WEFT_XDS_NODE_INVALID: node\.metadata\.WEFT_INBOUND_PORT must be a port number/,
+    );
   });
 });
 

@@ -90,7 +90,15 @@ test('apply, get, kill -9, restart, get, delete through the CLI against a real c
   cp = await startControlPlane(dataDir);
   processes.push(cp);
   server = cp.ready[1];
-  const second = await runCli(['control-plane', '--data-dir', dataDir, '--api', '127.0.0.1:0', '--xds', '127.0.0.1:0']);
+  const second = await runCli([
+    'control-plane',
+    '--data-dir',
+    dataDir,
+    '--api',
+    '127.0.0.1:0',
+    '--xds',
+    '127.0.0.1:0',
+  ]);
   assert.equal(second.code, 1, 'a second control plane on the same data dir is refused');
   assert.match(second.stderr, /held by running process \d+/);
 
