@@ -84,6 +84,9 @@ export class H2ServerStream implements H1ResponseHandler, FilterStream {
     this.stream = stream;
     this.endStream = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
     this.downEnded = this.endStream;
+    // A request without a body still has a readable side: consume it so that the stream ends
+    // cleanly (otherwise every close counts as premature and costs an error object).
+    if (this.endStream) stream.resume();
     const head = this.head;
     head.protocol = 'HTTP/2';
     head.method = String(headers[':method'] ?? 'GET');
