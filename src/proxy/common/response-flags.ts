@@ -15,7 +15,9 @@ export type ResponseFlag =
   | 'DC' // downstream connection termination
   | 'DPE' // downstream protocol error
   | 'SI' // stream idle timeout
-  | 'UMSDR'; // upstream max stream duration reached
+  | 'UMSDR' // upstream max stream duration reached
+  | 'FI' // fault injected (abort)
+  | 'DI'; // delay injected
 
 /** Header that carries the flags on local replies. */
 export const RESPONSE_FLAGS_HEADER = 'x-weft-response-flags';

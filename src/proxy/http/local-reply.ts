@@ -52,9 +52,12 @@ export function h1LocalReply(
   serverName: string,
 ): string {
   let head = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Unknown'}\r\n`;
-  if (grpc) {
+  // A filter may name the gRPC status itself (fault abort with grpc_status).
+  const given = extraHeaders ? extraHeaders.indexOf('grpc-status') : -1;
+  if (grpc || given >= 0) {
     head = 'HTTP/1.1 200 OK\r\n';
-    head += `content-type: application/grpc\r\ngrpc-status: ${grpcStatusFor(status)}\r\ngrpc-message: ${encodeURIComponent(body)}\r\n`;
+    if (given < 0) head += `grpc-status: ${grpcStatusFor(status)}\r\n`;
+    head += `content-type: application/grpc\r\ngrpc-message: ${encodeURIComponent(body)}\r\n`;
     body = '';
   } else if (body !== '') head += 'content-type: text/plain\r\n';
   if (flag) head += `${RESPONSE_FLAGS_HEADER}: ${flag}\r\n`;

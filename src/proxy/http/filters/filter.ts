@@ -52,6 +52,13 @@ export interface FilterStream {
   continueDecoding(): void;
   /** Response headers the filters add (applied when the response head is written). */
   addResponseHeader(name: string, value: string): void;
+  /**
+   * The per-route config (`typed_per_filter_config`) under `filterName` of the route this request
+   * matches (route, else virtual host), as the filter's factory parsed it; undefined when none.
+   */
+  routeConfig?(filterName: string): unknown;
+  /** The (first) cluster the matched route sends to, for filters that apply per upstream cluster. */
+  routeCluster?(): string | undefined;
 }
 
 /** One filter instance for one stream. */
@@ -78,4 +85,6 @@ export interface HttpFilterFactory {
   /** The router ends the chain; it is built into the connection manager. */
   readonly terminal: boolean;
   parse(name: string, config: Msg, where: string): HttpFilterConfig | undefined;
+  /** Parses a per-route config (`typed_per_filter_config`); filters without one reject per-route config. */
+  parsePerRoute?(config: Msg, where: string): unknown;
 }

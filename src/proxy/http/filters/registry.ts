@@ -1,5 +1,6 @@
 // HTTP filters by Envoy type URL. The connection manager builds its chain from this table.
 import { checkFields } from '../../common/fields.ts';
+import { faultFilterFactory } from './fault/fault-filter.ts';
 import type { HttpFilterFactory } from './filter.ts';
 import { jwtAuthnFilterFactory } from './jwt-authn/jwt-authn-filter.ts';
 import { rbacFilterFactory } from './rbac/rbac-filter.ts';
@@ -26,4 +27,5 @@ export const HTTP_FILTERS: Map<string, HttpFilterFactory> = new Map([
   [router.typeUrl, router],
   [rbacFilterFactory.typeUrl, rbacFilterFactory],
   [jwtAuthnFilterFactory.typeUrl, jwtAuthnFilterFactory],
+  [faultFilterFactory.typeUrl, faultFilterFactory],
 ]);

@@ -8,12 +8,19 @@ import type { H1Pool } from '../../cluster/pool/h1-pool.ts';
 import type { ResponseFlag } from '../../common/response-flags.ts';
 import { splice } from '../../common/splice.ts';
 import type { HttpConnectionManager } from '../connection-manager.ts';
-import type { FilterStream, HttpFilter } from '../filters/filter.ts';
+import type { DownstreamConnection, FilterStream, HttpFilter, StreamInfo } from '../filters/filter.ts';
 import { h1LocalReply, isGrpc, LOCAL_BODY } from '../local-reply.ts';
 import { RequestHead } from '../request-head.ts';
 import { MirrorExchange } from '../router/mirror.ts';
 import { applyResponseMutations, effectiveTimeout, type RetryPolicy } from '../router/route-table.ts';
-import { decide, RouteDecision } from '../router/router.ts';
+import {
+  decide,
+  firstCluster,
+  matchRoute,
+  perFilterConfig,
+  RouteDecision,
+  type RouteMatchResult,
+} from '../router/router.ts';
 import { BodyReader, HeadInfo, headerLines, parseRequestHead, STATUS_TEXT } from './parser.ts';
 import { forwardH1ToH2, type H2UpstreamRequest } from './to-h2.ts';
 
@@ -59,6 +66,11 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
   private requestId = '';
   /** Response body framing passes chunked bytes through unchanged. */
   private grpc = false;
+  /** The route filters asked about (undefined: not looked up yet for this request). */
+  private matched: RouteMatchResult | null | undefined;
+  /** Connection facts for filters, built on first use. */
+  private connectionInfo: DownstreamConnection | undefined;
+  private info_: StreamInfo | undefined;
   /** Copies of the current request on their way to mirror clusters. */
   private mirrors: MirrorExchange[] | null = null;
   /** The current upstream answer is being dropped for a retry. */
@@ -207,6 +219,8 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
     this.grpc = false;
     this.extraResponseHeaders = null;
     this.filterIndex = 0;
+    this.matched = undefined;
+    this.info_ = undefined;
     const stats = this.hcm.stats;
     stats.rqTotal++;
     stats.rqActive++;
@@ -263,6 +277,34 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
 
   addResponseHeader(name: string, value: string): void {
     (this.extraResponseHeaders ??= []).push(name.toLowerCase(), value);
+  }
+
+  private matchedRoute(): RouteMatchResult | undefined {
+    if (this.matched === undefined)
+      this.matched = matchRoute(this.hcm.config, this.hcm.routes(), this.head) ?? null;
+    return this.matched ?? undefined;
+  }
+
+  routeConfig(filterName: string): unknown {
+    return perFilterConfig(this.matchedRoute(), filterName);
+  }
+
+  routeCluster(): string | undefined {
+    return firstCluster(this.matchedRoute());
+  }
+
+  /** Connection facts and per-request dynamic metadata (Envoy's StreamInfo), built on first use. */
+  get streamInfo(): StreamInfo {
+    if (this.info_ === undefined) {
+      const socket = this.socket;
+      this.connectionInfo ??= {
+        sourceIp: this.remoteAddress,
+        destinationIp: socket.localAddress,
+        destinationPort: socket.localPort ?? 0,
+      };
+      this.info_ = { connection: this.connectionInfo, dynamicMetadata: new Map() };
+    }
+    return this.info_;
   }
 
   sendLocalReply(status: number, body: string, flag: ResponseFlag | undefined, headers?: string[]): void {

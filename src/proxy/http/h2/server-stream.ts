@@ -9,13 +9,20 @@ import type { H1Pool } from '../../cluster/pool/h1-pool.ts';
 import { RESPONSE_FLAGS_HEADER, type ResponseFlag } from '../../common/response-flags.ts';
 import { splice } from '../../common/splice.ts';
 import type { HttpConnectionManager } from '../connection-manager.ts';
-import type { FilterStream, HttpFilter } from '../filters/filter.ts';
+import type { FilterStream, HttpFilter, StreamInfo } from '../filters/filter.ts';
 import { type HeadInfo, parseTrailerLines } from '../h1/parser.ts';
 import { grpcStatusFor, isGrpc, LOCAL_BODY } from '../local-reply.ts';
 import { RequestHead } from '../request-head.ts';
 import { MirrorExchange } from '../router/mirror.ts';
 import { applyResponseMutations, effectiveTimeout, type RetryPolicy } from '../router/route-table.ts';
-import { decide, RouteDecision } from '../router/router.ts';
+import {
+  decide,
+  firstCluster,
+  matchRoute,
+  perFilterConfig,
+  RouteDecision,
+  type RouteMatchResult,
+} from '../router/router.ts';
 
 const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_CANCEL } = http2.constants;
 
@@ -136,6 +143,39 @@ export class H2ServerStream implements H1ResponseHandler, FilterStream {
 
   addResponseHeader(name: string, value: string): void {
     (this.extraResponseHeaders ??= []).push(name.toLowerCase(), value);
+  }
+
+  private matched: RouteMatchResult | null | undefined;
+  private info_: StreamInfo | undefined;
+
+  private matchedRoute(): RouteMatchResult | undefined {
+    if (this.matched === undefined)
+      this.matched = matchRoute(this.hcm.config, this.hcm.routes(), this.head) ?? null;
+    return this.matched ?? undefined;
+  }
+
+  routeConfig(filterName: string): unknown {
+    return perFilterConfig(this.matchedRoute(), filterName);
+  }
+
+  routeCluster(): string | undefined {
+    return firstCluster(this.matchedRoute());
+  }
+
+  /** Connection facts and per-request dynamic metadata (Envoy's StreamInfo), built on first use. */
+  get streamInfo(): StreamInfo {
+    if (this.info_ === undefined) {
+      const socket = this.stream.session?.socket;
+      this.info_ = {
+        connection: {
+          sourceIp: this.head.remoteAddress,
+          destinationIp: socket?.localAddress,
+          destinationPort: socket?.localPort ?? 0,
+        },
+        dynamicMetadata: new Map(),
+      };
+    }
+    return this.info_;
   }
 
   sendLocalReply(status: number, body: string, flag: ResponseFlag | undefined, headers?: string[]): void {
@@ -596,10 +636,11 @@ export class H2ServerStream implements H1ResponseHandler, FilterStream {
     headers.server = this.hcm.config.serverName;
     this.hcm.stats.status(status);
     try {
-      if (this.grpc) {
+      if (this.grpc || headers['grpc-status'] !== undefined) {
         headers[':status'] = 200;
         headers['content-type'] = 'application/grpc';
-        headers['grpc-status'] = String(grpcStatusFor(status));
+        // A filter may name the gRPC status itself (fault abort with grpc_status).
+        headers['grpc-status'] ??= String(grpcStatusFor(status));
         headers['grpc-message'] = encodeURIComponent(body);
         this.stream.respond(headers, { endStream: true });
       } else {

@@ -11,6 +11,7 @@ import {
   wrappedBool,
   wrappedNum,
 } from '../../common/fields.ts';
+import { HTTP_FILTERS } from '../filters/registry.ts';
 import type { RequestHead } from '../request-head.ts';
 import {
   caseSensitive,
@@ -140,6 +141,8 @@ export interface Route {
   action: RouteAction;
   request: HeaderMutations;
   response: HeaderMutations;
+  /** typed_per_filter_config: filter name → the config its factory parsed. */
+  perFilter: Map<string, unknown>;
 }
 
 export interface VirtualHost {
@@ -149,6 +152,8 @@ export interface VirtualHost {
   request: HeaderMutations;
   response: HeaderMutations;
   retry?: RetryPolicy;
+  /** typed_per_filter_config of the virtual host (routes' own entries win). */
+  perFilter: Map<string, unknown>;
 }
 
 /** A compiled RouteConfiguration. Immutable; swapped whole when RDS sends a new version. */
@@ -442,8 +447,7 @@ function compileRoute(r: Msg, where: string): Route {
     'metadata',
     'typedPerFilterConfig',
   ]);
-  if (msg(r.typedPerFilterConfig) && Object.keys(msg(r.typedPerFilterConfig)!).length > 0)
-    unsupported(where, 'typed_per_filter_config');
+  const perFilter = compilePerFilter(r.typedPerFilterConfig, where);
   const m = msg(r.match) ?? {};
   const mw = `${where}.match`;
   checkFields(m, mw, [
@@ -512,7 +516,39 @@ function compileRoute(r: Msg, where: string): Route {
     action,
     request: compileMutations(r.requestHeadersToAdd, r.requestHeadersToRemove, `${where}.request`),
     response: compileMutations(r.responseHeadersToAdd, r.responseHeadersToRemove, `${where}.response`),
+    perFilter,
   };
+}
+
+const FILTER_CONFIG_TYPE_URL = 'type.googleapis.com/envoy.config.route.v3.FilterConfig';
+const NO_PER_FILTER: Map<string, unknown> = new Map();
+
+/**
+ * typed_per_filter_config: each entry is parsed by the factory registered for its type URL
+ * (`FilterConfig` wrappers are unwrapped; an unknown optional one is skipped, any other NACKed).
+ */
+function compilePerFilter(value: unknown, where: string): Map<string, unknown> {
+  const entries = msg(value);
+  if (!entries || Object.keys(entries).length === 0) return NO_PER_FILTER;
+  const out = new Map<string, unknown>();
+  for (const [name, raw] of Object.entries(entries)) {
+    const w = `${where}.typed_per_filter_config['${name}']`;
+    let config = msg(raw) ?? {};
+    let optional = false;
+    if (config['@type'] === FILTER_CONFIG_TYPE_URL) {
+      checkFields(config, w, ['config', 'isOptional', 'disabled']);
+      optional = config.isOptional === true;
+      if (config.disabled === true) unsupported(w, 'disabled per-route filters');
+      config = msg(config.config) ?? {};
+    }
+    const factory = HTTP_FILTERS.get(str(config['@type']));
+    if (!factory?.parsePerRoute) {
+      if (optional) continue;
+      unsupported(w, `per-route config of type ${str(config['@type']) || '(none)'}`);
+    }
+    out.set(name, factory.parsePerRoute(config, w));
+  }
+  return out;
 }
 
 const REDIRECT_CODES: Record<string, number> = {
@@ -587,9 +623,8 @@ export function compileRouteTable(rc: Msg): RouteTable {
   for (const [vi, v] of list(rc.virtualHosts).entries()) {
     const vw = `${where}.virtual_hosts[${vi}]`;
     checkFields(v, vw, VHOST_FIELDS);
-    if (msg(v.typedPerFilterConfig) && Object.keys(msg(v.typedPerFilterConfig)!).length > 0)
-      unsupported(vw, 'typed_per_filter_config');
     const vhost: VirtualHost = {
+      perFilter: compilePerFilter(v.typedPerFilterConfig, vw),
       name: str(v.name),
       domains: Array.isArray(v.domains) ? (v.domains as string[]).map((d) => d.toLowerCase()) : [],
       routes: list(v.routes).map((r, ri) => compileRoute(r, `${vw}.routes[${ri}]`)),

@@ -74,6 +74,35 @@ function matchAuthority(hcm: HcmConfig, authority: string): string {
   return authority;
 }
 
+/** The virtual host and route a request matches, without changing it (filters ask before the router runs). */
+export interface RouteMatchResult {
+  vhost: VirtualHost;
+  route: Route | undefined;
+}
+
+export function matchRoute(
+  hcm: HcmConfig,
+  table: RouteTable | undefined,
+  head: RequestHead,
+): RouteMatchResult | undefined {
+  if (!table) return undefined;
+  const vhost = findVirtualHost(table, matchAuthority(hcm, head.authority));
+  if (!vhost) return undefined;
+  return { vhost, route: findRoute(vhost, head) };
+}
+
+/** Per-route config of a filter: the route's entry, else the virtual host's. */
+export function perFilterConfig(m: RouteMatchResult | undefined, filterName: string): unknown {
+  if (!m) return undefined;
+  return m.route?.perFilter.get(filterName) ?? m.vhost.perFilter.get(filterName);
+}
+
+/** The first cluster a matched route forwards to. */
+export function firstCluster(m: RouteMatchResult | undefined): string | undefined {
+  const a = m?.route?.action;
+  return a?.kind === 'forward' ? a.clusters[0]?.name : undefined;
+}
+
 /**
  * Routes a request: virtual host, route, cluster; applies the route's rewrites and header
  * mutations to `head` when forwarding. Fills and returns `d`.
