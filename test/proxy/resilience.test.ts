@@ -1,7 +1,7 @@
 // Retries on retriable status codes and outlier detection, through the proxy core with real sockets.
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type net from 'node:net';
+import net from 'node:net';
 import { after, before, test } from 'node:test';
 import type { ProxyCore } from '../../src/proxy/proxy.ts';
 import { type Echo, startHttpEcho } from '../helpers/echo.ts';
@@ -17,6 +17,8 @@ let bad: http.Server;
 let badPort: number;
 let badHits = 0;
 let shadow: http.Server;
+let hang: net.Server;
+const hung = new Set<net.Socket>();
 const shadowed: { host: string; body: string }[] = [];
 
 before(async () => {
@@ -40,11 +42,19 @@ before(async () => {
   });
   await new Promise<void>((r) => shadow.listen(0, '127.0.0.1', () => r()));
   const shadowPort = (shadow.address() as net.AddressInfo).port;
+  // Accepts connections and never answers.
+  hang = net.createServer((s) => {
+    hung.add(s);
+    s.on('close', () => hung.delete(s));
+  });
+  await new Promise<void>((r) => hang.listen(0, '127.0.0.1', () => r()));
+  const hangPort = (hang.address() as net.AddressInfo).port;
   core = await coreWith({
     listeners: [outboundListener(0)],
     clusters: [
       staticCluster('flaky', [{ port: badPort }, { port: good.port }]),
       staticCluster('good', [{ port: good.port }]),
+      staticCluster('slowpoke', [{ port: hangPort }, { port: good.port }]),
       staticCluster('hc', [{ port: badPort }, { port: good.port }], {
         healthChecks: [
           {
@@ -96,6 +106,20 @@ before(async () => {
           vhost('noretry', 80, [{ match: { prefix: '/' }, route: { cluster: 'flaky' } }]),
           vhost('od', 80, [{ match: { prefix: '/' }, route: { cluster: 'od' } }]),
           vhost('cb', 80, [{ match: { prefix: '/' }, route: { cluster: 'cb' } }]),
+          vhost('pertry', 80, [
+            {
+              match: { prefix: '/' },
+              route: {
+                cluster: 'slowpoke',
+                timeout: { seconds: 10 },
+                retryPolicy: {
+                  retryOn: 'gateway-error',
+                  numRetries: { value: 2 },
+                  perTryTimeout: { nanos: 200_000_000 },
+                },
+              },
+            },
+          ]),
           vhost('hc', 80, [{ match: { prefix: '/' }, route: { cluster: 'hc' } }]),
           vhost('sticky', 80, [
             {
@@ -140,6 +164,8 @@ after(async () => {
   await good3.close();
   bad.closeAllConnections();
   shadow.closeAllConnections();
+  for (const s of hung) s.destroy();
+  await new Promise<void>((r) => hang.close(() => r()));
   await new Promise<void>((r) => shadow.close(() => r()));
   await new Promise<void>((r) => bad.close(() => r()));
 });
@@ -229,4 +255,15 @@ test('maglev with a generated cookie: the first answer sets it, later requests s
   const host = String((await request(out, { host: 'cookie', headers: { cookie } })).json?.name);
   for (let i = 0; i < 10; i++)
     assert.equal((await request(out, { host: 'cookie', headers: { cookie } })).json?.name, host);
+});
+
+test('per_try_timeout abandons a silent host and retries on another', async () => {
+  for (let i = 0; i < 6; i++) {
+    const started = Date.now();
+    const r = await request(out, { host: 'pertry' });
+    assert.equal(r.status, 200);
+    assert.equal(r.json?.name, 'good');
+    assert.ok(Date.now() - started < 5000);
+  }
+  assert.ok(core.clusters.get('slowpoke')!.stats.rqTimeout > 0, 'some attempt timed out');
 });

@@ -73,6 +73,8 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
   private info_: StreamInfo | undefined;
   /** Copies of the current request on their way to mirror clusters. */
   private mirrors: MirrorExchange[] | null = null;
+  /** retry_policy.per_try_timeout of the current attempt. */
+  private tryTimer: NodeJS.Timeout | undefined;
   /** The current upstream answer is being dropped for a retry. */
   private discarding = false;
   /** A response head not yet written (see writeWithHead). */
@@ -413,6 +415,11 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
   // ---- upstream events (H1ResponseHandler) ----
 
   onUpstreamReady(conn: H1Connection): void {
+    const retry = this.decision.action?.retry ?? this.decision.vhost?.retry;
+    if (retry && retry.perTryTimeoutMs > 0) {
+      if (this.tryTimer) clearTimeout(this.tryTimer);
+      this.tryTimer = setTimeout(this.onTryTimeout, retry.perTryTimeoutMs);
+    }
     const head = this.head;
     const cfg = this.hcm.config;
     let out = `${head.method} ${head.path} HTTP/1.1\r\nhost: ${head.authority}\r\n${headerLines(head.headers)}`;
@@ -448,6 +455,10 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
   }
 
   onUpstreamHead(conn: H1Connection, info: HeadInfo, headers: string[]): void {
+    if (this.tryTimer) {
+      clearTimeout(this.tryTimer);
+      this.tryTimer = undefined;
+    }
     const cluster = this.cluster!;
     cluster.stats.status(info.status);
     cluster.record(this.host!, info.status);
@@ -644,6 +655,32 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
     this.localReply(503, body, flag);
   }
 
+  /**
+   * retry_policy.per_try_timeout passed without a response head: the attempt is abandoned and,
+   * when the policy retries 5xx/gateway errors/resets and the request can be replayed, retried.
+   */
+  private readonly onTryTimeout = (): void => {
+    this.tryTimer = undefined;
+    if (this.state !== 'active' || this.respStarted || !this.upstream) return;
+    const cluster = this.cluster!;
+    cluster.stats.rqTimeout++;
+    if (this.host) cluster.record(this.host, 'timeout');
+    const up = this.upstream;
+    this.upstream = null;
+    this.pool?.release(up, false);
+    this.pool = null;
+    this.discarding = false;
+    this.releaseHost();
+    const retry = this.decision.action?.retry ?? this.decision.vhost?.retry;
+    const on = retry?.retryOn;
+    const retriable = on !== undefined && (on.has('5xx') || on.has('gateway-error') || on.has('reset'));
+    if (retriable && this.retriesLeft > 0 && this.reqDone && this.info.framing === 'none') {
+      this.retry();
+      return;
+    }
+    this.localReply(504, LOCAL_BODY.timeout, 'UT');
+  };
+
   private retry(counts = true): void {
     if (counts) this.retriesLeft--;
     this.cluster!.stats.rqRetry++;
@@ -747,6 +784,10 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;
+    }
+    if (this.tryTimer) {
+      clearTimeout(this.tryTimer);
+      this.tryTimer = undefined;
     }
   }
 
