@@ -47,7 +47,10 @@ export class Listener {
     this.chains = new Map();
     const all = config.defaultChain ? [...config.filterChains, config.defaultChain] : config.filterChains;
     for (const chain of all) this.chains.set(chain, this.buildRuntime(chain));
+    // Connections accepted under the old config keep it until they close (no request is cut).
     for (const rt of old.values()) this.retired.push(rt);
+    // Replaced runtimes stay only while they still carry connections.
+    for (let i = this.retired.length - 1; i >= 0; i--) if (this.retired[i].connections === 0) this.retired.splice(i, 1);
     const held = this.held;
     this.held = [];
     for (const s of held) if (!s.destroyed) this.dispatch(s);
