@@ -50,7 +50,8 @@ export class Listener {
     // Connections accepted under the old config keep it until they close (no request is cut).
     for (const rt of old.values()) this.retired.push(rt);
     // Replaced runtimes stay only while they still carry connections.
-    for (let i = this.retired.length - 1; i >= 0; i--) if (this.retired[i].connections === 0) this.retired.splice(i, 1);
+    for (let i = this.retired.length - 1; i >= 0; i--)
+      if (this.retired[i].connections === 0) this.retired.splice(i, 1);
     const held = this.held;
     this.held = [];
     for (const s of held) if (!s.destroyed) this.dispatch(s);
