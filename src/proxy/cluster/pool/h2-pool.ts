@@ -20,7 +20,6 @@ export class H2Pool implements UpstreamPool {
   private readonly config: H2PoolConfig;
   private readonly stats: ClusterStats;
   private session: http2.ClientHttp2Session | undefined;
-  private draining = false;
 
   constructor(config: H2PoolConfig, stats: ClusterStats) {
     this.config = config;
@@ -74,7 +73,6 @@ export class H2Pool implements UpstreamPool {
   }
 
   drain(): void {
-    this.draining = true;
     this.session?.close();
     this.session = undefined;
   }
@@ -82,9 +80,5 @@ export class H2Pool implements UpstreamPool {
   destroy(): void {
     this.session?.destroy();
     this.session = undefined;
-  }
-
-  get isDraining(): boolean {
-    return this.draining;
   }
 }

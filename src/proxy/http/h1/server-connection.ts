@@ -872,10 +872,6 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
     else this.localReply(503, body, flag);
   }
 
-  get requestFramingChunked(): boolean {
-    return this.info.framing === 'chunked';
-  }
-
   get requestContentLength(): number {
     return this.info.contentLength;
   }
