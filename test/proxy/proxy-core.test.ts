@@ -414,3 +414,20 @@ test('an HTTP/1.0 client gets a chunked upstream body de-chunked and close-delim
   assert.match(head, /connection: close/i);
   assert.equal(raw.length - headEnd - 4, 100000);
 });
+
+test('an h2c upgrade request (curl --http2) is served as HTTP/1.1, as Envoy does', async () => {
+  const r = await request(out, {
+    host: 'a',
+    path: '/h2c-upgrade',
+    headers: {
+      connection: 'Upgrade, HTTP2-Settings',
+      upgrade: 'h2c',
+      'http2-settings': 'AAMAAABkAAQAoAAAAAIAAAAA',
+    },
+  });
+  assert.equal(r.status, 200);
+  assert.equal(r.json?.url, '/h2c-upgrade');
+  const headers = r.json?.headers as Record<string, string>;
+  assert.equal(headers.upgrade, undefined);
+  assert.equal(headers['http2-settings'], undefined);
+});

@@ -171,7 +171,10 @@ function parseHeaderLines(
   if (connection !== '') {
     if (connection.includes('close')) info.close = true;
     else if (info.minor === 0 && connection.includes('keep-alive')) info.close = false;
-    if (upgrade !== '' && connection.includes('upgrade')) info.upgrade = upgrade.toLowerCase();
+    // `Upgrade: h2c` (curl --http2 on http://) is dropped, as Envoy does: the request is served as HTTP/1.1.
+    if (upgrade !== '' && connection.includes('upgrade') && upgrade.toLowerCase() !== 'h2c')
+      info.upgrade = upgrade.toLowerCase();
+    if (upgrade.toLowerCase() === 'h2c') removeHeader(out, 'http2-settings');
     // Other headers named in Connection are hop-by-hop too (RFC 9110 7.6.1).
     if (connection.includes(',') || !/^(close|keep-alive|upgrade)$/.test(connection)) {
       for (const token of connection.split(',')) {
