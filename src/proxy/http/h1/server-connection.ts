@@ -529,6 +529,8 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
     if (framing === 'eof') this.closeAfter = true;
     if (this.hcm.draining) this.closeAfter = true;
     if (this.closeAfter) out += 'connection: close\r\n';
+    // An HTTP/1.0 client keeps the connection only when told so (ab -k, old clients).
+    else if (this.info.minor === 0) out += 'connection: keep-alive\r\n';
     out += '\r\n';
     // Held until the body bytes of the same read arrive, so head and body leave in one write.
     this.pendingHead = out;
