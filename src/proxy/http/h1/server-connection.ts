@@ -12,7 +12,8 @@ import type { DownstreamConnection, FilterStream, HttpFilter, StreamInfo } from 
 import { h1LocalReply, isGrpc, LOCAL_BODY } from '../local-reply.ts';
 import { RequestHead } from '../request-head.ts';
 import { MirrorExchange } from '../router/mirror.ts';
-import { applyResponseMutations, effectiveTimeout, type RetryPolicy } from '../router/route-table.ts';
+import { retriableAnswer, retriesConnectFailure, retriesReset, retriesTimeout } from '../router/retry.ts';
+import { applyResponseMutations, effectiveTimeout } from '../router/route-table.ts';
 import {
   decide,
   firstCluster,
@@ -469,7 +470,7 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
       this.retriesLeft > 0 &&
       this.reqDone &&
       this.info.framing === 'none' &&
-      retriableStatus(retry, info.status)
+      retriableAnswer(retry, info.status)
     ) {
       this.discarding = true;
       return;
@@ -633,7 +634,7 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
       cluster.stats.cxConnectFail++;
       flag = 'UF';
       body = LOCAL_BODY.connectFailure;
-      if (retry && this.retriesLeft > 0 && retryOnConnectFailure(retry.retryOn)) {
+      if (retry && this.retriesLeft > 0 && retriesConnectFailure(retry)) {
         this.retry();
         return;
       }
@@ -645,7 +646,7 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
         this.retry(false);
         return;
       }
-      if (bodyless && retry && this.retriesLeft > 0 && retryOnReset(retry.retryOn)) {
+      if (bodyless && retry && this.retriesLeft > 0 && retriesReset(retry)) {
         this.retry();
         return;
       }
@@ -674,9 +675,13 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
     this.discarding = false;
     this.releaseHost();
     const retry = this.decision.action?.retry ?? this.decision.vhost?.retry;
-    const on = retry?.retryOn;
-    const retriable = on !== undefined && (on.has('5xx') || on.has('gateway-error') || on.has('reset'));
-    if (retriable && this.retriesLeft > 0 && this.reqDone && this.info.framing === 'none') {
+    if (
+      retry &&
+      retriesTimeout(retry) &&
+      this.retriesLeft > 0 &&
+      this.reqDone &&
+      this.info.framing === 'none'
+    ) {
       this.retry();
       return;
     }
@@ -945,22 +950,6 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
     }
     this.state = 'closed';
   };
-}
-
-/** Whether a response status triggers a retry under the policy's retry_on (Envoy's conditions). */
-function retriableStatus(retry: RetryPolicy, status: number): boolean {
-  const on = retry.retryOn;
-  if (on.has('5xx') && status >= 500) return true;
-  if (on.has('gateway-error') && (status === 502 || status === 503 || status === 504)) return true;
-  return on.has('retriable-status-codes') && retry.retriableStatusCodes.includes(status);
-}
-
-function retryOnConnectFailure(on: Set<string>): boolean {
-  return on.has('connect-failure') || on.has('5xx') || on.has('gateway-error') || on.has('reset');
-}
-
-function retryOnReset(on: Set<string>): boolean {
-  return on.has('reset') || on.has('5xx') || on.has('gateway-error');
 }
 
 function hasFlat(h: string[], name: string): boolean {

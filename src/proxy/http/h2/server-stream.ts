@@ -14,6 +14,7 @@ import { type HeadInfo, parseTrailerLines } from '../h1/parser.ts';
 import { grpcStatusFor, isGrpc, LOCAL_BODY } from '../local-reply.ts';
 import { RequestHead } from '../request-head.ts';
 import { MirrorExchange } from '../router/mirror.ts';
+import { retriableAnswer, retriesConnectFailure, retriesReset } from '../router/retry.ts';
 import { applyResponseMutations, effectiveTimeout, type RetryPolicy } from '../router/route-table.ts';
 import {
   decide,
@@ -28,15 +29,6 @@ const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_CANCEL } = http2.constants;
 
 /** Request bodies up to this size are kept so that a failed attempt can be retried (Envoy buffers too). */
 const RETRY_BUFFER_LIMIT = 64 * 1024;
-
-/** gRPC status → Envoy's retry_on condition for it (x-envoy-retry-grpc-on names). */
-const GRPC_RETRY_ON: Record<number, string> = {
-  1: 'cancelled',
-  4: 'deadline-exceeded',
-  8: 'resource-exhausted',
-  13: 'internal',
-  14: 'unavailable',
-};
 
 /** Headers that never cross an HTTP/2 hop (RFC 9113 8.2.2). */
 const HOP_BY_HOP = new Set([
@@ -373,27 +365,16 @@ export class H2ServerStream implements H1ResponseHandler, FilterStream {
   private retriableResponse(status: number, grpcStatus: string | string[] | undefined): boolean {
     const retry = this.retryPolicy();
     if (!retry || this.retriesLeft <= 0 || this.h2Body === null) return false;
-    const on = retry.retryOn;
-    if (on.has('5xx') && status >= 500) return true;
-    if (on.has('gateway-error') && (status === 502 || status === 503 || status === 504)) return true;
-    if (on.has('retriable-status-codes') && retry.retriableStatusCodes.includes(status)) return true;
-    if (grpcStatus === undefined) return false;
-    const name = GRPC_RETRY_ON[Number(grpcStatus)];
-    return name !== undefined && on.has(name);
+    return retriableAnswer(retry, status, grpcStatus);
   }
 
   /** An attempt failed before any response: retry on another host when the policy allows, else answer. */
   private h2AttemptFailed(flag: ResponseFlag, body: string): void {
     this.upstreamH2 = null;
     const retry = this.retryPolicy();
-    const on = retry?.retryOn;
     const allowed =
-      on !== undefined &&
-      (on.has('reset') ||
-        on.has('5xx') ||
-        on.has('gateway-error') ||
-        (flag === 'UF' && on.has('connect-failure')) ||
-        (flag === 'UR' && on.has('refused-stream')));
+      retry !== undefined &&
+      (flag === 'UF' ? retriesConnectFailure(retry) : retriesReset(retry, flag === 'UR'));
     if (this.host) this.cluster!.record(this.host, flag === 'UF' ? 'connect_failure' : 'reset');
     if (allowed && this.retriesLeft > 0 && this.h2Body !== null) {
       this.retryH2();
