@@ -3,13 +3,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { RequestHead } from '../../src/proxy/http/request-head.ts';
 import {
-  compileRouteTable,
   effectiveTimeout,
   findRoute,
   findVirtualHost,
   parseGrpcTimeout,
   pickWeightedCluster,
-} from '../../src/proxy/http/router/route-table.ts';
+} from '../../src/proxy/http/router/route-match.ts';
+import { compileRouteTable } from '../../src/proxy/http/router/route-table.ts';
 
 function head(
   authority: string,

@@ -11,9 +11,10 @@ import type { HttpConnectionManager } from '../connection-manager.ts';
 import type { DownstreamConnection, FilterStream, HttpFilter, StreamInfo } from '../filters/filter.ts';
 import { h1LocalReply, isGrpc, LOCAL_BODY } from '../local-reply.ts';
 import { RequestHead } from '../request-head.ts';
+import { applyResponseMutations } from '../router/header-mutations.ts';
 import { MirrorExchange } from '../router/mirror.ts';
 import { retriableAnswer, retriesConnectFailure, retriesReset, retriesTimeout } from '../router/retry.ts';
-import { applyResponseMutations, effectiveTimeout } from '../router/route-table.ts';
+import { effectiveTimeout } from '../router/route-match.ts';
 import {
   decide,
   firstCluster,

@@ -13,9 +13,11 @@ import type { FilterStream, HttpFilter, StreamInfo } from '../filters/filter.ts'
 import { type HeadInfo, parseTrailerLines } from '../h1/parser.ts';
 import { grpcStatusFor, isGrpc, LOCAL_BODY } from '../local-reply.ts';
 import { RequestHead } from '../request-head.ts';
+import { applyResponseMutations } from '../router/header-mutations.ts';
 import { MirrorExchange } from '../router/mirror.ts';
 import { retriableAnswer, retriesConnectFailure, retriesReset } from '../router/retry.ts';
-import { applyResponseMutations, effectiveTimeout, type RetryPolicy } from '../router/route-table.ts';
+import { effectiveTimeout } from '../router/route-match.ts';
+import type { RetryPolicy } from '../router/route-table.ts';
 import {
   decide,
   firstCluster,

@@ -1,4 +1,4 @@
-// A RouteConfiguration compiled for lookups: virtual host by authority, then the first matching route.
+// A RouteConfiguration compiled once per RDS version: virtual hosts, routes, actions (lookups: route-match.ts).
 import {
   checkFields,
   durationMs,
@@ -12,38 +12,16 @@ import {
   wrappedNum,
 } from '../../common/fields.ts';
 import { HTTP_FILTERS } from '../filters/registry.ts';
-import type { RequestHead } from '../request-head.ts';
+import { compileMutations, EMPTY_MUTATIONS, type HeaderMutations } from './header-mutations.ts';
 import {
   caseSensitive,
   compileHeaderMatchers,
   compileQueryMatcher,
   fullRegex,
   type HeaderMatcher,
-  matchHeader,
-  matchQuery,
-  parseQuery,
   type QueryParameterMatcher,
 } from './matchers.ts';
 import type { MirrorPolicy } from './mirror.ts';
-
-/** How a header mutation treats an existing header (Envoy's HeaderAppendAction). */
-export type AppendAction =
-  | 'APPEND_IF_EXISTS_OR_ADD'
-  | 'ADD_IF_ABSENT'
-  | 'OVERWRITE_IF_EXISTS_OR_ADD'
-  | 'OVERWRITE_IF_EXISTS';
-
-export interface HeaderMutation {
-  name: string;
-  value: string;
-  action: AppendAction;
-}
-
-/** Headers to add and remove at one level (route config, virtual host, route, weighted cluster). */
-export interface HeaderMutations {
-  add: HeaderMutation[];
-  remove: string[];
-}
 
 /** One entry of a route's hash_policy. */
 export type HashPolicy =
@@ -169,101 +147,6 @@ export interface RouteTable {
   /** `example.*` style, longest prefix first. */
   prefixes: { prefix: string; vhost: VirtualHost }[];
   wildcard?: VirtualHost;
-}
-
-const EMPTY_MUTATIONS: HeaderMutations = { add: [], remove: [] };
-
-function compileMutations(add: unknown, remove: unknown, where: string): HeaderMutations {
-  const adds = list(add).map((o, i) => {
-    const w = `${where}.headers_to_add[${i}]`;
-    checkFields(o, w, ['header', 'append', 'appendAction', 'keepEmptyValue']);
-    const header = msg(o.header) ?? {};
-    checkFields(header, w, ['key', 'value', 'rawValue']);
-    let action: AppendAction = 'APPEND_IF_EXISTS_OR_ADD';
-    if (typeof o.appendAction === 'string') action = o.appendAction as AppendAction;
-    if (o.append !== undefined && o.append !== null && !wrappedBool(o.append, true))
-      action = 'OVERWRITE_IF_EXISTS_OR_ADD';
-    const raw = header.rawValue;
-    const value =
-      typeof header.value === 'string' && header.value !== ''
-        ? header.value
-        : raw instanceof Uint8Array
-          ? Buffer.from(raw).toString('latin1')
-          : typeof raw === 'string'
-            ? Buffer.from(raw, 'base64').toString('latin1')
-            : '';
-    return { name: str(header.key).toLowerCase(), value, action };
-  });
-  const removes = Array.isArray(remove) ? (remove as string[]).map((s) => s.toLowerCase()) : [];
-  return adds.length === 0 && removes.length === 0 ? EMPTY_MUTATIONS : { add: adds, remove: removes };
-}
-
-/** Applies mutations to a request head (Envoy: removals first, then additions). */
-export function applyRequestMutations(m: HeaderMutations, head: RequestHead): void {
-  for (const name of m.remove) head.remove(name);
-  for (const a of m.add) {
-    if (a.name === ':authority' || a.name === 'host') {
-      head.authority = a.value;
-      continue;
-    }
-    const existing = head.get(a.name);
-    switch (a.action) {
-      case 'APPEND_IF_EXISTS_OR_ADD':
-        head.add(a.name, a.value);
-        break;
-      case 'ADD_IF_ABSENT':
-        if (existing === undefined) head.add(a.name, a.value);
-        break;
-      case 'OVERWRITE_IF_EXISTS_OR_ADD':
-        head.set(a.name, a.value);
-        break;
-      case 'OVERWRITE_IF_EXISTS':
-        if (existing !== undefined) head.set(a.name, a.value);
-        break;
-    }
-  }
-}
-
-/** Applies mutations to a flat response header list `[name, value, ...]` in place. */
-export function applyResponseMutations(m: HeaderMutations, headers: string[]): void {
-  for (const name of m.remove) removeFlat(headers, name);
-  for (const a of m.add) {
-    const i = indexFlat(headers, a.name);
-    switch (a.action) {
-      case 'APPEND_IF_EXISTS_OR_ADD':
-        headers.push(a.name, a.value);
-        break;
-      case 'ADD_IF_ABSENT':
-        if (i < 0) headers.push(a.name, a.value);
-        break;
-      case 'OVERWRITE_IF_EXISTS_OR_ADD':
-        removeFlat(headers, a.name);
-        headers.push(a.name, a.value);
-        break;
-      case 'OVERWRITE_IF_EXISTS':
-        if (i >= 0) {
-          removeFlat(headers, a.name);
-          headers.push(a.name, a.value);
-        }
-        break;
-    }
-  }
-}
-
-function indexFlat(headers: string[], name: string): number {
-  for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return i;
-  return -1;
-}
-
-function removeFlat(headers: string[], name: string): void {
-  let w = 0;
-  for (let r = 0; r < headers.length; r += 2) {
-    if (headers[r] === name) continue;
-    headers[w] = headers[r];
-    headers[w + 1] = headers[r + 1];
-    w += 2;
-  }
-  headers.length = w;
 }
 
 function compileRetry(value: unknown, where: string): RetryPolicy | undefined {
@@ -648,130 +531,4 @@ export function compileRouteTable(rc: Msg): RouteTable {
   table.suffixes.sort((a, b) => b.suffix.length - a.suffix.length);
   table.prefixes.sort((a, b) => b.prefix.length - a.prefix.length);
   return table;
-}
-
-/** Envoy's virtual-host selection: exact, then longest suffix wildcard, then longest prefix wildcard, then `*`. */
-export function findVirtualHost(table: RouteTable, authority: string): VirtualHost | undefined {
-  const host = authority.toLowerCase();
-  const exact = table.exact.get(host);
-  if (exact) return exact;
-  for (const s of table.suffixes)
-    if (host.endsWith(s.suffix) && host.length > s.suffix.length) return s.vhost;
-  for (const p of table.prefixes)
-    if (host.startsWith(p.prefix) && host.length > p.prefix.length) return p.vhost;
-  return table.wildcard;
-}
-
-/** The first route of the virtual host that matches the request, or undefined. */
-export function findRoute(vhost: VirtualHost, head: RequestHead): Route | undefined {
-  const isConnect = head.method === 'CONNECT';
-  let pathOnly: string | undefined;
-  let query: Map<string, string> | undefined;
-  for (const route of vhost.routes) {
-    const m = route.match;
-    if (m.path === 'connect') {
-      if (!isConnect) continue;
-    } else {
-      if (isConnect) continue;
-      if (pathOnly === undefined) pathOnly = head.pathOnly();
-      const p = m.caseSensitive || m.path === 'regex' ? pathOnly : pathOnly.toLowerCase();
-      switch (m.path) {
-        case 'prefix':
-          if (!p.startsWith(m.value)) continue;
-          break;
-        case 'path':
-          if (p !== m.value) continue;
-          break;
-        case 'regex':
-          if (!m.regex!.test(p)) continue;
-          break;
-        case 'separated':
-          if (!(p === m.value || (p.startsWith(m.value) && p.charCodeAt(m.value.length) === 47))) continue;
-          break;
-      }
-    }
-    if (m.grpc && !(head.get('content-type') ?? '').startsWith('application/grpc')) continue;
-    let ok = true;
-    for (const h of m.headers) {
-      if (!matchHeader(h, head)) {
-        ok = false;
-        break;
-      }
-    }
-    if (!ok) continue;
-    if (m.query.length > 0) {
-      if (query === undefined) query = parseQuery(head.path);
-      for (const q of m.query) {
-        if (!matchQuery(q, query)) {
-          ok = false;
-          break;
-        }
-      }
-      if (!ok) continue;
-    }
-    return route;
-  }
-  return undefined;
-}
-
-const GRPC_TIMEOUT_UNITS: Record<string, number> = {
-  H: 3_600_000,
-  M: 60_000,
-  S: 1000,
-  m: 1,
-  u: 0.001,
-  n: 0.000001,
-};
-
-/** `grpc-timeout` (`100m`, `5S`, ...) in ms, or undefined when absent or malformed. */
-export function parseGrpcTimeout(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const m = /^(\d{1,8})([HMSmun])$/.exec(value.trim());
-  return m ? Math.ceil(Number(m[1]) * GRPC_TIMEOUT_UNITS[m[2]]) : undefined;
-}
-
-/**
- * The timeout a request gets (ms; 0 = none): the route timeout, replaced by its `grpc-timeout`
- * when the route honours that header, and never beyond max_stream_duration (Envoy's rules).
- */
-export function effectiveTimeout(action: ForwardAction, head: RequestHead): number {
-  let t = action.timeoutMs;
-  if (action.grpcTimeoutMaxMs !== undefined) {
-    const g = parseGrpcTimeout(head.get('grpc-timeout'));
-    if (g !== undefined) t = action.grpcTimeoutMaxMs > 0 ? Math.min(g, action.grpcTimeoutMaxMs) : g;
-  }
-  if (action.maxStreamDurationMs > 0 && (t === 0 || action.maxStreamDurationMs < t))
-    t = action.maxStreamDurationMs;
-  return t;
-}
-
-/** Picks a cluster of a forward action (weighted by `weight`); `random` is in [0, 1). */
-export function pickWeightedCluster(action: ForwardAction, random: number): WeightedCluster {
-  const clusters = action.clusters;
-  if (clusters.length === 1) return clusters[0];
-  let point = Math.floor(random * action.totalWeight);
-  for (const c of clusters) {
-    if (point < c.weight) return c;
-    point -= c.weight;
-  }
-  return clusters[clusters.length - 1];
-}
-
-/** Rewrites the request path per the route's prefix_rewrite / regex_rewrite. */
-export function rewritePath(action: ForwardAction, route: Route, path: string): string {
-  if (
-    action.prefixRewrite !== undefined &&
-    (route.match.path === 'prefix' || route.match.path === 'separated')
-  ) {
-    const len = route.match.value.length;
-    return action.prefixRewrite + path.slice(len);
-  }
-  if (action.regexRewrite) {
-    const q = path.indexOf('?');
-    const p = q < 0 ? path : path.slice(0, q);
-    const rest = q < 0 ? '' : path.slice(q);
-    action.regexRewrite.regex.lastIndex = 0;
-    return p.replace(action.regexRewrite.regex, action.regexRewrite.substitution) + rest;
-  }
-  return path;
 }

@@ -6,19 +6,16 @@ import { combineHash, hash32 } from '../../cluster/lb/hash.ts';
 import type { ResponseFlag } from '../../common/response-flags.ts';
 import type { HcmConfig } from '../connection-manager-config.ts';
 import type { RequestHead } from '../request-head.ts';
+import { applyRequestMutations } from './header-mutations.ts';
 import { parseQuery } from './matchers.ts';
-import {
-  applyRequestMutations,
-  type ForwardAction,
-  findRoute,
-  findVirtualHost,
-  pickWeightedCluster,
-  type RedirectAction,
-  type Route,
-  type RouteTable,
-  rewritePath,
-  type VirtualHost,
-  type WeightedCluster,
+import { findRoute, findVirtualHost, pickWeightedCluster, rewritePath } from './route-match.ts';
+import type {
+  ForwardAction,
+  RedirectAction,
+  Route,
+  RouteTable,
+  VirtualHost,
+  WeightedCluster,
 } from './route-table.ts';
 
 /** What the router decided for one request. Reused per connection to avoid garbage. */
