@@ -404,6 +404,55 @@ spec:
   assert.ok(share > 0.75 && share < 0.85, `v1 share ${share} (${JSON.stringify(counts)})`);
 });
 
+test('a configuration change under load fails no request', async () => {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+  let failures = 0;
+  let total = 0;
+  let stop = false;
+  const seen = new Set<string>();
+  const load = (async () => {
+    while (!stop) {
+      const replies = await Promise.all(
+        Array.from({ length: 4 }, () =>
+          request(out, { host: 'reviews:9080', path: '/under-load', agent }).catch(() => undefined),
+        ),
+      );
+      for (const r of replies) {
+        total++;
+        if (r?.status !== 200) failures++;
+        else seen.add(String(r.json?.name));
+      }
+    }
+  })();
+  const file = join(dir, 'reviews-v2-only.yaml');
+  await writeFile(
+    file,
+    `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews}
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - destination: {host: reviews, subset: v2}
+`,
+  );
+  await new Promise((r) => setTimeout(r, 300));
+  const applied = await runCli(['apply', '-f', file, '--server', server]);
+  assert.equal(applied.code, 0, applied.stderr);
+  await eventually('all traffic on v2', async () => {
+    const rs = await Promise.all(
+      Array.from({ length: 10 }, () => request(out, { host: 'reviews:9080', agent })),
+    );
+    return rs.every((r) => r.json?.name === 'reviews-v2');
+  });
+  stop = true;
+  await load;
+  agent.destroy();
+  assert.ok(total > 50, `only ${total} requests were sent`);
+  assert.equal(failures, 0, `${failures} of ${total} failed`);
+});
+
 test('SIGTERM drains: an in-flight request finishes, then the sidecar exits 0', async () => {
   const slow = await startHttpEcho('slow');
   apps.push(slow);
