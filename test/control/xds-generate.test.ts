@@ -444,7 +444,7 @@ describe('sidecar outbound routes (RDS outbound)', () => {
     assert.equal(cluster.ring_hash_lb_config.minimum_ring_size.value, 1024);
   });
 
-  test('a feature not generated yet is reported, not dropped silently', () => {
+  test('fault injection reaches sidecars as per-route HTTPFault, without a warning', () => {
     const vs = virtualService(
       'reviews',
       [REVIEWS],
@@ -458,11 +458,11 @@ describe('sidecar outbound routes (RDS outbound)', () => {
     );
     const snap = { ...bookinfo(), virtualServices: [vs], virtualServicesByHost: new Map([[REVIEWS, [vs]]]) };
     const run = context(snap, sidecar());
-    routesOf(run);
-    assert.ok(
-      run.warnings.some((w) => w.includes('fault injection')),
-      run.warnings.join('\n'),
-    );
+    const route = routesOf(run)[0]
+      .virtual_hosts.flatMap((v: Obj) => v.routes)
+      .find((r: Obj) => r.name === 'faulty');
+    assert.equal(route.typed_per_filter_config['envoy.filters.http.fault'].abort.http_status, 500);
+    assert.deepEqual(run.warnings, []);
   });
 });
 

@@ -10,6 +10,7 @@ import {
   ROUTER_FILTER,
 } from './common.ts';
 import { OUTBOUND_ROUTE_NAME, resolveTarget } from './rds.ts';
+import { FAULT_FILTER } from './resilience.ts';
 import { authorizationEnforced, inboundSecurityFilters } from './security.ts';
 
 type Obj = Record<string, unknown>;
@@ -36,7 +37,7 @@ export function outboundListener(ctx: GenerateContext): GeneratedResource {
                 stat_prefix: `outbound_127.0.0.1_${port}`,
                 codec_type: 'AUTO',
                 rds: { config_source: ADS_CONFIG_SOURCE, route_config_name: OUTBOUND_ROUTE_NAME },
-                http_filters: [ROUTER_FILTER],
+                http_filters: [FAULT_FILTER, ROUTER_FILTER],
                 upgrade_configs: [{ upgrade_type: 'websocket' }, { upgrade_type: 'CONNECT' }],
                 http2_protocol_options: { allow_connect: true },
               },

@@ -22,6 +22,7 @@ import {
   labelsMatch,
   outboundClusterName,
 } from './common.ts';
+import { FAULT_FILTER_NAME, faultConfig } from './resilience.ts';
 
 /** Who the routes are for: a weft sidecar (Envoy semantics) or a proxyless gRPC client (A28 subset). */
 export type RouteFlavour = 'sidecar' | 'grpc';
@@ -331,10 +332,10 @@ export function buildRoutes(
   const routes: Obj[] = [];
   for (const vs of vss) {
     for (const rule of vs.http) {
-      if (rule.fault) {
+      if (rule.fault && flavour === 'grpc') {
         ctx.warn(
           `VirtualService/${vs.namespace}/${vs.name}/fault`,
-          `VirtualService ${vs.namespace}/${vs.name}: http fault injection is not generated yet; rule ${rule.name || '(unnamed)'} routes without it`,
+          `VirtualService ${vs.namespace}/${vs.name}: fault injection is not sent to proxyless gRPC clients; rule ${rule.name || '(unnamed)'} routes without it for them`,
         );
       }
       if (flavour === 'grpc' && !rule.route) {
@@ -357,6 +358,9 @@ export function buildRoutes(
         else if (rule.directResponse) {
           const { status, body } = rule.directResponse;
           route.direct_response = body === undefined ? { status } : { status, body: { inline_string: body } };
+        }
+        if (rule.fault && flavour === 'sidecar') {
+          route.typed_per_filter_config = { [FAULT_FILTER_NAME]: faultConfig(rule.fault) };
         }
         applyHeaders(route, rule.headers?.request, 'request');
         applyHeaders(route, rule.headers?.response, 'response');
