@@ -26,6 +26,7 @@ export function compileResource(
     name: resource.metadata.name,
     namespace: resource.metadata.namespace,
     annotations: resource.metadata.annotations,
+    apiVersion: resource.apiVersion,
   });
   if (compiled === undefined || check.issues.length > 0)
     return {

@@ -82,6 +82,7 @@ export function readResource(check: Check, value: unknown, options: ReadOptions 
       namespace: metadata?.namespace ?? 'default',
       annotations: metadata?.annotations,
       domainSuffix: DEFAULT_MESH.domainSuffix,
+      apiVersion,
     });
     if (metadata === undefined || compiled === undefined || apiVersion === undefined) return undefined;
     return {

@@ -2,7 +2,10 @@
 import type {
   AuthorizationPolicyModel,
   DestinationRuleModel,
+  GatewayApiRouteModel,
+  GatewayModel,
   HttpRouteGroupModel,
+  MeshConfigModel,
   PeerAuthenticationModel,
   RequestAuthenticationModel,
   Service,
@@ -11,9 +14,13 @@ import type {
   Workload,
 } from '../model/types.ts';
 import type { Check } from './check.ts';
+import { readGatewayApiGateway } from './gateway-api/gateway.ts';
+import { readGrpcRoute } from './gateway-api/grpc-route.ts';
+import { readHttpRoute } from './gateway-api/http-route.ts';
 import { readAuthorizationPolicy } from './istio/authorization-policy.ts';
 import type { ResourceContext } from './istio/common.ts';
 import { readDestinationRule } from './istio/destination-rule.ts';
+import { readIstioGateway } from './istio/gateway.ts';
 import { readPeerAuthentication } from './istio/peer-authentication.ts';
 import { readRequestAuthentication } from './istio/request-authentication.ts';
 import { readServiceEntry } from './istio/service-entry.ts';
@@ -21,6 +28,7 @@ import { readVirtualService } from './istio/virtual-service.ts';
 import { readWorkloadEntry } from './istio/workload-entry.ts';
 import { readHttpRouteGroup } from './smi/http-route-group.ts';
 import { readTrafficTarget } from './smi/traffic-target.ts';
+import { readMeshConfig } from './weft/mesh-config.ts';
 
 export interface KindInfo {
   /** The Kind as written in documents, e.g. `VirtualService`. */
@@ -44,7 +52,11 @@ export type CompiledSpec =
   | { kind: 'AuthorizationPolicy'; authorizationPolicy: AuthorizationPolicyModel }
   | { kind: 'RequestAuthentication'; requestAuthentication: RequestAuthenticationModel }
   | { kind: 'TrafficTarget'; trafficTarget: TrafficTargetModel }
-  | { kind: 'HTTPRouteGroup'; httpRouteGroup: HttpRouteGroupModel };
+  | { kind: 'HTTPRouteGroup'; httpRouteGroup: HttpRouteGroupModel }
+  | { kind: 'Gateway'; gateway: GatewayModel }
+  | { kind: 'HTTPRoute'; route: GatewayApiRouteModel }
+  | { kind: 'GRPCRoute'; route: GatewayApiRouteModel }
+  | { kind: 'MeshConfig'; meshConfig: MeshConfigModel };
 
 /** A kind and how to read its spec (issues go to `check`, paths start at `spec`). */
 export interface KindDefinition extends KindInfo {
@@ -58,6 +70,8 @@ const ISTIO_NETWORKING = [
 ];
 
 const ISTIO_SECURITY = ['security.istio.io/v1', 'security.istio.io/v1beta1'];
+
+const GATEWAY_API = ['gateway.networking.k8s.io/v1', 'gateway.networking.k8s.io/v1beta1'];
 
 const DEFINITIONS: readonly KindDefinition[] = [
   {
@@ -157,6 +171,55 @@ const DEFINITIONS: readonly KindDefinition[] = [
     read: (check, spec, context) => {
       const httpRouteGroup = readHttpRouteGroup(check, spec, context);
       return httpRouteGroup && { kind: 'HTTPRouteGroup', httpRouteGroup };
+    },
+  },
+  {
+    // One kind, two dialects: Istio's Gateway and Gateway API's share the name (and so a store
+    // key: one Gateway per namespace/name, whichever API wrote it), read by their apiVersion.
+    kind: 'Gateway',
+    apiVersions: [...ISTIO_NETWORKING, ...GATEWAY_API],
+    plural: 'gateways',
+    shortNames: ['gw'],
+    namespaced: true,
+    read: (check, spec, context) => {
+      const gatewayApi = context.apiVersion?.startsWith('gateway.networking.k8s.io/') ?? false;
+      const gateway = gatewayApi
+        ? readGatewayApiGateway(check, spec, context)
+        : readIstioGateway(check, spec, context);
+      return gateway && { kind: 'Gateway', gateway };
+    },
+  },
+  {
+    kind: 'HTTPRoute',
+    apiVersions: GATEWAY_API,
+    plural: 'httproutes',
+    shortNames: [],
+    namespaced: true,
+    read: (check, spec, context) => {
+      const route = readHttpRoute(check, spec, context);
+      return route && { kind: 'HTTPRoute', route };
+    },
+  },
+  {
+    kind: 'GRPCRoute',
+    apiVersions: GATEWAY_API,
+    plural: 'grpcroutes',
+    shortNames: [],
+    namespaced: true,
+    read: (check, spec, context) => {
+      const route = readGrpcRoute(check, spec, context);
+      return route && { kind: 'GRPCRoute', route };
+    },
+  },
+  {
+    kind: 'MeshConfig',
+    apiVersions: ['weft.dev/v1alpha1'],
+    plural: 'meshconfigs',
+    shortNames: ['mc'],
+    namespaced: true,
+    read: (check, spec, context) => {
+      const meshConfig = readMeshConfig(check, spec, context);
+      return meshConfig && { kind: 'MeshConfig', meshConfig };
     },
   },
 ];

@@ -35,11 +35,15 @@ export function collectServices(
 /**
  * The service sidecars declare with `--service NAME --service-port P`: one port per distinct
  * port number (the first declaring workload, by uid order, decides its protocol), named
- * `<protocol>-<port>` so Istio's port-name convention reads the same protocol back.
+ * `<protocol>-<port>` so Istio's port-name convention reads the same protocol back. Gateway
+ * proxies declare all their ports (`servicePorts`), which come first.
  */
 function implicitService(hostname: string, declaring: readonly Workload[], domainSuffix: string): Service {
   const first = declaring[0];
   const ports = new Map<number, ServicePort>();
+  for (const workload of declaring)
+    for (const declared of workload.servicePorts ?? [])
+      if (!ports.has(declared.number)) ports.set(declared.number, declared);
   for (const workload of declaring) {
     const declared = workload.service!;
     if (!ports.has(declared.port))

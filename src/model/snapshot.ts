@@ -6,6 +6,7 @@
 import { compileResource } from '../config/compile.ts';
 import type { Resource } from '../config/resource.ts';
 import { deepFreeze, FrozenMap } from './frozen.ts';
+import { gatewayApiVirtualServices } from './gateways.ts';
 import { byNamespaceName, byWorkload, compareStrings } from './order.ts';
 import { trafficTargetPolicies } from './policies.ts';
 import { destinationRulesByHost, virtualServicesByHost } from './routing-index.ts';
@@ -13,7 +14,10 @@ import { collectServices, endpointsOf } from './services.ts';
 import type {
   AuthorizationPolicyModel,
   DestinationRuleModel,
+  GatewayApiRouteModel,
+  GatewayModel,
   HttpRouteGroupModel,
+  MeshConfigModel,
   MeshSettings,
   MeshSnapshot,
   PeerAuthenticationModel,
@@ -72,6 +76,9 @@ export function buildSnapshot(input: SnapshotInput): MeshSnapshot {
   const requestAuthentications: RequestAuthenticationModel[] = [];
   const trafficTargets: TrafficTargetModel[] = [];
   const httpRouteGroups: HttpRouteGroupModel[] = [];
+  const gateways: GatewayModel[] = [];
+  const gatewayRoutes: GatewayApiRouteModel[] = [];
+  const meshConfigs: MeshConfigModel[] = [];
   for (const resource of [...input.resources].sort(byAge)) {
     const result = compileResource(resource, { domainSuffix: mesh.domainSuffix, namespaces });
     if (result === undefined) continue;
@@ -91,8 +98,21 @@ export function buildSnapshot(input: SnapshotInput): MeshSnapshot {
     else if (compiled.kind === 'RequestAuthentication')
       requestAuthentications.push(compiled.requestAuthentication);
     else if (compiled.kind === 'TrafficTarget') trafficTargets.push(compiled.trafficTarget);
-    else httpRouteGroups.push(compiled.httpRouteGroup);
+    else if (compiled.kind === 'HTTPRouteGroup') httpRouteGroups.push(compiled.httpRouteGroup);
+    else if (compiled.kind === 'Gateway') gateways.push(compiled.gateway);
+    else if (compiled.kind === 'HTTPRoute' || compiled.kind === 'GRPCRoute')
+      gatewayRoutes.push(compiled.route);
+    else meshConfigs.push(compiled.meshConfig);
   }
+  // Gateway API routes become VirtualServices (bound to their Gateway, or to `mesh` for a Service parent).
+  const gatewayApi = gatewayApiVirtualServices(gatewayRoutes, gateways);
+  virtualServices.push(...gatewayApi.virtualServices);
+  rejected.push(...gatewayApi.unattached);
+  // The oldest MeshConfig that sets a field overrides the control plane's flag for it.
+  const outboundPolicy = meshConfigs.find(
+    (m) => m.outboundTrafficPolicy !== undefined,
+  )?.outboundTrafficPolicy;
+  if (outboundPolicy !== undefined) mesh.outboundTrafficPolicy = outboundPolicy;
 
   const workloads = [...input.workloads.map((w) => structuredClone(w)), ...entries].sort(byWorkload);
   const services = collectServices(declared, workloads, mesh.domainSuffix);
@@ -114,6 +134,8 @@ export function buildSnapshot(input: SnapshotInput): MeshSnapshot {
       ...trafficTargetPolicies(trafficTargets, httpRouteGroups, mesh.trustDomain),
     ],
     requestAuthentications,
+    gateways,
+    gatewayVirtualServices: virtualServices.filter((vs) => vs.gateways.some((g) => g !== 'mesh')),
   };
   return deepFreeze(snapshot);
 }

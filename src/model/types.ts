@@ -71,6 +71,11 @@ export interface Workload {
    * its node metadata; lets the model create `name.namespace.svc.<suffix>` when no resource does.
    */
   service?: { name: string; port: number; protocol: Protocol };
+  /**
+   * A gateway proxy (`weft gateway`) declares several service ports, each served by its own
+   * listener (`ports[name]`); the model creates `name.namespace.svc.<suffix>` with all of them.
+   */
+  servicePorts?: readonly ServicePort[];
 }
 
 /** How a string field is matched (Istio StringMatch). */
@@ -183,6 +188,20 @@ export interface VirtualServiceModel {
   http: readonly HttpRoute[];
   tcp: readonly TcpRoute[];
   exportTo: readonly string[];
+  /** `tls[]` routes: TLS traffic routed by SNI without terminating it (gateways in PASSTHROUGH mode). */
+  tls?: readonly TlsRoute[];
+}
+
+/** One `tls[]` entry: TLS connections routed by the SNI of their ClientHello (not decrypted). */
+export interface TlsRoute {
+  matches: readonly {
+    /** Server names (SNI) to match; `*.example.com` wildcards allowed. */
+    sniHosts: readonly string[];
+    port?: number;
+    sourceLabels?: Labels;
+    gateways?: readonly string[];
+  }[];
+  route: readonly RouteDestination[];
 }
 
 export type LoadBalancerPolicy =
@@ -263,7 +282,7 @@ export interface DestinationRuleModel {
   exportTo: readonly string[];
 }
 
-/** Mesh-wide settings (from the control plane's flags and a `MeshConfig`-like resource later). */
+/** Mesh-wide settings (from the control plane's flags, overridden by a `MeshConfig` resource). */
 export interface MeshSettings {
   trustDomain: string;
   /** Istio's root namespace for mesh-wide policy. */
@@ -306,6 +325,13 @@ export interface MeshSnapshot {
   authorizationPolicies?: readonly AuthorizationPolicyModel[];
   /** RequestAuthentications, oldest first. Absent: none. Read with `requestAuthenticationsFor`. */
   requestAuthentications?: readonly RequestAuthenticationModel[];
+  /**
+   * Gateways of both dialects (Istio and Gateway API), oldest first. Absent: none. HTTPRoutes and
+   * GRPCRoutes are already in `virtualServices`, normalised (src/model/gateways.ts).
+   */
+  gateways?: readonly GatewayModel[];
+  /** VirtualServices bound to at least one gateway (not only `mesh`), oldest first (Istio merges them in that order). */
+  gatewayVirtualServices?: readonly VirtualServiceModel[];
 }
 
 /** A stored resource that buildSnapshot could not use, and why. */
@@ -474,4 +500,89 @@ export interface HttpRouteGroupModel {
   name: string;
   namespace: string;
   matches: readonly HttpRouteGroupMatch[];
+}
+
+// ---- Gateways (Istio networking.istio.io Gateway, Gateway API Gateway/HTTPRoute/GRPCRoute) ----
+
+/** TLS of a gateway server (Istio ServerTLSSettings; Gateway API listener `tls`). */
+export interface GatewayServerTls {
+  /** SIMPLE: terminate with the server certificate; MUTUAL: and require a client certificate; PASSTHROUGH: route by SNI, do not decrypt. */
+  mode: 'SIMPLE' | 'MUTUAL' | 'PASSTHROUGH';
+  /** PEM files on the gateway's host (SIMPLE and MUTUAL). */
+  serverCertificate?: string;
+  privateKey?: string;
+  /** PEM CA bundle that client certificates must chain to (MUTUAL). */
+  caCertificates?: string;
+  /** Client certificate SANs accepted (MUTUAL); empty: any certificate from the CA. */
+  subjectAltNames: readonly string[];
+  minProtocolVersion?: 'TLSV1_0' | 'TLSV1_1' | 'TLSV1_2' | 'TLSV1_3';
+  maxProtocolVersion?: 'TLSV1_0' | 'TLSV1_1' | 'TLSV1_2' | 'TLSV1_3';
+}
+
+/** A host a gateway server exposes, with the namespaces whose routes may bind to it. */
+export interface GatewayHost {
+  /** `*` (any namespace) or one namespace (Istio `ns/host`; `./host` is the Gateway's own). */
+  namespace: string;
+  /** Lower-case DNS name, `*.suffix` or `*`. */
+  host: string;
+}
+
+/** One server (Istio) or listener (Gateway API) of a Gateway. */
+export interface GatewayServer {
+  /** Server name (Istio `name`, Gateway API listener name); absent: unnamed. */
+  name?: string;
+  port: { number: number; name: string; protocol: Protocol };
+  hosts: readonly GatewayHost[];
+  /** Plain HTTP requests are answered 301 to https (Istio `tls.httpsRedirect`). */
+  httpsRedirect: boolean;
+  /** Only for HTTPS and TLS servers. */
+  tls?: GatewayServerTls;
+  /**
+   * Gateway API listeners only: which routes may attach. `namespaces`: `Same`, `All`, or a label
+   * selector on namespace names (weft has no namespace objects; see docs/gateways.md).
+   */
+  allowedRoutes?: { namespaces: 'Same' | 'All'; kinds: readonly string[] };
+}
+
+/** A Gateway of either dialect, normalised: which gateway proxies it configures and what they serve. */
+export interface GatewayModel {
+  name: string;
+  namespace: string;
+  /** The API group it was written in. */
+  dialect: 'istio' | 'gateway-api';
+  /**
+   * Gateway proxies (`weft gateway`) whose labels contain these configure themselves from it. An
+   * empty selector selects every gateway proxy (Istio).
+   */
+  selector: Labels;
+  /** Only gateway proxies in this namespace (Gateway API); absent: any namespace (Istio's default). */
+  selectorNamespace?: string;
+  servers: readonly GatewayServer[];
+}
+
+/** Where an HTTPRoute/GRPCRoute attaches: a Gateway (ingress) or a Service (mesh routing, GAMMA). */
+export type RouteParent =
+  | { kind: 'Gateway'; namespace: string; name: string; sectionName?: string; port?: number }
+  | { kind: 'Service'; namespace: string; name: string; hostname: string; port?: number };
+
+/** An HTTPRoute or GRPCRoute, normalised into VirtualService rules with their Gateway API precedence. */
+export interface GatewayApiRouteModel {
+  kind: 'HTTPRoute' | 'GRPCRoute';
+  name: string;
+  namespace: string;
+  parents: readonly RouteParent[];
+  /** Lower-case hostnames (`*.x` allowed); empty: every hostname the parent accepts. */
+  hostnames: readonly string[];
+  /**
+   * One rule per (rule, match) in written order; `rank` sorts them across routes (higher first,
+   * compared element by element): Gateway API's match precedence.
+   */
+  rules: readonly { route: HttpRoute; rank: readonly number[] }[];
+}
+
+/** A weft `MeshConfig` resource: mesh-wide settings that can change at run time. */
+export interface MeshConfigModel {
+  name: string;
+  namespace: string;
+  outboundTrafficPolicy?: MeshSettings['outboundTrafficPolicy'];
 }

@@ -178,7 +178,7 @@ spec:
   - route: [{destination: {host: reviews}}]
     fault: {delay: {fixedDelay: 5}}
 ---
-kind: Gateway
+kind: Sidecar
 apiVersion: networking.istio.io/v1
 metadata: {name: gw}
 spec: {}
@@ -195,7 +195,7 @@ spec: {}
       ],
     );
     assert.match(issues[0].message, /use one of networking\.istio\.io\/v1, networking\.istio\.io\/v1beta1/);
-    assert.match(issues[4].message, /unknown kind "Gateway"; weft supports VirtualService, DestinationRule/);
+    assert.match(issues[4].message, /unknown kind "Sidecar"; weft supports VirtualService, DestinationRule/);
   });
 
   test('JSON text gets positions too', () => {

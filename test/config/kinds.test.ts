@@ -17,7 +17,11 @@ test('every spelling of a kind resolves to it', () => {
   assert.equal(resolveKind('se')?.kind, 'ServiceEntry');
   assert.equal(resolveKind('we')?.kind, 'WorkloadEntry');
   assert.equal(resolveKind('serviceentries')?.kind, 'ServiceEntry');
-  assert.equal(resolveKind('gateway'), undefined);
+  assert.equal(resolveKind('gw')?.kind, 'Gateway');
+  assert.equal(resolveKind('gateways.gateway.networking.k8s.io')?.kind, 'Gateway');
+  assert.equal(resolveKind('httproutes')?.kind, 'HTTPRoute');
+  assert.equal(resolveKind('mc')?.kind, 'MeshConfig');
+  assert.equal(resolveKind('sidecar'), undefined);
   assert.equal(resolveKind('vs.example.com'), undefined);
 });
 
@@ -35,6 +39,10 @@ test('listKinds names the supported kinds with their API versions', () => {
       'RequestAuthentication',
       'TrafficTarget',
       'HTTPRouteGroup',
+      'Gateway',
+      'HTTPRoute',
+      'GRPCRoute',
+      'MeshConfig',
     ],
   );
   for (const kind of kinds.slice(0, 4)) {

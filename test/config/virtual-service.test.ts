@@ -217,7 +217,7 @@ describe('VirtualService', () => {
     assert.deepEqual(issues('  hosts: ["*"]\n  http: [{route: [{destination: {host: a}}]}]\n'), [
       'spec.hosts: the wildcard host "*" is not allowed for VirtualServices bound to the mesh (as in Istio)',
     ]);
-    assert.deepEqual(issues('  hosts: [a]\n'), ['spec.http: a VirtualService needs http or tcp routes']);
+    assert.deepEqual(issues('  hosts: [a]\n'), ['spec.http: a VirtualService needs http, tcp or tls routes']);
     assert.deepEqual(issues('  hosts: [a]\n  http: [{timeout: 1s}]\n'), [
       'spec.http[0].route: an http route needs one of route, redirect or directResponse',
     ]);
@@ -256,9 +256,12 @@ describe('VirtualService', () => {
     assert.deepEqual(issues('  hosts: [a]\n  http: [{route: [{destination: {host: "*.a.com"}}]}]\n'), [
       'spec.http[0].route[0].destination.host: host "*.a.com" is a wildcard; name one service here',
     ]);
-    assert.deepEqual(issues('  hosts: [a]\n  tls: []\n  tcp: [{route: [{destination: {host: a}}]}]\n'), [
-      'spec.tls: field tls is not supported by weft (yet): TLS routes (SNI matching) are not implemented; use tcp routes by port',
-    ]);
+    assert.deepEqual(
+      issues('  hosts: [a.example.com]\n  tls: [{match: [{sniHosts: [b.example.com]}], route: [{destination: {host: a}}]}]\n'),
+      [
+        "spec.tls[0].match[0].sniHosts[0]: sniHost b.example.com is not one of the VirtualService's hosts (as in Istio, it must be covered by hosts)",
+      ],
+    );
     assert.deepEqual(issues('  hosts: [a]\n  http: [{delegate: {name: b}}]\n'), [
       'spec.http[0].delegate: field delegate is not supported by weft (yet): VirtualService delegation is not implemented',
     ]);

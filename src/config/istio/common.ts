@@ -23,6 +23,8 @@ export interface ResourceContext extends HostContext {
   name: string;
   /** metadata.annotations of the resource (e.g. Istio's `istio.io/dry-run`), when it has any. */
   annotations?: Readonly<Record<string, string>>;
+  /** `apiVersion` of the resource, for kinds two dialects share (`Gateway`); absent: the kind's first. */
+  apiVersion?: string;
 }
 
 /** A host as written (checked for syntax) and qualified for the model. */

@@ -1,0 +1,23 @@
+// weft MeshConfig (weft.dev/v1alpha1): mesh-wide settings Istio keeps in its MeshConfig, applied at run time.
+import type { MeshConfigModel } from '../../model/types.ts';
+import type { Check } from '../check.ts';
+import type { ResourceContext } from '../istio/common.ts';
+import { defined, object, oneOf, readObject } from '../read.ts';
+
+/** Reads `spec` of a MeshConfig named by `context`: the fields of Istio's MeshConfig that weft honours. */
+export function readMeshConfig(
+  check: Check,
+  spec: unknown,
+  context: ResourceContext,
+): MeshConfigModel | undefined {
+  return readObject(check, spec, ['spec'], (f) =>
+    defined<MeshConfigModel>({
+      name: context.name,
+      namespace: context.namespace,
+      outboundTrafficPolicy: f.optional(
+        'outboundTrafficPolicy',
+        object((o) => o.required('mode', oneOf(['ALLOW_ANY', 'REGISTRY_ONLY']))),
+      ),
+    }),
+  );
+}
