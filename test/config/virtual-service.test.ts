@@ -257,7 +257,9 @@ describe('VirtualService', () => {
       'spec.http[0].route[0].destination.host: host "*.a.com" is a wildcard; name one service here',
     ]);
     assert.deepEqual(
-      issues('  hosts: [a.example.com]\n  tls: [{match: [{sniHosts: [b.example.com]}], route: [{destination: {host: a}}]}]\n'),
+      issues(
+        '  hosts: [a.example.com]\n  tls: [{match: [{sniHosts: [b.example.com]}], route: [{destination: {host: a}}]}]\n',
+      ),
       [
         "spec.tls[0].match[0].sniHosts[0]: sniHost b.example.com is not one of the VirtualService's hosts (as in Istio, it must be covered by hosts)",
       ],
