@@ -1,28 +1,73 @@
-// The list of weft commands: each lives in its own file and adds itself to the program.
+// The list of weft commands: each lives in its own file, imported only when that command runs.
 import type { Command } from 'commander';
-import { register as apply } from './apply.ts';
-import { register as check } from './check.ts';
-import { register as controlPlane } from './control-plane.ts';
-import { register as del } from './delete.ts';
-import { register as get } from './get.ts';
-import { register as proxy } from './proxy.ts';
-import { register as proxyStatus } from './proxy-status.ts';
-import { register as run } from './run.ts';
-import { register as token } from './token.ts';
-import { register as version } from './version.ts';
 
 /** Adds one command (with its flags and action) to the program. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [
-  version,
-  token,
-  controlPlane,
-  apply,
-  get,
-  del,
-  proxy,
-  proxyStatus,
-  run,
-  check,
+/** One command of the table: enough to list it in `weft --help` without importing it. */
+export interface CommandEntry {
+  /** The command's name, as typed after `weft`. */
+  name: string;
+  /** One line for `weft --help` (the command's own `--help` prints its full description). */
+  summary: string;
+  /** Imports the command's module (and with it everything the command needs). */
+  load: () => Promise<{ register: RegisterCommand }>;
+  /** Commands whose registration this one reads (registered first when this one runs). */
+  needs?: string[];
+}
+
+/** Every command, in the order `weft --help` lists them (and registers them). */
+export const commands: CommandEntry[] = [
+  {
+    name: 'version',
+    summary: 'print the weft version and the Node.js runtime',
+    load: () => import('./version.ts'),
+  },
+  {
+    name: 'token',
+    summary: 'manage bootstrap tokens that let workloads get certificates',
+    load: () => import('./token.ts'),
+  },
+  {
+    name: 'control-plane',
+    summary: 'run the control plane: resource store, workload registry, HTTP API and xDS server',
+    load: () => import('./control-plane.ts'),
+  },
+  {
+    name: 'apply',
+    summary: 'create or update resources from files, a directory or stdin (all documents or none)',
+    load: () => import('./apply.ts'),
+  },
+  {
+    name: 'get',
+    summary: 'show resources of a kind (any alias: virtualservice, virtualservices, vs)',
+    load: () => import('./get.ts'),
+  },
+  {
+    name: 'delete',
+    summary: 'delete the resources named in files, or one resource by kind and name',
+    load: () => import('./delete.ts'),
+  },
+  {
+    name: 'proxy',
+    summary: 'run a sidecar proxy for one workload (inbound, outbound and admin ports; config over xDS)',
+    load: () => import('./proxy.ts'),
+  },
+  {
+    name: 'proxy-status',
+    summary: 'show every xDS client of the control plane and whether it is in sync (SYNCED, STALE, NACK)',
+    load: () => import('./proxy-status.ts'),
+  },
+  {
+    name: 'run',
+    summary: 'run an app with its sidecar as one unit (takes every flag of weft proxy)',
+    load: () => import('./run.ts'),
+    needs: ['proxy'],
+  },
+  {
+    name: 'check',
+    summary:
+      'check the mesh: control plane, xDS, CA trust bundle, proxies in sync, clock; exit 0 only if all pass',
+    load: () => import('./check.ts'),
+  },
 ];

@@ -1,60 +1,68 @@
 // Envoy v3 protos loaded at start from @grpc/grpc-js-xds's copy: encode/decode xDS resources and the ADS service.
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
+import { PROTO_FILES, parseEnvoyProtos, protoSourceVersions } from './protos-source.ts';
 
-const require = createRequire(import.meta.url);
+export { PROTO_FILES };
 
-/** Folders holding the Envoy API protos and their dependencies, in @grpc/grpc-js-xds's package. */
-const DEPS = join(dirname(require.resolve('@grpc/grpc-js-xds/package.json')), 'deps');
-const INCLUDE_DIRS = ['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => join(DEPS, d));
-
-/** Every proto file weft encodes or decodes; their imports are loaded with them. */
-export const PROTO_FILES = [
-  'envoy/service/discovery/v3/ads.proto',
-  'envoy/config/listener/v3/listener.proto',
-  'envoy/config/route/v3/route.proto',
-  'envoy/config/cluster/v3/cluster.proto',
-  'envoy/config/endpoint/v3/endpoint.proto',
-  'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
-  'envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto',
-  'envoy/extensions/filters/listener/http_inspector/v3/http_inspector.proto',
-  'envoy/extensions/filters/http/router/v3/router.proto',
-  'envoy/extensions/filters/http/fault/v3/fault.proto',
-  'envoy/extensions/filters/http/rbac/v3/rbac.proto',
-  'envoy/extensions/filters/http/jwt_authn/v3/config.proto',
-  'envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.proto',
-  'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
-  'envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto',
-  'envoy/extensions/transport_sockets/tls/v3/tls.proto',
-  'envoy/extensions/transport_sockets/tls/v3/secret.proto',
-];
-
-/** Google's well-known protos that protobufjs ships as JSON but does not register (as proto-loader does). */
-function addWellKnownProtos(): void {
-  for (const name of ['api', 'descriptor', 'source_context', 'type']) {
-    const json = require(`protobufjs/google/protobuf/${name}.json`) as {
-      nested: { google: { nested: { protobuf: { nested: protobuf.INamespace['nested'] } } } };
-    };
-    protobuf.common(name, json.nested.google.nested.protobuf.nested as Record<string, protobuf.INamespace>);
-  }
+/** Where the parsed protos are cached as JSON: the package's node_modules/.cache, else the temp dir. */
+function cacheFiles(): string[] {
+  const key = createHash('sha256').update(protoSourceVersions()).digest('hex').slice(0, 16);
+  const name = `envoy-protos-${key}.json`;
+  return [
+    join(fileURLToPath(new URL('../../../node_modules/.cache/weft/', import.meta.url)), name),
+    join(tmpdir(), 'weft-cache', name),
+  ];
 }
 
-function loadRoot(): protobuf.Root {
-  addWellKnownProtos();
-  const root = new protobuf.Root();
-  root.resolvePath = (origin, target) => {
-    for (const dir of INCLUDE_DIRS) {
-      const candidate = join(dir, target);
-      if (protobuf.util.fs?.existsSync?.(candidate)) return candidate;
-    }
-    // Relative to the importing file, as protoc would after the include dirs.
-    return protobuf.util.path.resolve(origin, target);
-  };
-  root.loadSync(PROTO_FILES, { keepCase: true });
+function fromJson(text: string): protobuf.Root {
+  const root = protobuf.Root.fromJSON(JSON.parse(text));
   root.resolveAll();
   return root;
+}
+
+/**
+ * Loads the Envoy protos. Parsing the .proto text costs ~40 MB of resident memory that the
+ * process never gives back, so it happens once in a child process that prints the parsed root
+ * as JSON; every later start (proxies, the control plane, tests) loads that JSON from the cache.
+ */
+function loadRoot(): protobuf.Root {
+  const files = cacheFiles();
+  for (const file of files) {
+    try {
+      return fromJson(readFileSync(file, 'utf8'));
+    } catch {
+      // not cached there (or unreadable): try the next place, then generate
+    }
+  }
+  let text: string;
+  try {
+    text = execFileSync(process.execPath, [fileURLToPath(new URL('./protos-source.ts', import.meta.url))], {
+      encoding: 'utf8',
+      maxBuffer: 256 * 1024 * 1024,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+  } catch {
+    return parseEnvoyProtos();
+  }
+  for (const file of files) {
+    try {
+      mkdirSync(join(file, '..'), { recursive: true });
+      const tmp = `${file}.${process.pid}.tmp`;
+      writeFileSync(tmp, text);
+      renameSync(tmp, file);
+      break;
+    } catch {
+      // not writable: try the next place (the JSON is still used below)
+    }
+  }
+  return fromJson(text);
 }
 
 /** The loaded protobufjs root with every Envoy message weft uses. */
