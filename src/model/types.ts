@@ -257,10 +257,23 @@ export interface ClientTlsSettings {
   subjectAltNames?: readonly string[];
 }
 
+/**
+ * Istio's `trafficPolicy.retryBudget` (Envoy `circuit_breakers.thresholds.retry_budget`): retries in
+ * flight to a cluster may be at most `percent`% of its active requests, but never fewer than
+ * `minRetryConcurrency`.
+ */
+export interface RetryBudgetSettings {
+  /** Share of active requests that may be retries, 0..100 (Envoy's default 20). */
+  percent: number;
+  /** Retries always allowed in flight regardless of load (Envoy's default 3). */
+  minRetryConcurrency: number;
+}
+
 export interface TrafficPolicy {
   loadBalancer?: LoadBalancerPolicy;
   connectionPool?: ConnectionPoolSettings;
   outlierDetection?: OutlierDetectionSettings;
+  retryBudget?: RetryBudgetSettings;
   tls?: ClientTlsSettings;
   /** Per service port overrides (fields not set fall back to the policy above). */
   portLevelSettings: readonly (Omit<TrafficPolicy, 'portLevelSettings'> & { port: number })[];

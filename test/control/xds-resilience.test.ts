@@ -1,6 +1,7 @@
 // Generator tests for issue 5's route features: fault filter + per-route HTTPFault, retries, mirrors, headers, redirects.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { generateClusters } from '../../src/control/xds/generate/cds.ts';
 import type { GenerateContext } from '../../src/control/xds/generate/common.ts';
 import { generateListeners } from '../../src/control/xds/generate/lds.ts';
 import { generateRoutes } from '../../src/control/xds/generate/rds.ts';
@@ -8,7 +9,14 @@ import { proxyFromNode } from '../../src/control/xds/node.ts';
 import { decodeResource, encodeResource, jsonToStruct, unknownFields } from '../../src/control/xds/protos.ts';
 import { TYPE_URL } from '../../src/control/xds/types.ts';
 import type { HttpRoute, MeshSnapshot } from '../../src/model/types.ts';
-import { httpRoute, match, service, snapshot, virtualService } from '../helpers/grpc-xds-mesh.ts';
+import {
+  destinationRule,
+  httpRoute,
+  match,
+  service,
+  snapshot,
+  virtualService,
+} from '../helpers/grpc-xds-mesh.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: decoded xDS JSON is walked dynamically in tests
 type Obj = Record<string, any>;
@@ -151,5 +159,29 @@ describe('resilience generation', () => {
     assert.equal(moved.redirect.response_code, 'PERMANENT_REDIRECT');
     const teapot = routeNamed(rules, 'teapot');
     assert.deepEqual(teapot.direct_response, { status: 418, body: { inline_string: 'short and stout' } });
+  });
+
+  test('retryBudget → circuit_breakers retry_budget; outlier detection alone disables panic (Istio minHealthPercent 0)', () => {
+    const snap = snapshot({
+      services: [service('reviews', [{ number: 9080 }])],
+      destinationRules: [
+        destinationRule(REVIEWS, {
+          trafficPolicy: {
+            retryBudget: { percent: 25, minRetryConcurrency: 2 },
+            outlierDetection: { consecutive5xxErrors: 5 },
+            portLevelSettings: [],
+          },
+        }),
+      ],
+    });
+    const [c] = wire(
+      TYPE_URL.cluster,
+      generateClusters({ snapshot: snap, proxy: sidecar, warn: () => {} }, [`outbound|9080||${REVIEWS}`]),
+    );
+    assert.deepEqual(c.circuit_breakers.thresholds[0].retry_budget, {
+      budget_percent: { value: 25 },
+      min_retry_concurrency: { value: 2 },
+    });
+    assert.equal(c.common_lb_config.healthy_panic_threshold.value ?? 0, 0);
   });
 });

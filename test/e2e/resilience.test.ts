@@ -522,3 +522,50 @@ spec:
   );
   assert.ok(slowest < 1_000, `the 3 s mirror did not slow the primary (${slowest} ms)`);
 });
+
+test('a retry budget caps retries during a full outage (upstream attempts counted)', async () => {
+  const down: Behaviour = (_q, res) => {
+    res.writeHead(503);
+    res.end('down');
+  };
+  apps.outage = await startApp(down);
+  apps.unbudgeted = await startApp(down);
+  await apply(
+    'outage',
+    `${serviceEntry('outage', [apps.outage.port])}${retryRoute('outage')}${serviceEntry('unbudgeted', [apps.unbudgeted.port])}${retryRoute('unbudgeted')}---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: outage}
+spec:
+  host: outage.test
+  trafficPolicy:
+    retryBudget: {percent: {value: 20}, minRetryConcurrency: 1}
+`,
+  );
+  await eventually('the retry budget', async () => {
+    const text = await adminGet('/config_dump');
+    return text.includes('retryBudget') || text.includes('retry_budget');
+  });
+  await eventually(
+    'outage routes',
+    async () => (await get('unbudgeted.test')).status === 503 && (await get('outage.test')).status === 503,
+  );
+  const requests = 200;
+  const hitsBefore = [apps.outage.hits, apps.unbudgeted.hits];
+  const overflowBefore = await counter('envoy_cluster_upstream_rq_retry_overflow', cluster('outage'));
+  const [budgeted, unbudgeted] = await Promise.all([
+    load('outage.test', requests, 20),
+    load('unbudgeted.test', requests, 20),
+  ]);
+  const withBudget = apps.outage.hits - hitsBefore[0];
+  const without = apps.unbudgeted.hits - hitsBefore[1];
+  const overflow =
+    (await counter('envoy_cluster_upstream_rq_retry_overflow', cluster('outage'))) - overflowBefore;
+  console.log(
+    `# retry budget: ${requests} requests in a full outage → ${withBudget} upstream attempts with retryBudget 20% (${overflow} retries refused), ${without} without (attempts 3)`,
+  );
+  assert.ok(budgeted.every((r) => r.status === 503) && unbudgeted.every((r) => r.status === 503));
+  assert.ok(without >= requests * 3.5, `without a budget every request is tried 4 times (${without})`);
+  assert.ok(withBudget <= requests * 2, `the budget caps attempts (${withBudget} for ${requests} requests)`);
+  assert.ok(overflow > 0, 'refused retries are counted');
+});

@@ -4,6 +4,7 @@ import type {
   ConnectionPoolSettings,
   LoadBalancerPolicy,
   OutlierDetectionSettings,
+  RetryBudgetSettings,
   TrafficPolicy,
 } from '../../model/types.ts';
 import type { Fields, Reader } from '../read.ts';
@@ -18,7 +19,7 @@ import {
   oneOf,
   stringList,
 } from '../read.ts';
-import { portSelector, uniqueList } from './common.ts';
+import { percent, portSelector, uniqueList } from './common.ts';
 
 /** Istio's proto3 integers treat 0 as "not set": such fields are left out of the model. */
 function setting(f: Fields, key: string): number | undefined {
@@ -207,6 +208,12 @@ const outlierDetection: Reader<OutlierDetectionSettings> = object((f) => {
   return settings;
 });
 
+/** `retryBudget`: Envoy's defaults (20%, at least 3) fill what is not set. */
+const retryBudget: Reader<RetryBudgetSettings> = object((f) => ({
+  percent: f.optional('percent', percent) ?? 20,
+  minRetryConcurrency: f.optional('minRetryConcurrency', integer(0, 2 ** 31 - 1)) ?? 3,
+}));
+
 const tls: Reader<ClientTlsSettings> = object(
   (f) => {
     const settings = defined<ClientTlsSettings>({
@@ -239,6 +246,7 @@ function policyFields(f: Fields): Omit<TrafficPolicy, 'portLevelSettings'> {
     loadBalancer: f.optional('loadBalancer', loadBalancer),
     connectionPool: f.optional('connectionPool', connectionPool),
     outlierDetection: f.optional('outlierDetection', outlierDetection),
+    retryBudget: f.optional('retryBudget', retryBudget),
     tls: f.optional('tls', tls),
   });
 }

@@ -41,6 +41,7 @@ export function renderPrometheus(core: ProxyCore, ads: AdsClient | undefined): s
     w.metric('envoy_cluster_upstream_rq_timeout', 'counter', l, s.rqTimeout);
     w.metric('envoy_cluster_upstream_rq_retry', 'counter', l, s.rqRetry);
     w.metric('envoy_cluster_upstream_rq_pending_overflow', 'counter', l, s.rqOverflow);
+    w.metric('envoy_cluster_upstream_rq_retry_overflow', 'counter', l, s.rqRetryOverflow);
     w.metric('envoy_cluster_upstream_rq_rx_reset', 'counter', l, s.rqRxReset);
     w.metric('envoy_cluster_upstream_cx_total', 'counter', l, s.cxTotal);
     w.metric('envoy_cluster_upstream_cx_active', 'gauge', l, s.cxActive);

@@ -36,6 +36,11 @@ export interface CircuitBreakers {
   maxPendingRequests: number;
   maxRequests: number;
   maxRetries: number;
+  /**
+   * thresholds.retry_budget: when set, it replaces max_retries: retries in flight may be at most
+   * `budgetPercent`% of the cluster's active requests, and never fewer than `minRetryConcurrency`.
+   */
+  retryBudget?: { budgetPercent: number; minRetryConcurrency: number };
 }
 
 /** Everything a Cluster resource says that weft honours. */
@@ -247,6 +252,19 @@ export function compileCluster(c: Msg): ClusterConfig {
       cb.maxPendingRequests = wrappedNum(t.maxPendingRequests, cb.maxPendingRequests);
       cb.maxRequests = wrappedNum(t.maxRequests, cb.maxRequests);
       cb.maxRetries = wrappedNum(t.maxRetries, cb.maxRetries);
+      const budget = msg(t.retryBudget);
+      if (budget) {
+        checkFields(budget, `${where}.circuit_breakers.thresholds.retry_budget`, [
+          'budgetPercent',
+          'minRetryConcurrency',
+        ]);
+        const percent = msg(budget.budgetPercent);
+        cb.retryBudget = {
+          // Envoy: 20% when budget_percent is absent; an empty Percent is 0.
+          budgetPercent: percent ? num(percent.value, 0) : 20,
+          minRetryConcurrency: wrappedNum(budget.minRetryConcurrency, 3),
+        };
+      }
     }
   }
   const common = msg(c.commonLbConfig);
@@ -254,7 +272,8 @@ export function compileCluster(c: Msg): ClusterConfig {
   if (common) {
     checkFields(common, `${where}.common_lb_config`, ['healthyPanicThreshold', 'localityWeightedLbConfig']);
     const pt = msg(common.healthyPanicThreshold);
-    if (pt) panicThreshold = num(pt.value, 50);
+    // A Percent of 0 arrives as an empty message: present means its value, 0 when absent.
+    if (pt) panicThreshold = num(pt.value, 0);
   }
   const la = msg(c.loadAssignment);
   return {

@@ -13,6 +13,8 @@ export class ClusterStats {
   rqRetry = 0;
   /** upstream_rq_pending_overflow */
   rqOverflow = 0;
+  /** upstream_rq_retry_overflow: retries refused by max_retries or the retry budget */
+  rqRetryOverflow = 0;
   /** upstream_cx_total */
   cxTotal = 0;
   /** upstream_cx_active */

@@ -5,6 +5,7 @@ import type {
   LoadBalancerPolicy,
   OutlierDetectionSettings,
   Protocol,
+  RetryBudgetSettings,
   Service,
   ServicePort,
 } from '../../../model/types.ts';
@@ -57,18 +58,21 @@ function httpProtocolOptions(protocol: Protocol, pool: ConnectionPoolSettings | 
   return options;
 }
 
-function circuitBreakers(pool: ConnectionPoolSettings | undefined): Obj {
-  return {
-    thresholds: [
-      {
-        max_connections: { value: pool?.tcp?.maxConnections ?? MAX_UINT32 },
-        max_pending_requests: { value: pool?.http?.http1MaxPendingRequests ?? MAX_UINT32 },
-        max_requests: { value: pool?.http?.http2MaxRequests ?? MAX_UINT32 },
-        max_retries: { value: pool?.http?.maxRetries ?? MAX_UINT32 },
-        track_remaining: true,
-      },
-    ],
+function circuitBreakers(pool: ConnectionPoolSettings | undefined, budget?: RetryBudgetSettings): Obj {
+  const threshold: Obj = {
+    max_connections: { value: pool?.tcp?.maxConnections ?? MAX_UINT32 },
+    max_pending_requests: { value: pool?.http?.http1MaxPendingRequests ?? MAX_UINT32 },
+    max_requests: { value: pool?.http?.http2MaxRequests ?? MAX_UINT32 },
+    max_retries: { value: pool?.http?.maxRetries ?? MAX_UINT32 },
+    track_remaining: true,
   };
+  if (budget) {
+    threshold.retry_budget = {
+      budget_percent: { value: budget.percent },
+      min_retry_concurrency: { value: budget.minRetryConcurrency },
+    };
+  }
+  return { thresholds: [threshold] };
 }
 
 /** Istio's OutlierDetection → Envoy mapping (success-rate ejection off; each consecutive counter enforced at 100%). */
@@ -189,17 +193,16 @@ export function outboundCluster(
   }
   cluster.connect_timeout = duration(pool?.tcp?.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
   applyLoadBalancer(ctx, cluster, policy.loadBalancer, rule);
-  cluster.circuit_breakers = circuitBreakers(pool);
+  cluster.circuit_breakers = circuitBreakers(pool, policy.retryBudget);
   const protocolOptions = httpProtocolOptions(port.protocol, pool);
   if (protocolOptions)
     cluster.typed_extension_protocol_options = { [HTTP_PROTOCOL_OPTIONS_KEY]: protocolOptions };
   if (policy.outlierDetection) {
     cluster.outlier_detection = outlierDetection(policy.outlierDetection);
-    if (policy.outlierDetection.minHealthPercent !== undefined) {
-      cluster.common_lb_config = {
-        healthy_panic_threshold: { value: policy.outlierDetection.minHealthPercent },
-      };
-    }
+    // Istio: minHealthPercent defaults to 0, so outlier detection alone disables panic mode.
+    cluster.common_lb_config = {
+      healthy_panic_threshold: { value: policy.outlierDetection.minHealthPercent ?? 0 },
+    };
   }
   if (rule) {
     const where = `DestinationRule ${rule.namespace}/${rule.name}`;

@@ -146,6 +146,7 @@ function fields(policy: PolicyFields | undefined): PolicyFields {
     loadBalancer: policy?.loadBalancer,
     connectionPool: policy?.connectionPool,
     outlierDetection: policy?.outlierDetection,
+    retryBudget: policy?.retryBudget,
     tls: policy?.tls,
   };
 }
@@ -170,6 +171,7 @@ export function effectivePolicy(
       loadBalancer: subsetPolicy.loadBalancer ?? merged.loadBalancer,
       connectionPool: subsetPolicy.connectionPool ?? merged.connectionPool,
       outlierDetection: subsetPolicy.outlierDetection ?? merged.outlierDetection,
+      retryBudget: subsetPolicy.retryBudget ?? merged.retryBudget,
       tls: subsetPolicy.tls ?? merged.tls,
     };
     const subsetLevel = subsetPolicy.portLevelSettings.find((p) => p.port === port);

@@ -5,6 +5,7 @@ import type { Cluster } from '../../cluster/cluster.ts';
 import type { Host } from '../../cluster/host.ts';
 import type { H1Connection, H1ResponseHandler, UpstreamFailure } from '../../cluster/pool/h1-connection.ts';
 import type { H1Pool } from '../../cluster/pool/h1-pool.ts';
+import { admitRetry, backOffMs, releaseRetry } from '../../cluster/retry-admission.ts';
 import type { ResponseFlag } from '../../common/response-flags.ts';
 import { splice } from '../../common/splice.ts';
 import type { HttpConnectionManager } from '../connection-manager.ts';
@@ -79,6 +80,10 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
   private tryTimer: NodeJS.Timeout | undefined;
   /** The current upstream answer is being dropped for a retry. */
   private discarding = false;
+  /** The cluster whose retry slot (max_retries / retry budget) this request holds. */
+  private retrySlot: Cluster | null = null;
+  /** The back-off wait before the next retry attempt. */
+  private backOffTimer: NodeJS.Timeout | undefined;
   /** A response head not yet written (see writeWithHead). */
   private pendingHead: string | null = null;
   /** Set when the request goes to an HTTP/2 upstream (see to-h2.ts). */
@@ -466,12 +471,14 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
     cluster.record(this.host!, info.status);
     // A retriable status on a request whose bytes are all still known: drop this answer, try again.
     const retry = this.decision.action?.retry ?? this.decision.vhost?.retry;
+    this.freeRetrySlot();
     if (
       retry &&
       this.retriesLeft > 0 &&
       this.reqDone &&
       this.info.framing === 'none' &&
-      retriableAnswer(retry, info.status)
+      retriableAnswer(retry, info.status) &&
+      this.takeRetrySlot() === 'admitted'
     ) {
       this.discarding = true;
       return;
@@ -612,6 +619,7 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
   onUpstreamFailure(conn: H1Connection, failure: UpstreamFailure, _detail: string): void {
     if (this.upstream !== conn) return;
     this.upstream = null;
+    this.freeRetrySlot();
     const cluster = this.cluster!;
     const host = this.host!;
     host.failures++;
@@ -635,7 +643,12 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
       cluster.stats.cxConnectFail++;
       flag = 'UF';
       body = LOCAL_BODY.connectFailure;
-      if (retry && this.retriesLeft > 0 && retriesConnectFailure(retry)) {
+      if (
+        retry &&
+        this.retriesLeft > 0 &&
+        retriesConnectFailure(retry) &&
+        this.takeRetrySlot() === 'admitted'
+      ) {
         this.retry();
         return;
       }
@@ -647,7 +660,13 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
         this.retry(false);
         return;
       }
-      if (bodyless && retry && this.retriesLeft > 0 && retriesReset(retry)) {
+      if (
+        bodyless &&
+        retry &&
+        this.retriesLeft > 0 &&
+        retriesReset(retry) &&
+        this.takeRetrySlot() === 'admitted'
+      ) {
         this.retry();
         return;
       }
@@ -666,6 +685,7 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
   private readonly onTryTimeout = (): void => {
     this.tryTimer = undefined;
     if (this.state !== 'active' || this.respStarted || !this.upstream) return;
+    this.freeRetrySlot();
     const cluster = this.cluster!;
     cluster.stats.rqTimeout++;
     if (this.host) cluster.record(this.host, 'timeout');
@@ -681,7 +701,8 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
       retriesTimeout(retry) &&
       this.retriesLeft > 0 &&
       this.reqDone &&
-      this.info.framing === 'none'
+      this.info.framing === 'none' &&
+      this.takeRetrySlot() === 'admitted'
     ) {
       this.retry();
       return;
@@ -689,10 +710,36 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
     this.localReply(504, LOCAL_BODY.timeout, 'UT');
   };
 
+  /**
+   * Tries again on another host. A counted retry (it holds a retry slot) waits a jittered
+   * exponential back-off first; a stale kept-alive connection is retried at once.
+   */
   private retry(counts = true): void {
-    if (counts) this.retriesLeft--;
     this.cluster!.stats.rqRetry++;
-    this.pickAndSend(this.lastHost);
+    if (!counts) {
+      this.pickAndSend(this.lastHost);
+      return;
+    }
+    this.retriesLeft--;
+    const policy = this.decision.action?.retry ?? this.decision.vhost?.retry;
+    const delay = policy ? backOffMs(policy.backOff, policy.numRetries - this.retriesLeft) : 0;
+    this.backOffTimer = setTimeout(() => {
+      this.backOffTimer = undefined;
+      if (this.state === 'active') this.pickAndSend(this.lastHost);
+    }, delay);
+  }
+
+  /** Asks the cluster for a retry slot (max_retries or the retry budget); held until the retried attempt ends. */
+  private takeRetrySlot(): 'admitted' | 'overflow' {
+    const cluster = this.cluster!;
+    const admission = admitRetry(cluster);
+    if (admission === 'admitted') this.retrySlot = cluster;
+    return admission;
+  }
+
+  private freeRetrySlot(): void {
+    if (this.retrySlot) releaseRetry(this.retrySlot);
+    this.retrySlot = null;
   }
 
   // ---- CONNECT tunnels and upgrades ----
@@ -793,6 +840,11 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
+    if (this.backOffTimer) {
+      clearTimeout(this.backOffTimer);
+      this.backOffTimer = undefined;
+    }
+    this.freeRetrySlot();
     if (this.tryTimer) {
       clearTimeout(this.tryTimer);
       this.tryTimer = undefined;

@@ -1,4 +1,6 @@
 // A RouteConfiguration compiled once per RDS version: virtual hosts, routes, actions (lookups: route-match.ts).
+
+import { type BackOff, DEFAULT_BACK_OFF } from '../../cluster/retry-admission.ts';
 import {
   checkFields,
   durationMs,
@@ -44,6 +46,8 @@ export interface RetryPolicy {
   numRetries: number;
   perTryTimeoutMs: number;
   retriableStatusCodes: number[];
+  /** retry_back_off (Envoy's default 25 ms base, 250 ms max). */
+  backOff: BackOff;
 }
 
 export interface UpgradeSetting {
@@ -173,7 +177,18 @@ function compileRetry(value: unknown, where: string): RetryPolicy | undefined {
     retriableStatusCodes: Array.isArray(r.retriableStatusCodes)
       ? (r.retriableStatusCodes as number[]).map(Number)
       : [],
+    backOff: compileBackOff(r.retryBackOff, `${where}.retry_back_off`),
   };
+}
+
+/** retry_back_off: base_interval (> 0) and max_interval (default 10 × base, at least base). */
+function compileBackOff(value: unknown, where: string): BackOff {
+  const b = msg(value);
+  if (!b) return DEFAULT_BACK_OFF;
+  checkFields(b, where, ['baseInterval', 'maxInterval']);
+  const baseMs = durationMs(b.baseInterval, DEFAULT_BACK_OFF.baseMs) || DEFAULT_BACK_OFF.baseMs;
+  const maxMs = Math.max(baseMs, durationMs(b.maxInterval, baseMs * 10) || baseMs * 10);
+  return { baseMs, maxMs };
 }
 
 const ROUTE_ACTION_FIELDS = [
