@@ -54,6 +54,11 @@ export const commands: CommandEntry[] = [
     load: () => import('./proxy.ts'),
   },
   {
+    name: 'gateway',
+    summary: 'run an ingress or egress gateway configured by Istio and Gateway API Gateways',
+    load: () => import('./gateway.ts'),
+  },
+  {
     name: 'proxy-status',
     summary: 'show every xDS client of the control plane and whether it is in sync (SYNCED, STALE, NACK)',
     load: () => import('./proxy-status.ts'),

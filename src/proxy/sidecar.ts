@@ -1,7 +1,8 @@
 // A running sidecar: binds its ports, announces itself over ADS, serves admin, drains on shutdown.
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
 import type net from 'node:net';
-import { request } from 'undici';
 import { jsonToStruct } from '../control/xds/protos.ts';
 import { NODE_METADATA } from '../control/xds/types.ts';
 import { ServerUnavailableError } from '../errors.ts';
@@ -42,6 +43,12 @@ export interface SidecarConfig {
   concurrency: number;
   /** `sidecar` (default) or `gateway` (WEFT_ROLE in the node metadata, for `weft gateway`). */
   role?: 'sidecar' | 'gateway';
+  /**
+   * Gateways only: the service ports served and the local port each listener binds
+   * (WEFT_GATEWAY_PORTS). A gateway binds no inbound or outbound port: its listeners come from
+   * the Gateways that select it. `service` is the gateway's name.
+   */
+  gatewayPorts?: readonly { port: number; listenPort: number; protocol: string }[];
 }
 
 /** The ports a sidecar bound. */
@@ -53,6 +60,26 @@ export interface SidecarPorts {
 
 const log = logger({ component: 'proxy' });
 
+/**
+ * One GET with node:http(s) (not undici: the proxy's hot path does not use it, and importing it
+ * costs resident memory in every sidecar).
+ */
+function getText(url: URL, timeoutMs: number): Promise<{ statusCode: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = (url.protocol === 'https:' ? https : http).get(url, { timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      res.on('end', () => resolve({ statusCode: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+  });
+}
+
 /** Asks the control plane's API where its xDS server is; retries until `timeoutMs`. */
 export async function fetchBootstrap(
   server: string,
@@ -63,12 +90,8 @@ export async function fetchBootstrap(
   let lastError = '';
   for (;;) {
     try {
-      const res = await request(new URL('/api/v1/bootstrap', server), {
-        method: 'GET',
-        headersTimeout: 5000,
-        bodyTimeout: 5000,
-      });
-      const text = await res.body.text();
+      const res = await getText(new URL('/api/v1/bootstrap', server), 5000);
+      const text = res.body;
       if (res.statusCode === 200) {
         const body = JSON.parse(text) as { xdsAddress?: unknown; trustDomain?: unknown };
         if (typeof body.xdsAddress === 'string' && body.xdsAddress !== '')
@@ -111,6 +134,7 @@ export class Sidecar {
     const xds =
       config.xdsAddress ?? (await fetchBootstrap(config.server, config.bootstrapTimeoutMs)).xdsAddress;
     if (config.concurrency > 1) return Sidecar.startMultiCore(config, xds);
+    if (config.role === 'gateway') return Sidecar.startGateway(config, xds);
     const inbound = await bindServer('0.0.0.0', config.inboundPort);
     const outbound = await bindServer('127.0.0.1', config.outboundPort).catch((err) => {
       inbound.close();
@@ -132,6 +156,20 @@ export class Sidecar {
       outbound.close();
       throw err;
     }
+    sidecar.ads = new AdsClient(
+      { address: xds, node: sidecar.node(), initialBackoffMs: 250, maxBackoffMs: 5000 },
+      sidecar.core,
+      log,
+    );
+    sidecar.ads.start();
+    return sidecar;
+  }
+
+  /** A gateway: no pre-bound ports (LDS binds the Gateways' ports), admin and the ADS stream. */
+  private static async startGateway(config: SidecarConfig, xds: string): Promise<Sidecar> {
+    const sidecar = new Sidecar(config, new ProxyCore({}));
+    sidecar.admin = new AdminServer(coreAdminSource(sidecar.core, () => sidecar.ads));
+    sidecar.ports.admin = await sidecar.admin.listen({ host: '127.0.0.1', port: config.adminPort });
     sidecar.ads = new AdsClient(
       { address: xds, node: sidecar.node(), initialBackoffMs: 250, maxBackoffMs: 5000 },
       sidecar.core,
@@ -207,6 +245,7 @@ export class Sidecar {
 
   private node() {
     const c = this.config;
+    if (c.role === 'gateway') return this.gatewayNode();
     const labels = { ...c.labels, app: c.labels.app ?? c.service, version: c.labels.version ?? c.version };
     const id = `sidecar~127.0.0.1~${c.service}-${randomBytes(4).toString('hex')}.${c.namespace}~${c.namespace}.svc.cluster.local`;
     return {
@@ -226,6 +265,27 @@ export class Sidecar {
         [NODE_METADATA.appPort]: String(c.appPort),
         [NODE_METADATA.inboundPort]: String(this.ports.inbound),
         [NODE_METADATA.outboundPort]: String(this.ports.outbound),
+      }),
+    };
+  }
+
+  /** A gateway's node: Istio's `router~` id, its labels as given, and the ports it serves. */
+  private gatewayNode() {
+    const c = this.config;
+    const id = `router~127.0.0.1~${c.service}-${randomBytes(4).toString('hex')}.${c.namespace}~${c.namespace}.svc.cluster.local`;
+    const ports = (c.gatewayPorts ?? []).map((p) => `${p.port}=${p.listenPort}/${p.protocol.toLowerCase()}`);
+    return {
+      id,
+      cluster: c.service,
+      user_agent_name: 'weft',
+      metadata: jsonToStruct({
+        [NODE_METADATA.sidecar]: 'true',
+        [NODE_METADATA.role]: 'gateway',
+        [NODE_METADATA.namespace]: c.namespace,
+        [NODE_METADATA.serviceAccount]: c.serviceAccount,
+        [NODE_METADATA.labels]: c.labels,
+        [NODE_METADATA.instanceIps]: ['127.0.0.1'],
+        [NODE_METADATA.gatewayPorts]: ports.join(','),
       }),
     };
   }

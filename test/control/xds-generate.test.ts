@@ -166,10 +166,10 @@ describe('sidecar outbound routes (RDS outbound)', () => {
     assert.equal(cluster('ratings'), `outbound|80||${RATINGS}`);
     assert.equal(cluster('ratings:8080'), `outbound|8080||${RATINGS}`);
     assert.equal(cluster('ratings.default:9000'), `outbound|9000||${RATINGS}`);
-    // Another namespace's service: no bare short name.
-    assert.equal(cluster('details'), 'no-virtual-host');
+    // Another namespace's service: no bare short name (it is an unknown host, passed through as ALLOW_ANY).
+    assert.equal(cluster('details'), 'PassthroughCluster');
     assert.equal(cluster('details.other'), 'outbound|9080||details.other.svc.cluster.local');
-    assert.equal(cluster('unknown.example.com'), 'no-virtual-host');
+    assert.equal(cluster('unknown.example.com'), 'PassthroughCluster');
   });
 
   test('CONNECT reaches every port; a TCP port is reachable only by CONNECT', () => {

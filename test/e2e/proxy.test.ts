@@ -229,10 +229,11 @@ test('HTTP/1.1 through two sidecars: keep-alive, chunked and large bodies both w
   assert.equal(continued, 3);
 });
 
-test('unknown host is 404 NR; a dead app is 503 with its flags', async () => {
-  const nr = await request(out, { host: 'nobody:80' });
-  assert.equal(nr.status, 404);
-  assert.equal(nr.headers['x-weft-response-flags'], 'NR');
+test('a host that is no service is passed through (ALLOW_ANY); a dead app is 503 with its flags', async () => {
+  // Nothing listens on loopback port 1: the passthrough's connection is refused.
+  const passthrough = await request(out, { host: '127.0.0.1:1' });
+  assert.equal(passthrough.status, 503);
+  assert.equal(passthrough.headers['x-weft-response-flags'], 'UF');
   const uf = await request(out, { host: 'ghost' });
   assert.equal(uf.status, 503);
   assert.equal(uf.headers['x-weft-response-flags'], 'UF');

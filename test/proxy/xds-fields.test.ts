@@ -43,8 +43,8 @@ test('a set field weft does not know is rejected in the proto spelling; default 
   ]);
   assert.throws(() => compileListener({ name: 'l', address: { pipe: { path: '/x' } } }), /socket_address/);
   assert.throws(
-    () => compileCluster({ name: 'c', type: 'ORIGINAL_DST' }),
-    /Cluster c: cluster type ORIGINAL_DST is not supported/,
+    () => compileCluster({ name: 'c', type: 'ORIGINAL_DST', lbPolicy: 'MAGLEV' }),
+    /Cluster c: lb_policy MAGLEV on an ORIGINAL_DST cluster \(use CLUSTER_PROVIDED\) is not supported/,
   );
   const c = compileCluster({
     name: 'c',

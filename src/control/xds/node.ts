@@ -36,6 +36,15 @@ export interface ProxyNode {
   outboundPort: number;
   /** `region/zone/subzone` from `node.locality`, when the node sent one. */
   locality?: string;
+  /** Gateways only (`weft gateway --port`): each service port, the local port it is served on, its protocol. */
+  gatewayPorts?: readonly GatewayPort[];
+}
+
+/** One port of a gateway proxy: the service port clients and Gateway servers name, and where it listens. */
+export interface GatewayPort {
+  port: number;
+  listenPort: number;
+  protocol: Protocol;
 }
 
 /** Defaults of `weft proxy`, as in DESIGN.md. */
@@ -154,7 +163,27 @@ export function proxyFromNode(node: WireNode | undefined): ProxyNode {
     appPort: port(md[NODE_METADATA.appPort], NODE_METADATA.appPort),
     inboundPort: port(md[NODE_METADATA.inboundPort], NODE_METADATA.inboundPort) ?? DEFAULT_INBOUND_PORT,
     outboundPort: port(md[NODE_METADATA.outboundPort], NODE_METADATA.outboundPort) ?? DEFAULT_OUTBOUND_PORT,
+    ...(role === 'gateway' ? { gatewayPorts: gatewayPorts(md[NODE_METADATA.gatewayPorts]) ?? [] } : {}),
   };
+}
+
+/** Reads `WEFT_GATEWAY_PORTS` (`80=8080/http,443=8443/https`). */
+function gatewayPorts(value: unknown): GatewayPort[] | undefined {
+  const raw = text(value, NODE_METADATA.gatewayPorts);
+  if (raw === undefined) return undefined;
+  return raw.split(',').map((entry) => {
+    const m = /^(\d{1,5})=(\d{1,5})\/([A-Za-z0-9]+)$/.exec(entry.trim());
+    const protocolName = m?.[3].toUpperCase() ?? '';
+    if (!m || !(PROTOCOLS as readonly string[]).includes(protocolName))
+      throw new XdsNodeInvalidError(
+        `node.metadata.${NODE_METADATA.gatewayPorts} entries must look like 80=8080/http, got ${JSON.stringify(entry)}`,
+      );
+    return {
+      port: port(m[1], NODE_METADATA.gatewayPorts) as number,
+      listenPort: port(m[2], NODE_METADATA.gatewayPorts) as number,
+      protocol: protocolName as Protocol,
+    };
+  });
 }
 
 /** The IP of a grpc-js peer string (`127.0.0.1:5000`, `[::1]:5000`, `ipv4:…`). */
@@ -165,8 +194,42 @@ export function peerIp(peer: string): string {
   return colon > 0 && bare.indexOf(':') === colon ? bare.slice(0, colon) : bare;
 }
 
+/**
+ * The Workload a gateway node registers: the service `<node.cluster>.<namespace>` with every
+ * port it serves, each reached on its own listener (no sidecar in front of it).
+ */
+function gatewayWorkload(proxy: ProxyNode, peer: string): Workload {
+  const ports = proxy.gatewayPorts ?? [];
+  const servicePorts = ports.map((p) => ({
+    number: p.port,
+    name: `${p.protocol.toLowerCase()}-${p.port}`,
+    protocol: p.protocol,
+  }));
+  const name = proxy.cluster || proxy.id;
+  return {
+    uid: `proxy~${proxy.id}`,
+    name: proxy.id,
+    namespace: proxy.namespace,
+    address: proxy.instanceIps[0] ?? peerIp(peer),
+    labels: proxy.labels,
+    serviceAccount: proxy.serviceAccount,
+    ports: Object.fromEntries(ports.map((p, i) => [servicePorts[i].name, p.listenPort])),
+    weight: 1,
+    health: 'HEALTHY',
+    source: 'proxy',
+    ...(proxy.locality ? { locality: proxy.locality } : {}),
+    ...(ports.length > 0
+      ? {
+          service: { name, port: ports[0].port, protocol: ports[0].protocol },
+          servicePorts,
+        }
+      : {}),
+  };
+}
+
 /** The Workload a sidecar node registers (`proxy~<node.id>`). */
 export function workloadFromProxy(proxy: ProxyNode, peer: string): Workload {
+  if (proxy.kind === 'sidecar' && proxy.role === 'gateway') return gatewayWorkload(proxy, peer);
   const portName = proxy.service?.protocol.toLowerCase() ?? 'http';
   return {
     uid: `proxy~${proxy.id}`,

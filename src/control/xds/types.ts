@@ -39,6 +39,11 @@ export const NODE_METADATA = {
   outboundPort: 'WEFT_OUTBOUND_PORT',
   /** "sidecar" or "gateway" (`weft gateway`). */
   role: 'WEFT_ROLE',
+  /**
+   * Gateways only: the service ports a `weft gateway` serves and the local ports it binds for
+   * them, `SERVICE_PORT=LOCAL_PORT/PROTOCOL` comma-separated (`80=8080/http,443=8443/https`).
+   */
+  gatewayPorts: 'WEFT_GATEWAY_PORTS',
 } as const;
 
 /** What `weft proxy-status` shows for one connected xDS client. */

@@ -46,8 +46,11 @@ export interface CircuitBreakers {
 /** Everything a Cluster resource says that weft honours. */
 export interface ClusterConfig {
   name: string;
-  /** STATIC and EDS use addresses; the DNS types connect to the hostname as given. */
-  type: 'STATIC' | 'EDS' | 'STRICT_DNS' | 'LOGICAL_DNS';
+  /**
+   * STATIC and EDS use addresses; the DNS types connect to the hostname as given; ORIGINAL_DST
+   * connects to the request's own destination (see `originalDstHeader`).
+   */
+  type: 'STATIC' | 'EDS' | 'STRICT_DNS' | 'LOGICAL_DNS' | 'ORIGINAL_DST';
   /** EDS service name (defaults to the cluster name). */
   edsServiceName: string;
   connectTimeoutMs: number;
@@ -66,6 +69,12 @@ export interface ClusterConfig {
   panicThreshold: number;
   /** Passive health checking; absent when the Cluster has no outlier_detection. */
   outlierDetection?: OutlierDetectionConfig;
+  /**
+   * ORIGINAL_DST only: the request header holding `host:port` (original_dst_lb_config with
+   * use_http_header). Absent: the request's authority, the destination an explicit proxy is asked
+   * for (weft has no SO_ORIGINAL_DST; docs/xds-support.md).
+   */
+  originalDstHeader?: string;
 }
 
 /** envoy.config.cluster.v3.OutlierDetection, the consecutive-error parts weft implements. */
@@ -132,6 +141,7 @@ const CLUSTER_FIELDS = [
   'commonHttpProtocolOptions',
   'filters',
   'outlierDetection',
+  'originalDstLbConfig',
 ];
 
 const HEALTH_STATUS: Record<string, EndpointConfig['health']> = {
@@ -150,12 +160,14 @@ export function compileCluster(c: Msg): ClusterConfig {
   checkFields(c, where, CLUSTER_FIELDS);
   if (list(c.filters).length > 0) unsupported(where, 'upstream filters');
   const type = (str(c.type) || 'STATIC') as ClusterConfig['type'];
-  if (!['STATIC', 'EDS', 'STRICT_DNS', 'LOGICAL_DNS'].includes(type))
+  if (!['STATIC', 'EDS', 'STRICT_DNS', 'LOGICAL_DNS', 'ORIGINAL_DST'].includes(type))
     unsupported(where, `cluster type ${type}`);
+  const originalDst = type === 'ORIGINAL_DST' ? compileOriginalDst(c, where) : undefined;
   const eds = msg(c.edsClusterConfig);
   if (eds) checkFields(eds, `${where}.eds_cluster_config`, ['edsConfig', 'serviceName']);
   const lbSettings: LbSettings = { ...DEFAULT_LB_SETTINGS };
-  let lbPolicy = (str(c.lbPolicy) || 'ROUND_ROBIN') as LbPolicyName;
+  // An ORIGINAL_DST cluster picks its one host itself (CLUSTER_PROVIDED); the policy is not used.
+  let lbPolicy = (originalDst ? 'ROUND_ROBIN' : str(c.lbPolicy) || 'ROUND_ROBIN') as LbPolicyName;
   if (!(lbPolicy in LB_TYPE_URLS) && lbPolicy !== ('LOAD_BALANCING_POLICY_CONFIG' as LbPolicyName))
     unsupported(where, `lb_policy ${lbPolicy}`);
   const ring = msg(c.ringHashLbConfig);
@@ -295,7 +307,22 @@ export function compileCluster(c: Msg): ClusterConfig {
     outlierDetection: msg(c.outlierDetection)
       ? compileOutlier(msg(c.outlierDetection)!, `${where}.outlier_detection`)
       : undefined,
+    ...(originalDst?.header ? { originalDstHeader: originalDst.header } : {}),
   };
+}
+
+/** ORIGINAL_DST: lb_policy CLUSTER_PROVIDED (or unset) and original_dst_lb_config. */
+function compileOriginalDst(c: Msg, where: string): { header?: string } {
+  const policy = str(c.lbPolicy);
+  if (policy !== '' && policy !== 'CLUSTER_PROVIDED' && policy !== 'ROUND_ROBIN')
+    unsupported(where, `lb_policy ${policy} on an ORIGINAL_DST cluster (use CLUSTER_PROVIDED)`);
+  if (msg(c.loadAssignment) || msg(c.edsClusterConfig))
+    unsupported(where, 'endpoints on an ORIGINAL_DST cluster');
+  const config = msg(c.originalDstLbConfig);
+  if (!config) return {};
+  checkFields(config, `${where}.original_dst_lb_config`, ['useHttpHeader', 'httpHeaderName']);
+  if (config.useHttpHeader !== true) return {};
+  return { header: (str(config.httpHeaderName) || 'x-envoy-original-dst-host').toLowerCase() };
 }
 
 function compileOutlier(o: Msg, where: string): OutlierDetectionConfig {

@@ -4,6 +4,7 @@ import { HealthChecker } from './health-check.ts';
 import { Host } from './host.ts';
 import { LB_TYPE_URLS, type LbContext, type LoadBalancer } from './lb/load-balancer.ts';
 import { LOAD_BALANCERS } from './lb/registry.ts';
+import { OriginalDstHosts } from './original-dst.ts';
 import { OutlierDetector, type UpstreamResult } from './outlier.ts';
 import { H1Pool } from './pool/h1-pool.ts';
 import { H2Pool } from './pool/h2-pool.ts';
@@ -24,6 +25,8 @@ export class Cluster {
   hasEndpoints = false;
   /** Requests in flight (for the max_requests circuit breaker). */
   active = 0;
+  /** ORIGINAL_DST clusters: the destinations requests named so far. */
+  private readonly originalDst: OriginalDstHosts | undefined;
 
   /** `passive`: a cluster that only tracks config and endpoints (a multi-core primary): no health checks. */
   constructor(config: ClusterConfig, stats = new ClusterStats(), passive = false) {
@@ -31,6 +34,10 @@ export class Cluster {
     this.name = config.name;
     this.stats = stats;
     this.lb = this.buildLb([]);
+    if (config.type === 'ORIGINAL_DST') {
+      this.originalDst = new OriginalDstHosts();
+      this.hasEndpoints = true;
+    }
     if (config.loadAssignment) this.setEndpoints(config.loadAssignment, '');
     if (passive) return;
     for (const hc of config.healthChecks) this.checkers.push(new HealthChecker(hc, this));
@@ -92,11 +99,12 @@ export class Cluster {
 
   /** Picks a host for a request, or undefined when none is available. */
   pick(ctx: LbContext): Host | undefined {
+    if (this.originalDst) return this.originalDst.pick(ctx.originalDst);
     return this.lb.pick(ctx);
   }
 
   allHosts(): Host[] {
-    return [...this.hosts.values()];
+    return this.originalDst ? this.originalDst.all() : [...this.hosts.values()];
   }
 
   /** The HTTP/1.1 pool of a host (created on first use). */
@@ -146,12 +154,12 @@ export class Cluster {
   drain(): void {
     for (const c of this.checkers) c.stop();
     this.outlier?.stop();
-    for (const h of this.hosts.values()) h.pool?.drain();
+    for (const h of this.allHosts()) h.pool?.drain();
   }
 
   destroy(): void {
     for (const c of this.checkers) c.stop();
     this.outlier?.stop();
-    for (const h of this.hosts.values()) h.pool?.destroy();
+    for (const h of this.allHosts()) h.pool?.destroy();
   }
 }

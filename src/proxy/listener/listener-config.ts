@@ -21,6 +21,8 @@ export const TLS_INSPECTOR_TYPE_URL =
 /** filter_chain_match, compiled (empty lists match everything). */
 export interface ChainMatch {
   destinationPort?: number;
+  /** SNI names (lower case), exact or `*.suffix`; empty matches any (and no) SNI. */
+  serverNames: string[];
   transportProtocol?: string;
   applicationProtocols: string[];
 }
@@ -106,6 +108,7 @@ function compileChain(c: Msg, where: string, port: number): FilterChainConfig {
   const m = msg(c.filterChainMatch) ?? {};
   checkFields(m, `${where}.filter_chain_match`, [
     'destinationPort',
+    'serverNames',
     'transportProtocol',
     'applicationProtocols',
   ]);
@@ -130,6 +133,9 @@ function compileChain(c: Msg, where: string, port: number): FilterChainConfig {
     name: str(c.name),
     match: {
       destinationPort: dp ? num(dp.value) : undefined,
+      serverNames: Array.isArray(m.serverNames)
+        ? (m.serverNames as string[]).map((n) => n.toLowerCase())
+        : [],
       transportProtocol: str(m.transportProtocol) || undefined,
       applicationProtocols: Array.isArray(m.applicationProtocols) ? (m.applicationProtocols as string[]) : [],
     },
@@ -138,14 +144,30 @@ function compileChain(c: Msg, where: string, port: number): FilterChainConfig {
 }
 
 /**
- * Envoy's filter-chain selection for what weft inspects: destination port, transport protocol,
- * application protocol; the most specific match wins, else the default chain.
+ * How specifically `names` (server_names) match `sni`: exact beats any wildcard, a longer
+ * `*.suffix` beats a shorter; 0 = no match. Scaled to outrank transport and application matches.
+ */
+function serverNameScore(names: readonly string[], sni: string | undefined): number {
+  if (sni === undefined) return 0;
+  let best = 0;
+  for (const name of names) {
+    if (name === sni) return 1 << 11;
+    if (name.startsWith('*.') && sni.endsWith(name.slice(1)) && sni.length > name.length - 1)
+      best = Math.max(best, 8 * name.length);
+  }
+  return best;
+}
+
+/**
+ * Envoy's filter-chain selection for what weft inspects: destination port, server name (SNI),
+ * transport protocol, application protocol; the most specific match wins, else the default chain.
  */
 export function selectChain(
   l: ListenerConfig,
   localPort: number,
   transport: string,
   appProtocol: string | undefined,
+  sni?: string,
 ): FilterChainConfig | undefined {
   let best: FilterChainConfig | undefined;
   let bestScore = -1;
@@ -154,7 +176,12 @@ export function selectChain(
     let score = 0;
     if (m.destinationPort !== undefined) {
       if (m.destinationPort !== localPort) continue;
-      score += 4;
+      score += 1 << 12;
+    }
+    if (m.serverNames.length > 0) {
+      const names = serverNameScore(m.serverNames, sni);
+      if (names === 0) continue;
+      score += names;
     }
     if (m.transportProtocol !== undefined) {
       if (m.transportProtocol !== transport) continue;

@@ -7,6 +7,7 @@ import type { RouteTable } from '../http/router/route-table.ts';
 import { TcpProxy, type TcpStats } from '../tcp/tcp-proxy.ts';
 import { type Detected, detectProtocol } from './detect.ts';
 import { type FilterChainConfig, type ListenerConfig, selectChain } from './listener-config.ts';
+import { readSni } from './sni.ts';
 
 /** What a listener needs from the rest of the proxy. */
 export interface ListenerDeps {
@@ -103,13 +104,13 @@ export class Listener {
       this.inspect(socket, (buf) => this.toChain(socket, chain, buf));
       return;
     }
-    this.inspect(socket, (buf, detected) => {
+    this.inspect(socket, (buf, detected, sni) => {
       const transport = detected === 'tls' ? 'tls' : 'raw_buffer';
       const app =
         cfg.httpInspector && (detected === 'http/1.1' || detected === 'http/1.0' || detected === 'h2c')
           ? detected
           : undefined;
-      const chain = selectChain(cfg, port, transport, app);
+      const chain = selectChain(cfg, port, transport, app, sni);
       if (!chain) return void socket.destroy();
       this.toChain(socket, chain, buf);
     });
@@ -122,23 +123,32 @@ export class Listener {
     rt.handle(socket, buf);
   }
 
-  /** Reads until the protocol is known (or the listener-filter timeout), then calls `done`. */
-  private inspect(socket: net.Socket, done: (buf: Buffer, detected: Detected) => void): void {
+  /**
+   * Reads until the protocol is known (or the listener-filter timeout), then calls `done`. With
+   * the tls_inspector and chains that match server names, a TLS connection is read until its
+   * ClientHello is complete, for its SNI.
+   */
+  private inspect(socket: net.Socket, done: (buf: Buffer, detected: Detected, sni?: string) => void): void {
     let buf: Buffer = EMPTY;
     const timeoutMs = this.config.listenerFiltersTimeoutMs;
     const continueOnTimeout = this.config.continueOnTimeout;
+    const wantsSni =
+      this.config.tlsInspector && this.config.filterChains.some((c) => c.match.serverNames.length > 0);
     let timer: NodeJS.Timeout | undefined;
-    const finish = (detected: Detected) => {
+    const finish = (detected: Detected, sni?: string) => {
       if (timer) clearTimeout(timer);
       socket.removeListener('data', onData);
       socket.removeListener('end', onEnd);
       socket.pause();
-      done(buf, detected);
+      done(buf, detected, sni);
     };
     const onData = (chunk: Buffer) => {
       buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
       const d = detectProtocol(buf);
-      if (d !== 'need_more') finish(d);
+      if (d === 'tls' && wantsSni) {
+        const hello = readSni(buf);
+        if (hello.outcome === 'done') finish(d, hello.sni);
+      } else if (d !== 'need_more') finish(d);
     };
     const onEnd = () =>
       finish(buf.length === 0 ? 'raw' : detectProtocol(buf) === 'need_more' ? 'raw' : detectProtocol(buf));

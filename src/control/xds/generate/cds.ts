@@ -27,6 +27,8 @@ import {
   visibleServices,
 } from './common.ts';
 
+import { passthroughCluster } from './egress.ts';
+
 type Obj = Record<string, unknown>;
 
 /** Istio's default connect timeout. */
@@ -283,7 +285,9 @@ export function generateOutboundClusters(
   ctx: GenerateContext,
   names: readonly string[] | undefined,
 ): GeneratedResource[] {
-  if (!names) return allOutboundClusters(ctx);
+  // Weft proxies also get Istio's PassthroughCluster (the catch-all route of ALLOW_ANY).
+  if (!names)
+    return [...allOutboundClusters(ctx), ...(ctx.proxy.kind === 'sidecar' ? [passthroughCluster()] : [])];
   return names
     .filter((n) => parseClusterName(n)?.direction === 'outbound')
     .map((n) => clusterByName(ctx, n))

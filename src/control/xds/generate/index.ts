@@ -5,6 +5,7 @@ import { TYPE_URL } from '../types.ts';
 import { generateClusters, generateInboundClusters, generateOutboundClusters } from './cds.ts';
 import type { GenerateContext, GeneratedResource } from './common.ts';
 import { generateEndpoints } from './eds.ts';
+import { gatewayCacheKey } from './gateway.ts';
 import { generateListeners } from './lds.ts';
 import { generateRoutes } from './rds.ts';
 import { securityCacheKey } from './security.ts';
@@ -82,6 +83,7 @@ export const GENERATOR_PARTS: ReadonlyMap<string, readonly GeneratorPart[]> = ne
             p.inboundPort,
             p.outboundPort,
             p.kind === 'sidecar' ? securityCacheKey(s, p) : '',
+            p.role === 'gateway' ? gatewayCacheKey({ proxy: p }) : '',
           ]),
         generate: generateListeners,
       },
@@ -91,7 +93,13 @@ export const GENERATOR_PARTS: ReadonlyMap<string, readonly GeneratorPart[]> = ne
     TYPE_URL.route,
     [
       {
-        key: (p, s) => JSON.stringify([p.kind, p.namespace, routesReadLabels(s) ? sortedLabels(p) : null]),
+        key: (p, s) =>
+          JSON.stringify([
+            p.kind,
+            p.namespace,
+            routesReadLabels(s) ? sortedLabels(p) : null,
+            p.role === 'gateway' ? gatewayCacheKey({ proxy: p }) : '',
+          ]),
         generate: generateRoutes,
       },
     ],

@@ -9,6 +9,7 @@ import {
   isHttpProtocol,
   ROUTER_FILTER,
 } from './common.ts';
+import { generateGatewayListeners } from './gateway.ts';
 import { OUTBOUND_ROUTE_NAME, resolveTarget } from './rds.ts';
 import { FAULT_FILTER } from './resilience.ts';
 import { authorizationEnforced, inboundSecurityFilters } from './security.ts';
@@ -161,18 +162,13 @@ export function grpcListener(ctx: GenerateContext, name: string): GeneratedResou
   };
 }
 
-/** LDS for a proxy: the sidecar's two listeners (wildcard), or the gRPC targets it names. */
+/** LDS for a proxy: the sidecar's two listeners (wildcard), a gateway's listeners, or the gRPC targets it names. */
 export function generateListeners(
   ctx: GenerateContext,
   names: readonly string[] | undefined,
 ): GeneratedResource[] {
   if (ctx.proxy.kind === 'sidecar') {
-    if (ctx.proxy.role === 'gateway') {
-      ctx.warn(
-        `gateway/${ctx.proxy.namespace}/${ctx.proxy.cluster}`,
-        `${ctx.proxy.id} is a gateway (WEFT_ROLE=gateway); gateway listeners are not generated yet, it gets the sidecar listeners`,
-      );
-    }
+    if (ctx.proxy.role === 'gateway') return generateGatewayListeners(ctx, names);
     const all = [outboundListener(ctx), inboundListener(ctx)].filter((l) => l !== undefined);
     return names ? all.filter((l) => names.includes(l.name)) : all;
   }

@@ -7,6 +7,8 @@ import {
   resolveService,
   visibleServices,
 } from './common.ts';
+import { catchAllVirtualHost } from './egress.ts';
+import { generateGatewayRoutes } from './gateway.ts';
 import { buildRoutes, connectRoute } from './routes.ts';
 
 /** Name of the sidecar's outbound route configuration (RDS of the `outbound` listener). */
@@ -80,6 +82,8 @@ export function sidecarOutboundRoutes(ctx: GenerateContext): GeneratedResource {
       }
     }
   }
+  // Hosts that are no service: passed through (ALLOW_ANY) or refused (REGISTRY_ONLY).
+  virtualHosts.push(catchAllVirtualHost(ctx));
   return {
     name: OUTBOUND_ROUTE_NAME,
     resource: { name: OUTBOUND_ROUTE_NAME, validate_clusters: { value: false }, virtual_hosts: virtualHosts },
@@ -122,11 +126,12 @@ export function grpcRouteConfiguration(ctx: GenerateContext, name: string): Gene
   };
 }
 
-/** RDS for a proxy: sidecars get `outbound`; gRPC clients one configuration per requested target. */
+/** RDS for a proxy: sidecars get `outbound`, gateways theirs; gRPC clients one configuration per requested target. */
 export function generateRoutes(
   ctx: GenerateContext,
   names: readonly string[] | undefined,
 ): GeneratedResource[] {
+  if (ctx.proxy.kind === 'sidecar' && ctx.proxy.role === 'gateway') return generateGatewayRoutes(ctx, names);
   if (ctx.proxy.kind === 'sidecar') {
     if (names && !names.includes(OUTBOUND_ROUTE_NAME)) return [];
     return [sidecarOutboundRoutes(ctx)];

@@ -201,8 +201,8 @@ function hashPolicy(lb: LoadBalancerPolicy | undefined): Obj | undefined {
 function destinationCluster(
   ctx: GenerateContext,
   dest: RouteDestination,
-  service: Service,
-  port: ServicePort,
+  service: Pick<Service, 'hostname'>,
+  port: Pick<ServicePort, 'number'>,
 ) {
   const target = ctx.snapshot.services.get(dest.host);
   let destPort = dest.port;
@@ -220,8 +220,8 @@ function forwardAction(
   vs: VirtualServiceModel,
   rule: HttpRoute,
   match: HttpMatch | undefined,
-  service: Service,
-  port: ServicePort,
+  service: Pick<Service, 'hostname'>,
+  port: Pick<ServicePort, 'number'>,
   flavour: RouteFlavour,
 ): Obj {
   const dests = (rule.route ?? []).filter((d) => d.weight > 0 || (rule.route ?? []).length === 1);
@@ -329,6 +329,22 @@ export function buildRoutes(
 ): Obj[] {
   const vss = virtualServicesFor(ctx, service.hostname);
   if (vss.length === 0) return [defaultRoute(ctx, service, port, flavour)];
+  return virtualServiceRoutes(ctx, vss, service, port, flavour, (m) => matchApplies(m, ctx, port.number));
+}
+
+/**
+ * The routes of `vss`' http rules in order, for the match entries `applies` accepts (rules
+ * after a catch-all dropped). `service` and `port` are what a destination without a port
+ * defaults to; gateways pass the server port and no service.
+ */
+export function virtualServiceRoutes(
+  ctx: GenerateContext,
+  vss: readonly VirtualServiceModel[],
+  service: Pick<Service, 'hostname'>,
+  port: Pick<ServicePort, 'number'>,
+  flavour: RouteFlavour,
+  applies: (match: HttpMatch) => boolean,
+): Obj[] {
   const routes: Obj[] = [];
   for (const vs of vss) {
     for (const rule of vs.http) {
@@ -346,9 +362,7 @@ export function buildRoutes(
         continue;
       }
       const matches: (HttpMatch | undefined)[] =
-        rule.matches.length === 0
-          ? [undefined]
-          : rule.matches.filter((m) => matchApplies(m, ctx, port.number));
+        rule.matches.length === 0 ? [undefined] : rule.matches.filter(applies);
       for (const match of matches) {
         const route: Obj = { match: match ? routeMatch(match) : { prefix: '/' } };
         const name = [rule.name, match?.name].filter(Boolean).join('.');

@@ -5,6 +5,8 @@ import type { Host } from '../host.ts';
 export interface LbContext {
   /** Hash from the route's hash_policy (consistent-hash policies), or undefined. */
   hash: number | undefined;
+  /** ORIGINAL_DST clusters: the `host:port` the request is for (set by the router). */
+  originalDst?: string | undefined;
 }
 
 /** A load balancer over a fixed host set; rebuilt when the set or the weights change. */

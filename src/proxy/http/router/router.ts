@@ -34,6 +34,8 @@ export class RouteDecision {
   headers: string[] | undefined;
   /** Request hash for consistent-hash load balancers. */
   hash: number | undefined;
+  /** ORIGINAL_DST clusters: the destination the request names (its authority, or the configured header). */
+  originalDst: string | undefined;
   /** Response headers to set (e.g. a generated hash cookie). */
   setCookie: string | undefined;
 
@@ -49,6 +51,7 @@ export class RouteDecision {
     this.flag = undefined;
     this.headers = undefined;
     this.hash = undefined;
+    this.originalDst = undefined;
     this.setCookie = undefined;
   }
 
@@ -150,6 +153,11 @@ export function decide(
   d.weighted = wc;
   d.cluster = cluster;
   if (action.hashPolicies.length > 0) computeHash(action, head, d);
+  // Before any rewrite: the destination is what the client asked for.
+  if (cluster.config.type === 'ORIGINAL_DST')
+    d.originalDst = cluster.config.originalDstHeader
+      ? head.get(cluster.config.originalDstHeader)
+      : head.authority;
   // Request header changes: weighted cluster, route, virtual host, route configuration (Envoy's order of precedence).
   if (wc.request.add.length > 0 || wc.request.remove.length > 0) applyRequestMutations(wc.request, head);
   if (route.request.add.length > 0 || route.request.remove.length > 0)
