@@ -1,5 +1,6 @@
 // Renders the proxy's counters in Prometheus text format with Envoy's metric and label names.
 
+import { LOCAL_RATELIMIT_STATS } from '../http/filters/local-ratelimit/ratelimit-filter.ts';
 import type { ProxyCore } from '../proxy.ts';
 import type { AdsClient } from '../xds-client/ads-client.ts';
 
@@ -72,6 +73,13 @@ export function renderPrometheus(core: ProxyCore, ads: AdsClient | undefined): s
     w.metric('envoy_http_downstream_rq_rx_reset', 'counter', l, s.rxReset);
     w.metric('envoy_http_downstream_cx_upgrades_total', 'counter', l, s.upgrades);
     w.metric('envoy_http_no_route', 'counter', l, s.noRoute);
+  }
+  for (const [prefix, s] of LOCAL_RATELIMIT_STATS) {
+    const l = { envoy_local_http_ratelimit_prefix: prefix };
+    w.metric('envoy_http_local_rate_limit_enabled', 'counter', l, s.enabled);
+    w.metric('envoy_http_local_rate_limit_enforced', 'counter', l, s.enforced);
+    w.metric('envoy_http_local_rate_limit_rate_limited', 'counter', l, s.rateLimited);
+    w.metric('envoy_http_local_rate_limit_ok', 'counter', l, s.ok);
   }
   for (const [prefix, s] of core.tcpStats) {
     const l = { envoy_tcp_prefix: prefix };

@@ -17,6 +17,7 @@ export type ResponseFlag =
   | 'SI' // stream idle timeout
   | 'UMSDR' // upstream max stream duration reached
   | 'FI' // fault injected (abort)
+  | 'RL' // rate limited locally (local_ratelimit filter)
   | 'DI'; // delay injected
 
 /** Header that carries the flags on local replies. */

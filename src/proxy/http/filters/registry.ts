@@ -3,6 +3,7 @@ import { checkFields } from '../../common/fields.ts';
 import { faultFilterFactory } from './fault/fault-filter.ts';
 import type { HttpFilterFactory } from './filter.ts';
 import { jwtAuthnFilterFactory } from './jwt-authn/jwt-authn-filter.ts';
+import { localRateLimitFilterFactory } from './local-ratelimit/ratelimit-filter.ts';
 import { rbacFilterFactory } from './rbac/rbac-filter.ts';
 
 export const ROUTER_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
@@ -28,4 +29,5 @@ export const HTTP_FILTERS: Map<string, HttpFilterFactory> = new Map([
   [rbacFilterFactory.typeUrl, rbacFilterFactory],
   [jwtAuthnFilterFactory.typeUrl, jwtAuthnFilterFactory],
   [faultFilterFactory.typeUrl, faultFilterFactory],
+  [localRateLimitFilterFactory.typeUrl, localRateLimitFilterFactory],
 ]);
