@@ -194,10 +194,31 @@ export class SidecarNotReadyError extends WeftError {
   }
 }
 
+/** `weft demo`: a process it started exited or did not get ready in time (the message names it and shows its log). */
+export class DemoNotReadyError extends WeftError {
+  constructor(message: string) {
+    super('WEFT_DEMO_NOT_READY', message, { status: 503 });
+  }
+}
+
 /** Something failed inside weft (a bug or the machine); the API answers 500 with this. */
 export class InternalError extends WeftError {
   constructor(message: string, cause?: unknown) {
     super('WEFT_INTERNAL', message, { userError: false, status: 500, cause });
+  }
+}
+
+/** A TLS transport socket names an SDS secret the proxy does not have (e.g. no workload identity). */
+export class TlsSecretMissingError extends WeftError {
+  constructor(message: string) {
+    super('WEFT_TLS_SECRET_MISSING', message, { status: 500 });
+  }
+}
+
+/** The bootstrap token grants another identity than the proxy was told to serve (`--service-account`, `--namespace`). */
+export class IdentityMismatchError extends WeftError {
+  constructor(message: string) {
+    super('WEFT_IDENTITY_MISMATCH', message, { status: 403 });
   }
 }
 
@@ -222,6 +243,8 @@ export const ERROR_CODES = [
   'WEFT_INTERNAL',
   'WEFT_CA_INVALID',
   'WEFT_SIDECAR_NOT_READY',
+  'WEFT_TLS_SECRET_MISSING',
+  'WEFT_IDENTITY_MISMATCH',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
