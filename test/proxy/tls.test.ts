@@ -8,7 +8,6 @@ import { describe, test } from 'node:test';
 import type tls from 'node:tls';
 import { CertificateAuthority } from '../../src/control/ca/certificate-authority.ts';
 import { generateWorkloadKey } from '../../src/identity/workload-key.ts';
-import { camelize } from '../../src/proxy/xds-client/camelize.ts';
 import { tlsConnectionFacts } from '../../src/proxy/tls/connection-facts.ts';
 import { DownstreamTls, readFirstBytes } from '../../src/proxy/tls/downstream.ts';
 import { ROOT_CA_SECRET, SecretStore, WORKLOAD_CERT_SECRET } from '../../src/proxy/tls/secrets.ts';
@@ -22,6 +21,7 @@ import {
 } from '../../src/proxy/tls/tls-config.ts';
 import { TlsStats } from '../../src/proxy/tls/tls-stats.ts';
 import { SAN_MISMATCH_CODE, socketReadyEvent, UpstreamTls } from '../../src/proxy/tls/upstream.ts';
+import { camelize } from '../../src/proxy/xds-client/camelize.ts';
 import { tempDir } from '../identity/fixtures.ts';
 
 const SDS = { ads: {}, resource_api_version: 'V3' };
