@@ -1,5 +1,4 @@
 // Where a provider's keys come from: inline (local_jwks) or fetched over HTTP (remote_jwks) with a shared cache.
-import { request } from 'undici';
 import { type Jwk, parseJwks } from './jwks.ts';
 
 /** Keys as a request may use them now. */
@@ -68,6 +67,8 @@ const MAX_JWKS_BYTES = 1 << 20;
 export const jwksFetchStats = { success: 0, failed: 0 };
 
 async function fetchJwks(uri: string, timeoutMs: number): Promise<readonly Jwk[]> {
+  // undici is imported on the first remote fetch only: most sidecars never fetch a JWKS.
+  const { request } = await import('undici');
   const response = await request(uri, {
     method: 'GET',
     headers: { accept: 'application/json' },
