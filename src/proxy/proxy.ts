@@ -14,6 +14,8 @@ import { compileRouteTable, type RouteTable } from './http/router/route-table.ts
 import { compileListener, type ListenerConfig } from './listener/listener-config.ts';
 import { ListenerManager } from './listener/listener-manager.ts';
 import { TcpStats } from './tcp/tcp-proxy.ts';
+import { SecretStore } from './tls/secrets.ts';
+import { requireSecrets } from './tls/tls-context.ts';
 import type { XdsHandler, XdsResource } from './xds-client/ads-client.ts';
 
 /** A resource as last accepted, for /config_dump. */
@@ -35,10 +37,14 @@ export interface ProxyCoreConfig {
   configOnly?: boolean;
   /** Bind listeners with SO_REUSEPORT (a worker of a multi-core proxy). */
   reusePort?: boolean;
+  /** TLS secrets by SDS name (the workload identity's `default` and `ROOTCA`); default: none. */
+  secrets?: SecretStore;
 }
 
 export class ProxyCore implements XdsHandler {
   readonly clusters: ClusterManager;
+  /** TLS secrets by SDS name, for transport sockets. */
+  readonly secrets: SecretStore;
   private readonly configOnly: boolean;
   /** Listener configs in use (also kept in config-only mode, where nothing is bound). */
   private listenerConfigs: ListenerConfig[] = [];
@@ -56,7 +62,8 @@ export class ProxyCore implements XdsHandler {
 
   constructor(config: ProxyCoreConfig = {}) {
     this.configOnly = config.configOnly === true;
-    this.clusters = new ClusterManager(this.configOnly);
+    this.secrets = config.secrets ?? new SecretStore();
+    this.clusters = new ClusterManager(this.configOnly, this.secrets);
     this.listeners = new ListenerManager(
       {
         clusters: this.clusters,
@@ -70,6 +77,7 @@ export class ProxyCore implements XdsHandler {
           }
           return s;
         },
+        secrets: this.secrets,
       },
       config.prebound,
       config.reusePort === true,
@@ -96,6 +104,14 @@ export class ProxyCore implements XdsHandler {
   /** Compiles every listener first (any failure rejects the whole update), then binds/swaps. */
   async applyListeners(resources: XdsResource[], version: string): Promise<void> {
     const configs: ListenerConfig[] = resources.map((r) => compileListener(r.body));
+    for (const l of configs) {
+      const chains = l.defaultChain ? [...l.filterChains, l.defaultChain] : l.filterChains;
+      requireSecrets(
+        this.secrets,
+        `Listener ${l.name}`,
+        chains.map((c) => c.tls?.common),
+      );
+    }
     if (!this.configOnly) await this.listeners.apply(configs);
     this.listenerConfigs = configs;
     this.listenerNames = configs.map((c) => c.name);
@@ -111,6 +127,11 @@ export class ProxyCore implements XdsHandler {
 
   applyClusters(resources: XdsResource[], version: string): void {
     const configs: ClusterConfig[] = resources.map((r) => compileCluster(r.body));
+    for (const c of configs)
+      requireSecrets(this.secrets, `Cluster ${c.name}`, [
+        c.transportSocket?.common,
+        ...(c.transportSocketMatches ?? []).map((m) => m.tls?.common),
+      ]);
     this.clusters.setClusters(configs);
     this.remember(TYPE_URL.cluster, resources, version, true);
     const eds = new Set(this.clusters.edsNames());

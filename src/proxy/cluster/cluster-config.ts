@@ -10,6 +10,14 @@ import {
   unsupported,
   wrappedNum,
 } from '../common/fields.ts';
+import {
+  compileTransportSocketMatches,
+  compileUpstreamTransportSocket,
+  structStrings,
+  TRANSPORT_SOCKET_MATCH_METADATA,
+  type TransportSocketMatchConfig,
+  type UpstreamTlsConfig,
+} from '../tls/tls-config.ts';
 import { DEFAULT_LB_SETTINGS, LB_TYPE_URLS, type LbPolicyName, type LbSettings } from './lb/load-balancer.ts';
 
 /** The upstream protocol a cluster speaks. */
@@ -75,6 +83,10 @@ export interface ClusterConfig {
    * for (weft has no SO_ORIGINAL_DST; docs/xds-support.md).
    */
   originalDstHeader?: string;
+  /** `transport_socket`: TLS origination (absent: plaintext). */
+  transportSocket?: UpstreamTlsConfig;
+  /** `transport_socket_matches`: per-endpoint TLS by endpoint metadata (tried before transportSocket). */
+  transportSocketMatches?: TransportSocketMatchConfig[];
 }
 
 /** envoy.config.cluster.v3.OutlierDetection, the consecutive-error parts weft implements. */
@@ -103,6 +115,8 @@ export interface EndpointConfig {
   weight: number;
   health: 'healthy' | 'unhealthy' | 'draining' | 'degraded';
   priority: number;
+  /** `metadata.filter_metadata['envoy.transport_socket_match']` (what transport_socket_matches look at). */
+  transportMatch?: Record<string, string>;
 }
 
 /** A ClusterLoadAssignment, compiled. */
@@ -142,6 +156,8 @@ const CLUSTER_FIELDS = [
   'filters',
   'outlierDetection',
   'originalDstLbConfig',
+  'transportSocket',
+  'transportSocketMatches',
 ];
 
 const HEALTH_STATUS: Record<string, EndpointConfig['health']> = {
@@ -308,7 +324,24 @@ export function compileCluster(c: Msg): ClusterConfig {
       ? compileOutlier(msg(c.outlierDetection)!, `${where}.outlier_detection`)
       : undefined,
     ...(originalDst?.header ? { originalDstHeader: originalDst.header } : {}),
+    ...clusterTls(c, where),
   };
+}
+
+/** `transport_socket` and `transport_socket_matches`, when set. */
+function clusterTls(
+  c: Msg,
+  where: string,
+): Pick<ClusterConfig, 'transportSocket' | 'transportSocketMatches'> {
+  const out: Pick<ClusterConfig, 'transportSocket' | 'transportSocketMatches'> = {};
+  const socket = compileUpstreamTransportSocket(msg(c.transportSocket), `${where}.transport_socket`);
+  if (socket) out.transportSocket = socket;
+  const matches = compileTransportSocketMatches(
+    c.transportSocketMatches,
+    `${where}.transport_socket_matches`,
+  );
+  if (matches.length > 0) out.transportSocketMatches = matches;
+  return out;
 }
 
 /** ORIGINAL_DST: lb_policy CLUSTER_PROVIDED (or unset) and original_dst_lb_config. */
@@ -462,8 +495,18 @@ export function compileLoadAssignment(cla: Msg, fallbackName = ''): EndpointSet 
         weight: wrappedNum(lbe.loadBalancingWeight, 1),
         health: HEALTH_STATUS[str(lbe.healthStatus) || 'UNKNOWN'] ?? 'healthy',
         priority,
+        ...transportMatchOf(msg(lbe.metadata), `${ew}.metadata`),
       });
     }
   }
   return { clusterName, endpoints };
+}
+
+/** An endpoint's `envoy.transport_socket_match` metadata, when it has some. */
+function transportMatchOf(metadata: Msg | undefined, where: string): Pick<EndpointConfig, 'transportMatch'> {
+  const struct = msg(msg(metadata?.filterMetadata)?.[TRANSPORT_SOCKET_MATCH_METADATA]);
+  if (!struct) return {};
+  return {
+    transportMatch: structStrings(struct, `${where}.filter_metadata['${TRANSPORT_SOCKET_MATCH_METADATA}']`),
+  };
 }

@@ -1,5 +1,6 @@
 // All clusters of a proxy by name: CDS adds/replaces/removes them, EDS feeds their endpoints.
 
+import type { SecretStore } from '../tls/secrets.ts';
 import { Cluster } from './cluster.ts';
 import type { ClusterConfig, EndpointSet } from './cluster-config.ts';
 
@@ -8,8 +9,12 @@ export class ClusterManager {
   /** Clusters are passive (no health checks, no traffic): used by a multi-core primary. */
   private readonly passive: boolean;
 
-  constructor(passive = false) {
+  /** TLS secrets for clusters with transport sockets. */
+  private readonly secrets: SecretStore | undefined;
+
+  constructor(passive = false, secrets?: SecretStore) {
     this.passive = passive;
+    this.secrets = secrets;
   }
   /** Latest assignment per EDS service name, applied to clusters created later too. */
   private readonly assignments = new Map<string, { set: EndpointSet; version: string }>();
@@ -34,7 +39,7 @@ export class ClusterManager {
         next.set(config.name, old);
         continue;
       }
-      const cluster = new Cluster(config, old?.stats, this.passive);
+      const cluster = new Cluster(config, old?.stats, this.passive, this.secrets);
       if (config.type === 'EDS') {
         const a = this.assignments.get(config.edsServiceName);
         if (a) cluster.setEndpoints(a.set, a.version);

@@ -1,4 +1,8 @@
 // A running cluster: its hosts from EDS or inline endpoints, the load balancer over them, pools, health checks.
+
+import { ClusterTransports, clusterUsesTls } from '../tls/cluster-transports.ts';
+import type { SecretStore } from '../tls/secrets.ts';
+import { tlsStats } from '../tls/tls-stats.ts';
 import type { ClusterConfig, EndpointSet } from './cluster-config.ts';
 import { HealthChecker } from './health-check.ts';
 import { Host } from './host.ts';
@@ -27,13 +31,22 @@ export class Cluster {
   active = 0;
   /** ORIGINAL_DST clusters: the destinations requests named so far. */
   private readonly originalDst: OriginalDstHosts | undefined;
+  /** Upstream TLS per endpoint (transport_socket and transport_socket_matches); absent: plaintext. */
+  private readonly transports: ClusterTransports | undefined;
 
-  /** `passive`: a cluster that only tracks config and endpoints (a multi-core primary): no health checks. */
-  constructor(config: ClusterConfig, stats = new ClusterStats(), passive = false) {
+  /**
+   * `passive`: a cluster that only tracks config and endpoints (a multi-core primary): no health
+   * checks. `secrets`: where TLS transport sockets find their certificates.
+   */
+  constructor(config: ClusterConfig, stats = new ClusterStats(), passive = false, secrets?: SecretStore) {
     this.config = config;
     this.name = config.name;
     this.stats = stats;
     this.lb = this.buildLb([]);
+    this.transports =
+      secrets && clusterUsesTls(config)
+        ? new ClusterTransports(config, secrets, tlsStats('cluster', config.name), `Cluster ${config.name}`)
+        : undefined;
     if (config.type === 'ORIGINAL_DST') {
       this.originalDst = new OriginalDstHosts();
       this.hasEndpoints = true;
@@ -71,6 +84,13 @@ export class Cluster {
       }
       host.weight = e.weight;
       host.edsHealth = e.health;
+      const transport = this.transports?.forEndpoint(e.transportMatch);
+      if (host.transport !== transport) {
+        // Its connections were made with the old transport socket: new ones use the new one.
+        host.pool?.drain();
+        host.pool = undefined;
+        host.transport = transport;
+      }
       next.set(key, host);
     }
     for (const [key, host] of this.hosts) {
@@ -99,7 +119,11 @@ export class Cluster {
 
   /** Picks a host for a request, or undefined when none is available. */
   pick(ctx: LbContext): Host | undefined {
-    if (this.originalDst) return this.originalDst.pick(ctx.originalDst);
+    if (this.originalDst) {
+      const host = this.originalDst.pick(ctx.originalDst);
+      if (host && this.transports) host.transport ??= this.transports.forEndpoint(undefined);
+      return host;
+    }
     return this.lb.pick(ctx);
   }
 
@@ -122,6 +146,7 @@ export class Cluster {
           maxRequestsPerConnection: this.config.maxRequestsPerConnection,
           maxConnections: this.config.circuitBreakers.maxConnections,
           maxPendingRequests: this.config.circuitBreakers.maxPendingRequests,
+          transport: host.transport,
         },
         this.stats,
       );
@@ -142,6 +167,7 @@ export class Cluster {
           port: host.port,
           connectTimeoutMs: this.config.connectTimeoutMs,
           idleTimeoutMs: this.config.idleTimeoutMs,
+          transport: host.transport,
         },
         this.stats,
       );

@@ -1,7 +1,7 @@
 // Active health checks of a cluster's hosts (HTTP GET or TCP connect), with Envoy's thresholds.
 
-import net from 'node:net';
 import { latin1 } from '../common/latin1.ts';
+import { connectUpstream, socketReadyEvent } from '../tls/upstream.ts';
 import type { HealthCheckConfig } from './cluster-config.ts';
 import type { Host } from './host.ts';
 
@@ -89,7 +89,8 @@ export class HealthChecker {
 
   private check(host: Host, done: (ok: boolean) => void): void {
     let finished = false;
-    const socket = net.connect({ host: host.address, port: host.port });
+    // Health checks use the host's transport socket (TLS to a TLS endpoint), as Envoy's do.
+    const socket = connectUpstream(host.transport, host.address, host.port);
     const finish = (ok: boolean) => {
       if (finished) return;
       finished = true;
@@ -100,7 +101,7 @@ export class HealthChecker {
     const timer = setTimeout(() => finish(false), this.config.timeoutMs);
     socket.on('error', () => finish(false));
     socket.on('close', () => finish(false));
-    socket.on('connect', () => {
+    socket.on(socketReadyEvent(socket), () => {
       if (this.config.kind === 'tcp') return finish(true);
       socket.write(
         `GET ${this.config.path} HTTP/1.1\r\nhost: ${this.config.host}\r\nuser-agent: weft-health-check\r\nconnection: close\r\n\r\n`,

@@ -1,4 +1,5 @@
 // One upstream endpoint of a cluster, with the live state the load balancers and pools read.
+import type { UpstreamTls } from '../tls/upstream.ts';
 import type { UpstreamPool } from './pool/pool.ts';
 
 /** Health as the control plane (EDS) or an active health check sees it. */
@@ -19,6 +20,8 @@ export class Host {
   active = 0;
   /** Connections pooled for this host, created on first use. */
   pool: UpstreamPool | undefined;
+  /** TLS to this host (the cluster's transport socket for its metadata); undefined: plaintext. */
+  transport: UpstreamTls | undefined;
   /** Outlier detection: ejected until this time (ms since epoch; 0 = not ejected). */
   ejectedUntil = 0;
   /** Times this host has been ejected (the ejection time grows with it). */

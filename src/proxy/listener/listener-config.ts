@@ -12,6 +12,7 @@ import {
 } from '../common/fields.ts';
 import { compileHcm, HCM_TYPE_URL, type HcmConfig } from '../http/connection-manager-config.ts';
 import { compileTcpProxy, TCP_PROXY_TYPE_URL, type TcpProxyConfig } from '../tcp/tcp-proxy-config.ts';
+import { compileDownstreamTransportSocket, type DownstreamTlsConfig } from '../tls/tls-config.ts';
 
 export const HTTP_INSPECTOR_TYPE_URL =
   'type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector';
@@ -32,6 +33,8 @@ export interface FilterChainConfig {
   match: ChainMatch;
   /** The terminal network filter. */
   terminal: { kind: 'http'; hcm: HcmConfig } | { kind: 'tcp'; tcp: TcpProxyConfig };
+  /** TLS termination (`transport_socket` with a DownstreamTlsContext); absent: plaintext. */
+  tls?: DownstreamTlsConfig;
 }
 
 export interface ListenerConfig {
@@ -104,7 +107,7 @@ export function compileListener(l: Msg): ListenerConfig {
 
 function compileChain(c: Msg, where: string, port: number): FilterChainConfig {
   checkFields(c, where, ['name', 'filterChainMatch', 'filters', 'metadata', 'transportSocket']);
-  if (msg(c.transportSocket)) unsupported(`${where}.transport_socket`, 'TLS termination (transport_socket)');
+  const tls = compileDownstreamTransportSocket(msg(c.transportSocket), `${where}.transport_socket`);
   const m = msg(c.filterChainMatch) ?? {};
   checkFields(m, `${where}.filter_chain_match`, [
     'destinationPort',
@@ -140,6 +143,7 @@ function compileChain(c: Msg, where: string, port: number): FilterChainConfig {
       applicationProtocols: Array.isArray(m.applicationProtocols) ? (m.applicationProtocols as string[]) : [],
     },
     terminal,
+    ...(tls ? { tls } : {}),
   };
 }
 

@@ -5,6 +5,9 @@ import { HttpConnectionManager } from '../http/connection-manager.ts';
 import type { HttpStatsRegistry } from '../http/http-stats.ts';
 import type { RouteTable } from '../http/router/route-table.ts';
 import { TcpProxy, type TcpStats } from '../tcp/tcp-proxy.ts';
+import { DownstreamTls, readFirstBytes } from '../tls/downstream.ts';
+import type { SecretStore } from '../tls/secrets.ts';
+import { tlsStats } from '../tls/tls-stats.ts';
 import { type Detected, detectProtocol } from './detect.ts';
 import { type FilterChainConfig, type ListenerConfig, selectChain } from './listener-config.ts';
 import { readSni } from './sni.ts';
@@ -16,6 +19,8 @@ export interface ListenerDeps {
   route(name: string): RouteTable | undefined;
   httpStats: HttpStatsRegistry;
   tcpStats(prefix: string): TcpStats;
+  /** TLS secrets by SDS name, for chains that terminate TLS. */
+  secrets: SecretStore;
 }
 
 type ChainRuntime = HttpConnectionManager | TcpProxy;
@@ -27,6 +32,8 @@ export class Listener {
   private readonly deps: ListenerDeps;
   config!: ListenerConfig;
   private chains = new Map<FilterChainConfig, ChainRuntime>();
+  /** TLS termination of the chains that have a transport_socket. */
+  private terminators = new Map<FilterChainConfig, DownstreamTls>();
   /** Runtimes of replaced configs, still serving their connections. */
   private readonly retired: ChainRuntime[] = [];
   /** Connections accepted before the first config (held, then dispatched). */
@@ -46,8 +53,13 @@ export class Listener {
     const old = this.chains;
     this.config = config;
     this.chains = new Map();
+    this.terminators = new Map();
     const all = config.defaultChain ? [...config.filterChains, config.defaultChain] : config.filterChains;
-    for (const chain of all) this.chains.set(chain, this.buildRuntime(chain));
+    for (const chain of all) {
+      const rt = this.buildRuntime(chain);
+      this.chains.set(chain, rt);
+      if (chain.tls) this.terminators.set(chain, this.buildTerminator(chain, rt));
+    }
     // Connections accepted under the old config keep it until they close (no request is cut).
     for (const rt of old.values()) this.retired.push(rt);
     // Replaced runtimes stay only while they still carry connections.
@@ -74,6 +86,16 @@ export class Listener {
     );
   }
 
+  /** TLS termination in front of a chain's runtime: HTTP gets the first decrypted bytes (codec choice). */
+  private buildTerminator(chain: FilterChainConfig, rt: ChainRuntime): DownstreamTls {
+    const stats = tlsStats('listener', `${this.config.address}_${this.port || this.config.port}`);
+    const where = `Listener ${this.config.name} filter chain ${chain.name}`;
+    return new DownstreamTls(chain.tls!, this.deps.secrets, stats, where, (secure) => {
+      if (rt instanceof TcpProxy) rt.handle(secure, EMPTY);
+      else readFirstBytes(secure, (first) => rt.handle(secure, first));
+    });
+  }
+
   private readonly onConnection = (socket: net.Socket): void => {
     this.accepted++;
     socket.on('error', noop);
@@ -96,7 +118,7 @@ export class Listener {
       const chain = selectChain(cfg, port, 'raw_buffer', undefined);
       if (!chain) return void socket.destroy();
       const rt = this.chains.get(chain)!;
-      if (rt instanceof TcpProxy) {
+      if (rt instanceof TcpProxy && !chain.tls) {
         rt.handle(socket, EMPTY);
         return;
       }
@@ -119,6 +141,8 @@ export class Listener {
   private toChain(socket: net.Socket, chain: FilterChainConfig, buf: Buffer): void {
     const rt = this.chains.get(chain);
     if (!rt) return void socket.destroy();
+    const terminator = this.terminators.get(chain);
+    if (terminator) return terminator.accept(socket, buf);
     socket.removeListener('error', noop);
     rt.handle(socket, buf);
   }

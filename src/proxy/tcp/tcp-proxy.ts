@@ -1,7 +1,8 @@
 // tcp_proxy: opaque bytes both ways between a downstream connection and an upstream host, half-close aware.
-import net from 'node:net';
+import type net from 'node:net';
 import type { ClusterManager } from '../cluster/cluster-manager.ts';
 import { splice } from '../common/splice.ts';
+import { connectUpstream, socketReadyEvent } from '../tls/upstream.ts';
 import type { TcpProxyConfig } from './tcp-proxy-config.ts';
 
 /** Counters of one tcp_proxy stat prefix. */
@@ -58,7 +59,7 @@ export class TcpProxy {
       socket.destroy();
       return;
     }
-    const up = net.connect({ host: host.address, port: host.port, noDelay: true, allowHalfOpen: true });
+    const up = connectUpstream(host.transport, host.address, host.port, { allowHalfOpen: true });
     cluster.stats.cxTotal++;
     cluster.stats.cxActive++;
     host.active++;
@@ -76,7 +77,7 @@ export class TcpProxy {
       else socket.destroy();
     };
     up.once('error', onError);
-    up.once('connect', () => {
+    up.once(socketReadyEvent(up), () => {
       clearTimeout(timer);
       up.removeListener('error', onError);
       if (socket.destroyed) return up.destroy();

@@ -116,3 +116,20 @@ export function sdsNames(common: CommonTlsConfig): string[] {
   if (common.validation?.trust.kind === 'sds') names.push(common.validation.trust.name);
   return names;
 }
+
+/**
+ * Throws TlsSecretMissingError (the proxy NACKs) when one of `configs` names an SDS secret the
+ * store does not have. `where` names the resource (`Listener inbound`, `Cluster outbound|80||a`).
+ */
+export function requireSecrets(
+  store: SecretStore,
+  where: string,
+  configs: readonly (CommonTlsConfig | undefined)[],
+): void {
+  const missing = new Set<string>();
+  for (const c of configs) if (c) for (const name of sdsNames(c)) if (!store.has(name)) missing.add(name);
+  if (missing.size > 0)
+    throw new TlsSecretMissingError(
+      `${where}: TLS secret${missing.size > 1 ? 's' : ''} ${[...missing].map((n) => `'${n}'`).join(', ')} not available on this proxy (a weft proxy has 'default' and 'ROOTCA' once it has a workload identity)`,
+    );
+}

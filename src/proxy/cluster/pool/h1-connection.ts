@@ -1,6 +1,7 @@
 // One HTTP/1.1 connection to an upstream host: writes a request, parses the response off the socket.
 import net from 'node:net';
 import { BodyReader, HeadInfo, parseResponseHead } from '../../http/h1/parser.ts';
+import type { UpstreamTls } from '../../tls/upstream.ts';
 
 /** Why an upstream exchange failed. */
 export type UpstreamFailure =
@@ -89,13 +90,17 @@ export class H1Connection {
     connectTimeoutMs: number,
     owner: H1ConnectionOwner,
     mode: ReadMode = 'shared-buffer',
+    transport?: UpstreamTls,
   ) {
     this.owner = owner;
     this.mode = mode;
     // The shared-buffer mode skips the stream machinery per read; a connection that may become a
-    // tunnel (an upgrade request) keeps ordinary 'data' events so that it can be piped.
-    this.socket =
-      mode === 'shared-buffer'
+    // tunnel (an upgrade request) keeps ordinary 'data' events so that it can be piped. TLS
+    // connections always read decrypted 'data' (onread applies to the raw socket only) and are
+    // ready once the handshake has verified the server.
+    this.socket = transport
+      ? transport.connect(host, port)
+      : mode === 'shared-buffer'
         ? net.connect({
             host,
             port,
@@ -103,8 +108,8 @@ export class H1Connection {
             onread: { buffer: currentReadBuffer, callback: this.onRead },
           })
         : net.connect({ host, port, noDelay: true });
-    this.socket.on('connect', this.onConnect);
-    if (mode === 'stream') this.socket.on('data', this.onData);
+    this.socket.on(transport ? 'secureConnect' : 'connect', this.onConnect);
+    if (mode === 'stream' || transport) this.socket.on('data', this.onData);
     this.socket.on('error', this.onError);
     this.socket.on('close', this.onClose);
     this.socket.on('end', this.onEnd);

@@ -1,4 +1,5 @@
 // HTTP/1.1 keep-alive pool for one upstream host: reuses idle connections, opens new ones on demand.
+import type { UpstreamTls } from '../../tls/upstream.ts';
 import type { ClusterStats } from '../stats.ts';
 import { H1Connection, type H1ConnectionOwner, type H1ResponseHandler } from './h1-connection.ts';
 import type { UpstreamPool } from './pool.ts';
@@ -16,6 +17,8 @@ export interface H1PoolConfig {
   maxConnections: number;
   /** circuit_breakers max_pending_requests: requests waiting for a connection, per host. */
   maxPendingRequests: number;
+  /** TLS to the host (the cluster's transport socket); absent: plaintext. */
+  transport?: UpstreamTls;
 }
 
 /** What acquire() did with a request. */
@@ -79,6 +82,7 @@ export class H1Pool implements UpstreamPool, H1ConnectionOwner {
       this.config.connectTimeoutMs,
       this,
       w.tunnel ? 'stream' : 'shared-buffer',
+      this.config.transport,
     );
     this.open++;
     this.stats.cxTotal++;

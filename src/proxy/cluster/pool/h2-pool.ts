@@ -1,5 +1,6 @@
 // HTTP/2 pool for one upstream host: one multiplexed session (h2c prior knowledge), re-opened when it ends.
 import http2 from 'node:http2';
+import type { UpstreamTls } from '../../tls/upstream.ts';
 import type { ClusterStats } from '../stats.ts';
 import type { UpstreamPool } from './pool.ts';
 
@@ -10,6 +11,8 @@ export interface H2PoolConfig {
   connectTimeoutMs: number;
   /** The session closes after this many idle ms. */
   idleTimeoutMs: number;
+  /** TLS to the host (the cluster's transport socket); absent: h2c. */
+  transport?: UpstreamTls;
 }
 
 /** Outcome of asking the pool for a session. */
@@ -34,11 +37,13 @@ export class H2Pool implements UpstreamPool {
   get(): http2.ClientHttp2Session {
     const s = this.session;
     if (s && !s.destroyed && !s.closed) return s;
+    const transport = this.config.transport;
     const session = http2.connect(
       `http://${this.config.host.includes(':') ? `[${this.config.host}]` : this.config.host}:${this.config.port}`,
       {
         peerMaxConcurrentStreams: 1000,
         settings: { enablePush: false, initialWindowSize: 1 << 20 },
+        ...(transport ? { createConnection: () => transport.connect(this.config.host, this.config.port) } : {}),
       },
     );
     this.stats.cxTotal++;

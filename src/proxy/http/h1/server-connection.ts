@@ -1,6 +1,6 @@
 // One downstream HTTP/1.1 connection: parses requests, runs filters and the router, forwards upstream.
 import { randomUUID } from 'node:crypto';
-import net from 'node:net';
+import type net from 'node:net';
 import type { Cluster } from '../../cluster/cluster.ts';
 import type { Host } from '../../cluster/host.ts';
 import type { H1Connection, H1ResponseHandler, UpstreamFailure } from '../../cluster/pool/h1-connection.ts';
@@ -8,6 +8,8 @@ import type { H1Pool } from '../../cluster/pool/h1-pool.ts';
 import { admitRetry, backOffMs, releaseRetry } from '../../cluster/retry-admission.ts';
 import type { ResponseFlag } from '../../common/response-flags.ts';
 import { splice } from '../../common/splice.ts';
+import { tlsConnectionFacts } from '../../tls/connection-facts.ts';
+import { connectUpstream, socketReadyEvent } from '../../tls/upstream.ts';
 import type { HttpConnectionManager } from '../connection-manager.ts';
 import type { DownstreamConnection, FilterStream, HttpFilter, StreamInfo } from '../filters/filter.ts';
 import { h1LocalReply, isGrpc, LOCAL_BODY } from '../local-reply.ts';
@@ -310,6 +312,7 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
         sourceIp: this.remoteAddress,
         destinationIp: socket.localAddress,
         destinationPort: socket.localPort ?? 0,
+        ...tlsConnectionFacts(socket),
       };
       this.info_ = { connection: this.connectionInfo, dynamicMetadata: new Map() };
     }
@@ -751,7 +754,7 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
       this.localReply(503, LOCAL_BODY.noHealthyUpstream, 'UH');
       return;
     }
-    const up = net.connect({ host: host.address, port: host.port, noDelay: true });
+    const up = connectUpstream(host.transport, host.address, host.port);
     cluster.stats.cxTotal++;
     cluster.stats.cxActive++;
     up.once('close', () => cluster.stats.cxActive--);
@@ -760,7 +763,7 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
       if (this.state === 'active') this.localReply(503, LOCAL_BODY.connectFailure, 'UF');
     };
     up.once('error', onFail);
-    up.once('connect', () => {
+    up.once(socketReadyEvent(up), () => {
       up.removeListener('error', onFail);
       if (this.state !== 'active') return up.destroy();
       cluster.stats.status(200);

@@ -1,13 +1,15 @@
 // One downstream HTTP/2 stream (h2c or gRPC): filters, router, then an HTTP/2 or HTTP/1.1 upstream.
 import { randomUUID } from 'node:crypto';
 import http2 from 'node:http2';
-import net from 'node:net';
+import type net from 'node:net';
 import type { Cluster } from '../../cluster/cluster.ts';
 import type { Host } from '../../cluster/host.ts';
 import type { H1Connection, H1ResponseHandler, UpstreamFailure } from '../../cluster/pool/h1-connection.ts';
 import type { H1Pool } from '../../cluster/pool/h1-pool.ts';
 import { RESPONSE_FLAGS_HEADER, type ResponseFlag } from '../../common/response-flags.ts';
 import { splice } from '../../common/splice.ts';
+import { tlsConnectionFacts } from '../../tls/connection-facts.ts';
+import { connectUpstream, socketReadyEvent } from '../../tls/upstream.ts';
 import type { HttpConnectionManager } from '../connection-manager.ts';
 import type { FilterStream, HttpFilter, StreamInfo } from '../filters/filter.ts';
 import { type HeadInfo, parseTrailerLines } from '../h1/parser.ts';
@@ -165,6 +167,7 @@ export class H2ServerStream implements H1ResponseHandler, FilterStream {
           sourceIp: this.head.remoteAddress,
           destinationIp: socket?.localAddress,
           destinationPort: socket?.localPort ?? 0,
+          ...tlsConnectionFacts(socket),
         },
         dynamicMetadata: new Map(),
       };
@@ -579,11 +582,11 @@ export class H2ServerStream implements H1ResponseHandler, FilterStream {
       this.localReply(503, LOCAL_BODY.noHealthyUpstream, 'UH');
       return;
     }
-    const up = net.connect({ host: host.address, port: host.port, noDelay: true });
+    const up = connectUpstream(host.transport, host.address, host.port);
     up.once('error', () => {
       if (!this.responded) this.localReply(503, LOCAL_BODY.connectFailure, 'UF');
     });
-    up.once('connect', () => {
+    up.once(socketReadyEvent(up), () => {
       if (this.finished) return up.destroy();
       this.clearTimer();
       this.responded = true;
