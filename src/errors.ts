@@ -245,6 +245,7 @@ export const ERROR_CODES = [
   'WEFT_SIDECAR_NOT_READY',
   'WEFT_TLS_SECRET_MISSING',
   'WEFT_IDENTITY_MISMATCH',
+  'WEFT_DEMO_NOT_READY',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -70,6 +70,12 @@ export const commands: CommandEntry[] = [
     needs: ['proxy'],
   },
   {
+    name: 'demo',
+    summary:
+      'run a local mesh: control plane, ingress gateway on --port and the Bookinfo sample; Ctrl-C stops it all',
+    load: () => import('./demo.ts'),
+  },
+  {
     name: 'check',
     summary:
       'check the mesh: control plane, xDS, CA trust bundle, proxies in sync, clock; exit 0 only if all pass',
