@@ -59,7 +59,7 @@ test('weft demo: Bookinfo through the ingress, all-v1 applied gives only v1, SIG
   if (MUTUAL_TLS.outcome === 'not-yet') assert.match(stdout, /mutual TLS: not applied/);
 
   // Everything the demo started, while it runs: control plane, gateway, 6 units with a sidecar and an app each.
-  started = descendants(demo.child.pid);
+  started = descendants(demo.child.pid as number);
   assert.ok(started.length >= 20, `the demo started ${started.length} processes`);
 
   // No rules yet: reviews v1, v2 and v3 all answer (round robin), through the ingress gateway.
