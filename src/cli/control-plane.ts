@@ -22,6 +22,7 @@ interface ControlPlaneOptions {
   caKey?: string;
   caChain?: string;
   certTtl: string;
+  outboundTrafficPolicy: string;
 }
 
 /** `127.0.0.1:15080`, `[::1]:15080`, `localhost:0` → host and port; anything else is a UsageError. */
@@ -55,9 +56,21 @@ export function toConfig(opts: ControlPlaneOptions): ControlPlaneConfig {
     xds: parseHostPort('--xds', opts.xds),
     pushDebounceMs: milliseconds('--push-debounce', opts.pushDebounce),
     registryGraceMs: milliseconds('--registry-grace', opts.registryGrace),
-    mesh: { trustDomain: opts.trustDomain },
+    mesh: {
+      trustDomain: opts.trustDomain,
+      outboundTrafficPolicy: outboundTrafficPolicy(opts.outboundTrafficPolicy),
+    },
     ca: caOptions(opts),
   };
+}
+
+/** `--outbound-traffic-policy`: Istio's MeshConfig outboundTrafficPolicy.mode (a MeshConfig resource overrides it). */
+function outboundTrafficPolicy(text: string): 'ALLOW_ANY' | 'REGISTRY_ONLY' {
+  const mode = text.toUpperCase();
+  if (mode === 'ALLOW_ANY' || mode === 'REGISTRY_ONLY') return mode;
+  throw new UsageError(
+    `--outbound-traffic-policy ${JSON.stringify(text)} must be ALLOW_ANY or REGISTRY_ONLY`,
+  );
 }
 
 /** `--ca-cert`/`--ca-key`/`--ca-chain` (a plug-in CA; both or neither of the first two) and `--cert-ttl`. */
@@ -102,6 +115,11 @@ export function register(program: Command): void {
     .option('--ca-key <file>', 'PEM private key of --ca-cert')
     .option('--ca-chain <file>', 'PEM certificates from the issuer of --ca-cert up to the root')
     .option('--cert-ttl <duration>', 'lifetime of workload certificates', '24h')
+    .option(
+      '--outbound-traffic-policy <mode>',
+      'hosts that are no service: ALLOW_ANY passes them through, REGISTRY_ONLY answers 502 (a MeshConfig resource overrides it)',
+      'ALLOW_ANY',
+    )
     .action(async (opts: ControlPlaneOptions) => {
       const controlPlane = new ControlPlane(toConfig(opts), xdsControlPlaneParts());
       const addresses = await controlPlane.start();
