@@ -1,4 +1,5 @@
 // `weft proxy`: runs a sidecar next to an app; all routing config comes from the control plane over xDS.
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { parseDuration } from '../config/duration.ts';
 import { environment } from '../env.ts';
@@ -22,6 +23,8 @@ interface ProxyOptions {
   xds?: string;
   drainTimeout: string;
   concurrency: string;
+  tokenFile?: string;
+  token?: string;
 }
 
 const PROTOCOLS: Record<string, string> = { http: 'HTTP', http2: 'HTTP2', grpc: 'GRPC', tcp: 'TCP' };
@@ -70,6 +73,8 @@ export function toSidecarConfig(opts: ProxyOptions): SidecarConfig {
   if ('error' in drain) throw new UsageError(`--drain-timeout: ${drain.error}`);
   if (opts.xds !== undefined && !/^[^:]+:\d+$|^\[[^\]]+\]:\d+$/.test(opts.xds))
     throw new UsageError(`--xds ${JSON.stringify(opts.xds)} is not HOST:PORT`);
+  if (opts.tokenFile !== undefined && opts.token !== undefined)
+    throw new UsageError('give the bootstrap token once: --token-file FILE or --token TOKEN, not both');
   return {
     service: opts.service,
     namespace: opts.namespace,
@@ -87,6 +92,11 @@ export function toSidecarConfig(opts: ProxyOptions): SidecarConfig {
     drainTimeoutMs: drain.ms,
     bootstrapTimeoutMs: 30_000,
     concurrency: workers(opts.concurrency),
+    ...(opts.tokenFile !== undefined
+      ? { token: { kind: 'file' as const, file: resolve(opts.tokenFile) } }
+      : opts.token !== undefined
+        ? { token: { kind: 'value' as const, token: opts.token } }
+        : {}),
   };
 }
 
@@ -113,6 +123,12 @@ export function register(program: Command): void {
     .option('--xds <host:port>', 'xDS address (skips asking --server for it)')
     .option('--drain-timeout <duration>', 'on SIGTERM, wait this long for in-flight requests', '5s')
     .option('--concurrency <n>', 'worker processes serving traffic (multi-core mode when more than 1)', '1')
+    .option(
+      '--token-file <file>',
+      'bootstrap token proving the workload identity (weft token create); re-read at each renewal. ' +
+        'Without a token the proxy mints one, which the control plane allows from its own host only',
+    )
+    .option('--token <token>', 'the bootstrap token itself (tests and development; prefer --token-file)')
     .action(async (opts: ProxyOptions) => {
       const config = toSidecarConfig(opts);
       const log = logger({ component: 'proxy' });

@@ -11,6 +11,8 @@ import { AdminServer, configDump, coreAdminSource } from './admin/admin-server.t
 import { renderAdsPrometheus } from './admin/prometheus.ts';
 import { bindServer } from './listener/listener-manager.ts';
 import { ProxyCore } from './proxy.ts';
+import { SecretStore } from './tls/secrets.ts';
+import { startWorkloadSecrets, type TokenSource, type WorkloadSecrets } from './tls/workload-secrets.ts';
 import { WorkerPool } from './workers/worker-pool.ts';
 import { AdsClient, type XdsHandler } from './xds-client/ads-client.ts';
 
@@ -49,6 +51,11 @@ export interface SidecarConfig {
    * the Gateways that select it. `service` is the gateway's name.
    */
   gatewayPorts?: readonly { port: number; listenPort: number; protocol: string }[];
+  /**
+   * The bootstrap token proving the workload identity (`--token-file`, `--token`). Absent: the
+   * proxy mints one through the control plane's API, which allows that from loopback only.
+   */
+  token?: TokenSource;
 }
 
 /** The ports a sidecar bound. */
@@ -120,6 +127,8 @@ export class Sidecar {
   private ads: AdsClient | undefined;
   private admin: AdminServer | undefined;
   private workers: WorkerPool | undefined;
+  /** The workload certificate behind SDS `default`/`ROOTCA`, renewed at half life. */
+  private identity: WorkloadSecrets | undefined;
   private readyWaiters: (() => void)[] = [];
   private readyTimer: NodeJS.Timeout | undefined;
   ports: SidecarPorts = { inbound: 0, outbound: 0, admin: 0 };
@@ -133,8 +142,39 @@ export class Sidecar {
   static async start(config: SidecarConfig): Promise<Sidecar> {
     const xds =
       config.xdsAddress ?? (await fetchBootstrap(config.server, config.bootstrapTimeoutMs)).xdsAddress;
-    if (config.concurrency > 1) return Sidecar.startMultiCore(config, xds);
-    if (config.role === 'gateway') return Sidecar.startGateway(config, xds);
+    // The identity comes first: the first listeners and clusters already use its certificate.
+    const secrets = new SecretStore();
+    const identity = await startWorkloadSecrets(
+      {
+        server: config.server,
+        namespace: config.namespace,
+        serviceAccount: config.serviceAccount,
+        token: config.token ?? { kind: 'mint' },
+        startTimeoutMs: config.bootstrapTimeoutMs,
+      },
+      secrets,
+    );
+    try {
+      const sidecar =
+        config.concurrency > 1
+          ? await Sidecar.startMultiCore(config, xds, secrets, identity)
+          : config.role === 'gateway'
+            ? await Sidecar.startGateway(config, xds, secrets)
+            : await Sidecar.startSingle(config, xds, secrets);
+      sidecar.identity = identity;
+      return sidecar;
+    } catch (err) {
+      identity.stop();
+      throw err;
+    }
+  }
+
+  /** One process: binds the inbound and outbound ports, serves admin, opens the ADS stream. */
+  private static async startSingle(
+    config: SidecarConfig,
+    xds: string,
+    secrets: SecretStore,
+  ): Promise<Sidecar> {
     const inbound = await bindServer('0.0.0.0', config.inboundPort);
     const outbound = await bindServer('127.0.0.1', config.outboundPort).catch((err) => {
       inbound.close();
@@ -145,7 +185,7 @@ export class Sidecar {
       [portOf(inbound), inbound],
       [portOf(outbound), outbound],
     ]);
-    const sidecar = new Sidecar(config, new ProxyCore({ prebound }));
+    const sidecar = new Sidecar(config, new ProxyCore({ prebound, secrets }));
     sidecar.ports.inbound = portOf(inbound);
     sidecar.ports.outbound = portOf(outbound);
     sidecar.admin = new AdminServer(coreAdminSource(sidecar.core, () => sidecar.ads));
@@ -166,8 +206,12 @@ export class Sidecar {
   }
 
   /** A gateway: no pre-bound ports (LDS binds the Gateways' ports), admin and the ADS stream. */
-  private static async startGateway(config: SidecarConfig, xds: string): Promise<Sidecar> {
-    const sidecar = new Sidecar(config, new ProxyCore({}));
+  private static async startGateway(
+    config: SidecarConfig,
+    xds: string,
+    secrets: SecretStore,
+  ): Promise<Sidecar> {
+    const sidecar = new Sidecar(config, new ProxyCore({ secrets }));
     sidecar.admin = new AdminServer(coreAdminSource(sidecar.core, () => sidecar.ads));
     sidecar.ports.admin = await sidecar.admin.listen({ host: '127.0.0.1', port: config.adminPort });
     sidecar.ads = new AdsClient(
@@ -184,14 +228,19 @@ export class Sidecar {
    * SO_REUSEPORT and serve; this process keeps the ADS stream and the admin port, validates
    * each update, hands it to every worker and ACKs only when all of them applied it.
    */
-  private static async startMultiCore(config: SidecarConfig, xds: string): Promise<Sidecar> {
+  private static async startMultiCore(
+    config: SidecarConfig,
+    xds: string,
+    secrets: SecretStore,
+    identity: WorkloadSecrets,
+  ): Promise<Sidecar> {
     // Port 0: learn a free port by binding it (reusable), so that the workers can join it.
     const probes = await Promise.all([
       bindServer('0.0.0.0', config.inboundPort, true),
       bindServer('127.0.0.1', config.outboundPort, true),
     ]);
     const [inbound, outbound] = probes.map((s) => (s.address() as net.AddressInfo).port);
-    const core = new ProxyCore({ configOnly: true });
+    const core = new ProxyCore({ configOnly: true, secrets });
     const sidecar = new Sidecar(config, core);
     sidecar.ports.inbound = inbound;
     sidecar.ports.outbound = outbound;
@@ -211,6 +260,13 @@ export class Sidecar {
     } finally {
       for (const s of probes) s.close();
     }
+    // Workers terminate and originate TLS too: they get the secrets now and after each rotation.
+    await pool.setSecrets(secrets.secretsToShare());
+    identity.identity.onRotate(() => {
+      pool.setSecrets(secrets.secretsToShare()).catch((err: unknown) => {
+        log.error({ err }, 'could not hand the rotated certificate to the proxy workers');
+      });
+    });
     const handler: XdsHandler = {
       async apply(typeUrl, resources, version, complete) {
         await core.apply(typeUrl, resources, version, complete);
@@ -320,6 +376,7 @@ export class Sidecar {
     const outcome = this.core.connections > 0 ? 'timed_out' : 'drained';
     if (this.workers) await this.workers.shutdown(this.config.drainTimeoutMs);
     this.ads?.close();
+    this.identity?.stop();
     this.core.destroy();
     await this.admin?.close();
     return outcome;

@@ -127,9 +127,17 @@ describe('sidecar listeners', () => {
 
     assert.equal(inbound.name, 'inbound');
     assert.deepEqual(inbound.address, { socket_address: { address: '0.0.0.0', port_value: 15006 } });
-    assert.equal(inbound.listener_filters[0].name, 'envoy.filters.listener.http_inspector');
-    assert.deepEqual(inbound.filter_chains[0].filter_chain_match.application_protocols, ['http/1.1', 'h2c']);
-    const inboundHcm = inbound.filter_chains[0].filters[0].typed_config;
+    // PERMISSIVE (no PeerAuthentication): the mTLS chain first, then plaintext HTTP and TCP.
+    assert.deepEqual(
+      inbound.listener_filters.map((f: Obj) => f.name),
+      ['envoy.filters.listener.tls_inspector', 'envoy.filters.listener.http_inspector'],
+    );
+    assert.deepEqual(
+      inbound.filter_chains.map((c: Obj) => c.name),
+      ['inbound-mtls', 'inbound-http'],
+    );
+    assert.deepEqual(inbound.filter_chains[1].filter_chain_match.application_protocols, ['http/1.1', 'h2c']);
+    const inboundHcm = inbound.filter_chains[1].filters[0].typed_config;
     assert.equal(inboundHcm.route_config.name, 'inbound|9080||');
     const sim = simulate(inboundHcm.route_config, { authority: 'anything', path: '/x' });
     assert.equal(sim.outcome, 'route');
@@ -139,13 +147,17 @@ describe('sidecar listeners', () => {
     assert.equal(tcp.typed_config.cluster, 'inbound|9080||');
   });
 
-  test('a TCP service gets an inbound listener with only the tcp_proxy chain', () => {
+  test('a TCP service gets an inbound listener with only tcp_proxy chains (mTLS, else plaintext)', () => {
     const run = context(bookinfo(), sidecar({ WEFT_SERVICE_PROTOCOL: 'TCP' }));
     const inbound = wire(TYPE_URL.listener, generateListeners(run.ctx, undefined))[1];
-    assert.equal(inbound.listener_filters, undefined);
-    assert.equal(inbound.default_filter_chain, undefined);
+    assert.deepEqual(
+      inbound.listener_filters.map((f: Obj) => f.name),
+      ['envoy.filters.listener.tls_inspector'],
+    );
     assert.equal(inbound.filter_chains.length, 1);
+    assert.equal(inbound.filter_chains[0].filter_chain_match.transport_protocol, 'tls');
     assert.equal(inbound.filter_chains[0].filters[0].typed_config.cluster, 'inbound|9080||');
+    assert.equal(inbound.default_filter_chain.filters[0].typed_config.cluster, 'inbound|9080||');
   });
 });
 

@@ -29,6 +29,7 @@ export const PROTO_FILES = [
   'envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto',
   'envoy/extensions/transport_sockets/tls/v3/tls.proto',
   'envoy/extensions/transport_sockets/tls/v3/secret.proto',
+  'envoy/extensions/transport_sockets/raw_buffer/v3/raw_buffer.proto',
 ];
 
 /** Versions the parsed result depends on: a cached copy is reused only while they are unchanged. */

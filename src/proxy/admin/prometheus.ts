@@ -3,6 +3,7 @@
 import { LOCAL_RATELIMIT_STATS } from '../http/filters/local-ratelimit/ratelimit-filter.ts';
 import type { ProxyCore } from '../proxy.ts';
 import type { AdsClient } from '../xds-client/ads-client.ts';
+import { renderSecurityMetrics, SECURITY_GAUGES } from './security-metrics.ts';
 
 class Writer {
   private out = '';
@@ -97,7 +98,7 @@ export function renderPrometheus(core: ProxyCore, ads: AdsClient | undefined): s
     );
   }
   if (ads) writeAdsMetrics(w, ads, core.ready());
-  return w.text();
+  return w.text() + renderSecurityMetrics(core.secrets);
 }
 
 function writeAdsMetrics(w: Writer, ads: AdsClient, ready: boolean): void {
@@ -116,7 +117,9 @@ export function renderAdsPrometheus(ads: AdsClient, ready: boolean): string {
 }
 
 /** Gauges that describe membership or state: merged with max, not summed, across workers. */
-const NOT_SUMMED = /^envoy_cluster_membership_|^envoy_server_state|^envoy_control_plane_connected_state/;
+const NOT_SUMMED = new RegExp(
+  `^envoy_cluster_membership_|^envoy_server_state|^envoy_control_plane_connected_state|${SECURITY_GAUGES.source}`,
+);
 
 /** Merges the Prometheus text of several workers: samples with the same name and labels add up. */
 export function mergePrometheus(texts: string[]): string {

@@ -63,6 +63,14 @@ export class SecretStore {
     return this.secrets.has(name);
   }
 
+  /**
+   * Every secret with its material, to hand to this proxy's own worker processes (multi-core
+   * mode, over the IPC channel). Never send this anywhere else.
+   */
+  secretsToShare(): [string, TlsSecret][] {
+    return [...this.secrets.entries()].map(([name, stored]) => [name, stored.secret]);
+  }
+
   /** Names and facts of every secret (no key material), for /stats/prometheus. */
   entries(): [string, StoredSecret][] {
     return [...this.secrets.entries()];

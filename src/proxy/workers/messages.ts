@@ -1,4 +1,5 @@
 // Messages between a multi-core proxy's primary (xDS, admin) and its workers (traffic), over IPC.
+import type { TlsSecret } from '../tls/secrets.ts';
 import type { XdsResource } from '../xds-client/ads-client.ts';
 
 /** What a worker is started with (argv[2], JSON). */
@@ -17,6 +18,8 @@ export type ToWorker =
       version: string;
       complete: boolean;
     }
+  /** TLS secrets by SDS name (the workload certificate and bundle), at start and after each rotation. */
+  | { type: 'secrets'; id: number; secrets: [string, TlsSecret][] }
   | { type: 'stats'; id: number }
   | { type: 'clusters'; id: number; format: 'json' | 'text' }
   | { type: 'shutdown'; drainTimeoutMs: number };

@@ -36,6 +36,10 @@ async function main(): Promise<void> {
           ),
         );
         return;
+      case 'secrets':
+        for (const [name, secret] of msg.secrets) core.secrets.set(name, secret);
+        send({ type: 'reply', id: msg.id, ok: true });
+        return;
       case 'stats':
         send({ type: 'reply', id: msg.id, ok: true, result: renderPrometheus(core, undefined) });
         return;

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { TYPE_URL } from '../../control/xds/types.ts';
 import type { Logger } from '../../observe/log.ts';
 import { mergePrometheus } from '../admin/prometheus.ts';
+import type { TlsSecret } from '../tls/secrets.ts';
 import type { XdsResource } from '../xds-client/ads-client.ts';
 import type { FromWorker, ToWorker, WorkerStart } from './messages.ts';
 
@@ -34,6 +35,8 @@ export class WorkerPool {
   private stopping = false;
   /** What the workers run now, per type: full sets for LDS/CDS, by name for RDS/EDS. */
   private readonly current = new Map<string, { version: string; resources: Map<string, XdsResource> }>();
+  /** The TLS secrets the workers hold (replayed to a restarted worker before its configuration). */
+  private secrets: [string, TlsSecret][] = [];
 
   constructor(config: WorkerPoolConfig, log: Logger) {
     this.config = config;
@@ -81,6 +84,7 @@ export class WorkerPool {
     if (this.stopping) return;
     try {
       await this.spawn(index);
+      if (this.secrets.length > 0) await this.call(index, { type: 'secrets', id: 0, secrets: this.secrets });
       for (const typeUrl of REPLAY_ORDER) {
         const c = this.current.get(typeUrl);
         if (c)
@@ -122,6 +126,12 @@ export class WorkerPool {
     }
     c.version = version;
     for (const r of resources) c.resources.set(r.name, r);
+  }
+
+  /** Gives every worker the TLS secrets (SDS name → certificate or bundle). */
+  async setSecrets(secrets: [string, TlsSecret][]): Promise<void> {
+    this.secrets = secrets;
+    await this.all({ type: 'secrets', id: 0, secrets });
   }
 
   /** Every worker's counters, added up. */

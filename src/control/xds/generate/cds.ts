@@ -28,6 +28,7 @@ import {
 } from './common.ts';
 
 import { passthroughCluster } from './egress.ts';
+import { outboundClusterTransport } from './tls.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -206,14 +207,20 @@ export function outboundCluster(
       healthy_panic_threshold: { value: policy.outlierDetection.minHealthPercent ?? 0 },
     };
   }
+  // Auto mTLS to sidecars, or the DestinationRule's client TLS (generate/tls.ts).
+  Object.assign(
+    cluster,
+    outboundClusterTransport(
+      ctx,
+      service,
+      port.number,
+      subset,
+      policy.tls,
+      rule ? `DestinationRule ${rule.namespace}/${rule.name}` : `Service ${service.hostname}`,
+    ),
+  );
   if (rule) {
     const where = `DestinationRule ${rule.namespace}/${rule.name}`;
-    if (policy.tls && policy.tls.mode !== 'DISABLE') {
-      ctx.warn(
-        `${where}/tls`,
-        `${where}: client TLS (${policy.tls.mode}) is not generated yet; traffic is plaintext`,
-      );
-    }
     if (pool?.tcp?.idleTimeoutMs !== undefined) {
       ctx.warn(`${where}/tcp-idle`, `${where}: connectionPool.tcp.idleTimeout is not generated yet`);
     }

@@ -8,6 +8,7 @@ import {
   labelsMatch,
   parseClusterName,
 } from './common.ts';
+import { endpointTlsMetadata } from './tls.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -68,11 +69,16 @@ export function loadAssignment(ctx: GenerateContext, name: string): GeneratedRes
     .map(([where, workloads]) => ({
       locality: locality(where),
       load_balancing_weight: { value: workloads.reduce((sum, w) => sum + weightOf(w), 0) },
-      lb_endpoints: workloads.map((w) => ({
-        endpoint: { address: { socket_address: { address: w.address, port_value: endpointPort(w, port) } } },
-        health_status: w.health,
-        load_balancing_weight: { value: weightOf(w) },
-      })),
+      lb_endpoints: workloads.map((w) => {
+        const metadata = endpointTlsMetadata(ctx, w);
+        return {
+          endpoint: { address: { socket_address: { address: w.address, port_value: endpointPort(w, port) } } },
+          health_status: w.health,
+          load_balancing_weight: { value: weightOf(w) },
+          // Weft sidecars accept mTLS: clients' transport_socket_matches pick it by this label.
+          ...(metadata ? { metadata } : {}),
+        };
+      }),
     }));
   const resource: Obj = { cluster_name: name };
   if (endpoints.length > 0) resource.endpoints = endpoints;

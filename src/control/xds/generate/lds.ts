@@ -12,7 +12,8 @@ import {
 import { generateGatewayListeners } from './gateway.ts';
 import { OUTBOUND_ROUTE_NAME, resolveTarget } from './rds.ts';
 import { FAULT_FILTER } from './resilience.ts';
-import { authorizationEnforced, inboundSecurityFilters } from './security.ts';
+import { authorizationEnforced, inboundMtlsMode, inboundSecurityFilters } from './security.ts';
+import { withInboundMtls } from './tls.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -75,6 +76,8 @@ export function inboundListener(ctx: GenerateContext): GeneratedResource | undef
   // AuthorizationPolicies are enforced by HTTP RBAC only (docs/security.md): traffic it cannot
   // see is refused rather than let through.
   const enforced = authorizationEnforced(ctx.snapshot, proxy);
+  // PeerAuthentication of the app port: STRICT, PERMISSIVE (both on one port) or DISABLE.
+  const mtls = inboundMtlsMode(ctx.snapshot, proxy, proxy.appPort);
   if (!isHttpProtocol(proxy.service.protocol)) {
     if (enforced) {
       ctx.warn(
@@ -85,7 +88,10 @@ export function inboundListener(ctx: GenerateContext): GeneratedResource | undef
     }
     return {
       name: 'inbound',
-      resource: { ...base, filter_chains: [{ name: 'inbound-tcp', filters: [tcpProxy] }] },
+      resource: withInboundMtls(
+        { ...base, filter_chains: [{ name: 'inbound-tcp', filters: [tcpProxy] }] },
+        mtls,
+      ),
     };
   }
   const disabled = duration(0);
@@ -112,35 +118,41 @@ export function inboundListener(ctx: GenerateContext): GeneratedResource | undef
   };
   return {
     name: 'inbound',
-    resource: {
-      ...base,
-      listener_filters: [
-        {
-          name: 'envoy.filters.listener.http_inspector',
-          typed_config: { '@type': CONFIG_TYPE.httpInspector },
-        },
-      ],
-      filter_chains: [
-        {
-          name: 'inbound-http',
-          filter_chain_match: { application_protocols: ['http/1.1', 'h2c'] },
-          filters: [
-            {
-              name: HCM_FILTER_NAME,
-              typed_config: {
-                '@type': CONFIG_TYPE.httpConnectionManager,
-                stat_prefix: `inbound_0.0.0.0_${port}`,
-                codec_type: 'AUTO',
-                route_config: routeConfig,
-                http_filters: [...inboundSecurityFilters(ctx.snapshot, proxy, proxy.appPort), ROUTER_FILTER],
-                upgrade_configs: [{ upgrade_type: 'websocket' }],
+    resource: withInboundMtls(
+      {
+        ...base,
+        listener_filters: [
+          {
+            name: 'envoy.filters.listener.http_inspector',
+            typed_config: { '@type': CONFIG_TYPE.httpInspector },
+          },
+        ],
+        filter_chains: [
+          {
+            name: 'inbound-http',
+            filter_chain_match: { application_protocols: ['http/1.1', 'h2c'] },
+            filters: [
+              {
+                name: HCM_FILTER_NAME,
+                typed_config: {
+                  '@type': CONFIG_TYPE.httpConnectionManager,
+                  stat_prefix: `inbound_0.0.0.0_${port}`,
+                  codec_type: 'AUTO',
+                  route_config: routeConfig,
+                  http_filters: [
+                    ...inboundSecurityFilters(ctx.snapshot, proxy, proxy.appPort),
+                    ROUTER_FILTER,
+                  ],
+                  upgrade_configs: [{ upgrade_type: 'websocket' }],
+                },
               },
-            },
-          ],
-        },
-      ],
-      ...(enforced ? {} : { default_filter_chain: { name: 'inbound-tcp', filters: [tcpProxy] } }),
-    },
+            ],
+          },
+        ],
+        ...(enforced ? {} : { default_filter_chain: { name: 'inbound-tcp', filters: [tcpProxy] } }),
+      },
+      mtls,
+    ),
   };
 }
 

@@ -1,0 +1,251 @@
+// Mutual TLS shapes for the generators: Istio's auto mTLS between sidecars, PeerAuthentication on inbound, DestinationRule client TLS.
+//
+// The certificates are SDS references only: `default` (the workload's chain and key) and `ROOTCA`
+// (the trust bundle). A weft proxy resolves both locally from its own workload identity; the
+// control plane never holds or sends a workload key (docs/security.md, "Mutual TLS").
+
+import type { EffectiveMtlsMode } from '../../../model/policies.ts';
+import type { ClientTlsSettings, Service, Workload } from '../../../model/types.ts';
+import { jsonToStruct } from '../protos.ts';
+import { ADS_CONFIG_SOURCE, type GenerateContext } from './common.ts';
+import { inboundMtlsMode } from './security.ts';
+
+type Obj = Record<string, unknown>;
+
+export const TLS_TRANSPORT_SOCKET = 'envoy.transport_sockets.tls';
+export const RAW_BUFFER_TRANSPORT_SOCKET = 'envoy.transport_sockets.raw_buffer';
+export const DOWNSTREAM_TLS_CONTEXT =
+  'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
+export const UPSTREAM_TLS_CONTEXT =
+  'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
+export const RAW_BUFFER = 'type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer';
+export const TLS_INSPECTOR =
+  'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector';
+
+/** Istio's SDS names. */
+export const WORKLOAD_CERT_SDS = 'default';
+export const ROOT_CA_SDS = 'ROOTCA';
+
+/** The endpoint metadata namespace Envoy's transport_socket_matches read. */
+export const TRANSPORT_SOCKET_MATCH = 'envoy.transport_socket_match';
+
+/** ALPN a client sidecar offers (Istio's in-mesh values). */
+export const MESH_ALPN_CLIENT = ['istio-peer-exchange', 'istio'];
+/** ALPN the inbound mTLS chain accepts: Istio's mesh values, then plain HTTP ones. */
+export const MESH_ALPN_SERVER = ['istio-peer-exchange', 'istio', 'h2', 'http/1.1'];
+
+/** The tls_inspector listener filter (transport protocol `tls` for a ClientHello). */
+export const TLS_INSPECTOR_FILTER = {
+  name: 'envoy.filters.listener.tls_inspector',
+  typed_config: { '@type': TLS_INSPECTOR },
+} as const;
+
+const SDS_DEFAULT = { name: WORKLOAD_CERT_SDS, sds_config: ADS_CONFIG_SOURCE };
+const SDS_ROOTCA = { name: ROOT_CA_SDS, sds_config: ADS_CONFIG_SOURCE };
+
+/** CommonTlsContext of mesh traffic: TLS 1.3, the workload certificate, the trust bundle, optional SAN checks. */
+function meshCommonTlsContext(alpn: readonly string[], sans: readonly string[]): Obj {
+  return {
+    tls_params: { tls_minimum_protocol_version: 'TLSv1_3' },
+    tls_certificate_sds_secret_configs: [SDS_DEFAULT],
+    combined_validation_context: {
+      default_validation_context:
+        sans.length > 0
+          ? {
+              match_typed_subject_alt_names: sans.map((san) => ({
+                san_type: 'URI',
+                matcher: { exact: san },
+              })),
+            }
+          : {},
+      validation_context_sds_secret_config: SDS_ROOTCA,
+    },
+    alpn_protocols: [...alpn],
+  };
+}
+
+/**
+ * The inbound mTLS transport socket: the workload certificate, a client certificate required and
+ * verified against the trust bundle (any identity of the mesh: AuthorizationPolicy decides who).
+ */
+export function inboundMtlsTransportSocket(): Obj {
+  return {
+    name: TLS_TRANSPORT_SOCKET,
+    typed_config: {
+      '@type': DOWNSTREAM_TLS_CONTEXT,
+      common_tls_context: meshCommonTlsContext(MESH_ALPN_SERVER, []),
+      require_client_certificate: { value: true },
+    },
+  };
+}
+
+/** Istio's SNI for mesh traffic to a cluster: `outbound_.PORT_.SUBSET_.HOST`. */
+export function meshSni(port: number, subset: string | undefined, host: string): string {
+  return `outbound_.${port}_.${subset ?? ''}_.${host}`;
+}
+
+/** A client mTLS socket with the workload certificate, verifying the server against `sans` (secure naming). */
+function meshUpstreamTransportSocket(sni: string, sans: readonly string[]): Obj {
+  return {
+    name: TLS_TRANSPORT_SOCKET,
+    typed_config: {
+      '@type': UPSTREAM_TLS_CONTEXT,
+      sni,
+      common_tls_context: meshCommonTlsContext(MESH_ALPN_CLIENT, sans),
+    },
+  };
+}
+
+/** `spiffe://<td>/ns/<ns>/sa/<sa>` of a workload. */
+function spiffeIdOf(trustDomain: string, workload: Pick<Workload, 'namespace' | 'serviceAccount'>): string {
+  return `spiffe://${trustDomain}/ns/${workload.namespace}/sa/${workload.serviceAccount}`;
+}
+
+/**
+ * Istio's secure naming: the identities a client accepts from the servers of `service`, the
+ * service accounts its workloads run as plus the service's own `subjectAltNames`, sorted.
+ */
+export function serviceIdentities(ctx: GenerateContext, service: Service): string[] {
+  const td = ctx.snapshot.mesh.trustDomain;
+  const ids = new Set<string>();
+  for (const w of ctx.snapshot.endpointsByHost.get(service.hostname) ?? []) ids.add(spiffeIdOf(td, w));
+  for (const san of service.subjectAltNames) ids.add(san.startsWith('spiffe://') ? san : `spiffe://${san}`);
+  return [...ids].sort();
+}
+
+/** The port the app of a sidecar workload listens on (what PeerAuthentication's ports name). */
+function workloadAppPort(workload: Workload): number | undefined {
+  const ports = Object.values(workload.ports);
+  return ports.length === 1 ? ports[0] : undefined;
+}
+
+/** The inbound mode of a workload's app port (PeerAuthentication, Istio precedence). */
+export function workloadMtlsMode(ctx: GenerateContext, workload: Workload): EffectiveMtlsMode {
+  const port = workloadAppPort(workload);
+  return port === undefined ? 'PERMISSIVE' : inboundMtlsMode(ctx.snapshot, workload, port);
+}
+
+/**
+ * EDS metadata of an endpoint: `tlsMode: istio` when the workload has a weft sidecar that accepts
+ * mTLS on its port (not DISABLE), as Istio labels pods with a sidecar; nothing otherwise.
+ */
+export function endpointTlsMetadata(ctx: GenerateContext, workload: Workload): Obj | undefined {
+  if (!workload.sidecar || workloadMtlsMode(ctx, workload) === 'DISABLE') return undefined;
+  return { filter_metadata: { [TRANSPORT_SOCKET_MATCH]: jsonToStruct({ tlsMode: 'istio' }) } };
+}
+
+/** How a DestinationRule's `tls` names server identities: URIs as URI SANs, the rest as DNS names. */
+function sanMatchers(names: readonly string[]): Obj[] {
+  return names.map((name) => ({
+    san_type: name.includes('://') ? 'URI' : 'DNS',
+    matcher: { exact: name },
+  }));
+}
+
+/** Client TLS for a DestinationRule in SIMPLE or MUTUAL mode (the files are on the proxy's host). */
+function originationTransportSocket(tls: ClientTlsSettings, host: string): Obj {
+  const sni = tls.sni ?? host;
+  const validation: Obj = tls.caCertificates
+    ? { trusted_ca: { filename: tls.caCertificates } }
+    : { system_root_certs: {} };
+  // Istio verifies the server: its subjectAltNames, else the SNI (VERIFY_CERTIFICATE_AT_CLIENT).
+  validation.match_typed_subject_alt_names = sanMatchers(
+    tls.subjectAltNames && tls.subjectAltNames.length > 0 ? tls.subjectAltNames : [sni],
+  );
+  const common: Obj = { validation_context: validation };
+  if (tls.mode === 'MUTUAL' && tls.clientCertificate && tls.privateKey)
+    common.tls_certificates = [
+      { certificate_chain: { filename: tls.clientCertificate }, private_key: { filename: tls.privateKey } },
+    ];
+  return {
+    name: TLS_TRANSPORT_SOCKET,
+    typed_config: { '@type': UPSTREAM_TLS_CONTEXT, sni, common_tls_context: common },
+  };
+}
+
+/**
+ * The transport fields of an outbound cluster, as Istio's cluster builder makes them:
+ * - no DestinationRule TLS: auto mTLS, `transport_socket_matches` choosing mTLS for endpoints
+ *   labelled `tlsMode: istio` (weft sidecars, see `endpointTlsMetadata`) and plaintext otherwise;
+ * - `ISTIO_MUTUAL`: mTLS to every endpoint; `DISABLE`: plaintext;
+ * - `SIMPLE` / `MUTUAL`: TLS origination with the rule's certificates (calls leaving the mesh).
+ * Proxyless gRPC clients get none (they are plaintext clients; a warning says so for a rule).
+ */
+export function outboundClusterTransport(
+  ctx: GenerateContext,
+  service: Service,
+  port: number,
+  subset: string | undefined,
+  tls: ClientTlsSettings | undefined,
+  where: string,
+): Obj {
+  if (ctx.proxy.kind === 'grpc') {
+    if (tls && tls.mode !== 'DISABLE')
+      ctx.warn(
+        `${where}/grpc-tls`,
+        `${where}: proxyless gRPC clients get no client TLS from weft (${tls.mode}); their traffic is plaintext`,
+      );
+    return {};
+  }
+  if (tls?.mode === 'DISABLE') return {};
+  if (tls?.mode === 'SIMPLE' || tls?.mode === 'MUTUAL') {
+    if (tls.mode === 'MUTUAL' && !(tls.clientCertificate && tls.privateKey))
+      ctx.warn(
+        `${where}/mutual-files`,
+        `${where}: tls.mode MUTUAL without clientCertificate and privateKey; the client presents no certificate`,
+      );
+    return { transport_socket: originationTransportSocket(tls, service.hostname) };
+  }
+  const sans =
+    tls?.subjectAltNames && tls.subjectAltNames.length > 0
+      ? [...tls.subjectAltNames]
+      : serviceIdentities(ctx, service);
+  const mtls = meshUpstreamTransportSocket(tls?.sni ?? meshSni(port, subset, service.hostname), sans);
+  if (tls?.mode === 'ISTIO_MUTUAL') return { transport_socket: mtls };
+  return {
+    transport_socket_matches: [
+      { name: 'tlsMode-istio', match: jsonToStruct({ tlsMode: 'istio' }), transport_socket: mtls },
+      {
+        name: 'tlsMode-disabled',
+        match: jsonToStruct({}),
+        transport_socket: { name: RAW_BUFFER_TRANSPORT_SOCKET, typed_config: { '@type': RAW_BUFFER } },
+      },
+    ],
+  };
+}
+
+/**
+ * Turns a sidecar's plaintext inbound listener into the one its PeerAuthentication mode asks for
+ * (Istio's shapes): `STRICT` keeps only an mTLS chain (`transport_protocol: tls`, client
+ * certificate required), so plaintext matches no chain and is closed; `PERMISSIVE` puts the mTLS
+ * chain before the plaintext ones on the same port (the tls_inspector tells them apart);
+ * `DISABLE` leaves the listener plaintext. The mTLS chain runs the same filters as the
+ * plaintext one (HTTP connection manager with the security filters, or tcp_proxy).
+ */
+export function withInboundMtls(listener: Obj, mode: EffectiveMtlsMode): Obj {
+  if (mode === 'DISABLE') return listener;
+  const chains = (listener.filter_chains ?? []) as Obj[];
+  const terminal = chains[0]?.filters;
+  if (!terminal) return listener;
+  const mtlsChain: Obj = {
+    name: 'inbound-mtls',
+    filter_chain_match: { transport_protocol: 'tls' },
+    transport_socket: inboundMtlsTransportSocket(),
+    filters: terminal,
+  };
+  const inspectors = (listener.listener_filters ?? []) as Obj[];
+  const out: Obj = { ...listener, listener_filters: [TLS_INSPECTOR_FILTER, ...inspectors] };
+  if (mode === 'STRICT') {
+    out.filter_chains = [mtlsChain];
+    delete out.default_filter_chain;
+    return out;
+  }
+  // PERMISSIVE. An opaque-TCP listener has one catch-all chain: it becomes the default (plaintext) chain.
+  if (inspectors.length === 0 && chains.length === 1 && !chains[0].filter_chain_match) {
+    out.filter_chains = [mtlsChain];
+    out.default_filter_chain = chains[0];
+    return out;
+  }
+  out.filter_chains = [mtlsChain, ...chains];
+  return out;
+}
