@@ -72,7 +72,9 @@ export function loadAssignment(ctx: GenerateContext, name: string): GeneratedRes
       lb_endpoints: workloads.map((w) => {
         const metadata = endpointTlsMetadata(ctx, w);
         return {
-          endpoint: { address: { socket_address: { address: w.address, port_value: endpointPort(w, port) } } },
+          endpoint: {
+            address: { socket_address: { address: w.address, port_value: endpointPort(w, port) } },
+          },
           health_status: w.health,
           load_balancing_weight: { value: weightOf(w) },
           // Weft sidecars accept mTLS: clients' transport_socket_matches pick it by this label.
