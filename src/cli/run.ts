@@ -2,10 +2,13 @@
 import { fileURLToPath } from 'node:url';
 import type { Command, Option } from 'commander';
 import { parseDuration } from '../config/duration.ts';
-import { UsageError } from '../errors.ts';
+import { environment } from '../env.ts';
+import { ServerUnavailableError, UsageError } from '../errors.ts';
 import { pickFreePorts } from '../run/ports.ts';
+import { type TokenFile, writeTokenFile } from '../run/token-file.ts';
 import { Unit, type UnitPorts } from '../run/unit.ts';
 import { toSidecarConfig } from './proxy.ts';
+import { createToken } from './token.ts';
 
 /** The unit's own flags; every other flag is one of `weft proxy`'s, forwarded to it as given. */
 interface RunOptions {
@@ -112,6 +115,27 @@ export function register(program: Command): void {
         outboundPort: ports.outbound,
         adminPort: ports.admin,
       } as unknown as Parameters<typeof toSidecarConfig>[0]);
+      // The sidecar's identity: a token given as a flag is forwarded as is; otherwise weft run mints
+      // one for the unit's identity (the control plane allows that from its own host, or with
+      // WEFT_TOKEN) and hands it to the sidecar as a private file, removed when the unit ends.
+      const proxyFlags = forwardedFlags(cmd, proxyOptions, opts);
+      let tokenFile: TokenFile | undefined;
+      if (sidecar.token === undefined) {
+        const minted = await createToken(
+          sidecar.server,
+          { namespace: sidecar.namespace, serviceAccount: sidecar.serviceAccount },
+          environment.operatorToken,
+        ).catch((err: unknown) => {
+          // Not reachable yet: the sidecar waits for the control plane and mints its own token
+          // from loopback, as weft proxy does; any other refusal is the user's to fix.
+          if (err instanceof ServerUnavailableError) return undefined;
+          throw err;
+        });
+        if (minted) {
+          tokenFile = await writeTokenFile(minted.token);
+          proxyFlags.push('--token-file', tokenFile.path);
+        }
+      }
       const unit = new Unit({
         service: sidecar.service,
         namespace: sidecar.namespace,
@@ -122,7 +146,7 @@ export function register(program: Command): void {
           outbound: sidecar.outboundPort,
           admin: sidecar.adminPort,
         },
-        proxyFlags: forwardedFlags(cmd, proxyOptions, opts),
+        proxyFlags,
         weftCommand: [process.execPath, WEFT_BIN],
         command,
         inheritedEnv: process.env,
@@ -131,7 +155,7 @@ export function register(program: Command): void {
         appStopTimeoutMs,
         report: (line) => process.stderr.write(`${line}\n`),
       });
-      const result = await unit.run();
+      const result = await unit.run().finally(() => tokenFile?.remove());
       process.exit(result.exitCode);
     });
 }

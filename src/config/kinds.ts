@@ -6,6 +6,7 @@ import type {
   GatewayModel,
   HttpRouteGroupModel,
   MeshConfigModel,
+  RateLimitModel,
   PeerAuthenticationModel,
   RequestAuthenticationModel,
   Service,
@@ -28,7 +29,9 @@ import { readVirtualService } from './istio/virtual-service.ts';
 import { readWorkloadEntry } from './istio/workload-entry.ts';
 import { readHttpRouteGroup } from './smi/http-route-group.ts';
 import { readTrafficTarget } from './smi/traffic-target.ts';
+import { readHttpLocalRateLimitPolicy } from './linkerd/http-local-rate-limit-policy.ts';
 import { readMeshConfig } from './weft/mesh-config.ts';
+import { readRateLimit } from './weft/rate-limit.ts';
 
 export interface KindInfo {
   /** The Kind as written in documents, e.g. `VirtualService`. */
@@ -56,7 +59,9 @@ export type CompiledSpec =
   | { kind: 'Gateway'; gateway: GatewayModel }
   | { kind: 'HTTPRoute'; route: GatewayApiRouteModel }
   | { kind: 'GRPCRoute'; route: GatewayApiRouteModel }
-  | { kind: 'MeshConfig'; meshConfig: MeshConfigModel };
+  | { kind: 'MeshConfig'; meshConfig: MeshConfigModel }
+  | { kind: 'RateLimit'; rateLimit: RateLimitModel }
+  | { kind: 'HTTPLocalRateLimitPolicy'; rateLimit: RateLimitModel };
 
 /** A kind and how to read its spec (issues go to `check`, paths start at `spec`). */
 export interface KindDefinition extends KindInfo {
@@ -220,6 +225,28 @@ const DEFINITIONS: readonly KindDefinition[] = [
     read: (check, spec, context) => {
       const meshConfig = readMeshConfig(check, spec, context);
       return meshConfig && { kind: 'MeshConfig', meshConfig };
+    },
+  },
+  {
+    kind: 'RateLimit',
+    apiVersions: ['weft.dev/v1alpha1'],
+    plural: 'ratelimits',
+    shortNames: ['rl'],
+    namespaced: true,
+    read: (check, spec, context) => {
+      const rateLimit = readRateLimit(check, spec, context);
+      return rateLimit && { kind: 'RateLimit', rateLimit };
+    },
+  },
+  {
+    kind: 'HTTPLocalRateLimitPolicy',
+    apiVersions: ['policy.linkerd.io/v1alpha1'],
+    plural: 'httplocalratelimitpolicies',
+    shortNames: [],
+    namespaced: true,
+    read: (check, spec, context) => {
+      const rateLimit = readHttpLocalRateLimitPolicy(check, spec, context);
+      return rateLimit && { kind: 'HTTPLocalRateLimitPolicy', rateLimit };
     },
   },
 ];

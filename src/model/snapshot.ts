@@ -18,6 +18,7 @@ import type {
   GatewayModel,
   HttpRouteGroupModel,
   MeshConfigModel,
+  RateLimitModel,
   MeshSettings,
   MeshSnapshot,
   PeerAuthenticationModel,
@@ -79,6 +80,7 @@ export function buildSnapshot(input: SnapshotInput): MeshSnapshot {
   const gateways: GatewayModel[] = [];
   const gatewayRoutes: GatewayApiRouteModel[] = [];
   const meshConfigs: MeshConfigModel[] = [];
+  const rateLimits: RateLimitModel[] = [];
   for (const resource of [...input.resources].sort(byAge)) {
     const result = compileResource(resource, { domainSuffix: mesh.domainSuffix, namespaces });
     if (result === undefined) continue;
@@ -102,6 +104,8 @@ export function buildSnapshot(input: SnapshotInput): MeshSnapshot {
     else if (compiled.kind === 'Gateway') gateways.push(compiled.gateway);
     else if (compiled.kind === 'HTTPRoute' || compiled.kind === 'GRPCRoute')
       gatewayRoutes.push(compiled.route);
+    else if (compiled.kind === 'RateLimit' || compiled.kind === 'HTTPLocalRateLimitPolicy')
+      rateLimits.push(compiled.rateLimit);
     else meshConfigs.push(compiled.meshConfig);
   }
   // Gateway API routes become VirtualServices (bound to their Gateway, or to `mesh` for a Service parent).
@@ -136,6 +140,7 @@ export function buildSnapshot(input: SnapshotInput): MeshSnapshot {
     requestAuthentications,
     gateways,
     gatewayVirtualServices: virtualServices.filter((vs) => vs.gateways.some((g) => g !== 'mesh')),
+    rateLimits,
   };
   return deepFreeze(snapshot);
 }

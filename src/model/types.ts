@@ -345,6 +345,29 @@ export interface MeshSnapshot {
   gateways?: readonly GatewayModel[];
   /** VirtualServices bound to at least one gateway (not only `mesh`), oldest first (Istio merges them in that order). */
   gatewayVirtualServices?: readonly VirtualServiceModel[];
+  /** Local rate limits (weft RateLimit, Linkerd HTTPLocalRateLimitPolicy), oldest first. Absent: none. */
+  rateLimits?: readonly RateLimitModel[];
+}
+
+/**
+ * A local rate limit enforced by the sidecars of one service on their inbound side (each proxy
+ * has its own bucket): from a weft `RateLimit` or a Linkerd `HTTPLocalRateLimitPolicy`
+ * (docs/resilience.md). Generated as Envoy's local_ratelimit token bucket.
+ */
+export interface RateLimitModel {
+  name: string;
+  namespace: string;
+  /** Which resource kind it came from (for messages). */
+  kind: 'RateLimit' | 'HTTPLocalRateLimitPolicy';
+  /** The service whose sidecars enforce it (fully qualified hostname). */
+  host: string;
+  /** Only requests of this VirtualService `http[].name` route of the host (absent: all requests). */
+  route?: string;
+  /** Bucket size: requests that may arrive at once. */
+  maxTokens: number;
+  /** Tokens added every `fillIntervalMs`. */
+  tokensPerFill: number;
+  fillIntervalMs: number;
 }
 
 /** A stored resource that buildSnapshot could not use, and why. */

@@ -569,3 +569,99 @@ spec:
   assert.ok(withBudget <= requests * 2, `the budget caps attempts (${withBudget} for ${requests} requests)`);
   assert.ok(overflow > 0, 'refused retries are counted');
 });
+
+/** GETs `host` + `path` for `ms` milliseconds, `concurrency` at a time. */
+async function hammer(host: string, path: string, ms: number, concurrency: number): Promise<Reply[]> {
+  const replies: Reply[] = [];
+  const until = Date.now() + ms;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (Date.now() < until) replies.push(await get(host, path));
+    }),
+  );
+  return replies;
+}
+
+test('local rate limits hold to their rate over 3 s, service-wide and per route (inbound sidecar)', async () => {
+  apps.limited = await startApp((_q, res) => ok(res));
+  const sidecar = await startWeft(
+    [
+      'proxy',
+      '--server',
+      server,
+      '--service',
+      'limited',
+      '--app-port',
+      String(apps.limited.port),
+      '--service-port',
+      '80',
+      '--inbound-port',
+      '0',
+      '--outbound-port',
+      '0',
+      '--admin-port',
+      '0',
+    ],
+    { ready: PROXY_READY, timeoutMs: 60_000 },
+  );
+  try {
+    await apply(
+      'limited',
+      `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: limited}
+spec:
+  hosts: [limited]
+  http:
+  - name: api
+    match: [{uri: {prefix: /api}}]
+    route: [{destination: {host: limited}}]
+  - route: [{destination: {host: limited}}]
+---
+apiVersion: weft.dev/v1alpha1
+kind: RateLimit
+metadata: {name: limited-all}
+spec:
+  targetRef: {kind: Service, name: limited}
+  requestsPerUnit: 20
+  unit: second
+  burst: 10
+---
+apiVersion: weft.dev/v1alpha1
+kind: RateLimit
+metadata: {name: limited-api}
+spec:
+  targetRef: {kind: Service, name: limited}
+  route: api
+  requestsPerUnit: 5
+  burst: 5
+`,
+    );
+    await eventually('the rate limit', async () => {
+      const rs = await load('limited', 40, 8, '/warm');
+      return rs.some((r) => r.status === 429);
+    });
+    await new Promise((r) => setTimeout(r, 1_500)); // let the bucket refill
+    const seconds = 3;
+    const [all, api] = await Promise.all([
+      hammer('limited', '/other', seconds * 1000, 4),
+      hammer('limited', '/api/x', seconds * 1000, 4),
+    ]);
+    const allowed = all.filter((r) => r.status === 200).length;
+    const apiAllowed = api.filter((r) => r.status === 200).length;
+    const limited = all.find((r) => r.status === 429);
+    console.log(
+      `# rate limit over ${seconds} s: service-wide 20/s burst 10 → ${allowed} of ${all.length} allowed (${(allowed / seconds).toFixed(1)}/s); route api 5/s burst 5 → ${apiAllowed} of ${api.length} allowed (${(apiAllowed / seconds).toFixed(1)}/s)`,
+    );
+    assert.ok(all.every((r) => r.status === 200 || r.status === 429));
+    // Ceiling: burst + rate × time (+ one refill of slack); floor: most of the rate was used.
+    assert.ok(allowed <= 10 + 20 * seconds + 5 && allowed >= 20 * seconds * 0.8, `${allowed} allowed`);
+    assert.ok(apiAllowed <= 5 + 5 * seconds + 2 && apiAllowed >= 5 * seconds * 0.8, `${apiAllowed} allowed`);
+    assert.ok(limited, 'some requests were refused');
+    assert.equal(limited.headers['x-weft-response-flags'], 'RL');
+    assert.equal(limited.headers['x-ratelimit-limit'], '10');
+    assert.equal(limited.headers['x-ratelimit-remaining'], '0');
+  } finally {
+    await sidecar.stop('SIGKILL');
+  }
+});

@@ -60,8 +60,13 @@ export class Listener {
       this.chains.set(chain, rt);
       if (chain.tls) this.terminators.set(chain, this.buildTerminator(chain, rt));
     }
-    // Connections accepted under the old config keep it until they close (no request is cut).
-    for (const rt of old.values()) this.retired.push(rt);
+    // Connections accepted under the old config keep it until they close (no request is cut);
+    // HTTP ones are drained as Envoy drains a replaced filter chain: kept-alive connections close
+    // after their current response, so clients reconnect to the new config (rate limits, authz).
+    for (const rt of old.values()) {
+      if (rt instanceof HttpConnectionManager) rt.drain();
+      this.retired.push(rt);
+    }
     // Replaced runtimes stay only while they still carry connections.
     for (let i = this.retired.length - 1; i >= 0; i--)
       if (this.retired[i].connections === 0) this.retired.splice(i, 1);

@@ -8,6 +8,7 @@ import { generateEndpoints } from './eds.ts';
 import { gatewayCacheKey } from './gateway.ts';
 import { generateListeners } from './lds.ts';
 import { generateRoutes } from './rds.ts';
+import { rateLimitCacheKey } from './resilience.ts';
 import { inboundMtlsMode, securityCacheKey } from './security.ts';
 
 export type { GenerateContext, GeneratedResource, Warn } from './common.ts';
@@ -84,6 +85,7 @@ export const GENERATOR_PARTS: ReadonlyMap<string, readonly GeneratorPart[]> = ne
             p.outboundPort,
             p.kind === 'sidecar' ? securityCacheKey(s, p) : '',
             p.kind === 'sidecar' && p.appPort !== undefined ? inboundMtlsMode(s, p, p.appPort) : '',
+            p.kind === 'sidecar' ? rateLimitCacheKey(s, p) : '',
             p.role === 'gateway' ? gatewayCacheKey({ proxy: p }) : '',
           ]),
         generate: generateListeners,

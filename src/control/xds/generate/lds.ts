@@ -11,7 +11,7 @@ import {
 } from './common.ts';
 import { generateGatewayListeners } from './gateway.ts';
 import { OUTBOUND_ROUTE_NAME, resolveTarget } from './rds.ts';
-import { FAULT_FILTER } from './resilience.ts';
+import { FAULT_FILTER, inboundRateLimits } from './resilience.ts';
 import { authorizationEnforced, inboundMtlsMode, inboundSecurityFilters } from './security.ts';
 import { withInboundMtls } from './tls.ts';
 
@@ -95,6 +95,7 @@ export function inboundListener(ctx: GenerateContext): GeneratedResource | undef
     };
   }
   const disabled = duration(0);
+  const limits = inboundRateLimits(ctx, cluster);
   const routeConfig: Obj = {
     name: cluster,
     validate_clusters: { value: false },
@@ -103,6 +104,7 @@ export function inboundListener(ctx: GenerateContext): GeneratedResource | undef
         name: `inbound|http|${servicePort}`,
         domains: ['*'],
         routes: [
+          ...limits.routes,
           {
             name: 'default',
             match: { prefix: '/' },
@@ -111,6 +113,7 @@ export function inboundListener(ctx: GenerateContext): GeneratedResource | undef
               timeout: disabled,
               max_stream_duration: { max_stream_duration: disabled, grpc_timeout_header_max: disabled },
             },
+            ...(limits.defaultRoute ? { typed_per_filter_config: limits.defaultRoute } : {}),
           },
         ],
       },
@@ -141,6 +144,7 @@ export function inboundListener(ctx: GenerateContext): GeneratedResource | undef
                   route_config: routeConfig,
                   http_filters: [
                     ...inboundSecurityFilters(ctx.snapshot, proxy, proxy.appPort),
+                    ...(limits.filter ? [limits.filter] : []),
                     ROUTER_FILTER,
                   ],
                   upgrade_configs: [{ upgrade_type: 'websocket' }],

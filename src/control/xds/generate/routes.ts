@@ -112,7 +112,7 @@ function headerMatcher(name: string, match: StringMatch | undefined, invert: boo
   return out;
 }
 
-function routeMatch(match: HttpMatch): Obj {
+export function routeMatch(match: HttpMatch): Obj {
   const out: Obj = {};
   const uri = match.uri;
   if (!uri) out.prefix = '/';

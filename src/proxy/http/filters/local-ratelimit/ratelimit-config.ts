@@ -47,6 +47,28 @@ function share(value: unknown, where: string): number {
   return Math.min(1, num(p.numerator) / d);
 }
 
+/**
+ * Buckets by stat_prefix and shape, shared by every listener, connection and config version of
+ * the process: a route table compiled again (new connection, new RDS/LDS version) keeps counting
+ * against the same bucket, as Envoy shares a filter config's bucket across its workers.
+ */
+const BUCKETS = new Map<string, TokenBucket>();
+
+function sharedBucket(
+  prefix: string,
+  maxTokens: number,
+  tokensPerFill: number,
+  fillIntervalMs: number,
+): TokenBucket {
+  const key = `${prefix}|${maxTokens}|${tokensPerFill}|${fillIntervalMs}`;
+  let bucket = BUCKETS.get(key);
+  if (!bucket) {
+    bucket = new TokenBucket(maxTokens, tokensPerFill, fillIntervalMs);
+    BUCKETS.set(key, bucket);
+  }
+  return bucket;
+}
+
 export function compileLocalRateLimit(c: Msg, where: string): LocalRateLimitConfig {
   checkFields(c, where, [
     'statPrefix',
@@ -77,7 +99,7 @@ export function compileLocalRateLimit(c: Msg, where: string): LocalRateLimitConf
     if (maxTokens <= 0) unsupported(w, 'max_tokens 0');
     if (tokensPerFill <= 0) unsupported(w, 'tokens_per_fill 0');
     if (fillIntervalMs < 1) unsupported(w, `fill_interval ${fillIntervalMs} ms (at least 1 ms)`);
-    out.bucket = new TokenBucket(maxTokens, tokensPerFill, fillIntervalMs);
+    out.bucket = sharedBucket(out.statPrefix, maxTokens, tokensPerFill, fillIntervalMs);
   }
   for (const [i, h] of list(c.responseHeadersToAdd).entries()) {
     const hv = msg(h.header);

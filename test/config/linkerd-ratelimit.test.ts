@@ -1,0 +1,148 @@
+// Reading weft RateLimit and Linkerd HTTPLocalRateLimitPolicy, and the inbound local_ratelimit they generate.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parse as parseYaml } from 'yaml';
+import { validateResources } from '../../src/config/parse.ts';
+import { generateListeners } from '../../src/control/xds/generate/lds.ts';
+import { proxyFromNode } from '../../src/control/xds/node.ts';
+import { decodeResource, encodeResource, jsonToStruct, unknownFields } from '../../src/control/xds/protos.ts';
+import { TYPE_URL } from '../../src/control/xds/types.ts';
+import { buildSnapshot, DEFAULT_MESH } from '../../src/model/snapshot.ts';
+
+const sidecar = proxyFromNode({
+  id: 'reviews-1',
+  cluster: 'reviews',
+  metadata: jsonToStruct({
+    WEFT_SIDECAR: 'true',
+    NAMESPACE: 'default',
+    LABELS: { app: 'reviews' },
+    WEFT_SERVICE: 'reviews',
+    WEFT_SERVICE_PORT: '9080',
+    WEFT_APP_PORT: '3000',
+    WEFT_INBOUND_PORT: '15006',
+    WEFT_OUTBOUND_PORT: '15001',
+  }),
+});
+
+function snapshotOf(yaml: string) {
+  const docs = yaml.split('\n---\n').map((d) => parseYaml(d));
+  const resources = validateResources(docs, 'test.yaml');
+  return buildSnapshot({ resources, workloads: [], mesh: { ...DEFAULT_MESH }, version: 1 });
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: decoded xDS JSON is walked dynamically in tests
+function inbound(yaml: string): { listener: any; warnings: string[] } {
+  const warnings: string[] = [];
+  const ctx = {
+    snapshot: snapshotOf(yaml),
+    proxy: sidecar,
+    warn: (_k: string, m: string) => warnings.push(m),
+  };
+  const [r] = generateListeners(ctx, ['inbound']);
+  assert.deepEqual(unknownFields(TYPE_URL.listener, r.resource), []);
+  return {
+    listener: decodeResource(TYPE_URL.listener, encodeResource(TYPE_URL.listener, r.resource)),
+    warnings,
+  };
+}
+
+test('weft RateLimit: a smooth token bucket; default burst is one second at the rate', () => {
+  const snap = snapshotOf(`apiVersion: weft.dev/v1alpha1
+kind: RateLimit
+metadata: {name: a, namespace: default}
+spec:
+  targetRef: {kind: Service, name: reviews}
+  requestsPerUnit: 600
+  unit: minute`);
+  assert.deepEqual(snap.rateLimits, [
+    {
+      name: 'a',
+      namespace: 'default',
+      kind: 'RateLimit',
+      host: 'reviews.default.svc.cluster.local',
+      maxTokens: 10,
+      tokensPerFill: 1,
+      fillIntervalMs: 100,
+    },
+  ]);
+});
+
+test('Linkerd HTTPLocalRateLimitPolicy: total.requestsPerSecond; identity and overrides refused', () => {
+  const snap = snapshotOf(`apiVersion: policy.linkerd.io/v1alpha1
+kind: HTTPLocalRateLimitPolicy
+metadata: {name: l, namespace: default}
+spec:
+  targetRef: {group: policy.linkerd.io, kind: Server, name: reviews}
+  total: {requestsPerSecond: 1000}`);
+  assert.equal(snap.rateLimits?.[0].maxTokens, 1000);
+  assert.equal(snap.rateLimits?.[0].tokensPerFill, 50);
+  assert.equal(snap.rateLimits?.[0].fillIntervalMs, 50);
+  assert.throws(
+    () =>
+      snapshotOf(`apiVersion: policy.linkerd.io/v1alpha1
+kind: HTTPLocalRateLimitPolicy
+metadata: {name: l, namespace: default}
+spec:
+  targetRef: {kind: Server, name: reviews}
+  total: {requestsPerSecond: 10}
+  identity: {requestsPerSecond: 1}`),
+    /identity is not supported/,
+  );
+});
+
+test('inbound listener: local_ratelimit before the router; service-wide bucket on the default route, route-scoped ones in front', () => {
+  const { listener, warnings } = inbound(`apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: [reviews.default.svc.cluster.local]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{number: 9080, name: http}]
+  workloadSelector: {labels: {app: reviews}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - name: api
+    match: [{uri: {prefix: /api}, method: {exact: POST}}]
+    route: [{destination: {host: reviews}}]
+---
+apiVersion: weft.dev/v1alpha1
+kind: RateLimit
+metadata: {name: all, namespace: default}
+spec:
+  targetRef: {name: reviews}
+  requestsPerUnit: 20
+---
+apiVersion: weft.dev/v1alpha1
+kind: RateLimit
+metadata: {name: api, namespace: default}
+spec:
+  targetRef: {name: reviews}
+  route: api
+  requestsPerUnit: 5
+  burst: 2`);
+  assert.deepEqual(warnings, []);
+  const hcm = listener.filter_chains[0].filters[0].typed_config;
+  assert.deepEqual(
+    hcm.http_filters.map((f: { name: string }) => f.name),
+    ['envoy.filters.http.local_ratelimit', 'envoy.filters.http.router'],
+  );
+  const routes = hcm.route_config.virtual_hosts[0].routes;
+  assert.deepEqual(
+    routes.map((r: { name: string }) => r.name),
+    ['ratelimit.api', 'default'],
+  );
+  assert.equal(routes[0].match.prefix, '/api');
+  assert.equal(routes[0].match.headers[0].name, ':method');
+  const api = routes[0].typed_per_filter_config['envoy.filters.http.local_ratelimit'];
+  assert.equal(api.token_bucket.max_tokens, 2);
+  assert.deepEqual(api.token_bucket.fill_interval, { nanos: 200_000_000 });
+  const all = routes[1].typed_per_filter_config['envoy.filters.http.local_ratelimit'];
+  assert.equal(all.token_bucket.max_tokens, 20);
+  assert.equal(all.enable_x_ratelimit_headers, 'DRAFT_VERSION_03');
+});
