@@ -6,8 +6,8 @@ import type {
   GatewayModel,
   HttpRouteGroupModel,
   MeshConfigModel,
-  RateLimitModel,
   PeerAuthenticationModel,
+  RateLimitModel,
   RequestAuthenticationModel,
   Service,
   TrafficTargetModel,
@@ -27,9 +27,9 @@ import { readRequestAuthentication } from './istio/request-authentication.ts';
 import { readServiceEntry } from './istio/service-entry.ts';
 import { readVirtualService } from './istio/virtual-service.ts';
 import { readWorkloadEntry } from './istio/workload-entry.ts';
+import { readHttpLocalRateLimitPolicy } from './linkerd/http-local-rate-limit-policy.ts';
 import { readHttpRouteGroup } from './smi/http-route-group.ts';
 import { readTrafficTarget } from './smi/traffic-target.ts';
-import { readHttpLocalRateLimitPolicy } from './linkerd/http-local-rate-limit-policy.ts';
 import { readMeshConfig } from './weft/mesh-config.ts';
 import { readRateLimit } from './weft/rate-limit.ts';
 
