@@ -25,6 +25,9 @@ if (
     ...process.execArgv,
     ...process.argv.slice(1),
   ]);
+// weft's modules come type-stripped from a cache, so the process never loads Node's stripper.
+const { installStripCache } = await import('./strip-cache.js');
+installStripCache();
 const { main } = await import('../src/cli/main.ts');
 const code = await main(process.argv);
 if (code !== undefined) process.exitCode = code;
