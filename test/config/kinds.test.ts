@@ -43,6 +43,8 @@ test('listKinds names the supported kinds with their API versions', () => {
       'HTTPRoute',
       'GRPCRoute',
       'MeshConfig',
+      'RateLimit',
+      'HTTPLocalRateLimitPolicy',
     ],
   );
   for (const kind of kinds.slice(0, 4)) {
