@@ -26,9 +26,10 @@ let secureBackend: https.Server | undefined;
 /** web's sidecar outbound port: a mesh client. */
 let webOutbound: number;
 /** Local ports of the ingress gateway for its service ports 80, 443 and 8443, and of the Gateway API gateway. */
-let [p80, p443, p8443, pWeb] = [0, 0, 0, 0];
+let [p80, p443, p8443, p9443, pWeb] = [0, 0, 0, 0, 0];
 let certs: { ca: string; cert: string; key: string };
 let backendCerts: { ca: string; cert: string; key: string };
+let clientCerts: { ca: string; cert: string; key: string };
 
 function weft(args: string[], ready: RegExp): Promise<WeftProcess> {
   return startWeft(args, { ready, timeoutMs: 60_000 }).then((p) => {
@@ -98,7 +99,12 @@ async function who(port: number, host: string, path = '/'): Promise<string> {
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'weft-e2e-gateway-'));
-  certs = makeCertificates(dir, 'gateway', ['shop.example.com', 'secure-shop.example.com']);
+  certs = makeCertificates(dir, 'gateway', [
+    'shop.example.com',
+    'secure-shop.example.com',
+    'mtls.example.com',
+  ]);
+  clientCerts = makeCertificates(dir, 'client', ['client.example.com']);
   backendCerts = makeCertificates(dir, 'backend', ['secure.example.com']);
   const cp = await weft(
     [
@@ -130,7 +136,7 @@ before(async () => {
   });
   await new Promise<void>((resolve) => secureBackend?.listen(0, '127.0.0.1', resolve));
   const securePort = (secureBackend.address() as net.AddressInfo).port;
-  [p80, p443, p8443, pWeb] = await pickFreePorts(4);
+  [p80, p443, p8443, p9443, pWeb] = await pickFreePorts(5);
   const started = await Promise.all([
     sidecar('web', web.port),
     sidecar('api', api.port),
@@ -150,6 +156,8 @@ before(async () => {
         `443=${p443}/https`,
         '--port',
         `8443=${p8443}/tls`,
+        '--port',
+        `9443=${p9443}/https`,
         '--server',
         server,
       ],
@@ -188,12 +196,21 @@ spec:
   - port: {number: 8443, name: tls, protocol: TLS}
     hosts: [secure.example.com]
     tls: {mode: PASSTHROUGH}
+  - port: {number: 9443, name: https-mutual, protocol: HTTPS}
+    hosts: [mtls.example.com]
+    tls:
+      mode: MUTUAL
+      serverCertificate: ${certs.cert}
+      privateKey: ${certs.key}
+      caCertificates: ${clientCerts.ca}
+      subjectAltNames: [client.example.com]
+      minProtocolVersion: TLSV1_3
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: shop}
 spec:
-  hosts: [shop.example.com, secure-shop.example.com]
+  hosts: [shop.example.com, secure-shop.example.com, mtls.example.com]
   gateways: [istio-system/ingress]
   http:
   - match: [{uri: {prefix: /api}}]
@@ -257,6 +274,37 @@ spec:
       `https://shop.example.com:${p443}/`,
     ]);
     assert.equal(h2, '200 2');
+  });
+
+  test('MUTUAL requires a client certificate from caCertificates; minProtocolVersion is enforced', async () => {
+    const target = ['--resolve', `mtls.example.com:${p9443}:127.0.0.1`, `https://mtls.example.com:${p9443}/`];
+    await eventually(async () => {
+      const body = await curl([
+        '--cacert',
+        certs.ca,
+        '--cert',
+        clientCerts.cert,
+        '--key',
+        clientCerts.key,
+        ...target,
+      ]);
+      assert.equal(JSON.parse(body).name, 'web');
+    });
+    await assert.rejects(curl(['--cacert', certs.ca, ...target]), 'no client certificate: refused');
+    await assert.rejects(
+      curl([
+        '--cacert',
+        certs.ca,
+        '--cert',
+        clientCerts.cert,
+        '--key',
+        clientCerts.key,
+        '--tls-max',
+        '1.2',
+        ...target,
+      ]),
+      'TLS 1.2 is below minProtocolVersion',
+    );
   });
 
   test('httpsRedirect answers 301 to https on the HTTPS server port', async () => {

@@ -237,16 +237,16 @@ function downstreamTls(server: GatewayServer): Obj {
     alpn_protocols: server.port.protocol === 'HTTPS' ? ['h2', 'http/1.1'] : [],
   };
   const params: Obj = {};
-  if (tls.minProtocolVersion) params.tls_minimum_protocol_version = tls.minProtocolVersion;
-  if (tls.maxProtocolVersion) params.tls_maximum_protocol_version = tls.maxProtocolVersion;
+  // Istio writes TLSV1_2, Envoy's enum TLSv1_2.
+  const envoyVersion = (v: string) => v.replace('TLSV', 'TLSv');
+  if (tls.minProtocolVersion) params.tls_minimum_protocol_version = envoyVersion(tls.minProtocolVersion);
+  if (tls.maxProtocolVersion) params.tls_maximum_protocol_version = envoyVersion(tls.maxProtocolVersion);
   if (Object.keys(params).length > 0) common.tls_params = params;
   if (tls.mode === 'MUTUAL') {
     const validation: Obj = { trusted_ca: { filename: tls.caCertificates } };
+    // Istio's subjectAltNames match any SAN type (DNS names, SPIFFE URIs): Envoy's untyped matcher.
     if (tls.subjectAltNames.length > 0)
-      validation.match_typed_subject_alt_names = tls.subjectAltNames.map((san) => ({
-        san_type: 'DNS',
-        matcher: { exact: san },
-      }));
+      validation.match_subject_alt_names = tls.subjectAltNames.map((san) => ({ exact: san }));
     common.validation_context = validation;
   }
   return {
@@ -254,7 +254,7 @@ function downstreamTls(server: GatewayServer): Obj {
     typed_config: {
       '@type': DOWNSTREAM_TLS_CONTEXT,
       common_tls_context: common,
-      ...(tls.mode === 'MUTUAL' ? { require_client_certificate: true } : {}),
+      ...(tls.mode === 'MUTUAL' ? { require_client_certificate: { value: true } } : {}),
     },
   };
 }
