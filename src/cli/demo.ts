@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import type { Command } from 'commander';
 import { Demo } from '../demo/demo.ts';
-import { BOOKINFO_DIR, MUTUAL_TLS, WEFT_BIN } from '../demo/plan.ts';
+import { BOOKINFO_DIR, STRICT_MTLS, WEFT_BIN } from '../demo/plan.ts';
 import { DEFAULT_SERVER } from '../env.ts';
 import { UsageError } from '../errors.ts';
 
@@ -144,7 +144,9 @@ export function register(program: Command): void {
         `  count which versions answer:           node ${examples}/traffic.ts http://localhost:${port} -n 30`,
       );
       say(`  look at the mesh:                      npx weft proxy-status${server}; npx weft check${server}`);
-      if (MUTUAL_TLS.outcome === 'not-yet') say(`  mutual TLS: not applied: ${MUTUAL_TLS.why}`);
+      say(
+        `  mutual TLS:                            STRICT between the workloads (${examples}/${STRICT_MTLS})`,
+      );
       say(`  logs:                                  ${dir}`);
       say('');
       say('Ctrl-C stops everything.');

@@ -1,4 +1,5 @@
 // `weft gateway`: an ingress or egress gateway; its listeners come from the Istio and Gateway API Gateways that select it.
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { parseDuration } from '../config/duration.ts';
 import { GATEWAY_NAME_LABEL } from '../config/gateway-api/gateway.ts';
@@ -17,6 +18,8 @@ interface GatewayOptions {
   server: string;
   xds?: string;
   drainTimeout: string;
+  tokenFile?: string;
+  token?: string;
 }
 
 /** One `--port`: the service port Gateways name, the local port bound for it, its protocol. */
@@ -84,6 +87,8 @@ export function toGatewayConfig(opts: GatewayOptions): SidecarConfig {
     if (eq <= 0) throw new UsageError(`--label ${JSON.stringify(l)} must look like key=value`);
     labels[l.slice(0, eq)] = l.slice(eq + 1);
   }
+  if (opts.tokenFile !== undefined && opts.token !== undefined)
+    throw new UsageError('give the bootstrap token once: --token-file FILE or --token TOKEN, not both');
   const drain = parseDuration(opts.drainTimeout);
   if ('error' in drain) throw new UsageError(`--drain-timeout: ${drain.error}`);
   if (opts.xds !== undefined && !/^[^:]+:\d+$|^\[[^\]]+\]:\d+$/.test(opts.xds))
@@ -107,6 +112,11 @@ export function toGatewayConfig(opts: GatewayOptions): SidecarConfig {
     concurrency: 1,
     role: 'gateway',
     gatewayPorts: ports,
+    ...(opts.tokenFile !== undefined
+      ? { token: { kind: 'file' as const, file: resolve(opts.tokenFile) } }
+      : opts.token !== undefined
+        ? { token: { kind: 'value' as const, token: opts.token } }
+        : {}),
   };
 }
 
@@ -140,6 +150,12 @@ export function register(program: Command): void {
     .option('--server <url>', 'control-plane API URL', environment.server)
     .option('--xds <host:port>', 'xDS address (skips asking --server for it)')
     .option('--drain-timeout <duration>', 'on SIGTERM, wait this long for in-flight requests', '5s')
+    .option(
+      '--token-file <file>',
+      'bootstrap token proving the gateway identity (weft token create); without one the gateway mints one, ' +
+        'which the control plane allows from its own host only',
+    )
+    .option('--token <token>', 'the bootstrap token itself (tests and development; prefer --token-file)')
     .action(async (opts: GatewayOptions) => {
       const config = toGatewayConfig(opts);
       const log = logger({ component: 'gateway' });

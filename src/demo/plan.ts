@@ -34,15 +34,12 @@ export const INGRESS = {
   serverPort: 8080,
 } as const;
 
-/** Applied before anything starts: the Gateway and the VirtualService that exposes productpage. */
-export const START_CONFIG = ['istio/bookinfo-gateway.yaml'];
+/** The PeerAuthentication that makes mutual TLS mandatory between the Bookinfo workloads. */
+export const STRICT_MTLS = 'istio/peer-authentication-strict.yaml';
 
 /**
- * Whether sidecars talk mutual TLS to each other. Not yet: the proxy has no TLS transport
- * sockets in its listeners and clusters (docs/security.md, "Not implemented yet"), so the
- * demo applies no STRICT PeerAuthentication and says so instead of pretending.
+ * Applied before anything starts: the Gateway and the VirtualService that expose productpage,
+ * and STRICT mutual TLS in the default namespace (sidecars and the gateway carry SPIFFE
+ * certificates from the control plane's CA; plaintext to a sidecar's inbound port is refused).
  */
-export const MUTUAL_TLS: { outcome: 'applied' } | { outcome: 'not-yet'; why: string } = {
-  outcome: 'not-yet',
-  why: 'sidecars do not use mutual TLS with each other yet (it lands with the security work; docs/security.md)',
-};
+export const START_CONFIG = ['istio/bookinfo-gateway.yaml', STRICT_MTLS];

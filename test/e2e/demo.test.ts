@@ -1,11 +1,12 @@
 // `weft demo`: starts the mesh, the product page answers through the ingress with the versions the applied YAML says, Ctrl-C leaves no process.
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import net from 'node:net';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { alive, descendants } from '../../src/demo/descendants.ts';
-import { MUTUAL_TLS } from '../../src/demo/plan.ts';
 import { pickFreePorts } from '../../src/run/ports.ts';
 import { runCli } from '../helpers/cli.ts';
 import { startWeft, type WeftProcess } from '../helpers/process.ts';
@@ -56,7 +57,7 @@ test('weft demo: Bookinfo through the ingress, all-v1 applied gives only v1, SIG
     stdout,
     /npx weft apply --server http:\/\/127\.0\.0\.1:\d+ -f examples\/bookinfo\/istio\/virtual-service-all-v1\.yaml/,
   );
-  if (MUTUAL_TLS.outcome === 'not-yet') assert.match(stdout, /mutual TLS: not applied/);
+  assert.match(stdout, /mutual TLS: +STRICT between the workloads/);
 
   // Everything the demo started, while it runs: control plane, gateway, 6 units with a sidecar and an app each.
   started = descendants(demo.child.pid as number);
@@ -71,6 +72,23 @@ test('weft demo: Bookinfo through the ingress, all-v1 applied gives only v1, SIG
   const page = await request(app.replace('localhost', '127.0.0.1'));
   assert.equal(page.statusCode, 200);
   assert.match(await page.body.text(), /<h1>The Comedy of Errors<\/h1>/);
+
+  // STRICT mutual TLS is real: details' sidecar refuses a plaintext request on its inbound port.
+  const logs = /logs in (\S+)\)/.exec(stdout)?.[1] ?? '';
+  const unitLog = await readFile(join(logs, 'details-v1.log'), 'utf8');
+  const inbound = Number(/inbound :(\d+)/.exec(unitLog)?.[1]);
+  assert.ok(inbound > 0, unitLog);
+  const plaintext = await new Promise<string>((resolve) => {
+    const socket = net.connect(inbound, '127.0.0.1', () =>
+      socket.write('GET /details/0 HTTP/1.1\r\nHost: details\r\n\r\n'),
+    );
+    let answer = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => (answer += d));
+    socket.on('error', () => resolve(`error ${answer}`));
+    socket.on('close', () => resolve(`closed ${answer}`));
+  });
+  assert.doesNotMatch(plaintext, /HTTP\/1\.1 200/, 'plaintext is refused under STRICT');
 
   // The scenario of docs/demo.md: all traffic to v1.
   for (const file of ['destination-rule-all.yaml', 'virtual-service-all-v1.yaml']) {
