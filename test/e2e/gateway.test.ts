@@ -15,7 +15,8 @@ import { makeCertificates } from '../helpers/openssl-certs.ts';
 import { startWeft, type WeftProcess } from '../helpers/process.ts';
 
 const CP_READY = /weft control-plane ready: api (http:\/\/127\.0\.0\.1:\d+) xds/;
-const PROXY_READY = /weft proxy ready: .* outbound 127\.0\.0\.1:(\d+) admin 127\.0\.0\.1:(\d+)/;
+const PROXY_READY =
+  /weft proxy ready: .* inbound 0\.0\.0\.0:(\d+) outbound 127\.0\.0\.1:(\d+) admin 127\.0\.0\.1:(\d+)/;
 const GATEWAY_READY = /weft gateway ready: .* admin 127\.0\.0\.1:(\d+)/;
 
 let dir: string;
@@ -25,6 +26,8 @@ const apps: Echo[] = [];
 let secureBackend: https.Server | undefined;
 /** web's sidecar outbound port: a mesh client. */
 let webOutbound: number;
+/** web's sidecar inbound port: where other sidecars (and the gateways) reach web. */
+let webInbound: number;
 /** Local ports of the ingress gateway for its service ports 80, 443 and 8443, and of the Gateway API gateway. */
 let [p80, p443, p8443, p9443, pWeb] = [0, 0, 0, 0, 0];
 let certs: { ca: string; cert: string; key: string };
@@ -166,7 +169,8 @@ before(async () => {
     // Named unlike any service: a gateway registers the service <name>.<namespace> itself.
     weft(['gateway', '--name', 'public', '--port', `8080=${pWeb}`, '--server', server], GATEWAY_READY),
   ]);
-  webOutbound = Number(started[0].ready[1]);
+  webInbound = Number(started[0].ready[1]);
+  webOutbound = Number(started[0].ready[2]);
 });
 
 after(async () => {
@@ -418,5 +422,25 @@ spec:
       assert.equal(canary.json?.name, 'api');
     });
     assert.equal(await who(webOutbound, 'web'), 'web');
+  });
+});
+
+describe('mutual TLS into the mesh', () => {
+  test('with STRICT mTLS on the services, the gateway still reaches them (it has a workload identity)', async () => {
+    await apply(`apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: default, namespace: default}
+spec:
+  mtls: {mode: STRICT}
+`);
+    // Plaintext to web's sidecar is refused from now on...
+    await eventually(async () => {
+      await assert.rejects(request(webInbound, { host: 'web' }), 'plaintext refused under STRICT');
+    });
+    // ...and the ingress gateway still routes to it, over mTLS.
+    await eventually(async () => {
+      assert.equal(await who(p80, 'shop.example.com', '/'), 'web');
+      assert.equal(await who(pWeb, 'www.example.org', '/'), 'web');
+    });
   });
 });
