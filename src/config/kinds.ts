@@ -10,6 +10,7 @@ import type {
   RateLimitModel,
   RequestAuthenticationModel,
   Service,
+  ServiceProfileModel,
   TrafficTargetModel,
   VirtualServiceModel,
   Workload,
@@ -28,6 +29,7 @@ import { readServiceEntry } from './istio/service-entry.ts';
 import { readVirtualService } from './istio/virtual-service.ts';
 import { readWorkloadEntry } from './istio/workload-entry.ts';
 import { readHttpLocalRateLimitPolicy } from './linkerd/http-local-rate-limit-policy.ts';
+import { readServiceProfile } from './linkerd/service-profile.ts';
 import { readHttpRouteGroup } from './smi/http-route-group.ts';
 import { readTrafficTarget } from './smi/traffic-target.ts';
 import { readMeshConfig } from './weft/mesh-config.ts';
@@ -61,7 +63,8 @@ export type CompiledSpec =
   | { kind: 'GRPCRoute'; route: GatewayApiRouteModel }
   | { kind: 'MeshConfig'; meshConfig: MeshConfigModel }
   | { kind: 'RateLimit'; rateLimit: RateLimitModel }
-  | { kind: 'HTTPLocalRateLimitPolicy'; rateLimit: RateLimitModel };
+  | { kind: 'HTTPLocalRateLimitPolicy'; rateLimit: RateLimitModel }
+  | { kind: 'ServiceProfile'; serviceProfile: ServiceProfileModel };
 
 /** A kind and how to read its spec (issues go to `check`, paths start at `spec`). */
 export interface KindDefinition extends KindInfo {
@@ -247,6 +250,17 @@ const DEFINITIONS: readonly KindDefinition[] = [
     read: (check, spec, context) => {
       const rateLimit = readHttpLocalRateLimitPolicy(check, spec, context);
       return rateLimit && { kind: 'HTTPLocalRateLimitPolicy', rateLimit };
+    },
+  },
+  {
+    kind: 'ServiceProfile',
+    apiVersions: ['linkerd.io/v1alpha2'],
+    plural: 'serviceprofiles',
+    shortNames: ['sp'],
+    namespaced: true,
+    read: (check, spec, context) => {
+      const serviceProfile = readServiceProfile(check, spec, context);
+      return serviceProfile && { kind: 'ServiceProfile', serviceProfile };
     },
   },
 ];

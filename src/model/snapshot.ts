@@ -24,6 +24,7 @@ import type {
   RateLimitModel,
   RejectedResource,
   RequestAuthenticationModel,
+  RetryRatioBudget,
   Service,
   TrafficTargetModel,
   VirtualServiceModel,
@@ -81,6 +82,7 @@ export function buildSnapshot(input: SnapshotInput): MeshSnapshot {
   const gatewayRoutes: GatewayApiRouteModel[] = [];
   const meshConfigs: MeshConfigModel[] = [];
   const rateLimits: RateLimitModel[] = [];
+  const retryRatioBudgets = new Map<string, RetryRatioBudget>();
   for (const resource of [...input.resources].sort(byAge)) {
     const result = compileResource(resource, { domainSuffix: mesh.domainSuffix, namespaces });
     if (result === undefined) continue;
@@ -104,7 +106,12 @@ export function buildSnapshot(input: SnapshotInput): MeshSnapshot {
     else if (compiled.kind === 'Gateway') gateways.push(compiled.gateway);
     else if (compiled.kind === 'HTTPRoute' || compiled.kind === 'GRPCRoute')
       gatewayRoutes.push(compiled.route);
-    else if (compiled.kind === 'RateLimit' || compiled.kind === 'HTTPLocalRateLimitPolicy')
+    else if (compiled.kind === 'ServiceProfile') {
+      // Its routes act as a VirtualService for the host; the oldest profile's budget wins.
+      virtualServices.push(compiled.serviceProfile.virtualService);
+      const { host, retryBudget } = compiled.serviceProfile;
+      if (retryBudget && !retryRatioBudgets.has(host)) retryRatioBudgets.set(host, retryBudget);
+    } else if (compiled.kind === 'RateLimit' || compiled.kind === 'HTTPLocalRateLimitPolicy')
       rateLimits.push(compiled.rateLimit);
     else meshConfigs.push(compiled.meshConfig);
   }
@@ -141,6 +148,7 @@ export function buildSnapshot(input: SnapshotInput): MeshSnapshot {
     gateways,
     gatewayVirtualServices: virtualServices.filter((vs) => vs.gateways.some((g) => g !== 'mesh')),
     rateLimits,
+    retryRatioBudgets: new FrozenMap(retryRatioBudgets),
   };
   return deepFreeze(snapshot);
 }

@@ -347,6 +347,8 @@ export interface MeshSnapshot {
   gatewayVirtualServices?: readonly VirtualServiceModel[];
   /** Local rate limits (weft RateLimit, Linkerd HTTPLocalRateLimitPolicy), oldest first. Absent: none. */
   rateLimits?: readonly RateLimitModel[];
+  /** Linkerd retry budgets by hostname (from ServiceProfiles; the oldest per host). Absent: none. */
+  retryRatioBudgets?: ReadonlyMap<string, RetryRatioBudget>;
 }
 
 /**
@@ -368,6 +370,28 @@ export interface RateLimitModel {
   /** Tokens added every `fillIntervalMs`. */
   tokensPerFill: number;
   fillIntervalMs: number;
+}
+
+/**
+ * Linkerd's retry budget (ServiceProfile `spec.retryBudget`): over a sliding window of `ttlMs`,
+ * retries to the service may be at most `retryRatio` × its requests, plus
+ * `minRetriesPerSecond` × the window's seconds. Enforced per client proxy (docs/resilience.md).
+ */
+export interface RetryRatioBudget {
+  retryRatio: number;
+  minRetriesPerSecond: number;
+  ttlMs: number;
+}
+
+/** A Linkerd ServiceProfile, normalised: its routes as a VirtualService for the host, plus its budget. */
+export interface ServiceProfileModel {
+  name: string;
+  namespace: string;
+  /** The service's fully qualified hostname (the ServiceProfile's name). */
+  host: string;
+  /** `spec.routes` as VirtualService http routes (matches, timeouts, retries) to the host. */
+  virtualService: VirtualServiceModel;
+  retryBudget?: RetryRatioBudget;
 }
 
 /** A stored resource that buildSnapshot could not use, and why. */

@@ -45,6 +45,7 @@ test('listKinds names the supported kinds with their API versions', () => {
       'MeshConfig',
       'RateLimit',
       'HTTPLocalRateLimitPolicy',
+      'ServiceProfile',
     ],
   );
   for (const kind of kinds.slice(0, 4)) {

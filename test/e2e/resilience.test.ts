@@ -665,3 +665,38 @@ spec:
     await sidecar.stop('SIGKILL');
   }
 });
+
+test('a Linkerd ServiceProfile retry budget (ratio over a window) caps retries of retryable routes', async () => {
+  apps.spdown = await startApp((_q, res) => {
+    res.writeHead(503);
+    res.end('down');
+  });
+  await apply(
+    'spdown',
+    `${serviceEntry('spdown', [apps.spdown.port])}---
+apiVersion: linkerd.io/v1alpha2
+kind: ServiceProfile
+metadata: {name: spdown.test}
+spec:
+  routes:
+  - name: everything
+    condition: {pathRegex: '/.*'}
+    isRetryable: true
+  retryBudget: {retryRatio: 0.2, minRetriesPerSecond: 2, ttl: 10s}
+`,
+  );
+  await eventually('the ServiceProfile budget', async () =>
+    (await adminGet('/config_dump')).includes('weft.retry_budget'),
+  );
+  await eventually('spdown route', async () => (await get('spdown.test')).status === 503);
+  const before = apps.spdown.hits;
+  const requests = 200;
+  const replies = await load('spdown.test', requests, 20);
+  const attempts = apps.spdown.hits - before;
+  console.log(
+    `# ServiceProfile budget: ${requests} requests in a full outage → ${attempts} upstream attempts (retryRatio 0.2 + 2/s over 10 s allows ≈ ${0.2 * requests + 20} retries; 3 retries each would be ${requests * 4})`,
+  );
+  assert.ok(replies.every((r) => r.status === 503));
+  assert.ok(attempts > requests, `retryable requests were retried (${attempts})`);
+  assert.ok(attempts <= requests + 0.2 * (requests + 10) + 20 + 10, `the ratio caps retries (${attempts})`);
+});

@@ -70,3 +70,27 @@ test('back-off: uniform below min(base × 2^(n-1), max)', () => {
     0,
   );
 });
+
+test('Linkerd ratio budget: retries ≤ ratio × requests + min per second × ttl over the window', () => {
+  const c = fakeCluster({
+    maxRetries: 1_000_000,
+    retryRatio: { retryRatio: 0.2, minRetriesPerSecond: 1, ttlMs: 10_000 },
+  });
+  const stats = c.stats;
+  // 100 first attempts in the window: 0.2 × 100 + 1 × 10 = 30 retries allowed.
+  stats.rqTotal = 100;
+  let admitted = 0;
+  for (let i = 0; i < 50; i++) {
+    if (admitRetry(c, 1_000) === 'admitted') {
+      admitted++;
+      stats.rqTotal++;
+      stats.rqRetry++;
+      releaseRetry(c);
+    }
+  }
+  assert.equal(admitted, 30);
+  // Once the window has moved past those retries, the budget is available again.
+  assert.equal(admitRetry(c, 2_500), 'overflow', 'the same window still counts the 30 retries');
+  stats.rqTotal += 100;
+  assert.equal(admitRetry(c, 13_000), 'admitted');
+});

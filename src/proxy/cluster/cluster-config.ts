@@ -49,6 +49,11 @@ export interface CircuitBreakers {
    * `budgetPercent`% of the cluster's active requests, and never fewer than `minRetryConcurrency`.
    */
   retryBudget?: { budgetPercent: number; minRetryConcurrency: number };
+  /**
+   * Linkerd's retry budget (a weft extension: cluster metadata `weft.retry_budget`): retries over
+   * the last `ttlMs` at most `retryRatio` × requests + `minRetriesPerSecond` × seconds.
+   */
+  retryRatio?: { retryRatio: number; minRetriesPerSecond: number; ttlMs: number };
 }
 
 /** Everything a Cluster resource says that weft honours. */
@@ -318,7 +323,7 @@ export function compileCluster(c: Msg): ClusterConfig {
     healthChecks: list(c.healthChecks).map((h, i) =>
       compileHealthCheck(h, `${where}.health_checks[${i}]`, name),
     ),
-    circuitBreakers: cb,
+    circuitBreakers: retryRatioFromMetadata(c.metadata, cb),
     panicThreshold,
     outlierDetection: msg(c.outlierDetection)
       ? compileOutlier(msg(c.outlierDetection)!, `${where}.outlier_detection`)
@@ -508,5 +513,24 @@ function transportMatchOf(metadata: Msg | undefined, where: string): Pick<Endpoi
   if (!struct) return {};
   return {
     transportMatch: structStrings(struct, `${where}.filter_metadata['${TRANSPORT_SOCKET_MATCH_METADATA}']`),
+  };
+}
+
+/** Adds the `weft.retry_budget` cluster metadata (numbers of a decoded Struct) to the breakers. */
+function retryRatioFromMetadata(metadata: unknown, cb: CircuitBreakers): CircuitBreakers {
+  const struct = msg(msg(msg(metadata)?.filterMetadata)?.['weft.retry_budget']);
+  const fields = msg(struct?.fields);
+  if (!fields) return cb;
+  const number = (key: string, fallback: number) => {
+    const v = msg(fields[key])?.numberValue;
+    return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : fallback;
+  };
+  return {
+    ...cb,
+    retryRatio: {
+      retryRatio: number('retryRatio', 0.2),
+      minRetriesPerSecond: number('minRetriesPerSecond', 10),
+      ttlMs: Math.max(1000, number('ttlMs', 10_000)),
+    },
   };
 }

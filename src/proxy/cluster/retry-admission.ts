@@ -1,4 +1,4 @@
-// Whether a retry may start: Envoy's max_retries circuit breaker or its retry_budget, per cluster; plus retry back-off.
+// Whether a retry may start: Envoy's max_retries or retry_budget, Linkerd's ratio budget, per cluster; plus back-off.
 import type { Cluster } from './cluster.ts';
 
 /** The outcome of asking for a retry. */
@@ -19,10 +19,48 @@ export function retryLimit(cluster: Cluster): number {
   );
 }
 
+/** Cumulative requests (first attempts) and admitted retries of a cluster at one moment. */
+interface RatioSample {
+  at: number;
+  requests: number;
+  retries: number;
+}
+
+/** Per cluster: samples at most one second apart over the budget's window, and retries admitted so far. */
+const ratioState = new WeakMap<Cluster, { samples: RatioSample[]; retries: number }>();
+
+/**
+ * Linkerd's budget: over the last ttl, retries ≤ retryRatio × requests + minRetriesPerSecond ×
+ * ttl seconds. Requests are the cluster's first attempts (upstream_rq_total − upstream_rq_retry).
+ */
+function ratioAllows(cluster: Cluster, now: number): boolean {
+  const budget = cluster.config.circuitBreakers.retryRatio;
+  if (!budget) return true;
+  let state = ratioState.get(cluster);
+  if (!state) {
+    // The first window counts every request since the cluster started (its counters begin at 0).
+    state = { samples: [{ at: now, requests: 0, retries: 0 }], retries: 0 };
+    ratioState.set(cluster, state);
+  }
+  const requests = cluster.stats.rqTotal - cluster.stats.rqRetry;
+  const samples = state.samples;
+  if (samples.length === 0 || now - samples[samples.length - 1].at >= 1000)
+    samples.push({ at: now, requests, retries: state.retries });
+  // Keep one sample at or before the window's start as the base.
+  while (samples.length > 1 && samples[1].at <= now - budget.ttlMs) samples.shift();
+  const base = samples[0];
+  const windowRequests = requests - base.requests;
+  const windowRetries = state.retries - base.retries;
+  const allowance = budget.retryRatio * windowRequests + (budget.minRetriesPerSecond * budget.ttlMs) / 1000;
+  if (windowRetries + 1 > allowance) return false;
+  state.retries++;
+  return true;
+}
+
 /** Takes a retry slot of `cluster`, or counts `upstream_rq_retry_overflow` and refuses. */
-export function admitRetry(cluster: Cluster): RetryAdmission {
+export function admitRetry(cluster: Cluster, now = performance.now()): RetryAdmission {
   const running = inFlight.get(cluster) ?? 0;
-  if (running >= retryLimit(cluster)) {
+  if (running >= retryLimit(cluster) || !ratioAllows(cluster, now)) {
     cluster.stats.rqRetryOverflow++;
     return 'overflow';
   }

@@ -28,6 +28,7 @@ import {
 } from './common.ts';
 
 import { passthroughCluster } from './egress.ts';
+import { retryRatioMetadata } from './resilience.ts';
 import { outboundClusterTransport } from './tls.ts';
 
 type Obj = Record<string, unknown>;
@@ -197,6 +198,8 @@ export function outboundCluster(
   cluster.connect_timeout = duration(pool?.tcp?.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
   applyLoadBalancer(ctx, cluster, policy.loadBalancer, rule);
   cluster.circuit_breakers = circuitBreakers(pool, policy.retryBudget);
+  const ratioBudget = ctx.snapshot.retryRatioBudgets?.get(service.hostname);
+  if (ratioBudget && ctx.proxy.kind === 'sidecar') cluster.metadata = retryRatioMetadata(ratioBudget);
   const protocolOptions = httpProtocolOptions(port.protocol, pool);
   if (protocolOptions)
     cluster.typed_extension_protocol_options = { [HTTP_PROTOCOL_OPTIONS_KEY]: protocolOptions };

@@ -1,5 +1,6 @@
 // Resilience generation: Istio's fault mapping (fault filter, per-route HTTPFault) and inbound local rate limits.
-import type { FaultPolicy, RateLimitModel } from '../../../model/types.ts';
+import type { FaultPolicy, RateLimitModel, RetryRatioBudget } from '../../../model/types.ts';
+import { jsonToStruct } from '../protos.ts';
 import { duration, type GenerateContext } from './common.ts';
 import { routeMatch, virtualServicesFor } from './routes.ts';
 
@@ -177,4 +178,21 @@ export function inboundRateLimits(ctx: GenerateContext, cluster: string): Inboun
     }
   }
   return out;
+}
+
+/** Where a cluster carries a Linkerd retry budget: weft's own filter metadata (Envoy has no field for it). */
+export const RETRY_RATIO_METADATA_KEY = 'weft.retry_budget';
+
+/** A ServiceProfile retry budget as cluster metadata, read by weft proxy's retry admission. */
+export function retryRatioMetadata(budget: RetryRatioBudget): Obj {
+  return {
+    filter_metadata: {
+      // camelCase keys: the proxy camelizes snake_case keys of everything it decodes, Struct keys too.
+      [RETRY_RATIO_METADATA_KEY]: jsonToStruct({
+        retryRatio: budget.retryRatio,
+        minRetriesPerSecond: budget.minRetriesPerSecond,
+        ttlMs: budget.ttlMs,
+      }),
+    },
+  };
 }
