@@ -700,3 +700,57 @@ spec:
   assert.ok(attempts > requests, `retryable requests were retried (${attempts})`);
   assert.ok(attempts <= requests + 0.2 * (requests + 10) + 20 + 10, `the ratio caps retries (${attempts})`);
 });
+
+test('fetch through HTTP_PROXY (CONNECT even for http://) still gets the route table: header routes, faults, retries', async () => {
+  let n = 0;
+  apps.tunnel = await startApp((_q, res) => {
+    n++;
+    if (n % 2 === 1) {
+      res.writeHead(503);
+      res.end('flaky');
+    } else ok(res, 'app');
+  });
+  await apply(
+    'tunnel',
+    `${serviceEntry('tunnel', [apps.tunnel.port])}---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: tunnel}
+spec:
+  hosts: [tunnel.test]
+  http:
+  - match: [{headers: {x-pick: {exact: direct}}}]
+    directResponse: {status: 299, body: {string: from the route table}}
+  - match: [{uri: {prefix: /fault}}]
+    route: [{destination: {host: tunnel.test}}]
+    fault: {abort: {httpStatus: 418, percentage: {value: 100}}}
+  - route: [{destination: {host: tunnel.test}}]
+    retries: {attempts: 3, retryOn: 5xx}
+`,
+  );
+  await eventually('the tunnel routes', async () => (await get('tunnel.test', '/', false)).status === 200);
+  const script = `
+const results = [];
+for (const [path, headers] of [['/', {'x-pick': 'direct'}], ['/fault', {}], ['/', {}], ['/', {}]]) {
+  const r = await fetch('http://tunnel.test' + path, { headers });
+  results.push([r.status, await r.text()]);
+}
+console.log(JSON.stringify(results));`;
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    env: { ...process.env, NODE_USE_ENV_PROXY: '1', HTTP_PROXY: `http://127.0.0.1:${out}`, NO_PROXY: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const code = await new Promise<number | null>((r) => child.on('close', r));
+  assert.equal(code, 0, stderr);
+  const results = JSON.parse(stdout) as [number, string][];
+  console.log(`# fetch via HTTP_PROXY (CONNECT): ${JSON.stringify(results)}`);
+  assert.deepEqual(results[0], [299, 'from the route table']);
+  assert.equal(results[1][0], 418);
+  assert.deepEqual(results[2], [200, 'app'], 'a 503 from the app is retried');
+  assert.deepEqual(results[3], [200, 'app']);
+});

@@ -26,6 +26,7 @@ import {
   RouteDecision,
   type RouteMatchResult,
 } from '../router/router.ts';
+import { sniffTunnel, tunnelMayCarryHttp } from './connect-http.ts';
 import { BodyReader, HeadInfo, headerLines, parseRequestHead, STATUS_TEXT } from './parser.ts';
 import { forwardH1ToH2, type H2UpstreamRequest } from './to-h2.ts';
 
@@ -748,10 +749,50 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
   // ---- CONNECT tunnels and upgrades ----
 
   private connectTunnel(): void {
+    if (tunnelMayCarryHttp(this.hcm.routes(), this.head.authority)) this.sniffConnect();
+    else this.openTunnel(undefined);
+  }
+
+  /**
+   * CONNECT to a service's HTTP port: answered at once, then the tunnel's first bytes decide.
+   * HTTP/1.x inside is served by this connection manager as if sent directly (routes, faults,
+   * retries: Envoy terminating CONNECT and re-running the HCM); anything else (TLS) is tunnelled.
+   */
+  private sniffConnect(): void {
+    this.respStarted = true;
+    this.socket.write('HTTP/1.1 200 OK\r\n\r\n');
+    const initial = this.queue.length > 0 ? Buffer.concat([...this.queue, this.pending]) : this.pending;
+    this.queue = [];
+    this.pending = EMPTY;
+    this.clearTimer();
+    this.state = 'tunnel';
+    this.hcm.stats.rqActive--;
+    this.socket.removeListener('data', this.onData);
+    this.socket.removeListener('end', this.onEnd);
+    sniffTunnel(this.socket, initial, (content, bytes) => {
+      if (this.socket.destroyed) return;
+      if (content === 'opaque') {
+        this.openTunnel(bytes);
+        return;
+      }
+      // The tunnel becomes a new HTTP/1.1 connection of this manager; this one steps aside.
+      this.socket.removeListener('error', this.onError);
+      this.socket.removeListener('close', this.onClose);
+      this.hcm.connectionClosed(this);
+      this.hcm.stats.cxActive--;
+      this.hcm.stats.cxTotal--;
+      this.state = 'closed';
+      this.hcm.handle(this.socket, bytes);
+    });
+  }
+
+  /** Tunnels CONNECT to an upstream host; `sniffed`: already answered 200, these bytes go first. */
+  private openTunnel(sniffed: Buffer | undefined): void {
     const cluster = this.cluster!;
     const host = cluster.pick(this.decision);
     if (!host) {
-      this.localReply(503, LOCAL_BODY.noHealthyUpstream, 'UH');
+      if (sniffed) this.socket.destroy();
+      else this.localReply(503, LOCAL_BODY.noHealthyUpstream, 'UH');
       return;
     }
     const up = connectUpstream(host.transport, host.address, host.port);
@@ -760,11 +801,19 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
     up.once('close', () => cluster.stats.cxActive--);
     const onFail = () => {
       cluster.stats.cxConnectFail++;
-      if (this.state === 'active') this.localReply(503, LOCAL_BODY.connectFailure, 'UF');
+      if (sniffed) this.socket.destroy();
+      else if (this.state === 'active') this.localReply(503, LOCAL_BODY.connectFailure, 'UF');
     };
     up.once('error', onFail);
     up.once(socketReadyEvent(up), () => {
       up.removeListener('error', onFail);
+      if (sniffed) {
+        if (this.socket.destroyed) return up.destroy();
+        cluster.stats.status(200);
+        this.socket.removeListener('error', this.onError);
+        splice(this.socket, up, sniffed, EMPTY);
+        return;
+      }
       if (this.state !== 'active') return up.destroy();
       cluster.stats.status(200);
       this.respStarted = true;
