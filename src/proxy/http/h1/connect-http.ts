@@ -14,7 +14,7 @@ export const TUNNEL_SNIFF_TIMEOUT_MS = 5_000;
 export function tunnelMayCarryHttp(table: RouteTable | undefined, authority: string): boolean {
   if (!table) return false;
   const vhost = findVirtualHost(table, authority);
-  return vhost !== undefined && vhost.routes.some((r) => r.match.path !== 'connect');
+  return vhost?.routes.some((r) => r.match.path !== 'connect') ?? false;
 }
 
 /** What the tunnel's first bytes are. */
