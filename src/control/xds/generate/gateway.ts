@@ -21,6 +21,7 @@ import {
   outboundClusterName,
   ROUTER_FILTER,
 } from './common.ts';
+import { FAULT_FILTER } from './resilience.ts';
 import { virtualServiceRoutes } from './routes.ts';
 
 type Obj = Record<string, unknown>;
@@ -215,7 +216,8 @@ function hcm(statPrefix: string, routeName: string): Obj {
       stat_prefix: statPrefix,
       codec_type: 'AUTO',
       rds: { config_source: ADS_CONFIG_SOURCE, route_config_name: routeName },
-      http_filters: [ROUTER_FILTER],
+      // As Istio: the fault filter before the router, so VirtualService faults apply at gateways too.
+      http_filters: [FAULT_FILTER, ROUTER_FILTER],
       // Clients name the gateway by host and its local port; virtual hosts list hosts only.
       strip_any_host_port: true,
       use_remote_address: { value: true },
