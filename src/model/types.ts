@@ -140,6 +140,8 @@ export interface RetryPolicy {
   retryOn: readonly string[];
   /** For `retriable-status-codes`. */
   retriableStatusCodes: readonly number[];
+  /** Istio `backoff`: base interval of the jittered exponential back-off (Envoy's default 25 ms). */
+  backoffMs?: number;
 }
 
 export interface FaultPolicy {

@@ -121,6 +121,7 @@ describe('resilience generation', () => {
           perTryTimeoutMs: 200,
           retryOn: ['5xx', 'reset', 'retriable-status-codes'],
           retriableStatusCodes: [409],
+          backoffMs: 100,
         },
         mirrors: [{ host: RATINGS, percentage: 25 }],
         headers: { request: { set: { 'x-a': '1' }, add: { 'x-b': '2' }, remove: ['x-c'] } },
@@ -145,6 +146,7 @@ describe('resilience generation', () => {
       'envoy.retry_host_predicates.previous_hosts',
     );
     assert.equal(action.retry_policy.host_selection_retry_max_attempts, 5);
+    assert.deepEqual(action.retry_policy.retry_back_off, { base_interval: { nanos: 100_000_000 } });
     assert.equal(action.request_mirror_policies[0].cluster, `outbound|9080||${RATINGS}`);
     assert.deepEqual(action.request_mirror_policies[0].runtime_fraction.default_value, {
       numerator: 250_000,

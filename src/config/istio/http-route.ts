@@ -183,22 +183,20 @@ const retryConditions: Reader<Pick<RetryPolicy, 'retryOn' | 'retriableStatusCode
   return { retryOn, retriableStatusCodes: codes };
 };
 
-const retries: Reader<RetryPolicy> = object(
-  (f) => {
-    const conditions = f.optional('retryOn', retryConditions);
-    f.ignored(
-      'retryRemoteLocalities',
-      'weft does not do locality-aware load balancing yet, so retries may go to any locality',
-    );
-    return defined<RetryPolicy>({
-      attempts: f.optional('attempts', count) ?? 0,
-      perTryTimeoutMs: f.optional('perTryTimeout', duration()),
-      retryOn: conditions?.retryOn ?? [...DEFAULT_RETRY_ON],
-      retriableStatusCodes: conditions?.retriableStatusCodes ?? [...DEFAULT_RETRIABLE_STATUS_CODES],
-    });
-  },
-  { unsupported: { backoff: 'retry back-off settings are not implemented; Envoy default back-off applies' } },
-);
+const retries: Reader<RetryPolicy> = object((f) => {
+  const conditions = f.optional('retryOn', retryConditions);
+  f.ignored(
+    'retryRemoteLocalities',
+    'weft does not do locality-aware load balancing yet, so retries may go to any locality',
+  );
+  return defined<RetryPolicy>({
+    attempts: f.optional('attempts', count) ?? 0,
+    perTryTimeoutMs: f.optional('perTryTimeout', duration()),
+    retryOn: conditions?.retryOn ?? [...DEFAULT_RETRY_ON],
+    retriableStatusCodes: conditions?.retriableStatusCodes ?? [...DEFAULT_RETRIABLE_STATUS_CODES],
+    backoffMs: f.optional('backoff', duration()),
+  });
+});
 
 /** Fault `percentage` (or the deprecated integer `percent`); unset means 0%, as in Istio. */
 function faultPercentage(f: Fields, what: string): number {

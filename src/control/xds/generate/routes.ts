@@ -60,6 +60,8 @@ function retryPolicy(retries: RetryPolicy | undefined): Obj | undefined {
     host_selection_retry_max_attempts: 5,
   };
   if (retries.perTryTimeoutMs !== undefined) policy.per_try_timeout = duration(retries.perTryTimeoutMs);
+  // Istio's backoff is the base interval; the maximum stays Envoy's 10 × base.
+  if (retries.backoffMs !== undefined) policy.retry_back_off = { base_interval: duration(retries.backoffMs) };
   if (retries.retriableStatusCodes.length > 0)
     policy.retriable_status_codes = [...retries.retriableStatusCodes];
   else if ((policy.retry_on as string).split(',').includes('retriable-status-codes')) {
