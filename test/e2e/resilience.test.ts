@@ -754,3 +754,61 @@ console.log(JSON.stringify(results));`;
   assert.deepEqual(results[2], [200, 'app'], 'a 503 from the app is retried');
   assert.deepEqual(results[3], [200, 'app']);
 });
+
+/** One request with a body through the client sidecar. */
+function send(host: string, method: string, body: Buffer): Promise<Reply> {
+  const start = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: '127.0.0.1', port: out, method, path: '/upload', headers: { host }, agent: false },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: text,
+            ms: performance.now() - start,
+          }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test('request bodies up to 64 KiB are replayed on retry; larger ones are not retried', async () => {
+  // Fails every first attempt of a request (odd hits); answers the body's size and checksum.
+  apps.replay = await startApp((req, res, app) => {
+    const parts: Buffer[] = [];
+    req.removeAllListeners('data');
+    req.on('data', (c: Buffer) => parts.push(c));
+    req.on('end', () => {
+      if (app.hits % 2 === 1) {
+        res.writeHead(503);
+        res.end('first attempt fails');
+        return;
+      }
+      const body = Buffer.concat(parts);
+      ok(res, `${body.length}:${body.reduce((a, b) => (a + b) % 65_521, 0)}`);
+    });
+  });
+  await apply('replay', `${serviceEntry('replay', [apps.replay.port])}${retryRoute('replay')}`);
+  await eventually('replay route', async () => (await get('replay.test', '/', false)).status === 200);
+  const small = Buffer.alloc(40_000, 7);
+  const large = Buffer.alloc(100_000, 7);
+  apps.replay.hits = 0;
+  const smallReply = await send('replay.test', 'POST', small);
+  apps.replay.hits = 0;
+  const largeReply = await send('replay.test', 'POST', large);
+  console.log(
+    `# body replay: 40 KB POST → ${smallReply.status} ${smallReply.body}; 100 KB POST → ${largeReply.status} (${apps.replay.hits} attempt)`,
+  );
+  assert.equal(smallReply.status, 200);
+  assert.equal(smallReply.body, `40000:${small.reduce((a, b) => (a + b) % 65_521, 0)}`);
+  assert.equal(largeReply.status, 503, 'a body over 64 KiB is not retried');
+  assert.equal(apps.replay.hits, 1);
+});

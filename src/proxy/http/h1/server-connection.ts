@@ -33,6 +33,8 @@ import { forwardH1ToH2, type H2UpstreamRequest } from './to-h2.ts';
 const EMPTY = Buffer.alloc(0);
 /** Request body bytes held while the upstream connects before the client is paused. */
 const QUEUE_LIMIT = 1024 * 1024;
+/** Request bodies up to this size are kept so that a retry can send them again (Envoy's buffer limit). */
+const REPLAY_LIMIT = 64 * 1024;
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 
 /** Where the connection is in its request/response cycle. */
@@ -87,6 +89,9 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
   private retrySlot: Cluster | null = null;
   /** The back-off wait before the next retry attempt. */
   private backOffTimer: NodeJS.Timeout | undefined;
+  /** The request body as sent upstream, kept for retries; null when there is none or it outgrew REPLAY_LIMIT. */
+  private replay: Buffer[] | null = null;
+  private replayed = 0;
   /** A response head not yet written (see writeWithHead). */
   private pendingHead: string | null = null;
   /** Set when the request goes to an HTTP/2 upstream (see to-h2.ts). */
@@ -182,6 +187,11 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
 
   private sendBody(chunk: Buffer): void {
     if (this.mirrors !== null) for (const m of this.mirrors) m.write(chunk);
+    if (this.replay !== null) {
+      this.replayed += chunk.length;
+      if (this.replayed > REPLAY_LIMIT) this.replay = null;
+      else this.replay.push(Buffer.from(chunk));
+    }
     if (this.h2Upstream) {
       this.h2Upstream.write(chunk);
       return;
@@ -348,6 +358,15 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
     const retry = action.retry ?? d.vhost?.retry;
     this.retriesLeft = retry ? retry.numRetries : 0;
     this.cluster = d.cluster!;
+    // A body bound for an HTTP/1.1 upstream is kept (up to 64 KiB) while retries may need it.
+    this.replay =
+      this.retriesLeft > 0 &&
+      this.info.framing !== 'none' &&
+      this.info.contentLength <= REPLAY_LIMIT &&
+      this.cluster.config.protocol !== 'http2'
+        ? []
+        : null;
+    this.replayed = 0;
     if (this.head.method === 'CONNECT') {
       const u = action.upgrades.get('connect');
       if (!u?.enabled || !u.terminateConnect) {
@@ -480,7 +499,7 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
       retry &&
       this.retriesLeft > 0 &&
       this.reqDone &&
-      this.info.framing === 'none' &&
+      this.replayable() &&
       retriableAnswer(retry, info.status) &&
       this.takeRetrySlot() === 'admitted'
     ) {
@@ -665,7 +684,7 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
         return;
       }
       if (
-        bodyless &&
+        (bodyless || (this.reqDone && this.replayable())) &&
         retry &&
         this.retriesLeft > 0 &&
         retriesReset(retry) &&
@@ -705,7 +724,7 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
       retriesTimeout(retry) &&
       this.retriesLeft > 0 &&
       this.reqDone &&
-      this.info.framing === 'none' &&
+      this.replayable() &&
       this.takeRetrySlot() === 'admitted'
     ) {
       this.retry();
@@ -725,12 +744,22 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
       return;
     }
     this.retriesLeft--;
+    // The next attempt sends the whole body again, from the copy.
+    if (this.replay !== null && this.replay.length > 0) {
+      this.queue = [...this.replay];
+      this.queued = this.replayed;
+    }
     const policy = this.decision.action?.retry ?? this.decision.vhost?.retry;
     const delay = policy ? backOffMs(policy.backOff, policy.numRetries - this.retriesLeft) : 0;
     this.backOffTimer = setTimeout(() => {
       this.backOffTimer = undefined;
       if (this.state === 'active') this.pickAndSend(this.lastHost);
     }, delay);
+  }
+
+  /** Whether the request can be sent again: no body, or all of it kept (up to 64 KiB). */
+  private replayable(): boolean {
+    return this.info.framing === 'none' || this.replay !== null;
   }
 
   /** Asks the cluster for a retry slot (max_retries or the retry budget); held until the retried attempt ends. */
@@ -928,6 +957,7 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
   /** The response has been written completely: count it and go on to the next request. */
   endExchange(): void {
     this.clearTimer();
+    this.replay = null;
     this.hcm.stats.rqActive--;
     if (this.filters) for (const f of this.filters) f.onDestroy?.();
     this.filters = null;
