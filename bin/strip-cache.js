@@ -13,7 +13,7 @@ const CACHE = fileURLToPath(new URL('../node_modules/.cache/weft/js/', import.me
 const SELF = fileURLToPath(import.meta.url);
 
 /** The cache file of one source file: keyed by its path, size and mtime, so an edit is never served stale. */
-function cacheFile(path) {
+export function cacheFile(path) {
   const st = statSync(path);
   const key = createHash('sha1').update(`${path}\0${st.size}\0${st.mtimeMs}`).digest('hex');
   return join(CACHE, `${key}.js`);
