@@ -65,7 +65,7 @@ export function installStripCache() {
           filled = true;
           try {
             execFileSync(process.execPath, ['--disable-warning=ExperimentalWarning', SELF, '--fill'], {
-              stdio: ['ignore', 'ignore', 'inherit'],
+              stdio: 'ignore',
             });
           } catch {
             // not writable or failed: Node strips the file itself below
