@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseResources } from '../../src/config/parse.ts';
+import { buildSnapshot, DEFAULT_MESH } from '../../src/model/snapshot.ts';
 import type { GatewayModel } from '../../src/model/types.ts';
 import { compileYaml, doc, issuesOf } from './util.ts';
 
@@ -178,6 +179,33 @@ describe('MeshConfig', () => {
     assert.deepEqual(
       issues('MeshConfig', '  outboundTrafficPolicy: {mode: ALLOW_SOME}\n', 'weft.dev/v1alpha1'),
       ['spec.outboundTrafficPolicy.mode: must be one of ALLOW_ANY, REGISTRY_ONLY, got "ALLOW_SOME"'],
+    );
+  });
+});
+
+describe('outboundTrafficPolicy in the snapshot', () => {
+  const meshConfig = (name: string, mode: string, second: number) => {
+    const [doc] = parseResources(
+      `apiVersion: weft.dev/v1alpha1\nkind: MeshConfig\nmetadata: {name: ${name}}\nspec:\n  outboundTrafficPolicy: {mode: ${mode}}\n`,
+      'mc.yaml',
+    );
+    doc.resource.metadata.creationTimestamp = new Date(Date.UTC(2025, 0, 1, 0, 0, second)).toISOString();
+    return doc.resource;
+  };
+  const policy = (resources: ReturnType<typeof meshConfig>[], flag: 'ALLOW_ANY' | 'REGISTRY_ONLY') =>
+    buildSnapshot({
+      resources,
+      workloads: [],
+      mesh: { ...DEFAULT_MESH, outboundTrafficPolicy: flag },
+      version: 1,
+    }).mesh.outboundTrafficPolicy;
+
+  test("the control plane's setting holds until a MeshConfig says otherwise; the oldest MeshConfig wins", () => {
+    assert.equal(policy([], 'REGISTRY_ONLY'), 'REGISTRY_ONLY');
+    assert.equal(policy([meshConfig('a', 'REGISTRY_ONLY', 1)], 'ALLOW_ANY'), 'REGISTRY_ONLY');
+    assert.equal(
+      policy([meshConfig('b', 'ALLOW_ANY', 2), meshConfig('a', 'REGISTRY_ONLY', 1)], 'ALLOW_ANY'),
+      'REGISTRY_ONLY',
     );
   });
 });
