@@ -395,7 +395,7 @@ spec:
 
 test('circuit breaker limits give immediate 503 UO under concurrency, counted in /stats/prometheus', async () => {
   apps.narrow = await startApp((_q, res) => {
-    setTimeout(() => ok(res), 400);
+    setTimeout(() => ok(res), 1_000);
   });
   await apply(
     'narrow',
@@ -439,7 +439,7 @@ spec:
     'some get through',
   );
   for (const r of rejected) assert.equal(r.headers['x-weft-response-flags'], 'UO');
-  assert.ok(slowest < 350, `rejections are immediate (${slowest} ms), not queued behind the 400 ms answers`);
+  assert.ok(slowest < 800, `rejections are immediate (${slowest} ms), not queued behind the 1 s answers`);
   assert.ok(after - before >= rejected.length, `counter ${before} → ${after}`);
 });
 
@@ -460,7 +460,7 @@ spec:
     fault: {abort: {httpStatus: 418, percentage: {value: 25}}}
   - match: [{uri: {prefix: /delay}}]
     route: [{destination: {host: faulty.test}}]
-    fault: {delay: {fixedDelay: 60ms, percentage: {value: 20}}}
+    fault: {delay: {fixedDelay: 300ms, percentage: {value: 20}}}
   - route: [{destination: {host: faulty.test}}]
 `,
   );
@@ -474,7 +474,8 @@ spec:
     'aborts carry FI',
   );
   const delays = await load('faulty.test', 1000, 20, '/delay');
-  const delayed = delays.filter((r) => r.ms >= 55).length;
+  // 300 ms: far above what a stall of the shared machine adds to an undelayed request.
+  const delayed = delays.filter((r) => r.ms >= 250).length;
   console.log(`# fault: aborted ${aborted}/1000 (25% configured), delayed ${delayed}/1000 (20% configured)`);
   assert.ok(Math.abs(aborted - 250) <= 45, `${aborted} aborted`);
   assert.ok(Math.abs(delayed - 200) <= 50, `${delayed} delayed`);
