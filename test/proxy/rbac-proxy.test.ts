@@ -57,6 +57,13 @@ kind: AuthorizationPolicy
 metadata: {name: reads, namespace: shop}
 spec:
   rules: [{to: [{operation: {methods: [GET, HEAD]}}]}]
+---
+# The requests below are plaintext (this core has no workload identity); policies on mTLS
+# traffic are tested with real sidecars in test/e2e/security.test.ts.
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: plaintext, namespace: shop}
+spec: {mtls: {mode: DISABLE}}
 `;
     const snapshot = buildSnapshot({
       resources: parseResources(policies, 'policies.yaml').map((d) => d.resource),
