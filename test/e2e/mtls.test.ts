@@ -1,9 +1,11 @@
 // End to end: sidecar-to-sidecar mTLS with real processes, PeerAuthentication modes judged with curl-like clients and openssl.
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import https from 'node:https';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import type { TLSSocket } from 'node:tls';
 import { runCli } from '../helpers/cli.ts';
 import { type Echo, startHttpEcho } from '../helpers/echo.ts';
 import { request } from '../helpers/http-client.ts';
@@ -218,4 +220,122 @@ test('a proxy whose token grants another service account fails clearly', async (
     r.stderr,
     /error: the bootstrap token grants namespace default, service account a, but this proxy serves namespace default, service account b/,
   );
+});
+
+/** A CA, a server certificate for api.example.com and a client certificate, made with the openssl CLI. */
+async function externalPki(
+  dir: string,
+): Promise<Record<'ca' | 'serverCert' | 'serverKey' | 'clientCert' | 'clientKey', string>> {
+  const f = (name: string) => join(dir, name);
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  const steps = [
+    [
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      f('ext-ca.key'),
+      '-out',
+      f('ext-ca.pem'),
+      '-days',
+      '1',
+      '-subj',
+      '/CN=external CA',
+    ],
+    ['req', '-new', ...ec, '-keyout', f('api.key'), '-out', f('api.csr'), '-subj', '/CN=api.example.com'],
+    ['req', '-new', ...ec, '-keyout', f('client.key'), '-out', f('client.csr'), '-subj', '/CN=mesh client'],
+  ];
+  for (const args of steps) assert.equal((await openssl(args)).code, 0);
+  await writeFile(f('api.ext'), 'subjectAltName=DNS:api.example.com\n');
+  for (const [csr, out, ext] of [
+    ['api.csr', 'api.pem', ['-extfile', f('api.ext')]],
+    ['client.csr', 'client.pem', []],
+  ] as const) {
+    const r = await openssl([
+      'x509',
+      '-req',
+      '-in',
+      f(csr),
+      '-CA',
+      f('ext-ca.pem'),
+      '-CAkey',
+      f('ext-ca.key'),
+      '-CAcreateserial',
+      '-days',
+      '1',
+      '-out',
+      f(out),
+      ...ext,
+    ]);
+    assert.equal(r.code, 0, r.output);
+  }
+  return {
+    ca: f('ext-ca.pem'),
+    serverCert: f('api.pem'),
+    serverKey: f('api.key'),
+    clientCert: f('client.pem'),
+    clientKey: f('client.key'),
+  };
+}
+
+test('DestinationRule SIMPLE and MUTUAL originate TLS to a service outside the mesh', async (t) => {
+  const pki = await externalPki(mesh.dir);
+  // An HTTPS server outside the mesh that wants a client certificate from its own CA.
+  const server = https.createServer(
+    {
+      cert: await readFile(pki.serverCert),
+      key: await readFile(pki.serverKey),
+      ca: await readFile(pki.ca),
+      requestCert: true,
+      rejectUnauthorized: false,
+    },
+    (req, res) => {
+      const socket = req.socket as TLSSocket;
+      res.setHeader('content-type', 'application/json');
+      res.end(
+        JSON.stringify({
+          sni: socket.servername,
+          client: socket.authorized ? socket.getPeerCertificate().subject?.CN : null,
+        }),
+      );
+    },
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const port = (server.address() as net.AddressInfo).port;
+  const rule = (tls: string) => `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: api, namespace: default }
+spec:
+  hosts: [api.example.com]
+  location: MESH_EXTERNAL
+  resolution: STATIC
+  ports: [{ number: 80, name: http, protocol: HTTP }]
+  endpoints: [{ address: 127.0.0.1, ports: { http: ${port} } }]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: api, namespace: default }
+spec:
+  host: api.example.com
+  trafficPolicy: { tls: ${tls} }
+`;
+  const callApi = () => request(a.outbound, { host: 'api.example.com', path: '/' });
+  await mesh.apply(rule(`{ mode: SIMPLE, caCertificates: ${pki.ca} }`));
+  await eventually('SIMPLE reaches the HTTPS server', async () => (await callApi()).status === 200);
+  assert.deepEqual((await callApi()).json, { sni: 'api.example.com', client: null });
+  await mesh.apply(
+    rule(
+      `{ mode: MUTUAL, caCertificates: ${pki.ca}, clientCertificate: ${pki.clientCert}, privateKey: ${pki.clientKey} }`,
+    ),
+  );
+  await eventually(
+    'MUTUAL presents the client certificate',
+    async () => (await callApi()).json?.client === 'mesh client',
+  );
+  // A server the rule's CA did not sign is refused: the mesh CA's root is not the external one.
+  const meshRoot = join(mesh.dir, 'mesh-root.pem');
+  await writeFile(meshRoot, await (await fetch(new URL('/api/v1/trust-bundle', mesh.server))).text());
+  await mesh.apply(rule(`{ mode: SIMPLE, caCertificates: ${meshRoot} }`));
+  await eventually('an untrusted server is refused', async () => (await callApi()).status === 503);
 });
