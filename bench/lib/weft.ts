@@ -222,9 +222,10 @@ export async function hopTransport(
 ): Promise<HopTransport> {
   const cluster = findResource(await configDump(client), 'Cluster', clusterName);
   const inbound = findResource(await configDump(server), 'Listener', 'inbound');
-  const upstreamTls = JSON.stringify(cluster?.transportSocket ?? cluster?.transport_socket ?? '').includes(
-    'UpstreamTlsContext',
-  );
+  // weft's auto mTLS puts the TLS socket in transport_socket_matches (sidecar endpoints), Istio-style.
+  const upstreamTls = JSON.stringify(
+    cluster?.transportSocket ?? cluster?.transport_socket ?? cluster?.transportSocketMatches ?? '',
+  ).includes('UpstreamTlsContext');
   if (!upstreamTls) return 'plaintext';
   const text = JSON.stringify(inbound ?? '');
   const requiresClientCert =
