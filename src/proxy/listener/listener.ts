@@ -147,7 +147,10 @@ export class Listener {
     const rt = this.chains.get(chain);
     if (!rt) return void socket.destroy();
     const terminator = this.terminators.get(chain);
-    if (terminator) return terminator.accept(socket, buf);
+    if (terminator) {
+      terminator.accept(socket, buf);
+      return;
+    }
     socket.removeListener('error', noop);
     rt.handle(socket, buf);
   }

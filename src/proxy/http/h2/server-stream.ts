@@ -1,7 +1,6 @@
 // One downstream HTTP/2 stream (h2c or gRPC): filters, router, then an HTTP/2 or HTTP/1.1 upstream.
 import { randomUUID } from 'node:crypto';
 import http2 from 'node:http2';
-import type net from 'node:net';
 import type { Cluster } from '../../cluster/cluster.ts';
 import type { Host } from '../../cluster/host.ts';
 import type { H1Connection, H1ResponseHandler, UpstreamFailure } from '../../cluster/pool/h1-connection.ts';
