@@ -174,12 +174,16 @@ test('DISABLE: plaintext only; the client sidecar stops originating TLS', async 
   await eventually('b serves plaintext again', async () => (await plaintextToB()).startsWith('HTTP/1.1 200'));
   const tls = await opensslHttp(b.inbound);
   assert.doesNotMatch(tls.output, /HTTP\/1\.1 200/);
-  // a's EDS endpoint for b lost its tlsMode label: the next connections are plaintext.
-  await eventually('a reaches b in plaintext', async () => {
-    const before = await metric(b.admin, 'envoy_listener_ssl_handshake', `_${b.inbound}"`);
-    const agent = await callB();
+  // a's EDS endpoint for b lost its tlsMode label: its pool is replaced and the first request
+  // after that opens a new connection without a TLS handshake.
+  await eventually('a reaches b over a new plaintext connection', async () => {
+    const connections = await metric(a.admin, 'envoy_cluster_upstream_cx_total', B_CLUSTER);
+    const handshakes = await metric(a.admin, 'envoy_cluster_ssl_handshake', B_CLUSTER);
+    const status = await callB();
     return (
-      agent === 200 && (await metric(b.admin, 'envoy_listener_ssl_handshake', `_${b.inbound}"`)) === before
+      status === 200 &&
+      (await metric(a.admin, 'envoy_cluster_upstream_cx_total', B_CLUSTER)) > connections &&
+      (await metric(a.admin, 'envoy_cluster_ssl_handshake', B_CLUSTER)) === handshakes
     );
   });
 });
