@@ -8,7 +8,6 @@
 // their SecureContext lazily, for new handshakes only; open connections keep their session).
 import { X509Certificate } from 'node:crypto';
 import type { IdentitySnapshot, WorkloadIdentity } from '../../identity/workload-identity.ts';
-import { splitPemCertificates } from '../../identity/x509.ts';
 
 /** Istio's SDS name of the workload certificate chain and key. */
 export const WORKLOAD_CERT_SECRET = 'default';
@@ -77,10 +76,13 @@ export class SecretStore {
   }
 }
 
+/** The PEM certificate blocks of a bundle (without loading an X.509 library). */
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
 function certificateFacts(pem: string): { expiresAt?: Date; serialNumber?: string } {
   let expiresAt: Date | undefined;
   let serialNumber: string | undefined;
-  for (const one of splitPemCertificates(pem)) {
+  for (const one of pem.match(PEM_CERTIFICATE) ?? []) {
     try {
       const cert = new X509Certificate(one);
       serialNumber ??= cert.serialNumber;
