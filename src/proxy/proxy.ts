@@ -103,7 +103,10 @@ export class ProxyCore implements XdsHandler {
 
   /** Compiles every listener first (any failure rejects the whole update), then binds/swaps. */
   async applyListeners(resources: XdsResource[], version: string): Promise<void> {
-    const configs: ListenerConfig[] = resources.map((r) => compileListener(r.body));
+    const configs: ListenerConfig[] = resources.map((r) => ({
+      ...compileListener(r.body),
+      fingerprint: JSON.stringify(r.body),
+    }));
     for (const l of configs) {
       const chains = l.defaultChain ? [...l.filterChains, l.defaultChain] : l.filterChains;
       requireSecrets(

@@ -78,6 +78,8 @@ function get(host: string, path = '/', agent: http.Agent | false = keepAlive): P
       );
     });
     req.on('error', reject);
+    // A request that never ends fails the test with a reason instead of hanging it.
+    req.setTimeout(15_000, () => req.destroy(new Error(`no answer from ${host}${path} in 15 s`)));
     req.end();
   });
 }

@@ -49,6 +49,8 @@ export interface ListenerConfig {
   continueOnTimeout: boolean;
   filterChains: FilterChainConfig[];
   defaultChain?: FilterChainConfig;
+  /** The resource as received (JSON), to tell a changed listener from a re-sent one; absent: always changed. */
+  fingerprint?: string;
 }
 
 const LISTENER_FIELDS = [

@@ -51,6 +51,7 @@ export class Listener {
   /** Installs a new config; new connections use it, existing ones keep theirs. */
   setConfig(config: ListenerConfig): void {
     const old = this.chains;
+    const changed = config.fingerprint === undefined || this.config?.fingerprint !== config.fingerprint;
     this.config = config;
     this.chains = new Map();
     this.terminators = new Map();
@@ -61,10 +62,11 @@ export class Listener {
       if (chain.tls) this.terminators.set(chain, this.buildTerminator(chain, rt));
     }
     // Connections accepted under the old config keep it until they close (no request is cut);
-    // HTTP ones are drained as Envoy drains a replaced filter chain: kept-alive connections close
+    // HTTP ones are drained as Envoy drains a changed listener: kept-alive connections close
     // after their current response, so clients reconnect to the new config (rate limits, authz).
+    // A listener re-sent unchanged (state-of-the-world LDS) drains nothing.
     for (const rt of old.values()) {
-      if (rt instanceof HttpConnectionManager) rt.drain();
+      if (changed && rt instanceof HttpConnectionManager) rt.drain();
       this.retired.push(rt);
     }
     // Replaced runtimes stay only while they still carry connections.
