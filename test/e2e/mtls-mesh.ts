@@ -145,6 +145,8 @@ export function openssl(
       clearTimeout(timer);
       resolve({ code, output });
     });
+    // openssl may exit before reading its input (a refused handshake): no EPIPE from that.
+    child.stdin.on('error', () => {});
     child.stdin.end(input);
   });
 }
