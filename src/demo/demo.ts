@@ -4,10 +4,14 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { ApiClient } from '../cli/client.ts';
 import { DemoNotReadyError } from '../errors.ts';
+import { pickFreePorts } from '../run/ports.ts';
 import { DemoChild } from './child.ts';
 import { alive, descendants } from './descendants.ts';
 import { BOOKINFO_DIR, BOOKINFO_UNITS, INGRESS, START_CONFIG } from './plan.ts';
 import { Traffic } from './traffic.ts';
+
+/** The ports of a `weft run` unit, given explicitly by the demo. */
+const UNIT_PORT_FLAGS = ['--app-port', '--inbound-port', '--outbound-port', '--admin-port'];
 
 /** Everything the demo needs; src/cli/demo.ts fills it from flags. */
 export interface DemoConfig {
@@ -133,7 +137,10 @@ export class Demo {
       ],
       'ingress-gateway',
     );
-    const units = BOOKINFO_UNITS.map((u) =>
+    // Every unit's four ports are chosen here at once (held together, so all distinct): units that
+    // each probed for free ports while starting side by side could pick a port another was about to bind.
+    const ports = await pickFreePorts(BOOKINFO_UNITS.length * UNIT_PORT_FLAGS.length);
+    const units = BOOKINFO_UNITS.map((u, i) =>
       this.#weft(
         `${u.service} ${u.version} (weft run)`,
         [
@@ -146,6 +153,7 @@ export class Demo {
           u.version,
           '--drain-timeout',
           DRAIN,
+          ...UNIT_PORT_FLAGS.flatMap((flag, j) => [flag, String(ports[i * UNIT_PORT_FLAGS.length + j])]),
           '--',
           c.weftCommand[0],
           join(BOOKINFO_DIR, u.file),
