@@ -85,17 +85,24 @@ before(async () => {
   );
   processes.push(cp);
   server = cp.ready[1];
-  [productpagePort] = await pickFreePorts(1);
+  // All ports chosen at once (held together, so distinct): units probing side by side could collide.
+  const ports = await pickFreePorts(6 * 4);
+  const unitPorts = (i: number) =>
+    ['--app-port', '--inbound-port', '--outbound-port', '--admin-port'].flatMap((flag, j) => [
+      flag,
+      String(ports[i * 4 + j]),
+    ]);
+  productpagePort = ports[5 * 4 + 1];
   const units: [string, string, string, string[]][] = [
     ['details', 'v1', 'details.ts', []],
     ['ratings', 'v1', 'ratings.ts', []],
     ['reviews', 'v1', 'reviews.ts', []],
     ['reviews', 'v2', 'reviews.ts', []],
     ['reviews', 'v3', 'reviews.ts', []],
-    ['productpage', 'v1', 'productpage.ts', ['--inbound-port', String(productpagePort)]],
+    ['productpage', 'v1', 'productpage.ts', []],
   ];
   const started = await Promise.all(
-    units.map(([service, version, file, flags]) =>
+    units.map(([service, version, file, flags], i) =>
       startWeft(
         [
           'run',
@@ -106,6 +113,7 @@ before(async () => {
           '--version',
           version,
           ...flags,
+          ...unitPorts(i),
           '--',
           process.execPath,
           join(BOOKINFO, file),
