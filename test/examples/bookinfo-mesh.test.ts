@@ -189,12 +189,7 @@ test('destination-rule-details-circuit-breaker.yaml: concurrent calls to details
   });
 });
 
-const NO_FAULTS =
-  'the proxy has no envoy.filters.http.fault and the route generator emits no fault config: VirtualService `fault` is accepted but not applied';
-
-test('virtual-service-ratings-test-delay.yaml: jason waits 7 s for ratings, so productpage gives up on reviews', {
-  skip: NO_FAULTS,
-}, async () => {
+test('virtual-service-ratings-test-delay.yaml: jason waits 7 s for ratings, so productpage gives up on reviews', async () => {
   await apply('virtual-service-reviews-test-v2.yaml');
   await apply('virtual-service-ratings-test-delay.yaml');
   await eventually(async () => {
@@ -206,9 +201,7 @@ test('virtual-service-ratings-test-delay.yaml: jason waits 7 s for ratings, so p
   for (const p of await pages(2)) assert.equal(p.reviews, 'v1', 'others are not delayed');
 });
 
-test('virtual-service-ratings-test-abort.yaml: jason gets "Ratings service is currently unavailable"', {
-  skip: NO_FAULTS,
-}, async () => {
+test('virtual-service-ratings-test-abort.yaml: jason gets "Ratings service is currently unavailable"', async () => {
   await apply('virtual-service-reviews-test-v2.yaml');
   await apply('virtual-service-ratings-test-abort.yaml');
   await eventually(async () => {
