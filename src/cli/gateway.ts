@@ -7,6 +7,7 @@ import { environment } from '../env.ts';
 import { UsageError } from '../errors.ts';
 import { logger } from '../observe/log.ts';
 import { Sidecar, type SidecarConfig } from '../proxy/sidecar.ts';
+import { drainOnSignal } from './drain-on-signal.ts';
 
 interface GatewayOptions {
   name: string;
@@ -160,28 +161,7 @@ export function register(program: Command): void {
       const config = toGatewayConfig(opts);
       const log = logger({ component: 'gateway' });
       const gateway = await Sidecar.start(config);
-      let stopping = false;
-      const shutdown = (signal: NodeJS.Signals) => {
-        if (stopping) {
-          log.warn({ signal }, 'second signal: exiting without draining');
-          process.exit(1);
-        }
-        stopping = true;
-        log.info({ signal, drainTimeoutMs: config.drainTimeoutMs }, 'draining');
-        gateway.shutdown().then(
-          (outcome) => {
-            log.info({ outcome }, 'stopped');
-            process.exitCode = 0;
-            setTimeout(() => process.exit(0), 500).unref();
-          },
-          (err: unknown) => {
-            log.error({ err }, 'shutdown failed');
-            process.exit(1);
-          },
-        );
-      };
-      process.on('SIGINT', shutdown);
-      process.on('SIGTERM', shutdown);
+      drainOnSignal(gateway, config.drainTimeoutMs, log);
       await gateway.whenReady();
       const ports = (config.gatewayPorts ?? [])
         .map((p) => (p.port === p.listenPort ? `${p.port}` : `${p.port}→${p.listenPort}`))

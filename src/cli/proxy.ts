@@ -6,6 +6,7 @@ import { environment } from '../env.ts';
 import { UsageError } from '../errors.ts';
 import { logger } from '../observe/log.ts';
 import { Sidecar, type SidecarConfig } from '../proxy/sidecar.ts';
+import { drainOnSignal } from './drain-on-signal.ts';
 
 interface ProxyOptions {
   service: string;
@@ -133,28 +134,7 @@ export function register(program: Command): void {
       const config = toSidecarConfig(opts);
       const log = logger({ component: 'proxy' });
       const sidecar = await Sidecar.start(config);
-      let stopping = false;
-      const shutdown = (signal: NodeJS.Signals) => {
-        if (stopping) {
-          log.warn({ signal }, 'second signal: exiting without draining');
-          process.exit(1);
-        }
-        stopping = true;
-        log.info({ signal, drainTimeoutMs: config.drainTimeoutMs }, 'draining');
-        sidecar.shutdown().then(
-          (outcome) => {
-            log.info({ outcome }, 'stopped');
-            process.exitCode = 0;
-            setTimeout(() => process.exit(0), 500).unref();
-          },
-          (err: unknown) => {
-            log.error({ err }, 'shutdown failed');
-            process.exit(1);
-          },
-        );
-      };
-      process.on('SIGINT', shutdown);
-      process.on('SIGTERM', shutdown);
+      drainOnSignal(sidecar, config.drainTimeoutMs, log);
       await sidecar.whenReady();
       const p = sidecar.ports;
       process.stdout.write(
