@@ -123,9 +123,6 @@ export function register(program: Command): void {
     .action(async (opts: ControlPlaneOptions) => {
       const controlPlane = new ControlPlane(toConfig(opts), xdsControlPlaneParts());
       const addresses = await controlPlane.start();
-      process.stdout.write(
-        `weft control-plane ready: api ${addresses.apiUrl} xds ${addresses.xdsAddress ?? '(not served)'} data-dir ${controlPlane.config.dataDir}\n`,
-      );
       const log = logger({ component: 'control-plane' });
       let signals = 0;
       const shutdown = (signal: NodeJS.Signals) => {
@@ -149,5 +146,10 @@ export function register(program: Command): void {
       };
       process.on('SIGINT', shutdown);
       process.on('SIGTERM', shutdown);
+      // Announced only once the signal handlers are in place: a supervisor that stops the control
+      // plane as soon as it reads this line must get a clean shutdown, not a default-action kill.
+      process.stdout.write(
+        `weft control-plane ready: api ${addresses.apiUrl} xds ${addresses.xdsAddress ?? '(not served)'} data-dir ${controlPlane.config.dataDir}\n`,
+      );
     });
 }
