@@ -127,6 +127,38 @@ export class Cluster {
     return this.lb.pick(ctx);
   }
 
+  /**
+   * Picks a host for one request and admits it through the `max_requests` circuit breaker.
+   * A retry passes the host that failed (`avoid`): another one is preferred, as Envoy's
+   * previous_hosts predicate does, up to 5 picks. Admitted requests count as active on the host
+   * and the cluster until `release`; refusals are counted and named by their response flag.
+   */
+  admit(ctx: LbContext, avoid: Host | null): Host | 'UH' | 'UO' {
+    let host = this.pick(ctx);
+    for (let i = 0; avoid !== null && host === avoid && i < 5; i++) host = this.pick(ctx);
+    if (!host) {
+      this.stats.noneHealthy++;
+      return 'UH';
+    }
+    if (this.active >= this.config.circuitBreakers.maxRequests) {
+      this.stats.rqOverflow++;
+      return 'UO';
+    }
+    host.active++;
+    host.requests++;
+    this.active++;
+    this.stats.rqTotal++;
+    this.stats.rqActive++;
+    return host;
+  }
+
+  /** Ends a request that `admit` let through. */
+  release(host: Host): void {
+    host.active--;
+    this.active--;
+    this.stats.rqActive--;
+  }
+
   allHosts(): Host[] {
     return this.originalDst ? this.originalDst.all() : [...this.hosts.values()];
   }

@@ -399,26 +399,13 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
   /** Picks a host (honouring circuit breakers) and sends the request to it. */
   private pickAndSend(avoid: Host | null = null): void {
     const cluster = this.cluster!;
-    let host = cluster.pick(this.decision);
-    // Retries prefer another host (Envoy's previous_hosts predicate, up to 5 attempts).
-    for (let i = 0; avoid !== null && host === avoid && i < 5; i++) host = cluster.pick(this.decision);
-    if (!host) {
-      cluster.stats.noneHealthy++;
-      this.localReply(503, LOCAL_BODY.noHealthyUpstream, 'UH');
-      return;
-    }
-    if (cluster.active >= cluster.config.circuitBreakers.maxRequests) {
-      cluster.stats.rqOverflow++;
-      this.localReply(503, LOCAL_BODY.overflow, 'UO');
+    const host = cluster.admit(this.decision, avoid);
+    if (host === 'UH' || host === 'UO') {
+      this.localReply(503, host === 'UH' ? LOCAL_BODY.noHealthyUpstream : LOCAL_BODY.overflow, host);
       return;
     }
     this.host = host;
     this.lastHost = host;
-    host.active++;
-    host.requests++;
-    cluster.active++;
-    cluster.stats.rqTotal++;
-    cluster.stats.rqActive++;
     if (cluster.config.protocol === 'http2') {
       this.reqReader.decode = true;
       forwardH1ToH2(this, cluster, host);
@@ -946,11 +933,8 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
 
   private releaseHost(): void {
     if (this.host) {
-      this.host.active--;
+      this.cluster!.release(this.host);
       this.host = null;
-      const c = this.cluster!;
-      c.active--;
-      c.stats.rqActive--;
     }
   }
 

@@ -213,25 +213,12 @@ export class H2ServerStream implements H1ResponseHandler, FilterStream {
 
   private pickAndSend(avoid: Host | null = null): void {
     const cluster = this.cluster!;
-    let host = cluster.pick(this.decision);
-    // Retries prefer another host (Envoy's previous_hosts predicate, up to 5 attempts).
-    for (let i = 0; avoid !== null && host === avoid && i < 5; i++) host = cluster.pick(this.decision);
-    if (!host) {
-      cluster.stats.noneHealthy++;
-      this.localReply(503, LOCAL_BODY.noHealthyUpstream, 'UH');
-      return;
-    }
-    if (cluster.active >= cluster.config.circuitBreakers.maxRequests) {
-      cluster.stats.rqOverflow++;
-      this.localReply(503, LOCAL_BODY.overflow, 'UO');
+    const host = cluster.admit(this.decision, avoid);
+    if (host === 'UH' || host === 'UO') {
+      this.localReply(503, host === 'UH' ? LOCAL_BODY.noHealthyUpstream : LOCAL_BODY.overflow, host);
       return;
     }
     this.host = host;
-    host.active++;
-    host.requests++;
-    cluster.active++;
-    cluster.stats.rqTotal++;
-    cluster.stats.rqActive++;
     if (cluster.config.protocol === 'http1') {
       this.pool = cluster.h1Pool(host);
       if (this.pool.acquire(this, this.head.method === 'HEAD', true) === 'overflow') {
@@ -669,11 +656,8 @@ export class H2ServerStream implements H1ResponseHandler, FilterStream {
 
   private releaseHost(): void {
     if (this.host) {
-      this.host.active--;
+      this.cluster!.release(this.host);
       this.host = null;
-      const c = this.cluster!;
-      c.active--;
-      c.stats.rqActive--;
     }
   }
 
