@@ -89,6 +89,8 @@ async function serve(port: number, backend: number): Promise<void> {
   };
   await core.apply(TYPE_URL.cluster, [{ name: 'backend', body: cluster }], '1', true);
   await core.apply(TYPE_URL.listener, [{ name: 'bench', body: listener }], '1', true);
+  // A normal exit on SIGINT, so that `--cpu-prof` / `--heap-prof` write their files.
+  process.once('SIGINT', () => process.exit(0));
   process.stdout.write('ready\n');
 }
 
