@@ -17,9 +17,9 @@ import {
 import { logger } from '../observe/log.ts';
 import { CA_API_PATHS, type CertificateRequest, type CertificateResponse } from './ca-api-types.ts';
 import { formatDuration } from './duration.ts';
+import { splitPemCertificates } from './pem.ts';
 import { spiffeIdOfCertificate } from './spiffe.ts';
 import { generateWorkloadKey } from './workload-key.ts';
-import { splitPemCertificates } from './x509.ts';
 
 /** Clock and timers, replaceable in tests. */
 export interface IdentityTimers {

@@ -20,14 +20,5 @@ export const subtle = webcrypto.subtle;
 export type CryptoKey = webcrypto.CryptoKey;
 export type CryptoKeyPair = webcrypto.CryptoKeyPair;
 
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
-
-/** Splits a PEM bundle into its certificates (each a complete PEM block), in file order. */
-export function splitPemCertificates(pem: string): string[] {
-  return pem.match(PEM_CERTIFICATE) ?? [];
-}
-
-/** Joins PEM blocks into one bundle: one block per line group, ending with a newline. */
-export function joinPem(blocks: readonly string[]): string {
-  return blocks.map((b) => `${b.trim()}\n`).join('');
-}
+// The PEM helpers live in pem.ts (no X.509 library); re-exported for the CA's importers.
+export { joinPem, splitPemCertificates } from './pem.ts';

@@ -1,0 +1,50 @@
+// What `weft proxy` loads at start: no X.509 library and no grpc-js (each costs a sidecar ~15-19 MB resident).
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * Imports `modules` (paths from the repository root) in a fresh Node process whose resolve hook
+ * records every package the import graph resolves, and returns the package names.
+ */
+async function packagesLoadedBy(modules: string[]): Promise<string[]> {
+  const script = `
+    import { registerHooks } from 'node:module';
+    const packages = new Set();
+    registerHooks({
+      resolve(specifier, context, next) {
+        const result = next(specifier, context);
+        const m = /\\/node_modules\\/((?:@[^/]+\\/)?[^/]+)\\//.exec(result.url);
+        if (m) packages.add(m[1]);
+        return result;
+      },
+    });
+    for (const m of ${JSON.stringify(modules)}) await import(new URL(m, ${JSON.stringify(`file://${ROOT}`)}).href);
+    process.stdout.write(JSON.stringify([...packages].sort()));
+  `;
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: ROOT,
+    env: { ...process.env, NODE_OPTIONS: '' },
+    timeout: 60_000,
+  });
+  return JSON.parse(stdout) as string[];
+}
+
+/** Packages a sidecar must not load at start (the CA and the control plane's xDS server keep them). */
+const NOT_IN_PROXY = ['@peculiar/x509', 'reflect-metadata', 'tsyringe'];
+
+test('the weft proxy command loads no X.509 library at start', async () => {
+  const loaded = await packagesLoadedBy(['src/cli/proxy.ts', 'src/proxy/sidecar.ts']);
+  assert.ok(loaded.includes('protobufjs'), `the hook saw the proxy's packages: ${loaded.join(', ')}`);
+  for (const name of NOT_IN_PROXY) assert.ok(!loaded.includes(name), `weft proxy loads ${name}`);
+});
+
+test('the check sees a package when a module does load it (the control plane CA)', async () => {
+  const loaded = await packagesLoadedBy(['src/identity/x509.ts']);
+  assert.ok(loaded.includes('@peculiar/x509'), loaded.join(', '));
+});
