@@ -3,7 +3,14 @@ import type { BenchContext, Benchmark } from './lib/context.ts';
 import { startNginxBackend } from './lib/nginx.ts';
 import { PATH_LABELS, type PathKind, type RunningPath, startPath } from './lib/paths.ts';
 import { freePort } from './lib/ports.ts';
-import { processTree, ResourceSampler, type ResourceUse, rssBytes } from './lib/procfs.ts';
+import {
+  type MemoryBreakdown,
+  memoryBreakdown,
+  processTree,
+  ResourceSampler,
+  type ResourceUse,
+} from './lib/procfs.ts';
+import { startChild } from './lib/processes.ts';
 import { runRate } from './lib/rate.ts';
 import { fmtInt, fmtMB, markdownTable } from './lib/table.ts';
 import { check, targetLines } from './lib/targets.ts';
@@ -19,7 +26,7 @@ const IDLE_RSS_TARGET_BYTES = 50e6;
 interface ProxyFigures {
   role: string;
   kind: PathKind;
-  idleRssBytes: number;
+  idle: MemoryBreakdown;
   /** During the fixed-rate run. */
   atRate: ResourceUse & { requests: number };
   /** During the closed-loop run. */
@@ -27,7 +34,13 @@ interface ProxyFigures {
   notes: string[];
 }
 
-type Row = ProxyFigures | { kind: PathKind; role: string; failed: string };
+/** A process measured idle only, for reference (an empty Node.js process: the floor of any Node program). */
+interface IdleReference {
+  role: string;
+  reference: MemoryBreakdown;
+}
+
+type Row = ProxyFigures | IdleReference | { kind: PathKind; role: string; failed: string };
 
 const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
 
@@ -41,7 +54,7 @@ async function measure(ctx: BenchContext, kind: PathKind, start: () => Promise<R
   try {
     path = await start();
     await sleep(ctx.durations.idleSettleS);
-    const idle = path.proxies.map((p) => rssBytes(processTree(p.child.pid)));
+    const idle = path.proxies.map((p) => memoryBreakdown(processTree(p.child.pid)));
 
     let sampling = samplers(path);
     const rate = await runRate(ctx, {
@@ -75,7 +88,7 @@ async function measure(ctx: BenchContext, kind: PathKind, start: () => Promise<R
     return path.proxies.map((p, i) => ({
       role: p.role,
       kind,
-      idleRssBytes: idle[i],
+      idle: idle[i],
       atRate: { ...atRate[i], requests: rate.recorded },
       saturated: { ...saturated[i], requests: loaded.requests, requestsPerSecond: loaded.requestsPerSecond },
       notes,
@@ -90,6 +103,27 @@ async function measure(ctx: BenchContext, kind: PathKind, start: () => Promise<R
     ];
   } finally {
     await path?.stop();
+  }
+}
+
+/** An empty Node.js process (the same binary weft runs on), idle for as long as the proxies were. */
+async function bareNode(ctx: BenchContext): Promise<Row> {
+  const role = 'empty Node.js process (reference: \`node -e "setInterval(…)"\`)';
+  try {
+    const child = await startChild({
+      name: 'empty node',
+      command: ctx.node,
+      args: ['-e', "setInterval(() => {}, 1e6); console.log('idle node ready')"],
+      readyLine: /idle node ready/,
+    });
+    try {
+      await sleep(ctx.durations.idleSettleS);
+      return { role, reference: memoryBreakdown([child.pid]) };
+    } finally {
+      await child.stop();
+    }
+  } catch (err) {
+    return { kind: 'direct', role, failed: err instanceof Error ? err.message.split('\n')[0] : String(err) };
   }
 }
 
@@ -112,11 +146,13 @@ async function run(ctx: BenchContext): Promise<string> {
   } finally {
     await backend.stop();
   }
+  rows.push(await bareNode(ctx));
 
   const table = markdownTable(
     [
       'proxy',
       'idle RSS MB',
+      'of which private MB',
       `RSS MB at ${fmtInt(RATE)} req/s`,
       `CPU s / 1k req at ${fmtInt(RATE)} req/s`,
       `RSS MB under load (${CONNECTIONS} conns)`,
@@ -126,21 +162,26 @@ async function run(ctx: BenchContext): Promise<string> {
     ],
     rows.map((r) =>
       'failed' in r
-        ? [r.role, '—', '—', '—', '—', '—', '—', `failed: ${r.failed}`]
-        : [
-            r.kind === 'weft-mesh' ? `${r.role} (mesh path)` : r.role,
-            fmtMB(r.idleRssBytes),
-            fmtMB(r.atRate.peakRssBytes),
-            perThousand(r.atRate),
-            fmtMB(r.saturated.peakRssBytes),
-            perThousand(r.saturated),
-            fmtInt(r.saturated.requestsPerSecond),
-            r.notes.join('; '),
-          ],
+        ? [r.role, '—', '—', '—', '—', '—', '—', '—', `failed: ${r.failed}`]
+        : 'reference' in r
+          ? [r.role, fmtMB(r.reference.rss), fmtMB(r.reference.private), '—', '—', '—', '—', '—', 'idle only']
+          : [
+              r.kind === 'weft-mesh' ? `${r.role} (mesh path)` : r.role,
+              fmtMB(r.idle.rss),
+              fmtMB(r.idle.private),
+              fmtMB(r.atRate.peakRssBytes),
+              perThousand(r.atRate),
+              fmtMB(r.saturated.peakRssBytes),
+              perThousand(r.saturated),
+              fmtInt(r.saturated.requestsPerSecond),
+              r.notes.join('; '),
+            ],
     ),
   );
-  const weftRows = rows.filter((r): r is ProxyFigures => !('failed' in r) && r.kind.startsWith('weft'));
-  const worst = weftRows.length > 0 ? Math.max(...weftRows.map((r) => r.idleRssBytes)) : undefined;
+  const weftRows = rows.filter(
+    (r): r is ProxyFigures => !('failed' in r) && !('reference' in r) && r.kind.startsWith('weft'),
+  );
+  const worst = weftRows.length > 0 ? Math.max(...weftRows.map((r) => r.idle.rss)) : undefined;
   const checks = [
     check(
       'idle weft proxy ≤ 50 MB resident',
@@ -157,6 +198,10 @@ answered its first requests. Then ${fmtInt(RATE)} req/s on a fixed schedule for 
 1,000 req/s), then \`wrk -t1 -c${CONNECTIONS}\` for ${ctx.durations.measureS} s. CPU is utime + stime from
 \`/proc/PID/stat\` over the run; RSS is VmRSS sampled every 250 ms (peak shown), summed over a proxy's
 processes (nginx's master and worker). In the mesh path both sidecars carry every request.
+"of which private" is the idle RSS that belongs to that process alone (\`Private_Clean\` + \`Private_Dirty\` in
+\`/proc/PID/smaps_rollup\`): what one more sidecar costs a machine; the rest of its RSS is pages it shares with
+other processes, for a Node.js process chiefly the \`node\` executable's own code and data, which every Node.js
+process on the machine maps once. The empty Node.js process shows that floor, measured the same way.
 
 ${table}
 

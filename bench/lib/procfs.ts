@@ -68,6 +68,35 @@ export function rssBytes(pids: readonly number[]): number {
   return kb * 1024;
 }
 
+/** Resident memory of processes split by sharing (from /proc/PID/smaps_rollup), summed, in bytes. */
+export interface MemoryBreakdown {
+  /** VmRSS: every resident page mapped, shared ones counted in full. */
+  rss: number;
+  /** Pages only these processes map (Private_Clean + Private_Dirty): what one more such process costs. */
+  private: number;
+  /** Proportional set size: shared pages divided among the processes that map them. */
+  pss: number;
+}
+
+/** RSS, private and proportional memory of these processes (zeros for any that ended). */
+export function memoryBreakdown(pids: readonly number[]): MemoryBreakdown {
+  const sum: MemoryBreakdown = { rss: 0, private: 0, pss: 0 };
+  for (const pid of pids) {
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${pid}/smaps_rollup`, 'latin1');
+    } catch {
+      continue;
+    }
+    const kb = (field: string) =>
+      Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0) * 1024;
+    sum.rss += kb('Rss');
+    sum.pss += kb('Pss');
+    sum.private += kb('Private_Clean') + kb('Private_Dirty');
+  }
+  return sum;
+}
+
 /** What a ResourceSampler saw between start and stop. */
 export interface ResourceUse {
   /** CPU seconds used by the tree during the window. */
