@@ -3,6 +3,7 @@ import type { BenchContext, Benchmark } from './lib/context.ts';
 import { startNginxBackend } from './lib/nginx.ts';
 import { PATH_LABELS, type PathKind, type RunningPath, startPath } from './lib/paths.ts';
 import { freePort } from './lib/ports.ts';
+import { startChild } from './lib/processes.ts';
 import {
   type MemoryBreakdown,
   memoryBreakdown,
@@ -10,7 +11,6 @@ import {
   ResourceSampler,
   type ResourceUse,
 } from './lib/procfs.ts';
-import { startChild } from './lib/processes.ts';
 import { runRate } from './lib/rate.ts';
 import { fmtInt, fmtMB, markdownTable } from './lib/table.ts';
 import { check, targetLines } from './lib/targets.ts';
@@ -108,7 +108,7 @@ async function measure(ctx: BenchContext, kind: PathKind, start: () => Promise<R
 
 /** An empty Node.js process (the same binary weft runs on), idle for as long as the proxies were. */
 async function bareNode(ctx: BenchContext): Promise<Row> {
-  const role = 'empty Node.js process (reference: \`node -e "setInterval(…)"\`)';
+  const role = 'empty Node.js process (reference: `node -e "setInterval(…)"`)';
   try {
     const child = await startChild({
       name: 'empty node',
