@@ -1,7 +1,7 @@
 // Benchmark: weft proxy CPU µs and young-generation GCs per HTTP/1.1 request, one hop and two hops, A/B across source trees.
 //
 // Run: `node bench/cpu-per-request.ts [--duration 8] [--runs 2] [--roots /work/main,/tmp/weft-base]`
-// (needs `wrk`, `nginx` and coreutils' `stdbuf`). Each root is a checkout of weft (its own `bench/proxy-http1.ts --serve`
+// (needs `wrk`, `nginx` and coreutils' `stdbuf`; `--route-timeout S` gives the route a timeout). Each root is a checkout of weft (its own `bench/proxy-http1.ts --serve`
 // is started, so an older commit in a `git worktree` can be compared with the working tree);
 // roots are measured alternately (A, B, A, B) so that what the neighbours do hits both alike.
 // The proxies run as `weft proxy` does (`--max-semi-space-size=2`) with `--trace-gc`; the figures
@@ -31,11 +31,13 @@ interface Options {
   allocProf: string;
   /** wrk connections. */
   connections: number;
+  /** Route timeout in seconds (0: none, as the mesh's routes have by default). */
+  routeTimeout: number;
   /** Paths to measure. */
   paths: PathName[];
 }
 
-type PathName = 'one-hop' | 'two-hop';
+type PathName = 'nginx' | 'one-hop' | 'two-hop';
 
 /** A proxy process and the scavenges its `--trace-gc` output has shown so far. */
 interface Proxy {
@@ -60,7 +62,8 @@ function options(): Options {
     cpuProf: value('--cpu-prof') ?? '',
     allocProf: value('--alloc-prof') ?? '',
     connections: Number(value('--connections') ?? 50),
-    paths: (value('--paths') ?? 'one-hop,two-hop').split(',') as PathName[],
+    routeTimeout: Number(value('--route-timeout') ?? 0),
+    paths: (value('--paths') ?? 'nginx,one-hop,two-hop').split(',') as PathName[],
   };
 }
 
@@ -71,15 +74,33 @@ function cpuTicks(pid: number): { user: number; sys: number } {
   return { user: Number(fields[11]), sys: Number(fields[12]) };
 }
 
-function startNginx(dir: string, port: number): ChildProcess {
-  const conf = join(dir, 'backend.conf');
+/** nginx with one worker: `server` is the body of its http block. */
+function startNginx(dir: string, name: string, server: string): ChildProcess {
+  const conf = join(dir, `${name}.conf`);
   writeFileSync(
     conf,
-    `worker_processes 1;\ndaemon off;\nerror_log ${join(dir, 'backend.err')};\npid ${join(dir, 'backend.pid')};\n` +
-      `events { worker_connections 4096; }\nhttp {\n  access_log off;\n  keepalive_requests 100000000;\n` +
-      `  server { listen 127.0.0.1:${port}; location / { default_type text/plain; return 200 "${BODY.replace('\n', '\\n')}"; } }\n}\n`,
+    `worker_processes 1;\ndaemon off;\nerror_log ${join(dir, `${name}.err`)};\npid ${join(dir, `${name}.pid`)};\n` +
+      `events { worker_connections 4096; }\nhttp {\n  access_log off;\n  keepalive_requests 100000000;\n${server}\n}\n`,
   );
   return spawn('nginx', ['-c', conf, '-p', dir], { stdio: 'ignore' });
+}
+
+function backendServer(port: number): string {
+  return `  server { listen 127.0.0.1:${port}; location / { default_type text/plain; return 200 "${BODY.replace('\n', '\\n')}"; } }`;
+}
+
+/** The reference: nginx as a reverse proxy with upstream keep-alive, as bench/http1.ts runs it. */
+function proxyServer(port: number, backend: number): string {
+  return (
+    `  upstream b { server 127.0.0.1:${backend}; keepalive 128; keepalive_requests 100000000; }\n` +
+    `  server { listen 127.0.0.1:${port}; location / { proxy_pass http://b; proxy_http_version 1.1; proxy_set_header Connection ""; } }`
+  );
+}
+
+/** Pid of an nginx master's single worker (the process doing the work). */
+async function nginxWorker(master: ChildProcess): Promise<number> {
+  const { stdout } = await promisify(execFile)('pgrep', ['-P', String(master.pid)], { encoding: 'utf8' });
+  return Number(stdout.trim().split('\n')[0]);
 }
 
 function startProxy(root: string, port: number, backend: number, o: Options, tag: string): Promise<Proxy> {
@@ -103,6 +124,7 @@ function startProxy(root: string, port: number, backend: number, o: Options, tag
       '--serve',
       String(port),
       String(backend),
+      String(o.routeTimeout),
     ],
     { stdio: ['ignore', 'pipe', 'inherit'], env, cwd: root },
   );
@@ -164,16 +186,30 @@ async function waitPort(port: number): Promise<void> {
 
 /** Measures one path: µs of proxy CPU per request and scavenges per 10k requests. */
 async function measure(url: string, proxies: Proxy[], o: Options): Promise<string> {
+  return measurePids(
+    url,
+    proxies.map((p) => p.child.pid!),
+    () => proxies.reduce((s, p) => s + p.scavenges, 0),
+    o,
+  );
+}
+
+async function measurePids(
+  url: string,
+  pids: number[],
+  scavenges: () => number,
+  o: Options,
+): Promise<string> {
   await wrk(url, 2, o.connections);
-  const ticks0 = proxies.map((p) => cpuTicks(p.child.pid!));
-  const gc0 = proxies.map((p) => p.scavenges);
+  const ticks0 = pids.map(cpuTicks);
+  const gc0 = scavenges();
   const r = await wrk(url, o.duration, o.connections);
   // Let the last GC lines written during the run arrive.
   await new Promise((r) => setTimeout(r, 100));
-  const ticks1 = proxies.map((p) => cpuTicks(p.child.pid!));
+  const ticks1 = pids.map(cpuTicks);
   const user = ticks1.reduce((s, t, i) => s + t.user - ticks0[i].user, 0);
   const ticks = user + ticks1.reduce((s, t, i) => s + t.sys - ticks0[i].sys, 0);
-  const scav = proxies.reduce((s, p, i) => s + p.scavenges - gc0[i], 0);
+  const scav = scavenges() - gc0;
   const us = ((ticks / 100) * 1e6) / Math.max(1, r.requests);
   const per10k = (scav * 1e4) / Math.max(1, r.requests);
   const userUs = ((user / 100) * 1e6) / Math.max(1, r.requests);
@@ -185,11 +221,23 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'weft-cpu-'));
   for (const d of [o.cpuProf, o.allocProf]) if (d !== '') mkdirSync(d, { recursive: true });
   const backendPort = await freePort();
-  const backend = startNginx(dir, backendPort);
+  const backend = startNginx(dir, 'backend', backendServer(backendPort));
   const children: ChildProcess[] = [backend];
   try {
     await waitPort(backendPort);
+    let nginx: { port: number; worker: number } | undefined;
+    if (o.paths.includes('nginx')) {
+      const port = await freePort();
+      const master = startNginx(dir, 'proxy', proxyServer(port, backendPort));
+      children.push(master);
+      await waitPort(port);
+      nginx = { port, worker: await nginxWorker(master) };
+    }
     for (let run = 0; run < o.runs; run++) {
+      if (nginx)
+        console.log(
+          `run ${run} nginx reverse proxy: ${await measurePids(`http://127.0.0.1:${nginx.port}/`, [nginx.worker], () => 0, o)}`,
+        );
       for (const [ri, root] of o.roots.entries()) {
         const label = o.roots.length > 1 ? `${String.fromCharCode(65 + ri)} (${root})` : root;
         const [inner, outer] = [await freePort(), await freePort()];

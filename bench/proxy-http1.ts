@@ -41,7 +41,7 @@ function freePort(): Promise<number> {
 }
 
 /** A weft proxy process in "serve" mode: listener `port` routes every request to `backend`. */
-async function serve(port: number, backend: number): Promise<void> {
+async function serve(port: number, backend: number, routeTimeoutSeconds: number): Promise<void> {
   const core = new ProxyCore();
   const cluster = {
     name: 'backend',
@@ -76,7 +76,15 @@ async function serve(port: number, backend: number): Promise<void> {
                   {
                     name: 'all',
                     domains: ['*'],
-                    routes: [{ match: { prefix: '/' }, route: { cluster: 'backend', timeout: {} } }],
+                    routes: [
+                      {
+                        match: { prefix: '/' },
+                        route: {
+                          cluster: 'backend',
+                          timeout: routeTimeoutSeconds > 0 ? { seconds: routeTimeoutSeconds } : {},
+                        },
+                      },
+                    ],
                   },
                 ],
               },
@@ -303,5 +311,7 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[2] === '--serve') await serve(Number(process.argv[3]), Number(process.argv[4]));
+// `--serve PORT BACKEND [ROUTE_TIMEOUT_S]`: the proxy process the benchmarks start.
+if (process.argv[2] === '--serve')
+  await serve(Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5] ?? 0));
 else await main();

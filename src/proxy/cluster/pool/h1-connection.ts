@@ -124,7 +124,7 @@ export class H1Connection {
     this.decode = decode;
     this.responseBytes = 0;
     this.phase = 'head';
-    this.headers = [];
+    // (The header list is replaced when the response head is parsed.)
     this.info.reset();
     handler.onUpstreamAssigned(this);
     if (this.state === 'idle') {

@@ -33,6 +33,8 @@ export class HeadInfo {
   reason = '';
   /** HTTP minor version (0 or 1). */
   minor = 1;
+  /** Value of the Host header while parsing (kept out of the header list). */
+  host: string | undefined = undefined;
 
   reset(): void {
     this.headLength = 0;
@@ -45,6 +47,7 @@ export class HeadInfo {
     this.status = 0;
     this.reason = '';
     this.minor = 1;
+    this.host = undefined;
   }
 }
 
@@ -54,9 +57,12 @@ for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL
   TCHAR[c.charCodeAt(0)] = 1;
 
 function isToken(s: string): boolean {
-  const len = s.length;
-  if (len === 0) return false;
-  for (let i = 0; i < len; i++) {
+  return isTokenRange(s, 0, s.length);
+}
+
+function isTokenRange(s: string, from: number, to: number): boolean {
+  if (to <= from) return false;
+  for (let i = from; i < to; i++) {
     const c = s.charCodeAt(i);
     if (c > 127 || TCHAR[c] === 0) return false;
   }
@@ -64,16 +70,71 @@ function isToken(s: string): boolean {
 }
 
 /**
+ * Lowercase header names common enough that a head names them in most requests or responses,
+ * by length: a name matching one (in any case) is taken from here instead of being sliced and
+ * lowercased, which saves two strings per header line.
+ */
+const KNOWN_NAMES: string[][] = [];
+for (const name of [
+  'host',
+  'date',
+  'server',
+  'accept',
+  'cookie',
+  'expect',
+  'upgrade',
+  'x-b3-spanid',
+  'connection',
+  'keep-alive',
+  'user-agent',
+  'set-cookie',
+  'content-type',
+  'x-request-id',
+  'cache-control',
+  'authorization',
+  'last-modified',
+  'accept-encoding',
+  'accept-language',
+  'content-length',
+  'x-b3-traceid',
+  'x-b3-sampled',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-envoy-attempt-count',
+  'x-envoy-upstream-service-time',
+  'transfer-encoding',
+  'proxy-connection',
+  'content-encoding',
+  'traceparent',
+  'etag',
+  'vary',
+  'location',
+]) {
+  const list = KNOWN_NAMES[name.length] ?? [];
+  list.push(name);
+  KNOWN_NAMES[name.length] = list;
+}
+
+/** The lowercase name `text[from..to)` spells in any case, when it is a known name; else undefined. */
+function knownName(text: string, from: number, to: number): string | undefined {
+  const list = KNOWN_NAMES[to - from];
+  if (list === undefined) return undefined;
+  next: for (let k = 0; k < list.length; k++) {
+    const name = list[k];
+    // OR 0x20 lowercases A-Z; for the letters and '-' of these names nothing else maps onto them
+    // (CR, the only byte that maps onto '-', cannot be inside a line).
+    for (let i = 0; i < name.length; i++)
+      if ((text.charCodeAt(from + i) | 0x20) !== name.charCodeAt(i)) continue next;
+    return name;
+  }
+  return undefined;
+}
+
+/**
  * Parses header lines `text[from..]` into `out` (lowercase names, hop-by-hop and framing
  * headers consumed into `info`). Returns false when a line is malformed.
  */
-function parseHeaderLines(
-  text: string,
-  from: number,
-  out: string[],
-  info: HeadInfo,
-  host: { value: string | undefined },
-): boolean {
+function parseHeaderLines(text: string, from: number, out: string[], info: HeadInfo): boolean {
   let pos = from;
   let connection = '';
   let upgrade = '';
@@ -106,22 +167,24 @@ function parseHeaderLines(
       info.error = 'obsolete header line folding';
       return false;
     }
-    const rawName = text.slice(start, colon);
-    if (!isToken(rawName)) {
+    if (!isTokenRange(text, start, colon)) {
       info.error = 'invalid header name';
       return false;
     }
-    const name = rawName.toLowerCase();
-    let value = text.slice(colon + 1, eol);
-    if (value.length > 0 && (value.charCodeAt(0) <= 32 || value.charCodeAt(value.length - 1) <= 32))
-      value = value.trim();
+    const name = knownName(text, start, colon) ?? text.slice(start, colon).toLowerCase();
+    // Optional whitespace (SP, HTAB) around the value is skipped before slicing: one string, not two.
+    let vs = colon + 1;
+    let ve = eol;
+    while (vs < ve && isOws(text.charCodeAt(vs))) vs++;
+    while (ve > vs && isOws(text.charCodeAt(ve - 1))) ve--;
+    // Framing and hop-by-hop values are read in place; the common ones never become strings.
     switch (name) {
       case 'content-length': {
-        if (!/^\d+$/.test(value)) {
+        const n = digits(text, vs, ve);
+        if (n < 0) {
           info.error = 'invalid content-length';
           return false;
         }
-        const n = Number(value);
         if (info.contentLength >= 0 && info.contentLength !== n) {
           info.error = 'conflicting content-length';
           return false;
@@ -129,24 +192,31 @@ function parseHeaderLines(
         info.contentLength = n;
         continue;
       }
-      case 'transfer-encoding':
-        te = te === '' ? value.toLowerCase() : `${te},${value.toLowerCase()}`;
+      case 'transfer-encoding': {
+        const v = lowerValue(text, vs, ve, 'chunked');
+        te = te === '' ? v : `${te},${v}`;
         continue;
-      case 'connection':
-        connection = connection === '' ? value.toLowerCase() : `${connection},${value.toLowerCase()}`;
+      }
+      case 'connection': {
+        const v = lowerValue(text, vs, ve, 'keep-alive', 'close');
+        connection = connection === '' ? v : `${connection},${v}`;
         continue;
+      }
       case 'keep-alive':
       case 'proxy-connection':
         continue;
+    }
+    const value = text.slice(vs, ve);
+    switch (name) {
       case 'upgrade':
         upgrade = value;
         continue;
       case 'host':
-        if (host.value !== undefined && host.value !== value) {
+        if (info.host !== undefined && info.host !== value) {
           info.error = 'multiple host headers';
           return false;
         }
-        host.value = value;
+        info.host = value;
         continue;
       case 'expect':
         if (value.toLowerCase() === '100-continue') {
@@ -186,6 +256,37 @@ function parseHeaderLines(
   return true;
 }
 
+/** The decimal number `text[from..to)` spells, or -1 when it is empty or not all digits. */
+function digits(text: string, from: number, to: number): number {
+  if (to <= from) return -1;
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/** True when `text[from..to)` is `lower` in any case (`lower` is lowercase letters and '-'). */
+function equalsLower(text: string, from: number, to: number, lower: string): boolean {
+  if (to - from !== lower.length) return false;
+  for (let i = 0; i < lower.length; i++)
+    if ((text.charCodeAt(from + i) | 0x20) !== lower.charCodeAt(i)) return false;
+  return true;
+}
+
+/** `text[from..to)` lowercased; one of the expected values is returned without making a string. */
+function lowerValue(text: string, from: number, to: number, a: string, b = ''): string {
+  if (equalsLower(text, from, to, a)) return a;
+  if (b !== '' && equalsLower(text, from, to, b)) return b;
+  return text.slice(from, to).toLowerCase();
+}
+
+function isOws(c: number): boolean {
+  return c === 32 || c === 9;
+}
+
 function removeHeader(h: string[], name: string): void {
   let w = 0;
   for (let r = 0; r < h.length; r += 2) {
@@ -195,6 +296,17 @@ function removeHeader(h: string[], name: string): void {
     w += 2;
   }
   h.length = w;
+}
+
+const METHODS = ['GET', 'PUT', 'POST', 'HEAD', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT'];
+
+/** The method `text[0..end)` names when it is a standard one (methods are case-sensitive). */
+function knownMethod(text: string, end: number): string | undefined {
+  for (let k = 0; k < METHODS.length; k++) {
+    const m = METHODS[k];
+    if (m.length === end && text.startsWith(m)) return m;
+  }
+  return undefined;
 }
 
 /** Finds the end of a head in `buf`; -1 when not there yet. */
@@ -221,11 +333,12 @@ export function parseRequestHead(buf: Buffer, head: RequestHead, info: HeadInfo)
     info.error = 'malformed request line';
     return 'invalid';
   }
-  const method = text.slice(0, sp1);
+  const method = knownMethod(text, sp1) ?? text.slice(0, sp1);
   const target = text.slice(sp1 + 1, sp2);
-  const version = text.slice(sp2 + 1, lineEnd);
-  if (version === 'HTTP/1.1') info.minor = 1;
-  else if (version === 'HTTP/1.0') {
+  const version =
+    lineEnd - sp2 - 1 === 8 && text.startsWith('HTTP/1.', sp2 + 1) ? text.charCodeAt(lineEnd - 1) : 0;
+  if (version === 49 /* HTTP/1.1 */) info.minor = 1;
+  else if (version === 48 /* HTTP/1.0 */) {
     info.minor = 0;
     info.close = true;
   } else {
@@ -237,21 +350,21 @@ export function parseRequestHead(buf: Buffer, head: RequestHead, info: HeadInfo)
     return 'invalid';
   }
   head.method = method;
-  head.protocol = version;
-  const host = { value: undefined as string | undefined };
+  head.protocol = version === 49 ? 'HTTP/1.1' : 'HTTP/1.0';
   if (info.minor === 0) info.close = true;
-  if (!parseHeaderLines(text, lineEnd + 2, head.headers, info, host)) return 'invalid';
+  if (!parseHeaderLines(text, lineEnd + 2, head.headers, info)) return 'invalid';
+  const host = info.host;
   if (info.minor === 0 && /keep-alive/i.test(findRaw(text, 'connection'))) info.close = false;
   const c0 = target.charCodeAt(0);
   if (c0 === 47 /* / */) {
     head.path = target;
-    head.authority = host.value ?? '';
+    head.authority = host ?? '';
   } else if (method === 'CONNECT') {
     head.path = '';
     head.authority = target;
   } else if (target === '*') {
     head.path = '*';
-    head.authority = host.value ?? '';
+    head.authority = host ?? '';
   } else {
     // absolute-form: scheme://authority/path?query
     const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/([^/?#]*)([^#]*)/.exec(target);
@@ -263,7 +376,7 @@ export function parseRequestHead(buf: Buffer, head: RequestHead, info: HeadInfo)
     head.authority = m[2];
     head.path = m[3] === '' ? '/' : m[3].startsWith('/') ? m[3] : `/${m[3]}`;
   }
-  if (info.minor === 1 && head.authority === '' && host.value === undefined) {
+  if (info.minor === 1 && head.authority === '' && host === undefined) {
     info.error = 'missing host header';
     return 'invalid';
   }
@@ -290,17 +403,23 @@ export function parseResponseHead(buf: Buffer, headers: string[], info: HeadInfo
     return 'invalid';
   }
   info.minor = text.charCodeAt(7) === 48 ? 0 : 1;
-  const status = Number(text.slice(9, 12));
+  const status = digits(text, 9, 12);
   if (!(status >= 100 && status <= 999)) {
     info.error = 'malformed status line';
     return 'invalid';
   }
   info.status = status;
-  info.reason = lineEnd > 13 ? text.slice(13, lineEnd) : '';
+  // The canonical reason phrase ("OK") is taken from the table rather than sliced.
+  const canonical = STATUS_TEXT[status];
+  info.reason =
+    lineEnd <= 13
+      ? ''
+      : canonical !== undefined && lineEnd - 13 === canonical.length && text.startsWith(canonical, 13)
+        ? canonical
+        : text.slice(13, lineEnd);
   if (info.minor === 0) info.close = true;
-  const host = { value: undefined as string | undefined };
-  if (!parseHeaderLines(text, lineEnd + 2, headers, info, host)) return 'invalid';
-  if (host.value !== undefined) headers.push('host', host.value);
+  if (!parseHeaderLines(text, lineEnd + 2, headers, info)) return 'invalid';
+  if (info.host !== undefined) headers.push('host', info.host);
   if (info.expectContinue) headers.push('expect', '100-continue');
   if (info.framing === 'none' && info.contentLength < 0 && status >= 200 && status !== 204 && status !== 304)
     info.framing = 'eof';

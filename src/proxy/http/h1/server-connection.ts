@@ -1,11 +1,11 @@
 // One downstream HTTP/1.1 connection: parses requests, runs filters and the router, forwards upstream.
-import { randomUUID } from 'node:crypto';
 import type net from 'node:net';
 import type { Cluster } from '../../cluster/cluster.ts';
 import type { Host } from '../../cluster/host.ts';
 import type { H1Connection, H1ResponseHandler, UpstreamFailure } from '../../cluster/pool/h1-connection.ts';
 import type { H1Pool } from '../../cluster/pool/h1-pool.ts';
 import { admitRetry, backOffMs, releaseRetry } from '../../cluster/retry-admission.ts';
+import { headerLinesLength, putHeaderLines, putLatin1 } from '../../common/latin1.ts';
 import type { ResponseFlag } from '../../common/response-flags.ts';
 import { splice } from '../../common/splice.ts';
 import { tlsConnectionFacts } from '../../tls/connection-facts.ts';
@@ -14,6 +14,7 @@ import type { HttpConnectionManager } from '../connection-manager.ts';
 import type { DownstreamConnection, FilterStream, HttpFilter, StreamInfo } from '../filters/filter.ts';
 import { h1LocalReply, isGrpc, LOCAL_BODY } from '../local-reply.ts';
 import { RequestHead } from '../request-head.ts';
+import { requestId } from '../request-id.ts';
 import { applyResponseMutations } from '../router/header-mutations.ts';
 import { MirrorExchange } from '../router/mirror.ts';
 import { retriableAnswer, retriesConnectFailure, retriesReset, retriesTimeout } from '../router/retry.ts';
@@ -36,6 +37,37 @@ const QUEUE_LIMIT = 1024 * 1024;
 /** Request bodies up to this size are kept so that a retry can send them again (Envoy's buffer limit). */
 const REPLAY_LIMIT = 64 * 1024;
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
+const NO_HEADERS: string[] = [];
+/** The fixed bytes of a request line between the path and the authority. */
+const REQUEST_LINE_MIDDLE = ' HTTP/1.1\r\nhost: ';
+const XFP_HTTP = 'x-forwarded-proto: http\r\n';
+const XFP_HTTPS = 'x-forwarded-proto: https\r\n';
+const CHUNKED_LINE = 'transfer-encoding: chunked\r\n';
+/** Status lines with the canonical reason, built once per status. */
+const STATUS_LINES = new Map<number, string>();
+
+function statusLine(status: number, reason: string): string {
+  const canonical = STATUS_TEXT[status];
+  if (reason !== '' && reason !== canonical) return `HTTP/1.1 ${status} ${reason}\r\n`;
+  let line = STATUS_LINES.get(status);
+  if (line === undefined) {
+    line = `HTTP/1.1 ${status} ${canonical ?? ''}\r\n`;
+    STATUS_LINES.set(status, line);
+  }
+  return line;
+}
+
+/** `server: NAME\r\n` for the last server name asked for (one per process in practice). */
+let serverLineName = '';
+let serverLineText = '';
+
+function serverLine(name: string): string {
+  if (name !== serverLineName) {
+    serverLineName = name;
+    serverLineText = `server: ${name}\r\n`;
+  }
+  return serverLineText;
+}
 
 /** Where the connection is in its request/response cycle. */
 type ConnState = 'idle' | 'active' | 'tunnel' | 'closed';
@@ -66,7 +98,14 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
   /** Request body held until the upstream connection is ready. */
   private queue: Buffer[] = [];
   private queued = 0;
+  /**
+   * The route timeout's timer, kept for the connection's life and re-armed with refresh() for
+   * each request of the same timeout (no timer object per request); `timerArmed` says whether
+   * the current request's timeout runs (a disarmed timer that fires does nothing).
+   */
   private timer: NodeJS.Timeout | undefined;
+  private timerMs = 0;
+  private timerArmed = false;
   private retriesLeft = 0;
   private filters: HttpFilter[] | null = null;
   private filterIndex = 0;
@@ -92,8 +131,14 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
   /** The request body as sent upstream, kept for retries; null when there is none or it outgrew REPLAY_LIMIT. */
   private replay: Buffer[] | null = null;
   private replayed = 0;
-  /** A response head not yet written (see writeWithHead). */
-  private pendingHead: string | null = null;
+  /**
+   * A response head not yet written (see writeWithHead), in pieces: status line (null: none
+   * pending), server line, the header list, and the framing/connection lines with the final CRLF.
+   */
+  private pendingStatus: string | null = null;
+  private pendingServer = '';
+  private pendingHeaders: string[] = NO_HEADERS;
+  private pendingTail = '';
   /** Set when the request goes to an HTTP/2 upstream (see to-h2.ts). */
   h2Upstream: H2UpstreamRequest | null = null;
 
@@ -223,12 +268,19 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
   /** Envoy's route timeout runs from the end of the request to the end of the response. */
   private startTimer(): void {
     const action = this.decision.action;
-    if (!action || this.respDone || this.state !== 'active' || this.timer) return;
+    if (!action || this.respDone || this.state !== 'active' || this.timerArmed) return;
     const timeout =
       action.grpcTimeoutMaxMs === undefined && action.maxStreamDurationMs === 0
         ? action.timeoutMs
         : effectiveTimeout(action, this.head);
-    if (timeout > 0) this.timer = setTimeout(this.onTimeout, timeout);
+    if (timeout <= 0) return;
+    this.timerArmed = true;
+    if (this.timer !== undefined && this.timerMs === timeout) this.timer.refresh();
+    else {
+      if (this.timer !== undefined) clearTimeout(this.timer);
+      this.timer = setTimeout(this.onTimeout, timeout);
+      this.timerMs = timeout;
+    }
   }
 
   // ---- request start: filters, router, upstream ----
@@ -258,7 +310,7 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
     if (cfg.generateRequestId) {
       const id = head.get('x-request-id');
       if (id === undefined) {
-        this.requestId = randomUUID();
+        this.requestId = requestId();
         head.headers.push('x-request-id', this.requestId);
       } else this.requestId = id;
     }
@@ -439,23 +491,62 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
     }
     const head = this.head;
     const cfg = this.hcm.config;
-    let out = `${head.method} ${head.path} HTTP/1.1\r\nhost: ${head.authority}\r\n${headerLines(head.headers)}`;
-    if (head.get('x-forwarded-proto') === undefined) out += `x-forwarded-proto: ${head.scheme}\r\n`;
+    // The head is written straight into one Buffer of its exact size (no intermediate strings).
+    const xfp =
+      head.get('x-forwarded-proto') !== undefined
+        ? ''
+        : head.scheme === 'http'
+          ? XFP_HTTP
+          : head.scheme === 'https'
+            ? XFP_HTTPS
+            : `x-forwarded-proto: ${head.scheme}\r\n`;
+    let xff = '';
     if (cfg.useRemoteAddress && !cfg.skipXffAppend) {
-      const xff = head.get('x-forwarded-for');
-      out += `x-forwarded-for: ${xff === undefined ? head.remoteAddress : `${xff}, ${head.remoteAddress}`}\r\n`;
+      const prior = head.get('x-forwarded-for');
+      xff = `x-forwarded-for: ${prior === undefined ? head.remoteAddress : `${prior}, ${head.remoteAddress}`}\r\n`;
     }
-    const framing = this.info.framing;
-    if (framing === 'chunked') out += 'transfer-encoding: chunked\r\n';
-    else if (this.info.contentLength >= 0) out += `content-length: ${this.info.contentLength}\r\n`;
-    if (this.info.upgrade !== '') out += `connection: upgrade\r\nupgrade: ${this.info.upgrade}\r\n`;
-    out += '\r\n';
+    const info = this.info;
+    const framing =
+      info.framing === 'chunked'
+        ? CHUNKED_LINE
+        : info.contentLength >= 0
+          ? `content-length: ${info.contentLength}\r\n`
+          : '';
+    const upgrade = info.upgrade === '' ? '' : `connection: upgrade\r\nupgrade: ${info.upgrade}\r\n`;
+    const out = Buffer.allocUnsafe(
+      head.method.length +
+        1 +
+        head.path.length +
+        REQUEST_LINE_MIDDLE.length +
+        head.authority.length +
+        2 +
+        headerLinesLength(head.headers) +
+        xfp.length +
+        xff.length +
+        framing.length +
+        upgrade.length +
+        2,
+    );
+    let off = putLatin1(out, 0, head.method);
+    out[off++] = 32;
+    off = putLatin1(out, off, head.path);
+    off = putLatin1(out, off, REQUEST_LINE_MIDDLE);
+    off = putLatin1(out, off, head.authority);
+    out[off++] = 13;
+    out[off++] = 10;
+    off = putHeaderLines(out, off, head.headers);
+    off = putLatin1(out, off, xfp);
+    off = putLatin1(out, off, xff);
+    off = putLatin1(out, off, framing);
+    off = putLatin1(out, off, upgrade);
+    out[off++] = 13;
+    out[off] = 10;
     const socket = conn.socket;
     if (this.queue.length === 0) {
-      socket.write(out, 'latin1');
+      socket.write(out);
     } else {
       socket.cork();
-      socket.write(out, 'latin1');
+      socket.write(out);
       for (const chunk of this.queue) socket.write(chunk);
       socket.uncork();
       if (!this.reqDone) {
@@ -532,50 +623,65 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
     upstreamCloses: boolean,
   ): void {
     const cfg = this.hcm.config;
-    let out = `HTTP/1.1 ${status} ${reason || STATUS_TEXT[status] || ''}\r\n`;
+    let server = '';
     if (cfg.serverHeader === 'OVERWRITE') {
       removeFlat(headers, 'server');
-      out += `server: ${cfg.serverName}\r\n`;
+      server = serverLine(cfg.serverName);
     } else if (cfg.serverHeader === 'APPEND_IF_ABSENT' && !hasFlat(headers, 'server'))
-      out += `server: ${cfg.serverName}\r\n`;
-    out += headerLines(headers);
+      server = serverLine(cfg.serverName);
+    let tail = '';
     if (framing === 'chunked' && this.info.minor === 0) this.closeAfter = true;
-    else if (framing === 'chunked') out += 'transfer-encoding: chunked\r\n';
-    else if (contentLength >= 0) out += `content-length: ${contentLength}\r\n`;
+    else if (framing === 'chunked') tail = CHUNKED_LINE;
+    else if (contentLength >= 0) tail = `content-length: ${contentLength}\r\n`;
     else if (framing === 'length') this.closeAfter = true;
-    else if (framing === 'eof' && !upstreamCloses) out += 'content-length: 0\r\n';
+    else if (framing === 'eof' && !upstreamCloses) tail = 'content-length: 0\r\n';
     // A close-delimited upstream body must be close-delimited downstream too.
     if (framing === 'eof') this.closeAfter = true;
     if (this.hcm.draining) this.closeAfter = true;
-    if (this.closeAfter) out += 'connection: close\r\n';
+    if (this.closeAfter) tail += 'connection: close\r\n\r\n';
     // An HTTP/1.0 client keeps the connection only when told so (ab -k, old clients).
-    else if (this.info.minor === 0) out += 'connection: keep-alive\r\n';
-    out += '\r\n';
+    else if (this.info.minor === 0) tail += 'connection: keep-alive\r\n\r\n';
+    else tail += '\r\n';
     // Held until the body bytes of the same read arrive, so head and body leave in one write.
-    this.pendingHead = out;
+    this.pendingStatus = statusLine(status, reason);
+    this.pendingServer = server;
+    this.pendingHeaders = headers;
+    this.pendingTail = tail;
   }
 
-  /** Writes a held response head, joined with `chunk` when it is small. Returns write()'s result. */
+  /**
+   * Writes a held response head, joined with `chunk` in one Buffer when it is small (the head is
+   * encoded straight into it). Returns write()'s result.
+   */
   private writeWithHead(chunk: Buffer | null): boolean {
-    const head = this.pendingHead!;
-    this.pendingHead = null;
+    const status = this.pendingStatus!;
+    const server = this.pendingServer;
+    const headers = this.pendingHeaders;
+    const tail = this.pendingTail;
+    this.pendingStatus = null;
+    this.pendingHeaders = NO_HEADERS;
+    const headLength = status.length + server.length + headerLinesLength(headers) + tail.length;
+    const joined = chunk !== null && chunk.length <= 16384;
+    const buf = Buffer.allocUnsafe(joined ? headLength + chunk.length : headLength);
+    let off = putLatin1(buf, 0, status);
+    off = putLatin1(buf, off, server);
+    off = putHeaderLines(buf, off, headers);
+    off = putLatin1(buf, off, tail);
     const socket = this.socket;
-    if (chunk === null) return socket.write(head, 'latin1');
-    if (chunk.length <= 16384) {
-      const buf = Buffer.allocUnsafe(head.length + chunk.length);
-      (buf as Buffer & { latin1Write(s: string, o: number): number }).latin1Write(head, 0);
-      chunk.copy(buf, head.length);
+    if (chunk === null) return socket.write(buf);
+    if (joined) {
+      chunk.copy(buf, off);
       return socket.write(buf);
     }
     socket.cork();
-    socket.write(head, 'latin1');
+    socket.write(buf);
     const ok = socket.write(chunk);
     socket.uncork();
     return ok;
   }
 
   onUpstreamFlush(_conn: H1Connection): void {
-    if (this.pendingHead !== null) this.writeWithHead(null);
+    if (this.pendingStatus !== null) this.writeWithHead(null);
   }
 
   onUpstreamBody(conn: H1Connection, chunk: Buffer): boolean {
@@ -583,7 +689,7 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
     // Small pieces are copied (the upstream's read buffer is reused); large ones are lent.
     const copied = chunk.length <= 16384;
     const ok =
-      this.pendingHead !== null
+      this.pendingStatus !== null
         ? this.writeWithHead(chunk)
         : this.socket.write(copied ? Buffer.from(chunk) : chunk);
     if (!ok) {
@@ -600,7 +706,7 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
       this.retry();
       return;
     }
-    if (this.pendingHead !== null) this.writeWithHead(null);
+    if (this.pendingStatus !== null) this.writeWithHead(null);
     this.respDone = true;
     const reuse = this.reqDone;
     this.finishUpstream(reuse);
@@ -794,6 +900,7 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
       // The tunnel becomes a new HTTP/1.1 connection of this manager; this one steps aside.
       this.socket.removeListener('error', this.onError);
       this.socket.removeListener('close', this.onClose);
+      this.dropTimer();
       this.hcm.connectionClosed(this);
       this.hcm.stats.cxActive--;
       this.hcm.stats.cxTotal--;
@@ -882,7 +989,8 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
   }
 
   private readonly onTimeout = (): void => {
-    this.timer = undefined;
+    if (!this.timerArmed) return;
+    this.timerArmed = false;
     if (this.state !== 'active' || this.respDone) return;
     if (this.cluster) {
       this.cluster.stats.rqTimeout++;
@@ -903,11 +1011,18 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
     else this.localReply(504, LOCAL_BODY.timeout, 'UT');
   };
 
-  private clearTimer(): void {
-    if (this.timer) {
+  /** Releases the route timer when the connection is done with it. */
+  private dropTimer(): void {
+    this.timerArmed = false;
+    if (this.timer !== undefined) {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
+  }
+
+  private clearTimer(): void {
+    // The timer itself stays for the next request (see dropTimer).
+    this.timerArmed = false;
     if (this.backOffTimer) {
       clearTimeout(this.backOffTimer);
       this.backOffTimer = undefined;
@@ -1061,6 +1176,7 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
   };
 
   private readonly onClose = (): void => {
+    this.dropTimer();
     this.hcm.stats.cxActive--;
     this.hcm.connectionClosed(this);
     if (this.state === 'active') {
