@@ -36,9 +36,9 @@ async function packagesLoadedBy(modules: string[]): Promise<string[]> {
 }
 
 /** Packages a sidecar must not load at start (the CA and the control plane's xDS server keep them). */
-const NOT_IN_PROXY = ['@peculiar/x509', 'reflect-metadata', 'tsyringe'];
+const NOT_IN_PROXY = ['@peculiar/x509', 'reflect-metadata', 'tsyringe', '@grpc/grpc-js'];
 
-test('the weft proxy command loads no X.509 library at start', async () => {
+test('the weft proxy command loads neither an X.509 library nor grpc-js at start', async () => {
   const loaded = await packagesLoadedBy(['src/cli/proxy.ts', 'src/proxy/sidecar.ts']);
   assert.ok(loaded.includes('protobufjs'), `the hook saw the proxy's packages: ${loaded.join(', ')}`);
   for (const name of NOT_IN_PROXY) assert.ok(!loaded.includes(name), `weft proxy loads ${name}`);

@@ -1,5 +1,7 @@
 // ADS client (state of the world): subscribes, ACKs or NACKs each response, reconnects with backoff + jitter.
-import * as grpc from '@grpc/grpc-js';
+//
+// The stream is one gRPC call over node:http2 (grpc-call.ts), not grpc-js: a sidecar has one
+// call to make, and grpc-js costs every sidecar ~15 MB resident (docs/performance.md).
 import {
   adsService,
   type DiscoveryRequestMessage,
@@ -10,6 +12,7 @@ import {
 import { TYPE_URL } from '../../control/xds/types.ts';
 import type { Logger } from '../../observe/log.ts';
 import { camelize } from './camelize.ts';
+import { GRPC_STATUS, GrpcBidiCall, type GrpcCallEnd } from './grpc-call.ts';
 
 /** A decoded resource handed to the proxy: its name and its body in camelCase protobufjs form. */
 export interface XdsResource {
@@ -38,6 +41,12 @@ export interface AdsClientConfig {
   /** First reconnect delay (ms); doubles up to `maxBackoffMs`, with jitter. */
   initialBackoffMs: number;
   maxBackoffMs: number;
+  /** Largest response accepted (bytes); default 64 MiB. */
+  maxMessageBytes?: number;
+  /** HTTP/2 PING interval on the connection (ms); default 30 s. */
+  keepaliveIntervalMs?: number;
+  /** Reconnect when a PING is unanswered this long (ms); default 20 s. */
+  keepaliveTimeoutMs?: number;
 }
 
 interface TypeState {
@@ -55,14 +64,13 @@ interface TypeState {
 const ORDER = [TYPE_URL.cluster, TYPE_URL.endpoint, TYPE_URL.listener, TYPE_URL.route];
 const WILDCARD = new Set<string>([TYPE_URL.listener, TYPE_URL.cluster]);
 
-type AdsCall = grpc.ClientDuplexStream<DiscoveryRequestMessage, DiscoveryResponseMessage>;
+const ADS_METHOD = adsService.StreamAggregatedResources;
 
 export class AdsClient {
   private readonly config: AdsClientConfig;
   private readonly handler: XdsHandler;
   private readonly log: Logger;
-  private readonly client: grpc.Client & { StreamAggregatedResources(): AdsCall };
-  private call: AdsCall | undefined;
+  private call: GrpcBidiCall | undefined;
   private readonly state = new Map<string, TypeState>();
   private attempt = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -78,11 +86,6 @@ export class AdsClient {
     this.config = config;
     this.handler = handler;
     this.log = log;
-    const Client = grpc.makeGenericClientConstructor(adsService, 'AggregatedDiscoveryService');
-    this.client = new Client(config.address, grpc.credentials.createInsecure(), {
-      'grpc.keepalive_time_ms': 30000,
-      'grpc.max_receive_message_length': 64 * 1024 * 1024,
-    }) as unknown as grpc.Client & { StreamAggregatedResources(): AdsCall };
     for (const t of ORDER) this.state.set(t, { version: '', nonce: '', names: [], lastError: '' });
   }
 
@@ -100,22 +103,18 @@ export class AdsClient {
   private open(): void {
     if (this.closed) return;
     this.counters.connects++;
-    const call = this.client.StreamAggregatedResources();
+    const call: GrpcBidiCall = new GrpcBidiCall(
+      {
+        address: this.config.address,
+        path: ADS_METHOD.path,
+        maxMessageBytes: this.config.maxMessageBytes ?? 64 * 1024 * 1024,
+        keepaliveIntervalMs: this.config.keepaliveIntervalMs ?? 30_000,
+        keepaliveTimeoutMs: this.config.keepaliveTimeoutMs ?? 20_000,
+      },
+      (bytes) => this.onMessage(call, bytes),
+      (end) => this.onStreamEnd(call, end),
+    );
     this.call = call;
-    call.on('data', (resp: DiscoveryResponseMessage) => {
-      this.attempt = 0;
-      this.connected = true;
-      this.queue = this.queue.then(() => this.onResponse(call, resp));
-    });
-    call.on('error', (err: grpc.ServiceError) => {
-      if (this.call === call)
-        this.log.warn(
-          { code: err.code, details: err.details },
-          'xDS stream failed; serving the last configuration',
-        );
-    });
-    call.on('close', () => this.onStreamEnd(call));
-    call.on('end', () => this.onStreamEnd(call));
     // Initial requests: CDS and LDS as wildcards, RDS/EDS for names already known (after a reconnect).
     for (const t of ORDER) {
       const s = this.state.get(t)!;
@@ -124,8 +123,32 @@ export class AdsClient {
     }
   }
 
-  private onStreamEnd(call: AdsCall): void {
+  private onMessage(call: GrpcBidiCall, bytes: Buffer): void {
     if (this.call !== call) return;
+    let resp: DiscoveryResponseMessage;
+    try {
+      resp = ADS_METHOD.responseDeserialize(bytes);
+    } catch (err) {
+      // What grpc-js does with a response it cannot parse: the call fails with INTERNAL.
+      call.cancel();
+      const details = `failed to parse the server's response: ${err instanceof Error ? err.message : String(err)}`;
+      this.onStreamEnd(call, { code: GRPC_STATUS.internal, details, source: 'client' });
+      return;
+    }
+    this.attempt = 0;
+    this.connected = true;
+    this.queue = this.queue.then(() => this.onResponse(call, resp));
+  }
+
+  private onStreamEnd(call: GrpcBidiCall, end: GrpcCallEnd): void {
+    if (this.call !== call) return;
+    if (end.code === GRPC_STATUS.ok)
+      this.log.info({ details: end.details }, 'the control plane ended the xDS stream');
+    else
+      this.log.warn(
+        { code: end.code, details: end.details, source: end.source },
+        'xDS stream failed; serving the last configuration',
+      );
     this.call = undefined;
     this.connected = false;
     this.counters.disconnects++;
@@ -137,7 +160,7 @@ export class AdsClient {
     this.timer = setTimeout(() => this.open(), delay);
   }
 
-  private send(call: AdsCall, typeUrl: string, errorDetail?: string): void {
+  private send(call: GrpcBidiCall, typeUrl: string, errorDetail?: string): void {
     const s = this.state.get(typeUrl)!;
     const req: DiscoveryRequestMessage = {
       version_info: s.version,
@@ -147,10 +170,10 @@ export class AdsClient {
       response_nonce: s.nonce,
     };
     if (errorDetail !== undefined) req.error_detail = { code: 3, message: errorDetail };
-    call.write(req);
+    call.write(ADS_METHOD.requestSerialize(req));
   }
 
-  private async onResponse(call: AdsCall, resp: DiscoveryResponseMessage): Promise<void> {
+  private async onResponse(call: GrpcBidiCall, resp: DiscoveryResponseMessage): Promise<void> {
     const typeUrl = resp.type_url ?? '';
     const s = this.state.get(typeUrl);
     if (!s || this.call !== call) return;
@@ -186,7 +209,7 @@ export class AdsClient {
     if (typeUrl === TYPE_URL.cluster) this.resubscribe(call, TYPE_URL.endpoint, this.handler.endpointNames());
   }
 
-  private resubscribe(call: AdsCall, typeUrl: string, names: string[]): void {
+  private resubscribe(call: GrpcBidiCall, typeUrl: string, names: string[]): void {
     const s = this.state.get(typeUrl)!;
     const sorted = [...new Set(names)].sort();
     if (sorted.length === s.names.length && sorted.every((n, i) => n === s.names[i])) return;
@@ -200,7 +223,6 @@ export class AdsClient {
     const call = this.call;
     this.call = undefined;
     call?.cancel();
-    this.client.close();
   }
 }
 
