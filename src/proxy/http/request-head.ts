@@ -84,7 +84,8 @@ export class RequestHead {
     this.scheme = 'http';
     this.authority = '';
     this.path = '';
-    this.headers = [];
+    // Emptied in place: the list keeps its capacity for the next request's headers.
+    this.headers.length = 0;
     this.protocol = 'HTTP/1.1';
   }
 }

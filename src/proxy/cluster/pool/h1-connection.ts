@@ -21,7 +21,10 @@ export interface H1ResponseHandler {
   onUpstreamInformational(conn: H1Connection, info: HeadInfo, headers: string[]): void;
   /** The bytes of one socket read have all been handed over (a moment to flush held writes). */
   onUpstreamFlush(conn: H1Connection): void;
-  /** The final response head; `conn.reader` is set up for the body. */
+  /**
+   * The final response head; `conn.reader` is set up for the body. `headers` is the connection's
+   * own list, emptied for its next response: copy it if it must outlive this exchange.
+   */
   onUpstreamHead(conn: H1Connection, info: HeadInfo, headers: string[]): void;
   /**
    * Body bytes: raw (framing kept) or de-chunked, as the handler chose with `decode`. The bytes
@@ -196,7 +199,8 @@ export class H1Connection {
           off = 0;
         }
         if (buf.length === 0) return;
-        this.headers = [];
+        // Emptied in place (handlers use the list only during their callbacks): no new array per response.
+        this.headers.length = 0;
         this.info.reset();
         const outcome = parseResponseHead(buf, this.headers, this.info);
         if (outcome === 'incomplete') {

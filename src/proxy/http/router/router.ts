@@ -143,7 +143,7 @@ export function decide(
       response: { add: [], remove: [] },
     };
   } else {
-    wc = pickWeightedCluster(action, Math.random());
+    wc = pickWeightedCluster(action, action.clusters.length === 1 ? 0 : Math.random());
     clusterName = wc.name;
   }
   const cluster = clusters.get(clusterName);
