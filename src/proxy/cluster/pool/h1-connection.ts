@@ -199,7 +199,7 @@ export class H1Connection {
           off = 0;
         }
         if (buf.length === 0) return;
-        // Emptied in place (handlers use the list only during their callbacks): no new array per response.
+        // Emptied in place (handlers use the list only during their callbacks): one array object fewer per response.
         this.headers.length = 0;
         this.info.reset();
         const outcome = parseResponseHead(buf, this.headers, this.info);
