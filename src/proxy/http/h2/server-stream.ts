@@ -569,13 +569,21 @@ export class H2ServerStream implements H1ResponseHandler, FilterStream {
       return;
     }
     const up = connectUpstream(host.transport, host.address, host.port);
-    up.once('error', () => {
+    // The tunnel's upstream connection counts in the cluster's stats as the HTTP/1.1 tunnel's does.
+    cluster.stats.cxTotal++;
+    cluster.stats.cxActive++;
+    up.once('close', () => cluster.stats.cxActive--);
+    const onFail = () => {
+      cluster.stats.cxConnectFail++;
       if (!this.responded) this.localReply(503, LOCAL_BODY.connectFailure, 'UF');
-    });
+    };
+    up.once('error', onFail);
     up.once(socketReadyEvent(up), () => {
+      up.removeListener('error', onFail);
       if (this.finished) return up.destroy();
       this.clearTimer();
       this.responded = true;
+      cluster.stats.status(200);
       this.stream.respond({ ':status': 200 });
       this.hcm.stats.upgrades++;
       splice(this.stream, up);
