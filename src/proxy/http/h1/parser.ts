@@ -324,6 +324,7 @@ export function parseRequestHead(buf: Buffer, head: RequestHead, info: HeadInfo)
   if (end < 0) return buf.length > MAX_HEAD_BYTES ? 'too_large' : 'incomplete';
   if (end > MAX_HEAD_BYTES) return 'too_large';
   info.headLength = end;
+  info.host = undefined;
   const text = latin1(buf, 0, end - 4);
   let lineEnd = text.indexOf('\r\n');
   if (lineEnd < 0) lineEnd = text.length;
@@ -394,6 +395,7 @@ export function parseResponseHead(buf: Buffer, headers: string[], info: HeadInfo
   if (end < 0) return buf.length > MAX_HEAD_BYTES ? 'too_large' : 'incomplete';
   if (end > MAX_HEAD_BYTES) return 'too_large';
   info.headLength = end;
+  info.host = undefined;
   const text = latin1(buf, 0, end - 4);
   let lineEnd = text.indexOf('\r\n');
   if (lineEnd < 0) lineEnd = text.length;
