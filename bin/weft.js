@@ -8,23 +8,20 @@ if (major < 22 || (major === 22 && minor < 18)) {
   );
   process.exit(1);
 }
-// `weft proxy` is a sidecar: a young generation of 2 MiB semi-spaces (V8's default grows them to
-// 16 MiB) keeps ~12 MB less resident at the same throughput (docs/performance.md). V8 reads the
-// flag only at start, so the process re-executes itself with it (same pid) unless the user chose
-// a size (`node --max-semi-space-size=N bin/weft.js proxy` or NODE_OPTIONS).
-const SEMI_SPACE = '--max-semi-space-size';
-if (
-  process.argv[2] === 'proxy' &&
-  typeof process.execve === 'function' &&
-  !process.execArgv.some((a) => a.startsWith(SEMI_SPACE)) &&
-  !(process.env.NODE_OPTIONS ?? '').includes(SEMI_SPACE)
-)
-  process.execve(process.execPath, [
-    process.execPath,
-    `${SEMI_SPACE}=2`,
-    ...process.execArgv,
-    ...process.argv.slice(1),
-  ]);
+// `weft proxy` is a sidecar, idle most of its life: it runs with V8/Node flags that keep less
+// resident (bin/sidecar-flags.js). V8 reads them only at start, so the process re-executes itself
+// with them (same pid); a flag the user chose (node command line or NODE_OPTIONS) wins.
+if (process.argv[2] === 'proxy' && typeof process.execve === 'function') {
+  const { sidecarFlagsToAdd } = await import('./sidecar-flags.js');
+  const added = sidecarFlagsToAdd(process.execArgv, process.env.NODE_OPTIONS ?? '');
+  if (added.length > 0)
+    process.execve(process.execPath, [
+      process.execPath,
+      ...added,
+      ...process.execArgv,
+      ...process.argv.slice(1),
+    ]);
+}
 // weft's modules come type-stripped from a cache, so the process never loads Node's stripper.
 const { installStripCache } = await import('./strip-cache.js');
 installStripCache();

@@ -13,7 +13,7 @@ import { bindServer } from './listener/listener-manager.ts';
 import { ProxyCore } from './proxy.ts';
 import { SecretStore } from './tls/secrets.ts';
 import { startWorkloadSecrets, type TokenSource, type WorkloadSecrets } from './tls/workload-secrets.ts';
-import { WorkerPool } from './workers/worker-pool.ts';
+import type { WorkerPool } from './workers/worker-pool.ts';
 import { AdsClient, type XdsHandler } from './xds-client/ads-client.ts';
 
 /** Everything `weft proxy` was told (see DESIGN.md's CLI contract). */
@@ -244,6 +244,8 @@ export class Sidecar {
     const sidecar = new Sidecar(config, core);
     sidecar.ports.inbound = inbound;
     sidecar.ports.outbound = outbound;
+    // Imported here: a single-process sidecar (the default) never loads the worker pool.
+    const { WorkerPool } = await import('./workers/worker-pool.ts');
     const pool = new WorkerPool(
       {
         workers: config.concurrency,
