@@ -226,3 +226,38 @@ test('HTTP/2 CONNECT to a cluster whose host refuses counts a connect failure an
   stream.resume();
   assert.equal(stats.cxConnectFail - failBefore, 1);
 });
+
+test('tcp_proxy: a reader that stalls mid-transfer still gets every byte intact', async () => {
+  // The stall fills the socket buffers, so the proxy's writes stop completing at once and its
+  // reused upstream read buffer must not be refilled before each pending write is done.
+  const inbound = core.listeners.get('inbound')!.port;
+  const s = net.connect({ port: inbound, host: '127.0.0.1', allowHalfOpen: true });
+  await new Promise<void>((resolve, reject) => {
+    s.once('connect', resolve);
+    s.once('error', reject);
+  });
+  const parts: Buffer[] = [];
+  let received = 0;
+  let stalled = false;
+  const got = new Promise<Buffer>((resolve, reject) => {
+    s.on('data', (c: Buffer) => {
+      parts.push(c);
+      received += c.length;
+      if (!stalled && received > 1024 * 1024) {
+        stalled = true;
+        s.pause();
+        setTimeout(() => s.resume(), 300);
+      }
+    });
+    s.on('end', () => resolve(Buffer.concat(parts)));
+    s.on('error', reject);
+  });
+  s.end(`\0DOWN ${SIZE}\n`);
+  const all = await got;
+  assert.ok(stalled);
+  assert.equal(all.length, SIZE + 64);
+  assert.equal(
+    createHash('sha256').update(all.subarray(0, SIZE)).digest('hex'),
+    all.subarray(SIZE).toString('latin1'),
+  );
+});

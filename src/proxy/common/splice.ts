@@ -49,3 +49,49 @@ function closeAfterFlush(s: Duplex, finish: (o: 'closed') => void): void {
   s.once('finish', () => finish('closed'));
   s.end();
 }
+
+/** Size of a ReadForwarder's buffer: one read of Node's usual size. */
+export const FORWARD_BUFFER_BYTES = 64 * 1024;
+
+/**
+ * Reads of one plaintext socket into a buffer it owns (`net.connect({ onread })`) instead of a new
+ * ArrayBuffer per read, written on to a target. At bulk rates those per-read allocations are what
+ * start the proxy's mark-compact collections, each of which marks its whole heap
+ * (docs/performance.md, "Opaque TCP through the mesh"). A write that the kernel does not take at
+ * once still refers to the buffer, so reading pauses until that write completes. The socket emits
+ * no 'data' events; 'end', 'close' and 'error' are as usual (so `splice` still sees its end).
+ */
+export class ReadForwarder {
+  /** Pass as `onread` when creating the socket; keep the socket paused until `attach`. */
+  readonly onread: { buffer: Buffer; callback: (bytes: number, buffer: Uint8Array) => boolean };
+  private source: Duplex | null = null;
+  private target: Duplex | null = null;
+  /** A write still holds the buffer: reading is paused until the target's queue is empty. */
+  private waiting = false;
+
+  constructor(bytes = FORWARD_BUFFER_BYTES) {
+    this.onread = { buffer: Buffer.allocUnsafe(bytes), callback: (n) => this.onRead(n) };
+  }
+
+  /** Forwards what `source` (created with `this.onread`) reads to `target` from now on. */
+  attach(source: Duplex, target: Duplex): void {
+    this.source = source;
+    this.target = target;
+  }
+
+  private onRead(bytes: number): boolean {
+    const to = this.target;
+    // Not attached yet (the socket was not kept paused) or the target is gone: dropped, as pipe() does.
+    if (!to || to.destroyed || to.writableEnded) return true;
+    to.write(this.onread.buffer.subarray(0, bytes), this.onWritten);
+    if (to.writableLength === 0) return true;
+    this.waiting = true;
+    return false;
+  }
+
+  private readonly onWritten = (): void => {
+    if (!this.waiting || (this.target?.writableLength ?? 0) > 0) return;
+    this.waiting = false;
+    this.source?.resume();
+  };
+}

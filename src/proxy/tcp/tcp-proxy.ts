@@ -1,7 +1,7 @@
 // tcp_proxy: opaque bytes both ways between a downstream connection and an upstream host, half-close aware.
 import type net from 'node:net';
 import type { ClusterManager } from '../cluster/cluster-manager.ts';
-import { splice } from '../common/splice.ts';
+import { ReadForwarder, splice } from '../common/splice.ts';
 import { connectUpstream, socketReadyEvent } from '../tls/upstream.ts';
 import type { TcpProxyConfig } from './tcp-proxy-config.ts';
 
@@ -59,7 +59,14 @@ export class TcpProxy {
       socket.destroy();
       return;
     }
-    const up = connectUpstream(host.transport, host.address, host.port, { allowHalfOpen: true });
+    // Plaintext upstreams (the app next to a server sidecar) are read into a buffer of the connection's own.
+    const forwarder = host.transport ? undefined : new ReadForwarder();
+    const up = connectUpstream(host.transport, host.address, host.port, {
+      allowHalfOpen: true,
+      onread: forwarder?.onread,
+    });
+    // Nothing is read from the upstream before the splice below takes it.
+    up.pause();
     cluster.stats.cxTotal++;
     cluster.stats.cxActive++;
     host.active++;
@@ -85,6 +92,7 @@ export class TcpProxy {
         socket.setTimeout(this.config.idleTimeoutMs, () => socket.destroy());
         up.setTimeout(this.config.idleTimeoutMs, () => up.destroy());
       }
+      forwarder?.attach(up, socket);
       splice(socket, up, initial);
     });
   }

@@ -88,8 +88,18 @@ export function connectUpstream(
   transport: UpstreamTls | undefined,
   host: string,
   port: number,
-  options: { allowHalfOpen?: boolean } = {},
+  options: {
+    allowHalfOpen?: boolean;
+    /** Plaintext only: read into this caller-owned buffer instead of a new one per read (no 'data' events). */
+    onread?: net.OnReadOpts;
+  } = {},
 ): net.Socket {
   if (transport) return transport.connect(host, port);
-  return net.connect({ host, port, noDelay: true, allowHalfOpen: options.allowHalfOpen === true });
+  return net.connect({
+    host,
+    port,
+    noDelay: true,
+    allowHalfOpen: options.allowHalfOpen === true,
+    onread: options.onread,
+  });
 }
