@@ -146,6 +146,20 @@ describe('gRPC call on node:http2', () => {
     assert.deepEqual(end, { code: GRPC_STATUS.unavailable, details: 'HTTP status 503', source: 'server' });
   });
 
+  test('a message larger than the HTTP/2 windows arrives whole (flow control follows the reads)', async () => {
+    const big = Buffer.alloc(3 * 1024 * 1024 + 7);
+    for (let i = 0; i < big.length; i += 4096) big[i] = i % 251;
+    const port = await h2Server((stream) => {
+      stream.respond(GRPC_HEADERS, { waitForTrailers: true });
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+      stream.end(encodeGrpcMessage(big));
+    });
+    const { end, messages } = await callUntilEnd(port, { maxMessageBytes: 64 * 1024 * 1024 });
+    assert.deepEqual(end, { code: GRPC_STATUS.ok, details: '', source: 'server' });
+    assert.equal(messages.length, 1);
+    assert.ok(messages[0].equals(big));
+  });
+
   test('a message over the limit ends the call with RESOURCE_EXHAUSTED', async () => {
     const port = await h2Server((stream) => {
       stream.respond(GRPC_HEADERS);
