@@ -160,6 +160,20 @@ describe('gRPC call on node:http2', () => {
     assert.ok(messages[0].equals(big));
   });
 
+  test('a 200 answer that is not gRPC ends the call with UNKNOWN', async () => {
+    const port = await h2Server((stream) => {
+      stream.respond({ ':status': 200, 'content-type': 'text/html' });
+      stream.end('<html>a web server</html>');
+    });
+    const { end, messages } = await callUntilEnd(port);
+    assert.deepEqual(end, {
+      code: GRPC_STATUS.unknown,
+      details: 'the response is not gRPC (content-type text/html)',
+      source: 'client',
+    });
+    assert.equal(messages.length, 0);
+  });
+
   test('a message over the limit ends the call with RESOURCE_EXHAUSTED', async () => {
     const port = await h2Server((stream) => {
       stream.respond(GRPC_HEADERS);

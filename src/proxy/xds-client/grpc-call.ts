@@ -125,6 +125,9 @@ export class GrpcBidiCall {
       this.httpStatus = Number(headers[':status'] ?? 0);
       // Trailers-only response: the status comes with the headers.
       this.takeStatus(headers);
+      const contentType = headerString(headers['content-type']) ?? '';
+      if (this.httpStatus === 200 && !this.status && !contentType.startsWith('application/grpc'))
+        this.fail(GRPC_STATUS.unknown, `the response is not gRPC (content-type ${contentType || 'missing'})`);
     });
     this.stream.on('trailers', (trailers) => this.takeStatus(trailers));
     this.stream.on('data', (chunk: Buffer) => this.onData(chunk));
