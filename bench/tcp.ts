@@ -1,9 +1,10 @@
 // Opaque TCP throughput (MB/s) through the weft mesh path (HTTP CONNECT into the client sidecar, tcp_proxy out of the server sidecar) versus direct.
 import { join } from 'node:path';
 import { type BenchContext, type Benchmark, REPO } from './lib/context.ts';
-import { startMesh } from './lib/paths.ts';
+import { type ProxyProcess, startMesh } from './lib/paths.ts';
 import { freePort } from './lib/ports.ts';
 import { runCommand, startChild } from './lib/processes.ts';
+import { cpuSeconds, processTree } from './lib/procfs.ts';
 import { fmtMs, fmtRatio, markdownTable } from './lib/table.ts';
 import type { TcpClientConfig, TcpClientReport } from './lib/tcp-bulk-client.ts';
 import { controlPlaneOrError, type HopTransport, stopControlPlane, waitUntil } from './lib/weft.ts';
@@ -14,9 +15,20 @@ const DIRECTIONS = ['download', 'upload'] as const;
 /** Transfers per figure (the median is shown). */
 const runs = (ctx: BenchContext) => (ctx.quick ? 1 : 3);
 
-/** A measured transfer is the median of `runs` transfers (by MB/s); min and max are kept for the notes. */
+/**
+ * A measured transfer is the median of `runs` transfers (by MB/s); min and max are kept for the
+ * notes. `cpuPerGB`: for a path with proxies, each one's CPU seconds (utime + stime, its whole
+ * process tree) over all measured runs divided by the GB they moved, in the order of the path's proxies.
+ */
 type Measured =
-  | { outcome: 'measured'; report: TcpClientReport; runs: number; minMBps: number; maxMBps: number }
+  | {
+      outcome: 'measured';
+      report: TcpClientReport;
+      runs: number;
+      minMBps: number;
+      maxMBps: number;
+      cpuPerGB: { role: string; seconds: number }[];
+    }
   | { outcome: 'failed' | 'not supported'; reason: string };
 
 async function transfer(ctx: BenchContext, config: TcpClientConfig): Promise<TcpClientReport> {
@@ -33,7 +45,9 @@ async function transfer(ctx: BenchContext, config: TcpClientConfig): Promise<Tcp
 async function measure(
   ctx: BenchContext,
   base: Omit<TcpClientConfig, 'direction' | 'bytes'>,
+  proxies: readonly ProxyProcess[] = [],
 ): Promise<Measured[]> {
+  const cpu = () => proxies.map((p) => cpuSeconds(processTree(p.child.pid)));
   const out: Measured[] = [];
   for (const direction of DIRECTIONS) {
     ctx.log(`tcp: ${base.connect ? 'mesh' : 'direct'} ${direction}`);
@@ -41,8 +55,11 @@ async function measure(
       // A short transfer first so that connection set-up is not in the figure's first run.
       await transfer(ctx, { ...base, direction, bytes: 1024 * 1024 });
       const reports: TcpClientReport[] = [];
+      const before = cpu();
       for (let i = 0; i < runs(ctx); i++)
         reports.push(await transfer(ctx, { ...base, direction, bytes: ctx.durations.tcpBytes }));
+      const after = cpu();
+      const gb = (reports.length * ctx.durations.tcpBytes) / 1e9;
       reports.sort((a, b) => a.megabytesPerSecond - b.megabytesPerSecond);
       out.push({
         outcome: 'measured',
@@ -50,6 +67,7 @@ async function measure(
         runs: reports.length,
         minMBps: reports[0].megabytesPerSecond,
         maxMBps: reports[reports.length - 1].megabytesPerSecond,
+        cpuPerGB: proxies.map((p, i) => ({ role: p.role, seconds: (after[i] - before[i]) / gb })),
       });
     } catch (err) {
       out.push({
@@ -78,7 +96,7 @@ async function meshFigures(
       }, 20_000);
       if (works.outcome === 'ok')
         return {
-          figures: await measure(ctx, { port: path.port, connect: authority }),
+          figures: await measure(ctx, { port: path.port, connect: authority }, path.proxies),
           transport: path.transport,
           notes: path.notes,
         };
@@ -132,9 +150,12 @@ async function run(ctx: BenchContext): Promise<string> {
               : name === 'direct'
                 ? '1.00×'
                 : '—',
+            x.cpuPerGB.length > 0
+              ? x.cpuPerGB.map((c) => `${c.role} ${c.seconds.toFixed(2)}`).join(', ')
+              : '',
             x.runs > 1 ? `median of ${x.runs}: ${x.minMBps.toFixed(0)}–${x.maxMBps.toFixed(0)} MB/s` : '',
           ]
-        : [`${direction}: ${name}`, '—', '—', '—', `${x.outcome}: ${x.reason}`];
+        : [`${direction}: ${name}`, '—', '—', '—', '—', `${x.outcome}: ${x.reason}`];
     return [row('direct', d), row(label, m, d)];
   });
   const mib = ctx.durations.tcpBytes / 1024 / 1024;
@@ -143,8 +164,10 @@ async function run(ctx: BenchContext): Promise<string> {
 \`CONNECT service:${SERVICE_PORT}\` to the client sidecar's outbound listener, whose tunnel goes to the server sidecar
 (declared \`--protocol tcp --service-port ${SERVICE_PORT}\`), whose inbound tcp_proxy goes to the backend. MB = 10^6 bytes;
 time runs from the request to the last byte (download) or to the backend's acknowledgement (upload).
+"proxy CPU s/GB": each proxy's CPU seconds (utime + stime from \`/proc\`) over the measured transfers
+divided by the GB they moved; it depends far less on what else runs on the machine than MB/s does.
 
-${markdownTable(['transfer', 'MB/s', 'time ms', 'vs direct', 'notes'], rows)}
+${markdownTable(['transfer', 'MB/s', 'time ms', 'vs direct', 'proxy CPU s/GB', 'notes'], rows, ['left', 'right', 'right', 'right', 'left', 'left'])}
 ${notes.length > 0 ? `\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''}`;
 }
 
