@@ -232,6 +232,31 @@ test('route timeout is a 504 UT', async () => {
   assert.equal(fast.status, 200);
 });
 
+test('route timeouts on one keep-alive connection: each request gets its own, fired or not', async () => {
+  // One downstream connection re-arms one timer per request (refresh), so a timer that fired, or
+  // one left over from a request that finished, must neither go off early nor miss the next one.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const stats = core.httpStats.get(`outbound_127.0.0.1_0`);
+  const cxBefore = stats.cxTotal;
+  try {
+    const first = await request(out, { host: 'a', path: '/slow/2000', agent });
+    assert.equal(first.status, 504);
+    for (const ms of [1, 120, 150]) {
+      const r = await request(out, { host: 'a', path: `/slow/${ms}`, agent });
+      assert.equal(r.status, 200, `a ${ms} ms answer under the 200 ms timeout`);
+    }
+    const t0 = performance.now();
+    const again = await request(out, { host: 'a', path: '/slow/2000', agent });
+    const took = performance.now() - t0;
+    assert.equal(again.status, 504);
+    assert.equal(again.headers['x-weft-response-flags'], 'UT');
+    assert.ok(took >= 150 && took < 1900, `504 after ${took.toFixed(0)} ms`);
+    assert.equal(stats.cxTotal - cxBefore, 1, 'every request used the same downstream connection');
+  } finally {
+    agent.destroy();
+  }
+});
+
 test('keep-alive: many requests share one downstream connection', async () => {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const stats = core.httpStats.get(`outbound_127.0.0.1_0`);
