@@ -18,6 +18,7 @@ import { logger } from '../observe/log.ts';
 import { CA_API_PATHS, type CertificateRequest, type CertificateResponse } from './ca-api-types.ts';
 import { formatDuration } from './duration.ts';
 import { splitPemCertificates } from './pem.ts';
+import { type PostResult, postJson } from './post-json.ts';
 import { spiffeIdOfCertificate } from './spiffe.ts';
 import { generateWorkloadKey } from './workload-key.ts';
 
@@ -253,24 +254,20 @@ export class WorkloadIdentity {
     const body: CertificateRequest = { csr: key.csrPem };
     if (this.#config.ttlMs !== undefined) body.ttl = `${Math.round(this.#config.ttlMs)}ms`;
     const url = new URL(CA_API_PATHS.certificates, this.#config.server);
-    let res: Response;
-    let text: string;
+    let res: PostResult;
     try {
-      res = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(this.#config.requestTimeoutMs ?? 10_000),
+      res = await postJson(url, body, {
+        headers: { authorization: `Bearer ${token}` },
+        timeoutMs: this.#config.requestTimeoutMs ?? 10_000,
       });
-      text = await res.text();
     } catch (err) {
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       throw new ServerUnavailableError(
-        `cannot reach the control plane at ${url.origin} for a certificate (${cause?.code ?? cause?.message ?? (err as Error).message})`,
+        `cannot reach the control plane at ${url.origin} for a certificate (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
         err,
       );
     }
-    if (!res.ok) throw errorFromResponse(res.status, text, url.origin);
+    const text = res.text;
+    if (res.status < 200 || res.status > 299) throw errorFromResponse(res.status, text, url.origin);
     return parseCertificateResponse(text, key.keyPem, url.origin);
   }
 }

@@ -1,6 +1,5 @@
 // A running sidecar: binds its ports, announces itself over ADS, serves admin, drains on shutdown.
 import { randomBytes } from 'node:crypto';
-import http from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
 import { jsonToStruct } from '../control/xds/protos.ts';
@@ -9,6 +8,7 @@ import { ServerUnavailableError } from '../errors.ts';
 import { logger } from '../observe/log.ts';
 import { AdminServer, configDump, coreAdminSource } from './admin/admin-server.ts';
 import { renderAdsPrometheus } from './admin/prometheus.ts';
+import { http } from './common/node-http.ts';
 import { bindServer } from './listener/listener-manager.ts';
 import { ProxyCore } from './proxy.ts';
 import { SecretStore } from './tls/secrets.ts';

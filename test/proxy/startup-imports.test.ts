@@ -25,6 +25,8 @@ async function packagesLoadedBy(modules: string[]): Promise<string[]> {
       },
     });
     for (const m of ${JSON.stringify(modules)}) await import(new URL(m, ${JSON.stringify(`file://${ROOT}`)}).href);
+    // Node's bundled undici (fetch, and the ES module namespace of node:http) is not a package.
+    if (process.moduleLoadList.some((m) => m.includes('internal/deps/undici'))) packages.add('node:internal/deps/undici');
     process.stdout.write(JSON.stringify([...packages].sort()));
   `;
   const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
@@ -36,9 +38,16 @@ async function packagesLoadedBy(modules: string[]): Promise<string[]> {
 }
 
 /** Packages a sidecar must not load at start (the CA and the control plane's xDS server keep them). */
-const NOT_IN_PROXY = ['@peculiar/x509', 'reflect-metadata', 'tsyringe', '@grpc/grpc-js'];
+const NOT_IN_PROXY = [
+  '@peculiar/x509',
+  'reflect-metadata',
+  'tsyringe',
+  '@grpc/grpc-js',
+  'undici',
+  'node:internal/deps/undici',
+];
 
-test('the weft proxy command loads neither an X.509 library nor grpc-js at start', async () => {
+test('the weft proxy command loads no X.509 library, grpc-js or undici at start', async () => {
   const loaded = await packagesLoadedBy(['src/cli/proxy.ts', 'src/proxy/sidecar.ts']);
   assert.ok(loaded.includes('protobufjs'), `the hook saw the proxy's packages: ${loaded.join(', ')}`);
   for (const name of NOT_IN_PROXY) assert.ok(!loaded.includes(name), `weft proxy loads ${name}`);
@@ -47,4 +56,10 @@ test('the weft proxy command loads neither an X.509 library nor grpc-js at start
 test('the check sees a package when a module does load it (the control plane CA)', async () => {
   const loaded = await packagesLoadedBy(['src/identity/x509.ts']);
   assert.ok(loaded.includes('@peculiar/x509'), loaded.join(', '));
+});
+
+test("the check sees Node's bundled undici when a module imports node:http as an ES module", async () => {
+  // The proxy goes through src/proxy/common/node-http.ts (require) instead.
+  const loaded = await packagesLoadedBy(['node:http']);
+  assert.ok(loaded.includes('node:internal/deps/undici'), loaded.join(', '));
 });

@@ -1,6 +1,7 @@
 // The admin port: /ready, /stats/prometheus, /config_dump, /clusters (Envoy's admin endpoints, read-only).
-import http from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { PortInUseError } from '../../errors.ts';
+import { http } from '../common/node-http.ts';
 import type { ProxyCore } from '../proxy.ts';
 import type { AdsClient } from '../xds-client/ads-client.ts';
 import { renderPrometheus } from './prometheus.ts';
@@ -99,7 +100,7 @@ export function renderClustersText(core: ProxyCore): string {
 
 export class AdminServer {
   private readonly source: AdminSource;
-  private readonly server: http.Server;
+  private readonly server: Server;
 
   constructor(source: AdminSource) {
     this.source = source;
@@ -123,7 +124,7 @@ export class AdminServer {
     });
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://admin');
     const send = (status: number, type: string, body: string) => {
       res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });

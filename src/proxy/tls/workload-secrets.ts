@@ -12,6 +12,7 @@ import {
   UsageError,
 } from '../../errors.ts';
 import { CA_API_PATHS, type TokenRequest, type TokenResponse } from '../../identity/ca-api-types.ts';
+import { postJson } from '../../identity/post-json.ts';
 import { tryParseSpiffeId } from '../../identity/spiffe.ts';
 import { type IdentitySnapshot, WorkloadIdentity } from '../../identity/workload-identity.ts';
 import { logger } from '../../observe/log.ts';
@@ -163,16 +164,9 @@ async function mintToken(config: WorkloadSecretsConfig): Promise<string> {
     let status = 0;
     let text = '';
     try {
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(10_000),
-      });
-      status = res.status;
-      text = await res.text();
+      ({ status, text } = await postJson(url, body, { timeoutMs: 10_000 }));
     } catch (err) {
-      text = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+      text = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
     }
     if (status === 200 || status === 201) {
       const parsed = JSON.parse(text) as Partial<TokenResponse>;
