@@ -26,17 +26,17 @@ export function splice(a: Duplex, b: Duplex, aHead?: Buffer, bHead?: Buffer, don
   // When one side is gone, flush what is queued towards the other and then close it too.
   a.on('close', () => closeAfterFlush(b, finish));
   b.on('close', () => closeAfterFlush(a, finish));
-  let aEnded = false;
-  let bEnded = false;
-  // pipe() ends the other side on 'end'; when both directions have ended, both sockets are done.
-  a.on('end', () => {
-    aEnded = true;
-    if (bEnded) setImmediate(() => finish('closed'));
-  });
-  b.on('end', () => {
-    bEnded = true;
-    if (aEnded) setImmediate(() => finish('closed'));
-  });
+  // pipe() ends the other side on 'end'. Both sockets are done when both have ended (nothing more
+  // to read) and both have finished (everything written to them flushed): destroying on the two
+  // 'end's alone drops what a slow reader has not taken yet (an HTTP/2 stream waiting for window).
+  let pending = 4;
+  const step = () => {
+    if (--pending === 0) setImmediate(() => finish('closed'));
+  };
+  a.once('end', step);
+  b.once('end', step);
+  a.once('finish', step);
+  b.once('finish', step);
   a.resume();
   b.resume();
 }
