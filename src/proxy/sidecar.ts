@@ -205,15 +205,39 @@ export class Sidecar {
     return sidecar;
   }
 
-  /** A gateway: no pre-bound ports (LDS binds the Gateways' ports), admin and the ADS stream. */
+  /**
+   * A gateway: binds the ports it was given at start (a port taken by another process fails the
+   * start, not a later LDS update, and nothing else can take it meanwhile) but refuses connections
+   * on each until a Gateway's listener adopts it; then admin and the ADS stream.
+   */
   private static async startGateway(
     config: SidecarConfig,
     xds: string,
     secrets: SecretStore,
   ): Promise<Sidecar> {
-    const sidecar = new Sidecar(config, new ProxyCore({ secrets }));
+    const prebound = new Map<number, net.Server>();
+    const closeAll = () => {
+      for (const s of prebound.values()) s.close();
+    };
+    try {
+      for (const { listenPort } of config.gatewayPorts ?? []) {
+        if (prebound.has(listenPort)) continue;
+        const server = await bindServer('0.0.0.0', listenPort);
+        server.maxConnections = 0;
+        prebound.set(listenPort, server);
+      }
+    } catch (err) {
+      closeAll();
+      throw err;
+    }
+    const sidecar = new Sidecar(config, new ProxyCore({ prebound, secrets }));
     sidecar.admin = new AdminServer(coreAdminSource(sidecar.core, () => sidecar.ads));
-    sidecar.ports.admin = await sidecar.admin.listen({ host: '127.0.0.1', port: config.adminPort });
+    try {
+      sidecar.ports.admin = await sidecar.admin.listen({ host: '127.0.0.1', port: config.adminPort });
+    } catch (err) {
+      closeAll();
+      throw err;
+    }
     sidecar.ads = new AdsClient(
       { address: xds, node: sidecar.node(), initialBackoffMs: 250, maxBackoffMs: 5000 },
       sidecar.core,

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import https from 'node:https';
-import type net from 'node:net';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -442,5 +442,17 @@ spec:
       assert.equal(await who(p80, 'shop.example.com', '/'), 'web');
       assert.equal(await who(pWeb, 'www.example.org', '/'), 'web');
     });
+  });
+});
+
+describe('weft gateway ports', () => {
+  test('a port another process holds fails the start at once, naming the port', async (t) => {
+    const holder = net.createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '0.0.0.0', () => resolve()));
+    t.after(() => holder.close());
+    const taken = (holder.address() as net.AddressInfo).port;
+    const r = await runCli(['gateway', '--name', 'busy', '--port', `8080=${taken}`, '--server', server]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`cannot listen on 0\\.0\\.0\\.0:${taken}`));
   });
 });

@@ -47,8 +47,11 @@ export class ListenerManager {
         continue;
       }
       let server = this.prebound.get(config.port);
-      if (server) this.prebound.delete(config.port);
-      else server = await bindServer(config.address, config.port, this.reusePort);
+      if (server) {
+        this.prebound.delete(config.port);
+        // A gateway's pre-bound port refuses connections (maxConnections 0) until adopted here.
+        server.maxConnections = Number.POSITIVE_INFINITY;
+      } else server = await bindServer(config.address, config.port, this.reusePort);
       const listener = new Listener(server, this.deps);
       listener.setConfig(config);
       this.listeners.set(config.name, listener);
