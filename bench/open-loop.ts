@@ -3,7 +3,7 @@ import type { BenchContext, Benchmark } from './lib/context.ts';
 import { startNginxBackend } from './lib/nginx.ts';
 import { PATH_LABELS, type PathKind, type RunningPath, startPath } from './lib/paths.ts';
 import { freePort } from './lib/ports.ts';
-import { type RateClientReport, runRate } from './lib/rate.ts';
+import { mergeReports, type RateClientReport, runRate } from './lib/rate.ts';
 import { fmtDeltaMs, fmtInt, fmtMs, markdownTable } from './lib/table.ts';
 import { check, targetLines } from './lib/targets.ts';
 import type { HopTransport } from './lib/weft.ts';
@@ -23,6 +23,8 @@ type Row =
     }
   | { kind: PathKind; outcome: 'failed'; reason: string };
 
+const fmtS = (s: number) => (Number.isInteger(s) ? String(s) : s.toFixed(1));
+
 const PERCENTILES = [
   ['p50', 'p50'],
   ['p90', 'p90'],
@@ -30,30 +32,60 @@ const PERCENTILES = [
   ['p99.9', 'p999'],
 ] as const;
 
-async function measure(ctx: BenchContext, kind: PathKind, start: () => Promise<RunningPath>): Promise<Row> {
-  ctx.log(`open-loop: ${PATH_LABELS[kind]}`);
-  let path: RunningPath | undefined;
+/** Rounds per path: the paths take turns, so a noisy moment of the machine falls on all of them alike. */
+const ROUNDS = 3;
+
+/** Starts every path, then measures them in turns (ROUNDS rounds), merging each path's runs. */
+async function measureAll(
+  ctx: BenchContext,
+  starts: readonly { kind: PathKind; start: () => Promise<RunningPath> }[],
+): Promise<Row[]> {
+  const running: { kind: PathKind; path: RunningPath; reports: RateClientReport[] }[] = [];
+  const failed = new Map<PathKind, string>();
+  const reason = (err: unknown) => (err instanceof Error ? err.message.split('\n')[0] : String(err));
   try {
-    path = await start();
-    const report = await runRate(ctx, {
-      port: path.port,
-      host: path.host,
-      path: '/',
-      rate: RATE,
-      warmupS: ctx.durations.openLoopWarmupS,
-      durationS: ctx.durations.openLoopS,
-      connections: CONNECTIONS,
-    });
-    return { kind, outcome: 'measured', report, transport: path.transport, notes: path.notes };
-  } catch (err) {
+    for (const { kind, start } of starts) {
+      try {
+        running.push({ kind, path: await start(), reports: [] });
+      } catch (err) {
+        failed.set(kind, reason(err));
+      }
+    }
+    for (let round = 1; round <= ROUNDS; round++)
+      for (const r of running) {
+        if (failed.has(r.kind)) continue;
+        ctx.log(`open-loop: ${PATH_LABELS[r.kind]}, round ${round} of ${ROUNDS}`);
+        try {
+          r.reports.push(
+            await runRate(ctx, {
+              port: r.path.port,
+              host: r.path.host,
+              path: '/',
+              rate: RATE,
+              warmupS: ctx.durations.openLoopWarmupS,
+              durationS: ctx.durations.openLoopS / ROUNDS,
+              connections: CONNECTIONS,
+            }),
+          );
+        } catch (err) {
+          failed.set(r.kind, reason(err));
+        }
+      }
+  } finally {
+    for (const r of running) await r.path.stop();
+  }
+  return starts.map(({ kind }): Row => {
+    const why = failed.get(kind);
+    if (why !== undefined) return { kind, outcome: 'failed', reason: why };
+    const r = running.find((x) => x.kind === kind)!;
     return {
       kind,
-      outcome: 'failed',
-      reason: err instanceof Error ? err.message.split('\n')[0] : String(err),
+      outcome: 'measured',
+      report: mergeReports(r.reports),
+      transport: r.path.transport,
+      notes: r.path.notes,
     };
-  } finally {
-    await path?.stop();
-  }
+  });
 }
 
 function usable(row: Row | undefined): RateClientReport | undefined {
@@ -70,8 +102,12 @@ async function run(ctx: BenchContext): Promise<string> {
     const cp = await controlPlaneOrError(ctx);
     const weft = cp instanceof Error ? cp : { cp };
     try {
-      for (const kind of PATHS)
-        rows.push(await measure(ctx, kind, () => startPath(ctx, kind, backendPort, weft)));
+      rows.push(
+        ...(await measureAll(
+          ctx,
+          PATHS.map((kind) => ({ kind, start: () => startPath(ctx, kind, backendPort, weft) })),
+        )),
+      );
     } finally {
       await stopControlPlane(cp);
     }
@@ -156,9 +192,11 @@ async function run(ctx: BenchContext): Promise<string> {
     r.outcome === 'measured' ? r.notes.map((n) => `${PATH_LABELS[r.kind]}: ${n}`) : [],
   );
 
-  return `${fmtInt(RATE)} requests per second on a fixed schedule over ${CONNECTIONS} keep-alive connections,
-${ctx.durations.openLoopWarmupS} s warm-up (not recorded) then ${ctx.durations.openLoopS} s recorded, per row; backend: the
-same nginx 1 KiB body. The generator (\`bench/lib/rate-client.ts\`) measures each request from the time it was
+  return `${fmtInt(RATE)} requests per second on a fixed schedule over ${CONNECTIONS} keep-alive connections; backend: the
+same nginx 1 KiB body. All paths are started first and then measured in turns, ${ROUNDS} rounds (direct, nginx, weft,
+mesh, direct, ...), each run ${ctx.durations.openLoopWarmupS} s of warm-up (not recorded) then ${fmtS(ctx.durations.openLoopS / ROUNDS)} s recorded, so that a noisy
+moment of the machine falls on every path alike rather than on one row; each row's percentiles come from the merged
+histogram of its ${ROUNDS} runs (${ctx.durations.openLoopS} s, ~${fmtInt(RATE * ctx.durations.openLoopS)} requests). The generator (\`bench/lib/rate-client.ts\`) measures each request from the time it was
 *due* to be sent, not from when it went out, so a stall counts for every request it delays (no coordinated
 omission); percentiles come from an HdrHistogram (3 significant digits). "generator lag" is how late the
 generator itself got to requests after their due time (its timer and event loop, slowed when the machine is

@@ -43,6 +43,11 @@ export interface RateClientReport {
    * own event loop); time then spent waiting for a free connection is not in it (it is in the latency).
    */
   scheduleLagUs: { p50: number; p99: number; max: number };
+  /**
+   * Both histograms whole (HdrHistogram's compressed base64), so that a caller can merge runs
+   * and take percentiles over all of them.
+   */
+  histograms: { latencyUs: string; scheduleLagUs: string };
 }
 
 const TICKER = `
@@ -218,6 +223,10 @@ async function main(config: RateClientConfig): Promise<RateClientReport> {
       p50: lag.getValueAtPercentile(50),
       p99: lag.getValueAtPercentile(99),
       max: lag.maxValue,
+    },
+    histograms: {
+      latencyUs: hdr.encodeIntoCompressedBase64(latency),
+      scheduleLagUs: hdr.encodeIntoCompressedBase64(lag),
     },
   };
 }
