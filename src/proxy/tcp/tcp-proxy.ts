@@ -1,8 +1,8 @@
 // tcp_proxy: opaque bytes both ways between a downstream connection and an upstream host, half-close aware.
 import type net from 'node:net';
 import type { ClusterManager } from '../cluster/cluster-manager.ts';
+import { connectTunnelUpstream } from '../cluster/tunnel-upstream.ts';
 import { ReadForwarder, splice } from '../common/splice.ts';
-import { connectUpstream, socketReadyEvent } from '../tls/upstream.ts';
 import type { TcpProxyConfig } from './tcp-proxy-config.ts';
 
 /** Counters of one tcp_proxy stat prefix. */
@@ -61,40 +61,35 @@ export class TcpProxy {
     }
     // Plaintext upstreams (the app next to a server sidecar) are read into a buffer of the connection's own.
     const forwarder = host.transport ? undefined : new ReadForwarder();
-    const up = connectUpstream(host.transport, host.address, host.port, {
-      allowHalfOpen: true,
-      onread: forwarder?.onread,
-    });
-    // Nothing is read from the upstream before the splice below takes it.
+    const up = connectTunnelUpstream(
+      cluster,
+      host,
+      {
+        failed: () => {
+          clearTimeout(timer);
+          this.stats.connectFail++;
+          host.failures++;
+          if (attempts > 1 && !socket.destroyed) this.connect(socket, initial, attempts - 1);
+          else socket.destroy();
+        },
+        ready: () => {
+          clearTimeout(timer);
+          if (socket.destroyed) return up.destroy();
+          if (this.config.idleTimeoutMs > 0) {
+            socket.setTimeout(this.config.idleTimeoutMs, () => socket.destroy());
+            up.setTimeout(this.config.idleTimeoutMs, () => up.destroy());
+          }
+          forwarder?.attach(up, socket);
+          splice(socket, up, initial);
+        },
+      },
+      { allowHalfOpen: true, onread: forwarder?.onread },
+    );
+    // Nothing is read from the upstream before the splice takes it.
     up.pause();
-    cluster.stats.cxTotal++;
-    cluster.stats.cxActive++;
     host.active++;
-    up.once('close', () => {
-      cluster.stats.cxActive--;
-      host.active--;
-    });
+    up.once('close', () => host.active--);
     const timer = setTimeout(() => up.destroy(new Error('connect timeout')), cluster.config.connectTimeoutMs);
-    const onError = () => {
-      clearTimeout(timer);
-      cluster.stats.cxConnectFail++;
-      this.stats.connectFail++;
-      host.failures++;
-      if (attempts > 1 && !socket.destroyed) this.connect(socket, initial, attempts - 1);
-      else socket.destroy();
-    };
-    up.once('error', onError);
-    up.once(socketReadyEvent(up), () => {
-      clearTimeout(timer);
-      up.removeListener('error', onError);
-      if (socket.destroyed) return up.destroy();
-      if (this.config.idleTimeoutMs > 0) {
-        socket.setTimeout(this.config.idleTimeoutMs, () => socket.destroy());
-        up.setTimeout(this.config.idleTimeoutMs, () => up.destroy());
-      }
-      forwarder?.attach(up, socket);
-      splice(socket, up, initial);
-    });
   }
 
   /** Closes every proxied connection (used after the drain timeout). */

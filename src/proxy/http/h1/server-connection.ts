@@ -5,11 +5,11 @@ import type { Host } from '../../cluster/host.ts';
 import type { H1Connection, H1ResponseHandler, UpstreamFailure } from '../../cluster/pool/h1-connection.ts';
 import type { H1Pool } from '../../cluster/pool/h1-pool.ts';
 import { admitRetry, backOffMs, releaseRetry } from '../../cluster/retry-admission.ts';
+import { connectTunnelUpstream } from '../../cluster/tunnel-upstream.ts';
 import { headerLinesLength, putHeaderLines, putLatin1 } from '../../common/latin1.ts';
 import type { ResponseFlag } from '../../common/response-flags.ts';
 import { splice } from '../../common/splice.ts';
 import { tlsConnectionFacts } from '../../tls/connection-facts.ts';
-import { connectUpstream, socketReadyEvent } from '../../tls/upstream.ts';
 import type { HttpConnectionManager } from '../connection-manager.ts';
 import type { DownstreamConnection, FilterStream, HttpFilter, StreamInfo } from '../filters/filter.ts';
 import { h1LocalReply, isGrpc, LOCAL_BODY } from '../local-reply.ts';
@@ -918,32 +918,27 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
       else this.localReply(503, LOCAL_BODY.noHealthyUpstream, 'UH');
       return;
     }
-    const up = connectUpstream(host.transport, host.address, host.port);
-    cluster.stats.cxTotal++;
-    cluster.stats.cxActive++;
-    up.once('close', () => cluster.stats.cxActive--);
-    const onFail = () => {
-      cluster.stats.cxConnectFail++;
-      if (sniffed) this.socket.destroy();
-      else if (this.state === 'active') this.localReply(503, LOCAL_BODY.connectFailure, 'UF');
-    };
-    up.once('error', onFail);
-    up.once(socketReadyEvent(up), () => {
-      up.removeListener('error', onFail);
-      if (sniffed) {
-        if (this.socket.destroyed) return up.destroy();
+    connectTunnelUpstream(cluster, host, {
+      failed: () => {
+        if (sniffed) this.socket.destroy();
+        else if (this.state === 'active') this.localReply(503, LOCAL_BODY.connectFailure, 'UF');
+      },
+      ready: (up) => {
+        if (sniffed) {
+          if (this.socket.destroyed) return up.destroy();
+          cluster.stats.status(200);
+          this.socket.removeListener('error', this.onError);
+          splice(this.socket, up, sniffed, EMPTY);
+          return;
+        }
+        if (this.state !== 'active') return up.destroy();
         cluster.stats.status(200);
-        this.socket.removeListener('error', this.onError);
-        splice(this.socket, up, sniffed, EMPTY);
-        return;
-      }
-      if (this.state !== 'active') return up.destroy();
-      cluster.stats.status(200);
-      this.respStarted = true;
-      this.socket.write('HTTP/1.1 200 OK\r\n\r\n');
-      const pending = this.pending;
-      this.pending = EMPTY;
-      this.beginTunnel(up, pending, EMPTY);
+        this.respStarted = true;
+        this.socket.write('HTTP/1.1 200 OK\r\n\r\n');
+        const pending = this.pending;
+        this.pending = EMPTY;
+        this.beginTunnel(up, pending, EMPTY);
+      },
     });
   }
 

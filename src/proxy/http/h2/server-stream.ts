@@ -1,19 +1,19 @@
 // One downstream HTTP/2 stream (h2c or gRPC): filters, router, then an HTTP/2 or HTTP/1.1 upstream.
-import { randomUUID } from 'node:crypto';
 import http2 from 'node:http2';
 import type { Cluster } from '../../cluster/cluster.ts';
 import type { Host } from '../../cluster/host.ts';
 import type { H1Connection, H1ResponseHandler, UpstreamFailure } from '../../cluster/pool/h1-connection.ts';
 import type { H1Pool } from '../../cluster/pool/h1-pool.ts';
+import { connectTunnelUpstream } from '../../cluster/tunnel-upstream.ts';
 import { RESPONSE_FLAGS_HEADER, type ResponseFlag } from '../../common/response-flags.ts';
 import { splice } from '../../common/splice.ts';
 import { tlsConnectionFacts } from '../../tls/connection-facts.ts';
-import { connectUpstream, socketReadyEvent } from '../../tls/upstream.ts';
 import type { HttpConnectionManager } from '../connection-manager.ts';
 import type { FilterStream, HttpFilter, StreamInfo } from '../filters/filter.ts';
 import { type HeadInfo, parseTrailerLines } from '../h1/parser.ts';
 import { grpcStatusFor, isGrpc, LOCAL_BODY } from '../local-reply.ts';
 import { RequestHead } from '../request-head.ts';
+import { requestId } from '../request-id.ts';
 import { applyResponseMutations } from '../router/header-mutations.ts';
 import { MirrorExchange } from '../router/mirror.ts';
 import { retriableAnswer, retriesConnectFailure, retriesReset } from '../router/retry.ts';
@@ -113,7 +113,7 @@ export class H2ServerStream implements H1ResponseHandler, FilterStream {
   private start(): void {
     const cfg = this.hcm.config;
     if (cfg.generateRequestId && this.head.get('x-request-id') === undefined)
-      this.head.headers.push('x-request-id', randomUUID());
+      this.head.headers.push('x-request-id', requestId());
     if (cfg.filters.length > 0) {
       this.filters = cfg.filters.map((f) => f.createFilter());
       if (!this.runFilters()) return;
@@ -568,25 +568,19 @@ export class H2ServerStream implements H1ResponseHandler, FilterStream {
       this.localReply(503, LOCAL_BODY.noHealthyUpstream, 'UH');
       return;
     }
-    const up = connectUpstream(host.transport, host.address, host.port);
-    // The tunnel's upstream connection counts in the cluster's stats as the HTTP/1.1 tunnel's does.
-    cluster.stats.cxTotal++;
-    cluster.stats.cxActive++;
-    up.once('close', () => cluster.stats.cxActive--);
-    const onFail = () => {
-      cluster.stats.cxConnectFail++;
-      if (!this.responded) this.localReply(503, LOCAL_BODY.connectFailure, 'UF');
-    };
-    up.once('error', onFail);
-    up.once(socketReadyEvent(up), () => {
-      up.removeListener('error', onFail);
-      if (this.finished) return up.destroy();
-      this.clearTimer();
-      this.responded = true;
-      cluster.stats.status(200);
-      this.stream.respond({ ':status': 200 });
-      this.hcm.stats.upgrades++;
-      splice(this.stream, up);
+    connectTunnelUpstream(cluster, host, {
+      failed: () => {
+        if (!this.responded) this.localReply(503, LOCAL_BODY.connectFailure, 'UF');
+      },
+      ready: (up) => {
+        if (this.finished) return up.destroy();
+        this.clearTimer();
+        this.responded = true;
+        cluster.stats.status(200);
+        this.stream.respond({ ':status': 200 });
+        this.hcm.stats.upgrades++;
+        splice(this.stream, up);
+      },
     });
   }
 
