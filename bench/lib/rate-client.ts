@@ -9,7 +9,7 @@
 // main thread, which owns the sockets.
 import { connect, type Socket } from 'node:net';
 import { Worker } from 'node:worker_threads';
-import * as hdr from 'hdr-histogram-js';
+import { latencyHistogram, type RateClientReport, summarize } from './rate-report.ts';
 import { ResponseReader } from './response-reader.ts';
 
 /** What the parent asks for. */
@@ -27,28 +27,7 @@ export interface RateClientConfig {
   connections: number;
 }
 
-/** What it prints. Latencies are in microseconds. */
-export interface RateClientReport {
-  /** Requests whose latency was recorded (after the warm-up). */
-  recorded: number;
-  /** Requests answered with a status other than 2xx, or lost with their connection. */
-  errors: number;
-  /** Requests still unanswered 10 s after the last send (recorded with their latency at that moment). */
-  timedOut: number;
-  /** Requests per second actually completed during the measured window. */
-  achievedRate: number;
-  latencyUs: { p50: number; p90: number; p99: number; p999: number; max: number; mean: number };
-  /**
-   * How late the generator itself got to each request after its due time (timer wake-up, its
-   * own event loop); time then spent waiting for a free connection is not in it (it is in the latency).
-   */
-  scheduleLagUs: { p50: number; p99: number; max: number };
-  /**
-   * Both histograms whole (HdrHistogram's compressed base64), so that a caller can merge runs
-   * and take percentiles over all of them.
-   */
-  histograms: { latencyUs: string; scheduleLagUs: string };
-}
+export type { RateClientReport };
 
 const TICKER = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -78,16 +57,8 @@ async function main(config: RateClientConfig): Promise<RateClientReport> {
     `GET ${config.path} HTTP/1.1\r\nHost: ${config.host ?? `127.0.0.1:${config.port}`}\r\nUser-Agent: weft-bench-open-loop\r\n\r\n`,
     'latin1',
   );
-  const latency = hdr.build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 120_000_000,
-    numberOfSignificantValueDigits: 3,
-  });
-  const lag = hdr.build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 120_000_000,
-    numberOfSignificantValueDigits: 3,
-  });
+  const latency = latencyHistogram();
+  const lag = latencyHistogram();
   const intervalNs = 1e9 / config.rate;
   const total = Math.round((config.warmupS + config.durationS) * config.rate);
   const warmupCount = Math.round(config.warmupS * config.rate);
@@ -206,29 +177,11 @@ async function main(config: RateClientConfig): Promise<RateClientReport> {
   clearTimeout(deadline);
   await ticker.terminate();
   const seconds = Number(lastDone - measureStart) / 1e9;
-  return {
-    recorded: completed,
-    errors,
-    timedOut,
-    achievedRate: seconds > 0 ? completed / seconds : 0,
-    latencyUs: {
-      p50: latency.getValueAtPercentile(50),
-      p90: latency.getValueAtPercentile(90),
-      p99: latency.getValueAtPercentile(99),
-      p999: latency.getValueAtPercentile(99.9),
-      max: latency.maxValue,
-      mean: latency.mean,
-    },
-    scheduleLagUs: {
-      p50: lag.getValueAtPercentile(50),
-      p99: lag.getValueAtPercentile(99),
-      max: lag.maxValue,
-    },
-    histograms: {
-      latencyUs: hdr.encodeIntoCompressedBase64(latency),
-      scheduleLagUs: hdr.encodeIntoCompressedBase64(lag),
-    },
-  };
+  return summarize(
+    { recorded: completed, errors, timedOut, achievedRate: seconds > 0 ? completed / seconds : 0 },
+    latency,
+    lag,
+  );
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as RateClientConfig;
