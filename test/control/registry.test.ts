@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { MemoryRegistry } from '../../src/control/registry/memory.ts';
 import type { Workload } from '../../src/model/types.ts';
 import { setLogLevel } from '../../src/observe/log.ts';
+import { eventuallyTrue } from '../helpers/eventually.ts';
 
 setLogLevel('silent');
 
@@ -22,15 +23,6 @@ function workload(uid: string, address = '127.0.0.1'): Workload {
     health: 'HEALTHY',
     source: 'proxy',
   };
-}
-
-/** Resolves once `predicate` holds, polling; generous bound so a loaded machine does not flake. */
-async function eventually(predicate: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
 }
 
 test('join lists the workload and notifies; an identical re-join is not a change', (t) => {
@@ -61,7 +53,7 @@ test('leave keeps the workload through the grace period, then removes it and not
   registry.leave('proxy~a');
   assert.equal(registry.list().length, 1, 'still registered right after leave');
   assert.equal(changes, 0);
-  await eventually(() => registry.list().length === 0, 'removal after the grace period');
+  await eventuallyTrue('removal after the grace period', () => registry.list().length === 0, 5000, 5);
   assert.equal(changes, 1);
 });
 
@@ -74,7 +66,12 @@ test('a re-join within the grace period cancels the removal', async (t) => {
   registry.leave('proxy~control');
   registry.join(workload('proxy~a'));
   // The control workload (not re-joined) going away proves the grace period has passed.
-  await eventually(() => registry.list().every((w) => w.uid !== 'proxy~control'), 'control removal');
+  await eventuallyTrue(
+    'control removal',
+    () => registry.list().every((w) => w.uid !== 'proxy~control'),
+    5000,
+    5,
+  );
   await sleep(150);
   assert.deepEqual(
     registry.list().map((w) => w.uid),

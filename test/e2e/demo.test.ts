@@ -9,6 +9,7 @@ import { request } from 'undici';
 import { alive, descendants } from '../../src/demo/descendants.ts';
 import { pickFreePorts } from '../../src/run/ports.ts';
 import { runCli } from '../helpers/cli.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { startWeft, type WeftProcess } from '../helpers/process.ts';
 
 const ISTIO = fileURLToPath(new URL('../../examples/bookinfo/istio/', import.meta.url));
@@ -29,18 +30,6 @@ async function reviewsVersion(port: number): Promise<string> {
   assert.equal(res.statusCode, 200, body);
   const page = JSON.parse(body) as { reviews: { version?: string; error?: string } };
   return page.reviews.version ?? `error: ${page.reviews.error}`;
-}
-
-async function eventually(check: () => Promise<void>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }
 }
 
 test('weft demo: Bookinfo through the ingress, all-v1 applied gives only v1, SIGINT stops every process', async () => {

@@ -9,6 +9,7 @@ import { after, before, test } from 'node:test';
 import { pickFreePorts } from '../../src/run/ports.ts';
 import { runCli } from '../helpers/cli.ts';
 import { type Echo, startHttpEcho } from '../helpers/echo.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { request } from '../helpers/http-client.ts';
 import { startWeft, type WeftProcess } from '../helpers/process.ts';
 
@@ -32,18 +33,6 @@ async function apply(yaml: string, action: 'apply' | 'delete' = 'apply'): Promis
   await writeFile(file, yaml);
   const r = await runCli([action, '-f', file, '--server', server]);
   assert.equal(r.code, 0, r.stderr);
-}
-
-async function eventually(check: () => Promise<void>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  }
 }
 
 /** A request the way an app behind HTTP_PROXY sends it: absolute-form to the sidecar's outbound port. */

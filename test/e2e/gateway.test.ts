@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { pickFreePorts } from '../../src/run/ports.ts';
 import { runCli } from '../helpers/cli.ts';
 import { type Echo, startHttpEcho } from '../helpers/echo.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { request } from '../helpers/http-client.ts';
 import { makeCertificates } from '../helpers/openssl-certs.ts';
 import { startWeft, type WeftProcess } from '../helpers/process.ts';
@@ -68,19 +69,6 @@ async function apply(yaml: string): Promise<void> {
   await writeFile(file, yaml);
   const r = await runCli(['apply', '-f', file, '--server', server]);
   assert.equal(r.code, 0, r.stderr);
-}
-
-/** Retries `check` until it passes: configuration reaches the proxies a moment after apply. */
-async function eventually(check: () => Promise<void>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  }
 }
 
 /** `curl` as a user runs it; resolves with stdout (it fails the test when curl fails). */

@@ -109,25 +109,6 @@ export async function metricLabels(adminPort: number, name: string): Promise<str
     .map((l) => l.slice(name.length + 1, l.indexOf('}')));
 }
 
-/** Polls `check` until it is true (generous bounds: the machine is shared). */
-export async function eventually(
-  what: string,
-  check: () => Promise<boolean>,
-  timeoutMs = 30_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      if (await check()) return;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${last})` : ''}`);
-}
-
 /** Runs openssl with `input` on stdin; never rejects on a non-zero exit. */
 export function openssl(
   args: string[],

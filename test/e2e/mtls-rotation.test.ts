@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, test } from 'node:test';
 import { type Echo, startHttpEcho } from '../helpers/echo.ts';
-import { eventually, type Mesh, type MeshSidecar, metric, metricLabels, startMesh } from './mtls-mesh.ts';
+import { eventuallyTrue } from '../helpers/eventually.ts';
+import { type Mesh, type MeshSidecar, metric, metricLabels, startMesh } from './mtls-mesh.ts';
 
 /** Load: requests per second through a → b, and for how long (≥ 2 rotations of 30 s certificates). */
 const RATE = 80;
@@ -57,7 +58,7 @@ test('a minute of steady load through certificate rotations fails no request', a
       );
       req.on('error', (err: NodeJS.ErrnoException) => resolve(`request error ${err.code}`));
     });
-  await eventually('a reaches b', async () => (await call()) === '200');
+  await eventuallyTrue('a reaches b', async () => (await call()) === '200');
   const handshakesBefore = await metric(b.admin, 'envoy_listener_ssl_handshake', `_${b.inbound}"`);
   const serials = { a: new Set([await serial(a.admin)]), b: new Set([await serial(b.admin)]) };
   const outcomes = new Map<string, number>();

@@ -8,16 +8,9 @@ import { after, before, test } from 'node:test';
 import type { TLSSocket } from 'node:tls';
 import { runCli } from '../helpers/cli.ts';
 import { type Echo, startHttpEcho } from '../helpers/echo.ts';
+import { eventuallyTrue } from '../helpers/eventually.ts';
 import { request } from '../helpers/http-client.ts';
-import {
-  eventually,
-  type Mesh,
-  type MeshSidecar,
-  metric,
-  openssl,
-  opensslHttp,
-  startMesh,
-} from './mtls-mesh.ts';
+import { type Mesh, type MeshSidecar, metric, openssl, opensslHttp, startMesh } from './mtls-mesh.ts';
 
 const B_CLUSTER = 'outbound|80||b.default.svc.cluster.local';
 
@@ -68,7 +61,7 @@ spec:
 }
 
 test('sidecar to sidecar is mTLS by default; the server presents its SPIFFE ID', async () => {
-  await eventually('a reaches b', async () => (await callB()) === 200);
+  await eventuallyTrue('a reaches b', async () => (await callB()) === 200);
   // The client sidecar originated TLS to b and b terminated it (both counted a handshake).
   assert.ok((await metric(a.admin, 'envoy_cluster_ssl_handshake', B_CLUSTER)) >= 1);
   assert.ok((await metric(b.admin, 'envoy_listener_ssl_handshake', `_${b.inbound}"`)) >= 1);
@@ -150,7 +143,7 @@ test('STRICT refuses plaintext and a foreign CA; a mesh certificate and mesh tra
   await writeFile(root, issued.trustBundle);
 
   await peerAuthentication('STRICT');
-  await eventually('b refuses plaintext', async () => !(await plaintextToB()).startsWith('HTTP/'));
+  await eventuallyTrue('b refuses plaintext', async () => !(await plaintextToB()).startsWith('HTTP/'));
   assert.match(await plaintextToB(), /closed without an answer|error ECONNRESET/);
 
   const foreign = await opensslHttp(b.inbound, { cert: foreignCert, key: foreignKey });
@@ -171,12 +164,14 @@ test('STRICT refuses plaintext and a foreign CA; a mesh certificate and mesh tra
 
 test('DISABLE: plaintext only; the client sidecar stops originating TLS', async () => {
   await peerAuthentication('DISABLE');
-  await eventually('b serves plaintext again', async () => (await plaintextToB()).startsWith('HTTP/1.1 200'));
+  await eventuallyTrue('b serves plaintext again', async () =>
+    (await plaintextToB()).startsWith('HTTP/1.1 200'),
+  );
   const tls = await opensslHttp(b.inbound);
   assert.doesNotMatch(tls.output, /HTTP\/1\.1 200/);
   // a's EDS endpoint for b lost its tlsMode label: its pool is replaced and the first request
   // after that opens a new connection without a TLS handshake.
-  await eventually('a reaches b over a new plaintext connection', async () => {
+  await eventuallyTrue('a reaches b over a new plaintext connection', async () => {
     const connections = await metric(a.admin, 'envoy_cluster_upstream_cx_total', B_CLUSTER);
     const handshakes = await metric(a.admin, 'envoy_cluster_ssl_handshake', B_CLUSTER);
     const status = await callB();
@@ -326,14 +321,14 @@ spec:
 `;
   const callApi = () => request(a.outbound, { host: 'api.example.com', path: '/' });
   await mesh.apply(rule(`{ mode: SIMPLE, caCertificates: ${pki.ca} }`));
-  await eventually('SIMPLE reaches the HTTPS server', async () => (await callApi()).status === 200);
+  await eventuallyTrue('SIMPLE reaches the HTTPS server', async () => (await callApi()).status === 200);
   assert.deepEqual((await callApi()).json, { sni: 'api.example.com', client: null });
   await mesh.apply(
     rule(
       `{ mode: MUTUAL, caCertificates: ${pki.ca}, clientCertificate: ${pki.clientCert}, privateKey: ${pki.clientKey} }`,
     ),
   );
-  await eventually(
+  await eventuallyTrue(
     'MUTUAL presents the client certificate',
     async () => (await callApi()).json?.client === 'mesh client',
   );
@@ -341,5 +336,5 @@ spec:
   const meshRoot = join(mesh.dir, 'mesh-root.pem');
   await writeFile(meshRoot, await (await fetch(new URL('/api/v1/trust-bundle', mesh.server))).text());
   await mesh.apply(rule(`{ mode: SIMPLE, caCertificates: ${meshRoot} }`));
-  await eventually('an untrusted server is refused', async () => (await callApi()).status === 503);
+  await eventuallyTrue('an untrusted server is refused', async () => (await callApi()).status === 503);
 });

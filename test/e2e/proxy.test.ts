@@ -12,6 +12,7 @@ import { ProxyAgent, WebSocket } from 'undici';
 import { runCli } from '../helpers/cli.ts';
 import { type Echo, startHttpEcho, startTcpEcho } from '../helpers/echo.ts';
 import { ERROR_DETAILS, grpcEchoClient, type Message, startGrpcEcho } from '../helpers/echo-grpc.ts';
+import { eventuallyTrue } from '../helpers/eventually.ts';
 import { request } from '../helpers/http-client.ts';
 import { startWeft, type WeftProcess } from '../helpers/process.ts';
 
@@ -53,16 +54,6 @@ async function sidecar(args: string[]): Promise<{ proc: WeftProcess; out: number
 async function getJson(port: number, path: string): Promise<Record<string, unknown>> {
   const r = await request(port, { host: '127.0.0.1', path });
   return JSON.parse(r.body.toString('utf8'));
-}
-
-/** Polls until `check` is true (generous bounds; the machine is shared). */
-async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 async function healthyHosts(adminPort: number, cluster: string): Promise<number> {
@@ -148,11 +139,11 @@ before(async () => {
   ]);
   out = started[5].out;
   admin = started[5].admin;
-  await eventually(
+  await eventuallyTrue(
     'two reviews endpoints at the client sidecar',
     async () => (await healthyHosts(admin, REVIEWS)) === 2,
   );
-  await eventually('greeter, db and ghost endpoints', async () => {
+  await eventuallyTrue('greeter, db and ghost endpoints', async () => {
     const counts = await Promise.all(
       [
         'outbound|50051||greeter.default.svc.cluster.local',
@@ -379,7 +370,7 @@ spec:
   );
   const applied = await runCli(['apply', '-f', file, '--server', server]);
   assert.equal(applied.code, 0, applied.stderr);
-  await eventually('the split route at the client sidecar', async () => {
+  await eventuallyTrue('the split route at the client sidecar', async () => {
     const r = await request(out, { host: 'reviews:9080', headers: { 'end-user': 'jason' } });
     const dump = JSON.stringify(await getJson(admin, '/config_dump'));
     return (
@@ -441,7 +432,7 @@ spec:
   await new Promise((r) => setTimeout(r, 300));
   const applied = await runCli(['apply', '-f', file, '--server', server]);
   assert.equal(applied.code, 0, applied.stderr);
-  await eventually('all traffic on v2', async () => {
+  await eventuallyTrue('all traffic on v2', async () => {
     const rs = await Promise.all(
       Array.from({ length: 10 }, () => request(out, { host: 'reviews:9080', agent })),
     );
@@ -458,7 +449,7 @@ test('SIGTERM drains: an in-flight request finishes, then the sidecar exits 0', 
   const slow = await startHttpEcho('slow');
   apps.push(slow);
   const s = await sidecar(['--service', 'slow', '--app-port', String(slow.port)]);
-  await eventually(
+  await eventuallyTrue(
     'the slow endpoint',
     async () => (await healthyHosts(admin, 'outbound|80||slow.default.svc.cluster.local')) === 1,
   );
@@ -476,7 +467,7 @@ test('multi-core mode: two workers share the ports, stats add up, SIGTERM stops 
   const app = await startHttpEcho('multi');
   apps.push(app);
   const m = await sidecar(['--service', 'multi', '--app-port', String(app.port), '--concurrency', '2']);
-  await eventually(
+  await eventuallyTrue(
     'the multi endpoint',
     async () => (await healthyHosts(admin, 'outbound|80||multi.default.svc.cluster.local')) === 1,
   );

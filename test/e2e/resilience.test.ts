@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { runCli } from '../helpers/cli.ts';
+import { eventuallyTrue } from '../helpers/eventually.ts';
 import { startWeft, type WeftProcess } from '../helpers/process.ts';
 
 const CP_READY = /weft control-plane ready: api (http:\/\/127\.0\.0\.1:\d+) xds/;
@@ -97,16 +98,6 @@ async function load(host: string, total: number, concurrency: number, path = '/'
     }),
   );
   return replies;
-}
-
-/** Polls until `check` is true (generous bounds; the machine is shared). */
-async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 function adminGet(path: string): Promise<string> {
@@ -248,11 +239,11 @@ test('3 retries on 5xx hide an upstream that fails 30% of requests', async () =>
     'flaky',
     `${serviceEntry('flaky', [apps.flakyA.port, apps.flakyB.port])}${retryRoute('flaky')}${serviceEntry('partial', [apps.partA.port, apps.partB.port, apps.partC.port])}${retryRoute('partial')}`,
   );
-  await eventually(
+  await eventuallyTrue(
     'flaky endpoints',
     async () => (await hostsOf('flaky')) === 2 && (await hostsOf('partial')) === 3,
   );
-  await eventually('the retry routes', async () =>
+  await eventuallyTrue('the retry routes', async () =>
     (await load('partial.test', 12, 3)).every((r) => r.status === 200),
   );
   const attempts = () => apps.flakyA.hits + apps.flakyB.hits;
@@ -291,7 +282,7 @@ spec:
     timeout: 500ms
 `,
   );
-  await eventually('hang endpoint', async () => (await get('hang.test')).status === 200);
+  await eventuallyTrue('hang endpoint', async () => (await get('hang.test')).status === 200);
   const replies = await Promise.all([get('hang.test', '/hang', false), get('hang.test', '/hang', false)]);
   for (const r of replies) {
     console.log(
@@ -330,8 +321,8 @@ spec:
     outlierDetection: {consecutive5xxErrors: 2, interval: 1s, baseEjectionTime: 30s, maxEjectionPercent: 100}
 `,
   );
-  await eventually('eject endpoints', async () => (await hostsOf('eject')) === 2);
-  await eventually('the outlier policy', async () => {
+  await eventuallyTrue('eject endpoints', async () => (await hostsOf('eject')) === 2);
+  await eventuallyTrue('the outlier policy', async () => {
     const text = await adminGet('/config_dump');
     return text.includes('"consecutive5xx"') || text.includes('consecutive_5xx');
   });
@@ -382,7 +373,7 @@ spec:
       minHealthPercent: 50
 `,
   );
-  await eventually('dead endpoints', async () => (await hostsOf('dead')) === 2);
+  await eventuallyTrue('dead endpoints', async () => (await hostsOf('dead')) === 2);
   const before = apps.deadA.hits + apps.deadB.hits;
   const statuses: number[] = [];
   for (let i = 0; i < 20; i++) statuses.push((await get('dead.test', '/', false)).status);
@@ -422,8 +413,8 @@ spec:
       http: {http1MaxPendingRequests: 1, http2MaxRequests: 1}
 `,
   );
-  await eventually('narrow endpoint', async () => (await get('narrow.test', '/', false)).status === 200);
-  await eventually('the circuit breaker', async () => {
+  await eventuallyTrue('narrow endpoint', async () => (await get('narrow.test', '/', false)).status === 200);
+  await eventuallyTrue('the circuit breaker', async () => {
     const rs = await Promise.all(Array.from({ length: 4 }, () => get('narrow.test', '/', false)));
     return rs.some((r) => r.status === 503);
   });
@@ -466,7 +457,7 @@ spec:
   - route: [{destination: {host: faulty.test}}]
 `,
   );
-  await eventually('the abort fault', async () =>
+  await eventuallyTrue('the abort fault', async () =>
     (await load('faulty.test', 20, 4, '/abort')).some((r) => r.status === 418),
   );
   const aborts = await load('faulty.test', 1000, 20, '/abort');
@@ -508,14 +499,14 @@ spec:
     mirrorPercentage: {value: 100}
 `,
   );
-  await eventually('the mirror', async () => {
+  await eventuallyTrue('the mirror', async () => {
     await get('primary.test');
     return apps.shadow.hits > 0;
   });
   const before = apps.shadow.hits;
   const replies = await load('primary.test', 100, 5);
   const slowest = Math.max(...replies.map((r) => r.ms));
-  await eventually('copies at the mirror', async () => apps.shadow.hits - before >= 95, 10_000);
+  await eventuallyTrue('copies at the mirror', async () => apps.shadow.hits - before >= 95, 10_000);
   console.log(
     `# mirror: ${apps.shadow.hits - before} copies for 100 requests; primary all ${replies.every((r) => r.status === 200) ? '200' : 'NOT 200'}, slowest ${Math.round(slowest)} ms`,
   );
@@ -545,11 +536,11 @@ spec:
     retryBudget: {percent: {value: 20}, minRetryConcurrency: 1}
 `,
   );
-  await eventually('the retry budget', async () => {
+  await eventuallyTrue('the retry budget', async () => {
     const text = await adminGet('/config_dump');
     return text.includes('retryBudget') || text.includes('retry_budget');
   });
-  await eventually(
+  await eventuallyTrue(
     'outage routes',
     async () => (await get('unbudgeted.test')).status === 503 && (await get('outage.test')).status === 503,
   );
@@ -640,7 +631,7 @@ spec:
   burst: 5
 `,
     );
-    await eventually('the rate limit', async () => {
+    await eventuallyTrue('the rate limit', async () => {
       const rs = await load('limited', 40, 8, '/warm');
       return rs.some((r) => r.status === 429);
     });
@@ -688,10 +679,10 @@ spec:
   retryBudget: {retryRatio: 0.2, minRetriesPerSecond: 2, ttl: 10s}
 `,
   );
-  await eventually('the ServiceProfile budget', async () =>
+  await eventuallyTrue('the ServiceProfile budget', async () =>
     (await adminGet('/config_dump')).includes('weft.retry_budget'),
   );
-  await eventually('spdown route', async () => (await get('spdown.test')).status === 503);
+  await eventuallyTrue('spdown route', async () => (await get('spdown.test')).status === 503);
   const before = apps.spdown.hits;
   const requests = 200;
   const replies = await load('spdown.test', requests, 20);
@@ -731,7 +722,10 @@ spec:
     retries: {attempts: 3, retryOn: 5xx}
 `,
   );
-  await eventually('the tunnel routes', async () => (await get('tunnel.test', '/', false)).status === 200);
+  await eventuallyTrue(
+    'the tunnel routes',
+    async () => (await get('tunnel.test', '/', false)).status === 200,
+  );
   const script = `
 const results = [];
 for (const [path, headers] of [['/', {'x-pick': 'direct'}], ['/fault', {}], ['/', {}], ['/', {}]]) {
@@ -800,7 +794,7 @@ test('request bodies up to 64 KiB are replayed on retry; larger ones are not ret
     });
   });
   await apply('replay', `${serviceEntry('replay', [apps.replay.port])}${retryRoute('replay')}`);
-  await eventually('replay route', async () => (await get('replay.test', '/', false)).status === 200);
+  await eventuallyTrue('replay route', async () => (await get('replay.test', '/', false)).status === 200);
   const small = Buffer.alloc(40_000, 7);
   const large = Buffer.alloc(100_000, 7);
   apps.replay.hits = 0;

@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { runCli } from '../helpers/cli.ts';
 import { type Echo, startHttpEcho } from '../helpers/echo.ts';
+import { eventuallyTrue } from '../helpers/eventually.ts';
 import { request } from '../helpers/http-client.ts';
 import { epoch, jwks, makeKey, sign } from '../proxy/jwt-helpers.ts';
-import { eventually, type Mesh, type MeshSidecar, metric, startMesh } from './mtls-mesh.ts';
+import { type Mesh, type MeshSidecar, metric, startMesh } from './mtls-mesh.ts';
 
 let mesh: Mesh;
 let app: Echo;
@@ -22,7 +23,7 @@ before(async () => {
     mesh.sidecar(['--service', 'a', '--app-port', String(app.port)]),
     mesh.sidecar(['--service', 'c', '--app-port', String(app.port)]),
   ]);
-  await eventually('a and c reach b', async () => (await call(a)) === 200 && (await call(c)) === 200);
+  await eventuallyTrue('a and c reach b', async () => (await call(a)) === 200 && (await call(c)) === 200);
 });
 
 after(async () => {
@@ -58,13 +59,13 @@ test('DENY from a principal: 403 for that caller only', async () => {
 `,
     ),
   );
-  await eventually('a is denied', async () => (await call(a)) === 403);
+  await eventuallyTrue('a is denied', async () => (await call(a)) === 403);
   const denied = await request(a.outbound, { host: 'b', path: '/' });
   assert.equal(denied.body.toString(), 'RBAC: access denied');
   assert.equal(await call(c), 200);
   assert.ok((await metric(b.admin, 'envoy_http_rbac_denied')) >= 1);
   await remove('authorizationpolicy', 'deny-a');
-  await eventually('a is allowed again', async () => (await call(a)) === 200);
+  await eventuallyTrue('a is allowed again', async () => (await call(a)) === 200);
 });
 
 test('an ALLOW policy denies every caller it does not allow (namespaces and principals)', async () => {
@@ -78,11 +79,11 @@ test('an ALLOW policy denies every caller it does not allow (namespaces and prin
 `,
     ),
   );
-  await eventually('a is denied by default', async () => (await call(a)) === 403);
+  await eventuallyTrue('a is denied by default', async () => (await call(a)) === 403);
   assert.equal(await call(c), 200);
   assert.equal((await request(c.outbound, { host: 'b', path: '/', method: 'DELETE' })).status, 403);
   await remove('authorizationpolicy', 'allow-c');
-  await eventually('a is allowed again', async () => (await call(a)) === 200);
+  await eventuallyTrue('a is allowed again', async () => (await call(a)) === 200);
 });
 
 test('AUDIT never blocks, and counts what it matched', async () => {
@@ -95,7 +96,7 @@ test('AUDIT never blocks, and counts what it matched', async () => {
 `,
     ),
   );
-  await eventually('the audit policy is in force', async () => {
+  await eventuallyTrue('the audit policy is in force', async () => {
     assert.equal(await call(a), 200);
     return (await metric(b.admin, 'envoy_http_rbac_logged')) > before;
   });
@@ -123,7 +124,7 @@ ${policy(
   const good = sign(key, { iss: issuer, sub: 'alice', exp: epoch(600) });
   const forged = sign(other, { iss: issuer, sub: 'alice', exp: epoch(600) });
   const bob = sign(key, { iss: issuer, sub: 'bob', exp: epoch(600) });
-  await eventually('requests without a token are denied', async () => (await call(a)) === 403);
+  await eventuallyTrue('requests without a token are denied', async () => (await call(a)) === 403);
   assert.equal(await call(a, { authorization: `Bearer ${forged}` }), 401);
   assert.equal(await call(a, { authorization: `Bearer ${bob}` }), 403);
   assert.equal(await call(a, { authorization: `Bearer ${good}` }), 200);

@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { pickFreePorts } from '../../src/run/ports.ts';
 import { runCli } from '../helpers/cli.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { startWeft, type WeftProcess } from '../helpers/process.ts';
 
 const BOOKINFO = fileURLToPath(new URL('../../examples/bookinfo/', import.meta.url));
@@ -62,19 +63,6 @@ async function pages(n: number, headers: Record<string, string> = {}, concurrenc
 async function apply(file: string): Promise<void> {
   const r = await runCli(['apply', '-f', join(BOOKINFO, 'istio', file), '--server', server]);
   assert.equal(r.code, 0, r.stderr);
-}
-
-/** Retries `check` until it passes: configuration reaches the sidecars a moment after apply returns. */
-async function eventually(check: () => Promise<void>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
 }
 
 before(async () => {

@@ -13,6 +13,7 @@ import { TYPE_URL } from '../../src/control/xds/types.ts';
 import { ProxyCore } from '../../src/proxy/proxy.ts';
 import { AdsClient } from '../../src/proxy/xds-client/ads-client.ts';
 import { type Echo, startHttpEcho } from '../helpers/echo.ts';
+import { eventuallyTrue } from '../helpers/eventually.ts';
 import { request } from '../helpers/http-client.ts';
 
 const HCM =
@@ -110,19 +111,6 @@ const listener = {
   ],
 };
 
-async function eventually(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 20_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 before(async () => {
   echo = await startHttpEcho('app');
   ads = new FakeAds();
@@ -175,7 +163,7 @@ after(async () => {
 });
 
 test('subscribes CDS and LDS as wildcards, then RDS and EDS by the names they need; ACKs each', async () => {
-  await eventually('ready', () => core.ready());
+  await eventuallyTrue('ready', () => core.ready());
   const port = core.listeners.get('outbound')!.port;
   const r = await request(port, { host: 'app', path: '/x' });
   assert.equal(r.json?.name, 'app');
@@ -183,7 +171,7 @@ test('subscribes CDS and LDS as wildcards, then RDS and EDS by the names they ne
   assert.deepEqual(rds[0].resource_names, ['outbound']);
   const eds = ads.requests.filter((q) => q.type_url === TYPE_URL.endpoint);
   assert.deepEqual(eds[0].resource_names, ['c1']);
-  await eventually('ACKs', () =>
+  await eventuallyTrue('ACKs', () =>
     ads.requests.some(
       (q) => q.type_url === TYPE_URL.cluster && q.version_info === '1' && q.response_nonce !== '',
     ),
@@ -193,7 +181,7 @@ test('subscribes CDS and LDS as wildcards, then RDS and EDS by the names they ne
 
 test('an unsupported field is NACKed with its name; the previous version keeps serving', async () => {
   ads.push(TYPE_URL.cluster, [cluster('c1', { transport_socket: { name: 'envoy.transport_sockets.tls' } })]);
-  await eventually('NACK', () =>
+  await eventuallyTrue('NACK', () =>
     ads.requests.some((q) => q.type_url === TYPE_URL.cluster && q.error_detail !== undefined),
   );
   const nack = ads.requests.find((q) => q.type_url === TYPE_URL.cluster && q.error_detail !== undefined)!;
@@ -215,10 +203,10 @@ test('keeps serving while the control plane is down, and resubscribes when it is
   next.resources.set(TYPE_URL.cluster, [cluster('c1')]);
   await next.start(ads.port);
   ads = next;
-  await eventually('a new stream with the last ACKed versions', () =>
+  await eventuallyTrue('a new stream with the last ACKed versions', () =>
     next.requests.some((q) => q.type_url === TYPE_URL.listener && q.version_info === '1'),
   );
-  await eventually('RDS resubscribed', () =>
+  await eventuallyTrue('RDS resubscribed', () =>
     next.requests.some((q) => q.type_url === TYPE_URL.route && q.resource_names.includes('outbound')),
   );
   assert.equal((await request(port, { host: 'app' })).status, 200);
