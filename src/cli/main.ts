@@ -104,6 +104,12 @@ export function reportError(err: unknown, verbose: boolean): number {
     if (verbose && err.stack) process.stderr.write(`${err.stack}\n`);
     return 1;
   }
+  if (err instanceof WeftError) {
+    // Not the user's input but a deliberate stop (e.g. a damaged data directory): say which one.
+    process.stderr.write(`weft: ${err.code}: ${err.message}\n`);
+    if (verbose && err.stack) process.stderr.write(`${err.stack}\n`);
+    return 2;
+  }
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`weft: internal error: ${message}\n`);
   if (verbose && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);

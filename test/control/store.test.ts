@@ -225,6 +225,43 @@ test('damage before the last record is StoreCorruptError naming the file', async
   assert.equal(again.revision(), 3);
 });
 
+/** Byte offset of each record in a log (each starts with its u32 BE payload length). */
+function recordOffsets(bytes: Buffer): number[] {
+  const offsets: number[] = [];
+  for (let at = 0; at < bytes.length; at += 8 + bytes.readUInt32BE(at)) offsets.push(at);
+  return offsets;
+}
+
+test('a bad length field in record 50 of 100 stops the open, drops nothing and leaves the file alone', async (t) => {
+  const dir = await tempDir(t);
+  const store = await FileStore.open({ dir });
+  for (let i = 1; i <= 100; i++) await store.commit([{ type: 'put', resource: thing(`r${i}`) }]);
+  await store.close();
+  const wal = join(dir, 'wal.log');
+  const good = await readFile(wal);
+  const at = recordOffsets(good)[49];
+  for (const length of [good.readUInt32BE(at) + 1_000_000, good.readUInt32BE(at) - 3, 0xffff_ffff]) {
+    const damaged = Buffer.from(good);
+    damaged.writeUInt32BE(length, at);
+    await writeFile(wal, damaged);
+    await assert.rejects(FileStore.open({ dir }), (err) => {
+      assert.ok(err instanceof StoreCorruptError, `length ${length}: ${err}`);
+      assert.equal(err.code, 'WEFT_STORE_CORRUPT');
+      assert.ok(err.message.includes(wal) && err.message.includes(`byte ${at}`), err.message);
+      return true;
+    });
+    assert.deepEqual(await readFile(wal), damaged, `length ${length}: the log was changed`);
+  }
+  // The same bad length on the LAST record is a torn write: dropped, the 99 before it kept.
+  const last = recordOffsets(good)[99];
+  const torn = Buffer.from(good);
+  torn.writeUInt32BE(good.readUInt32BE(last) + 1_000_000, last);
+  await writeFile(wal, torn);
+  const reopened = await openStore(t, { dir });
+  assert.equal(reopened.revision(), 99);
+  assert.equal((await stat(wal)).size, last);
+});
+
 test('a damaged snapshot is StoreCorruptError naming the snapshot', async (t) => {
   const dir = await tempDir(t);
   const store = await FileStore.open({ dir });

@@ -1,10 +1,11 @@
 // End to end: `weft control-plane` as a real process, driven by `weft apply/get/delete`, killed with -9 and restarted.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { FileStore } from '../../src/control/store/file-store.ts';
 import { runCli } from '../helpers/cli.ts';
 import { startWeft, type WeftProcess } from '../helpers/process.ts';
 
@@ -172,4 +173,36 @@ test('bad control-plane flags exit 1 with one line', async () => {
   const r = await runCli(['control-plane', '--api', 'localhost']);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /--api "localhost" is not HOST:PORT/);
+});
+
+test('a control plane whose log is damaged mid-file stops with WEFT_STORE_CORRUPT and leaves the file alone', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'weft-e2e-cp-corrupt-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dataDir = join(dir, 'data');
+  const store = await FileStore.open({ dir: join(dataDir, 'store') });
+  for (let i = 1; i <= 3; i++) {
+    const metadata = { name: `c${i}`, namespace: 'default' };
+    await store.commit([
+      { type: 'put', resource: { apiVersion: 'test.weft.dev/v1', kind: 'Thing', metadata, spec: {} } },
+    ]);
+  }
+  await store.close();
+  const wal = join(dataDir, 'store', 'wal.log');
+  const damaged = await readFile(wal);
+  damaged.writeUInt32BE(damaged.readUInt32BE(0) + 100_000, 0); // the first record's length field
+  await writeFile(wal, damaged);
+
+  const r = await runCli([
+    'control-plane',
+    '--data-dir',
+    dataDir,
+    '--api',
+    '127.0.0.1:0',
+    '--xds',
+    '127.0.0.1:0',
+  ]);
+  assert.notEqual(r.code, 0, 'the control plane refused to start');
+  assert.match(r.stderr, /WEFT_STORE_CORRUPT/);
+  assert.match(r.stderr, /damaged length field/);
+  assert.deepEqual(await readFile(wal), damaged, 'the damaged log is left as it was');
 });

@@ -42,10 +42,36 @@ function allZero(buf: Buffer, from: number): boolean {
   return true;
 }
 
+/** The offset of the first whole record with a matching checksum at or after `from`, or -1. */
+function nextValidRecord(buf: Buffer, from: number): number {
+  for (let at = from; at + HEADER_BYTES < buf.length; at++) {
+    const length = buf.readUInt32BE(at);
+    if (length === 0 || length > MAX_PAYLOAD_BYTES || at + HEADER_BYTES + length > buf.length) continue;
+    if (crc32(buf.subarray(at + HEADER_BYTES, at + HEADER_BYTES + length)) === buf.readUInt32BE(at + 4))
+      return at;
+  }
+  return -1;
+}
+
+/**
+ * A record whose length runs past the end of the file is a torn final write only when no whole
+ * record follows its header. Payloads are JSON text, whose bytes never start a plausible header
+ * (a length below 256 MiB begins with a byte under 0x10), so a valid record after it means the
+ * length field itself was damaged and later records would be lost.
+ */
+function overrun(buf: Buffer, offset: number, file: string): void {
+  const next = nextValidRecord(buf, offset + HEADER_BYTES);
+  if (next >= 0)
+    throw new StoreCorruptError(
+      `${file}: the record at byte ${offset} has a damaged length field; a whole record follows at byte ${next}`,
+    );
+}
+
 /**
  * Splits a log into record payloads. A damaged final record (cut short, a checksum that fails on
  * the record that ends the file, or a zero-filled tail) is reported as `torn`; a damaged record
- * followed by more data throws StoreCorruptError naming `file` and the offset.
+ * followed by more data (a bad checksum, or a length that skips over whole records) throws
+ * StoreCorruptError naming `file` and the offset. Nothing here writes to the file.
  */
 export function decodeLog(buf: Buffer, file: string): DecodedLog {
   const payloads: Buffer[] = [];
@@ -58,7 +84,10 @@ export function decodeLog(buf: Buffer, file: string): DecodedLog {
     const checksum = buf.readUInt32BE(offset + 4);
     const end = offset + HEADER_BYTES + length;
     if (length === 0) throw new StoreCorruptError(`${file}: empty record at byte ${offset}`);
-    if (end > buf.length) return torn;
+    if (length > MAX_PAYLOAD_BYTES || end > buf.length) {
+      overrun(buf, offset, file);
+      return torn;
+    }
     const payload = buf.subarray(offset + HEADER_BYTES, end);
     if (crc32(payload) !== checksum) {
       if (end === buf.length) return torn;
