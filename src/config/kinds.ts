@@ -79,7 +79,19 @@ const ISTIO_NETWORKING = [
 
 const ISTIO_SECURITY = ['security.istio.io/v1', 'security.istio.io/v1beta1'];
 
-const GATEWAY_API = ['gateway.networking.k8s.io/v1', 'gateway.networking.k8s.io/v1beta1'];
+/** Gateway API versions upstream serves (or served: v1alpha2 GRPCRoute, as Linkerd's docs write it); one shape for the fields weft reads. */
+const GATEWAY_API = [
+  'gateway.networking.k8s.io/v1',
+  'gateway.networking.k8s.io/v1beta1',
+  'gateway.networking.k8s.io/v1alpha2',
+];
+
+/** Linkerd's own HTTPRoute (policy.linkerd.io), the Gateway API shape Linkerd's docs use. */
+const LINKERD_HTTPROUTE = [
+  'policy.linkerd.io/v1beta3',
+  'policy.linkerd.io/v1beta2',
+  'policy.linkerd.io/v1beta1',
+];
 
 const DEFINITIONS: readonly KindDefinition[] = [
   {
@@ -199,7 +211,7 @@ const DEFINITIONS: readonly KindDefinition[] = [
   },
   {
     kind: 'HTTPRoute',
-    apiVersions: GATEWAY_API,
+    apiVersions: [...GATEWAY_API, ...LINKERD_HTTPROUTE],
     plural: 'httproutes',
     shortNames: [],
     namespaced: true,

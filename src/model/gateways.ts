@@ -100,6 +100,8 @@ function attach(
       outcome: 'refused',
       reason: `Gateway ${parent.namespace}/${parent.name} (gateway.networking.k8s.io) does not exist`,
     };
+  if (gateway.notServed !== undefined)
+    return { outcome: 'refused', reason: `Gateway ${parent.namespace}/${parent.name}: ${gateway.notServed}` };
   const listeners = gateway.servers.filter(
     (s) =>
       (parent.sectionName === undefined || s.name === parent.sectionName) &&
@@ -186,6 +188,8 @@ export function gatewayApiVirtualServices(
   routes.forEach((route, age) => {
     const reasons: string[] = [];
     let attachedSomewhere = false;
+    if (route.parents.length === 0)
+      reasons.push('spec.parentRefs: no parentRefs, so the route attaches to no Gateway and no Service');
     route.parents.forEach((parent, p) => {
       const result = attach(route, parent, gateways);
       if (result.outcome === 'refused') {

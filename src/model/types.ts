@@ -620,6 +620,8 @@ export interface GatewayModel {
   /** Only gateway proxies in this namespace (Gateway API); absent: any namespace (Istio's default). */
   selectorNamespace?: string;
   servers: readonly GatewayServer[];
+  /** Set when weft does not serve it (a Gateway API class of another controller): why; it has no servers. */
+  notServed?: string;
 }
 
 /** Where an HTTPRoute/GRPCRoute attaches: a Gateway (ingress) or a Service (mesh routing, GAMMA). */

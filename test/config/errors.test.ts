@@ -24,7 +24,7 @@ describe('issue positions', () => {
     - destination:
         host: reviews
         subset: v2
-      weight: 150
+      weight: -5
 `;
     const issues = issuesOf(() => parseResources(text, 'vs.yaml'));
     assert.deepEqual(issues, [
@@ -34,24 +34,25 @@ describe('issue positions', () => {
         line: 17,
         column: 7,
         field: 'spec.http[0].route[1].weight',
-        message: 'must be an integer between 0 and 100, got 150',
+        message: 'must be an integer between 0 and 2147483647, got -5',
         reason: 'invalid',
       },
     ]);
   });
 
-  test('weights that do not add up to 100 point at the route list', () => {
+  test('weights that do not add up to 100 are relative: a warning at the route list says how they are read', () => {
     const text = `${VS_HEAD}  - route:
     - destination: {host: reviews, subset: v1}
       weight: 80
     - destination: {host: reviews, subset: v2}
       weight: 30
 `;
-    const [issue, ...rest] = issuesOf(() => parseResources(text, 'vs.yaml'));
-    assert.equal(rest.length, 0);
-    assert.equal(issue.field, 'spec.http[0].route');
-    assert.deepEqual([issue.line, issue.column], [9, 5]);
-    assert.match(issue.message, /add up to 110 \(80 \+ 30\); they must add up to 100/);
+    const [{ warnings }] = parseResources(text, 'vs.yaml');
+    assert.equal(warnings.length, 1);
+    assert.match(
+      warnings[0],
+      /^vs\.yaml:9:5: document 0: spec\.http\[0\]\.route: weights are relative: 80 \+ 30 = 110, read as 73% \/ 27%/,
+    );
   });
 
   test('a malformed duration names the field and the value', () => {

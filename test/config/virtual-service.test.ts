@@ -227,7 +227,7 @@ describe('VirtualService', () => {
     );
     assert.deepEqual(
       issues('  hosts: [a]\n  http: [{route: [{destination: {host: a}}, {destination: {host: b}}]}]\n'),
-      ['spec.http[0].route: the destination weights add up to 0 (0 + 0); they must add up to 100'],
+      ['spec.http[0].route: every destination weight is 0 (0 + 0); give at least one a weight'],
     );
     assert.deepEqual(
       issues(

@@ -304,7 +304,7 @@ spec: {host: ${host}, trafficPolicy: {loadBalancer: {simple: RANDOM}}}
       spec: {
         hosts: ['reviews'],
         http: [
-          { route: [{ destination: { host: 'reviews' }, weight: 50 }, { destination: { host: 'reviews' } }] },
+          { route: [{ destination: { host: 'reviews' }, weight: 0 }, { destination: { host: 'reviews' } }] },
         ],
       },
     };
@@ -326,9 +326,7 @@ spec: {host: ${host}, trafficPolicy: {loadBalancer: {simple: RANDOM}}}
         kind: 'VirtualService',
         namespace: 'default',
         name: 'broken',
-        issues: [
-          'spec.http[0].route: the destination weights add up to 50 (50 + 0); they must add up to 100',
-        ],
+        issues: ['spec.http[0].route: every destination weight is 0 (0 + 0); give at least one a weight'],
       },
     ]);
     assert.deepEqual(

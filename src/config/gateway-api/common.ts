@@ -11,7 +11,7 @@ import { hostSyntaxError, serviceHostname } from '../host.ts';
 import type { ResourceContext } from '../istio/common.ts';
 import { regexError } from '../istio/string-match.ts';
 import { dnsLabelError, dnsSubdomain } from '../names.ts';
-import type { Reader } from '../read.ts';
+import type { Fields, Reader } from '../read.ts';
 import { defined, integer, list, nonEmptyString, object, oneOf, port, string } from '../read.ts';
 
 /** The API group of the Gateway API kinds. */
@@ -46,6 +46,20 @@ export const hostname: Reader<string> = (check, value, path) => {
   check.error(path, error);
   return undefined;
 };
+
+/** Why a route without parentRefs routes nothing, and what to do. */
+export const NO_PARENTS =
+  'no parentRefs: the route attaches to no Gateway and no Service, so it routes nothing; add a parentRef (a Gateway, or a Service for mesh routing)';
+
+/**
+ * `spec.parentRefs` of a route. Optional upstream: a route without parents attaches to nothing
+ * (no Gateway and, in the mesh, no Service), so it is accepted with a warning and left unattached.
+ */
+export function routeParents(f: Fields, context: ResourceContext): RouteParent[] {
+  const parents = f.optional('parentRefs', list(parentRef(context))) ?? [];
+  if (parents.length === 0 && f.check.issueCount === 0) f.check.warn(f.at('parentRefs'), NO_PARENTS);
+  return parents;
+}
 
 /** `parentRefs[]`: a Gateway (ingress) or a Service (mesh routing, GAMMA). */
 export function parentRef(context: ResourceContext): Reader<RouteParent> {

@@ -4,7 +4,7 @@ import type { Check } from '../check.ts';
 import type { ResourceContext } from '../istio/common.ts';
 import { uniqueList } from '../istio/common.ts';
 import { dnsLabel, stringMap } from '../names.ts';
-import type { Reader } from '../read.ts';
+import type { Fields, Reader } from '../read.ts';
 import { defined, list, object, oneOf, port, readObject, string } from '../read.ts';
 import { GATEWAY_API_GROUP, hostname } from './common.ts';
 
@@ -165,6 +165,25 @@ function listener(): Reader<GatewayServer> {
   });
 }
 
+/**
+ * A Gateway of another controller's class: left alone, as a controller that does not own the
+ * class would (its fields are not read), and noted as such.
+ */
+function foreignGateway(f: Fields, className: string, context: ResourceContext): GatewayModel {
+  const notServed = `class "${className}" belongs to another controller (weft serves ${GATEWAY_CLASSES.join(' and ')}), so weft does not serve it`;
+  f.check.warn(f.at('gatewayClassName'), notServed);
+  for (const key of Object.keys(f.value)) f.optional(key, () => undefined);
+  return {
+    name: context.name,
+    namespace: context.namespace,
+    dialect: 'gateway-api',
+    selector: { [GATEWAY_NAME_LABEL]: context.name },
+    selectorNamespace: context.namespace,
+    servers: [],
+    notServed,
+  };
+}
+
 /** Reads `spec` of a Gateway API Gateway named by `context`. */
 export function readGatewayApiGateway(
   check: Check,
@@ -178,10 +197,7 @@ export function readGatewayApiGateway(
     (f) => {
       const className = f.required('gatewayClassName', string);
       if (className !== undefined && !GATEWAY_CLASSES.includes(className))
-        check.error(
-          f.at('gatewayClassName'),
-          `weft serves Gateways of class ${GATEWAY_CLASSES.join(' or ')}; "${className}" belongs to another controller`,
-        );
+        return foreignGateway(f, className, context);
       const servers =
         f.required(
           'listeners',

@@ -3,10 +3,11 @@ import type { GatewayApiRouteModel, StringMatch } from '../../model/types.ts';
 import type { Check } from '../check.ts';
 import type { ResourceContext } from '../istio/common.ts';
 import { regexError } from '../istio/string-match.ts';
+import { readLinkerdRouteAnnotations, withLinkerdSettings } from '../linkerd/route-annotations.ts';
 import type { Reader } from '../read.ts';
 import { list, nonEmptyString, object, oneOf, readObject } from '../read.ts';
 import type { BackendRefValue } from './common.ts';
-import { backendRef, headerMatch, headerModifier, hostname, parentRef, requestMirror } from './common.ts';
+import { backendRef, headerMatch, headerModifier, hostname, requestMirror, routeParents } from './common.ts';
 import { type RuleFilters, type RuleMatch, ruleRoutes, URI_RANK } from './rules.ts';
 
 function escapeRegex(text: string): string {
@@ -145,9 +146,17 @@ export function readGrpcRoute(
   context: ResourceContext,
 ): GatewayApiRouteModel | undefined {
   return readObject(check, spec, ['spec'], (f) => {
-    const parents = f.required('parentRefs', list(parentRef(context), { nonEmpty: true })) ?? [];
+    const parents = routeParents(f, context);
     const hostnames = [...new Set(f.optional('hostnames', list(hostname)) ?? [])];
     const rules = (f.required('rules', list(rule(context), { nonEmpty: true })) ?? []).flat();
-    return { kind: 'GRPCRoute', name: context.name, namespace: context.namespace, parents, hostnames, rules };
+    const linkerd = readLinkerdRouteAnnotations(check, context.annotations);
+    return {
+      kind: 'GRPCRoute',
+      name: context.name,
+      namespace: context.namespace,
+      parents,
+      hostnames,
+      rules: withLinkerdSettings(rules, linkerd),
+    };
   });
 }

@@ -3,8 +3,20 @@ import type { GatewayApiRouteModel, HeaderOperations, MirrorPolicy } from '../..
 import type { Check, FieldPath } from '../check.ts';
 import type { ResourceContext } from '../istio/common.ts';
 import { regexError } from '../istio/string-match.ts';
+import { readLinkerdRouteAnnotations, withLinkerdSettings } from '../linkerd/route-annotations.ts';
 import type { Fields, Reader } from '../read.ts';
-import { duration, list, nonEmptyString, object, oneOf, port, readObject, stringWith } from '../read.ts';
+import {
+  defined,
+  duration,
+  integer,
+  list,
+  nonEmptyString,
+  object,
+  oneOf,
+  port,
+  readObject,
+  stringWith,
+} from '../read.ts';
 import type { BackendRefValue } from './common.ts';
 import {
   backendRef,
@@ -12,11 +24,11 @@ import {
   headerModifier,
   hostname,
   mergeOperations,
-  parentRef,
   queryParamMatch,
   requestMirror,
+  routeParents,
 } from './common.ts';
-import { httpMatchRank, type RuleFilters, type RuleMatch, ruleRoutes } from './rules.ts';
+import { httpMatchRank, type RuleFilters, type RuleMatch, type RuleRetry, ruleRoutes } from './rules.ts';
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'] as const;
 
@@ -183,6 +195,15 @@ const timeouts: Reader<{ requestMs?: number; backendRequestMs?: number }> = obje
   return { requestMs, backendRequestMs: backendRequestMs === 0 ? undefined : backendRequestMs };
 });
 
+/** `retry` (GEP-1731): `codes` (400-599), `attempts` (most retries), `backoff` (between retries). */
+const ruleRetry: Reader<RuleRetry> = object((f) =>
+  defined<RuleRetry>({
+    codes: f.optional('codes', list(integer(400, 599))) ?? [],
+    attempts: f.optional('attempts', integer(0, 1000)),
+    backoffMs: f.optional('backoff', duration()),
+  }),
+);
+
 /** The default rule when `rules` is absent: match every path, no backends (answers 500). */
 const DEFAULT_MATCH: RuleMatch = {
   path: { type: 'PathPrefix', value: '/' },
@@ -223,6 +244,7 @@ function rule(context: ResourceContext): Reader<GatewayApiRouteModel['rules']> {
         const backends: BackendRefValue[] =
           f.optional('backendRefs', list(backendRef(context, { filters: true }))) ?? [];
         const ruleTimeouts = f.optional('timeouts', timeouts);
+        const retry = f.optional('retry', ruleRetry);
         if (filters.redirect && backends.length > 0)
           check.error(f.at('backendRefs'), 'a rule with a RequestRedirect filter cannot have backendRefs');
         const prefixRewrite = filters.rewrite?.prefix !== undefined;
@@ -233,14 +255,13 @@ function rule(context: ResourceContext): Reader<GatewayApiRouteModel['rules']> {
                 [...f.at('matches'), i, 'path'],
                 'ReplacePrefixMatch needs a PathPrefix match (as the spec says)',
               );
-        const body = { name, backends, filters, timeouts: ruleTimeouts };
+        const body = { name, backends, filters, timeouts: ruleTimeouts, retry };
         return (matches.length === 0 ? [DEFAULT_MATCH] : matches).flatMap((m, i) =>
           ruleRoutes(check, path, body, m, i),
         );
       },
       {
         unsupported: {
-          retry: 'set retries with an Istio VirtualService, or rely on the default retry policy',
           sessionPersistence: 'use a DestinationRule with consistentHash',
         },
       },
@@ -254,7 +275,7 @@ export function readHttpRoute(
   context: ResourceContext,
 ): GatewayApiRouteModel | undefined {
   return readObject(check, spec, ['spec'], (f) => {
-    const parents = f.required('parentRefs', list(parentRef(context), { nonEmpty: true })) ?? [];
+    const parents = routeParents(f, context);
     const hostnames = [...new Set(f.optional('hostnames', list(hostname)) ?? [])];
     const rules = f.has('rules')
       ? (f.optional('rules', list(rule(context))) ?? []).flat()
@@ -265,6 +286,14 @@ export function readHttpRoute(
           DEFAULT_MATCH,
           0,
         );
-    return { kind: 'HTTPRoute', name: context.name, namespace: context.namespace, parents, hostnames, rules };
+    const linkerd = readLinkerdRouteAnnotations(check, context.annotations);
+    return {
+      kind: 'HTTPRoute',
+      name: context.name,
+      namespace: context.namespace,
+      parents,
+      hostnames,
+      rules: withLinkerdSettings(rules, linkerd),
+    };
   });
 }

@@ -10,6 +10,7 @@ import type {
 } from '../../model/types.ts';
 import type { Check, FieldPath } from '../check.ts';
 import { DEFAULT_RETRIABLE_STATUS_CODES, DEFAULT_RETRY_ON } from '../istio/http-route.ts';
+import { toPercentages } from '../weights.ts';
 import type { BackendRefValue } from './common.ts';
 
 /** What a rule's filters ask for. */
@@ -64,21 +65,9 @@ export function httpMatchRank(
  */
 export function percentWeights(backends: readonly BackendRefValue[]): RouteDestination[] {
   const live = backends.filter((b) => b.weight > 0);
-  const total = live.reduce((sum, b) => sum + b.weight, 0);
-  if (total === 0) return [];
-  const exact = live.map((b) => (b.weight * 100) / total);
-  const floors = exact.map(Math.floor);
-  let left = 100 - floors.reduce((a, b) => a + b, 0);
-  const order = exact
-    .map((v, i) => ({ i, rest: v - floors[i] }))
-    .sort((a, b) => b.rest - a.rest || a.i - b.i);
-  for (const { i } of order) {
-    if (left === 0) break;
-    floors[i]++;
-    left--;
-  }
+  const percentages = toPercentages(live.map((b) => b.weight));
   return live
-    .map((b, i) => ({ ...b.destination, weight: floors[i] }))
+    .map((b, i) => ({ ...b.destination, weight: percentages[i] }))
     .filter((d, _i, all) => d.weight > 0 || all.length === 1);
 }
 
@@ -132,14 +121,43 @@ export interface RuleBody {
   backends: readonly BackendRefValue[];
   filters: RuleFilters;
   timeouts?: { requestMs?: number; backendRequestMs?: number };
+  /** The rule's `retry` (GEP-1731). */
+  retry?: RuleRetry;
 }
 
-/** The retry policy for `timeouts.backendRequest`: Istio's default retries, each attempt bounded. */
-function backendRetries(backendRequestMs: number | undefined): RetryPolicy | undefined {
+/** HTTPRoute rule `retry`: status codes, most retries, back-off between them. */
+export interface RuleRetry {
+  codes: readonly number[];
+  attempts?: number;
+  backoffMs?: number;
+}
+
+/**
+ * The retry policy of a rule. `retry` (GEP-1731): the listed codes, and connection errors, which
+ * the spec says are always retried; attempts default to 2 (Istio's). Without it,
+ * `timeouts.backendRequest` gives Istio's default retries; either way each attempt is bounded by it.
+ */
+function ruleRetries(body: RuleBody): RetryPolicy | undefined {
+  const backendRequestMs = body.timeouts?.backendRequestMs;
+  const perTry = backendRequestMs === undefined ? {} : { perTryTimeoutMs: backendRequestMs };
+  const retry = body.retry;
+  if (retry !== undefined)
+    return {
+      attempts: retry.attempts ?? 2,
+      ...perTry,
+      retryOn: [
+        'connect-failure',
+        'reset',
+        'refused-stream',
+        ...(retry.codes.length > 0 ? ['retriable-status-codes'] : []),
+      ],
+      retriableStatusCodes: [...retry.codes],
+      ...(retry.backoffMs === undefined ? {} : { backoffMs: retry.backoffMs }),
+    };
   if (backendRequestMs === undefined) return undefined;
   return {
     attempts: 2,
-    perTryTimeoutMs: backendRequestMs,
+    ...perTry,
     retryOn: [...DEFAULT_RETRY_ON],
     retriableStatusCodes: [...DEFAULT_RETRIABLE_STATUS_CODES],
   };
@@ -192,7 +210,7 @@ export function ruleRoutes(
       route.route = destinations;
       const requestMs = body.timeouts?.requestMs;
       if (requestMs !== undefined) route.timeoutMs = requestMs;
-      const retries = backendRetries(body.timeouts?.backendRequestMs);
+      const retries = ruleRetries(body);
       if (retries) route.retries = retries;
       if (filters.rewrite) {
         const rewrite: NonNullable<HttpRoute['rewrite']> = {};

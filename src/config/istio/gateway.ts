@@ -55,13 +55,15 @@ const serverPort = object(
     const number = f.required('number', port);
     const protocol = f.required('protocol', serverProtocol);
     const name = f.optional('name', string);
+    f.ignored(
+      'targetPort',
+      'deprecated in Istio, which ignores it on Gateway servers; weft gateway maps service ports to local ones with --port SERVICE_PORT=LOCAL_PORT',
+    );
     if (number === undefined || protocol === undefined) return undefined;
     return { number, protocol, name: name ?? `${protocol.toLowerCase()}-${number}` };
   },
   {
-    unsupported: {
-      targetPort: 'weft gateway maps service ports to the ports it binds with --port SERVICE_PORT=LOCAL_PORT',
-    },
+    unsupported: {},
   },
 );
 
@@ -182,6 +184,8 @@ const serverTls = (secure: boolean): Reader<ServerTlsFields> =>
         cipherSuites: 'the TLS library picks its default cipher suites',
         verifyCertificateSpki: 'use caCertificates and subjectAltNames',
         verifyCertificateHash: 'use caCertificates and subjectAltNames',
+        caCrl: 'certificate revocation lists are not implemented',
+        tlsCertificates: 'give one serverCertificate and privateKey',
       },
     },
   );

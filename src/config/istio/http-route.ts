@@ -183,20 +183,23 @@ const retryConditions: Reader<Pick<RetryPolicy, 'retryOn' | 'retriableStatusCode
   return { retryOn, retriableStatusCodes: codes };
 };
 
-const retries: Reader<RetryPolicy> = object((f) => {
-  const conditions = f.optional('retryOn', retryConditions);
-  f.ignored(
-    'retryRemoteLocalities',
-    'weft does not do locality-aware load balancing yet, so retries may go to any locality',
-  );
-  return defined<RetryPolicy>({
-    attempts: f.optional('attempts', count) ?? 0,
-    perTryTimeoutMs: f.optional('perTryTimeout', duration()),
-    retryOn: conditions?.retryOn ?? [...DEFAULT_RETRY_ON],
-    retriableStatusCodes: conditions?.retriableStatusCodes ?? [...DEFAULT_RETRIABLE_STATUS_CODES],
-    backoffMs: f.optional('backoff', duration()),
-  });
-});
+const retries: Reader<RetryPolicy> = object(
+  (f) => {
+    const conditions = f.optional('retryOn', retryConditions);
+    f.ignored(
+      'retryRemoteLocalities',
+      'weft does not do locality-aware load balancing yet, so retries may go to any locality',
+    );
+    return defined<RetryPolicy>({
+      attempts: f.optional('attempts', count) ?? 0,
+      perTryTimeoutMs: f.optional('perTryTimeout', duration()),
+      retryOn: conditions?.retryOn ?? [...DEFAULT_RETRY_ON],
+      retriableStatusCodes: conditions?.retriableStatusCodes ?? [...DEFAULT_RETRIABLE_STATUS_CODES],
+      backoffMs: f.optional('backoff', duration()),
+    });
+  },
+  { unsupported: { retryIgnorePreviousHosts: 'retries may go to the same endpoint again' } },
+);
 
 /** Fault `percentage` (or the deprecated integer `percent`); unset means 0%, as in Istio. */
 function faultPercentage(f: Fields, what: string): number {
@@ -247,18 +250,31 @@ const fault: Reader<FaultPolicy> = object((f) => {
   return defined<FaultPolicy>({ delay, abort });
 });
 
+/** Istio's deprecated integer `mirrorPercent`, read when `mirrorPercentage` is not set. */
+function legacyMirrorPercent(f: Fields): number | undefined {
+  const legacy = f.optional('mirrorPercent', integer(0, 100));
+  if (!f.has('mirrorPercent')) return undefined;
+  if (f.has('mirrorPercentage')) {
+    f.check.error(f.at('mirrorPercent'), 'set either mirrorPercentage or mirrorPercent, not both');
+    return undefined;
+  }
+  f.check.warn(f.at('mirrorPercent'), 'deprecated in Istio; use mirrorPercentage.value');
+  return legacy;
+}
+
 /** `mirror` (+ `mirrorPercentage`) or `mirrors[]`, as one list; an unset percentage is 100. */
 function mirrors(f: Fields, context: ResourceContext): MirrorPolicy[] {
   const single = f.optional('mirror', destination(context));
-  const singlePercentage = f.optional('mirrorPercentage', percent);
+  const legacyPercentage = legacyMirrorPercent(f);
+  const singlePercentage = f.optional('mirrorPercentage', percent) ?? legacyPercentage;
   const mirror = object((m): MirrorPolicy | undefined => {
     const to = m.required('destination', destination(context));
     const percentage = m.optional('percentage', percent) ?? 100;
     return to === undefined ? undefined : { ...to, percentage };
   });
   const many = f.optional('mirrors', list(mirror)) ?? [];
-  if (f.has('mirrorPercentage') && !f.has('mirror'))
-    f.check.error(f.at('mirrorPercentage'), 'mirrorPercentage needs mirror');
+  for (const key of ['mirrorPercentage', 'mirrorPercent'])
+    if (f.has(key) && !f.has('mirror')) f.check.error(f.at(key), `${key} needs mirror`);
   if (f.has('mirror') && f.has('mirrors'))
     f.check.error(f.at('mirrors'), 'set either mirror or mirrors, not both');
   return single === undefined ? many : [{ ...single, percentage: singlePercentage ?? 100 }, ...many];
@@ -354,7 +370,6 @@ export function httpRoute(context: ResourceContext): Reader<HttpRoute> {
         unsupported: {
           corsPolicy: 'CORS policies are not implemented',
           delegate: 'VirtualService delegation is not implemented',
-          mirrorPercent: 'deprecated; use mirrorPercentage',
         },
       },
     );

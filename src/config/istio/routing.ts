@@ -3,6 +3,7 @@ import type { RouteDestination } from '../../model/types.ts';
 import { dnsLabelError, dnsSubdomainError } from '../names.ts';
 import type { Reader } from '../read.ts';
 import { defined, integer, list, object, string } from '../read.ts';
+import { toPercentages } from '../weights.ts';
 import type { ResourceContext } from './common.ts';
 import { destination, headers } from './common.ts';
 
@@ -31,8 +32,8 @@ export function gatewayNames(context: ResourceContext): Reader<string[]> {
 
 /**
  * `route[]` of an http or tcp route. Istio's rules: with one destination it gets all traffic
- * (weight 100 whatever is written); with more, every weight is 0..100 (unset is 0) and they add
- * up to 100.
+ * (weight 100 whatever is written); with more, weights are relative (unset is 0; 1/1 is 50/50,
+ * as Istio and Envoy normalise them) and become percentages adding up to 100.
  */
 export function weightedRoutes(
   context: ResourceContext,
@@ -40,7 +41,7 @@ export function weightedRoutes(
 ): Reader<RouteDestination[]> {
   const item = object((f) => {
     const to = f.required('destination', destination(context));
-    const weight = f.optional('weight', integer(0, 100));
+    const weight = f.optional('weight', integer(0, 2 ** 31 - 1));
     const ops = options.headers ? f.optional('headers', headers) : undefined;
     if (to === undefined) return undefined;
     const out = defined<RouteDestination>({
@@ -67,13 +68,16 @@ export function weightedRoutes(
     }
     const weights = routes.map((entry) => entry.destination.weight);
     const total = weights.reduce((sum, weight) => sum + weight, 0);
-    if (total !== 100) {
-      check.error(
-        path,
-        `the destination weights add up to ${total} (${weights.join(' + ')}); they must add up to 100`,
-      );
+    if (total === 0) {
+      check.error(path, `every destination weight is 0 (${weights.join(' + ')}); give at least one a weight`);
       return undefined;
     }
-    return routes.map((entry) => entry.destination);
+    const percentages = toPercentages(weights);
+    if (total !== 100)
+      check.warn(
+        path,
+        `weights are relative: ${weights.join(' + ')} = ${total}, read as ${percentages.map((p) => `${p}%`).join(' / ')}`,
+      );
+    return routes.map((entry, i) => ({ ...entry.destination, weight: percentages[i] }));
   };
 }

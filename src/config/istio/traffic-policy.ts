@@ -48,12 +48,14 @@ const consistentHash = object(
     const header = f.optional('httpHeaderName', nonEmptyString);
     const cookie = f.optional(
       'httpCookie',
-      object((c) =>
-        defined<{ name: string; path?: string; ttlMs?: number }>({
-          name: c.required('name', nonEmptyString) ?? '',
-          path: c.optional('path', nonEmptyString),
-          ttlMs: c.optional('ttl', duration(0)),
-        }),
+      object(
+        (c) =>
+          defined<{ name: string; path?: string; ttlMs?: number }>({
+            name: c.required('name', nonEmptyString) ?? '',
+            path: c.optional('path', nonEmptyString),
+            ttlMs: c.optional('ttl', duration(0)),
+          }),
+        { unsupported: { attributes: 'cookie attributes are not implemented' } },
       ),
     );
     const sourceIp = f.optional('useSourceIp', boolean);

@@ -1,0 +1,212 @@
+// The YAML users already have: optional parentRefs, older API versions, relative weights, deprecated fields, Linkerd annotations.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { parseResources } from '../../src/config/parse.ts';
+import { buildSnapshot, DEFAULT_MESH } from '../../src/model/snapshot.ts';
+import type { GatewayApiRouteModel, MeshSnapshot } from '../../src/model/types.ts';
+import { compileYaml, doc, issuesOf } from './util.ts';
+
+const API = 'gateway.networking.k8s.io/v1';
+
+function warnings(text: string): string[] {
+  return parseResources(text, 'u.yaml').flatMap((d) => d.warnings);
+}
+
+function issues(text: string): string[] {
+  return issuesOf(() => parseResources(text, 'u.yaml')).map((i) => `${i.field}: ${i.message} [${i.reason}]`);
+}
+
+function snapshot(text: string): MeshSnapshot {
+  const resources = parseResources(text, 'u.yaml').map((d) => d.resource);
+  return buildSnapshot({ resources, workloads: [], mesh: DEFAULT_MESH, version: 1 });
+}
+
+function route(text: string): GatewayApiRouteModel {
+  const compiled = compileYaml(text);
+  assert.ok(compiled.kind === 'HTTPRoute' || compiled.kind === 'GRPCRoute');
+  return compiled.route;
+}
+
+const RULES = '  rules: [{backendRefs: [{name: app, port: 80}]}]\n';
+
+describe('Gateway API routes as upstream writes them', () => {
+  test('a route without parentRefs is accepted with a warning and attaches to nothing', () => {
+    const text = `apiVersion: ${API}\nkind: HTTPRoute\nmetadata: {name: lone}\nspec:\n${RULES}`;
+    assert.deepEqual(warnings(text), [
+      'u.yaml:4:1: document 0: spec.parentRefs: no parentRefs: the route attaches to no Gateway and no Service, so it routes nothing; add a parentRef (a Gateway, or a Service for mesh routing)',
+    ]);
+    const snap = snapshot(text);
+    assert.deepEqual(snap.rejected, [
+      {
+        kind: 'HTTPRoute',
+        namespace: 'default',
+        name: 'lone',
+        issues: ['spec.parentRefs: no parentRefs, so the route attaches to no Gateway and no Service'],
+      },
+    ]);
+    assert.equal(snap.virtualServices.length, 0);
+  });
+
+  test("GRPCRoute v1alpha2 (Linkerd's docs) and Linkerd's policy.linkerd.io HTTPRoute are read", () => {
+    const grpc = route(`apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: GRPCRoute
+metadata: {name: g}
+spec:
+  parentRefs: [{group: core, kind: Service, name: echo, port: 50051}]
+  rules: [{matches: [{method: {service: echo.Echo}}], backendRefs: [{name: echo-v2, port: 50051}]}]
+`);
+    assert.deepEqual(grpc.rules[0].route.matches[0].uri, { prefix: '/echo.Echo/' });
+    const http = route(`apiVersion: policy.linkerd.io/v1beta3
+kind: HTTPRoute
+metadata: {name: h}
+spec:
+  parentRefs: [{group: core, kind: Service, name: web, port: 80}]
+${RULES}`);
+    assert.equal(http.rules[0].route.route?.[0].host, 'app.default.svc.cluster.local');
+  });
+
+  test('rule retry (GEP-1731): the codes and connection errors, attempts and back-off', () => {
+    const r = route(`apiVersion: ${API}
+kind: HTTPRoute
+metadata: {name: r}
+spec:
+  parentRefs: [{kind: Service, group: "", name: web, port: 80}]
+  rules:
+  - backendRefs: [{name: app, port: 80}]
+    retry: {codes: [500, 503], attempts: 3, backoff: 50ms}
+    timeouts: {request: 2s, backendRequest: 500ms}
+`);
+    assert.deepEqual(r.rules[0].route.retries, {
+      attempts: 3,
+      perTryTimeoutMs: 500,
+      retryOn: ['connect-failure', 'reset', 'refused-stream', 'retriable-status-codes'],
+      retriableStatusCodes: [500, 503],
+      backoffMs: 50,
+    });
+    assert.equal(r.rules[0].route.timeoutMs, 2000);
+  });
+
+  test("a Gateway of another controller's class is skipped with a note; routes to it say why", () => {
+    const text = `apiVersion: ${API}
+kind: Gateway
+metadata: {name: nginx-gw}
+spec:
+  gatewayClassName: nginx
+  listeners: [{name: h, port: 80, protocol: TCP, tls: {certificateRefs: [{name: c}]}}]
+---
+apiVersion: ${API}
+kind: HTTPRoute
+metadata: {name: r}
+spec:
+  parentRefs: [{name: nginx-gw}]
+${RULES}`;
+    assert.deepEqual(warnings(text), [
+      'u.yaml:5:3: document 0: spec.gatewayClassName: class "nginx" belongs to another controller (weft serves weft and istio), so weft does not serve it',
+    ]);
+    const snap = snapshot(text);
+    assert.deepEqual(snap.gateways?.find((g) => g.name === 'nginx-gw')?.servers, []);
+    assert.deepEqual(snap.rejected?.[0].issues, [
+      'spec.parentRefs[0]: Gateway default/nginx-gw: class "nginx" belongs to another controller (weft serves weft and istio), so weft does not serve it',
+    ]);
+  });
+
+  test('Linkerd retry and timeout annotations become the route retry and timeout', () => {
+    const r = route(`apiVersion: ${API}
+kind: HTTPRoute
+metadata:
+  name: r
+  annotations:
+    retry.linkerd.io/http: 5xx,429,500-502
+    retry.linkerd.io/limit: "2"
+    retry.linkerd.io/timeout: 300ms
+    timeout.linkerd.io/request: 3s
+spec:
+  parentRefs: [{kind: Service, group: core, name: web, port: 80}]
+${RULES}`);
+    assert.deepEqual(r.rules[0].route.retries, {
+      attempts: 2,
+      perTryTimeoutMs: 300,
+      retryOn: ['5xx', 'retriable-status-codes'],
+      retriableStatusCodes: [429, 500, 501, 502],
+    });
+    assert.equal(r.rules[0].route.timeoutMs, 3000);
+    const text = `apiVersion: ${API}
+kind: HTTPRoute
+metadata:
+  name: r
+  annotations: {timeout.linkerd.io/idle: 10s, retry.linkerd.io/limit: "3"}
+spec:
+  parentRefs: [{kind: Service, group: core, name: web, port: 80}]
+${RULES}`;
+    assert.deepEqual(
+      warnings(text).map((w) => w.replace(/^u\.yaml:\d+:\d+: /, '')),
+      [
+        'document 0: metadata.annotations["timeout.linkerd.io/idle"]: ignored: not supported by weft; use timeout.linkerd.io/request (or the rule\'s timeouts.request)',
+        'document 0: metadata.annotations["retry.linkerd.io/limit"]: ignored: retries are on only when retry.linkerd.io/http or retry.linkerd.io/grpc names the conditions',
+      ],
+    );
+    assert.deepEqual(issues(text.replace('retry.linkerd.io/limit: "3"', 'retry.linkerd.io/http: 5xy')), [
+      'metadata.annotations["retry.linkerd.io/http"]: "5xy" is not a retry condition; write 5xx, gateway-error, a status code or a range like 500-504 [invalid]',
+    ]);
+  });
+});
+
+describe('Istio YAML as upstream writes it', () => {
+  test('relative weights: 1/1 is 50/50, 1/1/1 is 34/33/33', () => {
+    const compiled = compileYaml(
+      doc(
+        'VirtualService',
+        `  hosts: [r]
+  http:
+  - route: [{destination: {host: r, subset: a}, weight: 1}, {destination: {host: r, subset: b}, weight: 1}]
+  - route: [{destination: {host: r, subset: a}, weight: 1}, {destination: {host: r, subset: b}, weight: 1}, {destination: {host: r, subset: c}, weight: 1}]
+`,
+      ),
+    );
+    assert.ok(compiled.kind === 'VirtualService');
+    assert.deepEqual(
+      compiled.virtualService.http.map((h) => h.route?.map((d) => d.weight)),
+      [
+        [50, 50],
+        [34, 33, 33],
+      ],
+    );
+  });
+
+  test('deprecated fields are read with a warning naming their replacement', () => {
+    const text = doc(
+      'VirtualService',
+      `  hosts: [r]
+  http:
+  - route: [{destination: {host: r}}]
+    mirror: {host: shadow}
+    mirrorPercent: 20
+`,
+    );
+    assert.deepEqual(warnings(text), [
+      'u.yaml:10:5: document 0: spec.http[0].mirrorPercent: deprecated in Istio; use mirrorPercentage.value',
+    ]);
+    const compiled = compileYaml(text);
+    assert.ok(compiled.kind === 'VirtualService');
+    assert.equal(compiled.virtualService.http[0].mirrors[0].percentage, 20);
+    const gateway = doc(
+      'Gateway',
+      `  servers: [{port: {number: 80, name: http, protocol: HTTP, targetPort: 8080}, hosts: ["*"]}]\n`,
+    );
+    assert.match(warnings(gateway)[0], /spec\.servers\[0\]\.port\.targetPort: ignored: deprecated in Istio/);
+  });
+
+  test('real upstream fields weft lacks are "not supported by weft"; misspellings are unknown fields', () => {
+    const base = (retries: string) =>
+      doc(
+        'VirtualService',
+        `  hosts: [r]\n  http:\n  - route: [{destination: {host: r}}]\n    retries: ${retries}\n`,
+      );
+    assert.deepEqual(issues(base('{attempts: 2, retryIgnorePreviousHosts: true}')), [
+      'spec.http[0].retries.retryIgnorePreviousHosts: field retryIgnorePreviousHosts is not supported by weft (yet): retries may go to the same endpoint again [unsupported]',
+    ]);
+    assert.deepEqual(issues(base('{attempts: 2, perTryTimout: 1s}')), [
+      'spec.http[0].retries.perTryTimout: unknown field perTryTimout (did you mean perTryTimeout?) [unknown-field]',
+    ]);
+  });
+});
