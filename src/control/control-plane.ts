@@ -8,9 +8,10 @@ import { type ApiRoute, ApiServer } from './api/server.ts';
 import type { BootstrapResponse } from './api/types.ts';
 import { caRoutes } from './ca/api.ts';
 import { type CaOptions, CaService } from './ca/ca-service.ts';
-import { DEFAULT_GRACE_MS, MemoryRegistry } from './registry/memory.ts';
+import { DEFAULT_GRACE_MS } from './registry/memory.ts';
 import type { WorkloadRegistry } from './registry/registry.ts';
 import { FileStore } from './store/file-store.ts';
+import { FileBackedRegistry } from './store/registry-file.ts';
 import type { Store } from './store/store.ts';
 import type { XdsServer } from './xds/types.ts';
 
@@ -56,6 +57,12 @@ export interface ControlPlaneParts {
   /** More API routes (e.g. the CA's), built once the store and registry exist. */
   apiRoutes?: (context: XdsServerContext) => ApiRoute[];
   openStore?: (config: ControlPlaneConfig) => Promise<Store>;
+  /**
+   * The workload registry kept with the store: remembered across restarts (the default, in the
+   * file store's directory) or shared by replicas (etcd). It must hold the workloads of the last
+   * run until they re-join or their grace period ends, so a restart drops no endpoint.
+   */
+  openRegistry?: (config: ControlPlaneConfig, store: Store) => Promise<WorkloadRegistry>;
 }
 
 /** Addresses a started control plane serves on. */
@@ -87,7 +94,7 @@ export class ControlPlane {
   readonly #listeners = new Set<(snapshot: MeshSnapshot) => void>();
   readonly #unsubscribe: (() => void)[] = [];
   #store: Store | undefined;
-  #registry: MemoryRegistry | undefined;
+  #registry: WorkloadRegistry | undefined;
   #ca: CaService | undefined;
   #api: ApiServer | undefined;
   #xds: XdsServer | undefined;
@@ -116,7 +123,7 @@ export class ControlPlane {
         ...this.config.ca,
       });
       this.#ca = ca;
-      const registry = new MemoryRegistry({ graceMs: this.config.registryGraceMs ?? DEFAULT_GRACE_MS });
+      const registry = await (this.#parts.openRegistry ?? openFileRegistry)(this.config, store);
       this.#registry = registry;
       this.#rebuildNow();
       this.#unsubscribe.push(
@@ -280,5 +287,13 @@ export class ControlPlane {
 }
 
 function openFileStore(config: ControlPlaneConfig): Promise<Store> {
-  return FileStore.open({ dir: join(config.dataDir, 'store') });
+  return FileStore.open({ dir: storeDir(config) });
+}
+
+function openFileRegistry(config: ControlPlaneConfig): Promise<WorkloadRegistry> {
+  return FileBackedRegistry.open(storeDir(config), config.registryGraceMs ?? DEFAULT_GRACE_MS);
+}
+
+function storeDir(config: ControlPlaneConfig): string {
+  return join(config.dataDir, 'store');
 }
