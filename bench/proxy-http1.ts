@@ -10,8 +10,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TYPE_URL } from '../src/control/xds/types.ts';
 import { ProxyCore } from '../src/proxy/proxy.ts';
+import { TYPE_URL } from '../src/xds/type-urls.ts';
 
 const HCM =
   'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';

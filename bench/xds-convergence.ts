@@ -17,10 +17,10 @@ import {
   adsService,
   type DiscoveryRequestMessage,
   type DiscoveryResponseMessage,
-  decodeResource,
-  jsonToStruct,
-} from '../src/control/xds/protos.ts';
-import { TYPE_URL } from '../src/control/xds/types.ts';
+} from '../src/xds/discovery.ts';
+import { decodeResource } from '../src/xds/protos.ts';
+import { jsonToStruct } from '../src/xds/struct.ts';
+import { TYPE_URL } from '../src/xds/type-urls.ts';
 
 const { values: args } = parseArgs({
   options: {

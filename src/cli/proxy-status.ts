@@ -1,8 +1,8 @@
 // `weft proxy-status`: each connected xDS client and whether it runs the configuration last sent (istioctl's table).
 import { type Command, Option } from 'commander';
 import type { ProxiesResponse, ProxyStatus } from '../control/xds/types.ts';
-import { TYPE_URL } from '../control/xds/types.ts';
 import { environment } from '../env.ts';
+import { TYPE_URL } from '../xds/type-urls.ts';
 import { ApiClient } from './client.ts';
 
 interface ProxyStatusOptions {

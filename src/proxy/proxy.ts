@@ -1,7 +1,7 @@
 // The data-plane process core: applies xDS resources to listeners, routes and clusters, drains on shutdown.
 import type net from 'node:net';
-import { TYPE_URL } from '../control/xds/types.ts';
 import { UnsupportedFieldError } from '../errors.ts';
+import { TYPE_URL } from '../xds/type-urls.ts';
 import {
   type ClusterConfig,
   compileCluster,

@@ -2,10 +2,10 @@
 import { randomBytes } from 'node:crypto';
 import https from 'node:https';
 import type net from 'node:net';
-import { jsonToStruct } from '../control/xds/protos.ts';
-import { NODE_METADATA } from '../control/xds/types.ts';
 import { ServerUnavailableError } from '../errors.ts';
 import { logger } from '../observe/log.ts';
+import { NODE_METADATA } from '../xds/node-metadata.ts';
+import { jsonToStruct } from '../xds/struct.ts';
 import { AdminServer, configDump, coreAdminSource } from './admin/admin-server.ts';
 import { renderAdsPrometheus } from './admin/prometheus.ts';
 import { http } from './common/node-http.ts';

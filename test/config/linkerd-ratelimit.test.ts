@@ -5,9 +5,10 @@ import { parse as parseYaml } from 'yaml';
 import { validateResources } from '../../src/config/parse.ts';
 import { generateListeners } from '../../src/control/xds/generate/lds.ts';
 import { proxyFromNode } from '../../src/control/xds/node.ts';
-import { decodeResource, encodeResource, jsonToStruct, unknownFields } from '../../src/control/xds/protos.ts';
-import { TYPE_URL } from '../../src/control/xds/types.ts';
 import { buildSnapshot, DEFAULT_MESH } from '../../src/model/snapshot.ts';
+import { decodeResource, encodeResource, unknownFields } from '../../src/xds/protos.ts';
+import { jsonToStruct } from '../../src/xds/struct.ts';
+import { TYPE_URL } from '../../src/xds/type-urls.ts';
 
 const sidecar = proxyFromNode({
   id: 'reviews-1',

@@ -5,8 +5,8 @@ import { parse as parseYaml } from 'yaml';
 import { validateResources } from '../../src/config/parse.ts';
 import { generateClusters } from '../../src/control/xds/generate/cds.ts';
 import { proxyFromNode } from '../../src/control/xds/node.ts';
-import { jsonToStruct } from '../../src/control/xds/protos.ts';
 import { buildSnapshot, DEFAULT_MESH } from '../../src/model/snapshot.ts';
+import { jsonToStruct } from '../../src/xds/struct.ts';
 
 function snapshotOf(yaml: string) {
   const docs = yaml.split('\n---\n').map((d) => parseYaml(d));

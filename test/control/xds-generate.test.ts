@@ -8,9 +8,10 @@ import { GENERATORS } from '../../src/control/xds/generate/index.ts';
 import { generateListeners } from '../../src/control/xds/generate/lds.ts';
 import { generateRoutes } from '../../src/control/xds/generate/rds.ts';
 import { type ProxyNode, proxyFromNode } from '../../src/control/xds/node.ts';
-import { decodeResource, encodeResource, jsonToStruct, unknownFields } from '../../src/control/xds/protos.ts';
-import { TYPE_URL } from '../../src/control/xds/types.ts';
 import type { MeshSnapshot } from '../../src/model/types.ts';
+import { decodeResource, encodeResource, unknownFields } from '../../src/xds/protos.ts';
+import { jsonToStruct } from '../../src/xds/struct.ts';
+import { TYPE_URL } from '../../src/xds/type-urls.ts';
 import {
   destinationRule,
   httpRoute,

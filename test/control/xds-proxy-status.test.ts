@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { formatProxyStatus, syncState } from '../../src/cli/proxy-status.ts';
-import { TYPE_URL } from '../../src/control/xds/types.ts';
+import { TYPE_URL } from '../../src/xds/type-urls.ts';
 
 test('a type is SYNCED when the sent version was ACKed, STALE before, NACK when rejected, NOT SENT otherwise', () => {
   assert.equal(syncState(undefined), 'NOT SENT');

@@ -6,9 +6,10 @@ import type { GenerateContext } from '../../src/control/xds/generate/common.ts';
 import { generateListeners } from '../../src/control/xds/generate/lds.ts';
 import { generateRoutes } from '../../src/control/xds/generate/rds.ts';
 import { proxyFromNode } from '../../src/control/xds/node.ts';
-import { decodeResource, encodeResource, jsonToStruct, unknownFields } from '../../src/control/xds/protos.ts';
-import { TYPE_URL } from '../../src/control/xds/types.ts';
 import type { HttpRoute, MeshSnapshot } from '../../src/model/types.ts';
+import { decodeResource, encodeResource, unknownFields } from '../../src/xds/protos.ts';
+import { jsonToStruct } from '../../src/xds/struct.ts';
+import { TYPE_URL } from '../../src/xds/type-urls.ts';
 import {
   destinationRule,
   httpRoute,

@@ -8,14 +8,15 @@ import { GENERATOR_PARTS } from '../../src/control/xds/generate/index.ts';
 import { generateListeners } from '../../src/control/xds/generate/lds.ts';
 import { inboundMtlsMode, inboundSecurityFilters } from '../../src/control/xds/generate/security.ts';
 import { type ProxyNode, proxyFromNode } from '../../src/control/xds/node.ts';
-import { decodeResource, encodeResource, jsonToStruct, unknownFields } from '../../src/control/xds/protos.ts';
-import { TYPE_URL } from '../../src/control/xds/types.ts';
 import { buildSnapshot, DEFAULT_MESH } from '../../src/model/snapshot.ts';
 import type { MeshSnapshot } from '../../src/model/types.ts';
 import type { Msg } from '../../src/proxy/common/fields.ts';
 import { compileHcm } from '../../src/proxy/http/connection-manager-config.ts';
 import type { HttpFilterConfig } from '../../src/proxy/http/filters/filter.ts';
 import { camelize } from '../../src/proxy/xds-client/camelize.ts';
+import { decodeResource, encodeResource, unknownFields } from '../../src/xds/protos.ts';
+import { jsonToStruct } from '../../src/xds/struct.ts';
+import { TYPE_URL } from '../../src/xds/type-urls.ts';
 import { epoch, jwks, makeKey, sign } from '../proxy/jwt-helpers.ts';
 import { RecordingStream, type RequestSpec } from '../proxy/rbac-helpers.ts';
 

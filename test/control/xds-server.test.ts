@@ -3,13 +3,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { MemoryRegistry } from '../../src/control/registry/memory.ts';
-import type {
-  DeltaDiscoveryResponseMessage,
-  DiscoveryResponseMessage,
-} from '../../src/control/xds/protos.ts';
 import { type AdsServer, createXdsServer } from '../../src/control/xds/server.ts';
-import { TYPE_URL } from '../../src/control/xds/types.ts';
 import type { MeshSnapshot, Workload } from '../../src/model/types.ts';
+import type { DeltaDiscoveryResponseMessage, DiscoveryResponseMessage } from '../../src/xds/discovery.ts';
+import { TYPE_URL } from '../../src/xds/type-urls.ts';
 import { AdsTestClient, type Decoded, decodeAll, sidecarNode } from '../helpers/grpc-ads-client.ts';
 import { destinationRule, service, snapshot, workload } from '../helpers/grpc-xds-mesh.ts';
 

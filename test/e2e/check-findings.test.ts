@@ -12,7 +12,7 @@ import { checkClock, estimateSkewMs } from '../../src/check/clock.ts';
 import { ControlPlaneProbe } from '../../src/check/probe.ts';
 import { checkProxies } from '../../src/check/proxies.ts';
 import type { CheckConfig } from '../../src/check/types.ts';
-import { TYPE_URL } from '../../src/control/xds/types.ts';
+import { TYPE_URL } from '../../src/xds/type-urls.ts';
 import { startWeft } from '../helpers/process.ts';
 
 const CONFIG: CheckConfig = {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { ProxiesResponse } from '../../src/control/xds/types.ts';
-import { TYPE_URL } from '../../src/control/xds/types.ts';
+import { TYPE_URL } from '../../src/xds/type-urls.ts';
 import { runCli } from '../helpers/cli.ts';
 import { AdsTestClient } from '../helpers/grpc-ads-client.ts';
 import { startGreeter } from '../helpers/grpc-greeter.ts';

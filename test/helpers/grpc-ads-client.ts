@@ -6,10 +6,10 @@ import {
   type DeltaDiscoveryResponseMessage,
   type DiscoveryRequestMessage,
   type DiscoveryResponseMessage,
-  decodeResource,
-  jsonToStruct,
   type WireNode,
-} from '../../src/control/xds/protos.ts';
+} from '../../src/xds/discovery.ts';
+import { decodeResource } from '../../src/xds/protos.ts';
+import { jsonToStruct } from '../../src/xds/struct.ts';
 
 const AdsClient = grpc.makeGenericClientConstructor(adsService, 'AggregatedDiscoveryService');
 

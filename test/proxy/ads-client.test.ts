@@ -3,15 +3,15 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
+import { ProxyCore } from '../../src/proxy/proxy.ts';
+import { AdsClient } from '../../src/proxy/xds-client/ads-client.ts';
 import {
   adsService,
   type DiscoveryRequestMessage,
   type DiscoveryResponseMessage,
-  encodeResource,
-} from '../../src/control/xds/protos.ts';
-import { TYPE_URL } from '../../src/control/xds/types.ts';
-import { ProxyCore } from '../../src/proxy/proxy.ts';
-import { AdsClient } from '../../src/proxy/xds-client/ads-client.ts';
+} from '../../src/xds/discovery.ts';
+import { encodeResource } from '../../src/xds/protos.ts';
+import { TYPE_URL } from '../../src/xds/type-urls.ts';
 import { type Echo, startHttpEcho } from '../helpers/echo.ts';
 import { eventuallyTrue } from '../helpers/eventually.ts';
 import { request } from '../helpers/http-client.ts';

@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import { after, before, test } from 'node:test';
-import { TYPE_URL } from '../../src/control/xds/types.ts';
 import type { ProxyCore } from '../../src/proxy/proxy.ts';
+import { TYPE_URL } from '../../src/xds/type-urls.ts';
 import { type Echo, startHttpEcho } from '../helpers/echo.ts';
 import { request } from '../helpers/http-client.ts';
 import { coreWith, HCM, ROUTER, staticCluster, vhost } from './fixtures.ts';

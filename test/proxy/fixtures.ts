@@ -1,6 +1,7 @@
 // Envoy-shaped xDS resources (decoded, camelCase) for proxy tests, shaped like docs/xds.md's sidecar config.
-import { TYPE_URL } from '../../src/control/xds/types.ts';
+
 import { ProxyCore } from '../../src/proxy/proxy.ts';
+import { TYPE_URL } from '../../src/xds/type-urls.ts';
 
 export const HCM =
   'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';

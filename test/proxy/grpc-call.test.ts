@@ -5,11 +5,11 @@ import net from 'node:net';
 import { Writable } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import { pino } from 'pino';
-import { adsService, type DiscoveryRequestMessage } from '../../src/control/xds/protos.ts';
-import { TYPE_URL } from '../../src/control/xds/types.ts';
 import { AdsClient, type XdsHandler } from '../../src/proxy/xds-client/ads-client.ts';
 import { GRPC_STATUS, GrpcBidiCall, type GrpcCallEnd } from '../../src/proxy/xds-client/grpc-call.ts';
 import { encodeGrpcMessage, GrpcMessageReader } from '../../src/proxy/xds-client/grpc-frame.ts';
+import { adsService, type DiscoveryRequestMessage } from '../../src/xds/discovery.ts';
+import { TYPE_URL } from '../../src/xds/type-urls.ts';
 
 const METHOD = adsService.StreamAggregatedResources;
 

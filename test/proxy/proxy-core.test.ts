@@ -4,8 +4,8 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
-import { TYPE_URL } from '../../src/control/xds/types.ts';
 import type { ProxyCore } from '../../src/proxy/proxy.ts';
+import { TYPE_URL } from '../../src/xds/type-urls.ts';
 import { type Echo, startH2Echo, startHttpEcho, startTcpEcho } from '../helpers/echo.ts';
 import { h2request, request } from '../helpers/http-client.ts';
 import {

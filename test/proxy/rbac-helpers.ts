@@ -1,5 +1,5 @@
 // Test helpers for the RBAC and jwt_authn filters: configs through the real protos, and a recording FilterStream.
-import { decodeResource, encodeResource } from '../../src/control/xds/protos.ts';
+
 import type { Msg } from '../../src/proxy/common/fields.ts';
 import type { ResponseFlag } from '../../src/proxy/common/response-flags.ts';
 import type {
@@ -11,6 +11,7 @@ import type {
 } from '../../src/proxy/http/filters/filter.ts';
 import { RequestHead } from '../../src/proxy/http/request-head.ts';
 import { camelize } from '../../src/proxy/xds-client/camelize.ts';
+import { decodeResource, encodeResource } from '../../src/xds/protos.ts';
 
 /**
  * A filter config as the proxy receives it: the snake_case object is encoded with the real Envoy

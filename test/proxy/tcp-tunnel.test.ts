@@ -4,8 +4,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
-import { TYPE_URL } from '../../src/control/xds/types.ts';
 import type { ProxyCore } from '../../src/proxy/proxy.ts';
+import { TYPE_URL } from '../../src/xds/type-urls.ts';
 import { coreWith, inboundListener, outboundListener, staticCluster, vhost } from './fixtures.ts';
 
 /** Bytes moved per direction in each transfer (several socket buffers and TLS-record sizes). */

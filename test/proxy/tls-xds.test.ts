@@ -8,8 +8,6 @@ import { generateClusters } from '../../src/control/xds/generate/cds.ts';
 import { generateEndpoints } from '../../src/control/xds/generate/eds.ts';
 import { generateListeners } from '../../src/control/xds/generate/lds.ts';
 import { proxyFromNode } from '../../src/control/xds/node.ts';
-import { decodeResource, encodeResource, jsonToStruct, unknownFields } from '../../src/control/xds/protos.ts';
-import { TYPE_URL } from '../../src/control/xds/types.ts';
 import type { ClientTlsSettings, MeshSnapshot, MtlsMode } from '../../src/model/types.ts';
 import { compileCluster, compileLoadAssignment } from '../../src/proxy/cluster/cluster-config.ts';
 import { compileListener, selectChain } from '../../src/proxy/listener/listener-config.ts';
@@ -17,6 +15,9 @@ import { ProxyCore } from '../../src/proxy/proxy.ts';
 import { ROOT_CA_SECRET, WORKLOAD_CERT_SECRET } from '../../src/proxy/tls/secrets.ts';
 import { selectUpstreamTls } from '../../src/proxy/tls/tls-config.ts';
 import { camelize } from '../../src/proxy/xds-client/camelize.ts';
+import { decodeResource, encodeResource, unknownFields } from '../../src/xds/protos.ts';
+import { jsonToStruct } from '../../src/xds/struct.ts';
+import { TYPE_URL } from '../../src/xds/type-urls.ts';
 import { destinationRule, service, snapshot, workload } from '../helpers/grpc-xds-mesh.ts';
 import { tempDir } from '../identity/fixtures.ts';
 

@@ -1,8 +1,9 @@
 // xDS node identity: the proxy a stream serves (from node.id/cluster/metadata) and, for a sidecar, its Workload.
 import { XdsNodeInvalidError } from '../../errors.ts';
 import type { Labels, Protocol, Workload } from '../../model/types.ts';
-import { structToJson, type WireNode } from './protos.ts';
-import { NODE_METADATA } from './types.ts';
+import type { WireNode } from '../../xds/discovery.ts';
+import { NODE_METADATA } from '../../xds/node-metadata.ts';
+import { structToJson } from '../../xds/struct.ts';
 
 /** What a weft sidecar declares about the service it fronts. */
 export interface SidecarService {

@@ -1,9 +1,10 @@
 // Generated xDS resources for one snapshot: generated once per generator-part key, encoded once, hashed for versions.
 import { createHash } from 'node:crypto';
 import type { MeshSnapshot } from '../../model/types.ts';
+import { encodeDiscoveryResponse, type WireAny } from '../../xds/discovery.ts';
+import { encodeResource } from '../../xds/protos.ts';
 import { GENERATOR_PARTS, type GeneratorPart, type Warn } from './generate/index.ts';
 import type { ProxyNode } from './node.ts';
-import { encodeDiscoveryResponse, encodeResource, type WireAny } from './protos.ts';
 
 /** One resource ready for the wire: its bytes (as an Any) and a hash of them (its version). */
 export interface EncodedResource {

@@ -3,9 +3,6 @@ import * as grpc from '@grpc/grpc-js';
 import { XdsNodeInvalidError } from '../../errors.ts';
 import type { MeshSnapshot } from '../../model/types.ts';
 import { type Logger, logger } from '../../observe/log.ts';
-import type { WorkloadRegistry } from '../registry/registry.ts';
-import { FULL_STATE_TYPES, GENERATORS } from './generate/index.ts';
-import { type ProxyNode, proxyFromNode, workloadFromProxy } from './node.ts';
 import {
   adsService,
   type DeltaDiscoveryRequestMessage,
@@ -13,7 +10,10 @@ import {
   type DiscoveryRequestMessage,
   type DiscoveryResponseMessage,
   withNonce,
-} from './protos.ts';
+} from '../../xds/discovery.ts';
+import type { WorkloadRegistry } from '../registry/registry.ts';
+import { FULL_STATE_TYPES, GENERATORS } from './generate/index.ts';
+import { type ProxyNode, proxyFromNode, workloadFromProxy } from './node.ts';
 import { type EncodedResource, namesKey, type ResourceSet, SnapshotResources } from './resources.ts';
 import type { ProxyStatus, XdsServer } from './types.ts';
 

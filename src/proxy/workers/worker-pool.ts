@@ -1,8 +1,8 @@
 // Multi-core mode: N worker processes share the listener ports (SO_REUSEPORT); the primary feeds them xDS.
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { TYPE_URL } from '../../control/xds/types.ts';
 import type { Logger } from '../../observe/log.ts';
+import { TYPE_URL } from '../../xds/type-urls.ts';
 import { mergePrometheus } from '../admin/prometheus.ts';
 import type { TlsSecret } from '../tls/secrets.ts';
 import type { XdsResource } from '../xds-client/ads-client.ts';

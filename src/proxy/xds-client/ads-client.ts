@@ -2,15 +2,16 @@
 //
 // The stream is one gRPC call over node:http2 (grpc-call.ts), not grpc-js: a sidecar has one
 // call to make, and grpc-js costs every sidecar ~15 MB resident (docs/performance.md).
+
+import type { Logger } from '../../observe/log.ts';
 import {
   adsService,
   type DiscoveryRequestMessage,
   type DiscoveryResponseMessage,
-  decodeResource,
   type WireNode,
-} from '../../control/xds/protos.ts';
-import { TYPE_URL } from '../../control/xds/types.ts';
-import type { Logger } from '../../observe/log.ts';
+} from '../../xds/discovery.ts';
+import { decodeResource } from '../../xds/protos.ts';
+import { TYPE_URL } from '../../xds/type-urls.ts';
 import { camelize } from './camelize.ts';
 import { GRPC_STATUS, GrpcBidiCall, type GrpcCallEnd } from './grpc-call.ts';
 

@@ -9,9 +9,17 @@ import type {
   Service,
   ServicePort,
 } from '../../../model/types.ts';
+import type {
+  CircuitBreakerThresholds,
+  Cluster,
+  ClusterLoadAssignment,
+  CommonHttpProtocolOptions,
+  HttpProtocolOptions,
+  OutlierDetection,
+} from '../../../xds/messages/index.ts';
+import { CONFIG_TYPE, type Typed } from '../../../xds/type-urls.ts';
 import {
   ADS_CONFIG_SOURCE,
-  CONFIG_TYPE,
   duration,
   effectivePolicy,
   endpointPort,
@@ -31,8 +39,6 @@ import { passthroughCluster } from './egress.ts';
 import { retryRatioMetadata } from './resilience.ts';
 import { outboundClusterTransport } from './tls.ts';
 
-type Obj = Record<string, unknown>;
-
 /** Istio's default connect timeout. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** Istio's default ring size for consistent hashing. */
@@ -40,10 +46,15 @@ export const DEFAULT_MINIMUM_RING_SIZE = 1024;
 const MAX_UINT32 = 4_294_967_295;
 
 /** Envoy's upstream HTTP protocol options for a port's protocol and pool settings; undefined when none apply. */
-function httpProtocolOptions(protocol: Protocol, pool: ConnectionPoolSettings | undefined): Obj | undefined {
+function httpProtocolOptions(
+  protocol: Protocol,
+  pool: ConnectionPoolSettings | undefined,
+): Typed<typeof CONFIG_TYPE.httpProtocolOptions, HttpProtocolOptions> | undefined {
   if (!isHttpProtocol(protocol)) return undefined;
-  const options: Obj = { '@type': CONFIG_TYPE.httpProtocolOptions };
-  const common: Obj = {};
+  const options: Typed<typeof CONFIG_TYPE.httpProtocolOptions, HttpProtocolOptions> = {
+    '@type': CONFIG_TYPE.httpProtocolOptions,
+  };
+  const common: CommonHttpProtocolOptions = {};
   if (pool?.http?.maxRequestsPerConnection !== undefined) {
     common.max_requests_per_connection = { value: pool.http.maxRequestsPerConnection };
   }
@@ -62,8 +73,11 @@ function httpProtocolOptions(protocol: Protocol, pool: ConnectionPoolSettings | 
   return options;
 }
 
-function circuitBreakers(pool: ConnectionPoolSettings | undefined, budget?: RetryBudgetSettings): Obj {
-  const threshold: Obj = {
+function circuitBreakers(
+  pool: ConnectionPoolSettings | undefined,
+  budget?: RetryBudgetSettings,
+): NonNullable<Cluster['circuit_breakers']> {
+  const threshold: CircuitBreakerThresholds = {
     max_connections: { value: pool?.tcp?.maxConnections ?? MAX_UINT32 },
     max_pending_requests: { value: pool?.http?.http1MaxPendingRequests ?? MAX_UINT32 },
     max_requests: { value: pool?.http?.http2MaxRequests ?? MAX_UINT32 },
@@ -80,8 +94,8 @@ function circuitBreakers(pool: ConnectionPoolSettings | undefined, budget?: Retr
 }
 
 /** Istio's OutlierDetection → Envoy mapping (success-rate ejection off; each consecutive counter enforced at 100%). */
-function outlierDetection(od: OutlierDetectionSettings): Obj {
-  const out: Obj = { enforcing_success_rate: { value: 0 } };
+function outlierDetection(od: OutlierDetectionSettings): OutlierDetection {
+  const out: OutlierDetection = { enforcing_success_rate: { value: 0 } };
   if (od.consecutive5xxErrors !== undefined) {
     out.consecutive_5xx = { value: od.consecutive5xxErrors };
     out.enforcing_consecutive_5xx = { value: od.consecutive5xxErrors > 0 ? 100 : 0 };
@@ -106,7 +120,7 @@ function outlierDetection(od: OutlierDetectionSettings): Obj {
 /** Sets `lb_policy` and its config on a cluster; gRPC clients only support round robin and ring hash. */
 function applyLoadBalancer(
   ctx: GenerateContext,
-  cluster: Obj,
+  cluster: Cluster,
   lb: LoadBalancerPolicy | undefined,
   rule: DestinationRuleModel | undefined,
 ): void {
@@ -147,7 +161,12 @@ function applyLoadBalancer(
 }
 
 /** The inline endpoints of a DNS-resolved service port (its endpoints' hostnames, else the host itself). */
-function dnsLoadAssignment(ctx: GenerateContext, name: string, service: Service, port: ServicePort): Obj {
+function dnsLoadAssignment(
+  ctx: GenerateContext,
+  name: string,
+  service: Service,
+  port: ServicePort,
+): ClusterLoadAssignment {
   const workloads = ctx.snapshot.endpointsByHost.get(service.hostname) ?? [];
   const targets =
     workloads.length > 0
@@ -174,12 +193,12 @@ export function outboundCluster(
   service: Service,
   port: ServicePort,
   subset: string | undefined,
-): GeneratedResource {
+): GeneratedResource<Cluster> {
   const name = outboundClusterName(port.number, subset, service.hostname);
   const rule = ctx.snapshot.destinationRules.get(service.hostname);
   const policy = effectivePolicy(rule, port.number, subset);
   const pool = policy.connectionPool;
-  const cluster: Obj = { name };
+  const cluster: Cluster = { name };
   if (service.resolution === 'DNS' || service.resolution === 'DNS_ROUND_ROBIN') {
     // gRPC clients support LOGICAL_DNS only; Envoy gets Istio's choice.
     cluster.type =
@@ -232,11 +251,11 @@ export function outboundCluster(
 }
 
 /** The sidecar's cluster to its own app on 127.0.0.1:WEFT_APP_PORT. */
-export function inboundCluster(ctx: GenerateContext): GeneratedResource | undefined {
+export function inboundCluster(ctx: GenerateContext): GeneratedResource<Cluster> | undefined {
   const { service, appPort } = ctx.proxy;
   if (!service || appPort === undefined) return undefined;
   const name = inboundClusterName(service.port);
-  const cluster: Obj = {
+  const cluster: Cluster = {
     name,
     type: 'STATIC',
     connect_timeout: duration(DEFAULT_CONNECT_TIMEOUT_MS),
@@ -258,8 +277,8 @@ export function inboundCluster(ctx: GenerateContext): GeneratedResource | undefi
 }
 
 /** Every outbound cluster: each service port, plus one per DestinationRule subset. */
-function allOutboundClusters(ctx: GenerateContext): GeneratedResource[] {
-  const out: GeneratedResource[] = [];
+function allOutboundClusters(ctx: GenerateContext): GeneratedResource<Cluster>[] {
+  const out: GeneratedResource<Cluster>[] = [];
   for (const service of visibleServices(ctx)) {
     const subsets = ctx.snapshot.destinationRules.get(service.hostname)?.subsets ?? [];
     for (const port of service.ports) {
@@ -271,7 +290,7 @@ function allOutboundClusters(ctx: GenerateContext): GeneratedResource[] {
 }
 
 /** One cluster by name, if weft would generate it for this proxy. */
-export function clusterByName(ctx: GenerateContext, name: string): GeneratedResource | undefined {
+export function clusterByName(ctx: GenerateContext, name: string): GeneratedResource<Cluster> | undefined {
   const parsed = parseClusterName(name);
   if (!parsed) return undefined;
   if (parsed.direction === 'inbound') {
@@ -294,7 +313,7 @@ export function clusterByName(ctx: GenerateContext, name: string): GeneratedReso
 export function generateOutboundClusters(
   ctx: GenerateContext,
   names: readonly string[] | undefined,
-): GeneratedResource[] {
+): GeneratedResource<Cluster>[] {
   // Weft proxies also get Istio's PassthroughCluster (the catch-all route of ALLOW_ANY).
   if (!names)
     return [...allOutboundClusters(ctx), ...(ctx.proxy.kind === 'sidecar' ? [passthroughCluster()] : [])];
@@ -308,7 +327,7 @@ export function generateOutboundClusters(
 export function generateInboundClusters(
   ctx: GenerateContext,
   names: readonly string[] | undefined,
-): GeneratedResource[] {
+): GeneratedResource<Cluster>[] {
   const inbound = ctx.proxy.kind === 'sidecar' ? inboundCluster(ctx) : undefined;
   if (!inbound || (names && !names.includes(inbound.name))) return [];
   return [inbound];
@@ -318,6 +337,6 @@ export function generateInboundClusters(
 export function generateClusters(
   ctx: GenerateContext,
   names: readonly string[] | undefined,
-): GeneratedResource[] {
+): GeneratedResource<Cluster>[] {
   return [...generateOutboundClusters(ctx, names), ...generateInboundClusters(ctx, names)];
 }

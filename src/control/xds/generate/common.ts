@@ -8,6 +8,8 @@ import type {
   TrafficPolicy,
   Workload,
 } from '../../../model/types.ts';
+import type { ConfigSource, Duration, HttpFilter, ResourceMessage } from '../../../xds/messages/index.ts';
+import { CONFIG_TYPE } from '../../../xds/type-urls.ts';
 import type { ProxyNode } from '../node.ts';
 
 /** Reports a model feature a generator cannot express yet; the server logs each `key` once. */
@@ -20,34 +22,23 @@ export interface GenerateContext {
   warn: Warn;
 }
 
-/** One generated resource, still a plain object (protobufjs form, see docs/xds.md). */
-export interface GeneratedResource {
+/** One generated resource: its name and its message, in the typed protobufjs form of `src/xds/messages/`. */
+export interface GeneratedResource<T extends ResourceMessage = ResourceMessage> {
   name: string;
-  resource: Record<string, unknown>;
+  resource: T;
 }
-
-/** Type URLs of the typed configs the generators emit. */
-export const CONFIG_TYPE = {
-  httpConnectionManager:
-    'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
-  router: 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router',
-  tcpProxy: 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy',
-  httpInspector: 'type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector',
-  httpProtocolOptions: 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-  previousHosts: 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate',
-} as const;
 
 /** The extension name under which a cluster's HTTP protocol options are given. */
 export const HTTP_PROTOCOL_OPTIONS_KEY = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 
 /** The ADS config source: every dynamic resource comes over the same stream. */
-export const ADS_CONFIG_SOURCE = { ads: {}, resource_api_version: 'V3' } as const;
+export const ADS_CONFIG_SOURCE: ConfigSource = { ads: {}, resource_api_version: 'V3' };
 
 /** The router HTTP filter, always last. */
-export const ROUTER_FILTER = {
+export const ROUTER_FILTER: HttpFilter = {
   name: 'envoy.filters.http.router',
   typed_config: { '@type': CONFIG_TYPE.router },
-} as const;
+};
 
 /** Istio's cluster name for a service port (and subset): `outbound|PORT|SUBSET|HOST`. */
 export function outboundClusterName(port: number, subset: string | undefined, host: string): string {
@@ -76,10 +67,10 @@ export function parseClusterName(name: string): ParsedClusterName | undefined {
 }
 
 /** A protobuf Duration from milliseconds; 0 gives `{}` (present, zero: "disabled" for timeouts). */
-export function duration(ms: number): { seconds?: number; nanos?: number } {
+export function duration(ms: number): Duration {
   const seconds = Math.floor(ms / 1000);
   const nanos = Math.round((ms - seconds * 1000) * 1e6);
-  const out: { seconds?: number; nanos?: number } = {};
+  const out: Duration = {};
   if (seconds) out.seconds = seconds;
   if (nanos) out.nanos = nanos;
   return out;

@@ -1,5 +1,6 @@
 // EDS generator: a ClusterLoadAssignment per outbound cluster, endpoints filtered by subset labels.
 import type { Workload } from '../../../model/types.ts';
+import type { ClusterLoadAssignment, Locality } from '../../../xds/messages/index.ts';
 import {
   compareStrings,
   endpointPort,
@@ -10,13 +11,11 @@ import {
 } from './common.ts';
 import { endpointTlsMetadata } from './tls.ts';
 
-type Obj = Record<string, unknown>;
-
 /** `region/zone/subzone` → an Envoy Locality (empty parts left out). */
-function locality(text: string | undefined): Obj {
+function locality(text: string | undefined): Locality {
   if (!text) return {};
   const [region, zone, subZone] = text.split('/');
-  const out: Obj = {};
+  const out: Locality = {};
   if (region) out.region = region;
   if (zone) out.zone = zone;
   if (subZone) out.sub_zone = subZone;
@@ -32,7 +31,10 @@ function weightOf(workload: Workload): number {
  * The assignment for one cluster name; undefined when the name is not an EDS cluster weft
  * generates (unknown host, port or subset). Pure in the snapshot: the proxy does not matter.
  */
-export function loadAssignment(ctx: GenerateContext, name: string): GeneratedResource | undefined {
+export function loadAssignment(
+  ctx: GenerateContext,
+  name: string,
+): GeneratedResource<ClusterLoadAssignment> | undefined {
   const parsed = parseClusterName(name);
   if (parsed?.direction !== 'outbound') return undefined;
   const { snapshot } = ctx;
@@ -82,7 +84,7 @@ export function loadAssignment(ctx: GenerateContext, name: string): GeneratedRes
         };
       }),
     }));
-  const resource: Obj = { cluster_name: name };
+  const resource: ClusterLoadAssignment = { cluster_name: name };
   if (endpoints.length > 0) resource.endpoints = endpoints;
   return { name, resource };
 }
@@ -91,6 +93,6 @@ export function loadAssignment(ctx: GenerateContext, name: string): GeneratedRes
 export function generateEndpoints(
   ctx: GenerateContext,
   names: readonly string[] | undefined,
-): GeneratedResource[] {
+): GeneratedResource<ClusterLoadAssignment>[] {
   return (names ?? []).map((n) => loadAssignment(ctx, n)).filter((a) => a !== undefined);
 }

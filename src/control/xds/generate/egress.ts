@@ -1,5 +1,6 @@
 // Egress for hosts that are not services: the outbound catch-all virtual host and Istio's PassthroughCluster.
 
+import type { Cluster, DirectResponseAction, RouteAction, VirtualHost } from '../../../xds/messages/index.ts';
 import { duration, type GenerateContext, type GeneratedResource } from './common.ts';
 
 /** Istio's name of the cluster that forwards to the address a request names (ALLOW_ANY). */
@@ -14,9 +15,9 @@ const CONNECT_TIMEOUT_MS = 10_000;
  * claims (Istio's `allow_any` and `block_all`). ALLOW_ANY forwards plain requests and CONNECT
  * tunnels to the host and port they name, with no timeout; REGISTRY_ONLY answers 502.
  */
-export function catchAllVirtualHost(ctx: GenerateContext): Record<string, unknown> {
+export function catchAllVirtualHost(ctx: GenerateContext): VirtualHost {
   if (ctx.snapshot.mesh.outboundTrafficPolicy === 'REGISTRY_ONLY') {
-    const refused = {
+    const refused: DirectResponseAction = {
       status: 502,
       body: {
         inline_string:
@@ -33,7 +34,7 @@ export function catchAllVirtualHost(ctx: GenerateContext): Record<string, unknow
     };
   }
   const noTimeout = duration(0);
-  const forward = {
+  const forward: RouteAction = {
     cluster: PASSTHROUGH_CLUSTER,
     timeout: noTimeout,
     max_stream_duration: { max_stream_duration: noTimeout, grpc_timeout_header_max: noTimeout },
@@ -57,7 +58,7 @@ export function catchAllVirtualHost(ctx: GenerateContext): Record<string, unknow
  * so a request's original destination is the host and port it names (`Host`, absolute URI or
  * CONNECT target; docs/gateways.md, "Egress").
  */
-export function passthroughCluster(): GeneratedResource {
+export function passthroughCluster(): GeneratedResource<Cluster> {
   return {
     name: PASSTHROUGH_CLUSTER,
     resource: {

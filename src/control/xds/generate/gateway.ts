@@ -9,10 +9,26 @@ import type {
   RouteDestination,
   VirtualServiceModel,
 } from '../../../model/types.ts';
+import type {
+  CertificateValidationContext,
+  CommonTlsContext,
+  FilterChain,
+  Listener,
+  ListenerFilter,
+  NetworkFilter,
+  RedirectAction,
+  Route,
+  RouteConfiguration,
+  TcpProxyDestination,
+  TlsParameters,
+  TlsVersion,
+  TransportSocket,
+  VirtualHost,
+} from '../../../xds/messages/index.ts';
+import { CONFIG_TYPE } from '../../../xds/type-urls.ts';
 import type { GatewayPort } from '../node.ts';
 import {
   ADS_CONFIG_SOURCE,
-  CONFIG_TYPE,
   compareStrings,
   exportedTo,
   type GenerateContext,
@@ -21,20 +37,14 @@ import {
   outboundClusterName,
   ROUTER_FILTER,
 } from './common.ts';
-import { FAULT_FILTER } from './resilience.ts';
+import { FAULT_FILTER } from './fault.ts';
 import { virtualServiceRoutes } from './routes.ts';
-
-type Obj = Record<string, unknown>;
 
 const HCM_FILTER_NAME = 'envoy.filters.network.http_connection_manager';
 const TLS_SOCKET = 'envoy.transport_sockets.tls';
-const DOWNSTREAM_TLS_CONTEXT =
-  'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
-const TLS_INSPECTOR = {
+const TLS_INSPECTOR: ListenerFilter = {
   name: 'envoy.filters.listener.tls_inspector',
-  typed_config: {
-    '@type': 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector',
-  },
+  typed_config: { '@type': CONFIG_TYPE.tlsInspector },
 };
 
 /** A server of a Gateway that selects this proxy, with its Gateway. */
@@ -161,7 +171,7 @@ function virtualHosts(
   gatewayPlan: GatewayPlan,
   servers: readonly BoundServer[],
   port: number,
-): Obj[] {
+): VirtualHost[] {
   // domain → (VirtualService, gateway) in order; and the domains that redirect to https.
   const domains = new Map<string, { vs: VirtualServiceModel; gateway: string }[]>();
   const redirects = new Map<string, number | undefined>();
@@ -178,13 +188,13 @@ function virtualHosts(
       }
     }
   }
-  const out: Obj[] = [];
+  const out: VirtualHost[] = [];
   const all = new Set([...domains.keys(), ...redirects.keys()]);
   for (const domain of [...all].sort(compareStrings)) {
     const name = `${domain}:${port}`;
     if (redirects.has(domain)) {
       const listenPort = redirects.get(domain);
-      const redirect: Obj = { https_redirect: true };
+      const redirect: RedirectAction = { https_redirect: true };
       if (listenPort !== undefined && listenPort !== 443) redirect.port_redirect = listenPort;
       out.push({
         name,
@@ -193,22 +203,22 @@ function virtualHosts(
       });
       continue;
     }
-    const routes: Obj[] = [];
+    const routes: Route[] = [];
     for (const { vs, gateway } of domains.get(domain) ?? []) {
       for (const rule of vs.http) if (rule.route) checkDestinationPorts(ctx, vs, rule.route);
       const built = virtualServiceRoutes(ctx, [vs], { hostname: '' }, { number: port }, 'sidecar', (m) =>
         gatewayMatchApplies(m, ctx, gateway, port),
       );
       routes.push(...built);
-      const last = built[built.length - 1] as { match?: Obj } | undefined;
-      if (last && Object.keys(last.match ?? {}).length === 1 && (last.match as Obj).prefix === '/') break;
+      const last = built[built.length - 1]?.match;
+      if (last && Object.keys(last).length === 1 && 'prefix' in last && last.prefix === '/') break;
     }
     if (routes.length > 0) out.push({ name, domains: [domain], routes });
   }
   return out;
 }
 
-function hcm(statPrefix: string, routeName: string): Obj {
+function hcm(statPrefix: string, routeName: string): NetworkFilter {
   return {
     name: HCM_FILTER_NAME,
     typed_config: {
@@ -227,9 +237,9 @@ function hcm(statPrefix: string, routeName: string): Obj {
 }
 
 /** The DownstreamTlsContext of a terminating server (certificate files on the gateway's host). */
-function downstreamTls(server: GatewayServer): Obj {
+function downstreamTls(server: GatewayServer): TransportSocket {
   const tls = server.tls!;
-  const common: Obj = {
+  const common: CommonTlsContext = {
     tls_certificates: [
       {
         certificate_chain: { filename: tls.serverCertificate },
@@ -238,14 +248,14 @@ function downstreamTls(server: GatewayServer): Obj {
     ],
     alpn_protocols: server.port.protocol === 'HTTPS' ? ['h2', 'http/1.1'] : [],
   };
-  const params: Obj = {};
+  const params: TlsParameters = {};
   // Istio writes TLSV1_2, Envoy's enum TLSv1_2.
-  const envoyVersion = (v: string) => v.replace('TLSV', 'TLSv');
+  const envoyVersion = (v: string) => v.replace('TLSV', 'TLSv') as TlsVersion;
   if (tls.minProtocolVersion) params.tls_minimum_protocol_version = envoyVersion(tls.minProtocolVersion);
   if (tls.maxProtocolVersion) params.tls_maximum_protocol_version = envoyVersion(tls.maxProtocolVersion);
   if (Object.keys(params).length > 0) common.tls_params = params;
   if (tls.mode === 'MUTUAL') {
-    const validation: Obj = { trusted_ca: { filename: tls.caCertificates } };
+    const validation: CertificateValidationContext = { trusted_ca: { filename: tls.caCertificates } };
     // Istio's subjectAltNames match any SAN type (DNS names, SPIFFE URIs): Envoy's untyped matcher.
     if (tls.subjectAltNames.length > 0)
       validation.match_subject_alt_names = tls.subjectAltNames.map((san) => ({ exact: san }));
@@ -254,7 +264,7 @@ function downstreamTls(server: GatewayServer): Obj {
   return {
     name: TLS_SOCKET,
     typed_config: {
-      '@type': DOWNSTREAM_TLS_CONTEXT,
+      '@type': CONFIG_TYPE.downstreamTlsContext,
       common_tls_context: common,
       ...(tls.mode === 'MUTUAL' ? { require_client_certificate: { value: true } } : {}),
     },
@@ -267,7 +277,11 @@ function serverNames(hosts: readonly string[]): string[] {
 }
 
 /** The cluster (or weighted clusters) of an L4 route's destinations. */
-function tcpDestinations(ctx: GenerateContext, dests: readonly RouteDestination[], port: number): Obj {
+function tcpDestinations(
+  ctx: GenerateContext,
+  dests: readonly RouteDestination[],
+  port: number,
+): TcpProxyDestination {
   const live = dests.filter((d) => d.weight > 0 || dests.length === 1);
   const cluster = (d: RouteDestination) => {
     const target = ctx.snapshot.services.get(d.host);
@@ -278,7 +292,7 @@ function tcpDestinations(ctx: GenerateContext, dests: readonly RouteDestination[
   return { weighted_clusters: { clusters: live.map((d) => ({ name: cluster(d), weight: d.weight })) } };
 }
 
-function tcpProxy(statPrefix: string, destinations: Obj): Obj {
+function tcpProxy(statPrefix: string, destinations: TcpProxyDestination): NetworkFilter {
   return {
     name: 'envoy.filters.network.tcp_proxy',
     typed_config: { '@type': CONFIG_TYPE.tcpProxy, stat_prefix: statPrefix, ...destinations },
@@ -286,10 +300,10 @@ function tcpProxy(statPrefix: string, destinations: Obj): Obj {
 }
 
 /** PASSTHROUGH servers: one chain per VirtualService `tls[]` rule, matched by SNI, proxied as TCP. */
-function passthroughChains(ctx: GenerateContext, bound: BoundServer): Obj[] {
+function passthroughChains(ctx: GenerateContext, bound: BoundServer): FilterChain[] {
   const { gateway, server } = bound;
   const key = gatewayKey(gateway);
-  const chains: Obj[] = [];
+  const chains: FilterChain[] = [];
   for (const vs of boundVirtualServices(ctx, gateway)) {
     for (const [i, rule] of (vs.tls ?? []).entries()) {
       const names = new Set<string>();
@@ -318,7 +332,7 @@ function passthroughChains(ctx: GenerateContext, bound: BoundServer): Obj[] {
 }
 
 /** TCP servers: the first VirtualService `tcp[]` rule bound here proxies every connection. */
-function tcpChain(ctx: GenerateContext, bound: BoundServer): Obj | undefined {
+function tcpChain(ctx: GenerateContext, bound: BoundServer): FilterChain | undefined {
   const { gateway, server } = bound;
   const key = gatewayKey(gateway);
   for (const vs of boundVirtualServices(ctx, gateway)) {
@@ -348,9 +362,9 @@ function gatewayListener(
   ctx: GenerateContext,
   port: GatewayPort,
   servers: readonly BoundServer[],
-): GeneratedResource | undefined {
+): GeneratedResource<Listener> | undefined {
   const name = `0.0.0.0_${port.listenPort}`;
-  const chains: Obj[] = [];
+  const chains: FilterChain[] = [];
   let tls = false;
   const plainHttp = servers.filter((s) => isHttpServer(s.server.port.protocol));
   if (plainHttp.length > 0)
@@ -413,8 +427,8 @@ function gatewayListener(
 export function generateGatewayListeners(
   ctx: GenerateContext,
   names: readonly string[] | undefined,
-): GeneratedResource[] {
-  const out: GeneratedResource[] = [];
+): GeneratedResource<Listener>[] {
+  const out: GeneratedResource<Listener>[] = [];
   for (const { port, servers } of plan(ctx).ports) {
     const listener = gatewayListener(ctx, port, servers);
     if (listener && (!names || names.includes(listener.name))) out.push(listener);
@@ -426,9 +440,9 @@ export function generateGatewayListeners(
 export function generateGatewayRoutes(
   ctx: GenerateContext,
   names: readonly string[] | undefined,
-): GeneratedResource[] {
+): GeneratedResource<RouteConfiguration>[] {
   const gatewayPlan = plan(ctx);
-  const out: GeneratedResource[] = [];
+  const out: GeneratedResource<RouteConfiguration>[] = [];
   const add = (name: string, servers: readonly BoundServer[], port: number) => {
     if (names && !names.includes(name)) return;
     out.push({

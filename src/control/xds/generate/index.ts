@@ -1,7 +1,7 @@
 // The generators by type URL, split into parts that each say which proxy fields they read (their cache key).
 import type { MeshSnapshot } from '../../../model/types.ts';
+import { TYPE_URL } from '../../../xds/type-urls.ts';
 import type { ProxyNode } from '../node.ts';
-import { TYPE_URL } from '../types.ts';
 import { generateClusters, generateInboundClusters, generateOutboundClusters } from './cds.ts';
 import type { GenerateContext, GeneratedResource } from './common.ts';
 import { generateEndpoints } from './eds.ts';

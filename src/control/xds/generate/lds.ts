@@ -1,7 +1,8 @@
 // LDS generator: the sidecar's `outbound` and `inbound` listeners, and proxyless gRPC API listeners.
+import type { Listener, NetworkFilter, RouteConfiguration } from '../../../xds/messages/index.ts';
+import { CONFIG_TYPE } from '../../../xds/type-urls.ts';
 import {
   ADS_CONFIG_SOURCE,
-  CONFIG_TYPE,
   duration,
   type GenerateContext,
   type GeneratedResource,
@@ -9,18 +10,17 @@ import {
   isHttpProtocol,
   ROUTER_FILTER,
 } from './common.ts';
+import { FAULT_FILTER } from './fault.ts';
 import { generateGatewayListeners } from './gateway.ts';
 import { OUTBOUND_ROUTE_NAME, resolveTarget } from './rds.ts';
-import { FAULT_FILTER, inboundRateLimits } from './resilience.ts';
+import { inboundRateLimits } from './resilience.ts';
 import { authorizationEnforced, inboundMtlsMode, inboundSecurityFilters } from './security.ts';
 import { withInboundMtls } from './tls.ts';
-
-type Obj = Record<string, unknown>;
 
 const HCM_FILTER_NAME = 'envoy.filters.network.http_connection_manager';
 
 /** The sidecar's outbound listener: an HTTP proxy on loopback routing by host via RDS `outbound`. */
-export function outboundListener(ctx: GenerateContext): GeneratedResource {
+export function outboundListener(ctx: GenerateContext): GeneratedResource<Listener> {
   const port = ctx.proxy.outboundPort;
   return {
     name: 'outbound',
@@ -52,7 +52,7 @@ export function outboundListener(ctx: GenerateContext): GeneratedResource {
 }
 
 /** The inbound listener: HTTP (sniffed) to the app through `inbound|SP||`, anything else as TCP. */
-export function inboundListener(ctx: GenerateContext): GeneratedResource | undefined {
+export function inboundListener(ctx: GenerateContext): GeneratedResource<Listener> | undefined {
   const { proxy } = ctx;
   if (!proxy.service || proxy.appPort === undefined) {
     ctx.warn(
@@ -64,14 +64,14 @@ export function inboundListener(ctx: GenerateContext): GeneratedResource | undef
   const servicePort = proxy.service.port;
   const cluster = inboundClusterName(servicePort);
   const port = proxy.inboundPort;
-  const tcpProxy = {
+  const tcpProxy: NetworkFilter = {
     name: 'envoy.filters.network.tcp_proxy',
     typed_config: { '@type': CONFIG_TYPE.tcpProxy, stat_prefix: cluster, cluster },
   };
   const base = {
     name: 'inbound',
     address: { socket_address: { address: '0.0.0.0', port_value: port } },
-    traffic_direction: 'INBOUND',
+    traffic_direction: 'INBOUND' as const,
   };
   // AuthorizationPolicies are enforced by HTTP RBAC only (docs/security.md): traffic it cannot
   // see is refused rather than let through.
@@ -96,7 +96,7 @@ export function inboundListener(ctx: GenerateContext): GeneratedResource | undef
   }
   const disabled = duration(0);
   const limits = inboundRateLimits(ctx, cluster);
-  const routeConfig: Obj = {
+  const routeConfig: RouteConfiguration = {
     name: cluster,
     validate_clusters: { value: false },
     virtual_hosts: [
@@ -161,7 +161,7 @@ export function inboundListener(ctx: GenerateContext): GeneratedResource | undef
 }
 
 /** A proxyless gRPC client's listener for one target: an API listener pointing at RDS of the same name. */
-export function grpcListener(ctx: GenerateContext, name: string): GeneratedResource | undefined {
+export function grpcListener(ctx: GenerateContext, name: string): GeneratedResource<Listener> | undefined {
   if (!resolveTarget(ctx, name)) return undefined;
   return {
     name,
@@ -182,13 +182,13 @@ export function grpcListener(ctx: GenerateContext, name: string): GeneratedResou
 export function generateListeners(
   ctx: GenerateContext,
   names: readonly string[] | undefined,
-): GeneratedResource[] {
+): GeneratedResource<Listener>[] {
   if (ctx.proxy.kind === 'sidecar') {
     if (ctx.proxy.role === 'gateway') return generateGatewayListeners(ctx, names);
     const all = [outboundListener(ctx), inboundListener(ctx)].filter((l) => l !== undefined);
     return names ? all.filter((l) => names.includes(l.name)) : all;
   }
-  const out: GeneratedResource[] = [];
+  const out: GeneratedResource<Listener>[] = [];
   for (const name of names ?? []) {
     const listener = grpcListener(ctx, name);
     if (listener) out.push(listener);

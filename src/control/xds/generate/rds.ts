@@ -1,5 +1,6 @@
 // RDS generator: the sidecar's `outbound` RouteConfiguration and proxyless gRPC per-target route configurations.
 import type { Service, ServicePort } from '../../../model/types.ts';
+import type { Route, RouteConfiguration, VirtualHost } from '../../../xds/messages/index.ts';
 import {
   type GenerateContext,
   type GeneratedResource,
@@ -47,10 +48,10 @@ export function virtualHostDomains(
 }
 
 /** The sidecar's `outbound` route configuration: one virtual host per (service, port). */
-export function sidecarOutboundRoutes(ctx: GenerateContext): GeneratedResource {
+export function sidecarOutboundRoutes(ctx: GenerateContext): GeneratedResource<RouteConfiguration> {
   const { snapshot, proxy } = ctx;
   const used = new Set<string>();
-  const virtualHosts: Record<string, unknown>[] = [];
+  const virtualHosts: VirtualHost[] = [];
   for (const service of visibleServices(ctx)) {
     for (const port of service.ports) {
       const domains = virtualHostDomains(service, port, proxy.namespace, snapshot.mesh.domainSuffix).filter(
@@ -67,7 +68,7 @@ export function sidecarOutboundRoutes(ctx: GenerateContext): GeneratedResource {
         },
       );
       if (domains.length === 0) continue;
-      const routes = [connectRoute(ctx, service, port)];
+      const routes: Route[] = [connectRoute(ctx, service, port)];
       if (isHttpProtocol(port.protocol)) routes.push(...buildRoutes(ctx, service, port, 'sidecar'));
       virtualHosts.push({ name: `${service.hostname}:${port.number}`, domains, routes });
     }
@@ -112,7 +113,10 @@ export function resolveTarget(
 }
 
 /** The route configuration of one proxyless gRPC target (`HOST:PORT` as the client asked); undefined if unknown. */
-export function grpcRouteConfiguration(ctx: GenerateContext, name: string): GeneratedResource | undefined {
+export function grpcRouteConfiguration(
+  ctx: GenerateContext,
+  name: string,
+): GeneratedResource<RouteConfiguration> | undefined {
   const found = resolveTarget(ctx, name);
   if (!found) return undefined;
   const { service, port } = found;
@@ -130,13 +134,13 @@ export function grpcRouteConfiguration(ctx: GenerateContext, name: string): Gene
 export function generateRoutes(
   ctx: GenerateContext,
   names: readonly string[] | undefined,
-): GeneratedResource[] {
+): GeneratedResource<RouteConfiguration>[] {
   if (ctx.proxy.kind === 'sidecar' && ctx.proxy.role === 'gateway') return generateGatewayRoutes(ctx, names);
   if (ctx.proxy.kind === 'sidecar') {
     if (names && !names.includes(OUTBOUND_ROUTE_NAME)) return [];
     return [sidecarOutboundRoutes(ctx)];
   }
-  const out: GeneratedResource[] = [];
+  const out: GeneratedResource<RouteConfiguration>[] = [];
   for (const name of names ?? []) {
     const config = grpcRouteConfiguration(ctx, name);
     if (config) out.push(config);

@@ -1,79 +1,30 @@
-// Resilience generation: Istio's fault mapping (fault filter, per-route HTTPFault) and inbound local rate limits.
-import type { FaultPolicy, RateLimitModel, RetryRatioBudget } from '../../../model/types.ts';
-import { jsonToStruct } from '../protos.ts';
+// Resilience generation: inbound local rate limits (per service or per named route) and Linkerd retry budgets as cluster metadata.
+import type { RateLimitModel, RetryRatioBudget } from '../../../model/types.ts';
+import type {
+  HttpFilter,
+  Metadata,
+  PerRouteFilterConfig,
+  Route,
+  RuntimeFractionalPercent,
+} from '../../../xds/messages/index.ts';
+import { jsonToStruct } from '../../../xds/struct.ts';
+import { CONFIG_TYPE } from '../../../xds/type-urls.ts';
 import { duration, type GenerateContext } from './common.ts';
 import { routeMatch, virtualServicesFor } from './routes.ts';
 
-type Obj = Record<string, unknown>;
-
-/** The HTTPFault type URL (envoy.extensions.filters.http.fault.v3). */
-export const FAULT_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault';
-
-/** The filter name Istio gives the fault filter; per-route configs are keyed by it. */
-export const FAULT_FILTER_NAME = 'envoy.filters.http.fault';
-
-/**
- * The fault filter as Istio puts it in every sidecar HCM, before the router: an empty listener
- * config (faults nothing), so only routes with a per-route HTTPFault inject faults.
- */
-export const FAULT_FILTER = { name: FAULT_FILTER_NAME, typed_config: { '@type': FAULT_TYPE } } as const;
-
-/** gRPC status names (Istio's `abort.grpcStatus`) → codes (Envoy's `abort.grpc_status`). */
-const GRPC_STATUS: Record<string, number> = {
-  OK: 0,
-  CANCELLED: 1,
-  UNKNOWN: 2,
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  NOT_FOUND: 5,
-  ALREADY_EXISTS: 6,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  FAILED_PRECONDITION: 9,
-  ABORTED: 10,
-  OUT_OF_RANGE: 11,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-  DATA_LOSS: 15,
-  UNAUTHENTICATED: 16,
-};
-
-/** Istio's percentage (a double, 0..100) as an Envoy FractionalPercent over a million. */
-function fractionalPercent(percentage: number): Obj {
-  const clamped = Math.min(100, Math.max(0, percentage));
-  return { numerator: Math.round(clamped * 10_000), denominator: 'MILLION' };
-}
-
-/** A VirtualService rule's `fault` as the per-route HTTPFault Istio generates. */
-export function faultConfig(fault: FaultPolicy): Obj {
-  const out: Obj = { '@type': FAULT_TYPE };
-  if (fault.delay) {
-    out.delay = {
-      fixed_delay: duration(fault.delay.fixedDelayMs),
-      percentage: fractionalPercent(fault.delay.percentage),
-    };
-  }
-  if (fault.abort) {
-    const abort: Obj = { percentage: fractionalPercent(fault.abort.percentage) };
-    if (fault.abort.grpcStatus !== undefined) abort.grpc_status = GRPC_STATUS[fault.abort.grpcStatus] ?? 2;
-    else abort.http_status = fault.abort.httpStatus ?? 500;
-    out.abort = abort;
-  }
-  return out;
-}
-
 /** The LocalRateLimit type URL (envoy.extensions.filters.http.local_ratelimit.v3). */
-export const LOCAL_RATELIMIT_TYPE =
-  'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit';
+export const LOCAL_RATELIMIT_TYPE = CONFIG_TYPE.localRateLimit;
 
 /** The local rate limit filter's name; per-route configs are keyed by it. */
 export const LOCAL_RATELIMIT_FILTER_NAME = 'envoy.filters.http.local_ratelimit';
 
-const ALWAYS = { default_value: { numerator: 100, denominator: 'HUNDRED' }, runtime_key: '' };
+const ALWAYS: RuntimeFractionalPercent = {
+  default_value: { numerator: 100, denominator: 'HUNDRED' },
+  runtime_key: '',
+};
 
 /** One limit as a LocalRateLimit config: enabled and enforced for every request, x-ratelimit headers on. */
-function localRateLimitConfig(limit: RateLimitModel): Obj {
+function localRateLimitConfig(limit: RateLimitModel): PerRouteFilterConfig {
   return {
     '@type': LOCAL_RATELIMIT_TYPE,
     stat_prefix: `${limit.kind}_${limit.namespace}_${limit.name}`,
@@ -91,11 +42,11 @@ function localRateLimitConfig(limit: RateLimitModel): Obj {
 /** What a sidecar's inbound listener needs for the rate limits on its service. */
 export interface InboundRateLimits {
   /** The filter, placed before the router (no bucket of its own: routes carry them). */
-  filter?: Obj;
+  filter?: HttpFilter;
   /** Routes for route-scoped limits, in front of the default route. */
-  routes: Obj[];
+  routes: Route[];
   /** typed_per_filter_config for the default route (a service-wide limit). */
-  defaultRoute?: Obj;
+  defaultRoute?: Record<string, PerRouteFilterConfig>;
 }
 
 /** The rate limits on a sidecar's service, oldest first. */
@@ -184,7 +135,7 @@ export function inboundRateLimits(ctx: GenerateContext, cluster: string): Inboun
 export const RETRY_RATIO_METADATA_KEY = 'weft.retry_budget';
 
 /** A ServiceProfile retry budget as cluster metadata, read by weft proxy's retry admission. */
-export function retryRatioMetadata(budget: RetryRatioBudget): Obj {
+export function retryRatioMetadata(budget: RetryRatioBudget): Metadata {
   return {
     filter_metadata: {
       // camelCase keys: the proxy camelizes snake_case keys of everything it decodes, Struct keys too.

@@ -12,8 +12,23 @@ import type {
   TcpRoute,
   VirtualServiceModel,
 } from '../../../model/types.ts';
+import type {
+  ClusterWeight,
+  Duration,
+  RetryPolicy as EnvoyRetryPolicy,
+  HashPolicy,
+  HeaderEdits,
+  HeaderMatcher,
+  HeaderValueOption,
+  QueryParameterMatcher,
+  RedirectAction,
+  Route,
+  RouteAction,
+  RouteMatch,
+  StringMatcher,
+} from '../../../xds/messages/index.ts';
+import { CONFIG_TYPE } from '../../../xds/type-urls.ts';
 import {
-  CONFIG_TYPE,
   duration,
   effectivePolicy,
   exportedTo,
@@ -22,12 +37,10 @@ import {
   labelsMatch,
   outboundClusterName,
 } from './common.ts';
-import { FAULT_FILTER_NAME, faultConfig } from './resilience.ts';
+import { FAULT_FILTER_NAME, faultConfig } from './fault.ts';
 
 /** Who the routes are for: a weft sidecar (Envoy semantics) or a proxyless gRPC client (A28 subset). */
 export type RouteFlavour = 'sidecar' | 'grpc';
-
-type Obj = Record<string, unknown>;
 
 /** Istio's default `retry_on` (pilot's DefaultRetryPolicy). */
 export const DEFAULT_RETRY_ON = 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes';
@@ -40,7 +53,7 @@ const PREVIOUS_HOSTS = [
 ];
 
 /** Istio's default retry policy for routes whose VirtualService says nothing about retries. */
-export function defaultRetryPolicy(): Obj {
+export function defaultRetryPolicy(): EnvoyRetryPolicy {
   return {
     retry_on: DEFAULT_RETRY_ON,
     num_retries: { value: 2 },
@@ -50,10 +63,10 @@ export function defaultRetryPolicy(): Obj {
   };
 }
 
-function retryPolicy(retries: RetryPolicy | undefined): Obj | undefined {
+function retryPolicy(retries: RetryPolicy | undefined): EnvoyRetryPolicy | undefined {
   if (!retries) return defaultRetryPolicy();
   if (retries.attempts <= 0) return undefined;
-  const policy: Obj = {
+  const policy: EnvoyRetryPolicy = {
     retry_on: retries.retryOn.length > 0 ? retries.retryOn.join(',') : DEFAULT_RETRY_ON,
     num_retries: { value: retries.attempts },
     retry_host_predicate: PREVIOUS_HOSTS,
@@ -64,14 +77,17 @@ function retryPolicy(retries: RetryPolicy | undefined): Obj | undefined {
   if (retries.backoffMs !== undefined) policy.retry_back_off = { base_interval: duration(retries.backoffMs) };
   if (retries.retriableStatusCodes.length > 0)
     policy.retriable_status_codes = [...retries.retriableStatusCodes];
-  else if ((policy.retry_on as string).split(',').includes('retriable-status-codes')) {
+  else if (policy.retry_on.split(',').includes('retriable-status-codes')) {
     policy.retriable_status_codes = [503];
   }
   return policy;
 }
 
 /** Timeout fields of a route action: `{}` (zero) disables them, as Istio's default. */
-function timeouts(timeoutMs: number | undefined, flavour: RouteFlavour): Obj {
+function timeouts(
+  timeoutMs: number | undefined,
+  flavour: RouteFlavour,
+): Pick<RouteAction, 'timeout' | 'max_stream_duration'> {
   const t = duration(timeoutMs ?? 0);
   return {
     timeout: t,
@@ -88,8 +104,8 @@ export function defaultRoute(
   service: Service,
   port: ServicePort,
   flavour: RouteFlavour,
-): Obj {
-  const action: Obj = {
+): Route {
+  const action: RouteAction = {
     cluster: outboundClusterName(port.number, undefined, service.hostname),
     ...timeouts(undefined, flavour),
     retry_policy: defaultRetryPolicy(),
@@ -100,39 +116,42 @@ export function defaultRoute(
   return { name: 'default', match: { prefix: '/' }, route: action };
 }
 
-function stringMatcher(match: StringMatch): Obj {
+function stringMatcher(match: StringMatch): StringMatcher {
   if ('exact' in match) return { exact: match.exact };
   if ('prefix' in match) return { prefix: match.prefix };
   return { safe_regex: { regex: match.regex } };
 }
 
-function headerMatcher(name: string, match: StringMatch | undefined, invert: boolean): Obj {
-  const out: Obj = { name };
-  if (match) out.string_match = stringMatcher(match);
-  else out.present_match = true;
+function headerMatcher(name: string, match: StringMatch | undefined, invert: boolean): HeaderMatcher {
+  const out: HeaderMatcher = match
+    ? { name, string_match: stringMatcher(match) }
+    : { name, present_match: true };
   if (invert) out.invert_match = true;
   return out;
 }
 
-export function routeMatch(match: HttpMatch): Obj {
-  const out: Obj = {};
+export function routeMatch(match: HttpMatch): RouteMatch {
   const uri = match.uri;
-  if (!uri) out.prefix = '/';
-  else if ('exact' in uri) out.path = uri.exact;
-  else if ('prefix' in uri) out.prefix = uri.prefix;
-  else out.safe_regex = { regex: uri.regex };
+  const out: RouteMatch = !uri
+    ? { prefix: '/' }
+    : 'exact' in uri
+      ? { path: uri.exact }
+      : 'prefix' in uri
+        ? { prefix: uri.prefix }
+        : { safe_regex: { regex: uri.regex } };
   if (match.ignoreUriCase) out.case_sensitive = { value: false };
-  const headers: Obj[] = [];
+  const headers: HeaderMatcher[] = [];
   if (match.method) headers.push(headerMatcher(':method', match.method, false));
   if (match.authority) headers.push(headerMatcher(':authority', match.authority, false));
   if (match.scheme) headers.push(headerMatcher(':scheme', match.scheme, false));
   for (const h of match.headers) headers.push(headerMatcher(h.name, h.match, h.invert));
   if (headers.length > 0) out.headers = headers;
   if (match.queryParams.length > 0) {
-    out.query_parameters = match.queryParams.map((q) =>
-      q.match
-        ? { name: q.name, string_match: stringMatcher(q.match) }
-        : { name: q.name, present_match: true },
+    out.query_parameters = match.queryParams.map(
+      (q): QueryParameterMatcher =>
+        q.match
+          ? { name: q.name, string_match: stringMatcher(q.match) }
+          : { name: q.name, present_match: true },
     );
   }
   return out;
@@ -156,11 +175,11 @@ function isCatchAll(match: HttpMatch | undefined): boolean {
   );
 }
 
-function headersToAdd(ops: HeaderOperations): Obj[] {
+function headersToAdd(ops: HeaderOperations): HeaderValueOption[] {
   return [
     ...Object.entries(ops.set).map(([key, value]) => ({
       header: { key, value },
-      append_action: 'OVERWRITE_IF_EXISTS_OR_ADD',
+      append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' as const,
     })),
     ...Object.entries(ops.add).map(([key, value]) => ({ header: { key, value } })),
   ];
@@ -168,30 +187,30 @@ function headersToAdd(ops: HeaderOperations): Obj[] {
 
 /** Adds request (or response) header operations to a Route or a weighted cluster entry. */
 function applyHeaders(
-  target: Obj,
+  target: HeaderEdits,
   ops: HeaderOperations | undefined,
   direction: 'request' | 'response',
 ): void {
   if (!ops) return;
   const add = headersToAdd(ops);
   if (add.length > 0) {
-    const key = `${direction}_headers_to_add`;
-    target[key] = [...((target[key] as Obj[] | undefined) ?? []), ...add];
+    const key = `${direction}_headers_to_add` as const;
+    target[key] = [...(target[key] ?? []), ...add];
   }
   if (ops.remove.length > 0) {
-    const key = `${direction}_headers_to_remove`;
-    target[key] = [...((target[key] as string[] | undefined) ?? []), ...ops.remove];
+    const key = `${direction}_headers_to_remove` as const;
+    target[key] = [...(target[key] ?? []), ...ops.remove];
   }
 }
 
 /** The consistent-hash key of a load balancer policy as an Envoy RouteAction.HashPolicy. */
-function hashPolicy(lb: LoadBalancerPolicy | undefined): Obj | undefined {
+function hashPolicy(lb: LoadBalancerPolicy | undefined): HashPolicy | undefined {
   if (!lb || !('consistentHash' in lb)) return undefined;
   const key = lb.consistentHash.key;
   if ('httpHeaderName' in key) return { header: { header_name: key.httpHeaderName } };
   if ('httpQueryParameterName' in key) return { query_parameter: { name: key.httpQueryParameterName } };
   if ('httpCookie' in key) {
-    const cookie: Obj = { name: key.httpCookie.name };
+    const cookie: { name: string; path?: string; ttl?: Duration } = { name: key.httpCookie.name };
     if (key.httpCookie.path) cookie.path = key.httpCookie.path;
     if (key.httpCookie.ttlMs !== undefined) cookie.ttl = duration(key.httpCookie.ttlMs);
     return { cookie };
@@ -225,9 +244,8 @@ function forwardAction(
   service: Pick<Service, 'hostname'>,
   port: Pick<ServicePort, 'number'>,
   flavour: RouteFlavour,
-): Obj {
+): RouteAction {
   const dests = (rule.route ?? []).filter((d) => d.weight > 0 || (rule.route ?? []).length === 1);
-  const action: Obj = {};
   const resolved = dests.map((d) => ({ dest: d, ...destinationCluster(ctx, d, service, port) }));
   for (const r of resolved) {
     if (!ctx.snapshot.services.has(r.dest.host)) {
@@ -237,18 +255,19 @@ function forwardAction(
       );
     }
   }
-  if (resolved.length === 1) {
-    action.cluster = resolved[0].cluster;
-  } else {
-    action.weighted_clusters = {
-      clusters: resolved.map((r) => {
-        const entry: Obj = { name: r.cluster, weight: { value: r.dest.weight } };
-        applyHeaders(entry, r.dest.headers, 'request');
-        applyHeaders(entry, r.dest.responseHeaders, 'response');
-        return entry;
-      }),
-    };
-  }
+  const action: RouteAction =
+    resolved.length === 1
+      ? { cluster: resolved[0].cluster }
+      : {
+          weighted_clusters: {
+            clusters: resolved.map((r) => {
+              const entry: ClusterWeight = { name: r.cluster, weight: { value: r.dest.weight } };
+              applyHeaders(entry, r.dest.headers, 'request');
+              applyHeaders(entry, r.dest.responseHeaders, 'response');
+              return entry;
+            }),
+          },
+        };
   Object.assign(action, timeouts(rule.timeoutMs, flavour));
   const retry = retryPolicy(rule.retries);
   if (retry) action.retry_policy = retry;
@@ -287,14 +306,14 @@ function forwardAction(
   return action;
 }
 
-function redirectAction(rule: HttpRoute): Obj {
+function redirectAction(rule: HttpRoute): RedirectAction {
   const r = rule.redirect!;
-  const out: Obj = {};
+  const out: RedirectAction = {};
   if (r.uri !== undefined) out.path_redirect = r.uri;
   if (r.authority !== undefined) out.host_redirect = r.authority;
   if (r.scheme !== undefined) out.scheme_redirect = r.scheme;
   if (r.port !== undefined) out.port_redirect = r.port;
-  const codes: Record<number, string> = {
+  const codes: Record<number, RedirectAction['response_code']> = {
     302: 'FOUND',
     303: 'SEE_OTHER',
     307: 'TEMPORARY_REDIRECT',
@@ -302,6 +321,28 @@ function redirectAction(rule: HttpRoute): Obj {
   };
   if (codes[r.redirectCode]) out.response_code = codes[r.redirectCode];
   return out;
+}
+
+/** A rule's route for one of its matches: the match and the action (forward, redirect or direct response). */
+function routeWithAction(
+  ctx: GenerateContext,
+  vs: VirtualServiceModel,
+  rule: HttpRoute,
+  match: HttpMatch | undefined,
+  service: Pick<Service, 'hostname'>,
+  port: Pick<ServicePort, 'number'>,
+  flavour: RouteFlavour,
+): Route {
+  const routeMatched = match ? routeMatch(match) : { prefix: '/' };
+  if (rule.route)
+    return { match: routeMatched, route: forwardAction(ctx, vs, rule, match, service, port, flavour) };
+  if (rule.redirect) return { match: routeMatched, redirect: redirectAction(rule) };
+  // Config validation gives every rule one of route, redirect or directResponse.
+  const { status, body } = rule.directResponse!;
+  return {
+    match: routeMatched,
+    direct_response: body === undefined ? { status } : { status, body: { inline_string: body } },
+  };
 }
 
 /** Whether a match entry applies to this proxy and port (Istio evaluates these per proxy). */
@@ -328,7 +369,7 @@ export function buildRoutes(
   service: Service,
   port: ServicePort,
   flavour: RouteFlavour,
-): Obj[] {
+): Route[] {
   const vss = virtualServicesFor(ctx, service.hostname);
   if (vss.length === 0) return [defaultRoute(ctx, service, port, flavour)];
   return virtualServiceRoutes(ctx, vss, service, port, flavour, (m) => matchApplies(m, ctx, port.number));
@@ -346,8 +387,8 @@ export function virtualServiceRoutes(
   port: Pick<ServicePort, 'number'>,
   flavour: RouteFlavour,
   applies: (match: HttpMatch) => boolean,
-): Obj[] {
-  const routes: Obj[] = [];
+): Route[] {
+  const routes: Route[] = [];
   for (const vs of vss) {
     for (const rule of vs.http) {
       if (rule.fault && flavour === 'grpc') {
@@ -366,15 +407,9 @@ export function virtualServiceRoutes(
       const matches: (HttpMatch | undefined)[] =
         rule.matches.length === 0 ? [undefined] : rule.matches.filter(applies);
       for (const match of matches) {
-        const route: Obj = { match: match ? routeMatch(match) : { prefix: '/' } };
+        const route = routeWithAction(ctx, vs, rule, match, service, port, flavour);
         const name = [rule.name, match?.name].filter(Boolean).join('.');
         if (name) route.name = name;
-        if (rule.route) route.route = forwardAction(ctx, vs, rule, match, service, port, flavour);
-        else if (rule.redirect) route.redirect = redirectAction(rule);
-        else if (rule.directResponse) {
-          const { status, body } = rule.directResponse;
-          route.direct_response = body === undefined ? { status } : { status, body: { inline_string: body } };
-        }
         if (rule.fault && flavour === 'sidecar') {
           route.typed_per_filter_config = { [FAULT_FILTER_NAME]: faultConfig(rule.fault) };
         }
@@ -406,21 +441,22 @@ function tcpMatchApplies(match: TcpRoute['matches'][number], ctx: GenerateContex
  * cluster, or for an opaque (TCP) port, to the destinations of the first VirtualService
  * `tcp[]` rule that applies (weights as given).
  */
-export function connectRoute(ctx: GenerateContext, service: Service, port: ServicePort): Obj {
-  const action: Obj = { cluster: outboundClusterName(port.number, undefined, service.hostname) };
+export function connectRoute(ctx: GenerateContext, service: Service, port: ServicePort): Route {
+  let action: RouteAction = { cluster: outboundClusterName(port.number, undefined, service.hostname) };
   if (!isHttpProtocol(port.protocol)) {
     const rule = virtualServicesFor(ctx, service.hostname)
       .flatMap((vs) => vs.tcp)
       .find((r) => r.matches.length === 0 || r.matches.some((m) => tcpMatchApplies(m, ctx, port.number)));
     const dests = rule?.route.filter((d) => d.weight > 0 || rule.route.length === 1) ?? [];
-    if (dests.length === 1) action.cluster = destinationCluster(ctx, dests[0], service, port).cluster;
+    if (dests.length === 1) action = { cluster: destinationCluster(ctx, dests[0], service, port).cluster };
     else if (dests.length > 1) {
-      delete action.cluster;
-      action.weighted_clusters = {
-        clusters: dests.map((d) => ({
-          name: destinationCluster(ctx, d, service, port).cluster,
-          weight: { value: d.weight },
-        })),
+      action = {
+        weighted_clusters: {
+          clusters: dests.map((d) => ({
+            name: destinationCluster(ctx, d, service, port).cluster,
+            weight: { value: d.weight },
+          })),
+        },
       };
     }
   }

@@ -17,15 +17,31 @@ import type {
   MeshSnapshot,
   RequestAuthenticationModel,
 } from '../../../model/types.ts';
+import type {
+  CidrRange,
+  HeaderMatcher,
+  HttpFilter,
+  JwtAuthentication,
+  JwtProvider,
+  JwtRequirement,
+  MetadataMatcher,
+  Permission,
+  Principal,
+  Rbac,
+  RbacPolicy,
+  StringMatcher,
+  ValueMatcher,
+} from '../../../xds/messages/index.ts';
+import { CONFIG_TYPE, type Typed } from '../../../xds/type-urls.ts';
 import { duration } from './common.ts';
 
-type Obj = Record<string, unknown>;
+/** A Permission or a Principal: attribute generators build either, and their `side` says which. */
+type Rule = Permission | Principal;
 
 export const RBAC_FILTER_NAME = 'envoy.filters.http.rbac';
 export const JWT_AUTHN_FILTER_NAME = 'envoy.filters.http.jwt_authn';
-export const RBAC_CONFIG_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC';
-export const JWT_AUTHN_CONFIG_TYPE =
-  'type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication';
+export const RBAC_CONFIG_TYPE = CONFIG_TYPE.rbac;
+export const JWT_AUTHN_CONFIG_TYPE = CONFIG_TYPE.jwtAuthn;
 
 /** Where jwt_authn puts verified payloads and RBAC reads `request.auth.*` (Istio's names). */
 const JWT_METADATA_FILTER = 'envoy.filters.http.jwt_authn';
@@ -49,7 +65,7 @@ function escapeRegex(text: string): string {
  * Istio's string value → envoy.type.matcher.v3.StringMatcher: `*` is any non-empty value,
  * `*x` a suffix, `x*` a prefix, else exact. `prefix` is prepended to what is matched.
  */
-function stringMatcher(value: string, prefix = '', ignoreCase = false): Obj {
+function stringMatcher(value: string, prefix = '', ignoreCase = false): StringMatcher {
   const ic = ignoreCase ? { ignore_case: true } : {};
   if (value === '*') return { safe_regex: { regex: '.+' } };
   if (value.startsWith('*')) {
@@ -63,7 +79,7 @@ function stringMatcher(value: string, prefix = '', ignoreCase = false): Obj {
 }
 
 /** Istio's header value → HeaderMatcher (`*` means present). */
-function headerMatcher(name: string, value: string, ignoreCase = false): Obj {
+function headerMatcher(name: string, value: string, ignoreCase = false): HeaderMatcher {
   if (value === '*') return { name, present_match: true };
   return { name, string_match: stringMatcher(value, '', ignoreCase) };
 }
@@ -76,19 +92,19 @@ function pathTemplateRegex(path: string): string {
     .join('/');
 }
 
-function pathMatcher(path: string): Obj {
+function pathMatcher(path: string): { path: StringMatcher } {
   if (path.includes('{')) return { path: { safe_regex: { regex: pathTemplateRegex(path) } } };
   return { path: stringMatcher(path) };
 }
 
 /** `10.0.0.0/8` or `10.1.2.3` → CidrRange. */
-function cidr(value: string): Obj {
+function cidr(value: string): CidrRange {
   const [address, bits] = value.split('/');
   const len = bits === undefined ? (address.includes(':') ? 128 : 32) : Number(bits);
   return { address_prefix: address, prefix_len: { value: len } };
 }
 
-function jwtClaimMatcher(path: readonly string[], value: Obj): Obj {
+function jwtClaimMatcher(path: readonly string[], value: ValueMatcher): MetadataMatcher {
   return {
     filter: JWT_METADATA_FILTER,
     path: [JWT_PAYLOAD_KEY, ...path].map((key) => ({ key })),
@@ -97,8 +113,10 @@ function jwtClaimMatcher(path: readonly string[], value: Obj): Obj {
 }
 
 /** Istio's matcher for a claim that may be a string or a list of strings. */
-function claimListMatcher(path: readonly string[], values: readonly string[]): Obj {
-  const strings = { or_match: { value_matchers: values.map((v) => ({ string_match: stringMatcher(v) })) } };
+function claimListMatcher(path: readonly string[], values: readonly string[]): MetadataMatcher {
+  const strings: ValueMatcher = {
+    or_match: { value_matchers: values.map((v) => ({ string_match: stringMatcher(v) })) },
+  };
   return jwtClaimMatcher(path, {
     or_match: { value_matchers: [{ list_match: { one_of: strings } }, strings] },
   });
@@ -107,7 +125,9 @@ function claimListMatcher(path: readonly string[], values: readonly string[]): O
 // ---- Istio attribute generators ----
 
 /** What one Istio attribute becomes: a permission (what is asked) or a principal (who asks). */
-type Generated = { side: 'permission' | 'principal'; rules: Obj[] } | { side: 'principal'; whole: Obj };
+type Generated =
+  | { side: 'permission' | 'principal'; rules: Rule[] }
+  | { side: 'principal'; whole: Principal };
 
 /** The context attribute generators need. */
 interface GenerateScope {
@@ -115,16 +135,16 @@ interface GenerateScope {
   workloadPort: number;
 }
 
-const ANY = { any: true };
-const NEVER_PERMISSION = { not_rule: { any: true } };
+const ANY: Rule = { any: true };
+const NEVER_PERMISSION: Permission = { not_rule: { any: true } };
 
-function requestPrincipal(value: string): Obj {
+function requestPrincipal(value: string): Principal {
   // Istio splits at the last "/" (the issuer may be a URL) and matches iss and sub separately.
   const at = value.lastIndexOf('/');
   const [iss, sub] = at >= 0 ? [value.slice(0, at), value.slice(at + 1)] : [value, ''];
-  const any = { safe_regex: { regex: '.+' } };
-  let matchIss: Obj;
-  let matchSub: Obj;
+  const any: StringMatcher = { safe_regex: { regex: '.+' } };
+  let matchIss: StringMatcher;
+  let matchSub: StringMatcher;
   if (value === '*') [matchIss, matchSub] = [any, any];
   else if (value.startsWith('*')) {
     if (at >= 0) [matchIss, matchSub] = [iss === '*' ? any : { suffix: iss.slice(1) }, { exact: sub }];
@@ -148,7 +168,7 @@ function requestPrincipal(value: string): Obj {
  * name (`source.principal`, `request.headers[x]`, ...) or an operation field.
  */
 function generate(key: string, values: readonly string[], scope: GenerateScope): Generated {
-  const each = (f: (v: string) => Obj) => values.map(f);
+  const each = (f: (v: string) => Rule) => values.map(f);
   switch (key) {
     case 'source.principal':
       return {
@@ -217,19 +237,23 @@ interface Condition {
 function rulesOf(
   condition: Condition,
   scope: GenerateScope,
-): { side: 'permission' | 'principal'; rules: Obj[] } {
-  const out: Obj[] = [];
+): { side: 'permission' | 'principal'; rules: Rule[] } {
+  const out: Rule[] = [];
   let side: 'permission' | 'principal' = 'principal';
   const part = (values: readonly string[] | undefined, negate: boolean) => {
     if (values === undefined || values.length === 0) return;
     const generated = generate(condition.key, values, scope);
     side = generated.side;
     const isPermission = side === 'permission';
-    let rule: Obj;
+    let rule: Rule;
     if ('whole' in generated) rule = generated.whole;
     else
-      rule = isPermission ? { or_rules: { rules: generated.rules } } : { or_ids: { ids: generated.rules } };
-    out.push(negate ? (isPermission ? { not_rule: rule } : { not_id: rule }) : rule);
+      rule = isPermission
+        ? { or_rules: { rules: generated.rules as Permission[] } }
+        : { or_ids: { ids: generated.rules as Principal[] } };
+    out.push(
+      negate ? (isPermission ? { not_rule: rule as Permission } : { not_id: rule as Principal }) : rule,
+    );
   };
   part(condition.values, false);
   part(condition.notValues, true);
@@ -252,8 +276,8 @@ const OPERATION_KEYS: readonly [keyof AuthorizationOperation, keyof Authorizatio
 ];
 
 /** SMI route matches: a path regex anchored at its start, header regexes. */
-function smiRules(operation: AuthorizationOperation): Obj[] {
-  const out: Obj[] = [];
+function smiRules(operation: AuthorizationOperation): Permission[] {
+  const out: Permission[] = [];
   if (operation.pathRegex !== undefined)
     out.push({ url_path: { path: { safe_regex: { regex: `(?:${operation.pathRegex}).*` } } } });
   for (const [name, regex] of Object.entries(operation.headerRegexes ?? {}))
@@ -262,15 +286,15 @@ function smiRules(operation: AuthorizationOperation): Obj[] {
 }
 
 /** Istio's Model.Generate for one rule: permissions (one per `to`) and principals (one per `from`). */
-function policyOf(rule: AuthorizationRule, scope: GenerateScope): Obj {
-  const basePermission: Obj[] = [];
-  const basePrincipal: Obj[] = [];
+function policyOf(rule: AuthorizationRule, scope: GenerateScope): RbacPolicy {
+  const basePermission: Rule[] = [];
+  const basePrincipal: Rule[] = [];
   for (const when of rule.when as readonly AuthorizationCondition[]) {
     const generated = rulesOf(when, scope);
     (generated.side === 'permission' ? basePermission : basePrincipal).push(...generated.rules);
   }
-  const principals = (rule.from.length === 0 ? [undefined] : rule.from).map((source) => {
-    const ids: Obj[] = [];
+  const principals = (rule.from.length === 0 ? [undefined] : rule.from).map((source): Principal => {
+    const ids: Rule[] = [];
     if (source !== undefined)
       for (const [values, notValues, key] of SOURCE_KEYS)
         ids.push(
@@ -280,10 +304,10 @@ function policyOf(rule: AuthorizationRule, scope: GenerateScope): Obj {
           ).rules,
         );
     ids.push(...basePrincipal);
-    return { and_ids: { ids: ids.length === 0 ? [ANY] : ids } };
+    return { and_ids: { ids: (ids.length === 0 ? [ANY] : ids) as Principal[] } };
   });
-  const permissions = (rule.to.length === 0 ? [undefined] : rule.to).map((operation) => {
-    const rules: Obj[] = [];
+  const permissions = (rule.to.length === 0 ? [undefined] : rule.to).map((operation): Permission => {
+    const rules: Rule[] = [];
     if (operation !== undefined) {
       for (const [values, notValues, key] of OPERATION_KEYS)
         rules.push(
@@ -295,13 +319,13 @@ function policyOf(rule: AuthorizationRule, scope: GenerateScope): Obj {
       rules.push(...smiRules(operation));
     }
     rules.push(...basePermission);
-    return { and_rules: { rules: rules.length === 0 ? [ANY] : rules } };
+    return { and_rules: { rules: (rules.length === 0 ? [ANY] : rules) as Permission[] } };
   });
   return { permissions, principals };
 }
 
 /** Istio's policy for a policy without rules: it never matches. */
-const MATCH_NEVER = {
+const MATCH_NEVER: RbacPolicy = {
   permissions: [{ not_rule: { any: true } }],
   principals: [{ not_id: { any: true } }],
 };
@@ -319,10 +343,10 @@ function rbacConfig(
   policies: readonly AuthorizationPolicyModel[],
   action: EnvoyAction,
   scope: GenerateScope,
-): Obj | undefined {
+): Typed<typeof CONFIG_TYPE.rbac, Rbac> | undefined {
   if (policies.length === 0) return undefined;
-  const enforced: Record<string, Obj> = {};
-  const shadow: Record<string, Obj> = {};
+  const enforced: Record<string, RbacPolicy> = {};
+  const shadow: Record<string, RbacPolicy> = {};
   let hasEnforced = false;
   let hasShadow = false;
   for (const policy of policies) {
@@ -334,7 +358,7 @@ function rbacConfig(
     });
     if (policy.rules.length === 0) target[policyName(policy, 0)] = MATCH_NEVER;
   }
-  const config: Obj = { '@type': RBAC_CONFIG_TYPE };
+  const config: Typed<typeof CONFIG_TYPE.rbac, Rbac> = { '@type': RBAC_CONFIG_TYPE };
   if (hasEnforced) config.rules = { action, policies: enforced };
   if (hasShadow) {
     config.shadow_rules = { action, policies: shadow };
@@ -352,8 +376,8 @@ function jwksCluster(uri: string): string {
   return `outbound|${port}||${url.hostname}`;
 }
 
-function jwtProvider(rule: JwtRule): Obj {
-  const provider: Obj = { issuer: rule.issuer };
+function jwtProvider(rule: JwtRule): JwtProvider {
+  const provider: JwtProvider = { issuer: rule.issuer };
   if (rule.audiences.length > 0) provider.audiences = [...rule.audiences];
   if (rule.jwks !== undefined) provider.local_jwks = { inline_string: rule.jwks };
   else if (rule.jwksUri !== undefined)
@@ -391,20 +415,22 @@ function jwtProvider(rule: JwtRule): Obj {
  * [provider, allow_missing]; several: requires_any [each provider, requires_all [each
  * requires_any [provider, allow_missing]]].
  */
-function jwtAuthnConfig(requestAuthentications: readonly RequestAuthenticationModel[]): Obj | undefined {
+function jwtAuthnConfig(
+  requestAuthentications: readonly RequestAuthenticationModel[],
+): Typed<typeof CONFIG_TYPE.jwtAuthn, JwtAuthentication> | undefined {
   const rules = requestAuthentications.flatMap((r) => r.jwtRules);
   if (rules.length === 0) return undefined;
   const sorted = [...rules].sort((a, b) => (a.issuer < b.issuer ? -1 : a.issuer > b.issuer ? 1 : 0));
-  const providers: Record<string, Obj> = {};
-  const eachOrMissing: Obj[] = [];
-  const anyProvider: Obj[] = [];
+  const providers: Record<string, JwtProvider> = {};
+  const eachOrMissing: JwtRequirement[] = [];
+  const anyProvider: JwtRequirement[] = [];
   sorted.forEach((rule, i) => {
     const name = `origins-${i}`;
     providers[name] = jwtProvider(rule);
     eachOrMissing.push({ requires_any: { requirements: [{ provider_name: name }, { allow_missing: {} }] } });
     anyProvider.push({ provider_name: name });
   });
-  const requires =
+  const requires: JwtRequirement =
     eachOrMissing.length === 1
       ? eachOrMissing[0]
       : {
@@ -442,10 +468,10 @@ export function inboundSecurityFilters(
   snapshot: MeshSnapshot,
   target: PolicyTarget,
   workloadPort: number,
-): Obj[] {
+): HttpFilter[] {
   const { authorization, requestAuthentication } = inboundSecurityPolicies(snapshot, target);
   const scope: GenerateScope = { workloadPort };
-  const filters: Obj[] = [];
+  const filters: HttpFilter[] = [];
   const jwt = jwtAuthnConfig(requestAuthentication);
   if (jwt) filters.push({ name: JWT_AUTHN_FILTER_NAME, typed_config: jwt });
   const byAction = (action: AuthorizationPolicyModel['action']) =>

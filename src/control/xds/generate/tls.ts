@@ -6,21 +6,29 @@
 
 import type { EffectiveMtlsMode } from '../../../model/policies.ts';
 import type { ClientTlsSettings, Service, Workload } from '../../../model/types.ts';
-import { jsonToStruct } from '../protos.ts';
+import type {
+  CertificateValidationContext,
+  Cluster,
+  CommonTlsContext,
+  FilterChain,
+  Listener,
+  ListenerFilter,
+  Metadata,
+  SdsSecretConfig,
+  SubjectAltNameMatcher,
+  TransportSocket,
+} from '../../../xds/messages/index.ts';
+import { jsonToStruct } from '../../../xds/struct.ts';
+import { CONFIG_TYPE } from '../../../xds/type-urls.ts';
 import { ADS_CONFIG_SOURCE, type GenerateContext } from './common.ts';
 import { inboundMtlsMode } from './security.ts';
 
-type Obj = Record<string, unknown>;
-
 export const TLS_TRANSPORT_SOCKET = 'envoy.transport_sockets.tls';
 export const RAW_BUFFER_TRANSPORT_SOCKET = 'envoy.transport_sockets.raw_buffer';
-export const DOWNSTREAM_TLS_CONTEXT =
-  'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
-export const UPSTREAM_TLS_CONTEXT =
-  'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
-export const RAW_BUFFER = 'type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer';
-export const TLS_INSPECTOR =
-  'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector';
+export const DOWNSTREAM_TLS_CONTEXT = CONFIG_TYPE.downstreamTlsContext;
+export const UPSTREAM_TLS_CONTEXT = CONFIG_TYPE.upstreamTlsContext;
+export const RAW_BUFFER = CONFIG_TYPE.rawBuffer;
+export const TLS_INSPECTOR = CONFIG_TYPE.tlsInspector;
 
 /** Istio's SDS names. */
 export const WORKLOAD_CERT_SDS = 'default';
@@ -35,16 +43,16 @@ export const MESH_ALPN_CLIENT = ['istio-peer-exchange', 'istio'];
 export const MESH_ALPN_SERVER = ['istio-peer-exchange', 'istio', 'h2', 'http/1.1'];
 
 /** The tls_inspector listener filter (transport protocol `tls` for a ClientHello). */
-export const TLS_INSPECTOR_FILTER = {
+export const TLS_INSPECTOR_FILTER: ListenerFilter = {
   name: 'envoy.filters.listener.tls_inspector',
   typed_config: { '@type': TLS_INSPECTOR },
-} as const;
+};
 
-const SDS_DEFAULT = { name: WORKLOAD_CERT_SDS, sds_config: ADS_CONFIG_SOURCE };
-const SDS_ROOTCA = { name: ROOT_CA_SDS, sds_config: ADS_CONFIG_SOURCE };
+const SDS_DEFAULT: SdsSecretConfig = { name: WORKLOAD_CERT_SDS, sds_config: ADS_CONFIG_SOURCE };
+const SDS_ROOTCA: SdsSecretConfig = { name: ROOT_CA_SDS, sds_config: ADS_CONFIG_SOURCE };
 
 /** CommonTlsContext of mesh traffic: TLS 1.3, the workload certificate, the trust bundle, optional SAN checks. */
-function meshCommonTlsContext(alpn: readonly string[], sans: readonly string[]): Obj {
+function meshCommonTlsContext(alpn: readonly string[], sans: readonly string[]): CommonTlsContext {
   return {
     tls_params: { tls_minimum_protocol_version: 'TLSv1_3' },
     tls_certificate_sds_secret_configs: [SDS_DEFAULT],
@@ -53,7 +61,7 @@ function meshCommonTlsContext(alpn: readonly string[], sans: readonly string[]):
         sans.length > 0
           ? {
               match_typed_subject_alt_names: sans.map((san) => ({
-                san_type: 'URI',
+                san_type: 'URI' as const,
                 matcher: { exact: san },
               })),
             }
@@ -68,7 +76,7 @@ function meshCommonTlsContext(alpn: readonly string[], sans: readonly string[]):
  * The inbound mTLS transport socket: the workload certificate, a client certificate required and
  * verified against the trust bundle (any identity of the mesh: AuthorizationPolicy decides who).
  */
-export function inboundMtlsTransportSocket(): Obj {
+export function inboundMtlsTransportSocket(): TransportSocket {
   return {
     name: TLS_TRANSPORT_SOCKET,
     typed_config: {
@@ -85,7 +93,7 @@ export function meshSni(port: number, subset: string | undefined, host: string):
 }
 
 /** A client mTLS socket with the workload certificate, verifying the server against `sans` (secure naming). */
-function meshUpstreamTransportSocket(sni: string, sans: readonly string[]): Obj {
+function meshUpstreamTransportSocket(sni: string, sans: readonly string[]): TransportSocket {
   return {
     name: TLS_TRANSPORT_SOCKET,
     typed_config: {
@@ -129,30 +137,30 @@ export function workloadMtlsMode(ctx: GenerateContext, workload: Workload): Effe
  * EDS metadata of an endpoint: `tlsMode: istio` when the workload has a weft sidecar that accepts
  * mTLS on its port (not DISABLE), as Istio labels pods with a sidecar; nothing otherwise.
  */
-export function endpointTlsMetadata(ctx: GenerateContext, workload: Workload): Obj | undefined {
+export function endpointTlsMetadata(ctx: GenerateContext, workload: Workload): Metadata | undefined {
   if (!workload.sidecar || workloadMtlsMode(ctx, workload) === 'DISABLE') return undefined;
   return { filter_metadata: { [TRANSPORT_SOCKET_MATCH]: jsonToStruct({ tlsMode: 'istio' }) } };
 }
 
 /** How a DestinationRule's `tls` names server identities: URIs as URI SANs, the rest as DNS names. */
-function sanMatchers(names: readonly string[]): Obj[] {
+function sanMatchers(names: readonly string[]): SubjectAltNameMatcher[] {
   return names.map((name) => ({
-    san_type: name.includes('://') ? 'URI' : 'DNS',
+    san_type: name.includes('://') ? ('URI' as const) : ('DNS' as const),
     matcher: { exact: name },
   }));
 }
 
 /** Client TLS for a DestinationRule in SIMPLE or MUTUAL mode (the files are on the proxy's host). */
-function originationTransportSocket(tls: ClientTlsSettings, host: string): Obj {
+function originationTransportSocket(tls: ClientTlsSettings, host: string): TransportSocket {
   const sni = tls.sni ?? host;
-  const validation: Obj = tls.caCertificates
+  const validation: CertificateValidationContext = tls.caCertificates
     ? { trusted_ca: { filename: tls.caCertificates } }
     : { system_root_certs: {} };
   // Istio verifies the server: its subjectAltNames, else the SNI (VERIFY_CERTIFICATE_AT_CLIENT).
   validation.match_typed_subject_alt_names = sanMatchers(
     tls.subjectAltNames && tls.subjectAltNames.length > 0 ? tls.subjectAltNames : [sni],
   );
-  const common: Obj = { validation_context: validation };
+  const common: CommonTlsContext = { validation_context: validation };
   if (tls.mode === 'MUTUAL' && tls.clientCertificate && tls.privateKey)
     common.tls_certificates = [
       { certificate_chain: { filename: tls.clientCertificate }, private_key: { filename: tls.privateKey } },
@@ -178,7 +186,7 @@ export function outboundClusterTransport(
   subset: string | undefined,
   tls: ClientTlsSettings | undefined,
   where: string,
-): Obj {
+): Pick<Cluster, 'transport_socket' | 'transport_socket_matches'> {
   if (ctx.proxy.kind === 'grpc') {
     if (tls && tls.mode !== 'DISABLE')
       ctx.warn(
@@ -222,19 +230,19 @@ export function outboundClusterTransport(
  * `DISABLE` leaves the listener plaintext. The mTLS chain runs the same filters as the
  * plaintext one (HTTP connection manager with the security filters, or tcp_proxy).
  */
-export function withInboundMtls(listener: Obj, mode: EffectiveMtlsMode): Obj {
-  if (mode === 'DISABLE') return listener;
-  const chains = (listener.filter_chains ?? []) as Obj[];
+export function withInboundMtls(listener: Listener, mode: EffectiveMtlsMode): Listener {
+  if (mode === 'DISABLE' || !('filter_chains' in listener)) return listener;
+  const chains = listener.filter_chains;
   const terminal = chains[0]?.filters;
   if (!terminal) return listener;
-  const mtlsChain: Obj = {
+  const mtlsChain: FilterChain = {
     name: 'inbound-mtls',
     filter_chain_match: { transport_protocol: 'tls' },
     transport_socket: inboundMtlsTransportSocket(),
     filters: terminal,
   };
-  const inspectors = (listener.listener_filters ?? []) as Obj[];
-  const out: Obj = { ...listener, listener_filters: [TLS_INSPECTOR_FILTER, ...inspectors] };
+  const inspectors = listener.listener_filters ?? [];
+  const out = { ...listener, listener_filters: [TLS_INSPECTOR_FILTER, ...inspectors] };
   if (mode === 'STRICT') {
     out.filter_chains = [mtlsChain];
     delete out.default_filter_chain;

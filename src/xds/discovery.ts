@@ -1,0 +1,140 @@
+// The ADS wire messages (DiscoveryRequest/Response, delta forms) and the AggregatedDiscoveryService definition for grpc-js and weft's own client.
+import type { ServiceDefinition } from '@grpc/grpc-js';
+import protobuf from 'protobufjs';
+import { root } from './protos.ts';
+import type { WireStruct } from './struct.ts';
+
+const DiscoveryRequest = root.lookupType('envoy.service.discovery.v3.DiscoveryRequest');
+const DiscoveryResponse = root.lookupType('envoy.service.discovery.v3.DiscoveryResponse');
+const DeltaDiscoveryRequest = root.lookupType('envoy.service.discovery.v3.DeltaDiscoveryRequest');
+const DeltaDiscoveryResponse = root.lookupType('envoy.service.discovery.v3.DeltaDiscoveryResponse');
+
+/** Wire messages as plain objects: Any stays `{type_url, value: Buffer}`, lists always present. */
+const WIRE_OPTIONS: protobuf.IConversionOptions = {
+  longs: Number,
+  enums: String,
+  bytes: Buffer,
+  arrays: true,
+  objects: true,
+};
+
+/** An `Any` on the wire: the resource stays encoded. */
+export interface WireAny {
+  type_url: string;
+  value: Buffer;
+}
+
+/** The parts of `config.core.v3.Node` weft reads. */
+export interface WireNode {
+  id?: string;
+  cluster?: string;
+  metadata?: WireStruct;
+  locality?: { region?: string; zone?: string; sub_zone?: string };
+  user_agent_name?: string;
+}
+
+export interface WireStatus {
+  code?: number;
+  message?: string;
+}
+
+/** `envoy.service.discovery.v3.DiscoveryRequest`. */
+export interface DiscoveryRequestMessage {
+  version_info?: string;
+  node?: WireNode;
+  resource_names: string[];
+  type_url?: string;
+  response_nonce?: string;
+  error_detail?: WireStatus;
+}
+
+/** `envoy.service.discovery.v3.DiscoveryResponse`. */
+export interface DiscoveryResponseMessage {
+  version_info?: string;
+  resources: WireAny[];
+  type_url?: string;
+  nonce?: string;
+  control_plane?: { identifier?: string };
+}
+
+/** `envoy.service.discovery.v3.DeltaDiscoveryRequest`. */
+export interface DeltaDiscoveryRequestMessage {
+  node?: WireNode;
+  type_url?: string;
+  resource_names_subscribe: string[];
+  resource_names_unsubscribe: string[];
+  initial_resource_versions: Record<string, string>;
+  response_nonce?: string;
+  error_detail?: WireStatus;
+}
+
+/** `envoy.service.discovery.v3.Resource` inside a delta response. */
+export interface WireResource {
+  name: string;
+  version: string;
+  resource: WireAny;
+}
+
+/** `envoy.service.discovery.v3.DeltaDiscoveryResponse`. */
+export interface DeltaDiscoveryResponseMessage {
+  system_version_info?: string;
+  resources: WireResource[];
+  type_url?: string;
+  removed_resources: string[];
+  nonce?: string;
+}
+
+/** Encodes a DiscoveryResponse without its nonce; `withNonce` completes it per client. */
+export function encodeDiscoveryResponse(response: Omit<DiscoveryResponseMessage, 'nonce'>): Buffer {
+  const bytes = DiscoveryResponse.encode(DiscoveryResponse.fromObject(response)).finish();
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** Appends the `nonce` field (5) to an encoded DiscoveryResponse (protobuf accepts fields in any order). */
+export function withNonce(body: Buffer, nonce: string): Buffer {
+  const writer = protobuf.Writer.create();
+  writer.uint32((5 << 3) | 2).string(nonce);
+  return Buffer.concat([body, writer.finish()]);
+}
+
+/** Serializes a message object; an already encoded message (a Buffer) passes through. */
+function serializer(type: protobuf.Type): (value: object) => Buffer {
+  return (value) => {
+    if (Buffer.isBuffer(value)) return value;
+    const bytes = type.encode(type.fromObject(value as Record<string, unknown>)).finish();
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  };
+}
+
+function deserializer<T>(type: protobuf.Type): (bytes: Buffer) => T {
+  return (bytes) => type.toObject(type.decode(bytes), WIRE_OPTIONS) as T;
+}
+
+const SERVICE = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
+
+/**
+ * `envoy.service.discovery.v3.AggregatedDiscoveryService` for grpc-js: `server.addService(adsService, …)`
+ * or `grpc.makeGenericClientConstructor(adsService, 'AggregatedDiscoveryService')` for a client.
+ */
+export const adsService = {
+  StreamAggregatedResources: {
+    path: `/${SERVICE}/StreamAggregatedResources`,
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: serializer(DiscoveryRequest),
+    requestDeserialize: deserializer<DiscoveryRequestMessage>(DiscoveryRequest),
+    responseSerialize: serializer(DiscoveryResponse),
+    responseDeserialize: deserializer<DiscoveryResponseMessage>(DiscoveryResponse),
+    originalName: 'streamAggregatedResources',
+  },
+  DeltaAggregatedResources: {
+    path: `/${SERVICE}/DeltaAggregatedResources`,
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: serializer(DeltaDiscoveryRequest),
+    requestDeserialize: deserializer<DeltaDiscoveryRequestMessage>(DeltaDiscoveryRequest),
+    responseSerialize: serializer(DeltaDiscoveryResponse),
+    responseDeserialize: deserializer<DeltaDiscoveryResponseMessage>(DeltaDiscoveryResponse),
+    originalName: 'deltaAggregatedResources',
+  },
+} satisfies ServiceDefinition;
