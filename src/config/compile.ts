@@ -1,14 +1,12 @@
 // Turns a stored resource into what it means for the model, with the mesh's own DNS suffix and namespaces.
+
+import type { CompileResult } from '../model/compiled.ts';
 import { Check, formatPath } from './check.ts';
 import type { HostContext } from './host.ts';
-import type { CompiledSpec } from './kinds.ts';
 import { kindDefinition } from './kinds.ts';
 import type { Resource } from './resource.ts';
 
-/** The meaning of one resource, or why it has none (it no longer validates). */
-export type CompileResult =
-  | { outcome: 'compiled'; compiled: CompiledSpec }
-  | { outcome: 'rejected'; issues: string[] };
+export type { CompileResult };
 
 /**
  * Reads a resource that was validated when it was applied, qualifying its hosts with the mesh's

@@ -1,4 +1,5 @@
-// Service hostnames: qualifying short names as Istio and Kubernetes DNS do, and wildcard matching.
+// Hosts as resources write them: qualifying short names as Istio and Kubernetes DNS do, and syntax checks.
+import { isWildcardHost, serviceHostname } from '../model/hostnames.ts';
 
 /** How a host is read in the context of the resource that names it. */
 export interface HostContext {
@@ -7,12 +8,14 @@ export interface HostContext {
   /** DNS suffix of the mesh, e.g. `cluster.local` (MeshSettings.domainSuffix). */
   domainSuffix: string;
   /**
-   * Namespaces the mesh knows (buildSnapshot counts `default`, the root namespace, and every
+   * Namespaces the mesh knows (`meshNamespaces`: `default`, the root namespace, and every
    * namespace that holds a resource or a workload). A two-label host `name.ns`
    * is qualified to `name.ns.svc.<domainSuffix>` only when `ns` is one of them, as Kubernetes
    * DNS resolves `name.ns`; otherwise (`httpbin.org`) it is taken literally, as Istio does.
+   * Only `has` is asked, so the compiled-resource cache can record which namespaces a resource
+   * depended on (src/control/compiled-store.ts).
    */
-  namespaces?: ReadonlySet<string>;
+  namespaces?: { has(namespace: string): boolean };
 }
 
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
@@ -37,16 +40,6 @@ export function isIpAddress(text: string): boolean {
   return isIpv4(text) || isIpv6(text);
 }
 
-/** `name.namespace.svc.<domainSuffix>`: the hostname of a service in the mesh's own DNS zone. */
-export function serviceHostname(name: string, namespace: string, domainSuffix: string): string {
-  return `${name}.${namespace}.svc.${domainSuffix}`;
-}
-
-/** True for `*` and `*.example.com`. */
-export function isWildcardHost(host: string): boolean {
-  return host.startsWith('*');
-}
-
 /**
  * Turns a host as written in a resource into the fully qualified form used in the model:
  * `reviews` → `reviews.<ns>.svc.<suffix>`; `reviews.prod` → `reviews.prod.svc.<suffix>` when
@@ -62,28 +55,6 @@ export function qualifyHost(host: string, context: HostContext): string {
   if (labels.length === 2 && context.namespaces?.has(labels[1])) return `${name}.svc.${context.domainSuffix}`;
   if (labels.length === 3 && labels[2] === 'svc') return `${name}.${context.domainSuffix}`;
   return name;
-}
-
-/**
- * Whether `pattern` (a host as in a VirtualService, possibly `*` or `*.example.com`) covers `host`.
- * A wildcard covers any name ending in its suffix, however many labels precede it, as in Istio.
- */
-export function hostMatches(pattern: string, host: string): boolean {
-  if (pattern === host) return true;
-  if (pattern === '*') return true;
-  if (pattern.startsWith('*.')) return host.endsWith(pattern.slice(1)) && host.length > pattern.length - 1;
-  return false;
-}
-
-/**
- * The short service name of a hostname in the mesh's zone (`reviews.default.svc.cluster.local` →
- * `reviews`); other hostnames are returned whole.
- */
-export function shortServiceName(hostname: string, domainSuffix: string): string {
-  const suffix = `.svc.${domainSuffix}`;
-  if (!hostname.endsWith(suffix)) return hostname;
-  const labels = hostname.slice(0, -suffix.length).split('.');
-  return labels.length === 2 ? labels[0] : hostname;
 }
 
 const LABEL = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)$/i;

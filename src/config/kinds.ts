@@ -1,20 +1,5 @@
 // The resource kinds weft accepts: names for the CLI (`vs`, `dr`, ...) and the reader of each kind's spec.
-import type {
-  AuthorizationPolicyModel,
-  DestinationRuleModel,
-  GatewayApiRouteModel,
-  GatewayModel,
-  HttpRouteGroupModel,
-  MeshConfigModel,
-  PeerAuthenticationModel,
-  RateLimitModel,
-  RequestAuthenticationModel,
-  Service,
-  ServiceProfileModel,
-  TrafficTargetModel,
-  VirtualServiceModel,
-  Workload,
-} from '../model/types.ts';
+import type { CompiledSpec } from '../model/compiled.ts';
 import type { Check } from './check.ts';
 import { readGatewayApiGateway } from './gateway-api/gateway.ts';
 import { readGrpcRoute } from './gateway-api/grpc-route.ts';
@@ -35,6 +20,8 @@ import { readTrafficTarget } from './smi/traffic-target.ts';
 import { readMeshConfig } from './weft/mesh-config.ts';
 import { readRateLimit } from './weft/rate-limit.ts';
 
+export type { CompiledSpec };
+
 export interface KindInfo {
   /** The Kind as written in documents, e.g. `VirtualService`. */
   kind: string;
@@ -46,25 +33,6 @@ export interface KindInfo {
   shortNames: string[];
   namespaced: boolean;
 }
-
-/** What reading a resource's spec yields for the model. */
-export type CompiledSpec =
-  | { kind: 'VirtualService'; virtualService: VirtualServiceModel }
-  | { kind: 'DestinationRule'; destinationRule: DestinationRuleModel }
-  | { kind: 'ServiceEntry'; services: Service[] }
-  | { kind: 'WorkloadEntry'; workload: Workload }
-  | { kind: 'PeerAuthentication'; peerAuthentication: PeerAuthenticationModel }
-  | { kind: 'AuthorizationPolicy'; authorizationPolicy: AuthorizationPolicyModel }
-  | { kind: 'RequestAuthentication'; requestAuthentication: RequestAuthenticationModel }
-  | { kind: 'TrafficTarget'; trafficTarget: TrafficTargetModel }
-  | { kind: 'HTTPRouteGroup'; httpRouteGroup: HttpRouteGroupModel }
-  | { kind: 'Gateway'; gateway: GatewayModel }
-  | { kind: 'HTTPRoute'; route: GatewayApiRouteModel }
-  | { kind: 'GRPCRoute'; route: GatewayApiRouteModel }
-  | { kind: 'MeshConfig'; meshConfig: MeshConfigModel }
-  | { kind: 'RateLimit'; rateLimit: RateLimitModel }
-  | { kind: 'HTTPLocalRateLimitPolicy'; rateLimit: RateLimitModel }
-  | { kind: 'ServiceProfile'; serviceProfile: ServiceProfileModel };
 
 /** A kind and how to read its spec (issues go to `check`, paths start at `spec`). */
 export interface KindDefinition extends KindInfo {

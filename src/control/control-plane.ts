@@ -8,6 +8,7 @@ import { type ApiRoute, ApiServer } from './api/server.ts';
 import type { BootstrapResponse } from './api/types.ts';
 import { caRoutes } from './ca/api.ts';
 import { type CaOptions, CaService } from './ca/ca-service.ts';
+import { CompiledStore } from './compiled-store.ts';
 import { DEFAULT_GRACE_MS } from './registry/memory.ts';
 import type { WorkloadRegistry } from './registry/registry.ts';
 import { FileStore } from './store/file-store.ts';
@@ -94,6 +95,7 @@ export class ControlPlane {
   readonly #listeners = new Set<(snapshot: MeshSnapshot) => void>();
   readonly #unsubscribe: (() => void)[] = [];
   #store: Store | undefined;
+  #compiled: CompiledStore;
   #registry: WorkloadRegistry | undefined;
   #ca: CaService | undefined;
   #api: ApiServer | undefined;
@@ -108,6 +110,7 @@ export class ControlPlane {
     this.config = config;
     this.#parts = parts;
     this.#mesh = { ...DEFAULT_MESH, ...config.mesh };
+    this.#compiled = new CompiledStore(this.#mesh);
   }
 
   /** Opens the store, builds the first snapshot, and starts the API (and xDS); resolves when ready. */
@@ -125,9 +128,13 @@ export class ControlPlane {
       this.#ca = ca;
       const registry = await (this.#parts.openRegistry ?? openFileRegistry)(this.config, store);
       this.#registry = registry;
+      this.#compiled.load(store.list());
       this.#rebuildNow();
       this.#unsubscribe.push(
-        store.watch(() => this.#scheduleRebuild()),
+        store.watch((events) => {
+          this.#compiled.apply(events);
+          this.#scheduleRebuild();
+        }),
         registry.onChange(() => this.#scheduleRebuild()),
       );
 
@@ -189,6 +196,11 @@ export class ControlPlane {
     };
   }
 
+  /** The compiled resources (what each stored resource means; `counters` says how much was compiled). */
+  get compiled(): CompiledStore {
+    return this.#compiled;
+  }
+
   get store(): Store {
     if (!this.#store) throw new Error('the control plane has not started');
     return this.#store;
@@ -247,14 +259,11 @@ export class ControlPlane {
     const version = this.#version + 1;
     let next: MeshSnapshot;
     try {
-      next = buildSnapshot({
-        resources: this.#store!.list(),
-        workloads: this.#registry!.list(),
-        mesh: this.#mesh,
-        version,
-      });
+      const workloads = this.#registry!.list();
+      const config = this.#compiled.view(workloads);
+      next = buildSnapshot({ config, workloads, version, previous: this.#snapshot });
     } catch (err) {
-      // Resources were validated on apply, so this is a bug; keep serving the last good snapshot.
+      // Resources were compiled on apply, so this is a bug; keep serving the last good snapshot.
       this.#log.error({ err, version }, 'building the mesh snapshot failed; keeping the previous one');
       if (this.#snapshot) return;
       throw err;

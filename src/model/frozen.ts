@@ -21,15 +21,21 @@ export class FrozenMap<K, V> extends Map<K, V> {
   }
 }
 
+/**
+ * Everything deepFreeze has frozen, so a snapshot that shares parts with the previous one (compiled
+ * resources, workloads, services) freezes only what is new. Maps met here are FrozenMaps.
+ */
+const deeplyFrozen = new WeakSet<object>();
+
 /** Freezes `value` and everything reachable from it through plain objects, arrays and maps' values. */
-export function deepFreeze<T>(value: T, seen: WeakSet<object> = new WeakSet()): T {
-  if (typeof value !== 'object' || value === null || seen.has(value)) return value;
-  seen.add(value);
+export function deepFreeze<T>(value: T): T {
+  if (typeof value !== 'object' || value === null || deeplyFrozen.has(value)) return value;
+  deeplyFrozen.add(value);
   if (value instanceof Map) {
-    for (const entry of value.values()) deepFreeze(entry, seen);
+    for (const entry of value.values()) deepFreeze(entry);
     return value;
   }
-  for (const entry of Object.values(value)) deepFreeze(entry, seen);
+  for (const entry of Object.values(value)) deepFreeze(entry);
   Object.freeze(value);
   return value;
 }

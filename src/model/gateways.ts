@@ -1,5 +1,5 @@
 // Gateways in the model: which Gateways configure a gateway proxy, and Gateway API routes as VirtualServices.
-import { hostMatches, isWildcardHost } from '../config/host.ts';
+import { hostMatches, isWildcardHost } from './hostnames.ts';
 import { selectorMatches } from './labels.ts';
 import type {
   GatewayApiRouteModel,

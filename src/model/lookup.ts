@@ -1,5 +1,5 @@
 // Lookups generators need on a snapshot: the DestinationRule for a host, and exportTo visibility.
-import { hostMatches, isWildcardHost } from '../config/host.ts';
+import { hostMatches, isWildcardHost } from './hostnames.ts';
 import type { DestinationRuleModel, MeshSnapshot } from './types.ts';
 
 /**

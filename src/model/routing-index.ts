@@ -1,5 +1,5 @@
 // Which VirtualServices and DestinationRule apply to each host, with Istio's precedence simplified (docs/resources.md).
-import { hostMatches, isWildcardHost } from '../config/host.ts';
+import { hostMatches, isWildcardHost } from './hostnames.ts';
 import { compareStrings } from './order.ts';
 import type { DestinationRuleModel, Service, VirtualServiceModel } from './types.ts';
 

@@ -1,5 +1,5 @@
 // The services of a snapshot: ServiceEntry hosts plus implicit services declared by weft sidecars, and their endpoints.
-import { serviceHostname, shortServiceName } from '../config/host.ts';
+import { serviceHostname, shortServiceName } from './hostnames.ts';
 import { selectorMatches } from './labels.ts';
 import { byWorkload, compareStrings } from './order.ts';
 import type { Service, ServicePort, Workload } from './types.ts';
@@ -79,4 +79,39 @@ export function endpointsOf(service: Service, workloads: readonly Workload[]): W
       ? []
       : workloads.filter((w) => w.namespace === service.namespace && selectorMatches(selector, w.labels));
   return [...selected, ...service.endpoints].sort(byWorkload);
+}
+
+/**
+ * Workloads by namespace and by `label=value`, so the workloads a selector may match are found
+ * without scanning every workload of the mesh for every service.
+ */
+export class WorkloadIndex {
+  readonly #byNamespace = new Map<string, { all: Workload[]; byLabel: Map<string, Workload[]> }>();
+
+  constructor(workloads: readonly Workload[]) {
+    for (const workload of workloads) {
+      let namespace = this.#byNamespace.get(workload.namespace);
+      if (namespace === undefined) {
+        namespace = { all: [], byLabel: new Map() };
+        this.#byNamespace.set(workload.namespace, namespace);
+      }
+      namespace.all.push(workload);
+      for (const [key, value] of Object.entries(workload.labels)) {
+        const label = `${key}=${value}`;
+        const list = namespace.byLabel.get(label);
+        if (list === undefined) namespace.byLabel.set(label, [workload]);
+        else list.push(workload);
+      }
+    }
+  }
+
+  /** A superset of the workloads `service` selects (in its namespace, with its selector's first label). */
+  candidates(service: Service): readonly Workload[] {
+    if (service.selector === undefined) return [];
+    const namespace = this.#byNamespace.get(service.namespace);
+    if (namespace === undefined) return [];
+    const first = Object.entries(service.selector)[0];
+    if (first === undefined) return namespace.all;
+    return namespace.byLabel.get(`${first[0]}=${first[1]}`) ?? [];
+  }
 }

@@ -1,154 +1,147 @@
-// Builds the immutable MeshSnapshot from stored resources and live workloads (pure; no I/O).
+// Builds the immutable MeshSnapshot from the config part (compiled resources) and live workloads (pure; no I/O).
 //
-// Resources are read again here with the mesh's settings (config/compile.ts), so hosts are
-// qualified with the real DNS suffix and the namespaces that exist; the store only holds
-// resources that passed the same checks when they were applied.
-import { compileResource } from '../config/compile.ts';
-import type { Resource } from '../config/resource.ts';
+// Resources are compiled once, outside model/ (src/control/compiled-store.ts); a rebuild only
+// recombines compiled parts with the workloads. When the config part is the same object as the
+// previous snapshot's and the workloads changed only what EDS reads, the new snapshot keeps the
+// previous `configVersion` and shares its services and routing indexes.
+import { isDeepStrictEqual } from 'node:util';
+import type { ConfigView } from './config-view.ts';
 import { deepFreeze, FrozenMap } from './frozen.ts';
-import { gatewayApiVirtualServices } from './gateways.ts';
-import { byNamespaceName, byWorkload, compareStrings } from './order.ts';
-import { trafficTargetPolicies } from './policies.ts';
+import { byNamespaceName, byWorkload } from './order.ts';
 import { destinationRulesByHost, virtualServicesByHost } from './routing-index.ts';
-import { collectServices, endpointsOf } from './services.ts';
-import type {
-  AuthorizationPolicyModel,
-  DestinationRuleModel,
-  GatewayApiRouteModel,
-  GatewayModel,
-  HttpRouteGroupModel,
-  MeshConfigModel,
-  MeshSettings,
-  MeshSnapshot,
-  PeerAuthenticationModel,
-  RateLimitModel,
-  RejectedResource,
-  RequestAuthenticationModel,
-  RetryRatioBudget,
-  Service,
-  TrafficTargetModel,
-  VirtualServiceModel,
-  Workload,
-} from './types.ts';
+import { collectServices, endpointsOf, WorkloadIndex } from './services.ts';
+import type { MeshSettings, MeshSnapshot, Service, Workload } from './types.ts';
 
 export { DEFAULT_MESH } from './mesh.ts';
 
 /** What a snapshot is built from. */
 export interface SnapshotInput {
-  /** Every stored resource (any kind; kinds without a model meaning are skipped). */
-  resources: readonly Resource[];
-  /** Live workloads from the registry (weft sidecars). */
+  /** What the stored resources mean (`assembleConfig`). */
+  config: ConfigView;
+  /** Live workloads from the registry (weft sidecars); never changed by the snapshot. */
   workloads: readonly Workload[];
-  mesh: MeshSettings;
   /** Increases with every rebuild. */
   version: number;
+  /** The snapshot this one replaces, to share what did not change with it. */
+  previous?: MeshSnapshot;
 }
 
-/** Oldest first (creationTimestamp; resources without one count as newest), then namespace, name, kind. */
-function byAge(a: Resource, b: Resource): number {
-  const time = (r: Resource) => {
-    const parsed =
-      r.metadata.creationTimestamp === undefined ? Number.NaN : Date.parse(r.metadata.creationTimestamp);
-    return Number.isNaN(parsed) ? Number.POSITIVE_INFINITY : parsed;
-  };
-  const [x, y] = [time(a), time(b)];
-  if (x !== y) return x < y ? -1 : 1;
-  return byNamespaceName(a.metadata, b.metadata) || compareStrings(a.kind, b.kind);
+/** The config part each snapshot was built from (to know whether the next one may share with it). */
+const configOf = new WeakMap<MeshSnapshot, ConfigView>();
+/** Frozen copies of registry workloads, made once per workload object (the registry keeps them). */
+const frozenCopies = new WeakMap<Workload, Workload>();
+
+function frozenWorkload(workload: Workload): Workload {
+  let copy = frozenCopies.get(workload);
+  if (copy === undefined) {
+    copy = deepFreeze(structuredClone(workload));
+    frozenCopies.set(workload, copy);
+  }
+  return copy;
+}
+
+/**
+ * The namespaces that exist for `name.ns` host qualification: Kubernetes' default namespace, the
+ * mesh's root namespace, and every namespace that holds a resource or a workload.
+ */
+export function meshNamespaces(
+  mesh: MeshSettings,
+  resourceNamespaces: Iterable<string>,
+  workloads: readonly Workload[],
+): Set<string> {
+  const namespaces = new Set(['default', mesh.rootNamespace, ...resourceNamespaces]);
+  for (const workload of workloads) namespaces.add(workload.namespace);
+  return namespaces;
+}
+
+function sameServices(a: ReadonlyMap<string, Service>, b: ReadonlyMap<string, Service>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [host, service] of b) {
+    const other = a.get(host);
+    if (other !== service && !isDeepStrictEqual(other, service)) return false;
+  }
+  return true;
+}
+
+function sameItems<T>(a: readonly T[] | undefined, b: readonly T[]): boolean {
+  return a !== undefined && a.length === b.length && a.every((item, i) => item === b[i]);
+}
+
+/** Workloads behind each service; a host's list is the previous snapshot's when its members are the same. */
+function endpointsByHost(
+  services: ReadonlyMap<string, Service>,
+  workloads: readonly Workload[],
+  previous: MeshSnapshot | undefined,
+): Map<string, readonly Workload[]> {
+  const index = new WorkloadIndex(workloads);
+  const out = new Map<string, readonly Workload[]>();
+  for (const service of services.values()) {
+    const endpoints = endpointsOf(service, index.candidates(service));
+    const before = previous?.endpointsByHost.get(service.hostname);
+    out.set(service.hostname, before !== undefined && sameItems(before, endpoints) ? before : endpoints);
+  }
+  return out;
+}
+
+/** `namespace/serviceAccount` of each endpoint, sorted: what secure naming (CDS) reads of them. */
+function identities(endpoints: readonly Workload[]): string {
+  return [...new Set(endpoints.map((w) => `${w.namespace}/${w.serviceAccount}`))].sort().join(',');
+}
+
+/**
+ * Whether the endpoints changed only what EDS reads: clusters read the identities of a service's
+ * endpoints (secure naming) and, for DNS-resolved services, the endpoints themselves.
+ */
+function endpointsOnlyChanged(
+  services: ReadonlyMap<string, Service>,
+  endpoints: ReadonlyMap<string, readonly Workload[]>,
+  previous: MeshSnapshot,
+): boolean {
+  for (const [host, service] of services) {
+    const before = previous.endpointsByHost.get(host) ?? [];
+    const after = endpoints.get(host) ?? [];
+    if (before === after) continue;
+    if (service.resolution === 'DNS' || service.resolution === 'DNS_ROUND_ROBIN') return false;
+    if (identities(before) !== identities(after)) return false;
+  }
+  return true;
 }
 
 export function buildSnapshot(input: SnapshotInput): MeshSnapshot {
-  const mesh: MeshSettings = { ...input.mesh };
-  // Namespaces that exist for `name.ns` host qualification: Kubernetes' default namespace, the
-  // mesh's root namespace, and every namespace that holds a resource or a workload.
-  const namespaces = new Set([
-    'default',
-    mesh.rootNamespace,
-    ...input.resources.map((r) => r.metadata.namespace),
-    ...input.workloads.map((w) => w.namespace),
-  ]);
-
-  const virtualServices: VirtualServiceModel[] = [];
-  const destinationRules: DestinationRuleModel[] = [];
-  const declared: Service[] = [];
-  const entries: Workload[] = [];
-  const rejected: RejectedResource[] = [];
-  // Security policies keep the oldest-first order of this loop (Istio: the oldest wins a tie).
-  const peerAuthentications: PeerAuthenticationModel[] = [];
-  const authorizationPolicies: AuthorizationPolicyModel[] = [];
-  const requestAuthentications: RequestAuthenticationModel[] = [];
-  const trafficTargets: TrafficTargetModel[] = [];
-  const httpRouteGroups: HttpRouteGroupModel[] = [];
-  const gateways: GatewayModel[] = [];
-  const gatewayRoutes: GatewayApiRouteModel[] = [];
-  const meshConfigs: MeshConfigModel[] = [];
-  const rateLimits: RateLimitModel[] = [];
-  const retryRatioBudgets = new Map<string, RetryRatioBudget>();
-  for (const resource of [...input.resources].sort(byAge)) {
-    const result = compileResource(resource, { domainSuffix: mesh.domainSuffix, namespaces });
-    if (result === undefined) continue;
-    if (result.outcome === 'rejected') {
-      const { namespace, name } = resource.metadata;
-      rejected.push({ kind: resource.kind, namespace, name, issues: result.issues });
-      continue;
-    }
-    const compiled = result.compiled;
-    if (compiled.kind === 'VirtualService') virtualServices.push(compiled.virtualService);
-    else if (compiled.kind === 'DestinationRule') destinationRules.push(compiled.destinationRule);
-    else if (compiled.kind === 'ServiceEntry') declared.push(...compiled.services);
-    else if (compiled.kind === 'WorkloadEntry') entries.push(compiled.workload);
-    else if (compiled.kind === 'PeerAuthentication') peerAuthentications.push(compiled.peerAuthentication);
-    else if (compiled.kind === 'AuthorizationPolicy')
-      authorizationPolicies.push(compiled.authorizationPolicy);
-    else if (compiled.kind === 'RequestAuthentication')
-      requestAuthentications.push(compiled.requestAuthentication);
-    else if (compiled.kind === 'TrafficTarget') trafficTargets.push(compiled.trafficTarget);
-    else if (compiled.kind === 'HTTPRouteGroup') httpRouteGroups.push(compiled.httpRouteGroup);
-    else if (compiled.kind === 'Gateway') gateways.push(compiled.gateway);
-    else if (compiled.kind === 'HTTPRoute' || compiled.kind === 'GRPCRoute')
-      gatewayRoutes.push(compiled.route);
-    else if (compiled.kind === 'ServiceProfile') {
-      // Its routes act as a VirtualService for the host; the oldest profile's budget wins.
-      virtualServices.push(compiled.serviceProfile.virtualService);
-      const { host, retryBudget } = compiled.serviceProfile;
-      if (retryBudget && !retryRatioBudgets.has(host)) retryRatioBudgets.set(host, retryBudget);
-    } else if (compiled.kind === 'RateLimit' || compiled.kind === 'HTTPLocalRateLimitPolicy')
-      rateLimits.push(compiled.rateLimit);
-    else meshConfigs.push(compiled.meshConfig);
-  }
-  // Gateway API routes become VirtualServices (bound to their Gateway, or to `mesh` for a Service parent).
-  const gatewayApi = gatewayApiVirtualServices(gatewayRoutes, gateways);
-  virtualServices.push(...gatewayApi.virtualServices);
-  rejected.push(...gatewayApi.unattached);
-  // The oldest MeshConfig that sets a field overrides the control plane's flag for it.
-  const outboundPolicy = meshConfigs.find(
-    (m) => m.outboundTrafficPolicy !== undefined,
-  )?.outboundTrafficPolicy;
-  if (outboundPolicy !== undefined) mesh.outboundTrafficPolicy = outboundPolicy;
-
-  const workloads = [...input.workloads.map((w) => structuredClone(w)), ...entries].sort(byWorkload);
-  const services = collectServices(declared, workloads, mesh.domainSuffix);
-  const endpoints = [...services.values()].map((s) => [s.hostname, endpointsOf(s, workloads)] as const);
+  const { config } = input;
+  const workloads = [...input.workloads.map(frozenWorkload), ...config.entries].sort(byWorkload);
+  const previous =
+    input.previous !== undefined && configOf.get(input.previous) === config ? input.previous : undefined;
+  const collected = collectServices(config.declared, workloads, config.mesh.domainSuffix);
+  const shared = previous !== undefined && sameServices(previous.services, collected) ? previous : undefined;
+  const services = shared?.services ?? new FrozenMap(collected);
+  const endpoints = endpointsByHost(services, workloads, previous);
+  const endpointsOnly = shared !== undefined && endpointsOnlyChanged(services, endpoints, shared);
+  const virtualServices = config.virtualServices;
 
   const snapshot: MeshSnapshot = {
     version: input.version,
-    mesh,
-    services: new FrozenMap(services),
+    configVersion: endpointsOnly ? shared.configVersion : input.version,
+    mesh: previous?.mesh ?? { ...config.mesh },
+    services,
     workloads,
     endpointsByHost: new FrozenMap(endpoints),
-    virtualServices: [...virtualServices].sort(byNamespaceName),
-    virtualServicesByHost: new FrozenMap(virtualServicesByHost(virtualServices, services)),
-    destinationRules: new FrozenMap(destinationRulesByHost(destinationRules, services)),
-    rejected: rejected.sort((a, b) => byNamespaceName(a, b) || compareStrings(a.kind, b.kind)),
-    peerAuthentications,
-    authorizationPolicies: [
-      ...authorizationPolicies,
-      ...trafficTargetPolicies(trafficTargets, httpRouteGroups, mesh.trustDomain),
-    ],
-    requestAuthentications,
-    gateways,
-    gatewayVirtualServices: virtualServices.filter((vs) => vs.gateways.some((g) => g !== 'mesh')),
-    rateLimits,
-    retryRatioBudgets: new FrozenMap(retryRatioBudgets),
+    virtualServices: previous?.virtualServices ?? [...virtualServices].sort(byNamespaceName),
+    virtualServicesByHost:
+      shared?.virtualServicesByHost ?? new FrozenMap(virtualServicesByHost(virtualServices, services)),
+    destinationRules:
+      shared?.destinationRules ?? new FrozenMap(destinationRulesByHost(config.destinationRules, services)),
+    rejected: config.rejected,
+    peerAuthentications: config.peerAuthentications,
+    authorizationPolicies: config.authorizationPolicies,
+    requestAuthentications: config.requestAuthentications,
+    gateways: config.gateways,
+    gatewayVirtualServices:
+      previous?.gatewayVirtualServices ??
+      virtualServices.filter((vs) => vs.gateways.some((g) => g !== 'mesh')),
+    rateLimits: config.rateLimits,
+    retryRatioBudgets: previous?.retryRatioBudgets ?? new FrozenMap(config.retryRatioBudgets),
   };
+  configOf.set(snapshot, config);
   return deepFreeze(snapshot);
 }

@@ -312,8 +312,14 @@ export interface MeshSettings {
  * qualified hostname. Lists are sorted (by namespace, name) so output is deterministic.
  */
 export interface MeshSnapshot {
-  /** Increases with every rebuild; becomes part of xDS version strings. */
+  /** Increases with every rebuild. */
   version: number;
+  /**
+   * The version of everything but endpoints: a rebuild after workloads changed only what EDS
+   * reads (a replica of a known service joined or left) keeps the previous snapshot's value,
+   * and then every generator other than EDS gives the same output as for the previous snapshot.
+   */
+  configVersion: number;
   mesh: MeshSettings;
   services: ReadonlyMap<string, Service>;
   workloads: readonly Workload[];

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseResources } from '../../src/config/parse.ts';
-import { buildSnapshot, DEFAULT_MESH } from '../../src/model/snapshot.ts';
+import { snapshotFromResources } from '../../src/control/compiled-store.ts';
+import { DEFAULT_MESH } from '../../src/model/snapshot.ts';
 import type { HttpRoute, MeshSnapshot } from '../../src/model/types.ts';
 import { issuesOf } from './util.ts';
 
@@ -14,7 +15,7 @@ function snapshot(text: string): MeshSnapshot {
     d.resource.metadata.creationTimestamp = new Date(Date.UTC(2025, 0, 1, 0, 0, i)).toISOString();
     return d.resource;
   });
-  return buildSnapshot({ resources, workloads: [], mesh: DEFAULT_MESH, version: 1 });
+  return snapshotFromResources({ resources, workloads: [], mesh: DEFAULT_MESH, version: 1 });
 }
 
 function issues(text: string): string[] {

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseResources } from '../../src/config/parse.ts';
-import { buildSnapshot, DEFAULT_MESH } from '../../src/model/snapshot.ts';
+import { snapshotFromResources } from '../../src/control/compiled-store.ts';
+import { DEFAULT_MESH } from '../../src/model/snapshot.ts';
 import type { GatewayModel } from '../../src/model/types.ts';
 import { compileYaml, doc, issuesOf } from './util.ts';
 
@@ -193,7 +194,7 @@ describe('outboundTrafficPolicy in the snapshot', () => {
     return doc.resource;
   };
   const policy = (resources: ReturnType<typeof meshConfig>[], flag: 'ALLOW_ANY' | 'REGISTRY_ONLY') =>
-    buildSnapshot({
+    snapshotFromResources({
       resources,
       workloads: [],
       mesh: { ...DEFAULT_MESH, outboundTrafficPolicy: flag },

@@ -1,13 +1,8 @@
 // Host qualification (short names relative to the resource's namespace) and wildcard matching.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import {
-  hostMatches,
-  hostSyntaxError,
-  qualifyHost,
-  serviceHostname,
-  shortServiceName,
-} from '../../src/config/host.ts';
+import { hostSyntaxError, qualifyHost } from '../../src/config/host.ts';
+import { hostMatches, serviceHostname, shortServiceName } from '../../src/model/hostnames.ts';
 
 const context = {
   namespace: 'default',

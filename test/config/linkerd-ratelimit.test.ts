@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { validateResources } from '../../src/config/parse.ts';
+import { snapshotFromResources } from '../../src/control/compiled-store.ts';
 import { generateListeners } from '../../src/control/xds/generate/lds.ts';
 import { proxyFromNode } from '../../src/control/xds/node.ts';
-import { buildSnapshot, DEFAULT_MESH } from '../../src/model/snapshot.ts';
+import { DEFAULT_MESH } from '../../src/model/snapshot.ts';
 import { decodeResource, encodeResource, unknownFields } from '../../src/xds/protos.ts';
 import { jsonToStruct } from '../../src/xds/struct.ts';
 import { TYPE_URL } from '../../src/xds/type-urls.ts';
@@ -28,7 +29,7 @@ const sidecar = proxyFromNode({
 function snapshotOf(yaml: string) {
   const docs = yaml.split('\n---\n').map((d) => parseYaml(d));
   const resources = validateResources(docs, 'test.yaml');
-  return buildSnapshot({ resources, workloads: [], mesh: { ...DEFAULT_MESH }, version: 1 });
+  return snapshotFromResources({ resources, workloads: [], mesh: { ...DEFAULT_MESH }, version: 1 });
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: decoded xDS JSON is walked dynamically in tests

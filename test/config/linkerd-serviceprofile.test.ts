@@ -3,14 +3,15 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { validateResources } from '../../src/config/parse.ts';
+import { snapshotFromResources } from '../../src/control/compiled-store.ts';
 import { generateClusters } from '../../src/control/xds/generate/cds.ts';
 import { proxyFromNode } from '../../src/control/xds/node.ts';
-import { buildSnapshot, DEFAULT_MESH } from '../../src/model/snapshot.ts';
+import { DEFAULT_MESH } from '../../src/model/snapshot.ts';
 import { jsonToStruct } from '../../src/xds/struct.ts';
 
 function snapshotOf(yaml: string) {
   const docs = yaml.split('\n---\n').map((d) => parseYaml(d));
-  return buildSnapshot({
+  return snapshotFromResources({
     resources: validateResources(docs, 'sp.yaml'),
     workloads: [],
     mesh: { ...DEFAULT_MESH },

@@ -3,13 +3,14 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseResources } from '../../src/config/parse.ts';
 import type { Resource } from '../../src/config/resource.ts';
+import { snapshotFromResources } from '../../src/control/compiled-store.ts';
 import {
   authorizationPoliciesFor,
   type PolicyTarget,
   peerAuthenticationFor,
   requestAuthenticationsFor,
 } from '../../src/model/policies.ts';
-import { buildSnapshot, DEFAULT_MESH } from '../../src/model/snapshot.ts';
+import { DEFAULT_MESH } from '../../src/model/snapshot.ts';
 import type { MeshSnapshot } from '../../src/model/types.ts';
 
 /** Parses YAML documents; `created` (minutes after a fixed epoch) is set per document, in order. */
@@ -24,7 +25,7 @@ function snapshotOf(text: string, created: number[] = []): MeshSnapshot {
       },
     };
   });
-  return buildSnapshot({ resources, workloads: [], mesh: DEFAULT_MESH, version: 1 });
+  return snapshotFromResources({ resources, workloads: [], mesh: DEFAULT_MESH, version: 1 });
 }
 
 function pa(name: string, namespace: string, spec: string): string {

@@ -4,11 +4,12 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseResources } from '../../src/config/parse.ts';
 import type { Resource } from '../../src/config/resource.ts';
+import { snapshotFromResources } from '../../src/control/compiled-store.ts';
 import { GENERATOR_PARTS } from '../../src/control/xds/generate/index.ts';
 import { generateListeners } from '../../src/control/xds/generate/lds.ts';
 import { inboundMtlsMode, inboundSecurityFilters } from '../../src/control/xds/generate/security.ts';
 import { type ProxyNode, proxyFromNode } from '../../src/control/xds/node.ts';
-import { buildSnapshot, DEFAULT_MESH } from '../../src/model/snapshot.ts';
+import { DEFAULT_MESH } from '../../src/model/snapshot.ts';
 import type { MeshSnapshot } from '../../src/model/types.ts';
 import type { Msg } from '../../src/proxy/common/fields.ts';
 import { compileHcm } from '../../src/proxy/http/connection-manager-config.ts';
@@ -46,7 +47,7 @@ function sidecar(overrides: Record<string, unknown> = {}): ProxyNode {
 function snapshotOf(yaml: string): MeshSnapshot {
   const resources: Resource[] =
     yaml.trim() === '' ? [] : parseResources(yaml, 'policy.yaml').map((d) => d.resource);
-  return buildSnapshot({ resources, workloads: [], mesh: DEFAULT_MESH, version: 1 });
+  return snapshotFromResources({ resources, workloads: [], mesh: DEFAULT_MESH, version: 1 });
 }
 
 interface Inbound {

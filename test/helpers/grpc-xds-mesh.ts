@@ -96,6 +96,8 @@ export function destinationRule(
 /** A snapshot with derived maps computed the way the model defines them. */
 export function snapshot(parts: {
   version?: number;
+  /** Default: `version` (every snapshot a full change); equal to the previous one's: endpoints only. */
+  configVersion?: number;
   services?: Service[];
   workloads?: Workload[];
   virtualServices?: VirtualServiceModel[];
@@ -118,6 +120,7 @@ export function snapshot(parts: {
   }
   return {
     version: parts.version ?? 1,
+    configVersion: parts.configVersion ?? parts.version ?? 1,
     mesh: {
       trustDomain: SUFFIX,
       rootNamespace: 'istio-system',

@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseResources } from '../../src/config/parse.ts';
 import type { Resource } from '../../src/config/resource.ts';
+import { snapshotFromResources } from '../../src/control/compiled-store.ts';
 import { destinationRuleFor, isVisibleTo } from '../../src/model/lookup.ts';
-import { buildSnapshot, DEFAULT_MESH } from '../../src/model/snapshot.ts';
+import { DEFAULT_MESH } from '../../src/model/snapshot.ts';
 import type { MeshSnapshot, Workload } from '../../src/model/types.ts';
 
 /** Resources from YAML, with creation times in document order (one second apart). */
@@ -37,7 +38,7 @@ function sidecar(name: string, service: string, extra: Partial<Workload> = {}): 
 }
 
 function build(text: string, workloads: Workload[] = [], version = 1): MeshSnapshot {
-  return buildSnapshot({ resources: resources(text), workloads, mesh: DEFAULT_MESH, version });
+  return snapshotFromResources({ resources: resources(text), workloads, mesh: DEFAULT_MESH, version });
 }
 
 const REVIEWS = `apiVersion: networking.istio.io/v1
@@ -314,7 +315,7 @@ spec: {host: ${host}, trafficPolicy: {loadBalancer: {simple: RANDOM}}}
       metadata: { name: 'p', namespace: 'default' },
       spec: { action: 'ALLOW' },
     };
-    const snapshot = buildSnapshot({
+    const snapshot = snapshotFromResources({
       resources: [...good, broken, foreign],
       workloads: [],
       mesh: DEFAULT_MESH,
@@ -349,8 +350,8 @@ spec: {address: 10.1.0.1, labels: {app: reviews, version: v2}}
 `;
     const input = resources(text);
     const workloads = [sidecar('b', 'reviews'), sidecar('a', 'reviews'), sidecar('c', 'ratings')];
-    const first = buildSnapshot({ resources: input, workloads, mesh: DEFAULT_MESH, version: 3 });
-    const second = buildSnapshot({
+    const first = snapshotFromResources({ resources: input, workloads, mesh: DEFAULT_MESH, version: 3 });
+    const second = snapshotFromResources({
       resources: [...input].reverse(),
       workloads: [...workloads].reverse(),
       mesh: { ...DEFAULT_MESH },

@@ -4,9 +4,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { parseResources } from '../../src/config/parse.ts';
+import { snapshotFromResources } from '../../src/control/compiled-store.ts';
 import { generateListeners } from '../../src/control/xds/generate/lds.ts';
 import { proxyFromNode } from '../../src/control/xds/node.ts';
-import { buildSnapshot, DEFAULT_MESH } from '../../src/model/snapshot.ts';
+import { DEFAULT_MESH } from '../../src/model/snapshot.ts';
 import { rbacStats } from '../../src/proxy/http/filters/rbac/rbac-stats.ts';
 import type { ProxyCore } from '../../src/proxy/proxy.ts';
 import { camelize } from '../../src/proxy/xds-client/camelize.ts';
@@ -66,7 +67,7 @@ kind: PeerAuthentication
 metadata: {name: plaintext, namespace: shop}
 spec: {mtls: {mode: DISABLE}}
 `;
-    const snapshot = buildSnapshot({
+    const snapshot = snapshotFromResources({
       resources: parseResources(policies, 'policies.yaml').map((d) => d.resource),
       workloads: [],
       mesh: DEFAULT_MESH,

@@ -1,4 +1,6 @@
 // Pieces shared by the Gateway API kinds: parent and backend references, hostnames, header matches and filters.
+
+import { serviceHostname } from '../../model/hostnames.ts';
 import type {
   HeaderMatch,
   HeaderOperations,
@@ -7,7 +9,7 @@ import type {
   RouteParent,
   StringMatch,
 } from '../../model/types.ts';
-import { hostSyntaxError, serviceHostname } from '../host.ts';
+import { hostSyntaxError } from '../host.ts';
 import type { ResourceContext } from '../istio/common.ts';
 import { regexError } from '../istio/string-match.ts';
 import { dnsLabelError, dnsSubdomain } from '../names.ts';

@@ -1,7 +1,9 @@
 // Readers shared by the Istio networking kinds: hosts, destinations, exportTo, percentages, header operations.
+
+import { isWildcardHost } from '../../model/hostnames.ts';
 import type { HeaderOperations } from '../../model/types.ts';
 import type { HostContext } from '../host.ts';
-import { hostSyntaxError, isWildcardHost, qualifyHost } from '../host.ts';
+import { hostSyntaxError, qualifyHost } from '../host.ts';
 import { dnsLabel, dnsLabelError } from '../names.ts';
 import type { Reader } from '../read.ts';
 import {

@@ -1,8 +1,10 @@
 // Istio ServiceEntry → one Service per host, with inline endpoints or a workload selector.
+
+import { isWildcardHost, shortServiceName } from '../../model/hostnames.ts';
 import { portProtocol, protocolFromName, UNSUPPORTED_PROTOCOLS } from '../../model/protocol.ts';
 import type { Service, ServicePort, Workload } from '../../model/types.ts';
 import type { Check } from '../check.ts';
-import { isIpAddress, isWildcardHost, shortServiceName } from '../host.ts';
+import { isIpAddress } from '../host.ts';
 import { dnsLabel, labels } from '../names.ts';
 import type { Reader } from '../read.ts';
 import { defined, list, object, oneOf, port, readObject, string, stringList } from '../read.ts';

@@ -1,7 +1,9 @@
 // Istio VirtualService → VirtualServiceModel (hosts qualified, gateways normalised, routes checked).
+
+import { hostMatches } from '../../model/hostnames.ts';
 import type { TcpRoute, TlsRoute, VirtualServiceModel } from '../../model/types.ts';
 import type { Check } from '../check.ts';
-import { hostMatches, hostSyntaxError } from '../host.ts';
+import { hostSyntaxError } from '../host.ts';
 import { labels } from '../names.ts';
 import type { Reader } from '../read.ts';
 import { defined, list, nonEmptyString, object, port, readObject } from '../read.ts';

@@ -1,6 +1,7 @@
 // Gateway proxies (`weft gateway`): listeners per served port and route configurations, from Gateways and the VirtualServices bound to them.
-import { hostMatches } from '../../../config/host.ts';
+
 import { gatewayKey, gatewaysForProxy } from '../../../model/gateways.ts';
+import { hostMatches } from '../../../model/hostnames.ts';
 import type {
   GatewayModel,
   GatewayServer,

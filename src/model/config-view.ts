@@ -1,0 +1,159 @@
+// The config part of a snapshot: compiled resources grouped by what they mean, oldest first (pure).
+import type { CompiledResource } from './compiled.ts';
+import { gatewayApiVirtualServices } from './gateways.ts';
+import { byNamespaceName, compareStrings } from './order.ts';
+import { trafficTargetPolicies } from './policies.ts';
+import type {
+  AuthorizationPolicyModel,
+  DestinationRuleModel,
+  GatewayApiRouteModel,
+  GatewayModel,
+  HttpRouteGroupModel,
+  MeshConfigModel,
+  MeshSettings,
+  PeerAuthenticationModel,
+  RateLimitModel,
+  RejectedResource,
+  RequestAuthenticationModel,
+  RetryRatioBudget,
+  Service,
+  TrafficTargetModel,
+  VirtualServiceModel,
+  Workload,
+} from './types.ts';
+
+/**
+ * Everything the stored resources contribute to a snapshot, independent of live workloads.
+ * Assembled once per change of the compiled resources; rebuilds after a proxy joins or leaves
+ * reuse it as it is (the same object), which is how they know routes and policies are unchanged.
+ */
+export interface ConfigView {
+  /** The control plane's settings, with the oldest MeshConfig's overrides applied. */
+  mesh: MeshSettings;
+  /** Mesh and gateway VirtualServices (Gateway API routes included), oldest first. */
+  virtualServices: readonly VirtualServiceModel[];
+  /** Oldest first. */
+  destinationRules: readonly DestinationRuleModel[];
+  /** ServiceEntry services, oldest resource first. */
+  declared: readonly Service[];
+  /** WorkloadEntry workloads. */
+  entries: readonly Workload[];
+  /** Sorted by namespace, name, kind. */
+  rejected: readonly RejectedResource[];
+  peerAuthentications: readonly PeerAuthenticationModel[];
+  /** AuthorizationPolicies, then SMI TrafficTargets mapped onto them. */
+  authorizationPolicies: readonly AuthorizationPolicyModel[];
+  requestAuthentications: readonly RequestAuthenticationModel[];
+  gateways: readonly GatewayModel[];
+  rateLimits: readonly RateLimitModel[];
+  retryRatioBudgets: ReadonlyMap<string, RetryRatioBudget>;
+}
+
+/** Oldest first (creationTimestamp; resources without one count as newest), then namespace, name, kind. */
+function byAge(a: CompiledResource, b: CompiledResource): number {
+  const time = (r: CompiledResource) => {
+    const parsed = r.creationTimestamp === undefined ? Number.NaN : Date.parse(r.creationTimestamp);
+    return Number.isNaN(parsed) ? Number.POSITIVE_INFINITY : parsed;
+  };
+  const [x, y] = [time(a), time(b)];
+  if (x !== y) return x < y ? -1 : 1;
+  return byNamespaceName(a, b) || compareStrings(a.kind, b.kind);
+}
+
+/** Lists being filled, one per meaning; security policies keep the oldest-first order (Istio: the oldest wins a tie). */
+interface Collected {
+  virtualServices: VirtualServiceModel[];
+  destinationRules: DestinationRuleModel[];
+  declared: Service[];
+  entries: Workload[];
+  rejected: RejectedResource[];
+  peerAuthentications: PeerAuthenticationModel[];
+  authorizationPolicies: AuthorizationPolicyModel[];
+  requestAuthentications: RequestAuthenticationModel[];
+  trafficTargets: TrafficTargetModel[];
+  httpRouteGroups: HttpRouteGroupModel[];
+  gateways: GatewayModel[];
+  gatewayRoutes: GatewayApiRouteModel[];
+  meshConfigs: MeshConfigModel[];
+  rateLimits: RateLimitModel[];
+  retryRatioBudgets: Map<string, RetryRatioBudget>;
+}
+
+function collect(into: Collected, resource: CompiledResource): void {
+  const { result } = resource;
+  if (result.outcome === 'rejected') {
+    const { kind, namespace, name } = resource;
+    into.rejected.push({ kind, namespace, name, issues: result.issues });
+    return;
+  }
+  const compiled = result.compiled;
+  if (compiled.kind === 'VirtualService') into.virtualServices.push(compiled.virtualService);
+  else if (compiled.kind === 'DestinationRule') into.destinationRules.push(compiled.destinationRule);
+  else if (compiled.kind === 'ServiceEntry') into.declared.push(...compiled.services);
+  else if (compiled.kind === 'WorkloadEntry') into.entries.push(compiled.workload);
+  else if (compiled.kind === 'PeerAuthentication') into.peerAuthentications.push(compiled.peerAuthentication);
+  else if (compiled.kind === 'AuthorizationPolicy')
+    into.authorizationPolicies.push(compiled.authorizationPolicy);
+  else if (compiled.kind === 'RequestAuthentication')
+    into.requestAuthentications.push(compiled.requestAuthentication);
+  else if (compiled.kind === 'TrafficTarget') into.trafficTargets.push(compiled.trafficTarget);
+  else if (compiled.kind === 'HTTPRouteGroup') into.httpRouteGroups.push(compiled.httpRouteGroup);
+  else if (compiled.kind === 'Gateway') into.gateways.push(compiled.gateway);
+  else if (compiled.kind === 'HTTPRoute' || compiled.kind === 'GRPCRoute')
+    into.gatewayRoutes.push(compiled.route);
+  else if (compiled.kind === 'ServiceProfile') {
+    // Its routes act as a VirtualService for the host; the oldest profile's budget wins.
+    into.virtualServices.push(compiled.serviceProfile.virtualService);
+    const { host, retryBudget } = compiled.serviceProfile;
+    if (retryBudget && !into.retryRatioBudgets.has(host)) into.retryRatioBudgets.set(host, retryBudget);
+  } else if (compiled.kind === 'RateLimit' || compiled.kind === 'HTTPLocalRateLimitPolicy')
+    into.rateLimits.push(compiled.rateLimit);
+  else into.meshConfigs.push(compiled.meshConfig);
+}
+
+/** Groups compiled resources (any order) into a ConfigView for the mesh settings `mesh`. */
+export function assembleConfig(resources: Iterable<CompiledResource>, mesh: MeshSettings): ConfigView {
+  const c: Collected = {
+    virtualServices: [],
+    destinationRules: [],
+    declared: [],
+    entries: [],
+    rejected: [],
+    peerAuthentications: [],
+    authorizationPolicies: [],
+    requestAuthentications: [],
+    trafficTargets: [],
+    httpRouteGroups: [],
+    gateways: [],
+    gatewayRoutes: [],
+    meshConfigs: [],
+    rateLimits: [],
+    retryRatioBudgets: new Map(),
+  };
+  for (const resource of [...resources].sort(byAge)) collect(c, resource);
+  // Gateway API routes become VirtualServices (bound to their Gateway, or to `mesh` for a Service parent).
+  const gatewayApi = gatewayApiVirtualServices(c.gatewayRoutes, c.gateways);
+  // The oldest MeshConfig that sets a field overrides the control plane's flag for it.
+  const outboundPolicy = c.meshConfigs.find(
+    (m) => m.outboundTrafficPolicy !== undefined,
+  )?.outboundTrafficPolicy;
+  return {
+    mesh: { ...mesh, ...(outboundPolicy === undefined ? {} : { outboundTrafficPolicy: outboundPolicy }) },
+    virtualServices: [...c.virtualServices, ...gatewayApi.virtualServices],
+    destinationRules: c.destinationRules,
+    declared: c.declared,
+    entries: c.entries,
+    rejected: [...c.rejected, ...gatewayApi.unattached].sort(
+      (a, b) => byNamespaceName(a, b) || compareStrings(a.kind, b.kind),
+    ),
+    peerAuthentications: c.peerAuthentications,
+    authorizationPolicies: [
+      ...c.authorizationPolicies,
+      ...trafficTargetPolicies(c.trafficTargets, c.httpRouteGroups, mesh.trustDomain),
+    ],
+    requestAuthentications: c.requestAuthentications,
+    gateways: c.gateways,
+    rateLimits: c.rateLimits,
+    retryRatioBudgets: c.retryRatioBudgets,
+  };
+}
