@@ -1,4 +1,4 @@
-// The import rules of the layout (docs/architecture.md): the proxy and the shared xDS layer import nothing from the control plane, and no cycles where they were broken.
+// The import rules of the layout (docs/architecture.md): the proxy and the shared xDS layer import nothing from the control plane, model/ nothing outside itself, and no cycles where they were broken.
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +23,11 @@ test('no proxy module imports from src/control (the wire layer is src/xds)', () 
 
 test('src/xds imports only itself (both processes load it)', () => {
   const bad = importsOf('src/xds/').filter(([, target]) => !target.startsWith('src/xds/'));
+  assert.deepEqual(bad, []);
+});
+
+test('src/model imports only itself: config/ compiles into it, generators read it (the one-way pipeline)', () => {
+  const bad = importsOf('src/model/').filter(([, target]) => !target.startsWith('src/model/'));
   assert.deepEqual(bad, []);
 });
 

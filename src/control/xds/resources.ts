@@ -3,6 +3,8 @@ import { createHash } from 'node:crypto';
 import type { MeshSnapshot } from '../../model/types.ts';
 import { encodeDiscoveryResponse, type WireAny } from '../../xds/discovery.ts';
 import { encodeResource } from '../../xds/protos.ts';
+import { TYPE_URL } from '../../xds/type-urls.ts';
+import { parseClusterName } from './generate/common.ts';
 import { GENERATOR_PARTS, type GeneratorPart, type Warn } from './generate/index.ts';
 import type { ProxyNode } from './node.ts';
 
@@ -43,6 +45,44 @@ export function namesKey(names: Iterable<string>): string {
   return `=${[...names].sort().join('\n')}`;
 }
 
+/** Everything generated for one type from one snapshot; shared with the next snapshot when that type is unchanged. */
+interface TypeCache {
+  /** Part keys per proxy object. */
+  keys: WeakMap<ProxyNode, string[]>;
+  /** `part#key` → everything that part generates for that key. */
+  partAll: Map<string, Map<string, EncodedResource>>;
+  /** `part#key` → resource name → that resource, or null when the part does not generate it. */
+  partNamed: Map<string, Map<string, EncodedResource | null>>;
+  /** Part keys → names key (`*` for wildcard) → the set. Two levels so the long names key keeps its cached hash. */
+  sets: Map<string, Map<string, ResourceSet>>;
+  /** Encoded state-of-the-world response bodies (without nonce), by version and content. */
+  bodies: Map<string, Buffer>;
+}
+
+function newTypeCache(): TypeCache {
+  return {
+    keys: new WeakMap(),
+    partAll: new Map(),
+    partNamed: new Map(),
+    sets: new Map(),
+    bodies: new Map(),
+  };
+}
+
+/** Generator calls per type URL (what a push cost; tests and benchmarks read it). */
+export type GeneratorCalls = Map<string, number>;
+
+export interface SnapshotResourcesOptions {
+  /**
+   * The resources of the snapshot this one replaces. When both snapshots have the same
+   * `configVersion` only endpoints changed: every other type's output is taken over as it is, and
+   * of EDS only the assignments of services whose endpoints changed are generated again.
+   */
+  previous?: SnapshotResources;
+  /** Counts generator calls per type URL. */
+  calls?: GeneratorCalls;
+}
+
 /**
  * Every resource generated from one snapshot, shared by all streams until the next snapshot.
  * Each generator part runs once per distinct part key (docs: GeneratorPart), each resource is
@@ -50,35 +90,64 @@ export function namesKey(names: Iterable<string>): string {
  */
 export class SnapshotResources {
   readonly snapshot: MeshSnapshot;
+  /** Only endpoints changed since the previous snapshot (every other type's output is the previous one's). */
+  readonly endpointsOnly: boolean;
   readonly #warn: Warn;
-  /** Part keys per proxy object and type. */
-  readonly #keys = new WeakMap<ProxyNode, Map<string, string[]>>();
-  /** `type#part#key` → everything that part generates for that key. */
-  readonly #partAll = new Map<string, Map<string, EncodedResource>>();
-  /** `type#part#key#name` → that resource, or null when the part does not generate it. */
-  readonly #partNamed = new Map<string, EncodedResource | null>();
-  /** `type#keys` → names key (`*` for wildcard) → the set. Two levels so the long names key keeps its cached hash. */
-  readonly #sets = new Map<string, Map<string, ResourceSet>>();
-  /** Encoded state-of-the-world response bodies (without nonce), by type, version and content. */
-  readonly #bodies = new Map<string, Buffer>();
+  readonly #calls: GeneratorCalls | undefined;
+  readonly #types = new Map<string, TypeCache>();
 
-  constructor(snapshot: MeshSnapshot, warn: Warn) {
+  constructor(snapshot: MeshSnapshot, warn: Warn, options: SnapshotResourcesOptions = {}) {
     this.snapshot = snapshot;
     this.#warn = warn;
+    this.#calls = options.calls;
+    const previous = options.previous;
+    this.endpointsOnly = previous !== undefined && previous.snapshot.configVersion === snapshot.configVersion;
+    if (!previous || !this.endpointsOnly) return;
+    for (const [typeUrl, cache] of previous.#types)
+      this.#types.set(
+        typeUrl,
+        typeUrl === TYPE_URL.endpoint ? this.#unchangedAssignments(previous, cache) : cache,
+      );
   }
 
-  #partKeys(proxy: ProxyNode, typeUrl: string, parts: readonly GeneratorPart[]): string[] {
-    let byType = this.#keys.get(proxy);
-    if (!byType) {
-      byType = new Map();
-      this.#keys.set(proxy, byType);
+  /** The EDS entries of the previous snapshot whose service's endpoints are the very same list. */
+  #unchangedAssignments(previous: SnapshotResources, cache: TypeCache): TypeCache {
+    const kept = newTypeCache();
+    const before = previous.snapshot.endpointsByHost;
+    const after = this.snapshot.endpointsByHost;
+    for (const [partId, named] of cache.partNamed) {
+      const entries = new Map<string, EncodedResource | null>();
+      for (const [name, entry] of named) {
+        const parsed = parseClusterName(name);
+        const host = parsed?.direction === 'outbound' ? parsed.host : undefined;
+        if (host === undefined || before.get(host) === after.get(host)) entries.set(name, entry);
+      }
+      kept.partNamed.set(partId, entries);
     }
-    let keys = byType.get(typeUrl);
+    return kept;
+  }
+
+  #typeCache(typeUrl: string): TypeCache {
+    let cache = this.#types.get(typeUrl);
+    if (!cache) {
+      cache = newTypeCache();
+      this.#types.set(typeUrl, cache);
+    }
+    return cache;
+  }
+
+  #partKeys(proxy: ProxyNode, cache: TypeCache, parts: readonly GeneratorPart[]): string[] {
+    let keys = cache.keys.get(proxy);
     if (!keys) {
       keys = parts.map((part) => part.key(proxy, this.snapshot));
-      byType.set(typeUrl, keys);
+      cache.keys.set(proxy, keys);
     }
     return keys;
+  }
+
+  #generate(typeUrl: string, part: GeneratorPart, proxy: ProxyNode, names: readonly string[] | undefined) {
+    this.#calls?.set(typeUrl, (this.#calls.get(typeUrl) ?? 0) + 1);
+    return part.generate({ snapshot: this.snapshot, proxy, warn: this.#warn }, names);
   }
 
   /**
@@ -87,38 +156,41 @@ export class SnapshotResources {
    */
   resourceSet(proxy: ProxyNode, typeUrl: string, names?: ReadonlySet<string>, key?: string): ResourceSet {
     const parts = GENERATOR_PARTS.get(typeUrl) ?? [];
-    const keys = this.#partKeys(proxy, typeUrl, parts);
-    const partsKey = `${typeUrl}#${keys.join('#')}`;
+    const cache = this.#typeCache(typeUrl);
+    const keys = this.#partKeys(proxy, cache, parts);
+    const partsKey = keys.join('#');
     const subscription = names ? (key ?? namesKey(names)) : '*';
-    let sets = this.#sets.get(partsKey);
+    let sets = cache.sets.get(partsKey);
     if (!sets) {
       sets = new Map();
-      this.#sets.set(partsKey, sets);
+      cache.sets.set(partsKey, sets);
     }
     let set = sets.get(subscription);
     if (set) return set;
     const resources = new Map<string, EncodedResource>();
     parts.forEach((part, i) => {
-      const partId = `${typeUrl}#${i}#${keys[i]}`;
-      const ctx = { snapshot: this.snapshot, proxy, warn: this.#warn };
+      const partId = `${i}#${keys[i]}`;
       if (!names) {
-        let all = this.#partAll.get(partId);
+        let all = cache.partAll.get(partId);
         if (!all) {
-          all = new Map(
-            part.generate(ctx, undefined).map((r) => [r.name, encode(typeUrl, r.name, r.resource)]),
-          );
-          this.#partAll.set(partId, all);
+          const generated = this.#generate(typeUrl, part, proxy, undefined);
+          all = new Map(generated.map((r) => [r.name, encode(typeUrl, r.name, r.resource)]));
+          cache.partAll.set(partId, all);
         }
         for (const [name, r] of all) resources.set(name, r);
         return;
       }
+      let named = cache.partNamed.get(partId);
+      if (!named) {
+        named = new Map();
+        cache.partNamed.set(partId, named);
+      }
       for (const name of names) {
-        const id = `${partId}#${name}`;
-        let entry = this.#partNamed.get(id);
+        let entry = named.get(name);
         if (entry === undefined) {
-          const generated = part.generate(ctx, [name]).find((r) => r.name === name);
+          const generated = this.#generate(typeUrl, part, proxy, [name]).find((r) => r.name === name);
           entry = generated ? encode(typeUrl, name, generated.resource) : null;
-          this.#partNamed.set(id, entry);
+          named.set(name, entry);
         }
         if (entry) resources.set(name, entry);
       }
@@ -131,15 +203,16 @@ export class SnapshotResources {
   /** The encoded response (all but its nonce) sending `sent` of a set; shared by clients sent the same. */
   responseBody(typeUrl: string, set: ResourceSet, sent: readonly EncodedResource[]): Buffer {
     const which = sent.length === set.resources.size ? '*' : sent.map((r) => r.name).join('\n');
-    const key = `${typeUrl}#${set.version}#${which}`;
-    let body = this.#bodies.get(key);
+    const key = `${set.version}#${which}`;
+    const bodies = this.#typeCache(typeUrl).bodies;
+    let body = bodies.get(key);
     if (!body) {
       body = encodeDiscoveryResponse({
         version_info: set.version,
         resources: sent.map((r) => r.any),
         type_url: typeUrl,
       });
-      this.#bodies.set(key, body);
+      bodies.set(key, body);
     }
     return body;
   }

@@ -11,6 +11,7 @@ import {
   type DiscoveryResponseMessage,
   withNonce,
 } from '../../xds/discovery.ts';
+import { TYPE_URL } from '../../xds/type-urls.ts';
 import type { WorkloadRegistry } from '../registry/registry.ts';
 import { FULL_STATE_TYPES, GENERATORS } from './generate/index.ts';
 import { type ProxyNode, proxyFromNode, workloadFromProxy } from './node.ts';
@@ -35,6 +36,10 @@ export interface XdsCounters {
   pushes: number;
   /** Push rounds after a snapshot (one per debounced batch). */
   pushRounds: number;
+  /** Push rounds in which only endpoints changed, so only EDS was pushed (Istio's EDS-only push). */
+  edsOnlyRounds: number;
+  /** Generator calls per type URL since start (each generates what one part key or name needs). */
+  generated: Map<string, number>;
   acks: number;
   nacks: number;
   /** Requests with a stale nonce, ignored. */
@@ -87,6 +92,8 @@ export class AdsServer implements XdsServer {
   readonly counters: XdsCounters = {
     pushes: 0,
     pushRounds: 0,
+    edsOnlyRounds: 0,
+    generated: new Map(),
     acks: 0,
     nacks: 0,
     staleRequests: 0,
@@ -192,8 +199,14 @@ export class AdsServer implements XdsServer {
     const snapshot = this.#pending;
     this.#pending = undefined;
     if (!snapshot || this.#closed) return;
-    this.#resources = new SnapshotResources(snapshot, (key, message) => this.#warnOnce(key, message));
+    const previous = this.#resources;
+    const resources = new SnapshotResources(snapshot, (key, message) => this.#warnOnce(key, message), {
+      previous,
+      calls: this.counters.generated,
+    });
+    this.#resources = resources;
     this.counters.pushRounds++;
+    if (resources.endpointsOnly) this.counters.edsOnlyRounds++;
     const round = this.counters.pushRounds;
     const started = performance.now();
     const connections = [...this.#connections];
@@ -202,7 +215,7 @@ export class AdsServer implements XdsServer {
     const slice = (from: number): void => {
       if (this.#closed || round !== this.counters.pushRounds) return;
       const to = Math.min(connections.length, from + PUSH_SLICE);
-      for (let i = from; i < to; i++) this.#pushAll(connections[i]);
+      for (let i = from; i < to; i++) this.#pushAll(connections[i], resources.endpointsOnly);
       if (to < connections.length) {
         setImmediate(() => slice(to));
         return;
@@ -210,6 +223,7 @@ export class AdsServer implements XdsServer {
       this.#log.debug(
         {
           version: snapshot.version,
+          endpointsOnly: resources.endpointsOnly,
           streams: connections.length,
           ms: Math.round(performance.now() - started),
         },
@@ -440,11 +454,12 @@ export class AdsServer implements XdsServer {
       : resources.resourceSet(conn.proxy!, watch.typeUrl, watch.names, watch.namesKey);
   }
 
-  #pushAll(conn: Connection): void {
+  /** Brings every watch of a stream up to date; after an endpoints-only change, only EDS (and unanswered watches). */
+  #pushAll(conn: Connection, endpointsOnly: boolean): void {
     if (!conn.proxy || conn.closed) return;
     for (const typeUrl of GENERATORS.keys()) {
       const watch = conn.watches.get(typeUrl);
-      if (!watch) continue;
+      if (!watch || (endpointsOnly && typeUrl !== TYPE_URL.endpoint && watch.responded)) continue;
       if (conn.protocol === 'sotw') this.#respond(conn, watch, !watch.responded);
       else this.#respondDelta(conn, watch, !watch.responded, []);
     }
