@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseResources } from '../../src/config/parse.ts';
-import { buildSnapshot, DEFAULT_MESH } from '../../src/model/snapshot.ts';
+import { snapshotFromResources } from '../../src/control/compiled-store.ts';
+import { DEFAULT_MESH } from '../../src/model/snapshot.ts';
 import type { GatewayApiRouteModel, MeshSnapshot } from '../../src/model/types.ts';
 import { compileYaml, doc, issuesOf } from './util.ts';
 
@@ -18,7 +19,7 @@ function issues(text: string): string[] {
 
 function snapshot(text: string): MeshSnapshot {
   const resources = parseResources(text, 'u.yaml').map((d) => d.resource);
-  return buildSnapshot({ resources, workloads: [], mesh: DEFAULT_MESH, version: 1 });
+  return snapshotFromResources({ resources, workloads: [], mesh: DEFAULT_MESH, version: 1 });
 }
 
 function route(text: string): GatewayApiRouteModel {
