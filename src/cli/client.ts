@@ -3,6 +3,7 @@
 import { request } from 'undici';
 import type { Resource } from '../config/resource.ts';
 import type {
+  AnalyzeResponse,
   ApiSource,
   ApplyResponse,
   DeleteResponse,
@@ -58,6 +59,11 @@ export class ApiClient {
 
   deleteSources(sources: ApiSource[], namespace?: string): Promise<DeleteResponse> {
     return this.#request('POST', '/api/v1/delete', { sources, namespace });
+  }
+
+  /** `POST /api/v1/analyze`: problems in `sources` over what the control plane holds (no sources: what it holds). */
+  analyze(sources: ApiSource[], namespace?: string): Promise<AnalyzeResponse> {
+    return this.#request('POST', '/api/v1/analyze', { sources, namespace });
   }
 
   list(kind: string, namespace?: string): Promise<ListResponse> {

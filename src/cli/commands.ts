@@ -76,6 +76,12 @@ export const commands: CommandEntry[] = [
     load: () => import('./demo.ts'),
   },
   {
+    name: 'analyze',
+    summary:
+      'find valid YAML that is wrong as a mesh (undefined subsets, unknown hosts, unattached routes, ...) with file, line and a fix',
+    load: () => import('./analyze.ts'),
+  },
+  {
     name: 'check',
     summary:
       'check the mesh: control plane, xDS, CA trust bundle, proxies in sync, clock; exit 0 only if all pass',

@@ -16,6 +16,8 @@ export interface ParsedDocument {
   location: SourceLocation;
   /** Things accepted but worth knowing (ignored or deprecated fields), as `file:line:col: document N: field: message`. */
   warnings: string[];
+  /** Where a field of the resource (`['spec', 'http', 0]`) is written: line and column. */
+  place?: (path: FieldPath) => { line?: number; column?: number };
 }
 
 /** A validated resource from an already-parsed body, with its warnings. */
@@ -184,6 +186,7 @@ export function parseResources(text: string, file: string, options: ReadOptions 
         resource: read.resource,
         location: { file, document: index, line: start },
         warnings: [...parserWarnings, ...read.warnings],
+        place: (path) => place([...item.prefix, ...path]),
       });
     }
   });

@@ -1,9 +1,11 @@
 // The control-plane process: store + registry → mesh snapshot → (xDS server), with the HTTP API in front.
+
 import { join } from 'node:path';
 import { DEFAULT_MESH } from '../model/mesh.ts';
 import { buildSnapshot } from '../model/snapshot.ts';
 import type { MeshSettings, MeshSnapshot } from '../model/types.ts';
 import { logger } from '../observe/log.ts';
+import { analyzeRoute, meshAnalyzer } from './api/analyze.ts';
 import { type ApiRoute, ApiServer } from './api/server.ts';
 import type { BootstrapResponse } from './api/types.ts';
 import { caRoutes } from './ca/api.ts';
@@ -138,8 +140,10 @@ export class ControlPlane {
         registry.onChange(() => this.#scheduleRebuild()),
       );
 
+      const analyzer = meshAnalyzer({ store, workloads: () => registry.list(), mesh: this.#mesh });
       this.#api = new ApiServer(this.config.api, {
         store,
+        analyzer,
         bootstrap: (localAddress) => this.#bootstrap(localAddress),
         authorizeWrite: (req) => {
           const access = ca.operatorToken.authorizeWrite({
@@ -151,6 +155,7 @@ export class ControlPlane {
         publicWritePaths: ['/api/v1/certificates'],
         routes: [
           ...caRoutes(ca.api),
+          analyzeRoute(analyzer),
           ...(this.#parts.apiRoutes?.({ config: this.config, registry, store }) ?? []),
         ],
       });

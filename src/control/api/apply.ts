@@ -1,11 +1,21 @@
 // apply and delete of whole requests: one atomic store commit, with kubectl-style per-resource outcomes.
 import { isDeepStrictEqual } from 'node:util';
+import { formatFinding } from '../../analysis/format.ts';
 import type { Resource, ResourceKey } from '../../config/resource.ts';
 import { keyOf, resourceKeyString } from '../../config/resource.ts';
 import { NotFoundError } from '../../errors.ts';
 import type { Store, StoreOp } from '../store/store.ts';
+import type { MeshAnalyzer } from './analyze.ts';
+import type { ParsedResource } from './sources.ts';
 import { parseSources } from './sources.ts';
-import type { ApplyAction, ApplyResponse, DeleteResponse, ResourceRef, SourcesRequest } from './types.ts';
+import type {
+  ApplyAction,
+  ApplyResponse,
+  ApplyWarning,
+  DeleteResponse,
+  ResourceRef,
+  SourcesRequest,
+} from './types.ts';
 
 /** What the user controls in a resource: everything but the metadata the store assigns. */
 function desired(resource: Resource): unknown {
@@ -36,8 +46,16 @@ export function refOf(resource: Resource): ResourceRef {
   };
 }
 
-/** Parses every source and stores every changed resource in one commit (nothing on any error). */
-export async function applySources(store: Store, request: SourcesRequest): Promise<ApplyResponse> {
+/**
+ * Parses every source and stores every changed resource in one commit (nothing on any error).
+ * With an analyzer, the problems it finds in the applied resources are added to the warnings
+ * (the resources are applied all the same).
+ */
+export async function applySources(
+  store: Store,
+  request: SourcesRequest,
+  analyzer?: MeshAnalyzer,
+): Promise<ApplyResponse> {
   const { resources, warnings } = parseSources(request);
   const planned = resources.map(({ resource, location }) => {
     const existing = store.get(keyOf(resource));
@@ -56,6 +74,7 @@ export async function applySources(store: Store, request: SourcesRequest): Promi
   const stored = new Map(
     committed.results.map((event) => [resourceKeyString(keyOf(event.resource)), event.resource]),
   );
+  if (analyzer !== undefined) warnings.push(...analysisWarnings(analyzer, resources));
   return {
     revision: committed.revision,
     results: planned.map(({ resource, location, action, existing }) => {
@@ -64,6 +83,23 @@ export async function applySources(store: Store, request: SourcesRequest): Promi
     }),
     warnings,
   };
+}
+
+/** The analyzer's findings about `resources`, as apply warnings. */
+function analysisWarnings(analyzer: MeshAnalyzer, resources: readonly ParsedResource[]): ApplyWarning[] {
+  const locations = new Map(resources.map((r) => [resourceKeyString(keyOf(r.resource)), r.location]));
+  const out: ApplyWarning[] = [];
+  for (const finding of analyzer(resources)) {
+    const location = locations.get(resourceKeyString(finding));
+    if (location === undefined) continue;
+    out.push({
+      file: location.file,
+      document: location.document,
+      line: finding.line ?? location.line,
+      message: formatFinding(finding),
+    });
+  }
+  return out;
 }
 
 /** Deletes every resource the sources name, in one commit; any missing one fails the whole request. */

@@ -12,6 +12,7 @@ import {
 } from '../../errors.ts';
 import { logger } from '../../observe/log.ts';
 import type { Store } from '../store/store.ts';
+import type { MeshAnalyzer } from './analyze.ts';
 import { applySources, deleteSources } from './apply.ts';
 import { MAX_BODY_BYTES, readJsonBody } from './body.ts';
 import { sendError, sendJson, toWeftError } from './http.ts';
@@ -37,6 +38,8 @@ export interface ApiContext {
    * in on, used when xDS listens on a wildcard address). Undefined while no xDS server runs.
    */
   bootstrap(localAddress: string | undefined): BootstrapResponse | undefined;
+  /** Finds mesh problems in applied resources; `apply` adds them to its warnings. Absent: no analysis. */
+  analyzer?: MeshAnalyzer;
   /** More routes served next to the built-in ones (e.g. the CA's); a path may not repeat a built-in one. */
   routes?: ApiRoute[];
   /**
@@ -205,7 +208,11 @@ export class ApiServer {
       }),
       route('/api/v1/apply', {
         POST: async (request) =>
-          sendJson(request.res, 200, await applySources(store, await sourcesBody(request))),
+          sendJson(
+            request.res,
+            200,
+            await applySources(store, await sourcesBody(request), this.#context.analyzer),
+          ),
       }),
       route('/api/v1/delete', {
         POST: async (request) =>

@@ -1,6 +1,6 @@
 // Validates the body of apply/delete requests and parses every source into resources, all-or-nothing.
 import { z } from 'zod';
-import { parseResources } from '../../config/parse.ts';
+import { type ParsedDocument, parseResources } from '../../config/parse.ts';
 import type { Resource, SourceLocation } from '../../config/resource.ts';
 import { resourceKeyString } from '../../config/resource.ts';
 import { BadRequestError, ConfigError, type ConfigIssue } from '../../errors.ts';
@@ -28,6 +28,8 @@ export function toSourcesRequest(body: unknown): SourcesRequest {
 export interface ParsedResource {
   resource: Resource;
   location: SourceLocation;
+  /** Where a field of the resource is written (line, column), for analysis findings. */
+  place?: ParsedDocument['place'];
 }
 
 /**
@@ -53,7 +55,7 @@ export function parseSources(request: SourcesRequest): {
       }
       throw err;
     }
-    for (const { resource, location, warnings: messages } of parsed) {
+    for (const { resource, location, warnings: messages, place } of parsed) {
       const key = resourceKeyString({
         kind: resource.kind,
         namespace: resource.metadata.namespace,
@@ -71,7 +73,7 @@ export function parseSources(request: SourcesRequest): {
         continue;
       }
       seen.set(key, location);
-      resources.push({ resource, location });
+      resources.push({ resource, location, place });
       for (const message of messages)
         warnings.push({ file: location.file, document: location.document, line: location.line, message });
     }

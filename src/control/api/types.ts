@@ -1,4 +1,5 @@
 // Request and response bodies of the control-plane HTTP API (docs/api.md), shared with the CLI client.
+import type { PlacedFinding } from '../../analysis/types.ts';
 import type { Resource, SourceLocation } from '../../config/resource.ts';
 
 /** One file (or stdin) sent for apply or delete: its name for error messages and its YAML/JSON text. */
@@ -83,4 +84,9 @@ export interface BootstrapResponse {
 /** Body of every error response. */
 export interface ErrorResponse {
   error: { code: string; message: string; issues?: unknown[] };
+}
+
+/** Body of `POST /api/v1/analyze`: every problem found (`weft analyze`). */
+export interface AnalyzeResponse {
+  findings: PlacedFinding[];
 }

@@ -1,0 +1,71 @@
+// `POST /api/v1/analyze` and apply's analysis warnings: the stored resources, overlaid with a request's, analyzed with the registry's workloads.
+import { analyze, placeFinding } from '../../analysis/analyze.ts';
+import type { PlacedFinding } from '../../analysis/types.ts';
+import type { Resource } from '../../config/resource.ts';
+import { keyOf, resourceKeyString } from '../../config/resource.ts';
+import { BadRequestError } from '../../errors.ts';
+import type { MeshSettings, Workload } from '../../model/types.ts';
+import { snapshotFromResources } from '../compiled-store.ts';
+import type { Store } from '../store/store.ts';
+import { sendJson } from './http.ts';
+import type { ApiRoute } from './server.ts';
+import type { ParsedResource } from './sources.ts';
+import { parseSources, toSourcesRequest } from './sources.ts';
+import type { AnalyzeResponse } from './types.ts';
+
+/** Analyzes what the store holds with `overlay` in place of (or added to) it; findings are placed in the overlay's files. */
+export type MeshAnalyzer = (overlay: readonly ParsedResource[]) => PlacedFinding[];
+
+export interface AnalyzerDeps {
+  store: Store;
+  /** The registry's live workloads. */
+  workloads(): readonly Workload[];
+  mesh: MeshSettings;
+}
+
+export function meshAnalyzer(deps: AnalyzerDeps): MeshAnalyzer {
+  return (overlay) => {
+    const byKey = new Map<string, Resource>(deps.store.list().map((r) => [resourceKeyString(keyOf(r)), r]));
+    const given = new Map<string, ParsedResource>();
+    for (const parsed of overlay) {
+      const key = resourceKeyString(keyOf(parsed.resource));
+      byKey.set(key, parsed.resource);
+      given.set(key, parsed);
+    }
+    const resources = [...byKey.values()];
+    const snapshot = snapshotFromResources({
+      resources,
+      workloads: [...deps.workloads()],
+      mesh: deps.mesh,
+      version: 0,
+    });
+    return analyze({ resources, snapshot, workloadsKnown: true }).map((finding) =>
+      placeFinding(finding, (f) => {
+        const parsed = given.get(resourceKeyString(f.resource));
+        if (parsed === undefined) return undefined;
+        return { file: parsed.location.file, line: parsed.location.line, ...parsed.place?.(f.path) };
+      }),
+    );
+  };
+}
+
+/** The route: a body with `sources` analyzes them over the stored resources; an empty body analyzes the store alone. */
+export function analyzeRoute(analyzer: MeshAnalyzer): ApiRoute {
+  return {
+    path: '/api/v1/analyze',
+    methods: {
+      POST: async ({ readJson, res }) => {
+        const body = await readJson();
+        if (typeof body !== 'object' || body === null || Array.isArray(body))
+          throw new BadRequestError(
+            'request body: must be an object ({} analyzes what the control plane holds)',
+          );
+        const sources = (body as { sources?: unknown }).sources;
+        const empty = sources === undefined || (Array.isArray(sources) && sources.length === 0);
+        const overlay = empty ? [] : parseSources(toSourcesRequest(body)).resources;
+        const response: AnalyzeResponse = { findings: analyzer(overlay) };
+        sendJson(res, 200, response);
+      },
+    },
+  };
+}

@@ -1,0 +1,65 @@
+// `weft analyze` and `weft apply` against a real control plane: findings with file, line and hint; apply still applies.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ControlPlane } from '../../src/control/control-plane.ts';
+import { setLogLevel } from '../../src/observe/log.ts';
+import { BROKEN, WORKLOADS } from '../helpers/analyze-fixture.ts';
+import { runCli } from '../helpers/cli.ts';
+
+setLogLevel('silent');
+
+test('weft analyze -f, weft apply and weft analyze over what the control plane holds', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'weft-analyze-'));
+  const cp = new ControlPlane({
+    dataDir,
+    api: { host: '127.0.0.1', port: 0 },
+    xds: { host: '127.0.0.1', port: 0 },
+    pushDebounceMs: 10,
+    registryGraceMs: 50,
+  });
+  const { apiUrl } = await cp.start();
+  t.after(async () => {
+    await cp.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+  for (const workload of WORKLOADS) cp.registry.join(workload);
+
+  const before = await runCli(['analyze', '-f', BROKEN, '--server', apiUrl]);
+  assert.equal(before.code, 0, before.stderr);
+  const lines = before.stdout.trim().split('\n');
+  assert.equal(lines.length, 7, before.stdout);
+  assert.ok(
+    lines.includes(
+      `${BROKEN}:12:41: VirtualService default/reviews: spec.http[0].route[1].destination.subset: subset v3 is not defined by DestinationRule default/reviews for reviews.default.svc.cluster.local, so every request routed here fails with 503 (NC) (fix: add subset v3 to DestinationRule default/reviews, or route to one it defines (v1, v2)) [SubsetNotFound]`,
+    ),
+    before.stdout,
+  );
+  assert.match(before.stderr, /^7 problems found\.$/m);
+
+  const applied = await runCli(['apply', '-f', BROKEN, '--server', apiUrl]);
+  assert.equal(applied.code, 0, applied.stderr);
+  assert.match(applied.stdout, /virtualservice\.networking\.istio\.io\/reviews created/);
+  const warned = applied.stderr.split('\n').filter((l) => l.startsWith('Warning: '));
+  assert.equal(warned.length, 7, applied.stderr);
+  assert.ok(
+    warned.some(
+      (l) => l.includes(`${BROKEN}:33:26: VirtualService default/ratings`) && l.includes('[HostNotFound]'),
+    ),
+  );
+
+  const stored = await runCli(['analyze', '-o', 'json', '--server', apiUrl]);
+  assert.equal(stored.code, 0, stored.stderr);
+  const { findings } = JSON.parse(stored.stdout) as { findings: { code: string; file?: string }[] };
+  assert.equal(findings.length, 7);
+  assert.ok(
+    findings.every((f) => f.file === undefined),
+    'stored resources have no file',
+  );
+
+  const local = await runCli(['analyze', '--local', '-f', BROKEN]);
+  assert.equal(local.code, 0, local.stderr);
+  assert.match(local.stderr, /^4 problems found\.$/m);
+});

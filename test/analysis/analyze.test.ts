@@ -1,0 +1,81 @@
+// weft analyze: each analyzer finds its problem in a set of broken resources, with the field, its line and a fix hint.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, test } from 'node:test';
+import { analyze, placeFinding } from '../../src/analysis/analyze.ts';
+import { parseResources } from '../../src/config/parse.ts';
+import { snapshotFromResources } from '../../src/control/compiled-store.ts';
+import { DEFAULT_MESH } from '../../src/model/mesh.ts';
+import { BROKEN, WORKLOADS } from '../helpers/analyze-fixture.ts';
+
+function findings(workloadsKnown: boolean) {
+  const parsed = parseResources(readFileSync(BROKEN, 'utf8'), 'broken.yaml');
+  const resources = parsed.map((p) => p.resource);
+  const snapshot = snapshotFromResources({
+    resources,
+    workloads: workloadsKnown ? WORKLOADS : [],
+    mesh: DEFAULT_MESH,
+    version: 1,
+  });
+  return analyze({ resources, snapshot, workloadsKnown }).map((f) =>
+    placeFinding(f, (x) => {
+      const p = parsed.find(
+        (d) => d.resource.kind === x.resource.kind && d.resource.metadata.name === x.resource.name,
+      );
+      return p && { file: 'broken.yaml', ...p.place?.(x.path) };
+    }),
+  );
+}
+
+describe('weft analyze', () => {
+  test('finds each problem with its field, line and a fix hint', () => {
+    const found = findings(true);
+    assert.deepEqual(
+      found.map((f) => `${f.line}:${f.column} ${f.code} ${f.kind}/${f.name} ${f.field}`),
+      [
+        '79:5 SelectorMatchesNothing AuthorizationPolicy/deny-reviewz spec.selector.matchLabels',
+        '40:3 DestinationRuleHostNotFound DestinationRule/details spec.host',
+        '69:7 RouteNotAttached HTTPRoute/shop spec.parentRefs[0]',
+        '47:11 ConflictingVirtualServices VirtualService/productpage-a spec.hosts[0]',
+        '57:11 ConflictingVirtualServices VirtualService/productpage-b spec.hosts[0]',
+        '33:26 HostNotFound VirtualService/ratings spec.http[0].route[0].destination.host',
+        '12:41 SubsetNotFound VirtualService/reviews spec.http[0].route[1].destination.subset',
+      ],
+    );
+    const subset = found.find((f) => f.code === 'SubsetNotFound');
+    assert.match(
+      subset?.message ?? '',
+      /subset v3 is not defined by DestinationRule default\/reviews .* 503 \(NC\)/,
+    );
+    assert.match(
+      subset?.hint ?? '',
+      /add subset v3 to DestinationRule default\/reviews, or route to one it defines \(v1, v2\)/,
+    );
+    const route = found.find((f) => f.code === 'RouteNotAttached');
+    assert.match(
+      route?.message ?? '',
+      /Gateway default\/missing-gateway \(gateway\.networking\.k8s\.io\) does not exist/,
+    );
+  });
+
+  test('without the mesh workloads (files alone) host and selector checks do not run', () => {
+    assert.deepEqual(
+      findings(false)
+        .map((f) => f.code)
+        .sort(),
+      ['ConflictingVirtualServices', 'ConflictingVirtualServices', 'RouteNotAttached', 'SubsetNotFound'],
+    );
+  });
+
+  test('a correct configuration has no findings', () => {
+    const text = readFileSync(BROKEN, 'utf8').split('---\n').slice(0, 2).join('---\n').replace('v3', 'v2');
+    const resources = parseResources(text, 'ok.yaml').map((p) => p.resource);
+    const snapshot = snapshotFromResources({
+      resources,
+      workloads: WORKLOADS,
+      mesh: DEFAULT_MESH,
+      version: 1,
+    });
+    assert.deepEqual(analyze({ resources, snapshot, workloadsKnown: true }), []);
+  });
+});
