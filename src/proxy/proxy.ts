@@ -1,6 +1,7 @@
 // The data-plane process core: applies xDS resources to listeners, routes and clusters, drains on shutdown.
 import type net from 'node:net';
 import { UnsupportedFieldError } from '../errors.ts';
+import { type LocalWorkload, ProxyTelemetry } from '../observe/proxy-telemetry.ts';
 import { TYPE_URL } from '../xds/type-urls.ts';
 import {
   type ClusterConfig,
@@ -39,6 +40,8 @@ export interface ProxyCoreConfig {
   reusePort?: boolean;
   /** TLS secrets by SDS name (the workload identity's `default` and `ROOTCA`); default: none. */
   secrets?: SecretStore;
+  /** The workload this proxy serves, for Istio's metric labels; default: unknown. */
+  workload?: LocalWorkload;
 }
 
 export class ProxyCore implements XdsHandler {
@@ -50,6 +53,8 @@ export class ProxyCore implements XdsHandler {
   private listenerConfigs: ListenerConfig[] = [];
   readonly httpStats = new HttpStatsRegistry();
   readonly tcpStats = new Map<string, TcpStats>();
+  /** Istio's standard metrics and the labels of this proxy's workload. */
+  readonly telemetry: ProxyTelemetry;
   readonly listeners: ListenerManager;
   private readonly routes = new Map<string, RouteTable>();
   /** Accepted resources per type URL, by name. */
@@ -64,6 +69,7 @@ export class ProxyCore implements XdsHandler {
     this.configOnly = config.configOnly === true;
     this.secrets = config.secrets ?? new SecretStore();
     this.clusters = new ClusterManager(this.configOnly, this.secrets);
+    this.telemetry = new ProxyTelemetry(config.workload);
     this.listeners = new ListenerManager(
       {
         clusters: this.clusters,
@@ -78,6 +84,7 @@ export class ProxyCore implements XdsHandler {
           return s;
         },
         secrets: this.secrets,
+        telemetry: this.telemetry,
       },
       config.prebound,
       config.reusePort === true,

@@ -4,6 +4,7 @@ import https from 'node:https';
 import type net from 'node:net';
 import { ServerUnavailableError } from '../errors.ts';
 import { logger } from '../observe/log.ts';
+import type { LocalWorkload } from '../observe/proxy-telemetry.ts';
 import { NODE_METADATA } from '../xds/node-metadata.ts';
 import { jsonToStruct } from '../xds/struct.ts';
 import { AdminServer, configDump, coreAdminSource } from './admin/admin-server.ts';
@@ -120,6 +121,21 @@ export async function fetchBootstrap(
   }
 }
 
+/** The workload a sidecar or gateway serves, for Istio's metric labels. */
+function localWorkload(c: SidecarConfig, principal: string): LocalWorkload {
+  const gateway = c.role === 'gateway';
+  const labels = gateway
+    ? c.labels
+    : { ...c.labels, app: c.labels.app ?? c.service, version: c.labels.version ?? c.version };
+  return {
+    name: c.service,
+    namespace: c.namespace,
+    principal,
+    labels,
+    serviceHost: gateway ? undefined : `${c.service}.${c.namespace}.svc.cluster.local`,
+  };
+}
+
 export class Sidecar {
   readonly config: SidecarConfig;
   /** Serves traffic (one process), or only validates and tracks config (multi-core primary). */
@@ -159,8 +175,8 @@ export class Sidecar {
         config.concurrency > 1
           ? await Sidecar.startMultiCore(config, xds, secrets, identity)
           : config.role === 'gateway'
-            ? await Sidecar.startGateway(config, xds, secrets)
-            : await Sidecar.startSingle(config, xds, secrets);
+            ? await Sidecar.startGateway(config, xds, secrets, localWorkload(config, identity.spiffeId))
+            : await Sidecar.startSingle(config, xds, secrets, localWorkload(config, identity.spiffeId));
       sidecar.identity = identity;
       return sidecar;
     } catch (err) {
@@ -174,6 +190,7 @@ export class Sidecar {
     config: SidecarConfig,
     xds: string,
     secrets: SecretStore,
+    workload: LocalWorkload,
   ): Promise<Sidecar> {
     const inbound = await bindServer('0.0.0.0', config.inboundPort);
     const outbound = await bindServer('127.0.0.1', config.outboundPort).catch((err) => {
@@ -185,7 +202,7 @@ export class Sidecar {
       [portOf(inbound), inbound],
       [portOf(outbound), outbound],
     ]);
-    const sidecar = new Sidecar(config, new ProxyCore({ prebound, secrets }));
+    const sidecar = new Sidecar(config, new ProxyCore({ prebound, secrets, workload }));
     sidecar.ports.inbound = portOf(inbound);
     sidecar.ports.outbound = portOf(outbound);
     sidecar.admin = new AdminServer(coreAdminSource(sidecar.core, () => sidecar.ads));
@@ -214,6 +231,7 @@ export class Sidecar {
     config: SidecarConfig,
     xds: string,
     secrets: SecretStore,
+    workload: LocalWorkload,
   ): Promise<Sidecar> {
     const prebound = new Map<number, net.Server>();
     const closeAll = () => {
@@ -230,7 +248,7 @@ export class Sidecar {
       closeAll();
       throw err;
     }
-    const sidecar = new Sidecar(config, new ProxyCore({ prebound, secrets }));
+    const sidecar = new Sidecar(config, new ProxyCore({ prebound, secrets, workload }));
     sidecar.admin = new AdminServer(coreAdminSource(sidecar.core, () => sidecar.ads));
     try {
       sidecar.ports.admin = await sidecar.admin.listen({ host: '127.0.0.1', port: config.adminPort });
@@ -277,6 +295,7 @@ export class Sidecar {
           { host: '0.0.0.0', port: inbound },
           { host: '127.0.0.1', port: outbound },
         ],
+        workload: localWorkload(config, identity.spiffeId),
       },
       log,
     );

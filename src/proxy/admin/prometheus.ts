@@ -98,7 +98,7 @@ export function renderPrometheus(core: ProxyCore, ads: AdsClient | undefined): s
     );
   }
   if (ads) writeAdsMetrics(w, ads, core.ready());
-  return w.text() + renderSecurityMetrics(core.secrets);
+  return w.text() + renderSecurityMetrics(core.secrets) + core.telemetry.registry.render();
 }
 
 function writeAdsMetrics(w: Writer, ads: AdsClient, ready: boolean): void {
@@ -131,7 +131,13 @@ export function mergePrometheus(texts: string[]): string {
       if (line === '') continue;
       if (line.startsWith('# TYPE ')) {
         const name = line.split(' ')[2];
-        if (!types.has(name)) types.set(name, line);
+        const seen = types.get(name) ?? '';
+        if (!seen.includes('# TYPE ')) types.set(name, seen + line);
+        continue;
+      }
+      if (line.startsWith('# HELP ')) {
+        const name = line.split(' ')[2];
+        if (!types.has(name)) types.set(name, `${line}\n`);
         continue;
       }
       const sp = line.lastIndexOf(' ');
@@ -147,7 +153,7 @@ export function mergePrometheus(texts: string[]): string {
   let out = '';
   const typed = new Set<string>();
   for (const key of order) {
-    const name = key.slice(0, key.indexOf('{') < 0 ? key.length : key.indexOf('{'));
+    const name = familyOf(key, types);
     if (!typed.has(name) && types.has(name)) {
       typed.add(name);
       out += `${types.get(name)}\n`;
@@ -155,4 +161,13 @@ export function mergePrometheus(texts: string[]): string {
     out += `${key} ${samples.get(key)}\n`;
   }
   return out;
+}
+
+/** The family a sample belongs to: `x_bucket{...}`, `x_sum` and `x_count` belong to histogram `x`. */
+function familyOf(key: string, types: Map<string, string>): string {
+  const brace = key.indexOf('{');
+  const name = brace < 0 ? key : key.slice(0, brace);
+  if (types.has(name)) return name;
+  const base = name.replace(/_(bucket|sum|count)$/, '');
+  return types.has(base) ? base : name;
 }

@@ -1,5 +1,6 @@
 // One bound listener: accepts connections, inspects first bytes, picks a filter chain, hands the socket over.
 import type net from 'node:net';
+import type { ProxyTelemetry } from '../../observe/proxy-telemetry.ts';
 import type { ClusterManager } from '../cluster/cluster-manager.ts';
 import { HttpConnectionManager } from '../http/connection-manager.ts';
 import type { HttpStatsRegistry } from '../http/http-stats.ts';
@@ -21,6 +22,8 @@ export interface ListenerDeps {
   tcpStats(prefix: string): TcpStats;
   /** TLS secrets by SDS name, for chains that terminate TLS. */
   secrets: SecretStore;
+  /** Istio's metrics and the proxy's own workload labels. */
+  telemetry: ProxyTelemetry;
 }
 
 type ChainRuntime = HttpConnectionManager | TcpProxy;
@@ -80,7 +83,12 @@ export class Listener {
   private buildRuntime(chain: FilterChainConfig): ChainRuntime {
     const t = chain.terminal;
     if (t.kind === 'tcp')
-      return new TcpProxy(t.tcp, this.deps.clusters, this.deps.tcpStats(t.tcp.statPrefix));
+      return new TcpProxy(
+        t.tcp,
+        this.deps.clusters,
+        this.deps.tcpStats(t.tcp.statPrefix),
+        this.deps.telemetry,
+      );
     const hcm = t.hcm;
     const inline = hcm.inlineRoutes;
     const rdsName = hcm.rdsName ?? '';

@@ -1,9 +1,11 @@
 // tcp_proxy: opaque bytes both ways between a downstream connection and an upstream host, half-close aware.
 import type net from 'node:net';
+import type { ProxyTelemetry } from '../../observe/proxy-telemetry.ts';
 import type { ClusterManager } from '../cluster/cluster-manager.ts';
 import { connectTunnelUpstream } from '../cluster/tunnel-upstream.ts';
 import { ReadForwarder, splice } from '../common/splice.ts';
 import type { TcpProxyConfig } from './tcp-proxy-config.ts';
+import { TcpMeter } from './tcp-telemetry.ts';
 
 /** Counters of one tcp_proxy stat prefix. */
 export class TcpStats {
@@ -19,11 +21,13 @@ export class TcpProxy {
   private readonly clusters: ClusterManager;
   readonly stats: TcpStats;
   private readonly open = new Set<net.Socket>();
+  private readonly telemetry: ProxyTelemetry;
 
-  constructor(config: TcpProxyConfig, clusters: ClusterManager, stats: TcpStats) {
+  constructor(config: TcpProxyConfig, clusters: ClusterManager, stats: TcpStats, telemetry: ProxyTelemetry) {
     this.config = config;
     this.clusters = clusters;
     this.stats = stats;
+    this.telemetry = telemetry;
   }
 
   /** Proxies `socket`; `initial` holds bytes already read from it. */
@@ -37,7 +41,7 @@ export class TcpProxy {
     });
     socket.on('error', () => {});
     socket.pause();
-    this.connect(socket, initial, this.config.maxConnectAttempts);
+    this.connect(socket, initial, this.config.maxConnectAttempts, new TcpMeter(this.telemetry, socket));
   }
 
   private pickCluster(): string {
@@ -51,11 +55,13 @@ export class TcpProxy {
     return cs[cs.length - 1].name;
   }
 
-  private connect(socket: net.Socket, initial: Buffer, attempts: number): void {
-    const cluster = this.clusters.get(this.pickCluster());
+  private connect(socket: net.Socket, initial: Buffer, attempts: number, meter: TcpMeter): void {
+    const name = this.pickCluster();
+    const cluster = this.clusters.get(name);
     const host = cluster?.pick({ hash: undefined });
     if (!cluster || !host) {
       this.stats.noRoute++;
+      meter.open(name, 'UH');
       socket.destroy();
       return;
     }
@@ -69,12 +75,16 @@ export class TcpProxy {
           clearTimeout(timer);
           this.stats.connectFail++;
           host.failures++;
-          if (attempts > 1 && !socket.destroyed) this.connect(socket, initial, attempts - 1);
-          else socket.destroy();
+          if (attempts > 1 && !socket.destroyed) this.connect(socket, initial, attempts - 1, meter);
+          else {
+            meter.open(name, 'UF');
+            socket.destroy();
+          }
         },
         ready: () => {
           clearTimeout(timer);
           if (socket.destroyed) return up.destroy();
+          meter.open(name);
           if (this.config.idleTimeoutMs > 0) {
             socket.setTimeout(this.config.idleTimeoutMs, () => socket.destroy());
             up.setTimeout(this.config.idleTimeoutMs, () => up.destroy());

@@ -1,4 +1,5 @@
 // Messages between a multi-core proxy's primary (xDS, admin) and its workers (traffic), over IPC.
+import type { LocalWorkload } from '../../observe/proxy-telemetry.ts';
 import type { TlsSecret } from '../tls/secrets.ts';
 import type { XdsResource } from '../xds-client/ads-client.ts';
 
@@ -6,6 +7,8 @@ import type { XdsResource } from '../xds-client/ads-client.ts';
 export interface WorkerStart {
   /** Listener ports the worker binds with SO_REUSEPORT before any configuration arrives. */
   prebind: { host: string; port: number }[];
+  /** The workload the proxy serves (Istio's metric labels). */
+  workload?: LocalWorkload;
 }
 
 /** Primary → worker. */

@@ -2,6 +2,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../../observe/log.ts';
+import type { LocalWorkload } from '../../observe/proxy-telemetry.ts';
 import { TYPE_URL } from '../../xds/type-urls.ts';
 import { mergePrometheus } from '../admin/prometheus.ts';
 import type { TlsSecret } from '../tls/secrets.ts';
@@ -16,6 +17,8 @@ export interface WorkerPoolConfig {
   workers: number;
   /** Ports every worker binds before configuration arrives. */
   prebind: { host: string; port: number }[];
+  /** The workload the proxy serves (Istio's metric labels). */
+  workload?: LocalWorkload;
 }
 
 interface Pending {
@@ -49,7 +52,7 @@ export class WorkerPool {
   }
 
   private spawn(index: number): Promise<void> {
-    const start: WorkerStart = { prebind: this.config.prebind };
+    const start: WorkerStart = { prebind: this.config.prebind, workload: this.config.workload };
     const child = fork(WORKER_MAIN, [JSON.stringify(start)], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
