@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { DEFAULT_MESH } from '../model/mesh.ts';
 import { buildSnapshot } from '../model/snapshot.ts';
 import type { MeshSettings, MeshSnapshot } from '../model/types.ts';
+import { ControlPlaneMetrics } from '../observe/control-plane-metrics.ts';
 import { logger } from '../observe/log.ts';
 import { analyzeRoute, meshAnalyzer } from './api/analyze.ts';
 import { type ApiRoute, ApiServer } from './api/server.ts';
@@ -47,6 +48,8 @@ export interface XdsServerContext {
   config: ControlPlaneConfig;
   registry: WorkloadRegistry;
   store: Store;
+  /** The control plane's /metrics (the xDS server reports pushes and NACKs there). */
+  metrics: ControlPlaneMetrics;
 }
 
 /**
@@ -106,6 +109,17 @@ export class ControlPlane {
   #version = 0;
   #rebuild: 'idle' | 'scheduled' = 'idle';
   #addresses: ControlPlaneAddresses | undefined;
+  readonly #metrics = new ControlPlaneMetrics({
+    proxies: () => this.#xds?.status().length ?? 0,
+    storeRevision: () => this.#store?.revision() ?? 0,
+    rejectedResources: () => {
+      const byKind = new Map<string, number>();
+      for (const r of this.#snapshot?.rejected ?? []) byKind.set(r.kind, (byKind.get(r.kind) ?? 0) + 1);
+      return byKind;
+    },
+    services: () => this.#snapshot?.services.size ?? 0,
+    virtualServices: () => this.#snapshot?.virtualServices.length ?? 0,
+  });
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
 
   constructor(config: ControlPlaneConfig, parts: ControlPlaneParts = {}) {
@@ -154,9 +168,11 @@ export class ControlPlane {
         },
         publicWritePaths: ['/api/v1/certificates'],
         routes: [
-          ...caRoutes(ca.api),
+          ...countSignings(caRoutes(ca.api), this.#metrics),
+          metricsRoute(this.#metrics),
           analyzeRoute(analyzer),
-          ...(this.#parts.apiRoutes?.({ config: this.config, registry, store }) ?? []),
+          ...(this.#parts.apiRoutes?.({ config: this.config, registry, store, metrics: this.#metrics }) ??
+            []),
         ],
       });
       const apiPort = await this.#api.listen();
@@ -168,7 +184,12 @@ export class ControlPlane {
 
       let xdsAddress: string | undefined;
       if (this.#parts.createXdsServer) {
-        this.#xds = this.#parts.createXdsServer({ config: this.config, registry, store });
+        this.#xds = this.#parts.createXdsServer({
+          config: this.config,
+          registry,
+          store,
+          metrics: this.#metrics,
+        });
         const xdsPort = await this.#xds.listen(this.config.xds.host, this.config.xds.port);
         this.#xds.setSnapshot(this.snapshot());
         xdsAddress = `${urlHost(this.config.xds.host)}:${xdsPort}`;
@@ -298,6 +319,43 @@ export class ControlPlane {
         : urlHost(this.config.xds.host);
     return { xdsAddress: `${host}:${port}`, trustDomain: this.#mesh.trustDomain };
   }
+}
+
+/** `GET /metrics`: the control plane's own metrics, Prometheus text format. */
+function metricsRoute(metrics: ControlPlaneMetrics): ApiRoute {
+  return {
+    path: '/metrics',
+    methods: {
+      GET: ({ res }) => {
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+        res.end(metrics.registry.render());
+      },
+    },
+  };
+}
+
+/** Counts certificate signing requests and their outcomes around the CA's signing route. */
+function countSignings(routes: ApiRoute[], metrics: ControlPlaneMetrics): ApiRoute[] {
+  return routes.map((route) => {
+    const post = route.methods.POST;
+    if (route.path !== '/api/v1/certificates' || !post) return route;
+    return {
+      ...route,
+      methods: {
+        ...route.methods,
+        POST: async (request) => {
+          metrics.csr.value++;
+          try {
+            await post(request);
+            metrics.certIssued.value++;
+          } catch (err) {
+            metrics.csrErrors.value++;
+            throw err;
+          }
+        },
+      },
+    };
+  });
 }
 
 function openFileStore(config: ControlPlaneConfig): Promise<Store> {

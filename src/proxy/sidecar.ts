@@ -366,6 +366,7 @@ export class Sidecar {
         [NODE_METADATA.appPort]: String(c.appPort),
         [NODE_METADATA.inboundPort]: String(this.ports.inbound),
         [NODE_METADATA.outboundPort]: String(this.ports.outbound),
+        [NODE_METADATA.adminPort]: String(this.ports.admin),
       }),
     };
   }
@@ -387,6 +388,7 @@ export class Sidecar {
         [NODE_METADATA.labels]: c.labels,
         [NODE_METADATA.instanceIps]: ['127.0.0.1'],
         [NODE_METADATA.gatewayPorts]: ports.join(','),
+        [NODE_METADATA.adminPort]: String(this.ports.admin),
       }),
     };
   }

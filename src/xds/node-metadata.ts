@@ -29,6 +29,8 @@ export const NODE_METADATA = {
   outboundPort: 'WEFT_OUTBOUND_PORT',
   /** "sidecar" or "gateway" (`weft gateway`). */
   role: 'WEFT_ROLE',
+  /** The proxy's admin port (`--admin-port`), where `/stats/prometheus` is served. */
+  adminPort: 'WEFT_ADMIN_PORT',
   /**
    * Gateways only: the service ports a `weft gateway` serves and the local ports it binds for
    * them, `SERVICE_PORT=LOCAL_PORT/PROTOCOL` comma-separated (`80=8080/http,443=8443/https`).

@@ -2,9 +2,9 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
-import { TYPE_URL } from '../../src/control/xds/types.ts';
 import { renderPrometheus } from '../../src/proxy/admin/prometheus.ts';
 import { ProxyCore } from '../../src/proxy/proxy.ts';
+import { TYPE_URL } from '../../src/xds/type-urls.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { inboundListener, staticCluster, TCP_PROXY } from './fixtures.ts';
 

@@ -37,6 +37,8 @@ export interface ProxyNode {
   outboundPort: number;
   /** `region/zone/subzone` from `node.locality`, when the node sent one. */
   locality?: string;
+  /** Weft proxies: the admin port (`/stats/prometheus`), when the node sent one. */
+  adminPort?: number;
   /** Gateways only (`weft gateway --port`): each service port, the local port it is served on, its protocol. */
   gatewayPorts?: readonly GatewayPort[];
 }
@@ -164,6 +166,7 @@ export function proxyFromNode(node: WireNode | undefined): ProxyNode {
     appPort: port(md[NODE_METADATA.appPort], NODE_METADATA.appPort),
     inboundPort: port(md[NODE_METADATA.inboundPort], NODE_METADATA.inboundPort) ?? DEFAULT_INBOUND_PORT,
     outboundPort: port(md[NODE_METADATA.outboundPort], NODE_METADATA.outboundPort) ?? DEFAULT_OUTBOUND_PORT,
+    adminPort: port(md[NODE_METADATA.adminPort], NODE_METADATA.adminPort),
     ...(role === 'gateway' ? { gatewayPorts: gatewayPorts(md[NODE_METADATA.gatewayPorts]) ?? [] } : {}),
   };
 }

@@ -2,6 +2,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { XdsNodeInvalidError } from '../../errors.ts';
 import type { MeshSnapshot } from '../../model/types.ts';
+import type { XdsMetrics } from '../../observe/control-plane-metrics.ts';
 import { type Logger, logger } from '../../observe/log.ts';
 import {
   adsService,
@@ -28,6 +29,8 @@ export interface XdsServerOptions {
   maxDebounceMs?: number;
   /** Logger (default: the process logger with `component: 'xds'`). */
   log?: Logger;
+  /** Where pushes, NACKs and push times are reported (the control plane's /metrics). */
+  metrics?: XdsMetrics;
 }
 
 /** Counters kept by the server (exported as metrics by a later change). */
@@ -103,6 +106,7 @@ export class AdsServer implements XdsServer {
   readonly #debounceMs: number;
   readonly #maxDebounceMs: number;
   readonly #log: Logger;
+  readonly #metrics: XdsMetrics | undefined;
   readonly #server = new grpc.Server({
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 10_000,
@@ -123,6 +127,7 @@ export class AdsServer implements XdsServer {
     this.#debounceMs = options.debounceMs ?? DEFAULT_DEBOUNCE_MS;
     this.#maxDebounceMs = options.maxDebounceMs ?? Math.max(this.#debounceMs * 10, this.#debounceMs);
     this.#log = options.log ?? logger({ component: 'xds' });
+    this.#metrics = options.metrics;
     this.#server.addService(adsService, {
       StreamAggregatedResources: (
         call: grpc.ServerDuplexStream<DiscoveryRequestMessage, DiscoveryResponseMessage>,
@@ -186,6 +191,13 @@ export class AdsServer implements XdsServer {
     return out.sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
   }
 
+  /** The weft proxies connected now, with the peer address of each stream. */
+  connectedProxies(): { proxy: ProxyNode; peer: string }[] {
+    const out: { proxy: ProxyNode; peer: string }[] = [];
+    for (const conn of this.#connections) if (conn.proxy) out.push({ proxy: conn.proxy, peer: conn.peer });
+    return out;
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
@@ -197,6 +209,7 @@ export class AdsServer implements XdsServer {
   #flush(): void {
     this.#timer = undefined;
     const snapshot = this.#pending;
+    const changedAt = this.#pendingSince;
     this.#pending = undefined;
     if (!snapshot || this.#closed) return;
     const previous = this.#resources;
@@ -215,11 +228,15 @@ export class AdsServer implements XdsServer {
     const slice = (from: number): void => {
       if (this.#closed || round !== this.counters.pushRounds) return;
       const to = Math.min(connections.length, from + PUSH_SLICE);
-      for (let i = from; i < to; i++) this.#pushAll(connections[i], resources.endpointsOnly);
+      for (let i = from; i < to; i++) {
+        this.#pushAll(connections[i], resources.endpointsOnly);
+        if (connections[i].proxy) this.#metrics?.converged((Date.now() - changedAt) / 1000);
+      }
       if (to < connections.length) {
         setImmediate(() => slice(to));
         return;
       }
+      this.#metrics?.pushRound((performance.now() - started) / 1000);
       this.#log.debug(
         {
           version: snapshot.version,
@@ -424,6 +441,7 @@ export class AdsServer implements XdsServer {
   ): void {
     if (error && (error.message || error.code)) {
       this.counters.nacks++;
+      this.#metrics?.rejected(watch.typeUrl);
       watch.nack = {
         version: watch.sentVersion ?? '',
         message: error.message ?? '',
@@ -487,6 +505,7 @@ export class AdsServer implements XdsServer {
     watch.sentVersion = version;
     watch.responded = true;
     this.counters.pushes++;
+    this.#metrics?.pushed(watch.typeUrl);
     conn.call.write(withNonce(this.#resources.responseBody(watch.typeUrl, set, toSend), nonce));
   }
 
@@ -507,6 +526,7 @@ export class AdsServer implements XdsServer {
     watch.sentVersion = version;
     watch.responded = true;
     this.counters.pushes++;
+    this.#metrics?.pushed(watch.typeUrl);
     const response: DeltaDiscoveryResponseMessage = {
       system_version_info: version,
       resources: changed.map((r) => ({ name: r.name, version: r.hash, resource: r.any })),

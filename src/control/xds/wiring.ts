@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { sendJson } from '../api/http.ts';
 import type { ApiRoute } from '../api/server.ts';
 import type { ControlPlaneParts } from '../control-plane.ts';
+import { prometheusSdRoute } from './prometheus-sd.ts';
 import { type AdsServer, createXdsServer } from './server.ts';
 import type { ProxiesResponse } from './types.ts';
 
@@ -30,10 +31,10 @@ export function proxiesRoute(server: () => AdsServer | undefined): ApiRoute {
 export function xdsControlPlaneParts(): Pick<ControlPlaneParts, 'createXdsServer' | 'apiRoutes'> {
   let server: AdsServer | undefined;
   return {
-    createXdsServer: ({ config, registry }) => {
-      server = createXdsServer({ registry, debounceMs: config.pushDebounceMs });
+    createXdsServer: ({ config, registry, metrics }) => {
+      server = createXdsServer({ registry, debounceMs: config.pushDebounceMs, metrics });
       return server;
     },
-    apiRoutes: () => [proxiesRoute(() => server)],
+    apiRoutes: () => [proxiesRoute(() => server), prometheusSdRoute(() => server)],
   };
 }
