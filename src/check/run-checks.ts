@@ -1,6 +1,7 @@
 // Runs every `weft check` category in order; a control plane that does not answer skips the checks that need it.
 import { checkCertificateAuthority } from './ca.ts';
 import { checkClock } from './clock.ts';
+import { checkConfiguration } from './configuration.ts';
 import { checkControlPlane } from './control-plane.ts';
 import { checkPorts } from './ports.ts';
 import { ControlPlaneProbe } from './probe.ts';
@@ -35,12 +36,17 @@ export async function runChecks(config: CheckConfig): Promise<CheckReport> {
       results: await checkCertificateAuthority(probe, config),
     });
     categories.push({ category: 'proxies', results: await checkProxies(probe, config) });
+    categories.push({ category: 'configuration', results: [await checkConfiguration(probe)] });
     categories.push({ category: 'clock', results: [checkClock(await probe.get('/healthz'), config)] });
   } else {
     categories.push({ category: 'certificate-authority', results: skipped(['trust bundle is present']) });
     categories.push({
       category: 'proxies',
       results: skipped(['every connected proxy is in sync (no NACK)']),
+    });
+    categories.push({
+      category: 'configuration',
+      results: skipped(['configuration has no mesh problems (weft analyze)']),
     });
     categories.push({
       category: 'clock',

@@ -59,6 +59,12 @@ test('weft analyze -f, weft apply and weft analyze over what the control plane h
     'stored resources have no file',
   );
 
+  const checked = await runCli(['check', '--server', apiUrl]);
+  assert.match(
+    checked.stdout,
+    /‼ configuration has no mesh problems \(weft analyze\)\n {4}7 problems: 1 SelectorMatchesNothing, 1 DestinationRuleHostNotFound, 1 RouteNotAttached, 2 ConflictingVirtualServices, 1 HostNotFound, 1 SubsetNotFound\n {4}hint: run `weft analyze`/,
+  );
+
   const local = await runCli(['analyze', '--local', '-f', BROKEN]);
   assert.equal(local.code, 0, local.stderr);
   assert.match(local.stderr, /^4 problems found\.$/m);

@@ -57,6 +57,7 @@ test('every check passes against a healthy control plane with a connected proxy'
     '√ trust bundle is present: 1 root',
     '√ root certificate is valid and does not expire within 30 days',
     '√ every connected proxy is in sync (no NACK): 1 proxy',
+    '√ configuration has no mesh problems (weft analyze): no problems found',
     '√ clock difference with the control plane is under 5s',
     'Status check results are √',
   ])
@@ -71,7 +72,7 @@ test('every check passes against a healthy control plane with a connected proxy'
   assert.equal(report.success, true);
   assert.deepEqual(
     report.categories.map((c) => c.category),
-    ['control-plane', 'certificate-authority', 'proxies', 'clock', 'ports (informational)'],
+    ['control-plane', 'certificate-authority', 'proxies', 'configuration', 'clock', 'ports (informational)'],
   );
   const outcomes = report.categories.flatMap((c) => c.results.map((r) => r.outcome));
   assert.deepEqual([...new Set(outcomes)].sort(), ['info', 'pass']);

@@ -49,11 +49,15 @@ export function meshAnalyzer(deps: AnalyzerDeps): MeshAnalyzer {
   };
 }
 
-/** The route: a body with `sources` analyzes them over the stored resources; an empty body analyzes the store alone. */
+/**
+ * The route: `GET` analyzes what is stored; `POST` with `sources` analyzes them over the stored
+ * resources (`{}`: the store alone).
+ */
 export function analyzeRoute(analyzer: MeshAnalyzer): ApiRoute {
   return {
     path: '/api/v1/analyze',
     methods: {
+      GET: ({ res }) => sendJson(res, 200, { findings: analyzer([]) } satisfies AnalyzeResponse),
       POST: async ({ readJson, res }) => {
         const body = await readJson();
         if (typeof body !== 'object' || body === null || Array.isArray(body))
