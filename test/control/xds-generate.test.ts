@@ -137,7 +137,11 @@ describe('sidecar listeners', () => {
       inbound.filter_chains.map((c: Obj) => c.name),
       ['inbound-mtls', 'inbound-http'],
     );
-    assert.deepEqual(inbound.filter_chains[1].filter_chain_match.application_protocols, ['http/1.1', 'h2c']);
+    assert.deepEqual(inbound.filter_chains[1].filter_chain_match.application_protocols, [
+      'http/1.1',
+      'http/1.0',
+      'h2c',
+    ]);
     const inboundHcm = inbound.filter_chains[1].filters[0].typed_config;
     assert.equal(inboundHcm.route_config.name, 'inbound|9080||');
     const sim = simulate(inboundHcm.route_config, { authority: 'anything', path: '/x' });

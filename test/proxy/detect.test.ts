@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BodyReader, HeadInfo, parseRequestHead } from '../../src/proxy/http/h1/parser.ts';
 import { RequestHead } from '../../src/proxy/http/request-head.ts';
-import { detectProtocol } from '../../src/proxy/listener/detect.ts';
+import { detectAtTimeout, detectProtocol } from '../../src/proxy/listener/detect.ts';
 
 test('detects TLS, the h2 preface, HTTP/1.x and opaque bytes; asks for more when unsure', () => {
   assert.equal(detectProtocol(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00])), 'tls');
@@ -75,4 +75,27 @@ test('chunked bodies: the end is found across reads; decode mode yields the payl
   const bad = new BodyReader();
   bad.start('chunked', -1, false);
   assert.equal(bad.read(Buffer.from('zz\r\n'), 0), -1);
+});
+
+test('anything shaped like an HTTP request is HTTP (the codec answers it), never opaque TCP', () => {
+  assert.equal(detectProtocol(Buffer.from('get / HTTP/1.1\r\nHost: a\r\n\r\n')), 'http/1.1');
+  assert.equal(detectProtocol(Buffer.from('GET / HTTP/1.1\nHost: a\n\n')), 'http/1.1');
+  assert.equal(detectProtocol(Buffer.from('GET /ok\tHTTP/1.1\nHost: a\n\n')), 'http/1.1');
+  assert.equal(detectProtocol(Buffer.from('GET / HTTP/1.0\n\n')), 'http/1.0');
+  assert.equal(detectProtocol(Buffer.from('GET /\r\n')), 'http/1.1', 'HTTP/0.9');
+  assert.equal(detectProtocol(Buffer.from('GET /a\x00b HTTP/1.1\r\n')), 'http/1.1');
+  assert.equal(detectProtocol(Buffer.from('GET /a\x00b')), 'need_more');
+  assert.equal(detectProtocol(Buffer.from('GET / HTTP/1.2\r\n')), 'http/1.1');
+  // Text protocols that are not HTTP stay opaque: memcached, Redis inline commands.
+  assert.equal(detectProtocol(Buffer.from('get key\r\n')), 'raw');
+  assert.equal(detectProtocol(Buffer.from('SET key value\r\n')), 'raw');
+  assert.equal(detectProtocol(Buffer.from('get k\x00')), 'raw');
+});
+
+test('when the wait ends, the start of a request line is HTTP; nothing or a TLS byte is raw', () => {
+  assert.equal(detectAtTimeout(Buffer.alloc(0)), 'raw');
+  assert.equal(detectAtTimeout(Buffer.from('GE')), 'http/1.1');
+  assert.equal(detectAtTimeout(Buffer.from('GET /admin HTTP/1.1')), 'http/1.1');
+  assert.equal(detectAtTimeout(Buffer.from([0x16])), 'raw');
+  assert.equal(detectAtTimeout(Buffer.from('SSH-2.0-x\r\n')), 'raw');
 });

@@ -3,20 +3,11 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { parseResources } from '../../src/config/parse.ts';
-import { snapshotFromResources } from '../../src/control/compiled-store.ts';
-import { generateListeners } from '../../src/control/xds/generate/lds.ts';
-import { proxyFromNode } from '../../src/control/xds/node.ts';
-import { DEFAULT_MESH } from '../../src/model/snapshot.ts';
 import { rbacStats } from '../../src/proxy/http/filters/rbac/rbac-stats.ts';
 import type { ProxyCore } from '../../src/proxy/proxy.ts';
-import { camelize } from '../../src/proxy/xds-client/camelize.ts';
-import { decodeResource, encodeResource } from '../../src/xds/protos.ts';
-import { jsonToStruct } from '../../src/xds/struct.ts';
-import { TYPE_URL } from '../../src/xds/type-urls.ts';
 import { type Echo, startHttpEcho } from '../helpers/echo.ts';
 import { h2request, request } from '../helpers/http-client.ts';
-import { coreWith, staticCluster } from './fixtures.ts';
+import { inboundCore } from './inbound-core.ts';
 import { epoch, jwks, makeKey, sign } from './jwt-helpers.ts';
 
 const ISSUER = 'https://auth.example';
@@ -67,33 +58,7 @@ kind: PeerAuthentication
 metadata: {name: plaintext, namespace: shop}
 spec: {mtls: {mode: DISABLE}}
 `;
-    const snapshot = snapshotFromResources({
-      resources: parseResources(policies, 'policies.yaml').map((d) => d.resource),
-      workloads: [],
-      mesh: DEFAULT_MESH,
-      version: 1,
-    });
-    const proxy = proxyFromNode({
-      id: 'cart-1',
-      cluster: 'cart',
-      metadata: jsonToStruct({
-        WEFT_SIDECAR: 'true',
-        NAMESPACE: 'shop',
-        LABELS: { app: 'cart' },
-        WEFT_SERVICE: 'cart',
-        WEFT_SERVICE_PORT: '8000',
-        WEFT_APP_PORT: String(app.port),
-      }),
-    });
-    const [inbound] = generateListeners({ snapshot, proxy, warn: () => {} }, ['inbound']);
-    const listener = camelize(
-      decodeResource(TYPE_URL.listener, encodeResource(TYPE_URL.listener, inbound.resource)),
-    ) as Record<string, unknown>;
-    listener.address = { socketAddress: { address: '127.0.0.1', portValue: 0 } };
-    core = await coreWith({
-      listeners: [listener],
-      clusters: [staticCluster('inbound|8000||', [{ port: app.port }])],
-    });
+    core = await inboundCore(policies, app.port);
     port = core.listeners.get('inbound')!.port;
   });
 

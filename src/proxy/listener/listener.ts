@@ -9,7 +9,7 @@ import { TcpProxy, type TcpStats } from '../tcp/tcp-proxy.ts';
 import { DownstreamTls, readFirstBytes } from '../tls/downstream.ts';
 import type { SecretStore } from '../tls/secrets.ts';
 import { tlsStats } from '../tls/tls-stats.ts';
-import { type Detected, detectProtocol } from './detect.ts';
+import { type Detected, detectAtTimeout, detectProtocol } from './detect.ts';
 import { type FilterChainConfig, type ListenerConfig, selectChain } from './listener-config.ts';
 import { readSni } from './sni.ts';
 
@@ -192,10 +192,12 @@ export class Listener {
         if (hello.outcome === 'done') finish(d, hello.sni);
       } else if (d !== 'need_more') finish(d);
     };
-    const onEnd = () =>
-      finish(buf.length === 0 ? 'raw' : detectProtocol(buf) === 'need_more' ? 'raw' : detectProtocol(buf));
+    const onEnd = () => finish(detectAtTimeout(buf));
     if (timeoutMs > 0)
-      timer = setTimeout(() => (continueOnTimeout ? finish('raw') : socket.destroy()), timeoutMs);
+      timer = setTimeout(
+        () => (continueOnTimeout ? finish(detectAtTimeout(buf)) : socket.destroy()),
+        timeoutMs,
+      );
     socket.on('data', onData);
     socket.on('end', onEnd);
     socket.once('close', () => timer && clearTimeout(timer));

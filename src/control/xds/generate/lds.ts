@@ -133,7 +133,7 @@ export function inboundListener(ctx: GenerateContext): GeneratedResource<Listene
         filter_chains: [
           {
             name: 'inbound-http',
-            filter_chain_match: { application_protocols: ['http/1.1', 'h2c'] },
+            filter_chain_match: { application_protocols: ['http/1.1', 'http/1.0', 'h2c'] },
             filters: [
               {
                 name: HCM_FILTER_NAME,

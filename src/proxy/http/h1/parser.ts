@@ -5,8 +5,9 @@ import type { RequestHead } from '../request-head.ts';
 /** Outcome of parsing a head from the bytes received so far. */
 export type HeadOutcome = 'complete' | 'incomplete' | 'invalid' | 'too_large';
 
-/** How a message body is delimited. */
-export type BodyFraming = 'none' | 'length' | 'chunked' | 'eof';
+import type { BodyFraming } from './body-reader.ts';
+
+export { type BodyFraming, BodyReader } from './body-reader.ts';
 
 /** Largest head accepted (Envoy's default max_request_headers_kb is 60). */
 export const MAX_HEAD_BYTES = 60 * 1024;
@@ -140,11 +141,6 @@ function parseHeaderLines(text: string, from: number, out: string[], info: HeadI
   let upgrade = '';
   let te = '';
   const len = text.length;
-  // NUL anywhere in a head is invalid; checking the whole text once is cheaper than per value.
-  if (text.indexOf('\0', from) >= 0) {
-    info.error = 'invalid header value';
-    return false;
-  }
   while (pos < len) {
     let eol = text.indexOf('\r', pos);
     if (eol < 0) eol = len;
@@ -256,7 +252,7 @@ function parseHeaderLines(text: string, from: number, out: string[], info: HeadI
   return true;
 }
 
-/** The decimal number `text[from..to)` spells, or -1 when it is empty or not all digits. */
+/** The decimal number `text[from..to)` spells, or -1 when it is empty, not all digits or too large. */
 function digits(text: string, from: number, to: number): number {
   if (to <= from) return -1;
   let n = 0;
@@ -264,8 +260,45 @@ function digits(text: string, from: number, to: number): number {
     const d = text.charCodeAt(i) - 48;
     if (d < 0 || d > 9) return -1;
     n = n * 10 + d;
+    if (n > Number.MAX_SAFE_INTEGER) return -1;
   }
   return n;
+}
+
+/**
+ * Control bytes a head may not hold anywhere: CR and LF appear only as CRLF line ends (checked
+ * line by line) and HTAB only inside header values (names, method and target are checked apart).
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control bytes is the point
+const HEAD_CTL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
+
+/** Why `text` (a whole head without its final CRLFCRLF) is malformed at the byte level, or ''. */
+function headBytesError(text: string, firstLineEnd: number): string {
+  if (HEAD_CTL.test(text)) return 'control character in head';
+  const lf = text.indexOf('\n');
+  if (lf >= 0 && lf !== firstLineEnd + 1) return 'bare LF in head';
+  return '';
+}
+
+/** True when `buf` holds an LF that no CR precedes (a head with bare-LF line ends). */
+function hasBareLf(buf: Buffer): boolean {
+  for (let i = buf.indexOf(10); i >= 0; i = buf.indexOf(10, i + 1))
+    if (i === 0 || buf[i - 1] !== 13) return true;
+  return false;
+}
+
+/** True when `target` is all visible ASCII (RFC 9112 3.2: no SP, no control, no raw non-ASCII byte). */
+function isVisibleAscii(target: string): boolean {
+  for (let i = 0; i < target.length; i++) {
+    const c = target.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+/** A method is a token without lowercase letters (methods are case-sensitive; nginx refuses `get` too). */
+function isMethod(method: string): boolean {
+  return isToken(method) && !/[a-z]/.test(method);
 }
 
 /** True when `text[from..to)` is `lower` in any case (`lower` is lowercase letters and '-'). */
@@ -321,13 +354,15 @@ export function findHeadEnd(buf: Buffer): number {
  */
 export function parseRequestHead(buf: Buffer, head: RequestHead, info: HeadInfo): HeadOutcome {
   const end = findHeadEnd(buf);
-  if (end < 0) return buf.length > MAX_HEAD_BYTES ? 'too_large' : 'incomplete';
+  if (end < 0) return incompleteHead(buf, info);
   if (end > MAX_HEAD_BYTES) return 'too_large';
   info.headLength = end;
   info.host = undefined;
   const text = latin1(buf, 0, end - 4);
   let lineEnd = text.indexOf('\r\n');
   if (lineEnd < 0) lineEnd = text.length;
+  info.error = headBytesError(text, lineEnd);
+  if (info.error !== '') return 'invalid';
   const sp1 = text.indexOf(' ');
   const sp2 = text.lastIndexOf(' ', lineEnd);
   if (sp1 <= 0 || sp2 <= sp1) {
@@ -346,8 +381,12 @@ export function parseRequestHead(buf: Buffer, head: RequestHead, info: HeadInfo)
     info.error = 'unsupported HTTP version';
     return 'invalid';
   }
-  if (!isToken(method) || target.length === 0 || target.indexOf(' ') >= 0) {
-    info.error = 'malformed request line';
+  if (!isMethod(method)) {
+    info.error = 'invalid method';
+    return 'invalid';
+  }
+  if (target.length === 0 || !isVisibleAscii(target)) {
+    info.error = 'malformed request target';
     return 'invalid';
   }
   head.method = method;
@@ -358,7 +397,9 @@ export function parseRequestHead(buf: Buffer, head: RequestHead, info: HeadInfo)
   if (info.minor === 0 && /keep-alive/i.test(findRaw(text, 'connection'))) info.close = false;
   const c0 = target.charCodeAt(0);
   if (c0 === 47 /* / */) {
-    head.path = target;
+    // A fragment is never sent to a server (RFC 9110 4.2.5); Envoy strips it, so must a policy check.
+    const hash = target.indexOf('#');
+    head.path = hash < 0 ? target : target.slice(0, hash);
     head.authority = host ?? '';
   } else if (method === 'CONNECT') {
     head.path = '';
@@ -384,6 +425,16 @@ export function parseRequestHead(buf: Buffer, head: RequestHead, info: HeadInfo)
   return 'complete';
 }
 
+/** A head not yet complete: too large, already malformed (a bare LF), or waiting for more bytes. */
+function incompleteHead(buf: Buffer, info: HeadInfo): HeadOutcome {
+  if (buf.length > MAX_HEAD_BYTES) return 'too_large';
+  if (hasBareLf(buf)) {
+    info.error = 'bare LF in head';
+    return 'invalid';
+  }
+  return 'incomplete';
+}
+
 function findRaw(text: string, name: string): string {
   const m = new RegExp(`\\r\\n${name}:([^\\r]*)`, 'i').exec(text);
   return m ? m[1] : '';
@@ -392,13 +443,15 @@ function findRaw(text: string, name: string): string {
 /** Parses a response head into `headers` (flat, lowercase) and `info`. */
 export function parseResponseHead(buf: Buffer, headers: string[], info: HeadInfo): HeadOutcome {
   const end = findHeadEnd(buf);
-  if (end < 0) return buf.length > MAX_HEAD_BYTES ? 'too_large' : 'incomplete';
+  if (end < 0) return incompleteHead(buf, info);
   if (end > MAX_HEAD_BYTES) return 'too_large';
   info.headLength = end;
   info.host = undefined;
   const text = latin1(buf, 0, end - 4);
   let lineEnd = text.indexOf('\r\n');
   if (lineEnd < 0) lineEnd = text.length;
+  info.error = headBytesError(text, lineEnd);
+  if (info.error !== '') return 'invalid';
   // HTTP/1.1 200 OK
   if (!text.startsWith('HTTP/1.') || (text.charCodeAt(12) !== 32 && lineEnd > 12)) {
     info.error = 'malformed status line';
@@ -428,111 +481,6 @@ export function parseResponseHead(buf: Buffer, headers: string[], info: HeadInfo
   return 'complete';
 }
 
-/**
- * Walks a message body across socket reads. In `decode` mode chunked bodies are de-chunked into
- * `decoded` (the caller drains it); otherwise only the message end is located and bytes pass as-is.
- */
-export class BodyReader {
-  framing: BodyFraming = 'none';
-  /** Bytes left of a content-length body or of the current chunk. */
-  remaining = 0;
-  /** Chunked state: 0 size line, 1 data, 2 CRLF after data, 3 trailer lines, 4 done. */
-  private state = 0;
-  private line = '';
-  /** De-chunked data slices of the last `read` (decode mode only). */
-  decoded: Buffer[] = [];
-  decode = false;
-  /** Trailer lines of a chunked body (raw text, without the final CRLF). */
-  trailers = '';
-  /** Set when the body is malformed. */
-  error = '';
-
-  start(framing: BodyFraming, contentLength: number, decode: boolean): void {
-    this.framing = framing;
-    this.remaining = framing === 'length' ? contentLength : 0;
-    this.state = 0;
-    this.line = '';
-    this.decode = decode;
-    this.decoded.length = 0;
-    this.trailers = '';
-    this.error = '';
-  }
-
-  /** True when the whole body has been read. */
-  get done(): boolean {
-    if (this.framing === 'length') return this.remaining === 0;
-    if (this.framing === 'chunked') return this.state === 4;
-    return this.framing === 'none';
-  }
-
-  /**
-   * Consumes body bytes from `buf[start..]`; returns how many belong to this body (the rest is
-   * the next message). Returns -1 on a malformed chunked body.
-   */
-  read(buf: Buffer, start: number): number {
-    const len = buf.length - start;
-    if (this.framing === 'eof') return len;
-    if (this.framing === 'length') {
-      const n = Math.min(len, this.remaining);
-      this.remaining -= n;
-      return n;
-    }
-    if (this.framing !== 'chunked') return 0;
-    let i = start;
-    const end = buf.length;
-    while (i < end && this.state !== 4) {
-      switch (this.state) {
-        case 0:
-        case 3: {
-          const nl = buf.indexOf(10, i);
-          const stop = nl < 0 ? end : nl + 1;
-          this.line += latin1(buf, i, stop);
-          i = stop;
-          if (this.line.length > 4096) return this.fail('chunk line too long');
-          if (nl < 0) break;
-          const line = this.line.endsWith('\r\n') ? this.line.slice(0, -2) : this.line.slice(0, -1);
-          this.line = '';
-          if (this.state === 3) {
-            if (line === '') this.state = 4;
-            else this.trailers += `${line}\r\n`;
-            break;
-          }
-          const semi = line.indexOf(';');
-          const hex = (semi < 0 ? line : line.slice(0, semi)).trim();
-          if (!/^[0-9a-fA-F]{1,15}$/.test(hex)) return this.fail('invalid chunk size');
-          this.remaining = Number.parseInt(hex, 16);
-          this.state = this.remaining === 0 ? 3 : 1;
-          break;
-        }
-        case 1: {
-          const avail = end - i;
-          const n = Math.min(avail, this.remaining);
-          if (this.decode) this.decoded.push(buf.subarray(i, i + n));
-          i += n;
-          this.remaining -= n;
-          if (this.remaining === 0) {
-            this.state = 2;
-            this.line = '';
-          }
-          break;
-        }
-        case 2: {
-          const c = buf[i++];
-          if (c === 10) this.state = 0;
-          else if (c !== 13) return this.fail('missing CRLF after chunk');
-          break;
-        }
-      }
-    }
-    return i - start;
-  }
-
-  private fail(reason: string): number {
-    this.error = reason;
-    return -1;
-  }
-}
-
 /** Serialises `[name, value, ...]` as header lines (each ending CRLF). */
 export function headerLines(headers: readonly string[]): string {
   let out = '';
@@ -560,15 +508,24 @@ export const STATUS_TEXT: Record<number, string> = {
   303: 'See Other',
   307: 'Temporary Redirect',
   308: 'Permanent Redirect',
+  204: 'No Content',
+  304: 'Not Modified',
   400: 'Bad Request',
+  401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not Found',
+  405: 'Method Not Allowed',
   408: 'Request Timeout',
+  411: 'Length Required',
   413: 'Payload Too Large',
+  414: 'URI Too Long',
+  426: 'Upgrade Required',
+  429: 'Too Many Requests',
   431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   501: 'Not Implemented',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
   504: 'Gateway Timeout',
+  505: 'HTTP Version Not Supported',
 };

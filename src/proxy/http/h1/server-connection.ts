@@ -211,11 +211,11 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
   private requestBody(buf: Buffer, off: number): void {
     const n = this.reqReader.read(buf, off);
     if (n < 0) {
-      this.abort('DPE');
+      this.badRequestBody();
       return;
     }
     if (n > 0) {
-      if (this.reqReader.decode && this.reqReader.framing === 'chunked') {
+      if ((this.reqReader.decode || this.reqReader.reframe) && this.reqReader.framing === 'chunked') {
         const parts = this.reqReader.decoded;
         for (let i = 0; i < parts.length; i++) this.sendBody(parts[i]);
         parts.length = 0;
@@ -302,7 +302,8 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
     const head = this.head;
     head.remoteAddress = this.remoteAddress;
     if (this.info.close) this.closeAfter = true;
-    this.reqReader.start(this.info.framing, this.info.contentLength, false);
+    // Chunked bodies are re-framed: the upstream never parses the client's chunk bytes.
+    this.reqReader.start(this.info.framing, this.info.contentLength, false, true);
     if (this.info.expectContinue && this.info.minor === 1) this.socket.write(CONTINUE);
     if (this.reqReader.done) this.reqDone = true;
     this.grpc = isGrpc(head.get('content-type'));
@@ -1134,6 +1135,20 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
     this.closeAfter = true;
     this.reqDone = true;
     this.localReply(status, detail, 'DPE');
+  }
+
+  /** A malformed request body: 400 when no response has started (else a reset); no upstream reuse. */
+  private badRequestBody(): void {
+    this.hcm.stats.protocolError++;
+    if (this.mirrors !== null) for (const m of this.mirrors) m.abort();
+    this.mirrors = null;
+    if (this.h2Upstream) {
+      this.h2Upstream.abort();
+      this.h2Upstream = null;
+    }
+    this.reqDone = true;
+    this.closeAfter = true;
+    this.localReply(400, this.reqReader.error, 'DPE');
   }
 
   /** Ends the exchange abruptly (mid-response failure or bad request body). */

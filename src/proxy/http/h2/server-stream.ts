@@ -94,7 +94,10 @@ export class H2ServerStream implements H1ResponseHandler, FilterStream {
     head.method = String(headers[':method'] ?? 'GET');
     head.scheme = String(headers[':scheme'] ?? 'http');
     head.authority = String(headers[':authority'] ?? headers.host ?? '');
-    head.path = String(headers[':path'] ?? '');
+    const path = String(headers[':path'] ?? '');
+    // A fragment is never part of a request (RFC 9110 4.2.5); Envoy strips it before any filter.
+    const hash = path.indexOf('#');
+    head.path = hash < 0 ? path : path.slice(0, hash);
     head.remoteAddress = stream.session?.socket?.remoteAddress ?? '';
     for (const [name, value] of Object.entries(headers)) {
       if (name.startsWith(':') || HOP_BY_HOP.has(name)) continue;
