@@ -64,7 +64,7 @@ export function analyze(input: AnalysisInput): AnalysisFinding[] {
 }
 
 /** Namespaces that exist for `name.ns` host qualification, as the snapshot counts them. */
-function namespacesOf(input: AnalysisInput): Set<string> {
+export function namespacesOf(input: Omit<AnalysisInput, 'workloadsKnown'>): Set<string> {
   return new Set([
     'default',
     input.snapshot.mesh.rootNamespace,

@@ -21,6 +21,8 @@ export interface Resource {
   kind: string;
   metadata: ObjectMeta;
   spec: Record<string, unknown>;
+  /** What weft made of the resource, added when it is shown (`weft get`); never stored or read. */
+  status?: unknown;
 }
 
 /** Identifies one resource: kind (case as registered, e.g. `VirtualService`), namespace and name. */

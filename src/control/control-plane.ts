@@ -6,7 +6,7 @@ import { buildSnapshot } from '../model/snapshot.ts';
 import type { MeshSettings, MeshSnapshot } from '../model/types.ts';
 import { ControlPlaneMetrics } from '../observe/control-plane-metrics.ts';
 import { logger } from '../observe/log.ts';
-import { analyzeRoute, meshAnalyzer } from './api/analyze.ts';
+import { analyzeRoute, meshAnalyzer, statusReporter } from './api/analyze.ts';
 import { type ApiRoute, ApiServer } from './api/server.ts';
 import type { BootstrapResponse } from './api/types.ts';
 import { caRoutes } from './ca/api.ts';
@@ -154,10 +154,12 @@ export class ControlPlane {
         registry.onChange(() => this.#scheduleRebuild()),
       );
 
-      const analyzer = meshAnalyzer({ store, workloads: () => registry.list(), mesh: this.#mesh });
+      const analysis = { store, workloads: () => registry.list(), mesh: this.#mesh };
+      const analyzer = meshAnalyzer(analysis);
       this.#api = new ApiServer(this.config.api, {
         store,
         analyzer,
+        status: statusReporter(analysis),
         bootstrap: (localAddress) => this.#bootstrap(localAddress),
         authorizeWrite: (req) => {
           const access = ca.operatorToken.authorizeWrite({

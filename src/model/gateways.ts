@@ -48,8 +48,11 @@ export function intersectHostnames(listener: string, route: readonly string[]): 
   return [...out];
 }
 
-/** Why a parent did not take a route (Gateway API's `Accepted: false` reasons, in words). */
-type Attachment =
+/** Gateway API's reasons for a route condition `Accepted: False`. */
+export type NotAcceptedReason = 'NoMatchingParent' | 'NotAllowedByListeners' | 'NoMatchingListenerHostname';
+
+/** Whether a parent took a route; when not, why (Gateway API's `Accepted: false` reason, and in words). */
+export type Attachment =
   | {
       outcome: 'attached';
       group: string;
@@ -58,7 +61,7 @@ type Attachment =
       exportTo: string[];
       namespace: string;
     }
-  | { outcome: 'refused'; reason: string };
+  | { outcome: 'refused'; reason: string; condition: NotAcceptedReason };
 
 function parentText(parent: RouteParent): string {
   const section =
@@ -74,7 +77,8 @@ function acceptsRoute(server: GatewayServer, gateway: GatewayModel, route: Gatew
   return server.port.protocol === 'HTTP' || server.port.protocol === 'HTTPS';
 }
 
-function attach(
+/** Whether `parent` takes `route` (a Service parent always does). */
+export function attach(
   route: GatewayApiRouteModel,
   parent: RouteParent,
   gateways: readonly GatewayModel[],
@@ -98,21 +102,31 @@ function attach(
   if (gateway === undefined)
     return {
       outcome: 'refused',
+      condition: 'NoMatchingParent',
       reason: `Gateway ${parent.namespace}/${parent.name} (gateway.networking.k8s.io) does not exist`,
     };
   if (gateway.notServed !== undefined)
-    return { outcome: 'refused', reason: `Gateway ${parent.namespace}/${parent.name}: ${gateway.notServed}` };
+    return {
+      outcome: 'refused',
+      condition: 'NoMatchingParent',
+      reason: `Gateway ${parent.namespace}/${parent.name}: ${gateway.notServed}`,
+    };
   const listeners = gateway.servers.filter(
     (s) =>
       (parent.sectionName === undefined || s.name === parent.sectionName) &&
       (parent.port === undefined || s.port.number === parent.port),
   );
   if (listeners.length === 0)
-    return { outcome: 'refused', reason: `${parentText(parent)} names no listener of the Gateway` };
+    return {
+      outcome: 'refused',
+      condition: 'NoMatchingParent',
+      reason: `${parentText(parent)} names no listener of the Gateway`,
+    };
   const accepting = listeners.filter((s) => acceptsRoute(s, gateway, route));
   if (accepting.length === 0)
     return {
       outcome: 'refused',
+      condition: 'NotAllowedByListeners',
       reason: `no listener of ${parentText(parent)} allows ${route.kind}s from namespace ${route.namespace} (allowedRoutes)`,
     };
   const hosts = new Set<string>();
@@ -126,6 +140,7 @@ function attach(
   if (hosts.size === 0)
     return {
       outcome: 'refused',
+      condition: 'NoMatchingListenerHostname',
       reason: `no hostname of the route matches a listener of ${parentText(parent)}`,
     };
   // Only the chosen listeners' ports, when the route named a section or port.

@@ -59,6 +59,52 @@ test('weft analyze -f, weft apply and weft analyze over what the control plane h
     'stored resources have no file',
   );
 
+  const route = await runCli(['get', 'httproute', 'shop', '-o', 'json', '--server', apiUrl]);
+  assert.equal(route.code, 0, route.stderr);
+  assert.deepEqual((JSON.parse(route.stdout) as { status: unknown }).status, {
+    parents: [
+      {
+        parentRef: {
+          group: 'gateway.networking.k8s.io',
+          kind: 'Gateway',
+          namespace: 'default',
+          name: 'missing-gateway',
+        },
+        controllerName: 'weft.dev/gateway-controller',
+        conditions: [
+          {
+            type: 'Accepted',
+            status: 'False',
+            reason: 'NoMatchingParent',
+            message: 'Gateway default/missing-gateway (gateway.networking.k8s.io) does not exist',
+            observedGeneration: 1,
+          },
+          {
+            type: 'ResolvedRefs',
+            status: 'True',
+            reason: 'ResolvedRefs',
+            message: 'every backendRef resolves',
+            observedGeneration: 1,
+          },
+        ],
+      },
+    ],
+    validationMessages: [
+      {
+        code: 'RouteNotAttached',
+        field: 'spec.parentRefs[0]',
+        message:
+          'the HTTPRoute attaches to no Gateway or Service, so it routes nothing: Gateway default/missing-gateway (gateway.networking.k8s.io) does not exist',
+      },
+    ],
+  });
+  const vs = await runCli(['get', 'vs', 'reviews', '-o', 'yaml', '--server', apiUrl]);
+  assert.match(vs.stdout, /status:\n {2}conditions:\n {4}- type: Accepted\n {6}status: "True"/);
+  assert.match(
+    vs.stdout,
+    /- type: ResolvedRefs\n {6}status: "False"\n {6}reason: SubsetNotFound\n {6}message: subset v3 is not defined/,
+  );
+
   const checked = await runCli(['check', '--server', apiUrl]);
   assert.match(
     checked.stdout,

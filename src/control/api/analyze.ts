@@ -1,5 +1,6 @@
 // `POST /api/v1/analyze` and apply's analysis warnings: the stored resources, overlaid with a request's, analyzed with the registry's workloads.
-import { analyze, placeFinding } from '../../analysis/analyze.ts';
+import { analyze, namespacesOf, placeFinding } from '../../analysis/analyze.ts';
+import { resourceStatus } from '../../analysis/status.ts';
 import type { PlacedFinding } from '../../analysis/types.ts';
 import type { Resource } from '../../config/resource.ts';
 import { keyOf, resourceKeyString } from '../../config/resource.ts';
@@ -23,22 +24,37 @@ export interface AnalyzerDeps {
   mesh: MeshSettings;
 }
 
+/** Everything stored, with `overlay` in place, as a snapshot with the registry's workloads. */
+function overlaid(deps: AnalyzerDeps, overlay: readonly ParsedResource[]) {
+  const byKey = new Map<string, Resource>(deps.store.list().map((r) => [resourceKeyString(keyOf(r)), r]));
+  for (const parsed of overlay) byKey.set(resourceKeyString(keyOf(parsed.resource)), parsed.resource);
+  const resources = [...byKey.values()];
+  const snapshot = snapshotFromResources({
+    resources,
+    workloads: [...deps.workloads()],
+    mesh: deps.mesh,
+    version: 0,
+  });
+  return { resources, snapshot };
+}
+
+/** Adds `status` to stored resources: what weft made of each (`weft get -o yaml`). */
+export type StatusReporter = (resources: readonly Resource[]) => Resource[];
+
+export function statusReporter(deps: AnalyzerDeps): StatusReporter {
+  return (shown) => {
+    if (shown.length === 0) return [];
+    const { resources, snapshot } = overlaid(deps, []);
+    const findings = analyze({ resources, snapshot, workloadsKnown: true });
+    const namespaces = namespacesOf({ resources, snapshot });
+    return shown.map((r) => ({ ...r, status: resourceStatus(r, snapshot, findings, namespaces) }));
+  };
+}
+
 export function meshAnalyzer(deps: AnalyzerDeps): MeshAnalyzer {
   return (overlay) => {
-    const byKey = new Map<string, Resource>(deps.store.list().map((r) => [resourceKeyString(keyOf(r)), r]));
-    const given = new Map<string, ParsedResource>();
-    for (const parsed of overlay) {
-      const key = resourceKeyString(keyOf(parsed.resource));
-      byKey.set(key, parsed.resource);
-      given.set(key, parsed);
-    }
-    const resources = [...byKey.values()];
-    const snapshot = snapshotFromResources({
-      resources,
-      workloads: [...deps.workloads()],
-      mesh: deps.mesh,
-      version: 0,
-    });
+    const given = new Map(overlay.map((p) => [resourceKeyString(keyOf(p.resource)), p]));
+    const { resources, snapshot } = overlaid(deps, overlay);
     return analyze({ resources, snapshot, workloadsKnown: true }).map((finding) =>
       placeFinding(finding, (f) => {
         const parsed = given.get(resourceKeyString(f.resource));

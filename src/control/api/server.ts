@@ -1,6 +1,8 @@
 // The control-plane HTTP/JSON API (node:http): readiness, apply/delete, resources, watch, bootstrap.
+
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Resource } from '../../config/resource.ts';
 import {
   MethodNotAllowedError,
   NotFoundError,
@@ -12,7 +14,7 @@ import {
 } from '../../errors.ts';
 import { logger } from '../../observe/log.ts';
 import type { Store } from '../store/store.ts';
-import type { MeshAnalyzer } from './analyze.ts';
+import type { MeshAnalyzer, StatusReporter } from './analyze.ts';
 import { applySources, deleteSources } from './apply.ts';
 import { MAX_BODY_BYTES, readJsonBody } from './body.ts';
 import { sendError, sendJson, toWeftError } from './http.ts';
@@ -40,6 +42,8 @@ export interface ApiContext {
   bootstrap(localAddress: string | undefined): BootstrapResponse | undefined;
   /** Finds mesh problems in applied resources; `apply` adds them to its warnings. Absent: no analysis. */
   analyzer?: MeshAnalyzer;
+  /** Adds each shown resource's `status` (Accepted, ResolvedRefs, ...). Absent: resources are shown as stored. */
+  status?: StatusReporter;
   /** More routes served next to the built-in ones (e.g. the CA's); a path may not repeat a built-in one. */
   routes?: ApiRoute[];
   /**
@@ -184,6 +188,7 @@ export class ApiServer {
 
   #buildRoutes(): Route[] {
     const store = this.#context.store;
+    const withStatus = (items: Resource[]) => this.#context.status?.(items) ?? items;
     const sourcesBody = async (request: ApiRequest) => toSourcesRequest(await request.readJson());
     const route = (path: string, methods: Route['methods']): Route => ({
       pattern: path.split('/').filter((s) => s !== ''),
@@ -219,10 +224,14 @@ export class ApiServer {
           sendJson(request.res, 200, await deleteSources(store, await sourcesBody(request))),
       }),
       route('/api/v1/resources', {
-        GET: ({ url, res }) => sendJson(res, 200, listResources(store, url.searchParams)),
+        GET: ({ url, res }) => {
+          const list = listResources(store, url.searchParams);
+          sendJson(res, 200, { ...list, items: withStatus(list.items) });
+        },
       }),
       route('/api/v1/resources/:kind/:namespace/:name', {
-        GET: ({ params, res }) => sendJson(res, 200, getResource(store, params[0], params[1], params[2])),
+        GET: ({ params, res }) =>
+          sendJson(res, 200, withStatus([getResource(store, params[0], params[1], params[2])])[0]),
         DELETE: async ({ params, res }) =>
           sendJson(res, 200, await deleteResource(store, params[0], params[1], params[2])),
       }),
