@@ -36,7 +36,12 @@ export function analyze(input: AnalysisInput): AnalysisFinding[] {
     if (result?.outcome !== 'compiled') continue;
     const key = keyOf(resource);
     const c = result.compiled;
-    if (c.kind === 'VirtualService') services.push({ key, model: c.virtualService });
+    if (c.kind === 'VirtualService')
+      services.push({
+        key,
+        model: c.virtualService,
+        ...(resource.kind === 'TrafficSplit' ? { destinationsAt: ['spec', 'backends'] } : {}),
+      });
     else if (c.kind === 'DestinationRule') rules.push({ key, model: c.destinationRule });
     else if (c.kind === 'AuthorizationPolicy') policies.push({ key, ...c.authorizationPolicy });
     else if (c.kind === 'RequestAuthentication') policies.push({ key, ...c.requestAuthentication });

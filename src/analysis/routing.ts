@@ -15,6 +15,8 @@ import type { AnalysisFinding } from './types.ts';
 export interface ReadVirtualService {
   key: ResourceKey;
   model: VirtualServiceModel;
+  /** Set when the resource is not a VirtualService (a TrafficSplit): where its destinations are written. */
+  destinationsAt?: FieldPath;
 }
 
 /** Every destination of a VirtualService with the path of its `destination` field. */
@@ -33,7 +35,9 @@ function destinations(vs: VirtualServiceModel): { to: RouteDestination; path: Fi
 
 /** Every destination of every VirtualService, with its resource. */
 function allDestinations(services: readonly ReadVirtualService[]) {
-  return services.flatMap(({ key, model }) => destinations(model).map((d) => ({ key, ...d })));
+  return services.flatMap(({ key, model, destinationsAt }) =>
+    destinations(model).map((d) => ({ key, ...d, path: destinationsAt ?? d.path })),
+  );
 }
 
 /** A host is known when a service (ServiceEntry, sidecar, WorkloadEntry) has it. */
@@ -79,7 +83,7 @@ export function unknownHosts(
     out.push({
       code: 'HostNotFound',
       resource: key,
-      path: [...path, 'host'],
+      path: path.at(-1) === 'destination' ? [...path, 'host'] : path,
       message: `no service has host ${to.host}: no sidecar serves it and no ServiceEntry declares it, so requests routed here fail with 503`,
       hint: `check the spelling, start the service's sidecar (weft run --service ${to.host.split('.')[0]} ...), or declare it with a ServiceEntry`,
     });
@@ -121,7 +125,7 @@ export function conflictingVirtualServices(services: readonly ReadVirtualService
       out.push({
         code: 'ConflictingVirtualServices',
         resource: entry.key,
-        path: ['spec', 'hosts', entry.model.hosts.indexOf(host)],
+        path: entry.destinationsAt ? ['spec', 'service'] : ['spec', 'hosts', entry.model.hosts.indexOf(host)],
         message: `VirtualServices ${names.join(', ')} all route host ${host} for sidecars; their routes are merged oldest first, so a catch-all route in one hides the routes of the others`,
         hint: `merge them into one VirtualService for ${host}`,
       });

@@ -16,6 +16,7 @@ import { readWorkloadEntry } from './istio/workload-entry.ts';
 import { readHttpLocalRateLimitPolicy } from './linkerd/http-local-rate-limit-policy.ts';
 import { readServiceProfile } from './linkerd/service-profile.ts';
 import { readHttpRouteGroup } from './smi/http-route-group.ts';
+import { readTrafficSplit } from './smi/traffic-split.ts';
 import { readTrafficTarget } from './smi/traffic-target.ts';
 import { readMeshConfig } from './weft/mesh-config.ts';
 import { readRateLimit } from './weft/rate-limit.ts';
@@ -148,6 +149,18 @@ const DEFINITIONS: readonly KindDefinition[] = [
     read: (check, spec, context) => {
       const trafficTarget = readTrafficTarget(check, spec, context);
       return trafficTarget && { kind: 'TrafficTarget', trafficTarget };
+    },
+  },
+  {
+    // Read as the VirtualService it means for the model (the root service's weighted route).
+    kind: 'TrafficSplit',
+    apiVersions: ['split.smi-spec.io/v1alpha4', 'split.smi-spec.io/v1alpha3', 'split.smi-spec.io/v1alpha2'],
+    plural: 'trafficsplits',
+    shortNames: ['ts'],
+    namespaced: true,
+    read: (check, spec, context) => {
+      const virtualService = readTrafficSplit(check, spec, context);
+      return virtualService && { kind: 'VirtualService', virtualService };
     },
   },
   {

@@ -38,6 +38,7 @@ test('listKinds names the supported kinds with their API versions', () => {
       'AuthorizationPolicy',
       'RequestAuthentication',
       'TrafficTarget',
+      'TrafficSplit',
       'HTTPRouteGroup',
       'Gateway',
       'HTTPRoute',

@@ -211,3 +211,35 @@ describe('Istio YAML as upstream writes it', () => {
     ]);
   });
 });
+
+describe('SMI TrafficSplit', () => {
+  test("the root service's traffic is split across the backends by relative weight", () => {
+    const text = `apiVersion: split.smi-spec.io/v1alpha4
+kind: TrafficSplit
+metadata: {name: website, namespace: shop}
+spec:
+  service: website
+  backends:
+  - {service: website-v1, weight: 1}
+  - {service: website-v2, weight: 3}
+  - {service: website-v3, weight: 0}
+`;
+    const compiled = compileYaml(text);
+    assert.ok(compiled.kind === 'VirtualService');
+    assert.deepEqual(compiled.virtualService.hosts, ['website.shop.svc.cluster.local']);
+    assert.deepEqual(compiled.virtualService.gateways, ['mesh']);
+    assert.deepEqual(compiled.virtualService.http[0].route, [
+      { host: 'website-v1.shop.svc.cluster.local', weight: 25 },
+      { host: 'website-v2.shop.svc.cluster.local', weight: 75 },
+    ]);
+    assert.deepEqual(
+      issues(text.replace('  backends:', '  matches: [{kind: HTTPRouteGroup, name: g}]\n  backends:')),
+      [
+        'spec.matches: field matches is not supported by weft (yet): splits limited to HTTPRouteGroup matches are not implemented; use a VirtualService with match and weighted route [unsupported]',
+      ],
+    );
+    assert.deepEqual(issues(text.replace(/weight: \d/g, 'weight: 0')), [
+      'spec.backends: every backend weight is 0; give at least one a weight [invalid]',
+    ]);
+  });
+});

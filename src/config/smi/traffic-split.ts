@@ -1,0 +1,60 @@
+// SMI TrafficSplit (split.smi-spec.io) → a VirtualService for the root service: its traffic split across backend services by relative weight.
+import type { RouteDestination, VirtualServiceModel } from '../../model/types.ts';
+import type { Check } from '../check.ts';
+import type { ResourceContext } from '../istio/common.ts';
+import { host } from '../istio/common.ts';
+import type { Reader } from '../read.ts';
+import { integer, list, object, readObject } from '../read.ts';
+import { toPercentages } from '../weights.ts';
+
+const backend = (context: ResourceContext): Reader<{ host: string; weight: number }> =>
+  object((f) => {
+    const to = f.required('service', host(context, { wildcard: false }));
+    const weight = f.required('weight', integer(0, 2 ** 31 - 1));
+    return to === undefined || weight === undefined ? undefined : { host: to, weight };
+  });
+
+/**
+ * Reads `spec` of a TrafficSplit: requests for `service` (every port) go to the `backends`
+ * services in proportion to their weights (relative; 0 sends nothing), as SMI says.
+ */
+export function readTrafficSplit(
+  check: Check,
+  spec: unknown,
+  context: ResourceContext,
+): VirtualServiceModel | undefined {
+  return readObject(
+    check,
+    spec,
+    ['spec'],
+    (f) => {
+      const root = f.required('service', host(context, { wildcard: false }));
+      const backends = f.required('backends', list(backend(context), { nonEmpty: true })) ?? [];
+      if (root === undefined || backends.length === 0) return undefined;
+      const total = backends.reduce((sum, b) => sum + b.weight, 0);
+      if (total === 0) {
+        check.error(f.at('backends'), 'every backend weight is 0; give at least one a weight');
+        return undefined;
+      }
+      const percentages = toPercentages(backends.map((b) => b.weight));
+      const route: RouteDestination[] = backends
+        .map((b, i) => ({ host: b.host, weight: percentages[i] }))
+        .filter((d) => d.weight > 0);
+      return {
+        name: context.name,
+        namespace: context.namespace,
+        hosts: [root],
+        gateways: ['mesh'],
+        http: [{ name: `${context.namespace}/${context.name}`, matches: [], route, mirrors: [] }],
+        tcp: [],
+        exportTo: ['*'],
+      };
+    },
+    {
+      unsupported: {
+        matches:
+          'splits limited to HTTPRouteGroup matches are not implemented; use a VirtualService with match and weighted route',
+      },
+    },
+  );
+}
