@@ -1,24 +1,24 @@
 // Istio StringMatch (`exact`, `prefix`, `regex`) and the regular expressions it may carry.
+import { RE2JS } from 're2js';
 import type { StringMatch } from '../../model/types.ts';
 import type { Check, FieldPath } from '../check.ts';
 import type { Reader } from '../read.ts';
 import { describe, isPlainObject } from '../read.ts';
 
 /**
- * Why `pattern` cannot be used as a route regex, or undefined. Envoy evaluates RE2 and weft's
- * proxy evaluates JavaScript, so a pattern must be valid in both: no lookaround, no backreferences.
+ * Why `pattern` cannot be used as a regex, or undefined. Envoy and weft's proxy both evaluate RE2
+ * (weft through re2js, in linear time), so a pattern must be valid RE2: lookaround and
+ * backreferences, which RE2 lacks, are refused here rather than when a proxy applies them.
  */
 export function regexError(pattern: string): string | undefined {
   if (/\(\?<?[=!]/.test(pattern))
     return `regex "${pattern}" uses lookaround, which RE2 (Envoy's regex engine) lacks`;
   if (/\\[1-9]|\\k</.test(pattern)) return `regex "${pattern}" uses a backreference, which RE2 lacks`;
-  if (/^\(\?[a-zA-Z]+\)/.test(pattern))
-    return `regex "${pattern}" uses inline flags, which weft does not support`;
   try {
-    new RegExp(pattern);
+    RE2JS.compile(pattern);
     return undefined;
   } catch (error) {
-    return `regex "${pattern}" is not valid: ${(error as Error).message}`;
+    return `regex "${pattern}" is not valid RE2: ${(error as Error).message}`;
   }
 }
 

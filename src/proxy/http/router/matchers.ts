@@ -1,4 +1,5 @@
 // String, header and query-parameter matchers of Envoy's route API, compiled once per RouteConfiguration.
+import { RE2JS } from 're2js';
 import { checkFields, list, type Msg, msg, num, str, unsupported, wrappedBool } from '../../common/fields.ts';
 import type { RequestHead } from '../request-head.ts';
 
@@ -7,9 +8,15 @@ export interface StringMatcher {
   kind: 'exact' | 'prefix' | 'suffix' | 'contains' | 'regex';
   /** The literal (lowercased when ignoreCase). */
   value: string;
-  regex?: RegExp;
+  regex?: Regex;
   ignoreCase: boolean;
 }
+
+/**
+ * A compiled regex with RE2 syntax and semantics, matched in time linear in the input (re2js, a
+ * JavaScript port of RE2), as Envoy's `safe_regex`: no pattern can make a request stall the proxy.
+ */
+export type Regex = RE2JS;
 
 /** envoy.config.route.v3.HeaderMatcher, compiled. */
 export interface HeaderMatcher {
@@ -30,10 +37,13 @@ export interface QueryParameterMatcher {
   string?: StringMatcher;
 }
 
-/** Compiles a regex with RE2's full-match semantics as Envoy's `safe_regex` uses them. */
-export function fullRegex(pattern: string, where: string, flags = ''): RegExp {
+/**
+ * Compiles an RE2 pattern (`flags` 'i': case-insensitive). Match it with `testExact` (Envoy's
+ * full match) or `matcher(s).replaceAll`. Syntax RE2 lacks (lookaround, backreferences) is refused.
+ */
+export function fullRegex(pattern: string, where: string, flags = ''): Regex {
   try {
-    return new RegExp(`^(?:${pattern})$`, flags);
+    return RE2JS.compile(pattern, flags.includes('i') ? RE2JS.CASE_INSENSITIVE : 0);
   } catch (err) {
     return unsupported(where, `regex '${pattern}' (${(err as Error).message})`);
   }
@@ -76,7 +86,7 @@ export function matchString(m: StringMatcher, input: string): boolean {
     case 'contains':
       return v.includes(m.value);
     case 'regex':
-      return m.regex!.test(input);
+      return m.regex!.testExact(input);
   }
 }
 

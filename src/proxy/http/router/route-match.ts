@@ -36,7 +36,7 @@ export function findRoute(vhost: VirtualHost, head: RequestHead): Route | undefi
           if (p !== m.value) continue;
           break;
         case 'regex':
-          if (!m.regex!.test(p)) continue;
+          if (!m.regex!.testExact(p)) continue;
           break;
         case 'separated':
           if (!(p === m.value || (p.startsWith(m.value) && p.charCodeAt(m.value.length) === 47))) continue;
@@ -123,8 +123,7 @@ export function rewritePath(action: ForwardAction, route: Route, path: string): 
     const q = path.indexOf('?');
     const p = q < 0 ? path : path.slice(0, q);
     const rest = q < 0 ? '' : path.slice(q);
-    action.regexRewrite.regex.lastIndex = 0;
-    return p.replace(action.regexRewrite.regex, action.regexRewrite.substitution) + rest;
+    return action.regexRewrite.regex.matcher(p).replaceAll(action.regexRewrite.substitution) + rest;
   }
   return path;
 }

@@ -22,6 +22,7 @@ import {
   fullRegex,
   type HeaderMatcher,
   type QueryParameterMatcher,
+  type Regex,
 } from './matchers.ts';
 import type { MirrorPolicy } from './mirror.ts';
 
@@ -69,7 +70,7 @@ export interface ForwardAction {
   /** Idle timeout of the stream in ms; 0 = none. */
   idleTimeoutMs: number;
   prefixRewrite?: string;
-  regexRewrite?: { regex: RegExp; substitution: string };
+  regexRewrite?: { regex: Regex; substitution: string };
   hostRewriteLiteral?: string;
   hostRewriteHeader?: string;
   autoHostRewrite: boolean;
@@ -109,7 +110,7 @@ export type RouteAction = ForwardAction | RedirectAction | DirectResponseAction;
 export interface RouteMatch {
   path: 'prefix' | 'path' | 'regex' | 'separated' | 'connect';
   value: string;
-  regex?: RegExp;
+  regex?: Regex;
   caseSensitive: boolean;
   headers: HeaderMatcher[];
   query: QueryParameterMatcher[];
@@ -290,7 +291,7 @@ function compileForward(a: Msg, where: string): ForwardAction {
       typeof a.prefixRewrite === 'string' && a.prefixRewrite !== '' ? a.prefixRewrite : undefined,
     regexRewrite: rr
       ? {
-          regex: new RegExp(str(msg(rr.pattern)?.regex), 'g'),
+          regex: fullRegex(str(msg(rr.pattern)?.regex), `${where}.regex_rewrite.pattern`),
           substitution: str(rr.substitution).replace(/\\(\d)/g, '$$$1'),
         }
       : undefined,

@@ -21,6 +21,7 @@ import {
   matchQuery,
   parseQuery,
   type QueryParameterMatcher,
+  type Regex,
   type StringMatcher,
 } from '../../router/matchers.ts';
 import { DEFAULT_LOCATIONS, type TokenLocation } from './extractor.ts';
@@ -64,7 +65,7 @@ export type Requirement =
 export interface RuleMatch {
   path: 'prefix' | 'path' | 'regex' | 'separated';
   value: string;
-  regex?: RegExp;
+  regex?: Regex;
   caseSensitive: boolean;
   headers: readonly HeaderMatcher[];
   query: readonly QueryParameterMatcher[];
@@ -292,7 +293,7 @@ export function ruleMatches(m: RuleMatch, head: RequestHead): boolean {
   const p = m.caseSensitive || m.path === 'regex' ? raw : raw.toLowerCase();
   if (m.path === 'prefix' && !p.startsWith(m.value)) return false;
   if (m.path === 'path' && p !== m.value) return false;
-  if (m.path === 'regex' && !m.regex!.test(p)) return false;
+  if (m.path === 'regex' && !m.regex!.testExact(p)) return false;
   if (
     m.path === 'separated' &&
     !(p === m.value || (p.startsWith(m.value) && p.charCodeAt(m.value.length) === 47))
