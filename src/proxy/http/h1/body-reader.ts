@@ -30,6 +30,19 @@ const DONE = 4;
 const DATA_LF = 5;
 
 const CRLF = Buffer.from('\r\n');
+/** Size lines of re-framed chunks by size: bodies repeat a few sizes, so most are made once. */
+const SIZE_LINES = new Map<number, Buffer>();
+const MAX_SIZE_LINES = 256;
+
+function sizeLineBytes(size: number): Buffer {
+  let line = SIZE_LINES.get(size);
+  if (line === undefined) {
+    line = Buffer.from(`${size.toString(16)}\r\n`, 'latin1');
+    if (SIZE_LINES.size >= MAX_SIZE_LINES) SIZE_LINES.clear();
+    SIZE_LINES.set(size, line);
+  }
+  return line;
+}
 const LAST_CHUNK = Buffer.from('0\r\n');
 
 /** The value of hex digits `s`, or -1 when `s` is not 1+ hex digits or too large. */
@@ -158,7 +171,7 @@ export class BodyReader {
       if (this.reframe && !this.decode) this.decoded.push(LAST_CHUNK);
     } else {
       this.state = DATA;
-      if (this.reframe && !this.decode) this.decoded.push(Buffer.from(`${size.toString(16)}\r\n`, 'latin1'));
+      if (this.reframe && !this.decode) this.decoded.push(sizeLineBytes(size));
     }
     return true;
   }

@@ -369,7 +369,8 @@ export function parseRequestHead(buf: Buffer, head: RequestHead, info: HeadInfo)
     info.error = 'malformed request line';
     return 'invalid';
   }
-  const method = knownMethod(text, sp1) ?? text.slice(0, sp1);
+  const known = knownMethod(text, sp1);
+  const method = known ?? text.slice(0, sp1);
   const target = text.slice(sp1 + 1, sp2);
   const version =
     lineEnd - sp2 - 1 === 8 && text.startsWith('HTTP/1.', sp2 + 1) ? text.charCodeAt(lineEnd - 1) : 0;
@@ -381,7 +382,7 @@ export function parseRequestHead(buf: Buffer, head: RequestHead, info: HeadInfo)
     info.error = 'unsupported HTTP version';
     return 'invalid';
   }
-  if (!isMethod(method)) {
+  if (known === undefined && !isMethod(method)) {
     info.error = 'invalid method';
     return 'invalid';
   }
