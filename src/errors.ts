@@ -29,6 +29,13 @@ export class WeftError extends Error {
   }
 }
 
+/** The store cannot be reached or did not take a write (etcd unreachable, no quorum). Nothing was changed. */
+export class StoreUnavailableError extends WeftError {
+  constructor(message: string, cause?: unknown) {
+    super('WEFT_STORE_UNAVAILABLE', message, { userError: false, status: 503, cause });
+  }
+}
+
 /** A command-line flag or argument is missing or malformed. */
 export class UsageError extends WeftError {
   constructor(message: string) {
@@ -232,6 +239,7 @@ export const ERROR_CODES = [
   'WEFT_SERVER_UNAVAILABLE',
   'WEFT_UNAUTHORIZED',
   'WEFT_STORE_CORRUPT',
+  'WEFT_STORE_UNAVAILABLE',
   'WEFT_BAD_REQUEST',
   'WEFT_XDS_NACK',
   'WEFT_XDS_NODE_INVALID',

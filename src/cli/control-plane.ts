@@ -6,6 +6,7 @@ import { parseDuration } from '../config/duration.ts';
 import type { CaOptions } from '../control/ca/ca-service.ts';
 import { MAX_CERT_TTL_MS, MIN_CERT_TTL_MS } from '../control/ca/certificate-authority.ts';
 import { ControlPlane, type ControlPlaneConfig, type HostPort } from '../control/control-plane.ts';
+import { chooseStore } from '../control/ha/store-choice.ts';
 import { DEFAULT_GRACE_MS } from '../control/registry/memory.ts';
 import { xdsControlPlaneParts } from '../control/xds/wiring.ts';
 import { UsageError } from '../errors.ts';
@@ -23,6 +24,11 @@ interface ControlPlaneOptions {
   caChain?: string;
   certTtl: string;
   outboundTrafficPolicy: string;
+  store: string;
+  etcdCacert?: string;
+  etcdCert?: string;
+  etcdKey?: string;
+  etcdLeaseTtl: string;
 }
 
 /** `127.0.0.1:15080`, `[::1]:15080`, `localhost:0` → host and port; anything else is a UsageError. */
@@ -120,9 +126,24 @@ export function register(program: Command): void {
       'hosts that are no service: ALLOW_ANY passes them through, REGISTRY_ONLY answers 502 (a MeshConfig resource overrides it)',
       'ALLOW_ANY',
     )
+    .option(
+      '--store <store>',
+      'file (embedded, in --data-dir) or etcd://HOST:PORT[,HOST:PORT...][/PREFIX]',
+      'file',
+    )
+    .option('--etcd-cacert <file>', 'PEM CA of the etcd members (TLS)')
+    .option('--etcd-cert <file>', 'PEM client certificate for etcd')
+    .option('--etcd-key <file>', 'PEM private key of --etcd-cert')
+    .option(
+      '--etcd-lease-ttl <duration>',
+      'etcd: a dead replica is gone, and leadership moves, within this',
+      '5s',
+    )
     .action(async (opts: ControlPlaneOptions) => {
-      const controlPlane = new ControlPlane(toConfig(opts), xdsControlPlaneParts());
+      const store = chooseStore({ ...opts, leaseTtlMs: milliseconds('--etcd-lease-ttl', opts.etcdLeaseTtl) });
+      const controlPlane = new ControlPlane(toConfig(opts), store.with(xdsControlPlaneParts()));
       const addresses = await controlPlane.start();
+      await store.started(addresses);
       const log = logger({ component: 'control-plane' });
       let signals = 0;
       const shutdown = (signal: NodeJS.Signals) => {
@@ -132,17 +153,20 @@ export function register(program: Command): void {
           process.exit(1);
         }
         log.info({ signal }, 'shutting down');
-        controlPlane.stop().then(
-          () => {
-            process.exitCode = 0;
-            // Everything is closed; exit even if a stray handle (a slow client socket) lingers.
-            setTimeout(() => process.exit(0), 1000).unref();
-          },
-          (err: unknown) => {
-            log.error({ err }, 'shutdown failed');
-            process.exit(1);
-          },
-        );
+        controlPlane
+          .stop()
+          .then(() => store.close())
+          .then(
+            () => {
+              process.exitCode = 0;
+              // Everything is closed; exit even if a stray handle (a slow client socket) lingers.
+              setTimeout(() => process.exit(0), 1000).unref();
+            },
+            (err: unknown) => {
+              log.error({ err }, 'shutdown failed');
+              process.exit(1);
+            },
+          );
       };
       process.on('SIGINT', shutdown);
       process.on('SIGTERM', shutdown);

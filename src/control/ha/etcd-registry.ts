@@ -1,0 +1,261 @@
+// The workload registry shared by control-plane replicas: each registration is an etcd key owned by the replica that serves its proxy.
+//
+// `P/registry/<uid>` holds `{replica, workload}`. A replica puts the key when a proxy's stream
+// joins (taking it over from the previous owner after a reconnect) and deletes it one grace
+// period after the last stream left, unless another replica took it meanwhile. Registrations of
+// a replica that died are removed by the leader once their owner has been gone for a grace period
+// (`pruneOrphans`). Every replica watches the prefix, so all of them push the same endpoints.
+import { isDeepStrictEqual } from 'node:util';
+import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
+import type { Workload } from '../../model/types.ts';
+import { logger } from '../../observe/log.ts';
+import type { WorkloadRegistry } from '../registry/registry.ts';
+
+export interface EtcdRegistryConfig {
+  client: Etcd3;
+  prefix: string;
+  /** This replica's id (the owner written into its registrations). */
+  replicaId: string;
+  /** How long a registration outlives its last stream (`--registry-grace`, ms). */
+  graceMs: number;
+}
+
+interface Registration {
+  replica: string;
+  workload: Workload;
+}
+
+interface Seen extends Registration {
+  /** etcd mod revision of the key, for compare-and-delete. */
+  modRevision: string;
+}
+
+interface Local {
+  workload: Workload;
+  /** Mod revision of our last successful put (undefined until it succeeded). */
+  modRevision?: string;
+  removal?: NodeJS.Timeout;
+}
+
+const RETRY_MS = 1000;
+
+export class EtcdRegistry implements WorkloadRegistry {
+  readonly #client: Etcd3;
+  readonly #prefix: string;
+  readonly #replicaId: string;
+  readonly #graceMs: number;
+  readonly #log = logger({ component: 'registry' });
+  /** Registrations as etcd has them (any replica). */
+  readonly #seen = new Map<string, Seen>();
+  /** Workloads whose streams this replica serves (or served within the grace period). */
+  readonly #local = new Map<string, Local>();
+  readonly #listeners = new Set<() => void>();
+  /** Leader bookkeeping: when each orphaned registration was first seen without its owner. */
+  readonly #orphanedSince = new Map<string, number>();
+  readonly #unsynced = new Set<string>();
+  #retry: NodeJS.Timeout | undefined;
+  #watcher: Watcher | undefined;
+  #sorted: readonly Workload[] | undefined;
+  #closed = false;
+
+  private constructor(config: EtcdRegistryConfig) {
+    this.#client = config.client;
+    this.#prefix = `${config.prefix}/registry/`;
+    this.#replicaId = config.replicaId;
+    this.#graceMs = config.graceMs;
+  }
+
+  /** Loads every registration and watches for changes; the registry is complete when this resolves. */
+  static async open(config: EtcdRegistryConfig): Promise<EtcdRegistry> {
+    const registry = new EtcdRegistry(config);
+    const loaded = await config.client.getAll().prefix(registry.#prefix).exec();
+    for (const kv of loaded.kvs) registry.#apply('Put', kv);
+    registry.#watcher = await config.client
+      .watch()
+      .prefix(registry.#prefix)
+      .startRevision(String(Number(loaded.header.revision) + 1))
+      .create();
+    registry.#watcher.on('data', (res: IWatchResponse) => registry.#onWatch(res));
+    registry.#watcher.on('error', (err: Error) => registry.#log.error({ err }, 'registry watch failed'));
+    return registry;
+  }
+
+  join(workload: Workload): void {
+    const before = this.#effective(workload.uid);
+    const local = this.#local.get(workload.uid);
+    if (local?.removal) clearTimeout(local.removal);
+    this.#local.set(workload.uid, { workload, modRevision: undefined });
+    this.#put(workload.uid);
+    if (this.#settle(workload.uid, before)) this.#changed();
+  }
+
+  leave(uid: string): void {
+    const local = this.#local.get(uid);
+    if (!local || local.removal) return;
+    local.removal = setTimeout(() => this.#remove(uid), this.#graceMs);
+    local.removal.unref();
+  }
+
+  list(): readonly Workload[] {
+    if (!this.#sorted) {
+      const all = new Map<string, Workload>();
+      for (const [uid, seen] of this.#seen) all.set(uid, seen.workload);
+      for (const [uid, local] of this.#local) all.set(uid, local.workload);
+      this.#sorted = [...all.values()].sort((a, b) => (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0));
+    }
+    return this.#sorted;
+  }
+
+  onChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => {
+      this.#listeners.delete(listener);
+    };
+  }
+
+  /**
+   * Leader work: deletes registrations whose owner has not been among `liveReplicas` for a grace
+   * period (its proxy never came back to any replica). Returns how many it deleted.
+   */
+  async pruneOrphans(liveReplicas: ReadonlySet<string>, now = Date.now()): Promise<number> {
+    let pruned = 0;
+    for (const uid of this.#orphanedSince.keys())
+      if (!this.#seen.has(uid) || liveReplicas.has(this.#seen.get(uid)!.replica))
+        this.#orphanedSince.delete(uid);
+    for (const [uid, seen] of this.#seen) {
+      if (liveReplicas.has(seen.replica)) continue;
+      const since = this.#orphanedSince.get(uid);
+      if (since === undefined) {
+        this.#orphanedSince.set(uid, now);
+        continue;
+      }
+      if (now - since < this.#graceMs) continue;
+      const result = await this.#client
+        .if(this.#key(uid), 'Mod', '==', seen.modRevision)
+        .then(this.#client.delete().key(this.#key(uid)))
+        .commit();
+      if (result.succeeded) {
+        pruned++;
+        this.#orphanedSince.delete(uid);
+        this.#log.info({ uid, owner: seen.replica }, 'removed a registration whose replica is gone');
+      }
+    }
+    return pruned;
+  }
+
+  /** Stops timers and the watch. Registrations stay: the proxies reconnect to another replica. */
+  close(): void {
+    this.#closed = true;
+    for (const local of this.#local.values()) if (local.removal) clearTimeout(local.removal);
+    if (this.#retry) clearTimeout(this.#retry);
+    this.#listeners.clear();
+    void this.#watcher?.cancel().catch(() => undefined);
+  }
+
+  /** What list() shows for `uid`: this replica's own view first, then etcd's. */
+  #effective(uid: string): Workload | undefined {
+    return this.#local.get(uid)?.workload ?? this.#seen.get(uid)?.workload;
+  }
+
+  /** After a change to `uid`: refresh list() and tell listeners if what it shows for `uid` changed. */
+  #settle(uid: string, before: Workload | undefined): boolean {
+    this.#sorted = undefined;
+    return !isDeepStrictEqual(before, this.#effective(uid));
+  }
+
+  #key(uid: string): string {
+    return `${this.#prefix}${encodeURIComponent(uid)}`;
+  }
+
+  #put(uid: string): void {
+    const local = this.#local.get(uid);
+    if (!local || this.#closed) return;
+    const value: Registration = { replica: this.#replicaId, workload: local.workload };
+    this.#client
+      .put(this.#key(uid))
+      .value(JSON.stringify(value))
+      .exec()
+      .then(
+        (res) => {
+          if (this.#local.get(uid) === local) local.modRevision = res.header.revision;
+          this.#unsynced.delete(uid);
+        },
+        (err: Error) => {
+          this.#log.warn({ uid, err: err.message }, 'could not register a workload in etcd; retrying');
+          this.#unsynced.add(uid);
+          this.#retry ??= setTimeout(() => {
+            this.#retry = undefined;
+            for (const u of [...this.#unsynced]) this.#put(u);
+          }, RETRY_MS);
+        },
+      );
+  }
+
+  /** The grace period after the last stream left ended: delete the key if it is still ours. */
+  #remove(uid: string): void {
+    const local = this.#local.get(uid);
+    if (!local || this.#closed) return;
+    const key = this.#key(uid);
+    const done = (deleted: boolean) => {
+      if (this.#local.get(uid) !== local) return; // re-joined meanwhile
+      const before = this.#effective(uid);
+      this.#local.delete(uid);
+      // Without the delete (not ours any more, or etcd unreachable) what etcd holds stays listed.
+      if (this.#settle(uid, before)) this.#changed();
+      this.#log.info({ uid, deleted }, 'workload left its grace period');
+    };
+    if (local.modRevision === undefined) return done(false);
+    this.#client
+      .if(key, 'Mod', '==', local.modRevision)
+      .then(this.#client.delete().key(key))
+      .commit()
+      .then(
+        (res) => done(res.succeeded),
+        (err: Error) => {
+          this.#log.warn({ uid, err: err.message }, 'could not delete a registration; the leader prunes it');
+          done(false);
+        },
+      );
+  }
+
+  #apply(type: 'Put' | 'Delete', kv: IKeyValue): boolean {
+    const uid = decodeURIComponent(kv.key.toString('utf8').slice(this.#prefix.length));
+    const before = this.#effective(uid);
+    if (type === 'Delete') {
+      this.#seen.delete(uid);
+      return this.#settle(uid, before);
+    }
+    let value: Registration;
+    try {
+      value = JSON.parse(kv.value.toString('utf8')) as Registration;
+    } catch {
+      this.#log.error({ uid }, 'ignoring a registration that is not JSON');
+      return false;
+    }
+    this.#seen.set(uid, { ...value, modRevision: kv.mod_revision });
+    const local = this.#local.get(uid);
+    // Another replica took over a workload we still hold in its grace period: it is theirs now.
+    if (local?.removal && value.replica !== this.#replicaId) {
+      clearTimeout(local.removal);
+      this.#local.delete(uid);
+    }
+    return this.#settle(uid, before);
+  }
+
+  #onWatch(res: IWatchResponse): void {
+    if (this.#closed) return;
+    let changed = false;
+    for (const event of res.events) if (this.#apply(event.type, event.kv)) changed = true;
+    if (changed) this.#changed();
+  }
+
+  #changed(): void {
+    for (const listener of [...this.#listeners]) {
+      try {
+        listener();
+      } catch (err) {
+        this.#log.error({ err }, 'registry listener threw');
+      }
+    }
+  }
+}
