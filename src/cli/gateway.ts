@@ -148,7 +148,11 @@ export function register(program: Command): void {
     )
     .option('--service-account <sa>', 'service account (identity); defaults to the gateway name')
     .option('--admin-port <port>', 'admin port: /ready, /stats/prometheus, /config_dump (0 picks one)', '0')
-    .option('--server <url>', 'control-plane API URL', environment.server)
+    .option(
+      '--server <url>',
+      'control-plane API URL (several replicas: URL,URL; the proxy fails over)',
+      environment.server,
+    )
     .option('--xds <host:port>', 'xDS address (skips asking --server for it)')
     .option('--drain-timeout <duration>', 'on SIGTERM, wait this long for in-flight requests', '5s')
     .option(

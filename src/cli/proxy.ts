@@ -120,7 +120,11 @@ export function register(program: Command): void {
       'admin port: /ready, /stats/prometheus, /config_dump, /clusters (0 picks one)',
       '15000',
     )
-    .option('--server <url>', 'control-plane API URL', environment.server)
+    .option(
+      '--server <url>',
+      'control-plane API URL (several replicas: URL,URL; the proxy fails over)',
+      environment.server,
+    )
     .option('--xds <host:port>', 'xDS address (skips asking --server for it)')
     .option('--drain-timeout <duration>', 'on SIGTERM, wait this long for in-flight requests', '5s')
     .option('--concurrency <n>', 'worker processes serving traffic (multi-core mode when more than 1)', '1')

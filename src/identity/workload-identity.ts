@@ -41,7 +41,7 @@ const realTimers: IdentityTimers = {
 };
 
 export interface WorkloadIdentityConfig {
-  /** Control-plane API URL, e.g. `http://127.0.0.1:15080`. */
+  /** Control-plane API URL, e.g. `http://127.0.0.1:15080`; several, comma-separated, are tried in turn. */
   server: string;
   /** The bootstrap token itself, or `{ file }` holding it (re-read before every request, so it can be replaced). */
   token: string | { file: string };
@@ -91,6 +91,8 @@ export class WorkloadIdentity {
   #context: SecureContext | undefined;
   #timer: unknown;
   #failures = 0;
+  /** Index (modulo the number of servers) of the control plane asked next; moves on after a failure. */
+  #serverIndex = 0;
   #closed = false;
   #inflight: Promise<IdentitySnapshot> | undefined;
 
@@ -253,7 +255,8 @@ export class WorkloadIdentity {
     const key = await generateWorkloadKey();
     const body: CertificateRequest = { csr: key.csrPem };
     if (this.#config.ttlMs !== undefined) body.ttl = `${Math.round(this.#config.ttlMs)}ms`;
-    const url = new URL(CA_API_PATHS.certificates, this.#config.server);
+    const servers = this.#config.server.split(',');
+    const url = new URL(CA_API_PATHS.certificates, servers[this.#serverIndex % servers.length]);
     let res: PostResult;
     try {
       res = await postJson(url, body, {
@@ -261,12 +264,14 @@ export class WorkloadIdentity {
         timeoutMs: this.#config.requestTimeoutMs ?? 10_000,
       });
     } catch (err) {
+      this.#serverIndex++;
       throw new ServerUnavailableError(
         `cannot reach the control plane at ${url.origin} for a certificate (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
         err,
       );
     }
     const text = res.text;
+    if (res.status >= 500) this.#serverIndex++;
     if (res.status < 200 || res.status > 299) throw errorFromResponse(res.status, text, url.origin);
     return parseCertificateResponse(text, key.keyPem, url.origin);
   }

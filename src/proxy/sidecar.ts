@@ -34,7 +34,10 @@ export interface SidecarConfig {
   inboundPort: number;
   outboundPort: number;
   adminPort: number;
-  /** Control-plane API URL (the xDS address is learnt from its /api/v1/bootstrap). */
+  /**
+   * Control-plane API URL (the xDS address is learnt from its /api/v1/bootstrap); several replicas,
+   * comma-separated, are all asked, and the proxy fails over between them.
+   */
   server: string;
   /** Skip the bootstrap call and use this xDS address. */
   xdsAddress?: string;
@@ -88,33 +91,45 @@ function getText(url: URL, timeoutMs: number): Promise<{ statusCode: number; bod
   });
 }
 
-/** Asks the control plane's API where its xDS server is; retries until `timeoutMs`. */
+/** Asks one control plane's API where its xDS server is. */
+async function bootstrapOnce(server: string): Promise<{ xdsAddress: string; trustDomain: string }> {
+  const res = await getText(new URL('/api/v1/bootstrap', server), 5000);
+  if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}`);
+  const body = JSON.parse(res.body) as { xdsAddress?: unknown; trustDomain?: unknown };
+  if (typeof body.xdsAddress !== 'string' || body.xdsAddress === '')
+    throw new Error('the answer has no xdsAddress');
+  return {
+    xdsAddress: body.xdsAddress,
+    trustDomain: typeof body.trustDomain === 'string' ? body.trustDomain : 'cluster.local',
+  };
+}
+
+/**
+ * Asks the control plane's API where its xDS server is; retries until `timeoutMs`. `server` may
+ * name several replicas, comma-separated: every one that answers adds its xDS address to the
+ * comma-separated `xdsAddress`, which the ADS client fails over between.
+ */
 export async function fetchBootstrap(
   server: string,
   timeoutMs: number,
 ): Promise<{ xdsAddress: string; trustDomain: string }> {
   const deadline = Date.now() + timeoutMs;
+  const servers = server.split(',');
   let delay = 200;
   let lastError = '';
   for (;;) {
-    try {
-      const res = await getText(new URL('/api/v1/bootstrap', server), 5000);
-      const text = res.body;
-      if (res.statusCode === 200) {
-        const body = JSON.parse(text) as { xdsAddress?: unknown; trustDomain?: unknown };
-        if (typeof body.xdsAddress === 'string' && body.xdsAddress !== '')
-          return {
-            xdsAddress: body.xdsAddress,
-            trustDomain: typeof body.trustDomain === 'string' ? body.trustDomain : 'cluster.local',
-          };
-        lastError = 'the answer has no xdsAddress';
-      } else lastError = `HTTP ${res.statusCode}`;
-    } catch (err) {
-      lastError = err instanceof Error ? err.message : String(err);
-    }
+    const answers = await Promise.allSettled(servers.map(bootstrapOnce));
+    const found = answers.flatMap((a) => (a.status === 'fulfilled' ? [a.value] : []));
+    if (found.length > 0)
+      return {
+        xdsAddress: [...new Set(found.map((f) => f.xdsAddress))].join(','),
+        trustDomain: found[0].trustDomain,
+      };
+    const failed = answers.find((a) => a.status === 'rejected');
+    lastError = failed ? String((failed.reason as Error)?.message ?? failed.reason) : '';
     if (Date.now() + delay > deadline)
       throw new ServerUnavailableError(
-        `cannot get the xDS address from ${server}/api/v1/bootstrap: ${lastError}`,
+        `cannot get the xDS address from ${servers.map((s) => `${s}/api/v1/bootstrap`).join(', ')}: ${lastError}`,
       );
     await new Promise((r) => setTimeout(r, delay));
     delay = Math.min(delay * 2, 2000);

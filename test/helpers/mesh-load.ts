@@ -1,5 +1,68 @@
 // Test helper: a steady request loop through a sidecar's outbound port that counts every failed request.
 import http from 'node:http';
+import { eventuallyTrue } from './eventually.ts';
+import { request } from './http-client.ts';
+import { startWeft, type WeftProcess } from './process.ts';
+
+const PROXY_READY = /weft proxy ready: .* outbound 127\.0\.0\.1:(\d+) admin 127\.0\.0\.1:(\d+)/;
+
+/** Starts `weft proxy --server SERVERS ...args` on free ports, adds it to `procs`, and returns its outbound port. */
+export async function startSidecar(servers: string[], args: string[], procs: WeftProcess[]): Promise<number> {
+  const proc = await startWeft(
+    [
+      'proxy',
+      '--server',
+      servers.join(','),
+      '--inbound-port',
+      '0',
+      '--outbound-port',
+      '0',
+      '--admin-port',
+      '0',
+      ...args,
+    ],
+    { ready: PROXY_READY, timeoutMs: 60_000 },
+  );
+  procs.push(proc);
+  return Number(proc.ready[1]);
+}
+
+/** Waits until `reviews` subset v2 answers 200 through the sidecar whose outbound port is `out`. */
+export async function waitForSubset(out: number, what: string): Promise<void> {
+  await eventuallyTrue(what, async () => {
+    const res = await request(out, { host: 'reviews', path: '/', headers: { 'x-subset': 'v2' } });
+    if (res.status !== 200) throw new Error(`${res.status} ${res.body.toString().slice(0, 120)}`);
+    return true;
+  });
+}
+
+/** A VirtualService that sends `x-subset: v2` to subset v2 of `reviews` (the rest to v1), and its DestinationRule. */
+export const HEADER_ROUTE = `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews}
+spec:
+  hosts: [reviews]
+  http:
+  - match: [{headers: {x-subset: {exact: v2}}}]
+    route: [{destination: {host: reviews, subset: v2}}]
+  - route: [{destination: {host: reviews, subset: v1}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews}
+spec:
+  host: reviews
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+`;
+
+/** Number of sidecars the control plane at `server` has an ADS stream with. */
+export async function connectedProxies(server: string): Promise<number> {
+  const res = await fetch(`${server}/api/v1/proxies`, { signal: AbortSignal.timeout(2000) });
+  const body = (await res.json()) as { proxies: unknown[] };
+  return body.proxies.length;
+}
 
 /** What a load loop saw. */
 export interface LoadResult {

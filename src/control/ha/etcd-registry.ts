@@ -204,7 +204,10 @@ export class EtcdRegistry implements WorkloadRegistry {
       if (this.#settle(uid, before)) this.#changed();
       this.#log.info({ uid, deleted }, 'workload left its grace period');
     };
-    if (local.modRevision === undefined) return done(false);
+    if (local.modRevision === undefined) {
+      done(false);
+      return;
+    }
     this.#client
       .if(key, 'Mod', '==', local.modRevision)
       .then(this.#client.delete().key(key))

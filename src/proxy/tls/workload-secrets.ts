@@ -29,7 +29,7 @@ export type TokenSource =
 
 /** Settings of a proxy's identity. */
 export interface WorkloadSecretsConfig {
-  /** Control-plane API URL. */
+  /** Control-plane API URL; several, comma-separated, are tried in turn. */
   server: string;
   namespace: string;
   serviceAccount: string;
@@ -152,17 +152,20 @@ function tokenClaims(token: string): { ns: string; sa: string } | undefined {
 
 /** Asks the control plane for a token for the proxy's own identity (allowed from loopback only). */
 async function mintToken(config: WorkloadSecretsConfig): Promise<string> {
-  if (!isLoopbackUrl(config.server))
+  const servers = config.server.split(',');
+  if (!servers.every(isLoopbackUrl))
     throw new UsageError(
       `weft proxy needs a bootstrap token when the control plane (${config.server}) is not on this host: create one there with weft token create --namespace ${config.namespace} --service-account ${config.serviceAccount}, store it in a file readable by this proxy only, and pass --token-file FILE`,
     );
-  const url = new URL(CA_API_PATHS.tokens, config.server);
+  let attempt = 0;
+  let url = new URL(CA_API_PATHS.tokens, servers[0]);
   const body: TokenRequest = { namespace: config.namespace, serviceAccount: config.serviceAccount };
   const deadline = Date.now() + (config.startTimeoutMs ?? 60_000);
   let delay = 250;
   for (;;) {
     let status = 0;
     let text = '';
+    url = new URL(CA_API_PATHS.tokens, servers[attempt++ % servers.length]);
     try {
       ({ status, text } = await postJson(url, body, { timeoutMs: 10_000 }));
     } catch (err) {

@@ -36,7 +36,7 @@ export interface XdsHandler {
 
 /** Settings of the ADS client. */
 export interface AdsClientConfig {
-  /** `host:port` of the control plane's xDS server. */
+  /** `host:port` of the control plane's xDS server; several, comma-separated, are tried in turn. */
   address: string;
   node: WireNode;
   /** First reconnect delay (ms); doubles up to `maxBackoffMs`, with jitter. */
@@ -74,6 +74,8 @@ export class AdsClient {
   private call: GrpcBidiCall | undefined;
   private readonly state = new Map<string, TypeState>();
   private attempt = 0;
+  /** Which of the comma-separated addresses the next stream goes to; moves on when a stream fails. */
+  private addressIndex = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   /** Responses are applied one at a time, in arrival order. */
@@ -106,7 +108,7 @@ export class AdsClient {
     this.counters.connects++;
     const call: GrpcBidiCall = new GrpcBidiCall(
       {
-        address: this.config.address,
+        address: this.nextAddress(),
         path: ADS_METHOD.path,
         maxMessageBytes: this.config.maxMessageBytes ?? 64 * 1024 * 1024,
         keepaliveIntervalMs: this.config.keepaliveIntervalMs ?? 30_000,
@@ -122,6 +124,11 @@ export class AdsClient {
       s.nonce = '';
       if (WILDCARD.has(t) || s.names.length > 0) this.send(call, t);
     }
+  }
+
+  private nextAddress(): string {
+    const addresses = this.config.address.split(',');
+    return addresses[this.addressIndex % addresses.length];
   }
 
   private onMessage(call: GrpcBidiCall, bytes: Buffer): void {
@@ -153,6 +160,8 @@ export class AdsClient {
     this.call = undefined;
     this.connected = false;
     this.counters.disconnects++;
+    // The next attempt goes to the next replica; the configuration in force stays meanwhile.
+    this.addressIndex++;
     if (this.closed) return;
     const base = Math.min(this.config.maxBackoffMs, this.config.initialBackoffMs * 2 ** this.attempt);
     const delay = Math.round(base / 2 + Math.random() * (base / 2));
