@@ -3,9 +3,9 @@ import { formatPath } from '../config/check.ts';
 import { compileResource } from '../config/compile.ts';
 import type { Resource } from '../config/resource.ts';
 import { keyOf } from '../config/resource.ts';
-import type { MeshSnapshot } from '../model/types.ts';
-import type { SelectingPolicy } from './attachment.ts';
-import { policiesSelectingNothing, unattachedRoutes } from './attachment.ts';
+import type { MeshSnapshot, ReferenceGrantModel } from '../model/types.ts';
+import type { ReadRoute, SelectingPolicy } from './attachment.ts';
+import { backendsNotPermitted, policiesSelectingNothing, unattachedRoutes } from './attachment.ts';
 import type { ReadVirtualService } from './routing.ts';
 import { conflictingVirtualServices, rulesForNoService, undefinedSubsets, unknownHosts } from './routing.ts';
 import type { AnalysisFinding, PlacedFinding } from './types.ts';
@@ -28,6 +28,8 @@ export function analyze(input: AnalysisInput): AnalysisFinding[] {
   const rules: { key: ReturnType<typeof keyOf>; model: import('../model/types.ts').DestinationRuleModel }[] =
     [];
   const policies: SelectingPolicy[] = [];
+  const routes: ReadRoute[] = [];
+  const grants: ReferenceGrantModel[] = [];
   for (const resource of input.resources) {
     const result = compileResource(resource, {
       domainSuffix: snapshot.mesh.domainSuffix,
@@ -46,11 +48,15 @@ export function analyze(input: AnalysisInput): AnalysisFinding[] {
     else if (c.kind === 'AuthorizationPolicy') policies.push({ key, ...c.authorizationPolicy });
     else if (c.kind === 'RequestAuthentication') policies.push({ key, ...c.requestAuthentication });
     else if (c.kind === 'PeerAuthentication') policies.push({ key, ...c.peerAuthentication });
+    else if (c.kind === 'HTTPRoute' || c.kind === 'GRPCRoute')
+      routes.push({ key, model: c.route, spec: resource.spec });
+    else if (c.kind === 'ReferenceGrant') grants.push(c.referenceGrant);
   }
   const findings = [
     ...undefinedSubsets(snapshot, services),
     ...conflictingVirtualServices(services),
     ...unattachedRoutes(snapshot),
+    ...backendsNotPermitted(routes, grants),
     ...(input.workloadsKnown
       ? [
           ...unknownHosts(snapshot, services),

@@ -2,7 +2,8 @@
 import type { FieldPath } from '../config/check.ts';
 import type { ResourceKey } from '../config/resource.ts';
 import { policyApplies } from '../model/policies.ts';
-import type { Labels, MeshSnapshot } from '../model/types.ts';
+import { isPermitted } from '../model/reference-grants.ts';
+import type { GatewayApiRouteModel, Labels, MeshSnapshot, ReferenceGrantModel } from '../model/types.ts';
 import type { AnalysisFinding } from './types.ts';
 
 /** `spec.parentRefs[2]: reason` → the path and the reason. */
@@ -62,4 +63,51 @@ export function policiesSelectingNothing(
         )} matches no workload${p.namespace === root ? '' : ` in namespace ${p.namespace}`}, so this ${p.key.kind} applies to nothing`,
       hint: `use the labels of a running workload (weft gives every sidecar app=<service> and version=<version>)${p.namespace === root ? '' : `, or move the policy to the workloads' namespace`}`,
     }));
+}
+
+/** A Gateway API route with its stored spec, for pointing at its backendRefs. */
+export interface ReadRoute {
+  key: ResourceKey;
+  model: GatewayApiRouteModel;
+  spec: Record<string, unknown>;
+}
+
+/** Where `backendRefs[]` names the Service `name` of `namespace` in a route's spec. */
+function backendRefPath(
+  spec: Record<string, unknown>,
+  routeNamespace: string,
+  namespace: string,
+  name: string,
+): FieldPath {
+  const rules = Array.isArray(spec.rules) ? spec.rules : [];
+  for (const [i, rule] of rules.entries()) {
+    const refs = Array.isArray(rule?.backendRefs) ? rule.backendRefs : [];
+    for (const [j, ref] of refs.entries())
+      if (ref?.name === name && (ref?.namespace ?? routeNamespace) === namespace)
+        return ['spec', 'rules', i, 'backendRefs', j];
+  }
+  return ['spec', 'rules'];
+}
+
+/** Backends in other namespaces that no ReferenceGrant there permits: their share of requests gets 500. */
+export function backendsNotPermitted(
+  routes: readonly ReadRoute[],
+  grants: readonly ReferenceGrantModel[],
+): AnalysisFinding[] {
+  const out: AnalysisFinding[] = [];
+  for (const { key, model, spec } of routes) {
+    const hosts = new Set(model.rules.flatMap((r) => (r.route.route ?? []).map((d) => d.host)));
+    for (const host of hosts) {
+      if (isPermitted(model, host, grants)) continue;
+      const [name, namespace] = host.split('.');
+      out.push({
+        code: 'BackendNotPermitted',
+        resource: key,
+        path: backendRefPath(spec, model.namespace, namespace, name),
+        message: `no ReferenceGrant in namespace ${namespace} lets ${model.kind}s of namespace ${model.namespace} use Service ${name}, so the requests meant for it get 500`,
+        hint: `add a ReferenceGrant in namespace ${namespace} with from {group: gateway.networking.k8s.io, kind: ${model.kind}, namespace: ${model.namespace}} and to {group: "", kind: Service, name: ${name}}`,
+      });
+    }
+  }
+  return out;
 }

@@ -68,6 +68,7 @@ function parentRefOf(parent: RouteParent): Record<string, string | number> {
 function routeStatus(
   route: GatewayApiRouteModel,
   snapshot: MeshSnapshot,
+  findings: readonly AnalysisFinding[],
   generation?: number,
 ): ResourceStatus {
   const gateways = snapshot.gateways ?? [];
@@ -88,6 +89,17 @@ function routeStatus(
           `no service has host ${missing.join(', ')}`,
           generation,
         );
+  const refused = findings.filter((f) => f.code === 'BackendNotPermitted');
+  const refs =
+    refused.length === 0
+      ? resolved
+      : condition(
+          'ResolvedRefs',
+          false,
+          'RefNotPermitted',
+          refused.map((f) => f.message).join('; '),
+          generation,
+        );
   const parents = route.parents
     .filter((p) => {
       if (p.kind !== 'Gateway') return true;
@@ -105,7 +117,7 @@ function routeStatus(
       return {
         parentRef: parentRefOf(parent),
         controllerName: CONTROLLER_NAME,
-        conditions: [accepted, resolved],
+        conditions: [accepted, refs],
       };
     });
   return { parents };
@@ -141,7 +153,7 @@ export function resourceStatus(
       ...extra,
     };
   if (result?.compiled.kind === 'HTTPRoute' || result?.compiled.kind === 'GRPCRoute')
-    return { ...routeStatus(result.compiled.route, snapshot, generation), ...extra };
+    return { ...routeStatus(result.compiled.route, snapshot, mine, generation), ...extra };
   const refs = mine.filter((f) => REF_REASONS[f.code] !== undefined);
   return {
     conditions: [

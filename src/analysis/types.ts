@@ -9,6 +9,7 @@ export type AnalysisCode =
   | 'DestinationRuleHostNotFound'
   | 'ConflictingVirtualServices'
   | 'RouteNotAttached'
+  | 'BackendNotPermitted'
   | 'SelectorMatchesNothing';
 
 /** One problem: valid YAML that is wrong as a mesh. */

@@ -4,6 +4,7 @@ import type { Check } from './check.ts';
 import { readGatewayApiGateway } from './gateway-api/gateway.ts';
 import { readGrpcRoute } from './gateway-api/grpc-route.ts';
 import { readHttpRoute } from './gateway-api/http-route.ts';
+import { readReferenceGrant } from './gateway-api/reference-grant.ts';
 import { readAuthorizationPolicy } from './istio/authorization-policy.ts';
 import type { ResourceContext } from './istio/common.ts';
 import { readDestinationRule } from './istio/destination-rule.ts';
@@ -210,6 +211,17 @@ const DEFINITIONS: readonly KindDefinition[] = [
     read: (check, spec, context) => {
       const route = readGrpcRoute(check, spec, context);
       return route && { kind: 'GRPCRoute', route };
+    },
+  },
+  {
+    kind: 'ReferenceGrant',
+    apiVersions: ['gateway.networking.k8s.io/v1beta1', 'gateway.networking.k8s.io/v1alpha2'],
+    plural: 'referencegrants',
+    shortNames: ['refgrant'],
+    namespaced: true,
+    read: (check, spec, context) => {
+      const referenceGrant = readReferenceGrant(check, spec, context);
+      return referenceGrant && { kind: 'ReferenceGrant', referenceGrant };
     },
   },
   {

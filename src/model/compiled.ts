@@ -8,6 +8,7 @@ import type {
   MeshConfigModel,
   PeerAuthenticationModel,
   RateLimitModel,
+  ReferenceGrantModel,
   RequestAuthenticationModel,
   Service,
   ServiceProfileModel,
@@ -30,6 +31,7 @@ export type CompiledSpec =
   | { kind: 'Gateway'; gateway: GatewayModel }
   | { kind: 'HTTPRoute'; route: GatewayApiRouteModel }
   | { kind: 'GRPCRoute'; route: GatewayApiRouteModel }
+  | { kind: 'ReferenceGrant'; referenceGrant: ReferenceGrantModel }
   | { kind: 'MeshConfig'; meshConfig: MeshConfigModel }
   | { kind: 'RateLimit'; rateLimit: RateLimitModel }
   | { kind: 'HTTPLocalRateLimitPolicy'; rateLimit: RateLimitModel }

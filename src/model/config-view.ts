@@ -13,6 +13,7 @@ import type {
   MeshSettings,
   PeerAuthenticationModel,
   RateLimitModel,
+  ReferenceGrantModel,
   RejectedResource,
   RequestAuthenticationModel,
   RetryRatioBudget,
@@ -74,6 +75,7 @@ interface Collected {
   httpRouteGroups: HttpRouteGroupModel[];
   gateways: GatewayModel[];
   gatewayRoutes: GatewayApiRouteModel[];
+  referenceGrants: ReferenceGrantModel[];
   meshConfigs: MeshConfigModel[];
   rateLimits: RateLimitModel[];
   retryRatioBudgets: Map<string, RetryRatioBudget>;
@@ -101,6 +103,7 @@ function collect(into: Collected, resource: CompiledResource): void {
   else if (compiled.kind === 'Gateway') into.gateways.push(compiled.gateway);
   else if (compiled.kind === 'HTTPRoute' || compiled.kind === 'GRPCRoute')
     into.gatewayRoutes.push(compiled.route);
+  else if (compiled.kind === 'ReferenceGrant') into.referenceGrants.push(compiled.referenceGrant);
   else if (compiled.kind === 'ServiceProfile') {
     // Its routes act as a VirtualService for the host; the oldest profile's budget wins.
     into.virtualServices.push(compiled.serviceProfile.virtualService);
@@ -126,13 +129,14 @@ export function assembleConfig(resources: Iterable<CompiledResource>, mesh: Mesh
     httpRouteGroups: [],
     gateways: [],
     gatewayRoutes: [],
+    referenceGrants: [],
     meshConfigs: [],
     rateLimits: [],
     retryRatioBudgets: new Map(),
   };
   for (const resource of [...resources].sort(byAge)) collect(c, resource);
   // Gateway API routes become VirtualServices (bound to their Gateway, or to `mesh` for a Service parent).
-  const gatewayApi = gatewayApiVirtualServices(c.gatewayRoutes, c.gateways);
+  const gatewayApi = gatewayApiVirtualServices(c.gatewayRoutes, c.gateways, c.referenceGrants);
   // The oldest MeshConfig that sets a field overrides the control plane's flag for it.
   const outboundPolicy = c.meshConfigs.find(
     (m) => m.outboundTrafficPolicy !== undefined,

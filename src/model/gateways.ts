@@ -1,12 +1,14 @@
 // Gateways in the model: which Gateways configure a gateway proxy, and Gateway API routes as VirtualServices.
 import { hostMatches, isWildcardHost } from './hostnames.ts';
 import { selectorMatches } from './labels.ts';
+import { withReferenceGrants } from './reference-grants.ts';
 import type {
   GatewayApiRouteModel,
   GatewayModel,
   GatewayServer,
   HttpRoute,
   Labels,
+  ReferenceGrantModel,
   RejectedResource,
   RouteParent,
   VirtualServiceModel,
@@ -185,9 +187,11 @@ export interface GatewayApiResult {
  * (GAMMA) give VirtualServices bound to `mesh` for the Service's host.
  */
 export function gatewayApiVirtualServices(
-  routes: readonly GatewayApiRouteModel[],
+  written: readonly GatewayApiRouteModel[],
   gateways: readonly GatewayModel[],
+  grants: readonly ReferenceGrantModel[] = [],
 ): GatewayApiResult {
+  const routes = written.map((route) => withReferenceGrants(route, grants));
   interface Entry {
     rule: HttpRoute;
     rank: readonly number[];

@@ -635,6 +635,18 @@ export type RouteParent =
   | { kind: 'Gateway'; namespace: string; name: string; sectionName?: string; port?: number }
   | { kind: 'Service'; namespace: string; name: string; hostname: string; port?: number };
 
+/**
+ * A Gateway API ReferenceGrant: routes of the `from` kinds and namespaces may use the `to`
+ * resources of the grant's namespace (for weft: Services as backends).
+ */
+export interface ReferenceGrantModel {
+  name: string;
+  namespace: string;
+  from: readonly { group: string; kind: string; namespace: string }[];
+  /** `name` absent: every resource of the kind. */
+  to: readonly { group: string; kind: string; name?: string }[];
+}
+
 /** An HTTPRoute or GRPCRoute, normalised into VirtualService rules with their Gateway API precedence. */
 export interface GatewayApiRouteModel {
   kind: 'HTTPRoute' | 'GRPCRoute';

@@ -79,3 +79,24 @@ describe('weft analyze', () => {
     assert.deepEqual(analyze({ resources, snapshot, workloadsKnown: true }), []);
   });
 });
+
+test('a backend in another namespace without a ReferenceGrant is reported with the grant to add', () => {
+  const text = `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: shop}
+spec:
+  parentRefs: [{kind: Service, group: "", name: web, port: 80}]
+  rules:
+  - backendRefs: [{name: app, port: 80}, {name: store, namespace: infra, port: 80}]
+`;
+  const resources = parseResources(text, 'r.yaml').map((p) => p.resource);
+  const snapshot = snapshotFromResources({ resources, workloads: [], mesh: DEFAULT_MESH, version: 1 });
+  const [finding, ...rest] = analyze({ resources, snapshot, workloadsKnown: false });
+  assert.equal(rest.length, 0);
+  assert.equal(finding.code, 'BackendNotPermitted');
+  assert.deepEqual(finding.path, ['spec', 'rules', 0, 'backendRefs', 1]);
+  assert.match(
+    finding.hint,
+    /add a ReferenceGrant in namespace infra with from \{group: gateway\.networking\.k8s\.io, kind: HTTPRoute, namespace: shop\}/,
+  );
+});

@@ -237,10 +237,6 @@ spec:
     assert.deepEqual(issues(route('backendRefs: [{name: app}]')), [
       'spec.rules[0].backendRefs[0].port: port is required when the backend is a Service',
     ]);
-    assert.match(
-      issues(route('backendRefs: [{name: app, namespace: other, port: 80}]'))[0],
-      /needs a ReferenceGrant, which weft does not implement/,
-    );
     assert.deepEqual(
       issues(
         route(

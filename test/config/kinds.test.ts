@@ -43,6 +43,7 @@ test('listKinds names the supported kinds with their API versions', () => {
       'Gateway',
       'HTTPRoute',
       'GRPCRoute',
+      'ReferenceGrant',
       'MeshConfig',
       'RateLimit',
       'HTTPLocalRateLimitPolicy',

@@ -243,3 +243,49 @@ spec:
     ]);
   });
 });
+
+describe('Gateway API ReferenceGrant', () => {
+  const route = `apiVersion: ${API}
+kind: HTTPRoute
+metadata: {name: r, namespace: shop}
+spec:
+  parentRefs: [{kind: Service, group: "", name: web, port: 80}]
+  rules:
+  - backendRefs: [{name: app, port: 80, weight: 3}, {name: store, namespace: infra, port: 80, weight: 1}]
+`;
+  const grant = (fromNamespace: string, toName = 'store') => `---
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: g, namespace: infra}
+spec:
+  from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: ${fromNamespace}}]
+  to: [{group: "", kind: Service, name: ${toName}}]
+`;
+  const rule = (text: string) => {
+    const vs = snapshot(text).virtualServices.find((v) => v.hosts[0] === 'web.shop.svc.cluster.local');
+    return vs?.http[0];
+  };
+
+  test('a granted backend in another namespace is used', () => {
+    const r = rule(route + grant('shop'));
+    assert.deepEqual(
+      r?.route?.map((d) => [d.host, d.weight]),
+      [
+        ['app.shop.svc.cluster.local', 75],
+        ['store.infra.svc.cluster.local', 25],
+      ],
+    );
+    assert.equal(r?.fault, undefined);
+  });
+
+  test('without a grant (or one for another namespace or Service) its share of requests gets 500', () => {
+    for (const text of [route, route + grant('other'), route + grant('shop', 'db')]) {
+      const r = rule(text);
+      assert.deepEqual(
+        r?.route?.map((d) => [d.host, d.weight]),
+        [['app.shop.svc.cluster.local', 100]],
+      );
+      assert.deepEqual(r?.fault, { abort: { httpStatus: 500, percentage: 25 } });
+    }
+  });
+});

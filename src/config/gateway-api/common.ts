@@ -113,8 +113,9 @@ export interface BackendRefValue {
 }
 
 /**
- * `backendRefs[]` (and `requestMirror.backendRef`): a Service in the route's namespace, by
- * name and port. Other namespaces need a ReferenceGrant, which weft does not implement.
+ * `backendRefs[]` (and `requestMirror.backendRef`): a Service by name and port, in the route's
+ * namespace or another one; another namespace's Service is used only while a ReferenceGrant
+ * there permits it (checked when the snapshot is assembled: src/model/reference-grants.ts).
  */
 export function backendRef(context: ResourceContext, options: { filters: boolean }): Reader<BackendRefValue> {
   return object((f) => {
@@ -129,14 +130,6 @@ export function backendRef(context: ResourceContext, options: { filters: boolean
       f.check.error(
         f.at('kind'),
         `backend ${group === '' ? '' : `${group}/`}${kind} is not supported; weft routes to Services`,
-        'unsupported',
-      );
-      return undefined;
-    }
-    if (namespace !== context.namespace) {
-      f.check.error(
-        f.at('namespace'),
-        `a backend in another namespace needs a ReferenceGrant, which weft does not implement (yet); put the route in namespace ${namespace}`,
         'unsupported',
       );
       return undefined;

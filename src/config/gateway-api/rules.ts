@@ -8,9 +8,9 @@ import type {
   RouteDestination,
   StringMatch,
 } from '../../model/types.ts';
+import { toPercentages } from '../../model/weights.ts';
 import type { Check, FieldPath } from '../check.ts';
 import { DEFAULT_RETRIABLE_STATUS_CODES, DEFAULT_RETRY_ON } from '../istio/http-route.ts';
-import { toPercentages } from '../weights.ts';
 import type { BackendRefValue } from './common.ts';
 
 /** What a rule's filters ask for. */

@@ -1,9 +1,9 @@
 // Pieces shared by http and tcp routes: weighted destinations (Istio's weight rules) and gateway names.
 import type { RouteDestination } from '../../model/types.ts';
+import { toPercentages } from '../../model/weights.ts';
 import { dnsLabelError, dnsSubdomainError } from '../names.ts';
 import type { Reader } from '../read.ts';
 import { defined, integer, list, object, string } from '../read.ts';
-import { toPercentages } from '../weights.ts';
 import type { ResourceContext } from './common.ts';
 import { destination, headers } from './common.ts';
 

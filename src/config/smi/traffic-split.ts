@@ -1,11 +1,11 @@
 // SMI TrafficSplit (split.smi-spec.io) → a VirtualService for the root service: its traffic split across backend services by relative weight.
 import type { RouteDestination, VirtualServiceModel } from '../../model/types.ts';
+import { toPercentages } from '../../model/weights.ts';
 import type { Check } from '../check.ts';
 import type { ResourceContext } from '../istio/common.ts';
 import { host } from '../istio/common.ts';
 import type { Reader } from '../read.ts';
 import { integer, list, object, readObject } from '../read.ts';
-import { toPercentages } from '../weights.ts';
 
 const backend = (context: ResourceContext): Reader<{ host: string; weight: number }> =>
   object((f) => {
