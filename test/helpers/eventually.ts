@@ -1,5 +1,18 @@
 // Waiting for configuration to reach processes: retry a check with generous bounds (the machine is shared).
 
+/** A check still running at `deadline` fails here instead of hanging the test: its message says which. */
+function bounded<T>(attempt: Promise<T>, deadline: number, what: string): Promise<T> {
+  const left = Math.max(deadline - Date.now(), 1_000);
+  let timer: NodeJS.Timeout | undefined;
+  const stuck = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`timed out waiting for ${what}: one check was still running after ${left} ms`)),
+      left,
+    );
+  });
+  return Promise.race([attempt, stuck]).finally(() => clearTimeout(timer));
+}
+
 /** Runs `check` until it stops throwing; after `timeoutMs` its last error is thrown. */
 export async function eventually(
   check: () => Promise<void>,
@@ -9,7 +22,7 @@ export async function eventually(
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
-      return await check();
+      return await bounded(check(), deadline, 'a check to pass');
     } catch (err) {
       if (Date.now() > deadline) throw err;
       await new Promise((resolve) => setTimeout(resolve, intervalMs));
@@ -19,7 +32,7 @@ export async function eventually(
 
 /**
  * Polls `check` until it answers true (a throw counts as false); after `timeoutMs` it fails
- * naming `what` and the check's last error, if any.
+ * naming `what` and the check's last error, if any. A check that never returns fails the same way.
  */
 export async function eventuallyTrue(
   what: string,
@@ -31,7 +44,7 @@ export async function eventuallyTrue(
   let last: unknown;
   while (Date.now() < deadline) {
     try {
-      if (await check()) return;
+      if (await bounded(Promise.resolve(check()), deadline, what)) return;
     } catch (err) {
       last = err;
     }

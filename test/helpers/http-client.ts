@@ -2,6 +2,9 @@
 import http from 'node:http';
 import http2 from 'node:http2';
 
+/** How long a test request waits for its whole reply: far above any healthy reply on a busy machine. */
+const REPLY_TIMEOUT_MS = 30_000;
+
 export interface Reply {
   status: number;
   headers: http.IncomingHttpHeaders;
@@ -22,8 +25,11 @@ export function request(
     agent?: http.Agent;
     /** Send the body with Transfer-Encoding: chunked in pieces of this size. */
     chunked?: number;
+    /** Fail (and close the connection) when the whole reply has not arrived by then. */
+    timeoutMs?: number;
   } = {},
 ): Promise<Reply> {
+  const timeoutMs = options.timeoutMs ?? REPLY_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { ...options.headers };
     if (options.host) headers.host = options.host;
@@ -55,6 +61,12 @@ export function request(
       },
     );
     req.on('error', reject);
+    const timer = setTimeout(() => {
+      const what = `${options.method ?? 'GET'} ${options.path ?? '/'} (Host ${options.host ?? '-'})`;
+      reject(new Error(`no complete reply from 127.0.0.1:${port} to ${what} within ${timeoutMs} ms`));
+      req.destroy();
+    }, timeoutMs);
+    req.on('close', () => clearTimeout(timer));
     const body = options.body;
     if (body !== undefined && options.chunked) {
       const buf = Buffer.isBuffer(body) ? body : Buffer.from(body);
@@ -73,11 +85,20 @@ export function h2request(
     method?: string;
     body?: Buffer | string;
     headers?: Record<string, string>;
+    /** Fail (and close the session) when the whole reply has not arrived by then. */
+    timeoutMs?: number;
   },
 ): Promise<Reply & { trailers: http2.IncomingHttpHeaders }> {
+  const timeoutMs = options.timeoutMs ?? REPLY_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
     const session = http2.connect(`http://127.0.0.1:${port}`);
     session.on('error', reject);
+    const timer = setTimeout(() => {
+      const what = `${options.method ?? 'GET'} ${options.path ?? '/'} (:authority ${options.authority})`;
+      session.destroy();
+      reject(new Error(`no complete h2c reply from 127.0.0.1:${port} to ${what} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    session.on('close', () => clearTimeout(timer));
     const stream = session.request({
       ':method': options.method ?? 'GET',
       ':path': options.path ?? '/',

@@ -2,6 +2,9 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { WEFT_BIN } from './cli.ts';
 
+/** How long `stop()` waits after its signal before it kills the process. */
+const STOP_GRACE_MS = 15_000;
+
 export interface WeftProcess {
   child: ChildProcessWithoutNullStreams;
   /** The ready pattern's match on the output line that announced readiness. */
@@ -10,7 +13,7 @@ export interface WeftProcess {
   output(): { stdout: string; stderr: string };
   /** Resolves when the process has exited. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** Sends `signal` (default SIGTERM) and waits for the exit; a no-op once exited. */
+  /** Sends `signal` (default SIGTERM) and waits for the exit (SIGKILL after 15 s); a no-op once exited. */
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -36,8 +39,11 @@ export function startWeft(
     }),
   );
   const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
-    if (!exitState) child.kill(signal);
-    return exited;
+    if (exitState) return exitState;
+    child.kill(signal);
+    // A process that ignores the signal (a stuck drain) must not hang the test's clean-up.
+    const kill = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+    return exited.finally(() => clearTimeout(kill));
   };
   return new Promise((resolve, reject) => {
     let settled = false;
