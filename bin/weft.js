@@ -1,30 +1,59 @@
 #!/usr/bin/env node
 // The weft command: loads the TypeScript CLI with Node's built-in type stripping (Node 22.18+).
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < 22 || (major === 22 && minor < 18)) {
-  process.stderr.write(
-    `error: weft needs Node.js 22.18 or newer, this is ${process.version}.\n` +
-      'Run it as `npx weft ...` or through `npm run`, which use the Node.js 24 that `npm install` pinned.\n',
-  );
-  process.exit(1);
+  // An older Node on the PATH (e.g. `weft` installed with `npm install -g .`): run on the Node.js
+  // that `npm install` pinned into this checkout's node_modules, when it is there.
+  const pinned = fileURLToPath(new URL('../node_modules/node/bin/node', import.meta.url));
+  if (!existsSync(pinned)) {
+    process.stderr.write(
+      `error: weft needs Node.js 22.18 or newer, this is ${process.version}; run \`npm install\` in the weft checkout (it pins Node.js 24), or upgrade Node.js [WEFT_USAGE]\n`,
+    );
+    process.exit(1);
+  }
+  const { spawn } = await import('node:child_process');
+  const child = spawn(pinned, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' });
+  // The child gets the signals this process gets (a terminal's Ctrl-C reaches both already).
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'])
+    process.on(signal, () => {
+      if (child.exitCode === null) child.kill(signal);
+    });
+  child.on('error', (err) => {
+    process.stderr.write(`error: cannot run ${pinned}: ${err.message} [WEFT_USAGE]\n`);
+    process.exit(1);
+  });
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 + (signalNumber(signal) ?? 0) : 1)));
+} else await start();
+
+function signalNumber(signal) {
+  return { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 }[signal];
 }
-// `weft proxy` is a sidecar, idle most of its life: it runs with V8/Node flags that keep less
-// resident (bin/sidecar-flags.js). V8 reads them only at start, so the process re-executes itself
-// with them (same pid); a flag the user chose (node command line or NODE_OPTIONS) wins.
-if (process.argv[2] === 'proxy' && typeof process.execve === 'function') {
-  const { sidecarFlagsToAdd } = await import('./sidecar-flags.js');
-  const added = sidecarFlagsToAdd(process.execArgv, process.env.NODE_OPTIONS ?? '');
-  if (added.length > 0)
-    process.execve(process.execPath, [
-      process.execPath,
-      ...added,
-      ...process.execArgv,
-      ...process.argv.slice(1),
-    ]);
+
+async function start() {
+  // `weft proxy` is a sidecar, idle most of its life: it runs with V8/Node flags that keep less
+  // resident (bin/sidecar-flags.js). V8 reads them only at start, so the process re-executes itself
+  // with them (same pid); a flag the user chose (node command line or NODE_OPTIONS) wins.
+  if (process.argv[2] === 'proxy' && typeof process.execve === 'function') {
+    const { sidecarFlagsToAdd } = await import('./sidecar-flags.js');
+    const added = sidecarFlagsToAdd(process.execArgv, process.env.NODE_OPTIONS ?? '');
+    if (added.length > 0)
+      process.execve(process.execPath, [
+        process.execPath,
+        ...added,
+        ...process.execArgv,
+        ...process.argv.slice(1),
+      ]);
+  }
+  // weft's modules come type-stripped from a cache, so the process never loads Node's stripper.
+  const { installStripCache } = await import('./strip-cache.js');
+  installStripCache();
+  const { main } = await import('../src/cli/main.ts');
+  // Not awaited at the top level: a server exits from a signal handler while main's promise is
+  // still pending, and Node would warn about an unsettled top-level await.
+  main(process.argv).then((code) => {
+    if (code !== undefined) process.exitCode = code;
+  });
 }
-// weft's modules come type-stripped from a cache, so the process never loads Node's stripper.
-const { installStripCache } = await import('./strip-cache.js');
-installStripCache();
-const { main } = await import('../src/cli/main.ts');
-const code = await main(process.argv);
-if (code !== undefined) process.exitCode = code;

@@ -6,17 +6,20 @@ export interface Environment {
   server: string;
   /** Log level for every process (`WEFT_LOG_LEVEL`): trace, debug, info, warn, error, silent. */
   logLevel: string | undefined;
+  /** Log format for every process (`WEFT_LOG_FORMAT`): text or json; absent: text on a terminal, else json. */
+  logFormat: string | undefined;
   /** Operator token sent to a control plane on a non-loopback address (`WEFT_TOKEN`). */
   operatorToken: string | undefined;
 }
 
-/** The default control-plane API address, as in DESIGN.md. */
+/** The default control-plane API address. */
 export const DEFAULT_SERVER = 'http://127.0.0.1:15080';
 
 export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environment {
   return {
     server: env.WEFT_SERVER || DEFAULT_SERVER,
     logLevel: env.WEFT_LOG_LEVEL || undefined,
+    logFormat: env.WEFT_LOG_FORMAT || undefined,
     operatorToken: env.WEFT_TOKEN || undefined,
   };
 }

@@ -229,6 +229,13 @@ export class IdentityMismatchError extends WeftError {
   }
 }
 
+/** `weft run`: the app listens beyond loopback, where callers could reach it around its sidecar. */
+export class AppExposedError extends WeftError {
+  constructor(message: string) {
+    super('WEFT_APP_EXPOSED', message);
+  }
+}
+
 /** Every stable code defined above; documented in docs/errors.md. */
 export const ERROR_CODES = [
   'WEFT_USAGE',
@@ -253,6 +260,7 @@ export const ERROR_CODES = [
   'WEFT_SIDECAR_NOT_READY',
   'WEFT_TLS_SECRET_MISSING',
   'WEFT_IDENTITY_MISMATCH',
+  'WEFT_APP_EXPOSED',
   'WEFT_DEMO_NOT_READY',
 ] as const;
 

@@ -1,4 +1,5 @@
-// Sends requests to productpage's /api/v1/products/0 and counts what answered: `node traffic.ts URL [-n 20] [-c 1] [--user jason]`.
+// Sends requests to productpage's /api/v1/products/0 and counts what answered: `node traffic.mjs URL [-n 20] [-c 1] [--user jason]`
+// (plain JavaScript, so any Node.js 18+ runs it).
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 
@@ -12,10 +13,10 @@ const { values, positionals } = parseArgs({
 });
 const base = positionals[0] ?? 'http://127.0.0.1:8080';
 const [total, concurrency] = [Number(values.n), Number(values.c)];
-const headers: Record<string, string> = values.user ? { 'end-user': values.user } : {};
+const headers = values.user ? { 'end-user': values.user } : {};
 
 /** One line describing what a page showed. */
-function describe(status: number, body: string): string {
+function describe(status, body) {
   if (status !== 200) return `productpage answered ${status}`;
   const p = JSON.parse(body);
   const r = p.reviews;
@@ -25,13 +26,13 @@ function describe(status: number, body: string): string {
   return `${reviews}, details ${p.details.error ? `unavailable (${p.details.status})` : p.details.version}`;
 }
 
-function once(): Promise<string> {
+function once() {
   return new Promise((resolve) => {
     const started = Date.now();
     http
       .get(new URL('/api/v1/products/0', base), { headers, agent: false }, (res) => {
         let body = '';
-        res.setEncoding('utf8').on('data', (d: string) => (body += d));
+        res.setEncoding('utf8').on('data', (d) => (body += d));
         res.on('end', () => {
           const slow = Date.now() - started > 1000 ? ` [${((Date.now() - started) / 1000).toFixed(1)}s]` : '';
           resolve(describe(res.statusCode ?? 0, body) + slow);
@@ -41,7 +42,7 @@ function once(): Promise<string> {
   });
 }
 
-const counts = new Map<string, number>();
+const counts = new Map();
 let sent = 0;
 const started = Date.now();
 await Promise.all(

@@ -96,6 +96,11 @@ export function register(program: Command): void {
     .action(async (opts: ApplyOptions) => {
       const sources = readSources(opts.filename, opts.recursive ?? false);
       const response = await new ApiClient(opts.server).apply(sources, opts.namespace);
+      // As kubectl: files with no documents (empty, only comments or `---`) are a mistake, not a no-op.
+      if (response.results.length === 0)
+        throw new UsageError(
+          `no objects passed to apply: ${opts.filename.join(', ')} holds no resource documents`,
+        );
       for (const warning of response.warnings) process.stderr.write(`Warning: ${warning.message}\n`);
       for (const result of response.results)
         process.stdout.write(`${typeName(result)}/${result.name} ${result.action}\n`);

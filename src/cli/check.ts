@@ -24,7 +24,7 @@ export function register(program: Command): void {
       'check the mesh: control plane reachable and ready, xDS reachable, CA trust bundle valid for 30 days, ' +
         'every proxy in sync (no NACK), clock difference under 5s; report the default ports. Exit 0 only if all pass',
     )
-    .option('--server <url>', 'control-plane API URL', environment.server)
+    .option('--server <url>', 'control-plane API URL (WEFT_SERVER)', environment.server)
     .option('--timeout <duration>', 'timeout of each request', '5s')
     .addOption(new Option('-o, --output <format>', 'print the results as json').choices(['json']))
     .action(async (opts: CheckOptions) => {

@@ -11,6 +11,7 @@ import { DEFAULT_GRACE_MS } from '../control/registry/memory.ts';
 import { xdsControlPlaneParts } from '../control/xds/wiring.ts';
 import { UsageError } from '../errors.ts';
 import { logger } from '../observe/log.ts';
+import { requireDataDir, requireFreePort } from './preflight.ts';
 
 interface ControlPlaneOptions {
   dataDir: string;
@@ -140,8 +141,13 @@ export function register(program: Command): void {
       '5s',
     )
     .action(async (opts: ControlPlaneOptions) => {
+      const config = toConfig(opts);
+      // Busy ports and an unusable data directory fail before anything is written there (no new CA).
+      await requireFreePort('--api', config.api.host, config.api.port);
+      if (config.xds) await requireFreePort('--xds', config.xds.host, config.xds.port);
+      requireDataDir('--data-dir', config.dataDir);
       const store = chooseStore({ ...opts, leaseTtlMs: milliseconds('--etcd-lease-ttl', opts.etcdLeaseTtl) });
-      const controlPlane = new ControlPlane(toConfig(opts), store.with(xdsControlPlaneParts()));
+      const controlPlane = new ControlPlane(config, store.with(xdsControlPlaneParts()));
       const addresses = await controlPlane.start();
       await store.started(addresses);
       const log = logger({ component: 'control-plane' });

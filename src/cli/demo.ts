@@ -2,12 +2,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { Demo } from '../demo/demo.ts';
 import { BOOKINFO_DIR, STRICT_MTLS, WEFT_BIN } from '../demo/plan.ts';
 import { DEFAULT_SERVER } from '../env.ts';
 import { UsageError } from '../errors.ts';
+import { weftCommand } from './hint.ts';
 
 interface DemoOptions {
   port: string;
@@ -131,19 +132,20 @@ export function register(program: Command): void {
       }
       ready = true;
       const server = urls.controlPlane === DEFAULT_SERVER ? '' : ` --server ${urls.controlPlane}`;
-      const examples = relative(process.cwd(), BOOKINFO_DIR) || '.';
+      const examples = BOOKINFO_DIR.replace(/\/$/, '');
+      const weft = weftCommand();
       say(`weft demo ready: app ${urls.app} api ${urls.controlPlane}`);
       say('');
       say(`  Bookinfo through the ingress gateway:  ${urls.app}  (add ?u=jason to sign in as jason)`);
       say(`  its JSON API:                          http://localhost:${port}/api/v1/products/0`);
       say(`  control plane API:                     ${urls.controlPlane}`);
       say(
-        `  apply a scenario (docs/demo.md):       npx weft apply${server} -f ${examples}/istio/virtual-service-all-v1.yaml`,
+        `  apply a scenario (docs/demo.md):       ${weft} apply${server} -f ${examples}/istio/virtual-service-all-v1.yaml`,
       );
       say(
-        `  count which versions answer:           node ${examples}/traffic.ts http://localhost:${port} -n 30`,
+        `  count which versions answer:           node ${examples}/traffic.mjs http://localhost:${port} -n 30`,
       );
-      say(`  look at the mesh:                      npx weft proxy-status${server}; npx weft check${server}`);
+      say(`  look at the mesh:                      ${weft} proxy-status${server}; ${weft} check${server}`);
       say(
         `  mutual TLS:                            STRICT between the workloads (${examples}/${STRICT_MTLS})`,
       );

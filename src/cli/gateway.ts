@@ -109,7 +109,8 @@ export function toGatewayConfig(opts: GatewayOptions): SidecarConfig {
     server: opts.server,
     xdsAddress: opts.xds,
     drainTimeoutMs: drain.ms,
-    bootstrapTimeoutMs: 30_000,
+    // A sidecar waits for its control plane as long as it takes (as Envoy's agent does), saying why.
+    bootstrapTimeoutMs: Number.POSITIVE_INFINITY,
     concurrency: 1,
     role: 'gateway',
     gatewayPorts: ports,
@@ -150,7 +151,7 @@ export function register(program: Command): void {
     .option('--admin-port <port>', 'admin port: /ready, /stats/prometheus, /config_dump (0 picks one)', '0')
     .option(
       '--server <url>',
-      'control-plane API URL (several replicas: URL,URL; the proxy fails over)',
+      'control-plane API URL (WEFT_SERVER; several replicas: URL,URL; the proxy fails over)',
       environment.server,
     )
     .option('--xds <host:port>', 'xDS address (skips asking --server for it)')

@@ -1,8 +1,16 @@
 // The weft CLI entry: builds the command tree, parses argv, and turns errors into exit codes.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { WeftError } from '../errors.ts';
-import { LOG_LEVELS, setLogLevel } from '../observe/log.ts';
+import { environment } from '../env.ts';
+import { UsageError, WeftError } from '../errors.ts';
+import {
+  isLogFormat,
+  LOG_FORMATS,
+  LOG_LEVELS,
+  type LogFormat,
+  setLogFormat,
+  setLogLevel,
+} from '../observe/log.ts';
 import { type CommandEntry, commands, type RegisterCommand } from './commands.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -15,6 +23,29 @@ export interface GlobalOptions {
   verbose?: boolean;
   /** pino level for this process. */
   logLevel?: string;
+  /** `text` or `json` log lines (default: text on a terminal). */
+  logFormat?: LogFormat;
+}
+
+/** commander's own parse errors (unknown option, missing argument) carry the usage code too. */
+const OUTPUT = {
+  outputError: (text: string, write: (text: string) => void) =>
+    write(text.startsWith('error:') ? text.replace(/\n?$/, ' [WEFT_USAGE]\n') : text),
+};
+
+/** The global flags, added to the program and to every command. */
+function addGlobalOptions(cmd: Command): void {
+  if (!cmd.options.some((o) => o.long === '--verbose'))
+    cmd.option('--verbose', 'print stack traces for errors');
+  if (!cmd.options.some((o) => o.long === '--log-level'))
+    cmd.addOption(new Option('--log-level <level>', 'log level (WEFT_LOG_LEVEL)').choices(LOG_LEVELS));
+  if (!cmd.options.some((o) => o.long === '--log-format'))
+    cmd.addOption(
+      new Option(
+        '--log-format <format>',
+        'log lines as text or json (WEFT_LOG_FORMAT; default: text on a terminal, else json)',
+      ).choices(LOG_FORMATS),
+    );
 }
 
 /**
@@ -24,17 +55,19 @@ export interface GlobalOptions {
 export function buildProgram(loaded: ReadonlyMap<string, RegisterCommand> = new Map()): Command {
   const program = new Command('weft')
     .description(
-      'weft: a service mesh for Kubernetes and plain hosts (mTLS, traffic control, golden metrics).',
+      'weft: a service mesh for plain hosts and laptops (mTLS, traffic control, golden metrics), configured with Istio and Gateway API YAML.',
     )
     .version(pkg.version, '-V, --version', 'print the weft version')
-    .option('--verbose', 'print stack traces for errors')
-    .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS))
+    .configureOutput(OUTPUT)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-    .hook('preAction', (cmd) => {
-      const opts = cmd.optsWithGlobals<GlobalOptions>();
+    .hook('preAction', (_program, action) => {
+      // The command that runs holds the flags given after its name (options are positional).
+      const opts = action.optsWithGlobals<GlobalOptions>();
       if (opts.logLevel) setLogLevel(opts.logLevel);
+      if (opts.logFormat) setLogFormat(opts.logFormat);
     });
+  addGlobalOptions(program);
   // Options are positional so that a command may own a flag the program also has
   // (`weft proxy --version v2`); the global flags are repeated on every command instead.
   program.enablePositionalOptions();
@@ -44,11 +77,8 @@ export function buildProgram(loaded: ReadonlyMap<string, RegisterCommand> = new 
     else program.command(entry.name).description(entry.summary).allowUnknownOption().allowExcessArguments();
   }
   for (const sub of program.commands) {
-    sub.exitOverride().showHelpAfterError('(run with --help for usage)');
-    if (!sub.options.some((o) => o.long === '--verbose'))
-      sub.option('--verbose', 'print stack traces for errors');
-    if (!sub.options.some((o) => o.long === '--log-level'))
-      sub.addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS));
+    sub.exitOverride().configureOutput(OUTPUT).showHelpAfterError('(run with --help for usage)');
+    addGlobalOptions(sub);
   }
   return program;
 }
@@ -57,6 +87,8 @@ export function buildProgram(loaded: ReadonlyMap<string, RegisterCommand> = new 
 export async function main(argv: string[]): Promise<number | undefined> {
   const verbose = argv.includes('--verbose');
   try {
+    if (environment.logFormat !== undefined && !isLogFormat(environment.logFormat))
+      throw new UsageError(`WEFT_LOG_FORMAT ${JSON.stringify(environment.logFormat)} must be text or json`);
     const program = buildProgram(await loadCommands(commandNamed(argv)));
     await program.parseAsync(argv);
     return undefined;
@@ -71,7 +103,7 @@ export function commandNamed(argv: string[]): CommandEntry | undefined {
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (arg === '--') return undefined;
-    if (arg === '--log-level') {
+    if (arg === '--log-level' || arg === '--log-format') {
       i++;
       continue;
     }
@@ -93,6 +125,14 @@ async function loadCommands(entry: CommandEntry | undefined): Promise<Map<string
   return loaded;
 }
 
+/** The message with its code at the end of its first line, where a user looks it up (docs/errors.md). */
+export function withCode(message: string, code: string): string {
+  const newline = message.indexOf('\n');
+  return newline < 0
+    ? `${message} [${code}]`
+    : `${message.slice(0, newline)} [${code}]${message.slice(newline)}`;
+}
+
 /** Prints an error the way a user should see it and returns the exit code. */
 export function reportError(err: unknown, verbose: boolean): number {
   if (err instanceof CommanderError) {
@@ -100,7 +140,7 @@ export function reportError(err: unknown, verbose: boolean): number {
     return err.exitCode === 0 ? 0 : 1;
   }
   if (err instanceof WeftError && err.userError) {
-    process.stderr.write(`error: ${err.message}\n`);
+    process.stderr.write(`error: ${withCode(err.message, err.code)}\n`);
     if (verbose && err.stack) process.stderr.write(`${err.stack}\n`);
     return 1;
   }

@@ -63,11 +63,7 @@ export function register(program: Command): void {
   program
     .command('proxy-status')
     .description('show every xDS client of the control plane and whether it is in sync (SYNCED, STALE, NACK)')
-    .option(
-      '--server <url>',
-      'control-plane API URL (default: WEFT_SERVER or http://127.0.0.1:15080)',
-      environment.server,
-    )
+    .option('--server <url>', 'control-plane API URL (WEFT_SERVER)', environment.server)
     .addOption(new Option('-o, --output <format>', 'print the raw status as json').choices(['json']))
     .action(async (opts: ProxyStatusOptions) => {
       const response = await new ApiClient(opts.server).proxies();

@@ -91,7 +91,8 @@ export function toSidecarConfig(opts: ProxyOptions): SidecarConfig {
     server: opts.server,
     xdsAddress: opts.xds,
     drainTimeoutMs: drain.ms,
-    bootstrapTimeoutMs: 30_000,
+    // A sidecar waits for its control plane as long as it takes (as Envoy's agent does), saying why.
+    bootstrapTimeoutMs: Number.POSITIVE_INFINITY,
     concurrency: workers(opts.concurrency),
     ...(opts.tokenFile !== undefined
       ? { token: { kind: 'file' as const, file: resolve(opts.tokenFile) } }
@@ -122,7 +123,7 @@ export function register(program: Command): void {
     )
     .option(
       '--server <url>',
-      'control-plane API URL (several replicas: URL,URL; the proxy fails over)',
+      'control-plane API URL (WEFT_SERVER; several replicas: URL,URL; the proxy fails over)',
       environment.server,
     )
     .option('--xds <host:port>', 'xDS address (skips asking --server for it)')

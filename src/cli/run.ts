@@ -5,6 +5,7 @@ import { parseDuration } from '../config/duration.ts';
 import { environment } from '../env.ts';
 import { ServerUnavailableError, UsageError } from '../errors.ts';
 import { pickFreePorts } from '../run/ports.ts';
+import { probeServer } from '../run/ready.ts';
 import { type TokenFile, writeTokenFile } from '../run/token-file.ts';
 import { Unit, type UnitPorts } from '../run/unit.ts';
 import { toSidecarConfig } from './proxy.ts';
@@ -18,7 +19,9 @@ interface RunOptions {
   adminPort?: string;
   readyTimeout: string;
   appStopTimeout: string;
+  allowExposedApp?: boolean;
   logLevel?: string;
+  logFormat?: string;
   [proxyFlag: string]: unknown;
 }
 
@@ -67,6 +70,7 @@ function forwardedFlags(cmd: Command, proxyOptions: readonly Option[], opts: Run
     } else argv.push(option.long, String(value));
   }
   if (opts.logLevel !== undefined) argv.push('--log-level', opts.logLevel);
+  if (opts.logFormat !== undefined) argv.push('--log-format', opts.logFormat);
   return argv;
 }
 
@@ -81,7 +85,7 @@ export function register(program: Command): void {
     .usage('--service NAME [proxy flags] -- COMMAND [ARGS...]')
     .description(
       'run an app with its sidecar as one unit: start the sidecar, wait for its /ready, start COMMAND with ' +
-        'PORT, HTTP_PROXY (and NODE_USE_ENV_PROXY=1) set, forward signals; when the app exits, drain and stop ' +
+        'PORT, HOST=127.0.0.1, HTTP_PROXY (and NODE_USE_ENV_PROXY=1) set (an app listening beyond loopback stops the unit), forward signals; when the app exits, drain and stop ' +
         "the sidecar and exit with the app's code; when the sidecar dies, stop the app and exit 1. " +
         'Takes every flag of weft proxy; ports not given are free ports',
     )
@@ -94,6 +98,10 @@ export function register(program: Command): void {
     .option('--outbound-port <port>', "outbound listener port, the app's HTTP_PROXY (default: a free port)")
     .option('--admin-port <port>', "sidecar's admin port (default: a free port)")
     .option('--ready-timeout <duration>', "how long to wait for the sidecar's admin /ready", '60s')
+    .option(
+      '--allow-exposed-app',
+      'only warn when the app listens beyond loopback (reachable around its sidecar) instead of stopping',
+    )
     .option(
       '--app-stop-timeout <duration>',
       'when the sidecar dies, how long the app has after SIGTERM before SIGKILL',
@@ -125,10 +133,15 @@ export function register(program: Command): void {
           sidecar.server,
           { namespace: sidecar.namespace, serviceAccount: sidecar.serviceAccount },
           environment.operatorToken,
-        ).catch((err: unknown) => {
+        ).catch(async (err: unknown) => {
           // Not reachable yet: the sidecar waits for the control plane and mints its own token
           // from loopback, as weft proxy does; any other refusal is the user's to fix.
-          if (err instanceof ServerUnavailableError) return undefined;
+          if (err instanceof ServerUnavailableError) {
+            process.stderr.write(
+              `weft run: waiting for the control plane at ${sidecar.server} (${(await probeServer(sidecar.server)) ?? 'it answers now'}); the sidecar keeps retrying for --ready-timeout ${opts.readyTimeout}\n`,
+            );
+            return undefined;
+          }
           throw err;
         });
         if (minted) {
@@ -154,6 +167,9 @@ export function register(program: Command): void {
         drainTimeoutMs: sidecar.drainTimeoutMs,
         appStopTimeoutMs,
         report: (line) => process.stderr.write(`${line}\n`),
+        server: sidecar.server,
+        allowExposedApp: opts.allowExposedApp === true,
+        probeServer,
       });
       const result = await unit.run().finally(() => tokenFile?.remove());
       process.exit(result.exitCode);

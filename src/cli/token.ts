@@ -101,7 +101,7 @@ export function register(program: Command): void {
     .requiredOption('--namespace <namespace>', 'namespace of the workload')
     .requiredOption('--service-account <name>', 'service account of the workload')
     .option('--ttl <duration>', 'how long the token stays valid', '8760h')
-    .option('--server <url>', 'control-plane API URL', environment.server)
+    .option('--server <url>', 'control-plane API URL (WEFT_SERVER)', environment.server)
     .addOption(
       new Option('-o, --output <format>', 'token: the token only; json: with identity and expiry').choices([
         'token',

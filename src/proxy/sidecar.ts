@@ -113,10 +113,13 @@ export async function fetchBootstrap(
   server: string,
   timeoutMs: number,
 ): Promise<{ xdsAddress: string; trustDomain: string }> {
-  const deadline = Date.now() + timeoutMs;
+  const start = Date.now();
+  const deadline = start + timeoutMs;
   const servers = server.split(',');
   let delay = 200;
   let lastError = '';
+  let told = '';
+  let toldAt = 0;
   for (;;) {
     const answers = await Promise.allSettled(servers.map(bootstrapOnce));
     const found = answers.flatMap((a) => (a.status === 'fulfilled' ? [a.value] : []));
@@ -129,8 +132,18 @@ export async function fetchBootstrap(
     lastError = failed ? String((failed.reason as Error)?.message ?? failed.reason) : '';
     if (Date.now() + delay > deadline)
       throw new ServerUnavailableError(
-        `cannot get the xDS address from ${servers.map((s) => `${s}/api/v1/bootstrap`).join(', ')}: ${lastError}`,
+        `cannot get the xDS address from ${servers.map((s) => `${s}/api/v1/bootstrap`).join(', ')} within ${Math.round(timeoutMs / 1000)}s: ${lastError}; is the control plane running (weft check --server ${servers[0]})?`,
       );
+    // Say what the proxy waits for within a second, again when the cause changes, and every 15 s.
+    const now = Date.now();
+    if (now - start >= 800 && (lastError !== told || now - toldAt >= 15_000)) {
+      log.warn(
+        { server, cause: lastError },
+        `waiting for the control plane at ${server} (${lastError}); retrying`,
+      );
+      told = lastError;
+      toldAt = now;
+    }
     await new Promise((r) => setTimeout(r, delay));
     delay = Math.min(delay * 2, 2000);
   }

@@ -15,7 +15,8 @@ export interface AppEnvInput {
 export const LOOPBACK_NO_PROXY = ['localhost', '127.0.0.1', '::1'];
 
 /**
- * The inherited environment plus `PORT`, `HTTP_PROXY`/`http_proxy` (the sidecar's outbound
+ * The inherited environment plus `PORT` and `HOST=127.0.0.1` (the app listens on loopback only,
+ * reachable through its sidecar alone), `HTTP_PROXY`/`http_proxy` (the sidecar's outbound
  * listener), `NO_PROXY`/`no_proxy` (loopback, plus what the user already excluded),
  * `NODE_USE_ENV_PROXY=1` (Node 24's fetch and http.request honour the proxy variables only with
  * it) and `WEFT_SERVICE`, `WEFT_NAMESPACE`, `WEFT_VERSION`. `HTTPS_PROXY` is left as it was:
@@ -29,6 +30,7 @@ export function appEnvironment(inherited: NodeJS.ProcessEnv, input: AppEnvInput)
   return {
     ...inherited,
     PORT: String(input.appPort),
+    HOST: '127.0.0.1',
     HTTP_PROXY: proxy,
     http_proxy: proxy,
     NO_PROXY: noProxy.join(','),

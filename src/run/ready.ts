@@ -39,3 +39,18 @@ export async function waitForReady(
   }
   return { outcome: 'aborted', last };
 }
+
+/** Why the control plane at `server` cannot be reached (`ECONNREFUSED`, ...), or undefined when it answers at all. */
+export async function probeServer(server: string): Promise<string | undefined> {
+  try {
+    const res = await request(new URL('/ready', server), {
+      method: 'GET',
+      headersTimeout: 2000,
+      bodyTimeout: 2000,
+    });
+    await res.body.dump();
+    return undefined;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+  }
+}

@@ -1,7 +1,8 @@
 // A unit: one sidecar and one app run together, started in order, signalled together, stopped in order.
-import { SidecarNotReadyError } from '../errors.ts';
+import { AppExposedError, SidecarNotReadyError } from '../errors.ts';
 import { appEnvironment } from './app-env.ts';
 import { type ChildExit, describeExit, exitCodeOf, UnitChild } from './child.ts';
+import { listeningOn } from './exposure.ts';
 import { waitForReady } from './ready.ts';
 
 /** The four ports of a unit, all fixed before anything starts. */
@@ -37,10 +38,21 @@ export interface UnitConfig {
   appStopTimeoutMs: number;
   /** Writes one line for the user (stderr). */
   report: (line: string) => void;
+  /** The control plane's API URL (`--server`), probed to say why the sidecar is not ready. */
+  server: string;
+  /** Only warn (instead of stopping the unit) when the app listens beyond loopback. */
+  allowExposedApp: boolean;
+  /** Resolves to why the control plane cannot be reached, or undefined when it answers. */
+  probeServer: (server: string) => Promise<string | undefined>;
 }
 
 /** What ended the unit. */
-export type UnitOutcome = 'app-exited' | 'sidecar-died' | 'app-not-started' | 'signalled-before-start';
+export type UnitOutcome =
+  | 'app-exited'
+  | 'sidecar-died'
+  | 'app-not-started'
+  | 'signalled-before-start'
+  | 'app-exposed';
 
 /** The unit's result: the exit code `weft run` must exit with, and why. */
 export interface UnitResult {
@@ -56,6 +68,9 @@ const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIG
 
 /** Extra time past the drain timeout before a stopping sidecar is killed. */
 const SIDECAR_STOP_MARGIN_MS = 5000;
+
+/** How often the app's port is checked until the app listens on it. */
+const EXPOSURE_POLL_MS = 200;
 
 /** Exit code when the sidecar died under a running app (the app's own code is not what failed). */
 export const SIDECAR_DIED_EXIT_CODE = 1;
@@ -128,13 +143,17 @@ export class Unit {
       return { outcome: 'signalled-before-start', exitCode, sidecarPid: sidecar.pid };
     }
     if (ready.outcome !== 'ready') {
+      const exited = sidecar.exit !== undefined;
+      // A sidecar still waiting is most often waiting for its control plane: name that cause.
+      const unreachable = exited ? undefined : await c.probeServer(c.server);
       const exit = sidecar.exit ?? (await this.#stopSidecar());
-      const why =
-        ready.outcome === 'timed-out'
-          ? `its admin ${adminReady} did not answer 200 within ${c.readyTimeoutMs / 1000}s (last answer: ${ready.last})`
-          : `it exited with ${describeExit(exit)} before it was ready (its log is above)`;
+      const why = exited
+        ? `it exited with ${describeExit(exit)} before it was ready (its error is above)`
+        : unreachable
+          ? `it was still waiting for the control plane at ${c.server}, which does not answer (${unreachable}); start it (weft control-plane) or point --server / WEFT_SERVER at it`
+          : `its admin ${adminReady} did not answer 200 within ${c.readyTimeoutMs / 1000}s (last answer: ${ready.last}); check the mesh with weft check`;
       throw new SidecarNotReadyError(
-        `the sidecar (weft proxy --service ${c.service}, pid ${sidecar.pid}) did not become ready: ${why}; is the control plane at the --server URL running (weft check)?`,
+        `the sidecar (weft proxy --service ${c.service}, pid ${sidecar.pid}) did not become ready: ${why}`,
       );
     }
 
@@ -172,7 +191,16 @@ export class Unit {
     const first = await Promise.race([
       app.exited.then((exit) => ({ who: 'app' as const, exit })),
       sidecar.exited.then((exit) => ({ who: 'sidecar' as const, exit })),
+      this.#watchExposure(app).then((addresses) => ({ who: 'exposed' as const, addresses })),
     ]);
+    if (first.who === 'exposed') {
+      c.report(`weft run: stopping the app (pid ${app.pid}) and the sidecar`);
+      await app.stop('SIGTERM', c.appStopTimeoutMs);
+      await this.#stopSidecar();
+      throw new AppExposedError(
+        `the app listens on ${first.addresses.join(', ')} port ${c.ports.app}, beyond loopback: other hosts could reach it around the sidecar; make it listen on HOST (127.0.0.1), or pass --allow-exposed-app to only warn`,
+      );
+    }
     if (first.who === 'app') {
       app.signal('SIGTERM'); // processes the app left behind in its group
       const stopped = await this.#stopSidecar();
@@ -196,6 +224,28 @@ export class Unit {
       sidecarPid: sidecar.pid,
       appPid: app.pid,
     };
+  }
+
+  /**
+   * Watches the app's port until the app listens on it: resolves with the addresses when one is
+   * beyond loopback (and `allowExposedApp` is off); otherwise never (a warning is reported instead).
+   */
+  async #watchExposure(app: UnitChild): Promise<string[]> {
+    const c = this.config;
+    while (app.exit === undefined) {
+      const listening = await listeningOn(c.ports.app);
+      if (listening === undefined) break; // no procfs: nothing to check with
+      if (listening.addresses.length > 0) {
+        if (!listening.exposed) break;
+        if (!c.allowExposedApp) return listening.addresses;
+        c.report(
+          `weft run: warning: the app listens on ${listening.addresses.join(', ')} port ${c.ports.app}, beyond loopback: other hosts can reach it around the sidecar (--allow-exposed-app) [WEFT_APP_EXPOSED]`,
+        );
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, EXPOSURE_POLL_MS));
+    }
+    return new Promise<never>(() => {});
   }
 
   /** SIGTERM (the sidecar drains), then SIGKILL after the drain timeout plus a margin. */

@@ -1,5 +1,6 @@
 // `weft demo`: starts the mesh, the product page answers through the ingress with the versions the applied YAML says, Ctrl-C leaves no process.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -42,9 +43,16 @@ test('weft demo: Bookinfo through the ingress, all-v1 applied gives only v1, SIG
   const { stdout } = demo.output();
   const [, app, server] = /weft demo ready: app (\S+) api (\S+)/.exec(stdout) ?? [];
   assert.equal(app, `http://localhost:${port}/productpage`);
+  // Hints work from any directory: weft on the PATH (or node + the absolute bin), absolute example paths.
+  const hint =
+    /(?:weft|node (\/\S+\/bin\/weft\.js)) apply --server http:\/\/127\.0\.0\.1:\d+ -f (\/\S+\/examples\/bookinfo\/istio\/virtual-service-all-v1\.yaml)/.exec(
+      stdout,
+    );
+  assert.ok(hint, stdout);
+  assert.ok(existsSync(hint[2]), hint[2]);
   assert.match(
     stdout,
-    /npx weft apply --server http:\/\/127\.0\.0\.1:\d+ -f examples\/bookinfo\/istio\/virtual-service-all-v1\.yaml/,
+    /count which versions answer: +node \/\S+\/examples\/bookinfo\/traffic\.mjs http:\/\/localhost:/,
   );
   assert.match(stdout, /mutual TLS: +STRICT between the workloads/);
 

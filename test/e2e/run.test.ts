@@ -241,7 +241,12 @@ test('a sidecar that never gets ready is a clear error naming its admin /ready, 
   assert.doesNotMatch(r.stdout, /app started/, 'the app never starts');
   assert.match(
     r.stderr,
-    /error: the sidecar \(weft proxy --service lonely, pid (\d+)\) did not become ready: its admin http:\/\/127\.0\.0\.1:\d+\/ready did not answer 200 within 2s/,
+    /error: the sidecar \(weft proxy --service lonely, pid (\d+)\) did not become ready: it was still waiting for the control plane at http:\/\/127\.0\.0\.1:\d+, which does not answer \(ECONNREFUSED\).*\[WEFT_SIDECAR_NOT_READY\]$/m,
+  );
+  // Said at once, not only when the wait ends.
+  assert.match(
+    r.stderr,
+    /weft run: waiting for the control plane at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/,
   );
   const pid = Number(/pid (\d+)\) did not become ready/.exec(r.stderr)?.[1]);
   await assertGone(pid, 'the sidecar that was not ready');
@@ -270,4 +275,43 @@ test('bad input: a command that does not exist exits 127; bad flags exit 1 with 
   const noCommand = await runCli(['run', '--service', 'x']);
   assert.equal(noCommand.code, 1);
   assert.match(noCommand.stderr, /missing required argument 'command'/);
+});
+
+test('an app listening beyond loopback stops the unit (WEFT_APP_EXPOSED); --allow-exposed-app only warns', async () => {
+  // Listens on every interface and prints the HOST it was given.
+  const exposed =
+    "require('node:http').createServer((q, r) => r.end('x')).listen(Number(process.env.PORT), () => console.log('host ' + process.env.HOST))";
+  const refused = await runCli([
+    'run',
+    '--server',
+    server,
+    '--service',
+    'open',
+    '--',
+    process.execPath,
+    '-e',
+    exposed,
+  ]);
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.match(refused.stdout, /host 127\.0\.0\.1/);
+  assert.match(
+    refused.stderr,
+    /^error: the app listens on (::|0\.0\.0\.0) port \d+, beyond loopback.*\[WEFT_APP_EXPOSED\]$/m,
+  );
+  await assertGone(sidecarPid(refused.stderr), 'the sidecar of the exposed app');
+
+  const warned = await runCli([
+    'run',
+    '--server',
+    server,
+    '--service',
+    'open',
+    '--allow-exposed-app',
+    '--',
+    process.execPath,
+    '-e',
+    `${exposed}; setTimeout(() => process.exit(0), 1500)`,
+  ]);
+  assert.equal(warned.code, 0, warned.stderr);
+  assert.match(warned.stderr, /weft run: warning: the app listens on .* beyond loopback/);
 });
