@@ -5,6 +5,7 @@ import { after, before, test } from 'node:test';
 import { type Echo, startHttpEcho, startTcpEcho } from '../helpers/echo.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { request } from '../helpers/http-client.ts';
+import { type Prometheus, startPrometheus } from '../helpers/prometheus.ts';
 import { type Mesh, type MeshSidecar, startMesh } from './mtls-mesh.ts';
 
 let mesh: Mesh;
@@ -12,6 +13,7 @@ let apiPort: number;
 const apps: Echo[] = [];
 let client: MeshSidecar;
 let db: MeshSidecar;
+let prometheus: Prometheus | undefined;
 
 async function text(port: number, path: string): Promise<string> {
   const r = await request(port, { host: '127.0.0.1', path });
@@ -73,6 +75,7 @@ before(async () => {
 });
 
 after(async () => {
+  await prometheus?.stop();
   await mesh?.stop();
   for (const a of apps) await a.close();
 });
@@ -123,4 +126,32 @@ test('TCP through two sidecars counts at the destination sidecar with the mTLS-v
     assert.ok((sample(body, 'istio_tcp_received_bytes_total', ...dest) ?? 0) >= 4);
     assert.ok((sample(body, 'istio_tcp_sent_bytes_total', ...dest) ?? 0) >= 8);
   });
+});
+
+test("Debian's prometheus finds the proxies through weft's service discovery and PromQL counts what was sent", async () => {
+  prometheus = await startPrometheus(`${mesh.server}/api/v1/prometheus/targets`, `127.0.0.1:${apiPort}`);
+  const p = prometheus;
+  const before = await text(db.admin, '/stats/prometheus');
+  const already = sample(before, 'istio_tcp_connections_closed_total', 'reporter="destination"') ?? 0;
+  for (let i = 0; i < 5; i++) assert.equal(await tcpThroughMesh(`n${i}`), `db: n${i}`);
+  const query =
+    'sum by (source_workload_namespace, connection_security_policy) ' +
+    '(istio_tcp_connections_closed_total{reporter="destination",destination_service_name="db"})';
+  await eventually(
+    async () => {
+      const up = await p.query('up{job="weft-proxies"} == 1');
+      assert.deepEqual(up.map((r) => r.metric.app).sort(), ['client', 'db']);
+      const closed = await p.query(query);
+      assert.equal(closed.length, 1, JSON.stringify(closed));
+      assert.deepEqual(closed[0].metric, {
+        source_workload_namespace: 'default',
+        connection_security_policy: 'mutual_tls',
+      });
+      assert.equal(closed[0].value, already + 5);
+      const proxies = await p.query('pilot_xds{job="weft-control-plane"}');
+      assert.equal(proxies[0]?.value, 2);
+    },
+    60_000,
+    500,
+  );
 });
