@@ -1,6 +1,7 @@
 // Runs every `weft check` category in order; a control plane that does not answer skips the checks that need it.
 import { checkCertificateAuthority } from './ca.ts';
 import { checkClock } from './clock.ts';
+import { checkCluster } from './cluster.ts';
 import { checkConfiguration } from './configuration.ts';
 import { checkControlPlane } from './control-plane.ts';
 import { checkPorts } from './ports.ts';
@@ -31,6 +32,7 @@ export async function runChecks(config: CheckConfig): Promise<CheckReport> {
   const cp = await checkControlPlane(probe, config);
   categories.push({ category: 'control-plane', results: cp.results });
   if (cp.reachability === 'reachable') {
+    categories.push({ category: 'store', results: await checkCluster(probe) });
     categories.push({
       category: 'certificate-authority',
       results: await checkCertificateAuthority(probe, config),
@@ -39,6 +41,7 @@ export async function runChecks(config: CheckConfig): Promise<CheckReport> {
     categories.push({ category: 'configuration', results: [await checkConfiguration(probe)] });
     categories.push({ category: 'clock', results: [checkClock(await probe.get('/healthz'), config)] });
   } else {
+    categories.push({ category: 'store', results: skipped(['store is known']) });
     categories.push({ category: 'certificate-authority', results: skipped(['trust bundle is present']) });
     categories.push({
       category: 'proxies',

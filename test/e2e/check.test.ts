@@ -59,6 +59,7 @@ test('every check passes against a healthy control plane with a connected proxy'
     '√ every connected proxy is in sync (no NACK): 1 proxy',
     '√ configuration has no mesh problems (weft analyze): no problems found',
     '√ clock difference with the control plane is under 5s',
+    '· store: file: one control plane, its store in its data dir',
     'Status check results are √',
   ])
     assert.ok(r.stdout.includes(line), `missing "${line}" in:\n${r.stdout}`);
@@ -72,7 +73,15 @@ test('every check passes against a healthy control plane with a connected proxy'
   assert.equal(report.success, true);
   assert.deepEqual(
     report.categories.map((c) => c.category),
-    ['control-plane', 'certificate-authority', 'proxies', 'configuration', 'clock', 'ports (informational)'],
+    [
+      'control-plane',
+      'store',
+      'certificate-authority',
+      'proxies',
+      'configuration',
+      'clock',
+      'ports (informational)',
+    ],
   );
   const outcomes = report.categories.flatMap((c) => c.results.map((r) => r.outcome));
   assert.deepEqual([...new Set(outcomes)].sort(), ['info', 'pass']);

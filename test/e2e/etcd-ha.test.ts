@@ -4,6 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import type { CheckReport } from '../../src/check/types.ts';
 import type { ClusterStatus } from '../../src/control/ha/cluster-status.ts';
 import { runCli } from '../helpers/cli.ts';
 import { startHttpEcho } from '../helpers/echo.ts';
@@ -91,6 +92,18 @@ test('replicas on etcd: apply on one, serve on the other; an etcd member and the
   assert.ok(
     before.etcd?.members.every((m) => m.healthy),
     JSON.stringify(before.etcd),
+  );
+
+  const check = await runCli(['check', '--server', second, '-o', 'json']);
+  const store = (JSON.parse(check.stdout) as CheckReport).categories.find((c) => c.category === 'store');
+  assert.deepEqual(
+    store?.results.map((r) => [r.name, r.outcome]),
+    [
+      ['a replica leads', 'pass'],
+      ...(before.replicas ?? []).map((r) => [`replica ${r.id}`, 'info']),
+      ['every etcd member is healthy', 'pass'],
+    ],
+    check.stdout,
   );
 
   const load = startLoad(out, { host: 'reviews', 'x-subset': 'v2' });
