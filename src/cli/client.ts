@@ -10,6 +10,7 @@ import type {
   ErrorResponse,
   ListResponse,
 } from '../control/api/types.ts';
+import type { HistoryResponse } from '../control/ha/history-route.ts';
 import type { ProxiesResponse } from '../control/xds/types.ts';
 import { environment } from '../env.ts';
 import { ConfigError, type ConfigIssue, ServerUnavailableError, UsageError, WeftError } from '../errors.ts';
@@ -83,6 +84,14 @@ export class ApiClient {
     return this.#request(
       'DELETE',
       `/api/v1/resources/${[kind, namespace, name].map(encodeURIComponent).join('/')}`,
+    );
+  }
+
+  /** `GET /api/v1/history/...`: the past writes of one resource, oldest first. */
+  history(kind: string, namespace: string, name: string): Promise<HistoryResponse> {
+    return this.#request(
+      'GET',
+      `/api/v1/history/${[kind, namespace, name].map(encodeURIComponent).join('/')}`,
     );
   }
 

@@ -49,6 +49,16 @@ export const commands: CommandEntry[] = [
     load: () => import('./delete.ts'),
   },
   {
+    name: 'history',
+    summary: 'show the past revisions of one resource',
+    load: () => import('./history.ts'),
+  },
+  {
+    name: 'rollback',
+    summary: 'apply a resource again as it was at a past revision (weft history lists them)',
+    load: () => import('./rollback.ts'),
+  },
+  {
     name: 'proxy',
     summary: 'run a sidecar proxy for one workload (inbound, outbound and admin ports; config over xDS)',
     load: () => import('./proxy.ts'),

@@ -6,6 +6,7 @@ import type { ApiRoute } from '../api/server.ts';
 import type { ControlPlaneAddresses, ControlPlaneParts } from '../control-plane.ts';
 import { connectEtcd, type EtcdConfig } from '../store/etcd-config.ts';
 import { EtcdStore } from '../store/etcd-store.ts';
+import { HISTORY_KEPT } from '../store/history-file.ts';
 import { syncCaMaterial } from './ca-sync.ts';
 import { type ClusterStatus, clusterStatusRoute, etcdMembers } from './cluster-status.ts';
 import { EtcdRegistry } from './etcd-registry.ts';
@@ -16,9 +17,6 @@ export interface EtcdHaConfig {
   /** Lease of a replica's announcement and of the leadership (seconds, `--etcd-lease-ttl`). */
   leaseTtlSeconds: number;
 }
-
-/** History entries kept per resource by the leader's pruning. */
-export const HISTORY_KEPT = 50;
 
 /** One replica's connection to the cluster; give `parts()` to the ControlPlane, `announce()` once it serves. */
 export class EtcdHa {

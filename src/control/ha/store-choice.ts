@@ -1,9 +1,16 @@
 // `--store`: the embedded file store (default) or etcd, as parts merged into a control plane's own.
+
+import { join } from 'node:path';
 import { UsageError } from '../../errors.ts';
-import type { ControlPlaneAddresses, ControlPlaneParts } from '../control-plane.ts';
+import type { ApiRoute } from '../api/server.ts';
+import type { ControlPlaneAddresses, ControlPlaneConfig, ControlPlaneParts } from '../control-plane.ts';
 import { type EtcdTlsFlags, parseEtcdStore } from '../store/etcd-config.ts';
+import { FileStore } from '../store/file-store.ts';
+import { withFileHistory } from '../store/history-file.ts';
+import type { Store } from '../store/store.ts';
 import { clusterStatusRoute } from './cluster-status.ts';
 import { EtcdHa } from './etcd-parts.ts';
+import { historyRoute } from './history-route.ts';
 
 /** The store a control plane runs on, and what it must do once serving and after stopping. */
 export interface StoreChoice {
@@ -23,11 +30,17 @@ export interface StoreFlags extends EtcdTlsFlags {
   leaseTtlMs: number;
 }
 
-function addRoutes(parts: ControlPlaneParts, routes: ControlPlaneParts['apiRoutes']): ControlPlaneParts {
+/** Adds `routes` and the history route to the routes of `parts`. */
+function addRoutes(parts: ControlPlaneParts, routes: ApiRoute[]): ControlPlaneParts {
   return {
     ...parts,
-    apiRoutes: (context) => [...(parts.apiRoutes?.(context) ?? []), ...(routes?.(context) ?? [])],
+    apiRoutes: (context) => [...(parts.apiRoutes?.(context) ?? []), ...routes, historyRoute(context.store)],
   };
+}
+
+async function openFileStoreWithHistory(config: ControlPlaneConfig): Promise<Store> {
+  const dir = join(config.dataDir, 'store');
+  return withFileHistory(await FileStore.open({ dir }), dir);
 }
 
 /** Reads `--store` and the `--etcd-*` flags; a malformed value is a UsageError. */
@@ -37,7 +50,10 @@ export function chooseStore(flags: StoreFlags): StoreChoice {
       throw new UsageError('--etcd-cacert, --etcd-cert and --etcd-key need --store etcd://...');
     return {
       kind: 'file',
-      with: (parts) => addRoutes(parts, () => [clusterStatusRoute(async () => ({ store: 'file' }))]),
+      with: (parts) =>
+        addRoutes({ ...parts, openStore: openFileStoreWithHistory }, [
+          clusterStatusRoute(async () => ({ store: 'file' })),
+        ]),
       started: async () => {},
       close: async () => {},
     };
@@ -51,7 +67,7 @@ export function chooseStore(flags: StoreFlags): StoreChoice {
   return {
     kind: 'etcd',
     with: (parts) =>
-      addRoutes({ ...parts, openStore: own.openStore, openRegistry: own.openRegistry }, () => own.routes()),
+      addRoutes({ ...parts, openStore: own.openStore, openRegistry: own.openRegistry }, own.routes()),
     started: (addresses) => ha.announce(addresses),
     close: () => ha.close(),
   };

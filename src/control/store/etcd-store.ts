@@ -10,7 +10,7 @@ import { resourceKeyString } from '../../config/resource.ts';
 import { NotFoundError, StoreUnavailableError } from '../../errors.ts';
 import { logger } from '../../observe/log.ts';
 import { deepFreeze, stampResource } from './stamp.ts';
-import type { ListOptions, Store, StoreEvent, StoreOp } from './store.ts';
+import type { HistoryEntry, HistoryStore, ListOptions, StoreEvent, StoreOp } from './store.ts';
 import { WatchHub } from './watch-hub.ts';
 
 export interface EtcdStoreConfig {
@@ -21,13 +21,6 @@ export interface EtcdStoreConfig {
   historyLimit?: number;
   /** Longest a commit waits for its own change to come back on the watch (ms, default 10 000). */
   commitTimeoutMs?: number;
-}
-
-/** One entry of a resource's history, as `weft history` shows it. */
-export interface HistoryEntry {
-  revision: number;
-  type: 'put' | 'delete';
-  resource: Resource;
 }
 
 /** Attempts of a commit that lost the race to another replica's commit. */
@@ -42,7 +35,7 @@ export function revisionKey(revision: number): string {
 }
 
 /** The etcd-backed Store (see the file comment for the key layout). */
-export class EtcdStore implements Store {
+export class EtcdStore implements HistoryStore {
   readonly #client: Etcd3;
   readonly #prefix: string;
   readonly #commitTimeoutMs: number;
@@ -220,7 +213,7 @@ export class EtcdStore implements Store {
         const stored = stampResource(op.resource, current(key), revision, now);
         overlay.set(key, stored);
         results.push({ type: 'put', resource: stored, revision });
-        const entry: HistoryEntry = { revision, type: 'put', resource: stored };
+        const entry: HistoryEntry = { revision, type: 'put', resource: stored, at: now.toISOString() };
         txnOps.push(this.#client.put(this.#resourceKey(key)).value(JSON.stringify(stored)));
         txnOps.push(this.#client.put(this.#historyKey(key, revision)).value(JSON.stringify(entry)));
       } else {
@@ -232,7 +225,7 @@ export class EtcdStore implements Store {
         }
         overlay.set(key, null);
         results.push({ type: 'delete', resource: last, revision });
-        const entry: HistoryEntry = { revision, type: 'delete', resource: last };
+        const entry: HistoryEntry = { revision, type: 'delete', resource: last, at: now.toISOString() };
         txnOps.push(this.#client.delete().key(this.#resourceKey(key)));
         txnOps.push(this.#client.put(this.#historyKey(key, revision)).value(JSON.stringify(entry)));
       }

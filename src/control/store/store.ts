@@ -9,6 +9,21 @@ export interface StoreEvent {
   revision: number;
 }
 
+/** One past write of a resource (`weft history`): the resource as stored by that put, or its last value before a delete. */
+export interface HistoryEntry {
+  revision: number;
+  type: 'put' | 'delete';
+  resource: Resource;
+  /** When the write was committed (RFC 3339). */
+  at: string;
+}
+
+/** A store that also keeps the past writes of each resource (both stores do, behind `--store`). */
+export interface HistoryStore extends Store {
+  /** Past writes of `key`, oldest first (the newest ones; older ones are pruned). */
+  history(key: ResourceKey): Promise<HistoryEntry[]>;
+}
+
 /** A change to make in a transaction. */
 export type StoreOp = { type: 'put'; resource: Resource } | { type: 'delete'; key: ResourceKey };
 
