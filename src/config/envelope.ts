@@ -1,4 +1,5 @@
 // Reads one resource document: apiVersion, kind, metadata, spec (checked by the kind's reader).
+
 import { DEFAULT_MESH } from '../model/mesh.ts';
 import type { Check } from './check.ts';
 import type { KindDefinition } from './kinds.ts';
@@ -7,6 +8,7 @@ import { dnsLabelError, dnsSubdomain, labels, stringMap } from './names.ts';
 import type { Fields } from './read.ts';
 import { count, defined, nonEmptyString, readObject, string } from './read.ts';
 import type { ObjectMeta, Resource } from './resource.ts';
+import { UNSUPPORTED_KINDS } from './upstream-kinds.ts';
 
 /** How documents are read. */
 export interface ReadOptions {
@@ -39,6 +41,14 @@ function readMetadata(f: Fields, defaultNamespace: string): ObjectMeta {
 }
 
 function unknownKind(check: Check, kind: string): void {
+  if (Object.hasOwn(UNSUPPORTED_KINDS, kind)) {
+    check.error(
+      ['kind'],
+      `kind ${kind} is not supported by weft (yet): ${UNSUPPORTED_KINDS[kind]}`,
+      'unsupported',
+    );
+    return;
+  }
   const supported = listKinds();
   const sameLetters = supported.find((k) => k.kind.toLowerCase() === kind.toLowerCase());
   check.error(

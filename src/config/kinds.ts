@@ -2,6 +2,7 @@
 import type { CompiledSpec } from '../model/compiled.ts';
 import type { Check } from './check.ts';
 import { readGatewayApiGateway } from './gateway-api/gateway.ts';
+import { readGatewayClass } from './gateway-api/gateway-class.ts';
 import { readGrpcRoute } from './gateway-api/grpc-route.ts';
 import { readHttpRoute } from './gateway-api/http-route.ts';
 import { readReferenceGrant } from './gateway-api/reference-grant.ts';
@@ -214,8 +215,24 @@ const DEFINITIONS: readonly KindDefinition[] = [
     },
   },
   {
+    // Cluster-scoped upstream; stored in a namespace like every weft resource.
+    kind: 'GatewayClass',
+    apiVersions: GATEWAY_API,
+    plural: 'gatewayclasses',
+    shortNames: ['gc'],
+    namespaced: true,
+    read: (check, spec, context) => {
+      const gatewayClass = readGatewayClass(check, spec, context);
+      return gatewayClass && { kind: 'GatewayClass', gatewayClass };
+    },
+  },
+  {
     kind: 'ReferenceGrant',
-    apiVersions: ['gateway.networking.k8s.io/v1beta1', 'gateway.networking.k8s.io/v1alpha2'],
+    apiVersions: [
+      'gateway.networking.k8s.io/v1',
+      'gateway.networking.k8s.io/v1beta1',
+      'gateway.networking.k8s.io/v1alpha2',
+    ],
     plural: 'referencegrants',
     shortNames: ['refgrant'],
     namespaced: true,

@@ -32,6 +32,8 @@ export type CompiledSpec =
   | { kind: 'HTTPRoute'; route: GatewayApiRouteModel }
   | { kind: 'GRPCRoute'; route: GatewayApiRouteModel }
   | { kind: 'ReferenceGrant'; referenceGrant: ReferenceGrantModel }
+  /** Stored for `weft get`; the model does not use it (weft serves its classes by name). */
+  | { kind: 'GatewayClass'; gatewayClass: { name: string; controllerName: string } }
   | { kind: 'MeshConfig'; meshConfig: MeshConfigModel }
   | { kind: 'RateLimit'; rateLimit: RateLimitModel }
   | { kind: 'HTTPLocalRateLimitPolicy'; rateLimit: RateLimitModel }

@@ -104,6 +104,7 @@ function collect(into: Collected, resource: CompiledResource): void {
   else if (compiled.kind === 'HTTPRoute' || compiled.kind === 'GRPCRoute')
     into.gatewayRoutes.push(compiled.route);
   else if (compiled.kind === 'ReferenceGrant') into.referenceGrants.push(compiled.referenceGrant);
+  else if (compiled.kind === 'GatewayClass') return;
   else if (compiled.kind === 'ServiceProfile') {
     // Its routes act as a VirtualService for the host; the oldest profile's budget wins.
     into.virtualServices.push(compiled.serviceProfile.virtualService);

@@ -196,7 +196,11 @@ spec: {}
       ],
     );
     assert.match(issues[0].message, /use one of networking\.istio\.io\/v1, networking\.istio\.io\/v1beta1/);
-    assert.match(issues[4].message, /unknown kind "Sidecar"; weft supports VirtualService, DestinationRule/);
+    assert.match(
+      issues[4].message,
+      /kind Sidecar is not supported by weft \(yet\): per-workload egress listeners/,
+    );
+    assert.equal(issues[4].reason, 'unsupported');
   });
 
   test('JSON text gets positions too', () => {

@@ -43,6 +43,7 @@ test('listKinds names the supported kinds with their API versions', () => {
       'Gateway',
       'HTTPRoute',
       'GRPCRoute',
+      'GatewayClass',
       'ReferenceGrant',
       'MeshConfig',
       'RateLimit',

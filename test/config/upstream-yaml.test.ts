@@ -289,3 +289,27 @@ spec:
     }
   });
 });
+
+describe('kinds', () => {
+  test('real upstream kinds weft lacks are "not supported by weft"; made-up kinds are unknown', () => {
+    const text = (kind: string) =>
+      `apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: ${kind}\nmetadata: {name: x}\nspec: {}\n`;
+    assert.deepEqual(issues(text('UDPRoute')), [
+      'kind: kind UDPRoute is not supported by weft (yet): weft proxies TCP, HTTP and gRPC only [unsupported]',
+    ]);
+    assert.match(
+      issues(text('UDPRoutes'))[0],
+      /^kind: unknown kind "UDPRoutes"; weft supports VirtualService, .* \[invalid\]$/,
+    );
+  });
+
+  test('a GatewayClass is stored with a warning that weft serves its own classes by name', () => {
+    const text = `apiVersion: ${API}\nkind: GatewayClass\nmetadata: {name: example}\nspec:\n  controllerName: example.net/gateway-controller\n  parametersRef: {group: example.net, kind: Config, name: c}\n`;
+    assert.deepEqual(
+      warnings(text).map((w) => w.replace(/^u\.yaml:\d+:\d+: document 0: /, '')),
+      [
+        'kind: stored but not used: weft serves Gateways of class weft or istio (no GatewayClass needed); Gateways of class example are left to example.net/gateway-controller',
+      ],
+    );
+  });
+});

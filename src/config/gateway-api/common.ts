@@ -212,12 +212,32 @@ export const headerModifier: Reader<HeaderOperations> = object((f) => {
   };
 });
 
+/** The filter types HTTPRoute defines; on a backendRef weft implements the header modifiers. */
+const BACKEND_FILTER_TYPES = [
+  'RequestHeaderModifier',
+  'ResponseHeaderModifier',
+  'RequestRedirect',
+  'URLRewrite',
+  'RequestMirror',
+  'CORS',
+  'ExtensionRef',
+] as const;
+
 /** A backendRef's own filters: header modifiers only (as most implementations). */
 const backendFilter: Reader<{ direction: 'request' | 'response'; operations: HeaderOperations }> = object(
   (f) => {
-    const type = f.required('type', oneOf(['RequestHeaderModifier', 'ResponseHeaderModifier']));
+    const type = f.required('type', oneOf(BACKEND_FILTER_TYPES));
     const request = f.optional('requestHeaderModifier', headerModifier);
     const response = f.optional('responseHeaderModifier', headerModifier);
+    if (type !== undefined && type !== 'RequestHeaderModifier' && type !== 'ResponseHeaderModifier') {
+      for (const key of Object.keys(f.value)) f.optional(key, () => undefined);
+      f.check.error(
+        f.at('type'),
+        `filter ${type} on a backendRef is not supported by weft (yet); put it in the rule's filters`,
+        'unsupported',
+      );
+      return undefined;
+    }
     if (type === 'RequestHeaderModifier' && request) return { direction: 'request', operations: request };
     if (type === 'ResponseHeaderModifier' && response) return { direction: 'response', operations: response };
     if (type !== undefined)

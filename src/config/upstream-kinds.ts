@@ -1,0 +1,28 @@
+// Real kinds of the mesh dialects that weft does not implement, with what to do instead (so they are "not supported", not "unknown").
+
+/** Kind → note. A document of one of these kinds is refused as not supported by weft. */
+export const UNSUPPORTED_KINDS: Readonly<Record<string, string>> = {
+  // Istio
+  EnvoyFilter: 'weft is not Envoy: patches of generated Envoy config have nothing to apply to',
+  Sidecar: "per-workload egress listeners are not implemented; use exportTo on the services' resources",
+  Telemetry: 'tracing sampling and access logs are set with weft MeshConfig (accessLogFile) for now',
+  WasmPlugin: 'Wasm extensions are not implemented',
+  ProxyConfig: 'proxy settings are weft proxy flags',
+  WorkloadGroup: 'declare workloads with WorkloadEntry or weft proxy --service',
+  // Gateway API
+  TCPRoute:
+    'route TCP through a Gateway with an Istio Gateway (protocol TCP) and a VirtualService tcp[] rule',
+  TLSRoute: 'route TLS by SNI with an Istio VirtualService tls[] rule bound to a Passthrough listener',
+  UDPRoute: 'weft proxies TCP, HTTP and gRPC only',
+  BackendTLSPolicy: 'TLS to backends is mutual TLS in the mesh, or a DestinationRule trafficPolicy.tls',
+  BackendLBPolicy: 'set session persistence with a DestinationRule consistentHash',
+  ListenerSet: 'put the listeners in the Gateway itself',
+  XListenerSet: 'put the listeners in the Gateway itself',
+  // Linkerd
+  Server: 'Linkerd policy servers are not implemented; use AuthorizationPolicy',
+  ServerAuthorization: 'use AuthorizationPolicy',
+  MeshTLSAuthentication: 'use AuthorizationPolicy principals',
+  NetworkAuthentication: 'use AuthorizationPolicy ipBlocks',
+  ExternalWorkload: 'declare workloads with WorkloadEntry',
+  EgressNetwork: 'use ServiceEntry and MeshConfig outboundTrafficPolicy',
+};
