@@ -152,6 +152,16 @@ export class XdsNodeInvalidError extends WeftError {
   }
 }
 
+/**
+ * An xDS client's verified certificate and its node metadata disagree (another namespace or
+ * service account), or a mutual-TLS stream carries no SPIFFE ID; its ADS stream is refused.
+ */
+export class XdsIdentityError extends WeftError {
+  constructor(message: string) {
+    super('WEFT_XDS_IDENTITY', message, { userError: false, status: 403 });
+  }
+}
+
 /** A port the user asked for is already taken or cannot be bound. */
 export class PortInUseError extends WeftError {
   constructor(message: string, cause?: unknown) {
@@ -249,6 +259,7 @@ export const ERROR_CODES = [
   'WEFT_STORE_UNAVAILABLE',
   'WEFT_BAD_REQUEST',
   'WEFT_XDS_NACK',
+  'WEFT_XDS_IDENTITY',
   'WEFT_XDS_NODE_INVALID',
   'WEFT_PORT_IN_USE',
   'WEFT_REVISION_COMPACTED',

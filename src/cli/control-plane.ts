@@ -17,6 +17,7 @@ interface ControlPlaneOptions {
   dataDir: string;
   api: string;
   xds: string;
+  xdsPlaintext?: string;
   pushDebounce: string;
   registryGrace: string;
   trustDomain: string;
@@ -61,6 +62,7 @@ export function toConfig(opts: ControlPlaneOptions): ControlPlaneConfig {
     dataDir: resolve(opts.dataDir),
     api: parseHostPort('--api', opts.api),
     xds: parseHostPort('--xds', opts.xds),
+    xdsPlaintext: opts.xdsPlaintext === undefined ? undefined : plaintextXds(opts.xdsPlaintext),
     pushDebounceMs: milliseconds('--push-debounce', opts.pushDebounce),
     registryGraceMs: milliseconds('--registry-grace', opts.registryGrace),
     mesh: {
@@ -69,6 +71,16 @@ export function toConfig(opts: ControlPlaneOptions): ControlPlaneConfig {
     },
     ca: caOptions(opts),
   };
+}
+
+/** `--xds-plaintext`: loopback only (anyone who reaches it can read any proxy's configuration). */
+function plaintextXds(text: string): HostPort {
+  const address = parseHostPort('--xds-plaintext', text);
+  if (!/^127\.\d+\.\d+\.\d+$|^::1$|^localhost$/.test(address.host))
+    throw new UsageError(
+      `--xds-plaintext ${text}: the plaintext xDS port serves configuration to anyone who reaches it, so it binds loopback only (127.0.0.1 or ::1)`,
+    );
+  return address;
 }
 
 /** `--outbound-traffic-policy`: Istio's MeshConfig outboundTrafficPolicy.mode (a MeshConfig resource overrides it). */
@@ -107,7 +119,15 @@ export function register(program: Command): void {
     .description('run the control plane: resource store, workload registry, HTTP API and xDS server')
     .option('--data-dir <dir>', 'directory for durable state (resources, CA)', '.weft')
     .option('--api <host:port>', 'HTTP API listen address (port 0 picks one)', '127.0.0.1:15080')
-    .option('--xds <host:port>', 'xDS (ADS gRPC) listen address (port 0 picks one)', '127.0.0.1:15010')
+    .option(
+      '--xds <host:port>',
+      'xDS (ADS gRPC) listen address, mutual TLS with workload certificates (port 0 picks one)',
+      '127.0.0.1:15010',
+    )
+    .option(
+      '--xds-plaintext <host:port>',
+      'also serve xDS without TLS on this loopback address, read-only (proxyless gRPC clients); off by default',
+    )
     .option('--push-debounce <duration>', 'wait this long for more changes before pushing xDS', '100ms')
     .option(
       '--registry-grace <duration>',
@@ -179,7 +199,7 @@ export function register(program: Command): void {
       // Announced only once the signal handlers are in place: a supervisor that stops the control
       // plane as soon as it reads this line must get a clean shutdown, not a default-action kill.
       process.stdout.write(
-        `weft control-plane ready: api ${addresses.apiUrl} xds ${addresses.xdsAddress ?? '(not served)'} data-dir ${controlPlane.config.dataDir}\n`,
+        `weft control-plane ready: api ${addresses.apiUrl} xds ${addresses.xdsAddress ?? '(not served)'}${addresses.xdsPlaintextAddress ? ` xds-plaintext ${addresses.xdsPlaintextAddress}` : ''} data-dir ${controlPlane.config.dataDir}\n`,
       );
     });
 }

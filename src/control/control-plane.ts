@@ -18,6 +18,11 @@ import { FileStore } from './store/file-store.ts';
 import { FileBackedRegistry } from './store/registry-file.ts';
 import type { Store } from './store/store.ts';
 import type { XdsServer } from './xds/types.ts';
+import {
+  type RotatingServerCredentials,
+  startXdsServerIdentity,
+  type XdsServerIdentity,
+} from './xds/xds-credentials.ts';
 
 /** A listen address. */
 export interface HostPort {
@@ -31,8 +36,10 @@ export interface ControlPlaneConfig {
   dataDir: string;
   /** Where the HTTP/JSON API listens (`--api`). */
   api: HostPort;
-  /** Where the ADS gRPC server listens (`--xds`). */
+  /** Where the ADS gRPC server listens (`--xds`), mutual TLS. */
   xds: HostPort;
+  /** A plaintext, read-only xDS port (`--xds-plaintext`, loopback); absent: none. */
+  xdsPlaintext?: HostPort;
   /** How long the xDS server waits for more changes before pushing (milliseconds, `--push-debounce`). */
   pushDebounceMs: number;
   /** How long a disconnected proxy's workload stays registered (milliseconds). */
@@ -50,6 +57,8 @@ export interface XdsServerContext {
   store: Store;
   /** The control plane's /metrics (the xDS server reports pushes and NACKs there). */
   metrics: ControlPlaneMetrics;
+  /** The xDS server's mutual-TLS credentials (the control plane's own certificate) and trust domain. */
+  tls?: { credentials: RotatingServerCredentials; trustDomain: string };
 }
 
 /**
@@ -77,6 +86,8 @@ export interface ControlPlaneAddresses {
   apiUrl: string;
   /** `host:port` of the ADS server, undefined when none runs. */
   xdsAddress: string | undefined;
+  /** `host:port` of the plaintext read-only xDS port, when one was asked for. */
+  xdsPlaintextAddress?: string;
 }
 
 function urlHost(host: string): string {
@@ -105,6 +116,7 @@ export class ControlPlane {
   #ca: CaService | undefined;
   #api: ApiServer | undefined;
   #xds: XdsServer | undefined;
+  #xdsIdentity: XdsServerIdentity | undefined;
   #snapshot: MeshSnapshot | undefined;
   #version = 0;
   #rebuild: 'idle' | 'scheduled' = 'idle';
@@ -185,18 +197,30 @@ export class ControlPlane {
         );
 
       let xdsAddress: string | undefined;
+      let xdsPlaintextAddress: string | undefined;
       if (this.#parts.createXdsServer) {
+        this.#xdsIdentity = await startXdsServerIdentity(ca.authority);
         this.#xds = this.#parts.createXdsServer({
           config: this.config,
           registry,
           store,
           metrics: this.#metrics,
+          tls: { credentials: this.#xdsIdentity.credentials, trustDomain: this.#mesh.trustDomain },
         });
         const xdsPort = await this.#xds.listen(this.config.xds.host, this.config.xds.port);
-        this.#xds.setSnapshot(this.snapshot());
         xdsAddress = `${urlHost(this.config.xds.host)}:${xdsPort}`;
+        const plain = this.config.xdsPlaintext;
+        if (plain && this.#xds.listenPlaintext) {
+          const port = await this.#xds.listenPlaintext(plain.host, plain.port);
+          xdsPlaintextAddress = `${urlHost(plain.host)}:${port}`;
+        }
+        this.#xds.setSnapshot(this.snapshot());
       }
-      this.#addresses = { apiUrl: `http://${urlHost(this.config.api.host)}:${apiPort}`, xdsAddress };
+      this.#addresses = {
+        apiUrl: `http://${urlHost(this.config.api.host)}:${apiPort}`,
+        xdsAddress,
+        xdsPlaintextAddress,
+      };
       this.#api.setState('ready');
       this.#state = 'running';
       this.#log.info(
@@ -258,6 +282,7 @@ export class ControlPlane {
     const steps: [string, (() => Promise<void> | void) | undefined][] = [
       ['api', this.#api && (() => this.#api!.close())],
       ['xds', this.#xds && (() => this.#xds!.close())],
+      ['xds-identity', this.#xdsIdentity && (() => this.#xdsIdentity!.stop())],
       ['registry', this.#registry && (() => this.#registry!.close())],
       ['store', this.#store && (() => this.#store!.close())],
     ];
@@ -319,7 +344,12 @@ export class ControlPlane {
       isWildcard(this.config.xds.host) && localAddress
         ? urlHost(localAddress.replace(/^::ffff:/, ''))
         : urlHost(this.config.xds.host);
-    return { xdsAddress: `${host}:${port}`, trustDomain: this.#mesh.trustDomain };
+    return {
+      xdsAddress: `${host}:${port}`,
+      trustDomain: this.#mesh.trustDomain,
+      controlPlaneIdentity: this.#xdsIdentity?.spiffeId,
+      xdsPlaintextAddress: this.#addresses?.xdsPlaintextAddress,
+    };
   }
 }
 

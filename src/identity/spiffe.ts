@@ -22,6 +22,23 @@ export interface WorkloadIdentityClaim {
   serviceAccount: string;
 }
 
+/**
+ * The control plane's own identity: its xDS server presents a certificate for it and proxies
+ * accept no other (Istio pins istiod's the same way). No bootstrap token is minted for it.
+ */
+export const CONTROL_PLANE_IDENTITY: WorkloadIdentityClaim = {
+  namespace: 'weft-system',
+  serviceAccount: 'weft-control-plane',
+};
+
+/** True when `claim` is the control plane's reserved identity. */
+export function isControlPlaneIdentity(claim: WorkloadIdentityClaim): boolean {
+  return (
+    claim.namespace === CONTROL_PLANE_IDENTITY.namespace &&
+    claim.serviceAccount === CONTROL_PLANE_IDENTITY.serviceAccount
+  );
+}
+
 // SPIFFE ID spec: trust domain is lowercase letters, digits, '.', '-', '_'.
 const TRUST_DOMAIN = /^[a-z0-9._-]+$/;
 // SPIFFE path segments: letters, digits, '.', '-', '_', and not '.' or '..'.

@@ -3,6 +3,12 @@ import { randomBytes } from 'node:crypto';
 import https from 'node:https';
 import type net from 'node:net';
 import { ServerUnavailableError } from '../errors.ts';
+import {
+  CONTROL_PLANE_IDENTITY,
+  checkServerSpiffeId,
+  formatSpiffeId,
+  parseSpiffeId,
+} from '../identity/spiffe.ts';
 import { logger } from '../observe/log.ts';
 import type { LocalWorkload } from '../observe/proxy-telemetry.ts';
 import { NODE_METADATA } from '../xds/node-metadata.ts';
@@ -16,6 +22,7 @@ import { SecretStore } from './tls/secrets.ts';
 import { startWorkloadSecrets, type TokenSource, type WorkloadSecrets } from './tls/workload-secrets.ts';
 import type { WorkerPool } from './workers/worker-pool.ts';
 import { AdsClient, type XdsHandler } from './xds-client/ads-client.ts';
+import type { GrpcCallTls } from './xds-client/grpc-call.ts';
 
 /** Everything `weft proxy` was told (see DESIGN.md's CLI contract). */
 export interface SidecarConfig {
@@ -149,6 +156,28 @@ export async function fetchBootstrap(
   }
 }
 
+/** Where the ADS stream goes and the mTLS it uses. */
+interface XdsTarget {
+  address: string;
+  tls: () => GrpcCallTls;
+}
+
+/**
+ * mTLS toward the control plane: this workload's current certificate, and the server must present
+ * the control plane's SPIFFE ID in this workload's trust domain (pinned: no other mesh identity,
+ * and no certificate from outside the trust bundle, can serve this proxy its configuration).
+ */
+function controlPlaneTls(secrets: WorkloadSecrets): () => GrpcCallTls {
+  const own = parseSpiffeId(secrets.spiffeId);
+  const checkServerIdentity = checkServerSpiffeId([
+    formatSpiffeId({ trustDomain: own.trustDomain, ...CONTROL_PLANE_IDENTITY }),
+  ]);
+  return () => {
+    const c = secrets.identity.current();
+    return { key: c.keyPem, cert: c.certChainPem, ca: c.trustBundlePem, checkServerIdentity };
+  };
+}
+
 /** The workload a sidecar or gateway serves, for Istio's metric labels. */
 function localWorkload(c: SidecarConfig, principal: string): LocalWorkload {
   const gateway = c.role === 'gateway';
@@ -198,13 +227,24 @@ export class Sidecar {
       },
       secrets,
     );
+    const tls = controlPlaneTls(identity);
     try {
       const sidecar =
         config.concurrency > 1
-          ? await Sidecar.startMultiCore(config, xds, secrets, identity)
+          ? await Sidecar.startMultiCore(config, { address: xds, tls }, secrets, identity)
           : config.role === 'gateway'
-            ? await Sidecar.startGateway(config, xds, secrets, localWorkload(config, identity.spiffeId))
-            : await Sidecar.startSingle(config, xds, secrets, localWorkload(config, identity.spiffeId));
+            ? await Sidecar.startGateway(
+                config,
+                { address: xds, tls },
+                secrets,
+                localWorkload(config, identity.spiffeId),
+              )
+            : await Sidecar.startSingle(
+                config,
+                { address: xds, tls },
+                secrets,
+                localWorkload(config, identity.spiffeId),
+              );
       sidecar.identity = identity;
       return sidecar;
     } catch (err) {
@@ -216,7 +256,7 @@ export class Sidecar {
   /** One process: binds the inbound and outbound ports, serves admin, opens the ADS stream. */
   private static async startSingle(
     config: SidecarConfig,
-    xds: string,
+    xds: XdsTarget,
     secrets: SecretStore,
     workload: LocalWorkload,
   ): Promise<Sidecar> {
@@ -242,7 +282,7 @@ export class Sidecar {
       throw err;
     }
     sidecar.ads = new AdsClient(
-      { address: xds, node: sidecar.node(), initialBackoffMs: 250, maxBackoffMs: 5000 },
+      { address: xds.address, tls: xds.tls, node: sidecar.node(), initialBackoffMs: 250, maxBackoffMs: 5000 },
       sidecar.core,
       log,
     );
@@ -257,7 +297,7 @@ export class Sidecar {
    */
   private static async startGateway(
     config: SidecarConfig,
-    xds: string,
+    xds: XdsTarget,
     secrets: SecretStore,
     workload: LocalWorkload,
   ): Promise<Sidecar> {
@@ -285,7 +325,7 @@ export class Sidecar {
       throw err;
     }
     sidecar.ads = new AdsClient(
-      { address: xds, node: sidecar.node(), initialBackoffMs: 250, maxBackoffMs: 5000 },
+      { address: xds.address, tls: xds.tls, node: sidecar.node(), initialBackoffMs: 250, maxBackoffMs: 5000 },
       sidecar.core,
       log,
     );
@@ -300,7 +340,7 @@ export class Sidecar {
    */
   private static async startMultiCore(
     config: SidecarConfig,
-    xds: string,
+    xds: XdsTarget,
     secrets: SecretStore,
     identity: WorkloadSecrets,
   ): Promise<Sidecar> {
@@ -364,7 +404,7 @@ export class Sidecar {
       throw err;
     }
     sidecar.ads = new AdsClient(
-      { address: xds, node: sidecar.node(), initialBackoffMs: 250, maxBackoffMs: 5000 },
+      { address: xds.address, tls: xds.tls, node: sidecar.node(), initialBackoffMs: 250, maxBackoffMs: 5000 },
       handler,
       log,
     );

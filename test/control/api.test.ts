@@ -382,7 +382,11 @@ test('bootstrap is 503 without an xDS server and names the bound xDS address wit
   assert.match(xdsAddress!, /^127\.0\.0\.1:\d+$/);
   assert.notEqual(xdsAddress, '127.0.0.1:0');
   const boot = await call<unknown>(withXds.apiUrl, 'GET', '/api/v1/bootstrap');
-  assert.deepEqual(boot.body, { xdsAddress, trustDomain: 'cluster.local' });
+  assert.deepEqual(boot.body, {
+    xdsAddress,
+    trustDomain: 'cluster.local',
+    controlPlaneIdentity: 'spiffe://cluster.local/ns/weft-system/sa/weft-control-plane',
+  });
   assert.equal(xds.snapshots.length, 1, 'the first snapshot is handed over at start');
   await call(withXds.apiUrl, 'POST', '/api/v1/apply', { sources: [{ file: 'vs.yaml', text: REVIEWS_VS }] });
   await new Promise((resolve) => setImmediate(resolve));

@@ -13,7 +13,9 @@ import { AdsTestClient } from '../helpers/grpc-ads-client.ts';
 import { startGreeter } from '../helpers/grpc-greeter.ts';
 import { startWeft } from '../helpers/process.ts';
 
-const READY = /weft control-plane ready: api (http:\/\/127\.0\.0\.1:\d+) xds (127\.0\.0\.1:\d+)/;
+// The gRPC client has no TLS: it reads from the control plane's loopback, read-only plaintext xDS port.
+const READY =
+  /weft control-plane ready: api (http:\/\/127\.0\.0\.1:\d+) xds 127\.0\.0\.1:\d+ xds-plaintext (127\.0\.0\.1:\d+)/;
 const HOST = 'greeter.default.svc.cluster.local';
 const TARGET = `xds:///${HOST}:50051`;
 const CHILD = fileURLToPath(new URL('../helpers/grpc-xds-client-child.ts', import.meta.url));
@@ -196,7 +198,17 @@ test('proxyless gRPC: weights, header match and fallback follow the VirtualServi
   const dir = await mkdtemp(join(tmpdir(), 'weft-grpc-xds-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const controlPlane = await startWeft(
-    ['control-plane', '--data-dir', join(dir, 'data'), '--api', '127.0.0.1:0', '--xds', '127.0.0.1:0'],
+    [
+      'control-plane',
+      '--data-dir',
+      join(dir, 'data'),
+      '--api',
+      '127.0.0.1:0',
+      '--xds',
+      '127.0.0.1:0',
+      '--xds-plaintext',
+      '127.0.0.1:0',
+    ],
     { ready: READY },
   );
   t.after(() => controlPlane.stop());

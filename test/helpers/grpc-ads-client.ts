@@ -45,8 +45,12 @@ export class AdsTestClient<R extends Response = Response> {
   /** Set when the stream ends: its status. */
   status: grpc.StatusObject | undefined;
 
-  constructor(address: string, protocol: 'sotw' | 'delta') {
-    this.#client = new AdsClient(address, grpc.credentials.createInsecure());
+  constructor(
+    address: string,
+    protocol: 'sotw' | 'delta',
+    credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+  ) {
+    this.#client = new AdsClient(address, credentials);
     const method = protocol === 'sotw' ? 'StreamAggregatedResources' : 'DeltaAggregatedResources';
     this.#call = (this.#client as unknown as Record<string, () => grpc.ClientDuplexStream<unknown, R>>)[
       method

@@ -79,6 +79,10 @@ export interface BootstrapResponse {
   /** `host:port` of the ADS gRPC server, reachable from where the request came from. */
   xdsAddress: string;
   trustDomain: string;
+  /** The SPIFFE ID the xDS server presents (mutual TLS; proxies accept no other). */
+  controlPlaneIdentity?: string;
+  /** `host:port` of the plaintext read-only xDS port (`--xds-plaintext`), when served. */
+  xdsPlaintextAddress?: string;
 }
 
 /** Body of every error response. */

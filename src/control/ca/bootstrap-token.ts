@@ -6,7 +6,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BadRequestError, StoreCorruptError } from '../../errors.ts';
-import { segmentProblem, type WorkloadIdentityClaim } from '../../identity/spiffe.ts';
+import { isControlPlaneIdentity, segmentProblem, type WorkloadIdentityClaim } from '../../identity/spiffe.ts';
 import { ensurePrivateDir, fileExists, PRIVATE_FILE_MODE, writeFileAtomic } from './files.ts';
 
 /** File name of the HMAC key inside `<data-dir>/ca/`. */
@@ -98,6 +98,10 @@ export class BootstrapTokens {
       const problem = segmentProblem(value);
       if (problem) throw new BadRequestError(`${field}: ${JSON.stringify(value)} ${problem}`);
     }
+    if (isControlPlaneIdentity(identity))
+      throw new BadRequestError(
+        `${identity.namespace}/${identity.serviceAccount} is the control plane's own identity; no token is minted for it`,
+      );
     if (!Number.isFinite(ttlMs) || ttlMs < 1000 || ttlMs > MAX_TOKEN_TTL_MS)
       throw new BadRequestError('ttl: must be between 1s and 87600h');
     const iat = Math.floor(this.#now() / 1000);

@@ -1,6 +1,7 @@
 // The ADS server: state-of-the-world and incremental xDS over gRPC, with ACK/NACK tracking and debounced pushes.
 import * as grpc from '@grpc/grpc-js';
-import { XdsNodeInvalidError } from '../../errors.ts';
+import { XdsIdentityError, XdsNodeInvalidError } from '../../errors.ts';
+import { type SpiffeId, spiffeIdOfCertificate, tryParseSpiffeId } from '../../identity/spiffe.ts';
 import type { MeshSnapshot } from '../../model/types.ts';
 import type { XdsMetrics } from '../../observe/control-plane-metrics.ts';
 import { type Logger, logger } from '../../observe/log.ts';
@@ -31,6 +32,14 @@ export interface XdsServerOptions {
   log?: Logger;
   /** Where pushes, NACKs and push times are reported (the control plane's /metrics). */
   metrics?: XdsMetrics;
+  /**
+   * Mutual TLS on `listen` (the control plane's certificate; clients must present a mesh
+   * certificate). Each stream's namespace and service account are then taken from the verified
+   * peer certificate, and node metadata that contradicts them is refused. Streams without a peer
+   * certificate (only `listenPlaintext` accepts them) are read-only: they register nothing.
+   * Absent: plaintext, node metadata trusted (tests of the protocol only).
+   */
+  tls?: { credentials: grpc.ServerCredentials; trustDomain: string };
 }
 
 /** Counters kept by the server (exported as metrics by a later change). */
@@ -80,6 +89,10 @@ interface Connection {
   peer: string;
   connectedAt: string;
   proxy?: ProxyNode;
+  /** The verified peer identity (mutual TLS), when there is one. */
+  peerId?: SpiffeId;
+  /** A stream that may read configuration but registers no workload (no verified peer). */
+  readOnly: boolean;
   workloadUid?: string;
   watches: Map<string, Watch>;
   nonces: number;
@@ -107,6 +120,7 @@ export class AdsServer implements XdsServer {
   readonly #maxDebounceMs: number;
   readonly #log: Logger;
   readonly #metrics: XdsMetrics | undefined;
+  readonly #tls: XdsServerOptions['tls'];
   readonly #server = new grpc.Server({
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 10_000,
@@ -128,6 +142,7 @@ export class AdsServer implements XdsServer {
     this.#maxDebounceMs = options.maxDebounceMs ?? Math.max(this.#debounceMs * 10, this.#debounceMs);
     this.#log = options.log ?? logger({ component: 'xds' });
     this.#metrics = options.metrics;
+    this.#tls = options.tls;
     this.#server.addService(adsService, {
       StreamAggregatedResources: (
         call: grpc.ServerDuplexStream<DiscoveryRequestMessage, DiscoveryResponseMessage>,
@@ -138,13 +153,23 @@ export class AdsServer implements XdsServer {
     });
   }
 
+  /** Binds the xDS port: mutual TLS when `options.tls` is set, else plaintext. */
   listen(host: string, port: number): Promise<number> {
+    return this.#bind(host, port, this.#tls?.credentials ?? grpc.ServerCredentials.createInsecure(), 'xDS');
+  }
+
+  /** Binds a plaintext port whose streams are read-only (proxyless gRPC clients without TLS). */
+  listenPlaintext(host: string, port: number): Promise<number> {
+    return this.#bind(host, port, grpc.ServerCredentials.createInsecure(), 'read-only plaintext xDS');
+  }
+
+  #bind(host: string, port: number, credentials: grpc.ServerCredentials, what: string): Promise<number> {
     const address = host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
     return new Promise((resolve, reject) => {
-      this.#server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+      this.#server.bindAsync(address, credentials, (err, bound) => {
         if (err) reject(err);
         else {
-          this.#log.info({ address: `${host}:${bound}` }, 'xDS server listening');
+          this.#log.info({ address: `${host}:${bound}` }, `${what} server listening`);
           resolve(bound);
         }
       });
@@ -261,12 +286,17 @@ export class AdsServer implements XdsServer {
       call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'the xDS server is shutting down' });
       return;
     }
+    const auth = this.#tls ? call.getAuthContext() : undefined;
+    const verified = auth?.transportSecurityType === 'ssl';
+    const peerUri = verified ? spiffeIdOfCertificate(auth.sslPeerCertificate) : undefined;
     const conn: Connection = {
       id: this.#nextId++,
       protocol,
       call,
       peer: call.getPeer(),
       connectedAt: new Date().toISOString(),
+      peerId: peerUri === undefined ? undefined : tryParseSpiffeId(peerUri),
+      readOnly: this.#tls !== undefined && !verified,
       watches: new Map(),
       nonces: 0,
       closed: false,
@@ -298,10 +328,13 @@ export class AdsServer implements XdsServer {
     let proxy: ProxyNode;
     try {
       proxy = proxyFromNode(node);
+      this.#checkIdentity(conn, proxy);
     } catch (err) {
-      if (!(err instanceof XdsNodeInvalidError)) throw err;
+      if (!(err instanceof XdsNodeInvalidError || err instanceof XdsIdentityError)) throw err;
       this.#log.warn({ peer: conn.peer, nodeId: node?.id }, `xDS stream refused: ${err.message}`);
-      this.#fail(conn, grpc.status.INVALID_ARGUMENT, `${err.code}: ${err.message}`);
+      const code =
+        err instanceof XdsIdentityError ? grpc.status.PERMISSION_DENIED : grpc.status.INVALID_ARGUMENT;
+      this.#fail(conn, code, `${err.code}: ${err.message}`);
       return false;
     }
     conn.proxy = proxy;
@@ -315,13 +348,35 @@ export class AdsServer implements XdsServer {
       },
       'xDS stream connected',
     );
-    if (proxy.kind === 'sidecar' && this.#registry) {
+    if (proxy.kind === 'sidecar' && this.#registry && !conn.readOnly) {
       const workload = workloadFromProxy(proxy, conn.peer);
       conn.workloadUid = workload.uid;
       this.#workloadStreams.set(workload.uid, (this.#workloadStreams.get(workload.uid) ?? 0) + 1);
       this.#registry.join(workload);
     }
     return true;
+  }
+
+  /**
+   * On a mutual-TLS stream the namespace and service account come from the verified certificate:
+   * node metadata naming others is refused (a workload cannot register as another's endpoint or
+   * read its configuration). A read-only plaintext stream is not checked; it registers nothing.
+   */
+  #checkIdentity(conn: Connection, proxy: ProxyNode): void {
+    if (!this.#tls || conn.readOnly) return;
+    const id = conn.peerId;
+    if (!id) throw new XdsIdentityError('the client certificate carries no SPIFFE ID');
+    if (id.trustDomain !== this.#tls.trustDomain)
+      throw new XdsIdentityError(
+        `the client certificate is for trust domain ${id.trustDomain}, this mesh's is ${this.#tls.trustDomain}`,
+      );
+    if (
+      id.namespace !== proxy.namespace ||
+      (proxy.kind === 'sidecar' && id.serviceAccount !== proxy.serviceAccount)
+    )
+      throw new XdsIdentityError(
+        `node ${proxy.id} claims namespace ${proxy.namespace}, service account ${proxy.serviceAccount}, but its certificate is for ns/${id.namespace}/sa/${id.serviceAccount}`,
+      );
   }
 
   #fail(conn: Connection, code: grpc.status, details: string): void {

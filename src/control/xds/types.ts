@@ -28,6 +28,8 @@ export interface ProxyStatus {
 export interface XdsServer {
   /** Binds the gRPC server; resolves to the port actually bound (port 0 picks one). */
   listen(host: string, port: number): Promise<number>;
+  /** Binds a plaintext, read-only port (proxyless gRPC clients without TLS); optional. */
+  listenPlaintext?(host: string, port: number): Promise<number>;
   /** Hands over a new snapshot; pushes are debounced and only sent to proxies whose resources changed. */
   setSnapshot(snapshot: MeshSnapshot): void;
   status(): ProxyStatus[];

@@ -31,8 +31,8 @@ export function proxiesRoute(server: () => AdsServer | undefined): ApiRoute {
 export function xdsControlPlaneParts(): Pick<ControlPlaneParts, 'createXdsServer' | 'apiRoutes'> {
   let server: AdsServer | undefined;
   return {
-    createXdsServer: ({ config, registry, metrics }) => {
-      server = createXdsServer({ registry, debounceMs: config.pushDebounceMs, metrics });
+    createXdsServer: ({ config, registry, metrics, tls }) => {
+      server = createXdsServer({ registry, debounceMs: config.pushDebounceMs, metrics, tls });
       return server;
     },
     apiRoutes: () => [proxiesRoute(() => server), prometheusSdRoute(() => server)],

@@ -13,7 +13,7 @@ import {
 import { decodeResource } from '../../xds/protos.ts';
 import { TYPE_URL } from '../../xds/type-urls.ts';
 import { camelize } from './camelize.ts';
-import { GRPC_STATUS, GrpcBidiCall, type GrpcCallEnd } from './grpc-call.ts';
+import { GRPC_STATUS, GrpcBidiCall, type GrpcCallEnd, type GrpcCallTls } from './grpc-call.ts';
 
 /** A decoded resource handed to the proxy: its name and its body in camelCase protobufjs form. */
 export interface XdsResource {
@@ -48,6 +48,8 @@ export interface AdsClientConfig {
   keepaliveIntervalMs?: number;
   /** Reconnect when a PING is unanswered this long (ms); default 20 s. */
   keepaliveTimeoutMs?: number;
+  /** mTLS settings, asked for at each (re)connect so a rotated certificate is presented. */
+  tls?: () => GrpcCallTls;
 }
 
 interface TypeState {
@@ -113,6 +115,7 @@ export class AdsClient {
         maxMessageBytes: this.config.maxMessageBytes ?? 64 * 1024 * 1024,
         keepaliveIntervalMs: this.config.keepaliveIntervalMs ?? 30_000,
         keepaliveTimeoutMs: this.config.keepaliveTimeoutMs ?? 20_000,
+        tls: this.config.tls?.(),
       },
       (bytes) => this.onMessage(call, bytes),
       (end) => this.onStreamEnd(call, end),

@@ -1,6 +1,7 @@
 // One gRPC bidirectional-streaming call on its own h2c session (node:http2): framing, keepalive PINGs, status from trailers.
 import http2 from 'node:http2';
 import net from 'node:net';
+import tls, { type PeerCertificate } from 'node:tls';
 import { encodeGrpcMessage, GrpcMessageReader } from './grpc-frame.ts';
 
 /** The gRPC status codes this client produces or names. */
@@ -28,6 +29,18 @@ export interface GrpcCallConfig {
   keepaliveIntervalMs: number;
   /** A PING unanswered this long (ms) ends the call with UNAVAILABLE (the connection is presumed dead). */
   keepaliveTimeoutMs: number;
+  /** mTLS toward the server (absent: plaintext h2c, for tests and a plaintext read-only port). */
+  tls?: GrpcCallTls;
+}
+
+/** The client certificate to present and how the server must prove who it is. */
+export interface GrpcCallTls {
+  /** PEM key, chain and trust bundle (read at each connect, so a rotated certificate is used). */
+  key: string;
+  cert: string;
+  ca: string;
+  /** The server's certificate must chain to `ca` and pass this check (e.g. a pinned SPIFFE ID). */
+  checkServerIdentity: (hostname: string, cert: PeerCertificate) => Error | undefined;
 }
 
 /** How a call ended: the server's grpc-status and grpc-message, or the client's reason in the same form. */
@@ -89,16 +102,29 @@ export class GrpcBidiCall {
     this.onMessage = onMessage;
     this.onEnd = onEnd;
     this.reader = new GrpcMessageReader(config.maxMessageBytes);
-    const url = new URL(`http://${config.address}`);
+    const url = new URL(`${config.tls ? 'https' : 'http'}://${config.address}`);
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    const port = Number(url.port || (config.tls ? 443 : 80));
+    const secure = config.tls;
     this.session = http2.connect(url, {
       settings: { initialWindowSize: STREAM_WINDOW, enablePush: false },
       // Nagle off: each ACK is a small message that should not wait for the server's delayed ACK.
       createConnection: () =>
-        net.connect({
-          host: url.hostname.replace(/^\[|\]$/g, ''),
-          port: Number(url.port || 80),
-          noDelay: true,
-        }),
+        secure
+          ? tls
+              .connect({
+                host,
+                port,
+                key: secure.key,
+                cert: secure.cert,
+                ca: secure.ca,
+                ALPNProtocols: ['h2'],
+                minVersion: 'TLSv1.3',
+                rejectUnauthorized: true,
+                checkServerIdentity: secure.checkServerIdentity,
+              })
+              .setNoDelay(true)
+          : net.connect({ host, port, noDelay: true }),
     });
     this.session.on('connect', () => {
       this.session.setLocalWindowSize(SESSION_WINDOW);
