@@ -1,5 +1,6 @@
 // Test helper: a real etcd cluster (Debian `etcd-server`) of N members on free loopback ports, each in a temp data dir.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -25,6 +26,17 @@ export interface EtcdCluster {
   stop(): Promise<void>;
 }
 
+/** PEM files for a cluster that serves TLS and asks clients for certificates. */
+export interface EtcdTls {
+  ca: string;
+  /** Server certificate (SAN localhost) and key. */
+  cert: string;
+  key: string;
+  /** A client certificate the CA signed, and its key. */
+  clientCert: string;
+  clientKey: string;
+}
+
 export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -39,17 +51,23 @@ function exited(child: ChildProcess): Promise<void> {
 }
 
 /**
- * Starts `size` etcd members (`etcd` on PATH, Debian package etcd-server) with short heartbeat
+ * Starts `size` etcd members (`etcd` on PATH, Debian package etcd-server; TLS with client-cert
+ * auth when `tls` is given) with short heartbeat
  * and election timeouts, and resolves when the cluster answers a linearizable read; rejects after
  * `timeoutMs` with the members' output.
  */
-export async function startEtcdCluster(size = 3, timeoutMs = 30_000): Promise<EtcdCluster> {
+export async function startEtcdCluster(
+  size = 3,
+  options: { timeoutMs?: number; tls?: EtcdTls } = {},
+): Promise<EtcdCluster> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const { tls } = options;
   const dir = await mkdtemp(join(tmpdir(), 'weft-etcd-'));
   const members: EtcdMember[] = [];
   for (let i = 0; i < size; i++)
     members.push({
       name: `m${i}`,
-      clientUrl: `http://127.0.0.1:${await freePort()}`,
+      clientUrl: tls ? `https://localhost:${await freePort()}` : `http://127.0.0.1:${await freePort()}`,
       peerUrl: `http://127.0.0.1:${await freePort()}`,
       process: undefined,
       output: '',
@@ -61,7 +79,15 @@ export async function startEtcdCluster(size = 3, timeoutMs = 30_000): Promise<Et
       [
         `--name=${m.name}`,
         `--data-dir=${join(dir, m.name)}`,
-        `--listen-client-urls=${m.clientUrl}`,
+        `--listen-client-urls=${m.clientUrl.replace('localhost', '127.0.0.1')}`,
+        ...(tls
+          ? [
+              `--cert-file=${tls.cert}`,
+              `--key-file=${tls.key}`,
+              `--trusted-ca-file=${tls.ca}`,
+              '--client-cert-auth',
+            ]
+          : []),
         `--advertise-client-urls=${m.clientUrl}`,
         `--listen-peer-urls=${m.peerUrl}`,
         `--initial-advertise-peer-urls=${m.peerUrl}`,
@@ -81,7 +107,7 @@ export async function startEtcdCluster(size = 3, timeoutMs = 30_000): Promise<Et
   }
   const cluster: EtcdCluster = {
     members,
-    storeUrl: `etcd://${members.map((m) => m.clientUrl.slice('http://'.length)).join(',')}`,
+    storeUrl: `etcd://${members.map((m) => m.clientUrl.replace(/^https?:\/\//, '')).join(',')}`,
     kill: async (index) => {
       const child = members[index].process;
       if (!child) return;
@@ -94,7 +120,19 @@ export async function startEtcdCluster(size = 3, timeoutMs = 30_000): Promise<Et
       await rm(dir, { recursive: true, force: true });
     },
   };
-  const client = new Etcd3({ hosts: members.map((m) => m.clientUrl), dialTimeout: 2000 });
+  const client = new Etcd3({
+    hosts: members.map((m) => m.clientUrl),
+    dialTimeout: 2000,
+    ...(tls
+      ? {
+          credentials: {
+            rootCertificate: readFileSync(tls.ca),
+            certChain: readFileSync(tls.clientCert),
+            privateKey: readFileSync(tls.clientKey),
+          },
+        }
+      : {}),
+  });
   const deadline = Date.now() + timeoutMs;
   try {
     for (;;) {

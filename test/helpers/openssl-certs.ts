@@ -54,3 +54,45 @@ export function makeCertificates(dir: string, prefix: string, hosts: readonly st
   ]);
   return { ca: file('ca.pem'), cert: file('cert.pem'), key: file('key.pem') };
 }
+
+/**
+ * Signs a client certificate (`<prefix>-client-cert.pem`, `<prefix>-client-key.pem`) with the CA
+ * `makeCertificates(dir, prefix, ...)` made, for servers that ask for client certificates.
+ */
+export function makeClientCertificate(
+  dir: string,
+  prefix: string,
+  commonName: string,
+): { cert: string; key: string } {
+  const file = (name: string) => join(dir, `${prefix}-${name}`);
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  openssl([
+    'req',
+    ...ec,
+    '-keyout',
+    file('client-key.pem'),
+    '-out',
+    file('client.csr'),
+    '-subj',
+    `/CN=${commonName}`,
+  ]);
+  writeFileSync(file('client-ext.cnf'), 'extendedKeyUsage=clientAuth\n');
+  openssl([
+    'x509',
+    '-req',
+    '-in',
+    file('client.csr'),
+    '-CA',
+    file('ca.pem'),
+    '-CAkey',
+    file('ca-key.pem'),
+    '-CAcreateserial',
+    '-out',
+    file('client-cert.pem'),
+    '-days',
+    '2',
+    '-extfile',
+    file('client-ext.cnf'),
+  ]);
+  return { cert: file('client-cert.pem'), key: file('client-key.pem') };
+}
