@@ -64,7 +64,7 @@ for (const store of ['file', 'etcd'] as const)
     await writeFile(file, HEADER_ROUTE);
     const applied = await runCli(['apply', '-f', file, '--server', server]);
     assert.equal(applied.code, 0, applied.stderr);
-    const out = await startSidecar([server], ['--service', 'client', '--app-port', '1'], procs);
+    const { out } = await startSidecar([server], ['--service', 'client', '--app-port', '1'], procs);
     await startSidecar(
       [server],
       ['--service', 'reviews', '--version', 'v2', '--app-port', String(echo.port)],

@@ -13,6 +13,7 @@ import { eventuallyTrue } from '../helpers/eventually.ts';
 import {
   connectedProxies,
   HEADER_ROUTE,
+  hostsOf,
   startLoad,
   startSidecar,
   waitForSubset,
@@ -21,6 +22,7 @@ import { startWeft, type WeftProcess } from '../helpers/process.ts';
 
 const CP_READY = /weft control-plane ready: api (http:\/\/127\.0\.0\.1:\d+) xds/;
 const LEASE_TTL_S = 2;
+const GRACE_S = 3;
 
 async function cluster(server: string): Promise<ClusterStatus> {
   const res = await fetch(`${server}/api/v1/cluster`, { signal: AbortSignal.timeout(5000) });
@@ -57,6 +59,8 @@ test('replicas on etcd: apply on one, serve on the other; an etcd member and the
         '127.0.0.1:0',
         '--push-debounce',
         '20ms',
+        '--registry-grace',
+        `${GRACE_S}s`,
       ],
       { ready: CP_READY },
     );
@@ -66,13 +70,28 @@ test('replicas on etcd: apply on one, serve on the other; an etcd member and the
   // The first replica up leads (the only candidate); the client's sidecar is connected to it.
   const first = await replica('first');
   const second = await replica('second');
-  const out = await startSidecar([first, second], ['--service', 'client', '--app-port', '1'], procs);
+  const { out, admin } = await startSidecar(
+    [first, second],
+    ['--service', 'client', '--app-port', '1'],
+    procs,
+  );
   await startSidecar(
     [second, first],
     ['--service', 'reviews', '--version', 'v2', '--app-port', String(echo.port)],
     procs,
   );
   const firstProcess = procs[0];
+  // A workload that dies with the leading replica: its registration is left to the new leader.
+  const details = await startSidecar(
+    [first],
+    ['--service', 'details', '--app-port', String(echo.port)],
+    procs,
+  );
+  const DETAILS = 'outbound|80||details.default.svc.cluster.local';
+  await eventuallyTrue(
+    'the client sidecar to have the details endpoint',
+    async () => (await hostsOf(admin, DETAILS)) === 1,
+  );
 
   // Apply on the replica the reviews sidecar uses; the client, on the other replica, routes by it.
   const file = join(dir, 'route.yaml');
@@ -80,7 +99,7 @@ test('replicas on etcd: apply on one, serve on the other; an etcd member and the
   const applied = await runCli(['apply', '-f', file, '--server', second]);
   assert.equal(applied.code, 0, applied.stderr);
   await waitForSubset(out, 'the v2 subset to answer through a sidecar of the other replica');
-  assert.equal(await connectedProxies(first), 1);
+  assert.equal(await connectedProxies(first), 2, 'client and details');
   assert.equal(await connectedProxies(second), 1);
 
   const before = await cluster(second);
@@ -121,6 +140,7 @@ test('replicas on etcd: apply on one, serve on the other; an etcd member and the
 
     // The leading replica, which the client's sidecar is connected to, dies.
     const served = load.ok();
+    await details.proc.stop('SIGKILL');
     const killedAt = Date.now();
     await firstProcess.stop('SIGKILL');
     await eventuallyTrue(
@@ -138,6 +158,12 @@ test('replicas on etcd: apply on one, serve on the other; an etcd member and the
     await eventuallyTrue(
       'the client sidecar to fail over to the remaining replica',
       async () => (await connectedProxies(second)) === 2,
+      20_000,
+    );
+    // Leader work moved too: the new leader removes the registration left by the dead replica.
+    await eventuallyTrue(
+      `the new leader to prune the dead replica's registration after the ${GRACE_S} s grace period`,
+      async () => (await hostsOf(admin, DETAILS)) === 0,
       20_000,
     );
     await eventuallyTrue(

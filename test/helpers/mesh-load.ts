@@ -6,8 +6,12 @@ import { startWeft, type WeftProcess } from './process.ts';
 
 const PROXY_READY = /weft proxy ready: .* outbound 127\.0\.0\.1:(\d+) admin 127\.0\.0\.1:(\d+)/;
 
-/** Starts `weft proxy --server SERVERS ...args` on free ports, adds it to `procs`, and returns its outbound port. */
-export async function startSidecar(servers: string[], args: string[], procs: WeftProcess[]): Promise<number> {
+/** Starts `weft proxy --server SERVERS ...args` on free ports, adds it to `procs`, and returns its outbound and admin ports. */
+export async function startSidecar(
+  servers: string[],
+  args: string[],
+  procs: WeftProcess[],
+): Promise<{ out: number; admin: number; proc: WeftProcess }> {
   const proc = await startWeft(
     [
       'proxy',
@@ -24,7 +28,7 @@ export async function startSidecar(servers: string[], args: string[], procs: Wef
     { ready: PROXY_READY, timeoutMs: 60_000 },
   );
   procs.push(proc);
-  return Number(proc.ready[1]);
+  return { out: Number(proc.ready[1]), admin: Number(proc.ready[2]), proc };
 }
 
 /** Waits until `reviews` subset v2 answers 200 through the sidecar whose outbound port is `out`. */
@@ -56,6 +60,15 @@ spec:
   - {name: v1, labels: {version: v1}}
   - {name: v2, labels: {version: v2}}
 `;
+
+/** Hosts the sidecar with admin port `admin` has for `cluster` (its /clusters). */
+export async function hostsOf(admin: number, cluster: string): Promise<number> {
+  const res = await request(admin, { host: '127.0.0.1', path: '/clusters?format=json' });
+  const body = JSON.parse(res.body.toString('utf8')) as {
+    clusterStatuses: { name: string; hostStatuses: unknown[] }[];
+  };
+  return body.clusterStatuses.find((c) => c.name === cluster)?.hostStatuses.length ?? 0;
+}
 
 /** Number of sidecars the control plane at `server` has an ADS stream with. */
 export async function connectedProxies(server: string): Promise<number> {
