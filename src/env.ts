@@ -10,7 +10,16 @@ export interface Environment {
   logFormat: string | undefined;
   /** Operator token sent to a control plane on a non-loopback address (`WEFT_TOKEN`). */
   operatorToken: string | undefined;
+  /**
+   * Directories a proxy reads TLS files from when xDS names a file (DestinationRule and Gateway
+   * `caCertificates`, `serverCertificate`, ...): `WEFT_TLS_FILE_DIRS`, separated by ':'. Default
+   * Istio's mount points `/etc/certs` and `/etc/istio`.
+   */
+  tlsFileDirs: string[];
 }
+
+/** Where TLS files named in xDS may live unless WEFT_TLS_FILE_DIRS says otherwise. */
+export const DEFAULT_TLS_FILE_DIRS = '/etc/certs:/etc/istio';
 
 /** The default control-plane API address. */
 export const DEFAULT_SERVER = 'http://127.0.0.1:15080';
@@ -21,6 +30,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environme
     logLevel: env.WEFT_LOG_LEVEL || undefined,
     logFormat: env.WEFT_LOG_FORMAT || undefined,
     operatorToken: env.WEFT_TOKEN || undefined,
+    tlsFileDirs: (env.WEFT_TLS_FILE_DIRS || DEFAULT_TLS_FILE_DIRS).split(':').filter((d) => d !== ''),
   };
 }
 

@@ -36,7 +36,8 @@ let backendCerts: { ca: string; cert: string; key: string };
 let clientCerts: { ca: string; cert: string; key: string };
 
 function weft(args: string[], ready: RegExp): Promise<WeftProcess> {
-  return startWeft(args, { ready, timeoutMs: 60_000 }).then((p) => {
+  // The Gateways and DestinationRules of these tests name TLS files in the test's temp directory.
+  return startWeft(args, { ready, timeoutMs: 60_000, env: { WEFT_TLS_FILE_DIRS: dir } }).then((p) => {
     procs.push(p);
     return p;
   });

@@ -73,7 +73,8 @@ export async function startMesh(controlPlaneArgs: string[] = []): Promise<Mesh> 
           '1s',
           ...args,
         ],
-        { ready: PROXY_READY, timeoutMs: 60_000 },
+        // The DestinationRules of these tests name TLS files in the mesh's temp directory.
+        { ready: PROXY_READY, timeoutMs: 60_000, env: { WEFT_TLS_FILE_DIRS: dir } },
       );
       procs.push(proc);
       return {

@@ -14,6 +14,7 @@ import { compileListener, selectChain } from '../../src/proxy/listener/listener-
 import { ProxyCore } from '../../src/proxy/proxy.ts';
 import { ROOT_CA_SECRET, WORKLOAD_CERT_SECRET } from '../../src/proxy/tls/secrets.ts';
 import { selectUpstreamTls } from '../../src/proxy/tls/tls-config.ts';
+import { setTlsFileDirs } from '../../src/proxy/tls/tls-files.ts';
 import { camelize } from '../../src/proxy/xds-client/camelize.ts';
 import { decodeResource, encodeResource, unknownFields } from '../../src/xds/protos.ts';
 import { jsonToStruct } from '../../src/xds/struct.ts';
@@ -188,6 +189,8 @@ describe('outbound: auto mTLS and DestinationRule TLS', () => {
   test('SIMPLE and MUTUAL: files read by the proxy, SNI and SANs, system roots without caCertificates', async (t) => {
     const ca = await CertificateAuthority.open({ dataDir: await tempDir(t) });
     const dir = await tempDir(t);
+    setTlsFileDirs([dir]);
+    t.after(() => setTlsFileDirs(undefined));
     await writeFile(join(dir, 'ca.pem'), ca.trustBundle());
     const simple = clusterAndEndpoints(
       mesh({ tls: { mode: 'SIMPLE', caCertificates: join(dir, 'ca.pem'), sni: 'api.example.com' } }),

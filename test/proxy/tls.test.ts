@@ -19,6 +19,7 @@ import {
   selectUpstreamTls,
   UPSTREAM_TLS_CONTEXT_TYPE_URL,
 } from '../../src/proxy/tls/tls-config.ts';
+import { setTlsFileDirs } from '../../src/proxy/tls/tls-files.ts';
 import { TlsStats } from '../../src/proxy/tls/tls-stats.ts';
 import { SAN_MISMATCH_CODE, socketReadyEvent, UpstreamTls } from '../../src/proxy/tls/upstream.ts';
 import { camelize } from '../../src/proxy/xds-client/camelize.ts';
@@ -210,6 +211,8 @@ describe('compile', () => {
   test('data sources: inline certificates and CA files load', async (t) => {
     const ca = await CertificateAuthority.open({ dataDir: await tempDir(t) });
     const dir = await tempDir(t);
+    setTlsFileDirs([dir]);
+    t.after(() => setTlsFileDirs(undefined));
     await writeFile(join(dir, 'ca.pem'), ca.trustBundle());
     const up = compileUpstreamTransportSocket(
       camelize({

@@ -7,11 +7,11 @@
 // (resolved by the proxy's SecretStore, e.g. Istio's `default` and `ROOTCA`) or from data sources
 // (`inline_string`, `inline_bytes`, `filename`, read here once). A field weft cannot honour is a
 // NACK naming it, as everywhere in the proxy. The runtimes are in downstream.ts and upstream.ts.
-import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { UnsupportedFieldError } from '../../errors.ts';
 import { checkFields, list, type Msg, msg, str, unsupported, wrappedBool } from '../common/fields.ts';
 import { compileStringMatcher, type StringMatcher } from '../http/router/matchers.ts';
+import { readTlsFile } from './tls-files.ts';
 
 export const TLS_TRANSPORT_SOCKET_NAME = 'envoy.transport_sockets.tls';
 export const RAW_BUFFER_TRANSPORT_SOCKET_NAME = 'envoy.transport_sockets.raw_buffer';
@@ -395,9 +395,6 @@ function dataSource(d: Msg | undefined, where: string): string {
   if (d.inlineBytes instanceof Uint8Array) return Buffer.from(d.inlineBytes).toString('utf8');
   const file = str(d.filename);
   if (file === '') return unsupported(where, 'an empty data source');
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (err) {
-    return rejected(where, `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? err})`);
-  }
+  const read = readTlsFile(file);
+  return 'pem' in read ? read.pem : rejected(where, read.error);
 }
