@@ -1,15 +1,15 @@
 // The HTTP connection manager of one filter chain: picks the codec, owns its connections, drains them.
+// Each request becomes an HttpStream (stream/http-stream.ts) whatever the codec.
 import http2 from 'node:http2';
 import type net from 'node:net';
 import type { ClusterManager } from '../cluster/cluster-manager.ts';
 import type { HcmConfig } from './connection-manager-config.ts';
 import { H1ServerConnection } from './h1/server-connection.ts';
+import { startsWithPreface } from './h2/preface.ts';
 import { H2ServerStream } from './h2/server-stream.ts';
 import type { HttpStats } from './http-stats.ts';
 import type { RouteTable } from './router/route-table.ts';
-
-/** The HTTP/2 connection preface a prior-knowledge client sends first. */
-export const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+import type { StreamHooks } from './stream/hooks.ts';
 
 /** Where an HCM finds its routes: an RDS subscription (live) or the inline table. */
 export type RouteProvider = () => RouteTable | undefined;
@@ -20,6 +20,8 @@ export class HttpConnectionManager {
   readonly clusters: ClusterManager;
   readonly stats: HttpStats;
   draining = false;
+  /** Observers of every request's lifecycle (telemetry, hardening); see stream/hooks.ts. */
+  readonly hooks: StreamHooks[] = [];
   private readonly h1 = new Set<H1ServerConnection>();
   private readonly h2Sessions = new Set<http2.ServerHttp2Session>();
   private h2server: http2.Http2Server | undefined;
@@ -29,6 +31,11 @@ export class HttpConnectionManager {
     this.routes = routes;
     this.clusters = clusters;
     this.stats = stats;
+  }
+
+  /** Adds lifecycle hooks run for every stream of this manager, after those added before. */
+  addHooks(hooks: StreamHooks): void {
+    this.hooks.push(hooks);
   }
 
   /** Takes a new downstream connection; `initial` holds bytes already read from it. */
@@ -94,10 +101,4 @@ export class HttpConnectionManager {
     for (const c of this.h1) c.socket.destroy();
     for (const s of this.h2Sessions) s.destroy();
   }
-}
-
-/** True when `buf` starts with (a prefix of) the HTTP/2 preface and is long enough to tell. */
-export function startsWithPreface(buf: Buffer): boolean {
-  const n = Math.min(buf.length, H2_PREFACE.length);
-  return n > 0 && buf.compare(H2_PREFACE, 0, n, 0, n) === 0;
 }

@@ -1,6 +1,6 @@
 // Protocol detection on a connection's first bytes: TLS ClientHello, HTTP/2 preface, HTTP/1.x request line.
 import { latin1 } from '../common/latin1.ts';
-import { H2_PREFACE } from '../http/connection-manager.ts';
+import { H2_PREFACE } from '../http/h2/preface.ts';
 
 /** What the first bytes say; `need_more` asks for another read. */
 export type Detected = 'tls' | 'h2c' | 'http/1.1' | 'http/1.0' | 'raw' | 'need_more';

@@ -1,47 +1,25 @@
-// One downstream HTTP/1.1 connection: parses requests, runs filters and the router, forwards upstream.
+// The HTTP/1.1 downstream codec: request bytes → HttpStream, the stream's response → bytes; keep-alive, tunnels.
 import type net from 'node:net';
 import type { Cluster } from '../../cluster/cluster.ts';
-import type { Host } from '../../cluster/host.ts';
-import type { H1Connection, H1ResponseHandler, UpstreamFailure } from '../../cluster/pool/h1-connection.ts';
-import type { H1Pool } from '../../cluster/pool/h1-pool.ts';
-import { admitRetry, backOffMs, releaseRetry } from '../../cluster/retry-admission.ts';
 import { connectTunnelUpstream } from '../../cluster/tunnel-upstream.ts';
 import { headerLinesLength, putHeaderLines, putLatin1 } from '../../common/latin1.ts';
 import type { ResponseFlag } from '../../common/response-flags.ts';
 import { splice } from '../../common/splice.ts';
 import { tlsConnectionFacts } from '../../tls/connection-facts.ts';
 import type { HttpConnectionManager } from '../connection-manager.ts';
-import type { DownstreamConnection, FilterStream, HttpFilter, StreamInfo } from '../filters/filter.ts';
-import { h1LocalReply, isGrpc, LOCAL_BODY } from '../local-reply.ts';
-import { RequestHead } from '../request-head.ts';
-import { requestId } from '../request-id.ts';
-import { applyResponseMutations } from '../router/header-mutations.ts';
-import { MirrorExchange } from '../router/mirror.ts';
-import { retriableAnswer, retriesConnectFailure, retriesReset, retriesTimeout } from '../router/retry.ts';
-import { effectiveTimeout } from '../router/route-match.ts';
-import {
-  decide,
-  firstCluster,
-  matchRoute,
-  perFilterConfig,
-  RouteDecision,
-  type RouteMatchResult,
-} from '../router/router.ts';
+import type { DownstreamConnection } from '../filters/filter.ts';
+import { h1LocalReply, LOCAL_BODY } from '../local-reply.ts';
+import type { RouteDecision } from '../router/router.ts';
+import type { DownstreamCodec, WireFraming } from '../stream/codec.ts';
+import { HttpStream } from '../stream/http-stream.ts';
 import { sniffTunnel, tunnelMayCarryHttp } from './connect-http.ts';
 import { BodyReader, HeadInfo, headerLines, parseRequestHead, STATUS_TEXT } from './parser.ts';
-import { forwardH1ToH2, type H2UpstreamRequest } from './to-h2.ts';
 
 const EMPTY = Buffer.alloc(0);
-/** Request body bytes held while the upstream connects before the client is paused. */
-const QUEUE_LIMIT = 1024 * 1024;
-/** Request bodies up to this size are kept so that a retry can send them again (Envoy's buffer limit). */
-const REPLAY_LIMIT = 64 * 1024;
+/** Pipelined bytes held while a response is in progress before the client is paused. */
+const PIPELINE_LIMIT = 1024 * 1024;
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 const NO_HEADERS: string[] = [];
-/** The fixed bytes of a request line between the path and the authority. */
-const REQUEST_LINE_MIDDLE = ' HTTP/1.1\r\nhost: ';
-const XFP_HTTP = 'x-forwarded-proto: http\r\n';
-const XFP_HTTPS = 'x-forwarded-proto: https\r\n';
 const CHUNKED_LINE = 'transfer-encoding: chunked\r\n';
 /** Status lines with the canonical reason, built once per status. */
 const STATUS_LINES = new Map<number, string>();
@@ -72,65 +50,25 @@ function serverLine(name: string): string {
 /** Where the connection is in its request/response cycle. */
 type ConnState = 'idle' | 'active' | 'tunnel' | 'closed';
 
-export class H1ServerConnection implements H1ResponseHandler, FilterStream {
+export class H1ServerConnection implements DownstreamCodec {
   readonly socket: net.Socket;
   private readonly hcm: HttpConnectionManager;
-  readonly head = new RequestHead();
+  /** The one stream of this connection, reused for each request. */
+  readonly stream: HttpStream;
   /** The client's address, read once per connection. */
   private readonly remoteAddress: string;
   private readonly info = new HeadInfo();
   private readonly reqReader = new BodyReader();
-  private readonly decision = new RouteDecision();
   private state: ConnState = 'idle';
   /** Bytes received but not yet parsed (partial head, or a pipelined next request). */
   private pending: Buffer = EMPTY;
-  private reqDone = false;
-  private respStarted = false;
-  private respDone = false;
   /** Close the downstream connection after the current response. */
   private closeAfter = false;
-  private upstream: H1Connection | null = null;
-  private pool: H1Pool | null = null;
-  private host: Host | null = null;
-  /** The host of the last attempt (retries avoid it). */
-  private lastHost: Host | null = null;
-  private cluster: Cluster | null = null;
-  /** Request body held until the upstream connection is ready. */
-  private queue: Buffer[] = [];
-  private queued = 0;
-  /**
-   * The route timeout's timer, kept for the connection's life and re-armed with refresh() for
-   * each request of the same timeout (no timer object per request); `timerArmed` says whether
-   * the current request's timeout runs (a disarmed timer that fires does nothing).
-   */
-  private timer: NodeJS.Timeout | undefined;
-  private timerMs = 0;
-  private timerArmed = false;
-  private retriesLeft = 0;
-  private filters: HttpFilter[] | null = null;
-  private filterIndex = 0;
-  private extraResponseHeaders: string[] | null = null;
-  private requestId = '';
-  /** Response body framing passes chunked bytes through unchanged. */
-  private grpc = false;
-  /** The route filters asked about (undefined: not looked up yet for this request). */
-  private matched: RouteMatchResult | null | undefined;
   /** Connection facts for filters, built on first use. */
-  private connectionInfo: DownstreamConnection | undefined;
-  private info_: StreamInfo | undefined;
-  /** Copies of the current request on their way to mirror clusters. */
-  private mirrors: MirrorExchange[] | null = null;
-  /** retry_policy.per_try_timeout of the current attempt. */
-  private tryTimer: NodeJS.Timeout | undefined;
-  /** The current upstream answer is being dropped for a retry. */
-  private discarding = false;
-  /** The cluster whose retry slot (max_retries / retry budget) this request holds. */
-  private retrySlot: Cluster | null = null;
-  /** The back-off wait before the next retry attempt. */
-  private backOffTimer: NodeJS.Timeout | undefined;
-  /** The request body as sent upstream, kept for retries; null when there is none or it outgrew REPLAY_LIMIT. */
-  private replay: Buffer[] | null = null;
-  private replayed = 0;
+  private facts: DownstreamConnection | undefined;
+  /** The response body arrives as bare bytes (an HTTP/2 upstream) and is chunk-encoded here. */
+  private chunkEncode = false;
+  private trailers: string[] | null = null;
   /**
    * A response head not yet written (see writeWithHead), in pieces: status line (null: none
    * pending), server line, the header list, and the framing/connection lines with the final CRLF.
@@ -139,13 +77,12 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
   private pendingServer = '';
   private pendingHeaders: string[] = NO_HEADERS;
   private pendingTail = '';
-  /** Set when the request goes to an HTTP/2 upstream (see to-h2.ts). */
-  h2Upstream: H2UpstreamRequest | null = null;
 
   constructor(socket: net.Socket, hcm: HttpConnectionManager, initial: Buffer) {
     this.socket = socket;
     this.remoteAddress = socket.remoteAddress ?? '';
     this.hcm = hcm;
+    this.stream = new HttpStream(hcm, this);
     socket.setNoDelay(true);
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
@@ -163,7 +100,7 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
     if (this.state === 'idle' && this.pending.length === 0) this.socket.end();
   }
 
-  // ---- downstream input ----
+  // ---- decoding: bytes → stream ----
 
   private readonly onData = (chunk: Buffer): void => {
     if (this.state === 'idle') {
@@ -173,19 +110,20 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
       return;
     }
     if (this.state !== 'active') return;
-    if (this.reqDone) {
+    if (this.stream.requestDone) {
       // Pipelined bytes of the next request: keep them until this response is done.
       this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
-      if (this.pending.length > QUEUE_LIMIT) this.socket.pause();
+      if (this.pending.length > PIPELINE_LIMIT) this.socket.pause();
       return;
     }
     this.requestBody(chunk, 0);
   };
 
   private parseHead(buf: Buffer): void {
-    this.head.reset();
+    const head = this.stream.head;
+    head.reset();
     this.info.reset();
-    const outcome = parseRequestHead(buf, this.head, this.info);
+    const outcome = parseRequestHead(buf, head, this.info);
     if (outcome === 'incomplete') {
       this.pending = buf;
       return;
@@ -207,412 +145,104 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
     }
   }
 
-  /** Consumes request body bytes `buf[off..]`; bytes after the body are kept as the next request. */
-  private requestBody(buf: Buffer, off: number): void {
-    const n = this.reqReader.read(buf, off);
-    if (n < 0) {
-      this.badRequestBody();
-      return;
-    }
-    if (n > 0) {
-      if ((this.reqReader.decode || this.reqReader.reframe) && this.reqReader.framing === 'chunked') {
-        const parts = this.reqReader.decoded;
-        for (let i = 0; i < parts.length; i++) this.sendBody(parts[i]);
-        parts.length = 0;
-      } else this.sendBody(off === 0 && n === buf.length ? buf : buf.subarray(off, off + n));
-    }
-    if (this.reqReader.done) {
-      this.requestComplete();
-      if (off + n < buf.length) {
-        this.pending = buf.subarray(off + n);
-        if (this.state === 'idle') this.next();
-      }
-    }
-  }
-
-  private sendBody(chunk: Buffer): void {
-    if (this.mirrors !== null) for (const m of this.mirrors) m.write(chunk);
-    if (this.replay !== null) {
-      this.replayed += chunk.length;
-      if (this.replayed > REPLAY_LIMIT) this.replay = null;
-      else this.replay.push(Buffer.from(chunk));
-    }
-    if (this.h2Upstream) {
-      this.h2Upstream.write(chunk);
-      return;
-    }
-    const up = this.upstream;
-    if (up !== null && up.state === 'busy') {
-      if (!up.socket.write(chunk)) {
-        this.socket.pause();
-        up.socket.once('drain', this.resumeDownstream);
-      }
-      return;
-    }
-    this.queue.push(chunk);
-    this.queued += chunk.length;
-    if (this.queued > QUEUE_LIMIT) this.socket.pause();
-  }
-
-  private readonly resumeDownstream = (): void => {
-    if (this.state === 'active' || this.state === 'idle') this.socket.resume();
-  };
-
-  private requestComplete(): void {
-    this.reqDone = true;
-    if (this.mirrors !== null) for (const m of this.mirrors) m.end();
-    if (this.h2Upstream) this.h2Upstream.end();
-    this.startTimer();
-  }
-
-  /** Envoy's route timeout runs from the end of the request to the end of the response. */
-  private startTimer(): void {
-    const action = this.decision.action;
-    if (!action || this.respDone || this.state !== 'active' || this.timerArmed) return;
-    const timeout =
-      action.grpcTimeoutMaxMs === undefined && action.maxStreamDurationMs === 0
-        ? action.timeoutMs
-        : effectiveTimeout(action, this.head);
-    if (timeout <= 0) return;
-    this.timerArmed = true;
-    if (this.timer !== undefined && this.timerMs === timeout) this.timer.refresh();
-    else {
-      if (this.timer !== undefined) clearTimeout(this.timer);
-      this.timer = setTimeout(this.onTimeout, timeout);
-      this.timerMs = timeout;
-    }
-  }
-
-  // ---- request start: filters, router, upstream ----
-
   private startRequest(): void {
     this.state = 'active';
-    this.reqDone = false;
-    this.respStarted = false;
-    this.respDone = false;
-    this.grpc = false;
-    this.extraResponseHeaders = null;
-    this.filterIndex = 0;
-    this.matched = undefined;
-    this.info_ = undefined;
-    const stats = this.hcm.stats;
-    stats.rqTotal++;
-    stats.rqActive++;
-    stats.rqHttp1++;
-    const head = this.head;
-    head.remoteAddress = this.remoteAddress;
-    if (this.info.close) this.closeAfter = true;
-    // Chunked bodies are re-framed: the upstream never parses the client's chunk bytes.
-    this.reqReader.start(this.info.framing, this.info.contentLength, false, true);
-    if (this.info.expectContinue && this.info.minor === 1) this.socket.write(CONTINUE);
-    if (this.reqReader.done) this.reqDone = true;
-    this.grpc = isGrpc(head.get('content-type'));
-    const cfg = this.hcm.config;
-    if (cfg.generateRequestId) {
-      const id = head.get('x-request-id');
-      if (id === undefined) {
-        this.requestId = requestId();
-        head.headers.push('x-request-id', this.requestId);
-      } else this.requestId = id;
-    }
-    if (this.info.upgrade !== '' && !cfg.upgrades.has(this.info.upgrade)) {
-      this.localReply(403, LOCAL_BODY.upgradeFailed, undefined);
-      return;
-    }
-    if (head.method === 'CONNECT' && !cfg.upgrades.has('connect')) {
-      this.localReply(403, LOCAL_BODY.upgradeFailed, undefined);
-      return;
-    }
-    if (cfg.filters.length > 0) {
-      this.filters = cfg.filters.map((f) => f.createFilter());
-      if (!this.runFilters()) return;
-    } else this.filters = null;
-    this.route();
-    if (this.reqDone) this.startTimer();
-  }
-
-  /** Runs decode filters from `filterIndex`; false when one stopped or replied. */
-  private runFilters(): boolean {
-    const filters = this.filters!;
-    while (this.filterIndex < filters.length) {
-      const status = filters[this.filterIndex++].decodeHeaders(this);
-      if (this.state !== 'active' || this.respStarted) return false;
-      if (status === 'StopIteration') return false;
-    }
-    return true;
-  }
-
-  continueDecoding(): void {
-    if (this.state !== 'active' || this.respStarted) return;
-    if (this.runFilters()) {
-      this.route();
-      if (this.reqDone) this.startTimer();
-    }
-  }
-
-  addResponseHeader(name: string, value: string): void {
-    (this.extraResponseHeaders ??= []).push(name.toLowerCase(), value);
-  }
-
-  private matchedRoute(): RouteMatchResult | undefined {
-    if (this.matched === undefined)
-      this.matched = matchRoute(this.hcm.config, this.hcm.routes(), this.head) ?? null;
-    return this.matched ?? undefined;
-  }
-
-  routeConfig(filterName: string): unknown {
-    return perFilterConfig(this.matchedRoute(), filterName);
-  }
-
-  routeCluster(): string | undefined {
-    return firstCluster(this.matchedRoute());
-  }
-
-  /** Connection facts and per-request dynamic metadata (Envoy's StreamInfo), built on first use. */
-  get streamInfo(): StreamInfo {
-    if (this.info_ === undefined) {
-      const socket = this.socket;
-      this.connectionInfo ??= {
-        sourceIp: this.remoteAddress,
-        destinationIp: socket.localAddress,
-        destinationPort: socket.localPort ?? 0,
-        ...tlsConnectionFacts(socket),
-      };
-      this.info_ = { connection: this.connectionInfo, dynamicMetadata: new Map() };
-    }
-    return this.info_;
-  }
-
-  sendLocalReply(status: number, body: string, flag: ResponseFlag | undefined, headers?: string[]): void {
-    if (headers)
-      for (let i = 0; i < headers.length; i += 2) this.addResponseHeader(headers[i], headers[i + 1]);
-    this.localReply(status, body, flag);
-  }
-
-  private route(): void {
-    const hcm = this.hcm;
-    const d = decide(hcm.config, hcm.routes(), hcm.clusters, this.head, this.decision);
-    if (d.outcome === 'local') {
-      if (d.flag === 'NR') hcm.stats.noRoute++;
-      if (d.headers)
-        for (let i = 0; i < d.headers.length; i += 2) this.addResponseHeader(d.headers[i], d.headers[i + 1]);
-      this.localReply(d.status, d.body, d.flag);
-      return;
-    }
-    const action = d.action!;
-    const upgrade = this.info.upgrade;
-    if (upgrade !== '') {
-      const u = action.upgrades.get(upgrade);
-      if (u && !u.enabled) {
-        this.localReply(403, LOCAL_BODY.upgradeFailed, undefined);
-        return;
-      }
-    }
-    const retry = action.retry ?? d.vhost?.retry;
-    this.retriesLeft = retry ? retry.numRetries : 0;
-    this.cluster = d.cluster!;
-    // A body bound for an HTTP/1.1 upstream is kept (up to 64 KiB) while retries may need it.
-    this.replay =
-      this.retriesLeft > 0 &&
-      this.info.framing !== 'none' &&
-      this.info.contentLength <= REPLAY_LIMIT &&
-      this.cluster.config.protocol !== 'http2'
-        ? []
-        : null;
-    this.replayed = 0;
-    if (this.head.method === 'CONNECT') {
-      const u = action.upgrades.get('connect');
-      if (!u?.enabled || !u.terminateConnect) {
-        this.localReply(403, LOCAL_BODY.upgradeFailed, undefined);
-        return;
-      }
-      this.connectTunnel();
-      return;
-    }
-    if (action.mirrors.length > 0 && upgrade === '') this.startMirrors();
-    this.pickAndSend();
-  }
-
-  private startMirrors(): void {
-    // Bodies bound for an HTTP/2 upstream are de-chunked on the way; the copy needs them raw.
-    if (this.info.framing === 'chunked' && this.cluster?.config.protocol === 'http2') return;
-    const framing =
-      this.info.framing === 'chunked'
-        ? 'transfer-encoding: chunked\r\n'
-        : this.info.contentLength >= 0
-          ? `content-length: ${this.info.contentLength}\r\n`
-          : '';
-    const bodyless = this.info.framing === 'none';
-    for (const policy of this.decision.action!.mirrors) {
-      const m = MirrorExchange.start(this.hcm.clusters, policy, this.head, framing, bodyless);
-      if (m) (this.mirrors ??= []).push(m);
-    }
-  }
-
-  /** Picks a host (honouring circuit breakers) and sends the request to it. */
-  private pickAndSend(avoid: Host | null = null): void {
-    const cluster = this.cluster!;
-    const host = cluster.admit(this.decision, avoid);
-    if (host === 'UH' || host === 'UO') {
-      this.localReply(503, host === 'UH' ? LOCAL_BODY.noHealthyUpstream : LOCAL_BODY.overflow, host);
-      return;
-    }
-    this.host = host;
-    this.lastHost = host;
-    if (cluster.config.protocol === 'http2') {
-      this.reqReader.decode = true;
-      forwardH1ToH2(this, cluster, host);
-      return;
-    }
-    const pool = cluster.h1Pool(host);
-    this.pool = pool;
-    // An HTTP/1.0 client cannot take a chunked body: de-chunk it and close-delimit instead.
-    if (
-      pool.acquire(this, this.head.method === 'HEAD', this.info.minor === 0, this.info.upgrade !== '') ===
-      'overflow'
-    ) {
-      cluster.stats.rqOverflow++;
-      this.pool = null;
-      this.releaseHost();
-      this.localReply(503, LOCAL_BODY.overflow, 'UO');
-    }
-  }
-
-  onUpstreamAssigned(conn: H1Connection): void {
-    this.upstream = conn;
-  }
-
-  // ---- upstream events (H1ResponseHandler) ----
-
-  onUpstreamReady(conn: H1Connection): void {
-    const retry = this.decision.action?.retry ?? this.decision.vhost?.retry;
-    if (retry && retry.perTryTimeoutMs > 0) {
-      if (this.tryTimer) clearTimeout(this.tryTimer);
-      this.tryTimer = setTimeout(this.onTryTimeout, retry.perTryTimeoutMs);
-    }
-    const head = this.head;
-    const cfg = this.hcm.config;
-    // The head is written straight into one Buffer of its exact size (no intermediate strings).
-    const xfp =
-      head.get('x-forwarded-proto') !== undefined
-        ? ''
-        : head.scheme === 'http'
-          ? XFP_HTTP
-          : head.scheme === 'https'
-            ? XFP_HTTPS
-            : `x-forwarded-proto: ${head.scheme}\r\n`;
-    let xff = '';
-    if (cfg.useRemoteAddress && !cfg.skipXffAppend) {
-      const prior = head.get('x-forwarded-for');
-      xff = `x-forwarded-for: ${prior === undefined ? head.remoteAddress : `${prior}, ${head.remoteAddress}`}\r\n`;
-    }
     const info = this.info;
-    const framing =
-      info.framing === 'chunked'
-        ? CHUNKED_LINE
-        : info.contentLength >= 0
-          ? `content-length: ${info.contentLength}\r\n`
-          : '';
-    const upgrade = info.upgrade === '' ? '' : `connection: upgrade\r\nupgrade: ${info.upgrade}\r\n`;
-    const out = Buffer.allocUnsafe(
-      head.method.length +
-        1 +
-        head.path.length +
-        REQUEST_LINE_MIDDLE.length +
-        head.authority.length +
-        2 +
-        headerLinesLength(head.headers) +
-        xfp.length +
-        xff.length +
-        framing.length +
-        upgrade.length +
-        2,
-    );
-    let off = putLatin1(out, 0, head.method);
-    out[off++] = 32;
-    off = putLatin1(out, off, head.path);
-    off = putLatin1(out, off, REQUEST_LINE_MIDDLE);
-    off = putLatin1(out, off, head.authority);
-    out[off++] = 13;
-    out[off++] = 10;
-    off = putHeaderLines(out, off, head.headers);
-    off = putLatin1(out, off, xfp);
-    off = putLatin1(out, off, xff);
-    off = putLatin1(out, off, framing);
-    off = putLatin1(out, off, upgrade);
-    out[off++] = 13;
-    out[off] = 10;
-    const socket = conn.socket;
-    if (this.queue.length === 0) {
-      socket.write(out);
-    } else {
-      socket.cork();
-      socket.write(out);
-      for (const chunk of this.queue) socket.write(chunk);
-      socket.uncork();
-      if (!this.reqDone) {
-        // Keep the queue only while a retry could still need it (bodyless requests never queue).
-        this.queue = [];
-        this.queued = 0;
-      }
-      if (this.socket.isPaused() && this.state === 'active') this.socket.resume();
-    }
+    const stream = this.stream;
+    this.hcm.stats.rqHttp1++;
+    stream.head.remoteAddress = this.remoteAddress;
+    if (info.close) this.closeAfter = true;
+    // Chunked bodies are re-framed: the upstream never parses the client's chunk bytes.
+    this.reqReader.start(info.framing, info.contentLength, false, true);
+    if (info.expectContinue && info.minor === 1) this.socket.write(CONTINUE);
+    stream.framing = info.framing;
+    stream.contentLength = info.contentLength;
+    stream.upgrade = info.upgrade;
+    stream.decodeHeaders(this.reqReader.done);
   }
 
-  onUpstreamInformational(_conn: H1Connection, _info: HeadInfo, _headers: string[]): void {
-    // 1xx from upstream: Envoy already answered 100-continue itself, so these are dropped.
-  }
-
-  onUpstreamHead(conn: H1Connection, info: HeadInfo, headers: string[]): void {
-    if (this.tryTimer) {
-      clearTimeout(this.tryTimer);
-      this.tryTimer = undefined;
-    }
-    const cluster = this.cluster!;
-    cluster.stats.status(info.status);
-    cluster.record(this.host!, info.status);
-    // A retriable status on a request whose bytes are all still known: drop this answer, try again.
-    const retry = this.decision.action?.retry ?? this.decision.vhost?.retry;
-    this.freeRetrySlot();
-    if (
-      retry &&
-      this.retriesLeft > 0 &&
-      this.reqDone &&
-      this.replayable() &&
-      retriableAnswer(retry, info.status) &&
-      this.takeRetrySlot() === 'admitted'
-    ) {
-      this.discarding = true;
+  /** Consumes request body bytes `buf[off..]`; bytes after the body are kept as the next request. */
+  private requestBody(buf: Buffer, off: number): void {
+    const reader = this.reqReader;
+    const n = reader.read(buf, off);
+    if (n < 0) {
+      // A malformed body: 400 when no response has started (else a reset); no upstream reuse.
+      this.hcm.stats.protocolError++;
+      this.closeAfter = true;
+      this.stream.rejectBody(reader.error);
       return;
     }
-    if (this.queued !== 0 || this.queue.length !== 0) {
-      this.queue = [];
-      this.queued = 0;
+    const stream = this.stream;
+    if (n > 0) {
+      if ((reader.decode || reader.reframe) && reader.framing === 'chunked') {
+        const parts = reader.decoded;
+        for (let i = 0; i < parts.length; i++) stream.decodeData(parts[i]);
+        parts.length = 0;
+      } else stream.decodeData(off === 0 && n === buf.length ? buf : buf.subarray(off, off + n));
     }
-    this.respStarted = true;
-    const d = this.decision;
-    // Response header changes: weighted cluster, route, virtual host, route configuration.
-    if (d.weighted && d.weighted.response.add.length + d.weighted.response.remove.length > 0)
-      applyResponseMutations(d.weighted.response, headers);
-    const route = d.route!;
-    if (route.response.add.length + route.response.remove.length > 0)
-      applyResponseMutations(route.response, headers);
-    const vh = d.vhost!;
-    if (vh.response.add.length + vh.response.remove.length > 0) applyResponseMutations(vh.response, headers);
-    const table = this.hcm.routes();
-    if (table && table.response.add.length + table.response.remove.length > 0)
-      applyResponseMutations(table.response, headers);
-    if (this.filters) for (const f of this.filters) f.encodeHeaders?.(this, info.status, headers);
-    if (this.extraResponseHeaders) headers.push(...this.extraResponseHeaders);
-    if (d.setCookie) headers.push('set-cookie', d.setCookie);
-    this.writeResponseHead(
-      info.status,
-      info.reason,
-      headers,
-      conn.reader.framing,
-      info.contentLength,
-      conn.closeAfter,
-    );
+    if (reader.done && this.state === 'active') {
+      stream.decodeComplete();
+      if (off + n < buf.length) {
+        this.pending = buf.subarray(off + n);
+        if ((this.state as ConnState) === 'idle') this.next();
+      }
+    }
+  }
+
+  private protocolError(status: number, detail: string): void {
+    this.hcm.stats.protocolError++;
+    this.state = 'active';
+    this.closeAfter = true;
+    this.stream.rejectRequest(status, detail);
+  }
+
+  // ---- DownstreamCodec ----
+
+  get decodesResponseBody(): boolean {
+    // An HTTP/1.0 client cannot take a chunked body: de-chunk it and close-delimit instead.
+    return this.info.minor === 0;
+  }
+
+  connectionFacts(): DownstreamConnection {
+    const socket = this.socket;
+    this.facts ??= {
+      sourceIp: this.remoteAddress,
+      destinationIp: socket.localAddress,
+      destinationPort: socket.localPort ?? 0,
+      ...tlsConnectionFacts(socket),
+    };
+    return this.facts;
+  }
+
+  decodeRequestBody(): void {
+    this.reqReader.decode = true;
+  }
+
+  pauseReading(paused: boolean): void {
+    if (paused) this.socket.pause();
+    else if (this.state === 'active' || this.state === 'idle') this.socket.resume();
+  }
+
+  encodeHeaders(
+    status: number,
+    reason: string,
+    headers: string[],
+    framing: WireFraming,
+    contentLength: number,
+    upstreamCloses: boolean,
+    endStream: boolean,
+  ): void {
+    if (framing !== 'frames') {
+      this.writeResponseHead(status, reason, headers, framing, contentLength, upstreamCloses);
+      return;
+    }
+    // Bare body bytes (an HTTP/2 upstream): a length when known, else chunks (HTTP/1.0: until close).
+    const method = this.stream.head.method;
+    const bodyless = endStream || method === 'HEAD' || status === 204 || status === 304;
+    this.chunkEncode = !bodyless && contentLength < 0 && this.info.minor !== 0;
+    const length = contentLength >= 0 ? contentLength : bodyless ? 0 : -1;
+    this.writeResponseHead(status, reason, headers, this.chunkEncode ? 'chunked' : 'length', length, false);
+    this.writeWithHead(null);
   }
 
   private writeResponseHead(
@@ -681,388 +311,80 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
     return ok;
   }
 
-  onUpstreamFlush(_conn: H1Connection): void {
+  flush(): void {
     if (this.pendingStatus !== null) this.writeWithHead(null);
   }
 
-  onUpstreamBody(conn: H1Connection, chunk: Buffer): boolean {
-    if (this.discarding) return false;
-    // Small pieces are copied (the upstream's read buffer is reused); large ones are lent.
-    const copied = chunk.length <= 16384;
-    const ok =
-      this.pendingStatus !== null
-        ? this.writeWithHead(chunk)
-        : this.socket.write(copied ? Buffer.from(chunk) : chunk);
-    if (!ok) {
-      conn.socket.pause();
-      this.socket.once('drain', () => conn.socket.resume());
+  encodeData(chunk: Buffer): boolean {
+    const socket = this.socket;
+    if (this.chunkEncode) {
+      socket.write(`${chunk.length.toString(16)}\r\n`);
+      socket.write(chunk);
+      socket.write('\r\n');
+      return true;
     }
+    // Small pieces are copied (an upstream's read buffer is reused); large ones are lent.
+    const copied = chunk.length <= 16384;
+    if (this.pendingStatus !== null) this.writeWithHead(chunk);
+    else socket.write(copied ? Buffer.from(chunk) : chunk);
     return !copied;
   }
 
-  onUpstreamEnd(conn: H1Connection, _trailers: string): void {
-    if (this.discarding) {
-      this.discarding = false;
-      this.finishUpstream(true);
-      this.retry();
-      return;
-    }
+  get needsDrain(): boolean {
+    return this.socket.writableNeedDrain;
+  }
+
+  onceDrained(resume: () => void): void {
+    this.socket.once('drain', resume);
+  }
+
+  encodeTrailers(trailers: string[]): void {
+    // Raw chunked bodies carry their trailers in their own bytes; bare bodies get them at the end.
+    if (this.chunkEncode) this.trailers = trailers;
+  }
+
+  encodeEnd(): void {
     if (this.pendingStatus !== null) this.writeWithHead(null);
-    this.respDone = true;
-    const reuse = this.reqDone;
-    this.finishUpstream(reuse);
-    if (!this.reqDone) {
-      // The upstream answered before the request body ended: the connection cannot be reused.
-      this.closeAfter = true;
+    if (this.chunkEncode) {
+      let tail = '0\r\n';
+      const t = this.trailers;
+      if (t !== null) for (let i = 0; i < t.length; i += 2) tail += `${t[i]}: ${t[i + 1]}\r\n`;
+      this.socket.write(`${tail}\r\n`);
+      this.chunkEncode = false;
+      this.trailers = null;
     }
-    void conn;
-    this.endExchange();
   }
 
-  onUpstreamUpgrade(conn: H1Connection, info: HeadInfo, headers: string[], rest: Buffer): void {
-    this.clearTimer();
-    this.respStarted = true;
-    this.respDone = true;
-    this.cluster!.stats.status(101);
-    this.hcm.stats.upgrades++;
-    const out = `HTTP/1.1 101 ${info.reason || 'Switching Protocols'}\r\n${headerLines(headers)}connection: upgrade\r\nupgrade: ${this.info.upgrade}\r\n\r\n`;
-    this.socket.write(out, 'latin1');
-    const pending = this.pending;
-    this.pending = EMPTY;
-    this.finishUpstream(false, true);
-    this.beginTunnel(conn.socket, pending, rest);
-  }
-
-  onUpstreamFailure(conn: H1Connection, failure: UpstreamFailure, _detail: string): void {
-    if (this.upstream !== conn) return;
-    this.upstream = null;
-    this.freeRetrySlot();
-    const cluster = this.cluster!;
-    const host = this.host!;
-    host.failures++;
-    this.discarding = false;
-    cluster.record(
-      host,
-      failure === 'connect_failure' || failure === 'connect_timeout' ? 'connect_failure' : 'reset',
-    );
-    this.releaseHost();
-    if (this.respStarted) {
-      // Mid-response: nothing to answer with; the client sees the connection end.
-      cluster.stats.rqRxReset++;
-      this.abort('UC');
-      return;
-    }
-    const bodyless = this.info.framing === 'none';
-    const retry = this.decision.action?.retry ?? this.decision.vhost?.retry;
-    let flag: ResponseFlag;
-    let body: string;
-    if (failure === 'connect_failure' || failure === 'connect_timeout') {
-      cluster.stats.cxConnectFail++;
-      flag = 'UF';
-      body = LOCAL_BODY.connectFailure;
-      if (
-        retry &&
-        this.retriesLeft > 0 &&
-        retriesConnectFailure(retry) &&
-        this.takeRetrySlot() === 'admitted'
-      ) {
-        this.retry();
-        return;
-      }
-    } else if (failure === 'reset_before_response') {
-      flag = 'UC';
-      body = LOCAL_BODY.connectionTermination;
-      // A kept-alive connection the server closed just as it was reused: try once more on a fresh one.
-      if (bodyless && conn.served > 0) {
-        this.retry(false);
-        return;
-      }
-      if (
-        (bodyless || (this.reqDone && this.replayable())) &&
-        retry &&
-        this.retriesLeft > 0 &&
-        retriesReset(retry) &&
-        this.takeRetrySlot() === 'admitted'
-      ) {
-        this.retry();
-        return;
-      }
-    } else {
-      flag = failure === 'protocol_error' ? 'UPE' : 'UC';
-      body = failure === 'protocol_error' ? LOCAL_BODY.protocolError : LOCAL_BODY.connectionTermination;
-    }
-    if (retry && this.retriesLeft === 0 && retry.numRetries > 0) flag = 'URX';
-    this.localReply(503, body, flag);
-  }
-
-  /**
-   * retry_policy.per_try_timeout passed without a response head: the attempt is abandoned and,
-   * when the policy retries 5xx/gateway errors/resets and the request can be replayed, retried.
-   */
-  private readonly onTryTimeout = (): void => {
-    this.tryTimer = undefined;
-    if (this.state !== 'active' || this.respStarted || !this.upstream) return;
-    this.freeRetrySlot();
-    const cluster = this.cluster!;
-    cluster.stats.rqTimeout++;
-    if (this.host) cluster.record(this.host, 'timeout');
-    const up = this.upstream;
-    this.upstream = null;
-    this.pool?.release(up, false);
-    this.pool = null;
-    this.discarding = false;
-    this.releaseHost();
-    const retry = this.decision.action?.retry ?? this.decision.vhost?.retry;
-    if (
-      retry &&
-      retriesTimeout(retry) &&
-      this.retriesLeft > 0 &&
-      this.reqDone &&
-      this.replayable() &&
-      this.takeRetrySlot() === 'admitted'
-    ) {
-      this.retry();
-      return;
-    }
-    this.localReply(504, LOCAL_BODY.timeout, 'UT');
-  };
-
-  /**
-   * Tries again on another host. A counted retry (it holds a retry slot) waits a jittered
-   * exponential back-off first; a stale kept-alive connection is retried at once.
-   */
-  private retry(counts = true): void {
-    this.cluster!.stats.rqRetry++;
-    if (!counts) {
-      this.pickAndSend(this.lastHost);
-      return;
-    }
-    this.retriesLeft--;
-    // The next attempt sends the whole body again, from the copy.
-    if (this.replay !== null && this.replay.length > 0) {
-      this.queue = [...this.replay];
-      this.queued = this.replayed;
-    }
-    const policy = this.decision.action?.retry ?? this.decision.vhost?.retry;
-    const delay = policy ? backOffMs(policy.backOff, policy.numRetries - this.retriesLeft) : 0;
-    this.backOffTimer = setTimeout(() => {
-      this.backOffTimer = undefined;
-      if (this.state === 'active') this.pickAndSend(this.lastHost);
-    }, delay);
-  }
-
-  /** Whether the request can be sent again: no body, or all of it kept (up to 64 KiB). */
-  private replayable(): boolean {
-    return this.info.framing === 'none' || this.replay !== null;
-  }
-
-  /** Asks the cluster for a retry slot (max_retries or the retry budget); held until the retried attempt ends. */
-  private takeRetrySlot(): 'admitted' | 'overflow' {
-    const cluster = this.cluster!;
-    const admission = admitRetry(cluster);
-    if (admission === 'admitted') this.retrySlot = cluster;
-    return admission;
-  }
-
-  private freeRetrySlot(): void {
-    if (this.retrySlot) releaseRetry(this.retrySlot);
-    this.retrySlot = null;
-  }
-
-  // ---- CONNECT tunnels and upgrades ----
-
-  private connectTunnel(): void {
-    if (tunnelMayCarryHttp(this.hcm.routes(), this.head.authority)) this.sniffConnect();
-    else this.openTunnel(undefined);
-  }
-
-  /**
-   * CONNECT to a service's HTTP port: answered at once, then the tunnel's first bytes decide.
-   * HTTP/1.x inside is served by this connection manager as if sent directly (routes, faults,
-   * retries: Envoy terminating CONNECT and re-running the HCM); anything else (TLS) is tunnelled.
-   */
-  private sniffConnect(): void {
-    this.respStarted = true;
-    this.socket.write('HTTP/1.1 200 OK\r\n\r\n');
-    const initial = this.queue.length > 0 ? Buffer.concat([...this.queue, this.pending]) : this.pending;
-    this.queue = [];
-    this.pending = EMPTY;
-    this.clearTimer();
-    this.state = 'tunnel';
-    this.hcm.stats.rqActive--;
-    this.socket.removeListener('data', this.onData);
-    this.socket.removeListener('end', this.onEnd);
-    sniffTunnel(this.socket, initial, (content, bytes) => {
-      if (this.socket.destroyed) return;
-      if (content === 'opaque') {
-        this.openTunnel(bytes);
-        return;
-      }
-      // The tunnel becomes a new HTTP/1.1 connection of this manager; this one steps aside.
-      this.socket.removeListener('error', this.onError);
-      this.socket.removeListener('close', this.onClose);
-      this.dropTimer();
-      this.hcm.connectionClosed(this);
-      this.hcm.stats.cxActive--;
-      this.hcm.stats.cxTotal--;
-      this.state = 'closed';
-      this.hcm.handle(this.socket, bytes);
-    });
-  }
-
-  /** Tunnels CONNECT to an upstream host; `sniffed`: already answered 200, these bytes go first. */
-  private openTunnel(sniffed: Buffer | undefined): void {
-    const cluster = this.cluster!;
-    const host = cluster.pick(this.decision);
-    if (!host) {
-      if (sniffed) this.socket.destroy();
-      else this.localReply(503, LOCAL_BODY.noHealthyUpstream, 'UH');
-      return;
-    }
-    connectTunnelUpstream(cluster, host, {
-      failed: () => {
-        if (sniffed) this.socket.destroy();
-        else if (this.state === 'active') this.localReply(503, LOCAL_BODY.connectFailure, 'UF');
-      },
-      ready: (up) => {
-        if (sniffed) {
-          if (this.socket.destroyed) return up.destroy();
-          cluster.stats.status(200);
-          this.socket.removeListener('error', this.onError);
-          splice(this.socket, up, sniffed, EMPTY);
-          return;
-        }
-        if (this.state !== 'active') return up.destroy();
-        cluster.stats.status(200);
-        this.respStarted = true;
-        this.socket.write('HTTP/1.1 200 OK\r\n\r\n');
-        const pending = this.pending;
-        this.pending = EMPTY;
-        this.beginTunnel(up, pending, EMPTY);
-      },
-    });
-  }
-
-  private beginTunnel(up: net.Socket, downHead: Buffer, upHead: Buffer): void {
-    // Route timeouts end with the upgrade (Envoy); the tunnel lives as long as its two ends.
-    this.clearTimer();
-    this.state = 'tunnel';
-    this.hcm.stats.rqActive--;
-    this.socket.removeListener('data', this.onData);
-    this.socket.removeListener('end', this.onEnd);
-    this.socket.removeListener('error', this.onError);
-    const queued = this.queue;
-    this.queue = [];
-    const head = queued.length > 0 ? Buffer.concat([...queued, downHead]) : downHead;
-    splice(this.socket, up, head, upHead);
-  }
-
-  // ---- replies, completion, errors ----
-
-  private localReply(status: number, body: string, flag: ResponseFlag | undefined): void {
-    if (this.respStarted) {
-      this.abort(flag ?? 'UC');
-      return;
-    }
-    this.clearTimer();
-    this.respStarted = true;
-    this.respDone = true;
-    if (!this.reqDone) this.closeAfter = true;
-    if (this.hcm.draining) this.closeAfter = true;
+  encodeLocalReply(
+    status: number,
+    body: string,
+    flag: ResponseFlag | undefined,
+    extraHeaders: string[] | null,
+    grpc: boolean,
+  ): void {
+    if (!this.stream.requestDone || this.hcm.draining) this.closeAfter = true;
     const text = h1LocalReply(
       status,
-      this.head.method === 'HEAD' ? '' : body,
+      this.stream.head.method === 'HEAD' ? '' : body,
       flag,
       this.closeAfter,
-      this.extraResponseHeaders ?? undefined,
-      this.grpc,
+      extraHeaders ?? undefined,
+      grpc,
       this.hcm.config.serverName,
     );
     this.socket.write(text, 'latin1');
-    this.finishUpstream(false);
-    this.hcm.stats.status(status);
-    this.endExchange();
   }
 
-  private readonly onTimeout = (): void => {
-    if (!this.timerArmed) return;
-    this.timerArmed = false;
-    if (this.state !== 'active' || this.respDone) return;
-    if (this.cluster) {
-      this.cluster.stats.rqTimeout++;
-      if (this.host) this.cluster.record(this.host, 'timeout');
-    }
-    if (this.upstream) {
-      const up = this.upstream;
-      this.upstream = null;
-      this.pool?.release(up, false);
-    } else this.pool?.cancel(this);
-    this.pool = null;
-    if (this.h2Upstream) {
-      this.h2Upstream.abort();
-      this.h2Upstream = null;
-    }
-    this.releaseHost();
-    if (this.respStarted) this.abort('UT');
-    else this.localReply(504, LOCAL_BODY.timeout, 'UT');
-  };
-
-  /** Releases the route timer when the connection is done with it. */
-  private dropTimer(): void {
-    this.timerArmed = false;
-    if (this.timer !== undefined) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
+  resetStream(): void {
+    this.state = 'closed';
+    this.socket.destroy();
   }
 
-  private clearTimer(): void {
-    // The timer itself stays for the next request (see dropTimer).
-    this.timerArmed = false;
-    if (this.backOffTimer) {
-      clearTimeout(this.backOffTimer);
-      this.backOffTimer = undefined;
-    }
-    this.freeRetrySlot();
-    if (this.tryTimer) {
-      clearTimeout(this.tryTimer);
-      this.tryTimer = undefined;
-    }
-  }
-
-  /** Gives the upstream connection back (or destroys it) and updates host/cluster counters. */
-  private finishUpstream(reuse: boolean, keepSocket = false): void {
-    const up = this.upstream;
-    if (up) {
-      this.upstream = null;
-      if (keepSocket) up.detach();
-      else this.pool!.release(up, reuse);
-    } else this.pool?.cancel(this);
-    this.pool = null;
-    this.releaseHost();
-  }
-
-  private releaseHost(): void {
-    if (this.host) {
-      this.cluster!.release(this.host);
-      this.host = null;
-    }
-  }
-
-  /** The response has been written completely: count it and go on to the next request. */
-  endExchange(): void {
-    this.clearTimer();
-    this.replay = null;
-    this.hcm.stats.rqActive--;
-    if (this.filters) for (const f of this.filters) f.onDestroy?.();
-    this.filters = null;
-    this.mirrors = null;
-    if (this.queued !== 0 || this.queue.length !== 0) {
-      this.queue = [];
-      this.queued = 0;
-    }
-    this.h2Upstream = null;
-    if (!this.reqDone || this.closeAfter || this.hcm.draining) {
+  /** The exchange is over: read the next request, or close. */
+  streamDone(): void {
+    this.chunkEncode = false;
+    this.trailers = null;
+    if (!this.stream.requestDone || this.closeAfter || this.hcm.draining) {
       this.state = 'closed';
       this.socket.end();
       return;
@@ -1080,101 +402,105 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
     }
   }
 
-  /** Writes a response head + body for the HTTP/2-upstream path (to-h2.ts). */
-  writeHead(status: number, headers: string[], chunked: boolean, contentLength: number): void {
-    this.respStarted = true;
-    this.clearTimer();
-    this.cluster?.stats.status(status);
-    this.writeResponseHead(status, '', headers, chunked ? 'chunked' : 'length', contentLength, false);
-    this.writeWithHead(null);
+  // ---- CONNECT tunnels and upgrades ----
+
+  tunnel(cluster: Cluster, decision: RouteDecision): void {
+    if (tunnelMayCarryHttp(this.hcm.routes(), this.stream.head.authority)) this.sniffConnect();
+    else this.openTunnel(cluster, decision, undefined);
   }
 
-  /** Writes response body bytes for the HTTP/2-upstream path; false when the client is slow. */
-  writeBody(chunk: Buffer | string): boolean {
-    return this.socket.write(chunk);
+  /**
+   * CONNECT to a service's HTTP port: answered at once, then the tunnel's first bytes decide.
+   * HTTP/1.x inside is served by this connection manager as if sent directly (routes, faults,
+   * retries: Envoy terminating CONNECT and re-running the HCM); anything else (TLS) is tunnelled.
+   */
+  private sniffConnect(): void {
+    const cluster = this.stream.router.cluster!;
+    const decision = this.stream.router.decision;
+    this.socket.write('HTTP/1.1 200 OK\r\n\r\n');
+    const initial = this.pending;
+    this.pending = EMPTY;
+    this.stream.tunnelEstablished(200);
+    this.state = 'tunnel';
+    this.socket.removeListener('data', this.onData);
+    this.socket.removeListener('end', this.onEnd);
+    sniffTunnel(this.socket, initial, (content, bytes) => {
+      if (this.socket.destroyed) return;
+      if (content === 'opaque') {
+        this.openTunnel(cluster, decision, bytes);
+        return;
+      }
+      // The tunnel becomes a new HTTP/1.1 connection of this manager; this one steps aside.
+      this.socket.removeListener('error', this.onError);
+      this.socket.removeListener('close', this.onClose);
+      this.stream.router.dispose();
+      this.hcm.connectionClosed(this);
+      this.hcm.stats.cxActive--;
+      this.hcm.stats.cxTotal--;
+      this.state = 'closed';
+      this.hcm.handle(this.socket, bytes);
+    });
   }
 
-  /** The HTTP/2 upstream answered completely. */
-  upstreamDone(): void {
-    this.respDone = true;
-    this.releaseHost();
-    this.endExchange();
-  }
-
-  /** The HTTP/2 upstream failed. */
-  upstreamFailed(flag: ResponseFlag, body: string): void {
-    this.h2Upstream = null;
-    this.releaseHost();
-    if (this.respStarted) this.abort(flag);
-    else this.localReply(503, body, flag);
-  }
-
-  get requestContentLength(): number {
-    return this.info.contentLength;
-  }
-
-  /** The client speaks HTTP/1.0 (no chunked responses). */
-  get http10(): boolean {
-    return this.info.minor === 0;
-  }
-
-  get requestDone(): boolean {
-    return this.reqDone;
-  }
-
-  /** Pauses or resumes reading the client (backpressure from an HTTP/2 upstream). */
-  pauseDownstream(paused: boolean): void {
-    if (paused) this.socket.pause();
-    else if (this.state === 'active') this.socket.resume();
-  }
-
-  private protocolError(status: number, detail: string): void {
-    this.hcm.stats.protocolError++;
-    this.state = 'active';
-    this.hcm.stats.rqActive++;
-    this.closeAfter = true;
-    this.reqDone = true;
-    this.localReply(status, detail, 'DPE');
-  }
-
-  /** A malformed request body: 400 when no response has started (else a reset); no upstream reuse. */
-  private badRequestBody(): void {
-    this.hcm.stats.protocolError++;
-    if (this.mirrors !== null) for (const m of this.mirrors) m.abort();
-    this.mirrors = null;
-    if (this.h2Upstream) {
-      this.h2Upstream.abort();
-      this.h2Upstream = null;
+  /** Tunnels CONNECT to an upstream host; `sniffed`: already answered 200, these bytes go first. */
+  private openTunnel(cluster: Cluster, decision: RouteDecision, sniffed: Buffer | undefined): void {
+    const stream = this.stream;
+    const host = cluster.pick(decision);
+    if (!host) {
+      if (sniffed) this.socket.destroy();
+      else stream.localReply(503, LOCAL_BODY.noHealthyUpstream, 'UH');
+      return;
     }
-    this.reqDone = true;
-    this.closeAfter = true;
-    this.localReply(400, this.reqReader.error, 'DPE');
+    connectTunnelUpstream(cluster, host, {
+      failed: () => {
+        if (sniffed) this.socket.destroy();
+        else stream.localReply(503, LOCAL_BODY.connectFailure, 'UF');
+      },
+      ready: (up) => {
+        if (sniffed) {
+          if (this.socket.destroyed) return up.destroy();
+          cluster.stats.status(200);
+          this.socket.removeListener('error', this.onError);
+          splice(this.socket, up, sniffed, EMPTY);
+          return;
+        }
+        if (this.state !== 'active' || !stream.active) return up.destroy();
+        cluster.stats.status(200);
+        this.socket.write('HTTP/1.1 200 OK\r\n\r\n');
+        const pending = this.pending;
+        this.pending = EMPTY;
+        stream.tunnelEstablished(200);
+        this.beginTunnel(up, pending, EMPTY);
+      },
+    });
   }
 
-  /** Ends the exchange abruptly (mid-response failure or bad request body). */
-  private abort(_flag: ResponseFlag): void {
-    this.clearTimer();
-    if (this.mirrors !== null) for (const m of this.mirrors) m.abort();
-    this.mirrors = null;
-    if (this.upstream) {
-      this.pool?.release(this.upstream, false);
-      this.upstream = null;
-    } else this.pool?.cancel(this);
-    if (this.h2Upstream) {
-      this.h2Upstream.abort();
-      this.h2Upstream = null;
-    }
-    this.releaseHost();
-    if (this.state === 'active') this.hcm.stats.rqActive--;
-    this.state = 'closed';
-    this.socket.destroy();
+  upgrade(up: net.Socket, info: HeadInfo, headers: string[], rest: Buffer): void {
+    const out = `HTTP/1.1 101 ${info.reason || 'Switching Protocols'}\r\n${headerLines(headers)}connection: upgrade\r\nupgrade: ${this.info.upgrade}\r\n\r\n`;
+    this.socket.write(out, 'latin1');
+    const pending = this.pending;
+    this.pending = EMPTY;
+    this.stream.tunnelEstablished(101);
+    this.beginTunnel(up, pending, rest);
   }
+
+  private beginTunnel(up: net.Socket, downHead: Buffer, upHead: Buffer): void {
+    // Route timeouts end with the upgrade (Envoy); the tunnel lives as long as its two ends.
+    this.state = 'tunnel';
+    this.socket.removeListener('data', this.onData);
+    this.socket.removeListener('end', this.onEnd);
+    this.socket.removeListener('error', this.onError);
+    splice(this.socket, up, downHead, upHead);
+  }
+
+  // ---- connection events ----
 
   private readonly onEnd = (): void => {
     // The client half-closed. Mid-body that is an abort; otherwise finish the response, then close.
-    if (this.state === 'active' && !this.reqDone) {
-      this.hcm.stats.rxReset++;
-      this.abort('DC');
+    if (this.state === 'active' && !this.stream.requestDone) {
+      this.stream.downstreamReset();
+      this.state = 'closed';
+      this.socket.destroy();
       return;
     }
     this.closeAfter = true;
@@ -1186,13 +512,10 @@ export class H1ServerConnection implements H1ResponseHandler, FilterStream {
   };
 
   private readonly onClose = (): void => {
-    this.dropTimer();
+    this.stream.router.dispose();
     this.hcm.stats.cxActive--;
     this.hcm.connectionClosed(this);
-    if (this.state === 'active') {
-      this.hcm.stats.rxReset++;
-      this.abort('DC');
-    }
+    if (this.state === 'active') this.stream.downstreamReset();
     this.state = 'closed';
   };
 }
