@@ -30,7 +30,9 @@ export interface WireNode {
   cluster?: string;
   metadata?: WireStruct;
   locality?: { region?: string; zone?: string; sub_zone?: string };
+  /** The xDS client's name and version (`gRPC Node Pure JS` 1.14.1, `gRPC C-core linux Python` `C-core 29.0.0 Python 1.51.1`...). */
   user_agent_name?: string;
+  user_agent_version?: string;
 }
 
 export interface WireStatus {

@@ -67,6 +67,11 @@ function headerMatches(h: Obj, headers: Record<string, string>): boolean {
   let ok: boolean;
   if (h.present_match) ok = value !== undefined;
   else if (h.string_match) ok = value !== undefined && stringMatches(h.string_match, value);
+  // The deprecated forms older gRPC clients are sent (generate/clients.ts).
+  else if (h.exact_match !== undefined) ok = value === h.exact_match;
+  else if (h.prefix_match !== undefined) ok = value?.startsWith(h.prefix_match) ?? false;
+  else if (h.safe_regex_match)
+    ok = value !== undefined && new RegExp(`^(?:${h.safe_regex_match.regex})$`).test(value);
   else throw new Error(`unsupported header matcher ${JSON.stringify(h)}`);
   return h.invert_match ? !ok : ok;
 }

@@ -41,6 +41,8 @@ export interface ProxyNode {
   adminPort?: number;
   /** Gateways only (`weft gateway --port`): each service port, the local port it is served on, its protocol. */
   gatewayPorts?: readonly GatewayPort[];
+  /** The client's `node.user_agent_name` and `user_agent_version` ('' when not sent): which xDS client it is. */
+  userAgent: { name: string; version: string };
 }
 
 /** One port of a gateway proxy: the service port clients and Gateway servers name, and where it listens. */
@@ -136,6 +138,7 @@ export function proxyFromNode(node: WireNode | undefined): ProxyNode {
     inboundPort: DEFAULT_INBOUND_PORT,
     outboundPort: DEFAULT_OUTBOUND_PORT,
     locality: localityOf(node),
+    userAgent: { name: node.user_agent_name ?? '', version: node.user_agent_version ?? '' },
   };
   if (!sidecar) {
     return {

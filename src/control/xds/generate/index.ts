@@ -3,6 +3,7 @@ import type { MeshSnapshot } from '../../../model/types.ts';
 import { TYPE_URL } from '../../../xds/type-urls.ts';
 import type { ProxyNode } from '../node.ts';
 import { generateClusters, generateInboundClusters, generateOutboundClusters } from './cds.ts';
+import { headerMatchForm } from './clients.ts';
 import type { GenerateContext, GeneratedResource } from './common.ts';
 import { generateEndpoints } from './eds.ts';
 import { gatewayCacheKey } from './gateway.ts';
@@ -102,6 +103,7 @@ export const GENERATOR_PARTS: ReadonlyMap<string, readonly GeneratorPart[]> = ne
             p.namespace,
             routesReadLabels(s) ? sortedLabels(p) : null,
             p.role === 'gateway' ? gatewayCacheKey({ proxy: p }) : '',
+            headerMatchForm(p),
           ]),
         generate: generateRoutes,
       },

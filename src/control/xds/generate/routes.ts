@@ -28,6 +28,7 @@ import type {
   StringMatcher,
 } from '../../../xds/messages/index.ts';
 import { CONFIG_TYPE } from '../../../xds/type-urls.ts';
+import { type HeaderMatchForm, headerMatchForm } from './clients.ts';
 import {
   duration,
   effectivePolicy,
@@ -122,15 +123,29 @@ function stringMatcher(match: StringMatch): StringMatcher {
   return { safe_regex: { regex: match.regex } };
 }
 
-function headerMatcher(name: string, match: StringMatch | undefined, invert: boolean): HeaderMatcher {
-  const out: HeaderMatcher = match
-    ? { name, string_match: stringMatcher(match) }
-    : { name, present_match: true };
+/** The same match in HeaderMatcher's deprecated fields, for gRPC clients that predate `string_match`. */
+function legacyHeaderMatch(name: string, match: StringMatch): HeaderMatcher {
+  if ('exact' in match) return { name, exact_match: match.exact };
+  if ('prefix' in match) return { name, prefix_match: match.prefix };
+  return { name, safe_regex_match: { regex: match.regex } };
+}
+
+function headerMatcher(
+  name: string,
+  match: StringMatch | undefined,
+  invert: boolean,
+  form: HeaderMatchForm,
+): HeaderMatcher {
+  let out: HeaderMatcher;
+  if (!match) out = { name, present_match: true };
+  else if (form === 'legacy') out = legacyHeaderMatch(name, match);
+  else out = { name, string_match: stringMatcher(match) };
   if (invert) out.invert_match = true;
   return out;
 }
 
-export function routeMatch(match: HttpMatch): RouteMatch {
+/** The RouteMatch of a VirtualService match entry; header matchers in the form the client accepts. */
+export function routeMatch(match: HttpMatch, form: HeaderMatchForm = 'string_match'): RouteMatch {
   const uri = match.uri;
   const out: RouteMatch = !uri
     ? { prefix: '/' }
@@ -141,10 +156,10 @@ export function routeMatch(match: HttpMatch): RouteMatch {
         : { safe_regex: { regex: uri.regex } };
   if (match.ignoreUriCase) out.case_sensitive = { value: false };
   const headers: HeaderMatcher[] = [];
-  if (match.method) headers.push(headerMatcher(':method', match.method, false));
-  if (match.authority) headers.push(headerMatcher(':authority', match.authority, false));
-  if (match.scheme) headers.push(headerMatcher(':scheme', match.scheme, false));
-  for (const h of match.headers) headers.push(headerMatcher(h.name, h.match, h.invert));
+  if (match.method) headers.push(headerMatcher(':method', match.method, false, form));
+  if (match.authority) headers.push(headerMatcher(':authority', match.authority, false, form));
+  if (match.scheme) headers.push(headerMatcher(':scheme', match.scheme, false, form));
+  for (const h of match.headers) headers.push(headerMatcher(h.name, h.match, h.invert, form));
   if (headers.length > 0) out.headers = headers;
   if (match.queryParams.length > 0) {
     out.query_parameters = match.queryParams.map(
@@ -333,7 +348,7 @@ function routeWithAction(
   port: Pick<ServicePort, 'number'>,
   flavour: RouteFlavour,
 ): Route {
-  const routeMatched = match ? routeMatch(match) : { prefix: '/' };
+  const routeMatched = match ? routeMatch(match, headerMatchForm(ctx.proxy)) : { prefix: '/' };
   if (rule.route)
     return { match: routeMatched, route: forwardAction(ctx, vs, rule, match, service, port, flavour) };
   if (rule.redirect) return { match: routeMatched, redirect: redirectAction(rule) };
