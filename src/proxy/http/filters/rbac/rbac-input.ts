@@ -1,4 +1,6 @@
 // What RBAC rules are evaluated against: the request head, the downstream connection, dynamic metadata.
+
+import { normalizeSegments } from '../../path-normalization.ts';
 import type { RequestHead } from '../../request-head.ts';
 import type { DownstreamConnection } from '../filter.ts';
 
@@ -41,29 +43,8 @@ export class RbacInput {
   }
 }
 
-const UNRESERVED = /%(2[dDeE]|3[0-9]|[46][1-9a-fA-F]|[57][0-9aA]|5[fF]|7[eE])/g;
-
 /**
- * Normalises a path as Envoy's `normalize_path` does before RBAC sees it (RFC 3986): percent-encoded
- * unreserved characters are decoded (`%61` → `a`), the remaining escapes upper-cased, and `.` and
- * `..` segments removed. So `/public/../admin` and `/%61dmin` are matched as `/admin`.
+ * The path RBAC matches: normalised as Envoy's `normalize_path` does (see normalizeSegments), so
+ * `/public/../admin` and `/%61dmin` are matched as `/admin` even where the HCM does not normalise.
  */
-export function normalizePath(path: string): string {
-  let p = path.replace(UNRESERVED, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
-  p = p.replace(/%[0-9a-f]{2}/gi, (code) => code.toUpperCase());
-  if (!p.includes('.')) return p;
-  const out: string[] = [];
-  const segments = p.split('/');
-  for (let i = 0; i < segments.length; i++) {
-    const segment = segments[i];
-    const last = i === segments.length - 1;
-    if (segment === '.') {
-      if (last) out.push('');
-    } else if (segment === '..') {
-      if (out.length > 1) out.pop();
-      if (last) out.push('');
-    } else out.push(segment);
-  }
-  const joined = out.join('/');
-  return joined.startsWith('/') ? joined : `/${joined}`;
-}
+export const normalizePath = normalizeSegments;
