@@ -48,7 +48,12 @@ export function analyze(input: AnalysisInput): AnalysisFinding[] {
     else if (c.kind === 'AuthorizationPolicy') policies.push({ key, ...c.authorizationPolicy });
     else if (c.kind === 'RequestAuthentication') policies.push({ key, ...c.requestAuthentication });
     else if (c.kind === 'PeerAuthentication') policies.push({ key, ...c.peerAuthentication });
-    else if (c.kind === 'HTTPRoute' || c.kind === 'GRPCRoute')
+    else if (
+      c.kind === 'HTTPRoute' ||
+      c.kind === 'GRPCRoute' ||
+      c.kind === 'TCPRoute' ||
+      c.kind === 'TLSRoute'
+    )
       routes.push({ key, model: c.route, spec: resource.spec });
     else if (c.kind === 'ReferenceGrant') grants.push(c.referenceGrant);
   }

@@ -20,7 +20,7 @@ function splitIssue(issue: string): { path: FieldPath; reason: string } {
 export function unattachedRoutes(snapshot: MeshSnapshot): AnalysisFinding[] {
   const out: AnalysisFinding[] = [];
   for (const rejected of snapshot.rejected ?? []) {
-    if (rejected.kind !== 'HTTPRoute' && rejected.kind !== 'GRPCRoute') continue;
+    if (!['HTTPRoute', 'GRPCRoute', 'TCPRoute', 'TLSRoute'].includes(rejected.kind)) continue;
     const resource = { kind: rejected.kind, namespace: rejected.namespace, name: rejected.name };
     for (const issue of rejected.issues) {
       const { path, reason } = splitIssue(issue);
@@ -96,7 +96,10 @@ export function backendsNotPermitted(
 ): AnalysisFinding[] {
   const out: AnalysisFinding[] = [];
   for (const { key, model, spec } of routes) {
-    const hosts = new Set(model.rules.flatMap((r) => (r.route.route ?? []).map((d) => d.host)));
+    const hosts = new Set([
+      ...model.rules.flatMap((r) => (r.route.route ?? []).map((d) => d.host)),
+      ...(model.streams ?? []).map((d) => d.host),
+    ]);
     for (const host of hosts) {
       if (isPermitted(model, host, grants)) continue;
       const [name, namespace] = host.split('.');
@@ -104,7 +107,7 @@ export function backendsNotPermitted(
         code: 'BackendNotPermitted',
         resource: key,
         path: backendRefPath(spec, model.namespace, namespace, name),
-        message: `no ReferenceGrant in namespace ${namespace} lets ${model.kind}s of namespace ${model.namespace} use Service ${name}, so the requests meant for it get 500`,
+        message: `no ReferenceGrant in namespace ${namespace} lets ${model.kind}s of namespace ${model.namespace} use Service ${name}, so ${model.streams === undefined ? 'the requests meant for it get 500' : 'it gets no connections'}`,
         hint: `add a ReferenceGrant in namespace ${namespace} with from {group: gateway.networking.k8s.io, kind: ${model.kind}, namespace: ${model.namespace}} and to {group: "", kind: Service, name: ${name}}`,
       });
     }

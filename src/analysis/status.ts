@@ -74,8 +74,8 @@ function routeStatus(
   const gateways = snapshot.gateways ?? [];
   const missing = [
     ...new Set(
-      route.rules
-        .flatMap((r) => (r.route.route ?? []).map((d) => d.host))
+      [...route.rules.flatMap((r) => r.route.route ?? []), ...(route.streams ?? [])]
+        .map((d) => d.host)
         .filter((h) => !snapshot.services.has(h)),
     ),
   ];
@@ -152,7 +152,11 @@ export function resourceStatus(
       conditions: [condition('Accepted', false, 'Invalid', result.issues.join('; '), generation)],
       ...extra,
     };
-  if (result?.compiled.kind === 'HTTPRoute' || result?.compiled.kind === 'GRPCRoute')
+  const kind = result?.compiled.kind;
+  if (
+    result?.outcome === 'compiled' &&
+    (kind === 'HTTPRoute' || kind === 'GRPCRoute' || kind === 'TCPRoute' || kind === 'TLSRoute')
+  )
     return { ...routeStatus(result.compiled.route, snapshot, mine, generation), ...extra };
   const refs = mine.filter((f) => REF_REASONS[f.code] !== undefined);
   return {

@@ -6,6 +6,7 @@ import { readGatewayClass } from './gateway-api/gateway-class.ts';
 import { readGrpcRoute } from './gateway-api/grpc-route.ts';
 import { readHttpRoute } from './gateway-api/http-route.ts';
 import { readReferenceGrant } from './gateway-api/reference-grant.ts';
+import { readStreamRoute } from './gateway-api/stream-routes.ts';
 import { readAuthorizationPolicy } from './istio/authorization-policy.ts';
 import type { ResourceContext } from './istio/common.ts';
 import { readDestinationRule } from './istio/destination-rule.ts';
@@ -212,6 +213,32 @@ const DEFINITIONS: readonly KindDefinition[] = [
     read: (check, spec, context) => {
       const route = readGrpcRoute(check, spec, context);
       return route && { kind: 'GRPCRoute', route };
+    },
+  },
+  {
+    kind: 'TCPRoute',
+    apiVersions: ['gateway.networking.k8s.io/v1', 'gateway.networking.k8s.io/v1alpha2'],
+    plural: 'tcproutes',
+    shortNames: [],
+    namespaced: true,
+    read: (check, spec, context) => {
+      const route = readStreamRoute('TCPRoute')(check, spec, context);
+      return route && { kind: 'TCPRoute', route };
+    },
+  },
+  {
+    kind: 'TLSRoute',
+    apiVersions: [
+      'gateway.networking.k8s.io/v1',
+      'gateway.networking.k8s.io/v1alpha3',
+      'gateway.networking.k8s.io/v1alpha2',
+    ],
+    plural: 'tlsroutes',
+    shortNames: [],
+    namespaced: true,
+    read: (check, spec, context) => {
+      const route = readStreamRoute('TLSRoute')(check, spec, context);
+      return route && { kind: 'TLSRoute', route };
     },
   },
   {

@@ -10,9 +10,6 @@ export const UNSUPPORTED_KINDS: Readonly<Record<string, string>> = {
   ProxyConfig: 'proxy settings are weft proxy flags',
   WorkloadGroup: 'declare workloads with WorkloadEntry or weft proxy --service',
   // Gateway API
-  TCPRoute:
-    'route TCP through a Gateway with an Istio Gateway (protocol TCP) and a VirtualService tcp[] rule',
-  TLSRoute: 'route TLS by SNI with an Istio VirtualService tls[] rule bound to a Passthrough listener',
   UDPRoute: 'weft proxies TCP, HTTP and gRPC only',
   BackendTLSPolicy: 'TLS to backends is mutual TLS in the mesh, or a DestinationRule trafficPolicy.tls',
   BackendLBPolicy: 'set session persistence with a DestinationRule consistentHash',

@@ -31,6 +31,8 @@ export type CompiledSpec =
   | { kind: 'Gateway'; gateway: GatewayModel }
   | { kind: 'HTTPRoute'; route: GatewayApiRouteModel }
   | { kind: 'GRPCRoute'; route: GatewayApiRouteModel }
+  | { kind: 'TCPRoute'; route: GatewayApiRouteModel }
+  | { kind: 'TLSRoute'; route: GatewayApiRouteModel }
   | { kind: 'ReferenceGrant'; referenceGrant: ReferenceGrantModel }
   /** Stored for `weft get`; the model does not use it (weft serves its classes by name). */
   | { kind: 'GatewayClass'; gatewayClass: { name: string; controllerName: string } }

@@ -101,7 +101,12 @@ function collect(into: Collected, resource: CompiledResource): void {
   else if (compiled.kind === 'TrafficTarget') into.trafficTargets.push(compiled.trafficTarget);
   else if (compiled.kind === 'HTTPRouteGroup') into.httpRouteGroups.push(compiled.httpRouteGroup);
   else if (compiled.kind === 'Gateway') into.gateways.push(compiled.gateway);
-  else if (compiled.kind === 'HTTPRoute' || compiled.kind === 'GRPCRoute')
+  else if (
+    compiled.kind === 'HTTPRoute' ||
+    compiled.kind === 'GRPCRoute' ||
+    compiled.kind === 'TCPRoute' ||
+    compiled.kind === 'TLSRoute'
+  )
     into.gatewayRoutes.push(compiled.route);
   else if (compiled.kind === 'ReferenceGrant') into.referenceGrants.push(compiled.referenceGrant);
   else if (compiled.kind === 'GatewayClass') return;

@@ -76,7 +76,10 @@ function acceptsRoute(server: GatewayServer, gateway: GatewayModel, route: Gatew
   if (allowed === undefined) return false;
   if (allowed.namespaces === 'Same' && route.namespace !== gateway.namespace) return false;
   if (!allowed.kinds.includes(route.kind)) return false;
-  return server.port.protocol === 'HTTP' || server.port.protocol === 'HTTPS';
+  const protocol = server.port.protocol;
+  if (route.kind === 'TCPRoute') return protocol === 'TCP';
+  if (route.kind === 'TLSRoute') return protocol === 'TLS' && server.tls?.mode === 'PASSTHROUGH';
+  return protocol === 'HTTP' || protocol === 'HTTPS';
 }
 
 /** Whether `parent` takes `route` (a Service parent always does). */
@@ -145,8 +148,10 @@ export function attach(
       condition: 'NoMatchingListenerHostname',
       reason: `no hostname of the route matches a listener of ${parentText(parent)}`,
     };
-  // Only the chosen listeners' ports, when the route named a section or port.
-  const narrowed = parent.sectionName !== undefined || parent.port !== undefined;
+  // Only the chosen listeners' ports, when the route named a section or port (and always for
+  // TCP and TLS routes, whose VirtualService rules match by port).
+  const narrowed =
+    parent.sectionName !== undefined || parent.port !== undefined || route.streams !== undefined;
   return {
     outcome: 'attached',
     group: `gateway|${gatewayKey(gateway)}`,
@@ -204,11 +209,23 @@ export function gatewayApiVirtualServices(
     { entries: Entry[]; gateway?: string; exportTo: string[]; namespace: string }
   >();
   const unattached: RejectedResource[] = [];
+  const streamServices: VirtualServiceModel[] = [];
   routes.forEach((route, age) => {
     const reasons: string[] = [];
     let attachedSomewhere = false;
     if (route.parents.length === 0)
       reasons.push('spec.parentRefs: no parentRefs, so the route attaches to no Gateway and no Service');
+    if (route.streams?.length === 0) {
+      unattached.push({
+        kind: route.kind,
+        namespace: route.namespace,
+        name: route.name,
+        issues: [
+          'spec.rules[0].backendRefs: no backend is usable (weights 0, or other namespaces without a ReferenceGrant)',
+        ],
+      });
+      return;
+    }
     route.parents.forEach((parent, p) => {
       const result = attach(route, parent, gateways);
       if (result.outcome === 'refused') {
@@ -216,6 +233,10 @@ export function gatewayApiVirtualServices(
         return;
       }
       attachedSomewhere = true;
+      if (route.streams !== undefined) {
+        streamServices.push(streamVirtualService(route, parent, result));
+        return;
+      }
       let group = groups.get(result.group);
       if (group === undefined) {
         group = {
@@ -250,5 +271,41 @@ export function gatewayApiVirtualServices(
       });
     }
   }
-  return { virtualServices, unattached };
+  return { virtualServices: [...virtualServices, ...streamServices], unattached };
+}
+
+/**
+ * The VirtualService of a TCPRoute or TLSRoute on one parent: `tcp[]` (matched by the accepting
+ * listeners' ports) or `tls[]` (by SNI, the route's hostnames matched with the listeners').
+ */
+function streamVirtualService(
+  route: GatewayApiRouteModel,
+  parent: RouteParent,
+  attached: Extract<Attachment, { outcome: 'attached' }>,
+): VirtualServiceModel {
+  const route4 = route.streams ?? [];
+  const ports = attached.ports ?? [undefined];
+  const tls = route.kind === 'TLSRoute';
+  return {
+    name: `${attached.group}|${route.kind}|${route.namespace}/${route.name}`,
+    namespace: attached.namespace,
+    hosts: tls || parent.kind === 'Service' ? attached.hosts : ['*'],
+    gateways: parent.kind === 'Gateway' ? [`${parent.namespace}/${parent.name}`] : ['mesh'],
+    http: [],
+    tcp: tls ? [] : [{ matches: ports.map((port) => (port === undefined ? {} : { port })), route: route4 }],
+    ...(tls
+      ? {
+          tls: [
+            {
+              matches: ports.map((port) => ({
+                sniHosts: attached.hosts,
+                ...(port === undefined ? {} : { port }),
+              })),
+              route: route4,
+            },
+          ],
+        }
+      : {}),
+    exportTo: attached.exportTo,
+  };
 }

@@ -71,5 +71,9 @@ export function withReferenceGrants(
     const rule = permittedRule(route, r.route, grants);
     return rule === r.route ? r : { ...r, route: rule };
   });
-  return rules.every((r, i) => r === route.rules[i]) ? route : { ...route, rules };
+  // TCP and TLS connections cannot be answered 500: the backends not granted are left out.
+  const streams = route.streams?.filter((d) => isPermitted(route, d.host, grants));
+  const sameStreams = streams === undefined || streams.length === route.streams?.length;
+  if (rules.every((r, i) => r === route.rules[i]) && sameStreams) return route;
+  return { ...route, rules, ...(streams === undefined ? {} : { streams: rescale(streams) }) };
 }

@@ -647,9 +647,12 @@ export interface ReferenceGrantModel {
   to: readonly { group: string; kind: string; name?: string }[];
 }
 
-/** An HTTPRoute or GRPCRoute, normalised into VirtualService rules with their Gateway API precedence. */
+/**
+ * An HTTPRoute or GRPCRoute, normalised into VirtualService rules with their Gateway API
+ * precedence; or a TCPRoute or TLSRoute, whose connections go to `streams` (no `rules`).
+ */
 export interface GatewayApiRouteModel {
-  kind: 'HTTPRoute' | 'GRPCRoute';
+  kind: 'HTTPRoute' | 'GRPCRoute' | 'TCPRoute' | 'TLSRoute';
   name: string;
   namespace: string;
   parents: readonly RouteParent[];
@@ -660,6 +663,8 @@ export interface GatewayApiRouteModel {
    * compared element by element): Gateway API's match precedence.
    */
   rules: readonly { route: HttpRoute; rank: readonly number[] }[];
+  /** TCPRoute, TLSRoute: the weighted backends of every connection (the first rule's, as Istio). */
+  streams?: readonly RouteDestination[];
 }
 
 /** A weft `MeshConfig` resource: mesh-wide settings that can change at run time. */

@@ -66,7 +66,7 @@ describe('Gateway API Gateway', () => {
     assert.equal(gw.servers[2].allowedRoutes?.namespaces, 'Same');
   });
 
-  test('certificateRefs and TCP listeners are refused with what to do instead', () => {
+  test('certificateRefs and UDP listeners are refused with what to do instead', () => {
     const text = (listener: string, className = 'weft') =>
       `apiVersion: ${API}\nkind: Gateway\nmetadata: {name: g}\nspec:\n  gatewayClassName: ${className}\n  listeners:\n  - ${listener}\n`;
     assert.match(
@@ -74,8 +74,8 @@ describe('Gateway API Gateway', () => {
       /^spec\.listeners\[0\]\.tls\.certificateRefs: field certificateRefs is not supported by weft: .*weft\.dev\/certificate-file/,
     );
     assert.match(
-      issues(text('{name: t, port: 80, protocol: TCP}'))[0],
-      /protocol TCP is not supported by weft/,
+      issues(text('{name: t, port: 80, protocol: UDP}'))[0],
+      /protocol UDP is not supported by weft/,
     );
     assert.match(
       issues(text('{name: h, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: Selector}}}'))[0],

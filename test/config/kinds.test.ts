@@ -43,6 +43,8 @@ test('listKinds names the supported kinds with their API versions', () => {
       'Gateway',
       'HTTPRoute',
       'GRPCRoute',
+      'TCPRoute',
+      'TLSRoute',
       'GatewayClass',
       'ReferenceGrant',
       'MeshConfig',

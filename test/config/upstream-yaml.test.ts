@@ -313,3 +313,72 @@ describe('kinds', () => {
     );
   });
 });
+
+describe('Gateway API TCPRoute and TLSRoute', () => {
+  test('a TLSRoute on a Passthrough listener becomes tls[] rules matched by SNI on the listener port', () => {
+    const snap = snapshot(`apiVersion: ${API}
+kind: Gateway
+metadata: {name: edge}
+spec:
+  gatewayClassName: weft
+  listeners:
+  - {name: tls, port: 8443, protocol: TLS, hostname: "*.example.com", tls: {mode: Passthrough}}
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TLSRoute
+metadata: {name: secure}
+spec:
+  parentRefs: [{name: edge}]
+  hostnames: [secure.example.com, other.example.org]
+  rules:
+  - backendRefs: [{name: secure, port: 443, weight: 1}, {name: secure-v2, port: 443, weight: 1}]
+`);
+    const vs = snap.virtualServices.find((v) => v.name.endsWith('|TLSRoute|default/secure'));
+    assert.deepEqual(vs?.gateways, ['default/edge']);
+    assert.deepEqual(vs?.tls, [
+      {
+        matches: [{ sniHosts: ['secure.example.com'], port: 8443 }],
+        route: [
+          { host: 'secure.default.svc.cluster.local', port: 443, weight: 50 },
+          { host: 'secure-v2.default.svc.cluster.local', port: 443, weight: 50 },
+        ],
+      },
+    ]);
+  });
+
+  test('a TCPRoute with a Service parent routes mesh TCP; one on an HTTP listener is not attached', () => {
+    const snap = snapshot(`apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TCPRoute
+metadata: {name: db}
+spec:
+  parentRefs: [{kind: Service, group: "", name: db, port: 5432}]
+  rules: [{backendRefs: [{name: db-v2, port: 5432}]}]
+---
+apiVersion: ${API}
+kind: Gateway
+metadata: {name: web}
+spec:
+  gatewayClassName: weft
+  listeners: [{name: http, port: 80, protocol: HTTP}]
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TCPRoute
+metadata: {name: wrong}
+spec:
+  parentRefs: [{name: web}]
+  rules: [{backendRefs: [{name: db, port: 5432}]}]
+`);
+    const vs = snap.virtualServices.find((v) => v.name.endsWith('|TCPRoute|default/db'));
+    assert.deepEqual(vs?.hosts, ['db.default.svc.cluster.local']);
+    assert.deepEqual(vs?.gateways, ['mesh']);
+    assert.deepEqual(vs?.tcp, [
+      {
+        matches: [{ port: 5432 }],
+        route: [{ host: 'db-v2.default.svc.cluster.local', port: 5432, weight: 100 }],
+      },
+    ]);
+    assert.deepEqual(snap.rejected?.find((r) => r.name === 'wrong')?.issues, [
+      'spec.parentRefs[0]: no listener of Gateway default/web allows TCPRoutes from namespace default (allowedRoutes)',
+    ]);
+  });
+});

@@ -20,7 +20,7 @@ export const TLS_OPTION = {
   privateKey: 'weft.dev/private-key-file',
 } as const;
 
-const LISTENER_PROTOCOLS: Record<string, Protocol> = { HTTP: 'HTTP', HTTPS: 'HTTPS', TLS: 'TLS' };
+const LISTENER_PROTOCOLS: Record<string, Protocol> = { HTTP: 'HTTP', HTTPS: 'HTTPS', TLS: 'TLS', TCP: 'TCP' };
 
 const CERTIFICATE_REFS_NOTE = `certificateRefs name Kubernetes Secrets, which weft does not read; give PEM files in tls.options "${TLS_OPTION.certificate}" and "${TLS_OPTION.privateKey}"`;
 
@@ -31,10 +31,10 @@ const listenerProtocol: Reader<Protocol> = (check, value, path) => {
   if (protocol !== undefined) return protocol;
   check.error(
     path,
-    text === 'TCP' || text === 'UDP'
-      ? `protocol ${text} is not supported by weft (yet); TCPRoute and UDPRoute are not implemented`
-      : `must be one of HTTP, HTTPS, TLS, got "${text}"`,
-    text === 'TCP' || text === 'UDP' ? 'unsupported' : 'invalid',
+    text === 'UDP'
+      ? 'protocol UDP is not supported by weft: it proxies TCP, HTTP and gRPC only'
+      : `must be one of HTTP, HTTPS, TLS, TCP, got "${text}"`,
+    text === 'UDP' ? 'unsupported' : 'invalid',
   );
   return undefined;
 };
@@ -87,6 +87,7 @@ const DEFAULT_KINDS: Record<string, string[]> = {
   HTTP: ['HTTPRoute', 'GRPCRoute'],
   HTTPS: ['HTTPRoute', 'GRPCRoute'],
   TLS: ['TLSRoute'],
+  TCP: ['TCPRoute'],
 };
 
 const allowedRoutes: Reader<{ namespaces: 'Same' | 'All'; kinds?: string[] }> = object((f) => {
@@ -136,19 +137,19 @@ function listener(): Reader<GatewayServer> {
     const tls = f.optional('tls', listenerTls);
     const allowed = f.optional('allowedRoutes', allowedRoutes);
     if (name === undefined || listenerPort === undefined || protocol === undefined) return undefined;
-    if (protocol === 'HTTP' && f.has('tls'))
-      f.check.error(f.at('tls'), 'an HTTP listener has no tls settings');
+    if ((protocol === 'HTTP' || protocol === 'TCP') && f.has('tls'))
+      f.check.error(f.at('tls'), `a ${protocol} listener has no tls settings`);
     if (protocol === 'HTTPS' && tls?.mode === 'PASSTHROUGH')
       f.check.error(
         [...f.at('tls'), 'mode'],
         'an HTTPS listener terminates TLS; use protocol TLS for Passthrough',
       );
-    if (protocol !== 'HTTP' && !f.has('tls'))
+    if (protocol !== 'HTTP' && protocol !== 'TCP' && !f.has('tls'))
       f.check.error(f.at('tls'), `a ${protocol} listener needs tls settings`, 'missing');
     if (protocol === 'TLS' && tls?.mode === 'SIMPLE')
       f.check.error(
         [...f.at('tls'), 'mode'],
-        'TLS listeners in mode Terminate need TCPRoute, which weft does not implement; use Passthrough (TLSRoute is not implemented either: bind an Istio VirtualService with tls routes)',
+        'TLS listeners in mode Terminate (TLS ended at the gateway, then TCP) are not supported by weft (yet); use Passthrough with TLSRoutes, or a TCP listener',
         'unsupported',
       );
     return defined<GatewayServer>({
@@ -156,7 +157,7 @@ function listener(): Reader<GatewayServer> {
       port: { number: listenerPort, name, protocol },
       hosts: [{ namespace: '*', host: host ?? '*' }],
       httpsRedirect: false,
-      tls: protocol === 'HTTP' ? undefined : tls,
+      tls: protocol === 'HTTP' || protocol === 'TCP' ? undefined : tls,
       allowedRoutes: {
         namespaces: allowed?.namespaces ?? 'Same',
         kinds: allowed?.kinds ?? DEFAULT_KINDS[protocol] ?? [],
