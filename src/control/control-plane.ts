@@ -59,6 +59,8 @@ export interface XdsServerContext {
   metrics: ControlPlaneMetrics;
   /** The xDS server's mutual-TLS credentials (the control plane's own certificate) and trust domain. */
   tls?: { credentials: RotatingServerCredentials; trustDomain: string };
+  /** The stored resources, compiled (its `counters` say how many compiles the rebuilds cost). */
+  compiled: CompiledStore;
 }
 
 /**
@@ -185,8 +187,13 @@ export class ControlPlane {
           ...countSignings(caRoutes(ca.api), this.#metrics),
           metricsRoute(this.#metrics),
           analyzeRoute(analyzer),
-          ...(this.#parts.apiRoutes?.({ config: this.config, registry, store, metrics: this.#metrics }) ??
-            []),
+          ...(this.#parts.apiRoutes?.({
+            config: this.config,
+            registry,
+            store,
+            metrics: this.#metrics,
+            compiled: this.#compiled,
+          }) ?? []),
         ],
       });
       const apiPort = await this.#api.listen();
@@ -206,6 +213,7 @@ export class ControlPlane {
           store,
           metrics: this.#metrics,
           tls: { credentials: this.#xdsIdentity.credentials, trustDomain: this.#mesh.trustDomain },
+          compiled: this.#compiled,
         });
         const xdsPort = await this.#xds.listen(this.config.xds.host, this.config.xds.port);
         xdsAddress = `${urlHost(this.config.xds.host)}:${xdsPort}`;

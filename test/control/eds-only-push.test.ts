@@ -7,6 +7,8 @@ import { test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { ControlPlane } from '../../src/control/control-plane.ts';
 import { type AdsServer, createXdsServer } from '../../src/control/xds/server.ts';
+import type { PushStatsResponse } from '../../src/control/xds/types.ts';
+import { pushStatsRoute } from '../../src/control/xds/wiring.ts';
 import { setLogLevel } from '../../src/observe/log.ts';
 import {
   adsService,
@@ -124,6 +126,7 @@ test('a replica joining and leaving: nothing compiled, no cluster, listener or r
         server = createXdsServer({ registry, debounceMs: config.pushDebounceMs });
         return server;
       },
+      apiRoutes: ({ compiled }) => [pushStatsRoute(() => server, compiled)],
     },
   );
   const { apiUrl, xdsAddress } = await cp.start();
@@ -229,4 +232,12 @@ spec:
   );
   assert.equal(cp.compiled.counters.compiles, compiles + 1);
   assert.equal(xds.counters.edsOnlyRounds, edsOnlyRounds + 2);
+
+  // The same counters, as an operator reads them.
+  const stats = (await (await fetch(`${apiUrl}/api/v1/debug/push`)).json()) as PushStatsResponse;
+  assert.equal(stats.compiles, compiles + 1);
+  assert.equal(stats.edsOnlyRounds, edsOnlyRounds + 2);
+  assert.equal(stats.pushRounds, xds.counters.pushRounds);
+  assert.equal(stats.generated[TYPE_URL.route], xds.counters.generated.get(TYPE_URL.route));
+  assert.ok(stats.generated[TYPE_URL.route] > before[2], 'the route change generated routes');
 });

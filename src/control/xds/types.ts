@@ -42,3 +42,19 @@ export interface ProxiesResponse {
   controlPlaneVersion: string;
   proxies: ProxyStatus[];
 }
+
+/** Body of `GET /api/v1/debug/push`: what keeping the proxies up to date has cost since start. */
+export interface PushStatsResponse {
+  /** Resources read and compiled (once per applied revision, plus namespace changes that affect them). */
+  compiles: number;
+  /** Times the config part of the snapshot was assembled from compiled resources. */
+  assemblies: number;
+  /** Push rounds (one per debounced batch of snapshots). */
+  pushRounds: number;
+  /** Push rounds that changed endpoints only and pushed EDS only. */
+  edsOnlyRounds: number;
+  /** Responses sent. */
+  pushes: number;
+  /** Generator calls per type URL (one per distinct part key, or per resource name for named subscriptions). */
+  generated: Record<string, number>;
+}
