@@ -7,20 +7,21 @@
 // Prints a table and writes the "Control plane convergence" section of docs/benchmarks.md.
 //
 //   node bench/xds-convergence.ts [--clients 100,1000] [--changes 10] [--services 100]
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import * as grpc from '@grpc/grpc-js';
-import {
-  adsService,
-  type DiscoveryRequestMessage,
-  type DiscoveryResponseMessage,
-} from '../src/xds/discovery.ts';
-import { decodeResource } from '../src/xds/protos.ts';
-import { jsonToStruct } from '../src/xds/struct.ts';
 import { TYPE_URL } from '../src/xds/type-urls.ts';
+import {
+  applyYaml,
+  type ControlPlaneProcess,
+  percentile,
+  rssMiB,
+  SimulatedSidecar,
+  settle,
+  sleep,
+  startControlPlane,
+} from './lib/ads-sim.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -37,156 +38,7 @@ const { values: args } = parseArgs({
 const CLIENT_STEPS = args.clients.split(',').map(Number);
 const CHANGES = Number(args.changes);
 const SERVICES = Number(args.services);
-const WEFT_BIN = new URL('../bin/weft.js', import.meta.url).pathname;
 const DOC = new URL('../docs/benchmarks.md', import.meta.url).pathname;
-
-const AdsClient = grpc.makeGenericClientConstructor(adsService, 'AggregatedDiscoveryService');
-
-type AdsCall = grpc.ClientDuplexStream<DiscoveryRequestMessage, DiscoveryResponseMessage>;
-
-/** CDS version → the EDS names it implies (decoded once, shared by every client). */
-const edsNamesByVersion = new Map<string, string[]>();
-
-/** One simulated sidecar: subscribes like Envoy and ACKs every response at once. */
-class SimulatedSidecar {
-  /** Time of the latest ACK per type, and the version it ACKed. */
-  readonly acked = new Map<string, { version: string; at: number }>();
-  readonly #client: grpc.Client;
-  readonly #call: AdsCall;
-  #edsNames: string[] = [];
-  #edsNonce = '';
-  #edsVersion = '';
-
-  constructor(address: string, index: number) {
-    this.#client = new AdsClient(address, grpc.credentials.createInsecure(), {
-      'grpc.use_local_subchannel_pool': 1,
-    });
-    const methods = this.#client as unknown as Record<string, () => AdsCall>;
-    this.#call = methods.StreamAggregatedResources.call(this.#client);
-    this.#call.on('data', (r: DiscoveryResponseMessage) => this.#onResponse(r));
-    this.#call.on('error', () => {});
-    const service = `svc-${index % SERVICES}`;
-    this.#call.write({
-      node: {
-        id: `sidecar~${index}`,
-        cluster: service,
-        metadata: jsonToStruct({
-          WEFT_SIDECAR: 'true',
-          NAMESPACE: 'default',
-          LABELS: { app: service, version: 'v1' },
-          INSTANCE_IPS: [`10.${(index >> 16) & 255}.${(index >> 8) & 255}.${index & 255}`],
-          WEFT_SERVICE: service,
-          WEFT_SERVICE_PORT: '80',
-          WEFT_APP_PORT: '8080',
-        }),
-      },
-      type_url: TYPE_URL.cluster,
-      resource_names: [],
-    });
-    this.#call.write({ type_url: TYPE_URL.listener, resource_names: [] });
-  }
-
-  #onResponse(r: DiscoveryResponseMessage): void {
-    const type = r.type_url ?? '';
-    const version = r.version_info ?? '';
-    const nonce = r.nonce ?? '';
-    let names: string[] = [];
-    if (type === TYPE_URL.endpoint) {
-      this.#edsNonce = nonce;
-      this.#edsVersion = version;
-      names = this.#edsNames;
-    } else if (type === TYPE_URL.route) names = ['outbound'];
-    this.#call.write({ type_url: type, version_info: version, response_nonce: nonce, resource_names: names });
-    this.acked.set(type, { version, at: performance.now() });
-    if (type === TYPE_URL.listener && !this.acked.has(TYPE_URL.route)) {
-      this.#call.write({ type_url: TYPE_URL.route, resource_names: ['outbound'] });
-    }
-    if (type === TYPE_URL.cluster) {
-      let eds = edsNamesByVersion.get(version);
-      if (!eds) {
-        eds = r.resources
-          .map((any) => decodeResource(any.type_url, any.value))
-          .filter((c) => c.type === 'EDS')
-          .map((c) => String(c.name));
-        edsNamesByVersion.set(version, eds);
-      }
-      if (eds.join() !== this.#edsNames.join()) {
-        this.#edsNames = eds;
-        // A subscription change rides on the latest EDS nonce (or opens the EDS watch).
-        this.#call.write({
-          type_url: TYPE_URL.endpoint,
-          resource_names: eds,
-          version_info: this.#edsVersion,
-          response_nonce: this.#edsNonce,
-        });
-      }
-    }
-  }
-
-  close(): void {
-    this.#call.cancel();
-    this.#client.close();
-  }
-}
-
-interface ControlPlaneProcess {
-  pid: number;
-  api: string;
-  xds: string;
-  stop(): Promise<void>;
-}
-
-async function startControlPlane(dataDir: string): Promise<ControlPlaneProcess> {
-  const child = spawn(
-    process.execPath,
-    [
-      ...(args.profile ? ['--cpu-prof', '--cpu-prof-dir', args.profile] : []),
-      WEFT_BIN,
-      'control-plane',
-      '--data-dir',
-      dataDir,
-      '--api',
-      '127.0.0.1:0',
-      '--xds',
-      '127.0.0.1:0',
-    ],
-    { env: { ...process.env, WEFT_LOG_LEVEL: args['log-level'] }, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const ready = await new Promise<RegExpExecArray>((resolve, reject) => {
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-      const m = /api (http:\/\/[\d.:]+) xds ([\d.:]+)/.exec(out);
-      if (m) resolve(m);
-    });
-    child.on('exit', (code) => reject(new Error(`control plane exited (${code}) before it was ready`)));
-  });
-  return {
-    pid: child.pid!,
-    api: ready[1],
-    xds: ready[2],
-    stop: async () => {
-      const exited = new Promise((r) => child.on('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
-
-async function rssMiB(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
-  return kb / 1024;
-}
-
-async function applyYaml(api: string, text: string): Promise<void> {
-  const response = await fetch(`${api}/api/v1/apply`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ sources: [{ file: 'bench.yaml', text }] }),
-  });
-  if (response.status !== 200) throw new Error(`apply answered ${response.status}: ${await response.text()}`);
-}
 
 function virtualService(change: number): string {
   return `apiVersion: networking.istio.io/v1
@@ -201,24 +53,6 @@ spec:
     route:
     - destination: {host: svc-0.default.svc.cluster.local}
 `;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Waits until no client has received anything for `quietMs` and every one has all four types. */
-async function settle(clients: SimulatedSidecar[], quietMs = 1500, timeoutMs = 300_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const complete = clients.every((c) => c.acked.size === 4);
-    const last = Math.max(...clients.flatMap((c) => [...c.acked.values()].map((a) => a.at)));
-    if (complete && performance.now() - last > quietMs) return;
-    if (Date.now() > deadline) throw new Error('clients did not settle');
-    await sleep(100);
-  }
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
 interface Row {
@@ -261,7 +95,11 @@ async function measure(
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(os.tmpdir(), 'weft-bench-xds-'));
-  const cp = await startControlPlane(join(dir, 'data'));
+  const cp = await startControlPlane({
+    dataDir: join(dir, 'data'),
+    logLevel: args['log-level'],
+    profile: args.profile,
+  });
   const clients: SimulatedSidecar[] = [];
   const rows: Row[] = [];
   try {
@@ -272,7 +110,7 @@ async function main(): Promise<void> {
     for (const target of CLIENT_STEPS) {
       const started = performance.now();
       while (clients.length < target) {
-        clients.push(new SimulatedSidecar(cp.xds, clients.length));
+        clients.push(new SimulatedSidecar(cp.xds, clients.length, `svc-${clients.length % SERVICES}`));
         if (clients.length % 50 === 0) await sleep(20);
       }
       await settle(clients);
