@@ -63,24 +63,23 @@ export class CompiledStore {
     this.#view = undefined;
   }
 
-  /** Compiles what a committed batch put, forgets what it deleted. */
+  /** Compiles what a committed batch put, forgets what it deleted (in the batch's order). */
   apply(events: readonly StoreEvent[]): void {
+    // Namespaces the batch brings count at once, so `name.ns` hosts naming them are qualified now.
+    const added = events.filter((e) => e.type === 'put').map((e) => e.resource.metadata.namespace);
+    this.#namespaces = new Set([...this.#namespaces, ...added]);
     for (const event of events) {
       const key = resourceKeyString({ kind: event.resource.kind, ...event.resource.metadata });
       const known = this.#entries.get(key);
       if (known) this.#count(known.resource.metadata.namespace, -1);
-      if (event.type === 'delete') {
-        if (known) {
-          this.#entries.delete(key);
-          if (known.compiled) this.#view = undefined;
-        }
-        continue;
+      if (event.type === 'put') {
+        this.#count(event.resource.metadata.namespace, 1);
+        this.#put(event.resource);
+      } else if (known) {
+        this.#entries.delete(key);
+        if (known.compiled) this.#view = undefined;
       }
-      this.#count(event.resource.metadata.namespace, 1);
     }
-    const fresh = meshNamespaces(this.#mesh, this.#namespaceCounts.keys(), []);
-    this.#namespaces = new Set([...this.#namespaces, ...fresh]);
-    for (const event of events) if (event.type === 'put') this.#put(event.resource);
   }
 
   /**

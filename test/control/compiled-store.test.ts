@@ -183,3 +183,16 @@ describe('buildSnapshot with a previous snapshot', () => {
     assert.ok(four.services.has('ratings.default.svc.cluster.local'));
   });
 });
+
+test('a batch that puts and then deletes the same resource leaves it out', () => {
+  const store = new CompiledStore(DEFAULT_MESH);
+  const [vs, dr] = stored(RESOURCES);
+  store.load([dr]);
+  store.apply([put(vs, 2), { type: 'delete', resource: vs, revision: 2 }]);
+  assert.deepEqual(store.view([]).virtualServices, []);
+  store.apply([put(vs, 3)]);
+  assert.deepEqual(
+    store.view([]).virtualServices.map((v) => v.name),
+    ['reviews'],
+  );
+});
