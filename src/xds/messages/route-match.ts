@@ -1,7 +1,7 @@
 // Typed shapes of the request matchers of `envoy.config.route.v3` (RouteMatch, HeaderMatcher, QueryParameterMatcher), shared by routes and HTTP filters.
 import type { BoolValue, Empty, RegexMatcher, StringMatcher } from './core.ts';
 
-/** `HeaderMatcher`. `string_match` is the current form; the others are the deprecated ones older gRPC C-core clients need. */
+/** `HeaderMatcher`. `string_match` is the current form; the others are the deprecated forms gRPC clients before gRFC A63 need. */
 export type HeaderMatcher = { name: string; invert_match?: boolean } & (
   | { string_match: StringMatcher }
   | { present_match: boolean }
@@ -23,7 +23,6 @@ export type RouteMatch = (
   | { path: string }
   | { safe_regex: RegexMatcher }
   | { connect_matcher: Empty }
-  | Empty
 ) & {
   case_sensitive?: BoolValue;
   headers?: HeaderMatcher[];
