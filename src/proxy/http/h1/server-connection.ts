@@ -335,7 +335,17 @@ export class H1ServerConnection implements DownstreamCodec {
   }
 
   onceDrained(resume: () => void): void {
-    this.socket.once('drain', resume);
+    // Also on close: a client that went away never drains, and an upstream connection left paused
+    // for it would go back to the pool paused (the next request on it would never be answered).
+    const client = this.socket;
+    if (client.destroyed) return resume();
+    const done = () => {
+      client.off('drain', done);
+      client.off('close', done);
+      resume();
+    };
+    client.on('drain', done);
+    client.on('close', done);
   }
 
   encodeTrailers(trailers: string[]): void {

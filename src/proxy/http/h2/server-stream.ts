@@ -151,7 +151,17 @@ export class H2ServerStream implements DownstreamCodec {
   }
 
   onceDrained(resume: () => void): void {
-    this.h2.once('drain', resume);
+    // Also on close: a client that went away never drains, and an upstream connection left paused
+    // for it would go back to the pool paused (the next request on it would never be answered).
+    const client = this.h2;
+    if (client.destroyed) return resume();
+    const done = () => {
+      client.off('drain', done);
+      client.off('close', done);
+      resume();
+    };
+    client.on('drain', done);
+    client.on('close', done);
   }
 
   flush(): void {

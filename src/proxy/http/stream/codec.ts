@@ -44,6 +44,7 @@ export interface DownstreamCodec {
   encodeData(chunk: Buffer): boolean;
   /** True when the client is slow: the caller pauses its source until `onceDrained`. */
   readonly needsDrain: boolean;
+  /** Calls `resume` once, when the client has drained or has gone away (never left paused). */
   onceDrained(resume: () => void): void;
   /** The bytes of one upstream read are all handed over: write anything held back (a response head). */
   flush(): void;
