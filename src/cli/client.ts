@@ -14,6 +14,7 @@ import type { HistoryResponse } from '../control/ha/history-route.ts';
 import type { ProxiesResponse } from '../control/xds/types.ts';
 import { environment } from '../env.ts';
 import { ConfigError, type ConfigIssue, ServerUnavailableError, UsageError, WeftError } from '../errors.ts';
+import type { WorkloadsResponse } from './get-registry.ts';
 
 /** How long a CLI request may take before the server counts as unresponsive. */
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -93,6 +94,11 @@ export class ApiClient {
       'GET',
       `/api/v1/history/${[kind, namespace, name].map(encodeURIComponent).join('/')}`,
     );
+  }
+
+  /** `GET /api/v1/workloads`: the registry's workloads and each service host's endpoints. */
+  workloads(): Promise<WorkloadsResponse> {
+    return this.#request('GET', '/api/v1/workloads');
   }
 
   /** `GET /api/v1/proxies`: the xDS clients connected to the control plane (`weft proxy-status`). */

@@ -5,6 +5,7 @@ import type { Resource } from '../config/resource.ts';
 import { environment } from '../env.ts';
 import { UsageError } from '../errors.ts';
 import { ApiClient } from './client.ts';
+import { getRegistry, registryKind } from './get-registry.ts';
 
 interface GetOptions {
   namespace?: string;
@@ -50,7 +51,9 @@ function table(resources: Resource[]): string {
 export function register(program: Command): void {
   program
     .command('get')
-    .description('show resources of a kind (any alias: virtualservice, virtualservices, vs)')
+    .description(
+      'show resources of a kind (any alias: virtualservice, virtualservices, vs), or what the registry holds: workloads, endpoints',
+    )
     .argument('<kind>', 'resource kind or alias')
     .argument('[name]', 'one resource by name')
     .option('-n, --namespace <namespace>', 'namespace (default "default")')
@@ -62,8 +65,14 @@ export function register(program: Command): void {
     .action(async (kind: string, name: string | undefined, opts: GetOptions) => {
       if (opts.allNamespaces && (name !== undefined || opts.namespace !== undefined))
         throw new UsageError('-A lists every namespace: drop NAME and -n, or drop -A');
-      const client = new ApiClient(opts.server);
       const namespace = opts.allNamespaces ? undefined : (opts.namespace ?? 'default');
+      const registry = registryKind(kind);
+      if (registry) {
+        if (name !== undefined) throw new UsageError(`weft get ${kind} lists them all: drop ${name}`);
+        if (opts.output === 'yaml') throw new UsageError(`weft get ${kind} prints a table or -o json`);
+        return getRegistry(opts.server, registry, namespace, opts.output);
+      }
+      const client = new ApiClient(opts.server);
       const resources =
         name === undefined
           ? (await client.list(kind, namespace)).items

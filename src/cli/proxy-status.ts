@@ -37,15 +37,27 @@ function pad(rows: string[][]): string {
     .join('\n');
 }
 
+/** Where the proxy's admin endpoints are: `127.0.0.1:15000` on the proxy's host (its stream's peer), or `-`. */
+export function adminAddress(p: ProxyStatus): string {
+  if (p.adminPort === undefined) return '-';
+  const host = p.peer
+    .replace(/^ipv[46]:/, '')
+    .replace(/:\d+$/, '')
+    .replace(/^\[(.*)\]$/, '$1');
+  const loopback = host === '' || host.startsWith('127.') || host === '::1' || host === 'localhost';
+  return loopback ? `127.0.0.1:${p.adminPort}` : `${host} (127.0.0.1:${p.adminPort} there)`;
+}
+
 /** The table, then one line per rejected type with the client's reason. */
 export function formatProxyStatus(response: ProxiesResponse): string {
   if (response.proxies.length === 0) return 'No xDS clients are connected.';
   const rows = [
-    ['NAME', 'CLUSTER', ...COLUMNS.map(([name]) => name), 'PILOT VERSION'],
+    ['NAME', 'CLUSTER', ...COLUMNS.map(([name]) => name), 'ADMIN', 'PILOT VERSION'],
     ...response.proxies.map((p) => [
       p.nodeId,
       p.cluster || '-',
       ...COLUMNS.map(([, url]) => syncState(p.types[url])),
+      adminAddress(p),
       response.controlPlaneVersion,
     ]),
   ];

@@ -396,6 +396,8 @@ export class Sidecar {
       },
       configDump: () => configDump(core, sidecar.ads),
       clusters: (format) => pool.clusters(format),
+      core,
+      nodeId: () => sidecar.ads?.nodeId,
     });
     try {
       sidecar.ports.admin = await sidecar.admin.listen({ host: '127.0.0.1', port: config.adminPort });

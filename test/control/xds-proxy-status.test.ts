@@ -22,6 +22,7 @@ test('the table lists every proxy in istioctl column order and the NACK reasons 
         nodeId: 'reviews-1',
         cluster: 'reviews',
         peer: '127.0.0.1:1',
+        adminPort: 15000,
         protocol: 'sotw',
         connectedAt: '2026-01-01T00:00:00.000Z',
         types: {
@@ -38,8 +39,11 @@ test('the table lists every proxy in istioctl column order and the NACK reasons 
     ],
   });
   const [header, row, blank, reason] = text.split('\n');
-  assert.match(header, /^NAME\s+CLUSTER\s+CDS\s+LDS\s+EDS\s+RDS\s+PILOT VERSION$/);
-  assert.match(row, /^reviews-1\s+reviews\s+SYNCED\s+STALE\s+NOT SENT\s+NACK\s+9\.9\.9$/);
+  assert.match(header, /^NAME\s+CLUSTER\s+CDS\s+LDS\s+EDS\s+RDS\s+ADMIN\s+PILOT VERSION$/);
+  assert.match(
+    row,
+    /^reviews-1\s+reviews\s+SYNCED\s+STALE\s+NOT SENT\s+NACK\s+127\.0\.0\.1:15000\s+9\.9\.9$/,
+  );
   assert.equal(blank, '');
   assert.equal(reason, 'reviews-1 RDS NACK (version r2, 2026-01-01T00:00:01.000Z): route rejected');
   assert.equal(formatProxyStatus({ controlPlaneVersion: '1', proxies: [] }), 'No xDS clients are connected.');

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { textLine } from '../../src/observe/log.ts';
 import { runCli, WEFT_BIN } from '../helpers/cli.ts';
+import { eventuallyTrue } from '../helpers/eventually.ts';
+import { request } from '../helpers/http-client.ts';
 import { startWeft, type WeftProcess } from '../helpers/process.ts';
 
 let dir: string;
@@ -128,4 +130,89 @@ test('log lines as text: time, level, component, message, then the fields', () =
     JSON.stringify({ level: 40, time: 0, pid: 1, component: 'proxy', msg: 'hello', cause: 'a b', n: 2 }),
   );
   assert.match(line, /^\d\d:\d\d:\d\d\.000 WARN {2}proxy: hello cause="a b" n=2\n$/);
+});
+
+test("a sidecar shows its admin port in proxy-status; get workloads/endpoints list the registry; the admin port answers as Envoy's", async (t) => {
+  const proxy = await startWeft(
+    [
+      'proxy',
+      '--service',
+      'hello',
+      '--app-port',
+      '9',
+      '--server',
+      server,
+      '--inbound-port',
+      '0',
+      '--outbound-port',
+      '0',
+      '--admin-port',
+      '0',
+    ],
+    { ready: /weft proxy ready: .* inbound 0\.0\.0\.0:(\d+) .* admin 127\.0\.0\.1:(\d+)/, timeoutMs: 60_000 },
+  );
+  t.after(() => proxy.stop());
+  const [, inbound, admin] = proxy.ready.map(Number);
+
+  await eventuallyTrue('proxy-status lists the sidecar with its admin address', async () => {
+    const r = await runCli(['proxy-status', '--server', server]);
+    return new RegExp(
+      `^sidecar~127\\.0\\.0\\.1~hello-\\S+\\s+hello\\s+.*127\\.0\\.0\\.1:${admin}\\s`,
+      'm',
+    ).test(r.stdout);
+  });
+  const workloads = await runCli(['get', 'workloads', '--server', server]);
+  assert.equal(workloads.code, 0, workloads.stderr);
+  assert.match(workloads.stdout, /^NAME\s+NAMESPACE\s+ADDRESS\s+SERVICE ACCOUNT\s+HEALTH\s+SOURCE$/m);
+  assert.match(
+    workloads.stdout,
+    new RegExp(
+      `^sidecar~127\\.0\\.0\\.1~hello-\\S+\\s+default\\s+127\\.0\\.0\\.1:${inbound}\\s+hello\\s+HEALTHY\\s+proxy$`,
+      'm',
+    ),
+  );
+  const endpoints = await runCli(['get', 'endpoints', '-A', '--server', server]);
+  assert.match(
+    endpoints.stdout,
+    new RegExp(
+      `^hello\\.default\\.svc\\.cluster\\.local\\s+127\\.0\\.0\\.1:${inbound}\\s+HEALTHY\\s+default/sidecar~127\\.0\\.0\\.1~hello-`,
+      'm',
+    ),
+  );
+
+  const get = async (path: string, method = 'GET') => request(admin, { path, method });
+  const help = await get('/help');
+  for (const path of [
+    '/stats',
+    '/listeners',
+    '/certs',
+    '/server_info',
+    '/logging',
+    '/config_dump',
+    '/clusters',
+  ])
+    assert.match(help.body.toString(), new RegExp(`^  ${path} `, 'm'));
+  const unknown = await get('/nope');
+  assert.equal(unknown.status, 404);
+  assert.match(unknown.body.toString(), /no admin endpoint \/nope\nadmin commands are:/);
+  assert.match(
+    (await get('/stats?filter=downstream_cx_total')).body.toString(),
+    /^envoy_listener_downstream_cx_total\{.*\}: \d+$/m,
+  );
+  assert.equal((await get('/stats?filter=(')).status, 400);
+  assert.match((await get('/listeners')).body.toString(), /::0\.0\.0\.0:\d+$/m);
+  const certs = (await get('/certs')).json as {
+    certificates: { name: string; certChain?: { subjectAltNames: string[] }[] }[];
+  };
+  const workload = certs.certificates.find((c) => c.name === 'default');
+  assert.deepEqual(workload?.certChain?.[0].subjectAltNames, [
+    'URI:spiffe://cluster.local/ns/default/sa/hello',
+  ]);
+  const info = (await get('/server_info')).json as { state: string; node: { id: string } };
+  assert.equal(info.state, 'LIVE');
+  assert.match(info.node.id, /^sidecar~127\.0\.0\.1~hello-/);
+  assert.match((await get('/logging')).body.toString(), /weft: warn/);
+  assert.equal((await get('/logging?level=debug')).status, 405);
+  assert.equal((await get('/logging?level=debug', 'POST')).status, 200);
+  assert.match((await get('/logging')).body.toString(), /weft: debug/);
 });

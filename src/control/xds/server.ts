@@ -208,6 +208,7 @@ export class AdsServer implements XdsServer {
         nodeId: conn.proxy.id,
         cluster: conn.proxy.cluster,
         peer: conn.peer,
+        adminPort: conn.proxy.adminPort,
         protocol: conn.protocol,
         connectedAt: conn.connectedAt,
         types,

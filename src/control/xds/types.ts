@@ -9,6 +9,8 @@ export interface ProxyStatus {
   cluster: string;
   /** Peer address of the stream. */
   peer: string;
+  /** The proxy's admin port (on its own host's loopback), when its node metadata says it. */
+  adminPort?: number;
   /** `sotw` or `delta`. */
   protocol: 'sotw' | 'delta';
   connectedAt: string;

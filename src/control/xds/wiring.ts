@@ -1,5 +1,6 @@
 // Plugs the ADS server into the ControlPlane: its factory seam and the `GET /api/v1/proxies` route.
 import { readFileSync } from 'node:fs';
+import type { Workload } from '../../model/types.ts';
 import { sendJson } from '../api/http.ts';
 import type { ApiRoute } from '../api/server.ts';
 import type { CompiledStore } from '../compiled-store.ts';
@@ -46,6 +47,45 @@ export function pushStatsRoute(server: () => AdsServer | undefined, compiled: Co
   };
 }
 
+/** One row of `GET /api/v1/workloads`: a workload the registry holds, as served to proxies. */
+export interface WorkloadView {
+  namespace: string;
+  name: string;
+  address: string;
+  /** The sidecar's inbound port (mesh traffic), when the workload has a weft sidecar. */
+  inboundPort?: number;
+  serviceAccount: string;
+  labels: Readonly<Record<string, string>>;
+  health: 'HEALTHY' | 'UNHEALTHY';
+  source: string;
+}
+
+/** `GET /api/v1/workloads`: the registry's workloads and each service host's endpoints (`weft get workloads|endpoints`). */
+export function workloadsRoute(server: () => AdsServer | undefined): ApiRoute {
+  return {
+    path: '/api/v1/workloads',
+    methods: {
+      GET: ({ res }) => {
+        const snapshot = server()?.currentSnapshot();
+        const view = (w: Workload): WorkloadView => ({
+          namespace: w.namespace,
+          name: w.name,
+          address: w.address,
+          inboundPort: w.sidecar?.inboundPort,
+          serviceAccount: w.serviceAccount,
+          labels: w.labels,
+          health: w.health,
+          source: w.source,
+        });
+        const endpoints = [...(snapshot?.endpointsByHost ?? new Map<string, readonly Workload[]>())]
+          .map(([host, workloads]) => ({ host, endpoints: workloads.map(view) }))
+          .sort((a, b) => a.host.localeCompare(b.host));
+        sendJson(res, 200, { workloads: (snapshot?.workloads ?? []).map(view), endpoints });
+      },
+    },
+  };
+}
+
 /**
  * The control plane's xDS parts: an ADS server on `--xds` fed with every snapshot (debounced by
  * `--push-debounce`), registering sidecars in the control plane's registry, and its status route.
@@ -61,6 +101,7 @@ export function xdsControlPlaneParts(): Pick<ControlPlaneParts, 'createXdsServer
       proxiesRoute(() => server),
       prometheusSdRoute(() => server),
       pushStatsRoute(() => server, compiled),
+      workloadsRoute(() => server),
     ],
   };
 }

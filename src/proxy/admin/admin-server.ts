@@ -1,9 +1,17 @@
-// The admin port: /ready, /stats/prometheus, /config_dump, /clusters (Envoy's admin endpoints, read-only).
+// The admin port: Envoy's admin endpoints (/ready, /stats, /config_dump, /clusters, /listeners, /certs, ...); /help lists them.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { PortInUseError } from '../../errors.ts';
+import { LOG_LEVELS, logger, setLogLevel } from '../../observe/log.ts';
 import { http } from '../common/node-http.ts';
 import type { ProxyCore } from '../proxy.ts';
 import type { AdsClient } from '../xds-client/ads-client.ts';
+import {
+  helpText,
+  renderCerts,
+  renderListeners,
+  renderServerInfo,
+  statsFromPrometheus,
+} from './admin-views.ts';
 import { renderPrometheus } from './prometheus.ts';
 
 /** Settings of the admin server. */
@@ -19,6 +27,10 @@ export interface AdminSource {
   prometheus(): Promise<string>;
   configDump(): unknown;
   clusters(format: 'json' | 'text'): Promise<string>;
+  /** The proxy core behind /listeners and /certs (the primary's in multi-core mode). */
+  core: ProxyCore;
+  /** The xDS node id, once the ADS client exists. */
+  nodeId(): string | undefined;
 }
 
 /** The admin source of a single-process proxy. */
@@ -29,6 +41,8 @@ export function coreAdminSource(core: ProxyCore, ads: () => AdsClient | undefine
     configDump: () => configDump(core, ads()),
     clusters: async (format) =>
       format === 'json' ? `${JSON.stringify(renderClustersJson(core), null, 2)}\n` : renderClustersText(core),
+    core,
+    nodeId: () => ads()?.nodeId,
   };
 }
 
@@ -130,6 +144,7 @@ export class AdminServer {
       res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
       res.end(body);
     };
+    const json = url.searchParams.get('format') === 'json';
     switch (url.pathname) {
       case '/ready':
         if (this.source.ready()) send(200, 'text/plain', 'LIVE\n');
@@ -138,25 +153,75 @@ export class AdminServer {
       case '/stats/prometheus':
         send(200, 'text/plain; version=0.0.4', await this.source.prometheus());
         return;
+      case '/stats': {
+        const filter = url.searchParams.get('filter');
+        let body: string;
+        try {
+          body = statsFromPrometheus(await this.source.prometheus(), filter, json);
+        } catch (err) {
+          send(
+            400,
+            'text/plain',
+            `filter ${JSON.stringify(filter)} is not an RE2 regex: ${(err as Error).message}\n`,
+          );
+          return;
+        }
+        send(200, json ? 'application/json' : 'text/plain', body);
+        return;
+      }
       case '/config_dump':
         send(200, 'application/json', `${JSON.stringify(this.source.configDump(), null, 2)}\n`);
         return;
-      case '/clusters': {
-        const json = url.searchParams.get('format') === 'json';
+      case '/clusters':
         send(
           200,
           json ? 'application/json' : 'text/plain',
           await this.source.clusters(json ? 'json' : 'text'),
         );
         return;
-      }
+      case '/listeners':
+        send(200, json ? 'application/json' : 'text/plain', renderListeners(this.source.core, json));
+        return;
+      case '/certs':
+        send(200, 'application/json', renderCerts(this.source.core));
+        return;
+      case '/server_info':
+        send(200, 'application/json', renderServerInfo(this.source.ready(), this.source.nodeId()));
+        return;
+      case '/logging':
+        this.logging(req, url, send);
+        return;
       case '/':
-        send(200, 'text/plain', '/ready\n/stats/prometheus\n/config_dump\n/clusters\n');
+      case '/help':
+        send(200, 'text/plain', helpText());
         return;
       default:
-        send(404, 'text/plain', 'not found\n');
+        send(404, 'text/plain', `no admin endpoint ${url.pathname}\n${helpText()}`);
         return;
     }
+  }
+
+  /** GET: the level; POST ?level=L: sets this process's log level (Envoy's /logging, one logger). */
+  private logging(
+    req: IncomingMessage,
+    url: URL,
+    send: (status: number, type: string, body: string) => void,
+  ): void {
+    const level = url.searchParams.get('level');
+    if (level === null) {
+      send(200, 'text/plain', `active loggers:\n  weft: ${logger().level}\n`);
+      return;
+    }
+    if (req.method !== 'POST') {
+      send(405, 'text/plain', 'change the level with POST /logging?level=LEVEL\n');
+      return;
+    }
+    if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+      send(400, 'text/plain', `level ${JSON.stringify(level)} is not one of ${LOG_LEVELS.join(', ')}\n`);
+      return;
+    }
+    setLogLevel(level);
+    send(200, 'text/plain', `active loggers:\n  weft: ${level}\n`);
   }
 
   close(): Promise<void> {

@@ -87,6 +87,11 @@ export class AdsClient {
   /** Counters for /stats. */
   readonly counters = { updates: 0, rejected: 0, connects: 0, disconnects: 0 };
 
+  /** The node id this client sends (for the admin port's /server_info). */
+  get nodeId(): string | undefined {
+    return this.config.node.id;
+  }
+
   constructor(config: AdsClientConfig, handler: XdsHandler, log: Logger) {
     this.config = config;
     this.handler = handler;
