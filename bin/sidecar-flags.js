@@ -1,6 +1,6 @@
 // The V8/Node flags `weft proxy` runs with (an idle sidecar's resident memory), minus those the user chose.
 //
-// Each keeps less resident at no measurable CPU cost per request (docs/performance.md, "Idle proxy memory"):
+// Each keeps less resident at no measurable CPU cost per request (docs/design/sidecar-memory.md):
 // - 2 MiB young-generation semi-spaces (V8's default grows them to 16 MiB): ~12 MB;
 // - one V8 platform worker thread instead of four (fewer threads, fewer malloc arenas): ~2 MB idle, ~11 MB under load with no Maglev;
 // - no Maglev (the mid-tier JIT; hot code still reaches TurboFan): ~2 MB of compiler code never paged in.

@@ -1,5 +1,5 @@
 // Serves weft's .ts modules from a cache of type-stripped JavaScript, so that a weft process does not load
-// Node's TypeScript stripper (~20 MB resident, docs/performance.md); `node bin/strip-cache.js --fill` fills it.
+// Node's TypeScript stripper (~20 MB resident, docs/design/sidecar-memory.md); `node bin/strip-cache.js --fill` fills it.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';

@@ -1,7 +1,7 @@
 // One JSON POST with node:http(s), for the CA API calls a proxy makes (not fetch: that loads Node's bundled undici).
 //
 // `fetch` is Node's bundled undici: ~10 MB resident in every sidecar that calls it once, for two
-// small requests at start and one per certificate renewal (docs/performance.md).
+// small requests at start and one per certificate renewal (docs/design/sidecar-memory.md).
 import type httpModule from 'node:http';
 import type httpsModule from 'node:https';
 import { createRequire } from 'node:module';

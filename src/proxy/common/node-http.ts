@@ -2,7 +2,7 @@
 //
 // The ES module namespace of node:http reads every export, and its lazy getters (WebSocket,
 // MessageEvent, ...) then load Node's bundled undici: ~10 MB resident that a sidecar never uses
-// (docs/performance.md, "Idle proxy memory").
+// (docs/design/sidecar-memory.md).
 import type httpModule from 'node:http';
 import { createRequire } from 'node:module';
 

@@ -57,7 +57,7 @@ export const FORWARD_BUFFER_BYTES = 64 * 1024;
  * Reads of one plaintext socket into a buffer it owns (`net.connect({ onread })`) instead of a new
  * ArrayBuffer per read, written on to a target. At bulk rates those per-read allocations are what
  * start the proxy's mark-compact collections, each of which marks its whole heap
- * (docs/performance.md, "Opaque TCP through the mesh"). A write that the kernel does not take at
+ * (docs/design/tcp-read-buffers.md). A write that the kernel does not take at
  * once still refers to the buffer, so reading pauses until that write completes. The socket emits
  * no 'data' events; 'end', 'close' and 'error' are as usual (so `splice` still sees its end).
  */

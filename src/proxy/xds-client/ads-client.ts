@@ -1,7 +1,7 @@
 // ADS client (state of the world): subscribes, ACKs or NACKs each response, reconnects with backoff + jitter.
 //
 // The stream is one gRPC call over node:http2 (grpc-call.ts), not grpc-js: a sidecar has one
-// call to make, and grpc-js costs every sidecar ~15 MB resident (docs/performance.md).
+// call to make, and grpc-js costs every sidecar ~15 MB resident (docs/design/sidecar-memory.md).
 
 import type { Logger } from '../../observe/log.ts';
 import {
