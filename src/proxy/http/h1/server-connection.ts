@@ -338,7 +338,10 @@ export class H1ServerConnection implements DownstreamCodec {
     // Also on close: a client that went away never drains, and an upstream connection left paused
     // for it would go back to the pool paused (the next request on it would never be answered).
     const client = this.socket;
-    if (client.destroyed) return resume();
+    if (client.destroyed) {
+      resume();
+      return;
+    }
     const done = () => {
       client.off('drain', done);
       client.off('close', done);

@@ -154,7 +154,10 @@ export class H2ServerStream implements DownstreamCodec {
     // Also on close: a client that went away never drains, and an upstream connection left paused
     // for it would go back to the pool paused (the next request on it would never be answered).
     const client = this.h2;
-    if (client.destroyed) return resume();
+    if (client.destroyed) {
+      resume();
+      return;
+    }
     const done = () => {
       client.off('drain', done);
       client.off('close', done);
