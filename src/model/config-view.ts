@@ -147,8 +147,13 @@ export function assembleConfig(resources: Iterable<CompiledResource>, mesh: Mesh
   const outboundPolicy = c.meshConfigs.find(
     (m) => m.outboundTrafficPolicy !== undefined,
   )?.outboundTrafficPolicy;
+  const pathNormalization = c.meshConfigs.find((m) => m.pathNormalization !== undefined)?.pathNormalization;
   return {
-    mesh: { ...mesh, ...(outboundPolicy === undefined ? {} : { outboundTrafficPolicy: outboundPolicy }) },
+    mesh: {
+      ...mesh,
+      ...(outboundPolicy === undefined ? {} : { outboundTrafficPolicy: outboundPolicy }),
+      ...(pathNormalization === undefined ? {} : { pathNormalization }),
+    },
     virtualServices: [...c.virtualServices, ...gatewayApi.virtualServices],
     destinationRules: c.destinationRules,
     declared: c.declared,

@@ -305,7 +305,12 @@ export interface MeshSettings {
   /** DNS suffix of service hostnames, e.g. `cluster.local`: `<name>.<namespace>.svc.<suffix>`, as in Istio. */
   domainSuffix: string;
   outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
+  /** Istio's meshConfig.pathNormalization.normalization: what every proxy does to request paths. */
+  pathNormalization: PathNormalization;
 }
+
+/** Istio's path normalisation modes (default BASE). */
+export type PathNormalization = 'NONE' | 'BASE' | 'MERGE_SLASHES' | 'DECODE_AND_MERGE_SLASHES';
 
 /**
  * Everything the generators need, built once per change. Lookup maps are keyed by fully
@@ -672,4 +677,5 @@ export interface MeshConfigModel {
   name: string;
   namespace: string;
   outboundTrafficPolicy?: MeshSettings['outboundTrafficPolicy'];
+  pathNormalization?: PathNormalization;
 }

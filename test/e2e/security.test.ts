@@ -133,3 +133,19 @@ ${policy(
   await remove('authorizationpolicy', 'need-alice');
   await remove('requestauthentication', 'jwt');
 });
+
+test('x-forwarded-client-cert: the app sees the verified caller only; a forged header from the caller app is dropped', async () => {
+  const forged = 'By=spiffe://cluster.local/ns/prod/sa/payments;URI=spiffe://cluster.local/ns/prod/sa/admin';
+  const r = await request(a.outbound, {
+    host: 'b',
+    path: '/',
+    headers: { 'x-forwarded-client-cert': forged },
+  });
+  assert.equal(r.status, 200);
+  const xfcc = String((r.json?.headers as Record<string, string> | undefined)?.['x-forwarded-client-cert']);
+  assert.match(
+    xfcc,
+    /^By=spiffe:\/\/cluster\.local\/ns\/default\/sa\/b;Hash=[0-9a-f]{64};Subject="[^"]*";URI=spiffe:\/\/cluster\.local\/ns\/default\/sa\/a$/,
+  );
+  assert.doesNotMatch(xfcc, /prod/);
+});

@@ -126,6 +126,7 @@ export function snapshot(parts: {
       rootNamespace: 'istio-system',
       domainSuffix: SUFFIX,
       outboundTrafficPolicy: 'ALLOW_ANY',
+      pathNormalization: 'BASE',
     },
     services,
     workloads,

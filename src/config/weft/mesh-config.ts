@@ -18,6 +18,12 @@ export function readMeshConfig(
         'outboundTrafficPolicy',
         object((o) => o.required('mode', oneOf(['ALLOW_ANY', 'REGISTRY_ONLY']))),
       ),
+      pathNormalization: f.optional(
+        'pathNormalization',
+        object((o) =>
+          o.required('normalization', oneOf(['NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES'])),
+        ),
+      ),
     }),
   );
 }

@@ -12,7 +12,9 @@ import {
 } from '../common/fields.ts';
 import type { HttpFilterConfig } from './filters/filter.ts';
 import { HTTP_FILTERS } from './filters/registry.ts';
+import { compilePathNormalization, type PathNormalizationConfig } from './path-normalization.ts';
 import { compileRouteTable, type RouteTable } from './router/route-table.ts';
+import { compileXfcc, type XfccConfig } from './xfcc.ts';
 
 export const HCM_TYPE_URL =
   'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
@@ -44,6 +46,10 @@ export interface HcmConfig {
   stripPort: 'none' | 'matching' | 'any';
   /** The listener's port, for strip_matching_host_port. */
   listenerPort: number;
+  /** normalize_path, merge_slashes, path_with_escaped_slashes_action (applied before any filter). */
+  pathNormalization: PathNormalizationConfig;
+  /** forward_client_cert_details and set_current_client_cert_details. */
+  xfcc: XfccConfig;
 }
 
 const HCM_FIELDS = [
@@ -142,5 +148,7 @@ export function compileHcm(c: Msg, where: string, listenerPort: number): HcmConf
     idleTimeoutMs: durationMs(common?.idleTimeout, 3600_000),
     stripPort: c.stripAnyHostPort === true ? 'any' : c.stripMatchingHostPort === true ? 'matching' : 'none',
     listenerPort,
+    pathNormalization: compilePathNormalization(c, where),
+    xfcc: compileXfcc(c, where),
   };
 }

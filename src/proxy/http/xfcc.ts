@@ -1,8 +1,8 @@
 // x-forwarded-client-cert as Envoy's HCM sets it (forward_client_cert_details, set_current_client_cert_details).
-import { createHash } from 'node:crypto';
-import type { TLSSocket } from 'node:tls';
-import { parseSubjectAltNames } from '../../identity/spiffe.ts';
 import { checkFields, type Msg, msg, str, unsupported } from '../common/fields.ts';
+import type { ClientCertFacts } from '../tls/connection-facts.ts';
+
+export type { ClientCertFacts } from '../tls/connection-facts.ts';
 
 /** envoy HCM `forward_client_cert_details`. */
 export type XfccMode =
@@ -27,18 +27,6 @@ export const SANITIZE_XFCC: XfccConfig = Object.freeze({
   uri: false,
   dns: false,
 });
-
-/** The verified client certificate of an mTLS connection, as XFCC reports it. */
-export interface ClientCertFacts {
-  /** This proxy's own URI SAN (`By`). */
-  localUri: string | undefined;
-  /** SHA-256 of the client's leaf certificate (DER), lowercase hex (`Hash`). */
-  hash: string;
-  subject: string;
-  /** URI SANs (`URI`); DNS SANs (`DNS`). */
-  uris: readonly string[];
-  dns: readonly string[];
-}
 
 const MODES: readonly XfccMode[] = [
   'SANITIZE',
@@ -98,28 +86,4 @@ export function xfccValue(
   const element = xfccElement(peer, config);
   if (config.mode === 'SANITIZE_SET' || received === undefined || received === '') return element;
   return `${received},${element}`;
-}
-
-/** The client certificate facts of a mutual-TLS socket (once per connection), or undefined without one. */
-export function clientCertFacts(socket: TLSSocket): ClientCertFacts | undefined {
-  const peer = socket.getPeerCertificate();
-  if (!peer?.raw || !socket.authorized) return undefined;
-  const sans = peer.subjectaltname ? parseSubjectAltNames(peer.subjectaltname) : [];
-  const local = socket.getCertificate();
-  const localSans =
-    local && 'subjectaltname' in local && local.subjectaltname
-      ? parseSubjectAltNames(local.subjectaltname)
-      : [];
-  const subject = peer.subject
-    ? Object.entries(peer.subject)
-        .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : v}`)
-        .join(',')
-    : '';
-  return {
-    localUri: localSans.find((s) => s.type === 'URI')?.value,
-    hash: createHash('sha256').update(peer.raw).digest('hex'),
-    subject,
-    uris: sans.filter((s) => s.type === 'URI').map((s) => s.value),
-    dns: sans.filter((s) => s.type === 'DNS').map((s) => s.value),
-  };
 }

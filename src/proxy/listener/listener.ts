@@ -1,9 +1,11 @@
 // One bound listener: accepts connections, inspects first bytes, picks a filter chain, hands the socket over.
+
 import type net from 'node:net';
 import type { ProxyTelemetry } from '../../observe/proxy-telemetry.ts';
 import type { ClusterManager } from '../cluster/cluster-manager.ts';
 import { HttpConnectionManager } from '../http/connection-manager.ts';
 import type { HttpStatsRegistry } from '../http/http-stats.ts';
+import { requestHardeningHooks } from '../http/request-hardening.ts';
 import type { RouteTable } from '../http/router/route-table.ts';
 import { TcpProxy, type TcpStats } from '../tcp/tcp-proxy.ts';
 import { DownstreamTls, readFirstBytes } from '../tls/downstream.ts';
@@ -93,12 +95,15 @@ export class Listener {
     const inline = hcm.inlineRoutes;
     const rdsName = hcm.rdsName ?? '';
     const routes = inline ? () => inline : () => this.deps.route(rdsName);
-    return new HttpConnectionManager(
+    const manager = new HttpConnectionManager(
       hcm,
       routes,
       this.deps.clusters,
       this.deps.httpStats.get(hcm.statPrefix || this.config.name),
     );
+    // First of the hooks: every later hook, filter and the router see the hardened request.
+    manager.addHooks(requestHardeningHooks(hcm));
+    return manager;
   }
 
   /** TLS termination in front of a chain's runtime: HTTP gets the first decrypted bytes (codec choice). */

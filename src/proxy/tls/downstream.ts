@@ -16,7 +16,7 @@ import type net from 'node:net';
 import tls from 'node:tls';
 import { spiffeIdOfCertificate, uriSans } from '../../identity/spiffe.ts';
 import { logger } from '../../observe/log.ts';
-import { setTlsConnectionFacts } from './connection-facts.ts';
+import { clientCertFacts, setTlsConnectionFacts } from './connection-facts.ts';
 import { certificateMatchesSans } from './san-match.ts';
 import type { SecretStore } from './secrets.ts';
 import type { DownstreamTlsConfig } from './tls-config.ts';
@@ -123,6 +123,7 @@ export class DownstreamTls {
     setTlsConnectionFacts(socket, {
       peerPrincipal: hasCert ? (spiffeIdOfCertificate(cert) ?? uriSans(cert)[0]) : undefined,
       sni: socket.servername || undefined,
+      clientCert: hasCert ? clientCertFacts(socket) : undefined,
     });
     socket.removeListener('error', noop);
     this.onSecure(socket);

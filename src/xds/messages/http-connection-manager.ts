@@ -12,6 +12,20 @@ export type HttpConnectionManager = {
   http2_protocol_options?: Http2ProtocolOptions;
   strip_any_host_port?: boolean;
   use_remote_address?: BoolValue;
+  normalize_path?: BoolValue;
+  merge_slashes?: boolean;
+  path_with_escaped_slashes_action?:
+    | 'KEEP_UNCHANGED'
+    | 'REJECT_REQUEST'
+    | 'UNESCAPE_AND_REDIRECT'
+    | 'UNESCAPE_AND_FORWARD';
+  forward_client_cert_details?:
+    | 'SANITIZE'
+    | 'FORWARD_ONLY'
+    | 'APPEND_FORWARD'
+    | 'SANITIZE_SET'
+    | 'ALWAYS_FORWARD_ONLY';
+  set_current_client_cert_details?: { subject?: BoolValue; uri?: boolean; dns?: boolean };
 } & (
   | { rds: { config_source: ConfigSource; route_config_name: string } }
   | { route_config: RouteConfiguration }

@@ -39,6 +39,7 @@ import {
   ROUTER_FILTER,
 } from './common.ts';
 import { FAULT_FILTER } from './fault.ts';
+import { hcmHardening } from './hcm-hardening.ts';
 import { virtualServiceRoutes } from './routes.ts';
 
 const HCM_FILTER_NAME = 'envoy.filters.network.http_connection_manager';
@@ -219,13 +220,14 @@ function virtualHosts(
   return out;
 }
 
-function hcm(statPrefix: string, routeName: string): NetworkFilter {
+function hcm(ctx: GenerateContext, statPrefix: string, routeName: string): NetworkFilter {
   return {
     name: HCM_FILTER_NAME,
     typed_config: {
       '@type': CONFIG_TYPE.httpConnectionManager,
       stat_prefix: statPrefix,
       codec_type: 'AUTO',
+      ...hcmHardening(ctx.snapshot.mesh, 'gateway'),
       rds: { config_source: ADS_CONFIG_SOURCE, route_config_name: routeName },
       // As Istio: the fault filter before the router, so VirtualService faults apply at gateways too.
       http_filters: [FAULT_FILTER, ROUTER_FILTER],
@@ -371,7 +373,7 @@ function gatewayListener(
   if (plainHttp.length > 0)
     chains.push({
       name: `http.${port.port}`,
-      filters: [hcm(`outbound_0.0.0.0_${port.listenPort}`, httpRouteName(port.port))],
+      filters: [hcm(ctx, `outbound_0.0.0.0_${port.listenPort}`, httpRouteName(port.port))],
     });
   const snis = new Map<string, string>();
   for (const bound of servers) {
@@ -396,7 +398,7 @@ function gatewayListener(
           ...(names.length > 0 ? { server_names: names } : {}),
         },
         transport_socket: downstreamTls(server),
-        filters: [hcm(`outbound_0.0.0.0_${port.listenPort}`, httpsRouteName(bound))],
+        filters: [hcm(ctx, `outbound_0.0.0.0_${port.listenPort}`, httpsRouteName(bound))],
       });
     } else if (server.tls?.mode === 'PASSTHROUGH') {
       tls = true;

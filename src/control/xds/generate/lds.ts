@@ -12,6 +12,7 @@ import {
 } from './common.ts';
 import { FAULT_FILTER } from './fault.ts';
 import { generateGatewayListeners } from './gateway.ts';
+import { hcmHardening } from './hcm-hardening.ts';
 import { OUTBOUND_ROUTE_NAME, resolveTarget } from './rds.ts';
 import { inboundRateLimits } from './resilience.ts';
 import { authorizationEnforced, inboundMtlsMode, inboundSecurityFilters } from './security.ts';
@@ -38,6 +39,7 @@ export function outboundListener(ctx: GenerateContext): GeneratedResource<Listen
                 '@type': CONFIG_TYPE.httpConnectionManager,
                 stat_prefix: `outbound_127.0.0.1_${port}`,
                 codec_type: 'AUTO',
+                ...hcmHardening(ctx.snapshot.mesh, 'outbound'),
                 rds: { config_source: ADS_CONFIG_SOURCE, route_config_name: OUTBOUND_ROUTE_NAME },
                 http_filters: [FAULT_FILTER, ROUTER_FILTER],
                 upgrade_configs: [{ upgrade_type: 'websocket' }, { upgrade_type: 'CONNECT' }],
@@ -141,6 +143,7 @@ export function inboundListener(ctx: GenerateContext): GeneratedResource<Listene
                   '@type': CONFIG_TYPE.httpConnectionManager,
                   stat_prefix: `inbound_0.0.0.0_${port}`,
                   codec_type: 'AUTO',
+                  ...hcmHardening(ctx.snapshot.mesh, 'inbound'),
                   route_config: routeConfig,
                   http_filters: [
                     ...inboundSecurityFilters(ctx.snapshot, proxy, proxy.appPort),

@@ -1,6 +1,8 @@
 // The HTTP filter shape (Envoy's): config parsed once per listener, one filter instance per stream.
+
 import type { Msg } from '../../common/fields.ts';
 import type { ResponseFlag } from '../../common/response-flags.ts';
+import type { ClientCertFacts } from '../../tls/connection-facts.ts';
 import type { RequestHead } from '../request-head.ts';
 
 /** What a filter tells the manager after a step (Envoy's FilterHeadersStatus). */
@@ -26,6 +28,8 @@ export interface DownstreamConnection {
   readonly destinationPort: number;
   /** TLS SNI the client sent, if any. */
   readonly sni?: string;
+  /** The verified client certificate (mutual TLS), for x-forwarded-client-cert. */
+  readonly clientCert?: ClientCertFacts;
 }
 
 /** What the proxy knows about a request besides its head (Envoy's StreamInfo). */
