@@ -9,18 +9,18 @@ import { startsWithPreface } from './h2/preface.ts';
 import { H2ServerStream } from './h2/server-stream.ts';
 import type { HttpStats } from './http-stats.ts';
 import type { RouteTable } from './router/route-table.ts';
-import type { StreamHooks } from './stream/hooks.ts';
+import type { StreamHooks, StreamManager } from './stream/stream-api.ts';
 
 /** Where an HCM finds its routes: an RDS subscription (live) or the inline table. */
 export type RouteProvider = () => RouteTable | undefined;
 
-export class HttpConnectionManager {
+export class HttpConnectionManager implements StreamManager {
   readonly config: HcmConfig;
   readonly routes: RouteProvider;
   readonly clusters: ClusterManager;
   readonly stats: HttpStats;
   draining = false;
-  /** Observers of every request's lifecycle (telemetry, hardening); see stream/hooks.ts. */
+  /** Observers of every request's lifecycle (telemetry, hardening); see stream/stream-api.ts. */
   readonly hooks: StreamHooks[] = [];
   private readonly h1 = new Set<H1ServerConnection>();
   private readonly h2Sessions = new Set<http2.ServerHttp2Session>();

@@ -2,57 +2,30 @@
 import type net from 'node:net';
 import type { Cluster } from '../../cluster/cluster.ts';
 import { connectTunnelUpstream } from '../../cluster/tunnel-upstream.ts';
-import { headerLinesLength, putHeaderLines, putLatin1 } from '../../common/latin1.ts';
 import type { ResponseFlag } from '../../common/response-flags.ts';
 import { splice } from '../../common/splice.ts';
 import { tlsConnectionFacts } from '../../tls/connection-facts.ts';
-import type { HttpConnectionManager } from '../connection-manager.ts';
 import type { DownstreamConnection } from '../filters/filter.ts';
 import { h1LocalReply, LOCAL_BODY } from '../local-reply.ts';
 import type { RouteDecision } from '../router/router.ts';
 import type { DownstreamCodec, WireFraming } from '../stream/codec.ts';
 import { HttpStream } from '../stream/http-stream.ts';
+import type { StreamManager } from '../stream/stream-api.ts';
 import { sniffTunnel, tunnelMayCarryHttp } from './connect-http.ts';
-import { BodyReader, HeadInfo, headerLines, parseRequestHead, STATUS_TEXT } from './parser.ts';
+import { BodyReader, HeadInfo, headerLines, parseRequestHead } from './parser.ts';
+import { HeldResponseHead } from './response-head.ts';
 
 const EMPTY = Buffer.alloc(0);
 /** Pipelined bytes held while a response is in progress before the client is paused. */
 const PIPELINE_LIMIT = 1024 * 1024;
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
-const NO_HEADERS: string[] = [];
 const CHUNKED_LINE = 'transfer-encoding: chunked\r\n';
-/** Status lines with the canonical reason, built once per status. */
-const STATUS_LINES = new Map<number, string>();
-
-function statusLine(status: number, reason: string): string {
-  const canonical = STATUS_TEXT[status];
-  if (reason !== '' && reason !== canonical) return `HTTP/1.1 ${status} ${reason}\r\n`;
-  let line = STATUS_LINES.get(status);
-  if (line === undefined) {
-    line = `HTTP/1.1 ${status} ${canonical ?? ''}\r\n`;
-    STATUS_LINES.set(status, line);
-  }
-  return line;
-}
-
-/** `server: NAME\r\n` for the last server name asked for (one per process in practice). */
-let serverLineName = '';
-let serverLineText = '';
-
-function serverLine(name: string): string {
-  if (name !== serverLineName) {
-    serverLineName = name;
-    serverLineText = `server: ${name}\r\n`;
-  }
-  return serverLineText;
-}
-
 /** Where the connection is in its request/response cycle. */
 type ConnState = 'idle' | 'active' | 'tunnel' | 'closed';
 
 export class H1ServerConnection implements DownstreamCodec {
   readonly socket: net.Socket;
-  private readonly hcm: HttpConnectionManager;
+  private readonly hcm: StreamManager;
   /** The one stream of this connection, reused for each request. */
   readonly stream: HttpStream;
   /** The client's address, read once per connection. */
@@ -69,16 +42,10 @@ export class H1ServerConnection implements DownstreamCodec {
   /** The response body arrives as bare bytes (an HTTP/2 upstream) and is chunk-encoded here. */
   private chunkEncode = false;
   private trailers: string[] | null = null;
-  /**
-   * A response head not yet written (see writeWithHead), in pieces: status line (null: none
-   * pending), server line, the header list, and the framing/connection lines with the final CRLF.
-   */
-  private pendingStatus: string | null = null;
-  private pendingServer = '';
-  private pendingHeaders: string[] = NO_HEADERS;
-  private pendingTail = '';
+  /** A response head held back to leave with the first body bytes. */
+  private readonly held = new HeldResponseHead();
 
-  constructor(socket: net.Socket, hcm: HttpConnectionManager, initial: Buffer) {
+  constructor(socket: net.Socket, hcm: StreamManager, initial: Buffer) {
     this.socket = socket;
     this.remoteAddress = socket.remoteAddress ?? '';
     this.hcm = hcm;
@@ -242,7 +209,7 @@ export class H1ServerConnection implements DownstreamCodec {
     this.chunkEncode = !bodyless && contentLength < 0 && this.info.minor !== 0;
     const length = contentLength >= 0 ? contentLength : bodyless ? 0 : -1;
     this.writeResponseHead(status, reason, headers, this.chunkEncode ? 'chunked' : 'length', length, false);
-    this.writeWithHead(null);
+    this.held.write(this.socket, null);
   }
 
   private writeResponseHead(
@@ -254,12 +221,6 @@ export class H1ServerConnection implements DownstreamCodec {
     upstreamCloses: boolean,
   ): void {
     const cfg = this.hcm.config;
-    let server = '';
-    if (cfg.serverHeader === 'OVERWRITE') {
-      removeFlat(headers, 'server');
-      server = serverLine(cfg.serverName);
-    } else if (cfg.serverHeader === 'APPEND_IF_ABSENT' && !hasFlat(headers, 'server'))
-      server = serverLine(cfg.serverName);
     let tail = '';
     if (framing === 'chunked' && this.info.minor === 0) this.closeAfter = true;
     else if (framing === 'chunked') tail = CHUNKED_LINE;
@@ -274,45 +235,11 @@ export class H1ServerConnection implements DownstreamCodec {
     else if (this.info.minor === 0) tail += 'connection: keep-alive\r\n\r\n';
     else tail += '\r\n';
     // Held until the body bytes of the same read arrive, so head and body leave in one write.
-    this.pendingStatus = statusLine(status, reason);
-    this.pendingServer = server;
-    this.pendingHeaders = headers;
-    this.pendingTail = tail;
-  }
-
-  /**
-   * Writes a held response head, joined with `chunk` in one Buffer when it is small (the head is
-   * encoded straight into it). Returns write()'s result.
-   */
-  private writeWithHead(chunk: Buffer | null): boolean {
-    const status = this.pendingStatus!;
-    const server = this.pendingServer;
-    const headers = this.pendingHeaders;
-    const tail = this.pendingTail;
-    this.pendingStatus = null;
-    this.pendingHeaders = NO_HEADERS;
-    const headLength = status.length + server.length + headerLinesLength(headers) + tail.length;
-    const joined = chunk !== null && chunk.length <= 16384;
-    const buf = Buffer.allocUnsafe(joined ? headLength + chunk.length : headLength);
-    let off = putLatin1(buf, 0, status);
-    off = putLatin1(buf, off, server);
-    off = putHeaderLines(buf, off, headers);
-    off = putLatin1(buf, off, tail);
-    const socket = this.socket;
-    if (chunk === null) return socket.write(buf);
-    if (joined) {
-      chunk.copy(buf, off);
-      return socket.write(buf);
-    }
-    socket.cork();
-    socket.write(buf);
-    const ok = socket.write(chunk);
-    socket.uncork();
-    return ok;
+    this.held.hold(status, reason, headers, tail, cfg.serverHeader, cfg.serverName);
   }
 
   flush(): void {
-    if (this.pendingStatus !== null) this.writeWithHead(null);
+    if (this.held.pending) this.held.write(this.socket, null);
   }
 
   encodeData(chunk: Buffer): boolean {
@@ -325,7 +252,7 @@ export class H1ServerConnection implements DownstreamCodec {
     }
     // Small pieces are copied (an upstream's read buffer is reused); large ones are lent.
     const copied = chunk.length <= 16384;
-    if (this.pendingStatus !== null) this.writeWithHead(chunk);
+    if (this.held.pending) this.held.write(this.socket, chunk);
     else socket.write(copied ? Buffer.from(chunk) : chunk);
     return !copied;
   }
@@ -357,7 +284,7 @@ export class H1ServerConnection implements DownstreamCodec {
   }
 
   encodeEnd(): void {
-    if (this.pendingStatus !== null) this.writeWithHead(null);
+    if (this.held.pending) this.held.write(this.socket, null);
     if (this.chunkEncode) {
       let tail = '0\r\n';
       const t = this.trailers;
@@ -531,20 +458,4 @@ export class H1ServerConnection implements DownstreamCodec {
     if (this.state === 'active') this.stream.downstreamReset();
     this.state = 'closed';
   };
-}
-
-function hasFlat(h: string[], name: string): boolean {
-  for (let i = 0; i < h.length; i += 2) if (h[i] === name) return true;
-  return false;
-}
-
-function removeFlat(h: string[], name: string): void {
-  let w = 0;
-  for (let r = 0; r < h.length; r += 2) {
-    if (h[r] === name) continue;
-    h[w] = h[r];
-    h[w + 1] = h[r + 1];
-    w += 2;
-  }
-  h.length = w;
 }

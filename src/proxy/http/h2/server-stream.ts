@@ -5,13 +5,13 @@ import { connectTunnelUpstream } from '../../cluster/tunnel-upstream.ts';
 import { RESPONSE_FLAGS_HEADER, type ResponseFlag } from '../../common/response-flags.ts';
 import { splice } from '../../common/splice.ts';
 import { tlsConnectionFacts } from '../../tls/connection-facts.ts';
-import type { HttpConnectionManager } from '../connection-manager.ts';
 import type { DownstreamConnection } from '../filters/filter.ts';
 import { grpcStatusFor, LOCAL_BODY } from '../local-reply.ts';
 import type { RouteDecision } from '../router/router.ts';
 import { HOP_BY_HOP } from '../router/upstream-h2.ts';
 import type { DownstreamCodec, WireFraming } from '../stream/codec.ts';
 import { HttpStream } from '../stream/http-stream.ts';
+import type { StreamManager } from '../stream/stream-api.ts';
 
 const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_INTERNAL_ERROR } = http2.constants;
 
@@ -23,7 +23,7 @@ export class H2ServerStream implements DownstreamCodec {
   private trailers: string[] | null = null;
 
   constructor(
-    hcm: HttpConnectionManager,
+    hcm: StreamManager,
     h2: http2.ServerHttp2Stream,
     headers: http2.IncomingHttpHeaders,
     flags: number,

@@ -1,4 +1,6 @@
 // Request mirroring (route.request_mirror_policies): a fire-and-forget copy of a request to another cluster.
+
+import type { Cluster } from '../../cluster/cluster.ts';
 import type { ClusterManager } from '../../cluster/cluster-manager.ts';
 import type { Host } from '../../cluster/host.ts';
 import type { H1Connection, H1ResponseHandler } from '../../cluster/pool/h1-connection.ts';
@@ -143,4 +145,39 @@ export class MirrorExchange implements H1ResponseHandler {
     if (conn) this.pool.release(conn, reuse);
     else this.pool.cancel(this);
   }
+}
+
+/** What the mirrors need to know of the original request's body. */
+export interface MirroredRequest {
+  readonly head: RequestHead;
+  /** The body's framing as the codec delivers it (`frames`: HTTP/2 DATA). */
+  readonly framing: string;
+  readonly contentLength: number;
+}
+
+/**
+ * Starts a copy of the request for each mirror policy. Mirrors take the body as HTTP/1.1 bytes:
+ * bodies de-chunked for an HTTP/2 upstream, and HTTP/2 DATA frames, are not copied (bodyless
+ * requests are). Returns the copies under way, or null.
+ */
+export function startMirrors(
+  clusters: ClusterManager,
+  policies: readonly MirrorPolicy[],
+  request: MirroredRequest,
+  primary: Cluster,
+): MirrorExchange[] | null {
+  const framing = request.framing;
+  if (framing === 'frames' || (framing === 'chunked' && primary.config.protocol === 'http2')) return null;
+  const line =
+    framing === 'chunked'
+      ? 'transfer-encoding: chunked\r\n'
+      : request.contentLength >= 0
+        ? `content-length: ${request.contentLength}\r\n`
+        : '';
+  let out: MirrorExchange[] | null = null;
+  for (const policy of policies) {
+    const m = MirrorExchange.start(clusters, policy, request.head, line, framing === 'none');
+    if (m) (out ??= []).push(m);
+  }
+  return out;
 }

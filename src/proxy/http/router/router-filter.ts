@@ -5,13 +5,13 @@ import type { ResponseFlag } from '../../common/response-flags.ts';
 import type { FilterStatus } from '../filters/filter.ts';
 import { LOCAL_BODY } from '../local-reply.ts';
 import type { WireFraming } from '../stream/codec.ts';
-import type { HttpStream } from '../stream/http-stream.ts';
-import { applyResponseMutations } from './header-mutations.ts';
-import { MirrorExchange } from './mirror.ts';
+import type { ActiveStream } from '../stream/stream-api.ts';
+import { type MirrorExchange, startMirrors } from './mirror.ts';
 import { retriableAnswer, retriesConnectFailure, retriesReset, retriesTimeout } from './retry.ts';
 import { RetryState } from './retry-state.ts';
 import { effectiveTimeout } from './route-match.ts';
-import { decide, RouteDecision } from './router.ts';
+import { applyRouteResponseMutations, decide, RouteDecision } from './router.ts';
+import type { AnswerVerdict, AttemptFailure, AttemptOwner, UpstreamRequest } from './upstream.ts';
 import { H1Upstream } from './upstream-h1.ts';
 import { H2Upstream } from './upstream-h2.ts';
 
@@ -19,37 +19,9 @@ import { H2Upstream } from './upstream-h2.ts';
 const QUEUE_LIMIT = 1024 * 1024;
 /** Request bodies up to this size are kept so that a retry can send them again (Envoy's buffer limit). */
 const REPLAY_LIMIT = 64 * 1024;
-const CHUNKED_LINE = 'transfer-encoding: chunked\r\n';
 
-/** One attempt at the upstream (an HTTP/1.1 exchange or an HTTP/2 stream). */
-export interface UpstreamRequest {
-  /** The attempt can take body bytes now. */
-  readonly ready: boolean;
-  /** Writes request body bytes; false when the upstream is slow (call onceDrained). */
-  sendData(chunk: Buffer): boolean;
-  onceDrained(resume: () => void): void;
-  /** The request body is complete. */
-  endData(): void;
-  /** Abandons the attempt (timeout, reset, local reply): its connection is not reused. */
-  cancel(): void;
-}
-
-/** Why an attempt failed, as the router tells retry conditions apart. */
-export type AttemptFailure =
-  /** No connection (refused, connect timeout, TLS failure): nothing reached the host. */
-  | 'connect'
-  /** The connection or stream ended before (or during) the response. */
-  | 'reset'
-  /** The HTTP/2 stream was reset by the upstream (RST_STREAM, e.g. REFUSED_STREAM). */
-  | 'refused'
-  /** The upstream's response could not be parsed. */
-  | 'protocol';
-
-/** What the router does with an upstream response head. */
-export type AnswerVerdict = 'Forward' | 'Retry';
-
-export class RouterFilter {
-  private readonly stream: HttpStream;
+export class RouterFilter implements AttemptOwner {
+  private readonly stream: ActiveStream;
   readonly decision = new RouteDecision();
   cluster: Cluster | null = null;
   private host: Host | null = null;
@@ -80,14 +52,14 @@ export class RouterFilter {
   private tryTimer: NodeJS.Timeout | undefined;
   private backOffTimer: NodeJS.Timeout | undefined;
 
-  constructor(stream: HttpStream) {
+  constructor(stream: ActiveStream) {
     this.stream = stream;
   }
 
   // ---- decode direction ----
 
   /** Routes the request and starts the first attempt (or answers locally). */
-  decodeHeaders(stream: HttpStream): FilterStatus {
+  decodeHeaders(stream: ActiveStream): FilterStatus {
     const hcm = stream.hcm;
     const d = decide(hcm.config, hcm.routes(), hcm.clusters, stream.head, this.decision);
     if (d.outcome === 'local') {
@@ -183,20 +155,8 @@ export class RouterFilter {
 
   private startMirrors(): void {
     const stream = this.stream;
-    const framing = stream.framing;
-    // Mirrors take the body as HTTP/1.1 bytes: bodies de-chunked for an HTTP/2 upstream, and
-    // HTTP/2 DATA frames, are not copied (bodyless requests are).
-    if (framing === 'frames' || (framing === 'chunked' && this.cluster!.config.protocol === 'http2')) return;
-    const line =
-      framing === 'chunked'
-        ? CHUNKED_LINE
-        : stream.contentLength >= 0
-          ? `content-length: ${stream.contentLength}\r\n`
-          : '';
-    for (const policy of this.decision.action!.mirrors) {
-      const m = MirrorExchange.start(stream.hcm.clusters, policy, stream.head, line, framing === 'none');
-      if (m) (this.mirrors ??= []).push(m);
-    }
+    const cluster = this.cluster!;
+    this.mirrors = startMirrors(stream.hcm.clusters, this.decision.action!.mirrors, stream, cluster);
   }
 
   // ---- attempts ----
@@ -277,18 +237,7 @@ export class RouterFilter {
     )
       return 'Retry';
     const d = this.decision;
-    // Response header changes: weighted cluster, route, virtual host, route configuration.
-    const w = d.weighted;
-    if (w && w.response.add.length + w.response.remove.length > 0)
-      applyResponseMutations(w.response, headers);
-    const route = d.route!;
-    if (route.response.add.length + route.response.remove.length > 0)
-      applyResponseMutations(route.response, headers);
-    const vh = d.vhost!;
-    if (vh.response.add.length + vh.response.remove.length > 0) applyResponseMutations(vh.response, headers);
-    const table = this.stream.hcm.routes();
-    if (table && table.response.add.length + table.response.remove.length > 0)
-      applyResponseMutations(table.response, headers);
+    applyRouteResponseMutations(d, this.stream.hcm.routes(), headers);
     if (d.setCookie) headers.push('set-cookie', d.setCookie);
     this.stream.encodeHeaders(status, reason, headers, framing, contentLength, upstreamCloses, endStream);
     return 'Forward';

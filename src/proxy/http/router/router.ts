@@ -6,7 +6,7 @@ import { combineHash, hash32 } from '../../cluster/lb/hash.ts';
 import type { ResponseFlag } from '../../common/response-flags.ts';
 import type { HcmConfig } from '../connection-manager-config.ts';
 import type { RequestHead } from '../request-head.ts';
-import { applyRequestMutations } from './header-mutations.ts';
+import { applyRequestMutations, applyResponseMutations } from './header-mutations.ts';
 import { parseQuery } from './matchers.ts';
 import { findRoute, findVirtualHost, pickWeightedCluster, rewritePath } from './route-match.ts';
 import type {
@@ -175,6 +175,27 @@ export function decide(
     if (v) head.authority = v;
   }
   return d;
+}
+
+/**
+ * Response header changes of a forwarded request, in Envoy's order: weighted cluster, route,
+ * virtual host, route configuration.
+ */
+export function applyRouteResponseMutations(
+  d: RouteDecision,
+  table: RouteTable | undefined,
+  headers: string[],
+): void {
+  const w = d.weighted;
+  if (w && w.response.add.length + w.response.remove.length > 0) applyResponseMutations(w.response, headers);
+  const route = d.route;
+  if (route && route.response.add.length + route.response.remove.length > 0)
+    applyResponseMutations(route.response, headers);
+  const vh = d.vhost;
+  if (vh && vh.response.add.length + vh.response.remove.length > 0)
+    applyResponseMutations(vh.response, headers);
+  if (table && table.response.add.length + table.response.remove.length > 0)
+    applyResponseMutations(table.response, headers);
 }
 
 function computeHash(action: ForwardAction, head: RequestHead, d: RouteDecision): void {

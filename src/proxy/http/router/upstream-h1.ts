@@ -5,8 +5,8 @@ import type { H1Connection, H1ResponseHandler, UpstreamFailure } from '../../clu
 import type { H1Pool } from '../../cluster/pool/h1-pool.ts';
 import { headerLinesLength, putHeaderLines, putLatin1 } from '../../common/latin1.ts';
 import { type HeadInfo, parseTrailerLines } from '../h1/parser.ts';
-import type { HttpStream } from '../stream/http-stream.ts';
-import type { RouterFilter, UpstreamRequest } from './router-filter.ts';
+import type { ActiveStream } from '../stream/stream-api.ts';
+import type { AttemptOwner, UpstreamRequest } from './upstream.ts';
 
 /** The fixed bytes of a request line between the path and the authority. */
 const REQUEST_LINE_MIDDLE = ' HTTP/1.1\r\nhost: ';
@@ -17,8 +17,8 @@ const LAST_CHUNK = '0\r\n\r\n';
 
 /** Reused by the router for each HTTP/1.1 attempt of each request of its stream (no allocation per request). */
 export class H1Upstream implements H1ResponseHandler, UpstreamRequest {
-  private readonly router: RouterFilter;
-  private readonly stream: HttpStream;
+  private readonly router: AttemptOwner;
+  private readonly stream: ActiveStream;
   private conn: H1Connection | null = null;
   private pool: H1Pool | null = null;
   ready = false;
@@ -27,7 +27,7 @@ export class H1Upstream implements H1ResponseHandler, UpstreamRequest {
   /** Chunk-encode the body (HTTP/2 DATA frames without a content-length). */
   private chunkEncode = false;
 
-  constructor(router: RouterFilter, stream: HttpStream) {
+  constructor(router: AttemptOwner, stream: ActiveStream) {
     this.router = router;
     this.stream = stream;
   }

@@ -2,8 +2,8 @@
 import http2 from 'node:http2';
 import type { Cluster } from '../../cluster/cluster.ts';
 import type { Host } from '../../cluster/host.ts';
-import type { HttpStream } from '../stream/http-stream.ts';
-import type { RouterFilter, UpstreamRequest } from './router-filter.ts';
+import type { ActiveStream } from '../stream/stream-api.ts';
+import type { AttemptOwner, UpstreamRequest } from './upstream.ts';
 
 const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_CANCEL } = http2.constants;
 
@@ -19,15 +19,15 @@ export const HOP_BY_HOP = new Set([
 
 /** A new one per attempt (an HTTP/2 stream cannot be reused). */
 export class H2Upstream implements UpstreamRequest {
-  private readonly router: RouterFilter;
-  private readonly stream: HttpStream;
+  private readonly router: AttemptOwner;
+  private readonly stream: ActiveStream;
   private up: http2.ClientHttp2Stream | null = null;
   ready = false;
   private responded = false;
   /** The attempt is over for the router (answered, failed or cancelled): later events are ignored. */
   private done = false;
 
-  constructor(router: RouterFilter, stream: HttpStream) {
+  constructor(router: AttemptOwner, stream: ActiveStream) {
     this.router = router;
     this.stream = stream;
   }
@@ -154,7 +154,7 @@ export class H2Upstream implements UpstreamRequest {
 }
 
 /** HTTP/2 request headers from the stream's head (the head has no framing or hop-by-hop headers). */
-function requestHeaders(stream: HttpStream): http2.OutgoingHttpHeaders {
+function requestHeaders(stream: ActiveStream): http2.OutgoingHttpHeaders {
   const head = stream.head;
   const out: http2.OutgoingHttpHeaders = {
     ':method': head.method,

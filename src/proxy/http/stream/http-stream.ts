@@ -1,13 +1,13 @@
 // One HTTP request/response exchange, whatever the codec: runs the filter chain and hands off to the router.
 import type { ResponseFlag } from '../../common/response-flags.ts';
-import type { HttpConnectionManager } from '../connection-manager.ts';
-import type { FilterStream, HttpFilter, StreamInfo } from '../filters/filter.ts';
+import type { HttpFilter, StreamInfo } from '../filters/filter.ts';
 import { isGrpc, LOCAL_BODY } from '../local-reply.ts';
 import { RequestHead } from '../request-head.ts';
 import { requestId } from '../request-id.ts';
 import { firstCluster, matchRoute, perFilterConfig, type RouteMatchResult } from '../router/router.ts';
 import { RouterFilter } from '../router/router-filter.ts';
 import type { DownstreamCodec, WireFraming } from './codec.ts';
+import type { ActiveStream, StreamManager } from './stream-api.ts';
 
 /** Where one pass over the decode filters ended (Envoy's FilterHeadersStatus, seen from the chain). */
 export type DecodeOutcome =
@@ -25,8 +25,8 @@ export type DecodeOutcome =
  * encodeData / encodeTrailers / encodeComplete (or localReply / resetStream). An HTTP/1.1
  * connection reuses one stream for each of its requests; an HTTP/2 stream gets its own.
  */
-export class HttpStream implements FilterStream {
-  readonly hcm: HttpConnectionManager;
+export class HttpStream implements ActiveStream {
+  readonly hcm: StreamManager;
   readonly codec: DownstreamCodec;
   readonly head = new RequestHead();
   /** The terminal filter: route, upstream, retries, timeouts, mirrors. */
@@ -57,7 +57,7 @@ export class HttpStream implements FilterStream {
   private matched: RouteMatchResult | null | undefined;
   private info: StreamInfo | undefined;
 
-  constructor(hcm: HttpConnectionManager, codec: DownstreamCodec) {
+  constructor(hcm: StreamManager, codec: DownstreamCodec) {
     this.hcm = hcm;
     this.codec = codec;
     this.router = new RouterFilter(this);

@@ -1,0 +1,115 @@
+// HTTP/1.1 response heads as bytes: status and server lines built once, a head held to leave with its first body bytes.
+import type net from 'node:net';
+import { headerLinesLength, putHeaderLines, putLatin1 } from '../../common/latin1.ts';
+import { STATUS_TEXT } from './parser.ts';
+
+const NO_HEADERS: string[] = [];
+/** Status lines with the canonical reason, built once per status. */
+const STATUS_LINES = new Map<number, string>();
+
+function statusLine(status: number, reason: string): string {
+  const canonical = STATUS_TEXT[status];
+  if (reason !== '' && reason !== canonical) return `HTTP/1.1 ${status} ${reason}\r\n`;
+  let line = STATUS_LINES.get(status);
+  if (line === undefined) {
+    line = `HTTP/1.1 ${status} ${canonical ?? ''}\r\n`;
+    STATUS_LINES.set(status, line);
+  }
+  return line;
+}
+
+/** `server: NAME\r\n` for the last server name asked for (one per process in practice). */
+let serverLineName = '';
+let serverLineText = '';
+
+function serverLine(name: string): string {
+  if (name !== serverLineName) {
+    serverLineName = name;
+    serverLineText = `server: ${name}\r\n`;
+  }
+  return serverLineText;
+}
+
+/** What the proxy does with the `server` header (the HCM's server_header_transformation). */
+export type ServerHeader = 'OVERWRITE' | 'APPEND_IF_ABSENT' | 'PASS_THROUGH';
+
+/**
+ * A response head not yet written, in pieces: status line, server line, the header list, and the
+ * framing/connection lines with the final CRLF. One per connection, reused.
+ */
+export class HeldResponseHead {
+  private status: string | null = null;
+  private server = '';
+  private headers: string[] = NO_HEADERS;
+  private tail = '';
+
+  get pending(): boolean {
+    return this.status !== null;
+  }
+
+  /** Holds a head; `headers` is applied the server-header policy (it may lose its `server`). */
+  hold(
+    status: number,
+    reason: string,
+    headers: string[],
+    tail: string,
+    policy: ServerHeader,
+    serverName: string,
+  ): void {
+    let server = '';
+    if (policy === 'OVERWRITE') {
+      removeFlat(headers, 'server');
+      server = serverLine(serverName);
+    } else if (policy === 'APPEND_IF_ABSENT' && !hasFlat(headers, 'server')) server = serverLine(serverName);
+    this.status = statusLine(status, reason);
+    this.server = server;
+    this.headers = headers;
+    this.tail = tail;
+  }
+
+  /**
+   * Writes the held head, joined with `chunk` in one Buffer when it is small (the head is encoded
+   * straight into it). Returns write()'s result.
+   */
+  write(socket: net.Socket, chunk: Buffer | null): boolean {
+    const status = this.status!;
+    const server = this.server;
+    const headers = this.headers;
+    const tail = this.tail;
+    this.status = null;
+    this.headers = NO_HEADERS;
+    const headLength = status.length + server.length + headerLinesLength(headers) + tail.length;
+    const joined = chunk !== null && chunk.length <= 16384;
+    const buf = Buffer.allocUnsafe(joined ? headLength + chunk.length : headLength);
+    let off = putLatin1(buf, 0, status);
+    off = putLatin1(buf, off, server);
+    off = putHeaderLines(buf, off, headers);
+    off = putLatin1(buf, off, tail);
+    if (chunk === null) return socket.write(buf);
+    if (joined) {
+      chunk.copy(buf, off);
+      return socket.write(buf);
+    }
+    socket.cork();
+    socket.write(buf);
+    const ok = socket.write(chunk);
+    socket.uncork();
+    return ok;
+  }
+}
+
+function hasFlat(h: string[], name: string): boolean {
+  for (let i = 0; i < h.length; i += 2) if (h[i] === name) return true;
+  return false;
+}
+
+function removeFlat(h: string[], name: string): void {
+  let w = 0;
+  for (let r = 0; r < h.length; r += 2) {
+    if (h[r] === name) continue;
+    h[w] = h[r];
+    h[w + 1] = h[r + 1];
+    w += 2;
+  }
+  h.length = w;
+}
