@@ -5,7 +5,7 @@ import type { PlacedFinding } from '../../analysis/types.ts';
 import type { Resource } from '../../config/resource.ts';
 import { keyOf, resourceKeyString } from '../../config/resource.ts';
 import { BadRequestError } from '../../errors.ts';
-import type { MeshSettings, Workload } from '../../model/types.ts';
+import type { MeshSettings, MeshSnapshot, Workload } from '../../model/types.ts';
 import { snapshotFromResources } from '../compiled-store.ts';
 import type { Store } from '../store/store.ts';
 import { sendJson } from './http.ts';
@@ -38,6 +38,15 @@ function overlaid(deps: AnalyzerDeps, overlay: readonly ParsedResource[]) {
   return { resources, snapshot };
 }
 
+/**
+ * Whether hosts and selectors can be judged: weft learns workloads when their sidecars connect,
+ * so a control plane that knows none yet (configuration applied before the services start) has
+ * nothing to judge them against, and saying "no such host" for every route would be noise.
+ */
+function workloadsKnown(snapshot: MeshSnapshot): boolean {
+  return snapshot.workloads.length > 0;
+}
+
 /** Adds `status` to stored resources: what weft made of each (`weft get -o yaml`). */
 export type StatusReporter = (resources: readonly Resource[]) => Resource[];
 
@@ -45,7 +54,7 @@ export function statusReporter(deps: AnalyzerDeps): StatusReporter {
   return (shown) => {
     if (shown.length === 0) return [];
     const { resources, snapshot } = overlaid(deps, []);
-    const findings = analyze({ resources, snapshot, workloadsKnown: true });
+    const findings = analyze({ resources, snapshot, workloadsKnown: workloadsKnown(snapshot) });
     const namespaces = namespacesOf({ resources, snapshot });
     return shown.map((r) => ({ ...r, status: resourceStatus(r, snapshot, findings, namespaces) }));
   };
@@ -55,7 +64,7 @@ export function meshAnalyzer(deps: AnalyzerDeps): MeshAnalyzer {
   return (overlay) => {
     const given = new Map(overlay.map((p) => [resourceKeyString(keyOf(p.resource)), p]));
     const { resources, snapshot } = overlaid(deps, overlay);
-    return analyze({ resources, snapshot, workloadsKnown: true }).map((finding) =>
+    return analyze({ resources, snapshot, workloadsKnown: workloadsKnown(snapshot) }).map((finding) =>
       placeFinding(finding, (f) => {
         const parsed = given.get(resourceKeyString(f.resource));
         if (parsed === undefined) return undefined;
