@@ -82,6 +82,20 @@ for (const store of ['file', 'etcd'] as const)
     const missing = await runCli(['rollback', 'vs', 'reviews', '--to', '7', '--server', server]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /has no stored version at revision 7; it has 1, 2, 3/);
+    if (store === 'etcd') {
+      // 70 resources need 141 operations in one transaction, over etcd's default --max-txn-ops=128.
+      const many = Array.from(
+        { length: 70 },
+        (_, i) =>
+          `apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: dr-${i}}\nspec: {host: dr-${i}}\n`,
+      ).join('---\n');
+      await writeFile(file, many);
+      const refused = await runCli(['apply', '-f', file, '--server', server]);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /etcd refused an apply of 70 resources in one transaction.*--max-txn-ops/);
+      const none = await runCli(['get', 'dr', '--server', server]);
+      assert.match(none.stderr, /No resources found/, 'nothing of the refused apply was stored');
+    }
     const unknown = await runCli(['history', 'vs', 'nothing', '--server', server]);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /no history for VirtualService default\/nothing/);

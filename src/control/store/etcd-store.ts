@@ -7,7 +7,7 @@
 import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
 import type { Resource, ResourceKey } from '../../config/resource.ts';
 import { resourceKeyString } from '../../config/resource.ts';
-import { NotFoundError, StoreUnavailableError } from '../../errors.ts';
+import { NotFoundError, RequestTooLargeError, StoreUnavailableError } from '../../errors.ts';
 import { logger } from '../../observe/log.ts';
 import { deepFreeze, stampResource } from './stamp.ts';
 import type { HistoryEntry, HistoryStore, ListOptions, StoreEvent, StoreOp } from './store.ts';
@@ -32,6 +32,18 @@ function compare(a: string, b: string): number {
 
 export function revisionKey(revision: number): string {
   return String(revision).padStart(12, '0');
+}
+
+/**
+ * etcd refuses a transaction above `--max-txn-ops` (default 128) operations or `--max-request-bytes`
+ * (default 1.5 MiB): one apply is one transaction of 2 operations per resource plus 1.
+ */
+function commitError(err: Error, resources: number): Error {
+  if (/too many operations in txn request|request is too large/.test(err.message))
+    return new RequestTooLargeError(
+      `etcd refused an apply of ${resources} resources in one transaction (${err.message}): apply fewer at a time, or raise etcd's --max-txn-ops (each resource takes 2) and --max-request-bytes`,
+    );
+  return new StoreUnavailableError(`etcd did not take the commit: ${err.message}`, err);
 }
 
 /** The etcd-backed Store (see the file comment for the key layout). */
@@ -182,7 +194,7 @@ export class EtcdStore implements HistoryStore {
           .commit();
         succeeded = response.succeeded;
       } catch (err) {
-        throw new StoreUnavailableError(`etcd did not take the commit: ${(err as Error).message}`, err);
+        throw commitError(err as Error, ops.length);
       }
       // Ours or another replica's commit took `revision`; either way, wait until the watch applied it.
       await this.#caughtUp(revision);
