@@ -74,6 +74,11 @@ export class ApiClient {
     return this.#request('GET', `/api/v1/resources?${query}`);
   }
 
+  /** Every resource of every kind and namespace, at one revision (`weft backup`). */
+  listAll(): Promise<ListResponse> {
+    return this.#request('GET', '/api/v1/resources');
+  }
+
   get(kind: string, namespace: string, name: string): Promise<Resource> {
     return this.#request(
       'GET',

@@ -59,6 +59,16 @@ export const commands: CommandEntry[] = [
     load: () => import('./rollback.ts'),
   },
   {
+    name: 'backup',
+    summary: 'write every resource, at one revision, as one YAML file (weft restore reads it back)',
+    load: () => import('./backup.ts'),
+  },
+  {
+    name: 'restore',
+    summary: 'apply a weft backup file, in batches that any store accepts',
+    load: () => import('./restore.ts'),
+  },
+  {
     name: 'proxy',
     summary: 'run a sidecar proxy for one workload (inbound, outbound and admin ports; config over xDS)',
     load: () => import('./proxy.ts'),
