@@ -264,6 +264,7 @@ test('bad input: a command that does not exist exits 127; bad flags exit 1 with 
   ]);
   assert.equal(missing.code, 127, missing.stderr);
   assert.match(missing.stderr, /cannot start the app \(weft-no-such-command-x\)/);
+  assert.doesNotMatch(missing.stderr, /unsettled top-level await/);
   await assertGone(sidecarPid(missing.stderr), 'the sidecar');
 
   const badPort = await runCli(['run', '--service', 'x', '--app-port', 'eighty', '--', 'true']);
@@ -314,4 +315,32 @@ test('an app listening beyond loopback stops the unit (WEFT_APP_EXPOSED); --allo
   ]);
   assert.equal(warned.code, 0, warned.stderr);
   assert.match(warned.stderr, /weft run: warning: the app listens on .* beyond loopback/);
+});
+
+test('a busy --inbound-port is named as such, without a hint about the control plane', async () => {
+  const busy = createServer();
+  await new Promise<void>((resolve) => busy.listen(0, '0.0.0.0', resolve));
+  const { port } = busy.address() as AddressInfo;
+  try {
+    const r = await runCli([
+      'run',
+      '--server',
+      server,
+      '--service',
+      'busy',
+      '--inbound-port',
+      String(port),
+      '--',
+      'true',
+    ]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`cannot listen on 0\\.0\\.0\\.0:${port}.*\\[WEFT_PORT_IN_USE\\]`));
+    assert.match(
+      r.stderr,
+      /did not become ready: it exited with code 1 before it was ready \(its error is above\) \[WEFT_SIDECAR_NOT_READY\]/,
+    );
+    assert.doesNotMatch(r.stderr, /is the control plane|waiting for the control plane/);
+  } finally {
+    busy.close();
+  }
 });
