@@ -1,4 +1,4 @@
-// A proxy joining or leaving a real control plane compiles nothing, generates no route or cluster, and pushes EDS only to the others.
+// Incremental pushes: a proxy joining or leaving a real control plane compiles nothing, generates no route or cluster, and pushes EDS only to the others; shared EDS changes.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,7 +18,8 @@ import {
 import { decodeResource } from '../../src/xds/protos.ts';
 import { TYPE_URL } from '../../src/xds/type-urls.ts';
 import { eventuallyTrue } from '../helpers/eventually.ts';
-import { type Decoded, sidecarNode } from '../helpers/grpc-ads-client.ts';
+import { AdsTestClient, type Decoded, sidecarNode } from '../helpers/grpc-ads-client.ts';
+import { destinationRule, service, snapshot, workload } from '../helpers/grpc-xds-mesh.ts';
 
 setLogLevel('silent');
 
@@ -240,4 +241,69 @@ spec:
   assert.equal(stats.pushRounds, xds.counters.pushRounds);
   assert.equal(stats.generated[TYPE_URL.route], xds.counters.generated.get(TYPE_URL.route));
   assert.ok(stats.generated[TYPE_URL.route] > before[2], 'the route change generated routes');
+});
+
+test('state of the world EDS: changes shared between clients; a resource that goes away and comes back is sent again', async (t) => {
+  const server = createXdsServer({ debounceMs: 5 });
+  const port = await server.listen('127.0.0.1', 0);
+  const clients: AdsTestClient<DiscoveryResponseMessage>[] = [];
+  t.after(async () => {
+    for (const c of clients) c.close();
+    await server.close();
+  });
+  const host = 'reviews.default.svc.cluster.local';
+  const v1 = `outbound|9080|v1|${host}`;
+  const v2 = `outbound|9080|v2|${host}`;
+  const subsets = [
+    { name: 'v1', labels: { version: 'v1' } },
+    { name: 'v2', labels: { version: 'v2' } },
+  ];
+  const mesh = (version: number, addresses: string[], withSubsets = true) =>
+    snapshot({
+      version,
+      services: [service('reviews', [{ number: 9080 }])],
+      workloads: addresses.map((a, i) => workload(`r${i}`, a, { app: 'reviews', version: `v${i + 1}` })),
+      destinationRules: withSubsets ? [destinationRule(host, { subsets })] : [],
+    });
+  server.setSnapshot(mesh(1, ['10.0.0.1']));
+  const subscribe = async (id: string) => {
+    const c = new AdsTestClient<DiscoveryResponseMessage>(`127.0.0.1:${port}`, 'sotw');
+    clients.push(c);
+    c.send({ node: sidecarNode(id), type_url: TYPE_URL.endpoint, resource_names: [v1, v2] });
+    const first = await c.next(TYPE_URL.endpoint);
+    c.send({
+      type_url: TYPE_URL.endpoint,
+      resource_names: [v1, v2],
+      version_info: first.version_info,
+      response_nonce: first.nonce,
+    });
+    return c;
+  };
+  const [a, b] = [await subscribe('a'), await subscribe('b')];
+  // A v2 endpoint appears: both get only v2, built once for both.
+  server.setSnapshot(mesh(2, ['10.0.0.1', '10.0.0.2']));
+  for (const c of [a, b]) {
+    const push = await c.next(TYPE_URL.endpoint);
+    assert.deepEqual(
+      push.resources.map((r) => decodeResource(r.type_url, r.value).cluster_name),
+      [v2],
+    );
+    c.send({
+      type_url: TYPE_URL.endpoint,
+      resource_names: [v1, v2],
+      version_info: push.version_info,
+      response_nonce: push.nonce,
+    });
+  }
+  // The subsets go away (nothing to send in state of the world), then come back: sent again.
+  server.setSnapshot(mesh(3, ['10.0.0.1', '10.0.0.2'], false));
+  assert.deepEqual(await a.pending(100), []);
+  server.setSnapshot(mesh(4, ['10.0.0.1', '10.0.0.2']));
+  for (const c of [a, b]) {
+    const push = await c.next(TYPE_URL.endpoint);
+    assert.deepEqual(push.resources.map((r) => decodeResource(r.type_url, r.value).cluster_name).sort(), [
+      v1,
+      v2,
+    ]);
+  }
 });

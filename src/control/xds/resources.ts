@@ -5,7 +5,7 @@ import { encodeDiscoveryResponse, type WireAny } from '../../xds/discovery.ts';
 import { encodeResource } from '../../xds/protos.ts';
 import { TYPE_URL } from '../../xds/type-urls.ts';
 import { parseClusterName } from './generate/common.ts';
-import { GENERATOR_PARTS, type GeneratorPart, type Warn } from './generate/index.ts';
+import { FULL_STATE_TYPES, GENERATOR_PARTS, type GeneratorPart, type Warn } from './generate/index.ts';
 import type { ProxyNode } from './node.ts';
 
 /** One resource ready for the wire: its bytes (as an Any) and a hash of them (its version). */
@@ -57,6 +57,14 @@ interface TypeCache {
   sets: Map<string, Map<string, ResourceSet>>;
   /** Encoded state-of-the-world response bodies (without nonce), by version and content. */
   bodies: Map<string, Buffer>;
+  /** Every set built, by version (a version names its content), for `changes`. */
+  byVersion: Map<string, ResourceSet>;
+}
+
+/** What a client holding one set needs to hold another: the resources to send and the names gone. */
+export interface SetChanges {
+  changed: readonly EncodedResource[];
+  removed: readonly string[];
 }
 
 function newTypeCache(): TypeCache {
@@ -66,6 +74,7 @@ function newTypeCache(): TypeCache {
     partNamed: new Map(),
     sets: new Map(),
     bodies: new Map(),
+    byVersion: new Map(),
   };
 }
 
@@ -95,6 +104,10 @@ export class SnapshotResources {
   readonly #warn: Warn;
   readonly #calls: GeneratorCalls | undefined;
   readonly #types = new Map<string, TypeCache>();
+  /** The previous snapshot's sets of named (RDS, EDS) types by version: what clients hold at a push. */
+  readonly #earlier = new Map<string, ReadonlyMap<string, ResourceSet>>();
+  /** `type#from#to` → the changes between two sets, shared by every client that holds `from`. */
+  readonly #changes = new Map<string, SetChanges>();
 
   constructor(snapshot: MeshSnapshot, warn: Warn, options: SnapshotResourcesOptions = {}) {
     this.snapshot = snapshot;
@@ -102,7 +115,10 @@ export class SnapshotResources {
     this.#calls = options.calls;
     const previous = options.previous;
     this.endpointsOnly = previous !== undefined && previous.snapshot.configVersion === snapshot.configVersion;
-    if (!previous || !this.endpointsOnly) return;
+    if (!previous) return;
+    for (const [typeUrl, cache] of previous.#types)
+      if (!FULL_STATE_TYPES.has(typeUrl)) this.#earlier.set(typeUrl, cache.byVersion);
+    if (!this.endpointsOnly) return;
     for (const [typeUrl, cache] of previous.#types)
       this.#types.set(
         typeUrl,
@@ -197,7 +213,28 @@ export class SnapshotResources {
     });
     set = { resources, version: setVersion(resources) };
     sets.set(subscription, set);
+    cache.byVersion.set(set.version, set);
     return set;
+  }
+
+  /**
+   * What a client that was brought up to date with the set of version `from` needs to hold `to`
+   * (of a named type: RDS, EDS), computed once for all such clients; undefined when that set is
+   * not known here (it is older than the previous snapshot).
+   */
+  changes(typeUrl: string, from: string | undefined, to: ResourceSet): SetChanges | undefined {
+    if (from === undefined) return undefined;
+    const key = `${typeUrl}#${from}#${to.version}`;
+    let changes = this.#changes.get(key);
+    if (changes) return changes;
+    const before = this.#types.get(typeUrl)?.byVersion.get(from) ?? this.#earlier.get(typeUrl)?.get(from);
+    if (!before) return undefined;
+    changes = {
+      changed: [...to.resources.values()].filter((r) => before.resources.get(r.name)?.hash !== r.hash),
+      removed: [...before.resources.keys()].filter((name) => !to.resources.has(name)),
+    };
+    this.#changes.set(key, changes);
+    return changes;
   }
 
   /** The encoded response (all but its nonce) sending `sent` of a set; shared by clients sent the same. */

@@ -544,15 +544,20 @@ export class AdsServer implements XdsServer {
     if (!this.#resources || conn.closed) return;
     const set = this.#desired(conn, watch);
     if (!force && set.version === watch.current) return;
+    const held = watch.current;
     watch.current = set.version;
     const { resources, version } = set;
-    let toSend: EncodedResource[];
+    let toSend: readonly EncodedResource[];
     if (FULL_STATE_TYPES.has(watch.typeUrl)) {
       toSend = [...resources.values()];
       watch.sent = new Map(toSend.map((r) => [r.name, r.hash]));
     } else {
-      for (const name of watch.sent.keys()) if (!resources.has(name)) watch.sent.delete(name);
-      toSend = [...resources.values()].filter((r) => watch.sent.get(r.name) !== r.hash);
+      // `sent` holds the set of version `held` (less names since unsubscribed): the changes from
+      // that set are shared by every client that held it; otherwise compare with what was sent.
+      const changes = this.#resources.changes(watch.typeUrl, held, set);
+      if (changes) for (const name of changes.removed) watch.sent.delete(name);
+      else for (const name of watch.sent.keys()) if (!resources.has(name)) watch.sent.delete(name);
+      toSend = changes?.changed ?? [...resources.values()].filter((r) => watch.sent.get(r.name) !== r.hash);
       if (!force && toSend.length === 0) return;
       for (const r of toSend) watch.sent.set(r.name, r.hash);
     }
