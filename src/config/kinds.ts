@@ -14,6 +14,7 @@ import { readIstioGateway } from './istio/gateway.ts';
 import { readPeerAuthentication } from './istio/peer-authentication.ts';
 import { readRequestAuthentication } from './istio/request-authentication.ts';
 import { readServiceEntry } from './istio/service-entry.ts';
+import { readTelemetry } from './istio/telemetry.ts';
 import { readVirtualService } from './istio/virtual-service.ts';
 import { readWorkloadEntry } from './istio/workload-entry.ts';
 import { readHttpLocalRateLimitPolicy } from './linkerd/http-local-rate-limit-policy.ts';
@@ -266,6 +267,17 @@ const DEFINITIONS: readonly KindDefinition[] = [
     read: (check, spec, context) => {
       const referenceGrant = readReferenceGrant(check, spec, context);
       return referenceGrant && { kind: 'ReferenceGrant', referenceGrant };
+    },
+  },
+  {
+    kind: 'Telemetry',
+    apiVersions: ['telemetry.istio.io/v1', 'telemetry.istio.io/v1alpha1'],
+    plural: 'telemetries',
+    shortNames: ['telemetry'],
+    namespaced: true,
+    read: (check, spec, context) => {
+      const telemetry = readTelemetry(check, spec, context);
+      return telemetry && { kind: 'Telemetry', telemetry };
     },
   },
   {

@@ -12,6 +12,7 @@ import type {
   RequestAuthenticationModel,
   Service,
   ServiceProfileModel,
+  TelemetryModel,
   TrafficTargetModel,
   VirtualServiceModel,
   Workload,
@@ -37,6 +38,7 @@ export type CompiledSpec =
   /** Stored for `weft get`; the model does not use it (weft serves its classes by name). */
   | { kind: 'GatewayClass'; gatewayClass: { name: string; controllerName: string } }
   | { kind: 'MeshConfig'; meshConfig: MeshConfigModel }
+  | { kind: 'Telemetry'; telemetry: TelemetryModel }
   | { kind: 'RateLimit'; rateLimit: RateLimitModel }
   | { kind: 'HTTPLocalRateLimitPolicy'; rateLimit: RateLimitModel }
   | { kind: 'ServiceProfile'; serviceProfile: ServiceProfileModel };

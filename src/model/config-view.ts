@@ -11,6 +11,7 @@ import type {
   HttpRouteGroupModel,
   MeshConfigModel,
   MeshSettings,
+  MeshTelemetry,
   PeerAuthenticationModel,
   RateLimitModel,
   ReferenceGrantModel,
@@ -18,6 +19,7 @@ import type {
   RequestAuthenticationModel,
   RetryRatioBudget,
   Service,
+  TelemetryModel,
   TrafficTargetModel,
   VirtualServiceModel,
   Workload,
@@ -48,6 +50,8 @@ export interface ConfigView {
   gateways: readonly GatewayModel[];
   rateLimits: readonly RateLimitModel[];
   retryRatioBudgets: ReadonlyMap<string, RetryRatioBudget>;
+  /** Telemetry resources, oldest first. */
+  telemetries: readonly TelemetryModel[];
 }
 
 /** Oldest first (creationTimestamp; resources without one count as newest), then namespace, name, kind. */
@@ -79,6 +83,7 @@ interface Collected {
   meshConfigs: MeshConfigModel[];
   rateLimits: RateLimitModel[];
   retryRatioBudgets: Map<string, RetryRatioBudget>;
+  telemetries: TelemetryModel[];
 }
 
 function collect(into: Collected, resource: CompiledResource): void {
@@ -117,6 +122,7 @@ function collect(into: Collected, resource: CompiledResource): void {
     if (retryBudget && !into.retryRatioBudgets.has(host)) into.retryRatioBudgets.set(host, retryBudget);
   } else if (compiled.kind === 'RateLimit' || compiled.kind === 'HTTPLocalRateLimitPolicy')
     into.rateLimits.push(compiled.rateLimit);
+  else if (compiled.kind === 'Telemetry') into.telemetries.push(compiled.telemetry);
   else into.meshConfigs.push(compiled.meshConfig);
 }
 
@@ -139,6 +145,7 @@ export function assembleConfig(resources: Iterable<CompiledResource>, mesh: Mesh
     meshConfigs: [],
     rateLimits: [],
     retryRatioBudgets: new Map(),
+    telemetries: [],
   };
   for (const resource of [...resources].sort(byAge)) collect(c, resource);
   // Gateway API routes become VirtualServices (bound to their Gateway, or to `mesh` for a Service parent).
@@ -148,11 +155,13 @@ export function assembleConfig(resources: Iterable<CompiledResource>, mesh: Mesh
     (m) => m.outboundTrafficPolicy !== undefined,
   )?.outboundTrafficPolicy;
   const pathNormalization = c.meshConfigs.find((m) => m.pathNormalization !== undefined)?.pathNormalization;
+  const telemetry = meshTelemetry(c.meshConfigs, mesh.telemetry);
   return {
     mesh: {
       ...mesh,
       ...(outboundPolicy === undefined ? {} : { outboundTrafficPolicy: outboundPolicy }),
       ...(pathNormalization === undefined ? {} : { pathNormalization }),
+      ...(telemetry === undefined ? {} : { telemetry }),
     },
     virtualServices: [...c.virtualServices, ...gatewayApi.virtualServices],
     destinationRules: c.destinationRules,
@@ -170,5 +179,26 @@ export function assembleConfig(resources: Iterable<CompiledResource>, mesh: Mesh
     gateways: c.gateways,
     rateLimits: c.rateLimits,
     retryRatioBudgets: c.retryRatioBudgets,
+    telemetries: c.telemetries,
   };
+}
+
+/** Per field, the oldest MeshConfig that sets it overrides the control plane's settings. */
+function meshTelemetry(
+  configs: readonly MeshConfigModel[],
+  base: MeshTelemetry | undefined,
+): MeshTelemetry | undefined {
+  const keys = [
+    'accessLogFile',
+    'accessLogEncoding',
+    'accessLogFormat',
+    'extensionProviders',
+    'defaultProviders',
+  ] as const;
+  const out: Record<string, unknown> = { ...base };
+  for (const key of keys) {
+    const set = configs.find((m) => m.telemetry?.[key] !== undefined);
+    if (set) out[key] = set.telemetry![key];
+  }
+  return Object.keys(out).length === 0 ? undefined : (out as MeshTelemetry);
 }

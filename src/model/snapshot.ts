@@ -133,6 +133,7 @@ export function buildSnapshot(input: SnapshotInput): MeshSnapshot {
       shared?.destinationRules ?? new FrozenMap(destinationRulesByHost(config.destinationRules, services)),
     rejected: config.rejected,
     peerAuthentications: config.peerAuthentications,
+    telemetries: config.telemetries,
     authorizationPolicies: config.authorizationPolicies,
     requestAuthentications: config.requestAuthentications,
     gateways: config.gateways,

@@ -307,6 +307,8 @@ export interface MeshSettings {
   outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
   /** Istio's meshConfig.pathNormalization.normalization: what every proxy does to request paths. */
   pathNormalization: PathNormalization;
+  /** Access log and telemetry providers (MeshConfig); absent: no access log, no tracing provider. */
+  telemetry?: MeshTelemetry;
 }
 
 /** Istio's path normalisation modes (default BASE). */
@@ -339,6 +341,8 @@ export interface MeshSnapshot {
    * older weft); each with the reasons. Absent or empty when every resource was used.
    */
   rejected?: readonly RejectedResource[];
+  /** Telemetry resources, oldest first (read with `telemetryFor`, src/model/telemetry.ts). Absent: none. */
+  telemetries?: readonly TelemetryModel[];
   /**
    * PeerAuthentications, oldest first (Istio: within one scope the oldest wins). Absent: none.
    * Read with `peerAuthenticationFor` (src/model/policies.ts).
@@ -678,4 +682,61 @@ export interface MeshConfigModel {
   namespace: string;
   outboundTrafficPolicy?: MeshSettings['outboundTrafficPolicy'];
   pathNormalization?: PathNormalization;
+  /** Istio's `accessLogFile`, `accessLogEncoding`, `accessLogFormat`, `extensionProviders`, `defaultProviders`. */
+  telemetry?: MeshTelemetry;
+}
+
+// ---- Telemetry (MeshConfig access log and providers, telemetry.istio.io Telemetry) ----
+
+/** How access log lines are written: Envoy's text format string, or JSON with these keys. */
+export type AccessLogEncoding = 'TEXT' | 'JSON';
+
+/** An extension provider of MeshConfig (`extensionProviders[]`). */
+export type ExtensionProvider =
+  | {
+      name: string;
+      kind: 'envoyFileAccessLog';
+      path: string;
+      /** `logFormat.text` (a format string) or `logFormat.labels` (JSON keys → format strings). */
+      text?: string;
+      labels?: Readonly<Record<string, string>>;
+    }
+  | {
+      name: string;
+      kind: 'opentelemetry';
+      /** Collector host (a mesh service FQDN, a hostname or an IP) and its OTLP/HTTP port. */
+      service: string;
+      port: number;
+      /** OTLP/HTTP path (default `/v1/traces`). */
+      path: string;
+    };
+
+/** MeshConfig's telemetry fields. */
+export interface MeshTelemetry {
+  /** `accessLogFile`: path (or `/dev/stdout`) of the built-in `envoy` access log; empty = off. */
+  accessLogFile?: string;
+  accessLogEncoding?: AccessLogEncoding;
+  /** `accessLogFormat`: Envoy format string (TEXT) or a JSON object of format strings (JSON). */
+  accessLogFormat?: string;
+  extensionProviders?: readonly ExtensionProvider[];
+  /** `defaultProviders.accessLogging` / `.tracing`: providers used where no Telemetry names one. */
+  defaultProviders?: { accessLogging?: readonly string[]; tracing?: readonly string[] };
+}
+
+/** Which side of a proxy a Telemetry rule applies to (Istio's WorkloadMode). */
+export type TelemetryMode = 'CLIENT' | 'SERVER' | 'CLIENT_AND_SERVER';
+
+/** A telemetry.istio.io Telemetry resource. */
+export interface TelemetryModel {
+  name: string;
+  namespace: string;
+  /** Workloads it applies to; absent = the whole namespace (the whole mesh in the root namespace). */
+  selector?: Labels;
+  accessLogging?: readonly { providers?: readonly string[]; disabled?: boolean; mode: TelemetryMode }[];
+  tracing?: readonly {
+    providers?: readonly string[];
+    randomSamplingPercentage?: number;
+    disableSpanReporting?: boolean;
+    mode: TelemetryMode;
+  }[];
 }

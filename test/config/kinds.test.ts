@@ -47,6 +47,7 @@ test('listKinds names the supported kinds with their API versions', () => {
       'TLSRoute',
       'GatewayClass',
       'ReferenceGrant',
+      'Telemetry',
       'MeshConfig',
       'RateLimit',
       'HTTPLocalRateLimitPolicy',

@@ -3,6 +3,7 @@ import type { MeshConfigModel } from '../../model/types.ts';
 import type { Check } from '../check.ts';
 import type { ResourceContext } from '../istio/common.ts';
 import { defined, object, oneOf, readObject } from '../read.ts';
+import { readMeshTelemetry } from './mesh-telemetry.ts';
 
 /** Reads `spec` of a MeshConfig named by `context`: the fields of Istio's MeshConfig that weft honours. */
 export function readMeshConfig(
@@ -24,6 +25,7 @@ export function readMeshConfig(
           o.required('normalization', oneOf(['NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES'])),
         ),
       ),
+      telemetry: readMeshTelemetry(f),
     }),
   );
 }

@@ -35,3 +35,9 @@ export const DEFAULT_JSON_FORMAT: Readonly<Record<string, string>> = Object.free
   requested_server_name: '%REQUESTED_SERVER_NAME%',
   upstream_transport_failure_reason: '%UPSTREAM_TRANSPORT_FAILURE_REASON%',
 });
+
+/** Envoy's own default line, for a file access log sent without a log_format. */
+export const ENVOY_DEFAULT_FORMAT =
+  '[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" %RESPONSE_CODE% %RESPONSE_FLAGS% ' +
+  '%BYTES_RECEIVED% %BYTES_SENT% %DURATION% %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% "%REQ(X-FORWARDED-FOR)%" ' +
+  '"%REQ(USER-AGENT)%" "%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%"\n';

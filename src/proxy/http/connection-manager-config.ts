@@ -10,6 +10,7 @@ import {
   wrappedBool,
   wrappedNum,
 } from '../common/fields.ts';
+import { type AccessLogConfig, compileAccessLogs } from './access-log-config.ts';
 import type { HttpFilterConfig } from './filters/filter.ts';
 import { HTTP_FILTERS } from './filters/registry.ts';
 import { compilePathNormalization, type PathNormalizationConfig } from './path-normalization.ts';
@@ -50,6 +51,8 @@ export interface HcmConfig {
   pathNormalization: PathNormalizationConfig;
   /** forward_client_cert_details and set_current_client_cert_details. */
   xfcc: XfccConfig;
+  /** access_log: files every finished request is logged to. */
+  accessLogs: AccessLogConfig[];
 }
 
 const HCM_FIELDS = [
@@ -93,7 +96,7 @@ const HCM_FIELDS = [
 /** Parses an HCM's typed_config. `listenerPort` feeds strip_matching_host_port. */
 export function compileHcm(c: Msg, where: string, listenerPort: number): HcmConfig {
   checkFields(c, where, HCM_FIELDS);
-  if (list(c.accessLog).length > 0) unsupported(where, 'access_log');
+  const accessLogs = compileAccessLogs(c.accessLog, where);
   const codec = (str(c.codecType) || 'AUTO') as HcmConfig['codec'];
   if (!['AUTO', 'HTTP1', 'HTTP2'].includes(codec)) unsupported(where, `codec_type ${codec}`);
   let rdsName: string | undefined;
@@ -133,6 +136,7 @@ export function compileHcm(c: Msg, where: string, listenerPort: number): HcmConf
   if (wrappedNum(c.xffNumTrustedHops, 0) > 0) unsupported(where, 'xff_num_trusted_hops');
   return {
     statPrefix: str(c.statPrefix),
+    accessLogs,
     codec,
     rdsName,
     inlineRoutes,

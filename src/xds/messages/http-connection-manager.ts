@@ -1,4 +1,5 @@
 // Typed shape of `envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager` as weft generates it.
+import type { WireStruct } from '../struct.ts';
 import type { BoolValue, ConfigSource, Http2ProtocolOptions } from './core.ts';
 import type { HttpFilter } from './http-filters.ts';
 import type { RouteConfiguration } from './route.ts';
@@ -26,7 +27,18 @@ export type HttpConnectionManager = {
     | 'SANITIZE_SET'
     | 'ALWAYS_FORWARD_ONLY';
   set_current_client_cert_details?: { subject?: BoolValue; uri?: boolean; dns?: boolean };
+  access_log?: AccessLog[];
 } & (
   | { rds: { config_source: ConfigSource; route_config_name: string } }
   | { route_config: RouteConfiguration }
 );
+
+/** `config.accesslog.v3.AccessLog` with the file access logger (the one weft implements). */
+export type AccessLog = {
+  name: 'envoy.access_loggers.file';
+  typed_config: {
+    '@type': 'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog';
+    path: string;
+    log_format: { text_format_source: { inline_string: string } } | { json_format: WireStruct };
+  };
+};
