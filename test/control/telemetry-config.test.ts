@@ -157,3 +157,59 @@ spec:
   assert.equal(line.path, '/x');
   assert.equal(line.start_time, '1970-01-01T00:00:00.000Z');
 });
+
+test('tracing: the provider of MeshConfig, sampling from Telemetry, generated and compiled by the proxy', () => {
+  const s = snap(`apiVersion: weft.dev/v1alpha1
+kind: MeshConfig
+metadata: {name: mesh, namespace: istio-system}
+spec:
+  extensionProviders:
+  - name: otel
+    opentelemetry: {service: 127.0.0.1, port: 4318}
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: istio-system}
+spec:
+  tracing: [{providers: [{name: otel}], randomSamplingPercentage: 25}]
+`);
+  assert.deepEqual(telemetryFor(s, reviews, 'SERVER').tracing, {
+    provider: 'otel',
+    service: '127.0.0.1',
+    port: 4318,
+    path: '/v1/traces',
+    samplingPercent: 25,
+    reporting: true,
+  });
+  const proxy = proxyFromNode({
+    id: 'reviews-1',
+    cluster: 'reviews',
+    metadata: jsonToStruct({
+      WEFT_SIDECAR: 'true',
+      NAMESPACE: 'default',
+      LABELS: { app: 'reviews' },
+      WEFT_SERVICE: 'reviews',
+      WEFT_APP_PORT: '3000',
+    }),
+  });
+  const [inbound] = generateListeners({ snapshot: s, proxy, warn: () => {} }, ['inbound']);
+  const wire = camelize(
+    decodeResource(TYPE_URL.listener, encodeResource(TYPE_URL.listener, inbound.resource)),
+  );
+  const chain = compileListener(wire as Record<string, unknown>).filterChains[0].terminal;
+  assert.ok(chain.kind === 'http');
+  assert.deepEqual(chain.hcm.tracing, {
+    samplingPercent: 25,
+    collector: { host: '127.0.0.1', port: 4318, path: '/v1/traces' },
+    serviceName: 'reviews.default',
+  });
+  const unknown: string[] = [];
+  const t = snap(`apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: t, namespace: default}
+spec:
+  tracing: [{providers: [{name: zipkin}]}]
+`);
+  generateListeners({ snapshot: t, proxy, warn: (_k, m) => unknown.push(m) }, ['inbound']);
+  assert.match(unknown.join('\n'), /provider "zipkin" is not defined/);
+});

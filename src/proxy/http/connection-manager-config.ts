@@ -15,6 +15,7 @@ import type { HttpFilterConfig } from './filters/filter.ts';
 import { HTTP_FILTERS } from './filters/registry.ts';
 import { compilePathNormalization, type PathNormalizationConfig } from './path-normalization.ts';
 import { compileRouteTable, type RouteTable } from './router/route-table.ts';
+import { compileTracing, type TracingConfig } from './tracing-config.ts';
 import { compileXfcc, type XfccConfig } from './xfcc.ts';
 
 export const HCM_TYPE_URL =
@@ -53,6 +54,8 @@ export interface HcmConfig {
   xfcc: XfccConfig;
   /** access_log: files every finished request is logged to. */
   accessLogs: AccessLogConfig[];
+  /** tracing: sampling and the span collector; absent = no spans. */
+  tracing?: TracingConfig;
 }
 
 const HCM_FIELDS = [
@@ -97,6 +100,7 @@ const HCM_FIELDS = [
 export function compileHcm(c: Msg, where: string, listenerPort: number): HcmConfig {
   checkFields(c, where, HCM_FIELDS);
   const accessLogs = compileAccessLogs(c.accessLog, where);
+  const tracing = compileTracing(c.tracing, where);
   const codec = (str(c.codecType) || 'AUTO') as HcmConfig['codec'];
   if (!['AUTO', 'HTTP1', 'HTTP2'].includes(codec)) unsupported(where, `codec_type ${codec}`);
   let rdsName: string | undefined;
@@ -137,6 +141,7 @@ export function compileHcm(c: Msg, where: string, listenerPort: number): HcmConf
   return {
     statPrefix: str(c.statPrefix),
     accessLogs,
+    tracing,
     codec,
     rdsName,
     inlineRoutes,

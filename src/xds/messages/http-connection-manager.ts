@@ -28,6 +28,7 @@ export type HttpConnectionManager = {
     | 'ALWAYS_FORWARD_ONLY';
   set_current_client_cert_details?: { subject?: BoolValue; uri?: boolean; dns?: boolean };
   access_log?: AccessLog[];
+  tracing?: Tracing;
 } & (
   | { rds: { config_source: ConfigSource; route_config_name: string } }
   | { route_config: RouteConfiguration }
@@ -40,5 +41,18 @@ export type AccessLog = {
     '@type': 'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog';
     path: string;
     log_format: { text_format_source: { inline_string: string } } | { json_format: WireStruct };
+  };
+};
+
+/** HCM `tracing` with the OpenTelemetry tracer exporting over OTLP/HTTP (the one weft implements). */
+export type Tracing = {
+  random_sampling: { value: number };
+  provider: {
+    name: 'envoy.tracers.opentelemetry';
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig';
+      http_service: { http_uri: { uri: string; cluster: string; timeout: { seconds: number } } };
+      service_name: string;
+    };
   };
 };

@@ -41,7 +41,7 @@ import {
 import { FAULT_FILTER } from './fault.ts';
 import { hcmHardening } from './hcm-hardening.ts';
 import { virtualServiceRoutes } from './routes.ts';
-import { accessLogs } from './telemetry.ts';
+import { telemetryFields } from './telemetry.ts';
 
 const HCM_FILTER_NAME = 'envoy.filters.network.http_connection_manager';
 const TLS_SOCKET = 'envoy.transport_sockets.tls';
@@ -236,7 +236,7 @@ function hcm(ctx: GenerateContext, statPrefix: string, routeName: string): Netwo
       strip_any_host_port: true,
       use_remote_address: { value: true },
       upgrade_configs: [{ upgrade_type: 'websocket' }],
-      ...accessLogs(ctx, 'SERVER'),
+      ...telemetryFields(ctx, 'SERVER'),
     },
   };
 }

@@ -16,7 +16,7 @@ import { hcmHardening } from './hcm-hardening.ts';
 import { OUTBOUND_ROUTE_NAME, resolveTarget } from './rds.ts';
 import { inboundRateLimits } from './resilience.ts';
 import { authorizationEnforced, inboundMtlsMode, inboundSecurityFilters } from './security.ts';
-import { accessLogs } from './telemetry.ts';
+import { telemetryFields } from './telemetry.ts';
 import { withInboundMtls } from './tls.ts';
 
 const HCM_FILTER_NAME = 'envoy.filters.network.http_connection_manager';
@@ -45,7 +45,7 @@ export function outboundListener(ctx: GenerateContext): GeneratedResource<Listen
                 http_filters: [FAULT_FILTER, ROUTER_FILTER],
                 upgrade_configs: [{ upgrade_type: 'websocket' }, { upgrade_type: 'CONNECT' }],
                 http2_protocol_options: { allow_connect: true },
-                ...accessLogs(ctx, 'CLIENT'),
+                ...telemetryFields(ctx, 'CLIENT'),
               },
             },
           ],
@@ -153,7 +153,7 @@ export function inboundListener(ctx: GenerateContext): GeneratedResource<Listene
                     ROUTER_FILTER,
                   ],
                   upgrade_configs: [{ upgrade_type: 'websocket' }],
-                  ...accessLogs(ctx, 'SERVER'),
+                  ...telemetryFields(ctx, 'SERVER'),
                 },
               },
             ],
