@@ -30,13 +30,22 @@ export class PeerMetadataDecoder {
    */
   trusted(value: string | undefined, verifiedPrincipal: string | undefined): WorkloadLabels | undefined {
     if (value === undefined || !verifiedPrincipal) return undefined;
+    const peer = this.claimed(value);
+    return peer !== undefined && peer.principal === verifiedPrincipal ? peer : undefined;
+  }
+
+  /**
+   * The labels a header claims, when well formed. Only for a header that came over a connection
+   * whose peer the handshake already checked (a server certificate matched against the cluster's SANs).
+   */
+  claimed(value: string): WorkloadLabels | undefined {
     let peer = this.byValue.get(value);
     if (peer === undefined) {
       peer = decode(value);
       if (this.byValue.size >= MAX_CACHED) this.byValue.clear();
       this.byValue.set(value, peer);
     }
-    return peer !== null && peer.principal === verifiedPrincipal ? peer : undefined;
+    return peer ?? undefined;
   }
 }
 

@@ -1,6 +1,8 @@
 // A proxy's telemetry: its own workload's labels, its metrics registry with Istio's families, and peers by identity.
 import { tryParseSpiffeId } from '../identity/spiffe.ts';
+import { AccessLogWriter } from './access-log/writer.ts';
 import {
+  DURATION_BUCKETS_MS,
   IstioMetrics,
   type ServiceLabels,
   serviceOfCluster,
@@ -10,7 +12,9 @@ import {
   UNKNOWN_WORKLOAD,
   type WorkloadLabels,
 } from './istio-metrics.ts';
-import { MetricsRegistry } from './metrics.ts';
+import { type Family, type HistogramSeries, MetricsRegistry } from './metrics.ts';
+import { PeerMetadataDecoder } from './peer-metadata.ts';
+import { OtlpExporter } from './tracing/exporter.ts';
 
 /** Who this proxy serves, as the sidecar was told at start (the `--service`, labels and identity). */
 export interface LocalWorkload {
@@ -39,13 +43,93 @@ export class ProxyTelemetry {
   readonly live = new Set<{ flush(): void }>();
   private readonly byPrincipal = new Map<string, WorkloadLabels>();
   private readonly byCluster = new Map<string, ServiceLabels>();
+  /** Peer workload headers, decoded once per distinct value. */
+  readonly peerMetadata = new PeerMetadataDecoder();
+  private readonly rqTime: Family<HistogramSeries>;
+  private readonly writers = new Map<string, AccessLogWriter>();
+  private readonly exporters = new Map<string, OtlpExporter>();
 
   constructor(local: LocalWorkload | undefined) {
     this.istio = new IstioMetrics(this.registry, local ? workloadLabels(local) : UNKNOWN_WORKLOAD);
     this.selfService = local?.serviceHost ? serviceOfHost(local.serviceHost) : UNKNOWN_SERVICE;
+    this.rqTime = this.registry.histogram(
+      'envoy_http_downstream_rq_time',
+      'Request time from the head to the last response byte (ms), per connection manager.',
+      ['envoy_http_conn_manager_prefix'],
+      DURATION_BUCKETS_MS,
+    );
+    const written = this.registry.counter(
+      'weft_access_log_written_total',
+      'Access log lines written, per file.',
+      ['path'],
+    );
+    const dropped = this.registry.counter(
+      'weft_access_log_dropped_total',
+      'Access log lines dropped (queue full: a slow or full disk; or a failed write), per file.',
+      ['path'],
+    );
+    const spans = this.registry.counter(
+      'weft_tracing_spans_exported_total',
+      'Spans the collector accepted.',
+      ['collector'],
+    );
+    const lost = this.registry.counter(
+      'weft_tracing_spans_dropped_total',
+      'Spans dropped (queue full, or the collector failed or was too slow).',
+      ['collector'],
+    );
     this.registry.onCollect(() => {
       for (const c of this.live) c.flush();
+      for (const w of this.writers.values()) {
+        written.series([w.path]).value = w.written;
+        dropped.series([w.path]).value = w.dropped;
+      }
+      for (const e of this.exporters.values()) {
+        const where = `${e.config.host}:${e.config.port}${e.config.path}`;
+        spans.series([where]).value = e.exported;
+        lost.series([where]).value = e.dropped;
+      }
     });
+  }
+
+  /** envoy_http_downstream_rq_time of a connection manager's stat prefix. */
+  downstreamRqTime(prefix: string): HistogramSeries {
+    return this.rqTime.series([prefix]);
+  }
+
+  /** The writer of an access log file, shared by every connection manager that logs to it. */
+  accessLogWriter(path: string): AccessLogWriter {
+    let w = this.writers.get(path);
+    if (!w) {
+      w = new AccessLogWriter(path);
+      this.writers.set(path, w);
+    }
+    return w;
+  }
+
+  /** The span exporter of a collector, shared by every connection manager that sends to it. */
+  exporter(collector: { host: string; port: number; path: string }, serviceName: string): OtlpExporter {
+    const key = `${collector.host}:${collector.port}${collector.path}|${serviceName}`;
+    let e = this.exporters.get(key);
+    if (!e) {
+      const self = this.istio.self;
+      e = new OtlpExporter({
+        ...collector,
+        resource: [
+          ['service.name', serviceName],
+          ['k8s.namespace.name', self.namespace],
+          ['istio.canonical_service', self.app],
+        ],
+      });
+      this.exporters.set(key, e);
+    }
+    return e;
+  }
+
+  /** Closes access log files and collector connections (at shutdown). */
+  close(): void {
+    for (const w of this.writers.values()) w.close();
+    for (const e of this.exporters.values()) e.close();
   }
 
   /** The destination service of an `outbound|PORT|SUBSET|HOST` cluster (the same object for the same name). */

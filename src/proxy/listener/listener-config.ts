@@ -43,6 +43,8 @@ export interface ListenerConfig {
   port: number;
   httpInspector: boolean;
   tlsInspector: boolean;
+  /** `traffic_direction`: INBOUND listeners report Istio's metrics as the destination. */
+  inbound: boolean;
   /** How long listener filters wait for the first bytes (ms; Envoy default 15 s; 0 = no limit). */
   listenerFiltersTimeoutMs: number;
   /** On that timeout, go on with what is known (true) or close (false). */
@@ -100,6 +102,7 @@ export function compileListener(l: Msg): ListenerConfig {
     port,
     httpInspector,
     tlsInspector,
+    inbound: str(l.trafficDirection) === 'INBOUND',
     listenerFiltersTimeoutMs: durationMs(l.listenerFiltersTimeout, 15000),
     continueOnTimeout: l.continueOnListenerFiltersTimeout === true,
     filterChains: chains,
