@@ -207,5 +207,6 @@ export class ProxyCore implements XdsHandler {
   destroy(): void {
     this.listeners.destroy();
     this.clusters.destroy();
+    this.telemetry.close();
   }
 }

@@ -7,6 +7,7 @@ import { HttpConnectionManager } from '../http/connection-manager.ts';
 import type { HttpStatsRegistry } from '../http/http-stats.ts';
 import { requestHardeningHooks } from '../http/request-hardening.ts';
 import type { RouteTable } from '../http/router/route-table.ts';
+import { StreamTelemetry } from '../http/telemetry/stream-telemetry.ts';
 import { TcpProxy, type TcpStats } from '../tcp/tcp-proxy.ts';
 import { DownstreamTls, readFirstBytes } from '../tls/downstream.ts';
 import type { SecretStore } from '../tls/secrets.ts';
@@ -103,6 +104,8 @@ export class Listener {
     );
     // First of the hooks: every later hook, filter and the router see the hardened request.
     manager.addHooks(requestHardeningHooks(hcm));
+    const reporter = this.config.inbound ? 'destination' : 'source';
+    manager.addHooks(new StreamTelemetry(hcm, this.deps.telemetry, reporter, manager.stats.prefix));
     return manager;
   }
 

@@ -27,6 +27,11 @@ export class RouterFilter implements AttemptOwner {
   private host: Host | null = null;
   /** The host of the last attempt (retries avoid it). */
   private lastHost: Host | null = null;
+
+  /** The host the last attempt went to (telemetry reads it when the stream completes); null before one. */
+  get upstreamHost(): Host | null {
+    return this.lastHost;
+  }
   private upstream: UpstreamRequest | null = null;
   /** The HTTP/1.1 attempt object, reused for every attempt of every request of the stream. */
   private h1: H1Upstream | null = null;

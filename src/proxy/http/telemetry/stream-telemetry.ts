@@ -1,0 +1,155 @@
+// Telemetry of every HTTP request, written once on the codec-agnostic stream: Istio's metrics, peer metadata, request time, access logs, spans.
+import {
+  type Reporter,
+  type SecurityPolicy,
+  UNKNOWN_WORKLOAD,
+  type WorkloadLabels,
+} from '../../../observe/istio-metrics.ts';
+import { encodePeerMetadata, PEER_METADATA_HEADER } from '../../../observe/peer-metadata.ts';
+import type { ProxyTelemetry } from '../../../observe/proxy-telemetry.ts';
+import type { ResponseFlag } from '../../common/response-flags.ts';
+import type { HcmConfig } from '../connection-manager-config.ts';
+import type { StreamHooks } from '../stream/hooks.ts';
+import type { HttpStream } from '../stream/http-stream.ts';
+import { writeAccessLogs } from './access-log-entry.ts';
+import { finishSpan, type SpanState, startSpan } from './tracing.ts';
+
+/** What one stream remembers between its hooks (one object per stream, reused by the next request on it). */
+export interface RequestState {
+  /** performance.now() and Date.now() when the head arrived. */
+  start: number;
+  startWall: number;
+  requestBytes: number;
+  responseBytes: number;
+  /** The other side's workload, once known. */
+  peer: WorkloadLabels;
+  policy: SecurityPolicy;
+  grpcStatus: string;
+  /** The response head as sent (flat list), for %RESP()% in access logs; null for a local reply. */
+  responseHeaders: string[] | null;
+  span: SpanState | undefined;
+}
+
+const STATE = Symbol('weft.telemetry');
+type WithState = HttpStream & { [STATE]?: RequestState };
+
+function stateOf(stream: HttpStream): RequestState {
+  const s = stream as WithState;
+  let st = s[STATE];
+  if (st === undefined) {
+    st = {
+      start: 0,
+      startWall: 0,
+      requestBytes: 0,
+      responseBytes: 0,
+      peer: UNKNOWN_WORKLOAD,
+      policy: 'unknown',
+      grpcStatus: '-',
+      responseHeaders: null,
+      span: undefined,
+    };
+    s[STATE] = st;
+  }
+  return st;
+}
+
+/**
+ * The hooks of one connection manager. `reporter` is `destination` for the sidecar's inbound
+ * listener (requests to its own app) and `source` otherwise (the app's calls, gateways).
+ */
+export class StreamTelemetry implements StreamHooks {
+  private readonly telemetry: ProxyTelemetry;
+  private readonly config: HcmConfig;
+  private readonly reporter: Reporter;
+  /** This workload's metadata header value, built once. */
+  private readonly selfHeader: string;
+  private readonly rqTime;
+
+  /** `statPrefix`: the connection manager's stats prefix (envoy_http_downstream_rq_time). */
+  constructor(config: HcmConfig, telemetry: ProxyTelemetry, reporter: Reporter, statPrefix: string) {
+    this.config = config;
+    this.telemetry = telemetry;
+    this.reporter = reporter;
+    this.selfHeader = encodePeerMetadata(telemetry.istio.self);
+    this.rqTime = telemetry.downstreamRqTime(statPrefix);
+  }
+
+  requestHeaders(stream: HttpStream): void {
+    const st = stateOf(stream);
+    st.start = performance.now();
+    st.startWall = Date.now();
+    st.requestBytes = 0;
+    st.responseBytes = 0;
+    st.grpcStatus = '-';
+    st.responseHeaders = null;
+    const head = stream.head;
+    const claim = head.get(PEER_METADATA_HEADER);
+    // Never passed on as it came: an app cannot claim to be another workload.
+    if (claim !== undefined) head.remove(PEER_METADATA_HEADER);
+    if (this.reporter === 'destination') {
+      const principal = stream.codec.connectionFacts().peerPrincipal;
+      st.peer =
+        this.telemetry.peerMetadata.trusted(claim, principal) ?? this.telemetry.peerOfPrincipal(principal);
+      st.policy = principal ? 'mutual_tls' : 'none';
+    } else {
+      head.add(PEER_METADATA_HEADER, this.selfHeader);
+      st.peer = UNKNOWN_WORKLOAD;
+      st.policy = 'unknown';
+    }
+    st.span = this.config.tracing ? startSpan(stream, this.config.tracing, this.reporter) : undefined;
+  }
+
+  requestData(stream: HttpStream, bytes: number): void {
+    stateOf(stream).requestBytes += bytes;
+  }
+
+  responseHeaders(stream: HttpStream, status: number, headers: string[]): void {
+    const st = stateOf(stream);
+    st.responseHeaders = headers;
+    // A proxied response counts in downstream_rq_<class> (local replies are counted where they are made).
+    stream.hcm.stats.status(status);
+    let claim: string | undefined;
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i];
+      if (name === PEER_METADATA_HEADER) {
+        claim = headers[i + 1];
+        headers.splice(i, 2);
+        i -= 2;
+      } else if (name === 'grpc-status') st.grpcStatus = headers[i + 1];
+    }
+    if (this.reporter === 'destination') {
+      if (st.policy === 'mutual_tls') headers.push(PEER_METADATA_HEADER, this.selfHeader);
+    } else if (claim !== undefined) {
+      // The upstream proved its identity in the mTLS handshake (the cluster checks its SAN).
+      const host = stream.router.upstreamHost;
+      const peer = host?.transport ? this.telemetry.peerMetadata.claimed(claim) : undefined;
+      if (peer) st.peer = peer;
+    }
+  }
+
+  responseData(stream: HttpStream, bytes: number): void {
+    stateOf(stream).responseBytes += bytes;
+  }
+
+  complete(stream: HttpStream, reset: boolean, flag: ResponseFlag | undefined): void {
+    const st = stateOf(stream);
+    const ms = performance.now() - st.start;
+    this.rqTime.observe(ms);
+    const code = reset && !stream.responseStarted ? 0 : stream.status;
+    const flags = flag ?? '-';
+    const t = this.telemetry;
+    const service =
+      this.reporter === 'destination' ? t.selfService : t.serviceOfCluster(stream.router.cluster?.name ?? '');
+    const protocol = stream.grpc ? 'grpc' : 'http';
+    const s = t.istio
+      .edge(this.reporter, st.peer, service, protocol, st.policy)
+      .request(code, st.grpcStatus, flags);
+    s.requests.value++;
+    s.duration.observe(ms);
+    s.requestBytes.observe(st.requestBytes);
+    s.responseBytes.observe(st.responseBytes);
+    if (this.config.accessLogs.length > 0)
+      writeAccessLogs(stream, this.config.accessLogs, st, code, flags, ms, t);
+    if (st.span) finishSpan(stream, st, code, flags, t);
+  }
+}
