@@ -202,7 +202,13 @@ async function main(): Promise<void> {
       ...rows,
     ].join('\n');
     console.log(table);
-    writeDoc(table, seconds, connections, rounds);
+    const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+    writeDoc(
+      `${table}\n\nLoad average at the end of the run: ${load} (2 cores, shared). The CPU per request of the proxy is the steadier figure on a busy machine; req/s moves with the machine.`,
+      seconds,
+      connections,
+      rounds,
+    );
   } finally {
     for (const p of proxies) p.child.kill('SIGKILL');
     nginx.kill('SIGTERM');

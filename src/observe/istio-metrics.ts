@@ -67,6 +67,10 @@ export function serviceOfCluster(cluster: string): ServiceLabels {
 }
 
 export type Reporter = 'source' | 'destination';
+/** Istio's request_protocol. */
+export type RequestProtocol = 'http' | 'grpc' | 'tcp';
+const PROTOCOLS: readonly RequestProtocol[] = ['http', 'grpc', 'tcp'];
+const POLICIES: readonly SecurityPolicy[] = ['mutual_tls', 'none', 'unknown'];
 /** Istio's connection_security_policy: `mutual_tls` / `none` at the destination, `unknown` at the source. */
 export type SecurityPolicy = 'mutual_tls' | 'none' | 'unknown';
 
@@ -173,8 +177,8 @@ export class IstioMetrics {
   private readonly tcpClosed: Family<ValueSeries>;
   private readonly tcpSent: Family<ValueSeries>;
   private readonly tcpReceived: Family<ValueSeries>;
-  /** Edges by reporter, peer object, service object, protocol and policy (objects are interned by callers). */
-  private readonly edges = new Map<Reporter, Map<WorkloadLabels, Map<ServiceLabels, Map<string, Edge>>>>();
+  /** Edges by reporter, peer object, service object (objects are interned by callers), then protocol × policy slot. */
+  private readonly edges = new Map<Reporter, Map<WorkloadLabels, Map<ServiceLabels, (Edge | undefined)[]>>>();
 
   /** The workload of the proxy that reports. */
   readonly self: WorkloadLabels;
@@ -234,17 +238,17 @@ export class IstioMetrics {
     reporter: Reporter,
     peer: WorkloadLabels,
     service: ServiceLabels,
-    protocol: string,
+    protocol: RequestProtocol,
     policy: SecurityPolicy,
   ): Edge {
     let byPeer = this.edges.get(reporter);
     if (!byPeer) this.edges.set(reporter, (byPeer = new Map()));
     let byService = byPeer.get(peer);
     if (!byService) byPeer.set(peer, (byService = new Map()));
-    let byRest = byService.get(service);
-    if (!byRest) byService.set(service, (byRest = new Map()));
-    const key = `${protocol} ${policy}`;
-    let edge = byRest.get(key);
+    let slots = byService.get(service);
+    if (!slots) byService.set(service, (slots = []));
+    const slot = PROTOCOLS.indexOf(protocol) * POLICIES.length + POLICIES.indexOf(policy);
+    let edge = slots[slot];
     if (!edge) {
       const [source, destination] = reporter === 'destination' ? [peer, this.self] : [this.self, peer];
       edge = new Edge(this, [
@@ -257,7 +261,7 @@ export class IstioMetrics {
         protocol,
         policy,
       ]);
-      byRest.set(key, edge);
+      slots[slot] = edge;
     }
     return edge;
   }

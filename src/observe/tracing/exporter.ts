@@ -1,5 +1,5 @@
 // Sends spans to an OTLP/HTTP collector in batches from a bounded queue; a slow or dead collector drops spans (counted), never a request.
-import http from 'node:http';
+import { http } from '../../proxy/common/node-http.ts';
 import { encodeTraceRequest } from './otlp.ts';
 import type { Span } from './span.ts';
 
