@@ -16,6 +16,8 @@ import { finishSpan, type SpanState, startSpan } from './tracing.ts';
 
 /** What one stream remembers between its hooks (one object per stream, reused by the next request on it). */
 export interface RequestState {
+  /** Between the request's start and its completion. */
+  begun: boolean;
   /** performance.now() and Date.now() when the head arrived. */
   start: number;
   startWall: number;
@@ -38,6 +40,7 @@ function stateOf(stream: HttpStream): RequestState {
   let st = s[STATE];
   if (st === undefined) {
     st = {
+      begun: false,
       start: 0,
       startWall: 0,
       requestBytes: 0,
@@ -75,28 +78,41 @@ export class StreamTelemetry implements StreamHooks {
   }
 
   requestHeaders(stream: HttpStream): void {
-    const st = stateOf(stream);
-    st.start = performance.now();
-    st.startWall = Date.now();
-    st.requestBytes = 0;
-    st.responseBytes = 0;
-    st.grpcStatus = '-';
-    st.responseHeaders = null;
+    // An earlier hook (path hardening) may have answered already: that request is complete.
+    if (!stream.active) return;
+    const st = this.begin(stream);
     const head = stream.head;
     const claim = head.get(PEER_METADATA_HEADER);
     // Never passed on as it came: an app cannot claim to be another workload.
     if (claim !== undefined) head.remove(PEER_METADATA_HEADER);
     if (this.reporter === 'destination') {
       const principal = stream.codec.connectionFacts().peerPrincipal;
-      st.peer =
-        this.telemetry.peerMetadata.trusted(claim, principal) ?? this.telemetry.peerOfPrincipal(principal);
+      const peer = this.telemetry.peerMetadata.trusted(claim, principal);
+      if (peer) st.peer = peer;
+    } else head.add(PEER_METADATA_HEADER, this.selfHeader);
+    st.span = this.config.tracing ? startSpan(stream, this.config.tracing, this.reporter) : undefined;
+  }
+
+  /** Starts a request's record (also for one answered before the hooks ran: a malformed head). */
+  private begin(stream: HttpStream): RequestState {
+    const st = stateOf(stream);
+    st.begun = true;
+    st.start = performance.now();
+    st.startWall = Date.now();
+    st.requestBytes = 0;
+    st.responseBytes = 0;
+    st.grpcStatus = '-';
+    st.responseHeaders = null;
+    st.span = undefined;
+    if (this.reporter === 'destination') {
+      const principal = stream.codec.connectionFacts().peerPrincipal;
+      st.peer = this.telemetry.peerOfPrincipal(principal);
       st.policy = principal ? 'mutual_tls' : 'none';
     } else {
-      head.add(PEER_METADATA_HEADER, this.selfHeader);
       st.peer = UNKNOWN_WORKLOAD;
       st.policy = 'unknown';
     }
-    st.span = this.config.tracing ? startSpan(stream, this.config.tracing, this.reporter) : undefined;
+    return st;
   }
 
   requestData(stream: HttpStream, bytes: number): void {
@@ -133,6 +149,8 @@ export class StreamTelemetry implements StreamHooks {
 
   complete(stream: HttpStream, reset: boolean, flag: ResponseFlag | undefined): void {
     const st = stateOf(stream);
+    if (!st.begun) this.begin(stream);
+    st.begun = false;
     const ms = performance.now() - st.start;
     this.rqTime.observe(ms);
     const code = reset && !stream.responseStarted ? 0 : stream.status;
