@@ -144,6 +144,20 @@ export interface RetryPolicy {
   backoffMs?: number;
 }
 
+/** A CORS policy (Envoy's CorsPolicy): which origins may call, with what, and for how long preflights hold. */
+export interface CorsPolicy {
+  /** Origins allowed (empty: none; a request from any other origin gets no CORS headers). */
+  allowOrigins: readonly StringMatch[];
+  allowMethods: readonly string[];
+  allowHeaders: readonly string[];
+  exposeHeaders: readonly string[];
+  /** How long a browser may cache a preflight answer, in seconds. */
+  maxAgeSeconds?: number;
+  allowCredentials: boolean;
+  /** A preflight from an origin not allowed: forwarded upstream (Envoy's default) or answered without CORS headers. */
+  unmatchedPreflights: 'FORWARD' | 'IGNORE';
+}
+
 export interface FaultPolicy {
   delay?: { fixedDelayMs: number; percentage: number };
   abort?: { httpStatus?: number; grpcStatus?: string; percentage: number };
@@ -172,6 +186,8 @@ export interface HttpRoute {
   fault?: FaultPolicy;
   mirrors: readonly MirrorPolicy[];
   headers?: { request?: HeaderOperations; response?: HeaderOperations };
+  /** Istio `corsPolicy`, Gateway API `CORS` filter: answered by the client side's CORS filter. */
+  cors?: CorsPolicy;
 }
 
 /** One `tcp[]` entry: L4 routes by port. */

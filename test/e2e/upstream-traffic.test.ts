@@ -105,3 +105,53 @@ test('gateway-api/gamma-header-route.yaml: x-canary goes to website-v2, the rest
     assert.deepEqual([...new Set(await answers(5))], ['website-v1']);
   });
 });
+
+/** A CORS preflight for `website` from `origin`. */
+function preflight(origin: string) {
+  return request(outbound, {
+    host: 'website',
+    method: 'OPTIONS',
+    headers: { origin, 'access-control-request-method': 'POST' },
+  });
+}
+
+test('istio/cors.yaml: allowed preflights are answered by the proxy, allowed origins get CORS headers', async () => {
+  await remove('gateway-api/gamma-header-route.yaml');
+  await apply('istio/cors.yaml');
+  await eventually(async () => {
+    const pre = await preflight('https://app.example.com');
+    assert.equal(pre.status, 200);
+    assert.equal(pre.json, undefined, 'answered by the proxy, not the app');
+    assert.equal(pre.headers['access-control-allow-origin'], 'https://app.example.com');
+    assert.equal(pre.headers['access-control-allow-methods'], 'GET,POST');
+    assert.equal(pre.headers['access-control-allow-headers'], 'x-custom');
+    assert.equal(pre.headers['access-control-max-age'], '86400');
+    assert.equal(pre.headers['access-control-allow-credentials'], 'true');
+  });
+  const get = await request(outbound, {
+    host: 'website',
+    headers: { origin: 'https://shop.partner.example' },
+  });
+  assert.equal(get.json?.name, 'website');
+  assert.equal(get.headers['access-control-allow-origin'], 'https://shop.partner.example');
+  assert.equal(get.headers['access-control-expose-headers'], 'x-trace');
+  const stranger = await request(outbound, { host: 'website', headers: { origin: 'https://evil.example' } });
+  assert.equal(stranger.headers['access-control-allow-origin'], undefined);
+  // A preflight from an origin not allowed goes on to the app (Istio's default, unmatchedPreflights FORWARD).
+  assert.equal((await preflight('https://evil.example')).json?.name, 'website');
+  await remove('istio/cors.yaml');
+});
+
+test('gateway-api/cors.yaml: the CORS filter with a wildcard origin', async () => {
+  await apply('gateway-api/cors.yaml');
+  await eventually(async () => {
+    const pre = await preflight('https://shop.example.org');
+    assert.equal(pre.json, undefined, 'answered by the proxy, not the app');
+    assert.equal(pre.headers['access-control-allow-origin'], 'https://shop.example.org');
+    assert.equal(pre.headers['access-control-allow-methods'], 'GET,PUT');
+    assert.equal(pre.headers['access-control-max-age'], '600');
+    assert.equal(pre.headers['access-control-allow-credentials'], undefined);
+  });
+  const other = await request(outbound, { host: 'website', headers: { origin: 'https://example.org' } });
+  assert.equal(other.headers['access-control-allow-origin'], undefined, 'the wildcard needs a label');
+});

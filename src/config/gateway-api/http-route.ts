@@ -1,11 +1,18 @@
 // Gateway API HTTPRoute → GatewayApiRouteModel: parents, hostnames, and each rule as VirtualService-style HttpRoutes.
-import type { GatewayApiRouteModel, HeaderOperations, MirrorPolicy } from '../../model/types.ts';
+import type {
+  CorsPolicy,
+  GatewayApiRouteModel,
+  HeaderOperations,
+  MirrorPolicy,
+  StringMatch,
+} from '../../model/types.ts';
 import type { Check, FieldPath } from '../check.ts';
 import type { ResourceContext } from '../istio/common.ts';
 import { regexError } from '../istio/string-match.ts';
 import { readLinkerdRouteAnnotations, withLinkerdSettings } from '../linkerd/route-annotations.ts';
 import type { Fields, Reader } from '../read.ts';
 import {
+  boolean,
   defined,
   duration,
   integer,
@@ -113,6 +120,29 @@ const urlRewrite: Reader<NonNullable<RuleFilters['rewrite']>> = object((f) => {
   return { hostname: rewriteHost, fullPath: path?.fullPath, prefix: path?.prefix };
 });
 
+/** A CORS `allowOrigins` entry: `*` (any), a `scheme://host[:port]` with `*` standing for host labels, or one origin. */
+function originMatch(origin: string): StringMatch {
+  if (origin === '*') return { regex: '.*' };
+  if (!origin.includes('*')) return { exact: origin };
+  return {
+    regex: origin
+      .split('*')
+      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('[^/]+'),
+  };
+}
+
+/** The CORS filter (`HTTPCORSFilter`): origins, credentials, methods, headers, max age (seconds, default 5). */
+const corsFilter: Reader<CorsPolicy> = object((f) => ({
+  allowOrigins: (f.optional('allowOrigins', list(nonEmptyString)) ?? []).map(originMatch),
+  allowCredentials: f.optional('allowCredentials', boolean) ?? false,
+  allowMethods: f.optional('allowMethods', list(nonEmptyString)) ?? [],
+  allowHeaders: f.optional('allowHeaders', list(nonEmptyString)) ?? [],
+  exposeHeaders: f.optional('exposeHeaders', list(nonEmptyString)) ?? [],
+  maxAgeSeconds: f.optional('maxAge', integer(1, 2 ** 31 - 1)) ?? 5,
+  unmatchedPreflights: 'FORWARD',
+}));
+
 /** Filter types of HTTPRoute rules and the field each carries its settings in. */
 const FILTER_FIELDS = {
   RequestHeaderModifier: 'requestHeaderModifier',
@@ -128,14 +158,15 @@ type Filter =
   | { type: 'request' | 'response'; operations: HeaderOperations }
   | { type: 'redirect'; redirect: NonNullable<RuleFilters['redirect']> }
   | { type: 'rewrite'; rewrite: NonNullable<RuleFilters['rewrite']> }
-  | { type: 'mirror'; mirror: MirrorPolicy };
+  | { type: 'mirror'; mirror: MirrorPolicy }
+  | { type: 'cors'; cors: CorsPolicy };
 
 function filter(context: ResourceContext, kinds: readonly (keyof typeof FILTER_FIELDS)[]): Reader<Filter> {
   return object((f) => {
     const type = f.required('type', oneOf(Object.keys(FILTER_FIELDS) as (keyof typeof FILTER_FIELDS)[]));
     if (type === undefined) return undefined;
     const field = FILTER_FIELDS[type];
-    if (type === 'CORS' || type === 'ExtensionRef' || !kinds.includes(type)) {
+    if (type === 'ExtensionRef' || !kinds.includes(type)) {
       f.optional(field, (c, _v, p) => {
         c.error(p, `filter ${type} is not supported here by weft (yet)`, 'unsupported');
         return undefined;
@@ -156,6 +187,10 @@ function filter(context: ResourceContext, kinds: readonly (keyof typeof FILTER_F
       const redirect = f.optional(field, redirectReader);
       return redirect && { type: 'redirect', redirect };
     }
+    if (type === 'CORS') {
+      const cors = f.optional(field, corsFilter);
+      return cors && { type: 'cors', cors };
+    }
     if (type === 'URLRewrite') {
       const rewrite = f.optional(field, urlRewrite);
       return rewrite && { type: 'rewrite', rewrite };
@@ -175,6 +210,7 @@ export function ruleFilters(check: Check, path: FieldPath, filters: readonly Fil
     else if (item.type === 'redirect') out.redirect = item.redirect;
     else if (item.type === 'rewrite') out.rewrite = item.rewrite;
     else if (item.type === 'mirror') out.mirrors.push(item.mirror);
+    else if (item.type === 'cors') out.cors = item.cors;
   }
   if (out.redirect && out.rewrite)
     check.error(path, 'RequestRedirect and URLRewrite cannot be used together');
@@ -237,6 +273,7 @@ function rule(context: ResourceContext): Reader<GatewayApiRouteModel['rules']> {
                 'RequestRedirect',
                 'URLRewrite',
                 'RequestMirror',
+                'CORS',
               ]),
             ),
           ) ?? [],

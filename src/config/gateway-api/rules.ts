@@ -1,5 +1,6 @@
 // Gateway API route rules → VirtualService-style HttpRoutes: backends, filters, timeouts, path semantics, precedence.
 import type {
+  CorsPolicy,
   HeaderOperations,
   HttpMatch,
   HttpRoute,
@@ -29,6 +30,7 @@ export interface RuleFilters {
   };
   rewrite?: { hostname?: string; fullPath?: string; prefix?: string };
   mirrors: MirrorPolicy[];
+  cors?: CorsPolicy;
 }
 
 /** One match of a rule before it becomes HttpMatch entries. */
@@ -219,6 +221,7 @@ export function ruleRoutes(
         if (Object.keys(rewrite).length > 0) route.rewrite = rewrite;
       }
     }
+    if (filters.cors) route.cors = filters.cors;
     if (filters.requestHeaders || filters.responseHeaders)
       route.headers = {
         ...(filters.requestHeaders ? { request: filters.requestHeaders } : {}),

@@ -30,6 +30,7 @@ import {
 } from '../read.ts';
 import type { ResourceContext } from './common.ts';
 import { destination, headers, percent } from './common.ts';
+import { corsPolicy } from './cors-policy.ts';
 import { gatewayNames, weightedRoutes } from './routing.ts';
 import { readStringMatch, regexError, stringMatch } from './string-match.ts';
 
@@ -348,6 +349,7 @@ export function httpRoute(context: ResourceContext): Reader<HttpRoute> {
           fault: f.optional('fault', fault),
           mirrors: mirrors(f, context),
           headers: f.optional('headers', headers),
+          cors: f.optional('corsPolicy', corsPolicy),
         });
         const actions = (['route', 'redirect', 'directResponse'] as const).filter((key) => f.has(key));
         // A delegating route (not supported, reported as such) has no action of its own.
@@ -368,7 +370,6 @@ export function httpRoute(context: ResourceContext): Reader<HttpRoute> {
       },
       {
         unsupported: {
-          corsPolicy: 'CORS policies are not implemented',
           delegate: 'VirtualService delegation is not implemented',
         },
       },

@@ -1,6 +1,7 @@
-// Typed shapes of the HTTP filters' configs weft uses: router, fault, local rate limit, RBAC, jwt_authn.
+// Typed shapes of the HTTP filters' configs weft uses: router, fault, CORS, local rate limit, RBAC, jwt_authn.
 import type { CONFIG_TYPE, Typed } from '../type-urls.ts';
 import type {
+  BoolValue,
   CidrRange,
   DataSource,
   Duration,
@@ -92,9 +93,21 @@ export type JwtAuthentication = {
   bypass_cors_preflight?: boolean;
 };
 
+/** `extensions.filters.http.cors.v3.CorsPolicy` (per route). */
+export type CorsPolicyConfig = {
+  allow_origin_string_match?: StringMatcher[];
+  allow_methods?: string;
+  allow_headers?: string;
+  expose_headers?: string;
+  max_age?: string;
+  allow_credentials?: BoolValue;
+  forward_not_matching_preflights?: BoolValue;
+};
+
 /** A listener-level HTTP filter config, packed with its type URL. */
 export type HttpFilterConfig =
   | Typed<typeof CONFIG_TYPE.router, Empty>
+  | Typed<typeof CONFIG_TYPE.cors, Empty>
   | Typed<typeof CONFIG_TYPE.fault, HttpFault>
   | Typed<typeof CONFIG_TYPE.localRateLimit, LocalRateLimit>
   | Typed<typeof CONFIG_TYPE.rbac, Rbac>
@@ -103,6 +116,7 @@ export type HttpFilterConfig =
 /** A route's `typed_per_filter_config` value. */
 export type PerRouteFilterConfig =
   | Typed<typeof CONFIG_TYPE.fault, HttpFault>
+  | Typed<typeof CONFIG_TYPE.corsPolicy, CorsPolicyConfig>
   | Typed<typeof CONFIG_TYPE.localRateLimit, LocalRateLimit>;
 
 /** `HttpConnectionManager.HttpFilter`. */

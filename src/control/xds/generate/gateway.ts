@@ -38,6 +38,7 @@ import {
   outboundClusterName,
   ROUTER_FILTER,
 } from './common.ts';
+import { CORS_FILTER } from './cors.ts';
 import { FAULT_FILTER } from './fault.ts';
 import { hcmHardening } from './hcm-hardening.ts';
 import { virtualServiceRoutes } from './routes.ts';
@@ -231,7 +232,7 @@ function hcm(ctx: GenerateContext, statPrefix: string, routeName: string): Netwo
       ...hcmHardening(ctx.snapshot.mesh, 'gateway'),
       rds: { config_source: ADS_CONFIG_SOURCE, route_config_name: routeName },
       // As Istio: the fault filter before the router, so VirtualService faults apply at gateways too.
-      http_filters: [FAULT_FILTER, ROUTER_FILTER],
+      http_filters: [CORS_FILTER, FAULT_FILTER, ROUTER_FILTER],
       // Clients name the gateway by host and its local port; virtual hosts list hosts only.
       strip_any_host_port: true,
       use_remote_address: { value: true },

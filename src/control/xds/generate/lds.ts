@@ -10,6 +10,7 @@ import {
   isHttpProtocol,
   ROUTER_FILTER,
 } from './common.ts';
+import { CORS_FILTER } from './cors.ts';
 import { FAULT_FILTER } from './fault.ts';
 import { generateGatewayListeners } from './gateway.ts';
 import { hcmHardening } from './hcm-hardening.ts';
@@ -42,7 +43,7 @@ export function outboundListener(ctx: GenerateContext): GeneratedResource<Listen
                 codec_type: 'AUTO',
                 ...hcmHardening(ctx.snapshot.mesh, 'outbound'),
                 rds: { config_source: ADS_CONFIG_SOURCE, route_config_name: OUTBOUND_ROUTE_NAME },
-                http_filters: [FAULT_FILTER, ROUTER_FILTER],
+                http_filters: [CORS_FILTER, FAULT_FILTER, ROUTER_FILTER],
                 upgrade_configs: [{ upgrade_type: 'websocket' }, { upgrade_type: 'CONNECT' }],
                 http2_protocol_options: { allow_connect: true },
                 ...telemetryFields(ctx, 'CLIENT'),

@@ -38,6 +38,7 @@ import {
   labelsMatch,
   outboundClusterName,
 } from './common.ts';
+import { CORS_FILTER_NAME, corsConfig } from './cors.ts';
 import { FAULT_FILTER_NAME, faultConfig } from './fault.ts';
 
 /** Who the routes are for: a weft sidecar (Envoy semantics) or a proxyless gRPC client (A28 subset). */
@@ -428,6 +429,11 @@ export function virtualServiceRoutes(
         if (rule.fault && flavour === 'sidecar') {
           route.typed_per_filter_config = { [FAULT_FILTER_NAME]: faultConfig(rule.fault) };
         }
+        if (rule.cors && flavour === 'sidecar')
+          route.typed_per_filter_config = {
+            ...route.typed_per_filter_config,
+            [CORS_FILTER_NAME]: corsConfig(rule.cors),
+          };
         applyHeaders(route, rule.headers?.request, 'request');
         applyHeaders(route, rule.headers?.response, 'response');
         const single = rule.route?.filter((d) => d.weight > 0 || rule.route?.length === 1);

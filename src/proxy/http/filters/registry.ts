@@ -1,5 +1,6 @@
 // HTTP filters by Envoy type URL. The connection manager builds its chain from this table.
 import { checkFields } from '../../common/fields.ts';
+import { corsFilterFactory, corsPolicyFactory } from './cors/cors-filter.ts';
 import { faultFilterFactory } from './fault/fault-filter.ts';
 import type { HttpFilterFactory } from './filter.ts';
 import { jwtAuthnFilterFactory } from './jwt-authn/jwt-authn-filter.ts';
@@ -28,6 +29,8 @@ export const HTTP_FILTERS: Map<string, HttpFilterFactory> = new Map([
   [router.typeUrl, router],
   [rbacFilterFactory.typeUrl, rbacFilterFactory],
   [jwtAuthnFilterFactory.typeUrl, jwtAuthnFilterFactory],
+  [corsFilterFactory.typeUrl, corsFilterFactory],
+  [corsPolicyFactory.typeUrl, corsPolicyFactory],
   [faultFilterFactory.typeUrl, faultFilterFactory],
   [localRateLimitFilterFactory.typeUrl, localRateLimitFilterFactory],
 ]);
