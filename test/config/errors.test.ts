@@ -93,14 +93,14 @@ describe('issue positions', () => {
   test('an Istio field weft lacks is reported as not supported yet', () => {
     const text = `${VS_HEAD}  - route:
     - destination: {host: reviews}
-    corsPolicy:
-      allowOrigins: [{exact: "https://example.com"}]
+    delegate:
+      name: reviews-v1
 `;
     const [issue] = issuesOf(() => parseResources(text, 'vs.yaml'));
-    assert.equal(issue.field, 'spec.http[0].corsPolicy');
+    assert.equal(issue.field, 'spec.http[0].delegate');
     assert.equal(issue.reason, 'unsupported');
     assert.deepEqual([issue.line, issue.column], [11, 5]);
-    assert.match(issue.message, /^field corsPolicy is not supported by weft \(yet\)/);
+    assert.match(issue.message, /^field delegate is not supported by weft \(yet\)/);
   });
 
   test('a missing name points at metadata', () => {

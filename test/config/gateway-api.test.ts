@@ -246,8 +246,10 @@ spec:
       ['spec.rules[0].backendRefs: a rule with a RequestRedirect filter cannot have backendRefs'],
     );
     assert.match(
-      issues(route('filters: [{type: CORS, cors: {allowOrigins: ["*"]}}]'))[0],
-      /filter CORS is not supported here by weft/,
+      issues(
+        route('filters: [{type: ExtensionRef, extensionRef: {group: example.com, kind: X, name: x}}]'),
+      )[0],
+      /filter ExtensionRef is not supported here by weft/,
     );
     assert.deepEqual(
       issues(
