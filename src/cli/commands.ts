@@ -40,7 +40,8 @@ export const commands: CommandEntry[] = [
   },
   {
     name: 'get',
-    summary: 'show resources of a kind (any alias: virtualservice, virtualservices, vs)',
+    summary:
+      'show resources of a kind (any alias: vs, virtualservices), or the registry: workloads, endpoints',
     load: () => import('./get.ts'),
   },
   {

@@ -36,9 +36,12 @@ export function textLine(json: string): string {
   const level = (LEVEL_NAMES[entry.level as number] ?? String(entry.level)).padEnd(5);
   const component = typeof entry.component === 'string' ? `${entry.component}: ` : '';
   const fields: string[] = [];
+  const message = typeof entry.msg === 'string' ? entry.msg : '';
   for (const [key, value] of Object.entries(entry)) {
     if (FRAME_FIELDS.has(key)) continue;
     const text = typeof value === 'string' ? value : JSON.stringify(value);
+    // A value the message already says (`waiting for ... at URL (cause)`) is not repeated.
+    if (typeof value === 'string' && value.length > 3 && message.includes(value)) continue;
     fields.push(`${key}=${/[\s"=]/.test(text) ? JSON.stringify(text) : text}`);
   }
   return `${clock} ${level} ${component}${entry.msg ?? ''}${fields.length ? ` ${fields.join(' ')}` : ''}\n`;

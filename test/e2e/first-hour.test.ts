@@ -130,6 +130,20 @@ test('log lines as text: time, level, component, message, then the fields', () =
     JSON.stringify({ level: 40, time: 0, pid: 1, component: 'proxy', msg: 'hello', cause: 'a b', n: 2 }),
   );
   assert.match(line, /^\d\d:\d\d:\d\d\.000 WARN {2}proxy: hello cause="a b" n=2\n$/);
+  const said = textLine(
+    JSON.stringify({
+      level: 30,
+      time: 0,
+      msg: 'waiting for http://x (ECONNREFUSED)',
+      server: 'http://x',
+      n: 1,
+    }),
+  );
+  assert.match(
+    said,
+    /INFO {2}waiting for http:\/\/x \(ECONNREFUSED\) n=1\n$/,
+    'a value the message says is not repeated',
+  );
 });
 
 test("a sidecar shows its admin port in proxy-status; get workloads/endpoints list the registry; the admin port answers as Envoy's", async (t) => {
