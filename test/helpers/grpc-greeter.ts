@@ -36,6 +36,17 @@ export async function startGreeter(name: string): Promise<GreeterServer> {
   );
   return {
     port,
-    close: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
+    // Calls still open after 5 s (a client that never ends its stream) are cut, not waited for.
+    close: () =>
+      new Promise<void>((resolve) => {
+        const force = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, 5_000);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      }),
   };
 }
