@@ -71,6 +71,11 @@ export function renderPrometheus(core: ProxyCore, ads: AdsClient | undefined): s
     w.metric('envoy_http_downstream_cx_total', 'counter', l, s.cxTotal);
     w.metric('envoy_http_downstream_cx_active', 'gauge', l, s.cxActive);
     w.metric('envoy_http_downstream_cx_protocol_error', 'counter', l, s.protocolError);
+    w.metric('envoy_http_downstream_cx_idle_timeout', 'counter', l, s.cxIdleTimeout);
+    w.metric('envoy_http_downstream_rq_idle_timeout', 'counter', l, s.rqIdleTimeout);
+    w.metric('envoy_http_downstream_rq_header_timeout', 'counter', l, s.rqHeaderTimeout);
+    w.metric('envoy_http_downstream_cx_max_duration_reached', 'counter', l, s.cxMaxDurationReached);
+    w.metric('envoy_http_downstream_rq_too_many_premature_resets', 'counter', l, s.rqTooManyPrematureResets);
     w.metric('envoy_http_downstream_rq_rx_reset', 'counter', l, s.rxReset);
     w.metric('envoy_http_downstream_cx_upgrades_total', 'counter', l, s.upgrades);
     w.metric('envoy_http_no_route', 'counter', l, s.noRoute);
@@ -90,12 +95,10 @@ export function renderPrometheus(core: ProxyCore, ads: AdsClient | undefined): s
     w.metric('envoy_tcp_upstream_cx_connect_fail', 'counter', l, s.connectFail);
   }
   for (const listener of core.listeners.all()) {
-    w.metric(
-      'envoy_listener_downstream_cx_total',
-      'counter',
-      { envoy_listener_address: `${listener.config.address}_${listener.port}` },
-      listener.accepted,
-    );
+    const l = { envoy_listener_address: `${listener.config.address}_${listener.port}` };
+    w.metric('envoy_listener_downstream_cx_total', 'counter', l, listener.accepted);
+    w.metric('envoy_listener_downstream_pre_cx_timeout', 'counter', l, listener.preConnectionTimeouts);
+    w.metric('envoy_listener_downstream_cx_overflow', 'counter', l, listener.overflow);
   }
   if (ads) writeAdsMetrics(w, ads, core.ready());
   return w.text() + renderSecurityMetrics(core.secrets) + core.telemetry.registry.render();

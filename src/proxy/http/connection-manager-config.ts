@@ -44,6 +44,10 @@ export interface HcmConfig {
   requestTimeoutMs: number;
   /** Idle downstream connections close after this (common_http_protocol_options.idle_timeout; default 1 h). */
   idleTimeoutMs: number;
+  /** A request head must arrive within this from its first byte (request_headers_timeout; 0: none, Envoy's default). */
+  requestHeadersTimeoutMs: number;
+  /** Connections are drained after this long (common_http_protocol_options.max_connection_duration; 0: never). */
+  maxConnectionDurationMs: number;
   /** strip_matching_host_port / strip_any_host_port. */
   stripPort: 'none' | 'matching' | 'any';
   /** The listener's port, for strip_matching_host_port. */
@@ -136,6 +140,8 @@ export function compileHcm(c: Msg, where: string, listenerPort: number): HcmConf
     if (wrappedBool(u.enabled, true)) upgrades.add(str(u.upgradeType).toLowerCase());
   }
   const common = msg(c.commonHttpProtocolOptions);
+  if (common)
+    checkFields(common, `${where}.common_http_protocol_options`, ['idleTimeout', 'maxConnectionDuration']);
   const sht = str(c.serverHeaderTransformation) || 'OVERWRITE';
   if (wrappedNum(c.xffNumTrustedHops, 0) > 0) unsupported(where, 'xff_num_trusted_hops');
   return {
@@ -155,6 +161,8 @@ export function compileHcm(c: Msg, where: string, listenerPort: number): HcmConf
     streamIdleTimeoutMs: durationMs(c.streamIdleTimeout, 300_000),
     requestTimeoutMs: durationMs(c.requestTimeout, 0),
     idleTimeoutMs: durationMs(common?.idleTimeout, 3600_000),
+    requestHeadersTimeoutMs: durationMs(c.requestHeadersTimeout, 0),
+    maxConnectionDurationMs: durationMs(common?.maxConnectionDuration, 0),
     stripPort: c.stripAnyHostPort === true ? 'any' : c.stripMatchingHostPort === true ? 'matching' : 'none',
     listenerPort,
     pathNormalization: compilePathNormalization(c, where),

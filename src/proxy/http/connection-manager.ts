@@ -11,6 +11,9 @@ import type { HttpStats } from './http-stats.ts';
 import type { RouteTable } from './router/route-table.ts';
 import type { StreamHooks, StreamManager } from './stream/stream-api.ts';
 
+/** Streams opened and reset early by the client, per HTTP/2 session. */
+const PREMATURE = new WeakMap<http2.Http2Session, { streams: number; resets: number }>();
+
 /** Where an HCM finds its routes: an RDS subscription (live) or the inline table. */
 export type RouteProvider = () => RouteTable | undefined;
 
@@ -52,7 +55,10 @@ export class HttpConnectionManager implements StreamManager {
   private handleH2(socket: net.Socket, initial: Buffer): void {
     if (!this.h2server) {
       this.h2server = http2.createServer({
-        settings: { maxConcurrentStreams: 1000, initialWindowSize: 1 << 20 },
+        // A header list is capped as Envoy's max_request_headers_kb (60 KiB) and max_headers_count
+        // (100, plus the pseudo-headers); a longer one (or a CONTINUATION flood) resets the stream.
+        settings: { maxConcurrentStreams: 1000, initialWindowSize: 1 << 20, maxHeaderListSize: 60 * 1024 },
+        maxHeaderListPairs: 104,
         maxSessionMemory: 64,
       });
       this.h2server.on('session', (session: http2.ServerHttp2Session) => {
@@ -64,7 +70,22 @@ export class HttpConnectionManager implements StreamManager {
         } catch {
           // session already gone
         }
+        // idle_timeout (no frame at all) and max_connection_duration end the session with GOAWAY.
+        const cfg = this.config;
+        if (cfg.idleTimeoutMs > 0)
+          session.setTimeout(cfg.idleTimeoutMs, () => {
+            this.stats.cxIdleTimeout++;
+            session.close();
+          });
+        const lifetime =
+          cfg.maxConnectionDurationMs > 0
+            ? setTimeout(() => {
+                this.stats.cxMaxDurationReached++;
+                session.close();
+              }, cfg.maxConnectionDurationMs).unref()
+            : undefined;
         session.on('close', () => {
+          if (lifetime) clearTimeout(lifetime);
           this.stats.cxActive--;
           this.h2Sessions.delete(session);
         });
@@ -72,11 +93,37 @@ export class HttpConnectionManager implements StreamManager {
         if (this.draining) session.close();
       });
       this.h2server.on('stream', (stream, headers, flags) => {
+        this.watchPrematureResets(stream);
         new H2ServerStream(this, stream, headers, flags);
       });
     }
     if (initial.length > 0) socket.unshift(initial);
     this.h2server.emit('connection', socket);
+  }
+
+  /**
+   * HTTP/2 rapid reset (CVE-2023-44487), as Envoy guards against it: a client that opened at least
+   * 100 streams and reset half of them or more before their response was done loses the connection
+   * (GOAWAY ENHANCE_YOUR_CALM; downstream_rq_too_many_premature_resets).
+   */
+  private watchPrematureResets(stream: http2.ServerHttp2Stream): void {
+    const session = stream.session;
+    if (!session) return;
+    let counts = PREMATURE.get(session);
+    if (!counts) {
+      counts = { streams: 0, resets: 0 };
+      PREMATURE.set(session, counts);
+    }
+    const seen = counts;
+    seen.streams++;
+    stream.once('aborted', () => {
+      seen.resets++;
+      if (seen.streams >= 100 && seen.resets * 2 >= seen.streams && !session.destroyed) {
+        this.stats.rqTooManyPrematureResets++;
+        session.goaway(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+        session.destroy();
+      }
+    });
   }
 
   /** Called by a closing HTTP/1.1 connection. */

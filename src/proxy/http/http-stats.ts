@@ -21,6 +21,16 @@ export class HttpStats {
   rxReset = 0;
   /** downstream_cx_upgrades_total */
   upgrades = 0;
+  /** downstream_cx_idle_timeout: connections closed after idle_timeout with no request. */
+  cxIdleTimeout = 0;
+  /** downstream_rq_idle_timeout: requests ended by stream_idle_timeout. */
+  rqIdleTimeout = 0;
+  /** downstream_rq_header_timeout: requests whose head did not arrive within request_headers_timeout. */
+  rqHeaderTimeout = 0;
+  /** downstream_cx_max_duration_reached */
+  cxMaxDurationReached = 0;
+  /** downstream_rq_too_many_premature_resets: HTTP/2 sessions closed for rapid reset. */
+  rqTooManyPrematureResets = 0;
 
   constructor(prefix: string) {
     this.prefix = prefix;

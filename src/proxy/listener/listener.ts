@@ -32,6 +32,10 @@ export interface ListenerDeps {
 type ChainRuntime = HttpConnectionManager | TcpProxy;
 
 const EMPTY: Buffer = Buffer.alloc(0);
+/** Most connections held before a listener's first config; more are refused (downstream_cx_overflow). */
+const MAX_HELD = 1024;
+/** How long a connection is held waiting for the first config (Envoy's listener_filters_timeout default). */
+const HOLD_TIMEOUT_MS = 15_000;
 
 export class Listener {
   readonly server: net.Server;
@@ -47,6 +51,10 @@ export class Listener {
   private draining = false;
   /** Connections accepted in total (downstream_cx_total of the listener). */
   accepted = 0;
+  /** Connections closed while held or before their first bytes (downstream_pre_cx_timeout). */
+  preConnectionTimeouts = 0;
+  /** Connections refused because too many were held before the first config (downstream_cx_overflow). */
+  overflow = 0;
 
   constructor(server: net.Server, deps: ListenerDeps) {
     this.server = server;
@@ -127,8 +135,23 @@ export class Listener {
       return;
     }
     if (!this.config) {
+      // Held until the first config arrives, bounded in number and in time.
+      if (this.held.length >= MAX_HELD) {
+        this.overflow++;
+        socket.destroy();
+        return;
+      }
       socket.pause();
       this.held.push(socket);
+      const timer = setTimeout(() => {
+        const at = this.held.indexOf(socket);
+        if (at < 0) return;
+        this.held.splice(at, 1);
+        this.preConnectionTimeouts++;
+        socket.destroy();
+      }, HOLD_TIMEOUT_MS);
+      timer.unref();
+      socket.once('close', () => clearTimeout(timer));
       return;
     }
     this.dispatch(socket);
@@ -145,8 +168,10 @@ export class Listener {
         rt.handle(socket, EMPTY);
         return;
       }
-      // The HTTP codec (AUTO) needs the first bytes to tell HTTP/1.1 from HTTP/2.
-      this.inspect(socket, (buf) => this.toChain(socket, chain, buf));
+      // The HTTP codec (AUTO) needs the first bytes to tell HTTP/1.1 from HTTP/2; a client that
+      // sends none is under the connection manager's idle_timeout meanwhile, as in Envoy.
+      const idle = rt instanceof TcpProxy ? 0 : rt.config.idleTimeoutMs;
+      this.inspect(socket, (buf) => this.toChain(socket, chain, buf), idle);
       return;
     }
     this.inspect(socket, (buf, detected, sni) => {
@@ -178,9 +203,15 @@ export class Listener {
    * the tls_inspector and chains that match server names, a TLS connection is read until its
    * ClientHello is complete, for its SNI.
    */
-  private inspect(socket: net.Socket, done: (buf: Buffer, detected: Detected, sni?: string) => void): void {
+  private inspect(
+    socket: net.Socket,
+    done: (buf: Buffer, detected: Detected, sni?: string) => void,
+    idleMs = 0,
+  ): void {
     let buf: Buffer = EMPTY;
-    const timeoutMs = this.config.listenerFiltersTimeoutMs;
+    const filtersMs = this.config.listenerFiltersTimeoutMs;
+    // Without listener filters the wait is the connection manager's idle_timeout when shorter.
+    const timeoutMs = idleMs > 0 && (filtersMs === 0 || idleMs < filtersMs) ? idleMs : filtersMs;
     const continueOnTimeout = this.config.continueOnTimeout;
     const wantsSni =
       this.config.tlsInspector && this.config.filterChains.some((c) => c.match.serverNames.length > 0);
@@ -202,10 +233,11 @@ export class Listener {
     };
     const onEnd = () => finish(detectAtTimeout(buf));
     if (timeoutMs > 0)
-      timer = setTimeout(
-        () => (continueOnTimeout ? finish(detectAtTimeout(buf)) : socket.destroy()),
-        timeoutMs,
-      );
+      timer = setTimeout(() => {
+        if (continueOnTimeout && timeoutMs === filtersMs) return finish(detectAtTimeout(buf));
+        this.preConnectionTimeouts++;
+        socket.destroy();
+      }, timeoutMs);
     socket.on('data', onData);
     socket.on('end', onEnd);
     socket.once('close', () => timer && clearTimeout(timer));

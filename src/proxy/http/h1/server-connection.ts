@@ -1,4 +1,5 @@
 // The HTTP/1.1 downstream codec: request bytes → HttpStream, the stream's response → bytes; keep-alive, tunnels.
+
 import type net from 'node:net';
 import type { Cluster } from '../../cluster/cluster.ts';
 import { connectTunnelUpstream } from '../../cluster/tunnel-upstream.ts';
@@ -14,6 +15,7 @@ import type { StreamManager } from '../stream/stream-api.ts';
 import { sniffTunnel, tunnelMayCarryHttp } from './connect-http.ts';
 import { BodyReader, HeadInfo, headerLines, parseRequestHead } from './parser.ts';
 import { HeldResponseHead } from './response-head.ts';
+import { H1Timeouts } from './timeouts.ts';
 
 const EMPTY = Buffer.alloc(0);
 /** Pipelined bytes held while a response is in progress before the client is paused. */
@@ -32,6 +34,8 @@ export class H1ServerConnection implements DownstreamCodec {
   private readonly remoteAddress: string;
   private readonly info = new HeadInfo();
   private readonly reqReader = new BodyReader();
+  /** idle_timeout, stream_idle_timeout, request_headers_timeout, max_connection_duration. */
+  private readonly timeouts: H1Timeouts;
   private state: ConnState = 'idle';
   /** Bytes received but not yet parsed (partial head, or a pipelined next request). */
   private pending: Buffer = EMPTY;
@@ -51,6 +55,13 @@ export class H1ServerConnection implements DownstreamCodec {
     this.hcm = hcm;
     this.stream = new HttpStream(hcm, this);
     socket.setNoDelay(true);
+    const cfg = hcm.config;
+    this.timeouts = new H1Timeouts(cfg, this.onIdle, this.onHeadersTimeout, () => {
+      hcm.stats.cxMaxDurationReached++;
+      this.drain();
+    });
+    this.timeouts.idle(socket);
+    socket.on('timeout', this.timeouts.fire);
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('error', this.onError);
@@ -93,8 +104,10 @@ export class H1ServerConnection implements DownstreamCodec {
     const outcome = parseRequestHead(buf, head, this.info);
     if (outcome === 'incomplete') {
       this.pending = buf;
+      this.timeouts.headStarted(this.socket);
       return;
     }
+    this.timeouts.headDone(this.socket);
     if (outcome === 'too_large') {
       this.protocolError(431, 'request headers too large');
       return;
@@ -330,6 +343,7 @@ export class H1ServerConnection implements DownstreamCodec {
       return;
     }
     this.state = 'idle';
+    this.timeouts.idle(this.socket);
     this.next();
   }
 
@@ -362,6 +376,7 @@ export class H1ServerConnection implements DownstreamCodec {
     this.pending = EMPTY;
     this.stream.tunnelEstablished(200);
     this.state = 'tunnel';
+    this.timeouts.tunnel(this.socket);
     this.socket.removeListener('data', this.onData);
     this.socket.removeListener('end', this.onEnd);
     sniffTunnel(this.socket, initial, (content, bytes) => {
@@ -427,6 +442,7 @@ export class H1ServerConnection implements DownstreamCodec {
   private beginTunnel(up: net.Socket, downHead: Buffer, upHead: Buffer): void {
     // Route timeouts end with the upgrade (Envoy); the tunnel lives as long as its two ends.
     this.state = 'tunnel';
+    this.timeouts.tunnel(this.socket);
     this.socket.removeListener('data', this.onData);
     this.socket.removeListener('end', this.onEnd);
     this.socket.removeListener('error', this.onError);
@@ -451,7 +467,33 @@ export class H1ServerConnection implements DownstreamCodec {
     // 'close' follows and cleans up.
   };
 
+  /** idle_timeout with no request, or stream_idle_timeout with one: close, or end the request (408). */
+  private readonly onIdle = (): void => {
+    if (this.state === 'closed') return;
+    if (this.state === 'active') {
+      this.closeAfter = true;
+      this.stream.idleTimeout();
+      return;
+    }
+    if (this.pending.length > 0) {
+      this.hcm.stats.rqIdleTimeout++;
+      this.protocolError(408, 'stream timeout');
+      return;
+    }
+    this.hcm.stats.cxIdleTimeout++;
+    this.state = 'closed';
+    this.socket.destroy();
+  };
+
+  /** request_headers_timeout: the head did not arrive in time. */
+  private readonly onHeadersTimeout = (): void => {
+    if (this.state !== 'idle' || this.pending.length === 0) return;
+    this.hcm.stats.rqHeaderTimeout++;
+    this.protocolError(408, 'request headers timeout');
+  };
+
   private readonly onClose = (): void => {
+    this.timeouts.clear();
     this.stream.router.dispose();
     this.hcm.stats.cxActive--;
     this.hcm.connectionClosed(this);

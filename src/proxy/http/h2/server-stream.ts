@@ -58,6 +58,9 @@ export class H2ServerStream implements DownstreamCodec {
     stream.framing = endStream ? 'none' : 'frames';
     h2.on('error', this.onGone);
     h2.on('close', this.onGone);
+    // stream_idle_timeout: no frame on this stream for that long ends it (408, or a reset).
+    if (hcm.config.streamIdleTimeoutMs > 0 && head.method !== 'CONNECT')
+      h2.setTimeout(hcm.config.streamIdleTimeoutMs, () => stream.idleTimeout());
     hcm.stats.rqHttp2++;
     // A CONNECT stream's DATA belongs to the tunnel (spliced once it is up), not to a request body.
     if (!endStream && head.method !== 'CONNECT') {

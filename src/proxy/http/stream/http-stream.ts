@@ -139,6 +139,18 @@ export class HttpStream implements ActiveStream {
     this.localReply(400, detail, 'DPE');
   }
 
+  /**
+   * stream_idle_timeout fired: 408 (flag SI) when no response has started, else a reset; the
+   * upstream attempt is cancelled.
+   */
+  idleTimeout(): void {
+    if (!this.active) return;
+    this.hcm.stats.rqIdleTimeout++;
+    this.requestDone = true;
+    this.router.cancel(true);
+    this.localReply(408, 'stream timeout', 'SI');
+  }
+
   /** The client went away (connection closed or stream reset) before the exchange ended. */
   downstreamReset(): void {
     if (!this.active) return;

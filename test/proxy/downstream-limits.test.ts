@@ -1,0 +1,118 @@
+// Downstream timeouts from the HCM (idle, stream idle, request headers, max connection duration) and HTTP/2 rapid reset, on raw sockets.
+import assert from 'node:assert/strict';
+import http2 from 'node:http2';
+import net from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import type { ProxyCore } from '../../src/proxy/proxy.ts';
+import { type Echo, startHttpEcho } from '../helpers/echo.ts';
+import { coreWith, outboundListener, staticCluster, vhost } from './fixtures.ts';
+
+/** Reads everything until the proxy closes the connection; rejects if it stays open for `limitMs`. */
+function untilClosed(socket: net.Socket, limitMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    socket.on('data', (d) => (out += d.toString('latin1')));
+    socket.on('error', () => {});
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`the proxy kept the connection open for ${limitMs} ms (got ${JSON.stringify(out)})`));
+    }, limitMs);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
+  });
+}
+
+function connect(port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1', () => resolve(s));
+    s.on('error', reject);
+  });
+}
+
+describe('downstream timeouts and HTTP/2 limits', () => {
+  let app: Echo;
+  let core: ProxyCore;
+  let port = 0;
+  before(async () => {
+    app = await startHttpEcho('app');
+    const listener = outboundListener(0);
+    const hcm = (listener.filterChains as { filters: { typedConfig: Record<string, unknown> }[] }[])[0]
+      .filters[0].typedConfig;
+    Object.assign(hcm, {
+      requestHeadersTimeout: { nanos: 300_000_000 },
+      streamIdleTimeout: { nanos: 600_000_000 },
+      commonHttpProtocolOptions: {
+        idleTimeout: { nanos: 400_000_000 },
+        maxConnectionDuration: { seconds: 2 },
+      },
+    });
+    listener.address = { socketAddress: { address: '127.0.0.1', portValue: 0 } };
+    core = await coreWith({
+      listeners: [listener],
+      clusters: [staticCluster('app', [{ port: app.port }])],
+      routes: [
+        {
+          name: 'outbound',
+          virtualHosts: [vhost('app', 80, [{ match: { prefix: '/' }, route: { cluster: 'app' } }])],
+        },
+      ],
+    });
+    port = core.listeners.get('outbound')!.port;
+  });
+  after(async () => {
+    core?.destroy();
+    await app?.close();
+  });
+
+  test('a connection that sends nothing is closed after idle_timeout', async () => {
+    const out = await untilClosed(await connect(port), 10_000);
+    assert.equal(out, '');
+    assert.equal(core.listeners.get('outbound')!.preConnectionTimeouts, 1);
+  });
+
+  test('a head sent slowly gets 408 after request_headers_timeout, however often bytes arrive', async () => {
+    const socket = await connect(port);
+    const drip = setInterval(() => socket.writable && socket.write('X'), 50);
+    socket.write('GET / HTTP/1.1\r\nHost: app\r\nX-Slow: ');
+    try {
+      const out = await untilClosed(socket, 10_000);
+      assert.match(out, /^HTTP\/1\.1 408 Request Timeout\r\n/);
+    } finally {
+      clearInterval(drip);
+    }
+  });
+
+  test('a request whose body stops arriving ends with 408 after stream_idle_timeout', async () => {
+    const socket = await connect(port);
+    socket.write('POST / HTTP/1.1\r\nHost: app\r\nContent-Length: 100\r\n\r\nonly a part');
+    const out = await untilClosed(socket, 10_000);
+    assert.match(out, /HTTP\/1\.1 408 Request Timeout\r\n/);
+  });
+
+  test('HTTP/2: 100 streams reset as soon as opened lose the connection (rapid reset)', async () => {
+    const client = http2.connect(`http://127.0.0.1:${port}`);
+    client.on('error', () => {});
+    const closed = new Promise<void>((resolve) => client.on('close', () => resolve()));
+    for (let i = 0; i < 200 && !client.destroyed && !client.closed; i++) {
+      try {
+        const req = client.request({ ':path': '/', ':authority': 'app' });
+        req.on('error', () => {});
+        req.close(http2.constants.NGHTTP2_CANCEL);
+      } catch {
+        break;
+      }
+      if (i % 20 === 19) await new Promise((r) => setImmediate(r));
+    }
+    const timer = setTimeout(() => client.destroy(), 10_000);
+    await closed;
+    clearTimeout(timer);
+    const resets = core.httpStats.all().reduce((n, s) => n + s.rqTooManyPrematureResets, 0);
+    assert.equal(
+      resets,
+      1,
+      'the session was closed for rapid reset (downstream_rq_too_many_premature_resets)',
+    );
+  });
+});
