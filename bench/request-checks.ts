@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RE2JS } from 're2js';
 import * as after from '../src/proxy/http/h1/parser.ts';
+import { normalizeRequestPath } from '../src/proxy/http/path-normalization.ts';
 import { RequestHead } from '../src/proxy/http/request-head.ts';
+import { SANITIZE_XFCC, xfccValue } from '../src/proxy/http/xfcc.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const flag = process.argv.indexOf('--before');
@@ -68,6 +70,18 @@ function chunkedWith(p: typeof after, reframe: boolean): () => void {
     (reader.start as (f: string, n: number, d: boolean, r?: boolean) => void)('chunked', -1, false, reframe);
     if (reader.read(CHUNKED, 0) !== CHUNKED.length || !reader.done) throw new Error('chunked failed');
     reader.decoded.length = 0;
+  };
+}
+
+/** What the request-hardening hook does per request with Istio's defaults: BASE paths, XFCC sanitised. */
+function hardening(): () => unknown {
+  const head = new RequestHead();
+  after.parseRequestHead(HEAD, head, new after.HeadInfo());
+  const base = { normalizePath: true, mergeSlashes: false, escapedSlashes: 'KEEP_UNCHANGED' } as const;
+  return () => {
+    const r = normalizeRequestPath(head.path, base);
+    const received = head.get('x-forwarded-client-cert');
+    return r.kind === 'path' && xfccValue(received, SANITIZE_XFCC, undefined) === undefined;
   };
 }
 
