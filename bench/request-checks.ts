@@ -119,6 +119,7 @@ const rows = [
     chunkedWith(after, true),
     N / 20,
   ),
+  compare('path normalisation (BASE) and XFCC check, per request (before: none)', () => 0, hardening()),
   compare(
     'route regex on a path (V8 RegExp before, re2js after)',
     () => v8Path.test(path),
