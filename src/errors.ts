@@ -32,7 +32,7 @@ export class WeftError extends Error {
 /** The store cannot be reached or did not take a write (etcd unreachable, no quorum). Nothing was changed. */
 export class StoreUnavailableError extends WeftError {
   constructor(message: string, cause?: unknown) {
-    super('WEFT_STORE_UNAVAILABLE', message, { userError: false, status: 503, cause });
+    super('WEFT_STORE_UNAVAILABLE', message, { status: 503, cause });
   }
 }
 

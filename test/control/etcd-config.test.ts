@@ -1,9 +1,13 @@
 // --store etcd://... and the --etcd-* TLS flags: parsed into endpoints, prefix and files, or refused with WEFT_USAGE.
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseEtcdStore } from '../../src/control/store/etcd-config.ts';
 import { UsageError } from '../../src/errors.ts';
 import { runCli } from '../helpers/cli.ts';
+import { freePort } from '../helpers/etcd-cluster.ts';
 
 test('one or several members, an optional prefix, plain or TLS', () => {
   assert.deepEqual(parseEtcdStore('etcd://10.0.0.1:2379'), {
@@ -45,4 +49,19 @@ test('weft control-plane --store with a bad value exits 1 naming the fix', async
   const tls = await runCli(['control-plane', '--etcd-cacert', '/ca.pem', '--api', '127.0.0.1:0']);
   assert.equal(tls.code, 1);
   assert.match(tls.stderr, /need --store etcd/);
+});
+
+test('weft control-plane on an etcd that does not answer exits 1 saying so, within its bound', async () => {
+  const port = await freePort();
+  const r = await runCli(
+    ['control-plane', '--store', `etcd://127.0.0.1:${port}`, '--api', '127.0.0.1:0', '--xds', '127.0.0.1:0'],
+    {
+      timeoutMs: 30_000,
+    },
+  );
+  assert.equal(r.code, 1);
+  assert.match(
+    r.stderr,
+    new RegExp(`cannot reach etcd at http://127.0.0.1:${port} .*\\[WEFT_STORE_UNAVAILABLE\\]`),
+  );
 });

@@ -5,7 +5,7 @@
 // lets the CA create it locally (or reuses what a file-store run left) and uploads it.
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Etcd3 } from 'etcd3';
+import { type Etcd3, EtcdLockFailedError } from 'etcd3';
 import { logger } from '../../observe/log.ts';
 import { TOKEN_KEY_FILE } from '../ca/bootstrap-token.ts';
 import { CaService, type CaServiceConfig } from '../ca/ca-service.ts';
@@ -30,7 +30,8 @@ async function withLock<T>(client: Etcd3, key: string, work: () => Promise<T>): 
     try {
       await lock.acquire();
     } catch (err) {
-      if (attempt >= LOCK_ATTEMPTS) throw err;
+      // Only a lock held by another replica is waited for; anything else (etcd unreachable) fails.
+      if (!(err instanceof EtcdLockFailedError) || attempt >= LOCK_ATTEMPTS) throw err;
       await new Promise((resolve) => setTimeout(resolve, LOCK_RETRY_MS));
       continue;
     }

@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Etcd3 } from 'etcd3';
+import { StoreUnavailableError } from '../../errors.ts';
 import type { ApiRoute } from '../api/server.ts';
 import type { ControlPlaneAddresses, ControlPlaneParts } from '../control-plane.ts';
 import { connectEtcd, type EtcdConfig } from '../store/etcd-config.ts';
@@ -11,6 +12,9 @@ import { syncCaMaterial } from './ca-sync.ts';
 import { type ClusterStatus, clusterStatusRoute, etcdMembers } from './cluster-status.ts';
 import { EtcdRegistry } from './etcd-registry.ts';
 import { ReplicaSet } from './replicas.ts';
+
+/** How long a starting replica waits for etcd to answer before it gives up. */
+const CONNECT_TIMEOUT_MS = 10_000;
 
 export interface EtcdHaConfig {
   etcd: EtcdConfig;
@@ -37,6 +41,17 @@ export class EtcdHa {
       openStore: async (config) => {
         const client = connectEtcd(this.#config.etcd);
         this.#client = client;
+        try {
+          await client
+            .get(`${prefix}/config/revision`)
+            .options({ deadline: Date.now() + CONNECT_TIMEOUT_MS });
+        } catch (err) {
+          client.close();
+          throw new StoreUnavailableError(
+            `cannot reach etcd at ${this.#config.etcd.endpoints.join(', ')} (${(err as Error).message.split('\n')[0]}): start it, or fix --store and the --etcd-* TLS flags`,
+            err,
+          );
+        }
         await syncCaMaterial(client, prefix, {
           dataDir: config.dataDir,
           trustDomain: config.mesh?.trustDomain,
