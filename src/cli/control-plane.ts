@@ -162,11 +162,11 @@ export function register(program: Command): void {
     )
     .action(async (opts: ControlPlaneOptions) => {
       const config = toConfig(opts);
+      const store = chooseStore({ ...opts, leaseTtlMs: milliseconds('--etcd-lease-ttl', opts.etcdLeaseTtl) });
       // Busy ports and an unusable data directory fail before anything is written there (no new CA).
       await requireFreePort('--api', config.api.host, config.api.port);
       if (config.xds) await requireFreePort('--xds', config.xds.host, config.xds.port);
       requireDataDir('--data-dir', config.dataDir);
-      const store = chooseStore({ ...opts, leaseTtlMs: milliseconds('--etcd-lease-ttl', opts.etcdLeaseTtl) });
       const controlPlane = new ControlPlane(config, store.with(xdsControlPlaneParts()));
       const addresses = await controlPlane.start();
       await store.started(addresses);
