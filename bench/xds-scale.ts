@@ -164,8 +164,8 @@ async function apply(api: string, text: string): Promise<void> {
     throw new Error(`apply answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
 }
 
-/** The services and their WorkloadEntries, in applies of at most 60 resources (etcd's default transaction limit). */
-function resourceBatches(): string[] {
+/** The services and their WorkloadEntries, as one apply (etcd is started with limits that take it). */
+function resources(): string {
   const docs: string[] = [];
   for (let s = 0; s < SERVICES; s++) {
     docs.push(`apiVersion: networking.istio.io/v1
@@ -188,10 +188,11 @@ spec:
   ports: {http: 8080}
 `);
   }
-  const batches: string[] = [];
-  for (let i = 0; i < docs.length; i += 60) batches.push(docs.slice(i, i + 60).join('---\n'));
-  return batches;
+  return docs.join('---\n');
 }
+
+/** etcd limits for one apply of every resource: 2 operations per resource, ~2 KiB each. */
+const ETCD_LIMITS = ['--max-txn-ops=100000', '--max-request-bytes=67108864'];
 
 function virtualService(change: number): string {
   return `apiVersion: networking.istio.io/v1
@@ -259,7 +260,7 @@ async function startReplicas(
   mode: string,
   dir: string,
 ): Promise<{ replicas: Replica[]; etcd?: EtcdCluster }> {
-  const etcd = mode === 'file' ? undefined : await startEtcdCluster(3);
+  const etcd = mode === 'file' ? undefined : await startEtcdCluster(3, { extraArgs: ETCD_LIMITS });
   const count = mode === 'etcd2' ? 2 : 1;
   const replicas: Replica[] = [];
   for (let i = 0; i < count; i++) {
@@ -291,7 +292,9 @@ async function runMode(mode: string): Promise<Row> {
   const clients: Client[] = [];
   const proxies: WeftProcess[] = [];
   try {
-    for (const batch of resourceBatches()) await apply(replicas[0].api, batch);
+    const note = (what: string) => process.stderr.write(`${mode}: ${what}\n`);
+    await apply(replicas[0].api, resources());
+    note('resources applied');
     for (let i = 0; i < CHANGES; i++)
       proxies.push(
         await startWeft(
@@ -319,6 +322,7 @@ async function runMode(mode: string): Promise<Row> {
       clients.push(new Client(replicas[clients.length % replicas.length].xds, clients.length));
       if (clients.length % 50 === 0) await sleep(20);
     }
+    note(`${CLIENTS} clients connecting`);
     await settle(clients);
     const connectS = (performance.now() - started) / 1000;
     const synced = await Promise.all(replicas.map((r) => usage(r.proc.child.pid!)));
@@ -332,6 +336,7 @@ async function runMode(mode: string): Promise<Row> {
       edsBytes += clients.reduce((s, c) => s + c.last.get(TYPE_URL.endpoint)!.bytes, 0) / clients.length;
       await sleep(500);
     }
+    note(`endpoint changes: ${endpoint.map((v) => v.toFixed(0)).join(' ')} ms`);
     const resource: number[] = [];
     for (let i = 0; i < CHANGES; i++) {
       const before = clients.map((c) => c.last.get(TYPE_URL.route)?.version);
@@ -372,7 +377,7 @@ function render(rows: Row[]): string {
   const cpu = os.cpus();
   const ms = (v: number) => `${v.toFixed(0)} ms`;
   return [
-    `Measured ${new Date().toISOString().slice(0, 10)} on ${cpu.length} × ${cpu[0]?.model.trim()}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node.js ${process.version}, etcd ${'3.4'} (Debian); control plane(s), etcd and the clients share the machine. ` +
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${cpu.length} × ${cpu[0]?.model.trim()}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node.js ${process.version}, etcd 3.4 (Debian, \`--max-txn-ops\` and \`--max-request-bytes\` raised so that the resources go in one apply); control plane(s), etcd and the clients share the machine. ` +
       `${SERVICES.toLocaleString('en')} services (ServiceEntry), ${(SERVICES * ENTRIES).toLocaleString('en')} endpoints (WorkloadEntries), ${CLIENTS.toLocaleString('en')} xDS clients: ` +
       "grpc-js ADS streams with a weft sidecar's node metadata on the read-only plaintext xDS port, subscribing to every cluster, endpoint and route as a weft sidecar without a `Sidecar` scope does. " +
       `Endpoint change: a real \`weft proxy\` (registered over mTLS) is killed, \`--registry-grace 1ms\`; time until every client has the new endpoints (EDS). Resource change: an apply of a VirtualService; time until every client ACKed the routes. ${CHANGES} of each per row; p99 is the slowest.`,

@@ -58,7 +58,7 @@ function exited(child: ChildProcess): Promise<void> {
  */
 export async function startEtcdCluster(
   size = 3,
-  options: { timeoutMs?: number; tls?: EtcdTls } = {},
+  options: { timeoutMs?: number; tls?: EtcdTls; extraArgs?: string[] } = {},
 ): Promise<EtcdCluster> {
   const timeoutMs = options.timeoutMs ?? 30_000;
   const { tls } = options;
@@ -98,6 +98,7 @@ export async function startEtcdCluster(
         '--election-timeout=500',
         '--logger=zap',
         '--log-level=error',
+        ...(options.extraArgs ?? []),
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
