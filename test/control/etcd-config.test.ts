@@ -51,13 +51,23 @@ test('weft control-plane --store with a bad value exits 1 naming the fix', async
   assert.match(tls.stderr, /need --store etcd/);
 });
 
-test('weft control-plane on an etcd that does not answer exits 1 saying so, within its bound', async () => {
+test('weft control-plane on an etcd that does not answer exits 1 saying so, within its bound', async (t) => {
   const port = await freePort();
+  const dir = await mkdtemp(join(tmpdir(), 'weft-etcd-down-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
   const r = await runCli(
-    ['control-plane', '--store', `etcd://127.0.0.1:${port}`, '--api', '127.0.0.1:0', '--xds', '127.0.0.1:0'],
-    {
-      timeoutMs: 30_000,
-    },
+    [
+      'control-plane',
+      '--store',
+      `etcd://127.0.0.1:${port}`,
+      '--data-dir',
+      dir,
+      '--api',
+      '127.0.0.1:0',
+      '--xds',
+      '127.0.0.1:0',
+    ],
+    { timeoutMs: 30_000 },
   );
   assert.equal(r.code, 1);
   assert.match(
