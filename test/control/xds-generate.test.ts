@@ -671,6 +671,10 @@ describe('proxyless gRPC', () => {
     assert.equal(hcm.rds.route_config_name, `${GREETER}:50051`);
     assert.deepEqual(hcm.http_filters, [
       {
+        name: 'envoy.filters.http.fault',
+        typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault' },
+      },
+      {
         name: 'envoy.filters.http.router',
         typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' },
       },

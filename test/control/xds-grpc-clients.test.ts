@@ -108,3 +108,44 @@ test('weft sidecars keep string_match whatever user agent they send', () => {
   });
   assert.equal(headerMatchForm(sidecar), 'string_match');
 });
+
+test('a VirtualService fault reaches proxyless gRPC clients as a per-route HTTPFault (gRFC A33)', () => {
+  const vs = virtualService(
+    'greeter',
+    [GREETER],
+    [
+      httpRoute({
+        name: 'abort',
+        fault: {
+          abort: { grpcStatus: 'UNAVAILABLE', percentage: 50 },
+          delay: { fixedDelayMs: 1500, percentage: 10 },
+        },
+        route: [{ host: GREETER, weight: 100 }],
+      }),
+    ],
+  );
+  const snap = {
+    ...snapshot({ services: [service('greeter', [{ number: 50051, name: 'grpc', protocol: 'GRPC' }])] }),
+    virtualServices: [vs],
+    virtualServicesByHost: new Map([[GREETER, [vs]]]),
+  };
+  const warnings: string[] = [];
+  const [generated] = generateRoutes(
+    { snapshot: snap, proxy: C_CORE_PYTHON_151, warn: (_k, m) => warnings.push(m) },
+    [TARGET],
+  );
+  const decoded = decodeResource(TYPE_URL.route, encodeResource(TYPE_URL.route, generated.resource)) as {
+    virtual_hosts: { routes: { typed_per_filter_config?: Record<string, unknown> }[] }[];
+  };
+  assert.deepEqual(decoded.virtual_hosts[0].routes[0].typed_per_filter_config, {
+    'envoy.filters.http.fault': {
+      '@type': 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault',
+      delay: {
+        fixed_delay: { seconds: 1, nanos: 500_000_000 },
+        percentage: { numerator: 100_000, denominator: 'MILLION' },
+      },
+      abort: { grpc_status: 14, percentage: { numerator: 500_000, denominator: 'MILLION' } },
+    },
+  });
+  assert.deepEqual(warnings, []);
+});

@@ -18,6 +18,7 @@ import {
   routesChanged,
   SPLIT,
   TARGET,
+  TESTER_ABORT,
   TESTER_TO_V2,
 } from '../helpers/grpc-xds-scenario.ts';
 import { startWeft } from '../helpers/process.ts';
@@ -40,7 +41,7 @@ function grpcioVersion(): string {
   return probe.stdout.trim();
 }
 
-test("proxyless gRPC with C-core (python3-grpcio): subsets, 80/20, a header route and the VirtualService's delete", async (t) => {
+test("proxyless gRPC with C-core (python3-grpcio): subsets, 80/20, a header route, an injected fault and the VirtualService's delete", async (t) => {
   const version = grpcioVersion();
   const dir = await mkdtemp(join(tmpdir(), 'weft-grpc-xds-python-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
@@ -108,6 +109,12 @@ test("proxyless gRPC with C-core (python3-grpcio): subsets, 80/20, a header rout
   assert.deepEqual(await client.run(200, { 'x-user': 'tester' }), { v2: 200 });
   const others = await client.run(200, { 'x-user': 'someone' });
   assert.ok(others.v1 > 100, `non-testers still mostly reach v1: ${JSON.stringify(others)}`);
+
+  // Fault injection reaches the proxyless client: the tester's calls abort with UNAVAILABLE (14).
+  await apply(api, dir, 'abort', TESTER_ABORT);
+  routes = await routesChanged(api, CLIENT_NODE, routes);
+  assert.deepEqual(await client.run(50, { 'x-user': 'tester' }), { 'error:14': 50 });
+  assert.deepEqual(await client.run(50, { 'x-user': 'someone' }), { v1: 50 });
 
   // Deleting the VirtualService goes back to balancing across both.
   const deleted = await runCli(['delete', 'virtualservice', 'greeter', '--server', api]);

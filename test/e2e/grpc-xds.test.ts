@@ -17,6 +17,7 @@ import {
   mesh,
   routesChanged,
   SPLIT,
+  TESTER_ABORT,
   TESTER_TO_V2,
 } from '../helpers/grpc-xds-scenario.ts';
 import { startWeft } from '../helpers/process.ts';
@@ -26,7 +27,7 @@ const READY =
   /weft control-plane ready: api (http:\/\/127\.0\.0\.1:\d+) xds 127\.0\.0\.1:\d+ xds-plaintext (127\.0\.0\.1:\d+)/;
 const CLIENT_NODE = 'greeter-client~e2e';
 
-test('proxyless gRPC: weights, header match and fallback follow the VirtualService; a NACK shows in proxy-status', async (t) => {
+test('proxyless gRPC: weights, header match, injected faults and fallback follow the VirtualService; a NACK shows in proxy-status', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'weft-grpc-xds-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const controlPlane = await startWeft(
@@ -79,6 +80,12 @@ test('proxyless gRPC: weights, header match and fallback follow the VirtualServi
   assert.deepEqual(await client.run(200, { 'x-user': 'tester' }), { v2: 200 });
   const others = await client.run(200, { 'x-user': 'someone' });
   assert.ok(others.v1 > 100, `non-testers still mostly reach v1: ${JSON.stringify(others)}`);
+
+  // Fault injection reaches the proxyless client: the tester's calls abort with UNAVAILABLE (14).
+  await apply(api, dir, 'abort', TESTER_ABORT);
+  routes = await routesChanged(api, CLIENT_NODE, routes);
+  assert.deepEqual(await client.run(50, { 'x-user': 'tester' }), { 'error:14': 50 });
+  assert.deepEqual(await client.run(50, { 'x-user': 'someone' }), { v1: 50 });
 
   // Deleting the VirtualService goes back to balancing across both.
   const deleted = await runCli(['delete', 'virtualservice', 'greeter', '--server', api]);

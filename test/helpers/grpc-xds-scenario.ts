@@ -206,3 +206,27 @@ export async function apply(api: string, dir: string, name: string, yaml: string
   const result = await runCli(['apply', '-f', file, '--server', api]);
   assert.equal(result.code, 0, `weft apply ${name}: ${result.stderr}`);
 }
+
+/** Testers' calls fail with UNAVAILABLE (gRFC A33 fault injection); everyone else reaches v1. */
+export const TESTER_ABORT = `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: greeter
+spec:
+  hosts: [${HOST}]
+  http:
+  - name: tester
+    match:
+    - headers:
+        x-user:
+          exact: tester
+    fault:
+      abort:
+        grpcStatus: UNAVAILABLE
+        percentage: {value: 100}
+    route:
+    - destination: {host: ${HOST}, subset: v2}
+  - name: others
+    route:
+    - destination: {host: ${HOST}, subset: v1}
+`;

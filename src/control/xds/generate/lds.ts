@@ -167,7 +167,11 @@ export function inboundListener(ctx: GenerateContext): GeneratedResource<Listene
   };
 }
 
-/** A proxyless gRPC client's listener for one target: an API listener pointing at RDS of the same name. */
+/**
+ * A proxyless gRPC client's listener for one target: an API listener pointing at RDS of the same
+ * name. The fault filter comes before the router, as for sidecars, so VirtualService faults apply
+ * (gRFC A33: routes carry them in `typed_per_filter_config`).
+ */
 export function grpcListener(ctx: GenerateContext, name: string): GeneratedResource<Listener> | undefined {
   if (!resolveTarget(ctx, name)) return undefined;
   return {
@@ -178,7 +182,7 @@ export function grpcListener(ctx: GenerateContext, name: string): GeneratedResou
         api_listener: {
           '@type': CONFIG_TYPE.httpConnectionManager,
           rds: { config_source: ADS_CONFIG_SOURCE, route_config_name: name },
-          http_filters: [ROUTER_FILTER],
+          http_filters: [FAULT_FILTER, ROUTER_FILTER],
         },
       },
     },

@@ -407,12 +407,6 @@ export function virtualServiceRoutes(
   const routes: Route[] = [];
   for (const vs of vss) {
     for (const rule of vs.http) {
-      if (rule.fault && flavour === 'grpc') {
-        ctx.warn(
-          `VirtualService/${vs.namespace}/${vs.name}/fault`,
-          `VirtualService ${vs.namespace}/${vs.name}: fault injection is not sent to proxyless gRPC clients; rule ${rule.name || '(unnamed)'} routes without it for them`,
-        );
-      }
       if (flavour === 'grpc' && !rule.route) {
         ctx.warn(
           `VirtualService/${vs.namespace}/${vs.name}/grpc-action`,
@@ -426,7 +420,7 @@ export function virtualServiceRoutes(
         const route = routeWithAction(ctx, vs, rule, match, service, port, flavour);
         const name = [rule.name, match?.name].filter(Boolean).join('.');
         if (name) route.name = name;
-        if (rule.fault && flavour === 'sidecar') {
+        if (rule.fault) {
           route.typed_per_filter_config = { [FAULT_FILTER_NAME]: faultConfig(rule.fault) };
         }
         if (rule.cors && flavour === 'sidecar')
