@@ -46,6 +46,8 @@ export class ProxyTelemetry {
   /** Peer workload headers, decoded once per distinct value. */
   readonly peerMetadata = new PeerMetadataDecoder();
   private readonly rqTime: Family<HistogramSeries>;
+  private readonly upstreamTime: Family<HistogramSeries>;
+  private readonly upstreamTimeByCluster = new Map<string, HistogramSeries>();
   private readonly writers = new Map<string, AccessLogWriter>();
   private readonly exporters = new Map<string, OtlpExporter>();
 
@@ -56,6 +58,12 @@ export class ProxyTelemetry {
       'envoy_http_downstream_rq_time',
       'Request time from the head to the last response byte (ms), per connection manager.',
       ['envoy_http_conn_manager_prefix'],
+      DURATION_BUCKETS_MS,
+    );
+    this.upstreamTime = this.registry.histogram(
+      'envoy_cluster_upstream_rq_time',
+      'Time of the last upstream attempt, from its start to the end of the response (ms), per cluster.',
+      ['envoy_cluster_name'],
       DURATION_BUCKETS_MS,
     );
     const written = this.registry.counter(
@@ -95,6 +103,16 @@ export class ProxyTelemetry {
   /** envoy_http_downstream_rq_time of a connection manager's stat prefix. */
   downstreamRqTime(prefix: string): HistogramSeries {
     return this.rqTime.series([prefix]);
+  }
+
+  /** envoy_cluster_upstream_rq_time of a cluster. */
+  upstreamRqTime(cluster: string): HistogramSeries {
+    let s = this.upstreamTimeByCluster.get(cluster);
+    if (!s) {
+      s = this.upstreamTime.series([cluster]);
+      this.upstreamTimeByCluster.set(cluster, s);
+    }
+    return s;
   }
 
   /** The writer of an access log file, shared by every connection manager that logs to it. */

@@ -107,8 +107,17 @@ test('Prometheus through weft SD: requests by code at the destination, the fault
   );
 });
 
-test('proxied responses count in downstream_rq_xx and in the request time histogram', async () => {
+test('proxied responses count in downstream_rq_xx and in the request time histograms', async () => {
   const body = (await request(reviews.admin, { path: '/stats/prometheus' })).body.toString('utf8');
+  assert.match(
+    body,
+    /envoy_cluster_upstream_rq_time_bucket\{envoy_cluster_name="inbound\|9080\|\|",le="\+Inf"\} [1-9]/,
+  );
+  const source = (await request(client.admin, { path: '/stats/prometheus' })).body.toString('utf8');
+  assert.match(
+    source,
+    /envoy_cluster_upstream_rq_time_count\{envoy_cluster_name="outbound\|9080\|\|reviews\.default\.svc\.cluster\.local"\} [1-9]/,
+  );
   assert.match(
     body,
     /envoy_http_downstream_rq_xx\{envoy_http_conn_manager_prefix="inbound_[^"]+",envoy_response_code_class="2"\} [1-9]/,

@@ -28,6 +28,9 @@ export class RouterFilter implements AttemptOwner {
   /** The host of the last attempt (retries avoid it). */
   private lastHost: Host | null = null;
 
+  /** performance.now() when the last attempt started (envoy_cluster_upstream_rq_time). */
+  attemptStart = 0;
+
   /** The host the last attempt went to (telemetry reads it when the stream completes); null before one. */
   get upstreamHost(): Host | null {
     return this.lastHost;
@@ -176,6 +179,7 @@ export class RouterFilter implements AttemptOwner {
     }
     this.host = host;
     this.lastHost = host;
+    this.attemptStart = performance.now();
     if (cluster.config.protocol === 'http2') {
       this.stream.codec.decodeRequestBody();
       const up = new H2Upstream(this, this.stream);

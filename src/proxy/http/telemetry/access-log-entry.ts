@@ -3,7 +3,7 @@ import type { AccessLogEntry } from '../../../observe/access-log/entry.ts';
 import type { ProxyTelemetry } from '../../../observe/proxy-telemetry.ts';
 import type { AccessLogConfig } from '../access-log-config.ts';
 import type { HttpStream } from '../stream/http-stream.ts';
-import type { RequestState } from './stream-telemetry.ts';
+import { type RequestState, wallTime } from './request-state.ts';
 
 /** Pseudo-headers Envoy's %REQ()% reads from the head's fields. */
 function requestHeader(stream: HttpStream, name: string): string | undefined {
@@ -41,7 +41,7 @@ export function writeAccessLogs(
   const facts = stream.codec.connectionFacts();
   const host = stream.router.upstreamHost;
   const entry: AccessLogEntry = {
-    startTime: st.startWall,
+    startTime: wallTime(st.start),
     protocol: stream.head.protocol,
     requestHeader: (name) => requestHeader(stream, name),
     responseHeader: (name) => header(st.responseHeaders, name),

@@ -1,10 +1,5 @@
 // Telemetry of every HTTP request, written once on the codec-agnostic stream: Istio's metrics, peer metadata, request time, access logs, spans.
-import {
-  type Reporter,
-  type SecurityPolicy,
-  UNKNOWN_WORKLOAD,
-  type WorkloadLabels,
-} from '../../../observe/istio-metrics.ts';
+import { type Reporter, UNKNOWN_WORKLOAD } from '../../../observe/istio-metrics.ts';
 import { encodePeerMetadata, PEER_METADATA_HEADER } from '../../../observe/peer-metadata.ts';
 import type { ProxyTelemetry } from '../../../observe/proxy-telemetry.ts';
 import type { ResponseFlag } from '../../common/response-flags.ts';
@@ -12,25 +7,8 @@ import type { HcmConfig } from '../connection-manager-config.ts';
 import type { StreamHooks } from '../stream/hooks.ts';
 import type { HttpStream } from '../stream/http-stream.ts';
 import { writeAccessLogs } from './access-log-entry.ts';
-import { finishSpan, type SpanState, startSpan } from './tracing.ts';
-
-/** What one stream remembers between its hooks (one object per stream, reused by the next request on it). */
-export interface RequestState {
-  /** Between the request's start and its completion. */
-  begun: boolean;
-  /** performance.now() and Date.now() when the head arrived. */
-  start: number;
-  startWall: number;
-  requestBytes: number;
-  responseBytes: number;
-  /** The other side's workload, once known. */
-  peer: WorkloadLabels;
-  policy: SecurityPolicy;
-  grpcStatus: string;
-  /** The response head as sent (flat list), for %RESP()% in access logs; null for a local reply. */
-  responseHeaders: string[] | null;
-  span: SpanState | undefined;
-}
+import type { RequestState } from './request-state.ts';
+import { finishSpan, startSpan } from './tracing.ts';
 
 const STATE = Symbol('weft.telemetry');
 type WithState = HttpStream & { [STATE]?: RequestState };
@@ -42,7 +20,6 @@ function stateOf(stream: HttpStream): RequestState {
     st = {
       begun: false,
       start: 0,
-      startWall: 0,
       requestBytes: 0,
       responseBytes: 0,
       peer: UNKNOWN_WORKLOAD,
@@ -98,7 +75,6 @@ export class StreamTelemetry implements StreamHooks {
     const st = stateOf(stream);
     st.begun = true;
     st.start = performance.now();
-    st.startWall = Date.now();
     st.requestBytes = 0;
     st.responseBytes = 0;
     st.grpcStatus = '-';
@@ -151,8 +127,12 @@ export class StreamTelemetry implements StreamHooks {
     const st = stateOf(stream);
     if (!st.begun) this.begin(stream);
     st.begun = false;
-    const ms = performance.now() - st.start;
+    const now = performance.now();
+    const ms = now - st.start;
     this.rqTime.observe(ms);
+    const router = stream.router;
+    if (st.responseHeaders !== null && router.upstreamHost !== null && router.cluster !== null && !reset)
+      this.telemetry.upstreamRqTime(router.cluster.name).observe(now - router.attemptStart);
     const code = reset && !stream.responseStarted ? 0 : stream.status;
     const flags = flag ?? '-';
     const t = this.telemetry;

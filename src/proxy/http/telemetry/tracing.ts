@@ -11,17 +11,7 @@ import {
 import { SPAN_KIND } from '../../../observe/tracing/span.ts';
 import type { HttpStream } from '../stream/http-stream.ts';
 import type { TracingConfig } from '../tracing-config.ts';
-import type { RequestState } from './stream-telemetry.ts';
-
-export interface SpanState {
-  config: TracingConfig;
-  traceId: string;
-  spanId: string;
-  parentSpanId: string | undefined;
-  traceState: string | undefined;
-  sampled: boolean;
-  kind: (typeof SPAN_KIND)[keyof typeof SPAN_KIND];
-}
+import { type RequestState, type SpanState, wallTime } from './request-state.ts';
 
 /**
  * Continues the caller's trace (W3C, else B3) or starts one, sampled as the caller decided or,
@@ -60,8 +50,8 @@ export function finishSpan(
   if (!span.sampled || collector === undefined) return;
   const head = stream.head;
   const self = telemetry.istio.self;
-  const endNs = BigInt(Date.now()) * 1_000_000n;
-  const startNs = BigInt(st.startWall) * 1_000_000n;
+  const startNs = BigInt(Math.round(wallTime(st.start) * 1000)) * 1000n;
+  const endNs = BigInt(Math.round(wallTime(performance.now()) * 1000)) * 1000n;
   telemetry.exporter(collector, span.config.serviceName).add({
     traceId: span.traceId,
     spanId: span.spanId,
