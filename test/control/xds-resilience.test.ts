@@ -66,15 +66,15 @@ function routeNamed(rules: HttpRoute[], name: string): Obj {
 }
 
 describe('resilience generation', () => {
-  test('the outbound HCM runs envoy.filters.http.fault before the router', () => {
+  test('the outbound HCM runs envoy.filters.http.fault before the router (after cors, as Istio)', () => {
     const [outbound] = wire(TYPE_URL.listener, generateListeners(ctxFor([]), ['outbound']));
     const hcm = outbound.filter_chains[0].filters[0].typed_config;
     assert.deepEqual(
       hcm.http_filters.map((f: Obj) => f.name),
-      ['envoy.filters.http.fault', 'envoy.filters.http.router'],
+      ['envoy.filters.http.cors', 'envoy.filters.http.fault', 'envoy.filters.http.router'],
     );
     assert.equal(
-      hcm.http_filters[0].typed_config['@type'],
+      hcm.http_filters[1].typed_config['@type'],
       'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault',
     );
   });
