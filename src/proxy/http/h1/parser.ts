@@ -269,12 +269,16 @@ function digits(text: string, from: number, to: number): number {
  * Control bytes a head may not hold anywhere: CR and LF appear only as CRLF line ends (checked
  * line by line) and HTAB only inside header values (names, method and target are checked apart).
  */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control bytes is the point
-const HEAD_CTL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
+const CONTROL = new Uint8Array(256);
+for (let c = 0; c < 32; c++) if (c !== 9 && c !== 10 && c !== 13) CONTROL[c] = 1;
+CONTROL[127] = 1;
 
-/** Why `text` (a whole head without its final CRLFCRLF) is malformed at the byte level, or ''. */
-function headBytesError(text: string, firstLineEnd: number): string {
-  if (HEAD_CTL.test(text)) return 'control character in head';
+/**
+ * Why the head `buf[0..end)` (its text `text`) is malformed at the byte level, or ''. A table
+ * lookup per byte: several times cheaper than a regex over the latin1 string.
+ */
+function headBytesError(buf: Buffer, end: number, text: string, firstLineEnd: number): string {
+  for (let i = 0; i < end; i++) if (CONTROL[buf[i]] === 1) return 'control character in head';
   const lf = text.indexOf('\n');
   if (lf >= 0 && lf !== firstLineEnd + 1) return 'bare LF in head';
   return '';
@@ -361,7 +365,7 @@ export function parseRequestHead(buf: Buffer, head: RequestHead, info: HeadInfo)
   const text = latin1(buf, 0, end - 4);
   let lineEnd = text.indexOf('\r\n');
   if (lineEnd < 0) lineEnd = text.length;
-  info.error = headBytesError(text, lineEnd);
+  info.error = headBytesError(buf, end - 4, text, lineEnd);
   if (info.error !== '') return 'invalid';
   const sp1 = text.indexOf(' ');
   const sp2 = text.lastIndexOf(' ', lineEnd);
@@ -451,7 +455,7 @@ export function parseResponseHead(buf: Buffer, headers: string[], info: HeadInfo
   const text = latin1(buf, 0, end - 4);
   let lineEnd = text.indexOf('\r\n');
   if (lineEnd < 0) lineEnd = text.length;
-  info.error = headBytesError(text, lineEnd);
+  info.error = headBytesError(buf, end - 4, text, lineEnd);
   if (info.error !== '') return 'invalid';
   // HTTP/1.1 200 OK
   if (!text.startsWith('HTTP/1.') || (text.charCodeAt(12) !== 32 && lineEnd > 12)) {
