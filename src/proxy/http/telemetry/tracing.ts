@@ -31,10 +31,24 @@ export function startSpan(stream: HttpStream, config: TracingConfig, reporter: R
     sampled,
     kind: reporter === 'destination' ? SPAN_KIND.server : SPAN_KIND.client,
   };
-  for (const name of PROPAGATION_HEADERS) head.remove(name);
+  dropPropagation(head.headers);
   const out = propagationHeaders(span.traceId, span.spanId, span.parentSpanId, sampled);
   for (let i = 0; i < out.length; i += 2) head.add(out[i], out[i + 1]);
   return span;
+}
+
+const PROPAGATION = new Set(PROPAGATION_HEADERS);
+
+/** Removes the incoming context headers in one pass over the flat header list. */
+function dropPropagation(h: string[]): void {
+  let w = 0;
+  for (let r = 0; r < h.length; r += 2) {
+    if (PROPAGATION.has(h[r])) continue;
+    h[w] = h[r];
+    h[w + 1] = h[r + 1];
+    w += 2;
+  }
+  h.length = w;
 }
 
 /** Exports a sampled span with Istio's attributes (never waits on the collector). */
