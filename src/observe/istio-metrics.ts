@@ -128,7 +128,7 @@ export interface TcpSeries {
 export class Edge {
   private readonly metrics: IstioMetrics;
   private readonly values: string[];
-  /** Outcomes with no flags and no gRPC status, by status code. */
+  /** Outcomes with no flags, by status code × 100 + gRPC status (99 = none).*/
   private readonly byCode = new Map<number, RequestSeries>();
   private readonly byOutcome = new Map<string, RequestSeries>();
   private readonly tcpByFlags = new Map<string, TcpSeries>();
@@ -140,11 +140,14 @@ export class Edge {
 
   /** The series of a request that ended with `code` (0 = no response), `grpc` status and `flags` ('-' = none). */
   request(code: number, grpc = '-', flags = '-'): RequestSeries {
-    if (grpc === '-' && flags === '-') {
-      let s = this.byCode.get(code);
+    // Common outcomes (no flags; no gRPC status or a standard one, 0-16) are keyed by a number.
+    const status = grpc === '-' ? 99 : grpc.length <= 2 ? Number(grpc) : Number.NaN;
+    if (flags === '-' && status >= 0 && status <= 99) {
+      const key = code * 100 + status;
+      let s = this.byCode.get(key);
       if (!s) {
         s = this.metrics.requestSeries([...this.values, String(code), grpc, flags]);
-        this.byCode.set(code, s);
+        this.byCode.set(key, s);
       }
       return s;
     }

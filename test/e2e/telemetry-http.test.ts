@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
 import { type Echo, startHttpEcho } from '../helpers/echo.ts';
+import { grpcEchoClient, type Message, startGrpcEcho } from '../helpers/echo-grpc.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { request } from '../helpers/http-client.ts';
 import { type Prometheus, startPrometheus } from '../helpers/prometheus.ts';
@@ -25,7 +27,18 @@ before(async () => {
   mesh = await startMesh();
   const app = await startHttpEcho('reviews');
   const clientApp = await startHttpEcho('productpage');
-  apps.push(app, clientApp);
+  const greeter = await startGrpcEcho('greeter');
+  apps.push(app, clientApp, greeter);
+  await mesh.sidecar([
+    '--service',
+    'greeter',
+    '--app-port',
+    String(greeter.port),
+    '--service-port',
+    '50051',
+    '--protocol',
+    'grpc',
+  ]);
   [reviews, client] = await Promise.all([
     mesh.sidecar([
       '--service',
@@ -178,4 +191,42 @@ spec:
     30_000,
     300,
   );
+});
+
+test('gRPC calls count with request_protocol grpc and their grpc_response_status', async () => {
+  const c = grpcEchoClient(`127.0.0.1:${client.outbound}`, 'greeter:50051');
+  const unary = (m: Message) =>
+    new Promise<grpc.ServiceError | null>((resolve) =>
+      (c.Unary as unknown as (m: Message, cb: grpc.requestCallback<Message>) => void)(m, (e) => resolve(e)),
+    );
+  try {
+    await eventually(async () => assert.equal(await unary({ id: 0 }), null), 30_000);
+    for (let i = 1; i <= 3; i++) assert.equal(await unary({ id: i }), null);
+    assert.equal((await unary({ fail: true, id: 9 }))?.code, grpc.status.NOT_FOUND);
+  } finally {
+    c.close();
+  }
+  const body = (await request(client.admin, { path: '/stats/prometheus' })).body.toString('utf8');
+  const count = (status: string) =>
+    Number(
+      body
+        .split('\n')
+        .find(
+          (l) =>
+            l.startsWith('istio_requests_total{reporter="source"') &&
+            l.includes('destination_service_name="greeter"') &&
+            l.includes('request_protocol="grpc"') &&
+            l.includes(`grpc_response_status="${status}"`),
+        )
+        ?.split(' ')
+        .pop() ?? 0,
+    );
+  assert.ok(
+    count('0') >= 4,
+    body
+      .split('\n')
+      .filter((l) => l.includes('greeter'))
+      .join('\n'),
+  );
+  assert.equal(count('5'), 1);
 });

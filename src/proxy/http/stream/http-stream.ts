@@ -237,6 +237,8 @@ export class HttpStream implements ActiveStream {
   }
 
   encodeTrailers(trailers: string[]): void {
+    const hooks = this.hcm.hooks;
+    for (let i = 0; i < hooks.length; i++) hooks[i].responseTrailers?.(this, trailers);
     this.codec.encodeTrailers(trailers);
   }
 

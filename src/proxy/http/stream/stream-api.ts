@@ -78,6 +78,8 @@ export interface StreamHooks {
   responseHeaders?(stream: ActiveStream, status: number, headers: string[]): void;
   /** Response body bytes written to the client. */
   responseData?(stream: ActiveStream, bytes: number): void;
+  /** Response trailers (flat list) about to be written (gRPC's `grpc-status` travels here). */
+  responseTrailers?(stream: ActiveStream, trailers: string[]): void;
   /**
    * The stream ended: `reset` false when the response completed (a local reply included), true when
    * it was cut (client gone, upstream reset mid-response, timeout after the head). `flag` is the

@@ -119,6 +119,11 @@ export class StreamTelemetry implements StreamHooks {
     }
   }
 
+  responseTrailers(stream: HttpStream, trailers: string[]): void {
+    for (let i = 0; i < trailers.length; i += 2)
+      if (trailers[i] === 'grpc-status') stateOf(stream).grpcStatus = trailers[i + 1];
+  }
+
   responseData(stream: HttpStream, bytes: number): void {
     stateOf(stream).responseBytes += bytes;
   }
