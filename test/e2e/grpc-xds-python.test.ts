@@ -121,6 +121,5 @@ test("proxyless gRPC with C-core (python3-grpcio): subsets, 80/20, a header rout
   assert.equal(deleted.code, 0, deleted.stderr);
   await routesChanged(api, CLIENT_NODE, routes);
   const balanced = await client.run(1000);
-  await client.close();
   assert.ok(balanced.v1 >= 350 && balanced.v2 >= 350, `balanced: ${JSON.stringify(balanced)}`);
 });
