@@ -13,6 +13,7 @@ import { generateWorkloadKey } from '../../src/identity/workload-key.ts';
 import { setLogLevel } from '../../src/observe/log.ts';
 import { GrpcBidiCall, type GrpcCallEnd } from '../../src/proxy/xds-client/grpc-call.ts';
 import { TYPE_URL } from '../../src/xds/type-urls.ts';
+import { openssl } from '../e2e/mtls-mesh.ts';
 import { AdsTestClient, sidecarNode } from '../helpers/grpc-ads-client.ts';
 
 setLogLevel('silent');
@@ -180,6 +181,20 @@ describe('the xDS control channel', () => {
     } finally {
       rogue.forceShutdown();
     }
+  });
+
+  test('openssl s_client without a client certificate: the server is the control plane, the handshake is refused', async () => {
+    // -ign_eof keeps reading after the input, so the server's alert (sent once it has checked
+    // the client's empty certificate list) is seen.
+    const { output } = await openssl(
+      ['s_client', '-connect', xds, '-alpn', 'h2', '-showcerts', '-ign_eof'],
+      'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n',
+    );
+    assert.match(output, /alert certificate required/, output);
+    const pem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(output)?.[0];
+    assert.ok(pem, 'the server sent its certificate');
+    const text = await openssl(['x509', '-noout', '-ext', 'subjectAltName'], pem);
+    assert.match(text.output, new RegExp(`URI:${CP_ID}`));
   });
 
   test("no bootstrap token is minted for the control plane's identity", () => {
