@@ -34,6 +34,8 @@ interface Local {
   workload: Workload;
   /** Mod revision of our last successful put (undefined until it succeeded). */
   modRevision?: string;
+  /** The put in flight, if any (settles, never rejects). */
+  putting?: Promise<void>;
   removal?: NodeJS.Timeout;
 }
 
@@ -171,7 +173,7 @@ export class EtcdRegistry implements WorkloadRegistry {
     const local = this.#local.get(uid);
     if (!local || this.#closed) return;
     const value: Registration = { replica: this.#replicaId, workload: local.workload };
-    this.#client
+    local.putting = this.#client
       .put(this.#key(uid))
       .value(JSON.stringify(value))
       .exec()
@@ -195,6 +197,14 @@ export class EtcdRegistry implements WorkloadRegistry {
   #remove(uid: string): void {
     const local = this.#local.get(uid);
     if (!local || this.#closed) return;
+    // A put still in flight would land after a delete: let it finish, then compare against it.
+    if (local.modRevision === undefined && local.putting && !this.#unsynced.has(uid)) {
+      void local.putting.then(() => {
+        if (this.#local.get(uid) === local) this.#remove(uid);
+      });
+      return;
+    }
+    this.#unsynced.delete(uid);
     const key = this.#key(uid);
     const done = (deleted: boolean) => {
       if (this.#local.get(uid) !== local) return; // re-joined meanwhile

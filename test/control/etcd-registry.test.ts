@@ -1,0 +1,113 @@
+// EtcdRegistry against a real etcd member: registrations shared by replicas, taken over on reconnect, pruned by the leader.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { Etcd3 } from 'etcd3';
+import { EtcdRegistry } from '../../src/control/ha/etcd-registry.ts';
+import type { Workload } from '../../src/model/types.ts';
+import { setLogLevel } from '../../src/observe/log.ts';
+import { type EtcdCluster, startEtcdCluster } from '../helpers/etcd-cluster.ts';
+import { eventuallyTrue } from '../helpers/eventually.ts';
+
+setLogLevel('silent');
+
+let etcd: EtcdCluster;
+let client: Etcd3;
+let prefixes = 0;
+
+before(async () => {
+  etcd = await startEtcdCluster(1);
+  client = new Etcd3({ hosts: etcd.members.map((m) => m.clientUrl) });
+});
+after(async () => {
+  client.close();
+  await etcd.stop();
+});
+
+function workload(uid: string): Workload {
+  return {
+    uid,
+    name: uid,
+    namespace: 'default',
+    address: '10.0.0.1',
+    labels: { app: 'reviews' },
+    serviceAccount: 'reviews',
+    ports: { http: 8080 },
+    weight: 1,
+    sidecar: { inboundPort: 15006 },
+    health: 'HEALTHY',
+    source: 'proxy',
+  };
+}
+
+async function replicas(graceMs: number): Promise<[EtcdRegistry, EtcdRegistry, string]> {
+  const prefix = `/test-${++prefixes}`;
+  const a = await EtcdRegistry.open({ client, prefix, replicaId: 'a', graceMs });
+  const b = await EtcdRegistry.open({ client, prefix, replicaId: 'b', graceMs });
+  return [a, b, prefix];
+}
+
+const uids = (r: EtcdRegistry) => r.list().map((w) => w.uid);
+
+test('a join on one replica is listed by the other; the grace period ends it on both', async (t) => {
+  const [a, b] = await replicas(200);
+  t.after(() => {
+    a.close();
+    b.close();
+  });
+  let changes = 0;
+  b.onChange(() => changes++);
+  a.join(workload('proxy~1'));
+  assert.deepEqual(uids(a), ['proxy~1'], 'at once on the replica that serves it');
+  await eventuallyTrue('replica b to list proxy~1', () => uids(b).length === 1, 5000, 20);
+  assert.equal(changes, 1);
+  a.leave('proxy~1');
+  assert.deepEqual(uids(a), ['proxy~1'], 'still listed during the grace period');
+  await eventuallyTrue('both to drop proxy~1', () => uids(a).length === 0 && uids(b).length === 0, 5000, 20);
+});
+
+test('a proxy that reconnects to another replica stays registered when the first one’s grace period ends', async (t) => {
+  const [a, b] = await replicas(200);
+  t.after(() => {
+    a.close();
+    b.close();
+  });
+  a.join(workload('proxy~2'));
+  await eventuallyTrue('b to see proxy~2', () => uids(b).length === 1, 5000, 20);
+  a.leave('proxy~2');
+  b.join(workload('proxy~2'));
+  await new Promise((r) => setTimeout(r, 600));
+  assert.deepEqual(uids(a), ['proxy~2']);
+  assert.deepEqual(uids(b), ['proxy~2']);
+});
+
+test('a join and a leave faster than the put leave no registration behind', async (t) => {
+  const [a, b, prefix] = await replicas(1);
+  t.after(() => {
+    a.close();
+    b.close();
+  });
+  for (let i = 0; i < 20; i++) {
+    a.join(workload(`proxy~fast-${i}`));
+    a.leave(`proxy~fast-${i}`);
+  }
+  await eventuallyTrue(
+    'every registration to be gone from etcd',
+    async () => (await client.getAll().prefix(`${prefix}/registry/`).keys()).length === 0,
+    5000,
+    50,
+  );
+  assert.deepEqual(uids(a), []);
+});
+
+test('the leader prunes a registration whose replica is gone, once a grace period passed', async (t) => {
+  const [a, b] = await replicas(10_000);
+  t.after(() => b.close());
+  a.join(workload('proxy~3'));
+  await eventuallyTrue('b to see proxy~3', () => uids(b).length === 1, 5000, 20);
+  a.close(); // replica a dies; its registration stays for its proxy to come back elsewhere
+  const live = new Set(['b']);
+  assert.equal(await b.pruneOrphans(live, 1_000), 0, 'first seen orphaned');
+  assert.equal(await b.pruneOrphans(live, 5_000), 0, 'within the grace period');
+  assert.equal(await b.pruneOrphans(live, 11_001), 1, 'after it');
+  await eventuallyTrue('b to drop proxy~3', () => uids(b).length === 0, 5000, 20);
+});
