@@ -222,10 +222,14 @@ async function settle(clients: Client[], quietMs = 2000, timeoutMs = 900_000): P
     }
     if (complete && performance.now() - latest > quietMs) return;
     if (Date.now() > deadline) throw new Error('clients did not settle');
-    if (process.env.BENCH_DEBUG)
-      process.stderr.write(
-        `settle: ${clients.map((c) => [...c.last.keys()].map((k) => k.split('.').at(-1)).join('+')).join(' ')}\n`,
-      );
+    if (process.env.BENCH_DEBUG) {
+      const counts = new Map<string, number>();
+      for (const c of clients) for (const k of c.last.keys()) counts.set(k, (counts.get(k) ?? 0) + 1);
+      process.stderr.write(`settle: ${JSON.stringify(Object.fromEntries(counts))}\n`);
+    }
+    process.stderr.write(
+      `settle: ${clients.map((c) => [...c.last.keys()].map((k) => k.split('.').at(-1)).join('+')).join(' ')}\n`,
+    );
     await sleep(200);
   }
 }
