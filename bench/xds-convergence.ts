@@ -19,8 +19,10 @@ import {
   rssMiB,
   SimulatedSidecar,
   settle,
+  sidecarCredentials,
   sleep,
   startControlPlane,
+  THIS_ROOT,
 } from './lib/ads-sim.ts';
 
 const { values: args } = parseArgs({
@@ -103,6 +105,7 @@ async function main(): Promise<void> {
   const clients: SimulatedSidecar[] = [];
   const rows: Row[] = [];
   try {
+    const credentials = await sidecarCredentials(THIS_ROOT, join(dir, 'data'));
     await sleep(500);
     const baseRss = await rssMiB(cp.pid);
     let previousRss = baseRss;
@@ -110,7 +113,9 @@ async function main(): Promise<void> {
     for (const target of CLIENT_STEPS) {
       const started = performance.now();
       while (clients.length < target) {
-        clients.push(new SimulatedSidecar(cp.xds, clients.length, `svc-${clients.length % SERVICES}`));
+        clients.push(
+          new SimulatedSidecar(cp.xds, clients.length, `svc-${clients.length % SERVICES}`, credentials),
+        );
         if (clients.length % 50 === 0) await sleep(20);
       }
       await settle(clients);

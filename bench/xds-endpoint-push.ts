@@ -21,7 +21,9 @@ import {
   percentile,
   rssMiB,
   SimulatedSidecar,
+  servesMtls,
   settle,
+  sidecarCredentials,
   sleep,
   startControlPlane,
 } from './lib/ads-sim.ts';
@@ -93,7 +95,14 @@ interface Sample {
   leaveCost: string;
 }
 
-async function measureRoot(root: string): Promise<{ samples: Sample[]; connectSeconds: number }> {
+interface RootResult {
+  samples: Sample[];
+  connectSeconds: number;
+  /** Control-plane RSS once every client is connected, MiB. */
+  rss: number;
+}
+
+async function measureRoot(root: string): Promise<RootResult> {
   const dir = await mkdtemp(join(os.tmpdir(), 'weft-bench-eds-'));
   const cp = await startControlPlane({
     root,
@@ -104,6 +113,7 @@ async function measureRoot(root: string): Promise<{ samples: Sample[]; connectSe
   });
   const clients: SimulatedSidecar[] = [];
   try {
+    const credentials = await sidecarCredentials(root, join(dir, 'data'));
     const started = performance.now();
     // In waves, each settled before the next: every client of a new service is a full push round,
     // so connecting N sidecars of N services at once queues N² of pushes to clients this process
@@ -111,18 +121,21 @@ async function measureRoot(root: string): Promise<{ samples: Sample[]; connectSe
     while (clients.length < CLIENTS) {
       const wave = Math.min(CLIENTS, clients.length + WAVE);
       while (clients.length < wave)
-        clients.push(new SimulatedSidecar(cp.xds, clients.length, `svc-${clients.length % SERVICES}`));
+        clients.push(
+          new SimulatedSidecar(cp.xds, clients.length, `svc-${clients.length % SERVICES}`, credentials),
+        );
       await settle(clients, 500, 600_000);
     }
     const connectSeconds = (performance.now() - started) / 1000;
+    const rss = await rssMiB(cp.pid);
     process.stdout.write(
-      `${root}: connected in ${connectSeconds.toFixed(1)} s, control plane RSS ${(await rssMiB(cp.pid)).toFixed(0)} MiB\n`,
+      `${root}: connected in ${connectSeconds.toFixed(1)} s, control plane RSS ${rss.toFixed(0)} MiB\n`,
     );
     const samples: Sample[] = [];
     for (let i = 0; i < CHANGES; i++) {
       const stats0 = await pushStats(cp);
       const t0 = performance.now();
-      const replica = new SimulatedSidecar(cp.xds, CLIENTS + i, `svc-${i % SERVICES}`);
+      const replica = new SimulatedSidecar(cp.xds, CLIENTS + i, `svc-${i % SERVICES}`, credentials);
       const join = await edsReached(clients, t0);
       await sleep(300);
       const stats1 = await pushStats(cp);
@@ -138,7 +151,7 @@ async function measureRoot(root: string): Promise<{ samples: Sample[]; connectSe
       });
       process.stdout.write(`${root}: join ${join.toFixed(0)} ms, leave ${leave.toFixed(0)} ms\n`);
     }
-    return { samples, connectSeconds };
+    return { samples, connectSeconds, rss };
   } finally {
     for (const c of clients) c.close();
     await cp.stop();
@@ -152,14 +165,14 @@ function summary(times: number[]): string {
 }
 
 async function main(): Promise<void> {
-  const results = new Map<string, { samples: Sample[]; connect: number[] }>(
-    ROOTS.map((r) => [r, { samples: [], connect: [] }]),
-  );
+  const results = new Map<string, Totals>(ROOTS.map((r) => [r, { samples: [], connect: [], rss: [] }]));
   for (let run = 0; run < RUNS; run++)
     for (const root of ROOTS) {
-      const { samples, connectSeconds } = await measureRoot(root);
-      results.get(root)!.samples.push(...samples);
-      results.get(root)!.connect.push(connectSeconds);
+      const { samples, connectSeconds, rss } = await measureRoot(root);
+      const totals = results.get(root)!;
+      totals.samples.push(...samples);
+      totals.connect.push(connectSeconds);
+      totals.rss.push(rss);
     }
   const table = render(results);
   process.stdout.write(`\n${table}\n`);
@@ -167,16 +180,26 @@ async function main(): Promise<void> {
 }
 
 function label(root: string, i: number): string {
-  return ROOTS.length > 1 ? `${String.fromCharCode(65 + i)}: ${root}` : root;
+  const transport = servesMtls(root) ? 'xDS over mTLS' : 'xDS in plaintext';
+  return `${ROOTS.length > 1 ? `${String.fromCharCode(65 + i)}: ` : ''}${root} (${transport})`;
 }
 
-function render(results: Map<string, { samples: Sample[]; connect: number[] }>): string {
+/** Everything measured of one root over all runs. */
+interface Totals {
+  samples: Sample[];
+  connect: number[];
+  rss: number[];
+}
+
+const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+
+function render(results: Map<string, Totals>): string {
   const cpu = os.cpus();
   const rows = [...results].map(([root, r], i) => {
     const costs = new Set(r.samples.map((s) => `join: ${s.joinCost}; leave: ${s.leaveCost}`));
     return (
       `| ${label(root, i)} | ${summary(r.samples.map((s) => s.join))} | ${summary(r.samples.map((s) => s.leave))} | ` +
-      `${(r.connect.reduce((a, b) => a + b, 0) / r.connect.length).toFixed(1)} s | ${[...costs].join('<br>')} |`
+      `${mean(r.connect).toFixed(1)} s | ${mean(r.rss).toFixed(0)} MiB | ${[...costs].join('<br>')} |`
     );
   });
   return [
@@ -187,8 +210,8 @@ function render(results: Map<string, { samples: Sample[]; connect: number[] }>):
       'connects (join) or disconnects (leave, `--registry-grace 1ms`); time from its connect or disconnect until ' +
       `the last other client ACKed new endpoints; ${CHANGES * RUNS} joins and leaves per row, roots in turns.`,
     '',
-    '| control plane | join p50 | join max | leave p50 | leave max | connect + settle | cost of each join and leave (`GET /api/v1/debug/push`) |',
-    '|---|---|---|---|---|---|---|',
+    '| control plane | join p50 | join max | leave p50 | leave max | connect + settle | control-plane RSS | cost of each join and leave (`GET /api/v1/debug/push`) |',
+    '|---|---|---|---|---|---|---|---|',
     ...rows,
     '',
     'Reproduce: `node bench/xds-endpoint-push.ts --roots .,DIR` with DIR a `git worktree` of the commit to compare.',

@@ -1,8 +1,11 @@
 // Simulated weft sidecars (grpc-js ADS streams that subscribe and ACK like Envoy) and a `weft control-plane` child, for the xDS benchmarks.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { CaService } from '../../src/control/ca/ca-service.ts';
+import { generateWorkloadKey } from '../../src/identity/workload-key.ts';
 import {
   adsService,
   type DiscoveryRequestMessage,
@@ -11,6 +14,36 @@ import {
 import { decodeResource } from '../../src/xds/protos.ts';
 import { jsonToStruct } from '../../src/xds/struct.ts';
 import { TYPE_URL } from '../../src/xds/type-urls.ts';
+
+/** Every simulated sidecar runs as this service account of `default` (one certificate for all). */
+const BENCH_SERVICE_ACCOUNT = 'bench';
+
+/** Whether the control plane of the checkout `root` serves xDS over mutual TLS. */
+export function servesMtls(root: string): boolean {
+  return existsSync(join(root, 'src/control/xds/xds-credentials.ts'));
+}
+
+/**
+ * How the simulated sidecars reach the control plane of `root`: over mutual TLS with a workload
+ * certificate its CA (in `dataDir`) issues for ns/default/sa/bench, when that checkout serves xDS
+ * over mTLS (it has src/control/xds/xds-credentials.ts); in plaintext for older checkouts.
+ */
+export async function sidecarCredentials(root: string, dataDir: string): Promise<grpc.ChannelCredentials> {
+  if (!servesMtls(root)) return grpc.credentials.createInsecure();
+  const ca = await CaService.open({ dataDir });
+  const key = await generateWorkloadKey();
+  const issued = await ca.authority.sign(key.csrPem, {
+    namespace: 'default',
+    serviceAccount: BENCH_SERVICE_ACCOUNT,
+  });
+  return grpc.credentials.createSsl(
+    Buffer.from(ca.trustBundle()),
+    Buffer.from(key.keyPem),
+    Buffer.from(issued.certificateChainPem),
+    // The bench trusts the control plane it started; the server's SPIFFE ID is not checked.
+    { checkServerIdentity: () => undefined },
+  );
+}
 
 const AdsClient = grpc.makeGenericClientConstructor(adsService, 'AggregatedDiscoveryService');
 
@@ -30,8 +63,13 @@ export class SimulatedSidecar {
   #edsVersion = '';
 
   /** `index` picks the node id and address (10.x.y.z); `service` the service it is a sidecar of. */
-  constructor(address: string, index: number, service: string) {
-    this.#client = new AdsClient(address, grpc.credentials.createInsecure(), {
+  constructor(
+    address: string,
+    index: number,
+    service: string,
+    credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+  ) {
+    this.#client = new AdsClient(address, credentials, {
       'grpc.use_local_subchannel_pool': 1,
     });
     const methods = this.#client as unknown as Record<string, () => AdsCall>;
@@ -45,6 +83,7 @@ export class SimulatedSidecar {
         metadata: jsonToStruct({
           WEFT_SIDECAR: 'true',
           NAMESPACE: 'default',
+          SERVICE_ACCOUNT: BENCH_SERVICE_ACCOUNT,
           LABELS: { app: service, version: 'v1' },
           INSTANCE_IPS: [`10.${(index >> 16) & 255}.${(index >> 8) & 255}.${index & 255}`],
           WEFT_SERVICE: service,
@@ -121,7 +160,7 @@ export interface ControlPlaneOptions {
   extraArgs?: string[];
 }
 
-const THIS_ROOT = new URL('../../', import.meta.url).pathname;
+export const THIS_ROOT = new URL('../../', import.meta.url).pathname;
 
 export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlaneProcess> {
   const { dataDir } = options;
