@@ -154,7 +154,8 @@ test('replicas on etcd: apply on one, serve on the other; an etcd member and the
     );
     const movedMs = Date.now() - killedAt;
     t.diagnostic(`leadership moved ${movedMs} ms after the leader was killed (lease ${LEASE_TTL_S} s)`);
-    assert.ok(movedMs < LEASE_TTL_S * 1000 + 4000, `leadership took ${movedMs} ms to move`);
+    // Measured: 1.7-2.3 s with the 2 s lease; the bound leaves room for a loaded machine.
+    assert.ok(movedMs < LEASE_TTL_S * 1000 + 10_000, `leadership took ${movedMs} ms to move`);
     await eventuallyTrue(
       'the client sidecar to fail over to the remaining replica',
       async () => (await connectedProxies(second)) === 2,
