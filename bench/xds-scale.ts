@@ -227,9 +227,6 @@ async function settle(clients: Client[], quietMs = 2000, timeoutMs = 900_000): P
       for (const c of clients) for (const k of c.last.keys()) counts.set(k, (counts.get(k) ?? 0) + 1);
       process.stderr.write(`settle: ${JSON.stringify(Object.fromEntries(counts))}\n`);
     }
-    process.stderr.write(
-      `settle: ${clients.map((c) => [...c.last.keys()].map((k) => k.split('.').at(-1)).join('+')).join(' ')}\n`,
-    );
     await sleep(200);
   }
 }
