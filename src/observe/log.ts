@@ -1,4 +1,5 @@
 // Logging for every weft process: one pino logger; readable lines on a terminal, JSON lines otherwise.
+import { writeSync } from 'node:fs';
 import { type Logger, pino } from 'pino';
 import { environment } from '../env.ts';
 
@@ -52,21 +53,45 @@ export function isLogFormat(value: string | undefined): value is LogFormat {
   return (LOG_FORMATS as readonly (string | undefined)[]).includes(value);
 }
 
-const stderr = pino.destination(2);
+/** The format in force: `--log-format` can change it after loggers exist (the CLI sets it after parsing flags). */
+let format: LogFormat = isLogFormat(environment.logFormat)
+  ? environment.logFormat
+  : process.stderr.isTTY
+    ? 'text'
+    : 'json';
 
-/** Where pino writes: the format can change after loggers exist (the CLI sets it after parsing flags). */
-const sink = {
-  format: (isLogFormat(environment.logFormat)
-    ? environment.logFormat
-    : process.stderr.isTTY
-      ? 'text'
-      : 'json') as LogFormat,
+/** Set once stderr is gone (EPIPE, EBADF): later lines are dropped, so a closed pipe never blocks a shutdown. */
+let stderrGone = false;
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/** Writes all of `text` to fd 2; a full pipe is retried for up to ~100 ms, then the line is dropped. */
+function writeStderr(text: string): void {
+  if (stderrGone) return;
+  const bytes = Buffer.from(text);
+  let offset = 0;
+  let retries = 0;
+  while (offset < bytes.length) {
+    try {
+      offset += writeSync(2, bytes, offset);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EAGAIN' && retries++ < 100) {
+        Atomics.wait(pause, 0, 0, 1);
+        continue;
+      }
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') stderrGone = true;
+      return;
+    }
+  }
+}
+
+/** pino's destination: each JSON line as it is, or as a readable line. */
+const destination = {
   write(line: string): void {
-    stderr.write(sink.format === 'json' ? line : textLine(line));
+    writeStderr(format === 'json' ? line : textLine(line));
   },
 };
 
-let root: Logger = pino({ level: environment.logLevel ?? 'info', base: { pid: process.pid } }, sink);
+let root: Logger = pino({ level: environment.logLevel ?? 'info', base: { pid: process.pid } }, destination);
 
 /** Replace the process logger's level (called once by the CLI after parsing flags). */
 export function setLogLevel(level: string): void {
@@ -74,13 +99,13 @@ export function setLogLevel(level: string): void {
 }
 
 /** Choose the log format (`--log-format`); without it: text on a terminal, JSON otherwise. */
-export function setLogFormat(format: LogFormat): void {
-  sink.format = format;
+export function setLogFormat(next: LogFormat): void {
+  format = next;
 }
 
 /** The format in force, so a command can hand it to the processes it starts. */
 export function logFormat(): LogFormat {
-  return sink.format;
+  return format;
 }
 
 /** The process-wide logger, or a child with fixed fields such as `{ component: 'xds' }`. */
