@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { Listener, type ListenerDeps } from '../../src/proxy/listener/listener.ts';
 import type { ProxyCore } from '../../src/proxy/proxy.ts';
 import { type Echo, startHttpEcho } from '../helpers/echo.ts';
 import { coreWith, outboundListener, staticCluster, vhost } from './fixtures.ts';
@@ -115,4 +116,17 @@ describe('downstream timeouts and HTTP/2 limits', () => {
       'the session was closed for rapid reset (downstream_rq_too_many_premature_resets)',
     );
   });
+});
+
+test('connections that arrive before the first listener config are held, bounded in number and time', async (t) => {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => server.close());
+  const listener = new Listener(server, {} as ListenerDeps, { maxHeld: 2, holdTimeoutMs: 300 });
+  const port = (server.address() as net.AddressInfo).port;
+  const sockets = await Promise.all([connect(port), connect(port), connect(port)]);
+  const closed = await Promise.all(sockets.map((s) => untilClosed(s, 10_000)));
+  assert.deepEqual(closed, ['', '', '']);
+  assert.equal(listener.overflow, 1, 'the third was refused at once');
+  assert.equal(listener.preConnectionTimeouts, 2, 'the first two were closed after the hold time');
 });

@@ -56,9 +56,16 @@ export class Listener {
   /** Connections refused because too many were held before the first config (downstream_cx_overflow). */
   overflow = 0;
 
-  constructor(server: net.Server, deps: ListenerDeps) {
+  /** Bounds on connections held before the first config (defaults MAX_HELD, HOLD_TIMEOUT_MS). */
+  private readonly holding: { maxHeld: number; holdTimeoutMs: number };
+
+  constructor(server: net.Server, deps: ListenerDeps, holding: Partial<Listener['holding']> = {}) {
     this.server = server;
     this.deps = deps;
+    this.holding = {
+      maxHeld: holding.maxHeld ?? MAX_HELD,
+      holdTimeoutMs: holding.holdTimeoutMs ?? HOLD_TIMEOUT_MS,
+    };
     server.on('connection', this.onConnection);
   }
 
@@ -136,7 +143,7 @@ export class Listener {
     }
     if (!this.config) {
       // Held until the first config arrives, bounded in number and in time.
-      if (this.held.length >= MAX_HELD) {
+      if (this.held.length >= this.holding.maxHeld) {
         this.overflow++;
         socket.destroy();
         return;
@@ -149,7 +156,7 @@ export class Listener {
         this.held.splice(at, 1);
         this.preConnectionTimeouts++;
         socket.destroy();
-      }, HOLD_TIMEOUT_MS);
+      }, this.holding.holdTimeoutMs);
       timer.unref();
       socket.once('close', () => clearTimeout(timer));
       return;
