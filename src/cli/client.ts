@@ -111,6 +111,19 @@ export class ApiClient {
     return this.#request('GET', '/api/v1/proxies');
   }
 
+  /** `GET path` of any read route (the traffic view: `/api/v1/telemetry/...`, proxy admin relays). */
+  read<T>(path: string): Promise<T> {
+    return this.#request('GET', path);
+  }
+
+  /** The URL of `path` on this control plane (for streams the caller reads itself, e.g. tap). */
+  url(path: string): URL {
+    return new URL(
+      path.replace(/^\//, ''),
+      this.#base.href.endsWith('/') ? this.#base : `${this.#base.href}/`,
+    );
+  }
+
   async #request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const url = new URL(
       path.replace(/^\//, ''),

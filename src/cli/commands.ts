@@ -85,6 +85,32 @@ export const commands: CommandEntry[] = [
     load: () => import('./proxy-status.ts'),
   },
   {
+    name: 'proxy-config',
+    summary: "show a proxy's clusters, listeners, routes, endpoints, secrets or bootstrap (as istioctl)",
+    load: () => import('./proxy-config.ts'),
+  },
+  {
+    name: 'stat',
+    summary:
+      'success rate, requests per second, latency percentiles and TCP connections per workload or service',
+    load: () => import('./stat.ts'),
+  },
+  {
+    name: 'top',
+    summary: 'the busiest paths right now (live on a terminal)',
+    load: () => import('./top.ts'),
+  },
+  {
+    name: 'tap',
+    summary: 'stream requests through the mesh live, with filters (never bodies or secret headers)',
+    load: () => import('./tap.ts'),
+  },
+  {
+    name: 'edges',
+    summary: 'who calls whom: source workload, destination service, identities and mTLS',
+    load: () => import('./edges.ts'),
+  },
+  {
     name: 'run',
     summary: 'run an app with its sidecar as one unit (takes every flag of weft proxy)',
     load: () => import('./run.ts'),

@@ -19,6 +19,7 @@ interface ControlPlaneOptions {
   xds: string;
   xdsPlaintext?: string;
   pushDebounce: string;
+  telemetryInterval: string;
   registryGrace: string;
   trustDomain: string;
   caCert?: string;
@@ -64,6 +65,7 @@ export function toConfig(opts: ControlPlaneOptions): ControlPlaneConfig {
     xds: parseHostPort('--xds', opts.xds),
     xdsPlaintext: opts.xdsPlaintext === undefined ? undefined : plaintextXds(opts.xdsPlaintext),
     pushDebounceMs: milliseconds('--push-debounce', opts.pushDebounce),
+    telemetryIntervalMs: telemetryInterval(opts.telemetryInterval),
     registryGraceMs: milliseconds('--registry-grace', opts.registryGrace),
     mesh: {
       trustDomain: opts.trustDomain,
@@ -71,6 +73,14 @@ export function toConfig(opts: ControlPlaneOptions): ControlPlaneConfig {
     },
     ca: caOptions(opts),
   };
+}
+
+/** `--telemetry-interval`: 1s to 60s (the history keeps 360 intervals: an hour at 10s). */
+function telemetryInterval(text: string): number {
+  const ms = milliseconds('--telemetry-interval', text);
+  if (ms < 1000 || ms > 60_000)
+    throw new UsageError(`--telemetry-interval ${text} is out of range: give 1s to 60s`);
+  return ms;
 }
 
 /** `--xds-plaintext`: loopback only (anyone who reaches it can read any proxy's configuration). */
@@ -129,6 +139,11 @@ export function register(program: Command): void {
       'also serve xDS without TLS on this loopback address, read-only (proxyless gRPC clients); off by default',
     )
     .option('--push-debounce <duration>', 'wait this long for more changes before pushing xDS', '100ms')
+    .option(
+      '--telemetry-interval <duration>',
+      "how often the proxies' metrics are scraped for stat/edges/graph (360 intervals are kept)",
+      '10s',
+    )
     .option(
       '--registry-grace <duration>',
       'keep a disconnected proxy registered this long',

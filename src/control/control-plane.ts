@@ -1,5 +1,6 @@
 // The control-plane process: store + registry → mesh snapshot → (xDS server), with the HTTP API in front.
 
+import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { DEFAULT_MESH } from '../model/mesh.ts';
 import { buildSnapshot } from '../model/snapshot.ts';
@@ -48,6 +49,8 @@ export interface ControlPlaneConfig {
   mesh?: Partial<MeshSettings>;
   /** The certificate authority (`--ca-cert`, `--ca-key`, `--ca-chain`, `--cert-ttl`); default: a generated root. */
   ca?: CaOptions;
+  /** How often the proxies' metrics are scraped for the traffic view (`--telemetry-interval`, default 10 s). */
+  telemetryIntervalMs?: number;
 }
 
 /** What the factories of optional parts (xDS server, extra API routes) get from the control plane. */
@@ -61,6 +64,8 @@ export interface XdsServerContext {
   tls?: { credentials: RotatingServerCredentials; trustDomain: string };
   /** The stored resources, compiled (its `counters` say how many compiles the rebuilds cost). */
   compiled: CompiledStore;
+  /** Whether a request comes from loopback or carries the operator token (for reads that need it, e.g. tap). */
+  operatorAccess?(req: IncomingMessage): 'allowed' | 'missing-token' | 'invalid-token';
 }
 
 /**
@@ -169,19 +174,20 @@ export class ControlPlane {
       );
 
       const analysis = { store, workloads: () => registry.list(), mesh: this.#mesh };
+      const operatorAccess = (req: IncomingMessage) => {
+        const access = ca.operatorToken.authorizeWrite({
+          remoteAddress: req.socket.remoteAddress,
+          authorization: req.headers.authorization,
+        });
+        return access === 'allowed-loopback' || access === 'allowed-token' ? 'allowed' : access;
+      };
       const analyzer = meshAnalyzer(analysis);
       this.#api = new ApiServer(this.config.api, {
         store,
         analyzer,
         status: statusReporter(analysis),
         bootstrap: (localAddress) => this.#bootstrap(localAddress),
-        authorizeWrite: (req) => {
-          const access = ca.operatorToken.authorizeWrite({
-            remoteAddress: req.socket.remoteAddress,
-            authorization: req.headers.authorization,
-          });
-          return access === 'allowed-loopback' || access === 'allowed-token' ? 'allowed' : access;
-        },
+        authorizeWrite: operatorAccess,
         publicWritePaths: ['/api/v1/certificates'],
         routes: [
           ...countSignings(caRoutes(ca.api), this.#metrics),
@@ -193,6 +199,7 @@ export class ControlPlane {
             store,
             metrics: this.#metrics,
             compiled: this.#compiled,
+            operatorAccess,
           }) ?? []),
         ],
       });

@@ -14,6 +14,7 @@ import {
 } from './istio-metrics.ts';
 import { type Family, type HistogramSeries, MetricsRegistry } from './metrics.ts';
 import { PeerMetadataDecoder } from './peer-metadata.ts';
+import { TapHub } from './tap.ts';
 import { OtlpExporter } from './tracing/exporter.ts';
 
 /** Who this proxy serves, as the sidecar was told at start (the `--service`, labels and identity). */
@@ -41,6 +42,8 @@ export class ProxyTelemetry {
   readonly selfService: ServiceLabels;
   /** Open connections whose byte counts are added at each scrape. */
   readonly live = new Set<{ flush(): void }>();
+  /** Live request records for admin /tap (zero cost while nobody taps). */
+  readonly tap = new TapHub();
   private readonly byPrincipal = new Map<string, WorkloadLabels>();
   private readonly byCluster = new Map<string, ServiceLabels>();
   /** Peer workload headers, decoded once per distinct value. */

@@ -5,9 +5,12 @@ import { sendJson } from '../api/http.ts';
 import type { ApiRoute } from '../api/server.ts';
 import type { CompiledStore } from '../compiled-store.ts';
 import type { ControlPlaneParts } from '../control-plane.ts';
+import { adminProxies } from '../telemetry/proxy-admin.ts';
+import { telemetryRoutes } from '../telemetry/routes.ts';
+import { MeshTelemetry } from '../telemetry/telemetry.ts';
 import { prometheusSdRoute } from './prometheus-sd.ts';
 import { type AdsServer, createXdsServer } from './server.ts';
-import type { ProxiesResponse, PushStatsResponse } from './types.ts';
+import type { ProxiesResponse, PushStatsResponse, XdsServer } from './types.ts';
 
 const VERSION = (
   JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -92,16 +95,43 @@ export function workloadsRoute(server: () => AdsServer | undefined): ApiRoute {
  */
 export function xdsControlPlaneParts(): Pick<ControlPlaneParts, 'createXdsServer' | 'apiRoutes'> {
   let server: AdsServer | undefined;
+  let telemetry: MeshTelemetry | undefined;
+  const proxies = () => adminProxies(server?.connectedProxies() ?? []);
   return {
     createXdsServer: ({ config, registry, metrics, tls }) => {
       server = createXdsServer({ registry, debounceMs: config.pushDebounceMs, metrics, tls });
-      return server;
+      return telemetry ? withTelemetry(server, telemetry) : server;
     },
-    apiRoutes: ({ compiled }) => [
-      proxiesRoute(() => server),
-      prometheusSdRoute(() => server),
-      pushStatsRoute(() => server, compiled),
-      workloadsRoute(() => server),
-    ],
+    apiRoutes: ({ compiled, config, store, operatorAccess }) => {
+      telemetry = new MeshTelemetry(proxies, config.telemetryIntervalMs);
+      return [
+        proxiesRoute(() => server),
+        prometheusSdRoute(() => server),
+        pushStatsRoute(() => server, compiled),
+        workloadsRoute(() => server),
+        ...telemetryRoutes({
+          telemetry,
+          proxies,
+          status: () => server?.status() ?? [],
+          store,
+          access: operatorAccess ?? (() => 'missing-token'),
+        }),
+      ];
+    },
+  };
+}
+
+/** The ADS server with the traffic view's scraper started with it and stopped before it closes. */
+function withTelemetry(server: AdsServer, telemetry: MeshTelemetry): XdsServer {
+  telemetry.start();
+  return {
+    listen: (host, port) => server.listen(host, port),
+    listenPlaintext: (host, port) => server.listenPlaintext(host, port),
+    setSnapshot: (snapshot) => server.setSnapshot(snapshot),
+    status: () => server.status(),
+    close: async () => {
+      await telemetry.stop();
+      await server.close();
+    },
   };
 }

@@ -13,6 +13,7 @@ import {
   statsFromPrometheus,
 } from './admin-views.ts';
 import { renderPrometheus } from './prometheus.ts';
+import { serveTap } from './tap.ts';
 
 /** Settings of the admin server. */
 export interface AdminConfig {
@@ -187,6 +188,9 @@ export class AdminServer {
         return;
       case '/server_info':
         send(200, 'application/json', renderServerInfo(this.source.ready(), this.source.nodeId()));
+        return;
+      case '/tap':
+        serveTap(this.source.core.telemetry.tap, url, req, res);
         return;
       case '/logging':
         this.logging(req, url, send);

@@ -20,6 +20,7 @@ export const ADMIN_ENDPOINTS: readonly [string, string][] = [
   ['/listeners', 'the listeners and their addresses (?format=json)'],
   ['/certs', 'the workload certificate and trust bundle: serials, SPIFFE IDs, expiry (no keys)'],
   ['/server_info', 'version, state, uptime, node id, command line'],
+  ['/tap', 'finished requests as NDJSON while connected (?service=&path=&method=&namespace=&max=&duration=)'],
   ['/logging', 'the log level; POST /logging?level=debug changes it at run time'],
   ['/help', 'this list'],
 ];

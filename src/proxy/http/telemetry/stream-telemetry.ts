@@ -1,5 +1,5 @@
 // Telemetry of every HTTP request, written once on the codec-agnostic stream: Istio's metrics, peer metadata, request time, access logs, spans.
-import { type Reporter, UNKNOWN_WORKLOAD } from '../../../observe/istio-metrics.ts';
+import { type Reporter, type ServiceLabels, UNKNOWN_WORKLOAD } from '../../../observe/istio-metrics.ts';
 import { encodePeerMetadata, PEER_METADATA_HEADER } from '../../../observe/peer-metadata.ts';
 import type { ProxyTelemetry } from '../../../observe/proxy-telemetry.ts';
 import type { ResponseFlag } from '../../common/response-flags.ts';
@@ -7,7 +7,7 @@ import type { HcmConfig } from '../connection-manager-config.ts';
 import type { StreamHooks } from '../stream/hooks.ts';
 import type { HttpStream } from '../stream/http-stream.ts';
 import { writeAccessLogs } from './access-log-entry.ts';
-import type { RequestState } from './request-state.ts';
+import { type RequestState, wallTime } from './request-state.ts';
 import { finishSpan, startSpan } from './tracing.ts';
 
 const STATE = Symbol('weft.telemetry');
@@ -141,8 +141,11 @@ export class StreamTelemetry implements StreamHooks {
     const code = reset && !stream.responseStarted ? 0 : stream.status;
     const flags = flag ?? '-';
     const t = this.telemetry;
+    // A request answered before routing (a fault abort) still names its route's service, as in Istio.
     const service =
-      this.reporter === 'destination' ? t.selfService : t.serviceOfCluster(stream.router.cluster?.name ?? '');
+      this.reporter === 'destination'
+        ? t.selfService
+        : t.serviceOfCluster(stream.router.cluster?.name ?? stream.routeCluster() ?? '');
     const protocol = stream.grpc ? 'grpc' : 'http';
     const s = t.istio
       .edge(this.reporter, st.peer, service, protocol, st.policy)
@@ -154,5 +157,35 @@ export class StreamTelemetry implements StreamHooks {
     if (this.config.accessLogs.length > 0)
       writeAccessLogs(stream, this.config.accessLogs, st, code, flags, ms, t);
     if (st.span) finishSpan(stream, st, code, flags, t);
+    if (t.tap.active) this.publishTap(stream, st, code, flags, ms, service);
+  }
+
+  /** Hands the request's facts to the tap subscribers (only called while someone taps). */
+  private publishTap(
+    stream: HttpStream,
+    st: RequestState,
+    status: number,
+    flags: string,
+    ms: number,
+    service: ServiceLabels,
+  ): void {
+    const head = stream.head;
+    this.telemetry.tap.publish({
+      reporter: this.reporter,
+      startWallMs: wallTime(st.start),
+      method: head.method,
+      authority: head.authority ?? '',
+      rawPath: head.path ?? '',
+      status,
+      grpcStatus: st.grpcStatus,
+      latencyMs: ms,
+      requestBytes: st.requestBytes,
+      responseBytes: st.responseBytes,
+      flags,
+      security: st.policy,
+      self: this.telemetry.istio.self,
+      peer: st.peer,
+      service,
+    });
   }
 }

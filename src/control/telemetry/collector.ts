@@ -1,0 +1,159 @@
+// The built-in scraper: every interval, each connected proxy's admin /stats/prometheus, turned into per-interval deltas in the history.
+import { request } from 'undici';
+import { logger } from '../../observe/log.ts';
+import { BUCKET_BOUNDS, type EdgeKey, type EdgeSeries, F, type TrafficHistory } from './history.ts';
+import { parsePrometheusText, type Sample } from './prom-text.ts';
+
+/** A proxy to scrape: its node id and admin base URL (`http://127.0.0.1:15000`). */
+export interface ScrapeTarget {
+  id: string;
+  admin: string;
+}
+
+export interface CollectorOptions {
+  targets: () => ScrapeTarget[];
+  history: TrafficHistory;
+  intervalMs: number;
+  /** Proxies scraped at once. */
+  concurrency?: number;
+}
+
+const FAMILIES = ['istio_requests_total', 'istio_request_duration_milliseconds_bucket', 'istio_tcp_'];
+const LE_INDEX = new Map(BUCKET_BOUNDS.map((b, i) => [Number.isFinite(b) ? String(b) : '+Inf', i]));
+
+function edgeKey(l: Record<string, string>): EdgeKey {
+  return {
+    reporter: l.reporter === 'destination' ? 'destination' : 'source',
+    sourceWorkload: l.source_workload ?? 'unknown',
+    sourceNamespace: l.source_workload_namespace ?? 'unknown',
+    sourcePrincipal: l.source_principal ?? 'unknown',
+    destinationService: l.destination_service ?? 'unknown',
+    destinationServiceName: l.destination_service_name ?? 'unknown',
+    destinationServiceNamespace: l.destination_service_namespace ?? 'unknown',
+    destinationWorkload: l.destination_workload ?? 'unknown',
+    destinationNamespace: l.destination_workload_namespace ?? 'unknown',
+    destinationPrincipal: l.destination_principal ?? 'unknown',
+    destinationVersion: l.destination_version ?? 'unknown',
+    protocol: l.request_protocol ?? 'unknown',
+    security: l.connection_security_policy ?? 'unknown',
+  };
+}
+
+/** Scrapes on a timer; `tick()` runs one round (tests and the first round call it directly). */
+export class TelemetryCollector {
+  readonly #options: CollectorOptions;
+  /** Per proxy: the last value of each counter line, to take deltas from. */
+  readonly #previous = new Map<string, Map<string, number>>();
+  readonly #log = logger({ component: 'telemetry' });
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  /** Proxies that answered in the last round, and those that did not. */
+  lastRound = { scraped: 0, failed: 0, at: 0 };
+
+  constructor(options: CollectorOptions) {
+    this.#options = options;
+  }
+
+  start(): void {
+    this.#timer = setInterval(() => {
+      if (!this.#running) this.#running = this.tick().finally(() => (this.#running = undefined));
+    }, this.#options.intervalMs);
+    this.#timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#running;
+  }
+
+  /** Scrapes every target (bounded concurrency, each with a timeout), then closes the history's slot. */
+  async tick(): Promise<void> {
+    const targets = this.#options.targets();
+    const live = new Set(targets.map((t) => t.id));
+    for (const id of this.#previous.keys()) if (!live.has(id)) this.#previous.delete(id);
+    const bodies = new Map<string, string>();
+    let failed = 0;
+    const queue = [...targets];
+    const worker = async () => {
+      for (let t = queue.shift(); t; t = queue.shift()) {
+        const body = await this.#scrape(t);
+        if (body === undefined) failed++;
+        else bodies.set(t.id, body);
+      }
+    };
+    await Promise.all(Array.from({ length: this.#options.concurrency ?? 16 }, worker));
+    const history = this.#options.history;
+    for (const s of history.series()) s.tcpOpen = 0;
+    for (const [id, body] of bodies) this.#absorb(id, parsePrometheusText(body, FAMILIES));
+    history.close(Date.now());
+    this.lastRound = { scraped: bodies.size, failed, at: Date.now() };
+  }
+
+  async #scrape(target: ScrapeTarget): Promise<string | undefined> {
+    const timeout = Math.min(5000, Math.max(500, this.#options.intervalMs * 0.8));
+    try {
+      const r = await request(`${target.admin}/stats/prometheus`, {
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
+        signal: AbortSignal.timeout(timeout),
+      });
+      if (r.statusCode !== 200) {
+        await r.body.dump();
+        return undefined;
+      }
+      return await r.body.text();
+    } catch (err) {
+      this.#log.debug({ err, proxy: target.id }, 'scrape failed; the proxy is skipped this round');
+      return undefined;
+    }
+  }
+
+  /** Adds one proxy's counter deltas to the open slot. */
+  #absorb(proxy: string, samples: Sample[]): void {
+    const history = this.#options.history;
+    let prev = this.#previous.get(proxy);
+    const baseline = prev === undefined;
+    if (!prev) {
+      prev = new Map();
+      this.#previous.set(proxy, prev);
+    }
+    for (const s of samples) {
+      const before = prev.get(s.series);
+      prev.set(s.series, s.value);
+      const delta = baseline ? 0 : before === undefined || s.value < before ? s.value : s.value - before;
+      const series = history.get(edgeKey(s.labels));
+      this.#record(series, s, delta);
+    }
+  }
+
+  #record(series: EdgeSeries, s: Sample, delta: number): void {
+    const history = this.#options.history;
+    switch (s.name) {
+      case 'istio_requests_total': {
+        history.add(series, F.requests, delta);
+        const code = Number(s.labels.response_code);
+        if (!(code > 0 && code < 500)) history.add(series, F.errors, delta);
+        return;
+      }
+      case 'istio_request_duration_milliseconds_bucket': {
+        const i = LE_INDEX.get(s.labels.le ?? '');
+        if (i !== undefined) history.add(series, F.buckets + i, delta);
+        return;
+      }
+      case 'istio_tcp_connections_opened_total':
+        series.tcpOpen += s.value;
+        history.add(series, F.tcpOpened, delta);
+        return;
+      case 'istio_tcp_connections_closed_total':
+        series.tcpOpen -= s.value;
+        history.add(series, F.tcpClosed, delta);
+        return;
+      case 'istio_tcp_sent_bytes_total':
+        history.add(series, F.tcpSent, delta);
+        return;
+      case 'istio_tcp_received_bytes_total':
+        history.add(series, F.tcpReceived, delta);
+        return;
+    }
+  }
+}
