@@ -145,7 +145,7 @@ test('proxied responses count in downstream_rq_xx and in the request time histog
   );
 });
 
-test('access logs switched per workload by a Telemetry resource, JSON then TEXT, no restart', async () => {
+test('access logs switched per workload by a Telemetry resource: JSON, TEXT, then off, no restart', async () => {
   const file = join(mesh.dir, 'reviews-access.log');
   await mesh.apply(`apiVersion: weft.dev/v1alpha1
 kind: MeshConfig
@@ -190,6 +190,25 @@ spec:
     },
     30_000,
     300,
+  );
+  await mesh.apply(`apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: reviews-logs, namespace: default}
+spec:
+  selector: {matchLabels: {app: reviews}}
+  accessLogging: [{disabled: true}]
+`);
+  // Once the proxy has the change, a request leaves no line (each try has its own path).
+  let n = 0;
+  await eventually(
+    async () => {
+      const path = `/logged-off-${n++}`;
+      await call(path);
+      await new Promise((r) => setTimeout(r, 500));
+      assert.doesNotMatch(await readFile(file, 'utf8'), new RegExp(`${path} `));
+    },
+    30_000,
+    100,
   );
 });
 
