@@ -28,7 +28,15 @@ interface ProxyOptions {
   token?: string;
 }
 
-const PROTOCOLS: Record<string, string> = { http: 'HTTP', http2: 'HTTP2', grpc: 'GRPC', tcp: 'TCP' };
+/** `--protocol` values; `auto` (the default) is Istio's: detected per connection, upstream as downstream. */
+const PROTOCOLS: Record<string, string> = {
+  auto: 'UNKNOWN',
+  http: 'HTTP',
+  http2: 'HTTP2',
+  grpc: 'GRPC',
+  tcp: 'TCP',
+  tls: 'TLS',
+};
 const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 function port(flag: string, text: string, allowZero: boolean): number {
@@ -61,7 +69,9 @@ export function toSidecarConfig(opts: ProxyOptions): SidecarConfig {
     throw new UsageError(`--namespace ${JSON.stringify(opts.namespace)} must be a DNS label like default`);
   const protocol = PROTOCOLS[opts.protocol.toLowerCase()];
   if (!protocol)
-    throw new UsageError(`--protocol ${JSON.stringify(opts.protocol)} must be one of http, http2, grpc, tcp`);
+    throw new UsageError(
+      `--protocol ${JSON.stringify(opts.protocol)} must be one of ${Object.keys(PROTOCOLS).join(', ')}`,
+    );
   const labels: Record<string, string> = {};
   for (const l of opts.label) {
     const eq = l.indexOf('=');
@@ -113,7 +123,11 @@ export function register(program: Command): void {
     .option('--service-account <sa>', 'service account (identity); defaults to the service name')
     .requiredOption('--app-port <port>', 'port the app listens on (127.0.0.1)')
     .option('--service-port <port>', 'service port clients use', '80')
-    .option('--protocol <p>', 'protocol of the service port: http, http2, grpc or tcp', 'http')
+    .option(
+      '--protocol <p>',
+      'protocol of the service port: auto (detected per connection, as Istio), http, http2, grpc, tcp or tls',
+      'auto',
+    )
     .option('--inbound-port <port>', 'inbound listener port (0 picks one)', '15006')
     .option('--outbound-port <port>', 'outbound listener port (0 picks one)', '15001')
     .option(

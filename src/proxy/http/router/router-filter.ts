@@ -3,6 +3,7 @@ import type { Cluster } from '../../cluster/cluster.ts';
 import type { Host } from '../../cluster/host.ts';
 import type { ResponseFlag } from '../../common/response-flags.ts';
 import type { FilterStatus } from '../filters/filter.ts';
+import { H2ServerStream } from '../h2/server-stream.ts';
 import { LOCAL_BODY } from '../local-reply.ts';
 import type { WireFraming } from '../stream/codec.ts';
 import type { ActiveStream } from '../stream/stream-api.ts';
@@ -180,7 +181,9 @@ export class RouterFilter implements AttemptOwner {
     this.host = host;
     this.lastHost = host;
     this.attemptStart = performance.now();
-    if (cluster.config.protocol === 'http2') {
+    // use_downstream_protocol_config (Istio's protocol detection): HTTP/2 upstream for HTTP/2 clients.
+    const protocol = cluster.config.protocol;
+    if (protocol === 'http2' || (protocol === 'downstream' && this.stream.codec instanceof H2ServerStream)) {
       this.stream.codec.decodeRequestBody();
       const up = new H2Upstream(this, this.stream);
       this.upstream = up;
