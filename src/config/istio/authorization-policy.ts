@@ -132,6 +132,8 @@ function readAll<T extends object>(
 const UNSUPPORTED_SOURCE = {
   serviceAccounts: 'use principals (<trust-domain>/ns/<namespace>/sa/<name>)',
   notServiceAccounts: 'use notPrincipals (<trust-domain>/ns/<namespace>/sa/<name>)',
+  trustDomains: 'weft has one trust domain; use principals',
+  notTrustDomains: 'weft has one trust domain; use notPrincipals',
 };
 
 const source: Reader<AuthorizationSource> = object((f) =>

@@ -186,6 +186,9 @@ const serverTls = (secure: boolean): Reader<ServerTlsFields> =>
         verifyCertificateHash: 'use caCertificates and subjectAltNames',
         caCrl: 'certificate revocation lists are not implemented',
         tlsCertificates: 'give one serverCertificate and privateKey',
+        caCertCredentialName: 'give caCertificates as a file path',
+        ecdhCurves: 'the TLS library picks its default curves',
+        insecureSkipVerify: 'client certificates are always verified in MUTUAL mode',
       },
     },
   );

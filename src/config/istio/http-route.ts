@@ -298,7 +298,12 @@ const redirect: Reader<NonNullable<HttpRoute['redirect']>> = object(
       port: f.optional('port', port),
       redirectCode: f.optional('redirectCode', redirectCode) ?? 301,
     }),
-  { unsupported: { derivePort: 'set port explicitly' } },
+  {
+    unsupported: {
+      derivePort: 'set port explicitly',
+      prefixRewrite: 'redirect to a full uri instead',
+    },
+  },
 );
 
 const directResponse: Reader<NonNullable<HttpRoute['directResponse']>> = object((f) =>
@@ -371,6 +376,7 @@ export function httpRoute(context: ResourceContext): Reader<HttpRoute> {
       {
         unsupported: {
           delegate: 'VirtualService delegation is not implemented',
+          mirror_percent: 'write mirrorPercentage (or the deprecated mirrorPercent)',
         },
       },
     );

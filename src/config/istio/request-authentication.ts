@@ -72,29 +72,40 @@ const OIDC_NOTE =
   'set jwksUri or jwks: discovering the keys from the issuer (OpenID Connect discovery) is not supported by weft (yet)';
 
 const jwtRule: Reader<JwtRule> = (check, value, path) =>
-  readObject(check, value, path, (f) => {
-    const issuer = f.required('issuer', nonEmptyString);
-    const jwks = f.optional('jwks', stringWith(jwksError));
-    const jwksUri = f.optional('jwksUri', stringWith(jwksUriError));
-    if (!f.has('jwks') && !f.has('jwksUri')) check.error(f.at('jwksUri'), OIDC_NOTE, 'missing');
-    if (f.has('jwks') && f.has('jwksUri'))
-      check.warn(f.at('jwksUri'), 'ignored: jwks is set and takes precedence (as in Istio)');
-    const rule = defined<JwtRule>({
-      issuer: issuer ?? '',
-      audiences: f.optional('audiences', list(nonEmptyString)) ?? [],
-      jwks,
-      jwksUri: jwks === undefined ? jwksUri : undefined,
-      fromHeaders: f.optional('fromHeaders', list(fromHeader)) ?? [],
-      fromParams: f.optional('fromParams', list(nonEmptyString)) ?? [],
-      fromCookies: f.optional('fromCookies', list(nonEmptyString)) ?? [],
-      forwardOriginalToken: f.optional('forwardOriginalToken', boolean) ?? false,
-      outputPayloadToHeader: f.optional('outputPayloadToHeader', headerName),
-      outputClaimToHeaders: f.optional('outputClaimToHeaders', list(claimToHeader)) ?? [],
-      timeoutMs: f.optional('timeout', duration()),
-      spaceDelimitedClaims: f.optional('spaceDelimitedClaims', stringList) ?? [],
-    });
-    return issuer === undefined ? undefined : rule;
-  });
+  readObject(
+    check,
+    value,
+    path,
+    (f) => {
+      const issuer = f.required('issuer', nonEmptyString);
+      const jwks = f.optional('jwks', stringWith(jwksError));
+      const jwksUri = f.optional('jwksUri', stringWith(jwksUriError));
+      if (!f.has('jwks') && !f.has('jwksUri')) check.error(f.at('jwksUri'), OIDC_NOTE, 'missing');
+      if (f.has('jwks') && f.has('jwksUri'))
+        check.warn(f.at('jwksUri'), 'ignored: jwks is set and takes precedence (as in Istio)');
+      const rule = defined<JwtRule>({
+        issuer: issuer ?? '',
+        audiences: f.optional('audiences', list(nonEmptyString)) ?? [],
+        jwks,
+        jwksUri: jwks === undefined ? jwksUri : undefined,
+        fromHeaders: f.optional('fromHeaders', list(fromHeader)) ?? [],
+        fromParams: f.optional('fromParams', list(nonEmptyString)) ?? [],
+        fromCookies: f.optional('fromCookies', list(nonEmptyString)) ?? [],
+        forwardOriginalToken: f.optional('forwardOriginalToken', boolean) ?? false,
+        outputPayloadToHeader: f.optional('outputPayloadToHeader', headerName),
+        outputClaimToHeaders: f.optional('outputClaimToHeaders', list(claimToHeader)) ?? [],
+        timeoutMs: f.optional('timeout', duration()),
+        spaceDelimitedClaims: f.optional('spaceDelimitedClaims', stringList) ?? [],
+      });
+      return issuer === undefined ? undefined : rule;
+    },
+    {
+      unsupported: {
+        jwks_uri: 'write jwksUri (the CRD also accepts this proto spelling; weft reads the JSON name)',
+        presence: 'every JWT rule is optional unless an AuthorizationPolicy requires requestPrincipals',
+      },
+    },
+  );
 
 /** Reads `spec` of a RequestAuthentication named by `context`. */
 export function readRequestAuthentication(

@@ -125,6 +125,8 @@ const loadBalancer: Reader<LoadBalancerPolicy> = object(
       localityLbSetting: 'locality-aware load balancing is not implemented',
       warmupDurationSecs: 'slow-start warm-up is not implemented',
       warmup: 'slow-start warm-up is not implemented',
+      backendUtilization: 'load reports from backends are not implemented; use LEAST_REQUEST',
+      zoneAwareLbSetting: 'locality-aware load balancing is not implemented',
     },
   },
 );
@@ -160,6 +162,7 @@ const connectionPool: Reader<ConnectionPoolSettings> = object((f) =>
           unsupported: {
             useClientProtocol: 'the upstream protocol follows the service port protocol',
             maxConcurrentStreams: 'per-connection stream limits are not implemented',
+            http2KeepAlive: 'HTTP/2 keep-alive pings are not implemented',
           },
         },
       ),
@@ -167,54 +170,64 @@ const connectionPool: Reader<ConnectionPoolSettings> = object((f) =>
   }),
 );
 
-const outlierDetection: Reader<OutlierDetectionSettings> = object((f) => {
-  const settings = defined<OutlierDetectionSettings>({
-    consecutive5xxErrors: f.optional('consecutive5xxErrors', count),
-    consecutiveGatewayErrors: f.aliased(
-      'consecutiveGatewayErrors',
-      'consecutiveGatewayFailure',
-      "consecutiveGatewayFailure is Envoy's name for Istio's consecutiveGatewayErrors",
-      count,
-    ),
-    consecutiveLocalOriginFailures: f.optional('consecutiveLocalOriginFailures', count),
-    intervalMs: f.optional('interval', duration()),
-    baseEjectionTimeMs: f.optional('baseEjectionTime', duration()),
-    maxEjectionPercent: f.optional('maxEjectionPercent', integer(0, 100)),
-    minHealthPercent: f.optional('minHealthPercent', integer(0, 100)),
-    splitExternalLocalOriginErrors: f.optional('splitExternalLocalOriginErrors', boolean),
-  });
-  // Istio's deprecated consecutiveErrors counted 502/503/504 only: it becomes consecutiveGatewayErrors.
-  const legacy = f.optional('consecutiveErrors', count);
-  if (legacy !== undefined) {
-    if (settings.consecutiveGatewayErrors !== undefined)
-      f.check.warn(
-        f.at('consecutiveErrors'),
-        'deprecated and overridden by consecutiveGatewayErrors; ignored',
-      );
-    else {
-      settings.consecutiveGatewayErrors = legacy;
-      f.check.warn(
-        f.at('consecutiveErrors'),
-        'deprecated in Istio; read as consecutiveGatewayErrors (502, 503, 504), as Istio did; use consecutive5xxErrors or consecutiveGatewayErrors',
-      );
+const outlierDetection: Reader<OutlierDetectionSettings> = object(
+  (f) => {
+    const settings = defined<OutlierDetectionSettings>({
+      consecutive5xxErrors: f.optional('consecutive5xxErrors', count),
+      consecutiveGatewayErrors: f.aliased(
+        'consecutiveGatewayErrors',
+        'consecutiveGatewayFailure',
+        "consecutiveGatewayFailure is Envoy's name for Istio's consecutiveGatewayErrors",
+        count,
+      ),
+      consecutiveLocalOriginFailures: f.optional('consecutiveLocalOriginFailures', count),
+      intervalMs: f.optional('interval', duration()),
+      baseEjectionTimeMs: f.optional('baseEjectionTime', duration()),
+      maxEjectionPercent: f.optional('maxEjectionPercent', integer(0, 100)),
+      minHealthPercent: f.optional('minHealthPercent', integer(0, 100)),
+      splitExternalLocalOriginErrors: f.optional('splitExternalLocalOriginErrors', boolean),
+    });
+    // Istio's deprecated consecutiveErrors counted 502/503/504 only: it becomes consecutiveGatewayErrors.
+    const legacy = f.optional('consecutiveErrors', count);
+    if (legacy !== undefined) {
+      if (settings.consecutiveGatewayErrors !== undefined)
+        f.check.warn(
+          f.at('consecutiveErrors'),
+          'deprecated and overridden by consecutiveGatewayErrors; ignored',
+        );
+      else {
+        settings.consecutiveGatewayErrors = legacy;
+        f.check.warn(
+          f.at('consecutiveErrors'),
+          'deprecated in Istio; read as consecutiveGatewayErrors (502, 503, 504), as Istio did; use consecutive5xxErrors or consecutiveGatewayErrors',
+        );
+      }
     }
-  }
-  if (
-    settings.consecutiveLocalOriginFailures !== undefined &&
-    settings.splitExternalLocalOriginErrors !== true
-  )
-    f.check.warn(
-      f.at('consecutiveLocalOriginFailures'),
-      'has no effect unless splitExternalLocalOriginErrors is true (Envoy semantics)',
-    );
-  return settings;
-});
+    if (
+      settings.consecutiveLocalOriginFailures !== undefined &&
+      settings.splitExternalLocalOriginErrors !== true
+    )
+      f.check.warn(
+        f.at('consecutiveLocalOriginFailures'),
+        'has no effect unless splitExternalLocalOriginErrors is true (Envoy semantics)',
+      );
+    return settings;
+  },
+  { unsupported: { outlierDetectionHttpErrorCodes: 'use consecutive5xxErrors or consecutiveGatewayErrors' } },
+);
 
 /** `retryBudget`: Envoy's defaults (20%, at least 3) fill what is not set. */
-const retryBudget: Reader<RetryBudgetSettings> = object((f) => ({
-  percent: f.optional('percent', percent) ?? 20,
-  minRetryConcurrency: f.optional('minRetryConcurrency', integer(0, 2 ** 31 - 1)) ?? 3,
-}));
+const retryBudget: Reader<RetryBudgetSettings> = object(
+  (f) => ({
+    percent: f.optional('percent', percent) ?? 20,
+    minRetryConcurrency: f.optional('minRetryConcurrency', integer(0, 2 ** 31 - 1)) ?? 3,
+  }),
+  {
+    unsupported: {
+      budgetInterval: 'the budget counts requests in flight (Envoy retry_budget), not over an interval',
+    },
+  },
+);
 
 const tls: Reader<ClientTlsSettings> = object(
   (f) => {
