@@ -181,9 +181,8 @@ export class RouterFilter implements AttemptOwner {
     this.host = host;
     this.lastHost = host;
     this.attemptStart = performance.now();
-    // use_downstream_protocol_config (Istio's protocol detection): HTTP/2 upstream for HTTP/2 clients.
     const protocol = cluster.config.protocol;
-    if (protocol === 'http2' || (protocol === 'downstream' && this.stream.codec instanceof H2ServerStream)) {
+    if (protocol === 'http2' || (protocol === 'downstream' && this.followsHttp2())) {
       this.stream.codec.decodeRequestBody();
       const up = new H2Upstream(this, this.stream);
       this.upstream = up;
@@ -198,6 +197,16 @@ export class RouterFilter implements AttemptOwner {
       this.releaseHost();
       this.stream.localReply(503, LOCAL_BODY.overflow, 'UO');
     }
+  }
+
+  /**
+   * use_downstream_protocol_config (protocol detection): HTTP/2 upstream for gRPC over HTTP/2.
+   * Other HTTP/2 requests go as HTTP/1.1: a browser's or curl's h2 (TLS ALPN) says nothing about
+   * what the app speaks, and an HTTP/1.1-only app is the common case; name the port http2 for h2c apps.
+   */
+  private followsHttp2(): boolean {
+    if (!(this.stream.codec instanceof H2ServerStream)) return false;
+    return (this.stream.head.get('content-type') ?? '').startsWith('application/grpc');
   }
 
   /**
