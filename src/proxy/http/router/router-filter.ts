@@ -3,7 +3,6 @@ import type { Cluster } from '../../cluster/cluster.ts';
 import type { Host } from '../../cluster/host.ts';
 import type { ResponseFlag } from '../../common/response-flags.ts';
 import type { FilterStatus } from '../filters/filter.ts';
-import { H2ServerStream } from '../h2/server-stream.ts';
 import { LOCAL_BODY } from '../local-reply.ts';
 import type { WireFraming } from '../stream/codec.ts';
 import type { ActiveStream } from '../stream/stream-api.ts';
@@ -205,7 +204,7 @@ export class RouterFilter implements AttemptOwner {
    * what the app speaks, and an HTTP/1.1-only app is the common case; name the port http2 for h2c apps.
    */
   private followsHttp2(): boolean {
-    if (!(this.stream.codec instanceof H2ServerStream)) return false;
+    if (this.stream.head.protocol !== 'HTTP/2') return false;
     return (this.stream.head.get('content-type') ?? '').startsWith('application/grpc');
   }
 
