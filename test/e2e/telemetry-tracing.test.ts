@@ -1,6 +1,7 @@
 // Distributed tracing through two real sidecars: OpenTelemetry-instrumented apps and both sidecars in one trace at an OTLP collector; 0 % sampling; a dead collector.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import http from 'node:http';
 import { type AddressInfo, createServer } from 'node:net';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -125,8 +126,11 @@ test('a dead collector changes no outcome', async () => {
   const dead = (probe.address() as AddressInfo).port;
   await new Promise<void>((r) => probe.close(() => r()));
   await mesh.apply(tracingConfig(dead, 100));
+  // A new connection per request: the new tracing config changes the listener, which closes
+  // kept-alive idle connections (a reused one could race that close; the collector is the point here).
+  const agent = new http.Agent({ keepAlive: false });
   for (let i = 0; i < 30; i++) {
-    const r = await request(frontendSidecar.outbound, { host: 'backend:8080', path: `/dead/${i}` });
+    const r = await request(frontendSidecar.outbound, { host: 'backend:8080', path: `/dead/${i}`, agent });
     assert.equal(r.status, 200);
     assert.equal(r.body.toString(), 'backend');
   }
