@@ -20,6 +20,7 @@ interface ControlPlaneOptions {
   xdsPlaintext?: string;
   pushDebounce: string;
   telemetryInterval: string;
+  prometheus?: string;
   registryGrace: string;
   trustDomain: string;
   caCert?: string;
@@ -66,6 +67,7 @@ export function toConfig(opts: ControlPlaneOptions): ControlPlaneConfig {
     xdsPlaintext: opts.xdsPlaintext === undefined ? undefined : plaintextXds(opts.xdsPlaintext),
     pushDebounceMs: milliseconds('--push-debounce', opts.pushDebounce),
     telemetryIntervalMs: telemetryInterval(opts.telemetryInterval),
+    prometheusUrl: opts.prometheus === undefined ? undefined : prometheusUrl(opts.prometheus),
     registryGraceMs: milliseconds('--registry-grace', opts.registryGrace),
     mesh: {
       trustDomain: opts.trustDomain,
@@ -81,6 +83,21 @@ function telemetryInterval(text: string): number {
   if (ms < 1000 || ms > 60_000)
     throw new UsageError(`--telemetry-interval ${text} is out of range: give 1s to 60s`);
   return ms;
+}
+
+/** `--prometheus`: an http(s) URL of a Prometheus server (its HTTP API is under /api/v1). */
+function prometheusUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(
+      `--prometheus ${JSON.stringify(text)} is not a URL; write it like http://127.0.0.1:9090`,
+    );
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new UsageError(`--prometheus ${text} must be an http:// or https:// URL`);
+  return url.href.replace(/\/$/, '');
 }
 
 /** `--xds-plaintext`: loopback only (anyone who reaches it can read any proxy's configuration). */
@@ -143,6 +160,10 @@ export function register(program: Command): void {
       '--telemetry-interval <duration>',
       "how often the proxies' metrics are scraped for stat/edges/graph (360 intervals are kept)",
       '10s',
+    )
+    .option(
+      '--prometheus <url>',
+      'answer stat/edges/graph from this Prometheus (which scrapes the proxies) instead of scraping them',
     )
     .option(
       '--registry-grace <duration>',

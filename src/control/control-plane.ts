@@ -51,6 +51,8 @@ export interface ControlPlaneConfig {
   ca?: CaOptions;
   /** How often the proxies' metrics are scraped for the traffic view (`--telemetry-interval`, default 10 s). */
   telemetryIntervalMs?: number;
+  /** `--prometheus`: answer the traffic view from this Prometheus instead of scraping the proxies. */
+  prometheusUrl?: string;
 }
 
 /** What the factories of optional parts (xDS server, extra API routes) get from the control plane. */

@@ -13,7 +13,8 @@ export interface Prometheus {
   stop(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
+/** A port free right now on 127.0.0.1 (for a process started with it later). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);
@@ -29,7 +30,11 @@ function freePort(): Promise<number> {
  * `/metrics`, scraping every second. Resolves once its API answers; rejects (and stops it) if it
  * exits first or is not ready within 60 s.
  */
-export async function startPrometheus(sdUrl: string, controlPlane: string): Promise<Prometheus> {
+export async function startPrometheus(
+  sdUrl: string,
+  controlPlane: string,
+  listenPort?: number,
+): Promise<Prometheus> {
   const dir = await mkdtemp(join(tmpdir(), 'weft-prometheus-'));
   const config = `global: {scrape_interval: 1s, evaluation_interval: 1s}
 scrape_configs:
@@ -39,7 +44,7 @@ scrape_configs:
     static_configs: [{targets: ['${controlPlane}']}]
 `;
   await writeFile(join(dir, 'prometheus.yml'), config);
-  const port = await freePort();
+  const port = listenPort ?? (await freePort());
   const child: ChildProcess = spawn(
     'prometheus',
     [

@@ -21,7 +21,7 @@ export interface CollectorOptions {
 const FAMILIES = ['istio_requests_total', 'istio_request_duration_milliseconds_bucket', 'istio_tcp_'];
 const LE_INDEX = new Map(BUCKET_BOUNDS.map((b, i) => [Number.isFinite(b) ? String(b) : '+Inf', i]));
 
-function edgeKey(l: Record<string, string>): EdgeKey {
+export function edgeKey(l: Record<string, string>): EdgeKey {
   return {
     reporter: l.reporter === 'destination' ? 'destination' : 'source',
     sourceWorkload: l.source_workload ?? 'unknown',

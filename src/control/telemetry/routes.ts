@@ -103,7 +103,8 @@ export function telemetryRoutes(ctx: TelemetryRouteContext): ApiRoute[] {
       methods: {
         GET: ({ res }) =>
           sendJson(res, 200, {
-            source: 'scraper',
+            source: t.prometheus ? 'prometheus' : 'scraper',
+            prometheus: t.prometheus?.url,
             intervalMs: t.intervalMs,
             historySlots: HISTORY_SLOTS,
             series: t.history.size,
@@ -116,29 +117,28 @@ export function telemetryRoutes(ctx: TelemetryRouteContext): ApiRoute[] {
     },
     {
       path: '/api/v1/telemetry/graph',
-      methods: { GET: ({ url, res }) => sendJson(res, 200, t.graph(windowSeconds(url, t))) },
+      methods: { GET: async ({ url, res }) => sendJson(res, 200, await t.graph(windowSeconds(url, t))) },
     },
     {
       path: '/api/v1/telemetry/stat',
       methods: {
-        GET: ({ url, res }) => {
+        GET: async ({ url, res }) => {
           const kind = url.searchParams.get('kind') ?? 'deploy';
           if (kind !== 'deploy' && kind !== 'svc') throw new BadRequestError('kind must be deploy or svc');
           const seconds = windowSeconds(url, t);
           const ns = url.searchParams.get('namespace');
           const name = url.searchParams.get('name');
-          const rows = t
-            .stat(kind, seconds)
-            .filter((r) => (!ns || r.namespace === ns) && (!name || r.name === name));
-          sendJson(res, 200, { kind, windowSeconds: t.window(seconds).seconds, rows });
+          const view = await t.stat(kind, seconds);
+          const rows = view.rows.filter((r) => (!ns || r.namespace === ns) && (!name || r.name === name));
+          sendJson(res, 200, { kind, windowSeconds: view.windowSeconds, rows });
         },
       },
     },
     {
       path: '/api/v1/telemetry/services/:namespace/:name',
       methods: {
-        GET: ({ url, params, res }) =>
-          sendJson(res, 200, t.service(params[1], params[0], windowSeconds(url, t), ctx.store.list())),
+        GET: async ({ url, params, res }) =>
+          sendJson(res, 200, await t.service(params[1], params[0], windowSeconds(url, t), ctx.store.list())),
       },
     },
     {

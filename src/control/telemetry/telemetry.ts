@@ -2,6 +2,7 @@
 import type { Resource } from '../../config/resource.ts';
 import { TelemetryCollector } from './collector.ts';
 import { TrafficHistory } from './history.ts';
+import { PrometheusSource } from './prometheus-source.ts';
 import type { AdminProxy } from './proxy-admin.ts';
 import {
   counted,
@@ -56,35 +57,41 @@ export class MeshTelemetry {
   readonly intervalMs: number;
   readonly history = new TrafficHistory({ capacity: HISTORY_SLOTS, maxSeries: MAX_SERIES });
   readonly collector: TelemetryCollector;
+  /** Set by `--prometheus`: views come from its range queries, and the scraper is not started. */
+  readonly prometheus: PrometheusSource | undefined;
 
-  constructor(proxies: () => AdminProxy[], intervalMs = DEFAULT_INTERVAL_MS) {
+  constructor(proxies: () => AdminProxy[], intervalMs = DEFAULT_INTERVAL_MS, prometheusUrl?: string) {
     this.intervalMs = intervalMs;
     this.collector = new TelemetryCollector({
       history: this.history,
       intervalMs,
       targets: () => proxies().map((p) => ({ id: p.id, admin: p.admin })),
     });
+    this.prometheus = prometheusUrl ? new PrometheusSource(prometheusUrl, intervalMs) : undefined;
   }
 
   start(): void {
-    this.collector.start();
+    if (!this.prometheus) this.collector.start();
   }
 
   stop(): Promise<void> {
     return this.collector.stop();
   }
 
-  window(seconds: number): Window {
-    return new Window(this.history, seconds, this.intervalMs);
+  /** The history and window to answer from: the scraper's, or one built from Prometheus for this call. */
+  async view(seconds: number): Promise<{ history: TrafficHistory; window: Window }> {
+    if (this.prometheus) return this.prometheus.view(seconds);
+    return { history: this.history, window: new Window(this.history, seconds, this.intervalMs) };
   }
 
-  stat(kind: 'svc' | 'deploy', seconds: number): StatRow[] {
-    return stat(this.history, this.window(seconds), kind);
+  async stat(kind: 'svc' | 'deploy', seconds: number): Promise<{ windowSeconds: number; rows: StatRow[] }> {
+    const { history, window } = await this.view(seconds);
+    return { windowSeconds: window.seconds, rows: stat(history, window, kind) };
   }
 
-  graph(seconds: number): Graph {
-    const w = this.window(seconds);
-    const list = edges(this.history, w);
+  async graph(seconds: number): Promise<Graph> {
+    const { history, window: w } = await this.view(seconds);
+    const list = edges(history, w);
     const nodes = new Map<string, GraphNode>();
     const none = golden(new Float64Array(32), w.seconds, 0);
     for (const e of list) {
@@ -107,13 +114,13 @@ export class MeshTelemetry {
           inbound: none,
         });
     }
-    for (const row of stat(this.history, w, 'svc')) {
+    for (const row of stat(history, w, 'svc')) {
       const node = [...nodes.values()].find(
         (n) => n.kind === 'service' && n.name === row.name && n.namespace === row.namespace,
       );
       if (node) node.inbound = { ...row, versions: undefined } as GraphNode['inbound'];
     }
-    for (const row of stat(this.history, w, 'deploy')) {
+    for (const row of stat(history, w, 'deploy')) {
       const id = `workload:${row.namespace}/${row.name}`;
       const { name: _n, namespace: _ns, versions: _v, ...g } = row;
       const node = nodes.get(id);
@@ -123,14 +130,19 @@ export class MeshTelemetry {
     return { windowSeconds: w.seconds, nodes: [...nodes.values()], edges: list };
   }
 
-  service(name: string, namespace: string, seconds: number, resources: Resource[]): ServiceDetail {
-    const w = this.window(seconds);
+  async service(
+    name: string,
+    namespace: string,
+    seconds: number,
+    resources: Resource[],
+  ): Promise<ServiceDetail> {
+    const { history, window: w } = await this.view(seconds);
     const mine = (svc: string, ns: string) => svc === name && ns === namespace;
-    const all = edges(this.history, w);
+    const all = edges(history, w);
     const inbound = all.filter((e) => mine(e.destination.name, e.destination.namespace));
     const workloads = new Map<string, { workload: string; version: string; requests: number }>();
     const byWorkload = group(
-      this.history,
+      history,
       w,
       (s) =>
         mine(s.key.destinationServiceName, s.key.destinationServiceNamespace) &&
@@ -145,7 +157,7 @@ export class MeshTelemetry {
     }
     const own = new Set([...workloads.values()].map((x) => x.workload));
     const outbound = all.filter((e) => e.source.namespace === namespace && own.has(e.source.workload));
-    const summaryRow = stat(this.history, w, 'svc').find((r) => mine(r.name, r.namespace));
+    const summaryRow = stat(history, w, 'svc').find((r) => mine(r.name, r.namespace));
     const observedSplit: Record<string, number> = {};
     for (const e of inbound)
       for (const [v, n] of Object.entries(e.versions)) observedSplit[v] = (observedSplit[v] ?? 0) + n;
@@ -156,7 +168,7 @@ export class MeshTelemetry {
       intervalMs: this.intervalMs,
       summary: summaryRow ?? golden(new Float64Array(32), w.seconds, 0),
       series: timeSeries(
-        this.history,
+        history,
         w,
         this.intervalMs,
         (s) => counted(s) && mine(s.key.destinationServiceName, s.key.destinationServiceNamespace),

@@ -103,7 +103,7 @@ export function xdsControlPlaneParts(): Pick<ControlPlaneParts, 'createXdsServer
       return telemetry ? withTelemetry(server, telemetry) : server;
     },
     apiRoutes: ({ compiled, config, store, operatorAccess }) => {
-      telemetry = new MeshTelemetry(proxies, config.telemetryIntervalMs);
+      telemetry = new MeshTelemetry(proxies, config.telemetryIntervalMs, config.prometheusUrl);
       return [
         proxiesRoute(() => server),
         prometheusSdRoute(() => server),
