@@ -68,6 +68,8 @@ export class SimulatedSidecar {
     index: number,
     service: string,
     credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+    /** The admin port it declares (WEFT_ADMIN_PORT), for benchmarks that serve one. */
+    adminPort?: number,
   ) {
     this.#client = new AdsClient(address, credentials, {
       'grpc.use_local_subchannel_pool': 1,
@@ -89,6 +91,7 @@ export class SimulatedSidecar {
           WEFT_SERVICE: service,
           WEFT_SERVICE_PORT: '80',
           WEFT_APP_PORT: '8080',
+          ...(adminPort === undefined ? {} : { WEFT_ADMIN_PORT: String(adminPort) }),
         }),
       },
       type_url: TYPE_URL.cluster,
