@@ -68,9 +68,10 @@ function metricsText(i: number, n: number): string {
         ['istio_request_bytes', BYTE_BUCKETS],
         ['istio_response_bytes', BYTE_BUCKETS],
       ] as const) {
-        bounds.forEach((b, k) =>
-          lines.push(`${name}_bucket{${l},le="${b}"} ${Math.round(count * Math.min(1, (k + 1) / 6))}`),
-        );
+        for (let k = 0; k < bounds.length; k++)
+          lines.push(
+            `${name}_bucket{${l},le="${bounds[k]}"} ${Math.round(count * Math.min(1, (k + 1) / 6))}`,
+          );
         lines.push(
           `${name}_bucket{${l},le="+Inf"} ${count}`,
           `${name}_sum{${l}} ${count * 7}`,
