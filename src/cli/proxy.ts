@@ -1,4 +1,5 @@
 // `weft proxy`: runs a sidecar next to an app; all routing config comes from the control plane over xDS.
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { parseDuration } from '../config/duration.ts';
@@ -26,6 +27,7 @@ interface ProxyOptions {
   concurrency: string;
   tokenFile?: string;
   token?: string;
+  hostAddress?: string;
 }
 
 /** `--protocol` values; `auto` (the default) is Istio's: detected per connection, upstream as downstream. */
@@ -86,6 +88,10 @@ export function toSidecarConfig(opts: ProxyOptions): SidecarConfig {
     throw new UsageError(`--xds ${JSON.stringify(opts.xds)} is not HOST:PORT`);
   if (opts.tokenFile !== undefined && opts.token !== undefined)
     throw new UsageError('give the bootstrap token once: --token-file FILE or --token TOKEN, not both');
+  if (opts.hostAddress !== undefined && isIP(opts.hostAddress) === 0)
+    throw new UsageError(
+      `--host-address ${JSON.stringify(opts.hostAddress)} is not an IP address; give the address other hosts reach this one on, e.g. 10.0.0.12`,
+    );
   return {
     service: opts.service,
     namespace: opts.namespace,
@@ -104,6 +110,7 @@ export function toSidecarConfig(opts: ProxyOptions): SidecarConfig {
     // A sidecar waits for its control plane as long as it takes (as Envoy's agent does), saying why.
     bootstrapTimeoutMs: Number.POSITIVE_INFINITY,
     concurrency: workers(opts.concurrency),
+    ...(opts.hostAddress !== undefined ? { hostAddress: opts.hostAddress } : {}),
     ...(opts.tokenFile !== undefined
       ? { token: { kind: 'file' as const, file: resolve(opts.tokenFile) } }
       : opts.token !== undefined
@@ -149,6 +156,11 @@ export function register(program: Command): void {
         'Without a token the proxy mints one, which the control plane allows from its own host only',
     )
     .option('--token <token>', 'the bootstrap token itself (tests and development; prefer --token-file)')
+    .option(
+      '--host-address <ip>',
+      'address other hosts reach this workload on, registered as its endpoint (default: the source address ' +
+        'of the route to the control plane; 127.0.0.1 when the control plane is on loopback)',
+    )
     .action(async (opts: ProxyOptions) => {
       const config = toSidecarConfig(opts);
       const log = logger({ component: 'proxy' });

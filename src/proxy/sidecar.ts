@@ -15,6 +15,7 @@ import { NODE_METADATA } from '../xds/node-metadata.ts';
 import { jsonToStruct } from '../xds/struct.ts';
 import { AdminServer, configDump, coreAdminSource } from './admin/admin-server.ts';
 import { renderAdsPrometheus } from './admin/prometheus.ts';
+import { reachableAddress } from './common/host-address.ts';
 import { http } from './common/node-http.ts';
 import { bindServer } from './listener/listener-manager.ts';
 import { ProxyCore } from './proxy.ts';
@@ -67,6 +68,12 @@ export interface SidecarConfig {
    * proxy mints one through the control plane's API, which allows that from loopback only.
    */
   token?: TokenSource;
+  /**
+   * The address the endpoint is registered with (`--host-address`): where other hosts reach the
+   * inbound listener. Absent: the source address of the route toward the xDS server (loopback
+   * when the control plane is on this host).
+   */
+  hostAddress?: string;
 }
 
 /** The ports a sidecar bound. */
@@ -212,9 +219,9 @@ export class Sidecar {
   }
 
   /** Binds the ports, starts admin and the ADS stream. Resolves once ports are bound (not yet ready). */
-  static async start(config: SidecarConfig): Promise<Sidecar> {
-    const xds =
-      config.xdsAddress ?? (await fetchBootstrap(config.server, config.bootstrapTimeoutMs)).xdsAddress;
+  static async start(given: SidecarConfig): Promise<Sidecar> {
+    const xds = given.xdsAddress ?? (await fetchBootstrap(given.server, given.bootstrapTimeoutMs)).xdsAddress;
+    const config = { ...given, hostAddress: given.hostAddress ?? (await reachableAddress(xds)) };
     // The identity comes first: the first listeners and clusters already use its certificate.
     const secrets = new SecretStore();
     const identity = await startWorkloadSecrets(
@@ -418,7 +425,7 @@ export class Sidecar {
     const c = this.config;
     if (c.role === 'gateway') return this.gatewayNode();
     const labels = { ...c.labels, app: c.labels.app ?? c.service, version: c.labels.version ?? c.version };
-    const id = `sidecar~127.0.0.1~${c.service}-${randomBytes(4).toString('hex')}.${c.namespace}~${c.namespace}.svc.cluster.local`;
+    const id = `sidecar~${c.hostAddress ?? '127.0.0.1'}~${c.service}-${randomBytes(4).toString('hex')}.${c.namespace}~${c.namespace}.svc.cluster.local`;
     return {
       id,
       cluster: c.service,
@@ -429,7 +436,7 @@ export class Sidecar {
         [NODE_METADATA.namespace]: c.namespace,
         [NODE_METADATA.serviceAccount]: c.serviceAccount,
         [NODE_METADATA.labels]: labels,
-        [NODE_METADATA.instanceIps]: ['127.0.0.1'],
+        [NODE_METADATA.instanceIps]: [c.hostAddress ?? '127.0.0.1'],
         [NODE_METADATA.service]: c.service,
         [NODE_METADATA.servicePort]: String(c.servicePort),
         [NODE_METADATA.serviceProtocol]: c.protocol,
@@ -444,7 +451,7 @@ export class Sidecar {
   /** A gateway's node: Istio's `router~` id, its labels as given, and the ports it serves. */
   private gatewayNode() {
     const c = this.config;
-    const id = `router~127.0.0.1~${c.service}-${randomBytes(4).toString('hex')}.${c.namespace}~${c.namespace}.svc.cluster.local`;
+    const id = `router~${c.hostAddress ?? '127.0.0.1'}~${c.service}-${randomBytes(4).toString('hex')}.${c.namespace}~${c.namespace}.svc.cluster.local`;
     const ports = (c.gatewayPorts ?? []).map((p) => `${p.port}=${p.listenPort}/${p.protocol.toLowerCase()}`);
     return {
       id,
@@ -456,7 +463,7 @@ export class Sidecar {
         [NODE_METADATA.namespace]: c.namespace,
         [NODE_METADATA.serviceAccount]: c.serviceAccount,
         [NODE_METADATA.labels]: c.labels,
-        [NODE_METADATA.instanceIps]: ['127.0.0.1'],
+        [NODE_METADATA.instanceIps]: [c.hostAddress ?? '127.0.0.1'],
         [NODE_METADATA.gatewayPorts]: ports.join(','),
         [NODE_METADATA.adminPort]: String(this.ports.admin),
       }),

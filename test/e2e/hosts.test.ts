@@ -1,0 +1,309 @@
+// End to end: one mesh over three "hosts" (network namespaces on a bridge): control plane and gateway on 1, weft run units on 2 and 3, mTLS, routing and policy across hosts.
+import assert from 'node:assert/strict';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { WEFT_BIN } from '../helpers/cli.ts';
+import { eventuallyTrue } from '../helpers/eventually.ts';
+import { createHosts, type Host, type Hosts } from '../helpers/netns.ts';
+
+/** How long one host may take to print a ready line on a busy machine. */
+const READY_TIMEOUT_MS = 60_000;
+
+/** An app that answers with its service name, the path and the caller's identity header. */
+const APP = `require('node:http').createServer((q, s) => { s.setHeader('content-type', 'application/json');
+s.end(JSON.stringify({ name: process.env.WEFT_SERVICE, path: q.url, xfcc: q.headers['x-forwarded-client-cert'] ?? '' })); })
+.listen(Number(process.env.PORT), process.env.HOST);`;
+
+let net: Hosts | { refused: string };
+let h1: Host;
+let h2: Host;
+let h3: Host;
+let dir: string;
+let server: string;
+let operatorToken: string;
+const procs: ChildProcessWithoutNullStreams[] = [];
+
+/** Starts `weft ...args` inside `host`; resolves with its output once a line (stdout or stderr) matches `ready`. */
+function weftIn(
+  host: Host,
+  args: string[],
+  ready: RegExp,
+  env: NodeJS.ProcessEnv = {},
+): Promise<RegExpMatchArray> {
+  const hosts = net as Hosts;
+  const child = hosts.spawn(host, process.execPath, [WEFT_BIN, ...args], { WEFT_LOG_LEVEL: 'warn', ...env });
+  procs.push(child);
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () =>
+        reject(
+          new Error(
+            `weft ${args.join(' ')} in ${host.ns} not ready within ${READY_TIMEOUT_MS} ms:\n${output}`,
+          ),
+        ),
+      READY_TIMEOUT_MS,
+    );
+    const onData = (d: Buffer) => {
+      output += d.toString('utf8');
+      const m = ready.exec(output);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`weft ${args.join(' ')} in ${host.ns} exited (${code}):\n${output}`));
+    });
+  });
+}
+
+/** `weft run` of an app serving `service` on `host`, all its ports fixed (each host is a fresh namespace). */
+function unit(host: Host, service: string, ports: number, extra: string[] = []): Promise<RegExpMatchArray> {
+  return weftIn(
+    host,
+    [
+      'run',
+      ...['--service', service, '--server', server, '--drain-timeout', '1s', ...extra],
+      ...['--app-port', String(ports), '--inbound-port', String(ports + 1)],
+      ...['--outbound-port', String(ports + 2), '--admin-port', String(ports + 3)],
+      '--',
+      process.execPath,
+      '-e',
+      APP,
+    ],
+    /weft run: sidecar ready/,
+    { WEFT_TOKEN: operatorToken },
+  );
+}
+
+/** curl inside `host` (the app side: through the sidecar's outbound port when `proxyPort` is given). */
+async function curl(host: Host, url: string, options: { proxyPort?: number; headers?: string[] } = {}) {
+  const args = ['-sS', '-m', '10', '-o', '-', '-w', '\n%{http_code}'];
+  if (options.proxyPort) args.push('-x', `http://127.0.0.1:${options.proxyPort}`);
+  for (const h of options.headers ?? []) args.push('-H', h);
+  const r = await (net as Hosts).exec(host, 'curl', [...args, url], { timeoutMs: 15_000 });
+  const lines = r.stdout.split('\n');
+  return { code: r.code, status: Number(lines.pop()), body: lines.join('\n'), stderr: r.stderr };
+}
+
+async function apply(yaml: string): Promise<void> {
+  const r = await (net as Hosts).exec(
+    h1,
+    process.execPath,
+    [WEFT_BIN, 'apply', '-f', '-', '--server', server],
+    {
+      input: yaml,
+      env: { WEFT_TOKEN: operatorToken },
+    },
+  );
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+}
+
+async function remove(kind: string, name: string): Promise<void> {
+  const r = await (net as Hosts).exec(
+    h1,
+    process.execPath,
+    [WEFT_BIN, 'delete', kind, name, '-n', 'default', '--server', server],
+    {
+      env: { WEFT_TOKEN: operatorToken },
+    },
+  );
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+}
+
+/** One sample of host 2's sidecar (admin 127.0.0.1:8003) `/stats/prometheus` whose line has every part. */
+async function productpageMetric(name: string, ...parts: string[]): Promise<number> {
+  const r = await curl(h2, 'http://127.0.0.1:8003/stats/prometheus');
+  for (const line of r.body.split('\n'))
+    if (line.startsWith(`${name}{`) && parts.every((p) => line.includes(p)))
+      return Number(line.slice(line.lastIndexOf(' ') + 1));
+  return 0;
+}
+
+before(async () => {
+  net = await createHosts(3);
+  if ('refused' in net) return;
+  [h1, h2, h3] = net.hosts;
+  dir = await mkdtemp(join(tmpdir(), 'weft-e2e-hosts-'));
+  const cp = await weftIn(
+    h1,
+    [
+      'control-plane',
+      ...['--data-dir', join(dir, 'data'), '--push-debounce', '20ms'],
+      ...['--api', `${h1.address}:15080`, '--xds', `${h1.address}:15010`],
+    ],
+    /weft control-plane ready: api (\S+)/,
+  );
+  server = cp[1];
+  operatorToken = (await readFile(join(dir, 'data', 'operator.token'), 'utf8')).trim();
+  // productpage on host 2 (ports 8000-8003); reviews and ratings on host 3.
+  await Promise.all([unit(h2, 'productpage', 8000), unit(h3, 'reviews', 9000), unit(h3, 'ratings', 9100)]);
+});
+
+after(async () => {
+  for (const p of procs) p.kill('SIGTERM');
+  if (net && !('refused' in net)) await net.remove();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+test('host 2 calls reviews on host 3 through both sidecars, over mTLS to the address host 3 registered', async (t) => {
+  if ('refused' in net) return t.skip(net.refused);
+  let last = '';
+  await eventuallyTrue('productpage reaches reviews across hosts', async () => {
+    const r = await curl(h2, 'http://reviews/', { proxyPort: 8002 });
+    last = `${r.status} ${r.body} ${r.stderr}`;
+    return r.status === 200;
+  }).catch((err) => assert.fail(`${err.message}; last answer: ${last}`));
+  const r = await curl(h2, 'http://reviews/x', { proxyPort: 8002 });
+  const reply = JSON.parse(r.body);
+  assert.equal(reply.name, 'reviews');
+  // Host 3's sidecar saw the caller's verified identity: the hop was mutual TLS.
+  assert.match(reply.xfcc, /URI=spiffe:\/\/cluster\.local\/ns\/default\/sa\/productpage/);
+  assert.ok(
+    (await productpageMetric(
+      'envoy_cluster_ssl_handshake',
+      'outbound|80||reviews.default.svc.cluster.local',
+    )) >= 1,
+  );
+  // The endpoint is host 3's address (what weft run learnt), and its inbound port serves the SPIFFE cert there.
+  const shown = await (net as Hosts).exec(
+    h2,
+    'openssl',
+    ['s_client', '-connect', `${h3.address}:9001`, '-showcerts'],
+    {
+      timeoutMs: 15_000,
+    },
+  );
+  const leaf = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(shown.stdout)?.[0];
+  assert.ok(leaf, shown.stdout + shown.stderr);
+  const sans = await (net as Hosts).exec(h2, 'openssl', ['x509', '-noout', '-ext', 'subjectAltName'], {
+    input: leaf,
+  });
+  assert.match(sans.stdout, /URI:spiffe:\/\/cluster\.local\/ns\/default\/sa\/reviews\b/);
+  // The app itself stays on host 3's loopback: not reachable from host 2.
+  const direct = await curl(h2, `http://${h3.address}:9000/`);
+  assert.notEqual(direct.status, 200, `the app answered from another host: ${direct.body}`);
+});
+
+test('a VirtualService routes across hosts; an AuthorizationPolicy on host 3 denies host 2', async (t) => {
+  if ('refused' in net) return t.skip(net.refused);
+  await apply(`apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: reviews, namespace: default }
+spec:
+  hosts: [reviews]
+  http:
+  - match: [{ headers: { x-to: { exact: ratings } } }]
+    route: [{ destination: { host: ratings } }]
+  - route: [{ destination: { host: reviews } }]
+`);
+  await eventuallyTrue('the header routes reviews to ratings', async () => {
+    const r = await curl(h2, 'http://reviews/', { proxyPort: 8002, headers: ['x-to: ratings'] });
+    return r.status === 200 && JSON.parse(r.body).name === 'ratings';
+  });
+  assert.equal(JSON.parse((await curl(h2, 'http://reviews/', { proxyPort: 8002 })).body).name, 'reviews');
+  await remove('virtualservice', 'reviews');
+
+  await apply(`apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: no-productpage, namespace: default }
+spec:
+  selector: { matchLabels: { app: reviews } }
+  action: DENY
+  rules: [{ from: [{ source: { principals: [cluster.local/ns/default/sa/productpage] } }] }]
+`);
+  await eventuallyTrue('reviews denies productpage', async () => {
+    return (await curl(h2, 'http://reviews/', { proxyPort: 8002 })).status === 403;
+  });
+  // ratings, on the same host, has no policy: still allowed.
+  assert.equal((await curl(h2, 'http://ratings/', { proxyPort: 8002 })).status, 200);
+  await remove('authorizationpolicy', 'no-productpage');
+  await eventuallyTrue('reviews allows productpage again', async () => {
+    return (await curl(h2, 'http://reviews/', { proxyPort: 8002 })).status === 200;
+  });
+});
+
+test('STRICT: a workload on host 3 is unreachable in plaintext from host 2, reachable through the mesh', async (t) => {
+  if ('refused' in net) return t.skip(net.refused);
+  const plaintext = () => curl(h2, `http://${h3.address}:9101/`);
+  assert.equal((await plaintext()).status, 200, 'PERMISSIVE (default) accepts plaintext');
+  await apply(`apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: { name: ratings, namespace: default }
+spec:
+  selector: { matchLabels: { app: ratings } }
+  mtls: { mode: STRICT }
+`);
+  await eventuallyTrue('plaintext to ratings is refused', async () => (await plaintext()).status !== 200);
+  assert.equal((await curl(h2, 'http://ratings/', { proxyPort: 8002 })).status, 200);
+  await remove('peerauthentication', 'ratings');
+});
+
+test('a gateway on host 1 serves reviews on host 3', async (t) => {
+  if ('refused' in net) return t.skip(net.refused);
+  await apply(`apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: public, namespace: default }
+spec:
+  gatewayClassName: weft
+  listeners: [{ name: http, port: 8080, protocol: HTTP }]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: reviews, namespace: default }
+spec:
+  parentRefs: [{ name: public }]
+  rules: [{ backendRefs: [{ name: reviews, port: 80 }] }]
+`);
+  // A gateway is no weft run unit: it takes a token minted with the operator token, as on any host.
+  const token = await (net as Hosts).exec(
+    h1,
+    process.execPath,
+    [
+      WEFT_BIN,
+      'token',
+      'create',
+      '--namespace',
+      'default',
+      '--service-account',
+      'public',
+      '--server',
+      server,
+    ],
+    { env: { WEFT_TOKEN: operatorToken } },
+  );
+  assert.equal(token.code, 0, token.stderr);
+  await weftIn(
+    h1,
+    [
+      'gateway',
+      '--name',
+      'public',
+      '--port',
+      '8080',
+      '--server',
+      server,
+      '--drain-timeout',
+      '1s',
+      '--token',
+      token.stdout.trim(),
+    ],
+    /weft gateway ready/,
+    { WEFT_TOKEN: operatorToken },
+  );
+  let last = '';
+  // From host 2, as an outside client: the gateway's address on host 1, no proxy.
+  await eventuallyTrue('the gateway on host 1 routes to reviews on host 3', async () => {
+    const r = await curl(h2, `http://${h1.address}:8080/g`);
+    last = `${r.status} ${r.body} ${r.stderr}`;
+    return r.status === 200 && JSON.parse(r.body).name === 'reviews';
+  }).catch((err) => assert.fail(`${err.message}; last answer: ${last}`));
+  assert.match(JSON.parse((await curl(h2, `http://${h1.address}:8080/g`)).body).xfcc, /sa\/public/);
+});
