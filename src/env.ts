@@ -16,6 +16,8 @@ export interface Environment {
    * Istio's mount points `/etc/certs` and `/etc/istio`.
    */
   tlsFileDirs: string[];
+  /** Whether a graphical desktop is there to open URLs in (`DISPLAY` or `WAYLAND_DISPLAY` set; `weft dashboard`). */
+  desktop: boolean;
 }
 
 /** Where TLS files named in xDS may live unless WEFT_TLS_FILE_DIRS says otherwise. */
@@ -31,6 +33,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environme
     logFormat: env.WEFT_LOG_FORMAT || undefined,
     operatorToken: env.WEFT_TOKEN || undefined,
     tlsFileDirs: (env.WEFT_TLS_FILE_DIRS || DEFAULT_TLS_FILE_DIRS).split(':').filter((d) => d !== ''),
+    desktop: Boolean(env.DISPLAY || env.WAYLAND_DISPLAY),
   };
 }
 

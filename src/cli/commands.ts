@@ -111,6 +111,12 @@ export const commands: CommandEntry[] = [
     load: () => import('./edges.ts'),
   },
   {
+    name: 'dashboard',
+    summary:
+      'print (and on a desktop open) the URL of the web dashboard: graph, services, proxies, config, tap',
+    load: () => import('./dashboard.ts'),
+  },
+  {
     name: 'run',
     summary: 'run an app with its sidecar as one unit (takes every flag of weft proxy)',
     load: () => import('./run.ts'),

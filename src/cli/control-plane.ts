@@ -9,6 +9,7 @@ import { ControlPlane, type ControlPlaneConfig, type HostPort } from '../control
 import { chooseStore } from '../control/ha/store-choice.ts';
 import { DEFAULT_GRACE_MS } from '../control/registry/memory.ts';
 import { xdsControlPlaneParts } from '../control/xds/wiring.ts';
+import { dashboardUrl } from '../dashboard/serve.ts';
 import { UsageError } from '../errors.ts';
 import { logger } from '../observe/log.ts';
 import { requireDataDir, requireFreePort } from './preflight.ts';
@@ -237,5 +238,6 @@ export function register(program: Command): void {
       process.stdout.write(
         `weft control-plane ready: api ${addresses.apiUrl} xds ${addresses.xdsAddress ?? '(not served)'}${addresses.xdsPlaintextAddress ? ` xds-plaintext ${addresses.xdsPlaintextAddress}` : ''} data-dir ${controlPlane.config.dataDir}\n`,
       );
+      process.stdout.write(`weft control-plane: dashboard ${dashboardUrl(addresses.apiUrl)}\n`);
     });
 }

@@ -4,6 +4,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { dashboardUrl } from '../dashboard/serve.ts';
 import { Demo } from '../demo/demo.ts';
 import { BOOKINFO_DIR, STRICT_MTLS, WEFT_BIN } from '../demo/plan.ts';
 import { DEFAULT_SERVER } from '../env.ts';
@@ -139,6 +140,7 @@ export function register(program: Command): void {
       say(`  Bookinfo through the ingress gateway:  ${urls.app}  (add ?u=jason to sign in as jason)`);
       say(`  its JSON API:                          http://localhost:${port}/api/v1/products/0`);
       say(`  control plane API:                     ${urls.controlPlane}`);
+      say(`  dashboard:                             ${dashboardUrl(urls.controlPlane)}  (weft dashboard)`);
       say(
         `  apply a scenario (docs/demo.md):       ${weft} apply${server} -f ${examples}/istio/virtual-service-all-v1.yaml`,
       );

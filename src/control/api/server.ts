@@ -3,6 +3,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Resource } from '../../config/resource.ts';
+import { dashboardRoutes } from '../../dashboard/serve.ts';
 import {
   MethodNotAllowedError,
   NotFoundError,
@@ -238,6 +239,7 @@ export class ApiServer {
       route('/api/v1/watch', {
         GET: ({ url, res }) => this.#watches.open(url.searchParams, res),
       }),
+      ...dashboardRoutes().map((r) => route(r.path, r.methods)),
     ];
     const taken = new Set(builtIn.map((r) => r.pattern.join('/')));
     for (const r of extra)
