@@ -4,7 +4,7 @@ const SVG_NS = 'http://www.w3.org/2000/svg';
 
 /** Appends children (strings become text nodes; null/false are skipped) to `node`. */
 function append(node, children) {
-  for (const child of children.flat()) {
+  for (const child of children.flat(Number.POSITIVE_INFINITY)) {
     if (child === null || child === undefined || child === false) continue;
     node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }

@@ -2,9 +2,9 @@
 import { currentWindow, get } from './api.js';
 import { activate, h, health, ms, percent, rps, s, shortHost } from './dom.js';
 
-const NODE_W = 160;
-const NODE_H = 46;
-const COLUMN_GAP = 120;
+const NODE_W = 170;
+const NODE_H = 50;
+const COLUMN_GAP = 220;
 const ROW_GAP = 36;
 const MARGIN = 24;
 
@@ -135,10 +135,10 @@ function drawNode(node, at) {
     },
     s('title', null, title),
     s('rect', { width: NODE_W, height: NODE_H, rx: node.kind === 'service' ? 22 : 6 }),
-    s('text', { x: 12, y: 19 }, node.label.length > 22 ? `${node.label.slice(0, 21)}…` : node.label),
+    s('text', { x: 14, y: 21 }, node.label.length > 22 ? `${node.label.slice(0, 21)}…` : node.label),
     s(
       'text',
-      { x: 12, y: 35, class: 'sub' },
+      { x: 14, y: 39, class: 'sub' },
       node.kind === 'service' ? `service · ${node.namespace}` : `workload · ${node.namespace}`,
     ),
   );
@@ -167,7 +167,7 @@ function drawEdge(edge, place) {
     s('title', null, title),
     s('path', { class: 'hit', d }),
     s('path', { class: 'line', d, 'marker-end': 'url(#arrow)' }),
-    s('text', { x: mx, y: my - 4, 'text-anchor': 'middle' }, label),
+    s('text', { x: mx, y: my - 8, 'text-anchor': 'middle' }, label),
   );
 }
 
