@@ -242,7 +242,8 @@ async function reachedAll(
 ): Promise<number> {
   const deadline = Date.now() + Number(args.bound) * 1000;
   while (!clients.every((c, i) => c.last.get(type)?.version !== before[i])) {
-    if (Date.now() > deadline) throw new Error(`a ${type} change did not reach every client within ${args.bound} s`);
+    if (Date.now() > deadline)
+      throw new Error(`a ${type} change did not reach every client within ${args.bound} s`);
     await sleep(2);
   }
   return Math.max(...clients.map((c) => c.last.get(type)!.at - t0));
