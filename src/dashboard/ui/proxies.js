@@ -28,7 +28,7 @@ export async function render(_params, signal) {
     [
       { label: 'Proxy', cell: (p) => p.name },
       { label: 'Workload', cell: (p) => `${p.workload}.${p.namespace}` },
-      { label: 'Version', cell: (p) => p.version ?? '-' },
+      { label: 'Version', cell: (p) => p.version || '-' },
       { label: 'Role', cell: (p) => p.role },
       ...TYPES.map((t) => ({ label: t, cell: (p) => syncCell(p.sync[t]) })),
       {
