@@ -265,6 +265,7 @@ async function startReplicas(
   dir: string,
 ): Promise<{ replicas: Replica[]; etcd?: EtcdCluster }> {
   const etcd = mode === 'file' ? undefined : await startEtcdCluster(3, { extraArgs: ETCD_LIMITS });
+  if (etcd) running.clusters.add(etcd);
   const count = mode === 'etcd2' ? 2 : 1;
   const replicas: Replica[] = [];
   for (let i = 0; i < count; i++) {
@@ -285,6 +286,7 @@ async function startReplicas(
       ],
       { ready: READY, timeoutMs: 60_000 },
     );
+    running.procs.add(proc);
     replicas.push({ proc, api: proc.ready[1], xds: proc.ready[2] });
   }
   return { replicas, etcd };
@@ -320,6 +322,7 @@ async function runMode(mode: string): Promise<Row> {
           { ready: PROXY_READY, timeoutMs: 60_000 },
         ),
       );
+    for (const p of proxies) running.procs.add(p);
     const started = performance.now();
     const cpu0 = await Promise.all(replicas.map((r) => usage(r.proc.child.pid!)));
     while (clients.length < CLIENTS) {
@@ -414,6 +417,14 @@ async function writeSection(table: string): Promise<void> {
   await writeFile(DOC, doc);
   process.stdout.write(`wrote ${DOC}\n`);
 }
+
+/** Everything this run started, stopped on Ctrl-C or SIGTERM too (the `finally` blocks do it otherwise). */
+const running = { procs: new Set<WeftProcess>(), clusters: new Set<EtcdCluster>() };
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.on(signal, () => {
+    for (const p of running.procs) p.child.kill('SIGKILL');
+    void Promise.all([...running.clusters].map((c) => c.stop())).finally(() => process.exit(130));
+  });
 
 const rows: Row[] = [];
 for (const mode of args.modes.split(',')) rows.push(await runMode(mode));
