@@ -6,6 +6,7 @@ import { keyOf } from '../config/resource.ts';
 import type { MeshSnapshot, ReferenceGrantModel } from '../model/types.ts';
 import type { ReadRoute, SelectingPolicy } from './attachment.ts';
 import { backendsNotPermitted, policiesSelectingNothing, unattachedRoutes } from './attachment.ts';
+import { proxylessGaps } from './proxyless.ts';
 import type { ReadVirtualService } from './routing.ts';
 import { conflictingVirtualServices, rulesForNoService, undefinedSubsets, unknownHosts } from './routing.ts';
 import type { AnalysisFinding, PlacedFinding } from './types.ts';
@@ -62,6 +63,7 @@ export function analyze(input: AnalysisInput): AnalysisFinding[] {
     ...conflictingVirtualServices(services),
     ...unattachedRoutes(snapshot),
     ...backendsNotPermitted(routes, grants),
+    ...proxylessGaps(snapshot, services, rules),
     ...(input.workloadsKnown
       ? [
           ...unknownHosts(snapshot, services),

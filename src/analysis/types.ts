@@ -10,7 +10,8 @@ export type AnalysisCode =
   | 'ConflictingVirtualServices'
   | 'RouteNotAttached'
   | 'BackendNotPermitted'
-  | 'SelectorMatchesNothing';
+  | 'SelectorMatchesNothing'
+  | 'ProxylessUnsupported';
 
 /** One problem: valid YAML that is wrong as a mesh. */
 export interface AnalysisFinding {

@@ -20,14 +20,14 @@ export interface GreeterServer {
   close(): Promise<void>;
 }
 
-/** Starts a Greeter on 127.0.0.1 (port 0) that replies `{ message: name }`. */
-export async function startGreeter(name: string): Promise<GreeterServer> {
+/** Starts a Greeter on 127.0.0.1 (port 0) that replies `{ message: name }`, or fails every call with `fail`. */
+export async function startGreeter(name: string, fail?: grpc.status): Promise<GreeterServer> {
   const server = new grpc.Server();
   server.addService(greeterPackage().helloworld.Greeter.service, {
     SayHello: (
       _call: grpc.ServerUnaryCall<{ name: string }, { message: string }>,
       callback: grpc.sendUnaryData<{ message: string }>,
-    ) => callback(null, { message: name }),
+    ) => (fail === undefined ? callback(null, { message: name }) : callback({ code: fail, details: name })),
   });
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>

@@ -66,6 +66,10 @@ export type OutlierDetection = {
   enforcing_consecutive_local_origin_failure?: NumberValue;
   split_external_local_origin_errors?: boolean;
   enforcing_success_rate?: NumberValue;
+  failure_percentage_threshold?: NumberValue;
+  enforcing_failure_percentage?: NumberValue;
+  failure_percentage_minimum_hosts?: NumberValue;
+  failure_percentage_request_volume?: NumberValue;
   interval?: Duration;
   base_ejection_time?: Duration;
   max_ejection_percent?: NumberValue;

@@ -51,7 +51,8 @@ export type HashPolicy =
   | { header: { header_name: string } }
   | { query_parameter: { name: string } }
   | { cookie: { name: string; path?: string; ttl?: Duration } }
-  | { connection_properties: { source_ip: boolean } };
+  | { connection_properties: { source_ip: boolean } }
+  | { filter_state: { key: string } };
 
 /** `RouteAction.MaxStreamDuration`. */
 export type MaxStreamDuration = { max_stream_duration?: Duration; grpc_timeout_header_max?: Duration };

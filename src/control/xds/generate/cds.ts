@@ -93,6 +93,28 @@ function circuitBreakers(
   return { thresholds: [threshold] };
 }
 
+/**
+ * What proxyless gRPC clients get for Istio's outlierDetection: gRFC A50 implements no consecutive
+ * counters, only success-rate and failure-percentage ejection. `consecutive5xxErrors: N` (else
+ * `consecutiveGatewayErrors`) becomes failure-percentage ejection of a host that failed more than
+ * 99% of at least N calls in an interval (gRPC ejects above the threshold, so 100 would never
+ * eject; any non-OK status is a failure to gRPC); `weft apply` says so.
+ */
+function grpcOutlierDetection(od: OutlierDetectionSettings): OutlierDetection {
+  const out: OutlierDetection = { enforcing_success_rate: { value: 0 } };
+  const volume = od.consecutive5xxErrors ?? od.consecutiveGatewayErrors;
+  if (volume !== undefined && volume > 0) {
+    out.failure_percentage_threshold = { value: 99 };
+    out.enforcing_failure_percentage = { value: 100 };
+    out.failure_percentage_minimum_hosts = { value: 1 };
+    out.failure_percentage_request_volume = { value: volume };
+  }
+  if (od.intervalMs !== undefined) out.interval = duration(od.intervalMs);
+  if (od.baseEjectionTimeMs !== undefined) out.base_ejection_time = duration(od.baseEjectionTimeMs);
+  if (od.maxEjectionPercent !== undefined) out.max_ejection_percent = { value: od.maxEjectionPercent };
+  return out;
+}
+
 /** Istio's OutlierDetection → Envoy mapping (success-rate ejection off; each consecutive counter enforced at 100%). */
 function outlierDetection(od: OutlierDetectionSettings): OutlierDetection {
   const out: OutlierDetection = { enforcing_success_rate: { value: 0 } };
@@ -223,7 +245,10 @@ export function outboundCluster(
   if (protocolOptions)
     cluster.typed_extension_protocol_options = { [HTTP_PROTOCOL_OPTIONS_KEY]: protocolOptions };
   if (policy.outlierDetection) {
-    cluster.outlier_detection = outlierDetection(policy.outlierDetection);
+    cluster.outlier_detection =
+      ctx.proxy.kind === 'grpc'
+        ? grpcOutlierDetection(policy.outlierDetection)
+        : outlierDetection(policy.outlierDetection);
     // Istio: minHealthPercent defaults to 0, so outlier detection alone disables panic mode.
     cluster.common_lb_config = {
       healthy_panic_threshold: { value: policy.outlierDetection.minHealthPercent ?? 0 },

@@ -28,6 +28,7 @@ import type {
   StringMatcher,
 } from '../../../xds/messages/index.ts';
 import { CONFIG_TYPE } from '../../../xds/type-urls.ts';
+import type { ProxyNode } from '../node.ts';
 import { type HeaderMatchForm, headerMatchForm } from './clients.ts';
 import {
   duration,
@@ -113,7 +114,7 @@ export function defaultRoute(
     retry_policy: defaultRetryPolicy(),
   };
   const rule = ctx.snapshot.destinationRules.get(service.hostname);
-  const hash = hashPolicy(effectivePolicy(rule, port.number, undefined).loadBalancer);
+  const hash = hashPolicy(effectivePolicy(rule, port.number, undefined).loadBalancer, ctx.proxy.kind);
   if (hash) action.hash_policy = [hash];
   return { name: 'default', match: { prefix: '/' }, route: action };
 }
@@ -219,11 +220,21 @@ function applyHeaders(
   }
 }
 
-/** The consistent-hash key of a load balancer policy as an Envoy RouteAction.HashPolicy. */
-function hashPolicy(lb: LoadBalancerPolicy | undefined): HashPolicy | undefined {
+/** gRFC A42: a proxyless gRPC client hashes this filter state key to its channel's id. */
+export const GRPC_CHANNEL_ID_KEY = 'io.grpc.channel_id';
+
+/**
+ * The consistent-hash key of a load balancer policy as an Envoy RouteAction.HashPolicy. Proxyless
+ * gRPC clients (gRFC A42) hash only headers and their channel id: source IP becomes the channel
+ * id (one client channel sticks to one endpoint), and cookies and query parameters, which gRPC
+ * has not, are left out (the client then hashes at random; `weft apply` warns).
+ */
+function hashPolicy(lb: LoadBalancerPolicy | undefined, kind: ProxyNode['kind']): HashPolicy | undefined {
   if (!lb || !('consistentHash' in lb)) return undefined;
   const key = lb.consistentHash.key;
   if ('httpHeaderName' in key) return { header: { header_name: key.httpHeaderName } };
+  if (kind === 'grpc')
+    return 'useSourceIp' in key ? { filter_state: { key: GRPC_CHANNEL_ID_KEY } } : undefined;
   if ('httpQueryParameterName' in key) return { query_parameter: { name: key.httpQueryParameterName } };
   if ('httpCookie' in key) {
     const cookie: { name: string; path?: string; ttl?: Duration } = { name: key.httpCookie.name };
@@ -290,6 +301,7 @@ function forwardAction(
   const hashes = resolved.map((r) =>
     hashPolicy(
       effectivePolicy(ctx.snapshot.destinationRules.get(r.dest.host), r.port, r.dest.subset).loadBalancer,
+      ctx.proxy.kind,
     ),
   );
   if (hashes[0] && hashes.every((h) => JSON.stringify(h) === JSON.stringify(hashes[0]))) {
