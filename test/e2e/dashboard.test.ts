@@ -161,8 +161,8 @@ test('the graph shows the services and the edge between them with a non-zero rat
   const edge = page.locator('g.edge[data-edge="productpage>reviews"]');
   await eventually(async () => {
     assert.ok(Number(await edge.getAttribute('data-rps', { timeout: 2000 })) > 0);
+    assert.match((await edge.textContent()) ?? '', /rps · 100% · mTLS/);
   }, 30_000);
-  assert.match((await edge.textContent()) ?? '', /rps · 100% · mTLS/);
   assert.equal(await page.locator('g.node[data-key="service:reviews.default.svc.cluster.local"]').count(), 1);
   // Keyboard: Tab reaches the edge, Enter opens the service it calls.
   await edge.focus();
@@ -214,6 +214,12 @@ test('the proxies page lists every sidecar as synced', async () => {
     }
     assert.match((await page.locator('h1').textContent()) ?? '', /3 of 3 synced/);
   }, 30_000);
+  // Keyboard focus survives the page's refresh (every 5 s).
+  const first = await page.locator('tr[data-proxy]').first().getAttribute('data-proxy');
+  await page.locator('tr[data-proxy]').first().focus();
+  const updated = await page.locator('#status').textContent();
+  await eventually(async () => assert.notEqual(await page.locator('#status').textContent(), updated), 20_000);
+  assert.equal(await page.evaluate('document.activeElement?.dataset.proxy'), first);
   await shot('proxies');
 });
 

@@ -3,9 +3,15 @@ import { h } from './dom.js';
 
 /** Each page module exports `render(params, signal)` → a Node; `live` pages are re-rendered every REFRESH_MS. */
 const PAGES = {
-  graph: { load: () => import('./graph.js'), live: true, title: 'Graph' },
-  services: { load: () => import('./services.js'), live: true, title: 'Services' },
-  service: { load: () => import('./service.js'), live: true, title: 'Service', nav: 'services' },
+  graph: { load: () => import('./graph.js'), live: true, windowed: true, title: 'Graph' },
+  services: { load: () => import('./services.js'), live: true, windowed: true, title: 'Services' },
+  service: {
+    load: () => import('./service.js'),
+    live: true,
+    windowed: true,
+    title: 'Service',
+    nav: 'services',
+  },
   proxies: { load: () => import('./proxies.js'), live: true, title: 'Proxies' },
   config: { load: () => import('./config.js'), live: true, title: 'Istio Config' },
   tap: { load: () => import('./tap.js'), live: false, title: 'Tap' },
@@ -26,11 +32,23 @@ function setStatus(text, error = false) {
   status.classList.toggle('error', error);
 }
 
-/** Replaces the page's content, then puts the focus back on the element with the same data-key. */
+const FOCUSABLE = 'a[href], button, input, select, [tabindex]:not([tabindex="-1"])';
+
+/**
+ * Replaces the page's content, then puts the focus back where it was: on the element with the
+ * same data-key (a service, an edge, a row), else on the focusable element at the same place.
+ */
 function swap(node) {
-  const key = document.activeElement?.closest?.('[data-key]')?.getAttribute('data-key');
+  const active = main.contains(document.activeElement) ? document.activeElement : undefined;
+  const key = active?.closest('[data-key]')?.getAttribute('data-key');
+  const index = active ? [...main.querySelectorAll(FOCUSABLE)].indexOf(active) : -1;
   main.replaceChildren(node);
-  if (key) main.querySelector(`[data-key="${CSS.escape(key)}"]`)?.focus({ preventScroll: true });
+  const target = key
+    ? main.querySelector(`[data-key="${CSS.escape(key)}"]`)
+    : index >= 0
+      ? main.querySelectorAll(FOCUSABLE)[index]
+      : undefined;
+  target?.focus({ preventScroll: true });
 }
 
 async function refresh(route, page, module, token) {
@@ -63,6 +81,8 @@ async function show() {
     else link.removeAttribute('aria-current');
   }
   document.title = `${page.title} · weft`;
+  // The time range applies to the traffic pages only.
+  document.querySelector('label.window').hidden = !page.windowed;
   main.replaceChildren(h('p', { class: 'empty' }, 'Loading…'));
   const module = await page.load();
   if (token !== current.token) return;
