@@ -1,6 +1,7 @@
 // One bound listener: accepts connections, inspects first bytes, picks a filter chain, hands the socket over.
 
 import type net from 'node:net';
+import type tls from 'node:tls';
 import type { ProxyTelemetry } from '../../observe/proxy-telemetry.ts';
 import type { ClusterManager } from '../cluster/cluster-manager.ts';
 import { HttpConnectionManager } from '../http/connection-manager.ts';
@@ -8,8 +9,9 @@ import type { HttpStatsRegistry } from '../http/http-stats.ts';
 import { requestHardeningHooks } from '../http/request-hardening.ts';
 import type { RouteTable } from '../http/router/route-table.ts';
 import { StreamTelemetry } from '../http/telemetry/stream-telemetry.ts';
+import { QUIET_MS, type Speculation } from '../tcp/speculation.ts';
 import { TcpProxy, type TcpStats } from '../tcp/tcp-proxy.ts';
-import { DownstreamTls, readFirstBytes } from '../tls/downstream.ts';
+import { DownstreamTls, markH2Preface, readFirstBytes } from '../tls/downstream.ts';
 import type { SecretStore } from '../tls/secrets.ts';
 import { tlsStats } from '../tls/tls-stats.ts';
 import { type Detected, detectAtTimeout, detectProtocol } from './detect.ts';
@@ -30,6 +32,16 @@ export interface ListenerDeps {
 }
 
 type ChainRuntime = HttpConnectionManager | TcpProxy;
+
+/** How long `inspect` waits, and where a silent connection is speculatively connected. */
+interface InspectOptions {
+  /** The connection manager's idle_timeout, when it bounds the wait (ms). */
+  idleMs?: number;
+  /** Overrides the wait (ms; 0 = no limit). */
+  timeoutMs?: number;
+  /** The tcp_proxy a server-first app is reached through. */
+  speculate?: TcpProxy;
+}
 
 const EMPTY: Buffer = Buffer.alloc(0);
 /** Most connections held before a listener's first config; more are refused (downstream_cx_overflow). */
@@ -129,9 +141,40 @@ export class Listener {
     const stats = tlsStats('listener', `${this.config.address}_${this.port || this.config.port}`);
     const where = `Listener ${this.config.name} filter chain ${chain.name}`;
     return new DownstreamTls(chain.tls!, this.deps.secrets, stats, where, (secure) => {
-      if (rt instanceof TcpProxy) rt.handle(secure, EMPTY);
-      else readFirstBytes(secure, (first) => rt.handle(secure, first));
+      if (rt instanceof TcpProxy) return rt.handle(secure, EMPTY);
+      const tcp = this.config.httpInspector
+        ? this.serverFirstProxy(secure.localPort ?? this.config.port)
+        : undefined;
+      if (!tcp) return readFirstBytes(secure, (first) => rt.handle(secure, first));
+      this.afterHandshake(secure, rt, tcp);
     });
+  }
+
+  /**
+   * Detection again on the decrypted stream of a detected port (mTLS from another sidecar): HTTP
+   * goes to the chain's connection manager, other bytes, and a server that speaks first, to the
+   * listener's opaque-TCP chain.
+   */
+  private afterHandshake(secure: tls.TLSSocket, hcm: HttpConnectionManager, tcp: TcpProxy): void {
+    this.inspect(
+      secure,
+      (buf, detected, _sni, spec) => {
+        if (detected === 'http/1.1' || detected === 'http/1.0' || detected === 'h2c') {
+          spec?.cancel();
+          markH2Preface(secure, buf);
+          hcm.handle(secure, buf);
+        } else if (spec) tcp.adopt(secure, spec, buf);
+        else tcp.handle(secure, buf);
+      },
+      { timeoutMs: 0, speculate: tcp },
+    );
+  }
+
+  /** The plaintext tcp_proxy that opaque bytes on `port` go to, if any (where a server-first app is reached). */
+  private serverFirstProxy(port: number): TcpProxy | undefined {
+    const chain = selectChain(this.config, port, 'raw_buffer', undefined);
+    const rt = chain && !chain.tls ? this.chains.get(chain) : undefined;
+    return rt instanceof TcpProxy ? rt : undefined;
   }
 
   private readonly onConnection = (socket: net.Socket): void => {
@@ -178,19 +221,29 @@ export class Listener {
       // The HTTP codec (AUTO) needs the first bytes to tell HTTP/1.1 from HTTP/2; a client that
       // sends none is under the connection manager's idle_timeout meanwhile, as in Envoy.
       const idle = rt instanceof TcpProxy ? 0 : rt.config.idleTimeoutMs;
-      this.inspect(socket, (buf) => this.toChain(socket, chain, buf), idle);
+      this.inspect(socket, (buf) => this.toChain(socket, chain, buf), { idleMs: idle });
       return;
     }
-    this.inspect(socket, (buf, detected, sni) => {
-      const transport = detected === 'tls' ? 'tls' : 'raw_buffer';
-      const app =
-        cfg.httpInspector && (detected === 'http/1.1' || detected === 'http/1.0' || detected === 'h2c')
-          ? detected
-          : undefined;
-      const chain = selectChain(cfg, port, transport, app, sni);
-      if (!chain) return void socket.destroy();
-      this.toChain(socket, chain, buf);
-    });
+    const speculate = cfg.httpInspector ? this.serverFirstProxy(port) : undefined;
+    this.inspect(
+      socket,
+      (buf, detected, sni, spec) => {
+        const transport = detected === 'tls' ? 'tls' : 'raw_buffer';
+        const app =
+          cfg.httpInspector && (detected === 'http/1.1' || detected === 'http/1.0' || detected === 'h2c')
+            ? detected
+            : undefined;
+        const chain = selectChain(cfg, port, transport, app, sni);
+        if (spec && chain && !chain.tls && this.chains.get(chain) === speculate) {
+          socket.removeListener('error', noop);
+          return speculate!.adopt(socket, spec, buf);
+        }
+        spec?.cancel();
+        if (!chain) return void socket.destroy();
+        this.toChain(socket, chain, buf);
+      },
+      { speculate },
+    );
   }
 
   private toChain(socket: net.Socket, chain: FilterChainConfig, buf: Buffer): void {
@@ -212,23 +265,31 @@ export class Listener {
    */
   private inspect(
     socket: net.Socket,
-    done: (buf: Buffer, detected: Detected, sni?: string) => void,
-    idleMs = 0,
+    done: (buf: Buffer, detected: Detected, sni: string | undefined, spec: Speculation | undefined) => void,
+    opts: InspectOptions = {},
   ): void {
     let buf: Buffer = EMPTY;
     const filtersMs = this.config.listenerFiltersTimeoutMs;
+    const idleMs = opts.idleMs ?? 0;
     // Without listener filters the wait is the connection manager's idle_timeout when shorter.
-    const timeoutMs = idleMs > 0 && (filtersMs === 0 || idleMs < filtersMs) ? idleMs : filtersMs;
+    const timeoutMs =
+      opts.timeoutMs ?? (idleMs > 0 && (filtersMs === 0 || idleMs < filtersMs) ? idleMs : filtersMs);
     const continueOnTimeout = this.config.continueOnTimeout;
     const wantsSni =
       this.config.tlsInspector && this.config.filterChains.some((c) => c.match.serverNames.length > 0);
     let timer: NodeJS.Timeout | undefined;
+    let quiet: NodeJS.Timeout | undefined;
+    let spec: Speculation | undefined;
+    let finished = false;
     const finish = (detected: Detected, sni?: string) => {
+      if (finished) return;
+      finished = true;
       if (timer) clearTimeout(timer);
+      if (quiet) clearTimeout(quiet);
       socket.removeListener('data', onData);
       socket.removeListener('end', onEnd);
       socket.pause();
-      done(buf, detected, sni);
+      done(buf, detected, sni, spec);
     };
     const onData = (chunk: Buffer) => {
       buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
@@ -245,9 +306,20 @@ export class Listener {
         this.preConnectionTimeouts++;
         socket.destroy();
       }, timeoutMs);
+    // No bytes after a quiet period: connect upstream on speculation; a server that speaks first
+    // makes the connection opaque TCP (docs/design/protocol-detection.md).
+    const proxy = opts.speculate;
+    if (proxy)
+      quiet = setTimeout(() => {
+        if (buf.length === 0) spec = proxy.speculate(() => finish('raw'));
+      }, QUIET_MS);
     socket.on('data', onData);
     socket.on('end', onEnd);
-    socket.once('close', () => timer && clearTimeout(timer));
+    socket.once('close', () => {
+      if (timer) clearTimeout(timer);
+      if (quiet) clearTimeout(quiet);
+      if (!finished) spec?.cancel();
+    });
     socket.resume();
   }
 

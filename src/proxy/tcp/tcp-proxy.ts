@@ -4,10 +4,14 @@ import type { ProxyTelemetry } from '../../observe/proxy-telemetry.ts';
 import type { ClusterManager } from '../cluster/cluster-manager.ts';
 import { connectTunnelUpstream } from '../cluster/tunnel-upstream.ts';
 import { ReadForwarder, splice } from '../common/splice.ts';
+import { socketReadyEvent } from '../tls/upstream.ts';
+import { Speculation } from './speculation.ts';
 import type { TcpProxyConfig } from './tcp-proxy-config.ts';
 import { TcpMeter } from './tcp-telemetry.ts';
 
 /** Counters of one tcp_proxy stat prefix. */
+const EMPTY: Buffer = Buffer.alloc(0);
+
 export class TcpStats {
   cxTotal = 0;
   cxActive = 0;
@@ -22,6 +26,8 @@ export class TcpProxy {
   readonly stats: TcpStats;
   private readonly open = new Set<net.Socket>();
   private readonly telemetry: ProxyTelemetry;
+  /** The cluster of each speculative upstream connection, for its metrics. */
+  private readonly speculated = new WeakMap<net.Socket, string>();
 
   constructor(config: TcpProxyConfig, clusters: ClusterManager, stats: TcpStats, telemetry: ProxyTelemetry) {
     this.config = config;
@@ -32,6 +38,46 @@ export class TcpProxy {
 
   /** Proxies `socket`; `initial` holds bytes already read from it. */
   handle(socket: net.Socket, initial: Buffer): void {
+    this.connect(socket, initial, this.config.maxConnectAttempts, this.accept(socket));
+  }
+
+  /**
+   * Connects upstream for `socket` before its client has sent anything (server-first protocols,
+   * docs/design/protocol-detection.md); `spoke` is called when the server's greeting arrives.
+   */
+  speculate(spoke: () => void): Speculation {
+    return new Speculation((handlers) => {
+      const name = this.pickCluster();
+      const cluster = this.clusters.get(name);
+      const host = cluster?.pick({ hash: undefined });
+      if (!cluster || !host) return undefined;
+      const up = connectTunnelUpstream(cluster, host, handlers, { allowHalfOpen: true });
+      up.pause();
+      host.active++;
+      up.once('close', () => host.active--);
+      const timer = setTimeout(
+        () => up.destroy(new Error('connect timeout')),
+        cluster.config.connectTimeoutMs,
+      );
+      up.once('close', () => clearTimeout(timer));
+      up.once(socketReadyEvent(up), () => clearTimeout(timer));
+      this.speculated.set(up, name);
+      return up;
+    }, spoke);
+  }
+
+  /** Proxies `socket` over the speculative upstream (a fresh one if it failed); `initial`: the client's bytes. */
+  adopt(socket: net.Socket, spec: Speculation, initial: Buffer): void {
+    const meter = this.accept(socket);
+    spec.take((up, greeting) => {
+      if (!up) return this.connect(socket, initial, this.config.maxConnectAttempts, meter);
+      if (socket.destroyed) return up.destroy();
+      this.relay(socket, up, this.speculated.get(up) ?? '', meter, initial, greeting);
+    });
+  }
+
+  /** Counts a downstream connection this proxy now owns. */
+  private accept(socket: net.Socket): TcpMeter {
     this.stats.cxTotal++;
     this.stats.cxActive++;
     this.open.add(socket);
@@ -41,7 +87,26 @@ export class TcpProxy {
     });
     socket.on('error', () => {});
     socket.pause();
-    this.connect(socket, initial, this.config.maxConnectAttempts, new TcpMeter(this.telemetry, socket));
+    return new TcpMeter(this.telemetry, socket);
+  }
+
+  /** Joins the two connections: metrics opened, idle timeout armed, bytes already read sent first. */
+  private relay(
+    socket: net.Socket,
+    up: net.Socket,
+    cluster: string,
+    meter: TcpMeter,
+    toUp: Buffer,
+    toDown: Buffer,
+    forwarder?: ReadForwarder,
+  ): void {
+    meter.open(cluster);
+    if (this.config.idleTimeoutMs > 0) {
+      socket.setTimeout(this.config.idleTimeoutMs, () => socket.destroy());
+      up.setTimeout(this.config.idleTimeoutMs, () => up.destroy());
+    }
+    forwarder?.attach(up, socket);
+    splice(socket, up, toUp, toDown);
   }
 
   private pickCluster(): string {
@@ -84,13 +149,7 @@ export class TcpProxy {
         ready: () => {
           clearTimeout(timer);
           if (socket.destroyed) return up.destroy();
-          meter.open(name);
-          if (this.config.idleTimeoutMs > 0) {
-            socket.setTimeout(this.config.idleTimeoutMs, () => socket.destroy());
-            up.setTimeout(this.config.idleTimeoutMs, () => up.destroy());
-          }
-          forwarder?.attach(up, socket);
-          splice(socket, up, initial);
+          this.relay(socket, up, name, meter, initial, EMPTY, forwarder);
         },
       },
       { allowHalfOpen: true, onread: forwarder?.onread },

@@ -138,6 +138,15 @@ export class DownstreamTls {
   };
 }
 
+/** Marks `socket` as `h2` when its first decrypted bytes are the HTTP/2 preface (see readFirstBytes). */
+export function markH2Preface(socket: tls.TLSSocket, chunk: Buffer): void {
+  if (chunk.length >= 3 && chunk[0] === 0x50 && chunk[1] === 0x52 && chunk[2] === 0x49) {
+    const alpn = socket.alpnProtocol;
+    if (alpn === false || alpn === null || alpn === 'http/1.1' || alpn === 'http/1.0')
+      (socket as { alpnProtocol: string | false | null }).alpnProtocol = 'h2';
+  }
+}
+
 /**
  * Reads the first decrypted bytes of a TLS connection (for the HTTP codec's choice) and hands
  * them over. node:http2 refuses a TLS socket whose negotiated ALPN is missing or `http/1.1`; as
@@ -148,11 +157,7 @@ export function readFirstBytes(socket: tls.TLSSocket, done: (first: Buffer) => v
   const onData = (chunk: Buffer) => {
     cleanup();
     socket.pause();
-    if (chunk.length >= 3 && chunk[0] === 0x50 && chunk[1] === 0x52 && chunk[2] === 0x49) {
-      const alpn = socket.alpnProtocol;
-      if (alpn === false || alpn === null || alpn === 'http/1.1' || alpn === 'http/1.0')
-        (socket as { alpnProtocol: string | false | null }).alpnProtocol = 'h2';
-    }
+    markH2Preface(socket, chunk);
     done(chunk);
   };
   const onEnd = () => {

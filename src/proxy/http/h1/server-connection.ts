@@ -12,7 +12,7 @@ import type { RouteDecision } from '../router/router.ts';
 import type { DownstreamCodec, WireFraming } from '../stream/codec.ts';
 import { HttpStream } from '../stream/http-stream.ts';
 import type { StreamManager } from '../stream/stream-api.ts';
-import { sniffTunnel, tunnelMayCarryHttp } from './connect-http.ts';
+import { sniffTunnel, tunnelMayCarryHttp, tunnelSpeculation } from './connect-http.ts';
 import { BodyReader, HeadInfo, headerLines, parseRequestHead } from './parser.ts';
 import { HeldResponseHead } from './response-head.ts';
 import { H1Timeouts } from './timeouts.ts';
@@ -379,22 +379,33 @@ export class H1ServerConnection implements DownstreamCodec {
     this.timeouts.tunnel(this.socket);
     this.socket.removeListener('data', this.onData);
     this.socket.removeListener('end', this.onEnd);
-    sniffTunnel(this.socket, initial, (content, bytes) => {
-      if (this.socket.destroyed) return;
-      if (content === 'opaque') {
-        this.openTunnel(cluster, decision, bytes);
-        return;
-      }
-      // The tunnel becomes a new HTTP/1.1 connection of this manager; this one steps aside.
-      this.socket.removeListener('error', this.onError);
-      this.socket.removeListener('close', this.onClose);
-      this.stream.router.dispose();
-      this.hcm.connectionClosed(this);
-      this.hcm.stats.cxActive--;
-      this.hcm.stats.cxTotal--;
-      this.state = 'closed';
-      this.hcm.handle(this.socket, bytes);
-    });
+    const speculate = tunnelSpeculation(cluster, decision);
+    sniffTunnel(
+      this.socket,
+      initial,
+      (content, bytes, spec) => {
+        if (this.socket.destroyed) return spec?.cancel();
+        if (content === 'opaque') {
+          if (!spec) return this.openTunnel(cluster, decision, bytes);
+          // The upstream opened on speculation (a server that speaks first) carries the tunnel.
+          spec.take((up, greeting) =>
+            up ? this.joinSniffed(cluster, up, bytes, greeting) : this.openTunnel(cluster, decision, bytes),
+          );
+          return;
+        }
+        spec?.cancel();
+        // The tunnel becomes a new HTTP/1.1 connection of this manager; this one steps aside.
+        this.socket.removeListener('error', this.onError);
+        this.socket.removeListener('close', this.onClose);
+        this.stream.router.dispose();
+        this.hcm.connectionClosed(this);
+        this.hcm.stats.cxActive--;
+        this.hcm.stats.cxTotal--;
+        this.state = 'closed';
+        this.hcm.handle(this.socket, bytes);
+      },
+      speculate,
+    );
   }
 
   /** Tunnels CONNECT to an upstream host; `sniffed`: already answered 200, these bytes go first. */
@@ -412,13 +423,7 @@ export class H1ServerConnection implements DownstreamCodec {
         else stream.localReply(503, LOCAL_BODY.connectFailure, 'UF');
       },
       ready: (up) => {
-        if (sniffed) {
-          if (this.socket.destroyed) return up.destroy();
-          cluster.stats.status(200);
-          this.socket.removeListener('error', this.onError);
-          splice(this.socket, up, sniffed, EMPTY);
-          return;
-        }
+        if (sniffed) return this.joinSniffed(cluster, up, sniffed, EMPTY);
         if (this.state !== 'active' || !stream.active) return up.destroy();
         cluster.stats.status(200);
         this.socket.write('HTTP/1.1 200 OK\r\n\r\n');
@@ -428,6 +433,14 @@ export class H1ServerConnection implements DownstreamCodec {
         this.beginTunnel(up, pending, EMPTY);
       },
     });
+  }
+
+  /** Joins an already answered (sniffed) tunnel to its upstream. */
+  private joinSniffed(cluster: Cluster, up: net.Socket, sniffed: Buffer, greeting: Buffer): void {
+    if (this.socket.destroyed) return void up.destroy();
+    cluster.stats.status(200);
+    this.socket.removeListener('error', this.onError);
+    splice(this.socket, up, sniffed, greeting);
   }
 
   upgrade(up: net.Socket, info: HeadInfo, headers: string[], rest: Buffer): void {

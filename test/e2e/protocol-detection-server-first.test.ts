@@ -1,0 +1,166 @@
+// Server-first protocols through default-started sidecars: the app's greeting reaches the client at once.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { eventually } from '../helpers/eventually.ts';
+import { request } from '../helpers/http-client.ts';
+import { startSidecar } from '../helpers/mesh-load.ts';
+import { startWeft, type WeftProcess } from '../helpers/process.ts';
+
+const CP_READY = /weft control-plane ready: api (http:\/\/127\.0\.0\.1:\d+)/;
+/** Bound on one exchange: the greeting must come long before the 5 s/15 s detection timeouts. */
+const EXCHANGE_MS = 4_000;
+
+let dir: string;
+let outbound: number;
+let greeter: { port: number; accepted: number; close(): Promise<void> };
+let web: { port: number; accepted: number; close(): Promise<void> };
+const procs: WeftProcess[] = [];
+
+/** An SMTP-like server: `220 ready` on connect, then echoes each line; counts its connections. */
+async function startGreeter(): Promise<typeof greeter> {
+  const sockets = new Set<net.Socket>();
+  const state = { port: 0, accepted: 0, close: async () => {} };
+  const server = net.createServer((s) => {
+    state.accepted++;
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => {});
+    s.write('220 ready\r\n');
+    s.pipe(s);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  state.port = (server.address() as net.AddressInfo).port;
+  state.close = () =>
+    new Promise<void>((r) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => r());
+    });
+  return state;
+}
+
+/** An HTTP/1.1 app that answers 200 and counts the connections it accepts. */
+async function startCountingHttp(): Promise<typeof web> {
+  const server = http.createServer((req, res) => {
+    req.resume();
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ httpVersion: req.httpVersion }));
+  });
+  const state = { port: 0, accepted: 0, close: async () => {} };
+  server.on('connection', () => state.accepted++);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  state.port = (server.address() as net.AddressInfo).port;
+  state.close = () =>
+    new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    });
+  return state;
+}
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'weft-server-first-'));
+  const cp = await startWeft(
+    ['control-plane', '--data-dir', join(dir, 'data'), '--api', '127.0.0.1:0', '--xds', '127.0.0.1:0'],
+    { ready: CP_READY },
+  );
+  procs.push(cp);
+  const server = cp.ready[1];
+  [greeter, web] = await Promise.all([startGreeter(), startCountingHttp()]);
+  // No --protocol anywhere: every port is detected.
+  const [client] = await Promise.all([
+    startSidecar([server], ['--service', 'client', '--app-port', '1'], procs),
+    startSidecar(
+      [server],
+      ['--service', 'greet', '--app-port', String(greeter.port), '--service-port', '2525'],
+      procs,
+    ),
+    startSidecar([server], ['--service', 'web', '--app-port', String(web.port)], procs),
+  ]);
+  outbound = client.out;
+});
+
+after(async () => {
+  for (const p of procs.slice(1)) await p.stop('SIGTERM');
+  await procs[0]?.stop('SIGTERM');
+  await Promise.all([greeter?.close(), web?.close()]);
+  await rm(dir, { recursive: true, force: true });
+});
+
+/**
+ * Opens `CONNECT greet:2525` on the client sidecar, waits for the greeting without sending a byte,
+ * then sends a line and reads its echo. Resolves with the ms from the 200 to the greeting.
+ */
+function greetAndEcho(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(outbound, '127.0.0.1');
+    let got = '';
+    let tunnelAt = 0;
+    let greetedAt = 0;
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(
+        new Error(
+          `no greeting/echo within ${EXCHANGE_MS} ms through the sidecars; got ${JSON.stringify(got)}`,
+        ),
+      );
+    }, EXCHANGE_MS);
+    s.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    s.write('CONNECT greet:2525 HTTP/1.1\r\nHost: greet:2525\r\n\r\n');
+    s.on('data', (d) => {
+      got += d.toString('latin1');
+      const head = got.indexOf('\r\n\r\n');
+      if (head < 0) return;
+      if (!got.startsWith('HTTP/1.1 200')) {
+        clearTimeout(timer);
+        s.destroy();
+        return reject(new Error(`CONNECT answered ${got.slice(0, 40)}`));
+      }
+      if (tunnelAt === 0) tunnelAt = performance.now();
+      const body = got.slice(head + 4);
+      if (greetedAt === 0 && body.startsWith('220 ready\r\n')) {
+        greetedAt = performance.now();
+        s.write('hello\r\n');
+      }
+      if (body === '220 ready\r\nhello\r\n') {
+        clearTimeout(timer);
+        s.end();
+        resolve(greetedAt - tunnelAt);
+      }
+    });
+  });
+}
+
+test('a server-first app behind a default-started sidecar greets a client through mTLS at once', async () => {
+  await eventually(async () => {
+    await greetAndEcho();
+  });
+  const delays: number[] = [];
+  for (let i = 0; i < 5; i++) delays.push(await greetAndEcho());
+  console.log(`greeting after the tunnel opened, ms: ${delays.map((d) => d.toFixed(1)).join(' ')}`);
+});
+
+test('an HTTP client opens no extra connection to its app; one tunnel is one app connection', async () => {
+  await eventually(async () => {
+    const res = await request(outbound, { host: 'web', path: '/x', headers: { connection: 'close' } });
+    assert.equal(res.status, 200);
+    assert.equal(res.json?.httpVersion, '1.1');
+  });
+  const http0 = web.accepted;
+  for (let i = 0; i < 5; i++) {
+    const res = await request(outbound, { host: 'web', path: '/x', headers: { connection: 'close' } });
+    assert.equal(res.status, 200);
+  }
+  // The server sidecar keeps one kept-alive connection to the app; a speculative connect would add one per request.
+  assert.ok(web.accepted - http0 <= 1, `the app saw ${web.accepted - http0} new connections for 5 requests`);
+  const greet0 = greeter.accepted;
+  await greetAndEcho();
+  assert.equal(greeter.accepted, greet0 + 1, 'one client connection, one app connection');
+});
