@@ -27,6 +27,7 @@ import {
   sleep,
   startControlPlane,
 } from './lib/ads-sim.ts';
+import { cpuSeconds } from './lib/procfs.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -91,6 +92,9 @@ async function edsReached(clients: SimulatedSidecar[], t0: number): Promise<numb
 interface Sample {
   join: number;
   leave: number;
+  /** Control-plane CPU (user + system) from the change until every client ACKed, milliseconds. */
+  joinCpu: number;
+  leaveCpu: number;
   joinCost: string;
   leaveCost: string;
 }
@@ -134,22 +138,24 @@ async function measureRoot(root: string): Promise<RootResult> {
     const samples: Sample[] = [];
     for (let i = 0; i < CHANGES; i++) {
       const stats0 = await pushStats(cp);
+      const cpu0 = cpuSeconds([cp.pid]);
       const t0 = performance.now();
       const replica = new SimulatedSidecar(cp.xds, CLIENTS + i, `svc-${i % SERVICES}`, credentials);
       const join = await edsReached(clients, t0);
+      const joinCpu = (cpuSeconds([cp.pid]) - cpu0) * 1000;
       await sleep(300);
       const stats1 = await pushStats(cp);
+      const cpu1 = cpuSeconds([cp.pid]);
       const t1 = performance.now();
       replica.close();
       const leave = await edsReached(clients, t1);
+      const leaveCpu = (cpuSeconds([cp.pid]) - cpu1) * 1000;
       await sleep(300);
-      samples.push({
-        join,
-        leave,
-        joinCost: costOf(stats0, stats1),
-        leaveCost: costOf(stats1, await pushStats(cp)),
-      });
-      process.stdout.write(`${root}: join ${join.toFixed(0)} ms, leave ${leave.toFixed(0)} ms\n`);
+      const leaveCost = costOf(stats1, await pushStats(cp));
+      samples.push({ join, leave, joinCpu, leaveCpu, joinCost: costOf(stats0, stats1), leaveCost });
+      process.stdout.write(
+        `${root}: join ${join.toFixed(0)} ms (CPU ${joinCpu.toFixed(0)} ms), leave ${leave.toFixed(0)} ms (CPU ${leaveCpu.toFixed(0)} ms)\n`,
+      );
     }
     return { samples, connectSeconds, rss };
   } finally {
@@ -198,7 +204,8 @@ function render(results: Map<string, Totals>): string {
   const rows = [...results].map(([root, r], i) => {
     const costs = new Set(r.samples.map((s) => `join: ${s.joinCost}; leave: ${s.leaveCost}`));
     return (
-      `| ${label(root, i)} | ${summary(r.samples.map((s) => s.join))} | ${summary(r.samples.map((s) => s.leave))} | ` +
+      `| ${label(root, i)} | ${summary(r.samples.map((s) => s.joinCpu))} | ${summary(r.samples.map((s) => s.join))} | ` +
+      `${summary(r.samples.map((s) => s.leaveCpu))} | ${summary(r.samples.map((s) => s.leave))} | ` +
       `${mean(r.connect).toFixed(1)} s | ${mean(r.rss).toFixed(0)} MiB | ${[...costs].join('<br>')} |`
     );
   });
@@ -207,11 +214,13 @@ function render(results: Map<string, Totals>): string {
       `${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node.js ${process.version}; control plane and simulated clients ` +
       `share the machine. ${SERVICES.toLocaleString('en')} services, ${CLIENTS.toLocaleString('en')} clients (a sidecar ` +
       'each, watching every cluster, endpoint and route). A change = one more replica of an existing service ' +
-      'connects (join) or disconnects (leave, `--registry-grace 1ms`); time from its connect or disconnect until ' +
-      `the last other client ACKed new endpoints; ${CHANGES * RUNS} joins and leaves per row, roots in turns.`,
+      'connects (join) or disconnects (leave, `--registry-grace 1ms`). CPU: what the control-plane process used ' +
+      '(user + system, from /proc) from then until the last other client ACKed new endpoints, the figure the ' +
+      `load of other processes blurs least; time: the wall clock for the same. ${CHANGES * RUNS} joins and ` +
+      'leaves per row, roots in turns.',
     '',
-    '| control plane | join p50 | join max | leave p50 | leave max | connect + settle | control-plane RSS | cost of each join and leave (`GET /api/v1/debug/push`) |',
-    '|---|---|---|---|---|---|---|---|',
+    '| control plane | join: CPU p50 | max | time p50 | max | leave: CPU p50 | max | time p50 | max | connect + settle | control-plane RSS | cost of each join and leave (`GET /api/v1/debug/push`) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows,
     '',
     'Reproduce: `node bench/xds-endpoint-push.ts --roots .,DIR` with DIR a `git worktree` of the commit to compare.',
