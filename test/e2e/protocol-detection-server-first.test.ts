@@ -17,6 +17,8 @@ const EXCHANGE_MS = 4_000;
 
 let dir: string;
 let outbound: number;
+/** The greeter's sidecar inbound port (PERMISSIVE by default: plaintext accepted too). */
+let greetInbound: number;
 let greeter: { port: number; accepted: number; close(): Promise<void> };
 let web: { port: number; accepted: number; close(): Promise<void> };
 const procs: WeftProcess[] = [];
@@ -72,7 +74,7 @@ before(async () => {
   const server = cp.ready[1];
   [greeter, web] = await Promise.all([startGreeter(), startCountingHttp()]);
   // No --protocol anywhere: every port is detected.
-  const [client] = await Promise.all([
+  const [client, greet] = await Promise.all([
     startSidecar([server], ['--service', 'client', '--app-port', '1'], procs),
     startSidecar(
       [server],
@@ -82,6 +84,7 @@ before(async () => {
     startSidecar([server], ['--service', 'web', '--app-port', String(web.port)], procs),
   ]);
   outbound = client.out;
+  greetInbound = Number(/ inbound [^ ]+:(\d+)/.exec(greet.proc.ready[0])?.[1]);
 });
 
 after(async () => {
@@ -163,4 +166,43 @@ test('an HTTP client opens no extra connection to its app; one tunnel is one app
   const greet0 = greeter.accepted;
   await greetAndEcho();
   assert.equal(greeter.accepted, greet0 + 1, 'one client connection, one app connection');
+});
+
+/** A plaintext client straight to the greeter's inbound port; `first`: bytes it sends before any greeting. */
+function direct(first: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(greetInbound, '127.0.0.1');
+    let got = '';
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(
+        new Error(
+          `no greeting/echo within ${EXCHANGE_MS} ms from the inbound port; got ${JSON.stringify(got)}`,
+        ),
+      );
+    }, EXCHANGE_MS);
+    s.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    if (first) s.write(first);
+    s.on('data', (d) => {
+      got += d.toString('latin1');
+      if (got === '220 ready\r\n' && !first) s.write('bye\r\n');
+      if (got.endsWith(first ? first : 'bye\r\n') && got.startsWith('220 ready\r\n') && got.length > 11) {
+        clearTimeout(timer);
+        s.end();
+        resolve(got);
+      }
+    });
+  });
+}
+
+test('plaintext on the inbound port: a silent client gets the greeting, a client that speaks first is relayed once', async () => {
+  assert.ok(greetInbound > 0, 'the inbound port from the ready line');
+  const before = greeter.accepted;
+  assert.equal(await direct(''), '220 ready\r\nbye\r\n');
+  // Opaque client-first bytes: detected as TCP, relayed over one app connection.
+  assert.equal(await direct('EHLO x\r\n'), '220 ready\r\nEHLO x\r\n');
+  assert.equal(greeter.accepted, before + 2, 'one app connection per client connection');
 });
