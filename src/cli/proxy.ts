@@ -28,6 +28,8 @@ interface ProxyOptions {
   tokenFile?: string;
   token?: string;
   hostAddress?: string;
+  maxConnections?: string;
+  maxHeapMb?: string;
 }
 
 /** `--protocol` values; `auto` (the default) is Istio's: detected per connection, upstream as downstream. */
@@ -56,6 +58,14 @@ function workers(text: string): number {
     throw new UsageError(
       `--concurrency ${JSON.stringify(text)} must be a number of worker processes from 1 to 256`,
     );
+  return n;
+}
+
+/** A whole number from 1 to `max` for `flag`, or a UsageError saying so. */
+function positive(flag: string, text: string, max: number): number {
+  const n = /^\d{1,10}$/.test(text) ? Number(text) : Number.NaN;
+  if (!(n >= 1 && n <= max))
+    throw new UsageError(`${flag} ${JSON.stringify(text)} must be a number from 1 to ${max}`);
   return n;
 }
 
@@ -110,6 +120,12 @@ export function toSidecarConfig(opts: ProxyOptions): SidecarConfig {
     // A sidecar waits for its control plane as long as it takes (as Envoy's agent does), saying why.
     bootstrapTimeoutMs: Number.POSITIVE_INFINITY,
     concurrency: workers(opts.concurrency),
+    ...(opts.maxConnections !== undefined
+      ? { maxConnections: positive('--max-connections', opts.maxConnections, 10_000_000) }
+      : {}),
+    ...(opts.maxHeapMb !== undefined
+      ? { maxHeapBytes: positive('--max-heap-mb', opts.maxHeapMb, 1_048_576) * 1024 * 1024 }
+      : {}),
     ...(opts.hostAddress !== undefined ? { hostAddress: opts.hostAddress } : {}),
     ...(opts.tokenFile !== undefined
       ? { token: { kind: 'file' as const, file: resolve(opts.tokenFile) } }
@@ -160,6 +176,14 @@ export function register(program: Command): void {
       '--host-address <ip>',
       'address other hosts reach this workload on, registered as its endpoint (default: the source address ' +
         'of the route to the control plane; 127.0.0.1 when the control plane is on loopback)',
+    )
+    .option(
+      '--max-connections <n>',
+      'most connections open at once on each listener (per worker process); more are closed at once (default: no limit)',
+    )
+    .option(
+      '--max-heap-mb <n>',
+      'overload manager: at 95% of this heap new requests get 503 (flag OL), at 98% new connections are closed (default: off)',
     )
     .action(async (opts: ProxyOptions) => {
       const config = toSidecarConfig(opts);

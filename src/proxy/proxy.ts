@@ -14,6 +14,7 @@ import { HttpStatsRegistry } from './http/http-stats.ts';
 import { compileRouteTable, type RouteTable } from './http/router/route-table.ts';
 import { compileListener, type ListenerConfig } from './listener/listener-config.ts';
 import { ListenerManager } from './listener/listener-manager.ts';
+import { OverloadManager } from './overload/overload-manager.ts';
 import { TcpStats } from './tcp/tcp-proxy.ts';
 import { SecretStore } from './tls/secrets.ts';
 import { requireSecrets } from './tls/tls-context.ts';
@@ -27,8 +28,16 @@ export interface AcceptedResource {
   body: Record<string, unknown>;
 }
 
+/** Limits on what one serving process holds (`--max-connections`, `--max-heap-mb`). */
+export interface ProxyLimits {
+  /** Most connections open at once on each listener; default: no limit. */
+  maxConnections?: number;
+  /** Heap size the overload manager measures pressure against; default: no overload manager. */
+  maxHeapBytes?: number;
+}
+
 /** Settings of the proxy core (the CLI fills them from flags). */
-export interface ProxyCoreConfig {
+export interface ProxyCoreConfig extends ProxyLimits {
   /** Servers bound before configuration arrives, adopted by the LDS listener on the same port. */
   prebound?: Map<number, net.Server>;
   /**
@@ -56,6 +65,8 @@ export class ProxyCore implements XdsHandler {
   /** Istio's standard metrics and the labels of this proxy's workload. */
   readonly telemetry: ProxyTelemetry;
   readonly listeners: ListenerManager;
+  /** Sheds load when the heap is nearly full (`--max-heap-mb`); absent when not asked for. */
+  readonly overload?: OverloadManager;
   private readonly routes = new Map<string, RouteTable>();
   /** Accepted resources per type URL, by name. */
   readonly accepted = new Map<string, Map<string, AcceptedResource>>();
@@ -70,6 +81,10 @@ export class ProxyCore implements XdsHandler {
     this.secrets = config.secrets ?? new SecretStore();
     this.clusters = new ClusterManager(this.configOnly, this.secrets);
     this.telemetry = new ProxyTelemetry(config.workload);
+    if (config.maxHeapBytes !== undefined && !this.configOnly) {
+      this.overload = new OverloadManager({ maxHeapBytes: config.maxHeapBytes });
+      this.overload.start();
+    }
     this.listeners = new ListenerManager(
       {
         clusters: this.clusters,
@@ -85,6 +100,8 @@ export class ProxyCore implements XdsHandler {
         },
         secrets: this.secrets,
         telemetry: this.telemetry,
+        maxConnections: config.maxConnections,
+        overload: this.overload,
       },
       config.prebound,
       config.reusePort === true,
@@ -205,6 +222,7 @@ export class ProxyCore implements XdsHandler {
   }
 
   destroy(): void {
+    this.overload?.stop();
     this.listeners.destroy();
     this.clusters.destroy();
     this.telemetry.close();

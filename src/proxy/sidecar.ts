@@ -18,7 +18,7 @@ import { renderAdsPrometheus } from './admin/prometheus.ts';
 import { reachableAddress } from './common/host-address.ts';
 import { http } from './common/node-http.ts';
 import { bindServer } from './listener/listener-manager.ts';
-import { ProxyCore } from './proxy.ts';
+import { ProxyCore, type ProxyLimits } from './proxy.ts';
 import { SecretStore } from './tls/secrets.ts';
 import { startWorkloadSecrets, type TokenSource, type WorkloadSecrets } from './tls/workload-secrets.ts';
 import type { WorkerPool } from './workers/worker-pool.ts';
@@ -74,6 +74,10 @@ export interface SidecarConfig {
    * when the control plane is on this host).
    */
   hostAddress?: string;
+  /** Most connections open at once on each listener, per process (`--max-connections`); absent: no limit. */
+  maxConnections?: number;
+  /** Heap the overload manager measures pressure against (`--max-heap-mb`); absent: no overload manager. */
+  maxHeapBytes?: number;
 }
 
 /** The ports a sidecar bound. */
@@ -277,7 +281,7 @@ export class Sidecar {
       [portOf(inbound), inbound],
       [portOf(outbound), outbound],
     ]);
-    const sidecar = new Sidecar(config, new ProxyCore({ prebound, secrets, workload }));
+    const sidecar = new Sidecar(config, new ProxyCore({ prebound, secrets, workload, ...limitsOf(config) }));
     sidecar.ports.inbound = portOf(inbound);
     sidecar.ports.outbound = portOf(outbound);
     sidecar.admin = new AdminServer(coreAdminSource(sidecar.core, () => sidecar.ads));
@@ -323,7 +327,7 @@ export class Sidecar {
       closeAll();
       throw err;
     }
-    const sidecar = new Sidecar(config, new ProxyCore({ prebound, secrets, workload }));
+    const sidecar = new Sidecar(config, new ProxyCore({ prebound, secrets, workload, ...limitsOf(config) }));
     sidecar.admin = new AdminServer(coreAdminSource(sidecar.core, () => sidecar.ads));
     try {
       sidecar.ports.admin = await sidecar.admin.listen({ host: '127.0.0.1', port: config.adminPort });
@@ -371,6 +375,7 @@ export class Sidecar {
           { host: '127.0.0.1', port: outbound },
         ],
         workload: localWorkload(config, identity.spiffeId),
+        limits: limitsOf(config),
       },
       log,
     );
@@ -505,4 +510,12 @@ export class Sidecar {
     await this.admin?.close();
     return outcome;
   }
+}
+
+/** The connection and heap limits each serving process applies. */
+function limitsOf(config: SidecarConfig): ProxyLimits {
+  return {
+    ...(config.maxConnections !== undefined ? { maxConnections: config.maxConnections } : {}),
+    ...(config.maxHeapBytes !== undefined ? { maxHeapBytes: config.maxHeapBytes } : {}),
+  };
 }

@@ -6,24 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { Listener, type ListenerDeps } from '../../src/proxy/listener/listener.ts';
 import type { ProxyCore } from '../../src/proxy/proxy.ts';
 import { type Echo, startHttpEcho } from '../helpers/echo.ts';
-import { coreWith, outboundListener, staticCluster, vhost } from './fixtures.ts';
-
-/** Reads everything until the proxy closes the connection; rejects if it stays open for `limitMs`. */
-function untilClosed(socket: net.Socket, limitMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    socket.on('data', (d) => (out += d.toString('latin1')));
-    socket.on('error', () => {});
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`the proxy kept the connection open for ${limitMs} ms (got ${JSON.stringify(out)})`));
-    }, limitMs);
-    socket.on('close', () => {
-      clearTimeout(timer);
-      resolve(out);
-    });
-  });
-}
+import { coreWith, outboundListener, staticCluster, untilClosed, vhost } from './fixtures.ts';
 
 function connect(port: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {

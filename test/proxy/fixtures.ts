@@ -1,6 +1,7 @@
 // Envoy-shaped xDS resources (decoded, camelCase) for proxy tests, shaped like docs/xds.md's sidecar config.
 
-import { ProxyCore } from '../../src/proxy/proxy.ts';
+import type net from 'node:net';
+import { ProxyCore, type ProxyCoreConfig } from '../../src/proxy/proxy.ts';
 import { TYPE_URL } from '../../src/xds/type-urls.ts';
 
 export const HCM =
@@ -128,15 +129,35 @@ export function vhost(host: string, port: number, routes: Obj[]): Obj {
 }
 
 /** Builds a ProxyCore from resources directly (no xDS stream). */
-export async function coreWith(resources: {
-  listeners: Obj[];
-  clusters: Obj[];
-  routes?: Obj[];
-}): Promise<ProxyCore> {
-  const core = new ProxyCore();
+export async function coreWith(
+  resources: {
+    listeners: Obj[];
+    clusters: Obj[];
+    routes?: Obj[];
+  },
+  settings: ProxyCoreConfig = {},
+): Promise<ProxyCore> {
+  const core = new ProxyCore(settings);
   const wrap = (list: Obj[], key: string) => list.map((body) => ({ name: String(body[key]), body }));
   await core.apply(TYPE_URL.cluster, wrap(resources.clusters, 'name'), '1', true);
   await core.apply(TYPE_URL.listener, wrap(resources.listeners, 'name'), '1', true);
   if (resources.routes) await core.apply(TYPE_URL.route, wrap(resources.routes, 'name'), '1', false);
   return core;
+}
+
+/** Reads everything until the proxy closes the connection; rejects if it stays open for `limitMs`. */
+export function untilClosed(socket: net.Socket, limitMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    socket.on('data', (d) => (out += d.toString('latin1')));
+    socket.on('error', () => {});
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`the proxy kept the connection open for ${limitMs} ms (got ${JSON.stringify(out)})`));
+    }, limitMs);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
+  });
 }

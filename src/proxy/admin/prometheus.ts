@@ -1,6 +1,7 @@
 // Renders the proxy's counters in Prometheus text format with Envoy's metric and label names.
 
 import { LOCAL_RATELIMIT_STATS } from '../http/filters/local-ratelimit/ratelimit-filter.ts';
+import type { OverloadManager } from '../overload/overload-manager.ts';
 import type { ProxyCore } from '../proxy.ts';
 import type { AdsClient } from '../xds-client/ads-client.ts';
 import { renderSecurityMetrics, SECURITY_GAUGES } from './security-metrics.ts';
@@ -79,6 +80,7 @@ export function renderPrometheus(core: ProxyCore, ads: AdsClient | undefined): s
     w.metric('envoy_http_downstream_rq_rx_reset', 'counter', l, s.rxReset);
     w.metric('envoy_http_downstream_cx_upgrades_total', 'counter', l, s.upgrades);
     w.metric('envoy_http_no_route', 'counter', l, s.noRoute);
+    w.metric('envoy_http_downstream_rq_overload_close', 'counter', l, s.rqOverloadClose);
   }
   for (const [prefix, s] of LOCAL_RATELIMIT_STATS) {
     const l = { envoy_local_http_ratelimit_prefix: prefix };
@@ -99,9 +101,21 @@ export function renderPrometheus(core: ProxyCore, ads: AdsClient | undefined): s
     w.metric('envoy_listener_downstream_cx_total', 'counter', l, listener.accepted);
     w.metric('envoy_listener_downstream_pre_cx_timeout', 'counter', l, listener.preConnectionTimeouts);
     w.metric('envoy_listener_downstream_cx_overflow', 'counter', l, listener.overflow);
+    w.metric('envoy_listener_downstream_cx_active', 'gauge', l, listener.limit.active);
+    w.metric('envoy_listener_downstream_cx_overload_reject', 'counter', l, listener.overloadRejected);
   }
+  if (core.overload) writeOverloadMetrics(w, core.overload);
   if (ads) writeAdsMetrics(w, ads, core.ready());
   return w.text() + renderSecurityMetrics(core.secrets) + core.telemetry.registry.render();
+}
+
+function writeOverloadMetrics(w: Writer, o: OverloadManager): void {
+  const action = 'envoy_overload_envoy_overload_actions_';
+  w.metric(`${action}stop_accepting_requests_active`, 'gauge', {}, o.stopAcceptingRequests ? 1 : 0);
+  w.metric(`${action}stop_accepting_connections_active`, 'gauge', {}, o.stopAcceptingConnections ? 1 : 0);
+  // Envoy reports a monitor's pressure as a percentage.
+  const pressure = Math.round(o.pressure * 100);
+  w.metric('envoy_overload_envoy_resource_monitors_fixed_heap_pressure', 'gauge', {}, pressure);
 }
 
 function writeAdsMetrics(w: Writer, ads: AdsClient, ready: boolean): void {
@@ -121,7 +135,7 @@ export function renderAdsPrometheus(ads: AdsClient, ready: boolean): string {
 
 /** Gauges that describe membership or state: merged with max, not summed, across workers. */
 const NOT_SUMMED = new RegExp(
-  `^envoy_cluster_membership_|^envoy_server_state|^envoy_control_plane_connected_state|${SECURITY_GAUGES.source}`,
+  `^envoy_cluster_membership_|^envoy_overload_|^envoy_server_state|^envoy_control_plane_connected_state|${SECURITY_GAUGES.source}`,
 );
 
 /** Merges the Prometheus text of several workers: samples with the same name and labels add up. */

@@ -18,6 +18,7 @@ export type ResponseFlag =
   | 'UMSDR' // upstream max stream duration reached
   | 'FI' // fault injected (abort)
   | 'RL' // rate limited locally (local_ratelimit filter)
+  | 'OL' // overload manager refused the request
   | 'DI'; // delay injected
 
 /** Header that carries the flags on local replies. */

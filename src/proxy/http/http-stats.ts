@@ -31,6 +31,8 @@ export class HttpStats {
   cxMaxDurationReached = 0;
   /** downstream_rq_too_many_premature_resets: HTTP/2 sessions closed for rapid reset. */
   rqTooManyPrematureResets = 0;
+  /** downstream_rq_overload_close: requests refused with 503 (OL) while the overload manager sheds load. */
+  rqOverloadClose = 0;
 
   constructor(prefix: string) {
     this.prefix = prefix;

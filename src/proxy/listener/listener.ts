@@ -9,11 +9,14 @@ import type { HttpStatsRegistry } from '../http/http-stats.ts';
 import { requestHardeningHooks } from '../http/request-hardening.ts';
 import type { RouteTable } from '../http/router/route-table.ts';
 import { StreamTelemetry } from '../http/telemetry/stream-telemetry.ts';
+import { overloadHooks } from '../overload/overload-hooks.ts';
+import type { OverloadManager } from '../overload/overload-manager.ts';
 import { QUIET_MS, type Speculation } from '../tcp/speculation.ts';
 import { TcpProxy, type TcpStats } from '../tcp/tcp-proxy.ts';
 import { DownstreamTls, markH2Preface, readFirstBytes } from '../tls/downstream.ts';
 import type { SecretStore } from '../tls/secrets.ts';
 import { tlsStats } from '../tls/tls-stats.ts';
+import { ConnectionLimit } from './connection-limit.ts';
 import { type Detected, detectAtTimeout, detectProtocol } from './detect.ts';
 import { type FilterChainConfig, type ListenerConfig, selectChain } from './listener-config.ts';
 import { readSni } from './sni.ts';
@@ -29,6 +32,10 @@ export interface ListenerDeps {
   secrets: SecretStore;
   /** Istio's metrics and the proxy's own workload labels. */
   telemetry: ProxyTelemetry;
+  /** Most connections open at once on each listener (`--max-connections`); absent: no limit. */
+  maxConnections?: number;
+  /** The overload manager whose actions refuse requests and connections (`--max-heap-mb`). */
+  overload?: OverloadManager;
 }
 
 type ChainRuntime = HttpConnectionManager | TcpProxy;
@@ -67,6 +74,10 @@ export class Listener {
   preConnectionTimeouts = 0;
   /** Connections refused because too many were held before the first config (downstream_cx_overflow). */
   overflow = 0;
+  /** Open connections, bounded by `--max-connections` (over it: downstream_cx_overflow). */
+  readonly limit: ConnectionLimit;
+  /** Connections closed at once under the stop_accepting_connections overload action (downstream_cx_overload_reject). */
+  overloadRejected = 0;
 
   /** Bounds on connections held before the first config (defaults MAX_HELD, HOLD_TIMEOUT_MS). */
   private readonly holding: { maxHeld: number; holdTimeoutMs: number };
@@ -78,6 +89,7 @@ export class Listener {
       maxHeld: holding.maxHeld ?? MAX_HELD,
       holdTimeoutMs: holding.holdTimeoutMs ?? HOLD_TIMEOUT_MS,
     };
+    this.limit = new ConnectionLimit(deps.maxConnections);
     server.on('connection', this.onConnection);
   }
 
@@ -133,6 +145,7 @@ export class Listener {
     manager.addHooks(requestHardeningHooks(hcm));
     const reporter = this.config.inbound ? 'destination' : 'source';
     manager.addHooks(new StreamTelemetry(hcm, this.deps.telemetry, reporter, manager.stats.prefix));
+    if (this.deps.overload) manager.addHooks(overloadHooks(this.deps.overload, manager.stats));
     return manager;
   }
 
@@ -181,6 +194,16 @@ export class Listener {
     this.accepted++;
     socket.on('error', noop);
     if (this.draining) {
+      socket.destroy();
+      return;
+    }
+    if (this.deps.overload?.stopAcceptingConnections) {
+      this.overloadRejected++;
+      socket.destroy();
+      return;
+    }
+    if (!this.limit.admit(socket)) {
+      this.overflow++;
       socket.destroy();
       return;
     }

@@ -1,5 +1,7 @@
 // Messages between a multi-core proxy's primary (xDS, admin) and its workers (traffic), over IPC.
+
 import type { LocalWorkload } from '../../observe/proxy-telemetry.ts';
+import type { ProxyLimits } from '../proxy.ts';
 import type { TlsSecret } from '../tls/secrets.ts';
 import type { XdsResource } from '../xds-client/ads-client.ts';
 
@@ -9,6 +11,8 @@ export interface WorkerStart {
   prebind: { host: string; port: number }[];
   /** The workload the proxy serves (Istio's metric labels). */
   workload?: LocalWorkload;
+  /** Connection and heap limits the worker applies (`--max-connections`, `--max-heap-mb`). */
+  limits?: ProxyLimits;
 }
 
 /** Primary → worker. */

@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   const start = JSON.parse(process.argv[2] ?? '{}') as WorkerStart;
   const prebound = new Map<number, net.Server>();
   for (const p of start.prebind) prebound.set(p.port, await bindServer(p.host, p.port, true));
-  const core = new ProxyCore({ prebound, reusePort: true, workload: start.workload });
+  const core = new ProxyCore({ prebound, reusePort: true, workload: start.workload, ...start.limits });
   // Updates are applied one at a time, in the order the primary sends them.
   let queue: Promise<void> = Promise.resolve();
   process.on('message', (msg: ToWorker) => {

@@ -5,6 +5,7 @@ import type { Logger } from '../../observe/log.ts';
 import type { LocalWorkload } from '../../observe/proxy-telemetry.ts';
 import { TYPE_URL } from '../../xds/type-urls.ts';
 import { mergePrometheus } from '../admin/prometheus.ts';
+import type { ProxyLimits } from '../proxy.ts';
 import type { TlsSecret } from '../tls/secrets.ts';
 import type { XdsResource } from '../xds-client/ads-client.ts';
 import type { FromWorker, ToWorker, WorkerStart } from './messages.ts';
@@ -19,6 +20,8 @@ export interface WorkerPoolConfig {
   prebind: { host: string; port: number }[];
   /** The workload the proxy serves (Istio's metric labels). */
   workload?: LocalWorkload;
+  /** Connection and heap limits every worker applies. */
+  limits?: ProxyLimits;
 }
 
 interface Pending {
@@ -52,7 +55,11 @@ export class WorkerPool {
   }
 
   private spawn(index: number): Promise<void> {
-    const start: WorkerStart = { prebind: this.config.prebind, workload: this.config.workload };
+    const start: WorkerStart = {
+      prebind: this.config.prebind,
+      workload: this.config.workload,
+      limits: this.config.limits,
+    };
     const child = fork(WORKER_MAIN, [JSON.stringify(start)], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
