@@ -246,6 +246,13 @@ export class AppExposedError extends WeftError {
   }
 }
 
+/** `weft run --capture`: the capture rules cannot be installed (no iptables, no CAP_NET_ADMIN); none are left behind. */
+export class CaptureUnavailableError extends WeftError {
+  constructor(message: string) {
+    super('WEFT_CAPTURE_UNAVAILABLE', message);
+  }
+}
+
 /** Every stable code defined above; documented in docs/errors.md. */
 export const ERROR_CODES = [
   'WEFT_USAGE',
@@ -272,6 +279,7 @@ export const ERROR_CODES = [
   'WEFT_TLS_SECRET_MISSING',
   'WEFT_IDENTITY_MISMATCH',
   'WEFT_APP_EXPOSED',
+  'WEFT_CAPTURE_UNAVAILABLE',
   'WEFT_DEMO_NOT_READY',
 ] as const;
 

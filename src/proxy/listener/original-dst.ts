@@ -1,0 +1,40 @@
+// A redirected connection's original destination, read from the kernel's conntrack table (Node has no SO_ORIGINAL_DST).
+import { readFile } from 'node:fs/promises';
+
+export interface OriginalDestination {
+  address: string;
+  port: number;
+}
+
+/** This network namespace's connection tracking table. */
+export const CONNTRACK_TABLE = '/proc/net/nf_conntrack';
+
+/**
+ * The original destination of the TCP connection whose client is `remoteAddress:remotePort`:
+ * the entry whose original tuple starts `src=<remoteAddress> ... sport=<remotePort>`. Undefined
+ * when no entry matches (not redirected, or no conntrack). Costs one read of the table.
+ */
+export async function originalDestination(
+  remoteAddress: string,
+  remotePort: number,
+  table = CONNTRACK_TABLE,
+): Promise<OriginalDestination | undefined> {
+  const text = await readFile(table, 'latin1').catch(() => '');
+  return findOriginal(text, remoteAddress.replace(/^::ffff:/, ''), remotePort);
+}
+
+/** Scans the table's text for the TCP entry of that client (exported for tests and the bench). */
+export function findOriginal(text: string, address: string, port: number): OriginalDestination | undefined {
+  const needle = ` src=${address} `;
+  for (let at = text.indexOf(needle); at >= 0; at = text.indexOf(needle, at + needle.length)) {
+    const start = text.lastIndexOf('\n', at) + 1;
+    // Only the line's first tuple (the original direction) of a TCP entry.
+    if (text.indexOf(' src=', start) !== at || !text.slice(start, at).includes(' tcp ')) continue;
+    const end = text.indexOf('\n', at);
+    const m = /^ src=(\S+) dst=(\S+) sport=(\d+) dport=(\d+) /.exec(
+      text.slice(at, end < 0 ? undefined : end),
+    );
+    if (m && Number(m[3]) === port) return { address: m[2], port: Number(m[4]) };
+  }
+  return undefined;
+}
