@@ -1,7 +1,7 @@
 // The built-in scraper: every interval, each connected proxy's admin /stats/prometheus, turned into per-interval deltas in the history.
 import { request } from 'undici';
 import { logger } from '../../observe/log.ts';
-import { BUCKET_BOUNDS, type EdgeKey, type EdgeSeries, F, type TrafficHistory } from './history.ts';
+import { BUCKET_BOUNDS, type EdgeKey, type EdgeSeries, edgeId, F, type TrafficHistory } from './history.ts';
 import { parsePrometheusText, type Sample } from './prom-text.ts';
 
 /** A proxy to scrape: its node id and admin base URL (`http://127.0.0.1:15000`). */
@@ -108,25 +108,36 @@ export class TelemetryCollector {
     }
   }
 
-  /** Adds one proxy's counter deltas to the open slot. */
+  /**
+   * Adds one proxy's counter deltas to the open slot. Lines of one edge series that differ only
+   * in labels the history does not keep (response flags, gRPC status) are summed first, and the
+   * last values are kept by those sums: a few short keys per series, never the scraped text.
+   */
   #absorb(proxy: string, samples: Sample[]): void {
     const history = this.#options.history;
-    let prev = this.#previous.get(proxy);
-    const baseline = prev === undefined;
-    if (!prev) {
-      prev = new Map();
-      this.#previous.set(proxy, prev);
-    }
+    const prev = this.#previous.get(proxy);
+    const sums = new Map<string, { sample: Sample; key: EdgeKey; id: string; value: number }>();
     for (const s of samples) {
-      const before = prev.get(s.series);
-      prev.set(s.series, s.value);
-      const delta = baseline ? 0 : before === undefined || s.value < before ? s.value : s.value - before;
-      const series = history.get(edgeKey(s.labels));
-      this.#record(series, s, delta);
+      const key = edgeKey(s.labels);
+      const id = edgeId(key);
+      const extra = s.name === 'istio_requests_total' ? s.labels.response_code : s.labels.le;
+      const k = `${s.name}\u0001${extra ?? ''}\u0001${id}`;
+      const sum = sums.get(k);
+      if (sum) sum.value += s.value;
+      else sums.set(k, { sample: s, key, id, value: s.value });
     }
+    const next = new Map<string, number>();
+    for (const [k, { sample, key, id, value }] of sums) {
+      next.set(k, value);
+      const before = prev?.get(k);
+      // The first scrape of a proxy is the baseline; a sum that went down (a restart) counts from zero.
+      const delta = prev === undefined ? 0 : before === undefined || value < before ? value : value - before;
+      this.#record(history.get(key, id), sample, value, delta);
+    }
+    this.#previous.set(proxy, next);
   }
 
-  #record(series: EdgeSeries, s: Sample, delta: number): void {
+  #record(series: EdgeSeries, s: Sample, value: number, delta: number): void {
     const history = this.#options.history;
     switch (s.name) {
       case 'istio_requests_total': {
@@ -141,11 +152,11 @@ export class TelemetryCollector {
         return;
       }
       case 'istio_tcp_connections_opened_total':
-        series.tcpOpen += s.value;
+        series.tcpOpen += value;
         history.add(series, F.tcpOpened, delta);
         return;
       case 'istio_tcp_connections_closed_total':
-        series.tcpOpen -= s.value;
+        series.tcpOpen -= value;
         history.add(series, F.tcpClosed, delta);
         return;
       case 'istio_tcp_sent_bytes_total':

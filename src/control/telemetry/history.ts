@@ -49,6 +49,11 @@ export interface HistoryOptions {
   maxSeries: number;
 }
 
+/** The identity of an edge series: its labels' values joined. */
+export function edgeId(key: EdgeKey): string {
+  return Object.values(key).join('\u0000');
+}
+
 /** Sums over a window: the same fields as a slot. */
 export type Totals = Float64Array;
 
@@ -82,8 +87,7 @@ export class TrafficHistory {
   }
 
   /** The series of `key`, created (evicting the longest idle one when full). */
-  get(key: EdgeKey): EdgeSeries {
-    const id = Object.values(key).join('\u0000');
+  get(key: EdgeKey, id = edgeId(key)): EdgeSeries {
     let s = this.#series.get(id);
     if (s) return s;
     if (this.#series.size >= this.maxSeries) this.#evict();

@@ -1,11 +1,10 @@
 // A reader of the Prometheus text exposition format (what a proxy's admin /stats/prometheus serves), limited to the families asked for.
 
-/** One sample line: metric name (with `_bucket`/`_sum`/`_count` kept), its labels, value, and `series` (name and labels as written). */
+/** One sample line: metric name (with `_bucket`/`_sum`/`_count` kept), its labels and value. */
 export interface Sample {
   name: string;
   labels: Record<string, string>;
   value: number;
-  series: string;
 }
 
 const ESCAPES: Record<string, string> = { n: '\n', '\\': '\\', '"': '"' };
@@ -57,7 +56,6 @@ export function parsePrometheusText(body: string, prefixes: readonly string[]): 
       name: line.slice(0, nameEnd),
       labels,
       value,
-      series: line.slice(0, brace === -1 ? nameEnd : close + 1),
     });
   }
   return out;
