@@ -117,10 +117,16 @@ export class TelemetryCollector {
     const history = this.#options.history;
     const prev = this.#previous.get(proxy);
     const sums = new Map<string, { sample: Sample; key: EdgeKey; id: string; value: number }>();
+    const keys = new Map<Record<string, string>, { key: EdgeKey; id: string }>();
     for (const s of samples) {
-      const key = edgeKey(s.labels);
-      const id = edgeId(key);
-      const extra = s.name === 'istio_requests_total' ? s.labels.response_code : s.labels.le;
+      let known = keys.get(s.labels);
+      if (!known) {
+        const key = edgeKey(s.labels);
+        known = { key, id: edgeId(key) };
+        keys.set(s.labels, known);
+      }
+      const { key, id } = known;
+      const extra = s.name === 'istio_requests_total' ? s.labels.response_code : s.le;
       const k = `${s.name}\u0001${extra ?? ''}\u0001${id}`;
       const sum = sums.get(k);
       if (sum) sum.value += s.value;
@@ -147,7 +153,7 @@ export class TelemetryCollector {
         return;
       }
       case 'istio_request_duration_milliseconds_bucket': {
-        const i = LE_INDEX.get(s.labels.le ?? '');
+        const i = LE_INDEX.get(s.le ?? '');
         if (i !== undefined) history.add(series, F.buckets + i, delta);
         return;
       }

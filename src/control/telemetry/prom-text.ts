@@ -5,6 +5,8 @@ export interface Sample {
   name: string;
   labels: Record<string, string>;
   value: number;
+  /** A histogram bucket's bound (`le`), kept apart from `labels` (shared by the buckets). */
+  le?: string;
 }
 
 const ESCAPES: Record<string, string> = { n: '\n', '\\': '\\', '"': '"' };
@@ -34,9 +36,14 @@ function parseLabels(text: string): Record<string, string> | undefined {
   return labels;
 }
 
-/** The samples of `body` whose metric name starts with one of `prefixes`; comments and bad lines are skipped. */
+/**
+ * The samples of `body` whose metric name starts with one of `prefixes`; comments and bad lines
+ * are skipped. Lines with the same label text (apart from a trailing `le`) share one labels
+ * object, read once: a histogram's buckets cost one parse, not one each.
+ */
 export function parsePrometheusText(body: string, prefixes: readonly string[]): Sample[] {
   const out: Sample[] = [];
+  const seen = new Map<string, Record<string, string> | undefined>();
   for (const line of body.split('\n')) {
     if (line === '' || line[0] === '#') continue;
     if (!prefixes.some((p) => line.startsWith(p))) continue;
@@ -44,19 +51,27 @@ export function parsePrometheusText(body: string, prefixes: readonly string[]): 
     const close = brace === -1 ? -1 : line.lastIndexOf('}');
     const nameEnd = brace === -1 ? line.indexOf(' ') : brace;
     if (nameEnd <= 0) continue;
-    const labels = brace === -1 ? {} : parseLabels(line.slice(brace + 1, close));
+    let text = brace === -1 ? '' : line.slice(brace + 1, close);
+    let le: string | undefined;
+    const at = text.lastIndexOf(',le="');
+    if (at !== -1 && text.endsWith('"')) {
+      le = text.slice(at + 5, -1);
+      text = text.slice(0, at);
+    }
+    let labels = seen.get(text);
+    if (!seen.has(text)) {
+      labels = parseLabels(text);
+      seen.set(text, labels);
+    }
     if (!labels) continue;
-    const rest = line
-      .slice(brace === -1 ? nameEnd : close + 1)
-      .trim()
-      .split(' ');
-    const value = Number(rest[0]);
+    const value = Number(
+      line
+        .slice(brace === -1 ? nameEnd : close + 1)
+        .trim()
+        .split(' ')[0],
+    );
     if (Number.isNaN(value)) continue;
-    out.push({
-      name: line.slice(0, nameEnd),
-      labels,
-      value,
-    });
+    out.push({ name: line.slice(0, nameEnd), labels, value, le });
   }
   return out;
 }
