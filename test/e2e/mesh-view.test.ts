@@ -280,3 +280,19 @@ test('weft proxy-config shows the clusters, routes, endpoints and secrets in for
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /WEFT_NOT_FOUND|no connected proxy/);
 });
+
+test('the tap API speaks Server-Sent Events to a browser (Accept: text/event-stream)', async () => {
+  const abort = AbortSignal.timeout(20_000);
+  const response = await fetch(`${mesh.server}/api/v1/tap?service=reviews&path=/sse&max=2`, {
+    headers: { accept: 'text/event-stream' },
+    signal: abort,
+  });
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get('content-type'), 'text/event-stream');
+  assert.equal(response.headers.get('x-weft-tapped-proxies'), '2');
+  assert.equal(await call('/sse/1'), 200);
+  const text = await response.text();
+  const events = text.split('\n\n').filter((e) => e !== '');
+  assert.equal(events.length, 2, text);
+  for (const e of events) assert.equal(JSON.parse(e.replace(/^data: /, '')).path, '/sse/1');
+});
