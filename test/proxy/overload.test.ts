@@ -3,6 +3,11 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { renderPrometheus } from '../../src/proxy/admin/prometheus.ts';
+import {
+  CONNECTION_LIMIT_STATS,
+  CONNECTION_LIMIT_TYPE_URL,
+} from '../../src/proxy/listener/connection-limit-filter.ts';
+import { compileListener } from '../../src/proxy/listener/listener-config.ts';
 import { OverloadManager } from '../../src/proxy/overload/overload-manager.ts';
 import { type Echo, startHttpEcho } from '../helpers/echo.ts';
 import { coreWith, outboundListener, staticCluster, untilClosed, vhost } from './fixtures.ts';
@@ -32,9 +37,18 @@ function headOf(socket: net.Socket): Promise<string> {
   });
 }
 
-async function proxyTo(app: Echo, settings: { maxConnections?: number; maxHeapBytes?: number }) {
+async function proxyTo(
+  app: Echo,
+  settings: { maxConnections?: number; maxHeapBytes?: number },
+  limitFilter?: Record<string, unknown>,
+) {
   const listener = outboundListener(0);
   listener.address = { socketAddress: { address: '127.0.0.1', portValue: 0 } };
+  if (limitFilter)
+    (listener.filterChains as { filters: unknown[] }[])[0].filters.unshift({
+      name: 'envoy.filters.network.connection_limit',
+      typedConfig: { '@type': CONNECTION_LIMIT_TYPE_URL, ...limitFilter },
+    });
   return coreWith(
     {
       listeners: [listener],
@@ -56,7 +70,7 @@ async function eventually(cond: () => boolean, why: string): Promise<void> {
   assert.ok(cond(), why);
 }
 
-describe('limits on holding', () => {
+describe('limits on holding connections and memory', () => {
   let app: Echo;
   before(async () => {
     app = await startHttpEcho('app');
@@ -87,6 +101,35 @@ describe('limits on holding', () => {
     assert.match(c.head, /^HTTP\/1\.1 200 /, 'a slot freed takes a new connection');
     b.socket.destroy();
     c.socket.destroy();
+  });
+
+  test('connection_limit filter: over max_connections the chain closes the connection (after delay)', async (t) => {
+    const core = await proxyTo(
+      app,
+      {},
+      { statPrefix: 'limit_test', maxConnections: { value: 1 }, delay: '0.05s' },
+    );
+    t.after(() => core.destroy());
+    const port = core.listeners.get('outbound')!.port;
+    const first = await requestOn(port);
+    t.after(() => first.socket.destroy());
+    assert.match(first.head, /^HTTP\/1\.1 200 /);
+    const second = net.connect(port, '127.0.0.1');
+    second.write('GET / HTTP/1.1\r\nHost: app\r\n\r\n');
+    assert.equal(await untilClosed(second, 10_000), '', 'the second connection got no answer');
+    assert.deepEqual(CONNECTION_LIMIT_STATS.get('limit_test'), {
+      limitedConnections: 1,
+      activeConnections: 1,
+    });
+    const text = renderPrometheus(core, undefined);
+    assert.match(
+      text,
+      /envoy_connection_limit_limited_connections\{envoy_connection_limit_prefix="limit_test"\} 1\n/,
+    );
+    assert.match(
+      text,
+      /envoy_connection_limit_active_connections\{envoy_connection_limit_prefix="limit_test"\} 1\n/,
+    );
   });
 
   test('--max-heap-mb: over the threshold requests get 503 OL and connections are refused; both recover', async (t) => {
@@ -134,4 +177,39 @@ test('overload actions turn on at 95% (requests) and 98% (connections) of the he
   used = 10;
   o.check();
   assert.deepEqual(state(), [false, false]);
+});
+
+test('connection_limit: a missing limit or another filter before the terminal one is refused by name', () => {
+  const withFilter = (typedConfig: Record<string, unknown>) => {
+    const l = outboundListener(0);
+    (l.filterChains as { filters: unknown[] }[])[0].filters.unshift({ name: 'x', typedConfig });
+    return l;
+  };
+  assert.throws(
+    () => compileListener(withFilter({ '@type': CONNECTION_LIMIT_TYPE_URL, statPrefix: 'a' })),
+    /filters\[0\]\.typed_config\.max_connections/,
+  );
+  assert.throws(
+    () =>
+      compileListener(
+        withFilter({
+          '@type': CONNECTION_LIMIT_TYPE_URL,
+          statPrefix: 'a',
+          maxConnections: 5,
+          runtimeEnabled: {},
+        }),
+      ),
+    /runtime_enabled/,
+  );
+  assert.throws(
+    () =>
+      compileListener(
+        withFilter({ '@type': 'type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC' }),
+      ),
+    /2 network filters/,
+  );
+  const ok = compileListener(
+    withFilter({ '@type': CONNECTION_LIMIT_TYPE_URL, statPrefix: 'a', maxConnections: '5' }),
+  );
+  assert.deepEqual(ok.filterChains[0].connectionLimit, { statPrefix: 'a', maxConnections: 5, delayMs: 0 });
 });

@@ -1,6 +1,7 @@
 // Renders the proxy's counters in Prometheus text format with Envoy's metric and label names.
 
 import { LOCAL_RATELIMIT_STATS } from '../http/filters/local-ratelimit/ratelimit-filter.ts';
+import { CONNECTION_LIMIT_STATS } from '../listener/connection-limit-filter.ts';
 import type { OverloadManager } from '../overload/overload-manager.ts';
 import type { ProxyCore } from '../proxy.ts';
 import type { AdsClient } from '../xds-client/ads-client.ts';
@@ -95,6 +96,11 @@ export function renderPrometheus(core: ProxyCore, ads: AdsClient | undefined): s
     w.metric('envoy_tcp_downstream_cx_active', 'gauge', l, s.cxActive);
     w.metric('envoy_tcp_downstream_cx_no_route', 'counter', l, s.noRoute);
     w.metric('envoy_tcp_upstream_cx_connect_fail', 'counter', l, s.connectFail);
+  }
+  for (const [prefix, s] of CONNECTION_LIMIT_STATS) {
+    const l = { envoy_connection_limit_prefix: prefix };
+    w.metric('envoy_connection_limit_limited_connections', 'counter', l, s.limitedConnections);
+    w.metric('envoy_connection_limit_active_connections', 'gauge', l, s.activeConnections);
   }
   for (const listener of core.listeners.all()) {
     const l = { envoy_listener_address: `${listener.config.address}_${listener.port}` };

@@ -13,6 +13,11 @@ import {
 import { compileHcm, HCM_TYPE_URL, type HcmConfig } from '../http/connection-manager-config.ts';
 import { compileTcpProxy, TCP_PROXY_TYPE_URL, type TcpProxyConfig } from '../tcp/tcp-proxy-config.ts';
 import { compileDownstreamTransportSocket, type DownstreamTlsConfig } from '../tls/tls-config.ts';
+import {
+  CONNECTION_LIMIT_TYPE_URL,
+  type ConnectionLimitConfig,
+  compileConnectionLimit,
+} from './connection-limit-filter.ts';
 
 export const HTTP_INSPECTOR_TYPE_URL =
   'type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector';
@@ -35,6 +40,8 @@ export interface FilterChainConfig {
   terminal: { kind: 'http'; hcm: HcmConfig } | { kind: 'tcp'; tcp: TcpProxyConfig };
   /** TLS termination (`transport_socket` with a DownstreamTlsContext); absent: plaintext. */
   tls?: DownstreamTlsConfig;
+  /** `envoy.filters.network.connection_limit` before the terminal filter; absent: no limit. */
+  connectionLimit?: ConnectionLimitConfig;
 }
 
 export interface ListenerConfig {
@@ -121,13 +128,16 @@ function compileChain(c: Msg, where: string, port: number): FilterChainConfig {
     'applicationProtocols',
   ]);
   const filters = list(c.filters);
-  if (filters.length !== 1)
+  // Envoy's connection_limit may come before the terminal filter; nothing else may.
+  const limit = filters.length === 2 ? compileLimitFilter(filters[0], `${where}.filters[0]`) : undefined;
+  if (filters.length !== 1 && !limit)
     unsupported(
       `${where}.filters`,
-      `${filters.length} network filters (exactly one terminal filter is supported)`,
+      `${filters.length} network filters (one terminal filter is supported, after an optional connection_limit)`,
     );
-  const f = filters[0];
-  const fw = `${where}.filters[0]`;
+  const at = filters.length - 1;
+  const f = filters[at];
+  const fw = `${where}.filters[${at}]`;
   checkFields(f, fw, ['name', 'typedConfig']);
   const tc = msg(f.typedConfig) ?? {};
   const type = str(tc['@type']);
@@ -149,7 +159,16 @@ function compileChain(c: Msg, where: string, port: number): FilterChainConfig {
     },
     terminal,
     ...(tls ? { tls } : {}),
+    ...(limit ? { connectionLimit: limit } : {}),
   };
+}
+
+/** The connection_limit filter of a chain with two network filters, or undefined when it is another. */
+function compileLimitFilter(f: Msg, where: string): ConnectionLimitConfig | undefined {
+  const tc = msg(f.typedConfig) ?? {};
+  if (str(tc['@type']) !== CONNECTION_LIMIT_TYPE_URL) return undefined;
+  checkFields(f, where, ['name', 'typedConfig']);
+  return compileConnectionLimit(tc, `${where}.typed_config`);
 }
 
 /**

@@ -17,6 +17,7 @@ import { DownstreamTls, markH2Preface, readFirstBytes } from '../tls/downstream.
 import type { SecretStore } from '../tls/secrets.ts';
 import { tlsStats } from '../tls/tls-stats.ts';
 import { ConnectionLimit } from './connection-limit.ts';
+import { admitConnection } from './connection-limit-filter.ts';
 import { type Detected, detectAtTimeout, detectProtocol } from './detect.ts';
 import { type FilterChainConfig, type ListenerConfig, selectChain } from './listener-config.ts';
 import { readSni } from './sni.ts';
@@ -238,6 +239,7 @@ export class Listener {
       if (!chain) return void socket.destroy();
       const rt = this.chains.get(chain)!;
       if (rt instanceof TcpProxy && !chain.tls) {
+        if (chain.connectionLimit && !admitConnection(chain.connectionLimit, socket)) return;
         rt.handle(socket, EMPTY);
         return;
       }
@@ -272,6 +274,7 @@ export class Listener {
   private toChain(socket: net.Socket, chain: FilterChainConfig, buf: Buffer): void {
     const rt = this.chains.get(chain);
     if (!rt) return void socket.destroy();
+    if (chain.connectionLimit && !admitConnection(chain.connectionLimit, socket)) return;
     const terminator = this.terminators.get(chain);
     if (terminator) {
       terminator.accept(socket, buf);
