@@ -21,6 +21,8 @@ test('weft proxy --help lists the contract flags', async () => {
     '--server',
     '--drain-timeout',
     '--concurrency',
+    '--max-connections',
+    '--max-heap-mb',
   ])
     assert.ok(r.stdout.includes(flag), `${flag} missing from --help`);
 });
@@ -41,6 +43,14 @@ test('bad flags exit 1 with a message and no stack trace', async () => {
     ],
     [['proxy', '--service', 'reviews', '--app-port', '8080', '--concurrency', '0'], /--concurrency "0"/],
     [['proxy', '--service', 'reviews', '--app-port', '8080', '--drain-timeout', 'soon'], /--drain-timeout/],
+    [
+      ['proxy', '--service', 'reviews', '--app-port', '8080', '--max-connections', '0'],
+      /--max-connections "0" must be a number from 1 to/,
+    ],
+    [
+      ['proxy', '--service', 'reviews', '--app-port', '8080', '--max-heap-mb', 'lots'],
+      /--max-heap-mb "lots" must be a number from 1 to/,
+    ],
   ];
   for (const [args, message] of cases) {
     const r = await runCli(args);
