@@ -1,7 +1,6 @@
 // End to end: ring hash (gRFC A42) and outlier detection (A50) from DestinationRules, with both proxyless clients (grpc-js-xds, python3-grpcio) on real greeters.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -18,12 +17,10 @@ import {
   HOST,
   mesh,
   proxies,
+  startMeshControlPlane,
   TARGET,
 } from '../helpers/grpc-xds-scenario.ts';
-import { startWeft } from '../helpers/process.ts';
 
-const READY =
-  /weft control-plane ready: api (http:\/\/127\.0\.0\.1:\d+) xds 127\.0\.0\.1:\d+ xds-plaintext (127\.0\.0\.1:\d+)/;
 const PYTHON_CLIENT = fileURLToPath(new URL('../helpers/grpc-xds-client.py', import.meta.url));
 
 const RING_HASH = `apiVersion: networking.istio.io/v1
@@ -85,16 +82,7 @@ async function noNack(api: string, nodeId: string): Promise<void> {
 
 /** A control plane, greeters v1 and v2 (v2 failing with `v2Fails`), `rule` applied, and a client of `kind`. */
 async function setup(t: TestContext, kind: 'js' | 'python', rule: string, v2Fails?: status) {
-  const dir = await mkdtemp(join(tmpdir(), 'weft-grpc-features-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const controlPlane = await startWeft(
-    ['control-plane', '--data-dir', join(dir, 'data'), '--api', '127.0.0.1:0', '--xds', '127.0.0.1:0'].concat(
-      ['--xds-plaintext', '127.0.0.1:0'],
-    ),
-    { ready: READY },
-  );
-  t.after(() => controlPlane.stop());
-  const [, api, xds] = controlPlane.ready;
+  const { dir, api, xds } = await startMeshControlPlane(t, 'weft-grpc-features-');
   const v1 = await startGreeter('v1');
   t.after(() => v1.close());
   const v2 = await startGreeter('v2', v2Fails);

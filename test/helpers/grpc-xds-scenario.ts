@@ -1,12 +1,14 @@
 // The proxyless gRPC scenario of the e2e tests: a Greeter mesh (two subsets), its VirtualServices, and a client process driven in batches.
 import assert from 'node:assert/strict';
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ProxiesResponse } from '../../src/control/xds/types.ts';
 import { TYPE_URL } from '../../src/xds/type-urls.ts';
 import { runCli } from './cli.ts';
+import { startWeft } from './process.ts';
 
 export const HOST = 'greeter.default.svc.cluster.local';
 export const TARGET = `xds:///${HOST}:50051`;
@@ -230,3 +232,23 @@ spec:
     route:
     - destination: {host: ${HOST}, subset: v1}
 `;
+
+/** The ready line of a control plane with a plaintext xDS port (proxyless clients have no TLS). */
+const READY =
+  /weft control-plane ready: api (http:\/\/127\.0\.0\.1:\d+) xds 127\.0\.0\.1:\d+ xds-plaintext (127\.0\.0\.1:\d+)/;
+
+/** A temporary directory and a control plane in it, both removed after the test; `xds` is its plaintext xDS address. */
+export async function startMeshControlPlane(
+  t: { after(fn: () => unknown): void },
+  prefix: string,
+): Promise<{ dir: string; api: string; xds: string }> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const args = ['control-plane', '--data-dir', join(dir, 'data'), '--api', '127.0.0.1:0'];
+  const controlPlane = await startWeft([...args, '--xds', '127.0.0.1:0', '--xds-plaintext', '127.0.0.1:0'], {
+    ready: READY,
+  });
+  t.after(() => controlPlane.stop());
+  const [, api, xds] = controlPlane.ready;
+  return { dir, api, xds };
+}

@@ -93,5 +93,11 @@ export type Route = {
   name?: string;
   match: RouteMatch;
   typed_per_filter_config?: Record<string, PerRouteFilterConfig>;
-} & ({ route: RouteAction } | { redirect: RedirectAction } | { direct_response: DirectResponseAction }) &
+} & (
+  | { route: RouteAction }
+  | { redirect: RedirectAction }
+  | { direct_response: DirectResponseAction }
+  // A proxyless gRPC server's routes (gRFC A36): the server handles the call itself.
+  | { non_forwarding_action: Empty }
+) &
   HeaderEdits;

@@ -84,7 +84,8 @@ export const GENERATOR_PARTS: ReadonlyMap<string, readonly GeneratorPart[]> = ne
             p.appPort ?? null,
             p.inboundPort,
             p.outboundPort,
-            p.kind === 'sidecar' ? securityCacheKey(s, p) : '',
+            // Proxyless gRPC servers get their workload's RBAC too.
+            securityCacheKey(s, p),
             p.kind === 'sidecar' && p.appPort !== undefined ? inboundMtlsMode(s, p, p.appPort) : '',
             p.kind === 'sidecar' ? rateLimitCacheKey(s, p) : '',
             p.role === 'gateway' ? gatewayCacheKey({ proxy: p }) : '',

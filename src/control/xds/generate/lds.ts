@@ -13,6 +13,7 @@ import {
 import { CORS_FILTER } from './cors.ts';
 import { FAULT_FILTER } from './fault.ts';
 import { generateGatewayListeners } from './gateway.ts';
+import { grpcServerListener } from './grpc-server.ts';
 import { hcmHardening } from './hcm-hardening.ts';
 import { OUTBOUND_ROUTE_NAME, resolveTarget } from './rds.ts';
 import { inboundRateLimits } from './resilience.ts';
@@ -201,7 +202,7 @@ export function generateListeners(
   }
   const out: GeneratedResource<Listener>[] = [];
   for (const name of names ?? []) {
-    const listener = grpcListener(ctx, name);
+    const listener = grpcServerListener(ctx, name) ?? grpcListener(ctx, name);
     if (listener) out.push(listener);
   }
   return out;
