@@ -244,9 +244,12 @@ export class Listener {
         return;
       }
       // The HTTP codec (AUTO) needs the first bytes to tell HTTP/1.1 from HTTP/2; a client that
-      // sends none is under the connection manager's idle_timeout meanwhile, as in Envoy.
+      // sends none is under the connection manager's idle_timeout meanwhile, as in Envoy. The
+      // chain is chosen again once they arrive: a config installed meanwhile is the one to use.
       const idle = rt instanceof TcpProxy ? 0 : rt.config.idleTimeoutMs;
-      this.inspect(socket, (buf) => this.toChain(socket, chain, buf), { idleMs: idle });
+      this.inspect(socket, (buf) => this.toChain(socket, this.currentChain(chain, port), buf), {
+        idleMs: idle,
+      });
       return;
     }
     const speculate = cfg.httpInspector ? this.serverFirstProxy(port) : undefined;
@@ -258,7 +261,8 @@ export class Listener {
           cfg.httpInspector && (detected === 'http/1.1' || detected === 'http/1.0' || detected === 'h2c')
             ? detected
             : undefined;
-        const chain = selectChain(cfg, port, transport, app, sni);
+        // Against the config installed now: one may have replaced `cfg` while the bytes came.
+        const chain = selectChain(this.config ?? cfg, port, transport, app, sni);
         if (spec && chain && !chain.tls && this.chains.get(chain) === speculate) {
           socket.removeListener('error', noop);
           return speculate!.adopt(socket, spec, buf);
@@ -271,7 +275,14 @@ export class Listener {
     );
   }
 
-  private toChain(socket: net.Socket, chain: FilterChainConfig, buf: Buffer): void {
+  /** `chain` if it is still installed, else the chain the current config picks for a raw connection. */
+  private currentChain(chain: FilterChainConfig, port: number): FilterChainConfig | undefined {
+    if (this.chains.has(chain) || this.config === undefined) return chain;
+    return selectChain(this.config, port, 'raw_buffer', undefined);
+  }
+
+  private toChain(socket: net.Socket, chain: FilterChainConfig | undefined, buf: Buffer): void {
+    if (!chain) return void socket.destroy();
     const rt = this.chains.get(chain);
     if (!rt) return void socket.destroy();
     if (chain.connectionLimit && !admitConnection(chain.connectionLimit, socket)) return;
