@@ -101,7 +101,7 @@ async function setup(t: TestContext, kind: 'js' | 'python', rule: string, v2Fail
 }
 
 // python3-grpcio 1.51 (C-core 29) is left out: it ACKs the ring-hash cluster and route, but its
-// picks stay queued and the ring's subchannels never leave IDLE (docs/xds.md, "Proxyless gRPC").
+// calls never complete (docs/xds.md, "Proxyless gRPC").
 test(`ring hash (grpc-js-xds): each x-user value sticks to one greeter, and users spread over both`, async (t) => {
   const { api, nodeId, client, warnings } = await setup(t, 'js', RING_HASH);
   assert.doesNotMatch(warnings, /ProxylessUnsupported/, 'header hashing is what gRPC implements');
