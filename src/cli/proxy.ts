@@ -28,6 +28,7 @@ interface ProxyOptions {
   tokenFile?: string;
   token?: string;
   hostAddress?: string;
+  capture?: boolean;
   maxConnections?: string;
   maxHeapMb?: string;
 }
@@ -98,6 +99,10 @@ export function toSidecarConfig(opts: ProxyOptions): SidecarConfig {
     throw new UsageError(`--xds ${JSON.stringify(opts.xds)} is not HOST:PORT`);
   if (opts.tokenFile !== undefined && opts.token !== undefined)
     throw new UsageError('give the bootstrap token once: --token-file FILE or --token TOKEN, not both');
+  if (opts.capture && opts.concurrency !== '1')
+    throw new UsageError(
+      '--capture works with --concurrency 1 only (one process reads the original destinations)',
+    );
   if (opts.hostAddress !== undefined && isIP(opts.hostAddress) === 0)
     throw new UsageError(
       `--host-address ${JSON.stringify(opts.hostAddress)} is not an IP address; give the address other hosts reach this one on, e.g. 10.0.0.12`,
@@ -120,6 +125,7 @@ export function toSidecarConfig(opts: ProxyOptions): SidecarConfig {
     // A sidecar waits for its control plane as long as it takes (as Envoy's agent does), saying why.
     bootstrapTimeoutMs: Number.POSITIVE_INFINITY,
     concurrency: workers(opts.concurrency),
+    ...(opts.capture ? { capture: true } : {}),
     ...(opts.maxConnections !== undefined
       ? { maxConnections: positive('--max-connections', opts.maxConnections, 10_000_000) }
       : {}),
@@ -172,6 +178,11 @@ export function register(program: Command): void {
         'Without a token the proxy mints one, which the control plane allows from its own host only',
     )
     .option('--token <token>', 'the bootstrap token itself (tests and development; prefer --token-file)')
+    .option(
+      '--capture',
+      "the app's traffic is redirected here by iptables (weft run --capture installs the rules): a connection " +
+        'to the outbound port that was going elsewhere is forwarded there, over mTLS when it is a mesh endpoint',
+    )
     .option(
       '--host-address <ip>',
       'address other hosts reach this workload on, registered as its endpoint (default: the source address ' +

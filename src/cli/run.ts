@@ -1,9 +1,11 @@
 // `weft run [proxy flags] -- COMMAND ...`: a sidecar and its app as one unit (ports chosen, started in order, stopped together).
+import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Command, Option } from 'commander';
 import { parseDuration } from '../config/duration.ts';
 import { environment } from '../env.ts';
 import { ServerUnavailableError, UsageError } from '../errors.ts';
+import type { CaptureSpec } from '../run/capture-rules.ts';
 import { pickFreePorts } from '../run/ports.ts';
 import { probeServer } from '../run/ready.ts';
 import { type TokenFile, writeTokenFile } from '../run/token-file.ts';
@@ -22,6 +24,12 @@ interface RunOptions {
   allowExposedApp?: boolean;
   logLevel?: string;
   logFormat?: string;
+  capture?: boolean;
+  captureGid: string;
+  captureIncludePorts?: string;
+  captureExcludePorts?: string;
+  captureIncludeCidrs?: string;
+  captureExcludeCidrs?: string;
   [proxyFlag: string]: unknown;
 }
 
@@ -39,6 +47,49 @@ function milliseconds(flag: string, text: string): number {
   const result = parseDuration(text);
   if ('error' in result) throw new UsageError(`${flag}: ${result.error}`);
   return result.ms;
+}
+
+function portList(flag: string, text: string | undefined): number[] {
+  if (text === undefined || text === '') return [];
+  return text.split(',').map((p) => {
+    const n = /^\d{1,5}$/.test(p.trim()) ? Number(p) : 0;
+    if (!(n >= 1 && n <= 65535))
+      throw new UsageError(`${flag}: ${JSON.stringify(p)} is not a port (1-65535)`);
+    return n;
+  });
+}
+
+function cidrList(flag: string, text: string | undefined): string[] {
+  if (text === undefined || text === '') return [];
+  return text.split(',').map((c) => {
+    const [ip, bits, ...rest] = c.trim().split('/');
+    if (
+      isIP(ip) !== 4 ||
+      rest.length > 0 ||
+      (bits !== undefined && !(/^\d{1,2}$/.test(bits) && Number(bits) <= 32))
+    )
+      throw new UsageError(`${flag}: ${JSON.stringify(c)} is not an IPv4 CIDR like 10.0.0.0/8`);
+    return c.trim();
+  });
+}
+
+/** The capture of `weft run --capture` (iptables rules for the app's group), from its flags. */
+function captureSpec(opts: RunOptions, ports: Record<keyof UnitPorts, string>): CaptureSpec | undefined {
+  if (!opts.capture) return undefined;
+  const gid = /^\d{1,10}$/.test(opts.captureGid) ? Number(opts.captureGid) : 0;
+  if (!(gid >= 1 && gid < 2 ** 31))
+    throw new UsageError(`--capture-gid ${JSON.stringify(opts.captureGid)} must be a group id other than 0`);
+  return {
+    id: ports.app,
+    appGid: gid,
+    appPort: Number(ports.app),
+    inboundPort: Number(ports.inbound),
+    outboundPort: Number(ports.outbound),
+    includePorts: portList('--capture-include-ports', opts.captureIncludePorts),
+    excludePorts: portList('--capture-exclude-ports', opts.captureExcludePorts),
+    includeCidrs: cidrList('--capture-include-cidrs', opts.captureIncludeCidrs),
+    excludeCidrs: cidrList('--capture-exclude-cidrs', opts.captureExcludeCidrs),
+  };
 }
 
 /** Fills in the ports not given (or given as 0) with free ones; keeps the others as the user wrote them. */
@@ -103,6 +154,21 @@ export function register(program: Command): void {
       'only warn when the app listens beyond loopback (reachable around its sidecar) instead of stopping',
     )
     .option(
+      '--capture-gid <gid>',
+      'with --capture: the group the app runs as (its sockets are captured)',
+      '1337',
+    )
+    .option(
+      '--capture-include-ports <ports>',
+      'with --capture: capture only these outbound ports (comma-separated)',
+    )
+    .option('--capture-exclude-ports <ports>', 'with --capture: never capture these outbound ports')
+    .option(
+      '--capture-include-cidrs <cidrs>',
+      'with --capture: capture only these destinations (10.0.0.0/8,...)',
+    )
+    .option('--capture-exclude-cidrs <cidrs>', 'with --capture: never capture these destinations')
+    .option(
       '--app-stop-timeout <duration>',
       'when the sidecar dies, how long the app has after SIGTERM before SIGKILL',
       '10s',
@@ -115,6 +181,7 @@ export function register(program: Command): void {
           'give the app to run after --, e.g. weft run --service reviews -- node reviews.js',
         );
       const ports = await choosePorts(opts);
+      const capture = captureSpec(opts, ports);
       // weft proxy's own parser validates every flag, so both commands accept exactly the same values.
       const sidecar = toSidecarConfig({
         ...opts,
@@ -170,6 +237,7 @@ export function register(program: Command): void {
         server: sidecar.server,
         allowExposedApp: opts.allowExposedApp === true,
         probeServer,
+        ...(capture ? { capture } : {}),
       });
       const result = await unit.run().finally(() => tokenFile?.remove());
       process.exit(result.exitCode);

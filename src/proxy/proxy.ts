@@ -14,6 +14,7 @@ import { HttpStatsRegistry } from './http/http-stats.ts';
 import { compileRouteTable, type RouteTable } from './http/router/route-table.ts';
 import { compileListener, type ListenerConfig } from './listener/listener-config.ts';
 import { ListenerManager } from './listener/listener-manager.ts';
+import { originalDestination } from './listener/original-dst.ts';
 import { OverloadManager } from './overload/overload-manager.ts';
 import { TcpStats } from './tcp/tcp-proxy.ts';
 import { SecretStore } from './tls/secrets.ts';
@@ -51,6 +52,8 @@ export interface ProxyCoreConfig extends ProxyLimits {
   secrets?: SecretStore;
   /** The workload this proxy serves, for Istio's metric labels; default: unknown. */
   workload?: LocalWorkload;
+  /** Transparent capture: outbound listeners forward redirected connections to their original destination. */
+  capture?: boolean;
 }
 
 export class ProxyCore implements XdsHandler {
@@ -102,6 +105,12 @@ export class ProxyCore implements XdsHandler {
         telemetry: this.telemetry,
         maxConnections: config.maxConnections,
         overload: this.overload,
+        ...(config.capture
+          ? {
+              originalDestination: (s: net.Socket) =>
+                originalDestination(s.remoteAddress ?? '', s.remotePort ?? 0),
+            }
+          : {}),
       },
       config.prebound,
       config.reusePort === true,

@@ -74,6 +74,8 @@ export interface SidecarConfig {
    * when the control plane is on this host).
    */
   hostAddress?: string;
+  /** Transparent capture (`--capture`): redirected connections go to their original destination. */
+  capture?: boolean;
   /** Most connections open at once on each listener, per process (`--max-connections`); absent: no limit. */
   maxConnections?: number;
   /** Heap the overload manager measures pressure against (`--max-heap-mb`); absent: no overload manager. */
@@ -281,7 +283,10 @@ export class Sidecar {
       [portOf(inbound), inbound],
       [portOf(outbound), outbound],
     ]);
-    const sidecar = new Sidecar(config, new ProxyCore({ prebound, secrets, workload, ...limitsOf(config) }));
+    const sidecar = new Sidecar(
+      config,
+      new ProxyCore({ prebound, secrets, workload, capture: config.capture, ...limitsOf(config) }),
+    );
     sidecar.ports.inbound = portOf(inbound);
     sidecar.ports.outbound = portOf(outbound);
     sidecar.admin = new AdminServer(coreAdminSource(sidecar.core, () => sidecar.ads));

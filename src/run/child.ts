@@ -17,6 +17,8 @@ export interface ChildSpec {
   args: string[];
   env: NodeJS.ProcessEnv;
   stdio: StdioOptions;
+  /** Group to run as (transparent capture matches the app's sockets by it). */
+  gid?: number;
 }
 
 /** Why a child could not be started: the executable is missing, or not executable. */
@@ -57,7 +59,12 @@ export class UnitChild {
    */
   static start(spec: ChildSpec): Promise<UnitChild | SpawnFailure> {
     return new Promise((resolve) => {
-      const child = spawn(spec.command, spec.args, { env: spec.env, stdio: spec.stdio, detached: true });
+      const child = spawn(spec.command, spec.args, {
+        env: spec.env,
+        stdio: spec.stdio,
+        detached: true,
+        ...(spec.gid !== undefined ? { gid: spec.gid } : {}),
+      });
       child.once('error', (err: NodeJS.ErrnoException) => {
         const outcome =
           err.code === 'ENOENT' ? 'not-found' : err.code === 'EACCES' ? 'not-executable' : 'failed';

@@ -1,6 +1,7 @@
 // A unit: one sidecar and one app run together, started in order, signalled together, stopped in order.
 import { AppExposedError, SidecarNotReadyError } from '../errors.ts';
 import { appEnvironment } from './app-env.ts';
+import { type Capture, type CaptureSpec, installCapture } from './capture-rules.ts';
 import { type ChildExit, describeExit, exitCodeOf, UnitChild } from './child.ts';
 import { listeningOn } from './exposure.ts';
 import { waitForReady } from './ready.ts';
@@ -44,6 +45,8 @@ export interface UnitConfig {
   allowExposedApp: boolean;
   /** Resolves to why the control plane cannot be reached, or undefined when it answers. */
   probeServer: (server: string) => Promise<string | undefined>;
+  /** Transparent capture: rules installed before the app starts (it runs as `appGid`), removed when the unit ends. */
+  capture?: CaptureSpec;
 }
 
 /** What ended the unit. */
@@ -82,6 +85,7 @@ export class Unit {
   /** The first signal received before the app started. */
   #early: NodeJS.Signals | undefined;
   readonly #startAbort = new AbortController();
+  #capture: Capture | undefined;
 
   constructor(config: UnitConfig) {
     this.config = config;
@@ -99,6 +103,7 @@ export class Unit {
     try {
       return await this.#run();
     } finally {
+      await this.#capture?.remove();
       for (const s of FORWARDED_SIGNALS) process.off(s, onSignal);
       process.off('exit', lastResort);
     }
@@ -157,6 +162,12 @@ export class Unit {
       );
     }
 
+    if (c.capture) {
+      this.#capture = await installCapture(c.capture).catch(async (err: unknown) => {
+        await this.#stopSidecar();
+        throw err;
+      });
+    }
     const [executable, ...args] = c.command;
     c.report(
       `weft run: sidecar ready (pid ${sidecar.pid}, ${c.service}.${c.namespace} ${c.version}: inbound :${c.ports.inbound} → app :${c.ports.app}, outbound 127.0.0.1:${c.ports.outbound}, admin 127.0.0.1:${c.ports.admin}); starting ${c.command.join(' ')}`,
@@ -173,6 +184,7 @@ export class Unit {
         version: c.version,
       }),
       stdio: 'inherit',
+      ...(c.capture ? { gid: c.capture.appGid } : {}),
     });
     if (!(app instanceof UnitChild)) {
       c.report(`weft run: ${app.message}`);

@@ -106,6 +106,18 @@ async function apply(yaml: string): Promise<void> {
   assert.equal(r.code, 0, r.stdout + r.stderr);
 }
 
+/** Applies AuthorizationPolicy `no-SA`: reviews denies service account SA. */
+function denyOnReviews(sa: string): Promise<void> {
+  return apply(`apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: no-${sa}, namespace: default }
+spec:
+  selector: { matchLabels: { app: reviews } }
+  action: DENY
+  rules: [{ from: [{ source: { principals: [cluster.local/ns/default/sa/${sa}] } }] }]
+`);
+}
+
 async function remove(kind: string, name: string): Promise<void> {
   const r = await (net as Hosts).exec(
     h1,
@@ -144,7 +156,12 @@ before(async () => {
   server = cp[1];
   operatorToken = (await readFile(join(dir, 'data', 'operator.token'), 'utf8')).trim();
   // productpage on host 2 (ports 8000-8003); reviews and ratings on host 3.
-  await Promise.all([unit(h2, 'productpage', 8000), unit(h3, 'reviews', 9000), unit(h3, 'ratings', 9100)]);
+  await Promise.all([
+    unit(h2, 'productpage', 8000),
+    unit(h3, 'reviews', 9000),
+    unit(h3, 'ratings', 9100),
+    unit(h2, 'shop', 8100, ['--capture']),
+  ]);
 });
 
 after(async () => {
@@ -211,14 +228,7 @@ spec:
   assert.equal(JSON.parse((await curl(h2, 'http://reviews/', { proxyPort: 8002 })).body).name, 'reviews');
   await remove('virtualservice', 'reviews');
 
-  await apply(`apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: { name: no-productpage, namespace: default }
-spec:
-  selector: { matchLabels: { app: reviews } }
-  action: DENY
-  rules: [{ from: [{ source: { principals: [cluster.local/ns/default/sa/productpage] } }] }]
-`);
+  await denyOnReviews('productpage');
   await eventuallyTrue('reviews denies productpage', async () => {
     return (await curl(h2, 'http://reviews/', { proxyPort: 8002 })).status === 403;
   });
@@ -306,4 +316,45 @@ spec:
     return r.status === 200 && JSON.parse(r.body).name === 'reviews';
   }).catch((err) => assert.fail(`${err.message}; last answer: ${last}`));
   assert.match(JSON.parse((await curl(h2, `http://${h1.address}:8080/g`)).body).xfcc, /sa\/public/);
+});
+
+/** Runs `command` on host 2 as the captured app's group (1337): what the app itself would send. */
+function asCapturedApp(command: string, args: string[]) {
+  return (net as Hosts).exec(h2, 'setpriv', ['--regid', '1337', '--clear-groups', command, ...args], {
+    timeoutMs: 15_000,
+  });
+}
+
+/** The HTTP status curl run as the captured app gets for `url` (no proxy settings). */
+async function capturedStatus(url: string): Promise<string> {
+  const r = await asCapturedApp('curl', ['-sS', '-m', '10', '-o', '/dev/null', '-w', '%{http_code}', url]);
+  return r.stdout || r.stderr;
+}
+
+test('capture: an unmodified client of the captured app (no proxy) calling another host goes through both sidecars, under policy', async (t) => {
+  if ('refused' in net) return t.skip(net.refused);
+  const target = `http://${h3.address}:9001/direct`;
+  // curl with no -x and no proxy variables: iptables hands the connection to shop's sidecar.
+  const viaCurl = await asCapturedApp('curl', ['-sS', '-m', '10', '--noproxy', '*', target]);
+  assert.equal(viaCurl.code, 0, viaCurl.stderr);
+  const reply = JSON.parse(viaCurl.stdout);
+  assert.equal(reply.name, 'reviews');
+  assert.match(
+    reply.xfcc,
+    /URI=spiffe:\/\/cluster\.local\/ns\/default\/sa\/shop/,
+    "mTLS with the captured app's identity",
+  );
+  const python = await asCapturedApp('python3', [
+    '-c',
+    `import http.client; c = http.client.HTTPConnection('${h3.address}', 9001, timeout=10); c.request('GET', '/py'); r = c.getresponse(); print(r.status, r.read().decode())`,
+  ]);
+  assert.match(python.stdout, /^200 .*sa\/shop/, python.stderr);
+  // Not a mesh endpoint: passed through as is (ALLOW_ANY): the control plane's API answers.
+  assert.equal(await capturedStatus(`${server}/api/v1/bootstrap`), '200');
+  // The direct call is still subject to reviews' policy.
+  await denyOnReviews('shop');
+  await eventuallyTrue('reviews denies the captured app', async () => {
+    return (await capturedStatus(target)) === '403';
+  });
+  await remove('authorizationpolicy', 'no-shop');
 });

@@ -67,6 +67,11 @@ export class Cluster {
     return this.outlier?.ejectionsTotal ?? 0;
   }
 
+  /** The host at `ip:port`, if it is one of this cluster's endpoints. */
+  hostAt(key: string): Host | undefined {
+    return this.hosts.get(key);
+  }
+
   /** Applies a ClusterLoadAssignment; unchanged hosts keep their state. */
   setEndpoints(set: EndpointSet, version: string): void {
     const next = new Map<string, Host>();

@@ -16,10 +16,12 @@ import { TcpProxy, type TcpStats } from '../tcp/tcp-proxy.ts';
 import { DownstreamTls, markH2Preface, readFirstBytes } from '../tls/downstream.ts';
 import type { SecretStore } from '../tls/secrets.ts';
 import { tlsStats } from '../tls/tls-stats.ts';
+import { forwardCaptured } from './captured.ts';
 import { ConnectionLimit } from './connection-limit.ts';
 import { admitConnection } from './connection-limit-filter.ts';
 import { type Detected, detectAtTimeout, detectProtocol } from './detect.ts';
 import { type FilterChainConfig, type ListenerConfig, selectChain } from './listener-config.ts';
+import type { OriginalDestination } from './original-dst.ts';
 import { readSni } from './sni.ts';
 
 /** What a listener needs from the rest of the proxy. */
@@ -37,6 +39,11 @@ export interface ListenerDeps {
   maxConnections?: number;
   /** The overload manager whose actions refuse requests and connections (`--max-heap-mb`). */
   overload?: OverloadManager;
+  /**
+   * Transparent capture (`weft run --capture`): the original destination of a connection to an
+   * outbound listener; a redirected one is forwarded there (`captured.ts`) instead of served.
+   */
+  originalDestination?: (socket: net.Socket) => Promise<OriginalDestination | undefined>;
 }
 
 type ChainRuntime = HttpConnectionManager | TcpProxy;
@@ -228,8 +235,27 @@ export class Listener {
       socket.once('close', () => clearTimeout(timer));
       return;
     }
-    this.dispatch(socket);
+    const lookup = this.deps.originalDestination;
+    if (lookup && !this.config.inbound) this.dispatchCaptured(socket, lookup);
+    else this.dispatch(socket);
   };
+
+  /** Outbound with capture: a connection that was going elsewhere is forwarded there; one to this listener is served. */
+  private dispatchCaptured(
+    socket: net.Socket,
+    lookup: NonNullable<ListenerDeps['originalDestination']>,
+  ): void {
+    socket.pause();
+    lookup(socket).then((original) => {
+      if (socket.destroyed) return;
+      const own = !original || (original.port === socket.localPort && /^127\./.test(original.address));
+      if (own) {
+        // Flowing starts on the next tick, after dispatch has its listeners on.
+        socket.resume();
+        this.dispatch(socket);
+      } else forwardCaptured(socket, original, this.deps.clusters);
+    });
+  }
 
   private dispatch(socket: net.Socket): void {
     const cfg = this.config;
