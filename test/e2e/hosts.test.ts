@@ -358,3 +358,41 @@ test('capture: an unmodified client of the captured app (no proxy) calling anoth
   });
   await remove('authorizationpolicy', 'no-shop');
 });
+
+test('capture: callers of the app port from another host meet the sidecar; under STRICT, plaintext is refused', async (t) => {
+  if ('refused' in net) return t.skip(net.refused);
+  // shop's app listens on host 2's loopback only; PREROUTING sends its port to the inbound listener.
+  const plaintext = () => curl(h3, `http://${h2.address}:8100/in`);
+  const before = await plaintext();
+  assert.equal(before.status, 200, before.body + before.stderr);
+  assert.equal(JSON.parse(before.body).name, 'shop');
+  await apply(`apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: { name: shop, namespace: default }
+spec:
+  selector: { matchLabels: { app: shop } }
+  mtls: { mode: STRICT }
+`);
+  await eventuallyTrue(
+    'plaintext to the captured app port is refused',
+    async () => (await plaintext()).status !== 200,
+  );
+  await remove('peerauthentication', 'shop');
+});
+
+test('capture: when the unit ends, its rules are gone', async (t) => {
+  if ('refused' in net) return t.skip(net.refused);
+  const rules = async () => (await (net as Hosts).exec(h2, 'iptables', ['-t', 'nat', '-S'])).stdout;
+  assert.match(await rules(), /WEFT_OUT_8100/);
+  const shop = procs[4]; // control plane, productpage, reviews, ratings, shop (started in that order)
+  const exited = new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error('weft run (shop) did not exit within 20 s of SIGTERM')),
+      20_000,
+    );
+    shop.once('exit', () => resolve(clearTimeout(timer)));
+  });
+  shop.kill('SIGTERM');
+  await exited;
+  assert.doesNotMatch(await rules(), /WEFT_/);
+});
