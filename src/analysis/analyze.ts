@@ -31,11 +31,10 @@ export function analyze(input: AnalysisInput): AnalysisFinding[] {
   const policies: SelectingPolicy[] = [];
   const routes: ReadRoute[] = [];
   const grants: ReferenceGrantModel[] = [];
+  // Once for all resources: per resource it made an apply of N resources cost O(N × (N + workloads)).
+  const namespaces = namespacesOf(input);
   for (const resource of input.resources) {
-    const result = compileResource(resource, {
-      domainSuffix: snapshot.mesh.domainSuffix,
-      namespaces: namespacesOf(input),
-    });
+    const result = compileResource(resource, { domainSuffix: snapshot.mesh.domainSuffix, namespaces });
     if (result?.outcome !== 'compiled') continue;
     const key = keyOf(resource);
     const c = result.compiled;

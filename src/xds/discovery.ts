@@ -92,6 +92,33 @@ export function encodeDiscoveryResponse(response: Omit<DiscoveryResponseMessage,
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+/** One Any encoded as a DiscoveryResponse `resources` entry (field 2): encode once, join into many responses. */
+export function encodeResourceField(any: WireAny): Buffer {
+  const writer = protobuf.Writer.create();
+  writer.uint32((2 << 3) | 2).fork();
+  writer.uint32((1 << 3) | 2).string(any.type_url);
+  writer.uint32((2 << 3) | 2).bytes(any.value);
+  writer.ldelim();
+  const bytes = writer.finish();
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * A DiscoveryResponse without its nonce from already encoded `resources` entries
+ * (`encodeResourceField`): the same bytes as `encodeDiscoveryResponse`, without re-encoding them.
+ */
+export function joinDiscoveryResponse(version: string, typeUrl: string, fields: readonly Buffer[]): Buffer {
+  const head = protobuf.Writer.create()
+    .uint32((1 << 3) | 2)
+    .string(version)
+    .finish();
+  const tail = protobuf.Writer.create()
+    .uint32((4 << 3) | 2)
+    .string(typeUrl)
+    .finish();
+  return Buffer.concat([head, ...fields, tail]);
+}
+
 /** Appends the `nonce` field (5) to an encoded DiscoveryResponse (protobuf accepts fields in any order). */
 export function withNonce(body: Buffer, nonce: string): Buffer {
   const writer = protobuf.Writer.create();

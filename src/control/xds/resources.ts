@@ -1,7 +1,7 @@
 // Generated xDS resources for one snapshot: generated once per generator-part key, encoded once, hashed for versions.
 import { createHash } from 'node:crypto';
 import type { MeshSnapshot } from '../../model/types.ts';
-import { encodeDiscoveryResponse, type WireAny } from '../../xds/discovery.ts';
+import { encodeResourceField, joinDiscoveryResponse, type WireAny } from '../../xds/discovery.ts';
 import { encodeResource } from '../../xds/protos.ts';
 import { TYPE_URL } from '../../xds/type-urls.ts';
 import { parseClusterName } from './generate/common.ts';
@@ -14,6 +14,8 @@ export interface EncodedResource {
   /** Hash of the encoded bytes; the resource's version in the incremental protocol. */
   hash: string;
   any: WireAny;
+  /** The Any as a DiscoveryResponse `resources` entry, encoded once for every response that carries it. */
+  field: Buffer;
 }
 
 /** A set of resources of one type with the version string that names it. */
@@ -37,7 +39,8 @@ export function setVersion(resources: ReadonlyMap<string, EncodedResource>): str
 
 function encode(typeUrl: string, name: string, resource: Record<string, unknown>): EncodedResource {
   const value = encodeResource(typeUrl, resource);
-  return { name, hash: hashBytes(value), any: { type_url: typeUrl, value } };
+  const any = { type_url: typeUrl, value };
+  return { name, hash: hashBytes(value), any, field: encodeResourceField(any) };
 }
 
 /** The order-independent key of a subscription's names (`=` + sorted names), for sharing named sets between clients. */
@@ -244,11 +247,11 @@ export class SnapshotResources {
     const bodies = this.#typeCache(typeUrl).bodies;
     let body = bodies.get(key);
     if (!body) {
-      body = encodeDiscoveryResponse({
-        version_info: set.version,
-        resources: sent.map((r) => r.any),
-        type_url: typeUrl,
-      });
+      body = joinDiscoveryResponse(
+        set.version,
+        typeUrl,
+        sent.map((r) => r.field),
+      );
       bodies.set(key, body);
     }
     return body;
