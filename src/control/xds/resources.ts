@@ -30,11 +30,12 @@ function hashBytes(bytes: Uint8Array): string {
 
 /** The state-of-the-world version of a set: a hash of its names and resource hashes (equal content, equal version). */
 export function setVersion(resources: ReadonlyMap<string, EncodedResource>): string {
-  const hash = createHash('sha256');
-  for (const name of [...resources.keys()].sort()) {
-    hash.update(name).update('\0').update(resources.get(name)!.hash).update('\n');
-  }
-  return hash.digest('base64url').slice(0, 16);
+  // One update of the whole text: thousands of small updates cost more in calls than in hashing.
+  const text = [...resources.keys()]
+    .sort()
+    .map((name) => `${name}\0${resources.get(name)!.hash}\n`)
+    .join('');
+  return createHash('sha256').update(text).digest('base64url').slice(0, 16);
 }
 
 function encode(typeUrl: string, name: string, resource: Record<string, unknown>): EncodedResource {
