@@ -77,17 +77,32 @@ test('stat and edges come from PromQL over Prometheus and count what was sent af
   const status = (await (await fetch(`${mesh.server}/api/v1/telemetry/status`)).json()) as { source: string };
   assert.equal(status.source, 'prometheus');
   // Prometheus has scraped both proxies at least once: what is sent from now on is growth it sees.
-  const base = (
-    await json<{ rows: { requests: number; successRate: number }[] }>(
-      'stat',
-      'svc',
-      'reviews',
-      '--window',
-      '2m',
-    )
-  ).rows[0];
-  const baseRequests = base?.requests ?? 0;
-  const baseOk = base ? Math.round(base.requests * base.successRate) : 0;
+  // The baseline waits until the query sees the before hook's requests (at least one /fail and one
+  // /, all sent before Prometheus started, so in its first scrape): a range query whose last step
+  // falls before that scrape sees no series yet, and they would later count in full.
+  let base = { requests: 0, successRate: 0 };
+  await eventually(
+    async () => {
+      const [row] = (
+        await json<{ rows: { requests: number; successRate: number }[] }>(
+          'stat',
+          'svc',
+          'reviews',
+          '--window',
+          '2m',
+        )
+      ).rows;
+      assert.ok(
+        row !== undefined && row.requests >= 2,
+        `the baseline sees the before hook's requests: ${JSON.stringify(row)}`,
+      );
+      base = row;
+    },
+    60_000,
+    500,
+  );
+  const baseRequests = base.requests;
+  const baseOk = Math.round(base.requests * base.successRate);
   for (let i = 0; i < 10; i++) assert.equal(await call(`/ok/${i}`), 200);
   for (let i = 0; i < 4; i++) assert.equal(await call('/fail'), 503);
   await eventually(
