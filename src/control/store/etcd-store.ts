@@ -11,6 +11,7 @@ import { NotFoundError, RequestTooLargeError, StoreUnavailableError } from '../.
 import { logger } from '../../observe/log.ts';
 import { deepFreeze, stampResource } from './stamp.ts';
 import type { HistoryEntry, HistoryStore, ListOptions, StoreEvent, StoreOp } from './store.ts';
+import { listResources } from './store.ts';
 import { WatchHub } from './watch-hub.ts';
 
 export interface EtcdStoreConfig {
@@ -25,10 +26,6 @@ export interface EtcdStoreConfig {
 
 /** Attempts of a commit that lost the race to another replica's commit. */
 const COMMIT_ATTEMPTS = 8;
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
 
 export function revisionKey(revision: number): string {
   return String(revision).padStart(12, '0');
@@ -112,18 +109,7 @@ export class EtcdStore implements HistoryStore {
   }
 
   list(options: ListOptions = {}): Resource[] {
-    const out: Resource[] = [];
-    for (const resource of this.#resources.values()) {
-      if (options.kind !== undefined && resource.kind !== options.kind) continue;
-      if (options.namespace !== undefined && resource.metadata.namespace !== options.namespace) continue;
-      out.push(resource);
-    }
-    return out.sort(
-      (a, b) =>
-        compare(a.kind, b.kind) ||
-        compare(a.metadata.namespace, b.metadata.namespace) ||
-        compare(a.metadata.name, b.metadata.name),
-    );
+    return listResources(this.#resources.values(), options);
   }
 
   watch(

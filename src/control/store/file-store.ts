@@ -16,6 +16,7 @@ import { acquireLock, type DirLock } from './lock.ts';
 import { decodeLog, decodeSingleRecord, encodeRecord } from './record.ts';
 import { deepFreeze, stampResource } from './stamp.ts';
 import type { ListOptions, Store, StoreEvent, StoreOp } from './store.ts';
+import { listResources } from './store.ts';
 import { WatchHub } from './watch-hub.ts';
 
 export interface FileStoreConfig {
@@ -44,11 +45,6 @@ interface SnapshotRecord {
   format: typeof SNAPSHOT_FORMAT;
   revision: number;
   resources: Resource[];
-}
-
-/** Code-unit order: the same on every machine, unlike localeCompare. */
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -186,18 +182,7 @@ export class FileStore implements Store {
   }
 
   list(options: ListOptions = {}): Resource[] {
-    const out: Resource[] = [];
-    for (const resource of this.#resources.values()) {
-      if (options.kind !== undefined && resource.kind !== options.kind) continue;
-      if (options.namespace !== undefined && resource.metadata.namespace !== options.namespace) continue;
-      out.push(resource);
-    }
-    return out.sort(
-      (a, b) =>
-        compare(a.kind, b.kind) ||
-        compare(a.metadata.namespace, b.metadata.namespace) ||
-        compare(a.metadata.name, b.metadata.name),
-    );
+    return listResources(this.#resources.values(), options);
   }
 
   watch(

@@ -55,3 +55,24 @@ export interface Store {
   ): () => void;
   close(): Promise<void>;
 }
+
+/** Code-unit order: the same on every machine, unlike localeCompare. */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The resources that match `options`, ordered by kind, namespace, name (every store lists so). */
+export function listResources(resources: Iterable<Resource>, options: ListOptions = {}): Resource[] {
+  const out: Resource[] = [];
+  for (const resource of resources) {
+    if (options.kind !== undefined && resource.kind !== options.kind) continue;
+    if (options.namespace !== undefined && resource.metadata.namespace !== options.namespace) continue;
+    out.push(resource);
+  }
+  return out.sort(
+    (a, b) =>
+      compare(a.kind, b.kind) ||
+      compare(a.metadata.namespace, b.metadata.namespace) ||
+      compare(a.metadata.name, b.metadata.name),
+  );
+}
