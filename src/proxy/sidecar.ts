@@ -24,6 +24,7 @@ import { startWorkloadSecrets, type TokenSource, type WorkloadSecrets } from './
 import type { WorkerPool } from './workers/worker-pool.ts';
 import { AdsClient, type XdsHandler } from './xds-client/ads-client.ts';
 import type { GrpcCallTls } from './xds-client/grpc-call.ts';
+import { xdsAddressList } from './xds-client/server-addresses.ts';
 
 /** Everything `weft proxy` was told (see DESIGN.md's CLI contract). */
 export interface SidecarConfig {
@@ -127,7 +128,8 @@ async function bootstrapOnce(server: string): Promise<{ xdsAddress: string; trus
 /**
  * Asks the control plane's API where its xDS server is; retries until `timeoutMs`. `server` may
  * name several replicas, comma-separated: every one that answers adds its xDS address to the
- * comma-separated `xdsAddress`, which the ADS client fails over between.
+ * comma-separated `xdsAddress`, which the ADS client fails over between (with a server given by
+ * name, that name too: every replica it resolves to).
  */
 export async function fetchBootstrap(
   server: string,
@@ -145,7 +147,10 @@ export async function fetchBootstrap(
     const found = answers.flatMap((a) => (a.status === 'fulfilled' ? [a.value] : []));
     if (found.length > 0)
       return {
-        xdsAddress: [...new Set(found.map((f) => f.xdsAddress))].join(','),
+        xdsAddress: xdsAddressList(
+          servers,
+          found.map((f) => f.xdsAddress),
+        ),
         trustDomain: found[0].trustDomain,
       };
     const failed = answers.find((a) => a.status === 'rejected');

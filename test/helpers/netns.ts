@@ -1,5 +1,6 @@
 // Test helper: "hosts" as Linux network namespaces on a bridge in a "switch" namespace; the root namespace is never touched.
 import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -44,6 +45,12 @@ async function removeNamespace(ns: string): Promise<void> {
     } catch {}
   }
   await ip('netns', 'del', ns).catch(() => {});
+  await rm(etcDir(ns), { recursive: true, force: true });
+}
+
+/** `ip netns exec NS` bind-mounts the files of this directory over `/etc` (e.g. a hosts file of the test's own). */
+function etcDir(ns: string): string {
+  return `/etc/netns/${ns}`;
 }
 
 function alive(pid: number): boolean {
@@ -65,11 +72,20 @@ async function removeStale(): Promise<void> {
   }
 }
 
+/** Options of `createHosts`. */
+export interface HostsOptions {
+  /** The `/etc/hosts` every process spawned in a host sees (names the test controls), instead of the machine's. */
+  etcHosts?: string;
+}
+
 /**
  * Creates `count` hosts `10.213.0.1..count` joined by a bridge, or returns why the kernel refused
  * (no network namespaces: not root, or a sandbox without them), for `t.skip`.
  */
-export async function createHosts(count: number): Promise<Hosts | { refused: string }> {
+export async function createHosts(
+  count: number,
+  options: HostsOptions = {},
+): Promise<Hosts | { refused: string }> {
   await removeStale();
   const base = `${PREFIX}${process.pid}-${Date.now().toString(36)}`;
   const sw = `${base}-sw`;
@@ -99,6 +115,10 @@ export async function createHosts(count: number): Promise<Hosts | { refused: str
       await ip('-n', host.ns, 'addr', 'add', `${host.address}/24`, 'dev', 'eth0');
       await ip('-n', host.ns, 'link', 'set', 'eth0', 'up');
       await ip('-n', host.ns, 'link', 'set', 'lo', 'up');
+      if (options.etcHosts !== undefined) {
+        await mkdir(etcDir(host.ns), { recursive: true });
+        await writeFile(`${etcDir(host.ns)}/hosts`, options.etcHosts);
+      }
       hosts.push(host);
     }
   } catch (err) {

@@ -15,14 +15,16 @@ export function hostOf(address: string): string {
 }
 
 /**
- * The address this host's traffic toward `target` (`host:port`, the xDS address) leaves from: the
+ * The address this host's traffic toward `target` (`host:port`, the xDS address, or a list of them) leaves from: the
  * kernel's source address for that route, found by connecting a UDP socket (no packet is sent).
  * A control plane on loopback means every workload runs on this host: `127.0.0.1`.
  */
 export async function reachableAddress(target: string): Promise<string> {
-  const host = hostOf(target);
+  // Several replicas (`a:15010,b:15010`): the route to the first is the host's route to the control plane.
+  const first = target.split(',')[0];
+  const host = hostOf(first);
   if (isLoopback(host)) return '127.0.0.1';
-  const port = Number(target.slice(target.lastIndexOf(':') + 1)) || 1;
+  const port = Number(first.slice(first.lastIndexOf(':') + 1)) || 1;
   const socket = createSocket(isIP(host) === 6 ? 'udp6' : 'udp4');
   try {
     await new Promise<void>((resolve, reject) => {

@@ -14,6 +14,7 @@ import { decodeResource } from '../../xds/protos.ts';
 import { TYPE_URL } from '../../xds/type-urls.ts';
 import { camelize } from './camelize.ts';
 import { GRPC_STATUS, GrpcBidiCall, type GrpcCallEnd, type GrpcCallTls } from './grpc-call.ts';
+import { resolveServerAddresses, systemResolveAll } from './server-addresses.ts';
 
 /** A decoded resource handed to the proxy: its name and its body in camelCase protobufjs form. */
 export interface XdsResource {
@@ -36,7 +37,10 @@ export interface XdsHandler {
 
 /** Settings of the ADS client. */
 export interface AdsClientConfig {
-  /** `host:port` of the control plane's xDS server; several, comma-separated, are tried in turn. */
+  /**
+   * `host:port` of the control plane's xDS server; several, comma-separated, are tried in turn, and
+   * a name stands for every address it resolves to (replicas behind one DNS name).
+   */
   address: string;
   node: WireNode;
   /** First reconnect delay (ms); doubles up to `maxBackoffMs`, with jitter. */
@@ -76,7 +80,9 @@ export class AdsClient {
   private call: GrpcBidiCall | undefined;
   private readonly state = new Map<string, TypeState>();
   private attempt = 0;
-  /** Which of the comma-separated addresses the next stream goes to; moves on when a stream fails. */
+  /** The configured addresses with names resolved; the list is resolved again once every one was tried. */
+  private addresses: string[] = [];
+  /** Which of `addresses` the next stream goes to; moves on when a stream fails. */
   private addressIndex = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -110,12 +116,39 @@ export class AdsClient {
     return out;
   }
 
+  /** Opens a stream to the next address; resolves the list again first when every address was tried. */
   private open(): void {
+    if (this.closed) return;
+    if (this.addressIndex < this.addresses.length) {
+      this.connect(this.addresses[this.addressIndex]);
+      return;
+    }
+    this.addressIndex = 0;
+    resolveServerAddresses(this.config.address, systemResolveAll).then(
+      (addresses) => {
+        this.addresses = addresses;
+        this.connect(addresses[0]);
+      },
+      (err: Error) => {
+        // DNS is down: the addresses resolved last time still stand, if there were any.
+        if (this.addresses.length > 0) this.connect(this.addresses[0]);
+        else {
+          this.log.warn(
+            { address: this.config.address, reason: err.message },
+            'cannot resolve the xDS server',
+          );
+          this.reconnectLater();
+        }
+      },
+    );
+  }
+
+  private connect(address: string): void {
     if (this.closed) return;
     this.counters.connects++;
     const call: GrpcBidiCall = new GrpcBidiCall(
       {
-        address: this.nextAddress(),
+        address,
         path: ADS_METHOD.path,
         maxMessageBytes: this.config.maxMessageBytes ?? 64 * 1024 * 1024,
         keepaliveIntervalMs: this.config.keepaliveIntervalMs ?? 30_000,
@@ -132,11 +165,6 @@ export class AdsClient {
       s.nonce = '';
       if (WILDCARD.has(t) || s.names.length > 0) this.send(call, t);
     }
-  }
-
-  private nextAddress(): string {
-    const addresses = this.config.address.split(',');
-    return addresses[this.addressIndex % addresses.length];
   }
 
   private onMessage(call: GrpcBidiCall, bytes: Buffer): void {
@@ -170,6 +198,11 @@ export class AdsClient {
     this.counters.disconnects++;
     // The next attempt goes to the next replica; the configuration in force stays meanwhile.
     this.addressIndex++;
+    this.reconnectLater();
+  }
+
+  /** Opens the next stream after the backoff (doubling per failed attempt, with jitter). */
+  private reconnectLater(): void {
     if (this.closed) return;
     const base = Math.min(this.config.maxBackoffMs, this.config.initialBackoffMs * 2 ** this.attempt);
     const delay = Math.round(base / 2 + Math.random() * (base / 2));
