@@ -309,8 +309,8 @@ const DEFINITIONS: readonly KindDefinition[] = [
     shortNames: [],
     namespaced: true,
     read: (check, spec, context) => {
-      const rateLimit = readHttpLocalRateLimitPolicy(check, spec, context);
-      return rateLimit && { kind: 'HTTPLocalRateLimitPolicy', rateLimit };
+      const identityRateLimit = readHttpLocalRateLimitPolicy(check, spec, context);
+      return identityRateLimit && { kind: 'HTTPLocalRateLimitPolicy', identityRateLimit };
     },
   },
   {

@@ -5,6 +5,7 @@ import type {
   GatewayApiRouteModel,
   GatewayModel,
   HttpRouteGroupModel,
+  IdentityRateLimitModel,
   MeshConfigModel,
   PeerAuthenticationModel,
   RateLimitModel,
@@ -40,7 +41,7 @@ export type CompiledSpec =
   | { kind: 'MeshConfig'; meshConfig: MeshConfigModel }
   | { kind: 'Telemetry'; telemetry: TelemetryModel }
   | { kind: 'RateLimit'; rateLimit: RateLimitModel }
-  | { kind: 'HTTPLocalRateLimitPolicy'; rateLimit: RateLimitModel }
+  | { kind: 'HTTPLocalRateLimitPolicy'; identityRateLimit: IdentityRateLimitModel }
   | { kind: 'ServiceProfile'; serviceProfile: ServiceProfileModel };
 
 /** The meaning of one resource, or why it has none (it no longer validates). */

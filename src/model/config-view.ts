@@ -9,6 +9,7 @@ import type {
   GatewayApiRouteModel,
   GatewayModel,
   HttpRouteGroupModel,
+  IdentityRateLimitModel,
   MeshConfigModel,
   MeshSettings,
   MeshTelemetry,
@@ -49,6 +50,7 @@ export interface ConfigView {
   requestAuthentications: readonly RequestAuthenticationModel[];
   gateways: readonly GatewayModel[];
   rateLimits: readonly RateLimitModel[];
+  identityRateLimits: readonly IdentityRateLimitModel[];
   retryRatioBudgets: ReadonlyMap<string, RetryRatioBudget>;
   /** Telemetry resources, oldest first. */
   telemetries: readonly TelemetryModel[];
@@ -82,6 +84,7 @@ interface Collected {
   referenceGrants: ReferenceGrantModel[];
   meshConfigs: MeshConfigModel[];
   rateLimits: RateLimitModel[];
+  identityRateLimits: IdentityRateLimitModel[];
   retryRatioBudgets: Map<string, RetryRatioBudget>;
   telemetries: TelemetryModel[];
 }
@@ -120,8 +123,9 @@ function collect(into: Collected, resource: CompiledResource): void {
     into.virtualServices.push(compiled.serviceProfile.virtualService);
     const { host, retryBudget } = compiled.serviceProfile;
     if (retryBudget && !into.retryRatioBudgets.has(host)) into.retryRatioBudgets.set(host, retryBudget);
-  } else if (compiled.kind === 'RateLimit' || compiled.kind === 'HTTPLocalRateLimitPolicy')
-    into.rateLimits.push(compiled.rateLimit);
+  } else if (compiled.kind === 'RateLimit') into.rateLimits.push(compiled.rateLimit);
+  else if (compiled.kind === 'HTTPLocalRateLimitPolicy')
+    into.identityRateLimits.push(compiled.identityRateLimit);
   else if (compiled.kind === 'Telemetry') into.telemetries.push(compiled.telemetry);
   else into.meshConfigs.push(compiled.meshConfig);
 }
@@ -144,6 +148,7 @@ export function assembleConfig(resources: Iterable<CompiledResource>, mesh: Mesh
     referenceGrants: [],
     meshConfigs: [],
     rateLimits: [],
+    identityRateLimits: [],
     retryRatioBudgets: new Map(),
     telemetries: [],
   };
@@ -178,6 +183,7 @@ export function assembleConfig(resources: Iterable<CompiledResource>, mesh: Mesh
     requestAuthentications: c.requestAuthentications,
     gateways: c.gateways,
     rateLimits: c.rateLimits,
+    identityRateLimits: c.identityRateLimits,
     retryRatioBudgets: c.retryRatioBudgets,
     telemetries: c.telemetries,
   };

@@ -141,6 +141,7 @@ export function buildSnapshot(input: SnapshotInput): MeshSnapshot {
       previous?.gatewayVirtualServices ??
       virtualServices.filter((vs) => vs.gateways.some((g) => g !== 'mesh')),
     rateLimits: config.rateLimits,
+    identityRateLimits: config.identityRateLimits,
     retryRatioBudgets: previous?.retryRatioBudgets ?? new FrozenMap(config.retryRatioBudgets),
   };
   configOf.set(snapshot, config);

@@ -378,22 +378,24 @@ export interface MeshSnapshot {
   gateways?: readonly GatewayModel[];
   /** VirtualServices bound to at least one gateway (not only `mesh`), oldest first (Istio merges them in that order). */
   gatewayVirtualServices?: readonly VirtualServiceModel[];
-  /** Local rate limits (weft RateLimit, Linkerd HTTPLocalRateLimitPolicy), oldest first. Absent: none. */
+  /** Local rate limits (weft RateLimit), oldest first. Absent: none. */
   rateLimits?: readonly RateLimitModel[];
+  /** Linkerd HTTPLocalRateLimitPolicies (total, per-identity, overrides), oldest first. Absent: none. */
+  identityRateLimits?: readonly IdentityRateLimitModel[];
   /** Linkerd retry budgets by hostname (from ServiceProfiles; the oldest per host). Absent: none. */
   retryRatioBudgets?: ReadonlyMap<string, RetryRatioBudget>;
 }
 
 /**
  * A local rate limit enforced by the sidecars of one service on their inbound side (each proxy
- * has its own bucket): from a weft `RateLimit` or a Linkerd `HTTPLocalRateLimitPolicy`
- * (docs/resilience.md). Generated as Envoy's local_ratelimit token bucket.
+ * has its own bucket): from a weft `RateLimit` (docs/resilience.md). Generated as Envoy's
+ * local_ratelimit token bucket.
  */
 export interface RateLimitModel {
   name: string;
   namespace: string;
   /** Which resource kind it came from (for messages). */
-  kind: 'RateLimit' | 'HTTPLocalRateLimitPolicy';
+  kind: 'RateLimit';
   /** The service whose sidecars enforce it (fully qualified hostname). */
   host: string;
   /** Only requests of this VirtualService `http[].name` route of the host (absent: all requests). */
@@ -403,6 +405,32 @@ export interface RateLimitModel {
   /** Tokens added every `fillIntervalMs`. */
   tokensPerFill: number;
   fillIntervalMs: number;
+}
+
+/**
+ * Linkerd's HTTPLocalRateLimitPolicy on one service's inbound side, each proxy counting alone:
+ * `total` for every request, then the client's own limit keyed by its verified mTLS identity
+ * (an override naming its ServiceAccount, else `identity`; all unauthenticated clients share
+ * one). Rates are requests per second; a second's worth may arrive at once.
+ */
+export interface IdentityRateLimitModel {
+  name: string;
+  namespace: string;
+  /** The service whose sidecars enforce it (fully qualified hostname). */
+  host: string;
+  /** Requests per second for all clients together; absent: no overall limit. */
+  total?: number;
+  /** Requests per second for each client identity; absent: none (overrides still apply). */
+  identity?: number;
+  /** Rates for named clients, instead of `identity`; one override's clients share its rate. */
+  overrides: readonly IdentityRateLimitOverride[];
+}
+
+/** One `overrides[]` entry of an HTTPLocalRateLimitPolicy. */
+export interface IdentityRateLimitOverride {
+  requestsPerSecond: number;
+  /** The ServiceAccounts it names. */
+  clients: readonly { namespace: string; serviceAccount: string }[];
 }
 
 /**

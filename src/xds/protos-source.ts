@@ -34,6 +34,7 @@ export const PROTO_FILES = [
   'envoy/extensions/transport_sockets/raw_buffer/v3/raw_buffer.proto',
   'envoy/extensions/access_loggers/file/v3/file.proto',
   'envoy/config/trace/v3/opentelemetry.proto',
+  'xds/type/v3/typed_struct.proto',
 ];
 
 /** Versions the parsed result depends on: a cached copy is reused only while they are unchanged. */

@@ -21,6 +21,10 @@ export const CONFIG_TYPE = {
   rbac: 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC',
   jwtAuthn: 'type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication',
   localRateLimit: 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit',
+  /** A filter config that is not an Envoy message (its own `type_url`, fields as a Struct). */
+  typedStruct: 'type.googleapis.com/xds.type.v3.TypedStruct',
+  /** Linkerd's inbound HTTP rate limit (linkerd2-proxy-api), carried in a TypedStruct. */
+  linkerdHttpLocalRateLimit: 'type.googleapis.com/io.linkerd.proxy.inbound.HttpLocalRateLimit',
   httpInspector: 'type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector',
   tlsInspector: 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector',
   httpProtocolOptions: 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',

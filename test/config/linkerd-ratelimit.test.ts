@@ -1,4 +1,4 @@
-// Reading weft RateLimit and Linkerd HTTPLocalRateLimitPolicy, and the inbound local_ratelimit they generate.
+// Reading weft RateLimit and Linkerd HTTPLocalRateLimitPolicy, and the inbound rate limit filters they generate.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
@@ -7,8 +7,10 @@ import { snapshotFromResources } from '../../src/control/compiled-store.ts';
 import { generateListeners } from '../../src/control/xds/generate/lds.ts';
 import { proxyFromNode } from '../../src/control/xds/node.ts';
 import { DEFAULT_MESH } from '../../src/model/snapshot.ts';
+import { compileListener } from '../../src/proxy/listener/listener-config.ts';
+import { camelize } from '../../src/proxy/xds-client/camelize.ts';
 import { decodeResource, encodeResource, unknownFields } from '../../src/xds/protos.ts';
-import { jsonToStruct } from '../../src/xds/struct.ts';
+import { jsonToStruct, structToJson } from '../../src/xds/struct.ts';
 import { TYPE_URL } from '../../src/xds/type-urls.ts';
 
 const sidecar = proxyFromNode({
@@ -69,31 +71,7 @@ spec:
   ]);
 });
 
-test('Linkerd HTTPLocalRateLimitPolicy: total.requestsPerSecond; identity and overrides refused', () => {
-  const snap = snapshotOf(`apiVersion: policy.linkerd.io/v1alpha1
-kind: HTTPLocalRateLimitPolicy
-metadata: {name: l, namespace: default}
-spec:
-  targetRef: {group: policy.linkerd.io, kind: Server, name: reviews}
-  total: {requestsPerSecond: 1000}`);
-  assert.equal(snap.rateLimits?.[0].maxTokens, 1000);
-  assert.equal(snap.rateLimits?.[0].tokensPerFill, 50);
-  assert.equal(snap.rateLimits?.[0].fillIntervalMs, 50);
-  assert.throws(
-    () =>
-      snapshotOf(`apiVersion: policy.linkerd.io/v1alpha1
-kind: HTTPLocalRateLimitPolicy
-metadata: {name: l, namespace: default}
-spec:
-  targetRef: {kind: Server, name: reviews}
-  total: {requestsPerSecond: 10}
-  identity: {requestsPerSecond: 1}`),
-    /identity is not supported/,
-  );
-});
-
-test('inbound listener: local_ratelimit before the router; service-wide bucket on the default route, route-scoped ones in front', () => {
-  const { listener, warnings } = inbound(`apiVersion: networking.istio.io/v1
+const SERVICE_ENTRY = `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: reviews, namespace: default}
 spec:
@@ -103,7 +81,108 @@ spec:
   ports: [{number: 9080, name: http}]
   workloadSelector: {labels: {app: reviews}}
 ---
-apiVersion: networking.istio.io/v1
+`;
+
+const LINKERD_POLICY = `${SERVICE_ENTRY}apiVersion: policy.linkerd.io/v1alpha1
+kind: HTTPLocalRateLimitPolicy
+metadata: {name: l, namespace: default}
+spec:
+  targetRef: {group: policy.linkerd.io, kind: Server, name: reviews}
+  total: {requestsPerSecond: 100}
+  identity: {requestsPerSecond: 20}
+  overrides:
+  - requestsPerSecond: 25
+    clientRefs:
+    - {kind: ServiceAccount, name: special}
+    - {kind: ServiceAccount, namespace: ops, name: batch}`;
+
+test('Linkerd HTTPLocalRateLimitPolicy: total, identity and overrides by ServiceAccount', () => {
+  const snap = snapshotOf(LINKERD_POLICY);
+  assert.deepEqual(snap.rateLimits, []);
+  assert.deepEqual(snap.identityRateLimits, [
+    {
+      name: 'l',
+      namespace: 'default',
+      host: 'reviews.default.svc.cluster.local',
+      total: 100,
+      identity: 20,
+      overrides: [
+        {
+          requestsPerSecond: 25,
+          clients: [
+            { namespace: 'default', serviceAccount: 'special' },
+            { namespace: 'ops', serviceAccount: 'batch' },
+          ],
+        },
+      ],
+    },
+  ]);
+  const policy = (spec: string) =>
+    snapshotOf(`apiVersion: policy.linkerd.io/v1alpha1
+kind: HTTPLocalRateLimitPolicy
+metadata: {name: l, namespace: default}
+spec:
+  targetRef: {kind: Server, name: reviews}
+${spec}`);
+  // Linkerd's admission rules: no client limit above total; an empty policy limits nothing.
+  assert.throws(
+    () => policy('  total: {requestsPerSecond: 10}\n  identity: {requestsPerSecond: 11}'),
+    /identity.*more than total/s,
+  );
+  assert.throws(
+    () =>
+      policy(
+        '  total: {requestsPerSecond: 10}\n  overrides: [{requestsPerSecond: 20, clientRefs: [{kind: ServiceAccount, name: a}]}]',
+      ),
+    /more than total/,
+  );
+  assert.throws(
+    () => policy('  overrides: [{requestsPerSecond: 2, clientRefs: [{kind: Deployment, name: a}]}]'),
+    /kind/,
+  );
+  assert.throws(() => policy(''), /limits nothing/);
+  assert.equal(policy('  identity: {requestsPerSecond: 3}').identityRateLimits?.[0].identity, 3);
+});
+
+test('inbound listener: the Linkerd limit is Linkerd HttpLocalRateLimit in a TypedStruct, with SPIFFE IDs, that the proxy compiles', () => {
+  const { listener, warnings } = inbound(LINKERD_POLICY);
+  assert.deepEqual(warnings, []);
+  const hcm = listener.filter_chains[0].filters[0].typed_config;
+  assert.deepEqual(
+    hcm.http_filters.map((f: { name: string }) => f.name),
+    ['io.linkerd.proxy.inbound.local_rate_limit', 'envoy.filters.http.router'],
+  );
+  const tc = hcm.http_filters[0].typed_config;
+  assert.equal(tc['@type'], 'type.googleapis.com/xds.type.v3.TypedStruct');
+  assert.equal(tc.type_url, 'type.googleapis.com/io.linkerd.proxy.inbound.HttpLocalRateLimit');
+  assert.deepEqual(structToJson(tc.value), {
+    total: { requestsPerSecond: 100 },
+    identity: { requestsPerSecond: 20 },
+    overrides: [
+      {
+        limit: { requestsPerSecond: 25 },
+        clients: {
+          identities: [
+            { name: 'spiffe://cluster.local/ns/default/sa/special' },
+            { name: 'spiffe://cluster.local/ns/ops/sa/batch' },
+          ],
+        },
+      },
+    ],
+  });
+  // What a weft proxy does with it: compiled, with the override shared by both ServiceAccounts.
+  const compiled = compileListener(camelize(listener) as Record<string, unknown>);
+  const terminal = compiled.filterChains[0].terminal;
+  assert.equal(terminal.kind, 'http');
+  const filters = terminal.kind === 'http' ? terminal.hcm.filters : [];
+  assert.deepEqual(
+    filters.map((f) => f.name),
+    ['io.linkerd.proxy.inbound.local_rate_limit'],
+  );
+});
+
+test('inbound listener: local_ratelimit before the router; service-wide bucket on the default route, route-scoped ones in front', () => {
+  const { listener, warnings } = inbound(`${SERVICE_ENTRY}apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: reviews, namespace: default}
 spec:

@@ -12,7 +12,7 @@ import {
 } from '../common/fields.ts';
 import { type AccessLogConfig, compileAccessLogs } from './access-log-config.ts';
 import type { HttpFilterConfig } from './filters/filter.ts';
-import { HTTP_FILTERS } from './filters/registry.ts';
+import { HTTP_FILTERS, openTypedStruct } from './filters/registry.ts';
 import { compilePathNormalization, type PathNormalizationConfig } from './path-normalization.ts';
 import { compileRouteTable, type RouteTable } from './router/route-table.ts';
 import { compileTracing, type TracingConfig } from './tracing-config.ts';
@@ -120,7 +120,7 @@ export function compileHcm(c: Msg, where: string, listenerPort: number): HcmConf
   for (const [i, f] of list(c.httpFilters).entries()) {
     const fw = `${where}.http_filters[${i}]`;
     checkFields(f, fw, ['name', 'typedConfig', 'isOptional', 'disabled']);
-    const tc = msg(f.typedConfig) ?? {};
+    const tc = openTypedStruct(msg(f.typedConfig) ?? {}, `${fw}.typed_config`);
     const typeUrl = str(tc['@type']);
     const factory = HTTP_FILTERS.get(typeUrl);
     if (!factory) {

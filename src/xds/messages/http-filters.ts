@@ -1,4 +1,6 @@
-// Typed shapes of the HTTP filters' configs weft uses: router, fault, CORS, local rate limit, RBAC, jwt_authn.
+// Typed shapes of the HTTP filters' configs weft uses: router, fault, CORS, local rate limits, RBAC, jwt_authn.
+
+import type { WireStruct } from '../struct.ts';
 import type { CONFIG_TYPE, Typed } from '../type-urls.ts';
 import type {
   BoolValue,
@@ -29,6 +31,20 @@ export type LocalRateLimit = {
   filter_enforced?: RuntimeFractionalPercent;
   enable_x_ratelimit_headers?: 'OFF' | 'DRAFT_VERSION_03';
 };
+
+/**
+ * Linkerd's `io.linkerd.proxy.inbound.HttpLocalRateLimit` (linkerd2-proxy-api) in proto3 JSON
+ * form, as a TypedStruct's value: `total`, then `overrides` for named client identities, else
+ * `identity` per client (requests per second each).
+ */
+export type LinkerdHttpLocalRateLimit = {
+  total?: { requestsPerSecond: number };
+  identity?: { requestsPerSecond: number };
+  overrides?: { limit: { requestsPerSecond: number }; clients: { identities: { name: string }[] } }[];
+};
+
+/** `xds.type.v3.TypedStruct`: a config whose message weft's proxy knows by `type_url`, as a Struct. */
+export type TypedStruct<Url extends string> = { type_url: Url; value: WireStruct };
 
 /** `config.rbac.v3.Permission`: what a request asks for. */
 export type Permission =
@@ -111,7 +127,8 @@ export type HttpFilterConfig =
   | Typed<typeof CONFIG_TYPE.fault, HttpFault>
   | Typed<typeof CONFIG_TYPE.localRateLimit, LocalRateLimit>
   | Typed<typeof CONFIG_TYPE.rbac, Rbac>
-  | Typed<typeof CONFIG_TYPE.jwtAuthn, JwtAuthentication>;
+  | Typed<typeof CONFIG_TYPE.jwtAuthn, JwtAuthentication>
+  | Typed<typeof CONFIG_TYPE.typedStruct, TypedStruct<typeof CONFIG_TYPE.linkerdHttpLocalRateLimit>>;
 
 /** A route's `typed_per_filter_config` value. */
 export type PerRouteFilterConfig =

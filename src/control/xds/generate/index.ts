@@ -7,6 +7,7 @@ import { headerMatchForm } from './clients.ts';
 import type { GenerateContext, GeneratedResource } from './common.ts';
 import { generateEndpoints } from './eds.ts';
 import { gatewayCacheKey } from './gateway.ts';
+import { identityRateLimitCacheKey } from './identity-ratelimit.ts';
 import { generateListeners } from './lds.ts';
 import { generateRoutes } from './rds.ts';
 import { rateLimitCacheKey } from './resilience.ts';
@@ -88,6 +89,7 @@ export const GENERATOR_PARTS: ReadonlyMap<string, readonly GeneratorPart[]> = ne
             securityCacheKey(s, p),
             p.kind === 'sidecar' && p.appPort !== undefined ? inboundMtlsMode(s, p, p.appPort) : '',
             p.kind === 'sidecar' ? rateLimitCacheKey(s, p) : '',
+            p.kind === 'sidecar' ? identityRateLimitCacheKey(s, p) : '',
             p.role === 'gateway' ? gatewayCacheKey({ proxy: p }) : '',
           ]),
         generate: generateListeners,

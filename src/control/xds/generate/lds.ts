@@ -15,6 +15,7 @@ import { FAULT_FILTER } from './fault.ts';
 import { generateGatewayListeners } from './gateway.ts';
 import { grpcServerListener } from './grpc-server.ts';
 import { hcmHardening } from './hcm-hardening.ts';
+import { inboundIdentityRateLimit } from './identity-ratelimit.ts';
 import { OUTBOUND_ROUTE_NAME, resolveTarget } from './rds.ts';
 import { inboundRateLimits } from './resilience.ts';
 import { authorizationEnforced, inboundMtlsMode, inboundSecurityFilters } from './security.ts';
@@ -102,6 +103,7 @@ export function inboundListener(ctx: GenerateContext): GeneratedResource<Listene
   }
   const disabled = duration(0);
   const limits = inboundRateLimits(ctx, cluster);
+  const clientLimits = inboundIdentityRateLimit(ctx);
   const routeConfig: RouteConfiguration = {
     name: cluster,
     validate_clusters: { value: false },
@@ -152,6 +154,7 @@ export function inboundListener(ctx: GenerateContext): GeneratedResource<Listene
                   http_filters: [
                     ...inboundSecurityFilters(ctx.snapshot, proxy, proxy.appPort),
                     ...(limits.filter ? [limits.filter] : []),
+                    ...(clientLimits ? [clientLimits] : []),
                     ROUTER_FILTER,
                   ],
                   upgrade_configs: [{ upgrade_type: 'websocket' }],
