@@ -102,6 +102,11 @@ function policyGaps(policy: Omit<TrafficPolicy, 'portLevelSettings'>, at: FieldP
     if (lb.consistentHash.algorithm === 'MAGLEV')
       add(['loadBalancer', 'consistentHash', 'maglev'], 'get RING_HASH instead of MAGLEV');
   }
+  if (policy.tls?.mode === 'SIMPLE' || policy.tls?.mode === 'MUTUAL')
+    add(
+      ['tls', 'mode'],
+      `cannot originate TLS from files (${policy.tls.mode}; gRPC takes certificates only from its bootstrap's providers, gRFC A29): their calls are plaintext`,
+    );
   const pool = policy.connectionPool;
   for (const [group, settings] of Object.entries(pool ?? {}))
     for (const field of Object.keys(settings ?? {}))

@@ -38,6 +38,7 @@ spec:
     loadBalancer: {consistentHash: {httpCookie: {name: session, ttl: 10s}}}
     outlierDetection: {consecutive5xxErrors: 5, interval: 1s}
     connectionPool: {http: {http2MaxRequests: 10, maxRetries: 3}}
+    tls: {mode: SIMPLE}
 `;
 }
 
@@ -54,6 +55,7 @@ test('a gRPC service: each field proxyless clients cannot honour is named', () =
     'DestinationRule spec.trafficPolicy.connectionPool.http.maxRetries',
     'DestinationRule spec.trafficPolicy.loadBalancer.consistentHash.httpCookie',
     'DestinationRule spec.trafficPolicy.outlierDetection.consecutive5xxErrors',
+    'DestinationRule spec.trafficPolicy.tls.mode',
     'VirtualService spec.http[0].mirror',
     'VirtualService spec.http[0].retries.perTryTimeout',
     'VirtualService spec.http[0].retries.retryOn',

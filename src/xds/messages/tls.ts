@@ -23,9 +23,13 @@ export type SubjectAltNameMatcher = {
   matcher: StringMatcher;
 };
 
+/** `CertificateProviderPluginInstance`: certificates from a provider the client's bootstrap names (gRPC, gRFC A29). */
+export type CertificateProviderPluginInstance = { instance_name: string; certificate_name?: string };
+
 /** `CertificateValidationContext`. */
 export type CertificateValidationContext = {
   trusted_ca?: DataSource;
+  ca_certificate_provider_instance?: CertificateProviderPluginInstance;
   system_root_certs?: Empty;
   match_typed_subject_alt_names?: SubjectAltNameMatcher[];
   match_subject_alt_names?: StringMatcher[];
@@ -36,6 +40,7 @@ export type CommonTlsContext = {
   tls_params?: TlsParameters;
   tls_certificates?: TlsCertificate[];
   tls_certificate_sds_secret_configs?: SdsSecretConfig[];
+  tls_certificate_provider_instance?: CertificateProviderPluginInstance;
   validation_context?: CertificateValidationContext;
   combined_validation_context?: {
     default_validation_context: CertificateValidationContext;

@@ -36,8 +36,9 @@ import {
 } from './common.ts';
 
 import { passthroughCluster } from './egress.ts';
+import { grpcClusterTransport } from './grpc-tls.ts';
 import { retryRatioMetadata } from './resilience.ts';
-import { outboundClusterTransport } from './tls.ts';
+import { outboundClusterTransport, serviceIdentities } from './tls.ts';
 
 /** Istio's default connect timeout. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -254,24 +255,16 @@ export function outboundCluster(
       healthy_panic_threshold: { value: policy.outlierDetection.minHealthPercent ?? 0 },
     };
   }
-  // Auto mTLS to sidecars, or the DestinationRule's client TLS (generate/tls.ts).
+  // Auto mTLS to sidecars, or the DestinationRule's client TLS (generate/tls.ts); gRFC A29 for gRPC.
+  const where = rule ? `DestinationRule ${rule.namespace}/${rule.name}` : `Service ${service.hostname}`;
   Object.assign(
     cluster,
-    outboundClusterTransport(
-      ctx,
-      service,
-      port.number,
-      subset,
-      policy.tls,
-      rule ? `DestinationRule ${rule.namespace}/${rule.name}` : `Service ${service.hostname}`,
-    ),
+    ctx.proxy.kind === 'grpc'
+      ? grpcClusterTransport(ctx, service, port, policy.tls, serviceIdentities(ctx, service), where)
+      : outboundClusterTransport(ctx, service, port.number, subset, policy.tls, where),
   );
-  if (rule) {
-    const where = `DestinationRule ${rule.namespace}/${rule.name}`;
-    if (pool?.tcp?.idleTimeoutMs !== undefined) {
-      ctx.warn(`${where}/tcp-idle`, `${where}: connectionPool.tcp.idleTimeout is not generated yet`);
-    }
-  }
+  if (rule && pool?.tcp?.idleTimeoutMs !== undefined)
+    ctx.warn(`${where}/tcp-idle`, `${where}: connectionPool.tcp.idleTimeout is not generated yet`);
   return { name, resource: cluster };
 }
 

@@ -2,6 +2,7 @@
 import type { Listener } from '../../../xds/messages/index.ts';
 import { CONFIG_TYPE } from '../../../xds/type-urls.ts';
 import { type GenerateContext, type GeneratedResource, ROUTER_FILTER } from './common.ts';
+import { grpcServerTransportSocket } from './grpc-tls.ts';
 import { inboundSecurityFilters, inboundSecurityPolicies, JWT_AUTHN_FILTER_NAME } from './security.ts';
 
 /**
@@ -22,8 +23,9 @@ export function serverListeningAddress(name: string): { host: string; port: numb
 /**
  * A proxyless gRPC server's listener: one filter chain whose HCM routes every call to the server
  * itself (`non_forwarding_action`) after the RBAC filters of the AuthorizationPolicies that select
- * the server's workload (its node's NAMESPACE and LABELS). gRPC has no JWT filter: a
- * RequestAuthentication on the workload is left out, with a warning.
+ * the server's workload (its node's NAMESPACE and LABELS), over mTLS when its PeerAuthentication
+ * is STRICT (gRFC A29, generate/grpc-tls.ts). gRPC has no JWT filter: a RequestAuthentication on
+ * the workload is left out, with a warning.
  */
 export function grpcServerListener(
   ctx: GenerateContext,
@@ -40,6 +42,7 @@ export function grpcServerListener(
   const filters = inboundSecurityFilters(ctx.snapshot, ctx.proxy, address.port).filter(
     (f) => f.name !== JWT_AUTHN_FILTER_NAME,
   );
+  const transport = grpcServerTransportSocket(ctx, address.port);
   return {
     name,
     resource: {
@@ -48,6 +51,7 @@ export function grpcServerListener(
       filter_chains: [
         {
           name: 'inbound',
+          ...(transport ? { transport_socket: transport } : {}),
           filters: [
             {
               name: 'envoy.filters.network.http_connection_manager',

@@ -88,6 +88,8 @@ export const GENERATOR_PARTS: ReadonlyMap<string, readonly GeneratorPart[]> = ne
             // Proxyless gRPC servers get their workload's RBAC too.
             securityCacheKey(s, p),
             p.kind === 'sidecar' && p.appPort !== undefined ? inboundMtlsMode(s, p, p.appPort) : '',
+            // A proxyless server's PeerAuthentication follows its labels (and the port it names).
+            p.kind === 'grpc' && s.peerAuthentications?.length ? sortedLabels(p) : null,
             p.kind === 'sidecar' ? rateLimitCacheKey(s, p) : '',
             p.kind === 'sidecar' ? identityRateLimitCacheKey(s, p) : '',
             p.role === 'gateway' ? gatewayCacheKey({ proxy: p }) : '',

@@ -177,7 +177,7 @@ function originationTransportSocket(tls: ClientTlsSettings, host: string): Trans
  *   labelled `tlsMode: istio` (weft sidecars, see `endpointTlsMetadata`) and plaintext otherwise;
  * - `ISTIO_MUTUAL`: mTLS to every endpoint; `DISABLE`: plaintext;
  * - `SIMPLE` / `MUTUAL`: TLS origination with the rule's certificates (calls leaving the mesh).
- * Proxyless gRPC clients get none (they are plaintext clients; a warning says so for a rule).
+ * Proxyless gRPC clients get theirs from generate/grpc-tls.ts.
  */
 export function outboundClusterTransport(
   ctx: GenerateContext,
@@ -187,14 +187,6 @@ export function outboundClusterTransport(
   tls: ClientTlsSettings | undefined,
   where: string,
 ): Pick<Cluster, 'transport_socket' | 'transport_socket_matches'> {
-  if (ctx.proxy.kind === 'grpc') {
-    if (tls && tls.mode !== 'DISABLE')
-      ctx.warn(
-        `${where}/grpc-tls`,
-        `${where}: proxyless gRPC clients get no client TLS from weft (${tls.mode}); their traffic is plaintext`,
-      );
-    return {};
-  }
   if (tls?.mode === 'DISABLE') return {};
   if (tls?.mode === 'SIMPLE' || tls?.mode === 'MUTUAL') {
     if (tls.mode === 'MUTUAL' && !(tls.clientCertificate && tls.privateKey))
