@@ -61,10 +61,10 @@ test('PERMISSIVE and DISABLE give plaintext; ISTIO_MUTUAL gives mTLS whatever th
   assert.equal(clusterOf(mesh('PERMISSIVE')).transport_socket, undefined);
   assert.equal(clusterOf(mesh('STRICT', { mode: 'DISABLE' })).transport_socket, undefined);
   const mutual = clusterOf(mesh('PERMISSIVE', { mode: 'ISTIO_MUTUAL' }));
-  assert.deepEqual(
-    (mutual.transport_socket?.typed_config as { common_tls_context: unknown }).common_tls_context,
-    PROVIDER_TLS,
-  );
+  assert.deepEqual(mutual.transport_socket, {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: { '@type': TYPE_URL_UPSTREAM, common_tls_context: PROVIDER_TLS },
+  });
   const warnings: string[] = [];
   assert.equal(
     clusterOf(mesh('STRICT', { mode: 'SIMPLE', caCertificates: '/etc/certs/ca.pem' }), warnings)
