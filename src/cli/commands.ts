@@ -123,6 +123,11 @@ export const commands: CommandEntry[] = [
     needs: ['proxy'],
   },
   {
+    name: 'proxyless',
+    summary: "a proxyless gRPC app's agent: its xDS bootstrap and mTLS certificate files, rotated",
+    load: () => import('./proxyless.ts'),
+  },
+  {
     name: 'demo',
     summary:
       'run a local mesh: control plane, ingress gateway on --port and the Bookinfo sample; Ctrl-C stops it all',

@@ -18,7 +18,8 @@ interface TokenCreateOptions {
 /** How long the request may take before the control plane counts as unresponsive. */
 const REQUEST_TIMEOUT_MS = 30_000;
 
-function validate(opts: TokenCreateOptions): TokenRequest {
+/** Checks `--namespace` and `--service-account` can be the segments of a SPIFFE ID. */
+export function checkIdentityFlags(opts: { namespace: string; serviceAccount: string }): void {
   for (const [flag, value] of [
     ['--namespace', opts.namespace],
     ['--service-account', opts.serviceAccount],
@@ -26,6 +27,10 @@ function validate(opts: TokenCreateOptions): TokenRequest {
     const problem = segmentProblem(value);
     if (problem) throw new UsageError(`${flag} ${JSON.stringify(value)} ${problem}`);
   }
+}
+
+function validate(opts: TokenCreateOptions): TokenRequest {
+  checkIdentityFlags(opts);
   const ttl = parseDuration(opts.ttl);
   if ('error' in ttl) throw new UsageError(`--ttl: ${ttl.error}`);
   return { namespace: opts.namespace, serviceAccount: opts.serviceAccount, ttl: opts.ttl };

@@ -3,16 +3,25 @@
 // The parent sets GRPC_XDS_BOOTSTRAP_CONFIG and passes the target as argv[2]. Each stdin line is a
 // JSON batch `{ "calls": N, "headers": { ... } }`; the answer is one stdout line of JSON counting
 // replies by server name (`{ "v1": 800, "v2": 200 }`) and failures by status (`"error:14": 3`).
+// The channel takes its TLS from xDS (gRFC A29: mTLS when the cluster says so, else plaintext);
+// argv[3] `insecure` makes it a plaintext-only client.
 import { createInterface } from 'node:readline';
 import * as grpc from '@grpc/grpc-js';
 import { greeterPackage } from './grpc-greeter.ts';
 
-const xds = (await import('@grpc/grpc-js-xds')) as { register(): void };
+const xds = (await import('@grpc/grpc-js-xds')) as {
+  register(): void;
+  XdsChannelCredentials: new (fallback: grpc.ChannelCredentials) => grpc.ChannelCredentials;
+};
 xds.register();
 
 const target = process.argv[2];
 const { Greeter } = greeterPackage(grpc).helloworld;
-const client = new Greeter(target, grpc.credentials.createInsecure());
+const insecure = grpc.credentials.createInsecure();
+const client = new Greeter(
+  target,
+  process.argv[3] === 'insecure' ? insecure : new xds.XdsChannelCredentials(insecure),
+);
 
 interface Batch {
   calls: number;

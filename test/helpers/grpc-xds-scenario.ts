@@ -237,14 +237,15 @@ spec:
 const READY =
   /weft control-plane ready: api (http:\/\/127\.0\.0\.1:\d+) xds 127\.0\.0\.1:\d+ xds-plaintext (127\.0\.0\.1:\d+)/;
 
-/** A temporary directory and a control plane in it, both removed after the test; `xds` is its plaintext xDS address. */
+/** A temporary directory and a control plane in it (with `extraArgs`), both removed after the test; `xds` is its plaintext xDS address. */
 export async function startMeshControlPlane(
   t: { after(fn: () => unknown): void },
   prefix: string,
+  extraArgs: readonly string[] = [],
 ): Promise<{ dir: string; api: string; xds: string }> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   t.after(() => rm(dir, { recursive: true, force: true }));
-  const args = ['control-plane', '--data-dir', join(dir, 'data'), '--api', '127.0.0.1:0'];
+  const args = ['control-plane', '--data-dir', join(dir, 'data'), '--api', '127.0.0.1:0', ...extraArgs];
   const controlPlane = await startWeft([...args, '--xds', '127.0.0.1:0', '--xds-plaintext', '127.0.0.1:0'], {
     ready: READY,
   });

@@ -62,14 +62,12 @@ export function isLoopbackUrl(server: string): boolean {
 }
 
 /**
- * Gets the workload certificate (minting a token first when told to), checks that it is the
- * identity the proxy was started for, and serves it as SDS `default`/`ROOTCA` in `store`,
- * following every rotation.
+ * Gets the workload certificate (minting a token first when told to) and checks that it is the
+ * identity asked for; renewals are scheduled. Shared by proxies and `weft proxyless`.
  */
-export async function startWorkloadSecrets(
+export async function startCheckedIdentity(
   config: WorkloadSecretsConfig,
-  store: SecretStore,
-): Promise<WorkloadSecrets> {
+): Promise<{ identity: WorkloadIdentity; snapshot: IdentitySnapshot }> {
   let token: string | { file: string };
   if (config.token.kind === 'mint') token = await mintToken(config);
   else if (config.token.kind === 'file') token = { file: config.token.file };
@@ -95,6 +93,18 @@ export async function startWorkloadSecrets(
       `the control plane issued ${snapshot.spiffeId} for this proxy's bootstrap token, but the proxy serves namespace ${config.namespace}, service account ${config.serviceAccount}; use a token for that identity (weft token create --namespace ${config.namespace} --service-account ${config.serviceAccount})`,
     );
   }
+  return { identity, snapshot };
+}
+
+/**
+ * Gets the workload certificate, checks that it is the identity the proxy was started for, and
+ * serves it as SDS `default`/`ROOTCA` in `store`, following every rotation.
+ */
+export async function startWorkloadSecrets(
+  config: WorkloadSecretsConfig,
+  store: SecretStore,
+): Promise<WorkloadSecrets> {
+  const { identity, snapshot } = await startCheckedIdentity(config);
   const unfollow = followIdentity(store, identity);
   log.info(
     { spiffeId: snapshot.spiffeId, notAfter: snapshot.notAfter.toISOString() },
