@@ -5,9 +5,10 @@ import { type BenchContext, type Benchmark, REPO } from './lib/context.ts';
 import { probeUnary, servedCounts, UNARY_PATH, unaryRequestFrame } from './lib/echo.ts';
 import type { StreamClientConfig, StreamClientReport } from './lib/grpc-stream-client.ts';
 import { type H2loadResult, runH2load } from './lib/h2load.ts';
-import { startMesh } from './lib/paths.ts';
+import { type ProxyProcess, startMesh } from './lib/paths.ts';
 import { freePort } from './lib/ports.ts';
 import { type Child, runCommand, startChild } from './lib/processes.ts';
+import { ResourceSampler } from './lib/procfs.ts';
 import { fmtInt, fmtMs, fmtRatio, markdownTable } from './lib/table.ts';
 import { controlPlaneOrError, type HopTransport, stopControlPlane, waitUntil } from './lib/weft.ts';
 
@@ -23,22 +24,46 @@ interface GrpcTarget {
 }
 
 type Measured<T> =
-  | { outcome: 'measured'; value: T; note?: string }
+  | {
+      outcome: 'measured';
+      value: T;
+      note?: string;
+      /** CPU seconds all proxy processes used per 1,000 calls (unary) or messages (streaming) the backend answered. */
+      cpuSPer1k?: number;
+    }
   | { outcome: 'failed' | 'not supported'; reason: string };
 
 function reason(err: unknown): string {
   return err instanceof Error ? err.message.split('\n')[0] : String(err);
 }
 
+/** A CPU figure in seconds per 1,000, or a dash for a path without proxies. */
+function cpuCell(s: number | undefined): string {
+  return s === undefined ? '—' : s.toFixed(3);
+}
+
+/** Samples the proxies' CPU over a load run; `per1k` divides it by what the backend answered meanwhile. */
+function proxyCpu(proxies: readonly ProxyProcess[]): { per1k(answered: number): number | undefined } {
+  const samplers = proxies.map((p) => new ResourceSampler(p.child.pid));
+  return {
+    per1k(answered) {
+      const cpuS = samplers.reduce((sum, s) => sum + s.stop().cpuSeconds, 0);
+      return samplers.length > 0 && answered > 0 ? (cpuS / answered) * 1000 : undefined;
+    },
+  };
+}
+
 async function unary(
   ctx: BenchContext,
   target: GrpcTarget,
   backendPort: number,
+  proxies: readonly ProxyProcess[] = [],
 ): Promise<Measured<H2loadResult>> {
   const dataFile = join(ctx.tmp, 'grpc-unary.bin');
   writeFileSync(dataFile, unaryRequestFrame(PAYLOAD_BYTES));
   try {
     const before = await servedCounts(backendPort);
+    const cpu = proxyCpu(proxies);
     const result = await runH2load({
       bin: ctx.tools.h2load!,
       url: `http://127.0.0.1:${target.port}${UNARY_PATH}`,
@@ -56,18 +81,24 @@ async function unary(
     const after = await servedCounts(backendPort);
     // h2load counts HTTP 200s; a gRPC error is also a 200, so compare with what the backend answered.
     const served = after.unary - before.unary;
+    const cpuSPer1k = cpu.per1k(served);
     const problems: string[] = [];
     if (result.failed + result.errored + result.timeout > 0)
       problems.push(`${fmtInt(result.failed + result.errored + result.timeout)} failed`);
     if (served < result.status2xx)
       problems.push(`backend answered ${fmtInt(served)} < ${fmtInt(result.status2xx)} 2xx`);
-    return { outcome: 'measured', value: result, note: problems.join('; ') || undefined };
+    return { outcome: 'measured', value: result, note: problems.join('; ') || undefined, cpuSPer1k };
   } catch (err) {
     return { outcome: 'failed', reason: reason(err) };
   }
 }
 
-async function streaming(ctx: BenchContext, target: GrpcTarget): Promise<Measured<StreamClientReport>> {
+async function streaming(
+  ctx: BenchContext,
+  target: GrpcTarget,
+  backendPort: number,
+  proxies: readonly ProxyProcess[] = [],
+): Promise<Measured<StreamClientReport>> {
   const config: StreamClientConfig = {
     port: target.port,
     authority: target.authority,
@@ -77,12 +108,16 @@ async function streaming(ctx: BenchContext, target: GrpcTarget): Promise<Measure
     warmupS: ctx.durations.warmupS,
     durationS: ctx.durations.measureS,
   };
+  const before = await servedCounts(backendPort);
+  const cpu = proxyCpu(proxies);
   const r = await runCommand(
     'grpc stream client',
     ctx.node,
     [join(REPO, 'bench', 'lib', 'grpc-stream-client.ts'), JSON.stringify(config)],
     { timeoutMs: (config.warmupS + config.durationS + 60) * 1000 },
   );
+  const after = await servedCounts(backendPort);
+  const cpuSPer1k = cpu.per1k(after.stream_messages - before.stream_messages);
   if (r.code !== 0)
     return { outcome: 'failed', reason: `stream client exited ${r.code ?? r.signal}: ${r.stderr.trim()}` };
   const report = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as StreamClientReport;
@@ -92,6 +127,7 @@ async function streaming(ctx: BenchContext, target: GrpcTarget): Promise<Measure
     outcome: 'measured',
     value: report,
     note: report.errors.length > 0 ? `${report.errors.length} stream errors: ${report.errors[0]}` : undefined,
+    cpuSPer1k,
   };
 }
 
@@ -122,9 +158,9 @@ async function meshFigures(
         };
       }
       ctx.log('grpc: mesh unary');
-      const unaryResult = await unary(ctx, target, backendPort);
+      const unaryResult = await unary(ctx, target, backendPort, mesh.proxies);
       ctx.log('grpc: mesh streaming');
-      const stream = await streaming(ctx, target);
+      const stream = await streaming(ctx, target, backendPort, mesh.proxies);
       return { unary: unaryResult, stream, transport: mesh.transport, notes: mesh.notes };
     } finally {
       await mesh.stop();
@@ -153,7 +189,7 @@ async function run(ctx: BenchContext): Promise<string> {
     ctx.log('grpc: direct unary');
     directUnary = await unary(ctx, direct, backendPort);
     ctx.log('grpc: direct streaming');
-    directStream = await streaming(ctx, direct);
+    directStream = await streaming(ctx, direct, backendPort);
     mesh = await meshFigures(ctx, backendPort);
   } finally {
     await backend.stop();
@@ -168,12 +204,13 @@ async function run(ctx: BenchContext): Promise<string> {
           fmtInt(m.value.requestsPerSecond),
           fmtMs(m.value.meanMs),
           base ? fmtRatio(m.value.requestsPerSecond / base.requestsPerSecond) : '1.00×',
+          cpuCell(m.cpuSPer1k),
           m.note ?? '',
         ]
-      : [name, '—', '—', '—', `${m.outcome}: ${m.reason}`];
+      : [name, '—', '—', '—', '—', `${m.outcome}: ${m.reason}`];
   const directU = directUnary.outcome === 'measured' ? directUnary.value : undefined;
   const unaryTable = markdownTable(
-    ['unary (h2load)', 'calls/s', 'mean ms', 'vs direct', 'notes'],
+    ['unary (h2load)', 'calls/s', 'mean ms', 'vs direct', 'proxy CPU s per 1k calls', 'notes'],
     [unaryRow('direct', directUnary), unaryRow(label, meshUnary, directU)],
   );
   const streamRow = (name: string, m: Measured<StreamClientReport>, base?: StreamClientReport) =>
@@ -184,12 +221,21 @@ async function run(ctx: BenchContext): Promise<string> {
           fmtMs(m.value.rttUs.p50 / 1000),
           fmtMs(m.value.rttUs.p99 / 1000),
           base ? fmtRatio(m.value.messagesPerSecond / base.messagesPerSecond) : '1.00×',
+          cpuCell(m.cpuSPer1k),
           m.note ?? '',
         ]
-      : [name, '—', '—', '—', '—', `${m.outcome}: ${m.reason}`];
+      : [name, '—', '—', '—', '—', '—', `${m.outcome}: ${m.reason}`];
   const directS = directStream.outcome === 'measured' ? directStream.value : undefined;
   const streamTable = markdownTable(
-    ['bidi streaming (grpc-js)', 'messages/s', 'p50 ms', 'p99 ms', 'vs direct', 'notes'],
+    [
+      'bidi streaming (grpc-js)',
+      'messages/s',
+      'p50 ms',
+      'p99 ms',
+      'vs direct',
+      'proxy CPU s per 1k msgs',
+      'notes',
+    ],
     [streamRow('direct', directStream), streamRow(label, meshStream, directS)],
   );
   return `Backend: a grpc-js server (\`bench/lib/grpc-echo-server.ts\`) echoing ${PAYLOAD_BYTES}-byte messages; server
@@ -198,7 +244,8 @@ name. Unary: \`h2load -t1 -c${H2LOAD.clients} -m${H2LOAD.streams}\` (h2c, ${H2LO
 warm-up then ${ctx.durations.measureS} s; h2load reports only the mean latency, and counts HTTP 200s, so the backend's own
 count of answered calls is checked against it. Streaming: a grpc-js client (\`bench/lib/grpc-stream-client.ts\`)
 with ${STREAMING.streams} bidirectional streams, ${STREAMING.window} messages in flight on each; the client itself is
-single-threaded Node and may be the limit of the direct row.
+single-threaded Node and may be the limit of the direct row. Proxy CPU is utime + stime of both sidecars
+over the whole load run (warm-up included) divided by the calls or messages the backend answered meanwhile.
 
 ${unaryTable}
 
