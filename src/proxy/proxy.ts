@@ -10,6 +10,7 @@ import {
   type EndpointSet,
 } from './cluster/cluster-config.ts';
 import { ClusterManager } from './cluster/cluster-manager.ts';
+import { compileIn } from './common/compile-scope.ts';
 import { HttpStatsRegistry } from './http/http-stats.ts';
 import { compileRouteTable, type RouteTable } from './http/router/route-table.ts';
 import { compileListener, type ListenerConfig } from './listener/listener-config.ts';
@@ -136,10 +137,9 @@ export class ProxyCore implements XdsHandler {
 
   /** Compiles every listener first (any failure rejects the whole update), then binds/swaps. */
   async applyListeners(resources: XdsResource[], version: string): Promise<void> {
-    const configs: ListenerConfig[] = resources.map((r) => ({
-      ...compileListener(r.body),
-      fingerprint: JSON.stringify(r.body),
-    }));
+    const configs: ListenerConfig[] = compileIn(this, () =>
+      resources.map((r) => ({ ...compileListener(r.body), fingerprint: JSON.stringify(r.body) })),
+    );
     for (const l of configs) {
       const chains = l.defaultChain ? [...l.filterChains, l.defaultChain] : l.filterChains;
       requireSecrets(
@@ -156,7 +156,7 @@ export class ProxyCore implements XdsHandler {
   }
 
   applyRoutes(resources: XdsResource[], version: string): void {
-    const tables = resources.map((r) => compileRouteTable(r.body));
+    const tables = compileIn(this, () => resources.map((r) => compileRouteTable(r.body)));
     for (const t of tables) this.routes.set(t.name, t);
     this.remember(TYPE_URL.route, resources, version, false);
   }

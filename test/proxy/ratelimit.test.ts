@@ -1,6 +1,7 @@
 // envoy.filters.http.local_ratelimit: token bucket, config parsing, 429 + x-ratelimit headers, per-route config.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { compileIn } from '../../src/proxy/common/compile-scope.ts';
 import type { FilterStream } from '../../src/proxy/http/filters/filter.ts';
 import { compileLocalRateLimit } from '../../src/proxy/http/filters/local-ratelimit/ratelimit-config.ts';
 import {
@@ -117,4 +118,17 @@ test('bad configs are refused with the field named', () => {
     () => compileLocalRateLimit({ statPrefix: 'x', descriptors: [{ entries: [] }] }, 'L'),
     /descriptors/,
   );
+});
+
+test('each proxy core has its own buckets: two workloads of one node agent never share one', () => {
+  const scopeA = {};
+  const scopeB = {};
+  const a = compileIn(scopeA, () => compileLocalRateLimit(config({ statPrefix: 'shared' }) as never, 'A'));
+  const b = compileIn(scopeB, () => compileLocalRateLimit(config({ statPrefix: 'shared' }) as never, 'B'));
+  const a2 = compileIn(scopeA, () => compileLocalRateLimit(config({ statPrefix: 'shared' }) as never, 'A'));
+  assert.ok(a.bucket && b.bucket);
+  assert.notEqual(a.bucket, b.bucket, 'the same stat_prefix in two cores is two buckets');
+  assert.equal(a.bucket, a2.bucket, 'a config compiled again in the same core keeps its bucket');
+  assert.deepEqual([a.bucket.take(), a.bucket.take(), a.bucket.take()], ['allowed', 'allowed', 'limited']);
+  assert.equal(b.bucket.take(), 'allowed', "workload A's traffic did not use workload B's tokens");
 });

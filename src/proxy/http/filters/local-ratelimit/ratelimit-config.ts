@@ -1,4 +1,6 @@
 // envoy.filters.http.local_ratelimit config (LocalRateLimit): a token bucket, enable/enforce shares, headers.
+
+import { compileScope } from '../../../common/compile-scope.ts';
 import {
   checkFields,
   durationMs,
@@ -49,10 +51,11 @@ function share(value: unknown, where: string): number {
 
 /**
  * Buckets by stat_prefix and shape, shared by every listener, connection and config version of
- * the process: a route table compiled again (new connection, new RDS/LDS version) keeps counting
- * against the same bucket, as Envoy shares a filter config's bucket across its workers.
+ * one proxy core: a route table compiled again (new connection, new RDS/LDS version) keeps
+ * counting against the same bucket, as Envoy shares a filter config's bucket across its workers.
+ * Each core (each workload of a `weft node` agent) has its own buckets.
  */
-const BUCKETS = new Map<string, TokenBucket>();
+const BUCKETS = new WeakMap<object, Map<string, TokenBucket>>();
 
 function sharedBucket(
   prefix: string,
@@ -61,10 +64,16 @@ function sharedBucket(
   fillIntervalMs: number,
 ): TokenBucket {
   const key = `${prefix}|${maxTokens}|${tokensPerFill}|${fillIntervalMs}`;
-  let bucket = BUCKETS.get(key);
+  const scope = compileScope();
+  let buckets = BUCKETS.get(scope);
+  if (!buckets) {
+    buckets = new Map();
+    BUCKETS.set(scope, buckets);
+  }
+  let bucket = buckets.get(key);
   if (!bucket) {
     bucket = new TokenBucket(maxTokens, tokensPerFill, fillIntervalMs);
-    BUCKETS.set(key, bucket);
+    buckets.set(key, bucket);
   }
   return bucket;
 }
