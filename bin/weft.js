@@ -33,10 +33,10 @@ function signalNumber(signal) {
 }
 
 async function start() {
-  // `weft proxy` is a sidecar, idle most of its life: it runs with V8/Node flags that keep less
+  // `weft proxy` (and `weft node`, the sidecars of many workloads) is a sidecar, idle most of its life: it runs with V8/Node flags that keep less
   // resident (bin/sidecar-flags.js). V8 reads them only at start, so the process re-executes itself
   // with them (same pid); a flag the user chose (node command line or NODE_OPTIONS) wins.
-  if (process.argv[2] === 'proxy' && typeof process.execve === 'function') {
+  if ((process.argv[2] === 'proxy' || process.argv[2] === 'node') && typeof process.execve === 'function') {
     const { sidecarFlagsToAdd } = await import('./sidecar-flags.js');
     const added = sidecarFlagsToAdd(process.execArgv, process.env.NODE_OPTIONS ?? '');
     if (added.length > 0)

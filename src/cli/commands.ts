@@ -75,6 +75,11 @@ export const commands: CommandEntry[] = [
     load: () => import('./proxy.ts'),
   },
   {
+    name: 'node',
+    summary: 'run one proxy process for every workload on this host (weft run --node adds them)',
+    load: () => import('./node.ts'),
+  },
+  {
     name: 'gateway',
     summary: 'run an ingress or egress gateway configured by Istio and Gateway API Gateways',
     load: () => import('./gateway.ts'),

@@ -4,8 +4,9 @@ import { fileURLToPath } from 'node:url';
 import type { Command, Option } from 'commander';
 import { parseDuration } from '../config/duration.ts';
 import { environment } from '../env.ts';
-import { ServerUnavailableError, UsageError } from '../errors.ts';
+import { ServerUnavailableError, SidecarNotReadyError, UsageError } from '../errors.ts';
 import type { CaptureSpec } from '../run/capture-rules.ts';
+import { agentInfo } from '../run/node-workload.ts';
 import { pickFreePorts } from '../run/ports.ts';
 import { probeServer } from '../run/ready.ts';
 import { type TokenFile, writeTokenFile } from '../run/token-file.ts';
@@ -30,6 +31,7 @@ interface RunOptions {
   captureExcludePorts?: string;
   captureIncludeCidrs?: string;
   captureExcludeCidrs?: string;
+  node?: string;
   [proxyFlag: string]: unknown;
 }
 
@@ -125,6 +127,20 @@ function forwardedFlags(cmd: Command, proxyOptions: readonly Option[], opts: Run
   return argv;
 }
 
+/** The node agent behind `--node URL`: its URL must parse, and it must answer. */
+async function nodeAgent(url: string): Promise<{ server: string }> {
+  try {
+    new URL(url);
+  } catch {
+    throw new UsageError(`--node ${JSON.stringify(url)} is not a URL; write it like http://127.0.0.1:15020`);
+  }
+  try {
+    return await agentInfo(url);
+  } catch (err) {
+    throw new SidecarNotReadyError((err as Error).message);
+  }
+}
+
 export function register(program: Command): void {
   // Every flag of `weft proxy` (but the ports) is a flag of `weft run` with the same meaning and
   // default: the Option objects themselves are shared, so the two commands cannot drift apart.
@@ -169,6 +185,10 @@ export function register(program: Command): void {
     )
     .option('--capture-exclude-cidrs <cidrs>', 'with --capture: never capture these destinations')
     .option(
+      '--node <url>',
+      'node mode: the node agent at this URL (weft node) serves the workload in its shared process instead of a sidecar process of its own',
+    )
+    .option(
       '--app-stop-timeout <duration>',
       'when the sidecar dies, how long the app has after SIGTERM before SIGKILL',
       '10s',
@@ -180,6 +200,9 @@ export function register(program: Command): void {
         throw new UsageError(
           'give the app to run after --, e.g. weft run --service reviews -- node reviews.js',
         );
+      if (opts.node !== undefined && opts.capture)
+        throw new UsageError('--capture needs a sidecar of its own: give --capture or --node, not both');
+      const agent = opts.node !== undefined ? await nodeAgent(opts.node) : undefined;
       const ports = await choosePorts(opts);
       const capture = captureSpec(opts, ports);
       // weft proxy's own parser validates every flag, so both commands accept exactly the same values.
@@ -193,7 +216,14 @@ export function register(program: Command): void {
       // The sidecar's identity: a token given as a flag is forwarded as is; otherwise weft run mints
       // one for the unit's identity (the control plane allows that from its own host, or with
       // WEFT_TOKEN) and hands it to the sidecar as a private file, removed when the unit ends.
-      const proxyFlags = forwardedFlags(cmd, proxyOptions, opts);
+      // Node mode: the workload uses the agent's control plane unless --server names one, and the
+      // agent's log settings (they are its process's).
+      if (agent && cmd.getOptionValueSource('server') !== 'cli') sidecar.server = agent.server;
+      const proxyFlags = forwardedFlags(
+        cmd,
+        proxyOptions,
+        agent ? { ...opts, logLevel: undefined, logFormat: undefined } : opts,
+      );
       let tokenFile: TokenFile | undefined;
       if (sidecar.token === undefined) {
         const minted = await createToken(
@@ -211,7 +241,9 @@ export function register(program: Command): void {
           }
           throw err;
         });
-        if (minted) {
+        // The agent gets the token itself in the registration (over loopback): it renews with it.
+        if (minted && agent) proxyFlags.push('--token', minted.token);
+        else if (minted) {
           tokenFile = await writeTokenFile(minted.token);
           proxyFlags.push('--token-file', tokenFile.path);
         }
@@ -238,6 +270,7 @@ export function register(program: Command): void {
         allowExposedApp: opts.allowExposedApp === true,
         probeServer,
         ...(capture ? { capture } : {}),
+        ...(opts.node !== undefined ? { node: opts.node } : {}),
       });
       const result = await unit.run().finally(() => tokenFile?.remove());
       process.exit(result.exitCode);

@@ -485,6 +485,11 @@ export class Sidecar {
     };
   }
 
+  /** The workload's SPIFFE ID (the identity its certificate carries). */
+  get spiffeId(): string | undefined {
+    return this.identity?.spiffeId;
+  }
+
   /** Resolves when the first complete configuration has arrived (admin /ready turns 200). */
   whenReady(): Promise<void> {
     if (this.core.ready()) return Promise.resolve();

@@ -4,6 +4,7 @@ import { appEnvironment } from './app-env.ts';
 import { type Capture, type CaptureSpec, installCapture } from './capture-rules.ts';
 import { type ChildExit, describeExit, exitCodeOf, UnitChild } from './child.ts';
 import { listeningOn } from './exposure.ts';
+import { NodeWorkload } from './node-workload.ts';
 import { waitForReady } from './ready.ts';
 
 /** The four ports of a unit, all fixed before anything starts. */
@@ -47,7 +48,12 @@ export interface UnitConfig {
   probeServer: (server: string) => Promise<string | undefined>;
   /** Transparent capture: rules installed before the app starts (it runs as `appGid`), removed when the unit ends. */
   capture?: CaptureSpec;
+  /** Node mode (`--node URL`): the node agent at this URL serves the workload instead of a sidecar process. */
+  node?: string;
 }
+
+/** The sidecar half of a unit: a `weft proxy` process, or a workload on a node agent. */
+type UnitSidecar = Pick<UnitChild, 'pid' | 'exit' | 'exited' | 'stop' | 'kill'>;
 
 /** What ended the unit. */
 export type UnitOutcome =
@@ -61,7 +67,7 @@ export type UnitOutcome =
 export interface UnitResult {
   outcome: UnitOutcome;
   exitCode: number;
-  /** The sidecar's pid, so tests can check it is gone. */
+  /** The sidecar's pid, so tests can check it is gone (node mode: the agent's, which stays). */
   sidecarPid: number;
   appPid?: number;
 }
@@ -80,7 +86,7 @@ export const SIDECAR_DIED_EXIT_CODE = 1;
 
 export class Unit {
   readonly config: UnitConfig;
-  #sidecar: UnitChild | undefined;
+  #sidecar: UnitSidecar | undefined;
   #app: UnitChild | undefined;
   /** The first signal received before the app started. */
   #early: NodeJS.Signals | undefined;
@@ -120,22 +126,8 @@ export class Unit {
 
   async #run(): Promise<UnitResult> {
     const c = this.config;
-    const [node, ...weft] = c.weftCommand;
-    const sidecar = await UnitChild.start({
-      name: 'the sidecar',
-      command: node,
-      args: [
-        ...weft,
-        'proxy',
-        ...c.proxyFlags,
-        ...['--app-port', String(c.ports.app), '--inbound-port', String(c.ports.inbound)],
-        ...['--outbound-port', String(c.ports.outbound), '--admin-port', String(c.ports.admin)],
-      ],
-      env: c.inheritedEnv,
-      // The sidecar's output goes to stderr: stdout belongs to the app (batch jobs pipe it).
-      stdio: ['ignore', 2, 2],
-    });
-    if (!(sidecar instanceof UnitChild)) throw new SidecarNotReadyError(sidecar.message);
+    const sidecar = await this.#startSidecar();
+    if ('message' in sidecar) throw new SidecarNotReadyError(sidecar.message);
     this.#sidecar = sidecar;
     sidecar.exited.then(() => this.#startAbort.abort());
 
@@ -157,9 +149,7 @@ export class Unit {
         : unreachable
           ? `it was still waiting for the control plane at ${c.server}, which does not answer (${unreachable}); start it (weft control-plane) or point --server / WEFT_SERVER at it`
           : `its admin ${adminReady} did not answer 200 within ${c.readyTimeoutMs / 1000}s (last answer: ${ready.last}); check the mesh with weft check`;
-      throw new SidecarNotReadyError(
-        `the sidecar (weft proxy --service ${c.service}, pid ${sidecar.pid}) did not become ready: ${why}`,
-      );
+      throw new SidecarNotReadyError(`the sidecar (${this.#sidecarName()}) did not become ready: ${why}`);
     }
 
     if (c.capture) {
@@ -170,7 +160,7 @@ export class Unit {
     }
     const [executable, ...args] = c.command;
     c.report(
-      `weft run: sidecar ready (pid ${sidecar.pid}, ${c.service}.${c.namespace} ${c.version}: inbound :${c.ports.inbound} → app :${c.ports.app}, outbound 127.0.0.1:${c.ports.outbound}, admin 127.0.0.1:${c.ports.admin}); starting ${c.command.join(' ')}`,
+      `weft run: sidecar ready (${c.node ? `node agent ${c.node}, ` : ''}pid ${sidecar.pid}, ${c.service}.${c.namespace} ${c.version}: inbound :${c.ports.inbound} → app :${c.ports.app}, outbound 127.0.0.1:${c.ports.outbound}, admin 127.0.0.1:${c.ports.admin}); starting ${c.command.join(' ')}`,
     );
     const app = await UnitChild.start({
       name: 'the app',
@@ -217,7 +207,9 @@ export class Unit {
       app.signal('SIGTERM'); // processes the app left behind in its group
       const stopped = await this.#stopSidecar();
       if (stopped.code !== 0)
-        c.report(`weft run: the sidecar (pid ${sidecar.pid}) stopped with ${describeExit(stopped)}`);
+        c.report(
+          `weft run: the sidecar (${c.node ? this.#sidecarName() : `pid ${sidecar.pid}`}) stopped with ${describeExit(stopped)}`,
+        );
       return {
         outcome: 'app-exited',
         exitCode: exitCodeOf(first.exit),
@@ -226,7 +218,7 @@ export class Unit {
       };
     }
     c.report(
-      `weft run: the sidecar (weft proxy, pid ${sidecar.pid}) exited with ${describeExit(first.exit)}; stopping the app (pid ${app.pid})`,
+      `weft run: the sidecar (${c.node ? this.#sidecarName() : `weft proxy, pid ${sidecar.pid}`}) exited with ${describeExit(first.exit)}; stopping the app (pid ${app.pid})`,
     );
     const appExit = await app.stop('SIGTERM', c.appStopTimeoutMs);
     c.report(`weft run: the app stopped with ${describeExit(appExit)}`);
@@ -236,6 +228,34 @@ export class Unit {
       sidecarPid: sidecar.pid,
       appPid: app.pid,
     };
+  }
+
+  /** Starts the sidecar process, or registers the workload with the node agent (`--node`). */
+  #startSidecar(): Promise<UnitSidecar | { message: string }> {
+    const c = this.config;
+    const args = [
+      ...c.proxyFlags,
+      ...['--app-port', String(c.ports.app), '--inbound-port', String(c.ports.inbound)],
+      ...['--outbound-port', String(c.ports.outbound), '--admin-port', String(c.ports.admin)],
+    ];
+    if (c.node) return NodeWorkload.start(c.node, args, c.report);
+    const [node, ...weft] = c.weftCommand;
+    return UnitChild.start({
+      name: 'the sidecar',
+      command: node,
+      args: [...weft, 'proxy', ...args],
+      env: c.inheritedEnv,
+      // The sidecar's output goes to stderr: stdout belongs to the app (batch jobs pipe it).
+      stdio: ['ignore', 2, 2],
+    });
+  }
+
+  /** How messages name the sidecar. */
+  #sidecarName(): string {
+    const c = this.config;
+    return c.node
+      ? `workload ${c.service}.${c.namespace} on the node agent at ${c.node}`
+      : `weft proxy --service ${c.service}, pid ${this.#sidecar?.pid}`;
   }
 
   /**
@@ -262,7 +282,7 @@ export class Unit {
 
   /** SIGTERM (the sidecar drains), then SIGKILL after the drain timeout plus a margin. */
   #stopSidecar(): Promise<ChildExit> {
-    const sidecar = this.#sidecar as UnitChild;
+    const sidecar = this.#sidecar as UnitSidecar;
     return sidecar.stop('SIGTERM', this.config.drainTimeoutMs + SIDECAR_STOP_MARGIN_MS);
   }
 }

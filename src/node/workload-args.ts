@@ -1,0 +1,53 @@
+// A node agent's workload, from the flags `weft proxy` takes: parsed and validated by weft proxy's own parser.
+import { Command, CommanderError } from 'commander';
+import { register, toSidecarConfig } from '../cli/proxy.ts';
+import { UsageError } from '../errors.ts';
+import type { SidecarConfig } from '../proxy/sidecar.ts';
+
+/** What the agent itself decides for every workload it serves. */
+export interface WorkloadDefaults {
+  /** The agent's control-plane API URL (its `--server`), unless the workload names another. */
+  server: string;
+}
+
+/** `weft proxy` flags that belong to a whole process, so a workload of a shared agent cannot set them. */
+const PROCESS_FLAGS: Record<string, string> = {
+  '--concurrency': 'the node agent serves every workload in its one process',
+  '--capture': 'transparent capture needs a sidecar of its own (weft run without --node)',
+  '--max-heap-mb': "the heap is the agent's, shared by its workloads",
+};
+
+/**
+ * Turns a workload's `weft proxy` flags (as `weft run` forwards them) into its SidecarConfig.
+ * Bad flags are a UsageError naming the flag, exactly as `weft proxy` would report them.
+ */
+export function workloadConfig(args: readonly string[], defaults: WorkloadDefaults): SidecarConfig {
+  if (!Array.isArray(args) || args.some((a) => typeof a !== 'string'))
+    throw new UsageError('"args" must be a list of weft proxy flags (strings)');
+  for (const arg of args) {
+    const flag = arg.split('=')[0];
+    if (flag in PROCESS_FLAGS)
+      throw new UsageError(`${flag} is not for a workload of a node agent: ${PROCESS_FLAGS[flag]}`);
+  }
+  const program = new Command().exitOverride();
+  register(program);
+  const proxy = program.commands.find((c) => c.name() === 'proxy');
+  if (!proxy) throw new Error('cli/proxy.ts registers no proxy command');
+  let errors = '';
+  let parsed: Parameters<typeof toSidecarConfig>[0] | undefined;
+  proxy
+    .exitOverride()
+    .configureOutput({ writeOut: () => {}, writeErr: (text) => (errors += text) })
+    .action((opts: Parameters<typeof toSidecarConfig>[0]) => {
+      parsed = opts;
+    });
+  try {
+    proxy.parse(['--server', defaults.server, ...args], { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError)
+      throw new UsageError((errors.trim() || err.message).replace(/^error: /, ''));
+    throw err;
+  }
+  if (!parsed) throw new UsageError('no workload flags were parsed');
+  return toSidecarConfig(parsed);
+}
