@@ -38,10 +38,10 @@ export function analyze(input: AnalysisInput): AnalysisFinding[] {
     if (result?.outcome !== 'compiled') continue;
     const key = keyOf(resource);
     const c = result.compiled;
-    if (c.kind === 'VirtualService')
+    if (c.kind === 'VirtualService' || c.kind === 'TrafficSplit')
       services.push({
         key,
-        model: c.virtualService,
+        model: c.kind === 'VirtualService' ? c.virtualService : c.matchedSplit.split,
         ...(resource.kind === 'TrafficSplit' ? { destinationsAt: ['spec', 'backends'] } : {}),
       });
     else if (c.kind === 'DestinationRule') rules.push({ key, model: c.destinationRule });

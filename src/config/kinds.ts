@@ -163,8 +163,7 @@ const DEFINITIONS: readonly KindDefinition[] = [
     shortNames: ['ts'],
     namespaced: true,
     read: (check, spec, context) => {
-      const virtualService = readTrafficSplit(check, spec, context);
-      return virtualService && { kind: 'VirtualService', virtualService };
+      return readTrafficSplit(check, spec, context);
     },
   },
   {

@@ -6,6 +6,7 @@ import type {
   GatewayModel,
   HttpRouteGroupModel,
   IdentityRateLimitModel,
+  MatchedTrafficSplitModel,
   MeshConfigModel,
   PeerAuthenticationModel,
   RateLimitModel,
@@ -30,6 +31,7 @@ export type CompiledSpec =
   | { kind: 'RequestAuthentication'; requestAuthentication: RequestAuthenticationModel }
   | { kind: 'TrafficTarget'; trafficTarget: TrafficTargetModel }
   | { kind: 'HTTPRouteGroup'; httpRouteGroup: HttpRouteGroupModel }
+  | { kind: 'TrafficSplit'; matchedSplit: MatchedTrafficSplitModel }
   | { kind: 'Gateway'; gateway: GatewayModel }
   | { kind: 'HTTPRoute'; route: GatewayApiRouteModel }
   | { kind: 'GRPCRoute'; route: GatewayApiRouteModel }

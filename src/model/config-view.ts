@@ -3,6 +3,7 @@ import type { CompiledResource } from './compiled.ts';
 import { gatewayApiVirtualServices } from './gateways.ts';
 import { byNamespaceName, compareStrings } from './order.ts';
 import { trafficTargetPolicies } from './policies.ts';
+import { matchedSplitVirtualService } from './traffic-split.ts';
 import type {
   AuthorizationPolicyModel,
   DestinationRuleModel,
@@ -10,6 +11,7 @@ import type {
   GatewayModel,
   HttpRouteGroupModel,
   IdentityRateLimitModel,
+  MatchedTrafficSplitModel,
   MeshConfigModel,
   MeshSettings,
   MeshTelemetry,
@@ -87,6 +89,8 @@ interface Collected {
   identityRateLimits: IdentityRateLimitModel[];
   retryRatioBudgets: Map<string, RetryRatioBudget>;
   telemetries: TelemetryModel[];
+  /** TrafficSplits with `matches`, and where their VirtualService goes in `virtualServices`. */
+  matchedSplits: { at: number; split: MatchedTrafficSplitModel }[];
 }
 
 function collect(into: Collected, resource: CompiledResource): void {
@@ -108,7 +112,11 @@ function collect(into: Collected, resource: CompiledResource): void {
     into.requestAuthentications.push(compiled.requestAuthentication);
   else if (compiled.kind === 'TrafficTarget') into.trafficTargets.push(compiled.trafficTarget);
   else if (compiled.kind === 'HTTPRouteGroup') into.httpRouteGroups.push(compiled.httpRouteGroup);
-  else if (compiled.kind === 'Gateway') into.gateways.push(compiled.gateway);
+  else if (compiled.kind === 'TrafficSplit') {
+    // Its place in age order is kept; its matches are known once every HTTPRouteGroup is read.
+    into.matchedSplits.push({ at: into.virtualServices.length, split: compiled.matchedSplit });
+    into.virtualServices.push(compiled.matchedSplit.split);
+  } else if (compiled.kind === 'Gateway') into.gateways.push(compiled.gateway);
   else if (
     compiled.kind === 'HTTPRoute' ||
     compiled.kind === 'GRPCRoute' ||
@@ -151,8 +159,11 @@ export function assembleConfig(resources: Iterable<CompiledResource>, mesh: Mesh
     identityRateLimits: [],
     retryRatioBudgets: new Map(),
     telemetries: [],
+    matchedSplits: [],
   };
   for (const resource of [...resources].sort(byAge)) collect(c, resource);
+  for (const { at, split } of c.matchedSplits)
+    c.virtualServices[at] = matchedSplitVirtualService(split, c.httpRouteGroups);
   // Gateway API routes become VirtualServices (bound to their Gateway, or to `mesh` for a Service parent).
   const gatewayApi = gatewayApiVirtualServices(c.gatewayRoutes, c.gateways, c.referenceGrants);
   // The oldest MeshConfig that sets a field overrides the control plane's flag for it.

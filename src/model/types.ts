@@ -616,6 +616,17 @@ export interface HttpRouteGroupMatch {
   headers?: Readonly<Record<string, string>>;
 }
 
+/**
+ * An SMI TrafficSplit limited to requests matching HTTPRouteGroups (`spec.matches`): those go to
+ * the split's backends, every other request for the root service to the root service itself.
+ */
+export interface MatchedTrafficSplitModel {
+  /** The split as a VirtualService whose one http rule has no matches yet. */
+  split: VirtualServiceModel;
+  /** The HTTPRouteGroups named (same namespace); any one of their matches selects a request. */
+  routeGroups: readonly { namespace: string; name: string }[];
+}
+
 /** An SMI HTTPRouteGroup. */
 export interface HttpRouteGroupModel {
   name: string;

@@ -233,14 +233,75 @@ spec:
       { host: 'website-v2.shop.svc.cluster.local', weight: 75 },
     ]);
     assert.deepEqual(
-      issues(text.replace('  backends:', '  matches: [{kind: HTTPRouteGroup, name: g}]\n  backends:')),
-      [
-        'spec.matches: field matches is not supported by weft (yet): splits limited to HTTPRouteGroup matches are not implemented; use a VirtualService with match and weighted route [unsupported]',
-      ],
+      issues(text.replace('  backends:', '  matches: [{kind: TCPRoute, name: g}]\n  backends:')),
+      ['spec.matches[0].kind: must be one of HTTPRouteGroup, got "TCPRoute" [invalid]'],
     );
     assert.deepEqual(issues(text.replace(/weight: \d/g, 'weight: 0')), [
       'spec.backends: every backend weight is 0; give at least one a weight [invalid]',
     ]);
+  });
+});
+
+describe('SMI TrafficSplit with HTTPRouteGroup matches', () => {
+  const split = `apiVersion: split.smi-spec.io/v1alpha4
+kind: TrafficSplit
+metadata: {name: ab, namespace: shop}
+spec:
+  service: website
+  matches: [{kind: HTTPRouteGroup, name: ab-test}, {kind: HTTPRouteGroup, name: missing}]
+  backends:
+  - {service: website-v1, weight: 0}
+  - {service: website-v2, weight: 100}
+`;
+  const group = `---
+apiVersion: specs.smi-spec.io/v1alpha4
+kind: HTTPRouteGroup
+metadata: {name: ab-test, namespace: shop}
+spec:
+  matches:
+  - name: firefox-users
+    headers: {user-agent: ".*Firefox.*"}
+  - name: api-writes
+    pathRegex: /api/.*
+    methods: [POST, PUT]
+`;
+  const website = (text: string) =>
+    snapshot(text).virtualServices.find((v) => v.hosts[0] === 'website.shop.svc.cluster.local');
+
+  test('matching requests are split; every other request goes to the root service', () => {
+    const vs = website(split + group);
+    assert.deepEqual(
+      vs?.http.map((r) => r.route),
+      [
+        [{ host: 'website-v2.shop.svc.cluster.local', weight: 100 }],
+        [{ host: 'website.shop.svc.cluster.local', weight: 100 }],
+      ],
+    );
+    assert.deepEqual(vs?.http[0].matches, [
+      {
+        name: 'firefox-users',
+        ignoreUriCase: false,
+        headers: [{ name: 'user-agent', match: { regex: '.*Firefox.*' }, invert: false }],
+        queryParams: [],
+      },
+      {
+        name: 'api-writes',
+        uri: { regex: '/api/.*' },
+        method: { regex: 'POST|PUT' },
+        ignoreUriCase: false,
+        headers: [],
+        queryParams: [],
+      },
+    ]);
+    assert.deepEqual(vs?.http[1].matches, []);
+  });
+
+  test('without the HTTPRouteGroup no request matches: all go to the root service', () => {
+    const vs = website(split);
+    assert.deepEqual(
+      vs?.http.map((r) => [r.matches.length, r.route?.[0].host]),
+      [[0, 'website.shop.svc.cluster.local']],
+    );
   });
 });
 

@@ -1,4 +1,4 @@
-// Upstream-style YAML on real traffic: SMI TrafficSplit, Istio relative weights and a GAMMA HTTPRoute, through real sidecars.
+// Upstream-style YAML on real traffic: SMI TrafficSplit (plain and with matches), Istio relative weights, a GAMMA HTTPRoute, CORS, through real sidecars.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -88,6 +88,16 @@ test('smi/traffic-split.yaml: website traffic goes to website-v1 and website-v2 
     assert.deepEqual([...new Set(await answers(40))].sort(), ['website-v1', 'website-v2']),
   );
   await remove('smi/traffic-split.yaml');
+});
+
+test('smi/traffic-split-matches.yaml: only requests matching the HTTPRouteGroup are split; the rest go to the root service', async () => {
+  await apply('smi/traffic-split-matches.yaml');
+  const firefox = { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0' };
+  await eventually(async () => {
+    assert.deepEqual([...new Set(await answers(6, firefox))], ['website-v2']);
+    assert.deepEqual([...new Set(await answers(6, { 'user-agent': 'curl/8.5.0' }))], ['website']);
+  });
+  await remove('smi/traffic-split-matches.yaml');
 });
 
 test('istio/relative-weights.yaml: weights 1 and 1 split between website-v1 and website-v2', async () => {

@@ -1,11 +1,12 @@
-// SMI TrafficSplit (split.smi-spec.io) → a VirtualService for the root service: its traffic split across backend services by relative weight.
-import type { RouteDestination, VirtualServiceModel } from '../../model/types.ts';
+// SMI TrafficSplit (split.smi-spec.io) → a VirtualService for the root service: its traffic (or the part matching HTTPRouteGroups) split by relative weight.
+import type { MatchedTrafficSplitModel, RouteDestination, VirtualServiceModel } from '../../model/types.ts';
 import { toPercentages } from '../../model/weights.ts';
 import type { Check } from '../check.ts';
 import type { ResourceContext } from '../istio/common.ts';
 import { host } from '../istio/common.ts';
+import { dnsSubdomain } from '../names.ts';
 import type { Reader } from '../read.ts';
-import { integer, list, object, readObject } from '../read.ts';
+import { integer, list, object, oneOf, readObject } from '../read.ts';
 
 const backend = (context: ResourceContext): Reader<{ host: string; weight: number }> =>
   object((f) => {
@@ -14,47 +15,55 @@ const backend = (context: ResourceContext): Reader<{ host: string; weight: numbe
     return to === undefined || weight === undefined ? undefined : { host: to, weight };
   });
 
+/** One `matches[]` entry: an HTTPRouteGroup of the split's namespace. */
+const routeGroupRef = (context: ResourceContext) =>
+  object((m) => {
+    m.optional('apiGroup', oneOf(['specs.smi-spec.io']));
+    m.required('kind', oneOf(['HTTPRouteGroup']));
+    const name = m.required('name', dnsSubdomain);
+    return name === undefined ? undefined : { namespace: context.namespace, name };
+  });
+
+/** What a TrafficSplit means: a plain split, or one limited to HTTPRouteGroup matches. */
+export type TrafficSplitMeaning =
+  | { kind: 'VirtualService'; virtualService: VirtualServiceModel }
+  | { kind: 'TrafficSplit'; matchedSplit: MatchedTrafficSplitModel };
+
 /**
  * Reads `spec` of a TrafficSplit: requests for `service` (every port) go to the `backends`
- * services in proportion to their weights (relative; 0 sends nothing), as SMI says.
+ * services in proportion to their weights (relative; 0 sends nothing), as SMI says. With
+ * `matches`, only requests matching one of the named HTTPRouteGroups are split; the others go
+ * to the root service.
  */
 export function readTrafficSplit(
   check: Check,
   spec: unknown,
   context: ResourceContext,
-): VirtualServiceModel | undefined {
-  return readObject(
-    check,
-    spec,
-    ['spec'],
-    (f) => {
-      const root = f.required('service', host(context, { wildcard: false }));
-      const backends = f.required('backends', list(backend(context), { nonEmpty: true })) ?? [];
-      if (root === undefined || backends.length === 0) return undefined;
-      const total = backends.reduce((sum, b) => sum + b.weight, 0);
-      if (total === 0) {
-        check.error(f.at('backends'), 'every backend weight is 0; give at least one a weight');
-        return undefined;
-      }
-      const percentages = toPercentages(backends.map((b) => b.weight));
-      const route: RouteDestination[] = backends
-        .map((b, i) => ({ host: b.host, weight: percentages[i] }))
-        .filter((d) => d.weight > 0);
-      return {
-        name: context.name,
-        namespace: context.namespace,
-        hosts: [root],
-        gateways: ['mesh'],
-        http: [{ name: `${context.namespace}/${context.name}`, matches: [], route, mirrors: [] }],
-        tcp: [],
-        exportTo: ['*'],
-      };
-    },
-    {
-      unsupported: {
-        matches:
-          'splits limited to HTTPRouteGroup matches are not implemented; use a VirtualService with match and weighted route',
-      },
-    },
-  );
+): TrafficSplitMeaning | undefined {
+  return readObject(check, spec, ['spec'], (f) => {
+    const root = f.required('service', host(context, { wildcard: false }));
+    const backends = f.required('backends', list(backend(context), { nonEmpty: true })) ?? [];
+    const matches = f.optional('matches', list(routeGroupRef(context), { nonEmpty: true }));
+    if (root === undefined || backends.length === 0) return undefined;
+    const total = backends.reduce((sum, b) => sum + b.weight, 0);
+    if (total === 0) {
+      check.error(f.at('backends'), 'every backend weight is 0; give at least one a weight');
+      return undefined;
+    }
+    const percentages = toPercentages(backends.map((b) => b.weight));
+    const route: RouteDestination[] = backends
+      .map((b, i) => ({ host: b.host, weight: percentages[i] }))
+      .filter((d) => d.weight > 0);
+    const virtualService: VirtualServiceModel = {
+      name: context.name,
+      namespace: context.namespace,
+      hosts: [root],
+      gateways: ['mesh'],
+      http: [{ name: `${context.namespace}/${context.name}`, matches: [], route, mirrors: [] }],
+      tcp: [],
+      exportTo: ['*'],
+    };
+    if (matches === undefined) return { kind: 'VirtualService', virtualService };
+    return { kind: 'TrafficSplit', matchedSplit: { split: virtualService, routeGroups: matches } };
+  });
 }
