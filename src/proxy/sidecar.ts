@@ -17,6 +17,7 @@ import { AdminServer, configDump, coreAdminSource } from './admin/admin-server.t
 import { renderAdsPrometheus } from './admin/prometheus.ts';
 import { reachableAddress } from './common/host-address.ts';
 import { http } from './common/node-http.ts';
+import { bindIpv6Twin } from './listener/ipv6-twin.ts';
 import { bindServer } from './listener/listener-manager.ts';
 import { ProxyCore, type ProxyLimits } from './proxy.ts';
 import { SecretStore } from './tls/secrets.ts';
@@ -283,6 +284,13 @@ export class Sidecar {
       inbound.close();
       throw err;
     });
+    // Under capture, ip6tables redirects IPv6 connections to the same ports on IPv6 addresses.
+    if (config.capture)
+      await Promise.all([bindIpv6Twin(inbound, '::'), bindIpv6Twin(outbound, '::1')]).catch((err) => {
+        inbound.close();
+        outbound.close();
+        throw err;
+      });
     const portOf = (s: net.Server) => (s.address() as net.AddressInfo).port;
     const prebound = new Map<number, net.Server>([
       [portOf(inbound), inbound],

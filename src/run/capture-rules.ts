@@ -1,5 +1,6 @@
-// Transparent capture's iptables rules (nat table): the app's outbound TCP to the sidecar's outbound port, inbound to its port to the inbound port.
+// Transparent capture's iptables and ip6tables rules (nat table): the app's outbound TCP to the sidecar's outbound port, inbound to its port to the inbound port.
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { CaptureUnavailableError } from '../errors.ts';
 
 /** What to capture for one unit. The app runs with group `appGid`: only its sockets are redirected. */
@@ -18,30 +19,60 @@ export interface CaptureSpec {
   excludeCidrs: string[];
 }
 
-/** Runs one `iptables` command (argv without the program); rejects with its stderr. */
+/** Runs one `iptables` (or `ip6tables`) command (argv without the program); rejects with its stderr. */
 export type IptablesRunner = (args: string[]) => Promise<void>;
 
-export const runIptables: IptablesRunner = (args) =>
-  new Promise((resolve, reject) => {
-    execFile('iptables', ['-w', '5', ...args], { timeout: 15_000 }, (err, _out, stderr) => {
-      if (!err) return resolve();
-      const code = (err as NodeJS.ErrnoException).code;
-      reject(new Error(code === 'ENOENT' ? 'iptables is not installed' : stderr.trim() || err.message));
+/** The runner of `program` (`iptables` or `ip6tables`) on this host. */
+export function iptablesRunner(program: 'iptables' | 'ip6tables'): IptablesRunner {
+  return (args) =>
+    new Promise((resolve, reject) => {
+      execFile(program, ['-w', '5', ...args], { timeout: 15_000 }, (err, _out, stderr) => {
+        if (!err) return resolve();
+        const code = (err as NodeJS.ErrnoException).code;
+        reject(new Error(code === 'ENOENT' ? `${program} is not installed` : stderr.trim() || err.message));
+      });
     });
-  });
+}
 
-/** The commands that install the capture, in order, and those that remove it (in order). */
-export function captureRules(s: CaptureSpec): { install: string[][]; remove: string[][] } {
+/** Where the rules of each address family go; `ipv6` absent: the namespace has no IPv6 to capture. */
+export interface IptablesRunners {
+  ipv4: IptablesRunner;
+  ipv6?: IptablesRunner;
+}
+
+/** The kernel lists this namespace's IPv6 addresses here; no file: IPv6 is off (nothing to capture). */
+const IF_INET6 = '/proc/net/if_inet6';
+
+/** `iptables` and, when this namespace has IPv6, `ip6tables`. */
+export function hostRunners(): IptablesRunners {
+  return existsSync(IF_INET6)
+    ? { ipv4: iptablesRunner('iptables'), ipv6: iptablesRunner('ip6tables') }
+    : { ipv4: iptablesRunner('iptables') };
+}
+
+/** Per family: the loopback range (never captured), "every address", and which CIDRs belong to it. */
+const FAMILY = {
+  4: { loopback: '127.0.0.0/8', any: '0.0.0.0/0', owns: (cidr: string) => !cidr.includes(':') },
+  6: { loopback: '::1/128', any: '::/0', owns: (cidr: string) => cidr.includes(':') },
+} as const;
+
+/**
+ * The commands that install the capture for one address family (`iptables` or `ip6tables`), in
+ * order, and those that remove it (in order). Only the family's own CIDRs apply to it; when
+ * included CIDRs are given and none is of this family, nothing of it is redirected.
+ */
+export function captureRules(s: CaptureSpec, family: 4 | 6 = 4): { install: string[][]; remove: string[][] } {
+  const f = FAMILY[family];
   const out = `WEFT_OUT_${s.id}`;
   const inb = `WEFT_IN_${s.id}`;
   const nat = ['-t', 'nat'];
   const jumpOut = ['OUTPUT', '-p', 'tcp', '-m', 'owner', '--gid-owner', String(s.appGid), '-j', out];
   const jumpIn = ['PREROUTING', '-p', 'tcp', '--dport', String(s.appPort), '-j', inb];
   const redirect = ['-j', 'REDIRECT', '--to-ports', String(s.outboundPort)];
-  const outRules: string[][] = [['-d', '127.0.0.0/8', '-j', 'RETURN']];
-  for (const cidr of s.excludeCidrs) outRules.push(['-d', cidr, '-j', 'RETURN']);
+  const outRules: string[][] = [['-d', f.loopback, '-j', 'RETURN']];
+  for (const cidr of s.excludeCidrs.filter(f.owns)) outRules.push(['-d', cidr, '-j', 'RETURN']);
   for (const port of s.excludePorts) outRules.push(['-p', 'tcp', '--dport', String(port), '-j', 'RETURN']);
-  const cidrs = s.includeCidrs.length > 0 ? s.includeCidrs : ['0.0.0.0/0'];
+  const cidrs = s.includeCidrs.length > 0 ? s.includeCidrs.filter(f.owns) : [f.any];
   for (const cidr of cidrs) {
     if (s.includePorts.length === 0) outRules.push(['-p', 'tcp', '-d', cidr, ...redirect]);
     for (const port of s.includePorts)
@@ -72,27 +103,40 @@ export interface Capture {
   remove(): Promise<void>;
 }
 
-async function removeAll(commands: string[][], run: IptablesRunner): Promise<void> {
-  for (const c of commands) await run(c).catch(() => {});
+/** Each family's commands with the runner that applies them. */
+function familyRules(spec: CaptureSpec, runners: IptablesRunners) {
+  const families = [{ program: 'iptables', run: runners.ipv4, rules: captureRules(spec, 4) }];
+  if (runners.ipv6) families.push({ program: 'ip6tables', run: runners.ipv6, rules: captureRules(spec, 6) });
+  return families;
+}
+
+async function removeAll(families: ReturnType<typeof familyRules>): Promise<void> {
+  for (const f of families) for (const c of f.rules.remove) await f.run(c).catch(() => {});
 }
 
 /**
- * Installs the capture, all or nothing: a command that fails rolls back what was added and
- * rejects with WEFT_CAPTURE_UNAVAILABLE (iptables missing, not root / no CAP_NET_ADMIN, ...).
+ * Installs the capture, all or nothing, for IPv4 and (when the namespace has IPv6) IPv6: a
+ * command that fails rolls back what was added and rejects with WEFT_CAPTURE_UNAVAILABLE
+ * (iptables or ip6tables missing, no nat table for the family, not root / no CAP_NET_ADMIN, ...).
  */
-export async function installCapture(spec: CaptureSpec, run: IptablesRunner = runIptables): Promise<Capture> {
-  const rules = captureRules(spec);
+export async function installCapture(
+  spec: CaptureSpec,
+  runners: IptablesRunners = hostRunners(),
+): Promise<Capture> {
+  const families = familyRules(spec, runners);
   // Leftovers of a unit with the same id that died without its clean-up.
-  await removeAll(rules.remove, run);
-  for (const command of rules.install) {
-    try {
-      await run(command);
-    } catch (err) {
-      await removeAll(rules.remove, run);
-      throw new CaptureUnavailableError(
-        `cannot capture the app's traffic: iptables ${command.join(' ')} failed: ${(err as Error).message}; capture needs iptables and root (CAP_NET_ADMIN) in the app's network namespace; nothing was left installed`,
-      );
+  await removeAll(families);
+  for (const f of families) {
+    for (const command of f.rules.install) {
+      try {
+        await f.run(command);
+      } catch (err) {
+        await removeAll(families);
+        throw new CaptureUnavailableError(
+          `cannot capture the app's traffic: ${f.program} ${command.join(' ')} failed: ${(err as Error).message}; capture needs iptables${runners.ipv6 ? ' and ip6tables (with its nat table: the app could otherwise reach IPv6 addresses around the sidecar)' : ''} and root (CAP_NET_ADMIN) in the app's network namespace; nothing was left installed`,
+        );
+      }
     }
   }
-  return { remove: () => removeAll(rules.remove, run) };
+  return { remove: () => removeAll(families) };
 }

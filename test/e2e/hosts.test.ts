@@ -85,7 +85,7 @@ function unit(host: Host, service: string, ports: number, extra: string[] = []):
 
 /** curl inside `host` (the app side: through the sidecar's outbound port when `proxyPort` is given). */
 async function curl(host: Host, url: string, options: { proxyPort?: number; headers?: string[] } = {}) {
-  const args = ['-sS', '-m', '10', '-o', '-', '-w', '\n%{http_code}'];
+  const args = ['-gsS', '-m', '10', '-o', '-', '-w', '\n%{http_code}'];
   if (options.proxyPort) args.push('-x', `http://127.0.0.1:${options.proxyPort}`);
   for (const h of options.headers ?? []) args.push('-H', h);
   const r = await (net as Hosts).exec(host, 'curl', [...args, url], { timeoutMs: 15_000 });
@@ -256,7 +256,7 @@ spec:
   await remove('peerauthentication', 'ratings');
 });
 
-test('a gateway on host 1 serves reviews on host 3', async (t) => {
+test('a gateway on host 1 serves reviews on host 3 and productpage on host 2, over mTLS to each', async (t) => {
   if ('refused' in net) return t.skip(net.refused);
   await apply(`apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
@@ -270,7 +270,10 @@ kind: HTTPRoute
 metadata: { name: reviews, namespace: default }
 spec:
   parentRefs: [{ name: public }]
-  rules: [{ backendRefs: [{ name: reviews, port: 80 }] }]
+  rules:
+  - matches: [{ path: { type: PathPrefix, value: /p } }]
+    backendRefs: [{ name: productpage, port: 80 }]
+  - backendRefs: [{ name: reviews, port: 80 }]
 `);
   // A gateway is no weft run unit: it takes a token minted with the operator token, as on any host.
   const token = await (net as Hosts).exec(
@@ -315,7 +318,13 @@ spec:
     last = `${r.status} ${r.body} ${r.stderr}`;
     return r.status === 200 && JSON.parse(r.body).name === 'reviews';
   }).catch((err) => assert.fail(`${err.message}; last answer: ${last}`));
+  // The workload's sidecar saw the gateway's verified identity: the hop from host 1 was mutual TLS.
   assert.match(JSON.parse((await curl(h2, `http://${h1.address}:8080/g`)).body).xfcc, /sa\/public/);
+  // From host 3, the other rule: productpage on host 2, through the same gateway.
+  const other = await curl(h3, `http://${h1.address}:8080/p`);
+  assert.equal(other.status, 200, other.body + other.stderr);
+  assert.equal(JSON.parse(other.body).name, 'productpage');
+  assert.match(JSON.parse(other.body).xfcc, /URI=spiffe:\/\/cluster\.local\/ns\/default\/sa\/public/);
 });
 
 /** Runs `command` on host 2 as the captured app's group (1337): what the app itself would send. */
@@ -349,6 +358,38 @@ test('capture: an unmodified client of the captured app (no proxy) calling anoth
     `import http.client; c = http.client.HTTPConnection('${h3.address}', 9001, timeout=10); c.request('GET', '/py'); r = c.getresponse(); print(r.status, r.read().decode())`,
   ]);
   assert.match(python.stdout, /^200 .*sa\/shop/, python.stderr);
+  // IPv6: ip6tables redirects the app's connection to the sidecar's [::1] outbound port, which
+  // carries it on to where it was going (a server of host 3 on its IPv6 address).
+  const redirected = async () => {
+    const r = await (net as Hosts).exec(h2, 'ip6tables', [
+      '-t',
+      'nat',
+      '-L',
+      'WEFT_OUT_8100',
+      '-v',
+      '-x',
+      '-n',
+    ]);
+    const line = r.stdout.split('\n').find((l) => l.includes('REDIRECT'));
+    return Number(line?.trim().split(/\s+/)[0] ?? -1);
+  };
+  const v6server = (net as Hosts).spawn(h3, process.execPath, [
+    '-e',
+    `require('node:http').createServer((q, s) => s.end('v6 ' + q.url)).listen(9900, '${h3.address6}', () => console.log('up'))`,
+  ]);
+  procs.push(v6server);
+  await new Promise((resolve) => v6server.stdout.once('data', resolve));
+  const before = await redirected();
+  const viaV6 = await asCapturedApp('curl', [
+    '-gsS',
+    '-m',
+    '10',
+    '--noproxy',
+    '*',
+    `http://[${h3.address6}]:9900/six`,
+  ]);
+  assert.equal(viaV6.stdout, 'v6 /six', viaV6.stderr);
+  assert.ok((await redirected()) > before, 'the IPv6 connection went through the REDIRECT rule');
   // Not a mesh endpoint: passed through as is (ALLOW_ANY): the control plane's API answers.
   assert.equal(await capturedStatus(`${server}/api/v1/bootstrap`), '200');
   // The direct call is still subject to reviews' policy.
@@ -363,9 +404,12 @@ test('capture: callers of the app port from another host meet the sidecar; under
   if ('refused' in net) return t.skip(net.refused);
   // shop's app listens on host 2's loopback only; PREROUTING sends its port to the inbound listener.
   const plaintext = () => curl(h3, `http://${h2.address}:8100/in`);
-  const before = await plaintext();
-  assert.equal(before.status, 200, before.body + before.stderr);
-  assert.equal(JSON.parse(before.body).name, 'shop');
+  // The same port on host 2's IPv6 address: ip6tables sends it to the sidecar's inbound port too.
+  const plaintext6 = () => curl(h3, `http://[${h2.address6}]:8100/in6`);
+  for (const before of [await plaintext(), await plaintext6()]) {
+    assert.equal(before.status, 200, before.body + before.stderr);
+    assert.equal(JSON.parse(before.body).name, 'shop');
+  }
   await apply(`apiVersion: security.istio.io/v1
 kind: PeerAuthentication
 metadata: { name: shop, namespace: default }
@@ -377,13 +421,16 @@ spec:
     'plaintext to the captured app port is refused',
     async () => (await plaintext()).status !== 200,
   );
+  assert.notEqual((await plaintext6()).status, 200, 'plaintext over IPv6 is refused too');
   await remove('peerauthentication', 'shop');
 });
 
 test('capture: when the unit ends, its rules are gone', async (t) => {
   if ('refused' in net) return t.skip(net.refused);
-  const rules = async () => (await (net as Hosts).exec(h2, 'iptables', ['-t', 'nat', '-S'])).stdout;
-  assert.match(await rules(), /WEFT_OUT_8100/);
+  const rules = async () =>
+    (await (net as Hosts).exec(h2, 'iptables', ['-t', 'nat', '-S'])).stdout +
+    (await (net as Hosts).exec(h2, 'ip6tables', ['-t', 'nat', '-S'])).stdout;
+  assert.match(await rules(), /WEFT_OUT_8100[\s\S]*WEFT_OUT_8100 -d ::1\/128/);
   const shop = procs[4]; // control plane, productpage, reviews, ratings, shop (started in that order)
   const exited = new Promise((resolve, reject) => {
     const timer = setTimeout(

@@ -9,12 +9,16 @@ const run = promisify(execFile);
 const PREFIX = 'weft-hosts-';
 /** The subnet on the test's own bridge; it exists only inside the namespaces created here. */
 const SUBNET = '10.213.0';
+/** The same for IPv6 (a unique local prefix). */
+const SUBNET6 = 'fd00:213:';
 
 export interface Host {
   /** The network namespace's name. */
   ns: string;
   /** Its address on the bridge, e.g. `10.213.0.2`. */
   address: string;
+  /** Its IPv6 address on the bridge, e.g. `fd00:213::2`. */
+  address6: string;
 }
 
 export interface Hosts {
@@ -79,7 +83,7 @@ export interface HostsOptions {
 }
 
 /**
- * Creates `count` hosts `10.213.0.1..count` joined by a bridge, or returns why the kernel refused
+ * Creates `count` hosts `10.213.0.1..count` (and `fd00:213::1..count`) joined by a bridge, or returns why the kernel refused
  * (no network namespaces: not root, or a sandbox without them), for `t.skip`.
  */
 export async function createHosts(
@@ -107,12 +111,14 @@ export async function createHosts(
     await ip('-n', sw, 'link', 'add', 'br0', 'type', 'bridge');
     await ip('-n', sw, 'link', 'set', 'br0', 'up');
     for (let i = 1; i <= count; i++) {
-      const host = { ns: `${base}-h${i}`, address: `${SUBNET}.${i}` };
+      const host = { ns: `${base}-h${i}`, address: `${SUBNET}.${i}`, address6: `${SUBNET6}:${i}` };
       await ip('netns', 'add', host.ns);
       created.push(host.ns);
       await ip('-n', sw, 'link', 'add', `p${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', host.ns);
       await ip('-n', sw, 'link', 'set', `p${i}`, 'master', 'br0', 'up');
       await ip('-n', host.ns, 'addr', 'add', `${host.address}/24`, 'dev', 'eth0');
+      // nodad: usable at once, not after duplicate address detection.
+      await ip('-n', host.ns, 'addr', 'add', `${host.address6}/64`, 'dev', 'eth0', 'nodad');
       await ip('-n', host.ns, 'link', 'set', 'eth0', 'up');
       await ip('-n', host.ns, 'link', 'set', 'lo', 'up');
       if (options.etcHosts !== undefined) {

@@ -10,12 +10,13 @@ const server = net.createServer(async (socket) => {
   socket.destroy();
   server.close();
 });
-server.listen(Number(port), '0.0.0.0', () => {
+// Dual stack: IPv4 connections arrive as ::ffff:a.b.c.d, IPv6 ones redirected to ::1.
+server.listen(Number(port), '::', () => {
   const client = spawn(
     process.execPath,
     [
       '-e',
-      `require('node:net').connect(${Number(dport)}, '${address}').on('error', () => {}).on('close', () => {})`,
+      `require('node:net').connect(${Number(dport)}, ${JSON.stringify(address)}).on('error', () => {}).on('close', () => {})`,
     ],
     { gid: Number(gid), stdio: 'inherit' },
   );

@@ -248,7 +248,10 @@ export class Listener {
     socket.pause();
     lookup(socket).then((original) => {
       if (socket.destroyed) return;
-      const own = !original || (original.port === socket.localPort && /^127\./.test(original.address));
+      const own =
+        !original ||
+        (original.port === socket.localPort &&
+          (/^127\./.test(original.address) || original.address === '::1'));
       if (own) {
         // Flowing starts on the next tick, after dispatch has its listeners on.
         socket.resume();
