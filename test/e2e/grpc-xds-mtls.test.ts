@@ -6,72 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { WEFT_BIN } from '../helpers/cli.ts';
-import { apply, GreeterClient, HOST, startMeshControlPlane, TARGET } from '../helpers/grpc-xds-scenario.ts';
+import { strictMesh, withAgent } from '../helpers/grpc-xds-mtls.ts';
+import { apply, GreeterClient, startMeshControlPlane, TARGET } from '../helpers/grpc-xds-scenario.ts';
 import { startWeft } from '../helpers/process.ts';
 import { freePort } from '../helpers/prometheus.ts';
 
 const SERVER = fileURLToPath(new URL('../helpers/grpc-xds-server-child.ts', import.meta.url));
 const CLIENT = fileURLToPath(new URL('../helpers/grpc-xds-client-child.ts', import.meta.url));
-
-/** The greeter served by one proxyless server running as service account `greeter`, STRICT mTLS, callable by `client` only. */
-export function strictMesh(port: number): string {
-  return `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: greeter}
-spec:
-  hosts: [${HOST}]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{number: 50051, name: grpc, protocol: GRPC}]
-  workloadSelector: {labels: {app: greeter}}
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: {name: greeter-1}
-spec:
-  address: 127.0.0.1
-  labels: {app: greeter}
-  ports: {grpc: ${port}}
-  serviceAccount: greeter
----
-apiVersion: security.istio.io/v1
-kind: PeerAuthentication
-metadata: {name: default, namespace: default}
-spec:
-  mtls: {mode: STRICT}
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: greeter-callers, namespace: default}
-spec:
-  selector: {matchLabels: {app: greeter}}
-  action: ALLOW
-  rules:
-  - from:
-    - source: {principals: [cluster.local/ns/default/sa/client]}
-`;
-}
-
-/** `node bin/weft.js proxyless --service-account SA -- APP...`: the app with its agent. */
-export function withAgent(
-  api: string,
-  serviceAccount: string,
-  app: string[],
-  extra: string[] = [],
-): string[] {
-  return [
-    WEFT_BIN,
-    'proxyless',
-    '--server',
-    api,
-    '--service-account',
-    serviceAccount,
-    ...extra,
-    '--',
-    ...app,
-  ];
-}
 
 const CLIENT_ENV = { ...process.env, WEFT_LOG_LEVEL: 'warn', GRPC_VERBOSITY: 'ERROR' };
 

@@ -1,6 +1,5 @@
 // End to end: a real `weft control-plane` steers a proxyless gRPC C-core client (Debian's python3-grpcio) between two real gRPC servers.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { TYPE_URL } from '../../src/xds/type-urls.ts';
 import { runCli } from '../helpers/cli.ts';
 import { startGreeter } from '../helpers/grpc-greeter.ts';
+import { grpcioVersion, PYTHON } from '../helpers/grpc-xds-mtls.ts';
 import {
   apply,
   bootstrap,
@@ -28,19 +28,6 @@ const READY =
   /weft control-plane ready: api (http:\/\/127\.0\.0\.1:\d+) xds 127\.0\.0\.1:\d+ xds-plaintext (127\.0\.0\.1:\d+)/;
 const CLIENT_NODE = 'python-greeter-client~e2e';
 const CLIENT = fileURLToPath(new URL('../helpers/grpc-xds-client.py', import.meta.url));
-/** Debian's interpreter: python3-grpcio installs into its dist-packages, not into other Pythons on PATH. */
-const PYTHON = '/usr/bin/python3';
-
-/** The grpcio version Debian's Python has; fails the test with what to install when it has none. */
-function grpcioVersion(): string {
-  const probe = spawnSync(PYTHON, ['-c', 'import grpc; print(grpc.__version__)'], { encoding: 'utf8' });
-  if (probe.status !== 0)
-    assert.fail(
-      `${PYTHON} cannot import grpc: install Debian's python3-grpcio (.ci/run does)\n${probe.stderr ?? probe.error}`,
-    );
-  return probe.stdout.trim();
-}
-
 test("proxyless gRPC with C-core (python3-grpcio): subsets, 80/20, a header route, an injected fault and the VirtualService's delete", async (t) => {
   const version = grpcioVersion();
   const dir = await mkdtemp(join(tmpdir(), 'weft-grpc-xds-python-'));

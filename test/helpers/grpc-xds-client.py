@@ -1,7 +1,8 @@
 # Test helper run as a child process: a proxyless gRPC C-core (Debian python3-grpcio) Greeter client driven over stdin/stdout.
 #
 # The same protocol as grpc-xds-client-child.ts: the parent sets GRPC_XDS_BOOTSTRAP and passes the
-# target as argv[1]; each stdin line is a JSON batch {"calls": N, "headers": {...}}; the answer is one
+# target as argv[1] (argv[2] `insecure`: a plaintext-only channel, else xDS credentials, which are
+# mTLS when the cluster says so, gRFC A29, and plaintext otherwise); each stdin line is a JSON batch {"calls": N, "headers": {...}}; the answer is one
 # stdout line of JSON counting replies by server name and failures as "error:<code>". The messages
 # (test/fixtures/greeter.proto: one string field each) are encoded by hand: no generated code needed.
 import json
@@ -9,6 +10,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
+import grpc.experimental
 
 
 def encode_request(name):
@@ -23,7 +25,11 @@ def decode_reply(data):
     return data[2 : 2 + data[1]].decode()
 
 
-channel = grpc.insecure_channel(sys.argv[1])
+if len(sys.argv) > 2 and sys.argv[2] == "insecure":
+    channel = grpc.insecure_channel(sys.argv[1])
+else:
+    fallback = grpc.experimental.insecure_channel_credentials()
+    channel = grpc.secure_channel(sys.argv[1], grpc.xds_channel_credentials(fallback))
 say_hello = channel.unary_unary(
     "/helloworld.Greeter/SayHello",
     request_serializer=encode_request,

@@ -1,6 +1,7 @@
 // Listeners of proxyless gRPC servers (gRFC A36): the xDS-enabled server's own HCM, with the workload's AuthorizationPolicies as RBAC filters (gRFC A41).
 import type { Listener } from '../../../xds/messages/index.ts';
 import { CONFIG_TYPE } from '../../../xds/type-urls.ts';
+import { headerMatchForm } from './clients.ts';
 import { type GenerateContext, type GeneratedResource, ROUTER_FILTER } from './common.ts';
 import { grpcServerTransportSocket } from './grpc-tls.ts';
 import { inboundSecurityFilters, inboundSecurityPolicies, JWT_AUTHN_FILTER_NAME } from './security.ts';
@@ -39,9 +40,12 @@ export function grpcServerListener(
       `grpc-server/${ctx.proxy.id}/jwt`,
       `RequestAuthentication ${jwt[0].namespace}/${jwt[0].name} selects proxyless gRPC server ${ctx.proxy.id}, which has no JWT filter: it is not applied there`,
     );
-  const filters = inboundSecurityFilters(ctx.snapshot, ctx.proxy, address.port).filter(
-    (f) => f.name !== JWT_AUTHN_FILTER_NAME,
-  );
+  const filters = inboundSecurityFilters(
+    ctx.snapshot,
+    ctx.proxy,
+    address.port,
+    headerMatchForm(ctx.proxy),
+  ).filter((f) => f.name !== JWT_AUTHN_FILTER_NAME);
   const transport = grpcServerTransportSocket(ctx, address.port);
   return {
     name,

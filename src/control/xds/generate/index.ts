@@ -90,6 +90,8 @@ export const GENERATOR_PARTS: ReadonlyMap<string, readonly GeneratorPart[]> = ne
             p.kind === 'sidecar' && p.appPort !== undefined ? inboundMtlsMode(s, p, p.appPort) : '',
             // A proxyless server's PeerAuthentication follows its labels (and the port it names).
             p.kind === 'grpc' && s.peerAuthentications?.length ? sortedLabels(p) : null,
+            // ... and its RBAC header matchers the form its release reads.
+            headerMatchForm(p),
             p.kind === 'sidecar' ? rateLimitCacheKey(s, p) : '',
             p.kind === 'sidecar' ? identityRateLimitCacheKey(s, p) : '',
             p.role === 'gateway' ? gatewayCacheKey({ proxy: p }) : '',

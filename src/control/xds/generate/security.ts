@@ -33,6 +33,7 @@ import type {
   ValueMatcher,
 } from '../../../xds/messages/index.ts';
 import { CONFIG_TYPE, type Typed } from '../../../xds/type-urls.ts';
+import type { HeaderMatchForm } from './clients.ts';
 import { duration } from './common.ts';
 
 /** A Permission or a Principal: attribute generators build either, and their `side` says which. */
@@ -78,10 +79,41 @@ function stringMatcher(value: string, prefix = '', ignoreCase = false): StringMa
   return { exact: prefix + value, ...ic };
 }
 
-/** Istio's header value → HeaderMatcher (`*` means present). */
-function headerMatcher(name: string, value: string, ignoreCase = false): HeaderMatcher {
+/** Istio's header value → HeaderMatcher (`*` means present), in the form the proxy accepts (generate/clients.ts). */
+function headerMatcher(
+  name: string,
+  value: string,
+  form: HeaderMatchForm,
+  ignoreCase = false,
+): HeaderMatcher {
   if (value === '*') return { name, present_match: true };
-  return { name, string_match: stringMatcher(value, '', ignoreCase) };
+  const matcher = stringMatcher(value, '', ignoreCase);
+  return form === 'legacy' ? legacyHeaderMatcher(name, matcher) : { name, string_match: matcher };
+}
+
+/**
+ * The same match in HeaderMatcher's deprecated fields, for gRPC servers that predate
+ * `string_match` (gRFC A63): they have no `ignore_case`, so such a match becomes an RE2 `(?i)` regex.
+ */
+function legacyHeaderMatcher(name: string, m: StringMatcher): HeaderMatcher {
+  if (m.ignore_case) {
+    const regex =
+      'exact' in m
+        ? escapeRegex(m.exact)
+        : 'prefix' in m
+          ? `${escapeRegex(m.prefix)}.*`
+          : 'suffix' in m
+            ? `.*${escapeRegex(m.suffix)}`
+            : 'contains' in m
+              ? `.*${escapeRegex(m.contains)}.*`
+              : m.safe_regex.regex;
+    return { name, safe_regex_match: { regex: `(?i)${regex}` } };
+  }
+  if ('exact' in m) return { name, exact_match: m.exact };
+  if ('prefix' in m) return { name, prefix_match: m.prefix };
+  if ('suffix' in m) return { name, suffix_match: m.suffix };
+  if ('contains' in m) return { name, safe_regex_match: { regex: `.*${escapeRegex(m.contains)}.*` } };
+  return { name, safe_regex_match: m.safe_regex };
 }
 
 /** An Istio path with template operators (`{*}` one segment, `{**}` any) → a full-match regex. */
@@ -133,6 +165,8 @@ type Generated =
 interface GenerateScope {
   /** The workload port the inbound listener serves (ports are decided here; docs/security.md). */
   workloadPort: number;
+  /** How header matchers are written for this proxy. */
+  headerForm: HeaderMatchForm;
 }
 
 const ANY: Rule = { any: true };
@@ -195,9 +229,15 @@ function generate(key: string, values: readonly string[], scope: GenerateScope):
     case 'request.auth.presenter':
       return { side: 'principal', whole: { metadata: claimListMatcher(['azp'], values) } };
     case 'hosts':
-      return { side: 'permission', rules: each((v) => ({ header: headerMatcher(':authority', v, true) })) };
+      return {
+        side: 'permission',
+        rules: each((v) => ({ header: headerMatcher(':authority', v, scope.headerForm, true) })),
+      };
     case 'methods':
-      return { side: 'permission', rules: each((v) => ({ header: headerMatcher(':method', v) })) };
+      return {
+        side: 'permission',
+        rules: each((v) => ({ header: headerMatcher(':method', v, scope.headerForm) })),
+      };
     case 'paths':
       return { side: 'permission', rules: each((v) => ({ url_path: pathMatcher(v) })) };
     case 'ports':
@@ -214,7 +254,7 @@ function generate(key: string, values: readonly string[], scope: GenerateScope):
   }
   if (key.startsWith('request.headers[')) {
     const name = key.slice('request.headers['.length, -1);
-    return { side: 'principal', rules: each((v) => ({ header: headerMatcher(name, v) })) };
+    return { side: 'principal', rules: each((v) => ({ header: headerMatcher(name, v, scope.headerForm) })) };
   }
   if (key.startsWith('request.auth.claims[')) {
     const path = key
@@ -462,15 +502,17 @@ export function inboundSecurityPolicies(snapshot: MeshSnapshot, target: PolicyTa
 /**
  * The http_filters a workload's inbound HCM needs before the router, in Istio's order:
  * jwt_authn, then RBAC for AUDIT (action LOG), DENY, ALLOW. Empty when no policy applies.
- * `workloadPort` is the port the inbound listener serves (the app port).
+ * `workloadPort` is the port the inbound listener serves (the app port); `headerForm` how the
+ * proxy reads header matchers (older proxyless gRPC servers: the deprecated fields).
  */
 export function inboundSecurityFilters(
   snapshot: MeshSnapshot,
   target: PolicyTarget,
   workloadPort: number,
+  headerForm: HeaderMatchForm = 'string_match',
 ): HttpFilter[] {
   const { authorization, requestAuthentication } = inboundSecurityPolicies(snapshot, target);
-  const scope: GenerateScope = { workloadPort };
+  const scope: GenerateScope = { workloadPort, headerForm };
   const filters: HttpFilter[] = [];
   const jwt = jwtAuthnConfig(requestAuthentication);
   if (jwt) filters.push({ name: JWT_AUTHN_FILTER_NAME, typed_config: jwt });
