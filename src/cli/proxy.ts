@@ -21,6 +21,7 @@ interface ProxyOptions {
   inboundPort: string;
   outboundPort: string;
   adminPort: string;
+  statsPort?: string;
   server: string;
   xds?: string;
   drainTimeout: string;
@@ -133,6 +134,7 @@ export function toSidecarConfig(opts: ProxyOptions): SidecarConfig {
       ? { maxHeapBytes: positive('--max-heap-mb', opts.maxHeapMb, 1_048_576) * 1024 * 1024 }
       : {}),
     ...(opts.hostAddress !== undefined ? { hostAddress: opts.hostAddress } : {}),
+    ...(opts.statsPort !== undefined ? { statsPort: port('--stats-port', opts.statsPort, true) } : {}),
     ...(opts.tokenFile !== undefined
       ? { token: { kind: 'file' as const, file: resolve(opts.tokenFile) } }
       : opts.token !== undefined
@@ -187,6 +189,11 @@ export function register(program: Command): void {
       '--host-address <ip>',
       'address other hosts reach this workload on, registered as its endpoint (default: the source address ' +
         'of the route to the control plane; 127.0.0.1 when the control plane is on loopback)',
+    )
+    .option(
+      '--stats-port <port>',
+      "the stats port: admin's read-only endpoints on the host address, mutual TLS, for the control plane's " +
+        'traffic view (0 picks one; default: a free port when the host address is not loopback, none otherwise)',
     )
     .option(
       '--max-connections <n>',

@@ -15,6 +15,7 @@ import { NODE_METADATA } from '../xds/node-metadata.ts';
 import { jsonToStruct } from '../xds/struct.ts';
 import { AdminServer, configDump, coreAdminSource } from './admin/admin-server.ts';
 import { renderAdsPrometheus } from './admin/prometheus.ts';
+import { type StatsListener, startStatsListener } from './admin/stats-listener.ts';
 import { reachableAddress } from './common/host-address.ts';
 import { http } from './common/node-http.ts';
 import { bindIpv6Twin } from './listener/ipv6-twin.ts';
@@ -78,6 +79,12 @@ export interface SidecarConfig {
   hostAddress?: string;
   /** Transparent capture (`--capture`): redirected connections go to their original destination. */
   capture?: boolean;
+  /**
+   * The stats port (`--stats-port`): admin's read-only endpoints on the host address, over mutual
+   * TLS, for the control plane's traffic view; 0 picks a free port. Absent: a free port when the
+   * host address is not loopback (a mesh across hosts), none on a one-host mesh.
+   */
+  statsPort?: number;
   /** Most connections open at once on each listener, per process (`--max-connections`); absent: no limit. */
   maxConnections?: number;
   /** Heap the overload manager measures pressure against (`--max-heap-mb`); absent: no overload manager. */
@@ -218,6 +225,8 @@ export class Sidecar {
   readonly core: ProxyCore;
   private ads: AdsClient | undefined;
   private admin: AdminServer | undefined;
+  /** The stats port for the control plane (a mesh across hosts). */
+  private stats: StatsListener | undefined;
   private workers: WorkerPool | undefined;
   /** The workload certificate behind SDS `default`/`ROOTCA`, renewed at half life. */
   private identity: WorkloadSecrets | undefined;
@@ -247,7 +256,10 @@ export class Sidecar {
       secrets,
     );
     const tls = controlPlaneTls(identity);
+    let stats: StatsListener | undefined;
     try {
+      stats = await statsListenerFor(given.statsPort, config.hostAddress, identity);
+      if (stats) config.statsPort = stats.port;
       const sidecar =
         config.concurrency > 1
           ? await Sidecar.startMultiCore(config, { address: xds, tls }, secrets, identity)
@@ -265,9 +277,12 @@ export class Sidecar {
                 localWorkload(config, identity.spiffeId),
               );
       sidecar.identity = identity;
+      sidecar.stats = stats;
+      if (sidecar.admin) stats?.serve(sidecar.admin);
       return sidecar;
     } catch (err) {
       identity.stop();
+      await stats?.close();
       throw err;
     }
   }
@@ -467,6 +482,7 @@ export class Sidecar {
         [NODE_METADATA.inboundPort]: String(this.ports.inbound),
         [NODE_METADATA.outboundPort]: String(this.ports.outbound),
         [NODE_METADATA.adminPort]: String(this.ports.admin),
+        ...statsMetadata(c),
       }),
     };
   }
@@ -489,6 +505,7 @@ export class Sidecar {
         [NODE_METADATA.instanceIps]: [c.hostAddress ?? '127.0.0.1'],
         [NODE_METADATA.gatewayPorts]: ports.join(','),
         [NODE_METADATA.adminPort]: String(this.ports.admin),
+        ...statsMetadata(c),
       }),
     };
   }
@@ -531,8 +548,25 @@ export class Sidecar {
     this.identity?.stop();
     this.core.destroy();
     await this.admin?.close();
+    await this.stats?.close();
     return outcome;
   }
+}
+
+/** The stats port asked for, or by default one on a host address that is not loopback; undefined: none. */
+function statsListenerFor(
+  port: number | undefined,
+  host: string,
+  secrets: WorkloadSecrets,
+): Promise<StatsListener | undefined> {
+  const wanted = port ?? (/^127\.|^::1$/.test(host) ? undefined : 0);
+  if (wanted === undefined) return Promise.resolve(undefined);
+  return startStatsListener({ host, port: wanted, identity: secrets.identity, spiffeId: secrets.spiffeId });
+}
+
+/** WEFT_STATS_PORT when the stats port is bound. */
+function statsMetadata(c: SidecarConfig): Record<string, string> {
+  return c.statsPort === undefined ? {} : { [NODE_METADATA.statsPort]: String(c.statsPort) };
 }
 
 /** The connection and heap limits each serving process applies. */

@@ -32,6 +32,11 @@ export const NODE_METADATA = {
   /** The proxy's admin port (`--admin-port`), where `/stats/prometheus` is served. */
   adminPort: 'WEFT_ADMIN_PORT',
   /**
+   * The proxy's stats port (`--stats-port`): admin's read-only endpoints on the host address over
+   * mutual TLS, for the control plane only. Absent on a one-host mesh (admin on loopback serves).
+   */
+  statsPort: 'WEFT_STATS_PORT',
+  /**
    * Gateways only: the service ports a `weft gateway` serves and the local ports it binds for
    * them, `SERVICE_PORT=LOCAL_PORT/PROTOCOL` comma-separated (`80=8080/http,443=8443/https`).
    */

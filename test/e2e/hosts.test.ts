@@ -84,8 +84,13 @@ function unit(host: Host, service: string, ports: number, extra: string[] = []):
 }
 
 /** curl inside `host` (the app side: through the sidecar's outbound port when `proxyPort` is given). */
-async function curl(host: Host, url: string, options: { proxyPort?: number; headers?: string[] } = {}) {
+async function curl(
+  host: Host,
+  url: string,
+  options: { proxyPort?: number; headers?: string[]; insecure?: boolean } = {},
+) {
   const args = ['-gsS', '-m', '10', '-o', '-', '-w', '\n%{http_code}'];
+  if (options.insecure) args.push('-k');
   if (options.proxyPort) args.push('-x', `http://127.0.0.1:${options.proxyPort}`);
   for (const h of options.headers ?? []) args.push('-H', h);
   const r = await (net as Hosts).exec(host, 'curl', [...args, url], { timeoutMs: 15_000 });
@@ -148,7 +153,7 @@ before(async () => {
     h1,
     [
       'control-plane',
-      ...['--data-dir', join(dir, 'data'), '--push-debounce', '20ms'],
+      ...['--data-dir', join(dir, 'data'), '--push-debounce', '20ms', '--telemetry-interval', '1s'],
       ...['--api', `${h1.address}:15080`, '--xds', `${h1.address}:15010`],
     ],
     /weft control-plane ready: api (\S+)/,
@@ -207,6 +212,43 @@ test('host 2 calls reviews on host 3 through both sidecars, over mTLS to the add
   // The app itself stays on host 3's loopback: not reachable from host 2.
   const direct = await curl(h2, `http://${h3.address}:9000/`);
   assert.notEqual(direct.status, 200, `the app answered from another host: ${direct.body}`);
+});
+
+/** GET of the control plane's API from host 1, parsed. */
+async function api<T>(path: string): Promise<T> {
+  const r = await curl(h1, `${server}${path}`, { headers: [`authorization: Bearer ${operatorToken}`] });
+  assert.equal(r.status, 200, `GET ${path}: ${r.body} ${r.stderr}`);
+  return JSON.parse(r.body) as T;
+}
+
+test("the control plane's traffic view has the proxies of other hosts, through their stats ports (mTLS, the control plane only)", async (t) => {
+  if ('refused' in net) return t.skip(net.refused);
+  type Row = { workload: string; admin: string | null; uptimeSeconds: number | null };
+  let rows: Row[] = [];
+  // Their admin ports are on their hosts' loopback: only the stats port lets host 1 read them.
+  await eventuallyTrue('the control plane reads every remote proxy', async () => {
+    rows = (await api<{ proxies: Row[] }>('/api/v1/telemetry/proxies')).proxies;
+    return ['productpage', 'reviews'].every((w) =>
+      rows.some((r) => r.workload === w && r.uptimeSeconds !== null),
+    );
+  }).catch((err) => assert.fail(`${err.message}: ${JSON.stringify(rows)}`));
+  const productpage = rows.find((r) => r.workload === 'productpage')!;
+  assert.match(productpage.admin ?? '', new RegExp(`^https://${h2.address.replaceAll('.', '\\.')}:\\d+$`));
+  // Requests from host 2 to host 3 show in the view, counted by sidecars on those hosts.
+  for (let i = 0; i < 5; i++)
+    assert.equal((await curl(h2, 'http://reviews/', { proxyPort: 8002 })).status, 200);
+  await eventuallyTrue('reviews has traffic in weft stat', async () => {
+    const { rows } = await api<{ rows: { name: string; requests: number }[] }>(
+      '/api/v1/telemetry/stat?kind=deploy',
+    );
+    return rows.some((r) => r.name === 'reviews' && r.requests >= 5);
+  });
+  // Anyone else is refused: no client certificate (TLS refuses), or plaintext.
+  const stats = productpage.admin!;
+  const noCert = await curl(h3, `${stats}/stats/prometheus`, { headers: [], insecure: true });
+  assert.notEqual(noCert.status, 200, `a client without a certificate was served: ${noCert.body}`);
+  const plain = await curl(h3, `${stats.replace('https:', 'http:')}/stats/prometheus`);
+  assert.notEqual(plain.status, 200, `a plaintext client was served: ${plain.body}`);
 });
 
 test('a VirtualService routes across hosts; an AuthorizationPolicy on host 3 denies host 2', async (t) => {

@@ -1,13 +1,15 @@
 // The built-in scraper: every interval, each connected proxy's admin /stats/prometheus, turned into per-interval deltas in the history.
-import { request } from 'undici';
+import { type Dispatcher, request } from 'undici';
 import { logger } from '../../observe/log.ts';
 import { BUCKET_BOUNDS, type EdgeKey, type EdgeSeries, edgeId, F, type TrafficHistory } from './history.ts';
 import { parsePrometheusText, type Sample } from './prom-text.ts';
 
-/** A proxy to scrape: its node id and admin base URL (`http://127.0.0.1:15000`). */
+/** A proxy to scrape: its node id and admin base URL (`http://127.0.0.1:15000`, or a stats port's `https://`). */
 export interface ScrapeTarget {
   id: string;
   admin: string;
+  /** The mutual TLS client of a stats port. */
+  dispatcher?: Dispatcher;
 }
 
 export interface CollectorOptions {
@@ -93,6 +95,7 @@ export class TelemetryCollector {
     const timeout = Math.min(5000, Math.max(500, this.#options.intervalMs * 0.8));
     try {
       const r = await request(`${target.admin}/stats/prometheus`, {
+        dispatcher: target.dispatcher,
         headersTimeout: timeout,
         bodyTimeout: timeout,
         signal: AbortSignal.timeout(timeout),

@@ -1,25 +1,41 @@
 // Reaching a connected proxy's admin port from the control plane: find it by name, fetch an endpoint, list the ones to scrape.
-import { request } from 'undici';
+import { type Dispatcher, request } from 'undici';
 import { NotFoundError, ServerUnavailableError, UsageError } from '../../errors.ts';
 import type { ProxyNode } from '../xds/node.ts';
 import { peerIp } from '../xds/node.ts';
+import type { StatsClientTls } from './stats-client.ts';
 
 /** A connected weft proxy with an admin port. */
 export interface AdminProxy {
   id: string;
   proxy: ProxyNode;
-  /** `http://host:port` of its admin endpoints. */
+  /** `http://host:port` of its admin endpoints, or `https://host:port` of its stats port. */
   admin: string;
+  /** For a stats port: the mutual TLS client that reaches it. */
+  dispatcher?: Dispatcher;
 }
 
-/** Connected proxies that declared an admin port (gateways included). */
-export function adminProxies(connected: { proxy: ProxyNode; peer: string }[]): AdminProxy[] {
+/**
+ * Connected proxies that declared an admin port (gateways included). A proxy on another host
+ * (admin on its loopback) is reached on its stats port, with `tls` (the control plane's identity).
+ */
+export function adminProxies(
+  connected: { proxy: ProxyNode; peer: string }[],
+  tls?: StatsClientTls,
+): AdminProxy[] {
   const out: AdminProxy[] = [];
   for (const { proxy, peer } of connected) {
     if (proxy.kind !== 'sidecar' || proxy.adminPort === undefined) continue;
     const ip = peerIp(peer);
     const host = ip.includes(':') ? `[${ip}]` : ip || '127.0.0.1';
-    out.push({ id: proxy.id, proxy, admin: `http://${host}:${proxy.adminPort}` });
+    if (proxy.statsPort !== undefined && tls)
+      out.push({
+        id: proxy.id,
+        proxy,
+        admin: `https://${host}:${proxy.statsPort}`,
+        dispatcher: tls.dispatcher(proxy.namespace, proxy.serviceAccount),
+      });
+    else out.push({ id: proxy.id, proxy, admin: `http://${host}:${proxy.adminPort}` });
   }
   return out.sort((a, b) => (a.id < b.id ? -1 : 1));
 }
@@ -51,6 +67,7 @@ export const RELAYED = ['config_dump', 'clusters', 'listeners', 'certs', 'server
 export async function adminJson(proxy: AdminProxy, path: string, timeoutMs = 5000): Promise<unknown> {
   try {
     const r = await request(`${proxy.admin}${path}`, {
+      dispatcher: proxy.dispatcher,
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
       signal: AbortSignal.timeout(timeoutMs),

@@ -65,7 +65,7 @@ export class MeshTelemetry {
     this.collector = new TelemetryCollector({
       history: this.history,
       intervalMs,
-      targets: () => proxies().map((p) => ({ id: p.id, admin: p.admin })),
+      targets: () => proxies().map((p) => ({ id: p.id, admin: p.admin, dispatcher: p.dispatcher })),
     });
     this.prometheus = prometheusUrl ? new PrometheusSource(prometheusUrl, intervalMs) : undefined;
   }

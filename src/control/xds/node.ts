@@ -39,6 +39,8 @@ export interface ProxyNode {
   locality?: string;
   /** Weft proxies: the admin port (`/stats/prometheus`), when the node sent one. */
   adminPort?: number;
+  /** Weft proxies on other hosts: the stats port (admin's read-only part, mutual TLS), when the node sent one. */
+  statsPort?: number;
   /** Gateways only (`weft gateway --port`): each service port, the local port it is served on, its protocol. */
   gatewayPorts?: readonly GatewayPort[];
   /** The client's `node.user_agent_name` and `user_agent_version` ('' when not sent): which xDS client it is. */
@@ -170,6 +172,7 @@ export function proxyFromNode(node: WireNode | undefined): ProxyNode {
     inboundPort: port(md[NODE_METADATA.inboundPort], NODE_METADATA.inboundPort) ?? DEFAULT_INBOUND_PORT,
     outboundPort: port(md[NODE_METADATA.outboundPort], NODE_METADATA.outboundPort) ?? DEFAULT_OUTBOUND_PORT,
     adminPort: port(md[NODE_METADATA.adminPort], NODE_METADATA.adminPort),
+    statsPort: port(md[NODE_METADATA.statsPort], NODE_METADATA.statsPort),
     ...(role === 'gateway' ? { gatewayPorts: gatewayPorts(md[NODE_METADATA.gatewayPorts]) ?? [] } : {}),
   };
 }

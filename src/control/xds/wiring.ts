@@ -7,6 +7,7 @@ import type { CompiledStore } from '../compiled-store.ts';
 import type { ControlPlaneParts } from '../control-plane.ts';
 import { adminProxies } from '../telemetry/proxy-admin.ts';
 import { telemetryRoutes } from '../telemetry/routes.ts';
+import { StatsClientTls } from '../telemetry/stats-client.ts';
 import { MeshTelemetry } from '../telemetry/telemetry.ts';
 import { prometheusSdRoute } from './prometheus-sd.ts';
 import { type AdsServer, createXdsServer } from './server.ts';
@@ -96,9 +97,11 @@ export function workloadsRoute(server: () => AdsServer | undefined): ApiRoute {
 export function xdsControlPlaneParts(): Pick<ControlPlaneParts, 'createXdsServer' | 'apiRoutes'> {
   let server: AdsServer | undefined;
   let telemetry: MeshTelemetry | undefined;
-  const proxies = () => adminProxies(server?.connectedProxies() ?? []);
+  let statsTls: StatsClientTls | undefined;
+  const proxies = () => adminProxies(server?.connectedProxies() ?? [], statsTls);
   return {
     createXdsServer: ({ config, registry, metrics, tls }) => {
+      if (tls) statsTls = new StatsClientTls(() => tls.credentials.current(), tls.trustDomain);
       server = createXdsServer({ registry, debounceMs: config.pushDebounceMs, metrics, tls });
       return telemetry ? withTelemetry(server, telemetry) : server;
     },

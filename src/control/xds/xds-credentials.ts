@@ -13,12 +13,21 @@ import type { CertificateAuthority } from '../ca/certificate-authority.ts';
  * Clients must present a certificate that chains to the mesh trust bundle.
  */
 export class RotatingServerCredentials extends grpc.ServerCredentials {
+  #context: SecureContextOptions;
+
   constructor(context: SecureContextOptions) {
     super({ requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3' }, context);
+    this.#context = context;
   }
 
   update(context: SecureContextOptions): void {
+    this.#context = context;
     this.updateSecureContextOptions(context);
+  }
+
+  /** The key, chain and trust bundle in use (the control plane's client certificate toward proxies' stats ports too). */
+  current(): SecureContextOptions {
+    return this.#context;
   }
 
   _equals(other: grpc.ServerCredentials): boolean {

@@ -113,6 +113,18 @@ export function renderClustersText(core: ProxyCore): string {
   return out;
 }
 
+/** Admin endpoints that only read (served on the stats port too). */
+const READ_ONLY = new Set([
+  '/ready',
+  '/stats/prometheus',
+  '/stats',
+  '/config_dump',
+  '/clusters',
+  '/listeners',
+  '/certs',
+  '/server_info',
+]);
+
 export class AdminServer {
   private readonly source: AdminSource;
   private readonly server: Server;
@@ -137,6 +149,21 @@ export class AdminServer {
         resolve(typeof a === 'object' && a ? a.port : 0);
       });
     });
+  }
+
+  /**
+   * The read-only part of admin, for callers from other hosts (the stats port): GET of the stats
+   * and the dumps the control plane relays; everything that changes state (`/logging`) or streams
+   * traffic (`/tap`) is refused.
+   */
+  async handleReadOnly(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? '/', 'http://admin').pathname;
+    if (req.method !== 'GET' || !READ_ONLY.has(path)) {
+      res.writeHead(403, { 'content-type': 'text/plain' });
+      res.end(`the stats port serves GET ${[...READ_ONLY].join(', ')} only\n`);
+      return;
+    }
+    await this.handle(req, res);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
