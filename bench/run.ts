@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { benchmark as capture } from './capture.ts';
 import { benchmark as grpc } from './grpc.ts';
 import { benchmark as http1 } from './http1.ts';
 import { type BenchContext, type Benchmark, FULL, QUICK, REPO } from './lib/context.ts';
@@ -46,6 +47,7 @@ function benchmarks(docFile: string): Benchmark[] {
     grpc,
     tcp,
     memory,
+    capture,
     // The xDS part's script; it writes its own section of docs/benchmarks.md.
     externalBenchmark({
       name: 'xds-convergence',

@@ -10,6 +10,8 @@ export interface WrkOptions {
   /** wrk threads (-t); the harness uses 1 so every proxy faces the same single-threaded client. */
   threads: number;
   durationS: number;
+  /** A command wrk runs under (e.g. `ip netns exec NS` to load from a network namespace). */
+  prefix?: string[];
   /** Extra request headers (e.g. Host for a proxy that routes by it). */
   headers?: Record<string, string>;
   /**
@@ -88,7 +90,8 @@ function wrkArgs(o: WrkOptions, durationS: number): string[] {
 
 /** Runs wrk once and parses the report; a failed run throws with wrk's own output. */
 export async function runWrk(o: WrkOptions, durationS = o.durationS): Promise<WrkResult> {
-  const result = await runCommand('wrk', o.bin, wrkArgs(o, durationS), {
+  const [command, ...args] = [...(o.prefix ?? []), o.bin, ...wrkArgs(o, durationS)];
+  const result = await runCommand('wrk', command, args, {
     timeoutMs: (durationS + 60) * 1000,
   });
   if (result.code !== 0)

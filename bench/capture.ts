@@ -1,0 +1,311 @@
+// Transparent capture (`weft run --capture`) beside the explicit proxy mode and a direct call, same run, across two network namespaces.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createHosts, type Host, type Hosts } from '../test/helpers/netns.ts';
+import { type BenchContext, type Benchmark, REPO } from './lib/context.ts';
+import { type Child, startChild } from './lib/processes.ts';
+import { cpuSeconds, processTree } from './lib/procfs.ts';
+import { fmtDeltaMs, fmtInt, fmtMs, fmtRatio, markdownTable } from './lib/table.ts';
+import { runWrk, type WrkOptions, type WrkResult, wrkErrors } from './lib/wrk.ts';
+
+const WEFT_BIN = join(REPO, 'bin', 'weft.js');
+/** The captured app's group: wrk run with it is what the app itself would send. */
+const APP_GID = 1337;
+const CONNECTIONS = 50;
+/** The backend: 1 KiB bodies, as the http1 section's nginx. */
+const SERVER = `const body = Buffer.alloc(1024, 'x'); require('node:http').createServer((q, s) => s.end(body))
+.listen(Number(process.argv[1] ?? process.env.PORT), process.argv[2] ?? process.env.HOST);`;
+/** Fixed ports (each namespace is fresh): backend unit 8000-8003, client unit 9000-9003, plain server 7000. */
+const PORTS = { backend: 8000, client: 9000, plain: 7000 };
+
+interface Mesh {
+  hosts: Hosts;
+  h1: Host;
+  h2: Host;
+  children: Child[];
+  /** The two sidecars' pids (the backend's and the client's), for their CPU time. */
+  sidecars: number[];
+}
+
+/** A command inside a host, kept running; ready on `readyLine` (or at once). */
+function startIn(host: Host, name: string, args: string[], readyLine?: RegExp, env = {}) {
+  return startChild({
+    name,
+    command: 'ip',
+    args: ['netns', 'exec', host.ns, ...args],
+    env: { WEFT_LOG_LEVEL: 'warn', ...env },
+    readyLine,
+    readyTimeoutMs: 90_000,
+  });
+}
+
+/** A `weft run` unit of `service` on fixed ports from `base`; resolves with the unit and its sidecar's pid. */
+async function unit(
+  mesh: Mesh,
+  host: Host,
+  service: string,
+  base: number,
+  server: string,
+  env: object,
+  extra: string[] = [],
+) {
+  const child = await startIn(
+    host,
+    `weft run (${service})`,
+    [
+      ...[process.execPath, WEFT_BIN, 'run', '--service', service, '--server', server, ...extra],
+      ...['--app-port', String(base), '--inbound-port', String(base + 1)],
+      ...['--outbound-port', String(base + 2), '--admin-port', String(base + 3)],
+      ...['--', process.execPath, '-e', SERVER],
+    ],
+    /weft run: sidecar ready \(pid (\d+)/,
+    env,
+  );
+  mesh.children.push(child);
+  mesh.sidecars.push(Number(child.readyMatch![1]));
+}
+
+async function apply(mesh: Mesh, server: string, token: string, yaml: string): Promise<void> {
+  const r = await mesh.hosts.exec(
+    mesh.h1,
+    process.execPath,
+    [WEFT_BIN, 'apply', '-f', '-', '--server', server],
+    {
+      input: yaml,
+      env: { WEFT_TOKEN: token },
+    },
+  );
+  if (r.code !== 0) throw new Error(`weft apply failed: ${r.stdout}${r.stderr}`);
+}
+
+/** Control plane and backend unit on host 1 (plus a plain server for the direct row), the captured client unit on host 2. */
+async function startMesh(ctx: BenchContext, hosts: Hosts): Promise<Mesh> {
+  const [h1, h2] = hosts.hosts;
+  const mesh: Mesh = { hosts, h1, h2, children: [], sidecars: [] };
+  const dataDir = join(ctx.tmp, 'capture-cp');
+  const cp = await startIn(
+    h1,
+    'weft control-plane',
+    [
+      process.execPath,
+      WEFT_BIN,
+      'control-plane',
+      '--data-dir',
+      dataDir,
+      '--push-debounce',
+      '10ms',
+      '--api',
+      `${h1.address}:15080`,
+      '--xds',
+      `${h1.address}:15010`,
+    ],
+    /weft control-plane ready: api (\S+)/,
+  );
+  mesh.children.push(cp);
+  const server = cp.readyMatch![1];
+  const token = readFileSync(join(dataDir, 'operator.token'), 'utf8').trim();
+  // Both paths are judged on an mTLS hop, as the other mesh rows.
+  await apply(
+    mesh,
+    server,
+    token,
+    `apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: { name: default, namespace: istio-system }
+spec: { mtls: { mode: STRICT } }
+`,
+  );
+  await unit(mesh, h1, 'backend', PORTS.backend, server, { WEFT_TOKEN: token });
+  await unit(mesh, h2, 'client', PORTS.client, server, { WEFT_TOKEN: token }, [
+    '--capture',
+    '--capture-gid',
+    String(APP_GID),
+  ]);
+  const plain = await startIn(h1, 'plain server', [
+    process.execPath,
+    '-e',
+    SERVER,
+    String(PORTS.plain),
+    h1.address,
+  ]);
+  mesh.children.push(plain);
+  return mesh;
+}
+
+/** The three paths, all from host 2 to the backend on host 1. */
+function paths(mesh: Mesh): { label: string; wrk: Omit<WrkOptions, 'bin' | 'connections' | 'durationS'> }[] {
+  const { h1, h2 } = mesh;
+  const netns = ['ip', 'netns', 'exec', h2.ns];
+  return [
+    {
+      label: 'direct (no mesh)',
+      wrk: { url: `http://${h1.address}:${PORTS.plain}/`, threads: 1, prefix: netns },
+    },
+    {
+      label: "explicit proxy: client → its sidecar's outbound port (Host: backend) → backend's sidecar",
+      wrk: {
+        url: `http://127.0.0.1:${PORTS.client + 2}/`,
+        headers: { Host: 'backend' },
+        threads: 1,
+        prefix: netns,
+      },
+    },
+    {
+      label: "capture: client (app group) → backend's address, redirected to its sidecar → backend's sidecar",
+      wrk: {
+        url: `http://${h1.address}:${PORTS.backend + 1}/`,
+        threads: 1,
+        prefix: [...netns, 'setpriv', '--regid', String(APP_GID), '--clear-groups'],
+      },
+    },
+  ];
+}
+
+/** Waits until `curl` on the path (same prefix, no proxy) gets a 200: the sidecars have the backend's endpoint. */
+async function ready(mesh: Mesh, wrk: ReturnType<typeof paths>[number]['wrk']): Promise<void> {
+  const [, , , , ...asApp] = wrk.prefix ?? [];
+  const headers = Object.entries(wrk.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
+  const deadline = Date.now() + 60_000;
+  let last = '';
+  while (Date.now() < deadline) {
+    const curl = [
+      'curl',
+      '-sS',
+      '-m',
+      '5',
+      '--noproxy',
+      '*',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      ...headers,
+      wrk.url,
+    ];
+    const [command, ...args] = [...asApp, ...curl];
+    const r = await mesh.hosts.exec(mesh.h2, command, args, { timeoutMs: 10_000 });
+    if (r.stdout === '200') return;
+    last = r.stdout + r.stderr;
+    await new Promise((res) => setTimeout(res, 250));
+  }
+  throw new Error(`${wrk.url} did not answer 200 within 60 s (last: ${last.trim()})`);
+}
+
+interface Row {
+  label: string;
+  throughput?: WrkResult;
+  latency?: WrkResult;
+  /** Both sidecars' CPU seconds per 1,000 requests of the throughput run. */
+  cpuPer1k?: number;
+  error?: string;
+}
+
+async function measure(
+  ctx: BenchContext,
+  mesh: Mesh,
+  path: ReturnType<typeof paths>[number],
+  proxied: boolean,
+): Promise<Row> {
+  const bin = ctx.tools.wrk!;
+  try {
+    await ready(mesh, path.wrk);
+    const c50 = { ...path.wrk, bin, connections: CONNECTIONS, durationS: ctx.durations.measureS };
+    await runWrk(c50, ctx.durations.warmupS);
+    const pids = proxied ? mesh.sidecars.flatMap(processTree) : [];
+    const cpuBefore = cpuSeconds(pids);
+    const throughput = await runWrk(c50);
+    const cpu = cpuSeconds(pids) - cpuBefore;
+    const latency = await runWrk({
+      ...c50,
+      connections: 1,
+      durationS: Math.max(2, ctx.durations.measureS / 2),
+    });
+    const failed = wrkErrors(throughput) + wrkErrors(latency);
+    const kinds = [throughput, latency].map(
+      (w) =>
+        `non-2xx ${w.non2xx}, socket ${Object.entries(w.socketErrors)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(' ')}`,
+    );
+    return {
+      label: path.label,
+      throughput,
+      latency,
+      cpuPer1k: proxied && throughput.requests > 0 ? (cpu / throughput.requests) * 1000 : undefined,
+      error: failed > 0 ? `${fmtInt(failed)} failed requests (c50: ${kinds[0]}; c1: ${kinds[1]})` : undefined,
+    };
+  } catch (err) {
+    return { label: path.label, error: `failed: ${(err as Error).message.split('\n')[0]}` };
+  }
+}
+
+function table(rows: Row[]): string {
+  const direct = rows[0].latency;
+  const explicit = rows[1].throughput;
+  return markdownTable(
+    [
+      'path',
+      'req/s (c50)',
+      'vs explicit',
+      'p50 / p99 ms (c50)',
+      'p50 / p99 ms (c1)',
+      'added p50 / p99 ms (c1)',
+      'sidecars CPU s / 1k req',
+      'notes',
+    ],
+    rows.map((r) => [
+      r.label,
+      r.throughput ? fmtInt(r.throughput.requestsPerSecond) : '—',
+      r.throughput && explicit ? fmtRatio(r.throughput.requestsPerSecond / explicit.requestsPerSecond) : '—',
+      r.throughput ? `${fmtMs(r.throughput.latencyMs.p50)} / ${fmtMs(r.throughput.latencyMs.p99)}` : '—',
+      r.latency ? `${fmtMs(r.latency.latencyMs.p50)} / ${fmtMs(r.latency.latencyMs.p99)}` : '—',
+      r.latency && direct && r !== rows[0]
+        ? `${fmtDeltaMs(r.latency.latencyMs.p50 - direct.latencyMs.p50)} / ${fmtDeltaMs(r.latency.latencyMs.p99 - direct.latencyMs.p99)}`
+        : '—',
+      r.cpuPer1k === undefined ? '—' : r.cpuPer1k.toFixed(3),
+      r.error ?? '',
+    ]),
+  );
+}
+
+async function run(ctx: BenchContext): Promise<string> {
+  const hosts = await createHosts(2);
+  if ('refused' in hosts)
+    return `Not measured in this run: ${hosts.refused}. The benchmark needs root (network namespaces and iptables).`;
+  let rows: Row[];
+  try {
+    const mesh = await startMesh(ctx, hosts);
+    try {
+      const all = paths(mesh);
+      rows = [];
+      for (const [i, path] of all.entries()) {
+        ctx.log(`capture: ${path.label}`);
+        rows.push(await measure(ctx, mesh, path, i > 0));
+      }
+    } finally {
+      for (const c of mesh.children.reverse()) await c.stop();
+    }
+  } finally {
+    await hosts.remove();
+  }
+  return `Two network namespaces on a bridge ("hosts" 1 and 2, as \`test/e2e/hosts.test.ts\`): the control
+plane, a \`weft run\` unit \`backend\` (a Node server, 1 KiB bodies) and a plain copy of that server on host 1;
+on host 2 a \`weft run --capture\` unit \`client\`, whose app group runs the load generator for the capture
+row. Mesh-wide \`PeerAuthentication\` STRICT: both mesh rows cross an mTLS hop. Client: \`wrk -t1\` from
+host 2, ${ctx.durations.warmupS} s warm-up then ${ctx.durations.measureS} s with ${CONNECTIONS} connections (throughput), then
+${Math.max(2, ctx.durations.measureS / 2)} s with one connection (latency without queueing; "added" is over the direct row).
+The explicit row is what \`HTTP_PROXY\` gives an app (the request to the sidecar's outbound port,
+routed by \`Host\`); the capture row is an unmodified client calling the backend's address, which
+iptables hands to the client's sidecar: it finds the original destination in conntrack (once per
+connection) and carries the bytes as TCP over mTLS to the backend's sidecar (no HTTP routing on the
+client side). "sidecars CPU" is both sidecars' CPU time (user + system) over the throughput run.
+
+${table(rows)}`;
+}
+
+export const benchmark: Benchmark = {
+  name: 'capture',
+  title: 'Transparent capture beside the explicit proxy mode',
+  tools: ['wrk'],
+  run,
+};
