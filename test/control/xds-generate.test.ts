@@ -128,21 +128,33 @@ describe('sidecar listeners', () => {
 
     assert.equal(inbound.name, 'inbound');
     assert.deepEqual(inbound.address, { socket_address: { address: '0.0.0.0', port_value: 15006 } });
-    // PERMISSIVE (no PeerAuthentication): the mTLS chain first, then plaintext HTTP and TCP.
+    // PERMISSIVE (no PeerAuthentication): the mTLS chains first (by the client sidecar's ALPN:
+    // HTTP, TCP; then any other TLS client), then plaintext HTTP and TCP.
     assert.deepEqual(
       inbound.listener_filters.map((f: Obj) => f.name),
       ['envoy.filters.listener.tls_inspector', 'envoy.filters.listener.http_inspector'],
     );
     assert.deepEqual(
-      inbound.filter_chains.map((c: Obj) => c.name),
-      ['inbound-mtls', 'inbound-http'],
+      inbound.filter_chains.map((c: Obj) => [c.name, c.filter_chain_match.transport_protocol ?? '']),
+      [
+        ['inbound-mtls-http', 'tls'],
+        ['inbound-mtls-tcp', 'tls'],
+        ['inbound-mtls', 'tls'],
+        ['inbound-http', ''],
+      ],
     );
-    assert.deepEqual(inbound.filter_chains[1].filter_chain_match.application_protocols, [
-      'http/1.1',
-      'http/1.0',
-      'h2c',
-    ]);
-    const inboundHcm = inbound.filter_chains[1].filters[0].typed_config;
+    assert.deepEqual(
+      inbound.filter_chains.map((c: Obj) => c.filter_chain_match.application_protocols),
+      [
+        ['istio-http/1.0', 'istio-http/1.1', 'istio-h2'],
+        ['istio-peer-exchange', 'istio'],
+        undefined,
+        ['http/1.1', 'http/1.0', 'h2c'],
+      ],
+    );
+    assert.equal(inbound.filter_chains[0].filters[0].name, 'envoy.filters.network.http_connection_manager');
+    assert.equal(inbound.filter_chains[1].filters[0].name, 'envoy.filters.network.tcp_proxy');
+    const inboundHcm = inbound.filter_chains[3].filters[0].typed_config;
     assert.equal(inboundHcm.route_config.name, 'inbound|9080||');
     const sim = simulate(inboundHcm.route_config, { authority: 'anything', path: '/x' });
     assert.equal(sim.outcome, 'route');

@@ -1,11 +1,12 @@
 // Server-first protocols through default-started sidecars: the app's greeting reaches the client at once.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { runCli } from '../helpers/cli.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { request } from '../helpers/http-client.ts';
 import { startSidecar } from '../helpers/mesh-load.ts';
@@ -19,7 +20,11 @@ let dir: string;
 let outbound: number;
 /** The greeter's sidecar inbound port (PERMISSIVE by default: plaintext accepted too). */
 let greetInbound: number;
+/** The STRICT greeter's sidecar inbound port. */
+let vaultInbound: number;
 let greeter: { port: number; accepted: number; close(): Promise<void> };
+/** A second greeter, behind a sidecar whose port is STRICT mTLS (as `web`'s is). */
+let vault: { port: number; accepted: number; close(): Promise<void> };
 let web: { port: number; accepted: number; close(): Promise<void> };
 const procs: WeftProcess[] = [];
 
@@ -72,9 +77,26 @@ before(async () => {
   );
   procs.push(cp);
   const server = cp.ready[1];
-  [greeter, web] = await Promise.all([startGreeter(), startCountingHttp()]);
+  [greeter, vault, web] = await Promise.all([startGreeter(), startGreeter(), startCountingHttp()]);
+  const strict = join(dir, 'strict.yaml');
+  await writeFile(
+    strict,
+    ['vault', 'web']
+      .map(
+        (app) => `apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: ${app}, namespace: default}
+spec:
+  selector: {matchLabels: {app: ${app}}}
+  mtls: {mode: STRICT}
+`,
+      )
+      .join('---\n'),
+  );
+  const applied = await runCli(['apply', '-f', strict, '--server', server]);
+  assert.equal(applied.code, 0, applied.stderr);
   // No --protocol anywhere: every port is detected.
-  const [client, greet] = await Promise.all([
+  const [client, greet, , strictGreet] = await Promise.all([
     startSidecar([server], ['--service', 'client', '--app-port', '1'], procs),
     startSidecar(
       [server],
@@ -82,15 +104,21 @@ before(async () => {
       procs,
     ),
     startSidecar([server], ['--service', 'web', '--app-port', String(web.port)], procs),
+    startSidecar(
+      [server],
+      ['--service', 'vault', '--app-port', String(vault.port), '--service-port', '2525'],
+      procs,
+    ),
   ]);
   outbound = client.out;
   greetInbound = Number(/ inbound [^ ]+:(\d+)/.exec(greet.proc.ready[0])?.[1]);
+  vaultInbound = Number(/ inbound [^ ]+:(\d+)/.exec(strictGreet.proc.ready[0])?.[1]);
 });
 
 after(async () => {
   for (const p of procs.slice(1)) await p.stop('SIGTERM');
   await procs[0]?.stop('SIGTERM');
-  await Promise.all([greeter?.close(), web?.close()]);
+  await Promise.all([greeter?.close(), vault?.close(), web?.close()]);
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -98,7 +126,7 @@ after(async () => {
  * Opens `CONNECT greet:2525` on the client sidecar, waits for the greeting without sending a byte,
  * then sends a line and reads its echo. Resolves with the ms from the 200 to the greeting.
  */
-function greetAndEcho(): Promise<number> {
+function greetAndEcho(service = 'greet'): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.connect(outbound, '127.0.0.1');
     let got = '';
@@ -116,7 +144,7 @@ function greetAndEcho(): Promise<number> {
       clearTimeout(timer);
       reject(e);
     });
-    s.write('CONNECT greet:2525 HTTP/1.1\r\nHost: greet:2525\r\n\r\n');
+    s.write(`CONNECT ${service}:2525 HTTP/1.1\r\nHost: ${service}:2525\r\n\r\n`);
     s.on('data', (d) => {
       got += d.toString('latin1');
       const head = got.indexOf('\r\n\r\n');
@@ -148,6 +176,34 @@ test('a server-first app behind a default-started sidecar greets a client throug
   const delays: number[] = [];
   for (let i = 0; i < 5; i++) delays.push(await greetAndEcho());
   console.log(`greeting after the tunnel opened, ms: ${delays.map((d) => d.toFixed(1)).join(' ')}`);
+});
+
+test('under STRICT mTLS, a server-first app greets a raw TCP client through two default-started sidecars', async () => {
+  await eventually(async () => {
+    await greetAndEcho('vault');
+  });
+  const before = vault.accepted;
+  const strict: number[] = [];
+  const permissive: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    strict.push(await greetAndEcho('vault'));
+    permissive.push(await greetAndEcho('greet'));
+  }
+  console.log(
+    `greeting after the tunnel opened, ms: STRICT ${strict.map((d) => d.toFixed(1)).join(' ')}; PERMISSIVE ${permissive.map((d) => d.toFixed(1)).join(' ')}`,
+  );
+  assert.equal(vault.accepted, before + 5, 'one app connection per tunnel');
+  // Plaintext straight to a STRICT port is closed before the app is reached.
+  const closed = await new Promise<string>((resolve) => {
+    const s = net.connect(vaultInbound, '127.0.0.1');
+    let got = '';
+    s.on('data', (d) => (got += d.toString('latin1')));
+    s.on('error', () => {});
+    s.on('close', () => resolve(got));
+    s.write('hello\r\n');
+  });
+  assert.equal(closed, '', 'no greeting over plaintext');
+  assert.equal(vault.accepted, before + 5);
 });
 
 test('an HTTP client opens no extra connection to its app; one tunnel is one app connection', async () => {

@@ -30,10 +30,13 @@ export function forwardCaptured(
     if (!cluster.name.startsWith('outbound|')) continue;
     const host = cluster.hostAt(key);
     if (!host) continue;
-    connectTunnelUpstream(cluster, host, {
-      ready: (up) => join(socket, up),
-      failed: () => socket.destroy(),
-    });
+    // Not looked at here: the called sidecar detects HTTP and applies its HTTP policies.
+    connectTunnelUpstream(
+      cluster,
+      host,
+      { ready: (up) => join(socket, up), failed: () => socket.destroy() },
+      { use: 'unknown' },
+    );
     return;
   }
   const up = net.connect(original.port, original.address);

@@ -189,6 +189,8 @@ function serverNameScore(names: readonly string[], sni: string | undefined): num
 /**
  * Envoy's filter-chain selection for what weft inspects: destination port, server name (SNI),
  * transport protocol, application protocol; the most specific match wins, else the default chain.
+ * A TLS client's ALPN list (`alpn`) is tried in its order, as Envoy does: the first protocol a
+ * chain names picks that chain; with none, a chain that names no application protocol.
  */
 export function selectChain(
   l: ListenerConfig,
@@ -196,6 +198,22 @@ export function selectChain(
   transport: string,
   appProtocol: string | undefined,
   sni?: string,
+  alpn?: readonly string[],
+): FilterChainConfig | undefined {
+  if (alpn && appProtocol === undefined)
+    for (const protocol of alpn) {
+      const chain = bestChain(l, localPort, transport, protocol, sni);
+      if (chain && chain.match.applicationProtocols.length > 0) return chain;
+    }
+  return bestChain(l, localPort, transport, appProtocol, sni) ?? l.defaultChain;
+}
+
+function bestChain(
+  l: ListenerConfig,
+  localPort: number,
+  transport: string,
+  appProtocol: string | undefined,
+  sni: string | undefined,
 ): FilterChainConfig | undefined {
   let best: FilterChainConfig | undefined;
   let bestScore = -1;
@@ -224,5 +242,5 @@ export function selectChain(
       bestScore = score;
     }
   }
-  return best ?? l.defaultChain;
+  return best;
 }

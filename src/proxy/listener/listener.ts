@@ -22,7 +22,7 @@ import { admitConnection } from './connection-limit-filter.ts';
 import { type Detected, detectAtTimeout, detectProtocol } from './detect.ts';
 import { type FilterChainConfig, type ListenerConfig, selectChain } from './listener-config.ts';
 import type { OriginalDestination } from './original-dst.ts';
-import { readSni } from './sni.ts';
+import { readSni, type SniResult } from './sni.ts';
 
 /** What a listener needs from the rest of the proxy. */
 export interface ListenerDeps {
@@ -161,11 +161,14 @@ export class Listener {
   private buildTerminator(chain: FilterChainConfig, rt: ChainRuntime): DownstreamTls {
     const stats = tlsStats('listener', `${this.config.address}_${this.port || this.config.port}`);
     const where = `Listener ${this.config.name} filter chain ${chain.name}`;
+    // A chain picked by the client's ALPN (a mesh client said what follows) needs no detection.
+    const named = chain.match.applicationProtocols.length > 0;
     return new DownstreamTls(chain.tls!, this.deps.secrets, stats, where, (secure) => {
       if (rt instanceof TcpProxy) return rt.handle(secure, EMPTY);
-      const tcp = this.config.httpInspector
-        ? this.serverFirstProxy(secure.localPort ?? this.config.port)
-        : undefined;
+      const tcp =
+        this.config.httpInspector && !named
+          ? this.serverFirstProxy(secure.localPort ?? this.config.port)
+          : undefined;
       if (!tcp) return readFirstBytes(secure, (first) => rt.handle(secure, first));
       this.afterHandshake(secure, rt, tcp);
     });
@@ -179,7 +182,7 @@ export class Listener {
   private afterHandshake(secure: tls.TLSSocket, hcm: HttpConnectionManager, tcp: TcpProxy): void {
     this.inspect(
       secure,
-      (buf, detected, _sni, spec) => {
+      (buf, detected, _hello, spec) => {
         if (detected === 'http/1.1' || detected === 'http/1.0' || detected === 'h2c') {
           spec?.cancel();
           markH2Preface(secure, buf);
@@ -284,14 +287,14 @@ export class Listener {
     const speculate = cfg.httpInspector ? this.serverFirstProxy(port) : undefined;
     this.inspect(
       socket,
-      (buf, detected, sni, spec) => {
+      (buf, detected, hello, spec) => {
         const transport = detected === 'tls' ? 'tls' : 'raw_buffer';
         const app =
           cfg.httpInspector && (detected === 'http/1.1' || detected === 'http/1.0' || detected === 'h2c')
             ? detected
             : undefined;
         // Against the config installed now: one may have replaced `cfg` while the bytes came.
-        const chain = selectChain(this.config ?? cfg, port, transport, app, sni);
+        const chain = selectChain(this.config ?? cfg, port, transport, app, hello?.sni, hello?.alpn);
         if (spec && chain && !chain.tls && this.chains.get(chain) === speculate) {
           socket.removeListener('error', noop);
           return speculate!.adopt(socket, spec, buf);
@@ -331,7 +334,12 @@ export class Listener {
    */
   private inspect(
     socket: net.Socket,
-    done: (buf: Buffer, detected: Detected, sni: string | undefined, spec: Speculation | undefined) => void,
+    done: (
+      buf: Buffer,
+      detected: Detected,
+      hello: ClientHello | undefined,
+      spec: Speculation | undefined,
+    ) => void,
     opts: InspectOptions = {},
   ): void {
     let buf: Buffer = EMPTY;
@@ -341,13 +349,19 @@ export class Listener {
     const timeoutMs =
       opts.timeoutMs ?? (idleMs > 0 && (filtersMs === 0 || idleMs < filtersMs) ? idleMs : filtersMs);
     const continueOnTimeout = this.config.continueOnTimeout;
-    const wantsSni =
-      this.config.tlsInspector && this.config.filterChains.some((c) => c.match.serverNames.length > 0);
+    // The ClientHello is read in full only when a chain's match needs its server name or ALPN.
+    const wantsHello =
+      this.config.tlsInspector &&
+      this.config.filterChains.some(
+        (c) =>
+          c.match.serverNames.length > 0 ||
+          (c.match.transportProtocol === 'tls' && c.match.applicationProtocols.length > 0),
+      );
     let timer: NodeJS.Timeout | undefined;
     let quiet: NodeJS.Timeout | undefined;
     let spec: Speculation | undefined;
     let finished = false;
-    const finish = (detected: Detected, sni?: string) => {
+    const finish = (detected: Detected, hello?: ClientHello) => {
       if (finished) return;
       finished = true;
       if (timer) clearTimeout(timer);
@@ -355,14 +369,14 @@ export class Listener {
       socket.removeListener('data', onData);
       socket.removeListener('end', onEnd);
       socket.pause();
-      done(buf, detected, sni, spec);
+      done(buf, detected, hello, spec);
     };
     const onData = (chunk: Buffer) => {
       buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
       const d = detectProtocol(buf);
-      if (d === 'tls' && wantsSni) {
+      if (d === 'tls' && wantsHello) {
         const hello = readSni(buf);
-        if (hello.outcome === 'done') finish(d, hello.sni);
+        if (hello.outcome === 'done') finish(d, hello);
       } else if (d !== 'need_more') finish(d);
     };
     const onEnd = () => finish(detectAtTimeout(buf));
@@ -418,3 +432,6 @@ export class Listener {
 }
 
 function noop(): void {}
+
+/** What the tls_inspector read from a ClientHello. */
+type ClientHello = Omit<Extract<SniResult, { outcome: 'done' }>, 'outcome'>;

@@ -1,17 +1,18 @@
-// The server name (SNI) of a TLS ClientHello, read from a connection's first bytes without consuming them.
+// The server name (SNI) and ALPN list of a TLS ClientHello, read from a connection's first bytes without consuming them.
 
-/** What the bytes so far say about the ClientHello's server name. */
+/** What the bytes so far say about the ClientHello's server name and application protocols. */
 export type SniResult =
   | { outcome: 'need_more' }
-  /** `sni` is absent when the hello names no server (or is not a parseable ClientHello). */
-  | { outcome: 'done'; sni?: string };
+  /** `sni`/`alpn` are absent when the hello has none (or is not a parseable ClientHello). */
+  | { outcome: 'done'; sni?: string; alpn?: string[] };
 
 /** Envoy's tls_inspector gives up on ClientHellos larger than this. */
 const MAX_CLIENT_HELLO = 64 * 1024;
 
 /**
- * Reads the SNI `host_name` of the ClientHello at the start of `buf` (TLS records of type
- * handshake, possibly several). Lower-cases it. Malformed input is `done` without a name.
+ * Reads the SNI `host_name` (lower-cased) and the ALPN protocol list of the ClientHello at the
+ * start of `buf` (TLS records of type handshake, possibly several). Malformed input is `done`
+ * without them.
  */
 export function readSni(buf: Buffer): SniResult {
   // Reassemble the handshake message from as many handshake records as it spans.
@@ -37,11 +38,17 @@ export function readSni(buf: Buffer): SniResult {
     }
   }
   const hello = Buffer.concat(parts).subarray(4, needed);
-  return { outcome: 'done', sni: serverName(hello) };
+  const sni = extension(hello, 0, serverName);
+  const alpn = extension(hello, 16, protocolNames);
+  return { outcome: 'done', ...(sni === undefined ? {} : { sni }), ...(alpn === undefined ? {} : { alpn }) };
 }
 
-/** The host_name in a ClientHello body, or undefined. */
-function serverName(h: Buffer): string | undefined {
+/** Reads extension `wanted` of a ClientHello body with `read` (its data, start and end), or undefined. */
+function extension<T>(
+  h: Buffer,
+  wanted: number,
+  read: (h: Buffer, p: number, end: number) => T | undefined,
+): T | undefined {
   let p = 2 + 32; // client_version, random
   if (p + 1 > h.length) return undefined;
   p += 1 + h[p]; // session_id
@@ -56,21 +63,38 @@ function serverName(h: Buffer): string | undefined {
     const type = h.readUInt16BE(p);
     const length = h.readUInt16BE(p + 2);
     p += 4;
-    if (type === 0 && p + length <= end) {
-      // server_name_list: length, then entries of (type, length, name).
-      let q = p + 2;
-      const listEnd = Math.min(p + length, p + 2 + h.readUInt16BE(p));
-      while (q + 3 <= listEnd) {
-        const nameType = h[q];
-        const nameLength = h.readUInt16BE(q + 1);
-        q += 3;
-        if (q + nameLength > listEnd) return undefined;
-        if (nameType === 0) return h.toString('latin1', q, q + nameLength).toLowerCase();
-        q += nameLength;
-      }
-      return undefined;
-    }
+    if (type === wanted) return p + length <= end && length >= 2 ? read(h, p, p + length) : undefined;
     p += length;
   }
   return undefined;
+}
+
+/** server_name_list: length, then entries of (type, length, name); the first host_name. */
+function serverName(h: Buffer, p: number, end: number): string | undefined {
+  let q = p + 2;
+  const listEnd = Math.min(end, p + 2 + h.readUInt16BE(p));
+  while (q + 3 <= listEnd) {
+    const nameType = h[q];
+    const nameLength = h.readUInt16BE(q + 1);
+    q += 3;
+    if (q + nameLength > listEnd) return undefined;
+    if (nameType === 0) return h.toString('latin1', q, q + nameLength).toLowerCase();
+    q += nameLength;
+  }
+  return undefined;
+}
+
+/** protocol_name_list: length, then entries of (length, name). */
+function protocolNames(h: Buffer, p: number, end: number): string[] | undefined {
+  const names: string[] = [];
+  let q = p + 2;
+  const listEnd = Math.min(end, p + 2 + h.readUInt16BE(p));
+  while (q + 1 <= listEnd) {
+    const length = h[q];
+    q += 1;
+    if (length === 0 || q + length > listEnd) return undefined;
+    names.push(h.toString('latin1', q, q + length));
+    q += length;
+  }
+  return names;
 }

@@ -17,6 +17,24 @@ import type { TlsStats } from './tls-stats.ts';
 export const SAN_MISMATCH_CODE = 'ERR_WEFT_TLS_SAN_MISMATCH';
 
 /** OpenSSL verification codes (chain not trusted, expired, ...): counted as ssl.fail_verify_error. */
+/**
+ * What a connection will carry: HTTP/1.1 or HTTP/2 requests (a pool's), opaque bytes (a tunnel),
+ * or bytes this proxy did not look at (a captured connection forwarded as it is: the peer detects).
+ */
+export type UpstreamUse = 'http/1.1' | 'h2' | 'tcp' | 'unknown';
+
+/**
+ * Istio's `istio.alpn` override: a sidecar's HTTP connection to a mesh peer (a cluster whose ALPN
+ * names `istio`) offers `istio-http/1.1` or `istio-h2` first, so the peer's inbound listener picks
+ * its HTTP chain by ALPN; tunnels keep the cluster's list (`istio-peer-exchange`, `istio`: its
+ * tcp_proxy chain); bytes not looked at offer none, so the peer detects them.
+ */
+const MESH_ALPN: Record<Exclude<UpstreamUse, 'tcp'>, string[]> = {
+  'http/1.1': ['istio-http/1.1', 'istio', 'http/1.1'],
+  h2: ['istio-h2', 'istio', 'h2'],
+  unknown: [],
+};
+
 const VERIFY_CODES =
   /^(UNABLE_TO_|CERT_|SELF_SIGNED|DEPTH_ZERO|INVALID_CA|PATH_LENGTH|INVALID_PURPOSE|CERT_UNTRUSTED|CERT_REJECTED|HOSTNAME_MISMATCH|ERR_TLS_CERT_ALTNAME)/;
 
@@ -48,15 +66,19 @@ export class UpstreamTls {
     return this.source.missingSecrets();
   }
 
-  /** Opens a TLS connection to `host:port` (throws TlsSecretMissingError when a secret is absent). */
-  connect(host: string, port: number): tls.TLSSocket {
+  /**
+   * Opens a TLS connection to `host:port` for `use` (throws TlsSecretMissingError when a secret
+   * is absent).
+   */
+  connect(host: string, port: number, use: UpstreamUse = 'tcp'): tls.TLSSocket {
     const { config, stats } = this;
+    const alpn = use !== 'tcp' && config.common.alpn.includes('istio') ? MESH_ALPN[use] : config.common.alpn;
     const socket = tls.connect({
       host,
       port,
       secureContext: this.source.context(),
       servername: config.sni !== undefined && net.isIP(config.sni) === 0 ? config.sni : undefined,
-      ALPNProtocols: config.common.alpn.length > 0 ? config.common.alpn : undefined,
+      ALPNProtocols: alpn.length > 0 ? alpn : undefined,
       rejectUnauthorized: config.common.validation !== undefined,
       checkServerIdentity: this.checkServerIdentity,
     });
@@ -89,12 +111,14 @@ export function connectUpstream(
   host: string,
   port: number,
   options: {
+    /** What the connection carries (TLS: which ALPN a mesh peer is offered); default a tunnel's opaque bytes. */
+    use?: UpstreamUse;
     allowHalfOpen?: boolean;
     /** Plaintext only: read into this caller-owned buffer instead of a new one per read (no 'data' events). */
     onread?: net.OnReadOpts;
   } = {},
 ): net.Socket {
-  if (transport) return transport.connect(host, port);
+  if (transport) return transport.connect(host, port, options.use);
   return net.connect({
     host,
     port,

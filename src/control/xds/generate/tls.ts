@@ -235,8 +235,9 @@ export function withInboundMtls(listener: Listener, mode: EffectiveMtlsMode): Li
   };
   const inspectors = listener.listener_filters ?? [];
   const out = { ...listener, listener_filters: [TLS_INSPECTOR_FILTER, ...inspectors] };
+  const byAlpn = inspectors.length > 0 ? alpnChains(listener, terminal) : [];
   if (mode === 'STRICT') {
-    out.filter_chains = [mtlsChain];
+    out.filter_chains = [...byAlpn, mtlsChain];
     delete out.default_filter_chain;
     return out;
   }
@@ -246,6 +247,28 @@ export function withInboundMtls(listener: Listener, mode: EffectiveMtlsMode): Li
     out.default_filter_chain = chains[0];
     return out;
   }
-  out.filter_chains = [mtlsChain, ...chains];
+  out.filter_chains = [...byAlpn, mtlsChain, ...chains];
   return out;
+}
+
+/** ALPN a client sidecar offers first for HTTP (Istio's `istio.alpn` override): the protocol that follows. */
+export const MESH_ALPN_HTTP = ['istio-http/1.0', 'istio-http/1.1', 'istio-h2'];
+
+/**
+ * On a detected (HTTP-sniffing) port with an opaque-TCP default, the mTLS chains a client
+ * sidecar picks by the ALPN it offers, as Istio's inbound listener has them: `istio-http/*` and
+ * `istio-h2` to the HTTP connection manager, `istio-peer-exchange`/`istio` (a TCP connection) to
+ * tcp_proxy at once, so a server that speaks first is reached with no wait on this side. Other
+ * TLS clients (no mesh ALPN) get the plain mTLS chain, where the decrypted bytes are detected.
+ */
+function alpnChains(listener: Listener, http: FilterChain['filters']): FilterChain[] {
+  const tcp = 'default_filter_chain' in listener ? listener.default_filter_chain?.filters : undefined;
+  if (!tcp) return [];
+  const chain = (name: string, alpn: string[], filters: FilterChain['filters']): FilterChain => ({
+    name,
+    filter_chain_match: { transport_protocol: 'tls', application_protocols: alpn },
+    transport_socket: inboundMtlsTransportSocket(),
+    filters,
+  });
+  return [chain('inbound-mtls-http', MESH_ALPN_HTTP, http), chain('inbound-mtls-tcp', MESH_ALPN_CLIENT, tcp)];
 }

@@ -102,7 +102,7 @@ export class H1Connection {
     // connections always read decrypted 'data' (onread applies to the raw socket only) and are
     // ready once the handshake has verified the server.
     this.socket = transport
-      ? transport.connect(host, port)
+      ? transport.connect(host, port, 'http/1.1')
       : mode === 'shared-buffer'
         ? net.connect({
             host,

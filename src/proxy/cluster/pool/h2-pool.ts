@@ -47,7 +47,7 @@ export class H2Pool implements UpstreamPool {
         // peer's delayed ACK, up to 40 ms (http2.connect does not set it).
         createConnection: () =>
           this.config.transport
-            ? this.config.transport.connect(this.config.host, this.config.port)
+            ? this.config.transport.connect(this.config.host, this.config.port, 'h2')
             : net.connect({ host: this.config.host, port: this.config.port, noDelay: true }),
       },
     );
