@@ -20,6 +20,7 @@ import { reachableAddress } from './common/host-address.ts';
 import { http } from './common/node-http.ts';
 import { bindIpv6Twin } from './listener/ipv6-twin.ts';
 import { bindServer } from './listener/listener-manager.ts';
+import { startIdleRelease } from './overload/idle-release.ts';
 import { ProxyCore, type ProxyLimits } from './proxy.ts';
 import { SecretStore } from './tls/secrets.ts';
 import { startWorkloadSecrets, type TokenSource, type WorkloadSecrets } from './tls/workload-secrets.ts';
@@ -279,6 +280,8 @@ export class Sidecar {
       sidecar.identity = identity;
       sidecar.stats = stats;
       if (sidecar.admin) stats?.serve(sidecar.admin);
+      // After a burst of traffic, the heap goes back to the host once the process is idle.
+      startIdleRelease();
       return sidecar;
     } catch (err) {
       identity.stop();

@@ -4,6 +4,7 @@ import { logger } from '../../observe/log.ts';
 import { renderClustersJson, renderClustersText } from '../admin/admin-server.ts';
 import { renderPrometheus } from '../admin/prometheus.ts';
 import { bindServer } from '../listener/listener-manager.ts';
+import { startIdleRelease } from '../overload/idle-release.ts';
 import { ProxyCore } from '../proxy.ts';
 import type { FromWorker, ToWorker, WorkerStart } from './messages.ts';
 
@@ -18,6 +19,7 @@ async function main(): Promise<void> {
   const prebound = new Map<number, net.Server>();
   for (const p of start.prebind) prebound.set(p.port, await bindServer(p.host, p.port, true));
   const core = new ProxyCore({ prebound, reusePort: true, workload: start.workload, ...start.limits });
+  startIdleRelease();
   // Updates are applied one at a time, in the order the primary sends them.
   let queue: Promise<void> = Promise.resolve();
   process.on('message', (msg: ToWorker) => {
