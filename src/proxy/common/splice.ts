@@ -1,12 +1,18 @@
 // Joins two sockets into a bidirectional byte pipe with backpressure and half-close in each direction.
 import type { Duplex } from 'node:stream';
+import { TLSSocket } from 'node:tls';
+import { FORWARD_BUFFER_BYTES, ReadForwarder } from './read-forwarder.ts';
+
+/** A TLS socket delivers at most one record's plaintext per read. */
+const TLS_RECORD_BYTES = 16 * 1024;
 
 /** Called once when both directions are finished or either side failed. */
 export type SpliceDone = (outcome: 'closed' | 'error') => void;
 
 /**
  * Pipes `a` ⇄ `b`. `aHead` is written to `b` first (bytes already read from `a`), `bHead` to `a`.
- * An end from one side half-closes the other; an error or close destroys both.
+ * An end from one side half-closes the other; an error or close destroys both. A socket side reads
+ * into buffers of the connection's own (`ReadForwarder`); other streams are piped.
  */
 export function splice(a: Duplex, b: Duplex, aHead?: Buffer, bHead?: Buffer, done?: SpliceDone): void {
   if (aHead && aHead.length > 0) b.write(aHead);
@@ -19,8 +25,8 @@ export function splice(a: Duplex, b: Duplex, aHead?: Buffer, bHead?: Buffer, don
     b.destroy();
     done?.(outcome);
   };
-  a.pipe(b);
-  b.pipe(a);
+  forward(a, b);
+  forward(b, a);
   a.on('error', () => finish('error'));
   b.on('error', () => finish('error'));
   // When one side is gone, flush what is queued towards the other and then close it too.
@@ -50,48 +56,16 @@ function closeAfterFlush(s: Duplex, finish: (o: 'closed') => void): void {
   s.end();
 }
 
-/** Size of a ReadForwarder's buffer: one read of Node's usual size. */
-export const FORWARD_BUFFER_BYTES = 64 * 1024;
-
-/**
- * Reads of one plaintext socket into a buffer it owns (`net.connect({ onread })`) instead of a new
- * ArrayBuffer per read, written on to a target. At bulk rates those per-read allocations are what
- * start the proxy's mark-compact collections, each of which marks its whole heap
- * (docs/design/tcp-read-buffers.md). A write that the kernel does not take at
- * once still refers to the buffer, so reading pauses until that write completes. The socket emits
- * no 'data' events; 'end', 'close' and 'error' are as usual (so `splice` still sees its end).
- */
-export class ReadForwarder {
-  /** Pass as `onread` when creating the socket; keep the socket paused until `attach`. */
-  readonly onread: { buffer: Buffer; callback: (bytes: number, buffer: Uint8Array) => boolean };
-  private source: Duplex | null = null;
-  private target: Duplex | null = null;
-  /** A write still holds the buffer: reading is paused until the target's queue is empty. */
-  private waiting = false;
-
-  constructor(bytes = FORWARD_BUFFER_BYTES) {
-    this.onread = { buffer: Buffer.allocUnsafe(bytes), callback: (n) => this.onRead(n) };
+/** Everything `from` reads goes to `to`, and its end half-closes `to`. */
+function forward(from: Duplex, to: Duplex): void {
+  const forwarder = new ReadForwarder(from instanceof TLSSocket ? TLS_RECORD_BYTES : FORWARD_BUFFER_BYTES);
+  const early = forwarder.adopt(from, to);
+  if (early === undefined) {
+    from.pipe(to);
+    return;
   }
-
-  /** Forwards what `source` (created with `this.onread`) reads to `target` from now on. */
-  attach(source: Duplex, target: Duplex): void {
-    this.source = source;
-    this.target = target;
-  }
-
-  private onRead(bytes: number): boolean {
-    const to = this.target;
-    // Not attached yet (the socket was not kept paused) or the target is gone: dropped, as pipe() does.
-    if (!to || to.destroyed || to.writableEnded) return true;
-    to.write(this.onread.buffer.subarray(0, bytes), this.onWritten);
-    if (to.writableLength === 0) return true;
-    this.waiting = true;
-    return false;
-  }
-
-  private readonly onWritten = (): void => {
-    if (!this.waiting || (this.target?.writableLength ?? 0) > 0) return;
-    this.waiting = false;
-    this.source?.resume();
-  };
+  if (early.length > 0) to.write(early);
+  // As pipe() does: a source whose end was already seen (while its first bytes were inspected) ends `to` now.
+  if (from.readableEnded) process.nextTick(() => to.end());
+  else from.once('end', () => to.end());
 }

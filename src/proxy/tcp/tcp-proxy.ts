@@ -3,7 +3,7 @@ import type net from 'node:net';
 import type { ProxyTelemetry } from '../../observe/proxy-telemetry.ts';
 import type { ClusterManager } from '../cluster/cluster-manager.ts';
 import { connectTunnelUpstream } from '../cluster/tunnel-upstream.ts';
-import { ReadForwarder, splice } from '../common/splice.ts';
+import { splice } from '../common/splice.ts';
 import { socketReadyEvent } from '../tls/upstream.ts';
 import { Speculation } from './speculation.ts';
 import type { TcpProxyConfig } from './tcp-proxy-config.ts';
@@ -98,14 +98,12 @@ export class TcpProxy {
     meter: TcpMeter,
     toUp: Buffer,
     toDown: Buffer,
-    forwarder?: ReadForwarder,
   ): void {
     meter.open(cluster);
     if (this.config.idleTimeoutMs > 0) {
       socket.setTimeout(this.config.idleTimeoutMs, () => socket.destroy());
       up.setTimeout(this.config.idleTimeoutMs, () => up.destroy());
     }
-    forwarder?.attach(up, socket);
     splice(socket, up, toUp, toDown);
   }
 
@@ -130,8 +128,6 @@ export class TcpProxy {
       socket.destroy();
       return;
     }
-    // Plaintext upstreams (the app next to a server sidecar) are read into a buffer of the connection's own.
-    const forwarder = host.transport ? undefined : new ReadForwarder();
     const up = connectTunnelUpstream(
       cluster,
       host,
@@ -149,10 +145,10 @@ export class TcpProxy {
         ready: () => {
           clearTimeout(timer);
           if (socket.destroyed) return up.destroy();
-          this.relay(socket, up, name, meter, initial, EMPTY, forwarder);
+          this.relay(socket, up, name, meter, initial, EMPTY);
         },
       },
-      { allowHalfOpen: true, onread: forwarder?.onread },
+      { allowHalfOpen: true },
     );
     // Nothing is read from the upstream before the splice takes it.
     up.pause();

@@ -114,8 +114,6 @@ export function connectUpstream(
     /** What the connection carries (TLS: which ALPN a mesh peer is offered); default a tunnel's opaque bytes. */
     use?: UpstreamUse;
     allowHalfOpen?: boolean;
-    /** Plaintext only: read into this caller-owned buffer instead of a new one per read (no 'data' events). */
-    onread?: net.OnReadOpts;
   } = {},
 ): net.Socket {
   if (transport) return transport.connect(host, port, options.use);
@@ -124,6 +122,5 @@ export function connectUpstream(
     port,
     noDelay: true,
     allowHalfOpen: options.allowHalfOpen === true,
-    onread: options.onread,
   });
 }

@@ -1,0 +1,87 @@
+// ReadForwarder: accepted TCP and TLS server sockets read into the connection's own buffers, every byte intact past a stalling target.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Duplex, Writable } from 'node:stream';
+import { after, test } from 'node:test';
+import tls from 'node:tls';
+import { ReadForwarder } from '../../src/proxy/common/read-forwarder.ts';
+import { makeCertificates } from '../helpers/openssl-certs.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'weft-read-forwarder-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** `n` bytes whose every 4-byte word is its own offset, so a reordered or overwritten chunk shows. */
+function pattern(n: number): Buffer {
+  const b = Buffer.alloc(n);
+  for (let i = 0; i + 4 <= n; i += 4) b.writeUInt32LE(i, i);
+  return b;
+}
+
+/** A target that takes every 7th write only after a delay (a slow peer), keeping what it got. */
+function stallingTarget(got: Buffer[]): Writable {
+  let n = 0;
+  return new Writable({
+    highWaterMark: 16 * 1024,
+    write(chunk: Buffer, _encoding, callback) {
+      // Copied: the forwarder may reuse the buffer once this write has completed.
+      got.push(Buffer.from(chunk));
+      if (++n % 7 === 0) setTimeout(callback, 2);
+      else callback();
+    },
+  });
+}
+
+/** Adopts the first connection `server` accepts into a stalling target; resolves with all it received. */
+function forwardFirst(server: net.Server | tls.Server, event: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    server.once(event, (socket: net.Socket) => {
+      const got: Buffer[] = [];
+      const target = stallingTarget(got);
+      const early = new ReadForwarder().adopt(socket, target);
+      if (early === undefined) return reject(new Error('socket was not adopted'));
+      if (early.length > 0) target.write(early);
+      socket.once('end', () => target.end());
+      target.once('finish', () => resolve(Buffer.concat(got)));
+      socket.resume();
+    });
+  });
+}
+
+test('this Node offers what adopting a socket needs (a Node upgrade that removes it fails here)', () => {
+  assert.equal(ReadForwarder.supported, true);
+});
+
+test('an accepted TCP socket: what it had buffered comes first, then every read, in order', async (t) => {
+  const server = net.createServer({ pauseOnConnect: false });
+  t.after(() => server.close());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const data = pattern(8 * 1024 * 1024);
+  const received = forwardFirst(server, 'connection');
+  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1', () => client.end(data));
+  client.on('error', () => {});
+  assert.ok((await received).equals(data), 'received bytes equal the sent ones');
+});
+
+test('a TLS server socket: records decrypted after the target stalled go to spare buffers, nothing overwritten', async (t) => {
+  const files = makeCertificates(dir, 'fwd', ['localhost']);
+  const server = tls.createServer({ cert: readFileSync(files.cert), key: readFileSync(files.key) });
+  t.after(() => server.close());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const data = pattern(8 * 1024 * 1024);
+  const received = forwardFirst(server, 'secureConnection');
+  const port = (server.address() as net.AddressInfo).port;
+  const client = tls.connect(
+    { port, host: '127.0.0.1', servername: 'localhost', ca: readFileSync(files.ca) },
+    () => client.end(data),
+  );
+  client.on('error', () => {});
+  assert.ok((await received).equals(data), 'received bytes equal the sent ones');
+});
+
+test('a stream without a native handle is not adopted and stays as it was', () => {
+  const stream = new Duplex({ read() {}, write: (_c, _e, cb) => cb() });
+  assert.equal(new ReadForwarder().adopt(stream, new Writable({ write: (_c, _e, cb) => cb() })), undefined);
+});
