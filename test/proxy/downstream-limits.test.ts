@@ -75,6 +75,65 @@ describe('downstream timeouts and HTTP/2 limits', () => {
     assert.match(out, /HTTP\/1\.1 408 Request Timeout\r\n/);
   });
 
+  test('HTTP/2: a request whose body stops arriving ends with 408 after stream_idle_timeout; the session stays open meanwhile', async () => {
+    const stats = () => core.httpStats.all();
+    const idleBefore = stats().reduce((n, s) => n + s.rqIdleTimeout, 0);
+    const client = http2.connect(`http://127.0.0.1:${port}`);
+    client.on('error', () => {});
+    let goaway = false;
+    client.on('goaway', () => {
+      goaway = true;
+    });
+    try {
+      const req = client.request({
+        ':method': 'POST',
+        ':path': '/',
+        ':authority': 'app',
+        'content-length': '100',
+      });
+      req.on('error', () => {});
+      req.write('only a part');
+      const bound = setTimeout(() => req.close(), 10_000);
+      const status = await new Promise<number>((resolve) => {
+        req.on('response', (h) => resolve(Number(h[':status'])));
+        req.on('close', () => resolve(0));
+      });
+      clearTimeout(bound);
+      assert.equal(status, 408, 'answered 408 (0: no answer within 10 s)');
+      // idle_timeout (400 ms) counts from the last open stream's end, not from the last frame.
+      assert.equal(goaway, false, 'no GOAWAY while the stream was open');
+      assert.equal(
+        stats().reduce((n, s) => n + s.rqIdleTimeout, 0),
+        idleBefore + 1,
+      );
+    } finally {
+      client.destroy();
+    }
+  });
+
+  test('HTTP/2: a session whose streams are done is closed after idle_timeout', async () => {
+    const idleBefore = core.httpStats.all().reduce((n, s) => n + s.cxIdleTimeout, 0);
+    const client = http2.connect(`http://127.0.0.1:${port}`);
+    client.on('error', () => {});
+    const closed = new Promise<void>((resolve) => client.on('close', () => resolve()));
+    const req = client.request({ ':path': '/', ':authority': 'app' });
+    req.on('error', () => {});
+    const status = await new Promise<number>((resolve) => {
+      req.on('response', (h) => resolve(Number(h[':status'])));
+      req.resume();
+      req.end();
+    });
+    assert.equal(status, 200);
+    const bound = setTimeout(() => client.destroy(), 10_000);
+    await closed;
+    clearTimeout(bound);
+    assert.equal(
+      core.httpStats.all().reduce((n, s) => n + s.cxIdleTimeout, 0),
+      idleBefore + 1,
+      'the proxy closed the session for idle_timeout (not the 10 s bound)',
+    );
+  });
+
   test('HTTP/2: 100 streams reset as soon as opened lose the connection (rapid reset)', async () => {
     const client = http2.connect(`http://127.0.0.1:${port}`);
     client.on('error', () => {});

@@ -3,16 +3,20 @@
 import http2 from 'node:http2';
 import type net from 'node:net';
 import type { ClusterManager } from '../cluster/cluster-manager.ts';
+import { IdleSweep } from '../common/idle-sweep.ts';
 import type { HcmConfig } from './connection-manager-config.ts';
 import { H1ServerConnection } from './h1/server-connection.ts';
 import { startsWithPreface } from './h2/preface.ts';
 import { H2ServerStream } from './h2/server-stream.ts';
+import { SessionIdle } from './h2/session-idle.ts';
 import type { HttpStats } from './http-stats.ts';
 import type { RouteTable } from './router/route-table.ts';
 import type { StreamHooks, StreamManager } from './stream/stream-api.ts';
 
 /** Streams opened and reset early by the client, per HTTP/2 session. */
 const PREMATURE = new WeakMap<http2.Http2Session, { streams: number; resets: number }>();
+/** idle_timeout of each HTTP/2 session (none when the timeout is off). */
+const IDLE = new WeakMap<http2.Http2Session, SessionIdle>();
 
 /** Where an HCM finds its routes: an RDS subscription (live) or the inline table. */
 export type RouteProvider = () => RouteTable | undefined;
@@ -28,12 +32,15 @@ export class HttpConnectionManager implements StreamManager {
   private readonly h1 = new Set<H1ServerConnection>();
   private readonly h2Sessions = new Set<http2.ServerHttp2Session>();
   private h2server: http2.Http2Server | undefined;
+  /** stream_idle_timeout of every HTTP/2 stream (undefined when the timeout is off). */
+  private readonly streamIdle: IdleSweep | undefined;
 
   constructor(config: HcmConfig, routes: RouteProvider, clusters: ClusterManager, stats: HttpStats) {
     this.config = config;
     this.routes = routes;
     this.clusters = clusters;
     this.stats = stats;
+    this.streamIdle = config.streamIdleTimeoutMs > 0 ? new IdleSweep(config.streamIdleTimeoutMs) : undefined;
   }
 
   /** Adds lifecycle hooks run for every stream of this manager, after those added before. */
@@ -70,13 +77,16 @@ export class HttpConnectionManager implements StreamManager {
         } catch {
           // session already gone
         }
-        // idle_timeout (no frame at all) and max_connection_duration end the session with GOAWAY.
+        // idle_timeout (no open stream for that long) and max_connection_duration end the session with GOAWAY.
         const cfg = this.config;
-        if (cfg.idleTimeoutMs > 0)
-          session.setTimeout(cfg.idleTimeoutMs, () => {
-            this.stats.cxIdleTimeout++;
-            session.close();
-          });
+        const idle =
+          cfg.idleTimeoutMs > 0
+            ? new SessionIdle(cfg.idleTimeoutMs, () => {
+                this.stats.cxIdleTimeout++;
+                session.close();
+              })
+            : undefined;
+        if (idle) IDLE.set(session, idle);
         const lifetime =
           cfg.maxConnectionDurationMs > 0
             ? setTimeout(() => {
@@ -86,6 +96,7 @@ export class HttpConnectionManager implements StreamManager {
             : undefined;
         session.on('close', () => {
           if (lifetime) clearTimeout(lifetime);
+          idle?.stop();
           this.stats.cxActive--;
           this.h2Sessions.delete(session);
         });
@@ -94,7 +105,9 @@ export class HttpConnectionManager implements StreamManager {
       });
       this.h2server.on('stream', (stream, headers, flags) => {
         this.watchPrematureResets(stream);
-        new H2ServerStream(this, stream, headers, flags);
+        const idle = stream.session ? IDLE.get(stream.session) : undefined;
+        idle?.streamOpened();
+        new H2ServerStream(this, stream, headers, flags, this.streamIdle, idle);
       });
     }
     if (initial.length > 0) socket.unshift(initial);

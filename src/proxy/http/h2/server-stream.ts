@@ -2,6 +2,7 @@
 import http2 from 'node:http2';
 import type { Cluster } from '../../cluster/cluster.ts';
 import { connectTunnelUpstream } from '../../cluster/tunnel-upstream.ts';
+import type { IdleMember, IdleSweep } from '../../common/idle-sweep.ts';
 import { RESPONSE_FLAGS_HEADER, type ResponseFlag } from '../../common/response-flags.ts';
 import { splice } from '../../common/splice.ts';
 import { tlsConnectionFacts } from '../../tls/connection-facts.ts';
@@ -12,23 +13,37 @@ import { HOP_BY_HOP } from '../router/upstream-h2.ts';
 import type { DownstreamCodec, WireFraming } from '../stream/codec.ts';
 import { HttpStream } from '../stream/http-stream.ts';
 import type { StreamManager } from '../stream/stream-api.ts';
+import type { SessionIdle } from './session-idle.ts';
 
 const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_INTERNAL_ERROR } = http2.constants;
 
-export class H2ServerStream implements DownstreamCodec {
+export class H2ServerStream implements DownstreamCodec, IdleMember {
   private readonly h2: http2.ServerHttp2Stream;
   readonly stream: HttpStream;
   readonly decodesResponseBody = true;
   /** Trailers to send when the response body ends. */
   private trailers: string[] | null = null;
+  /** stream_idle_timeout: the connection manager's sweep (undefined: none, or a CONNECT stream). */
+  private readonly idle: IdleSweep | undefined;
+  idleTicks = 0;
 
+  /** Counts this stream while it is open, for the session's idle_timeout (undefined when off). */
+  private readonly sessionIdle: SessionIdle | undefined;
+
+  /**
+   * `idle`: where stream_idle_timeout is kept, `sessionIdle`: the session's idle_timeout, which
+   * has counted this stream as opened (each undefined when off).
+   */
   constructor(
     hcm: StreamManager,
     h2: http2.ServerHttp2Stream,
     headers: http2.IncomingHttpHeaders,
     flags: number,
+    idle: IdleSweep | undefined,
+    sessionIdle: SessionIdle | undefined,
   ) {
     this.h2 = h2;
+    this.sessionIdle = sessionIdle;
     const stream = new HttpStream(hcm, this);
     this.stream = stream;
     const endStream = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
@@ -57,20 +72,40 @@ export class H2ServerStream implements DownstreamCodec {
     }
     stream.framing = endStream ? 'none' : 'frames';
     h2.on('error', this.onGone);
-    h2.on('close', this.onGone);
-    // stream_idle_timeout: no frame on this stream for that long ends it (408, or a reset).
-    if (hcm.config.streamIdleTimeoutMs > 0 && head.method !== 'CONNECT')
-      h2.setTimeout(hcm.config.streamIdleTimeoutMs, () => stream.idleTimeout());
+    h2.on('close', this.onClose);
+    // stream_idle_timeout: nothing received or sent on this stream for that long ends it (408, or a reset).
+    this.idle = head.method === 'CONNECT' ? undefined : idle;
+    this.idle?.add(this);
     hcm.stats.rqHttp2++;
     // A CONNECT stream's DATA belongs to the tunnel (spliced once it is up), not to a request body.
     if (!endStream && head.method !== 'CONNECT') {
-      h2.on('data', (chunk: Buffer) => stream.decodeData(chunk));
-      h2.on('end', () => stream.decodeComplete());
+      h2.on('data', this.onData);
+      h2.on('end', this.onEnd);
     }
     stream.decodeHeaders(endStream);
   }
 
+  private readonly onData = (chunk: Buffer): void => {
+    this.idleTicks = 0;
+    this.stream.decodeData(chunk);
+  };
+
+  private readonly onEnd = (): void => {
+    this.idleTicks = 0;
+    this.stream.decodeComplete();
+  };
+
+  onIdle(): void {
+    this.stream.idleTimeout();
+  }
+
   private readonly onGone = (): void => {
+    this.stream.downstreamReset();
+  };
+
+  private readonly onClose = (): void => {
+    this.idle?.delete(this);
+    this.sessionIdle?.streamClosed();
     this.stream.downstreamReset();
   };
 
@@ -102,25 +137,24 @@ export class H2ServerStream implements DownstreamCodec {
     _upstreamCloses: boolean,
     endStream: boolean,
   ): void {
+    this.idleTicks = 0;
     const cfg = this.stream.hcm.config;
-    const out: http2.OutgoingHttpHeaders = { ':status': status };
+    // A flat name/value list: node:http2 takes it as it is (no object to build and copy per response).
+    const out = [':status', String(status)];
+    const overwrite = cfg.serverHeader === 'OVERWRITE';
+    let hasServer = false;
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i];
-      if (HOP_BY_HOP.has(name)) continue;
-      const prev = out[name];
-      out[name] =
-        prev === undefined
-          ? headers[i + 1]
-          : Array.isArray(prev)
-            ? [...prev, headers[i + 1]]
-            : [String(prev), headers[i + 1]];
+      if (HOP_BY_HOP.has(name) || (name === 'content-length' && contentLength >= 0)) continue;
+      if (name === 'server') {
+        if (overwrite) continue;
+        hasServer = true;
+      }
+      out.push(name, headers[i + 1]);
     }
-    if (contentLength >= 0) out['content-length'] = String(contentLength);
-    if (
-      cfg.serverHeader === 'OVERWRITE' ||
-      (cfg.serverHeader === 'APPEND_IF_ABSENT' && out.server === undefined)
-    )
-      out.server = cfg.serverName;
+    if (contentLength >= 0) out.push('content-length', String(contentLength));
+    if (overwrite || (cfg.serverHeader === 'APPEND_IF_ABSENT' && !hasServer))
+      out.push('server', cfg.serverName);
     // Whether trailers follow is known only at the end: an HTTP/2 or gRPC body holds the stream open
     // for them (an upstream without trailers ends with an empty trailer block).
     const waitForTrailers =
@@ -134,6 +168,7 @@ export class H2ServerStream implements DownstreamCodec {
   }
 
   private readonly sendTrailers = (): void => {
+    this.idleTicks = 0;
     const out: http2.OutgoingHttpHeaders = {};
     const t = this.trailers;
     if (t !== null) for (let i = 0; i < t.length; i += 2) out[t[i]] = t[i + 1];
@@ -145,6 +180,7 @@ export class H2ServerStream implements DownstreamCodec {
   };
 
   encodeData(chunk: Buffer): boolean {
+    this.idleTicks = 0;
     if (!this.h2.destroyed) this.h2.write(chunk);
     return true;
   }
