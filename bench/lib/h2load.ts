@@ -12,6 +12,8 @@ export interface H2loadOptions {
   warmupS: number;
   durationS: number;
   headers: Record<string, string>;
+  /** Requests per second of each client (h2load --rps); absent: as fast as responses come back. */
+  rpsPerClient?: number;
 }
 
 export interface H2loadResult {
@@ -57,6 +59,7 @@ export async function runH2load(o: H2loadOptions): Promise<H2loadResult> {
     '-d',
     o.dataFile,
   ];
+  if (o.rpsPerClient !== undefined) args.push(`--rps=${o.rpsPerClient}`);
   for (const [k, v] of Object.entries(o.headers)) args.push('-H', `${k}: ${v}`);
   args.push(o.url);
   const r = await runCommand('h2load', o.bin, args, { timeoutMs: (o.warmupS + o.durationS + 60) * 1000 });
