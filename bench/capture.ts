@@ -12,6 +12,8 @@ const WEFT_BIN = join(REPO, 'bin', 'weft.js');
 /** The captured app's group: wrk run with it is what the app itself would send. */
 const APP_GID = 1337;
 const CONNECTIONS = 50;
+/** Rounds per path in a full run, in turns; the median round is shown. */
+const ROUNDS = 3;
 /** The backend: 1 KiB bodies, as the http1 section's nginx. */
 const SERVER = `const body = Buffer.alloc(1024, 'x'); require('node:http').createServer((q, s) => s.end(body))
 .listen(Number(process.argv[1] ?? process.env.PORT), process.argv[2] ?? process.env.HOST);`;
@@ -132,8 +134,14 @@ spec: { mtls: { mode: STRICT } }
   return mesh;
 }
 
+/** A measured path: its row label and how wrk reaches it. */
+interface Path {
+  label: string;
+  wrk: Omit<WrkOptions, 'bin' | 'connections' | 'durationS'>;
+}
+
 /** The three paths, all from host 2 to the backend on host 1. */
-function paths(mesh: Mesh): { label: string; wrk: Omit<WrkOptions, 'bin' | 'connections' | 'durationS'> }[] {
+function paths(mesh: Mesh): Path[] {
   const { h1, h2 } = mesh;
   const netns = ['ip', 'netns', 'exec', h2.ns];
   return [
@@ -162,7 +170,7 @@ function paths(mesh: Mesh): { label: string; wrk: Omit<WrkOptions, 'bin' | 'conn
 }
 
 /** Waits until `curl` on the path (same prefix, no proxy) gets a 200: the sidecars have the backend's endpoint. */
-async function ready(mesh: Mesh, wrk: ReturnType<typeof paths>[number]['wrk']): Promise<void> {
+async function ready(mesh: Mesh, wrk: Path['wrk']): Promise<void> {
   const [, , , , ...asApp] = wrk.prefix ?? [];
   const headers = Object.entries(wrk.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
   const deadline = Date.now() + 60_000;
@@ -200,43 +208,78 @@ interface Row {
   error?: string;
 }
 
-async function measure(
-  ctx: BenchContext,
-  mesh: Mesh,
-  path: ReturnType<typeof paths>[number],
-  proxied: boolean,
-): Promise<Row> {
-  const bin = ctx.tools.wrk!;
-  try {
-    await ready(mesh, path.wrk);
-    const c50 = { ...path.wrk, bin, connections: CONNECTIONS, durationS: ctx.durations.measureS };
-    await runWrk(c50, ctx.durations.warmupS);
-    const pids = proxied ? mesh.sidecars.flatMap(processTree) : [];
-    const cpuBefore = cpuSeconds(pids);
-    const throughput = await runWrk(c50);
-    const cpu = cpuSeconds(pids) - cpuBefore;
-    const latency = await runWrk({
-      ...c50,
-      connections: 1,
-      durationS: Math.max(2, ctx.durations.measureS / 2),
+/** One round on one path: a warm-up, the throughput run (with the sidecars' CPU), the latency run. */
+interface Round {
+  throughput: WrkResult;
+  latency: WrkResult;
+  cpuSeconds: number;
+}
+
+async function measureRound(ctx: BenchContext, mesh: Mesh, path: Path, proxied: boolean): Promise<Round> {
+  const c50 = {
+    ...path.wrk,
+    bin: ctx.tools.wrk!,
+    connections: CONNECTIONS,
+    durationS: ctx.durations.measureS,
+  };
+  await runWrk(c50, ctx.durations.warmupS);
+  const pids = proxied ? mesh.sidecars.flatMap(processTree) : [];
+  const cpuBefore = cpuSeconds(pids);
+  const throughput = await runWrk(c50);
+  const cpu = cpuSeconds(pids) - cpuBefore;
+  const latency = await runWrk({ ...c50, connections: 1, durationS: latencyS(ctx) });
+  return { throughput, latency, cpuSeconds: cpu };
+}
+
+function latencyS(ctx: BenchContext): number {
+  return Math.max(2, ctx.durations.measureS / 2);
+}
+
+/** The round in the middle when sorted by `by` (the median round, its figures kept together). */
+function median<T>(items: T[], by: (t: T) => number): T {
+  return [...items].sort((a, b) => by(a) - by(b))[Math.floor((items.length - 1) / 2)];
+}
+
+/** A path's row from its rounds: the median round's figures, CPU over all rounds, every failure counted. */
+function rowOf(path: Path, rounds: Round[], proxied: boolean, error?: string): Row {
+  if (rounds.length === 0) return { label: path.label, error: `failed: ${error}` };
+  const requests = rounds.reduce((n, r) => n + r.throughput.requests, 0);
+  const cpu = rounds.reduce((n, r) => n + r.cpuSeconds, 0);
+  const failed = rounds.reduce((n, r) => n + wrkErrors(r.throughput) + wrkErrors(r.latency), 0);
+  const notes = [
+    ...(error ? [`a round failed: ${error}`] : []),
+    ...(failed > 0 ? [`${fmtInt(failed)} failed requests`] : []),
+  ];
+  return {
+    label: path.label,
+    throughput: median(rounds, (r) => r.throughput.requestsPerSecond).throughput,
+    latency: median(rounds, (r) => r.latency.latencyMs.p50).latency,
+    cpuPer1k: proxied && requests > 0 ? (cpu / requests) * 1000 : undefined,
+    error: notes.length > 0 ? notes.join('; ') : undefined,
+  };
+}
+
+/** Every path measured in turns, `rounds` times, so that a burst of load on the machine hits all of them alike. */
+async function measureAll(ctx: BenchContext, mesh: Mesh, rounds: number): Promise<Row[]> {
+  const all = paths(mesh);
+  const results = all.map(() => ({ rounds: [] as Round[], error: undefined as string | undefined }));
+  for (const [i, path] of all.entries()) {
+    await ready(mesh, path.wrk).catch((err: Error) => {
+      results[i].error = err.message.split('\n')[0];
     });
-    const failed = wrkErrors(throughput) + wrkErrors(latency);
-    const kinds = [throughput, latency].map(
-      (w) =>
-        `non-2xx ${w.non2xx}, socket ${Object.entries(w.socketErrors)
-          .map(([k, v]) => `${k} ${v}`)
-          .join(' ')}`,
-    );
-    return {
-      label: path.label,
-      throughput,
-      latency,
-      cpuPer1k: proxied && throughput.requests > 0 ? (cpu / throughput.requests) * 1000 : undefined,
-      error: failed > 0 ? `${fmtInt(failed)} failed requests (c50: ${kinds[0]}; c1: ${kinds[1]})` : undefined,
-    };
-  } catch (err) {
-    return { label: path.label, error: `failed: ${(err as Error).message.split('\n')[0]}` };
   }
+  for (let round = 1; round <= rounds; round++) {
+    for (const [i, path] of all.entries()) {
+      if (results[i].error && results[i].rounds.length === 0 && round > 1) continue;
+      ctx.log(`capture: round ${round}/${rounds}: ${path.label}`);
+      try {
+        results[i].rounds.push(await measureRound(ctx, mesh, path, i > 0));
+      } catch (err) {
+        results[i].error = (err as Error).message.split('\n')[0];
+      }
+    }
+  }
+  return all.map((path, i) => rowOf(path, results[i].rounds, i > 0, results[i].error));
 }
 
 function table(rows: Row[]): string {
@@ -269,6 +312,7 @@ function table(rows: Row[]): string {
 }
 
 async function run(ctx: BenchContext): Promise<string> {
+  const rounds = ctx.quick ? 1 : ROUNDS;
   const hosts = await createHosts(2);
   if ('refused' in hosts)
     return `Not measured in this run: ${hosts.refused}. The benchmark needs root (network namespaces and iptables).`;
@@ -276,12 +320,7 @@ async function run(ctx: BenchContext): Promise<string> {
   try {
     const mesh = await startMesh(ctx, hosts);
     try {
-      const all = paths(mesh);
-      rows = [];
-      for (const [i, path] of all.entries()) {
-        ctx.log(`capture: ${path.label}`);
-        rows.push(await measure(ctx, mesh, path, i > 0));
-      }
+      rows = await measureAll(ctx, mesh, rounds);
     } finally {
       for (const c of mesh.children.reverse()) await c.stop();
     }
@@ -292,13 +331,17 @@ async function run(ctx: BenchContext): Promise<string> {
 plane, a \`weft run\` unit \`backend\` (a Node server, 1 KiB bodies) and a plain copy of that server on host 1;
 on host 2 a \`weft run --capture\` unit \`client\`, whose app group runs the load generator for the capture
 row. Mesh-wide \`PeerAuthentication\` STRICT: both mesh rows cross an mTLS hop. Client: \`wrk -t1\` from
-host 2, ${ctx.durations.warmupS} s warm-up then ${ctx.durations.measureS} s with ${CONNECTIONS} connections (throughput), then
-${Math.max(2, ctx.durations.measureS / 2)} s with one connection (latency without queueing; "added" is over the direct row).
+host 2; per path and round, ${ctx.durations.warmupS} s warm-up then ${ctx.durations.measureS} s with ${CONNECTIONS} connections (throughput),
+then ${latencyS(ctx)} s with one connection (latency without queueing; "added" is over the direct row). The paths are
+measured in turns, ${rounds} round${rounds > 1 ? 's' : ''}; each row shows its median round (by req/s, and by p50 for the
+one-connection figures) and the sidecars' CPU over all its rounds.
 The explicit row is what \`HTTP_PROXY\` gives an app (the request to the sidecar's outbound port,
 routed by \`Host\`); the capture row is an unmodified client calling the backend's address, which
 iptables hands to the client's sidecar: it finds the original destination in conntrack (once per
 connection) and carries the bytes as TCP over mTLS to the backend's sidecar (no HTTP routing on the
-client side). "sidecars CPU" is both sidecars' CPU time (user + system) over the throughput run.
+client side), which is why it costs less sidecar CPU than the explicit row: the explicit client sidecar
+parses, routes and re-encodes each request. "sidecars CPU" is both sidecars' CPU time (user + system)
+during the throughput runs per 1,000 of their requests.
 
 ${table(rows)}`;
 }
