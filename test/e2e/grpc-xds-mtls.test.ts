@@ -6,7 +6,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { strictMesh, withAgent } from '../helpers/grpc-xds-mtls.ts';
+import { startGreeter } from '../helpers/grpc-greeter.ts';
+import {
+  CLIENT_APPS,
+  GRPC_ENV,
+  grpcioVersion,
+  strictMesh,
+  untilAnswered,
+  withAgent,
+} from '../helpers/grpc-xds-mtls.ts';
 import { apply, GreeterClient, startMeshControlPlane, TARGET } from '../helpers/grpc-xds-scenario.ts';
 import { startWeft } from '../helpers/process.ts';
 import { freePort } from '../helpers/prometheus.ts';
@@ -81,4 +89,49 @@ test('proxyless mTLS: a client with the allowed SPIFFE identity is served, anoth
   t.after(() => later.close());
   assert.deepEqual(await later.run(10), { 'xds-server': 10 });
   assert.deepEqual(await allowed.run(10), { 'xds-server': 10 });
+});
+
+const STRICT = `apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: default, namespace: default}
+spec:
+  mtls: {mode: STRICT}
+`;
+
+test('proxyless grpc-js and C-core clients call a weft sidecar under STRICT over mTLS, with their SPIFFE identity', async (t) => {
+  grpcioVersion();
+  const { dir, api } = await startMeshControlPlane(t, 'weft-grpc-mtls-sidecar-');
+  await apply(api, dir, 'strict', STRICT);
+  const app = await startGreeter('sidecar-app');
+  t.after(() => app.close());
+  const proxy = await startWeft(
+    [
+      'proxy',
+      '--server',
+      api,
+      '--service',
+      'greeter',
+      '--app-port',
+      String(app.port),
+      '--service-port',
+      '50051',
+    ].concat(['--protocol', 'grpc', '--inbound-port', '0', '--outbound-port', '0', '--admin-port', '0']),
+    { ready: /weft proxy ready: .* admin 127\.0\.0\.1:(\d+)/, timeoutMs: 60_000 },
+  );
+  t.after(() => proxy.stop());
+  for (const kind of ['js', 'py'] as const) {
+    const client = new GreeterClient({
+      command: process.execPath,
+      args: withAgent(api, 'client', CLIENT_APPS[kind](TARGET)),
+      env: { ...process.env, ...GRPC_ENV },
+    });
+    t.after(() => client.close());
+    assert.deepEqual(await untilAnswered(client, 10, (c) => c['sidecar-app'] === 10), { 'sidecar-app': 10 });
+  }
+  // The sidecar's inbound side saw mutual TLS from the clients' identity (Istio's request metric).
+  const metrics = await (await fetch(`http://127.0.0.1:${proxy.ready[1]}/stats/prometheus`)).text();
+  const line = metrics.split('\n').find((l) => l.startsWith('istio_requests_total{reporter="destination"'));
+  assert.match(line ?? '', /source_principal="spiffe:\/\/cluster\.local\/ns\/default\/sa\/client"/);
+  assert.match(line ?? '', /connection_security_policy="mutual_tls"/);
+  assert.match(line ?? '', /\} 20$/);
 });
