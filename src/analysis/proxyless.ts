@@ -88,6 +88,10 @@ function policyGaps(policy: Omit<TrafficPolicy, 'portLevelSettings'>, at: FieldP
   if (lb && 'simple' in lb && (lb.simple === 'LEAST_REQUEST' || lb.simple === 'RANDOM'))
     add(['loadBalancer', 'simple'], `get ROUND_ROBIN instead of ${lb.simple}`);
   if (lb && 'consistentHash' in lb) {
+    add(
+      ['loadBalancer', 'consistentHash'],
+      "get ROUND_ROBIN when they are gRPC C-core before 1.52 (e.g. Debian 12's python3-grpcio 1.51), whose ring hash crashes the client (grpc/grpc#31766)",
+    );
     const key = lb.consistentHash.key;
     if ('httpCookie' in key || 'httpQueryParameterName' in key)
       add(

@@ -53,6 +53,7 @@ function gaps(protocol: string): string[] {
 test('a gRPC service: each field proxyless clients cannot honour is named', () => {
   assert.deepEqual(gaps('GRPC').sort(), [
     'DestinationRule spec.trafficPolicy.connectionPool.http.maxRetries',
+    'DestinationRule spec.trafficPolicy.loadBalancer.consistentHash',
     'DestinationRule spec.trafficPolicy.loadBalancer.consistentHash.httpCookie',
     'DestinationRule spec.trafficPolicy.outlierDetection.consecutive5xxErrors',
     'DestinationRule spec.trafficPolicy.tls.mode',

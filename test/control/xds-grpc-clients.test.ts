@@ -1,13 +1,21 @@
 // Each proxyless gRPC client gets the header matchers it accepts: string_match for releases with gRFC A63, the deprecated fields before.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { headerMatchForm } from '../../src/control/xds/generate/clients.ts';
+import { outboundCluster } from '../../src/control/xds/generate/cds.ts';
+import { headerMatchForm, ringHashWorks } from '../../src/control/xds/generate/clients.ts';
 import { generateRoutes } from '../../src/control/xds/generate/rds.ts';
 import { type ProxyNode, proxyFromNode } from '../../src/control/xds/node.ts';
 import { decodeResource, encodeResource, unknownFields } from '../../src/xds/protos.ts';
 import { jsonToStruct } from '../../src/xds/struct.ts';
 import { TYPE_URL } from '../../src/xds/type-urls.ts';
-import { httpRoute, match, service, snapshot, virtualService } from '../helpers/grpc-xds-mesh.ts';
+import {
+  destinationRule,
+  httpRoute,
+  match,
+  service,
+  snapshot,
+  virtualService,
+} from '../helpers/grpc-xds-mesh.ts';
 import { simulate } from '../helpers/grpc-xds-simulate.ts';
 
 const GREETER = 'greeter.default.svc.cluster.local';
@@ -148,4 +156,37 @@ test('a VirtualService fault reaches proxyless gRPC clients as a per-route HTTPF
     },
   });
   assert.deepEqual(warnings, []);
+});
+
+test('C-core before 1.52 gets ROUND_ROBIN for a ring-hash DestinationRule (its ring hash crashes); other clients get RING_HASH', () => {
+  assert.equal(ringHashWorks(C_CORE_PYTHON_151), false);
+  for (const ok of [
+    client('gRPC C-core linux Python', 'C-core 30.0.0 Python 1.52.0'),
+    client('gRPC Node Pure JS', '1.14.1'),
+    client('gRPC Go', '1.55.0'),
+  ])
+    assert.equal(ringHashWorks(ok), true, `${ok.userAgent.name} ${ok.userAgent.version}`);
+  const svc = service('greeter', [{ number: 50051, name: 'grpc', protocol: 'GRPC' }]);
+  const rule = destinationRule(GREETER, {
+    trafficPolicy: {
+      loadBalancer: { consistentHash: { key: { httpHeaderName: 'x-user' }, algorithm: 'RING_HASH' } },
+      portLevelSettings: [],
+    },
+  });
+  const lbOf = (proxy: ProxyNode) => {
+    const warnings: string[] = [];
+    const ctx = {
+      snapshot: snapshot({ services: [svc], destinationRules: [rule] }),
+      proxy,
+      warn: (_k: string, m: string) => warnings.push(m),
+    };
+    return { lb: outboundCluster(ctx, svc, svc.ports[0], undefined).resource.lb_policy, warnings };
+  };
+  const python = lbOf(C_CORE_PYTHON_151);
+  assert.equal(python.lb, undefined, 'no lb_policy: ROUND_ROBIN');
+  assert.match(
+    python.warnings.join('\n'),
+    /crashes on ring hash \(grpc\/grpc#31766, fixed in 1\.52\): it is sent ROUND_ROBIN/,
+  );
+  assert.equal(lbOf(client('gRPC Node Pure JS', '1.14.1')).lb, 'RING_HASH');
 });

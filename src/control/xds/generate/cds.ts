@@ -18,6 +18,7 @@ import type {
   OutlierDetection,
 } from '../../../xds/messages/index.ts';
 import { CONFIG_TYPE, type Typed } from '../../../xds/type-urls.ts';
+import { ringHashWorks } from './clients.ts';
 import {
   ADS_CONFIG_SOURCE,
   duration,
@@ -34,7 +35,6 @@ import {
   parseClusterName,
   visibleServices,
 } from './common.ts';
-
 import { passthroughCluster } from './egress.ts';
 import { grpcClusterTransport } from './grpc-tls.ts';
 import { retryRatioMetadata } from './resilience.ts';
@@ -172,6 +172,13 @@ function applyLoadBalancer(
     cluster.lb_policy = 'MAGLEV';
     if (hash.maglevTableSize !== undefined)
       cluster.maglev_lb_config = { table_size: { value: hash.maglevTableSize } };
+    return;
+  }
+  if (grpc && !ringHashWorks(ctx.proxy)) {
+    ctx.warn(
+      `${where}/grpc-ring-hash-crash/${ctx.proxy.userAgent.version}`,
+      `${where}: ${ctx.proxy.userAgent.name} ${ctx.proxy.userAgent.version} crashes on ring hash (grpc/grpc#31766, fixed in 1.52): it is sent ROUND_ROBIN`,
+    );
     return;
   }
   if (hash.algorithm === 'MAGLEV') {

@@ -30,10 +30,15 @@ const IMPLEMENTATIONS: readonly GrpcImplementation[] = [
   // numbering is not the release's: it gets the legacy form.
   {
     name: /^gRPC C-core\b/,
-    release: (v) => /^C-core \S+ \S+ (\d+\.\d+\S*)$/.exec(v)?.[1],
+    release: cCoreRelease,
     stringMatchSince: [1, 57],
   },
 ];
+
+/** The gRPC release of a C-core client wrapped by a language: `C-core 29.0.0 Python 1.51.1` → `1.51.1`. */
+function cCoreRelease(version: string): string | undefined {
+  return /^C-core \S+ \S+ (\d+\.\d+\S*)$/.exec(version)?.[1];
+}
 
 function atLeast(release: string | undefined, since: readonly [number, number]): boolean {
   const m = /^v?(\d+)\.(\d+)/.exec(release ?? '');
@@ -56,4 +61,16 @@ export function headerMatchForm(proxy: Pick<ProxyNode, 'kind' | 'userAgent'>): H
   return atLeast(implementation.release(version), implementation.stringMatchSince)
     ? 'string_match'
     : 'legacy';
+}
+
+/**
+ * Whether a client survives RING_HASH clusters. C-core before 1.52 (Debian 12's python3-grpcio
+ * 1.51.1) dies with SIGSEGV on its first ring-hash pick that must connect a subchannel: the
+ * picker's connection attempter casts its closure argument to the wrong type (grpc/grpc#31766,
+ * fixed by grpc/grpc#32012). Other clients, and C-core whose release cannot be read, get it.
+ */
+export function ringHashWorks(proxy: Pick<ProxyNode, 'kind' | 'userAgent'>): boolean {
+  if (proxy.kind === 'sidecar' || !/^gRPC C-core\b/.test(proxy.userAgent.name)) return true;
+  const release = cCoreRelease(proxy.userAgent.version);
+  return release === undefined || atLeast(release, [1, 52]);
 }

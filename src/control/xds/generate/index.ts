@@ -3,7 +3,7 @@ import type { MeshSnapshot } from '../../../model/types.ts';
 import { TYPE_URL } from '../../../xds/type-urls.ts';
 import type { ProxyNode } from '../node.ts';
 import { generateClusters, generateInboundClusters, generateOutboundClusters } from './cds.ts';
-import { headerMatchForm } from './clients.ts';
+import { headerMatchForm, ringHashWorks } from './clients.ts';
 import type { GenerateContext, GeneratedResource } from './common.ts';
 import { generateEndpoints } from './eds.ts';
 import { gatewayCacheKey } from './gateway.ts';
@@ -64,7 +64,10 @@ export const GENERATOR_PARTS: ReadonlyMap<string, readonly GeneratorPart[]> = ne
   [
     TYPE_URL.cluster,
     [
-      { key: (p) => `${p.kind}|${p.namespace}`, generate: generateOutboundClusters },
+      {
+        key: (p) => `${p.kind}|${p.namespace}|${ringHashWorks(p)}`,
+        generate: generateOutboundClusters,
+      },
       {
         key: (p) => (p.kind === 'sidecar' ? JSON.stringify([p.service ?? null, p.appPort ?? null]) : '-'),
         generate: generateInboundClusters,
