@@ -243,6 +243,19 @@ test("the control plane's traffic view has the proxies of other hosts, through t
     );
     return rows.some((r) => r.name === 'reviews' && r.requests >= 5);
   });
+  // weft tap of a proxy on host 3, relayed by the control plane on host 1 from its stats port.
+  const tap = (net as Hosts).spawn(h1, 'curl', [
+    ...['-sSN', '-D', '-', '-m', '30', '-H', `authorization: Bearer ${operatorToken}`],
+    `${server}/api/v1/tap?namespace=default&path=/tapped&max=1`,
+  ]);
+  procs.push(tap);
+  let tapped = '';
+  tap.stdout.setEncoding('utf8').on('data', (d: string) => (tapped += d));
+  const ended = new Promise((resolve) => tap.once('exit', resolve));
+  await eventuallyTrue('the tap is open', async () => /^HTTP\/1\.1 200/.test(tapped));
+  assert.equal((await curl(h2, 'http://reviews/tapped', { proxyPort: 8002 })).status, 200);
+  await ended;
+  assert.match(tapped, /"path":"\/tapped"/, `no tap record: ${tapped}`);
   // Anyone else is refused: no client certificate (TLS refuses), or plaintext.
   const stats = productpage.admin!;
   const noCert = await curl(h3, `${stats}/stats/prometheus`, { headers: [], insecure: true });

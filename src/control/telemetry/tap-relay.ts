@@ -52,7 +52,12 @@ export async function relayTap(
   const query = upstreamQuery(url.searchParams);
   const opened = await Promise.allSettled(
     targets.map((p) =>
-      request(`${p.admin}/tap?${query}`, { signal: abort.signal, headersTimeout: 5000, bodyTimeout: 0 }),
+      request(`${p.admin}/tap?${query}`, {
+        dispatcher: p.dispatcher,
+        signal: abort.signal,
+        headersTimeout: 5000,
+        bodyTimeout: 0,
+      }),
     ),
   );
   const streams = opened.flatMap((r, i) =>

@@ -123,6 +123,7 @@ const READ_ONLY = new Set([
   '/listeners',
   '/certs',
   '/server_info',
+  '/tap',
 ]);
 
 export class AdminServer {
@@ -152,9 +153,9 @@ export class AdminServer {
   }
 
   /**
-   * The read-only part of admin, for callers from other hosts (the stats port): GET of the stats
-   * and the dumps the control plane relays; everything that changes state (`/logging`) or streams
-   * traffic (`/tap`) is refused.
+   * The read-only part of admin, for the control plane on another host (the stats port): GET of
+   * the stats, the dumps it relays and the tap stream (request metadata, never bodies or
+   * headers); what changes state (`/logging`) and every other method are refused.
    */
   async handleReadOnly(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://admin').pathname;
