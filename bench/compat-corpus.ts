@@ -1,5 +1,6 @@
 // Not a benchmark but a measurement: how much of an upstream YAML corpus (Istio samples, Gateway API examples) weft accepts.
-// Usage: node bench/compat-corpus.ts DIR... — prints, per DIR, mesh documents accepted, accepted with warnings, refused by reason.
+// Usage: node bench/compat-corpus.ts [--markdown] DIR... — prints, per DIR, mesh documents accepted, accepted with warnings, refused by reason.
+// Reads .yaml/.yml files; with --markdown, the YAML in .md files instead (```yaml blocks and `<<EOF` heredocs), as docs pages hold it.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -20,8 +21,10 @@ const MESH_GROUPS = [
   'linkerd.io',
 ];
 
+const MARKDOWN = process.argv.includes('--markdown');
+
 function files(path: string): string[] {
-  if (!statSync(path).isDirectory()) return /\.ya?ml$/.test(path) ? [path] : [];
+  if (!statSync(path).isDirectory()) return (MARKDOWN ? /\.md$/ : /\.ya?ml$/).test(path) ? [path] : [];
   return readdirSync(path)
     .sort()
     .flatMap((name) => files(join(path, name)));
@@ -42,12 +45,39 @@ function reasonOf(message: string): string {
     .slice(0, 140);
 }
 
+/** The YAML of a Markdown page: fenced yaml/yml blocks, and heredocs (`<<EOF` ... `EOF`) in other blocks. */
+export function markdownYaml(text: string): string[] {
+  const out: string[] = [];
+  for (const block of text.matchAll(/^ *```([A-Za-z]*)[^\n]*\n([\s\S]*?)^ *```/gm)) {
+    const [, lang, body] = block;
+    if (lang === 'yaml' || lang === 'yml') out.push(body);
+    else for (const doc of body.matchAll(/<<-?\s*'?(EOF|EOT)'?[^\n]*\n([\s\S]*?)^\s*\1\s*$/gm)) out.push(doc[2]);
+  }
+  return out;
+}
+
+/** The YAML texts of a file: itself, or the blocks of a Markdown page. */
+function texts(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  return file.endsWith('.md') ? markdownYaml(text) : [text];
+}
+
+/** A document's value, or null when the YAML does not parse (docs pages hold templates too). */
+function valueOf(doc: ReturnType<typeof parseAllDocuments>[number]): { apiVersion?: string; kind?: string } | null {
+  if (doc.errors.length > 0) return null;
+  try {
+    return doc.toJS() as { apiVersion?: string; kind?: string } | null;
+  } catch {
+    return null;
+  }
+}
+
 function measure(root: string): Tally {
   const tally: Tally = { documents: 0, accepted: 0, warned: 0, refused: new Map() };
   for (const file of files(root)) {
-    const text = readFileSync(file, 'utf8');
-    for (const [index, doc] of parseAllDocuments(text).entries()) {
-      const value = doc.toJS() as { apiVersion?: string; kind?: string } | null;
+    const docs = texts(file).flatMap((text) => [...parseAllDocuments(text)]);
+    for (const [index, doc] of docs.entries()) {
+      const value = valueOf(doc);
       const group = value?.apiVersion?.split('/')[0];
       if (group === undefined || !MESH_GROUPS.includes(group)) continue;
       tally.documents++;
@@ -67,7 +97,7 @@ function measure(root: string): Tally {
   return tally;
 }
 
-for (const root of process.argv.slice(2)) {
+for (const root of process.argv.slice(2).filter((a) => a !== '--markdown')) {
   const t = measure(root);
   const refused = [...t.refused.values()].reduce((n, list) => n + list.length, 0);
   process.stdout.write(

@@ -158,7 +158,12 @@ const DEFINITIONS: readonly KindDefinition[] = [
   {
     // Read as the VirtualService it means for the model (the root service's weighted route).
     kind: 'TrafficSplit',
-    apiVersions: ['split.smi-spec.io/v1alpha4', 'split.smi-spec.io/v1alpha3', 'split.smi-spec.io/v1alpha2'],
+    apiVersions: [
+      'split.smi-spec.io/v1alpha4',
+      'split.smi-spec.io/v1alpha3',
+      'split.smi-spec.io/v1alpha2',
+      'split.smi-spec.io/v1alpha1',
+    ],
     plural: 'trafficsplits',
     shortNames: ['ts'],
     namespaced: true,

@@ -242,6 +242,50 @@ spec:
   });
 });
 
+describe('SMI TrafficSplit v1alpha1 and the kinds of other dialects', () => {
+  test('v1alpha1 weights are Kubernetes quantities (Linkerd multicluster docs)', () => {
+    const text = `apiVersion: split.smi-spec.io/v1alpha1
+kind: TrafficSplit
+metadata: {name: podinfo, namespace: test}
+spec:
+  service: podinfo
+  backends:
+  - {service: podinfo, weight: 500m}
+  - {service: podinfo-east, weight: "1.5"}
+`;
+    const compiled = compileYaml(text);
+    assert.ok(compiled.kind === 'VirtualService');
+    assert.deepEqual(
+      compiled.virtualService.http[0].route?.map((d) => d.weight),
+      [25, 75],
+    );
+    assert.deepEqual(issues(text.replace('500m', '5Gi')), [
+      'spec.backends[0].weight: must be a quantity such as 50 or "500m", got "5Gi" [invalid]',
+    ]);
+    // v1alpha4 weights stay integers.
+    assert.equal(issues(text.replace('v1alpha1', 'v1alpha4')).length, 2);
+  });
+
+  test("Linkerd's AuthorizationPolicy and SMI's IdentityBinding are not supported, not misspelt", () => {
+    assert.deepEqual(
+      issues(
+        'apiVersion: policy.linkerd.io/v1alpha1\nkind: AuthorizationPolicy\nmetadata: {name: a}\nspec: {targetRef: {kind: Server, name: web}}\n',
+      ),
+      [
+        "kind: kind AuthorizationPolicy of policy.linkerd.io/v1alpha1 is not supported by weft (yet): Linkerd's AuthorizationPolicy (with Server, MeshTLSAuthentication) is not implemented; write an Istio AuthorizationPolicy (security.istio.io/v1) [unsupported]",
+      ],
+    );
+    assert.deepEqual(
+      issues(
+        'apiVersion: access.smi-spec.io/v1alpha4\nkind: IdentityBinding\nmetadata: {name: b}\nspec: {}\n',
+      ),
+      [
+        'kind: kind IdentityBinding is not supported by weft (yet): name the ServiceAccounts in TrafficTarget sources [unsupported]',
+      ],
+    );
+  });
+});
+
 describe('SMI TrafficSplit with HTTPRouteGroup matches', () => {
   const split = `apiVersion: split.smi-spec.io/v1alpha4
 kind: TrafficSplit

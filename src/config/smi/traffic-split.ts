@@ -8,10 +8,26 @@ import { dnsSubdomain } from '../names.ts';
 import type { Reader } from '../read.ts';
 import { integer, list, object, oneOf, readObject } from '../read.ts';
 
+/**
+ * A v1alpha1 weight: a Kubernetes quantity (`50`, `"500m"`, `"1"`), read in thousandths (weights
+ * are relative, so the unit does not matter).
+ */
+const quantity: Reader<number> = (check, value, path) => {
+  const text = typeof value === 'number' ? String(value) : typeof value === 'string' ? value : '';
+  const m = /^(\d+(?:\.\d+)?)(m?)$/.exec(text);
+  const milli = m ? Math.round(Number(m[1]) * (m[2] === 'm' ? 1 : 1000)) : Number.NaN;
+  if (!Number.isSafeInteger(milli) || milli > 2 ** 31 - 1) {
+    check.error(path, `must be a quantity such as 50 or "500m", got ${JSON.stringify(value)}`);
+    return undefined;
+  }
+  return milli;
+};
+
 const backend = (context: ResourceContext): Reader<{ host: string; weight: number }> =>
   object((f) => {
     const to = f.required('service', host(context, { wildcard: false }));
-    const weight = f.required('weight', integer(0, 2 ** 31 - 1));
+    const v1alpha1 = context.apiVersion === 'split.smi-spec.io/v1alpha1';
+    const weight = f.required('weight', v1alpha1 ? quantity : integer(0, 2 ** 31 - 1));
     return to === undefined || weight === undefined ? undefined : { host: to, weight };
   });
 
