@@ -51,7 +51,8 @@ export function markdownYaml(text: string): string[] {
   for (const block of text.matchAll(/^ *```([A-Za-z]*)[^\n]*\n([\s\S]*?)^ *```/gm)) {
     const [, lang, body] = block;
     if (lang === 'yaml' || lang === 'yml') out.push(body);
-    else for (const doc of body.matchAll(/<<-?\s*'?(EOF|EOT)'?[^\n]*\n([\s\S]*?)^\s*\1\s*$/gm)) out.push(doc[2]);
+    else
+      for (const doc of body.matchAll(/<<-?\s*'?(EOF|EOT)'?[^\n]*\n([\s\S]*?)^\s*\1\s*$/gm)) out.push(doc[2]);
   }
   return out;
 }
@@ -63,7 +64,9 @@ function texts(file: string): string[] {
 }
 
 /** A document's value, or null when the YAML does not parse (docs pages hold templates too). */
-function valueOf(doc: ReturnType<typeof parseAllDocuments>[number]): { apiVersion?: string; kind?: string } | null {
+function docValue(
+  doc: ReturnType<typeof parseAllDocuments>[number],
+): { apiVersion?: string; kind?: string } | null {
   if (doc.errors.length > 0) return null;
   try {
     return doc.toJS() as { apiVersion?: string; kind?: string } | null;
@@ -77,7 +80,7 @@ function measure(root: string): Tally {
   for (const file of files(root)) {
     const docs = texts(file).flatMap((text) => [...parseAllDocuments(text)]);
     for (const [index, doc] of docs.entries()) {
-      const value = valueOf(doc);
+      const value = docValue(doc);
       const group = value?.apiVersion?.split('/')[0];
       if (group === undefined || !MESH_GROUPS.includes(group)) continue;
       tally.documents++;
