@@ -1,6 +1,7 @@
 // HTTP/2 pool for one upstream host: one multiplexed session (h2c prior knowledge), re-opened when it ends.
 import http2 from 'node:http2';
 import net from 'node:net';
+import { SessionIdle } from '../../common/session-idle.ts';
 import type { UpstreamTls } from '../../tls/upstream.ts';
 import type { ClusterStats } from '../stats.ts';
 import type { UpstreamPool } from './pool.ts';
@@ -10,7 +11,7 @@ export interface H2PoolConfig {
   host: string;
   port: number;
   connectTimeoutMs: number;
-  /** The session closes after this many idle ms. */
+  /** The session closes after this many ms with no open stream (0: never). */
   idleTimeoutMs: number;
   /** TLS to the host (the cluster's transport socket); absent: h2c. */
   transport?: UpstreamTls;
@@ -24,6 +25,8 @@ export class H2Pool implements UpstreamPool {
   private readonly config: H2PoolConfig;
   private readonly stats: ClusterStats;
   private session: http2.ClientHttp2Session | undefined;
+  /** The live session's idle_timeout (undefined when off). */
+  private idle: SessionIdle | undefined;
 
   constructor(config: H2PoolConfig, stats: ClusterStats) {
     this.config = config;
@@ -34,8 +37,22 @@ export class H2Pool implements UpstreamPool {
     return this.session && !this.session.destroyed ? 1 : 0;
   }
 
+  /**
+   * A new stream on the live session (a new session is connecting when there was none: requests
+   * queue inside it). Throws when node:http2 refuses the request.
+   */
+  request(headers: string[], endStream: boolean): http2.ClientHttp2Stream {
+    const stream = this.get().request(headers, { endStream });
+    const idle = this.idle;
+    if (idle !== undefined) {
+      idle.streamOpened();
+      stream.on('close', idle.streamClosed);
+    }
+    return stream;
+  }
+
   /** A live session; a new one is connecting when there was none (requests queue inside it). */
-  get(): http2.ClientHttp2Session {
+  private get(): http2.ClientHttp2Session {
     const s = this.session;
     if (s && !s.destroyed && !s.closed) return s;
     const session = http2.connect(
@@ -53,7 +70,12 @@ export class H2Pool implements UpstreamPool {
     );
     this.stats.cxTotal++;
     this.stats.cxActive++;
-    session.setTimeout(this.config.idleTimeoutMs, () => session.close());
+    // idle_timeout: no open stream for that long (as Envoy's common_http_protocol_options).
+    const idle =
+      this.config.idleTimeoutMs > 0
+        ? new SessionIdle(this.config.idleTimeoutMs, () => session.close())
+        : undefined;
+    this.idle = idle;
     const timer =
       this.config.connectTimeoutMs > 0
         ? setTimeout(() => session.destroy(new Error('connect timeout')), this.config.connectTimeoutMs)
@@ -72,6 +94,7 @@ export class H2Pool implements UpstreamPool {
     });
     session.once('close', () => {
       if (timer) clearTimeout(timer);
+      idle?.stop();
       this.stats.cxActive--;
       if (this.session === session) this.session = undefined;
     });

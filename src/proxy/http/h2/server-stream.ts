@@ -4,6 +4,7 @@ import type { Cluster } from '../../cluster/cluster.ts';
 import { connectTunnelUpstream } from '../../cluster/tunnel-upstream.ts';
 import type { IdleMember, IdleSweep } from '../../common/idle-sweep.ts';
 import { RESPONSE_FLAGS_HEADER, type ResponseFlag } from '../../common/response-flags.ts';
+import type { SessionIdle } from '../../common/session-idle.ts';
 import { splice } from '../../common/splice.ts';
 import { tlsConnectionFacts } from '../../tls/connection-facts.ts';
 import type { DownstreamConnection } from '../filters/filter.ts';
@@ -13,7 +14,6 @@ import { HOP_BY_HOP } from '../router/upstream-h2.ts';
 import type { DownstreamCodec, WireFraming } from '../stream/codec.ts';
 import { HttpStream } from '../stream/http-stream.ts';
 import type { StreamManager } from '../stream/stream-api.ts';
-import type { SessionIdle } from './session-idle.ts';
 
 const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_INTERNAL_ERROR } = http2.constants;
 

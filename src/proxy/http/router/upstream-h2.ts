@@ -36,10 +36,7 @@ export class H2Upstream implements UpstreamRequest {
     const stream = this.stream;
     let up: http2.ClientHttp2Stream;
     try {
-      up = cluster
-        .h2Pool(host)
-        .get()
-        .request(requestHeaders(stream), { endStream: stream.framing === 'none' });
+      up = cluster.h2Pool(host).request(requestHeaders(stream), stream.framing === 'none');
     } catch {
       this.done = true;
       this.router.onUpstreamFailure('connect', false);

@@ -1,4 +1,4 @@
-// idle_timeout of an HTTP/2 session as Envoy defines it: no open stream for that long (one timer, touched only when the last stream closes).
+// idle_timeout of an HTTP/2 session (downstream or pooled upstream) as Envoy defines it: no open stream for that long (one timer, touched only when the last stream closes).
 
 /**
  * Counts a session's open streams; `onIdle` runs once the session has had none for `timeoutMs`.
@@ -19,10 +19,11 @@ export class SessionIdle {
     this.open++;
   }
 
-  streamClosed(): void {
+  /** Also a listener: `stream.on('close', idle.streamClosed)` (no closure per stream). */
+  readonly streamClosed = (): void => {
     // Restarts the countdown (refresh re-arms a timer that has already fired).
     if (--this.open === 0) this.timer.refresh();
-  }
+  };
 
   /** The session is gone. */
   stop(): void {
