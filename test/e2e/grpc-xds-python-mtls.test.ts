@@ -39,7 +39,9 @@ test('C-core and grpc-js proxyless apps call each other over mTLS under STRICT; 
   }
 
   // Each client reaches both servers (round robin over the two endpoints), every call over mTLS.
-  const both = (c: Record<string, number>) => c['py-server'] + c['xds-server'] === 40;
+  // (Until both servers have their listener and both connections are up: then every call is answered.)
+  const both = (c: Record<string, number>) =>
+    c['py-server'] > 0 && c['xds-server'] > 0 && c['py-server'] + c['xds-server'] === 40;
   const py = agentClient(api, 'client', CLIENT_APPS.py(TARGET));
   t.after(() => py.close());
   const pyCounts = await untilAnswered(py, 40, both);
