@@ -30,6 +30,7 @@ interface ProxyOptions {
   token?: string;
   hostAddress?: string;
   capture?: boolean;
+  dnsPort?: string;
   maxConnections?: string;
   maxHeapMb?: string;
 }
@@ -104,6 +105,8 @@ export function toSidecarConfig(opts: ProxyOptions): SidecarConfig {
     throw new UsageError(
       '--capture works with --concurrency 1 only (one process reads the original destinations)',
     );
+  if (opts.dnsPort !== undefined && opts.concurrency !== '1')
+    throw new UsageError('--dns-port works with --concurrency 1 only (one process serves mesh DNS)');
   if (opts.hostAddress !== undefined && isIP(opts.hostAddress) === 0)
     throw new UsageError(
       `--host-address ${JSON.stringify(opts.hostAddress)} is not an IP address; give the address other hosts reach this one on, e.g. 10.0.0.12`,
@@ -127,6 +130,7 @@ export function toSidecarConfig(opts: ProxyOptions): SidecarConfig {
     bootstrapTimeoutMs: Number.POSITIVE_INFINITY,
     concurrency: workers(opts.concurrency),
     ...(opts.capture ? { capture: true } : {}),
+    ...(opts.dnsPort !== undefined ? { dnsPort: port('--dns-port', opts.dnsPort, true) } : {}),
     ...(opts.maxConnections !== undefined
       ? { maxConnections: positive('--max-connections', opts.maxConnections, 10_000_000) }
       : {}),
@@ -186,6 +190,11 @@ export function register(program: Command): void {
         'to the outbound port that was going elsewhere is forwarded there, over mTLS when it is a mesh endpoint',
     )
     .option(
+      '--dns-port <port>',
+      'serve mesh DNS on 127.0.0.1:PORT, UDP and TCP (0 picks one): A/AAAA of mesh names are their VIPs, other ' +
+        "queries go to the resolvers of /etc/resolv.conf (weft run --capture serves it and redirects the app's port 53 here)",
+    )
+    .option(
       '--host-address <ip>',
       'address other hosts reach this workload on, registered as its endpoint (default: the source address ' +
         'of the route to the control plane; 127.0.0.1 when the control plane is on loopback)',
@@ -211,7 +220,7 @@ export function register(program: Command): void {
       await sidecar.whenReady();
       const p = sidecar.ports;
       process.stdout.write(
-        `weft proxy ready: service ${config.service}.${config.namespace} inbound 0.0.0.0:${p.inbound} outbound 127.0.0.1:${p.outbound} admin 127.0.0.1:${p.admin}\n`,
+        `weft proxy ready: service ${config.service}.${config.namespace} inbound 0.0.0.0:${p.inbound} outbound 127.0.0.1:${p.outbound} admin 127.0.0.1:${p.admin}${p.dns ? ` dns 127.0.0.1:${p.dns}` : ''}\n`,
       );
     });
 }

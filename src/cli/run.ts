@@ -32,6 +32,9 @@ interface RunOptions {
   captureIncludeCidrs?: string;
   captureExcludeCidrs?: string;
   node?: string;
+  /** `--no-capture-dns` sets it false. */
+  captureDns: boolean;
+  dnsPort?: string;
   [proxyFlag: string]: unknown;
 }
 
@@ -76,7 +79,11 @@ function cidrList(flag: string, text: string | undefined): string[] {
 }
 
 /** The capture of `weft run --capture` (iptables rules for the app's group), from its flags. */
-function captureSpec(opts: RunOptions, ports: Record<keyof UnitPorts, string>): CaptureSpec | undefined {
+function captureSpec(
+  opts: RunOptions,
+  ports: Record<keyof UnitPorts, string>,
+  dnsPort: number | undefined,
+): CaptureSpec | undefined {
   if (!opts.capture) return undefined;
   const gid = /^\d{1,10}$/.test(opts.captureGid) ? Number(opts.captureGid) : 0;
   if (!(gid >= 1 && gid < 2 ** 31))
@@ -91,7 +98,15 @@ function captureSpec(opts: RunOptions, ports: Record<keyof UnitPorts, string>): 
     excludePorts: portList('--capture-exclude-ports', opts.captureExcludePorts),
     includeCidrs: cidrList('--capture-include-cidrs', opts.captureIncludeCidrs),
     excludeCidrs: cidrList('--capture-exclude-cidrs', opts.captureExcludeCidrs),
+    ...(dnsPort !== undefined ? { dnsPort } : {}),
   };
+}
+
+/** The sidecar's mesh DNS port under `--capture` (the one given, else a free one); undefined without DNS capture. */
+async function captureDnsPort(opts: RunOptions): Promise<number | undefined> {
+  if (!opts.capture || !opts.captureDns) return undefined;
+  if (opts.dnsPort !== undefined && opts.dnsPort !== '0') return Number(opts.dnsPort);
+  return (await pickFreePorts(1))[0];
 }
 
 /** Fills in the ports not given (or given as 0) with free ones; keeps the others as the user wrote them. */
@@ -189,6 +204,10 @@ export function register(program: Command): void {
       'node mode: the node agent at this URL (weft node) serves the workload in its shared process instead of a sidecar process of its own',
     )
     .option(
+      '--no-capture-dns',
+      "with --capture: leave the app's DNS alone (by default its port-53 queries go to the sidecar's mesh DNS, --dns-port or a free port)",
+    )
+    .option(
       '--app-stop-timeout <duration>',
       'when the sidecar dies, how long the app has after SIGTERM before SIGKILL',
       '10s',
@@ -204,7 +223,8 @@ export function register(program: Command): void {
         throw new UsageError('--capture needs a sidecar of its own: give --capture or --node, not both');
       const agent = opts.node !== undefined ? await nodeAgent(opts.node) : undefined;
       const ports = await choosePorts(opts);
-      const capture = captureSpec(opts, ports);
+      const dnsPort = await captureDnsPort(opts);
+      const capture = captureSpec(opts, ports, dnsPort);
       // weft proxy's own parser validates every flag, so both commands accept exactly the same values.
       const sidecar = toSidecarConfig({
         ...opts,
@@ -219,11 +239,16 @@ export function register(program: Command): void {
       // Node mode: the workload uses the agent's control plane unless --server names one, and the
       // agent's log settings (they are its process's).
       if (agent && cmd.getOptionValueSource('server') !== 'cli') sidecar.server = agent.server;
-      const proxyFlags = forwardedFlags(
+      let proxyFlags = forwardedFlags(
         cmd,
         proxyOptions,
         agent ? { ...opts, logLevel: undefined, logFormat: undefined } : opts,
       );
+      if (dnsPort !== undefined) {
+        // The port the rules redirect to, chosen above (a --dns-port 0 became a free port).
+        proxyFlags = proxyFlags.filter((f, i, all) => f !== '--dns-port' && all[i - 1] !== '--dns-port');
+        proxyFlags.push('--dns-port', String(dnsPort));
+      }
       let tokenFile: TokenFile | undefined;
       if (sidecar.token === undefined) {
         const minted = await createToken(

@@ -11,6 +11,7 @@ import { byNamespaceName, byWorkload } from './order.ts';
 import { destinationRulesByHost, virtualServicesByHost } from './routing-index.ts';
 import { collectServices, endpointsOf, WorkloadIndex } from './services.ts';
 import type { MeshSettings, MeshSnapshot, Service, Workload } from './types.ts';
+import { allocateVips } from './vips.ts';
 
 export { DEFAULT_MESH } from './mesh.ts';
 
@@ -124,6 +125,7 @@ export function buildSnapshot(input: SnapshotInput): MeshSnapshot {
     configVersion: endpointsOnly ? shared.configVersion : input.version,
     mesh: previous?.mesh ?? { ...config.mesh },
     services,
+    vips: shared?.vips ?? new FrozenMap(allocateVips(services)),
     workloads,
     endpointsByHost: new FrozenMap(endpoints),
     virtualServices: previous?.virtualServices ?? [...virtualServices].sort(byNamespaceName),

@@ -345,6 +345,8 @@ export interface MeshSnapshot {
   configVersion: number;
   mesh: MeshSettings;
   services: ReadonlyMap<string, Service>;
+  /** Each non-wildcard service's addresses (its own, else an allocated VIP): what mesh DNS answers (model/vips.ts). Absent: none. */
+  vips?: ReadonlyMap<string, readonly string[]>;
   workloads: readonly Workload[];
   /** Workloads backing each service hostname (selector matches plus inline endpoints). */
   endpointsByHost: ReadonlyMap<string, readonly Workload[]>;

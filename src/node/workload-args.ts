@@ -14,6 +14,7 @@ export interface WorkloadDefaults {
 const PROCESS_FLAGS: Record<string, string> = {
   '--concurrency': 'the node agent serves every workload in its one process',
   '--capture': 'transparent capture needs a sidecar of its own (weft run without --node)',
+  '--dns-port': 'mesh DNS is served by a sidecar of its own (weft run --capture without --node)',
   '--max-heap-mb': "the heap is the agent's, shared by its workloads",
 };
 

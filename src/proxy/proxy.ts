@@ -11,6 +11,7 @@ import {
 } from './cluster/cluster-config.ts';
 import { ClusterManager } from './cluster/cluster-manager.ts';
 import { compileIn } from './common/compile-scope.ts';
+import type { MeshDnsStats } from './dns/mesh-dns.ts';
 import { HttpStatsRegistry } from './http/http-stats.ts';
 import { compileRouteTable, type RouteTable } from './http/router/route-table.ts';
 import { compileListener, type ListenerConfig } from './listener/listener-config.ts';
@@ -72,6 +73,8 @@ export class ProxyCore implements XdsHandler {
   /** Sheds load when the heap is nearly full (`--max-heap-mb`); absent when not asked for. */
   readonly overload?: OverloadManager;
   private readonly routes = new Map<string, RouteTable>();
+  /** Mesh DNS counters, when this proxy serves mesh DNS (`--dns-port`). */
+  dnsStats?: MeshDnsStats;
   /** Accepted resources per type URL, by name. */
   readonly accepted = new Map<string, Map<string, AcceptedResource>>();
   private listenerNames: string[] = [];
@@ -79,6 +82,11 @@ export class ProxyCore implements XdsHandler {
   private gotClusters = false;
   /** Once true, stays true (Envoy's initialization is done once). */
   private wasReady = false;
+
+  /** The current RouteConfiguration named `name` (RDS), compiled. */
+  routeTable(name: string): RouteTable | undefined {
+    return this.routes.get(name);
+  }
 
   constructor(config: ProxyCoreConfig = {}) {
     this.configOnly = config.configOnly === true;

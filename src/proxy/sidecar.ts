@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import https from 'node:https';
 import type net from 'node:net';
-import { ServerUnavailableError } from '../errors.ts';
+import { PortInUseError, ServerUnavailableError } from '../errors.ts';
 import {
   CONTROL_PLANE_IDENTITY,
   checkServerSpiffeId,
@@ -18,6 +18,9 @@ import { renderAdsPrometheus } from './admin/prometheus.ts';
 import { type StatsListener, startStatsListener } from './admin/stats-listener.ts';
 import { reachableAddress } from './common/host-address.ts';
 import { http } from './common/node-http.ts';
+import { MeshDns } from './dns/mesh-dns.ts';
+import { nameTableOf } from './dns/name-table.ts';
+import { hostNameservers } from './dns/upstream.ts';
 import { bindIpv6Twin } from './listener/ipv6-twin.ts';
 import { bindServer } from './listener/listener-manager.ts';
 import { startIdleRelease } from './overload/idle-release.ts';
@@ -86,6 +89,11 @@ export interface SidecarConfig {
    * host address is not loopback (a mesh across hosts), none on a one-host mesh.
    */
   statsPort?: number;
+  /**
+   * Mesh DNS (`--dns-port`): serve it on 127.0.0.1:PORT, UDP and TCP (0 picks a port); absent:
+   * no DNS server. `weft run --capture` redirects the app's port-53 queries here.
+   */
+  dnsPort?: number;
   /** Most connections open at once on each listener, per process (`--max-connections`); absent: no limit. */
   maxConnections?: number;
   /** Heap the overload manager measures pressure against (`--max-heap-mb`); absent: no overload manager. */
@@ -97,7 +105,12 @@ export interface SidecarPorts {
   inbound: number;
   outbound: number;
   admin: number;
+  /** Mesh DNS (UDP and TCP); 0 when not served. */
+  dns: number;
 }
+
+/** The outbound listener's RouteConfiguration (its RDS name): the names and VIPs mesh DNS serves. */
+const OUTBOUND_ROUTES = 'outbound';
 
 const log = logger({ component: 'proxy' });
 
@@ -233,7 +246,8 @@ export class Sidecar {
   private identity: WorkloadSecrets | undefined;
   private readyWaiters: (() => void)[] = [];
   private readyTimer: NodeJS.Timeout | undefined;
-  ports: SidecarPorts = { inbound: 0, outbound: 0, admin: 0 };
+  ports: SidecarPorts = { inbound: 0, outbound: 0, admin: 0, dns: 0 };
+  private dns: MeshDns | undefined;
 
   private constructor(config: SidecarConfig, core: ProxyCore) {
     this.config = config;
@@ -323,9 +337,11 @@ export class Sidecar {
     sidecar.admin = new AdminServer(coreAdminSource(sidecar.core, () => sidecar.ads));
     try {
       sidecar.ports.admin = await sidecar.admin.listen({ host: '127.0.0.1', port: config.adminPort });
+      if (config.dnsPort !== undefined) await sidecar.startDns(config.dnsPort);
     } catch (err) {
       inbound.close();
       outbound.close();
+      await sidecar.admin.close();
       throw err;
     }
     sidecar.ads = new AdsClient(
@@ -536,6 +552,26 @@ export class Sidecar {
     });
   }
 
+  /** Mesh DNS on 127.0.0.1:`port`: the names of the outbound routes, everything else to the host's resolvers. */
+  private async startDns(port: number): Promise<void> {
+    const upstreams = hostNameservers();
+    const dns = new MeshDns({
+      host: '127.0.0.1',
+      port,
+      names: () => nameTableOf(this.core.routeTable(OUTBOUND_ROUTES)),
+      upstreams,
+    });
+    this.ports.dns = await dns.listen().catch((err: Error) => {
+      throw new PortInUseError(
+        `cannot serve mesh DNS on 127.0.0.1:${port} (--dns-port): ${err.message}`,
+        err,
+      );
+    });
+    this.dns = dns;
+    this.core.dnsStats = dns.stats;
+    log.info({ port: this.ports.dns, upstreams }, 'mesh DNS serving');
+  }
+
   /**
    * Graceful shutdown: stop accepting, let in-flight requests finish (up to drainTimeoutMs),
    * then close everything. Resolves to whether the drain finished in time.
@@ -548,6 +584,7 @@ export class Sidecar {
     const outcome = this.core.connections > 0 ? 'timed_out' : 'drained';
     if (this.workers) await this.workers.shutdown(this.config.drainTimeoutMs);
     this.ads?.close();
+    this.dns?.close();
     this.identity?.stop();
     this.core.destroy();
     await this.admin?.close();

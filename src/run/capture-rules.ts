@@ -17,6 +17,8 @@ export interface CaptureSpec {
   /** Only these destination CIDRs are captured (includeOutboundIPRanges); empty: every address. */
   includeCidrs: string[];
   excludeCidrs: string[];
+  /** Mesh DNS: the app's UDP and TCP port-53 queries go to this port of the sidecar; absent: not captured. */
+  dnsPort?: number;
 }
 
 /** Runs one `iptables` (or `ip6tables`) command (argv without the program); rejects with its stderr. */
@@ -69,7 +71,15 @@ export function captureRules(s: CaptureSpec, family: 4 | 6 = 4): { install: stri
   const jumpOut = ['OUTPUT', '-p', 'tcp', '-m', 'owner', '--gid-owner', String(s.appGid), '-j', out];
   const jumpIn = ['PREROUTING', '-p', 'tcp', '--dport', String(s.appPort), '-j', inb];
   const redirect = ['-j', 'REDIRECT', '--to-ports', String(s.outboundPort)];
-  const outRules: string[][] = [['-d', f.loopback, '-j', 'RETURN']];
+  const outRules: string[][] = [];
+  // DNS first: a resolver on loopback (127.0.0.53) is captured too, as Istio does. IPv4 only: the
+  // sidecar's DNS server listens on 127.0.0.1 (a resolver given by an IPv6 address is not captured).
+  const dns = s.dnsPort !== undefined && family === 4;
+  const dnsTo = ['--dport', '53', '-j', 'REDIRECT', '--to-ports', String(s.dnsPort)];
+  const owner = ['-m', 'owner', '--gid-owner', String(s.appGid), '-j', out];
+  const jumpDns = ['OUTPUT', '-p', 'udp', '--dport', '53', ...owner];
+  if (dns) outRules.push(['-p', 'udp', ...dnsTo], ['-p', 'tcp', ...dnsTo]);
+  outRules.push(['-d', f.loopback, '-j', 'RETURN']);
   for (const cidr of s.excludeCidrs.filter(f.owns)) outRules.push(['-d', cidr, '-j', 'RETURN']);
   for (const port of s.excludePorts) outRules.push(['-p', 'tcp', '--dport', String(port), '-j', 'RETURN']);
   const cidrs = s.includeCidrs.length > 0 ? s.includeCidrs.filter(f.owns) : [f.any];
@@ -86,8 +96,10 @@ export function captureRules(s: CaptureSpec, family: 4 | 6 = 4): { install: stri
       [...nat, '-A', inb, '-p', 'tcp', '-j', 'REDIRECT', '--to-ports', String(s.inboundPort)],
       [...nat, '-A', ...jumpOut],
       [...nat, '-A', ...jumpIn],
+      ...(dns ? [[...nat, '-A', ...jumpDns]] : []),
     ],
     remove: [
+      ...(dns ? [[...nat, '-D', ...jumpDns]] : []),
       [...nat, '-D', ...jumpIn],
       [...nat, '-D', ...jumpOut],
       [...nat, '-F', inb],

@@ -111,6 +111,13 @@ export function renderPrometheus(core: ProxyCore, ads: AdsClient | undefined): s
     w.metric('envoy_listener_downstream_cx_overload_reject', 'counter', l, listener.overloadRejected);
   }
   if (core.overload) writeOverloadMetrics(w, core.overload);
+  if (core.dnsStats) {
+    // Istio's DNS proxy metric names (its agent's).
+    const d = core.dnsStats;
+    w.metric('istio_agent_dns_requests_total', 'counter', {}, d.answered + d.forwarded);
+    w.metric('istio_agent_dns_upstream_requests_total', 'counter', {}, d.forwarded);
+    w.metric('istio_agent_dns_upstream_failures_total', 'counter', {}, d.failed);
+  }
   if (ads) writeAdsMetrics(w, ads, core.ready());
   return w.text() + renderSecurityMetrics(core.secrets) + core.telemetry.registry.render();
 }

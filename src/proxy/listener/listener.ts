@@ -4,10 +4,11 @@ import type net from 'node:net';
 import type tls from 'node:tls';
 import type { ProxyTelemetry } from '../../observe/proxy-telemetry.ts';
 import type { ClusterManager } from '../cluster/cluster-manager.ts';
+import { nameTableOf, vipKey } from '../dns/name-table.ts';
 import { HttpConnectionManager } from '../http/connection-manager.ts';
 import type { HttpStatsRegistry } from '../http/http-stats.ts';
 import { requestHardeningHooks } from '../http/request-hardening.ts';
-import type { RouteTable } from '../http/router/route-table.ts';
+import type { RouteTable, VirtualHost } from '../http/router/route-table.ts';
 import { StreamTelemetry } from '../http/telemetry/stream-telemetry.ts';
 import { overloadHooks } from '../overload/overload-hooks.ts';
 import type { OverloadManager } from '../overload/overload-manager.ts';
@@ -16,7 +17,7 @@ import { TcpProxy, type TcpStats } from '../tcp/tcp-proxy.ts';
 import { DownstreamTls, markH2Preface, readFirstBytes } from '../tls/downstream.ts';
 import type { SecretStore } from '../tls/secrets.ts';
 import { tlsStats } from '../tls/tls-stats.ts';
-import { forwardCaptured } from './captured.ts';
+import { forwardCaptured, routeCapturedToService } from './captured.ts';
 import { ConnectionLimit } from './connection-limit.ts';
 import { admitConnection } from './connection-limit-filter.ts';
 import { type Detected, detectAtTimeout, detectProtocol } from './detect.ts';
@@ -259,8 +260,26 @@ export class Listener {
         // Flowing starts on the next tick, after dispatch has its listeners on.
         socket.resume();
         this.dispatch(socket);
-      } else forwardCaptured(socket, original, this.deps.clusters);
+        return;
+      }
+      const service = this.capturedService(original);
+      if (service)
+        routeCapturedToService(socket, service, this.deps.clusters, (s, first) => {
+          if (first.length > 0) s.unshift(first);
+          this.dispatch(s);
+        });
+      else forwardCaptured(socket, original, this.deps.clusters);
     });
+  }
+
+  /** The service port whose VIP `original` is, by the routes of this listener's HTTP chain (the VIP is a domain of its virtual host). */
+  private capturedService(original: OriginalDestination): VirtualHost | undefined {
+    for (const rt of this.chains.values()) {
+      if (!(rt instanceof HttpConnectionManager) || rt.config.rdsName === undefined) continue;
+      const table = nameTableOf(this.deps.route(rt.config.rdsName));
+      return table.vips.get(vipKey(original.address, original.port));
+    }
+    return undefined;
   }
 
   private dispatch(socket: net.Socket): void {

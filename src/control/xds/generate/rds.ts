@@ -1,4 +1,5 @@
 // RDS generator: the sidecar's `outbound` RouteConfiguration and proxyless gRPC per-target route configurations.
+import { isIP } from 'node:net';
 import type { Service, ServicePort } from '../../../model/types.ts';
 import type { Route, RouteConfiguration, VirtualHost } from '../../../xds/messages/index.ts';
 import {
@@ -36,8 +37,13 @@ export function virtualHostDomains(
   port: ServicePort,
   namespace: string,
   suffix: string,
+  vips: readonly string[] = [],
 ): string[] {
-  const aliases = hostAliases(service, namespace, suffix);
+  // A VIP is one more name of the service, as in Istio (an IPv6 one in brackets, as in a Host header).
+  const aliases = [
+    ...hostAliases(service, namespace, suffix),
+    ...vips.map((v) => (isIP(v) === 6 ? `[${v}]` : v)),
+  ];
   const domains: string[] = [];
   const portless = isHttpProtocol(port.protocol) && defaultHttpPort(service) === port;
   for (const alias of aliases) {
@@ -54,19 +60,24 @@ export function sidecarOutboundRoutes(ctx: GenerateContext): GeneratedResource<R
   const virtualHosts: VirtualHost[] = [];
   for (const service of visibleServices(ctx)) {
     for (const port of service.ports) {
-      const domains = virtualHostDomains(service, port, proxy.namespace, snapshot.mesh.domainSuffix).filter(
-        (d) => {
-          if (!used.has(d)) {
-            used.add(d);
-            return true;
-          }
-          ctx.warn(
-            `domain/${proxy.namespace}/${d}`,
-            `host name ${d} is claimed by more than one service; ${service.hostname}:${port.number} does not get it`,
-          );
-          return false;
-        },
-      );
+      const vips = snapshot.vips?.get(service.hostname);
+      const domains = virtualHostDomains(
+        service,
+        port,
+        proxy.namespace,
+        snapshot.mesh.domainSuffix,
+        vips,
+      ).filter((d) => {
+        if (!used.has(d)) {
+          used.add(d);
+          return true;
+        }
+        ctx.warn(
+          `domain/${proxy.namespace}/${d}`,
+          `host name ${d} is claimed by more than one service; ${service.hostname}:${port.number} does not get it`,
+        );
+        return false;
+      });
       if (domains.length === 0) continue;
       const routes: Route[] = [connectRoute(ctx, service, port)];
       if (isHttpProtocol(port.protocol)) routes.push(...buildRoutes(ctx, service, port, 'sidecar'));
