@@ -70,8 +70,8 @@ before(async () => {
 });
 
 after(() => {
-  dns.close();
-  upstream.close();
+  dns?.close();
+  upstream?.close();
 });
 
 test('the outbound routes carry each service VIP as a domain; the name table maps names and VIP:port', () => {

@@ -9,6 +9,8 @@ import { forwardQuery, type Upstream } from './upstream.ts';
 export const MESH_TTL_S = 30;
 /** DNS rcode SERVFAIL: no upstream answered. */
 const SERVFAIL = 2;
+/** Ports tried by `listen` on port 0 before it gives up. */
+const PORT_ATTEMPTS = 5;
 /** Most bytes of one TCP query (a DNS message is at most 65,535 bytes, queries far less). */
 const MAX_TCP_QUERY = 4096;
 
@@ -84,38 +86,53 @@ export class MeshDns {
     this.config = config;
   }
 
-  /** Binds UDP, then TCP on the same port; resolves with the port. */
+  /**
+   * Binds UDP, then TCP on the same port; resolves with the port. With port 0 a UDP port whose TCP
+   * twin is taken is given back and another one tried (a few times).
+   */
   async listen(): Promise<number> {
-    const { host } = this.config;
+    for (let attempt = 1; ; attempt++) {
+      const udp = await this.bindUdp();
+      const port = udp.address().port;
+      try {
+        this.tcp = await this.bindTcp(port);
+      } catch (err) {
+        udp.close();
+        if (this.config.port !== 0 || attempt >= PORT_ATTEMPTS) throw err;
+        continue;
+      }
+      this.udp = udp;
+      udp.on('message', (query, from) => {
+        this.resolve(query, 'udp').then((reply) => {
+          if (reply) udp.send(reply, from.port, from.address);
+        });
+      });
+      return port;
+    }
+  }
+
+  private bindUdp(): Promise<dgram.Socket> {
+    const { host, port } = this.config;
     const udp = dgram.createSocket(net.isIP(host) === 6 ? 'udp6' : 'udp4');
-    await new Promise<void>((resolve, reject) => {
+    return new Promise((resolve, reject) => {
       udp.once('error', reject);
-      udp.bind(this.config.port, host, () => {
+      udp.bind(port, host, () => {
         udp.removeListener('error', reject);
-        resolve();
+        udp.on('error', () => {});
+        resolve(udp);
       });
     });
-    this.udp = udp;
-    udp.on('error', () => {});
-    udp.on('message', (query, from) => {
-      this.resolve(query, 'udp').then((reply) => {
-        if (reply) udp.send(reply, from.port, from.address);
-      });
-    });
-    const port = udp.address().port;
+  }
+
+  private bindTcp(port: number): Promise<net.Server> {
     const tcp = net.createServer((socket) => this.serveTcp(socket));
-    await new Promise<void>((resolve, reject) => {
+    return new Promise((resolve, reject) => {
       tcp.once('error', reject);
-      tcp.listen(port, host, () => {
+      tcp.listen(port, this.config.host, () => {
         tcp.removeListener('error', reject);
-        resolve();
+        resolve(tcp);
       });
-    }).catch((err) => {
-      udp.close();
-      throw err;
     });
-    this.tcp = tcp;
-    return port;
   }
 
   /** The reply to one query: the mesh's answer, else the upstream's as it came, else SERVFAIL. */
@@ -159,6 +176,8 @@ export class MeshDns {
 
   close(): void {
     this.udp?.close();
+    this.udp = undefined;
     this.tcp?.close();
+    this.tcp = undefined;
   }
 }
