@@ -15,17 +15,12 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import * as grpc from '@grpc/grpc-js';
-import {
-  adsService,
-  type DiscoveryRequestMessage,
-  type DiscoveryResponseMessage,
-} from '../src/xds/discovery.ts';
-import { decodeResource } from '../src/xds/protos.ts';
+import type { WireNode } from '../src/xds/discovery.ts';
 import { jsonToStruct } from '../src/xds/struct.ts';
 import { TYPE_URL } from '../src/xds/type-urls.ts';
 import { type EtcdCluster, startEtcdCluster } from '../test/helpers/etcd-cluster.ts';
 import { startWeft, type WeftProcess } from '../test/helpers/process.ts';
+import { ScaleClient as Client } from './lib/scale-client.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -36,6 +31,8 @@ const { values: args } = parseArgs({
     modes: { type: 'string', default: 'file,etcd,etcd2' },
     /** Longest wait for one change to reach every client (seconds). */
     bound: { type: 'string', default: '60' },
+    /** Write V8 CPU profiles of the control planes into this directory. */
+    profile: { type: 'string' },
     'no-write': { type: 'boolean', default: false },
   },
 });
@@ -46,97 +43,25 @@ const CHANGES = Number(args.changes);
 const DOC = new URL('../docs/benchmarks.md', import.meta.url).pathname;
 const READY = /weft control-plane ready: api (http:\/\/[\d.:]+) xds [\d.:]+ xds-plaintext ([\d.:]+)/;
 const PROXY_READY = /weft proxy ready/;
-const AdsClient = grpc.makeGenericClientConstructor(adsService, 'AggregatedDiscoveryService');
-type AdsCall = grpc.ClientDuplexStream<DiscoveryRequestMessage, DiscoveryResponseMessage>;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** CDS version → EDS names (decoded once for all clients). */
-const edsNames = new Map<string, string[]>();
-
-/** One simulated sidecar: registers, subscribes like Envoy, ACKs every response, records what it got. */
-class Client {
-  /** Latest response per type: version, arrival time, payload bytes. */
-  readonly last = new Map<string, { version: string; at: number; bytes: number }>();
-  readonly #client: grpc.Client;
-  readonly #call: AdsCall;
-  #eds: string[] = [];
-  #edsNonce = '';
-  #edsVersion = '';
-
-  constructor(address: string, index: number) {
-    this.#client = new AdsClient(address, grpc.credentials.createInsecure(), {
-      'grpc.use_local_subchannel_pool': 1,
-      'grpc.max_receive_message_length': 64 * 1024 * 1024,
-    });
-    this.#call = (this.#client as unknown as Record<string, () => AdsCall>).StreamAggregatedResources.call(
-      this.#client,
-    );
-    this.#call.on('data', (r: DiscoveryResponseMessage) => this.#onResponse(r));
-    this.#call.on('error', () => {});
-    const service = `svc-${index % SERVICES}`;
-    const ip = `10.${128 + ((index >> 16) & 127)}.${(index >> 8) & 255}.${index & 255}`;
-    this.#call.write({
-      node: {
-        id: `sidecar~${ip}~bench-${index}.default~default.svc.cluster.local`,
-        cluster: service,
-        metadata: jsonToStruct({
-          WEFT_SIDECAR: 'true',
-          NAMESPACE: 'default',
-          LABELS: { app: service, version: 'v1' },
-          INSTANCE_IPS: [ip],
-          WEFT_SERVICE: service,
-          WEFT_SERVICE_PORT: '80',
-          WEFT_APP_PORT: '8080',
-        }),
-      },
-      type_url: TYPE_URL.cluster,
-      resource_names: [],
-    });
-    this.#call.write({ type_url: TYPE_URL.listener, resource_names: [] });
-  }
-
-  #onResponse(r: DiscoveryResponseMessage): void {
-    const type = r.type_url ?? '';
-    const version = r.version_info ?? '';
-    const nonce = r.nonce ?? '';
-    let names: string[] = [];
-    if (type === TYPE_URL.endpoint) {
-      this.#edsNonce = nonce;
-      this.#edsVersion = version;
-      names = this.#eds;
-    } else if (type === TYPE_URL.route) names = ['outbound'];
-    this.#call.write({ type_url: type, version_info: version, response_nonce: nonce, resource_names: names });
-    const bytes = r.resources.reduce((sum, any) => sum + any.value.length, 0);
-    const first = !this.last.has(type);
-    this.last.set(type, { version, at: performance.now(), bytes });
-    if (type === TYPE_URL.listener && first)
-      this.#call.write({ type_url: TYPE_URL.route, resource_names: ['outbound'] });
-    if (type === TYPE_URL.cluster) {
-      let eds = edsNames.get(version);
-      if (!eds) {
-        eds = r.resources
-          .map((any) => decodeResource(any.type_url, any.value))
-          .filter((c) => c.type === 'EDS')
-          .map((c) => String(c.name))
-          .sort();
-        edsNames.set(version, eds);
-      }
-      if (eds.join() !== this.#eds.join()) {
-        this.#eds = eds;
-        this.#call.write({
-          type_url: TYPE_URL.endpoint,
-          resource_names: eds,
-          version_info: this.#edsVersion,
-          response_nonce: this.#edsNonce,
-        });
-      }
-    }
-  }
-
-  close(): void {
-    this.#call.cancel();
-    this.#client.close();
-  }
+/** The node of simulated sidecar `index`: a sidecar of `svc-(index mod services)` in `default`. */
+function nodeOf(index: number): WireNode {
+  const service = `svc-${index % SERVICES}`;
+  const ip = `10.${128 + ((index >> 16) & 127)}.${(index >> 8) & 255}.${index & 255}`;
+  return {
+    id: `sidecar~${ip}~bench-${index}.default~default.svc.cluster.local`,
+    cluster: service,
+    metadata: jsonToStruct({
+      WEFT_SIDECAR: 'true',
+      NAMESPACE: 'default',
+      LABELS: { app: service, version: 'v1' },
+      INSTANCE_IPS: [ip],
+      WEFT_SERVICE: service,
+      WEFT_SERVICE_PORT: '80',
+      WEFT_APP_PORT: '8080',
+    }),
+  };
 }
 
 interface Replica {
@@ -187,6 +112,7 @@ metadata: {name: svc-${s}-${e}}
 spec:
   address: 10.${s >> 8}.${s & 255}.${e + 1}
   labels: {app: svc-${s}}
+  serviceAccount: svc-${s}
   ports: {http: 8080}
 `);
   }
@@ -206,6 +132,12 @@ spec:
   - timeout: ${change + 1}s
     route: [{destination: {host: svc-0.default.svc.cluster.local}}]
 `;
+}
+
+/** CPU (user + system) this process (the clients) used since `from`, ms. */
+function cpuMs(from: NodeJS.CpuUsage): string {
+  const used = process.cpuUsage(from);
+  return ((used.user + used.system) / 1000).toFixed(0);
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -255,9 +187,24 @@ interface Row {
   rss: number[];
   syncCpuS: number;
   endpoint: number[];
-  edsBytes: number;
+  /** Bytes of resources a client received per endpoint change, all types, mean over clients and changes. */
+  endpointBytes: number;
   resource: number[];
+  resourceBytes: number;
+  /** CPU of every replica per change (endpoint and resource changes alike). */
   changeCpuS: number;
+  /** CPU of the process running the clients per change. */
+  clientCpuS: number;
+}
+
+/** Mean bytes of resources each client received since the last call (and resets the counters). */
+function takeBytes(clients: Client[]): number {
+  let total = 0;
+  for (const c of clients) {
+    for (const bytes of c.received.values()) total += bytes;
+    c.received.clear();
+  }
+  return total / clients.length;
 }
 
 async function startReplicas(
@@ -284,7 +231,11 @@ async function startReplicas(
         '1ms',
         ...(etcd ? ['--store', etcd.storeUrl] : []),
       ],
-      { ready: READY, timeoutMs: 60_000 },
+      {
+        ready: READY,
+        timeoutMs: 60_000,
+        env: args.profile ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${args.profile}` } : {},
+      },
     );
     running.procs.add(proc);
     replicas.push({ proc, api: proc.ready[1], xds: proc.ready[2] });
@@ -326,7 +277,7 @@ async function runMode(mode: string): Promise<Row> {
     const started = performance.now();
     const cpu0 = await Promise.all(replicas.map((r) => usage(r.proc.child.pid!)));
     while (clients.length < CLIENTS) {
-      clients.push(new Client(replicas[clients.length % replicas.length].xds, clients.length));
+      clients.push(new Client(replicas[clients.length % replicas.length].xds, nodeOf(clients.length)));
       if (clients.length % 50 === 0) await sleep(20);
     }
     note(`${CLIENTS} clients connecting`);
@@ -334,24 +285,33 @@ async function runMode(mode: string): Promise<Row> {
     const connectS = (performance.now() - started) / 1000;
     const synced = await Promise.all(replicas.map((r) => usage(r.proc.child.pid!)));
     const endpoint: number[] = [];
-    let edsBytes = 0;
+    let endpointBytes = 0;
+    const clientCpu0 = process.cpuUsage();
+    takeBytes(clients);
     for (let i = 0; i < CHANGES; i++) {
       const before = clients.map((c) => c.last.get(TYPE_URL.endpoint)?.version);
       const t0 = performance.now();
+      const own0 = process.cpuUsage();
       proxies[i].child.kill('SIGKILL');
       endpoint.push(await reachedAll(clients, TYPE_URL.endpoint, before, t0));
-      edsBytes += clients.reduce((s, c) => s + c.last.get(TYPE_URL.endpoint)!.bytes, 0) / clients.length;
+      note(`endpoint change ${i}: ${endpoint.at(-1)!.toFixed(0)} ms, clients' CPU ${cpuMs(own0)} ms`);
       await sleep(500);
+      endpointBytes += takeBytes(clients);
     }
     note(`endpoint changes: ${endpoint.map((v) => v.toFixed(0)).join(' ')} ms`);
     const resource: number[] = [];
+    let resourceBytes = 0;
     for (let i = 0; i < CHANGES; i++) {
       const before = clients.map((c) => c.last.get(TYPE_URL.route)?.version);
       const t0 = performance.now();
+      const own0 = process.cpuUsage();
       await apply(replicas[0].api, virtualService(i));
       resource.push(await reachedAll(clients, TYPE_URL.route, before, t0));
+      note(`resource change ${i}: ${resource.at(-1)!.toFixed(0)} ms, clients' CPU ${cpuMs(own0)} ms`);
       await sleep(500);
+      resourceBytes += takeBytes(clients);
     }
+    const clientCpu = process.cpuUsage(clientCpu0);
     const after = await Promise.all(replicas.map((r) => usage(r.proc.child.pid!)));
     const row: Row = {
       mode,
@@ -359,9 +319,11 @@ async function runMode(mode: string): Promise<Row> {
       rss: synced.map((u) => u.rss),
       syncCpuS: synced.reduce((s, u, i) => s + u.cpu - cpu0[i].cpu, 0),
       endpoint: endpoint.sort((a, b) => a - b),
-      edsBytes: edsBytes / CHANGES,
+      endpointBytes: endpointBytes / CHANGES,
       resource: resource.sort((a, b) => a - b),
+      resourceBytes: resourceBytes / CHANGES,
       changeCpuS: after.reduce((s, u, i) => s + u.cpu - synced[i].cpu, 0) / (2 * CHANGES),
+      clientCpuS: (clientCpu.user + clientCpu.system) / 1e6 / (2 * CHANGES),
     };
     process.stdout.write(`${mode}: ${JSON.stringify(row)}\n`);
     return row;
@@ -383,19 +345,20 @@ const LABEL: Record<string, string> = {
 function render(rows: Row[]): string {
   const cpu = os.cpus();
   const ms = (v: number) => `${v.toFixed(0)} ms`;
+  const kib = (v: number) => `${(v / 1024).toFixed(1)} KiB`;
   return [
     `Measured ${new Date().toISOString().slice(0, 10)} on ${cpu.length} × ${cpu[0]?.model.trim()}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node.js ${process.version}, etcd 3.4 (Debian, \`--max-txn-ops\` and \`--max-request-bytes\` raised so that the resources go in one apply); control plane(s), etcd and the clients share the machine. ` +
       `${SERVICES.toLocaleString('en')} services (ServiceEntry), ${(SERVICES * ENTRIES).toLocaleString('en')} endpoints (WorkloadEntries), ${CLIENTS.toLocaleString('en')} xDS clients: ` +
       "grpc-js ADS streams with a weft sidecar's node metadata on the read-only plaintext xDS port, subscribing to every cluster, endpoint and route as a weft sidecar without a `Sidecar` scope does. " +
       `Endpoint change: a real \`weft proxy\` (registered over mTLS) is killed, \`--registry-grace 1ms\`; time until every client has the new endpoints (EDS). Resource change: an apply of a VirtualService; time until every client ACKed the routes. ${CHANGES} of each per row; p99 is the slowest.`,
     '',
-    '| store | connect + sync | RSS per replica | CPU for the initial sync | endpoint change p50 / p99 | EDS bytes per client per change | resource change p50 / p99 | CPU per change |',
-    '|---|---|---|---|---|---|---|---|',
+    "| store | connect + sync | RSS per replica | CPU for the initial sync | endpoint change p50 / p99 | bytes per client | resource change p50 / p99 | bytes per client | control-plane CPU per change | clients' CPU per change |",
+    '|---|---|---|---|---|---|---|---|---|---|',
     ...rows.map(
       (r) =>
         `| ${LABEL[r.mode] ?? r.mode} | ${r.connectS.toFixed(1)} s | ${r.rss.map((v) => `${v.toFixed(0)} MiB`).join(', ')} | ${r.syncCpuS.toFixed(1)} s | ` +
-        `${ms(percentile(r.endpoint, 50))} / ${ms(percentile(r.endpoint, 99))} | ${(r.edsBytes / 1024).toFixed(1)} KiB | ` +
-        `${ms(percentile(r.resource, 50))} / ${ms(percentile(r.resource, 99))} | ${r.changeCpuS.toFixed(2)} s |`,
+        `${ms(percentile(r.endpoint, 50))} / ${ms(percentile(r.endpoint, 99))} | ${kib(r.endpointBytes)} | ` +
+        `${ms(percentile(r.resource, 50))} / ${ms(percentile(r.resource, 99))} | ${kib(r.resourceBytes)} | ${r.changeCpuS.toFixed(2)} s | ${r.clientCpuS.toFixed(2)} s |`,
     ),
     '',
     'Reproduce: `node bench/xds-scale.ts` (`--services 1000 --entries 10 --clients 2000 --changes 10 --modes file,etcd,etcd2`).',
