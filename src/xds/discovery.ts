@@ -104,10 +104,16 @@ export function encodeResourceField(any: WireAny): Buffer {
 }
 
 /**
- * A DiscoveryResponse without its nonce from already encoded `resources` entries
- * (`encodeResourceField`): the same bytes as `encodeDiscoveryResponse`, without re-encoding them.
+ * A DiscoveryResponse from already encoded `resources` entries (`encodeResourceField`): the same
+ * bytes as `encodeDiscoveryResponse`, without re-encoding them. With `nonce`, its field comes last
+ * (see `withNonce`), so the bytes without it are the response without a nonce.
  */
-export function joinDiscoveryResponse(version: string, typeUrl: string, fields: readonly Buffer[]): Buffer {
+export function joinDiscoveryResponse(
+  version: string,
+  typeUrl: string,
+  fields: readonly Buffer[],
+  nonce?: string,
+): Buffer {
   const head = protobuf.Writer.create()
     .uint32((1 << 3) | 2)
     .string(version)
@@ -116,14 +122,22 @@ export function joinDiscoveryResponse(version: string, typeUrl: string, fields: 
     .uint32((4 << 3) | 2)
     .string(typeUrl)
     .finish();
-  return Buffer.concat([head, ...fields, tail]);
+  return Buffer.concat(
+    nonce === undefined ? [head, ...fields, tail] : [head, ...fields, tail, nonceField(nonce)],
+  );
+}
+
+/** The `nonce` field (5) of a DiscoveryResponse, encoded. */
+export function nonceField(nonce: string): Uint8Array {
+  return protobuf.Writer.create()
+    .uint32((5 << 3) | 2)
+    .string(nonce)
+    .finish();
 }
 
 /** Appends the `nonce` field (5) to an encoded DiscoveryResponse (protobuf accepts fields in any order). */
 export function withNonce(body: Buffer, nonce: string): Buffer {
-  const writer = protobuf.Writer.create();
-  writer.uint32((5 << 3) | 2).string(nonce);
-  return Buffer.concat([body, writer.finish()]);
+  return Buffer.concat([body, nonceField(nonce)]);
 }
 
 /** Serializes a message object; an already encoded message (a Buffer) passes through. */

@@ -1,7 +1,13 @@
 // Generated xDS resources for one snapshot: generated once per generator-part key, encoded once, hashed for versions.
 import { createHash } from 'node:crypto';
 import type { MeshSnapshot } from '../../model/types.ts';
-import { encodeResourceField, joinDiscoveryResponse, type WireAny } from '../../xds/discovery.ts';
+import {
+  encodeResourceField,
+  joinDiscoveryResponse,
+  nonceField,
+  type WireAny,
+  withNonce,
+} from '../../xds/discovery.ts';
 import { encodeResource } from '../../xds/protos.ts';
 import { TYPE_URL } from '../../xds/type-urls.ts';
 import { parseClusterName } from './generate/common.ts';
@@ -20,8 +26,86 @@ export interface EncodedResource {
 
 /** A set of resources of one type with the version string that names it. */
 export interface ResourceSet {
-  resources: ReadonlyMap<string, EncodedResource>;
-  version: string;
+  /** Names the content: equal content, equal version. */
+  readonly version: string;
+  /** Number of resources. */
+  readonly size: number;
+  /** Name → resource (a set joined from parts builds it on first use). */
+  readonly resources: ReadonlyMap<string, EncodedResource>;
+  /** The `resources` entries of a response carrying the whole set, as chunks to join. */
+  readonly fields: readonly Buffer[];
+}
+
+/** A set of named resources (a named subscription, or one generator part's output). */
+class NamedSet implements ResourceSet {
+  readonly resources: ReadonlyMap<string, EncodedResource>;
+  readonly version: string;
+  #joined: Buffer | undefined;
+
+  constructor(resources: ReadonlyMap<string, EncodedResource>) {
+    this.resources = resources;
+    this.version = setVersion(resources);
+  }
+
+  get size(): number {
+    return this.resources.size;
+  }
+
+  get fields(): readonly Buffer[] {
+    return [this.joined];
+  }
+
+  /** Every entry's field, joined once for all responses and sets that carry this one whole. */
+  get joined(): Buffer {
+    this.#joined ??= Buffer.concat([...this.resources.values()].map((r) => r.field));
+    return this.#joined;
+  }
+}
+
+/**
+ * A wildcard set made of generator parts' outputs, shared by every proxy with the same part
+ * keys: its version and its response are made from the parts', so the set costs O(parts) and no
+ * proxy-specific copy of a large part (the mesh's clusters) is made.
+ */
+class JoinedSet implements ResourceSet {
+  readonly version: string;
+  readonly size: number;
+  readonly #parts: readonly NamedSet[];
+  #resources: Map<string, EncodedResource> | undefined;
+
+  constructor(parts: readonly NamedSet[]) {
+    this.#parts = parts;
+    this.size = parts.reduce((sum, part) => sum + part.size, 0);
+    this.version =
+      parts.length === 1
+        ? parts[0].version
+        : createHash('sha256')
+            .update(parts.map((part) => part.version).join('\n'))
+            .digest('base64url')
+            .slice(0, 16);
+  }
+
+  get resources(): ReadonlyMap<string, EncodedResource> {
+    if (this.#parts.length === 1) return this.#parts[0].resources;
+    if (!this.#resources) {
+      this.#resources = new Map();
+      for (const part of this.#parts) for (const [name, r] of part.resources) this.#resources.set(name, r);
+    }
+    return this.#resources;
+  }
+
+  get fields(): readonly Buffer[] {
+    return this.#parts.map((part) => part.joined);
+  }
+}
+
+/** An encoded DiscoveryResponse for a stream: its bytes end with the nonce field. */
+export interface EncodedResponse {
+  /** The response without its nonce (to give it another nonce). */
+  body: Buffer;
+  nonce: string;
+  /** `body` followed by the nonce field: what is written. */
+  bytes: Buffer;
 }
 
 function hashBytes(bytes: Uint8Array): string {
@@ -54,13 +138,13 @@ interface TypeCache {
   /** Part keys per proxy object. */
   keys: WeakMap<ProxyNode, string[]>;
   /** `part#key` → everything that part generates for that key. */
-  partAll: Map<string, Map<string, EncodedResource>>;
+  partAll: Map<string, NamedSet>;
   /** `part#key` → resource name → that resource, or null when the part does not generate it. */
   partNamed: Map<string, Map<string, EncodedResource | null>>;
   /** Part keys → names key (`*` for wildcard) → the set. Two levels so the long names key keeps its cached hash. */
   sets: Map<string, Map<string, ResourceSet>>;
-  /** Encoded state-of-the-world response bodies (without nonce), by version and content. */
-  bodies: Map<string, Buffer>;
+  /** Encoded state-of-the-world responses, by version and content (with the nonce they were first sent with). */
+  bodies: Map<string, EncodedResponse>;
   /** Every set built, by version (a version names its content), for `changes`. */
   byVersion: Map<string, ResourceSet>;
 }
@@ -94,6 +178,11 @@ export interface SnapshotResourcesOptions {
   previous?: SnapshotResources;
   /** Counts generator calls per type URL. */
   calls?: GeneratorCalls;
+  /**
+   * A new response nonce. A response is encoded once with its nonce and written to every stream
+   * it is for (the nonce names the response, not the stream); default: a counter of this snapshot.
+   */
+  nonce?: () => string;
 }
 
 /**
@@ -107,6 +196,7 @@ export class SnapshotResources {
   readonly endpointsOnly: boolean;
   readonly #warn: Warn;
   readonly #calls: GeneratorCalls | undefined;
+  readonly #nonce: () => string;
   readonly #types = new Map<string, TypeCache>();
   /** The previous snapshot's sets of named (RDS, EDS) types by version: what clients hold at a push. */
   readonly #earlier = new Map<string, ReadonlyMap<string, ResourceSet>>();
@@ -117,6 +207,8 @@ export class SnapshotResources {
     this.snapshot = snapshot;
     this.#warn = warn;
     this.#calls = options.calls;
+    let nonces = 0;
+    this.#nonce = options.nonce ?? (() => String(++nonces));
     const previous = options.previous;
     this.endpointsOnly = previous !== undefined && previous.snapshot.configVersion === snapshot.configVersion;
     if (!previous) return;
@@ -187,19 +279,47 @@ export class SnapshotResources {
     }
     let set = sets.get(subscription);
     if (set) return set;
+    set = names
+      ? this.#namedSet(typeUrl, proxy, parts, keys, names)
+      : this.#joinedSet(typeUrl, proxy, parts, keys);
+    sets.set(subscription, set);
+    cache.byVersion.set(set.version, set);
+    return set;
+  }
+
+  /** Everything each part generates for the proxy's part keys, joined. */
+  #joinedSet(
+    typeUrl: string,
+    proxy: ProxyNode,
+    parts: readonly GeneratorPart[],
+    keys: string[],
+  ): ResourceSet {
+    const cache = this.#typeCache(typeUrl);
+    const outputs = parts.map((part, i) => {
+      const partId = `${i}#${keys[i]}`;
+      let all = cache.partAll.get(partId);
+      if (!all) {
+        const generated = this.#generate(typeUrl, part, proxy, undefined);
+        all = new NamedSet(new Map(generated.map((r) => [r.name, encode(typeUrl, r.name, r.resource)])));
+        cache.partAll.set(partId, all);
+      }
+      return all;
+    });
+    return new JoinedSet(outputs);
+  }
+
+  /** Those of `names` that the parts generate for the proxy's part keys. */
+  #namedSet(
+    typeUrl: string,
+    proxy: ProxyNode,
+    parts: readonly GeneratorPart[],
+    keys: string[],
+    names: ReadonlySet<string>,
+  ): ResourceSet {
+    const cache = this.#typeCache(typeUrl);
     const resources = new Map<string, EncodedResource>();
     parts.forEach((part, i) => {
       const partId = `${i}#${keys[i]}`;
-      if (!names) {
-        let all = cache.partAll.get(partId);
-        if (!all) {
-          const generated = this.#generate(typeUrl, part, proxy, undefined);
-          all = new Map(generated.map((r) => [r.name, encode(typeUrl, r.name, r.resource)]));
-          cache.partAll.set(partId, all);
-        }
-        for (const [name, r] of all) resources.set(name, r);
-        return;
-      }
       let named = cache.partNamed.get(partId);
       if (!named) {
         named = new Map();
@@ -215,10 +335,7 @@ export class SnapshotResources {
         if (entry) resources.set(name, entry);
       }
     });
-    set = { resources, version: setVersion(resources) };
-    sets.set(subscription, set);
-    cache.byVersion.set(set.version, set);
-    return set;
+    return new NamedSet(resources);
   }
 
   /**
@@ -241,20 +358,28 @@ export class SnapshotResources {
     return changes;
   }
 
-  /** The encoded response (all but its nonce) sending `sent` of a set; shared by clients sent the same. */
-  responseBody(typeUrl: string, set: ResourceSet, sent: readonly EncodedResource[]): Buffer {
-    const which = sent.length === set.resources.size ? '*' : sent.map((r) => r.name).join('\n');
-    const key = `${set.version}#${which}`;
+  /**
+   * The encoded response sending `sent` of a set (undefined: the whole set), with its nonce;
+   * encoded once for every stream sent the same.
+   */
+  response(typeUrl: string, set: ResourceSet, sent?: readonly EncodedResource[]): EncodedResponse {
+    const whole = sent === undefined || sent.length === set.size;
+    const key = `${set.version}#${whole ? '*' : sent.map((r) => r.name).join('\n')}`;
     const bodies = this.#typeCache(typeUrl).bodies;
-    let body = bodies.get(key);
-    if (!body) {
-      body = joinDiscoveryResponse(
-        set.version,
-        typeUrl,
-        sent.map((r) => r.field),
-      );
-      bodies.set(key, body);
+    let response = bodies.get(key);
+    if (!response) {
+      const nonce = this.#nonce();
+      const fields = whole ? set.fields : sent.map((r) => r.field);
+      const bytes = joinDiscoveryResponse(set.version, typeUrl, fields, nonce);
+      response = { body: bytes.subarray(0, bytes.length - nonceField(nonce).length), nonce, bytes };
+      bodies.set(key, response);
     }
-    return body;
+    return response;
+  }
+
+  /** `response` with a nonce of its own (a stream must not get the same nonce twice in a row). */
+  renonced(response: EncodedResponse): EncodedResponse {
+    const nonce = this.#nonce();
+    return { body: response.body, nonce, bytes: withNonce(response.body, nonce) };
   }
 }

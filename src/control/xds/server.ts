@@ -11,7 +11,6 @@ import {
   type DeltaDiscoveryResponseMessage,
   type DiscoveryRequestMessage,
   type DiscoveryResponseMessage,
-  withNonce,
 } from '../../xds/discovery.ts';
 import { TYPE_URL } from '../../xds/type-urls.ts';
 import type { WorkloadRegistry } from '../registry/registry.ts';
@@ -68,8 +67,13 @@ interface Watch {
   names: Set<string>;
   /** `namesKey(names)`, kept in step with `names`. */
   namesKey: string;
-  /** Resource name → hash of what the client was last sent. */
+  /**
+   * Resource name → hash of what the client was last sent (named types and the incremental
+   * protocol; a full-state type's state-of-the-world watch keeps only `count`).
+   */
   sent: Map<string, string>;
+  /** Resources the client holds of this type (what was last sent). */
+  count: number;
   responded: boolean;
   /** Version of the set the client was last brought up to date with (the push fast path). */
   current?: string;
@@ -95,7 +99,6 @@ interface Connection {
   readOnly: boolean;
   workloadUid?: string;
   watches: Map<string, Watch>;
-  nonces: number;
   closed: boolean;
 }
 
@@ -134,6 +137,7 @@ export class AdsServer implements XdsServer {
   #pendingSince = 0;
   #timer: NodeJS.Timeout | undefined;
   #nextId = 1;
+  #nonces = 0;
   #closed = false;
 
   constructor(options: XdsServerOptions = {}) {
@@ -201,7 +205,7 @@ export class AdsServer implements XdsServer {
           sent: watch.sentVersion,
           acked: watch.ackedVersion,
           nack: watch.nack,
-          resources: watch.sent.size,
+          resources: watch.count,
         };
       }
       out.push({
@@ -242,6 +246,7 @@ export class AdsServer implements XdsServer {
     const resources = new SnapshotResources(snapshot, (key, message) => this.#warnOnce(key, message), {
       previous,
       calls: this.counters.generated,
+      nonce: () => this.#nextNonce(),
     });
     this.#resources = resources;
     this.counters.pushRounds++;
@@ -276,6 +281,11 @@ export class AdsServer implements XdsServer {
     slice(0);
   }
 
+  /** Nonces name responses, unique in this server's life (a response encoded once goes to many streams). */
+  #nextNonce(): string {
+    return String(++this.#nonces);
+  }
+
   #warnOnce(key: string, message: string): void {
     if (this.#warned.has(key)) return;
     this.#warned.add(key);
@@ -299,7 +309,6 @@ export class AdsServer implements XdsServer {
       peerId: peerUri === undefined ? undefined : tryParseSpiffeId(peerUri),
       readOnly: this.#tls !== undefined && !verified,
       watches: new Map(),
-      nonces: 0,
       closed: false,
     };
     this.#connections.add(conn);
@@ -402,7 +411,15 @@ export class AdsServer implements XdsServer {
   }
 
   #newWatch(typeUrl: string): Watch {
-    return { typeUrl, wildcard: false, names: new Set(), namesKey: '', sent: new Map(), responded: false };
+    return {
+      typeUrl,
+      wildcard: false,
+      names: new Set(),
+      namesKey: '',
+      sent: new Map(),
+      count: 0,
+      responded: false,
+    };
   }
 
   #served(conn: Connection, typeUrl: string): boolean {
@@ -546,28 +563,29 @@ export class AdsServer implements XdsServer {
     if (!force && set.version === watch.current) return;
     const held = watch.current;
     watch.current = set.version;
-    const { resources, version } = set;
-    let toSend: readonly EncodedResource[];
-    if (FULL_STATE_TYPES.has(watch.typeUrl)) {
-      toSend = [...resources.values()];
-      watch.sent = new Map(toSend.map((r) => [r.name, r.hash]));
-    } else {
+    let toSend: readonly EncodedResource[] | undefined;
+    if (FULL_STATE_TYPES.has(watch.typeUrl)) watch.count = set.size;
+    else {
       // `sent` holds the set of version `held` (less names since unsubscribed): the changes from
       // that set are shared by every client that held it; otherwise compare with what was sent.
+      const { resources } = set;
       const changes = this.#resources.changes(watch.typeUrl, held, set);
       if (changes) for (const name of changes.removed) watch.sent.delete(name);
       else for (const name of watch.sent.keys()) if (!resources.has(name)) watch.sent.delete(name);
       toSend = changes?.changed ?? [...resources.values()].filter((r) => watch.sent.get(r.name) !== r.hash);
       if (!force && toSend.length === 0) return;
       for (const r of toSend) watch.sent.set(r.name, r.hash);
+      watch.count = watch.sent.size;
     }
-    const nonce = String(++conn.nonces);
-    watch.nonce = nonce;
-    watch.sentVersion = version;
+    let response = this.#resources.response(watch.typeUrl, set, toSend);
+    // The same response again on this stream (a re-request) needs a nonce of its own.
+    if (response.nonce === watch.nonce) response = this.#resources.renonced(response);
+    watch.nonce = response.nonce;
+    watch.sentVersion = set.version;
     watch.responded = true;
     this.counters.pushes++;
     this.#metrics?.pushed(watch.typeUrl);
-    conn.call.write(withNonce(this.#resources.responseBody(watch.typeUrl, set, toSend), nonce));
+    conn.call.write(response.bytes);
   }
 
   /** Incremental: sends changed resources and removals since what the client has (or `force`). */
@@ -582,7 +600,8 @@ export class AdsServer implements XdsServer {
     if (!force && changed.length === 0 && removed.length === 0) return;
     for (const r of changed) watch.sent.set(r.name, r.hash);
     for (const name of removed) watch.sent.delete(name);
-    const nonce = String(++conn.nonces);
+    watch.count = watch.sent.size;
+    const nonce = this.#nextNonce();
     watch.nonce = nonce;
     watch.sentVersion = version;
     watch.responded = true;
