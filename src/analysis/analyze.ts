@@ -3,6 +3,7 @@ import { formatPath } from '../config/check.ts';
 import { compileResource } from '../config/compile.ts';
 import type { Resource } from '../config/resource.ts';
 import { keyOf } from '../config/resource.ts';
+import type { CompileResult } from '../model/compiled.ts';
 import type { MeshSnapshot, ReferenceGrantModel } from '../model/types.ts';
 import type { ReadRoute, SelectingPolicy } from './attachment.ts';
 import { backendsNotPermitted, policiesSelectingNothing, unattachedRoutes } from './attachment.ts';
@@ -20,6 +21,8 @@ export interface AnalysisInput {
    * (files alone) hosts and selectors cannot be judged, so those analyzers do not run.
    */
   workloadsKnown: boolean;
+  /** What each resource compiled to, when the caller holds it (else each is compiled here). */
+  compiled?: (resource: Resource) => CompileResult | undefined;
 }
 
 /** Every problem found, in resource order (kind, namespace, name) and then field order. */
@@ -34,7 +37,9 @@ export function analyze(input: AnalysisInput): AnalysisFinding[] {
   // Once for all resources: per resource it made an apply of N resources cost O(N × (N + workloads)).
   const namespaces = namespacesOf(input);
   for (const resource of input.resources) {
-    const result = compileResource(resource, { domainSuffix: snapshot.mesh.domainSuffix, namespaces });
+    const result =
+      input.compiled?.(resource) ??
+      compileResource(resource, { domainSuffix: snapshot.mesh.domainSuffix, namespaces });
     if (result?.outcome !== 'compiled') continue;
     const key = keyOf(resource);
     const c = result.compiled;

@@ -63,6 +63,31 @@ export class CompiledStore {
     this.#view = undefined;
   }
 
+  /**
+   * Makes the held resources exactly `resources`: compiles those not held at their revision
+   * (resources without a revision, such as a request's, every time), forgets the others.
+   * `workloads` are those the next `view` will be given.
+   */
+  sync(resources: Iterable<Resource>, workloads: readonly Workload[]): void {
+    const list = [...resources];
+    this.#namespaceCounts.clear();
+    for (const resource of list) this.#count(resource.metadata.namespace, 1);
+    this.#namespaces = meshNamespaces(this.#mesh, this.#namespaceCounts.keys(), workloads);
+    const keys = new Set<string>();
+    for (const resource of list) keys.add(this.#put(resource));
+    for (const [key, entry] of this.#entries)
+      if (!keys.has(key)) {
+        this.#entries.delete(key);
+        if (entry.compiled) this.#view = undefined;
+      }
+  }
+
+  /** What `resource` compiled to, when this very object is held (undefined: not held, or a kind that means nothing). */
+  resultOf(resource: Resource): CompileResult | undefined {
+    const entry = this.#entries.get(resourceKeyString({ kind: resource.kind, ...resource.metadata }));
+    return entry?.resource === resource ? entry.compiled?.result : undefined;
+  }
+
   /** Compiles what a committed batch put, forgets what it deleted (in the batch's order). */
   apply(events: readonly StoreEvent[]): void {
     // Namespaces the batch brings count at once, so `name.ns` hosts naming them are qualified now.
@@ -114,12 +139,15 @@ export class CompiledStore {
     else this.#namespaceCounts.delete(namespace);
   }
 
-  /** Compiles `resource` unless this very revision is held with answers that still hold. */
-  #put(resource: Resource): void {
+  /** Compiles `resource` unless this very revision is held with answers that still hold; returns its key. */
+  #put(resource: Resource): string {
     const key = resourceKeyString({ kind: resource.kind, ...resource.metadata });
     const known = this.#entries.get(key);
-    if (known && sameRevision(known.resource, resource) && lookupsHold(known.lookups, this.#namespaces))
-      return;
+    if (known && sameRevision(known.resource, resource) && lookupsHold(known.lookups, this.#namespaces)) {
+      // The same revision as another object (a store hands out copies): hold this one.
+      if (known.resource !== resource) known.resource = resource;
+      return key;
+    }
     const namespaces = this.#namespaces;
     const lookups = new Map<string, boolean>();
     const recorder = {
@@ -140,6 +168,7 @@ export class CompiledStore {
     const compiled = result && { kind: resource.kind, namespace, name, creationTimestamp, result };
     this.#entries.set(key, { resource, compiled, lookups });
     if (compiled || known?.compiled) this.#view = undefined;
+    return key;
   }
 }
 

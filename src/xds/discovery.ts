@@ -48,6 +48,12 @@ export interface DiscoveryRequestMessage {
   type_url?: string;
   response_nonce?: string;
   error_detail?: WireStatus;
+  /**
+   * The encoded `resource_names` entries, as received (not a protobuf field). Envoy repeats its
+   * whole subscription in every ACK; a server compares these bytes with the last ones instead of
+   * thousands of names.
+   */
+  resource_names_bytes?: Buffer;
 }
 
 /** `envoy.service.discovery.v3.DiscoveryResponse`. */
@@ -153,6 +159,51 @@ function deserializer<T>(type: protobuf.Type): (bytes: Buffer) => T {
   return (bytes) => type.toObject(type.decode(bytes), WIRE_OPTIONS) as T;
 }
 
+/** DiscoveryRequest field 3: `resource_names`. */
+const RESOURCE_NAMES_FIELD = 3;
+
+/**
+ * Decodes a DiscoveryRequest with its `resource_names` read only when asked for: the entries'
+ * bytes are kept in `resource_names_bytes`, the rest is decoded as usual.
+ */
+function decodeDiscoveryRequest(bytes: Buffer): DiscoveryRequestMessage {
+  const reader = protobuf.Reader.create(bytes);
+  const names: [number, number][] = [];
+  const rest: Buffer[] = [];
+  let restFrom = 0;
+  while (reader.pos < reader.len) {
+    const start = reader.pos;
+    const tag = reader.uint32();
+    reader.skipType(tag & 7);
+    if (tag >>> 3 !== RESOURCE_NAMES_FIELD) continue;
+    if (start > restFrom) rest.push(bytes.subarray(restFrom, start));
+    restFrom = reader.pos;
+    names.push([start, reader.pos]);
+  }
+  if (names.length === 0) return deserializer<DiscoveryRequestMessage>(DiscoveryRequest)(bytes);
+  if (restFrom < bytes.length) rest.push(bytes.subarray(restFrom));
+  const message = deserializer<DiscoveryRequestMessage>(DiscoveryRequest)(Buffer.concat(rest));
+  const first = names[0][0];
+  const last = names[names.length - 1][1];
+  const contiguous = names.every(([from], i) => i === 0 || from === names[i - 1][1]);
+  message.resource_names_bytes = contiguous
+    ? bytes.subarray(first, last)
+    : Buffer.concat(names.map(([from, to]) => bytes.subarray(from, to)));
+  let decoded: string[] | undefined;
+  Object.defineProperty(message, 'resource_names', {
+    enumerable: true,
+    get: () => {
+      decoded ??= names.map(([from, to]) => {
+        const entry = protobuf.Reader.create(bytes.subarray(from, to));
+        entry.uint32();
+        return entry.string();
+      });
+      return decoded;
+    },
+  });
+  return message;
+}
+
 const SERVICE = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
 
 /**
@@ -165,7 +216,7 @@ export const adsService = {
     requestStream: true,
     responseStream: true,
     requestSerialize: serializer(DiscoveryRequest),
-    requestDeserialize: deserializer<DiscoveryRequestMessage>(DiscoveryRequest),
+    requestDeserialize: decodeDiscoveryRequest,
     responseSerialize: serializer(DiscoveryResponse),
     responseDeserialize: deserializer<DiscoveryResponseMessage>(DiscoveryResponse),
     originalName: 'streamAggregatedResources',

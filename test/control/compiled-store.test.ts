@@ -196,3 +196,27 @@ test('a batch that puts and then deletes the same resource leaves it out', () =>
     ['reviews'],
   );
 });
+
+test('sync: stored revisions are compiled once across calls, a request resource every time, the rest forgotten', () => {
+  const store = new CompiledStore(DEFAULT_MESH);
+  const [vs, dr, toProd] = stored(RESOURCES);
+  store.sync([vs, dr], []);
+  assert.equal(store.counters.compiles, 2);
+  assert.equal(store.resultOf(vs)?.outcome, 'compiled');
+  // The same revisions as other objects (a store hands out copies): nothing compiled, each object known.
+  const copies = [structuredClone(vs), structuredClone(dr)];
+  store.sync(copies, []);
+  assert.equal(store.counters.compiles, 2);
+  assert.equal(store.resultOf(copies[0])?.outcome, 'compiled');
+  // A resource from a request (no revision) is compiled at every sync; one left out is forgotten.
+  const { resourceVersion: _, ...metadata } = toProd.metadata;
+  const request = { ...toProd, metadata };
+  store.sync([vs, request], []);
+  store.sync([vs, { ...request }], []);
+  assert.equal(store.counters.compiles, 4);
+  assert.deepEqual(
+    store.view([]).virtualServices.map((v) => v.name),
+    ['reviews', 'to-prod'],
+  );
+  assert.equal(store.resultOf(dr), undefined);
+});

@@ -1,4 +1,4 @@
-// Responses joined from pre-encoded resource entries are byte for byte what encoding the whole message gives, nonce included.
+// Responses joined from pre-encoded resource entries equal encoding the whole message (nonce included); requests keep their names as received bytes.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
@@ -34,4 +34,39 @@ test('a joined response decodes to its version, resources, type and nonce', () =
     decoded.resources.map((r) => r.value),
     anys.map((a) => a.value),
   );
+});
+
+test('a joined response with its nonce is the response without it, then the nonce field', () => {
+  const body = joinDiscoveryResponse('v7', TYPE_URL.cluster, anys.map(encodeResourceField));
+  const bytes = joinDiscoveryResponse('v7', TYPE_URL.cluster, anys.map(encodeResourceField), '42');
+  assert.deepEqual(bytes, withNonce(body, '42'));
+});
+
+test('a request keeps its names as received bytes and decodes them when read', () => {
+  const ads = adsService.StreamAggregatedResources;
+  const request = {
+    version_info: 'v1',
+    node: { id: 'sidecar~1' },
+    resource_names: ['outbound|80||a.default.svc.cluster.local', 'outbound|80||b.default.svc.cluster.local'],
+    type_url: TYPE_URL.endpoint,
+    response_nonce: '3',
+  };
+  const decoded = ads.requestDeserialize(ads.requestSerialize(request));
+  assert.equal(decoded.version_info, 'v1');
+  assert.equal(decoded.node?.id, 'sidecar~1');
+  assert.equal(decoded.type_url, TYPE_URL.endpoint);
+  assert.equal(decoded.response_nonce, '3');
+  assert.deepEqual(decoded.resource_names, request.resource_names);
+  const same = ads.requestDeserialize(ads.requestSerialize({ ...request, response_nonce: '4' }));
+  assert.ok(
+    same.resource_names_bytes?.equals(decoded.resource_names_bytes!),
+    'the same names, the same bytes',
+  );
+  const other = ads.requestDeserialize(
+    ads.requestSerialize({ ...request, resource_names: request.resource_names.slice(1) }),
+  );
+  assert.ok(!other.resource_names_bytes?.equals(decoded.resource_names_bytes!));
+  const none = ads.requestDeserialize(ads.requestSerialize({ ...request, resource_names: [] }));
+  assert.deepEqual(none.resource_names, []);
+  assert.equal(none.resource_names_bytes, undefined);
 });

@@ -5,8 +5,10 @@ import type { PlacedFinding } from '../../analysis/types.ts';
 import type { Resource } from '../../config/resource.ts';
 import { keyOf, resourceKeyString } from '../../config/resource.ts';
 import { BadRequestError } from '../../errors.ts';
+import type { CompileResult } from '../../model/compiled.ts';
+import { buildSnapshot } from '../../model/snapshot.ts';
 import type { MeshSettings, MeshSnapshot, Workload } from '../../model/types.ts';
-import { snapshotFromResources } from '../compiled-store.ts';
+import { CompiledStore } from '../compiled-store.ts';
 import type { Store } from '../store/store.ts';
 import { sendJson } from './http.ts';
 import type { ApiRoute } from './server.ts';
@@ -24,18 +26,33 @@ export interface AnalyzerDeps {
   mesh: MeshSettings;
 }
 
-/** Everything stored, with `overlay` in place, as a snapshot with the registry's workloads. */
-function overlaid(deps: AnalyzerDeps, overlay: readonly ParsedResource[]) {
+/**
+ * Everything stored, with `overlay` in place, as a snapshot with the registry's workloads, and
+ * what each resource compiled to. `mirror` keeps the stored resources compiled between calls, so
+ * an analysis compiles only the overlay and what changed since the last one.
+ */
+function overlaid(deps: AnalyzerDeps, mirror: CompiledStore, overlay: readonly ParsedResource[]): Analyzed {
   const byKey = new Map<string, Resource>(deps.store.list().map((r) => [resourceKeyString(keyOf(r)), r]));
-  for (const parsed of overlay) byKey.set(resourceKeyString(keyOf(parsed.resource)), parsed.resource);
+  for (const parsed of overlay)
+    byKey.set(resourceKeyString(keyOf(parsed.resource)), unrevised(parsed.resource));
   const resources = [...byKey.values()];
-  const snapshot = snapshotFromResources({
-    resources,
-    workloads: [...deps.workloads()],
-    mesh: deps.mesh,
-    version: 0,
-  });
-  return { resources, snapshot };
+  const workloads = [...deps.workloads()];
+  mirror.sync(resources, workloads);
+  const snapshot = buildSnapshot({ config: mirror.view(workloads), workloads, version: 0 });
+  return { resources, snapshot, compiled: (r) => mirror.resultOf(r) };
+}
+
+interface Analyzed {
+  resources: Resource[];
+  snapshot: MeshSnapshot;
+  compiled: (resource: Resource) => CompileResult | undefined;
+}
+
+/** A request's resource as one not stored yet: a revision it names does not make it the stored one. */
+function unrevised(resource: Resource): Resource {
+  if (resource.metadata.resourceVersion === undefined) return resource;
+  const { resourceVersion: _, ...metadata } = resource.metadata;
+  return { ...resource, metadata };
 }
 
 /**
@@ -51,25 +68,28 @@ function workloadsKnown(snapshot: MeshSnapshot): boolean {
 export type StatusReporter = (resources: readonly Resource[]) => Resource[];
 
 export function statusReporter(deps: AnalyzerDeps): StatusReporter {
+  const mirror = new CompiledStore(deps.mesh);
   return (shown) => {
     if (shown.length === 0) return [];
-    const { resources, snapshot } = overlaid(deps, []);
-    const findings = analyze({ resources, snapshot, workloadsKnown: workloadsKnown(snapshot) });
+    const { resources, snapshot, compiled } = overlaid(deps, mirror, []);
+    const findings = analyze({ resources, snapshot, compiled, workloadsKnown: workloadsKnown(snapshot) });
     const namespaces = namespacesOf({ resources, snapshot });
     return shown.map((r) => ({ ...r, status: resourceStatus(r, snapshot, findings, namespaces) }));
   };
 }
 
 export function meshAnalyzer(deps: AnalyzerDeps): MeshAnalyzer {
+  const mirror = new CompiledStore(deps.mesh);
   return (overlay) => {
     const given = new Map(overlay.map((p) => [resourceKeyString(keyOf(p.resource)), p]));
-    const { resources, snapshot } = overlaid(deps, overlay);
-    return analyze({ resources, snapshot, workloadsKnown: workloadsKnown(snapshot) }).map((finding) =>
-      placeFinding(finding, (f) => {
-        const parsed = given.get(resourceKeyString(f.resource));
-        if (parsed === undefined) return undefined;
-        return { file: parsed.location.file, line: parsed.location.line, ...parsed.place?.(f.path) };
-      }),
+    const { resources, snapshot, compiled } = overlaid(deps, mirror, overlay);
+    return analyze({ resources, snapshot, compiled, workloadsKnown: workloadsKnown(snapshot) }).map(
+      (finding) =>
+        placeFinding(finding, (f) => {
+          const parsed = given.get(resourceKeyString(f.resource));
+          if (parsed === undefined) return undefined;
+          return { file: parsed.location.file, line: parsed.location.line, ...parsed.place?.(f.path) };
+        }),
     );
   };
 }

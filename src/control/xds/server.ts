@@ -67,6 +67,8 @@ interface Watch {
   names: Set<string>;
   /** `namesKey(names)`, kept in step with `names`. */
   namesKey: string;
+  /** The encoded names of the state-of-the-world request that set `names` (to recognise an ACK repeating them). */
+  namesBytes?: Buffer;
   /**
    * Resource name → hash of what the client was last sent (named types and the incremental
    * protocol; a full-state type's state-of-the-world watch keeps only `count`).
@@ -441,6 +443,7 @@ export class AdsServer implements XdsServer {
       watch.wildcard = FULL_STATE_TYPES.has(typeUrl) ? names.length === 0 || names.includes('*') : false;
       for (const n of names) if (n !== '*') watch.names.add(n);
       watch.namesKey = namesKey(watch.names);
+      watch.namesBytes = req.resource_names_bytes;
       conn.watches.set(typeUrl, watch);
       this.#respond(conn, watch, true);
       return;
@@ -450,16 +453,22 @@ export class AdsServer implements XdsServer {
       return;
     }
     if (watch.nonce !== undefined) this.#recordAck(conn, watch, req.error_detail, req.version_info ?? '');
+    // An ACK repeating a named subscription byte for byte (Envoy repeats it in every request).
+    const bytes = req.resource_names_bytes;
+    if (!watch.wildcard && bytes !== undefined && watch.namesBytes?.equals(bytes)) return;
     const wildcard =
       FULL_STATE_TYPES.has(typeUrl) && (names.includes('*') || (names.length === 0 && watch.wildcard));
     // The common case, an ACK repeating the subscription, allocates nothing.
     const current = watch.names;
-    if (wildcard === watch.wildcard && names.length === current.size && names.every((n) => current.has(n)))
+    if (wildcard === watch.wildcard && names.length === current.size && names.every((n) => current.has(n))) {
+      watch.namesBytes = bytes;
       return;
+    }
     const next = new Set(names.filter((n) => n !== '*'));
     watch.wildcard = wildcard;
     watch.names = next;
     watch.namesKey = namesKey(next);
+    watch.namesBytes = bytes;
     for (const name of watch.sent.keys()) if (!wildcard && !next.has(name)) watch.sent.delete(name);
     this.#respond(conn, watch, false);
   }
