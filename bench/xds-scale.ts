@@ -159,6 +159,10 @@ async function settle(clients: Client[], quietMs = 2000, timeoutMs = 900_000): P
     if (process.env.BENCH_DEBUG) {
       const counts = new Map<string, number>();
       for (const c of clients) for (const k of c.last.keys()) counts.set(k, (counts.get(k) ?? 0) + 1);
+      counts.set(
+        'reconnects',
+        clients.reduce((n, c) => n + c.reconnects, 0),
+      );
       process.stderr.write(`settle: ${JSON.stringify(Object.fromEntries(counts))}\n`);
     }
     await sleep(200);
@@ -283,6 +287,7 @@ async function runMode(mode: string): Promise<Row> {
     note(`${CLIENTS} clients connecting`);
     await settle(clients);
     const connectS = (performance.now() - started) / 1000;
+    note(`synced in ${connectS.toFixed(1)} s; ${clients.reduce((n, c) => n + c.reconnects, 0)} reconnects`);
     const synced = await Promise.all(replicas.map((r) => usage(r.proc.child.pid!)));
     const endpoint: number[] = [];
     let endpointBytes = 0;

@@ -85,26 +85,50 @@ export class ScaleClient {
   readonly last = new Map<string, Received>();
   /** Bytes of resources received since the counter was last reset, per type URL. */
   readonly received = new Map<string, number>();
-  readonly #call: GrpcBidiCall;
+  /** Streams that ended (the client reconnects, as a sidecar does). */
+  reconnects = 0;
+  readonly #address: string;
+  readonly #node: WireNode;
+  #call: GrpcBidiCall;
+  #closed = false;
+  /** RDS subscribed on this stream. */
+  #routes = false;
   #eds: string[] = [];
   #edsNonce = '';
   #edsVersion = '';
 
   /** `address` is `host:port` of a plaintext xDS port; `node` what the client says it is. */
   constructor(address: string, node: WireNode) {
-    this.#call = new GrpcBidiCall(
+    this.#address = address;
+    this.#node = node;
+    this.#call = this.#open();
+  }
+
+  #open(): GrpcBidiCall {
+    const call = new GrpcBidiCall(
       {
-        address,
+        address: this.#address,
         path: ADS.path,
         maxMessageBytes: 64 * 1024 * 1024,
         keepaliveIntervalMs: 30_000,
         keepaliveTimeoutMs: 120_000,
       },
       (bytes) => this.#onResponse(readResponse(bytes)),
-      () => {},
+      () => {
+        if (this.#closed) return;
+        this.reconnects++;
+        setTimeout(() => {
+          if (!this.#closed) this.#call = this.#open();
+        }, 500);
+      },
     );
-    this.#send({ node, type_url: TYPE_URL.cluster, resource_names: [] });
-    this.#send({ type_url: TYPE_URL.listener, resource_names: [] });
+    this.#routes = false;
+    this.#eds = [];
+    this.#edsNonce = '';
+    this.#edsVersion = '';
+    call.write(ADS.requestSerialize({ node: this.#node, type_url: TYPE_URL.cluster, resource_names: [] }));
+    call.write(ADS.requestSerialize({ type_url: TYPE_URL.listener, resource_names: [] }));
+    return call;
   }
 
   #send(request: DiscoveryRequestMessage): void {
@@ -120,14 +144,15 @@ export class ScaleClient {
       names = this.#eds;
     } else if (type === TYPE_URL.route) names = ['outbound'];
     this.#send({ type_url: type, version_info: r.version, response_nonce: r.nonce, resource_names: names });
-    const first = !this.last.has(type);
     this.last.set(type, { version: r.version, at: performance.now(), bytes: r.bytes });
     this.received.set(type, (this.received.get(type) ?? 0) + r.bytes);
-    if (type === TYPE_URL.listener && first)
+    if (type === TYPE_URL.listener && !this.#routes) {
+      this.#routes = true;
       this.#send({ type_url: TYPE_URL.route, resource_names: ['outbound'] });
+    }
     if (type === TYPE_URL.cluster) {
       const eds = edsNames(r);
-      if (eds.join() !== this.#eds.join()) {
+      if (eds !== this.#eds && eds.join() !== this.#eds.join()) {
         this.#eds = eds;
         // A subscription change rides on the latest EDS nonce (or opens the EDS watch).
         this.#send({
@@ -141,6 +166,7 @@ export class ScaleClient {
   }
 
   close(): void {
+    this.#closed = true;
     this.#call.cancel();
   }
 }
