@@ -127,6 +127,8 @@ export class GrpcBidiCall {
           : net.connect({ host, port, noDelay: true }),
     });
     this.session.on('connect', () => {
+      // The call may have ended between the socket connecting and this event.
+      if (this.ended || this.session.destroyed) return;
       this.session.setLocalWindowSize(SESSION_WINDOW);
       this.keepalive = setInterval(() => this.ping(), config.keepaliveIntervalMs);
       this.keepalive.unref();
