@@ -10,7 +10,10 @@
 // EDS update. A resource change = an apply of a VirtualService on the first replica; measured
 // until every client ACKed the new routes.
 //
-//   node bench/xds-scale.ts [--services 1000] [--entries 8] [--clients 2000] [--changes 10] [--modes file,etcd,etcd2] [--no-write]
+// Modes `file`, `etcd`, `etcd2` and the same with `-scoped`: a namespace-wide Sidecar limits every
+// proxy to 10 services (Istio's push scoping), to compare the bytes each push carries.
+//
+//   node bench/xds-scale.ts [--services 1000] [--entries 8] [--clients 2000] [--changes 10] [--modes file,file-scoped,etcd,etcd2] [--no-write]
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +31,7 @@ const { values: args } = parseArgs({
     entries: { type: 'string', default: '10' },
     clients: { type: 'string', default: '2000' },
     changes: { type: 'string', default: '10' },
-    modes: { type: 'string', default: 'file,etcd,etcd2' },
+    modes: { type: 'string', default: 'file,file-scoped,etcd,etcd2' },
     /** Longest wait for one change to reach every client (seconds). */
     bound: { type: 'string', default: '60' },
     /** Write V8 CPU profiles of the control planes into this directory. */
@@ -119,6 +122,20 @@ spec:
   return docs.join('---\n');
 }
 
+/** Services each proxy needs in the `-scoped` modes (those the changes touch are among them). */
+const SCOPE = 10;
+
+/** A namespace-wide Sidecar: every proxy of `default` gets the first SCOPE services only. */
+function scope(): string {
+  const hosts = Array.from({ length: SCOPE }, (_, s) => `./svc-${s}.default.svc.cluster.local`);
+  return `apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: default}
+spec:
+  egress: [{hosts: ${JSON.stringify(hosts)}}]
+`;
+}
+
 /** etcd limits for one apply of every resource: 2 operations per resource, ~2 KiB each. */
 const ETCD_LIMITS = ['--max-txn-ops=100000', '--max-request-bytes=67108864'];
 
@@ -163,6 +180,7 @@ async function settle(clients: Client[], quietMs = 2000, timeoutMs = 900_000): P
         'reconnects',
         clients.reduce((n, c) => n + c.reconnects, 0),
       );
+      for (const [why, n] of Client.endReasons) counts.set(why, n);
       process.stderr.write(`settle: ${JSON.stringify(Object.fromEntries(counts))}\n`);
     }
     await sleep(200);
@@ -215,9 +233,10 @@ async function startReplicas(
   mode: string,
   dir: string,
 ): Promise<{ replicas: Replica[]; etcd?: EtcdCluster }> {
-  const etcd = mode === 'file' ? undefined : await startEtcdCluster(3, { extraArgs: ETCD_LIMITS });
+  const store = mode.replace(/-scoped$/, '');
+  const etcd = store === 'file' ? undefined : await startEtcdCluster(3, { extraArgs: ETCD_LIMITS });
   if (etcd) running.clusters.add(etcd);
-  const count = mode === 'etcd2' ? 2 : 1;
+  const count = store === 'etcd2' ? 2 : 1;
   const replicas: Replica[] = [];
   for (let i = 0; i < count; i++) {
     const proc = await startWeft(
@@ -255,6 +274,7 @@ async function runMode(mode: string): Promise<Row> {
   try {
     const note = (what: string) => process.stderr.write(`${mode}: ${what}\n`);
     await apply(replicas[0].api, resources());
+    if (mode.endsWith('-scoped')) await apply(replicas[0].api, scope());
     note('resources applied');
     for (let i = 0; i < CHANGES; i++)
       proxies.push(
@@ -345,6 +365,9 @@ const LABEL: Record<string, string> = {
   file: 'file store, 1 control plane',
   etcd: 'etcd (3 members), 1 replica',
   etcd2: 'etcd (3 members), 2 replicas',
+  'file-scoped': `file store, 1 control plane, a Sidecar scoping each proxy to ${SCOPE} services`,
+  'etcd-scoped': `etcd (3 members), 1 replica, a Sidecar scoping each proxy to ${SCOPE} services`,
+  'etcd2-scoped': `etcd (3 members), 2 replicas, a Sidecar scoping each proxy to ${SCOPE} services`,
 };
 
 function render(rows: Row[]): string {

@@ -85,6 +85,8 @@ export class ScaleClient {
   readonly last = new Map<string, Received>();
   /** Bytes of resources received since the counter was last reset, per type URL. */
   readonly received = new Map<string, number>();
+  /** Why streams ended, with how often (all clients). */
+  static readonly endReasons = new Map<string, number>();
   /** Streams that ended (the client reconnects, as a sidecar does). */
   reconnects = 0;
   readonly #address: string;
@@ -114,9 +116,10 @@ export class ScaleClient {
         keepaliveTimeoutMs: 120_000,
       },
       (bytes) => this.#onResponse(readResponse(bytes)),
-      () => {
+      (end) => {
         if (this.#closed) return;
         this.reconnects++;
+        ScaleClient.endReasons.set(end.details, (ScaleClient.endReasons.get(end.details) ?? 0) + 1);
         setTimeout(() => {
           if (!this.#closed) this.#call = this.#open();
         }, 500);
