@@ -14,6 +14,7 @@ import { readIstioGateway } from './istio/gateway.ts';
 import { readPeerAuthentication } from './istio/peer-authentication.ts';
 import { readRequestAuthentication } from './istio/request-authentication.ts';
 import { readServiceEntry } from './istio/service-entry.ts';
+import { readSidecar } from './istio/sidecar.ts';
 import { readTelemetry } from './istio/telemetry.ts';
 import { readVirtualService } from './istio/virtual-service.ts';
 import { readWorkloadEntry } from './istio/workload-entry.ts';
@@ -109,6 +110,17 @@ const DEFINITIONS: readonly KindDefinition[] = [
     read: (check, spec, context) => {
       const workload = readWorkloadEntry(check, spec, context);
       return workload && { kind: 'WorkloadEntry', workload };
+    },
+  },
+  {
+    kind: 'Sidecar',
+    apiVersions: ISTIO_NETWORKING,
+    plural: 'sidecars',
+    shortNames: [],
+    namespaced: true,
+    read: (check, spec, context) => {
+      const sidecar = readSidecar(check, spec, context);
+      return sidecar && { kind: 'Sidecar', sidecar };
     },
   },
   {

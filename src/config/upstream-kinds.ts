@@ -4,7 +4,6 @@
 export const UNSUPPORTED_KINDS: Readonly<Record<string, string>> = {
   // Istio
   EnvoyFilter: 'weft is not Envoy: patches of generated Envoy config have nothing to apply to',
-  Sidecar: "per-workload egress listeners are not implemented; use exportTo on the services' resources",
   WasmPlugin: 'Wasm extensions are not implemented',
   ProxyConfig: 'proxy settings are weft proxy flags',
   WorkloadGroup: 'declare workloads with WorkloadEntry or weft proxy --service',

@@ -14,6 +14,7 @@ import type {
   RequestAuthenticationModel,
   Service,
   ServiceProfileModel,
+  SidecarModel,
   TelemetryModel,
   TrafficTargetModel,
   VirtualServiceModel,
@@ -42,6 +43,7 @@ export type CompiledSpec =
   | { kind: 'GatewayClass'; gatewayClass: { name: string; controllerName: string } }
   | { kind: 'MeshConfig'; meshConfig: MeshConfigModel }
   | { kind: 'Telemetry'; telemetry: TelemetryModel }
+  | { kind: 'Sidecar'; sidecar: SidecarModel }
   | { kind: 'RateLimit'; rateLimit: RateLimitModel }
   | { kind: 'HTTPLocalRateLimitPolicy'; identityRateLimit: IdentityRateLimitModel }
   | { kind: 'ServiceProfile'; serviceProfile: ServiceProfileModel };

@@ -22,6 +22,7 @@ import type {
   RequestAuthenticationModel,
   RetryRatioBudget,
   Service,
+  SidecarModel,
   TelemetryModel,
   TrafficTargetModel,
   VirtualServiceModel,
@@ -56,6 +57,8 @@ export interface ConfigView {
   retryRatioBudgets: ReadonlyMap<string, RetryRatioBudget>;
   /** Telemetry resources, oldest first. */
   telemetries: readonly TelemetryModel[];
+  /** Sidecar resources, oldest first. */
+  sidecars: readonly SidecarModel[];
 }
 
 /** Oldest first (creationTimestamp; resources without one count as newest), then namespace, name, kind. */
@@ -91,6 +94,7 @@ interface Collected {
   telemetries: TelemetryModel[];
   /** TrafficSplits with `matches`, and where their VirtualService goes in `virtualServices`. */
   matchedSplits: { at: number; split: MatchedTrafficSplitModel }[];
+  sidecars: SidecarModel[];
 }
 
 function collect(into: Collected, resource: CompiledResource): void {
@@ -135,6 +139,7 @@ function collect(into: Collected, resource: CompiledResource): void {
   else if (compiled.kind === 'HTTPLocalRateLimitPolicy')
     into.identityRateLimits.push(compiled.identityRateLimit);
   else if (compiled.kind === 'Telemetry') into.telemetries.push(compiled.telemetry);
+  else if (compiled.kind === 'Sidecar') into.sidecars.push(compiled.sidecar);
   else into.meshConfigs.push(compiled.meshConfig);
 }
 
@@ -160,6 +165,7 @@ export function assembleConfig(resources: Iterable<CompiledResource>, mesh: Mesh
     retryRatioBudgets: new Map(),
     telemetries: [],
     matchedSplits: [],
+    sidecars: [],
   };
   for (const resource of [...resources].sort(byAge)) collect(c, resource);
   for (const { at, split } of c.matchedSplits)
@@ -197,6 +203,7 @@ export function assembleConfig(resources: Iterable<CompiledResource>, mesh: Mesh
     identityRateLimits: c.identityRateLimits,
     retryRatioBudgets: c.retryRatioBudgets,
     telemetries: c.telemetries,
+    sidecars: c.sidecars,
   };
 }
 

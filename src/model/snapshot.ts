@@ -136,6 +136,7 @@ export function buildSnapshot(input: SnapshotInput): MeshSnapshot {
     rejected: config.rejected,
     peerAuthentications: config.peerAuthentications,
     telemetries: config.telemetries,
+    sidecars: config.sidecars,
     authorizationPolicies: config.authorizationPolicies,
     requestAuthentications: config.requestAuthentications,
     gateways: config.gateways,

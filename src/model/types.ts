@@ -361,6 +361,8 @@ export interface MeshSnapshot {
   rejected?: readonly RejectedResource[];
   /** Telemetry resources, oldest first (read with `telemetryFor`, src/model/telemetry.ts). Absent: none. */
   telemetries?: readonly TelemetryModel[];
+  /** Sidecar resources, oldest first (read with `sidecarScope`, src/model/sidecar-scope.ts). Absent: none. */
+  sidecars?: readonly SidecarModel[];
   /**
    * PeerAuthentications, oldest first (Istio: within one scope the oldest wins). Absent: none.
    * Read with `peerAuthenticationFor` (src/model/policies.ts).
@@ -782,6 +784,23 @@ export interface MeshTelemetry {
 
 /** Which side of a proxy a Telemetry rule applies to (Istio's WorkloadMode). */
 export type TelemetryMode = 'CLIENT' | 'SERVER' | 'CLIENT_AND_SERVER';
+
+/** One `egress.hosts` entry of a Sidecar: `namespace/host` (`.` the proxy's namespace, `*` any, `~` none). */
+export interface SidecarEgressHost {
+  namespace: string;
+  /** A hostname, `*.suffix` or `*`, lower case. */
+  host: string;
+}
+
+/** A networking.istio.io Sidecar: the services whose outbound configuration its proxies get. */
+export interface SidecarModel {
+  name: string;
+  namespace: string;
+  /** `workloadSelector.labels`; absent: every workload of the namespace (the mesh's in the root namespace). */
+  selector?: Labels;
+  /** The services in scope: the one `egress` entry's hosts (every host of every namespace when it has none). */
+  egressHosts: readonly SidecarEgressHost[];
+}
 
 /** A telemetry.istio.io Telemetry resource. */
 export interface TelemetryModel {

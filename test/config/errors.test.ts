@@ -179,7 +179,7 @@ spec:
   - route: [{destination: {host: reviews}}]
     fault: {delay: {fixedDelay: 5}}
 ---
-kind: Sidecar
+kind: EnvoyFilter
 apiVersion: networking.istio.io/v1
 metadata: {name: gw}
 spec: {}
@@ -198,7 +198,7 @@ spec: {}
     assert.match(issues[0].message, /use one of networking\.istio\.io\/v1, networking\.istio\.io\/v1beta1/);
     assert.match(
       issues[4].message,
-      /kind Sidecar is not supported by weft \(yet\): per-workload egress listeners/,
+      /kind EnvoyFilter is not supported by weft \(yet\): weft is not Envoy/,
     );
     assert.equal(issues[4].reason, 'unsupported');
   });

@@ -21,7 +21,8 @@ test('every spelling of a kind resolves to it', () => {
   assert.equal(resolveKind('gateways.gateway.networking.k8s.io')?.kind, 'Gateway');
   assert.equal(resolveKind('httproutes')?.kind, 'HTTPRoute');
   assert.equal(resolveKind('mc')?.kind, 'MeshConfig');
-  assert.equal(resolveKind('sidecar'), undefined);
+  assert.equal(resolveKind('sidecars')?.kind, 'Sidecar');
+  assert.equal(resolveKind('envoyfilter'), undefined);
   assert.equal(resolveKind('vs.example.com'), undefined);
 });
 
@@ -34,6 +35,7 @@ test('listKinds names the supported kinds with their API versions', () => {
       'DestinationRule',
       'ServiceEntry',
       'WorkloadEntry',
+      'Sidecar',
       'PeerAuthentication',
       'AuthorizationPolicy',
       'RequestAuthentication',

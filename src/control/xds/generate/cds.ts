@@ -24,7 +24,6 @@ import {
   duration,
   effectivePolicy,
   endpointPort,
-  exportedTo,
   type GenerateContext,
   type GeneratedResource,
   HTTP_PROTOCOL_OPTIONS_KEY,
@@ -33,6 +32,7 @@ import {
   isHttpProtocol,
   outboundClusterName,
   parseClusterName,
+  serviceVisible,
   visibleServices,
 } from './common.ts';
 import { passthroughCluster } from './egress.ts';
@@ -325,8 +325,7 @@ export function clusterByName(ctx: GenerateContext, name: string): GeneratedReso
   const service = ctx.snapshot.services.get(parsed.host);
   const port = service?.ports.find((p) => p.number === parsed.port);
   if (!service || !port) return undefined;
-  if (service.exportTo && !exportedTo(service.exportTo, service.namespace, ctx.proxy.namespace))
-    return undefined;
+  if (!serviceVisible(ctx, service)) return undefined;
   if (parsed.subset) {
     const subsets = ctx.snapshot.destinationRules.get(service.hostname)?.subsets ?? [];
     if (!subsets.some((s) => s.name === parsed.subset)) return undefined;

@@ -1,10 +1,13 @@
 // Shared pieces of the xDS generators: the generation context, names, type URLs and small builders.
+
+import { inSidecarScope, sidecarScope } from '../../../model/sidecar-scope.ts';
 import type {
   DestinationRuleModel,
   MeshSnapshot,
   Protocol,
   Service,
   ServicePort,
+  SidecarModel,
   TrafficPolicy,
   Workload,
 } from '../../../model/types.ts';
@@ -90,10 +93,33 @@ export function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** The services a proxy may see (Service `exportTo`), sorted by hostname for deterministic output. */
+/** The Sidecar resource that scopes a sidecar proxy's outbound configuration (gateways and proxyless clients have none). */
+export function proxySidecarScope(snapshot: MeshSnapshot, proxy: ProxyNode): SidecarModel | undefined {
+  if (proxy.kind !== 'sidecar' || proxy.role === 'gateway') return undefined;
+  return sidecarScope(snapshot, proxy.namespace, proxy.labels);
+}
+
+/** Names the Sidecar that scopes a proxy (`''` for none): a generator part key for what the scope changes. */
+export function sidecarScopeKey(snapshot: MeshSnapshot, proxy: ProxyNode): string {
+  const scope = proxySidecarScope(snapshot, proxy);
+  return scope ? `${scope.namespace}/${scope.name}` : '';
+}
+
+/** Whether a proxy may see `service`: its `exportTo`, then the Sidecar scoping the proxy (egress hosts). */
+export function serviceVisible(
+  ctx: GenerateContext,
+  service: Service,
+  scope = proxySidecarScope(ctx.snapshot, ctx.proxy),
+): boolean {
+  if (service.exportTo && !exportedTo(service.exportTo, service.namespace, ctx.proxy.namespace)) return false;
+  return scope === undefined || inSidecarScope(scope, ctx.proxy.namespace, service);
+}
+
+/** The services a proxy may see (`serviceVisible`), sorted by hostname for deterministic output. */
 export function visibleServices(ctx: GenerateContext): Service[] {
+  const scope = proxySidecarScope(ctx.snapshot, ctx.proxy);
   return [...ctx.snapshot.services.values()]
-    .filter((s) => !s.exportTo || exportedTo(s.exportTo, s.namespace, ctx.proxy.namespace))
+    .filter((s) => serviceVisible(ctx, s, scope))
     .sort((a, b) => compareStrings(a.hostname, b.hostname));
 }
 

@@ -4,7 +4,7 @@ import { TYPE_URL } from '../../../xds/type-urls.ts';
 import type { ProxyNode } from '../node.ts';
 import { generateClusters, generateInboundClusters, generateOutboundClusters } from './cds.ts';
 import { headerMatchForm, ringHashWorks } from './clients.ts';
-import type { GenerateContext, GeneratedResource } from './common.ts';
+import { type GenerateContext, type GeneratedResource, sidecarScopeKey } from './common.ts';
 import { generateEndpoints } from './eds.ts';
 import { gatewayCacheKey } from './gateway.ts';
 import { identityRateLimitCacheKey } from './identity-ratelimit.ts';
@@ -65,7 +65,7 @@ export const GENERATOR_PARTS: ReadonlyMap<string, readonly GeneratorPart[]> = ne
     TYPE_URL.cluster,
     [
       {
-        key: (p) => `${p.kind}|${p.namespace}|${ringHashWorks(p)}`,
+        key: (p, s) => `${p.kind}|${p.namespace}|${ringHashWorks(p)}|${sidecarScopeKey(s, p)}`,
         generate: generateOutboundClusters,
       },
       {
@@ -111,6 +111,7 @@ export const GENERATOR_PARTS: ReadonlyMap<string, readonly GeneratorPart[]> = ne
           JSON.stringify([
             p.kind,
             p.namespace,
+            sidecarScopeKey(s, p),
             routesReadLabels(s) ? sortedLabels(p) : null,
             p.role === 'gateway' ? gatewayCacheKey({ proxy: p }) : '',
             headerMatchForm(p),
