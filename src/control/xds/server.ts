@@ -436,9 +436,9 @@ export class AdsServer implements XdsServer {
   #onRequest(conn: Connection, req: DiscoveryRequestMessage): void {
     const typeUrl = req.type_url ?? '';
     if (!this.#served(conn, typeUrl)) return;
-    const names = req.resource_names;
     let watch = conn.watches.get(typeUrl);
     if (!watch) {
+      const names = req.resource_names;
       watch = this.#newWatch(typeUrl);
       watch.wildcard = FULL_STATE_TYPES.has(typeUrl) ? names.length === 0 || names.includes('*') : false;
       for (const n of names) if (n !== '*') watch.names.add(n);
@@ -456,6 +456,8 @@ export class AdsServer implements XdsServer {
     // An ACK repeating a named subscription byte for byte (Envoy repeats it in every request).
     const bytes = req.resource_names_bytes;
     if (!watch.wildcard && bytes !== undefined && watch.namesBytes?.equals(bytes)) return;
+    // Decoded only now (a getter over the received bytes).
+    const names = req.resource_names;
     const wildcard =
       FULL_STATE_TYPES.has(typeUrl) && (names.includes('*') || (names.length === 0 && watch.wildcard));
     // The common case, an ACK repeating the subscription, allocates nothing.
