@@ -196,10 +196,7 @@ spec: {}
       ],
     );
     assert.match(issues[0].message, /use one of networking\.istio\.io\/v1, networking\.istio\.io\/v1beta1/);
-    assert.match(
-      issues[4].message,
-      /kind EnvoyFilter is not supported by weft \(yet\): weft is not Envoy/,
-    );
+    assert.match(issues[4].message, /kind EnvoyFilter is not supported by weft \(yet\): weft is not Envoy/);
     assert.equal(issues[4].reason, 'unsupported');
   });
 
