@@ -15,6 +15,12 @@ export class StatsClientTls {
     this.#trustDomain = trustDomain;
   }
 
+  /** Closes every connection pool (the control plane stops). */
+  close(): void {
+    for (const agent of this.#agents.values()) agent.destroy().catch(() => {});
+    this.#agents.clear();
+  }
+
   /** The dispatcher for a proxy of `namespace`/`serviceAccount`: it must present that workload's SPIFFE ID. */
   dispatcher(namespace: string, serviceAccount: string): Dispatcher {
     const context = this.#current();

@@ -103,7 +103,7 @@ export function xdsControlPlaneParts(): Pick<ControlPlaneParts, 'createXdsServer
     createXdsServer: ({ config, registry, metrics, tls }) => {
       if (tls) statsTls = new StatsClientTls(() => tls.credentials.current(), tls.trustDomain);
       server = createXdsServer({ registry, debounceMs: config.pushDebounceMs, metrics, tls });
-      return telemetry ? withTelemetry(server, telemetry) : server;
+      return telemetry ? withTelemetry(server, telemetry, () => statsTls?.close()) : server;
     },
     apiRoutes: ({ compiled, config, store, operatorAccess }) => {
       telemetry = new MeshTelemetry(proxies, config.telemetryIntervalMs, config.prometheusUrl);
@@ -124,8 +124,8 @@ export function xdsControlPlaneParts(): Pick<ControlPlaneParts, 'createXdsServer
   };
 }
 
-/** The ADS server with the traffic view's scraper started with it and stopped before it closes. */
-function withTelemetry(server: AdsServer, telemetry: MeshTelemetry): XdsServer {
+/** The ADS server with the traffic view's scraper started with it and stopped (its stats-port clients closed) before it closes. */
+function withTelemetry(server: AdsServer, telemetry: MeshTelemetry, closeClients: () => void): XdsServer {
   telemetry.start();
   return {
     listen: (host, port) => server.listen(host, port),
@@ -134,6 +134,7 @@ function withTelemetry(server: AdsServer, telemetry: MeshTelemetry): XdsServer {
     status: () => server.status(),
     close: async () => {
       await telemetry.stop();
+      closeClients();
       await server.close();
     },
   };
