@@ -178,7 +178,15 @@ export interface HttpRoute {
   matches: readonly HttpMatch[];
   /** Where matching requests go; exactly one of route / redirect / directResponse. */
   route?: readonly RouteDestination[];
-  redirect?: { uri?: string; authority?: string; scheme?: string; port?: number; redirectCode: number };
+  /** `uriPrefix`: the matched uri prefix is replaced by it (Gateway API ReplacePrefixMatch; Envoy prefix_rewrite). */
+  redirect?: {
+    uri?: string;
+    uriPrefix?: string;
+    authority?: string;
+    scheme?: string;
+    port?: number;
+    redirectCode: number;
+  };
   directResponse?: { status: number; body?: string };
   rewrite?: { uri?: string; uriRegex?: { match: string; rewrite: string }; authority?: string };
   timeoutMs?: number;

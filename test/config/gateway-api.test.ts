@@ -175,6 +175,27 @@ spec:
     ]);
   });
 
+  test('RequestRedirect ReplacePrefixMatch: the path element prefix is replaced, the rest of the path kept', () => {
+    const snap = snapshot(`${GATEWAY}---
+apiVersion: ${API}
+kind: HTTPRoute
+metadata: {name: r, namespace: infra}
+spec:
+  parentRefs: [{name: web, sectionName: same}]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /old}}]
+    filters:
+    - type: RequestRedirect
+      requestRedirect: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /new/}, statusCode: 302}
+`);
+    const vs = snap.virtualServices.find((v) => v.gateways[0] === 'infra/web');
+    const [exact, prefix] = vs?.http ?? [];
+    assert.equal(uris(exact), 'exact:/old');
+    assert.deepEqual(exact.redirect, { redirectCode: 302, uri: '/new/' });
+    assert.equal(uris(prefix), 'prefix:/old/');
+    assert.deepEqual(prefix.redirect, { redirectCode: 302, uriPrefix: '/new/' });
+  });
+
   test('a Service parent (GAMMA) routes the mesh: producer routes for everyone, consumer routes for their namespace', () => {
     const snap = snapshot(`apiVersion: ${API}
 kind: HTTPRoute

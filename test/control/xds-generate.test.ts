@@ -406,6 +406,11 @@ describe('sidecar outbound routes (RDS outbound)', () => {
           redirect: { uri: '/new', redirectCode: 308 },
         }),
         httpRoute({
+          name: 'moved-under',
+          matches: [match({ uri: { prefix: '/docs/' } })],
+          redirect: { uriPrefix: '/manual/', redirectCode: 302 },
+        }),
+        httpRoute({
           name: 'teapot',
           matches: [match({ uri: { exact: '/tea' } })],
           directResponse: { status: 418, body: 'short and stout' },
@@ -430,6 +435,8 @@ describe('sidecar outbound routes (RDS outbound)', () => {
     const [config] = routesOf(context(snap, sidecar()));
     const moved = simulate(config, { authority: 'reviews', path: '/old/page' }) as Obj;
     assert.deepEqual(moved.redirect, { path_redirect: '/new', response_code: 'PERMANENT_REDIRECT' });
+    const under = simulate(config, { authority: 'reviews', path: '/docs/a' }) as Obj;
+    assert.deepEqual(under.redirect, { prefix_rewrite: '/manual/', response_code: 'FOUND' });
     const tea = simulate(config, { authority: 'reviews', path: '/tea' }) as Obj;
     assert.deepEqual(tea.directResponse, { status: 418, body: { inline_string: 'short and stout' } });
     const main = simulate(config, { authority: 'reviews', path: '/x' }) as Obj;

@@ -374,6 +374,10 @@ spec:
     - {type: URLRewrite, urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /}}}
     - {type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: x-route, value: api-v2}]}}
     backendRefs: [{name: api, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /docs}}]
+    filters:
+    - type: RequestRedirect
+      requestRedirect: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /manual}, statusCode: 302}
 `);
   });
 
@@ -391,6 +395,13 @@ spec:
     });
     assert.equal((await request(pWeb, { host: 'www.example.org', path: '/v2' })).json?.url, '/');
     assert.equal(await who(pWeb, 'www.example.org', '/v2x'), 'web', 'PathPrefix matches whole path elements');
+    const moved = await request(pWeb, { host: 'www.example.org', path: '/docs/setup/tls?v=2' });
+    assert.equal(moved.status, 302);
+    assert.equal(moved.headers.location, 'http://www.example.org/manual/setup/tls?v=2');
+    assert.equal(
+      (await request(pWeb, { host: 'www.example.org', path: '/docs' })).headers.location,
+      'http://www.example.org/manual',
+    );
     assert.equal(await who(pWeb, 'www.example.org', '/'), 'web');
     assert.equal(await who(pWeb, 'shop.example.org', '/'), '404 NR');
   });

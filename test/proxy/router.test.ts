@@ -1,6 +1,8 @@
 // Route matching as Envoy defines it: virtual host by authority, first matching route, weighted clusters.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { ClusterManager } from '../../src/proxy/cluster/cluster-manager.ts';
+import type { HcmConfig } from '../../src/proxy/http/connection-manager-config.ts';
 import { RequestHead } from '../../src/proxy/http/request-head.ts';
 import {
   effectiveTimeout,
@@ -10,6 +12,7 @@ import {
   pickWeightedCluster,
 } from '../../src/proxy/http/router/route-match.ts';
 import { compileRouteTable } from '../../src/proxy/http/router/route-table.ts';
+import { decide, RouteDecision } from '../../src/proxy/http/router/router.ts';
 
 function head(
   authority: string,
@@ -255,4 +258,30 @@ test('grpc-timeout becomes the timeout when the route honours it, capped and bou
     maxStreamDuration: { maxStreamDuration: { seconds: 1 } },
   });
   assert.equal(effectiveTimeout(bounded, head('g', '/')), 1000);
+});
+
+test("a redirect's prefix_rewrite replaces the route's matched prefix and keeps the rest and the query (Envoy)", () => {
+  const redirects = compileRouteTable({
+    name: 'r',
+    virtualHosts: [
+      {
+        name: 'all',
+        domains: ['*'],
+        routes: [
+          { match: { path: '/old' }, redirect: { pathRedirect: '/new', responseCode: 'FOUND' } },
+          { match: { prefix: '/old/' }, redirect: { prefixRewrite: '/new/', responseCode: 'FOUND' } },
+          { match: { pathSeparatedPrefix: '/v1' }, redirect: { prefixRewrite: '/v2' } },
+        ],
+      },
+    ],
+  });
+  const hcm = { stripPort: 'none' } as unknown as HcmConfig;
+  const location = (path: string) => {
+    const d = decide(hcm, redirects, new ClusterManager(), head('web', path), new RouteDecision());
+    return `${d.status} ${d.headers?.[1]}`;
+  };
+  assert.equal(location('/old'), '302 http://web/new');
+  assert.equal(location('/old/a/b?x=1'), '302 http://web/new/a/b?x=1');
+  assert.equal(location('/old/'), '302 http://web/new/');
+  assert.equal(location('/v1/items'), '301 http://web/v2/items');
 });

@@ -133,7 +133,7 @@ function rule(context: ResourceContext): Reader<GatewayApiRouteModel['rules']> {
           matches.length === 0
             ? [{ uri: { prefix: '/' }, headers: [], queryParams: [], rank: [URI_RANK.prefix, 0, 0, 0, 0] }]
             : matches;
-        return all.flatMap((m, i) => ruleRoutes(check, path, { name, backends, filters }, m, i));
+        return all.flatMap((m, i) => ruleRoutes({ name, backends, filters }, m, i));
       },
       { unsupported: { sessionPersistence: 'use a DestinationRule with consistentHash' } },
     );

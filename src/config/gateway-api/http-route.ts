@@ -293,9 +293,7 @@ function rule(context: ResourceContext): Reader<GatewayApiRouteModel['rules']> {
                 'ReplacePrefixMatch needs a PathPrefix match (as the spec says)',
               );
         const body = { name, backends, filters, timeouts: ruleTimeouts, retry };
-        return (matches.length === 0 ? [DEFAULT_MATCH] : matches).flatMap((m, i) =>
-          ruleRoutes(check, path, body, m, i),
-        );
+        return (matches.length === 0 ? [DEFAULT_MATCH] : matches).flatMap((m, i) => ruleRoutes(body, m, i));
       },
       {
         unsupported: {
@@ -317,8 +315,6 @@ export function readHttpRoute(
     const rules = f.has('rules')
       ? (f.optional('rules', list(rule(context))) ?? []).flat()
       : ruleRoutes(
-          check,
-          ['spec'],
           { name: `${context.namespace}/${context.name}`, backends: [], filters: { mirrors: [] } },
           DEFAULT_MATCH,
           0,

@@ -10,7 +10,6 @@ import type {
   StringMatch,
 } from '../../model/types.ts';
 import { toPercentages } from '../../model/weights.ts';
-import type { Check, FieldPath } from '../check.ts';
 import { DEFAULT_RETRIABLE_STATUS_CODES, DEFAULT_RETRY_ON } from '../istio/http-route.ts';
 import type { BackendRefValue } from './common.ts';
 
@@ -78,6 +77,8 @@ interface UriPart {
   uri: StringMatch;
   rewriteUri?: string;
   redirectUri?: string;
+  /** The prefix a ReplacePrefixMatch redirect puts in place of the matched one. */
+  redirectPrefix?: string;
 }
 
 function trimSlash(text: string): string {
@@ -101,6 +102,13 @@ function uriParts(match: RuleMatch, filters: RuleFilters): UriPart[] {
   if (type === 'RegularExpression')
     return [{ uri: { regex: value }, rewriteUri: fullRewrite, redirectUri: fullRedirect }];
   const base = trimSlash(value);
+  const redirect = filters.redirect?.prefix;
+  if (redirect !== undefined)
+    return [
+      { uri: { exact: base === '' ? '/' : base }, redirectUri: redirect === '' ? '/' : redirect },
+      // `/foo/x` → `R/x`: the prefix with its slash is replaced (Envoy prefix_rewrite).
+      { uri: { prefix: `${base}/` }, redirectPrefix: `${trimSlash(redirect)}/` },
+    ];
   const replacement = filters.rewrite?.prefix;
   if (replacement === undefined) {
     if (base === '') return [{ uri: { prefix: '/' }, rewriteUri: fullRewrite, redirectUri: fullRedirect }];
@@ -170,21 +178,11 @@ function ruleRetries(body: RuleBody): RetryPolicy | undefined {
  * nor a redirect answers 500 (as the spec says), as does one whose backends all weigh 0.
  */
 export function ruleRoutes(
-  check: Check,
-  path: FieldPath,
   body: RuleBody,
   match: RuleMatch,
   matchIndex: number,
 ): { route: HttpRoute; rank: number[] }[] {
   const { filters } = body;
-  if (filters.redirect?.prefix !== undefined) {
-    check.error(
-      [...path, 'filters'],
-      'RequestRedirect with ReplacePrefixMatch is not supported by weft (yet); use ReplaceFullPath',
-      'unsupported',
-    );
-    return [];
-  }
   const parts = uriParts(match, filters);
   const destinations = percentWeights(body.backends);
   return parts.map((part, partIndex) => {
@@ -202,6 +200,7 @@ export function ruleRoutes(
       route.redirect = {
         redirectCode: r.statusCode,
         ...(part.redirectUri === undefined ? {} : { uri: part.redirectUri }),
+        ...(part.redirectPrefix === undefined ? {} : { uriPrefix: part.redirectPrefix }),
         ...(r.hostname === undefined ? {} : { authority: r.hostname }),
         ...(r.scheme === undefined ? {} : { scheme: r.scheme }),
         ...(r.port === undefined ? {} : { port: r.port }),

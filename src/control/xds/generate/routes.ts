@@ -338,6 +338,7 @@ function redirectAction(rule: HttpRoute): RedirectAction {
   const r = rule.redirect!;
   const out: RedirectAction = {};
   if (r.uri !== undefined) out.path_redirect = r.uri;
+  else if (r.uriPrefix !== undefined) out.prefix_rewrite = r.uriPrefix;
   if (r.authority !== undefined) out.host_redirect = r.authority;
   if (r.scheme !== undefined) out.scheme_redirect = r.scheme;
   if (r.port !== undefined) out.port_redirect = r.port;

@@ -129,7 +129,7 @@ export function decide(
   }
   if (action.kind === 'redirect') {
     d.local(action.code, '', undefined);
-    d.headers = ['location', redirectLocation(action, head)];
+    d.headers = ['location', redirectLocation(action, route, head)];
     return d;
   }
   let wc: WeightedCluster;
@@ -244,7 +244,7 @@ function readCookie(header: string | undefined, name: string): string | undefine
   return undefined;
 }
 
-function redirectLocation(r: RedirectAction, head: RequestHead): string {
+function redirectLocation(r: RedirectAction, route: Route, head: RequestHead): string {
   const scheme = r.scheme ?? head.scheme;
   let host = r.host ?? head.authority;
   if (r.port !== undefined) host = `${host.replace(/:\d+$/, '')}:${r.port}`;
@@ -253,8 +253,12 @@ function redirectLocation(r: RedirectAction, head: RequestHead): string {
   const q = path.indexOf('?');
   const query = q < 0 ? '' : path.slice(q);
   if (r.path !== undefined) path = r.path.includes('?') ? r.path : r.path + query;
-  else if (r.prefixRewrite !== undefined && q >= 0)
-    path = r.prefixRewrite + path.slice(0, q).replace(/^\/[^/]*/, '') + query;
+  else if (
+    r.prefixRewrite !== undefined &&
+    (route.match.path === 'prefix' || route.match.path === 'separated')
+  )
+    // Envoy: the matched prefix is replaced; the rest of the path and the query are kept.
+    path = r.prefixRewrite + path.slice(route.match.value.length);
   if (r.stripQuery) path = path.split('?')[0];
   return `${scheme}://${host}${path}`;
 }
