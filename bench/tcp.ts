@@ -6,6 +6,7 @@ import { freePort } from './lib/ports.ts';
 import { runCommand, startChild } from './lib/processes.ts';
 import { cpuSeconds, processTree } from './lib/procfs.ts';
 import { fmtMs, fmtRatio, markdownTable } from './lib/table.ts';
+import { check, targetLines } from './lib/targets.ts';
 import type { TcpClientConfig, TcpClientReport } from './lib/tcp-bulk-client.ts';
 import { controlPlaneOrError, type HopTransport, stopControlPlane, waitUntil } from './lib/weft.ts';
 
@@ -158,6 +159,19 @@ async function run(ctx: BenchContext): Promise<string> {
         : [`${direction}: ${name}`, '—', '—', '—', '—', `${x.outcome}: ${x.reason}`];
     return [row('direct', d), row(label, m, d)];
   });
+  const mbps = (x: Measured) => (x.outcome === 'measured' ? x.report.megabytesPerSecond : undefined);
+  const checks = DIRECTIONS.map((direction, i) => {
+    const d = mbps(direct[i]);
+    const m = mbps(mesh[i]);
+    return check(
+      `${direction} through the mTLS mesh path ≥ 0.7× direct`,
+      d !== undefined && m !== undefined ? m / d : undefined,
+      'at-least',
+      0.7,
+      (v) => `${fmtRatio(v)}: ${m?.toFixed(0)} vs ${d?.toFixed(0)} MB/s`,
+      'mesh or direct row not measured',
+    );
+  });
   const mib = ctx.durations.tcpBytes / 1024 / 1024;
   return `One TCP connection moving ${mib} MiB (${runs(ctx)} times; the median is shown) in 64 KiB writes to (upload) or from (download) a Node backend
 (\`bench/lib/tcp-bulk-server.ts\`). The mesh path is how an app sends opaque TCP through weft: an HTTP
@@ -168,7 +182,13 @@ time runs from the request to the last byte (download) or to the backend's ackno
 divided by the GB they moved; it depends far less on what else runs on the machine than MB/s does.
 
 ${markdownTable(['transfer', 'MB/s', 'time ms', 'vs direct', 'proxy CPU s/GB', 'notes'], rows, ['left', 'right', 'right', 'right', 'left', 'left'])}
-${notes.length > 0 ? `\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''}`;
+${notes.length > 0 ? `\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''}
+The mesh path runs four processes (client, two sidecars, backend) on the machine's cores where direct runs two, so
+its MB/s depends on free cores far more than direct's; on a busy machine judge by the CPU s/GB.
+
+Targets (issue 20):
+${targetLines(checks)}
+`;
 }
 
 export const benchmark: Benchmark = {
