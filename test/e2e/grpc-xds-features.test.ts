@@ -3,25 +3,20 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { status } from '@grpc/grpc-js';
 import { TYPE_URL } from '../../src/xds/type-urls.ts';
 import { runCli } from '../helpers/cli.ts';
 import { startGreeter } from '../helpers/grpc-greeter.ts';
 import {
   apply,
-  bootstrap,
-  type ClientProcess,
   GreeterClient,
   grpcJsClient,
   HOST,
   mesh,
   proxies,
+  pythonClient,
   startMeshControlPlane,
-  TARGET,
 } from '../helpers/grpc-xds-scenario.ts';
-
-const PYTHON_CLIENT = fileURLToPath(new URL('../helpers/grpc-xds-client.py', import.meta.url));
 
 const RING_HASH = `apiVersion: networking.istio.io/v1
 kind: DestinationRule
@@ -55,21 +50,6 @@ function greeters(v1Port: number, v2Port: number): string {
     /---\napiVersion: networking\.istio\.io\/v1\nkind: DestinationRule[\s\S]*$/,
     '',
   );
-}
-
-async function pythonClient(dir: string, xds: string, nodeId: string): Promise<ClientProcess> {
-  const file = join(dir, `${nodeId}.json`);
-  await writeFile(file, JSON.stringify(bootstrap(xds, nodeId)));
-  return {
-    command: '/usr/bin/python3',
-    args: [PYTHON_CLIENT, TARGET],
-    env: {
-      ...process.env,
-      GRPC_XDS_BOOTSTRAP: file,
-      GRPC_VERBOSITY: 'ERROR',
-      GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS: '100',
-    },
-  };
 }
 
 /** Asserts the client `nodeId` has not NACKed its clusters or routes. */

@@ -20,14 +20,36 @@ export interface GreeterServer {
   close(): Promise<void>;
 }
 
+/** How a Greeter misbehaves, for resilience tests. */
+export interface GreeterBehaviour {
+  /** Wait this long before answering. */
+  delayMs?: number;
+  /** Fail a call's first attempt with this status; answer retries (gRPC's `grpc-previous-rpc-attempts`). */
+  failFirstAttempt?: grpc.status;
+}
+
 /** Starts a Greeter on 127.0.0.1 (port 0) that replies `{ message: name }`, or fails every call with `fail`. */
-export async function startGreeter(name: string, fail?: grpc.status): Promise<GreeterServer> {
+export async function startGreeter(
+  name: string,
+  fail?: grpc.status,
+  behaviour: GreeterBehaviour = {},
+): Promise<GreeterServer> {
   const server = new grpc.Server();
   server.addService(greeterPackage().helloworld.Greeter.service, {
     SayHello: (
-      _call: grpc.ServerUnaryCall<{ name: string }, { message: string }>,
+      call: grpc.ServerUnaryCall<{ name: string }, { message: string }>,
       callback: grpc.sendUnaryData<{ message: string }>,
-    ) => (fail === undefined ? callback(null, { message: name }) : callback({ code: fail, details: name })),
+    ) => {
+      const answer = () => {
+        const retried = call.metadata.get('grpc-previous-rpc-attempts').length > 0;
+        if (fail !== undefined) callback({ code: fail, details: name });
+        else if (behaviour.failFirstAttempt !== undefined && !retried)
+          callback({ code: behaviour.failFirstAttempt, details: `${name}: first attempt` });
+        else callback(null, { message: name });
+      };
+      if (behaviour.delayMs) setTimeout(answer, behaviour.delayMs);
+      else answer();
+    },
   });
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>

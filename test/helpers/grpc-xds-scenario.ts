@@ -13,6 +13,7 @@ import { startWeft } from './process.ts';
 export const HOST = 'greeter.default.svc.cluster.local';
 export const TARGET = `xds:///${HOST}:50051`;
 const CHILD = fileURLToPath(new URL('./grpc-xds-client-child.ts', import.meta.url));
+const PYTHON_CLIENT = fileURLToPath(new URL('./grpc-xds-client.py', import.meta.url));
 
 export function mesh(v1Port: number, v2Port: number): string {
   return `apiVersion: networking.istio.io/v1
@@ -121,6 +122,22 @@ export function grpcJsClient(xdsAddress: string, nodeId: string): ClientProcess 
     command: process.execPath,
     args: [CHILD, TARGET],
     env: { ...process.env, GRPC_XDS_BOOTSTRAP_CONFIG: JSON.stringify(bootstrap(xdsAddress, nodeId)) },
+  };
+}
+
+/** The C-core client (Debian python3-grpcio, test/helpers/grpc-xds-client.py) with its bootstrap written in `dir`. */
+export async function pythonClient(dir: string, xds: string, nodeId: string): Promise<ClientProcess> {
+  const file = join(dir, `${nodeId}.json`);
+  await writeFile(file, JSON.stringify(bootstrap(xds, nodeId)));
+  return {
+    command: '/usr/bin/python3',
+    args: [PYTHON_CLIENT, TARGET],
+    env: {
+      ...process.env,
+      GRPC_XDS_BOOTSTRAP: file,
+      GRPC_VERBOSITY: 'ERROR',
+      GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS: '100',
+    },
   };
 }
 
