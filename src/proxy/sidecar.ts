@@ -560,6 +560,8 @@ export class Sidecar {
       port,
       names: () => nameTableOf(this.core.routeTable(OUTBOUND_ROUTES)),
       upstreams,
+      // Under capture, ip6tables sends the app's IPv6 queries to [::1] on the same port.
+      ipv6Twin: this.config.capture === true,
     });
     this.ports.dns = await dns.listen().catch((err: Error) => {
       throw new PortInUseError(

@@ -72,9 +72,9 @@ export function captureRules(s: CaptureSpec, family: 4 | 6 = 4): { install: stri
   const jumpIn = ['PREROUTING', '-p', 'tcp', '--dport', String(s.appPort), '-j', inb];
   const redirect = ['-j', 'REDIRECT', '--to-ports', String(s.outboundPort)];
   const outRules: string[][] = [];
-  // DNS first: a resolver on loopback (127.0.0.53) is captured too, as Istio does. IPv4 only: the
-  // sidecar's DNS server listens on 127.0.0.1 (a resolver given by an IPv6 address is not captured).
-  const dns = s.dnsPort !== undefined && family === 4;
+  // DNS first: a resolver on loopback (127.0.0.53, ::1) is captured too, as Istio does; IPv6
+  // queries go to [::1] on the same port, where the sidecar's DNS server has its twin.
+  const dns = s.dnsPort !== undefined;
   const dnsTo = ['--dport', '53', '-j', 'REDIRECT', '--to-ports', String(s.dnsPort)];
   const owner = ['-m', 'owner', '--gid-owner', String(s.appGid), '-j', out];
   const jumpDns = ['OUTPUT', '-p', 'udp', '--dport', '53', ...owner];

@@ -221,6 +221,14 @@ test('mesh DNS: the app resolves service names to their VIP; other names come fr
   }
   const outside = await asApp('getent', ['ahostsv4', 'outside.test']);
   assert.match(outside.stdout, /^10\.213\.0\.1\s/, "forwarded to resolv.conf's nameserver, unchanged");
+  // A resolver named by an IPv6 address is captured too (ip6tables, the DNS server's [::1] twin).
+  await writeFile(`/etc/netns/${h2.ns}/resolv.conf`, `nameserver ${h1.address6}\n`);
+  try {
+    const v6 = await asApp('getent', ['ahostsv4', 'reviews.default']);
+    assert.match(v6.stdout, new RegExp(`^${vip.replaceAll('.', '\\.')}\\s`), v6.stdout + v6.stderr);
+  } finally {
+    await writeFile(`/etc/netns/${h2.ns}/resolv.conf`, `nameserver ${h1.address}\n`);
+  }
   const unknown = await asApp('getent', ['ahostsv4', 'nowhere.test']);
   assert.notEqual(unknown.code, 0, 'NXDOMAIN from upstream is passed on');
   assert.ok((await clientMetric('istio_agent_dns_requests_total')) >= 4);

@@ -144,3 +144,18 @@ test('resolv.conf: nameservers in order, zone ids dropped, 127.0.0.1 when none',
   );
   assert.deepEqual(parseNameservers(''), ['127.0.0.1']);
 });
+
+test('ipv6Twin: the same answers on [::1] and the same port (where ip6tables sends IPv6 queries)', async (t) => {
+  const twin = new MeshDns({ host: '127.0.0.1', port: 0, names: () => names, upstreams: [], ipv6Twin: true });
+  const twinPort = await twin.listen();
+  t.after(() => twin.close());
+  const probe = net.createServer();
+  const hasIpv6 = await new Promise<boolean>((resolve) => {
+    probe.once('error', () => resolve(false));
+    probe.listen(0, '::1', () => probe.close(() => resolve(true)));
+  });
+  if (!hasIpv6) return t.skip('this machine has no ::1');
+  const v6 = new Resolver({ timeout: 5000, tries: 1 });
+  v6.setServers([`[::1]:${twinPort}`]);
+  assert.deepEqual(await v6.resolve4('reviews'), [VIP]);
+});

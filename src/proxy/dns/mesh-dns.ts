@@ -24,6 +24,11 @@ export interface MeshDnsConfig {
   names: () => NameTable;
   /** The host's resolvers, asked for everything that is not a mesh name. */
   upstreams: readonly Upstream[];
+  /**
+   * Also serve `[::1]` on the same port (ip6tables redirects the app's IPv6 queries there); skipped
+   * when the namespace has no IPv6.
+   */
+  ipv6Twin?: boolean;
 }
 
 /** Counters on admin `/stats/prometheus` (`weft_dns_*`). */
@@ -79,8 +84,8 @@ function servfail(query: Buffer): Buffer | undefined {
 export class MeshDns {
   readonly stats: MeshDnsStats = { answered: 0, forwarded: 0, failed: 0 };
   private readonly config: MeshDnsConfig;
-  private udp: dgram.Socket | undefined;
-  private tcp: net.Server | undefined;
+  private udp: dgram.Socket[] = [];
+  private tcp: net.Server[] = [];
 
   constructor(config: MeshDnsConfig) {
     this.config = config;
@@ -92,43 +97,60 @@ export class MeshDns {
    */
   async listen(): Promise<number> {
     for (let attempt = 1; ; attempt++) {
-      const udp = await this.bindUdp();
+      const udp = await this.bindUdp(this.config.host, this.config.port);
       const port = udp.address().port;
       try {
-        this.tcp = await this.bindTcp(port);
+        this.tcp = [await this.bindTcp(this.config.host, port)];
       } catch (err) {
         udp.close();
         if (this.config.port !== 0 || attempt >= PORT_ATTEMPTS) throw err;
         continue;
       }
-      this.udp = udp;
-      udp.on('message', (query, from) => {
-        this.resolve(query, 'udp').then((reply) => {
-          if (reply) udp.send(reply, from.port, from.address);
-        });
-      });
+      this.udp = [udp];
+      if (this.config.ipv6Twin) await this.bindTwin(port);
       return port;
     }
   }
 
-  private bindUdp(): Promise<dgram.Socket> {
-    const { host, port } = this.config;
-    const udp = dgram.createSocket(net.isIP(host) === 6 ? 'udp6' : 'udp4');
+  /** UDP and TCP on `[::1]:port`, unless the namespace has no IPv6. */
+  private async bindTwin(port: number): Promise<void> {
+    const noIpv6 = (err: NodeJS.ErrnoException) =>
+      err.code === 'EADDRNOTAVAIL' || err.code === 'EAFNOSUPPORT';
+    try {
+      this.udp.push(await this.bindUdp('::1', port));
+      this.tcp.push(await this.bindTcp('::1', port));
+    } catch (err) {
+      if (!noIpv6(err as NodeJS.ErrnoException)) {
+        this.close();
+        throw err;
+      }
+    }
+  }
+
+  private bindUdp(host: string, port: number): Promise<dgram.Socket> {
+    const udp = dgram.createSocket(
+      net.isIP(host) === 6 ? { type: 'udp6', ipv6Only: true } : { type: 'udp4' },
+    );
     return new Promise((resolve, reject) => {
       udp.once('error', reject);
       udp.bind(port, host, () => {
         udp.removeListener('error', reject);
         udp.on('error', () => {});
+        udp.on('message', (query, from) => {
+          this.resolve(query, 'udp').then((reply) => {
+            if (reply) udp.send(reply, from.port, from.address);
+          });
+        });
         resolve(udp);
       });
     });
   }
 
-  private bindTcp(port: number): Promise<net.Server> {
+  private bindTcp(host: string, port: number): Promise<net.Server> {
     const tcp = net.createServer((socket) => this.serveTcp(socket));
     return new Promise((resolve, reject) => {
       tcp.once('error', reject);
-      tcp.listen(port, this.config.host, () => {
+      tcp.listen({ port, host, ...(net.isIP(host) === 6 ? { ipv6Only: true } : {}) }, () => {
         tcp.removeListener('error', reject);
         resolve(tcp);
       });
@@ -175,9 +197,9 @@ export class MeshDns {
   }
 
   close(): void {
-    this.udp?.close();
-    this.udp = undefined;
-    this.tcp?.close();
-    this.tcp = undefined;
+    for (const udp of this.udp) udp.close();
+    for (const tcp of this.tcp) tcp.close();
+    this.udp = [];
+    this.tcp = [];
   }
 }
