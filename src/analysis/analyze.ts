@@ -4,12 +4,13 @@ import { compileResource } from '../config/compile.ts';
 import type { Resource } from '../config/resource.ts';
 import { keyOf } from '../config/resource.ts';
 import type { CompileResult } from '../model/compiled.ts';
-import type { MeshSnapshot, ReferenceGrantModel } from '../model/types.ts';
+import type { HttpRouteGroupModel, MeshSnapshot, ReferenceGrantModel } from '../model/types.ts';
 import type { ReadRoute, SelectingPolicy } from './attachment.ts';
 import { backendsNotPermitted, policiesSelectingNothing, unattachedRoutes } from './attachment.ts';
 import { proxylessGaps } from './proxyless.ts';
 import type { ReadVirtualService } from './routing.ts';
 import { conflictingVirtualServices, rulesForNoService, undefinedSubsets, unknownHosts } from './routing.ts';
+import { type ReadMatchedSplit, routeGroupsNotFound } from './smi.ts';
 import type { AnalysisFinding, PlacedFinding } from './types.ts';
 
 export interface AnalysisInput {
@@ -34,6 +35,8 @@ export function analyze(input: AnalysisInput): AnalysisFinding[] {
   const policies: SelectingPolicy[] = [];
   const routes: ReadRoute[] = [];
   const grants: ReferenceGrantModel[] = [];
+  const splits: ReadMatchedSplit[] = [];
+  const groups: HttpRouteGroupModel[] = [];
   // Once for all resources: per resource it made an apply of N resources cost O(N × (N + workloads)).
   const namespaces = namespacesOf(input);
   for (const resource of input.resources) {
@@ -61,6 +64,8 @@ export function analyze(input: AnalysisInput): AnalysisFinding[] {
     )
       routes.push({ key, model: c.route, spec: resource.spec });
     else if (c.kind === 'ReferenceGrant') grants.push(c.referenceGrant);
+    else if (c.kind === 'HTTPRouteGroup') groups.push(c.httpRouteGroup);
+    if (c.kind === 'TrafficSplit') splits.push({ key, model: c.matchedSplit });
   }
   const findings = [
     ...undefinedSubsets(snapshot, services),
@@ -68,6 +73,7 @@ export function analyze(input: AnalysisInput): AnalysisFinding[] {
     ...unattachedRoutes(snapshot),
     ...backendsNotPermitted(routes, grants),
     ...proxylessGaps(snapshot, services, rules),
+    ...routeGroupsNotFound(splits, groups),
     ...(input.workloadsKnown
       ? [
           ...unknownHosts(snapshot, services),

@@ -32,6 +32,7 @@ const REF_REASONS: Partial<Record<AnalysisFinding['code'], string>> = {
   SubsetNotFound: 'SubsetNotFound',
   HostNotFound: 'BackendNotFound',
   DestinationRuleHostNotFound: 'HostNotFound',
+  RouteGroupNotFound: 'RouteGroupNotFound',
 };
 
 function condition(

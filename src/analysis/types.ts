@@ -11,7 +11,8 @@ export type AnalysisCode =
   | 'RouteNotAttached'
   | 'BackendNotPermitted'
   | 'SelectorMatchesNothing'
-  | 'ProxylessUnsupported';
+  | 'ProxylessUnsupported'
+  | 'RouteGroupNotFound';
 
 /** One problem: valid YAML that is wrong as a mesh. */
 export interface AnalysisFinding {

@@ -100,3 +100,31 @@ spec:
     /add a ReferenceGrant in namespace infra with from \{group: gateway\.networking\.k8s\.io, kind: HTTPRoute, namespace: shop\}/,
   );
 });
+
+test('RouteGroupNotFound: a TrafficSplit matching an HTTPRouteGroup that does not exist', () => {
+  const text = `apiVersion: split.smi-spec.io/v1alpha4
+kind: TrafficSplit
+metadata: {name: ab, namespace: shop}
+spec:
+  service: website
+  matches: [{kind: HTTPRouteGroup, name: ab-test}, {kind: HTTPRouteGroup, name: typo}]
+  backends: [{service: website-v2, weight: 1}]
+---
+apiVersion: specs.smi-spec.io/v1alpha4
+kind: HTTPRouteGroup
+metadata: {name: ab-test, namespace: shop}
+spec:
+  matches: [{name: firefox, headers: {user-agent: ".*Firefox.*"}}]
+`;
+  const parsed = parseResources(text, 'split.yaml');
+  const resources = parsed.map((p) => p.resource);
+  const snapshot = snapshotFromResources({ resources, workloads: [], mesh: DEFAULT_MESH, version: 1 });
+  const found = analyze({ resources, snapshot, workloadsKnown: false }).map((f) =>
+    placeFinding(f, (x) => ({ file: 'split.yaml', ...parsed[0].place?.(x.path) })),
+  );
+  assert.deepEqual(
+    found.map((f) => `${f.line}:${f.column} ${f.code} ${f.kind}/${f.name} ${f.field}`),
+    ['6:75 RouteGroupNotFound TrafficSplit/ab spec.matches[1].name'],
+  );
+  assert.match(found[0].hint, /apply an HTTPRouteGroup named typo in shop/);
+});
