@@ -45,9 +45,11 @@ const NOT_IN_PROXY = [
   '@grpc/grpc-js',
   'undici',
   'node:internal/deps/undici',
+  // RE2 regexes: loaded by the first regex in the proxy's config (src/proxy/common/re2.ts).
+  're2js',
 ];
 
-test('the weft proxy command loads no X.509 library, grpc-js or undici at start', async () => {
+test('the weft proxy command loads no X.509 library, grpc-js, undici or re2js at start', async () => {
   const loaded = await packagesLoadedBy(['src/cli/proxy.ts', 'src/proxy/sidecar.ts']);
   assert.ok(loaded.includes('protobufjs'), `the hook saw the proxy's packages: ${loaded.join(', ')}`);
   for (const name of NOT_IN_PROXY) assert.ok(!loaded.includes(name), `weft proxy loads ${name}`);

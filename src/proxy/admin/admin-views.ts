@@ -1,8 +1,8 @@
 // The admin views an Envoy user reaches for besides metrics: /stats (text), /listeners, /certs, /server_info, /help.
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { RE2JS } from 're2js';
 import { TYPE_URL } from '../../xds/type-urls.ts';
+import { re2 } from '../common/re2.ts';
 import type { ProxyCore } from '../proxy.ts';
 
 const VERSION = (
@@ -32,7 +32,7 @@ export function helpText(): string {
 
 /** `name{labels} value` samples of Prometheus text as Envoy's `/stats` lines, optionally filtered. */
 export function statsFromPrometheus(text: string, filter: string | null, json: boolean): string {
-  const match = filter ? RE2JS.compile(filter) : undefined;
+  const match = filter ? re2().compile(filter) : undefined;
   const stats: { name: string; value: number }[] = [];
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('#')) continue;

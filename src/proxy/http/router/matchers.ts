@@ -1,6 +1,7 @@
 // String, header and query-parameter matchers of Envoy's route API, compiled once per RouteConfiguration.
-import { RE2JS } from 're2js';
+import type { RE2JS } from 're2js';
 import { checkFields, list, type Msg, msg, num, str, unsupported, wrappedBool } from '../../common/fields.ts';
+import { re2 } from '../../common/re2.ts';
 import type { RequestHead } from '../request-head.ts';
 
 /** envoy.type.matcher.v3.StringMatcher, compiled. */
@@ -43,7 +44,8 @@ export interface QueryParameterMatcher {
  */
 export function fullRegex(pattern: string, where: string, flags = ''): Regex {
   try {
-    return RE2JS.compile(pattern, flags.includes('i') ? RE2JS.CASE_INSENSITIVE : 0);
+    const RE2 = re2();
+    return RE2.compile(pattern, flags.includes('i') ? RE2.CASE_INSENSITIVE : 0);
   } catch (err) {
     return unsupported(where, `regex '${pattern}' (${(err as Error).message})`);
   }
