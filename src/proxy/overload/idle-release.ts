@@ -36,7 +36,7 @@ export class IdleRelease {
     this.config = {
       intervalMs: 1000,
       idleUtilization: 0.05,
-      growthBytes: 16 * 1024 * 1024,
+      growthBytes: 8 * 1024 * 1024,
       rss: () => process.memoryUsage.rss(),
       utilization: () => {
         const now = performance.eventLoopUtilization();
