@@ -150,8 +150,9 @@ export class NodeAgent {
         message: err instanceof Error ? err.message : String(err),
       });
     }
-    if (res.destroyed || workload.stopping) {
-      await this.stop(workload);
+    if (workload.stopping) {
+      // Stopped (client gone, DELETE, agent shutdown) while it was starting: stop it now.
+      await workload.sidecar.shutdown();
       return;
     }
     const sidecar = workload.sidecar;
