@@ -1,5 +1,12 @@
 // Proxy resources: resident memory idle and under load, CPU seconds per 1,000 requests (at 1,000 req/s and saturated).
 import type { BenchContext, Benchmark } from './lib/context.ts';
+import {
+  type BurstFigures,
+  footprintSection,
+  grpcBurstFootprint,
+  type NodeModeFigures,
+  nodeModeFootprint,
+} from './lib/footprint.ts';
 import { startNginxBackend } from './lib/nginx.ts';
 import { PATH_LABELS, type PathKind, type RunningPath, startPath } from './lib/paths.ts';
 import { freePort } from './lib/ports.ts';
@@ -21,6 +28,8 @@ const RATE = 1000;
 const CONNECTIONS = 50;
 const PATHS: readonly PathKind[] = ['weft', 'weft-mesh', 'nginx', 'haproxy', 'node-peer'];
 const IDLE_RSS_TARGET_BYTES = 50e6;
+/** Workloads added to the node agent after its first (the per-workload cost is their average). */
+const NODE_EXTRA_WORKLOADS = 10;
 
 /** Figures of one proxy process (a path may have two: the mesh's sidecars). */
 interface ProxyFigures {
@@ -134,12 +143,20 @@ async function run(ctx: BenchContext): Promise<string> {
   const backendPort = await freePort();
   const backend = await startNginxBackend(ctx, backendPort);
   const rows: Row[] = [];
+  let node: NodeModeFigures | Error = new Error('not run');
+  let burst: BurstFigures | Error = new Error('not run');
   try {
     const cp = await controlPlaneOrError(ctx);
     const weft = cp instanceof Error ? cp : { cp };
     try {
       for (const kind of PATHS)
         rows.push(...(await measure(ctx, kind, () => startPath(ctx, kind, backendPort, weft))));
+      const asError = (err: unknown) => (err instanceof Error ? err : new Error(String(err)));
+      ctx.log('memory: weft node agent');
+      node = cp instanceof Error ? cp : await nodeModeFootprint(ctx, cp, NODE_EXTRA_WORKLOADS).catch(asError);
+      ctx.log('memory: client sidecar after a gRPC burst');
+      const [burstS, afterS] = ctx.quick ? [3, 10] : [20, 10];
+      burst = cp instanceof Error ? cp : await grpcBurstFootprint(ctx, cp, burstS, afterS).catch(asError);
     } finally {
       await stopControlPlane(cp);
     }
@@ -182,6 +199,15 @@ async function run(ctx: BenchContext): Promise<string> {
     (r): r is ProxyFigures => !('failed' in r) && !('reference' in r) && r.kind.startsWith('weft'),
   );
   const worst = weftRows.length > 0 ? Math.max(...weftRows.map((r) => r.idle.rss)) : undefined;
+  const largestPrivate = weftRows.reduce<ProxyFigures | undefined>(
+    (a, r) => (a === undefined || r.idle.private > a.idle.private ? r : a),
+    undefined,
+  );
+  const floor = rows.find((r): r is IdleReference => 'reference' in r);
+  const footprint = footprintSection(
+    { floor: floor?.reference, idleSidecar: largestPrivate?.idle, node, burst },
+    ctx.durations.idleSettleS,
+  );
   const checks = [
     check(
       'idle weft proxy ≤ 50 MB resident',
@@ -206,12 +232,14 @@ process on the machine maps once. The empty Node.js process shows that floor, me
 ${table}
 
 Targets (issue 8):
-${targetLines(checks)}`;
+${targetLines(checks)}
+
+${footprint}`;
 }
 
 export const benchmark: Benchmark = {
   name: 'memory',
   title: 'Proxy memory and CPU',
-  tools: ['wrk', 'nginx', 'haproxy'],
+  tools: ['wrk', 'nginx', 'haproxy', 'h2load'],
   run,
 };

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { type BenchContext, REPO } from './context.ts';
 import { type Child, runCommand, startChild } from './processes.ts';
 
-const WEFT_BIN = join(REPO, 'bin', 'weft.js');
+export const WEFT_BIN = join(REPO, 'bin', 'weft.js');
 const QUIET = { WEFT_LOG_LEVEL: 'warn' };
 
 /** A running control plane. */
