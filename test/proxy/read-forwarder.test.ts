@@ -8,6 +8,7 @@ import { Duplex, Writable } from 'node:stream';
 import { after, test } from 'node:test';
 import tls from 'node:tls';
 import { ReadForwarder } from '../../src/proxy/common/read-forwarder.ts';
+import { splice } from '../../src/proxy/common/splice.ts';
 import { makeCertificates } from '../helpers/openssl-certs.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'weft-read-forwarder-'));
@@ -84,4 +85,89 @@ test('a TLS server socket: records decrypted after the target stalled go to spar
 test('a stream without a native handle is not adopted and stays as it was', () => {
   const stream = new Duplex({ read() {}, write: (_c, _e, cb) => cb() });
   assert.equal(new ReadForwarder().adopt(stream, new Writable({ write: (_c, _e, cb) => cb() })), undefined);
+});
+
+/** Resolves with everything `socket` receives until its end. */
+function collect(socket: net.Socket): Promise<Buffer> {
+  const got: Buffer[] = [];
+  socket.on('data', (c: Buffer) => got.push(c));
+  return new Promise((resolve, reject) => {
+    socket.once('end', () => resolve(Buffer.concat(got)));
+    socket.once('error', reject);
+  });
+}
+
+test('splice: a bulk TLS ⇄ TCP tunnel switches both sockets to own buffers mid-transfer, every byte intact both ways', async (t) => {
+  const files = makeCertificates(dir, 'splice', ['localhost']);
+  const data = pattern(6 * 1024 * 1024);
+  const back = pattern(5 * 1024 * 1024);
+  // The app behind the tunnel: sends `back`, keeps what it gets.
+  const app = net.createServer({ allowHalfOpen: true }, (s) => {
+    s.end(back);
+    appGot = collect(s);
+  });
+  let appGot: Promise<Buffer> | undefined;
+  await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
+  const sides: net.Socket[] = [];
+  const front = tls.createServer(
+    { cert: readFileSync(files.cert), key: readFileSync(files.key), allowHalfOpen: true },
+    (secure) => {
+      const up = net.connect({
+        port: (app.address() as net.AddressInfo).port,
+        host: '127.0.0.1',
+        allowHalfOpen: true,
+      });
+      sides.push(secure, up);
+      splice(secure, up);
+    },
+  );
+  t.after(() => {
+    front.close();
+    app.close();
+  });
+  await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+  const port = (front.address() as net.AddressInfo).port;
+  const client = tls.connect({
+    port,
+    host: '127.0.0.1',
+    servername: 'localhost',
+    ca: readFileSync(files.ca),
+  });
+  const clientGot = collect(client);
+  client.end(data);
+  assert.ok((await clientGot).equals(back), 'the client got every byte the app sent');
+  assert.ok((await appGot)?.equals(data), 'the app got every byte the client sent');
+  assert.ok(
+    sides.length === 2 && sides.every((s) => ReadForwarder.owns(s)),
+    'both sides read into own buffers',
+  );
+});
+
+test('splice: a tunnel that moves little keeps Node’s own reads (holds no buffer)', async (t) => {
+  const app = net.createServer({ allowHalfOpen: true }, (s) => s.end('pong'));
+  await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
+  const sides: net.Socket[] = [];
+  const front = net.createServer({ allowHalfOpen: true }, (down) => {
+    const up = net.connect({
+      port: (app.address() as net.AddressInfo).port,
+      host: '127.0.0.1',
+      allowHalfOpen: true,
+    });
+    sides.push(down, up);
+    splice(down, up);
+  });
+  t.after(() => {
+    front.close();
+    app.close();
+  });
+  await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+  const client = net.connect({
+    port: (front.address() as net.AddressInfo).port,
+    host: '127.0.0.1',
+    allowHalfOpen: true,
+  });
+  const got = collect(client);
+  client.end('ping');
+  assert.equal((await got).toString(), 'pong');
+  assert.ok(sides.length === 2 && sides.every((s) => !ReadForwarder.owns(s)), 'neither side was switched');
 });

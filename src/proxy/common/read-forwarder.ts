@@ -30,6 +30,9 @@ const SLOTS: ReadBufferSlots | undefined = (() => {
   return buffer && callback && generator ? { buffer, callback, generator } : undefined;
 })();
 
+/** Sockets adopted by a ReadForwarder. */
+const ADOPTED = new WeakSet<Duplex>();
+
 /**
  * Reads of a socket go into buffers this object owns and are written on to a target at once. At
  * bulk rates the per-read allocations of Node's own reads are what start the proxy's mark-compact
@@ -66,6 +69,17 @@ export class ReadForwarder {
     return SLOTS !== undefined;
   }
 
+  /** Whether `socket` reads into a ReadForwarder's buffers. */
+  static owns(socket: Duplex): boolean {
+    return ADOPTED.has(socket);
+  }
+
+  /** Whether `adopt` can take `source`: a TCP or TLS socket with its native handle, on a Node that allows it. */
+  static canAdopt(source: Duplex): source is net.Socket {
+    const handle = (source as { _handle?: Partial<UserBufferHandle> | null })._handle;
+    return SLOTS !== undefined && source instanceof net.Socket && typeof handle?.useUserBuffer === 'function';
+  }
+
   /**
    * Makes `source` (a TCP or TLS socket with its native handle) read into this forwarder's buffers
    * and write what it reads to `target`. Returns the bytes `source` had already read and not yet
@@ -86,6 +100,7 @@ export class ReadForwarder {
     slots[SLOTS.callback] = this.onRead;
     slots[SLOTS.generator] = this.nextBuffer;
     handle.useUserBuffer(this.current);
+    ADOPTED.add(source);
     return buffered.length === 1 ? buffered[0] : Buffer.concat(buffered);
   }
 

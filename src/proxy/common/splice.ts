@@ -3,6 +3,8 @@ import type { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import { FORWARD_BUFFER_BYTES, ReadForwarder } from './read-forwarder.ts';
 
+const EMPTY = Buffer.alloc(0);
+
 /** A TLS socket delivers at most one record's plaintext per read. */
 const TLS_RECORD_BYTES = 16 * 1024;
 
@@ -11,8 +13,8 @@ export type SpliceDone = (outcome: 'closed' | 'error') => void;
 
 /**
  * Pipes `a` ⇄ `b`. `aHead` is written to `b` first (bytes already read from `a`), `bHead` to `a`.
- * An end from one side half-closes the other; an error or close destroys both. A socket side reads
- * into buffers of the connection's own (`ReadForwarder`); other streams are piped.
+ * An end from one side half-closes the other; an error or close destroys both. A socket side
+ * that moves bulk data switches to reading into buffers of the connection's own (`ReadForwarder`).
  */
 export function splice(a: Duplex, b: Duplex, aHead?: Buffer, bHead?: Buffer, done?: SpliceDone): void {
   if (aHead && aHead.length > 0) b.write(aHead);
@@ -56,16 +58,40 @@ function closeAfterFlush(s: Duplex, finish: (o: 'closed') => void): void {
   s.end();
 }
 
+/**
+ * Bytes one direction moves through pipe() before its socket reads into buffers of its own: an
+ * idle or chatty tunnel holds no buffer (Node allocates per read, cheap at low rates); a bulk one
+ * stops allocating per read once it has shown it is bulk.
+ */
+export const OWN_BUFFERS_AFTER_BYTES = 1024 * 1024;
+
 /** Everything `from` reads goes to `to`, and its end half-closes `to`. */
 function forward(from: Duplex, to: Duplex): void {
+  from.pipe(to);
+  if (!ReadForwarder.canAdopt(from)) return;
+  let seen = 0;
+  const count = (chunk: Buffer) => {
+    seen += chunk.length;
+    if (seen < OWN_BUFFERS_AFTER_BYTES) return;
+    from.removeListener('data', count);
+    // After this read's 'data' listeners (pipe() has written the chunk), not inside them.
+    process.nextTick(() => ownBuffers(from, to));
+  };
+  from.on('data', count);
+}
+
+/** Switches `from` ⇒ `to` from pipe() to a ReadForwarder; bytes already read and not yet delivered go first. */
+function ownBuffers(from: Duplex, to: Duplex): void {
+  if (from.destroyed || to.destroyed) return;
+  from.unpipe(to);
   const forwarder = new ReadForwarder(from instanceof TLSSocket ? TLS_RECORD_BYTES : FORWARD_BUFFER_BYTES);
-  const early = forwarder.adopt(from, to);
-  if (early === undefined) {
-    from.pipe(to);
-    return;
-  }
+  const early = forwarder.adopt(from, to) ?? EMPTY;
   if (early.length > 0) to.write(early);
-  // As pipe() does: a source whose end was already seen (while its first bytes were inspected) ends `to` now.
-  if (from.readableEnded) process.nextTick(() => to.end());
-  else from.once('end', () => to.end());
+  // As pipe() does: a source whose end was already seen ends `to` (once).
+  const end = () => {
+    if (!to.writableEnded) to.end();
+  };
+  if (from.readableEnded) process.nextTick(end);
+  else from.once('end', end);
+  from.resume();
 }
