@@ -121,7 +121,14 @@ async function main(): Promise<void> {
   try {
     const backend = await freePort();
     children.push(await startChild([join(HERE, 'bench/lib/grpc-echo-server.ts'), String(backend)], []));
-    const proxies: { root: string; port: number; pid: number; cpuS: number[]; calls: number[] }[] = [];
+    const proxies: {
+      root: string;
+      port: number;
+      pid: number;
+      cpuS: number[];
+      calls: number[];
+      warmupCalls: number;
+    }[] = [];
     for (const [i, root] of roots.entries()) {
       const port = await freePort();
       const flags = SIDECAR_FLAGS.map((f) => f.flag);
@@ -138,7 +145,7 @@ async function main(): Promise<void> {
         env,
       );
       children.push(child);
-      proxies.push({ root, port, pid: child.pid!, cpuS: [], calls: [] });
+      proxies.push({ root, port, pid: child.pid!, cpuS: [], calls: [], warmupCalls: 0 });
     }
     const dataFile = join(tmp, 'unary.bin');
     writeFileSync(dataFile, unaryRequestFrame(128));
@@ -154,7 +161,11 @@ async function main(): Promise<void> {
         headers: { 'content-type': 'application/grpc', te: 'trailers' },
         rpsPerClient: rate > 0 ? rate / clients : undefined,
       });
-    for (const p of proxies) await load(p.port, 2); // warm-up (JIT)
+    for (const p of proxies) {
+      const served = (await servedCounts(backend)).unary;
+      await load(p.port, 2); // warm-up (JIT)
+      p.warmupCalls = (await servedCounts(backend)).unary - served;
+    }
     for (let r = 0; r < rounds; r++) {
       for (const p of proxies) {
         const served = (await servedCounts(backend)).unary;
@@ -189,7 +200,7 @@ async function main(): Promise<void> {
       const calls = p.calls.reduce((a, b) => a + b, 0);
       const perRound = p.cpuS.map((c, i) => ((c * 1e6) / p.calls[i]).toFixed(1)).join(', ');
       process.stdout.write(
-        `${p.root}: ${((cpu * 1e6) / calls).toFixed(1)} µs CPU per call (rounds: ${perRound})\n`,
+        `${p.root}: ${((cpu * 1e6) / calls).toFixed(1)} µs CPU per call (rounds: ${perRound}); ${calls + p.warmupCalls} calls in all, warm-up included${allocProf === '' ? '' : ' (divide the allocation profile by these)'}\n`,
       );
     }
   } finally {
