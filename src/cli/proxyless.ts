@@ -6,11 +6,19 @@ import type { Command } from 'commander';
 import { parseDuration } from '../config/duration.ts';
 import { environment } from '../env.ts';
 import { ServerUnavailableError, UsageError } from '../errors.ts';
-import type { IdentitySnapshot } from '../identity/workload-identity.ts';
+import {
+  CONTROL_PLANE_IDENTITY,
+  checkServerSpiffeId,
+  formatSpiffeId,
+  parseSpiffeId,
+} from '../identity/spiffe.ts';
+import type { IdentitySnapshot, WorkloadIdentity } from '../identity/workload-identity.ts';
 import { logger } from '../observe/log.ts';
 import { startCheckedIdentity, type TokenSource } from '../proxy/tls/workload-secrets.ts';
+import type { GrpcCallTls } from '../proxy/xds-client/grpc-call.ts';
 import { exitCodeOf, UnitChild } from '../run/child.ts';
 import { CertificateFiles, grpcBootstrap } from '../run/proxyless-files.ts';
+import { XdsRelay } from '../run/xds-relay.ts';
 import { checkIdentityFlags } from './token.ts';
 
 interface ProxylessOptions {
@@ -46,21 +54,35 @@ function tokenSource(opts: ProxylessOptions): TokenSource {
   return { kind: 'mint' };
 }
 
-/** The control plane's plaintext xDS address, from `GET /api/v1/bootstrap`. */
-async function plaintextXdsAddress(server: string): Promise<string> {
+/** Where the control plane serves xDS over mTLS, and the identity it presents, from `GET /api/v1/bootstrap`. */
+async function controlPlaneXds(
+  server: string,
+  trustDomain: string,
+): Promise<{ addresses: string[]; identity: string }> {
   const url = new URL('/api/v1/bootstrap', server.split(',')[0]);
-  let body: { xdsPlaintextAddress?: unknown };
+  let body: { xdsAddress?: unknown; controlPlaneIdentity?: unknown };
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
     body = (await res.json()) as typeof body;
   } catch (err) {
     throw new ServerUnavailableError(`cannot read ${url}: ${(err as Error).message}`, err);
   }
-  if (typeof body.xdsPlaintextAddress !== 'string')
-    throw new UsageError(
-      `the control plane at ${url.origin} serves no plaintext xDS port, which gRPC's bootstrap needs: start it with --xds-plaintext 127.0.0.1:PORT, or give --xds-address`,
-    );
-  return body.xdsPlaintextAddress;
+  if (typeof body.xdsAddress !== 'string' || body.xdsAddress === '')
+    throw new ServerUnavailableError(`${url} names no xDS address: does that control plane serve xDS?`);
+  const identity =
+    typeof body.controlPlaneIdentity === 'string'
+      ? body.controlPlaneIdentity
+      : formatSpiffeId({ trustDomain, ...CONTROL_PLANE_IDENTITY });
+  return { addresses: body.xdsAddress.split(','), identity };
+}
+
+/** The relay's mTLS toward the control plane: the current workload certificate, the control plane's identity pinned. */
+function relayTls(identity: WorkloadIdentity, controlPlane: string): () => GrpcCallTls {
+  const checkServerIdentity = checkServerSpiffeId([controlPlane]);
+  return () => {
+    const c = identity.current();
+    return { key: c.keyPem, cert: c.certChainPem, ca: c.trustBundlePem, checkServerIdentity };
+  };
 }
 
 /** Keeps the certificate files current: written now, and again at every renewal. */
@@ -99,13 +121,26 @@ async function run(command: string[], opts: ProxylessOptions): Promise<number> {
   if ('error' in refresh) throw new UsageError(`--refresh-interval: ${refresh.error}`);
   const labels = labelsOf(opts.label);
   const token = tokenSource(opts);
-  const xdsAddress = opts.xdsAddress ?? (await plaintextXdsAddress(opts.server));
   const { identity, snapshot } = await startCheckedIdentity({
     server: opts.server,
     namespace: opts.namespace,
     serviceAccount: opts.serviceAccount,
     token,
   });
+  let relay: XdsRelay | undefined;
+  let xdsAddress = opts.xdsAddress;
+  if (xdsAddress === undefined) {
+    const trustDomain = parseSpiffeId(snapshot.spiffeId).trustDomain;
+    const controlPlane = await controlPlaneXds(opts.server, trustDomain).catch((err: unknown) => {
+      identity.close();
+      throw err;
+    });
+    relay = await XdsRelay.start({
+      upstreams: controlPlane.addresses,
+      tls: relayTls(identity, controlPlane.identity),
+    });
+    xdsAddress = relay.address;
+  }
   const dir = opts.dir ? resolve(opts.dir) : await mkdtemp(join(tmpdir(), 'weft-proxyless-'));
   try {
     const files = new CertificateFiles(dir);
@@ -123,7 +158,7 @@ async function run(command: string[], opts: ProxylessOptions): Promise<number> {
     });
     await writeFile(bootstrapFile, `${JSON.stringify(bootstrap, null, 2)}\n`, { mode: 0o600 });
     process.stderr.write(
-      `weft proxyless ready: bootstrap ${bootstrapFile} identity ${snapshot.spiffeId} xds ${xdsAddress}\n`,
+      `weft proxyless ready: bootstrap ${bootstrapFile} identity ${snapshot.spiffeId} xds ${xdsAddress}${relay ? ' (relay, mTLS to the control plane)' : ''}\n`,
     );
     if (command.length > 0) return await runApp(command, bootstrapFile);
     await new Promise<void>((done) => {
@@ -131,6 +166,7 @@ async function run(command: string[], opts: ProxylessOptions): Promise<number> {
     });
     return 0;
   } finally {
+    await relay?.close();
     identity.close();
     if (!opts.dir) await rm(dir, { recursive: true, force: true });
   }

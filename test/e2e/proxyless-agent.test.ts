@@ -1,4 +1,4 @@
-// End to end: `weft proxyless` as a user runs it: the files the app finds, its exit code passed on, the temporary directory removed, and a control plane without a plaintext xDS port refused.
+// End to end: `weft proxyless` as a user runs it: the files the app finds, its exit code passed on, the temporary directory removed, and xDS through its mTLS relay.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -6,7 +6,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCli } from '../helpers/cli.ts';
-import { startMeshControlPlane } from '../helpers/grpc-xds-scenario.ts';
+import { startGreeter } from '../helpers/grpc-greeter.ts';
+import { CLIENT_APPS, GRPC_ENV, withAgent } from '../helpers/grpc-xds-mtls.ts';
+import {
+  apply,
+  GreeterClient,
+  mesh,
+  proxies,
+  SPLIT,
+  startMeshControlPlane,
+  TARGET,
+} from '../helpers/grpc-xds-scenario.ts';
 import { startWeft } from '../helpers/process.ts';
 
 /** What the app checks and prints: the bootstrap's xDS address and provider, and the SPIFFE ID of the certificate it names. */
@@ -48,7 +58,9 @@ test('weft proxyless gives the app its bootstrap and certificate files, passes o
     san: string;
     node: { metadata: Record<string, unknown> };
   };
-  assert.equal(seen.xds, xds);
+  // The app reads xDS from the agent's loopback relay, not from the control plane's plaintext port.
+  assert.match(seen.xds, /^127\.0\.0\.1:\d+$/);
+  assert.notEqual(seen.xds, xds);
   assert.equal(seen.plugin, 'file_watcher');
   assert.equal(seen.san, 'URI:spiffe://cluster.local/ns/default/sa/reviews');
   assert.deepEqual(seen.node.metadata, {
@@ -63,23 +75,31 @@ test('weft proxyless gives the app its bootstrap and certificate files, passes o
   assert.equal(existsSync(seen.file), false, 'the temporary directory is removed when the app exits');
 });
 
-test('weft proxyless refuses a control plane without a plaintext xDS port, saying which flag it needs', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'weft-proxyless-noplain-'));
+test('with a control plane that serves no plaintext xDS, a proxyless client gets its routes through the relay (mTLS)', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'weft-proxyless-relay-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const cp = await startWeft(
     ['control-plane', '--data-dir', join(dir, 'data'), '--api', '127.0.0.1:0', '--xds', '127.0.0.1:0'],
     { ready: /weft control-plane ready: api (http:\/\/127\.0\.0\.1:\d+)/ },
   );
   t.after(() => cp.stop());
-  const run = await runCli([
-    'proxyless',
-    '--server',
-    cp.ready[1],
-    '--service-account',
-    'reviews',
-    '--',
-    'true',
-  ]);
-  assert.equal(run.code, 1);
-  assert.match(run.stderr, /serves no plaintext xDS port.*--xds-plaintext.*\[WEFT_USAGE\]/);
+  const api = cp.ready[1];
+  const v1 = await startGreeter('v1');
+  t.after(() => v1.close());
+  const v2 = await startGreeter('v2');
+  t.after(() => v2.close());
+  await apply(api, dir, 'mesh', mesh(v1.port, v2.port));
+  await apply(api, dir, 'split', SPLIT);
+  const client = new GreeterClient({
+    command: process.execPath,
+    args: withAgent(api, 'client', CLIENT_APPS.js(TARGET)),
+    env: { ...process.env, ...GRPC_ENV },
+  });
+  t.after(() => client.close());
+  const split = await client.run(200);
+  assert.equal((split.v1 ?? 0) + (split.v2 ?? 0), 200, JSON.stringify(split));
+  assert.ok(split.v1 > split.v2, `the 80/20 route applies: ${JSON.stringify(split)}`);
+  // That control plane serves xDS over mTLS only: the client's stream is the relay's, under its identity.
+  const node = (await proxies(api)).proxies.find((p) => p.nodeId.startsWith('proxyless~default~client~'));
+  assert.ok(node, 'the client is connected');
 });
