@@ -235,3 +235,9 @@ test('bad workloads are refused with the flag named and WEFT_USAGE; an unreachab
   assert.match(gone.stderr, /cannot reach the node agent at http:\/\/127\.0\.0\.1:1 .*weft node/);
   assert.match(gone.stderr, /\[WEFT_SIDECAR_NOT_READY\]/);
 });
+
+test('weft node refuses an API address beyond loopback', async () => {
+  const r = await runCli(['node', '--listen', '0.0.0.0:15020', '--server', mesh.server]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /--listen "0\.0\.0\.0:15020" must be a loopback HOST:PORT.*\[WEFT_USAGE\]/);
+});
