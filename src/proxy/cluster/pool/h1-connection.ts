@@ -48,14 +48,13 @@ const EMPTY = Buffer.alloc(0);
 
 /**
  * One read buffer shared by every upstream connection of the process (reads are handled one at a
- * time, synchronously). It is replaced whenever a handler keeps a reference to bytes in it.
+ * time, synchronously) for the read that starts a response. Node keeps, per connection, where its
+ * next read goes, so no byte in it may outlive its read: body bytes read into it are copied before
+ * a handler gets them. The rest of a response that takes several reads goes to the connection's
+ * own buffer, whose bytes a handler may keep (lend to a socket write).
  */
 const READ_BUFFER_SIZE = 64 * 1024;
-let readBuffer = Buffer.allocUnsafe(READ_BUFFER_SIZE);
-
-function currentReadBuffer(): Buffer {
-  return readBuffer;
-}
+const sharedReadBuffer = Buffer.allocUnsafe(READ_BUFFER_SIZE);
 
 /** How a connection receives bytes: straight into the shared buffer, or as stream 'data' events (tunnels). */
 export type ReadMode = 'shared-buffer' | 'stream';
@@ -108,7 +107,7 @@ export class H1Connection {
             host,
             port,
             noDelay: true,
-            onread: { buffer: currentReadBuffer, callback: this.onRead },
+            onread: { buffer: this.nextReadBuffer, callback: this.onRead },
           })
         : net.connect({ host, port, noDelay: true });
     this.socket.on(transport ? 'secureConnect' : 'connect', this.onConnect);
@@ -162,18 +161,35 @@ export class H1Connection {
   };
 
   private readonly onData = (chunk: Buffer): void => {
+    this.transient = false;
     this.read(chunk);
     this.handler?.onUpstreamFlush(this);
   };
 
-  /** Set while a handler keeps bytes of the shared read buffer (the next read gets a new one). */
+  /** Set when a handler kept bytes of the read being handled. */
   private lent = false;
+  /** The read being handled is in the shared buffer: body bytes are copied before a handler gets them. */
+  private transient = false;
+  /** Where the rest of a response under way is read (null: allocated when needed). */
+  private own: Buffer | null = null;
+
+  /** Where the next read goes: a response under way reads on into this connection's own buffer. */
+  private readonly nextReadBuffer = (): Buffer => {
+    if (this.phase !== 'body') {
+      this.own = null;
+      return sharedReadBuffer;
+    }
+    this.own ??= Buffer.allocUnsafe(READ_BUFFER_SIZE);
+    return this.own;
+  };
 
   private readonly onRead = (nread: number, buf: Buffer): boolean => {
     this.lent = false;
+    this.transient = buf === sharedReadBuffer;
     this.read(buf.subarray(0, nread));
     this.handler?.onUpstreamFlush(this);
-    if (this.lent && buf === readBuffer) readBuffer = Buffer.allocUnsafe(READ_BUFFER_SIZE);
+    // A handler keeps bytes of the own buffer: the next read goes to a new one.
+    if (this.lent && buf === this.own) this.own = null;
     return true;
   };
 
@@ -249,10 +265,14 @@ export class H1Connection {
       if (n > 0) {
         if (this.decode && this.reader.framing === 'chunked') {
           const parts = this.reader.decoded;
-          for (let i = 0; i < parts.length; i++) if (handler.onUpstreamBody(this, parts[i])) this.lent = true;
+          for (let i = 0; i < parts.length; i++)
+            if (handler.onUpstreamBody(this, this.body(parts[i]))) this.lent = true;
           parts.length = 0;
         } else if (
-          handler.onUpstreamBody(this, off === 0 && n === buf.length ? buf : buf.subarray(off, off + n))
+          handler.onUpstreamBody(
+            this,
+            this.body(off === 0 && n === buf.length ? buf : buf.subarray(off, off + n)),
+          )
         )
           this.lent = true;
         if (this.handler !== handler) return;
@@ -264,6 +284,11 @@ export class H1Connection {
       }
       if (off >= buf.length) return;
     }
+  }
+
+  /** Body bytes as a handler may get them: copied out of the shared buffer. */
+  private body(piece: Buffer): Buffer {
+    return this.transient ? Buffer.from(piece) : piece;
   }
 
   private finish(handler: H1ResponseHandler, extraBytes: boolean): void {
