@@ -111,6 +111,7 @@ export class ProxyCore implements XdsHandler {
           return s;
         },
         secrets: this.secrets,
+        statsScope: this,
         telemetry: this.telemetry,
         maxConnections: config.maxConnections,
         overload: this.overload,
@@ -176,7 +177,8 @@ export class ProxyCore implements XdsHandler {
         c.transportSocket?.common,
         ...(c.transportSocketMatches ?? []).map((m) => m.tls?.common),
       ]);
-    this.clusters.setClusters(configs);
+    // Clusters are built here (their TLS counters belong to this core).
+    compileIn(this, () => this.clusters.setClusters(configs));
     this.remember(TYPE_URL.cluster, resources, version, true);
     const eds = new Set(this.clusters.edsNames());
     this.clusters.retainAssignments(eds);

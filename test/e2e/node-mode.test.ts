@@ -8,7 +8,7 @@ import { type Echo, startHttpEcho } from '../helpers/echo.ts';
 import { eventuallyTrue } from '../helpers/eventually.ts';
 import { request } from '../helpers/http-client.ts';
 import { startWeft, type WeftProcess } from '../helpers/process.ts';
-import { type Mesh, openssl, startMesh } from './mtls-mesh.ts';
+import { type Mesh, metric, openssl, startMesh } from './mtls-mesh.ts';
 
 const NODE_READY = /weft node ready: api (http:\/\/127\.0\.0\.1:\d+)/;
 
@@ -155,6 +155,9 @@ spec:
 `);
   await eventuallyTrue('a is denied by b', async () => (await call(a)) === 403);
   assert.equal(await call(c), 200, 'c, in the same agent process, is still allowed');
+  // Counters are per workload although the process is shared: only b's admin port counts b's denials.
+  assert.ok((await metric(b.admin, 'envoy_http_rbac_denied')) >= 1);
+  for (const other of [a, c]) assert.equal(await metric(other.admin, 'envoy_http_rbac_denied'), 0);
   await eventuallyTrue(
     'b refuses plaintext',
     async () => !(await plaintext(b.inbound)).startsWith('HTTP/1.1 200'),

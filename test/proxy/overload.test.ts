@@ -117,7 +117,7 @@ describe('limits on holding connections and memory', () => {
     const second = net.connect(port, '127.0.0.1');
     second.write('GET / HTTP/1.1\r\nHost: app\r\n\r\n');
     assert.equal(await untilClosed(second, 10_000), '', 'the second connection got no answer');
-    assert.deepEqual(CONNECTION_LIMIT_STATS.get('limit_test'), {
+    assert.deepEqual(CONNECTION_LIMIT_STATS.entries(core).get('limit_test'), {
       limitedConnections: 1,
       activeConnections: 1,
     });
@@ -211,5 +211,10 @@ test('connection_limit: a missing limit or another filter before the terminal on
   const ok = compileListener(
     withFilter({ '@type': CONNECTION_LIMIT_TYPE_URL, statPrefix: 'a', maxConnections: '5' }),
   );
-  assert.deepEqual(ok.filterChains[0].connectionLimit, { statPrefix: 'a', maxConnections: 5, delayMs: 0 });
+  assert.deepEqual(ok.filterChains[0].connectionLimit, {
+    statPrefix: 'a',
+    stats: { limitedConnections: 0, activeConnections: 0 },
+    maxConnections: 5,
+    delayMs: 0,
+  });
 });

@@ -107,14 +107,14 @@ spec: {mtls: {mode: DISABLE}}
   });
 
   test('DENY before ALLOW; anything the ALLOW policy does not allow is 403 and counted', async () => {
-    const denied = rbacStats('').denied;
+    const denied = rbacStats('', core).denied;
     const admin = await request(port, { host: 'cart', path: '/admin/users' });
     assert.deepEqual([admin.status, admin.body.toString()], [403, 'RBAC: access denied']);
     const dodge = await request(port, { host: 'cart', path: '/public/../admin' });
     assert.equal(dodge.status, 403);
     const post = await request(port, { host: 'cart', path: '/items', method: 'POST', body: 'x' });
     assert.equal(post.status, 403);
-    assert.equal(rbacStats('').denied, denied + 3);
+    assert.equal(rbacStats('', core).denied, denied + 3);
   });
 
   test('the same decisions over h2c', async () => {

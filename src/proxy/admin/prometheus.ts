@@ -83,7 +83,7 @@ export function renderPrometheus(core: ProxyCore, ads: AdsClient | undefined): s
     w.metric('envoy_http_no_route', 'counter', l, s.noRoute);
     w.metric('envoy_http_downstream_rq_overload_close', 'counter', l, s.rqOverloadClose);
   }
-  for (const [prefix, s] of LOCAL_RATELIMIT_STATS) {
+  for (const [prefix, s] of LOCAL_RATELIMIT_STATS.entries(core)) {
     const l = { envoy_local_http_ratelimit_prefix: prefix };
     w.metric('envoy_http_local_rate_limit_enabled', 'counter', l, s.enabled);
     w.metric('envoy_http_local_rate_limit_enforced', 'counter', l, s.enforced);
@@ -97,7 +97,7 @@ export function renderPrometheus(core: ProxyCore, ads: AdsClient | undefined): s
     w.metric('envoy_tcp_downstream_cx_no_route', 'counter', l, s.noRoute);
     w.metric('envoy_tcp_upstream_cx_connect_fail', 'counter', l, s.connectFail);
   }
-  for (const [prefix, s] of CONNECTION_LIMIT_STATS) {
+  for (const [prefix, s] of CONNECTION_LIMIT_STATS.entries(core)) {
     const l = { envoy_connection_limit_prefix: prefix };
     w.metric('envoy_connection_limit_limited_connections', 'counter', l, s.limitedConnections);
     w.metric('envoy_connection_limit_active_connections', 'gauge', l, s.activeConnections);
@@ -119,7 +119,7 @@ export function renderPrometheus(core: ProxyCore, ads: AdsClient | undefined): s
     w.metric('istio_agent_dns_upstream_failures_total', 'counter', {}, d.failed);
   }
   if (ads) writeAdsMetrics(w, ads, core.ready());
-  return w.text() + renderSecurityMetrics(core.secrets) + core.telemetry.registry.render();
+  return w.text() + renderSecurityMetrics(core.secrets, core) + core.telemetry.registry.render();
 }
 
 function writeOverloadMetrics(w: Writer, o: OverloadManager): void {

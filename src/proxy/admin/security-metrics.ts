@@ -47,9 +47,13 @@ const TLS_COUNTERS: [keyof TlsStats, string][] = [
  * until it expires (`weft_cert_expiry_seconds{resource_name}`: `default` is the workload
  * certificate, `ROOTCA` the trust bundle's earliest root) with its serial (`weft_cert_info`).
  */
-export function renderSecurityMetrics(secrets: SecretStore | undefined, now = Date.now()): string {
+export function renderSecurityMetrics(
+  secrets: SecretStore | undefined,
+  core: object,
+  now = Date.now(),
+): string {
   const w = new Lines();
-  for (const s of allRbacStats()) {
+  for (const s of allRbacStats(core)) {
     const l = { envoy_rbac_prefix: s.prefix };
     w.add('envoy_http_rbac_allowed', 'counter', l, s.allowed);
     w.add('envoy_http_rbac_denied', 'counter', l, s.denied);
@@ -58,7 +62,7 @@ export function renderSecurityMetrics(secrets: SecretStore | undefined, now = Da
     w.add('envoy_http_rbac_logged', 'counter', l, s.logged);
     w.add('envoy_http_rbac_not_logged', 'counter', l, s.notLogged);
   }
-  for (const s of allJwtAuthnStats()) {
+  for (const s of allJwtAuthnStats(core)) {
     const l = { envoy_jwt_authn_prefix: s.prefix };
     w.add('envoy_http_jwt_authn_allowed', 'counter', l, s.allowed);
     w.add('envoy_http_jwt_authn_denied', 'counter', l, s.denied);
@@ -66,7 +70,7 @@ export function renderSecurityMetrics(secrets: SecretStore | undefined, now = Da
   }
   w.add('envoy_http_jwt_authn_jwks_fetch_success', 'counter', {}, jwksFetchStats.success);
   w.add('envoy_http_jwt_authn_jwks_fetch_failed', 'counter', {}, jwksFetchStats.failed);
-  for (const s of allTlsStats()) {
+  for (const s of allTlsStats(core)) {
     const l: Record<string, string> =
       s.scope === 'listener' ? { envoy_listener_address: s.name } : { envoy_cluster_name: s.name };
     for (const [field, suffix] of TLS_COUNTERS)

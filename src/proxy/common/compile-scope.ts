@@ -25,3 +25,41 @@ export function compileIn<T>(scope: object, compile: () => T): T {
 export function compileScope(): object {
   return current;
 }
+
+/** The scope of code outside any core (tests, tools): what `compileScope()` returns there. */
+export function processScope(): object {
+  return PROCESS_SCOPE;
+}
+
+/**
+ * Counters Envoy keeps per process, by stat prefix: here per compile scope, so that each
+ * workload of a node agent reports its own on its admin port.
+ */
+export class ScopedStats<T> {
+  private readonly byScope = new WeakMap<object, Map<string, T>>();
+  private readonly make: (key: string) => T;
+
+  constructor(make: (key: string) => T) {
+    this.make = make;
+  }
+
+  /** The counters of `key` in `scope` (default: the compilation in progress), created on first use. */
+  get(key: string, scope: object = compileScope()): T {
+    let map = this.byScope.get(scope);
+    if (!map) {
+      map = new Map();
+      this.byScope.set(scope, map);
+    }
+    let value = map.get(key);
+    if (value === undefined) {
+      value = this.make(key);
+      map.set(key, value);
+    }
+    return value;
+  }
+
+  /** Every counter set of `scope`, by key (for /stats/prometheus). */
+  entries(scope: object): ReadonlyMap<string, T> {
+    return this.byScope.get(scope) ?? new Map();
+  }
+}

@@ -1,5 +1,6 @@
 // Envoy's connection_limit network filter: a filter chain's cap on open connections, with its stats by stat_prefix.
 import type net from 'node:net';
+import { ScopedStats } from '../common/compile-scope.ts';
 import { checkFields, durationMs, type Msg, num, str, unsupported, wrapped } from '../common/fields.ts';
 import { ConnectionLimit } from './connection-limit.ts';
 
@@ -10,6 +11,8 @@ export const CONNECTION_LIMIT_TYPE_URL =
 export interface ConnectionLimitConfig {
   /** Names the stats (`connection_limit.<stat_prefix>.*`). */
   statPrefix: string;
+  /** Its counters (shared by every filter with this prefix in the same core). */
+  stats: ConnectionLimitStats;
   /** Most connections the filter chain holds open at once. */
   maxConnections: number;
   /** How long a refused connection is held (read paused) before it is closed; 0: at once. */
@@ -24,8 +27,11 @@ export interface ConnectionLimitStats {
   activeConnections: number;
 }
 
-/** Stats of every connection_limit filter of the process, by stat_prefix (/stats/prometheus). */
-export const CONNECTION_LIMIT_STATS = new Map<string, ConnectionLimitStats>();
+/** Stats of every connection_limit filter, by stat_prefix, per proxy core (compile scope; /stats/prometheus). */
+export const CONNECTION_LIMIT_STATS = new ScopedStats<ConnectionLimitStats>(() => ({
+  limitedConnections: 0,
+  activeConnections: 0,
+}));
 
 export function compileConnectionLimit(tc: Msg, where: string): ConnectionLimitConfig {
   checkFields(tc, where, ['@type', 'statPrefix', 'maxConnections', 'delay']);
@@ -33,20 +39,16 @@ export function compileConnectionLimit(tc: Msg, where: string): ConnectionLimitC
   if (statPrefix === '') unsupported(`${where}.stat_prefix`, 'an empty stat_prefix');
   const maxConnections = num(wrapped(tc.maxConnections));
   if (!(maxConnections >= 1)) unsupported(`${where}.max_connections`, 'a limit below 1 (or none)');
-  return { statPrefix, maxConnections, delayMs: durationMs(tc.delay, 0) };
+  return {
+    statPrefix,
+    stats: CONNECTION_LIMIT_STATS.get(statPrefix),
+    maxConnections,
+    delayMs: durationMs(tc.delay, 0),
+  };
 }
 
 /** The live count of each compiled filter (a new config starts a new count, as in Envoy). */
 const limits = new WeakMap<ConnectionLimitConfig, ConnectionLimit>();
-
-function statsFor(prefix: string): ConnectionLimitStats {
-  let s = CONNECTION_LIMIT_STATS.get(prefix);
-  if (!s) {
-    s = { limitedConnections: 0, activeConnections: 0 };
-    CONNECTION_LIMIT_STATS.set(prefix, s);
-  }
-  return s;
-}
 
 /**
  * Runs the filter on a new connection of its chain: true when admitted (counted until it
@@ -58,7 +60,7 @@ export function admitConnection(config: ConnectionLimitConfig, socket: net.Socke
     limit = new ConnectionLimit(config.maxConnections);
     limits.set(config, limit);
   }
-  const stats = statsFor(config.statPrefix);
+  const stats = config.stats;
   if (limit.admit(socket)) {
     stats.activeConnections++;
     socket.once('close', () => stats.activeConnections--);

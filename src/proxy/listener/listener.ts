@@ -4,6 +4,7 @@ import type net from 'node:net';
 import type tls from 'node:tls';
 import type { ProxyTelemetry } from '../../observe/proxy-telemetry.ts';
 import type { ClusterManager } from '../cluster/cluster-manager.ts';
+import { processScope } from '../common/compile-scope.ts';
 import { nameTableOf, vipKey } from '../dns/name-table.ts';
 import { HttpConnectionManager } from '../http/connection-manager.ts';
 import type { HttpStatsRegistry } from '../http/http-stats.ts';
@@ -34,6 +35,8 @@ export interface ListenerDeps {
   tcpStats(prefix: string): TcpStats;
   /** TLS secrets by SDS name, for chains that terminate TLS. */
   secrets: SecretStore;
+  /** The proxy core whose counters (TLS) this listener adds to; default the process's own scope. */
+  statsScope?: object;
   /** Istio's metrics and the proxy's own workload labels. */
   telemetry: ProxyTelemetry;
   /** Most connections open at once on each listener (`--max-connections`); absent: no limit. */
@@ -160,7 +163,8 @@ export class Listener {
 
   /** TLS termination in front of a chain's runtime: HTTP gets the first decrypted bytes (codec choice). */
   private buildTerminator(chain: FilterChainConfig, rt: ChainRuntime): DownstreamTls {
-    const stats = tlsStats('listener', `${this.config.address}_${this.port || this.config.port}`);
+    const name = `${this.config.address}_${this.port || this.config.port}`;
+    const stats = tlsStats('listener', name, this.deps.statsScope ?? processScope());
     const where = `Listener ${this.config.name} filter chain ${chain.name}`;
     // A chain picked by the client's ALPN (a mesh client said what follows) needs no detection.
     const named = chain.match.applicationProtocols.length > 0;

@@ -1,4 +1,5 @@
 // TLS counters named after Envoy's `listener.<address>.ssl.*` and `cluster.<name>.ssl.*` statistics, process-wide.
+import { compileScope, ScopedStats } from '../common/compile-scope.ts';
 
 export class TlsStats {
   /** `listener` (TLS terminated) or `cluster` (TLS originated). */
@@ -24,20 +25,24 @@ export class TlsStats {
   }
 }
 
-const byKey = new Map<string, TlsStats>();
+const byKey = new ScopedStats<TlsStats>((key) => {
+  const [scope, name] = key.split('\u0000');
+  return new TlsStats(scope as 'listener' | 'cluster', name);
+});
 
-/** The counters of a listener address or cluster name (kept across config updates). */
-export function tlsStats(scope: 'listener' | 'cluster', name: string): TlsStats {
-  const key = `${scope}\u0000${name}`;
-  let stats = byKey.get(key);
-  if (stats === undefined) {
-    stats = new TlsStats(scope, name);
-    byKey.set(key, stats);
-  }
-  return stats;
+/**
+ * The counters of a listener address or cluster name (kept across config updates) in a proxy
+ * core (`owner`: its compile scope; default the compilation in progress).
+ */
+export function tlsStats(
+  scope: 'listener' | 'cluster',
+  name: string,
+  owner: object = compileScope(),
+): TlsStats {
+  return byKey.get(`${scope}\u0000${name}`, owner);
 }
 
-/** Every TLS counter set, for /stats/prometheus. */
-export function allTlsStats(): TlsStats[] {
-  return [...byKey.values()];
+/** Every TLS counter set of a proxy core, for /stats/prometheus. */
+export function allTlsStats(owner: object): TlsStats[] {
+  return [...byKey.entries(owner).values()];
 }

@@ -1,4 +1,5 @@
 // envoy.filters.http.jwt_authn: verifies JWTs by the requirement of the first matching rule; 401 (403 for audiences) on failure.
+import { compileScope, ScopedStats } from '../../../common/compile-scope.ts';
 import type { Msg } from '../../../common/fields.ts';
 import type {
   FilterStatus,
@@ -36,19 +37,16 @@ export class JwtAuthnStats {
   }
 }
 
-const statsByPrefix = new Map<string, JwtAuthnStats>();
+const statsByPrefix = new ScopedStats((prefix) => new JwtAuthnStats(prefix));
 
-export function jwtAuthnStats(prefix: string): JwtAuthnStats {
-  let stats = statsByPrefix.get(prefix);
-  if (stats === undefined) {
-    stats = new JwtAuthnStats(prefix);
-    statsByPrefix.set(prefix, stats);
-  }
-  return stats;
+/** The counters of a stat prefix in a proxy core (`owner` defaults to the compilation in progress). */
+export function jwtAuthnStats(prefix: string, owner: object = compileScope()): JwtAuthnStats {
+  return statsByPrefix.get(prefix, owner);
 }
 
-export function allJwtAuthnStats(): JwtAuthnStats[] {
-  return [...statsByPrefix.values()];
+/** Every jwt_authn counter set of a proxy core, for /stats/prometheus. */
+export function allJwtAuthnStats(owner: object): JwtAuthnStats[] {
+  return [...statsByPrefix.entries(owner).values()];
 }
 
 /** A claim by name, `a.b` reaching into nested objects (Envoy's claim_to_headers). */

@@ -1,6 +1,6 @@
 // envoy.filters.http.local_ratelimit config (LocalRateLimit): a token bucket, enable/enforce shares, headers.
 
-import { compileScope } from '../../../common/compile-scope.ts';
+import { compileScope, ScopedStats } from '../../../common/compile-scope.ts';
 import {
   checkFields,
   durationMs,
@@ -18,9 +18,27 @@ export const LOCAL_RATELIMIT_TYPE_URL =
   'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit';
 
 /** A compiled LocalRateLimit (listener-wide, or one route's). */
+/** Envoy's `<stat_prefix>.http_local_rate_limit.*` counters. */
+export interface LocalRateLimitStats {
+  enabled: number;
+  enforced: number;
+  rateLimited: number;
+  ok: number;
+}
+
+/** Counters by stat_prefix, per proxy core (compile scope), for /stats/prometheus. */
+export const LOCAL_RATELIMIT_STATS = new ScopedStats<LocalRateLimitStats>(() => ({
+  enabled: 0,
+  enforced: 0,
+  rateLimited: 0,
+  ok: 0,
+}));
+
 export interface LocalRateLimitConfig {
   /** stat_prefix: names the counters. */
   statPrefix: string;
+  /** Its counters (shared by every config with this prefix in the same core). */
+  stats: LocalRateLimitStats;
   /** The bucket; absent: the filter counts nothing and limits nothing (Envoy's behaviour). */
   bucket?: TokenBucket;
   /** filter_enabled: share of requests checked against the bucket, 0..1 (Envoy's default 0). */
@@ -89,8 +107,10 @@ export function compileLocalRateLimit(c: Msg, where: string): LocalRateLimitConf
     'enableXRatelimitHeaders',
     'stage',
   ]);
+  const statPrefix = str(c.statPrefix) || 'http_local_rate_limiter';
   const out: LocalRateLimitConfig = {
-    statPrefix: str(c.statPrefix) || 'http_local_rate_limiter',
+    statPrefix,
+    stats: LOCAL_RATELIMIT_STATS.get(statPrefix),
     enabled: share(c.filterEnabled, `${where}.filter_enabled`),
     enforced: share(c.filterEnforced, `${where}.filter_enforced`),
     status: num(msg(c.status)?.code, 0) || 429,

@@ -12,25 +12,7 @@ import {
   type LocalRateLimitConfig,
 } from './ratelimit-config.ts';
 
-/** Envoy's `<stat_prefix>.http_local_rate_limit.*` counters. */
-export interface LocalRateLimitStats {
-  enabled: number;
-  enforced: number;
-  rateLimited: number;
-  ok: number;
-}
-
-/** Counters by stat_prefix, for /stats/prometheus. */
-export const LOCAL_RATELIMIT_STATS = new Map<string, LocalRateLimitStats>();
-
-function statsFor(prefix: string): LocalRateLimitStats {
-  let s = LOCAL_RATELIMIT_STATS.get(prefix);
-  if (!s) {
-    s = { enabled: 0, enforced: 0, rateLimited: 0, ok: 0 };
-    LOCAL_RATELIMIT_STATS.set(prefix, s);
-  }
-  return s;
-}
+export { LOCAL_RATELIMIT_STATS, type LocalRateLimitStats } from './ratelimit-config.ts';
 
 class LocalRateLimitFilter implements HttpFilter {
   private readonly name: string;
@@ -50,7 +32,7 @@ class LocalRateLimitFilter implements HttpFilter {
     const bucket = config.bucket;
     if (!bucket || config.enabled <= 0 || (config.enabled < 1 && Math.random() >= config.enabled))
       return 'Continue';
-    const stats = statsFor(config.statPrefix);
+    const stats = config.stats;
     stats.enabled++;
     this.used = config;
     if (bucket.take() === 'allowed') {

@@ -1,4 +1,5 @@
 // Counters of the RBAC filter, named after Envoy's http.<prefix>.rbac.* statistics, kept per rules stat prefix.
+import { compileScope, ScopedStats } from '../../../common/compile-scope.ts';
 
 export class RbacStats {
   /** `rules_stat_prefix` (or `shadow_rules_stat_prefix` for the shadow counters) of the filters counting here. */
@@ -18,19 +19,17 @@ export class RbacStats {
   }
 }
 
-const byPrefix = new Map<string, RbacStats>();
+const byPrefix = new ScopedStats((prefix) => new RbacStats(prefix));
 
-/** The process-wide counters for a stat prefix (shared by every RBAC filter using it, across config updates). */
-export function rbacStats(prefix: string): RbacStats {
-  let stats = byPrefix.get(prefix);
-  if (stats === undefined) {
-    stats = new RbacStats(prefix);
-    byPrefix.set(prefix, stats);
-  }
-  return stats;
+/**
+ * The counters for a stat prefix in a proxy core (shared by every RBAC filter using it, across
+ * config updates); `owner` defaults to the compilation in progress.
+ */
+export function rbacStats(prefix: string, owner: object = compileScope()): RbacStats {
+  return byPrefix.get(prefix, owner);
 }
 
-/** Every RBAC counter set, for /stats/prometheus. */
-export function allRbacStats(): RbacStats[] {
-  return [...byPrefix.values()];
+/** Every RBAC counter set of a proxy core, for /stats/prometheus. */
+export function allRbacStats(owner: object): RbacStats[] {
+  return [...byPrefix.entries(owner).values()];
 }
