@@ -213,8 +213,9 @@ interface Row {
   endpointBytes: number;
   resource: number[];
   resourceBytes: number;
-  /** CPU of every replica per change (endpoint and resource changes alike). */
-  changeCpuS: number;
+  /** CPU of every replica per endpoint change, and per resource change. */
+  endpointCpuS: number;
+  resourceCpuS: number;
   /** CPU of the process running the clients per change. */
   clientCpuS: number;
 }
@@ -324,6 +325,7 @@ async function runMode(mode: string): Promise<Row> {
       endpointBytes += takeBytes(clients);
     }
     note(`endpoint changes: ${endpoint.map((v) => v.toFixed(0)).join(' ')} ms`);
+    const endpointDone = await Promise.all(replicas.map((r) => usage(r.proc.child.pid!)));
     const resource: number[] = [];
     let resourceBytes = 0;
     for (let i = 0; i < CHANGES; i++) {
@@ -347,7 +349,8 @@ async function runMode(mode: string): Promise<Row> {
       endpointBytes: endpointBytes / CHANGES,
       resource: resource.sort((a, b) => a - b),
       resourceBytes: resourceBytes / CHANGES,
-      changeCpuS: after.reduce((s, u, i) => s + u.cpu - synced[i].cpu, 0) / (2 * CHANGES),
+      endpointCpuS: endpointDone.reduce((s, u, i) => s + u.cpu - synced[i].cpu, 0) / CHANGES,
+      resourceCpuS: after.reduce((s, u, i) => s + u.cpu - endpointDone[i].cpu, 0) / CHANGES,
       clientCpuS: (clientCpu.user + clientCpu.system) / 1e6 / (2 * CHANGES),
     };
     process.stdout.write(`${mode}: ${JSON.stringify(row)}\n`);
@@ -380,13 +383,13 @@ function render(rows: Row[]): string {
       "grpc-js ADS streams with a weft sidecar's node metadata on the read-only plaintext xDS port, subscribing to every cluster, endpoint and route as a weft sidecar without a `Sidecar` scope does. " +
       `Endpoint change: a real \`weft proxy\` (registered over mTLS) is killed, \`--registry-grace 1ms\`; time until every client has the new endpoints (EDS). Resource change: an apply of a VirtualService; time until every client ACKed the routes. ${CHANGES} of each per row; p99 is the slowest.`,
     '',
-    "| store | connect + sync | RSS per replica | CPU for the initial sync | endpoint change p50 / p99 | bytes per client | resource change p50 / p99 | bytes per client | control-plane CPU per change | clients' CPU per change |",
+    "| store | connect + sync | RSS per replica | CPU for the initial sync | endpoint change p50 / p99 | bytes per client | resource change p50 / p99 | bytes per client | control-plane CPU per endpoint / resource change | clients' CPU per change |",
     '|---|---|---|---|---|---|---|---|---|---|',
     ...rows.map(
       (r) =>
         `| ${LABEL[r.mode] ?? r.mode} | ${r.connectS.toFixed(1)} s | ${r.rss.map((v) => `${v.toFixed(0)} MiB`).join(', ')} | ${r.syncCpuS.toFixed(1)} s | ` +
         `${ms(percentile(r.endpoint, 50))} / ${ms(percentile(r.endpoint, 99))} | ${kib(r.endpointBytes)} | ` +
-        `${ms(percentile(r.resource, 50))} / ${ms(percentile(r.resource, 99))} | ${kib(r.resourceBytes)} | ${r.changeCpuS.toFixed(2)} s | ${r.clientCpuS.toFixed(2)} s |`,
+        `${ms(percentile(r.resource, 50))} / ${ms(percentile(r.resource, 99))} | ${kib(r.resourceBytes)} | ${r.endpointCpuS.toFixed(2)} s / ${r.resourceCpuS.toFixed(2)} s | ${r.clientCpuS.toFixed(2)} s |`,
     ),
     '',
     'Reproduce: `node bench/xds-scale.ts` (`--services 1000 --entries 10 --clients 2000 --changes 10 --modes file,etcd,etcd2`).',

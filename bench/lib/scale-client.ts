@@ -54,6 +54,9 @@ function anyValue(entry: Uint8Array): Uint8Array {
   return value;
 }
 
+/** An EDS names list → its `resource_names` entries, encoded. */
+const namesBytes = new WeakMap<string[], Buffer>();
+
 /** CDS version → the EDS names it implies (decoded once for all clients). */
 const edsNamesByVersion = new Map<string, string[]>();
 
@@ -138,15 +141,32 @@ export class ScaleClient {
     this.#call.write(ADS.requestSerialize(request));
   }
 
+  /** An EDS ACK: the names' bytes are encoded once per list for all clients (the server sees the same bytes). */
+  #ackEndpoints(version: string, nonce: string): void {
+    let names = namesBytes.get(this.#eds);
+    if (!names) {
+      names = ADS.requestSerialize({ resource_names: this.#eds });
+      namesBytes.set(this.#eds, names);
+    }
+    const rest = ADS.requestSerialize({
+      type_url: TYPE_URL.endpoint,
+      version_info: version,
+      response_nonce: nonce,
+      resource_names: [],
+    });
+    this.#call.write(Buffer.concat([rest, names]));
+  }
+
   #onResponse(r: RawResponse): void {
     const type = r.typeUrl;
-    let names: string[] = [];
     if (type === TYPE_URL.endpoint) {
       this.#edsNonce = r.nonce;
       this.#edsVersion = r.version;
-      names = this.#eds;
-    } else if (type === TYPE_URL.route) names = ['outbound'];
-    this.#send({ type_url: type, version_info: r.version, response_nonce: r.nonce, resource_names: names });
+      this.#ackEndpoints(r.version, r.nonce);
+    } else {
+      const names = type === TYPE_URL.route ? ['outbound'] : [];
+      this.#send({ type_url: type, version_info: r.version, response_nonce: r.nonce, resource_names: names });
+    }
     this.last.set(type, { version: r.version, at: performance.now(), bytes: r.bytes });
     this.received.set(type, (this.received.get(type) ?? 0) + r.bytes);
     if (type === TYPE_URL.listener && !this.#routes) {
