@@ -42,6 +42,18 @@ function overlaid(deps: AnalyzerDeps, mirror: CompiledStore, overlay: readonly P
   return { resources, snapshot, compiled: (r) => mirror.resultOf(r) };
 }
 
+/** One mirror per set of dependencies, shared by the analyzer and the status reporter. */
+const mirrors = new WeakMap<AnalyzerDeps, CompiledStore>();
+
+function mirrorOf(deps: AnalyzerDeps): CompiledStore {
+  let mirror = mirrors.get(deps);
+  if (!mirror) {
+    mirror = new CompiledStore(deps.mesh);
+    mirrors.set(deps, mirror);
+  }
+  return mirror;
+}
+
 interface Analyzed {
   resources: Resource[];
   snapshot: MeshSnapshot;
@@ -68,7 +80,7 @@ function workloadsKnown(snapshot: MeshSnapshot): boolean {
 export type StatusReporter = (resources: readonly Resource[]) => Resource[];
 
 export function statusReporter(deps: AnalyzerDeps): StatusReporter {
-  const mirror = new CompiledStore(deps.mesh);
+  const mirror = mirrorOf(deps);
   return (shown) => {
     if (shown.length === 0) return [];
     const { resources, snapshot, compiled } = overlaid(deps, mirror, []);
@@ -79,7 +91,7 @@ export function statusReporter(deps: AnalyzerDeps): StatusReporter {
 }
 
 export function meshAnalyzer(deps: AnalyzerDeps): MeshAnalyzer {
-  const mirror = new CompiledStore(deps.mesh);
+  const mirror = mirrorOf(deps);
   return (overlay) => {
     const given = new Map(overlay.map((p) => [resourceKeyString(keyOf(p.resource)), p]));
     const { resources, snapshot, compiled } = overlaid(deps, mirror, overlay);
