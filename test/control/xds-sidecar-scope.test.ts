@@ -7,9 +7,11 @@ import { generateClusters } from '../../src/control/xds/generate/cds.ts';
 import { parseClusterName } from '../../src/control/xds/generate/common.ts';
 import { generateRoutes } from '../../src/control/xds/generate/rds.ts';
 import { type ProxyNode, proxyFromNode } from '../../src/control/xds/node.ts';
+import { SnapshotResources } from '../../src/control/xds/resources.ts';
 import { DEFAULT_MESH } from '../../src/model/mesh.ts';
 import type { MeshSnapshot } from '../../src/model/types.ts';
 import { jsonToStruct } from '../../src/xds/struct.ts';
+import { TYPE_URL } from '../../src/xds/type-urls.ts';
 import { issuesOf } from '../config/util.ts';
 
 function serviceEntry(name: string, namespace: string, host: string): string {
@@ -159,5 +161,28 @@ spec:
     );
     assert.match(issues[0].message, /namespace\/dnsName/);
     assert.equal(issues[2].reason, 'unsupported');
+  });
+
+  test("a change to a service outside a proxy's scope leaves its sets (and their versions) as they were: nothing to push", () => {
+    const scope = sidecarResource('default', ['./reviews.default.svc.cluster.local']);
+    const route = (timeout: string) => `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ratings, namespace: prod}
+spec:
+  hosts: [ratings.prod.svc.cluster.local]
+  http:
+  - timeout: ${timeout}
+    route: [{destination: {host: ratings.prod.svc.cluster.local}}]
+`;
+    const before = new SnapshotResources(meshOf(...SERVICES, scope, route('1s')), () => {});
+    const after = new SnapshotResources(meshOf(...SERVICES, scope, route('2s')), () => {});
+    const versions = (resources: SnapshotResources, node: ProxyNode) => [
+      resources.resourceSet(node, TYPE_URL.cluster).version,
+      resources.resourceSet(node, TYPE_URL.route, new Set(['outbound'])).version,
+    ];
+    const scoped = proxy('default', 'productpage');
+    assert.deepEqual(versions(after, scoped), versions(before, scoped));
+    const unscoped = proxy('prod', 'worker');
+    assert.notDeepEqual(versions(after, unscoped)[1], versions(before, unscoped)[1]);
   });
 });
