@@ -37,6 +37,8 @@ const { values: args } = parseArgs({
     /** Write V8 CPU profiles of the control planes into this directory. */
     profile: { type: 'string' },
     'no-write': { type: 'boolean', default: false },
+    /** Render (and write) the table from the output of an earlier run instead of running (its row lines). */
+    rows: { type: 'string' },
   },
 });
 const SERVICES = Number(args.services);
@@ -206,6 +208,10 @@ async function reachedAll(
 interface Row {
   mode: string;
   connectS: number;
+  /** Streams that ended during the sync (the server's keepalive gave up on a client), each a full resend. */
+  reconnects: number;
+  /** The machine's 1-minute load average when the row started and ended (absent in older output). */
+  load?: [number, number];
   rss: number[];
   syncCpuS: number;
   endpoint: number[];
@@ -268,6 +274,7 @@ async function startReplicas(
 }
 
 async function runMode(mode: string): Promise<Row> {
+  const loadAtStart = os.loadavg()[0];
   const dir = await mkdtemp(join(os.tmpdir(), 'weft-bench-scale-'));
   const { replicas, etcd } = await startReplicas(mode, dir);
   const clients: Client[] = [];
@@ -308,7 +315,8 @@ async function runMode(mode: string): Promise<Row> {
     note(`${CLIENTS} clients connecting`);
     await settle(clients);
     const connectS = (performance.now() - started) / 1000;
-    note(`synced in ${connectS.toFixed(1)} s; ${clients.reduce((n, c) => n + c.reconnects, 0)} reconnects`);
+    const syncReconnects = clients.reduce((n, c) => n + c.reconnects, 0);
+    note(`synced in ${connectS.toFixed(1)} s; ${syncReconnects} reconnects`);
     const synced = await Promise.all(replicas.map((r) => usage(r.proc.child.pid!)));
     const endpoint: number[] = [];
     let endpointBytes = 0;
@@ -343,6 +351,8 @@ async function runMode(mode: string): Promise<Row> {
     const row: Row = {
       mode,
       connectS,
+      reconnects: syncReconnects,
+      load: [loadAtStart, os.loadavg()[0]],
       rss: synced.map((u) => u.rss),
       syncCpuS: synced.reduce((s, u, i) => s + u.cpu - cpu0[i].cpu, 0),
       endpoint: endpoint.sort((a, b) => a - b),
@@ -380,19 +390,20 @@ function render(rows: Row[]): string {
   return [
     `Measured ${new Date().toISOString().slice(0, 10)} on ${cpu.length} × ${cpu[0]?.model.trim()}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node.js ${process.version}, etcd 3.4 (Debian, \`--max-txn-ops\` and \`--max-request-bytes\` raised so that the resources go in one apply); control plane(s), etcd and the clients share the machine. ` +
       `${SERVICES.toLocaleString('en')} services (ServiceEntry), ${(SERVICES * ENTRIES).toLocaleString('en')} endpoints (WorkloadEntries), ${CLIENTS.toLocaleString('en')} xDS clients: ` +
-      "grpc-js ADS streams with a weft sidecar's node metadata on the read-only plaintext xDS port, subscribing to every cluster, endpoint and route as a weft sidecar without a `Sidecar` scope does. " +
-      `Endpoint change: a real \`weft proxy\` (registered over mTLS) is killed, \`--registry-grace 1ms\`; time until every client has the new endpoints (EDS). Resource change: an apply of a VirtualService; time until every client ACKed the routes. ${CHANGES} of each per row; p99 is the slowest.`,
+      "state-of-the-world ADS streams on weft's own gRPC call (node:http2, `bench/lib/scale-client.ts`), each on its own connection, with a weft sidecar's node metadata, on the read-only plaintext xDS port; they subscribe and ACK like Envoy (wildcard CDS and LDS, RDS `outbound`, EDS for every EDS cluster, the whole EDS name list in every ACK) but do not unpack the resources they receive, since all of them share this process. " +
+      `Without a Sidecar each client gets every service, as a weft sidecar does; in the scoped rows a namespace-wide \`Sidecar\` gives each ${SCOPE}. ` +
+      `Endpoint change: a real \`weft proxy\` (registered over mTLS, running as its service's account like the service's other endpoints, so only EDS changes) is killed, \`--registry-grace 1ms\`; time until every client has the new endpoints. Resource change: an apply of a VirtualService; time until every client ACKed the routes. ${CHANGES} of each per row; p99 is the slowest. "streams reset": client streams the control plane ended during the sync (its HTTP/2 keepalive PING went unanswered for 10 s behind megabytes of queued responses), each one resent everything.`,
     '',
-    "| store | connect + sync | RSS per replica | CPU for the initial sync | endpoint change p50 / p99 | bytes per client | resource change p50 / p99 | bytes per client | control-plane CPU per endpoint / resource change | clients' CPU per change |",
-    '|---|---|---|---|---|---|---|---|---|---|',
+    "| store | load average | connect + sync (streams reset) | RSS per replica | CPU for the initial sync | endpoint change p50 / p99 | bytes per client | resource change p50 / p99 | bytes per client | control-plane CPU per endpoint / resource change | clients' CPU per change |",
+    '|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows.map(
       (r) =>
-        `| ${LABEL[r.mode] ?? r.mode} | ${r.connectS.toFixed(1)} s | ${r.rss.map((v) => `${v.toFixed(0)} MiB`).join(', ')} | ${r.syncCpuS.toFixed(1)} s | ` +
+        `| ${LABEL[r.mode] ?? r.mode} | ${r.load ? r.load.map((l) => l.toFixed(0)).join('-') : 'not recorded'} | ${r.connectS.toFixed(1)} s (${r.reconnects}) | ${r.rss.map((v) => `${v.toFixed(0)} MiB`).join(', ')} | ${r.syncCpuS.toFixed(1)} s | ` +
         `${ms(percentile(r.endpoint, 50))} / ${ms(percentile(r.endpoint, 99))} | ${kib(r.endpointBytes)} | ` +
         `${ms(percentile(r.resource, 50))} / ${ms(percentile(r.resource, 99))} | ${kib(r.resourceBytes)} | ${r.endpointCpuS.toFixed(2)} s / ${r.resourceCpuS.toFixed(2)} s | ${r.clientCpuS.toFixed(2)} s |`,
     ),
     '',
-    'Reproduce: `node bench/xds-scale.ts` (`--services 1000 --entries 10 --clients 2000 --changes 10 --modes file,etcd,etcd2`).',
+    `Reproduce: \`node bench/xds-scale.ts --clients ${CLIENTS} --changes ${CHANGES} --modes ${[...new Set(rows.map((r) => r.mode))].join(',')}\`.`,
   ].join('\n');
 }
 
@@ -420,8 +431,22 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const)
     void Promise.all([...running.clusters].map((c) => c.stop())).finally(() => process.exit(130));
   });
 
+/** The rows an earlier run printed (`MODE: {json}`), with the streams reset during each sync from its notes. */
+async function rowsOf(file: string): Promise<Row[]> {
+  const text = await readFile(file, 'utf8');
+  const rows: Row[] = [];
+  for (const [, mode, json] of text.matchAll(/^([\w-]+): (\{.*\})$/gm)) {
+    const resets = new RegExp(`^${mode}: synced in [\\d.]+ s; (\\d+) reconnects$`, 'm').exec(text);
+    const row = JSON.parse(json) as Row;
+    row.reconnects ??= Number(resets?.[1] ?? Number.NaN);
+    rows.push(row);
+  }
+  return rows;
+}
+
 const rows: Row[] = [];
-for (const mode of args.modes.split(',')) rows.push(await runMode(mode));
+if (args.rows) rows.push(...(await rowsOf(args.rows)));
+else for (const mode of args.modes.split(',')) rows.push(await runMode(mode));
 const table = render(rows);
 process.stdout.write(`\n${table}\n`);
 if (!args['no-write']) await writeSection(table);
