@@ -425,7 +425,8 @@ test('capture: an unmodified client of the captured app (no proxy) calling anoth
       '-x',
       '-n',
     ]);
-    const line = r.stdout.split('\n').find((l) => l.includes('REDIRECT'));
+    // The TCP catch-all to the outbound port (8102), not the DNS rules before it.
+    const line = r.stdout.split('\n').find((l) => l.includes('redir ports 8102'));
     return Number(line?.trim().split(/\s+/)[0] ?? -1);
   };
   const v6server = (net as Hosts).spawn(h3, process.execPath, [
