@@ -160,7 +160,7 @@ export class Unit {
     }
     const [executable, ...args] = c.command;
     c.report(
-      `weft run: sidecar ready (${c.node ? `node agent ${c.node}, ` : ''}pid ${sidecar.pid}, ${c.service}.${c.namespace} ${c.version}: inbound :${c.ports.inbound} → app :${c.ports.app}, outbound 127.0.0.1:${c.ports.outbound}, admin 127.0.0.1:${c.ports.admin}); starting ${c.command.join(' ')}`,
+      `weft run: sidecar ready (${c.node ? `node agent ${c.node}, ` : ''}pid ${sidecar.pid}, ${c.service}.${c.namespace} ${c.version}: inbound :${c.ports.inbound} → app :${c.ports.app}, outbound 127.0.0.1:${c.ports.outbound}, admin 127.0.0.1:${c.ports.admin}${c.capture?.dnsPort !== undefined ? `, mesh DNS 127.0.0.1:${c.capture.dnsPort}` : ''}); starting ${c.command.join(' ')}`,
     );
     const app = await UnitChild.start({
       name: 'the app',

@@ -81,10 +81,18 @@ function tunnelToService(
   }
   host.active++;
   const up = connectTunnelUpstream(cluster, host, {
-    ready: (ready) => join(socket, ready, first),
+    ready: (ready) => {
+      clearTimeout(timer);
+      join(socket, ready, first);
+    },
     failed: () => socket.destroy(),
   });
-  up.once('close', () => host.active--);
+  // The cluster's connect_timeout, as tcp_proxy applies it.
+  const timer = setTimeout(() => up.destroy(new Error('connect timeout')), cluster.config.connectTimeoutMs);
+  up.once('close', () => {
+    clearTimeout(timer);
+    host.active--;
+  });
 }
 
 /**
