@@ -1,8 +1,10 @@
 // Linkerd's HttpLocalRateLimit in the proxy: total first, then an override or the per-identity bucket; 429 / RESOURCE_EXHAUSTED.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { compileIn } from '../../src/proxy/common/compile-scope.ts';
 import type { FilterStream } from '../../src/proxy/http/filters/filter.ts';
 import {
+  compileIdentityRateLimit,
   type IdentityRateLimitConfig,
   KeyedBuckets,
   Rate,
@@ -125,4 +127,22 @@ test('the filter answers 429 with flag RL, RESOURCE_EXHAUSTED for gRPC, and read
       ),
     /here.identity: field 'burst' is not supported/,
   );
+});
+
+test('each proxy core has its own Linkerd limiter; the same config compiled again in one core keeps its buckets', () => {
+  const config = {
+    '@type': identityRateLimitFilterFactory.typeUrl,
+    identity: { requestsPerSecond: 1 },
+  };
+  const compile = () => compileIdentityRateLimit(config, 'test');
+  const [scopeA, scopeB] = [{}, {}];
+  const a = compileIn(scopeA, compile);
+  assert.equal(compileIn(scopeA, compile), a);
+  const b = compileIn(scopeB, compile);
+  assert.notEqual(a, b, 'two workloads of one node agent never share a bucket');
+  assert.deepEqual(
+    [checkRateLimit(a, A), checkRateLimit(a, A)],
+    [undefined, 'per-identity rate limit exceeded: 1rps'],
+  );
+  assert.equal(checkRateLimit(b, A), undefined);
 });

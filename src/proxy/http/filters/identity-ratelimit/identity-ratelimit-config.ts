@@ -1,4 +1,5 @@
 // Linkerd's HttpLocalRateLimit config (io.linkerd.proxy.inbound): total, per-identity and per-client override limits.
+import { compileScope } from '../../../common/compile-scope.ts';
 import { checkFields, list, type Msg, msg, num, str, unsupported } from '../../../common/fields.ts';
 import { TokenBucket } from '../local-ratelimit/token-bucket.ts';
 
@@ -67,17 +68,24 @@ function rate(value: unknown, where: string): Rate | undefined {
 }
 
 /**
- * Compiled configs by content, shared by every listener, connection and config version of the
- * process: the same policy pushed again keeps counting against the same buckets.
+ * Compiled configs by content, shared by every listener, connection and config version of one
+ * proxy core: the same policy pushed again keeps counting against the same buckets. Each core
+ * (each workload of a `weft node` agent) has its own.
  */
-const SHARED = new Map<string, IdentityRateLimitConfig>();
+const SHARED = new WeakMap<object, Map<string, IdentityRateLimitConfig>>();
 
 export function compileIdentityRateLimit(c: Msg, where: string): IdentityRateLimitConfig {
+  const scope = compileScope();
+  let configs = SHARED.get(scope);
+  if (!configs) {
+    configs = new Map();
+    SHARED.set(scope, configs);
+  }
   const key = JSON.stringify(c);
-  let config = SHARED.get(key);
+  let config = configs.get(key);
   if (!config) {
     config = compileFresh(c, where);
-    SHARED.set(key, config);
+    configs.set(key, config);
   }
   return config;
 }
