@@ -128,7 +128,11 @@ describe('the xDS control channel', () => {
         type_url: TYPE_URL.cluster,
       });
       await client.next(TYPE_URL.cluster, 10_000);
-      assert.deepEqual(registered(), before);
+      // Nothing new: the earlier test's workload may leave meanwhile (its grace period ends).
+      assert.deepEqual(
+        registered().filter((w) => !before.includes(w)),
+        [],
+      );
     } finally {
       client.close();
     }
