@@ -77,11 +77,9 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** `n` requests one after another through the sidecar at `out`. */
-async function burst(out: number, n: number): Promise<Reply[]> {
-  const replies: Reply[] = [];
-  for (let i = 0; i < n; i++) replies.push(await request(out, { host: 'emoji', path: `/r${i}` }));
-  return replies;
+/** `n` requests at once through the sidecar at `out`: a burst, far above 2 per second however slow the machine. */
+function burst(out: number, n: number): Promise<Reply[]> {
+  return Promise.all(Array.from({ length: n }, (_, i) => request(out, { host: 'emoji', path: `/r${i}` })));
 }
 
 test('two client identities over mTLS: the one past its per-identity rate gets 429, the overridden one does not', async () => {
@@ -99,10 +97,7 @@ test('two client identities over mTLS: the one past its per-identity rate gets 4
     limited.every((s) => s === 200 || s === 429),
     `batch got only 200 and 429: ${limited.join(' ')}`,
   );
-  assert.ok(
-    limited.slice(0, 2).every((s) => s === 200),
-    'a second of requests at once is allowed',
-  );
+  assert.ok(limited.filter((s) => s === 200).length >= 2, 'a second of requests at once is allowed');
   assert.ok(limited.includes(429), `batch was limited: ${limited.join(' ')}`);
   assert.deepEqual(free, Array(12).fill(200), 'vip is under its override, not the identity limit');
   const refused = batchReplies.find((r) => r.status === 429)!;
