@@ -1,4 +1,4 @@
-// `weft proxyless [flags] [-- COMMAND ...]`: a proxyless gRPC app's agent: its gRPC xDS bootstrap, and its workload certificate kept in files and rotated (gRFC A29).
+// `weft proxyless [flags] [-- COMMAND ...]`: a proxyless gRPC app's agent: its xDS bootstrap, an mTLS relay to the control plane, and its workload certificate kept in files and rotated (gRFC A29).
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -115,50 +115,76 @@ async function runApp(command: string[], bootstrapFile: string): Promise<number>
   return exitCodeOf(await child.exited);
 }
 
-async function run(command: string[], opts: ProxylessOptions): Promise<number> {
+/** The xDS address the app's bootstrap names: the relay (started here), or `--xds-address` as given. */
+async function xdsForApp(
+  opts: ProxylessOptions,
+  identity: WorkloadIdentity,
+  snapshot: IdentitySnapshot,
+): Promise<{ relay?: XdsRelay; xdsAddress: string }> {
+  if (opts.xdsAddress !== undefined) return { xdsAddress: opts.xdsAddress };
+  const trustDomain = parseSpiffeId(snapshot.spiffeId).trustDomain;
+  const controlPlane = await controlPlaneXds(opts.server, trustDomain);
+  const relay = await XdsRelay.start({
+    upstreams: controlPlane.addresses,
+    tls: relayTls(identity, controlPlane.identity),
+  });
+  return { relay, xdsAddress: relay.address };
+}
+
+/** The flags checked before anything starts. */
+interface CheckedFlags {
+  labels: Record<string, string>;
+  refreshIntervalMs: number;
+  tokenSource: TokenSource;
+}
+
+function checkFlags(opts: ProxylessOptions): CheckedFlags {
   checkIdentityFlags(opts);
   const refresh = parseDuration(opts.refreshInterval);
   if ('error' in refresh) throw new UsageError(`--refresh-interval: ${refresh.error}`);
-  const labels = labelsOf(opts.label);
-  const token = tokenSource(opts);
+  return { labels: labelsOf(opts.label), refreshIntervalMs: refresh.ms, tokenSource: tokenSource(opts) };
+}
+
+/** Writes the certificate files (kept current) and the bootstrap naming them; returns the bootstrap's path. */
+async function writeAppFiles(
+  dir: string,
+  opts: ProxylessOptions & CheckedFlags,
+  identity: WorkloadIdentity,
+  snapshot: IdentitySnapshot,
+  xdsAddress: string,
+): Promise<string> {
+  const files = new CertificateFiles(dir);
+  await keepFiles(files, snapshot, (l) => identity.onRotate(l));
+  const bootstrapFile = join(dir, 'bootstrap.json');
+  const bootstrap = grpcBootstrap({
+    xdsAddress,
+    nodeId: opts.nodeId ?? `proxyless~${opts.namespace}~${opts.serviceAccount}~${hostname()}-${process.pid}`,
+    namespace: opts.namespace,
+    serviceAccount: opts.serviceAccount,
+    labels: opts.labels,
+    files: files.paths,
+    refreshIntervalMs: opts.refreshIntervalMs,
+  });
+  await writeFile(bootstrapFile, `${JSON.stringify(bootstrap, null, 2)}\n`, { mode: 0o600 });
+  return bootstrapFile;
+}
+
+async function run(command: string[], opts: ProxylessOptions): Promise<number> {
+  const flags = { ...opts, ...checkFlags(opts) };
   const { identity, snapshot } = await startCheckedIdentity({
     server: opts.server,
     namespace: opts.namespace,
     serviceAccount: opts.serviceAccount,
-    token,
+    token: flags.tokenSource,
   });
-  let relay: XdsRelay | undefined;
-  let xdsAddress = opts.xdsAddress;
-  if (xdsAddress === undefined) {
-    const trustDomain = parseSpiffeId(snapshot.spiffeId).trustDomain;
-    const controlPlane = await controlPlaneXds(opts.server, trustDomain).catch((err: unknown) => {
-      identity.close();
-      throw err;
-    });
-    relay = await XdsRelay.start({
-      upstreams: controlPlane.addresses,
-      tls: relayTls(identity, controlPlane.identity),
-    });
-    xdsAddress = relay.address;
-  }
   const dir = opts.dir ? resolve(opts.dir) : await mkdtemp(join(tmpdir(), 'weft-proxyless-'));
+  let relay: XdsRelay | undefined;
   try {
-    const files = new CertificateFiles(dir);
-    await keepFiles(files, snapshot, (l) => identity.onRotate(l));
-    const bootstrapFile = join(dir, 'bootstrap.json');
-    const bootstrap = grpcBootstrap({
-      xdsAddress,
-      nodeId:
-        opts.nodeId ?? `proxyless~${opts.namespace}~${opts.serviceAccount}~${hostname()}-${process.pid}`,
-      namespace: opts.namespace,
-      serviceAccount: opts.serviceAccount,
-      labels,
-      files: files.paths,
-      refreshIntervalMs: refresh.ms,
-    });
-    await writeFile(bootstrapFile, `${JSON.stringify(bootstrap, null, 2)}\n`, { mode: 0o600 });
+    const xds = await xdsForApp(opts, identity, snapshot);
+    relay = xds.relay;
+    const bootstrapFile = await writeAppFiles(dir, flags, identity, snapshot, xds.xdsAddress);
     process.stderr.write(
-      `weft proxyless ready: bootstrap ${bootstrapFile} identity ${snapshot.spiffeId} xds ${xdsAddress}${relay ? ' (relay, mTLS to the control plane)' : ''}\n`,
+      `weft proxyless ready: bootstrap ${bootstrapFile} identity ${snapshot.spiffeId} xds ${xds.xdsAddress}${relay ? ' (relay, mTLS to the control plane)' : ''}\n`,
     );
     if (command.length > 0) return await runApp(command, bootstrapFile);
     await new Promise<void>((done) => {
