@@ -1,6 +1,9 @@
 // Transparent capture (`weft run --capture`) beside the explicit proxy mode and a direct call, same run, across two network namespaces.
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { createHosts, type Host, type Hosts } from '../test/helpers/netns.ts';
 import { type BenchContext, type Benchmark, REPO } from './lib/context.ts';
 import { type Child, startChild } from './lib/processes.ts';
@@ -9,6 +12,7 @@ import { fmtDeltaMs, fmtInt, fmtMs, fmtRatio, markdownTable } from './lib/table.
 import { runWrk, type WrkOptions, type WrkResult, wrkErrors } from './lib/wrk.ts';
 
 const WEFT_BIN = join(REPO, 'bin', 'weft.js');
+const execFileAsync = promisify(execFile);
 /** The captured app's group: wrk run with it is what the app itself would send. */
 const APP_GID = 1337;
 const CONNECTIONS = 50;
@@ -84,6 +88,11 @@ async function apply(mesh: Mesh, server: string, token: string, yaml: string): P
 async function startMesh(ctx: BenchContext, hosts: Hosts): Promise<Mesh> {
   const [h1, h2] = hosts.hosts;
   const mesh: Mesh = { hosts, h1, h2, children: [], sidecars: [] };
+  // Host 2 as a machine has it: a default route (the VIPs, 240.240.0.0/16, go by it) and a
+  // resolver in /etc/resolv.conf (the app's queries to it are captured by the sidecar's mesh DNS).
+  await execFileAsync('ip', ['-n', h2.ns, 'route', 'add', 'default', 'via', h1.address], { timeout: 10_000 });
+  await mkdir(`/etc/netns/${h2.ns}`, { recursive: true });
+  await writeFile(`/etc/netns/${h2.ns}/resolv.conf`, `nameserver ${h1.address}\n`);
   const dataDir = join(ctx.tmp, 'capture-cp');
   const cp = await startIn(
     h1,
@@ -140,10 +149,11 @@ interface Path {
   wrk: Omit<WrkOptions, 'bin' | 'connections' | 'durationS'>;
 }
 
-/** The three paths, all from host 2 to the backend on host 1. */
+/** The paths, all from host 2 to the backend on host 1. */
 function paths(mesh: Mesh): Path[] {
   const { h1, h2 } = mesh;
   const netns = ['ip', 'netns', 'exec', h2.ns];
+  const asApp = [...netns, 'setpriv', '--regid', String(APP_GID), '--clear-groups'];
   return [
     {
       label: 'direct (no mesh)',
@@ -160,11 +170,12 @@ function paths(mesh: Mesh): Path[] {
     },
     {
       label: "capture: client (app group) → backend's address, redirected to its sidecar → backend's sidecar",
-      wrk: {
-        url: `http://${h1.address}:${PORTS.backend + 1}/`,
-        threads: 1,
-        prefix: [...netns, 'setpriv', '--regid', String(APP_GID), '--clear-groups'],
-      },
+      wrk: { url: `http://${h1.address}:${PORTS.backend + 1}/`, threads: 1, prefix: asApp },
+    },
+    {
+      label:
+        "capture by name: client (app group) → http://backend/ (mesh DNS: the service's VIP), routed as HTTP by its sidecar → backend's sidecar",
+      wrk: { url: 'http://backend/', threads: 1, prefix: asApp },
     },
   ];
 }
@@ -340,7 +351,10 @@ routed by \`Host\`); the capture row is an unmodified client calling the backend
 iptables hands to the client's sidecar: it finds the original destination in conntrack (once per
 connection) and carries the bytes as TCP over mTLS to the backend's sidecar (no HTTP routing on the
 client side), which is why it costs less sidecar CPU than the explicit row: the explicit client sidecar
-parses, routes and re-encodes each request. "sidecars CPU" is both sidecars' CPU time (user + system)
+parses, routes and re-encodes each request. The capture-by-name row is what an unmodified app calling
+a service by name gets: the sidecar's mesh DNS answers \`backend\` with the service's VIP and the
+connection to the VIP is routed as the service, HTTP with its routing rules, as the explicit row.
+"sidecars CPU" is both sidecars' CPU time (user + system)
 during the throughput runs per 1,000 of their requests.
 
 ${table(rows)}`;
