@@ -101,6 +101,8 @@ interface Connection {
   readOnly: boolean;
   workloadUid?: string;
   watches: Map<string, Watch>;
+  /** The push round that last brought this stream up to date (0: none yet). */
+  pushedRound: number;
   closed: boolean;
 }
 
@@ -255,15 +257,21 @@ export class AdsServer implements XdsServer {
     if (resources.endpointsOnly) this.counters.edsOnlyRounds++;
     const round = this.counters.pushRounds;
     const started = performance.now();
-    const connections = [...this.#connections];
+    // Streams a superseded round did not reach go first: under a steady stream of snapshots
+    // (each starting a round) the last streams of the list would otherwise never be pushed.
+    const connections = [...this.#connections].sort((a, b) => a.pushedRound - b.pushedRound);
     // Push in slices, yielding between them, so early clients get (and ACK) their update while
     // later ones are still being served, and requests are not starved by a large push.
     const slice = (from: number): void => {
       if (this.#closed || round !== this.counters.pushRounds) return;
       const to = Math.min(connections.length, from + PUSH_SLICE);
       for (let i = from; i < to; i++) {
-        this.#pushAll(connections[i], resources.endpointsOnly);
-        if (connections[i].proxy) this.#metrics?.converged((Date.now() - changedAt) / 1000);
+        const conn = connections[i];
+        // EDS alone is enough only for a stream the previous round reached: one it did not (a
+        // round superseded before its turn) may lack that round's other types.
+        this.#pushAll(conn, resources.endpointsOnly && conn.pushedRound === round - 1);
+        conn.pushedRound = round;
+        if (conn.proxy) this.#metrics?.converged((Date.now() - changedAt) / 1000);
       }
       if (to < connections.length) {
         setImmediate(() => slice(to));
@@ -311,6 +319,7 @@ export class AdsServer implements XdsServer {
       peerId: peerUri === undefined ? undefined : tryParseSpiffeId(peerUri),
       readOnly: this.#tls !== undefined && !verified,
       watches: new Map(),
+      pushedRound: 0,
       closed: false,
     };
     this.#connections.add(conn);
