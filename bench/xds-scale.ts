@@ -37,7 +37,7 @@ const { values: args } = parseArgs({
     /** Write V8 CPU profiles of the control planes into this directory. */
     profile: { type: 'string' },
     'no-write': { type: 'boolean', default: false },
-    /** Render (and write) the table from the output of an earlier run instead of running (its row lines). */
+    /** Render (and write) the table from the output of earlier runs instead of running (files, comma-separated). */
     rows: { type: 'string' },
   },
 });
@@ -445,7 +445,7 @@ async function rowsOf(file: string): Promise<Row[]> {
 }
 
 const rows: Row[] = [];
-if (args.rows) rows.push(...(await rowsOf(args.rows)));
+if (args.rows) for (const file of args.rows.split(',')) rows.push(...(await rowsOf(file)));
 else for (const mode of args.modes.split(',')) rows.push(await runMode(mode));
 const table = render(rows);
 process.stdout.write(`\n${table}\n`);
