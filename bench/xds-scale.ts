@@ -198,8 +198,16 @@ async function reachedAll(
 ): Promise<number> {
   const deadline = Date.now() + Number(args.bound) * 1000;
   while (!clients.every((c, i) => c.last.get(type)?.version !== before[i])) {
-    if (Date.now() > deadline)
-      throw new Error(`a ${type} change did not reach every client within ${args.bound} s`);
+    if (Date.now() > deadline) {
+      // Which clients (by replica: client i is on replica i mod replicas) and what they hold.
+      const missed = clients.flatMap((c, i) => (c.last.get(type)?.version === before[i] ? [i] : []));
+      const held = new Set(missed.map((i) => before[i]));
+      throw new Error(
+        `a ${type} change did not reach every client within ${args.bound} s: ${missed.length} did not, ` +
+          `${missed.filter((i) => i % 2 === 0).length} of them of even index, holding ${held.size} version(s); ` +
+          `reconnects among them: ${missed.reduce((n, i) => n + clients[i].reconnects, 0)}`,
+      );
+    }
     await sleep(2);
   }
   return Math.max(...clients.map((c) => c.last.get(type)!.at - t0));
