@@ -35,10 +35,11 @@ export class CertificateFiles {
     };
   }
 
-  /** Writes `snapshot` as a new generation, points `current` at it, removes all but the last two. */
+  /** Writes `snapshot` as a new generation (creating `dir`), points `current` at it, removes all but the last two. */
   async write(snapshot: IdentitySnapshot): Promise<void> {
     const name = `.gen-${Date.now()}-${++this.#generation}`;
     const gen = join(this.dir, name);
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
     await mkdir(gen, { mode: 0o700 });
     await writeFile(join(gen, 'cert-chain.pem'), snapshot.certChainPem, { mode: 0o600 });
     await writeFile(join(gen, 'key.pem'), snapshot.keyPem, { mode: 0o600 });

@@ -1,8 +1,11 @@
 // End to end: proxyless gRPC mTLS (gRFC A29) and RBAC (A41) with C-core (Debian's python3-grpcio) next to @grpc/grpc-js-xds, under `weft proxyless`.
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import {
+  afterRotation,
   CLIENT_APPS,
+  currentCertificate,
   GRPC_ENV,
   grpcioVersion,
   SERVER_APPS,
@@ -24,19 +27,28 @@ function agentClient(api: string, serviceAccount: string, app: string[]): Greete
 
 test('C-core and grpc-js proxyless apps call each other over mTLS under STRICT; the C-core server allows only the SPIFFE identity its AuthorizationPolicy names', async (t) => {
   const version = grpcioVersion();
-  const { dir, api } = await startMeshControlPlane(t, 'weft-grpc-py-mtls-');
+  // Certificates live 20 s, so the C-core server's rotation is seen within the test.
+  const { dir, api } = await startMeshControlPlane(t, 'weft-grpc-py-mtls-', ['--cert-ttl', '20s']);
   const [pyPort, jsPort] = [await freePort(), await freePort()];
   await apply(api, dir, 'mesh', strictMesh(pyPort, jsPort));
-  for (const [app, port] of [
-    [SERVER_APPS.py, pyPort],
-    [SERVER_APPS.js, jsPort],
+  const pyDir = join(dir, 'py-server');
+  for (const [app, port, extra] of [
+    [SERVER_APPS.py, pyPort, ['--dir', pyDir]],
+    [SERVER_APPS.js, jsPort, []],
   ] as const) {
     const server = await startWeft(
-      withAgent(api, 'greeter', app(`127.0.0.1:${port}`), ['--label', 'app=greeter']).slice(1),
+      withAgent(api, 'greeter', app(`127.0.0.1:${port}`), [
+        '--label',
+        'app=greeter',
+        '--refresh-interval',
+        '1s',
+        ...extra,
+      ]).slice(1),
       { ready: /^serving \d+$/, env: GRPC_ENV },
     );
     t.after(() => server.stop());
   }
+  const first = await currentCertificate(pyDir);
 
   // Each client reaches both servers (round robin over the two endpoints), every call over mTLS.
   // (Until both servers have their listener and both connections are up: then every call is answered.)
@@ -67,6 +79,13 @@ test('C-core and grpc-js proxyless apps call each other over mTLS under STRICT; 
   });
   t.after(() => plain.close());
   assert.deepEqual(await plain.run(5), { 'error:14': 5 });
+
+  // After the C-core server's first certificate expired, a new C-core client still gets through:
+  // the server's file_watcher provider took the rotated files.
+  await afterRotation(pyDir, first);
+  const later = agentClient(api, 'client', CLIENT_APPS.py(TARGET));
+  t.after(() => later.close());
+  await untilAnswered(later, 40, both);
 });
 
 const DENY_BLOCKED = `apiVersion: security.istio.io/v1

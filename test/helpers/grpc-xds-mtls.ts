@@ -1,6 +1,9 @@
 // The proxyless mTLS scenario of the e2e tests (gRFC A29): a STRICT greeter mesh whose server admits one SPIFFE identity, and apps run under `weft proxyless`.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WEFT_BIN } from './cli.ts';
 import { type GreeterClient, HOST } from './grpc-xds-scenario.ts';
@@ -121,4 +124,30 @@ export function grpcioVersion(): string {
       `${PYTHON} cannot import grpc: install Debian's python3-grpcio (.ci/run does)\n${probe.stderr ?? probe.error}`,
     );
   return probe.stdout.trim();
+}
+
+/** The serial, expiry and SANs of the certificate `weft proxyless --dir DIR` keeps in DIR. */
+export async function currentCertificate(
+  dir: string,
+): Promise<{ serial: string; notAfter: number; san: string }> {
+  const cert = new X509Certificate(await readFile(join(dir, 'current', 'cert-chain.pem')));
+  return { serial: cert.serialNumber, notAfter: Date.parse(cert.validTo), san: cert.subjectAltName ?? '' };
+}
+
+/**
+ * Waits (at most 60 s) until the agent has replaced the certificate `first` in `dir` and `first`
+ * has expired: whatever handshakes after that must use a rotated certificate. Returns the new one.
+ */
+export async function afterRotation(
+  dir: string,
+  first: { serial: string; notAfter: number },
+): Promise<{ serial: string; notAfter: number; san: string }> {
+  const deadline = Date.now() + 60_000;
+  let now = await currentCertificate(dir);
+  while (now.serial === first.serial || Date.now() <= first.notAfter + 1000) {
+    assert.ok(Date.now() < deadline, `the certificate in ${dir} was not rotated in 60 s (${now.serial})`);
+    await new Promise((r) => setTimeout(r, 500));
+    now = await currentCertificate(dir);
+  }
+  return now;
 }

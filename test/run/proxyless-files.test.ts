@@ -21,19 +21,19 @@ function identity(n: number): IdentitySnapshot {
   };
 }
 
-test('each certificate replaces the last through `current`; two generations are kept, files are private', async (t) => {
+test('each certificate replaces the last through `current` (the directory is created); two generations are kept, files are private', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'weft-proxyless-files-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
-  const files = new CertificateFiles(dir);
+  const files = new CertificateFiles(join(dir, 'not-yet'));
   for (const n of [1, 2, 3]) {
     await files.write(identity(n));
     assert.equal(await readFile(files.paths.certificate, 'utf8'), `chain ${n}\n`);
     assert.equal(await readFile(files.paths.key, 'utf8'), `key ${n}\n`);
     assert.equal(await readFile(files.paths.ca, 'utf8'), `roots ${n}\n`);
   }
-  const generations = (await readdir(dir)).filter((f) => f.startsWith('.gen-'));
+  const generations = (await readdir(files.dir)).filter((f) => f.startsWith('.gen-'));
   assert.equal(generations.length, 2);
-  assert.ok(generations.includes(await readlink(join(dir, 'current'))));
+  assert.ok(generations.includes(await readlink(join(files.dir, 'current'))));
   assert.equal((await stat(files.paths.key)).mode & 0o777, 0o600);
 });
 
