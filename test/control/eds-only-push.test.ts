@@ -307,3 +307,42 @@ test('state of the world EDS: changes shared between clients; a resource that go
     ]);
   }
 });
+
+test('a push round superseded before every stream had its turn: the next round, EDS-only, still brings those streams every type', async (t) => {
+  const server = createXdsServer({ debounceMs: 0 });
+  const port = await server.listen('127.0.0.1', 0);
+  const clients: AdsTestClient<DiscoveryResponseMessage>[] = [];
+  t.after(async () => {
+    for (const c of clients) c.close();
+    await server.close();
+  });
+  const reviews = service('reviews', [{ number: 9080 }]);
+  const ratings = service('ratings', [{ number: 9080 }]);
+  server.setSnapshot(snapshot({ version: 1, services: [reviews] }));
+  // More streams than one slice of a push round (50) serves before yielding.
+  for (let i = 0; i < 120; i++) {
+    const c = new AdsTestClient<DiscoveryResponseMessage>(`127.0.0.1:${port}`, 'sotw');
+    clients.push(c);
+    c.send({ node: sidecarNode(`s${i}`), type_url: TYPE_URL.route, resource_names: ['outbound'] });
+  }
+  const first = await Promise.all(clients.map((c) => c.next(TYPE_URL.route, 20_000)));
+  // A new service (routes change), then at once an endpoints-only snapshot on top of it: the
+  // first round is superseded after a slice or two, the second pushes EDS only to the streams
+  // the first reached.
+  server.setSnapshot(snapshot({ version: 2, services: [reviews, ratings] }));
+  setTimeout(() =>
+    server.setSnapshot(
+      snapshot({
+        version: 3,
+        configVersion: 2,
+        services: [reviews, ratings],
+        workloads: [workload('r1', '10.0.0.1', { app: 'reviews' })],
+      }),
+    ),
+  );
+  const second = await Promise.all(clients.map((c) => c.next(TYPE_URL.route, 20_000)));
+  for (const [i, response] of second.entries()) {
+    assert.notEqual(response.version_info, first[i].version_info, `stream ${i} got the new routes`);
+    assert.equal(response.resources.length, 1);
+  }
+});
