@@ -58,6 +58,14 @@ test('under STRICT a proxyless client gets certificate-provider mTLS verifying t
 
 test('PERMISSIVE and DISABLE give plaintext; ISTIO_MUTUAL gives mTLS whatever the mode; SIMPLE warns', () => {
   assert.equal(clusterOf(mesh(undefined)).transport_socket, undefined);
+  // STRICT is about the mesh's own workloads: a MESH_EXTERNAL service stays plaintext.
+  const external = { ...GREETER, location: 'MESH_EXTERNAL' as const };
+  const strict = mesh('STRICT');
+  const ctx = { snapshot: strict, proxy: grpcNode(), warn: () => {} };
+  assert.equal(
+    outboundCluster(ctx, external, external.ports[0], undefined).resource.transport_socket,
+    undefined,
+  );
   assert.equal(clusterOf(mesh('PERMISSIVE')).transport_socket, undefined);
   assert.equal(clusterOf(mesh('STRICT', { mode: 'DISABLE' })).transport_socket, undefined);
   const mutual = clusterOf(mesh('PERMISSIVE', { mode: 'ISTIO_MUTUAL' }));

@@ -42,7 +42,8 @@ function serviceMtlsMode(ctx: GenerateContext, service: Service, port: ServicePo
 /**
  * The client TLS of a proxyless gRPC client's cluster: mTLS with the workload certificate,
  * verifying the server's SPIFFE ID (`sans`), when the DestinationRule says `ISTIO_MUTUAL`, or
- * when it says nothing and the service's workloads are STRICT (they accept nothing else). Other
+ * when it says nothing and the service is in the mesh (MESH_INTERNAL) with its workloads STRICT
+ * (they accept nothing else). Other
  * client TLS modes cannot be given to gRPC (no file certificates): a warning, and plaintext.
  */
 export function grpcClusterTransport(
@@ -61,7 +62,8 @@ export function grpcClusterTransport(
     return {};
   }
   if (tls?.mode === 'DISABLE') return {};
-  if (tls?.mode !== 'ISTIO_MUTUAL' && serviceMtlsMode(ctx, service, port) !== 'STRICT') return {};
+  const strict = service.location === 'MESH_INTERNAL' && serviceMtlsMode(ctx, service, port) === 'STRICT';
+  if (tls?.mode !== 'ISTIO_MUTUAL' && !strict) return {};
   const names = tls?.subjectAltNames && tls.subjectAltNames.length > 0 ? tls.subjectAltNames : sans;
   return {
     transport_socket: {
