@@ -1,4 +1,5 @@
 // `weft run [proxy flags] -- COMMAND ...`: a sidecar and its app as one unit (ports chosen, started in order, stopped together).
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Command, Option } from 'commander';
@@ -142,6 +143,28 @@ function forwardedFlags(cmd: Command, proxyOptions: readonly Option[], opts: Run
   return argv;
 }
 
+/** Flags a `weft run --node` unit cannot give its workload: the control plane is the agent's. */
+function nodeModeChecks(cmd: Command, server: string, agentServer: string): void {
+  if (cmd.getOptionValueSource('server') === 'cli' && server !== agentServer)
+    throw new UsageError(
+      `--server ${server}: with --node the workload uses the node agent's control plane (${agentServer}); drop --server or start the agent with it`,
+    );
+  if (cmd.getOptionValueSource('xds') === 'cli')
+    throw new UsageError("--xds: with --node the workload uses the node agent's control plane");
+}
+
+/** `--token-file FILE` replaced by `--token TOKEN`, read here (the agent reads no file a caller names). */
+function withTokenValue(flags: string[], file: string): string[] {
+  let token: string;
+  try {
+    token = readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new UsageError(`--token-file ${file}: ${(err as Error).message}`);
+  }
+  const i = flags.indexOf('--token-file');
+  return [...flags.slice(0, i), '--token', token, ...flags.slice(i + 2)];
+}
+
 /** The node agent behind `--node URL`: its URL must parse, and it must answer. */
 async function nodeAgent(url: string): Promise<{ server: string }> {
   try {
@@ -236,14 +259,17 @@ export function register(program: Command): void {
       // The sidecar's identity: a token given as a flag is forwarded as is; otherwise weft run mints
       // one for the unit's identity (the control plane allows that from its own host, or with
       // WEFT_TOKEN) and hands it to the sidecar as a private file, removed when the unit ends.
-      // Node mode: the workload uses the agent's control plane unless --server names one, and the
-      // agent's log settings (they are its process's).
-      if (agent && cmd.getOptionValueSource('server') !== 'cli') sidecar.server = agent.server;
+      // Node mode: the workload uses the agent's control plane and log settings (its process's),
+      // and gets a token file's token itself (the agent reads no file a caller names).
+      if (agent) nodeModeChecks(cmd, sidecar.server, agent.server);
+      if (agent) sidecar.server = agent.server;
       let proxyFlags = forwardedFlags(
         cmd,
         proxyOptions,
-        agent ? { ...opts, logLevel: undefined, logFormat: undefined } : opts,
+        agent ? { ...opts, logLevel: undefined, logFormat: undefined, server: undefined } : opts,
       );
+      if (agent && sidecar.token?.kind === 'file')
+        proxyFlags = withTokenValue(proxyFlags, sidecar.token.file);
       if (dnsPort !== undefined) {
         // The port the rules redirect to, chosen above (a --dns-port 0 became a free port).
         proxyFlags = proxyFlags.filter((f, i, all) => f !== '--dns-port' && all[i - 1] !== '--dns-port');

@@ -16,6 +16,12 @@ const PROCESS_FLAGS: Record<string, string> = {
   '--capture': 'transparent capture needs a sidecar of its own (weft run without --node)',
   '--dns-port': 'mesh DNS is served by a sidecar of its own (weft run --capture without --node)',
   '--max-heap-mb': "the heap is the agent's, shared by its workloads",
+  // The agent may run with more rights than whoever reaches its API: it reads no file a caller
+  // names and talks to no control plane a caller names.
+  '--token-file':
+    'the agent reads no file named by a caller; pass the token itself (--token), as weft run --node does',
+  '--server': "every workload uses the agent's control plane (weft node --server)",
+  '--xds': "every workload uses the agent's control plane (weft node --server)",
 };
 
 /**

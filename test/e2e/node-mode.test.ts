@@ -223,6 +223,40 @@ test('bad workloads are refused with the flag named and WEFT_USAGE; an unreachab
   });
   assert.equal(badName.status, 400);
   assert.match(JSON.parse(badName.body.toString()).error, /--service "Bad!" must be a DNS label/);
+  // The agent may run with more rights than its callers: it reads no file and reaches no control plane they name.
+  for (const [flag, value] of [
+    ['--token-file', '/etc/shadow'],
+    ['--server', 'http://127.0.0.1:1'],
+  ]) {
+    const refused = await request(Number(new URL(api).port), {
+      method: 'POST',
+      path: '/v1/workloads',
+      body: JSON.stringify({ args: ['--service', 'x', '--app-port', '1', flag, value] }),
+    });
+    assert.equal(refused.status, 400, flag);
+    assert.match(
+      JSON.parse(refused.body.toString()).error,
+      new RegExp(`^${flag} is not for a workload of a node agent`),
+    );
+  }
+  const otherServer = await runCli([
+    'run',
+    '--node',
+    api,
+    '--server',
+    'http://127.0.0.1:1',
+    '--service',
+    'x',
+    '--',
+    process.execPath,
+    '-e',
+    '',
+  ]);
+  assert.equal(otherServer.code, 1);
+  assert.match(
+    otherServer.stderr,
+    /--server http:\/\/127\.0\.0\.1:1: with --node the workload uses the node agent's control plane.*\[WEFT_USAGE\]/,
+  );
   const gone = await runCli([
     'run',
     '--node',
