@@ -1,7 +1,9 @@
 // End to end: `weft node` serves several workloads in one process, each with its own identity, mTLS and policies.
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { runCli } from '../helpers/cli.ts';
 import { type Echo, startHttpEcho } from '../helpers/echo.ts';
@@ -205,6 +207,70 @@ test('weft run --node: the app reaches b by name through its workload; when it e
     async () => !(await agentWorkloads()).some((w) => w.id.startsWith('e.')),
   );
   assert.equal(agent.child.exitCode, null, 'the agent keeps running');
+});
+
+test('weft run --node --token-file: weft run reads the token and the agent gets it, not the path', async () => {
+  const made = await runCli([
+    'token',
+    'create',
+    '--namespace',
+    'default',
+    '--service-account',
+    'f',
+    '-o',
+    'token',
+    '--server',
+    mesh.server,
+  ]);
+  assert.equal(made.code, 0, made.stderr);
+  const file = join(mesh.dir, 'f.token');
+  await writeFile(file, made.stdout, { mode: 0o600 });
+  const client = `fetch('http://b/').then((r) => process.exit(r.status === 200 ? 0 : 3), () => process.exit(9));`;
+  let last = await runCli([
+    'run',
+    '--node',
+    api,
+    '--service',
+    'f',
+    '--token-file',
+    file,
+    '--',
+    process.execPath,
+    '-e',
+    client,
+  ]);
+  for (let i = 0; i < 5 && last.code !== 0; i++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    last = await runCli([
+      'run',
+      '--node',
+      api,
+      '--service',
+      'f',
+      '--token-file',
+      file,
+      '--',
+      process.execPath,
+      '-e',
+      client,
+    ]);
+  }
+  assert.equal(last.code, 0, last.stderr);
+  const wrong = await runCli([
+    'run',
+    '--node',
+    api,
+    '--service',
+    'g',
+    '--token-file',
+    file,
+    '--',
+    process.execPath,
+    '-e',
+    '',
+  ]);
+  assert.equal(wrong.code, 1, 'a token for service account f does not serve g');
+  assert.match(wrong.stderr, /grants namespace default, service account f/);
 });
 
 test('bad workloads are refused with the flag named and WEFT_USAGE; an unreachable agent says how to start one', async () => {
