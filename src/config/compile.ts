@@ -24,6 +24,7 @@ export function compileResource(
     name: resource.metadata.name,
     namespace: resource.metadata.namespace,
     annotations: resource.metadata.annotations,
+    labels: resource.metadata.labels,
     apiVersion: resource.apiVersion,
   });
   if (compiled === undefined || check.issues.length > 0)

@@ -102,6 +102,7 @@ export function readResource(check: Check, value: unknown, options: ReadOptions 
       name: metadata?.name ?? '',
       namespace: metadata?.namespace ?? 'default',
       annotations: metadata?.annotations,
+      labels: metadata?.labels,
       domainSuffix: DEFAULT_MESH.domainSuffix,
       apiVersion,
     });

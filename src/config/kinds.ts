@@ -1,5 +1,6 @@
 // The resource kinds weft accepts: names for the CLI (`vs`, `dr`, ...) and the reader of each kind's spec.
 import type { CompiledSpec } from '../model/compiled.ts';
+import type { LinkerdAuthorizationPart } from '../model/linkerd-authorization-types.ts';
 import type { Check } from './check.ts';
 import { readGatewayApiGateway } from './gateway-api/gateway.ts';
 import { readGatewayClass } from './gateway-api/gateway-class.ts';
@@ -18,7 +19,11 @@ import { readSidecar } from './istio/sidecar.ts';
 import { readTelemetry } from './istio/telemetry.ts';
 import { readVirtualService } from './istio/virtual-service.ts';
 import { readWorkloadEntry } from './istio/workload-entry.ts';
+import { readMeshTlsAuthentication, readNetworkAuthentication } from './linkerd/authentication.ts';
+import { readLinkerdAuthorizationPolicy } from './linkerd/authorization-policy.ts';
 import { readHttpLocalRateLimitPolicy } from './linkerd/http-local-rate-limit-policy.ts';
+import { readServer } from './linkerd/server.ts';
+import { readServerAuthorization } from './linkerd/server-authorization.ts';
 import { readServiceProfile } from './linkerd/service-profile.ts';
 import { readHttpRouteGroup } from './smi/http-route-group.ts';
 import { readTrafficSplit } from './smi/traffic-split.ts';
@@ -66,6 +71,13 @@ const LINKERD_HTTPROUTE = [
   'policy.linkerd.io/v1beta2',
   'policy.linkerd.io/v1beta1',
 ];
+
+/** Linkerd's authorization kinds (AuthorizationPolicy, MeshTLSAuthentication, NetworkAuthentication). */
+const LINKERD_POLICY = 'policy.linkerd.io/v1alpha1';
+
+function linkerd(part: LinkerdAuthorizationPart): CompiledSpec {
+  return { kind: 'LinkerdAuthorization', part };
+}
 
 const DEFINITIONS: readonly KindDefinition[] = [
   {
@@ -135,12 +147,17 @@ const DEFINITIONS: readonly KindDefinition[] = [
     },
   },
   {
+    // Two dialects, as for Gateway: Istio's, and Linkerd's (which authorizes clients of a Server).
     kind: 'AuthorizationPolicy',
-    apiVersions: ISTIO_SECURITY,
+    apiVersions: [...ISTIO_SECURITY, LINKERD_POLICY],
     plural: 'authorizationpolicies',
     shortNames: ['ap'],
     namespaced: true,
     read: (check, spec, context) => {
+      if (context.apiVersion === LINKERD_POLICY) {
+        const policy = readLinkerdAuthorizationPolicy(check, spec, context);
+        return policy && linkerd({ kind: 'LinkerdAuthorizationPolicy', policy });
+      }
       const authorizationPolicy = readAuthorizationPolicy(check, spec, context);
       return authorizationPolicy && { kind: 'AuthorizationPolicy', authorizationPolicy };
     },
@@ -327,6 +344,50 @@ const DEFINITIONS: readonly KindDefinition[] = [
     read: (check, spec, context) => {
       const identityRateLimit = readHttpLocalRateLimitPolicy(check, spec, context);
       return identityRateLimit && { kind: 'HTTPLocalRateLimitPolicy', identityRateLimit };
+    },
+  },
+  {
+    kind: 'Server',
+    apiVersions: ['policy.linkerd.io/v1beta3', 'policy.linkerd.io/v1beta2', 'policy.linkerd.io/v1beta1'],
+    plural: 'servers',
+    shortNames: ['srv'],
+    namespaced: true,
+    read: (check, spec, context) => {
+      const server = readServer(check, spec, context);
+      return server && linkerd({ kind: 'Server', server });
+    },
+  },
+  {
+    kind: 'MeshTLSAuthentication',
+    apiVersions: [LINKERD_POLICY],
+    plural: 'meshtlsauthentications',
+    shortNames: ['meshtlsauthn'],
+    namespaced: true,
+    read: (check, spec, context) => {
+      const meshTls = readMeshTlsAuthentication(check, spec, context);
+      return meshTls && linkerd({ kind: 'MeshTLSAuthentication', meshTls });
+    },
+  },
+  {
+    kind: 'NetworkAuthentication',
+    apiVersions: [LINKERD_POLICY],
+    plural: 'networkauthentications',
+    shortNames: ['netauthn'],
+    namespaced: true,
+    read: (check, spec, context) => {
+      const network = readNetworkAuthentication(check, spec, context);
+      return network && linkerd({ kind: 'NetworkAuthentication', network });
+    },
+  },
+  {
+    kind: 'ServerAuthorization',
+    apiVersions: ['policy.linkerd.io/v1beta1'],
+    plural: 'serverauthorizations',
+    shortNames: ['saz'],
+    namespaced: true,
+    read: (check, spec, context) => {
+      const serverAuthorization = readServerAuthorization(check, spec, context);
+      return serverAuthorization && linkerd({ kind: 'ServerAuthorization', serverAuthorization });
     },
   },
   {

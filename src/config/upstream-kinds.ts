@@ -14,10 +14,6 @@ export const UNSUPPORTED_KINDS: Readonly<Record<string, string>> = {
   ListenerSet: 'put the listeners in the Gateway itself',
   XListenerSet: 'put the listeners in the Gateway itself',
   // Linkerd
-  Server: 'Linkerd policy servers are not implemented; use AuthorizationPolicy',
-  ServerAuthorization: 'use AuthorizationPolicy',
-  MeshTLSAuthentication: 'use AuthorizationPolicy principals',
-  NetworkAuthentication: 'use AuthorizationPolicy ipBlocks',
   ExternalWorkload: 'declare workloads with WorkloadEntry',
   EgressNetwork: 'use ServiceEntry and MeshConfig outboundTrafficPolicy',
   // SMI
@@ -28,7 +24,4 @@ export const UNSUPPORTED_KINDS: Readonly<Record<string, string>> = {
  * `apiVersion-group/Kind` of another dialect's kind that has the name of one weft reads → note.
  * Such a document is refused as not supported, not as a wrong apiVersion of weft's kind.
  */
-export const UNSUPPORTED_GROUP_KINDS: Readonly<Record<string, string>> = {
-  'policy.linkerd.io/AuthorizationPolicy':
-    "Linkerd's AuthorizationPolicy (with Server, MeshTLSAuthentication) is not implemented; write an Istio AuthorizationPolicy (security.istio.io/v1)",
-};
+export const UNSUPPORTED_GROUP_KINDS: Readonly<Record<string, string>> = {};

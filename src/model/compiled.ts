@@ -1,4 +1,5 @@
 // What one stored resource means for the model, once compiled: the parts a snapshot is assembled from.
+import type { LinkerdAuthorizationPart } from './linkerd-authorization-types.ts';
 import type {
   AuthorizationPolicyModel,
   DestinationRuleModel,
@@ -46,7 +47,9 @@ export type CompiledSpec =
   | { kind: 'Sidecar'; sidecar: SidecarModel }
   | { kind: 'RateLimit'; rateLimit: RateLimitModel }
   | { kind: 'HTTPLocalRateLimitPolicy'; identityRateLimit: IdentityRateLimitModel }
-  | { kind: 'ServiceProfile'; serviceProfile: ServiceProfileModel };
+  | { kind: 'ServiceProfile'; serviceProfile: ServiceProfileModel }
+  /** Linkerd Server, MeshTLSAuthentication, NetworkAuthentication, AuthorizationPolicy, ServerAuthorization. */
+  | { kind: 'LinkerdAuthorization'; part: LinkerdAuthorizationPart };
 
 /** The meaning of one resource, or why it has none (it no longer validates). */
 export type CompileResult =

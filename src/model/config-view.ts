@@ -1,6 +1,8 @@
 // The config part of a snapshot: compiled resources grouped by what they mean, oldest first (pure).
 import type { CompiledResource } from './compiled.ts';
 import { gatewayApiVirtualServices } from './gateways.ts';
+import { linkerdAuthorizationPolicies } from './linkerd-authorization.ts';
+import type { LinkerdAuthorizationPart } from './linkerd-authorization-types.ts';
 import { byNamespaceName, compareStrings } from './order.ts';
 import { trafficTargetPolicies } from './policies.ts';
 import { matchedSplitVirtualService } from './traffic-split.ts';
@@ -48,7 +50,7 @@ export interface ConfigView {
   /** Sorted by namespace, name, kind. */
   rejected: readonly RejectedResource[];
   peerAuthentications: readonly PeerAuthenticationModel[];
-  /** AuthorizationPolicies, then SMI TrafficTargets mapped onto them. */
+  /** AuthorizationPolicies, then SMI TrafficTargets and Linkerd Servers mapped onto them. */
   authorizationPolicies: readonly AuthorizationPolicyModel[];
   requestAuthentications: readonly RequestAuthenticationModel[];
   gateways: readonly GatewayModel[];
@@ -84,6 +86,7 @@ interface Collected {
   requestAuthentications: RequestAuthenticationModel[];
   trafficTargets: TrafficTargetModel[];
   httpRouteGroups: HttpRouteGroupModel[];
+  linkerdAuthorization: LinkerdAuthorizationPart[];
   gateways: GatewayModel[];
   gatewayRoutes: GatewayApiRouteModel[];
   referenceGrants: ReferenceGrantModel[];
@@ -140,6 +143,7 @@ function collect(into: Collected, resource: CompiledResource): void {
     into.identityRateLimits.push(compiled.identityRateLimit);
   else if (compiled.kind === 'Telemetry') into.telemetries.push(compiled.telemetry);
   else if (compiled.kind === 'Sidecar') into.sidecars.push(compiled.sidecar);
+  else if (compiled.kind === 'LinkerdAuthorization') into.linkerdAuthorization.push(compiled.part);
   else into.meshConfigs.push(compiled.meshConfig);
 }
 
@@ -156,6 +160,7 @@ export function assembleConfig(resources: Iterable<CompiledResource>, mesh: Mesh
     requestAuthentications: [],
     trafficTargets: [],
     httpRouteGroups: [],
+    linkerdAuthorization: [],
     gateways: [],
     gatewayRoutes: [],
     referenceGrants: [],
@@ -196,6 +201,7 @@ export function assembleConfig(resources: Iterable<CompiledResource>, mesh: Mesh
     authorizationPolicies: [
       ...c.authorizationPolicies,
       ...trafficTargetPolicies(c.trafficTargets, c.httpRouteGroups, mesh.trustDomain),
+      ...linkerdAuthorizationPolicies(c.linkerdAuthorization, mesh.trustDomain),
     ],
     requestAuthentications: c.requestAuthentications,
     gateways: c.gateways,

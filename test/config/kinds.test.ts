@@ -53,6 +53,10 @@ test('listKinds names the supported kinds with their API versions', () => {
       'MeshConfig',
       'RateLimit',
       'HTTPLocalRateLimitPolicy',
+      'Server',
+      'MeshTLSAuthentication',
+      'NetworkAuthentication',
+      'ServerAuthorization',
       'ServiceProfile',
     ],
   );

@@ -35,9 +35,18 @@ describe('kinds', () => {
       ['traffictargets.access.smi-spec.io', 'TrafficTarget'],
       ['htr', 'HTTPRouteGroup'],
       ['httproutegroups.specs.smi-spec.io', 'HTTPRouteGroup'],
+      ['authorizationpolicies.policy.linkerd.io', 'AuthorizationPolicy'],
+      ['srv', 'Server'],
+      ['meshtlsauthentications.policy.linkerd.io', 'MeshTLSAuthentication'],
+      ['netauthn', 'NetworkAuthentication'],
+      ['saz', 'ServerAuthorization'],
     ])
       assert.equal(resolveKind(name)?.kind, kind, name);
-    assert.deepEqual(resolveKind('ap')?.apiVersions, ['security.istio.io/v1', 'security.istio.io/v1beta1']);
+    assert.deepEqual(resolveKind('ap')?.apiVersions, [
+      'security.istio.io/v1',
+      'security.istio.io/v1beta1',
+      'policy.linkerd.io/v1alpha1',
+    ]);
   });
 
   test('a security kind with a networking apiVersion names the right ones', () => {

@@ -266,14 +266,12 @@ spec:
     assert.equal(issues(text.replace('v1alpha1', 'v1alpha4')).length, 2);
   });
 
-  test("Linkerd's AuthorizationPolicy and SMI's IdentityBinding are not supported, not misspelt", () => {
+  test("Linkerd's AuthorizationPolicy is read as Linkerd's, SMI's IdentityBinding is not supported, not misspelt", () => {
     assert.deepEqual(
       issues(
         'apiVersion: policy.linkerd.io/v1alpha1\nkind: AuthorizationPolicy\nmetadata: {name: a}\nspec: {targetRef: {kind: Server, name: web}}\n',
       ),
-      [
-        "kind: kind AuthorizationPolicy of policy.linkerd.io/v1alpha1 is not supported by weft (yet): Linkerd's AuthorizationPolicy (with Server, MeshTLSAuthentication) is not implemented; write an Istio AuthorizationPolicy (security.istio.io/v1) [unsupported]",
-      ],
+      ['spec.requiredAuthenticationRefs: field "requiredAuthenticationRefs" is required [missing]'],
     );
     assert.deepEqual(
       issues(

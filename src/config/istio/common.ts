@@ -25,6 +25,8 @@ export interface ResourceContext extends HostContext {
   name: string;
   /** metadata.annotations of the resource (e.g. Istio's `istio.io/dry-run`), when it has any. */
   annotations?: Readonly<Record<string, string>>;
+  /** metadata.labels of the resource (Linkerd ServerAuthorization selects Servers by them), when it has any. */
+  labels?: Readonly<Record<string, string>>;
   /** `apiVersion` of the resource, for kinds two dialects share (`Gateway`); absent: the kind's first. */
   apiVersion?: string;
 }
