@@ -7,6 +7,7 @@ import type { CompileResult } from '../model/compiled.ts';
 import type { HttpRouteGroupModel, MeshSnapshot, ReferenceGrantModel } from '../model/types.ts';
 import type { ReadRoute, SelectingPolicy } from './attachment.ts';
 import { backendsNotPermitted, policiesSelectingNothing, unattachedRoutes } from './attachment.ts';
+import { linkerdRefsNotFound, type ReadLinkerdPart } from './linkerd.ts';
 import { proxylessGaps } from './proxyless.ts';
 import type { ReadVirtualService } from './routing.ts';
 import { conflictingVirtualServices, rulesForNoService, undefinedSubsets, unknownHosts } from './routing.ts';
@@ -37,6 +38,7 @@ export function analyze(input: AnalysisInput): AnalysisFinding[] {
   const grants: ReferenceGrantModel[] = [];
   const splits: ReadMatchedSplit[] = [];
   const groups: HttpRouteGroupModel[] = [];
+  const linkerd: ReadLinkerdPart[] = [];
   // Once for all resources: per resource it made an apply of N resources cost O(N × (N + workloads)).
   const namespaces = namespacesOf(input);
   for (const resource of input.resources) {
@@ -65,6 +67,7 @@ export function analyze(input: AnalysisInput): AnalysisFinding[] {
       routes.push({ key, model: c.route, spec: resource.spec });
     else if (c.kind === 'ReferenceGrant') grants.push(c.referenceGrant);
     else if (c.kind === 'HTTPRouteGroup') groups.push(c.httpRouteGroup);
+    else if (c.kind === 'LinkerdAuthorization') linkerd.push({ key, part: c.part });
     if (c.kind === 'TrafficSplit') splits.push({ key, model: c.matchedSplit });
   }
   const findings = [
@@ -74,6 +77,7 @@ export function analyze(input: AnalysisInput): AnalysisFinding[] {
     ...backendsNotPermitted(routes, grants),
     ...proxylessGaps(snapshot, services, rules),
     ...routeGroupsNotFound(splits, groups),
+    ...linkerdRefsNotFound(linkerd),
     ...(input.workloadsKnown
       ? [
           ...unknownHosts(snapshot, services),

@@ -33,6 +33,8 @@ const REF_REASONS: Partial<Record<AnalysisFinding['code'], string>> = {
   HostNotFound: 'BackendNotFound',
   DestinationRuleHostNotFound: 'HostNotFound',
   RouteGroupNotFound: 'RouteGroupNotFound',
+  ServerNotFound: 'ServerNotFound',
+  AuthenticationNotFound: 'AuthenticationNotFound',
 };
 
 function condition(

@@ -12,7 +12,9 @@ export type AnalysisCode =
   | 'BackendNotPermitted'
   | 'SelectorMatchesNothing'
   | 'ProxylessUnsupported'
-  | 'RouteGroupNotFound';
+  | 'RouteGroupNotFound'
+  | 'ServerNotFound'
+  | 'AuthenticationNotFound';
 
 /** One problem: valid YAML that is wrong as a mesh. */
 export interface AnalysisFinding {

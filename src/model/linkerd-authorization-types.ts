@@ -48,11 +48,12 @@ export interface LinkerdAuthorizationPolicyModel {
   namespace: string;
   /** A Server of the namespace, or every Server of the namespace. */
   target: { kind: 'Server'; name: string } | { kind: 'Namespace' };
-  /** MeshTLSAuthentication and NetworkAuthentication resources, by namespace and name. */
+  /** MeshTLSAuthentication and NetworkAuthentication resources, by namespace and name; `at`: their index in `requiredAuthenticationRefs`. */
   authentications: readonly {
     kind: 'MeshTLSAuthentication' | 'NetworkAuthentication';
     namespace: string;
     name: string;
+    at: number;
   }[];
   /** ServiceAccounts named directly: the client must be one of them. */
   serviceAccounts: readonly LinkerdIdentity[];

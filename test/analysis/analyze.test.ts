@@ -128,3 +128,47 @@ spec:
   );
   assert.match(found[0].hint, /apply an HTTPRouteGroup named typo in shop/);
 });
+
+test('ServerNotFound and AuthenticationNotFound: Linkerd policies naming what does not exist', () => {
+  const text = `apiVersion: policy.linkerd.io/v1alpha1
+kind: AuthorizationPolicy
+metadata: {name: emoji, namespace: emojivoto}
+spec:
+  targetRef: {group: policy.linkerd.io, kind: Server, name: emoji-grpc}
+  requiredAuthenticationRefs:
+  - {kind: ServiceAccount, name: web}
+  - {group: policy.linkerd.io, kind: MeshTLSAuthentication, name: typo}
+---
+apiVersion: policy.linkerd.io/v1beta1
+kind: ServerAuthorization
+metadata: {name: old, namespace: emojivoto}
+spec:
+  server: {name: gone}
+  client: {unauthenticated: true}
+`;
+  const parsed = parseResources(text, 'authz.yaml');
+  const resources = parsed.map((p) => p.resource);
+  const snapshot = snapshotFromResources({ resources, workloads: [], mesh: DEFAULT_MESH, version: 1 });
+  const found = analyze({ resources, snapshot, workloadsKnown: false }).map((f) => placeFinding(f));
+  assert.deepEqual(
+    found.map((f) => `${f.code} ${f.kind}/${f.name} ${f.field}`),
+    [
+      'AuthenticationNotFound AuthorizationPolicy/emoji spec.requiredAuthenticationRefs[1].name',
+      'ServerNotFound AuthorizationPolicy/emoji spec.targetRef.name',
+      'ServerNotFound ServerAuthorization/old spec.server.name',
+    ],
+  );
+  assert.match(found[0].message, /no MeshTLSAuthentication typo in namespace emojivoto: .* admit no one/);
+  const fixed = `${text}---
+apiVersion: policy.linkerd.io/v1beta3
+kind: Server
+metadata: {name: emoji-grpc, namespace: emojivoto}
+spec: {podSelector: {matchLabels: {app: emoji}}, port: 8080}
+`;
+  const all = parseResources(fixed, 'authz.yaml').map((p) => p.resource);
+  const again = snapshotFromResources({ resources: all, workloads: [], mesh: DEFAULT_MESH, version: 1 });
+  assert.deepEqual(
+    analyze({ resources: all, snapshot: again, workloadsKnown: false }).map((f) => f.code),
+    ['AuthenticationNotFound', 'ServerNotFound'],
+  );
+});

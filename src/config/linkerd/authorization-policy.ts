@@ -55,7 +55,7 @@ function authenticationRef(namespace: string): Reader<Ref> {
       (kind === 'MeshTLSAuthentication' || kind === 'NetworkAuthentication') &&
       [LINKERD_GROUP, ''].includes(group)
     )
-      return { authentication: { kind, namespace: ns, name } };
+      return { authentication: { kind, namespace: ns, name, at: Number(r.path.at(-1)) } };
     if (kind === 'ServiceAccount' && CORE_GROUPS.includes(group))
       return { serviceAccount: { kind: 'serviceAccount', namespace: ns, serviceAccount: name } };
     r.check.error(
