@@ -50,7 +50,7 @@ function routes(defaultCluster = 'svc-a'): Record<string, unknown> {
         {
           name: 'slow',
           match: { prefix: '/slow' },
-          route: { cluster: 'svc-a', timeout: { nanos: 200_000_000 }, prefixRewrite: '/delay' },
+          route: { cluster: 'svc-a', timeout: { nanos: 500_000_000 }, prefixRewrite: '/delay' },
         },
         {
           name: 'rewrite',
@@ -241,16 +241,18 @@ test('route timeouts on one keep-alive connection: each request gets its own, fi
   try {
     const first = await request(out, { host: 'a', path: '/slow/2000', agent });
     assert.equal(first.status, 504);
-    for (const ms of [1, 120, 150]) {
+    // Each answer is at least 125 ms under the 500 ms timeout (slack for a loaded machine), and
+    // together they outlast the 1 ms request's timer: one left armed would fire during the last.
+    for (const ms of [1, 300, 375]) {
       const r = await request(out, { host: 'a', path: `/slow/${ms}`, agent });
-      assert.equal(r.status, 200, `a ${ms} ms answer under the 200 ms timeout`);
+      assert.equal(r.status, 200, `a ${ms} ms answer under the 500 ms timeout`);
     }
     const t0 = performance.now();
     const again = await request(out, { host: 'a', path: '/slow/2000', agent });
     const took = performance.now() - t0;
     assert.equal(again.status, 504);
     assert.equal(again.headers['x-weft-response-flags'], 'UT');
-    assert.ok(took >= 150 && took < 1900, `504 after ${took.toFixed(0)} ms`);
+    assert.ok(took >= 375 && took < 1900, `504 after ${took.toFixed(0)} ms`);
     assert.equal(stats.cxTotal - cxBefore, 1, 'every request used the same downstream connection');
   } finally {
     agent.destroy();
