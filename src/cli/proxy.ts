@@ -16,6 +16,7 @@ interface ProxyOptions {
   label: string[];
   serviceAccount?: string;
   appPort: string;
+  appPortName?: string;
   servicePort: string;
   protocol: string;
   inboundPort: string;
@@ -53,6 +54,14 @@ function port(flag: string, text: string, allowZero: boolean): number {
       `${flag} ${JSON.stringify(text)} is not a port; use a number from ${allowZero ? 0 : 1} to 65535`,
     );
   return n;
+}
+
+/** A Kubernetes container port name (IANA service name): 1-15 of a-z, 0-9 and '-', a letter among them. */
+function portName(text: string): string {
+  if (/^(?!-)(?!.*--)[a-z0-9-]{1,15}(?<!-)$/.test(text) && /[a-z]/.test(text)) return text;
+  throw new UsageError(
+    `--app-port-name ${JSON.stringify(text)} must be a port name like http or grpc: up to 15 lowercase letters, digits and single dashes, with a letter`,
+  );
 }
 
 function workers(text: string): number {
@@ -118,6 +127,7 @@ export function toSidecarConfig(opts: ProxyOptions): SidecarConfig {
     labels,
     serviceAccount: opts.serviceAccount ?? opts.service,
     appPort: port('--app-port', opts.appPort, false),
+    ...(opts.appPortName === undefined ? {} : { appPortName: portName(opts.appPortName) }),
     servicePort: port('--service-port', opts.servicePort, false),
     protocol,
     inboundPort: port('--inbound-port', opts.inboundPort, true),
@@ -157,6 +167,10 @@ export function register(program: Command): void {
     .option('--label <k=v>', 'extra workload label (repeatable)', collect, [])
     .option('--service-account <sa>', 'service account (identity); defaults to the service name')
     .requiredOption('--app-port <port>', 'port the app listens on (127.0.0.1)')
+    .option(
+      '--app-port-name <name>',
+      "the app port's name, as its Kubernetes container port's (a Linkerd Server may select the port by it)",
+    )
     .option('--service-port <port>', 'service port clients use', '80')
     .option(
       '--protocol <p>',

@@ -23,8 +23,8 @@ export interface LinkerdServerModel {
   labels: Labels;
   /** `podSelector.matchLabels`: the workloads. */
   selector: Labels;
-  /** The workload (app) port. */
-  port: number;
+  /** The workload (app) port, or its name (a sidecar's `--app-port-name`). */
+  port: number | string;
   accessPolicy: LinkerdAccessPolicy;
 }
 

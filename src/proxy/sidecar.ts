@@ -42,6 +42,8 @@ export interface SidecarConfig {
   labels: Record<string, string>;
   serviceAccount: string;
   appPort: number;
+  /** The app port's name (`--app-port-name`), for Linkerd Servers that select a port by name. */
+  appPortName?: string;
   servicePort: number;
   /** HTTP, HTTP2, GRPC or TCP. */
   protocol: string;
@@ -498,6 +500,7 @@ export class Sidecar {
         [NODE_METADATA.servicePort]: String(c.servicePort),
         [NODE_METADATA.serviceProtocol]: c.protocol,
         [NODE_METADATA.appPort]: String(c.appPort),
+        ...(c.appPortName === undefined ? {} : { [NODE_METADATA.appPortName]: c.appPortName }),
         [NODE_METADATA.inboundPort]: String(this.ports.inbound),
         [NODE_METADATA.outboundPort]: String(this.ports.outbound),
         [NODE_METADATA.adminPort]: String(this.ports.admin),

@@ -23,6 +23,8 @@ export const NODE_METADATA = {
   serviceProtocol: 'WEFT_SERVICE_PROTOCOL',
   /** The app's own port (`--app-port`). */
   appPort: 'WEFT_APP_PORT',
+  /** The app port's name (`--app-port-name`), as a Kubernetes container port's; Linkerd Servers may name it. */
+  appPortName: 'WEFT_APP_PORT_NAME',
   /** The sidecar's inbound port (`--inbound-port`), registered as the workload's endpoint port. */
   inboundPort: 'WEFT_INBOUND_PORT',
   /** The sidecar's outbound port (`--outbound-port`). */

@@ -1,6 +1,7 @@
 // Linkerd Server, AuthorizationPolicy, MeshTLSAuthentication, NetworkAuthentication and ServerAuthorization: reading, refusals, and the RBAC they become.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { toSidecarConfig } from '../../src/cli/proxy.ts';
 import { parseResources } from '../../src/config/parse.ts';
 import { snapshotFromResources } from '../../src/control/compiled-store.ts';
 import { inboundSecurityFilters } from '../../src/control/xds/generate/security.ts';
@@ -39,7 +40,7 @@ interface Client {
 }
 
 /** Whether the RBAC filters weft generates for WEB on `port` let the client's request through. */
-function admits(yaml: string, client: Client, port = APP_PORT): boolean {
+function admits(yaml: string, client: Client, port = APP_PORT, portName?: string): boolean {
   const resources = parseResources(yaml, 'authz.yaml').map((d) => d.resource);
   const snapshot = snapshotFromResources({ resources, workloads: [], mesh: DEFAULT_MESH, version: 1 });
   const connection = {
@@ -50,7 +51,7 @@ function admits(yaml: string, client: Client, port = APP_PORT): boolean {
       : { peerPrincipal: `spiffe://cluster.local/ns/${client.ns ?? 'emoji'}/sa/${client.sa}` }),
   };
   const input = new RbacInput({} as RequestHead, connection, undefined);
-  return inboundSecurityFilters(snapshot, WEB, port).every((filter) => {
+  return inboundSecurityFilters(snapshot, WEB, port, 'string_match', portName).every((filter) => {
     const { '@type': _type, ...config } = filter.typed_config as Record<string, unknown>;
     const rules = compileRbacFilter(camelize(config) as Record<string, unknown>, 'test').rules;
     return rules === undefined || rules.decide(input).outcome === 'allowed';
@@ -90,9 +91,16 @@ describe('Linkerd Server', () => {
     );
   });
 
-  test('refusals name the field and line: port names, matchExpressions, cluster and audit policies', () => {
-    assert.deepEqual(issues(SERVER.replace(`port: ${APP_PORT}`, 'port: http')), [
-      `6 spec.port: port name "http" is not supported by weft: sidecars have no named container ports; write the app's port number [unsupported]`,
+  test('a named port selects the sidecars that gave their app port that name (--app-port-name)', () => {
+    const named = SERVER.replace(`port: ${APP_PORT}`, 'port: grpc');
+    assert.equal(admits(named, { sa: 'x' }, APP_PORT, 'grpc'), false);
+    assert.equal(admits(named, { sa: 'x' }, APP_PORT, 'http'), true, 'another name');
+    assert.equal(admits(named, { sa: 'x' }, APP_PORT), true, 'an unnamed port');
+  });
+
+  test('refusals name the field and line: bad port names, matchExpressions, cluster and audit policies', () => {
+    assert.deepEqual(issues(SERVER.replace(`port: ${APP_PORT}`, 'port: Web_Port')), [
+      '6 spec.port: "Web_Port" is not a port number or a port name (like http or grpc) [invalid]',
     ]);
     assert.deepEqual(
       issues(
@@ -232,4 +240,27 @@ spec:
       '6 spec.client.meshTLS: set exactly one of meshTLS and unauthenticated: true [missing]',
     ]);
   });
+});
+
+test('weft proxy --app-port-name takes a Kubernetes port name and refuses anything else', () => {
+  const flags = (appPortName: string) =>
+    toSidecarConfig({
+      service: 'emoji',
+      namespace: 'default',
+      version: 'v1',
+      label: [],
+      appPort: '8080',
+      appPortName,
+      servicePort: '80',
+      protocol: 'auto',
+      inboundPort: '0',
+      outboundPort: '0',
+      adminPort: '0',
+      server: 'http://127.0.0.1:1',
+      drainTimeout: '5s',
+      concurrency: '1',
+    });
+  assert.equal(flags('grpc').appPortName, 'grpc');
+  assert.throws(() => flags('Web_Port'), /--app-port-name "Web_Port" must be a port name like http or grpc/);
+  assert.throws(() => flags('a-very-long-port-name'), /must be a port name/);
 });

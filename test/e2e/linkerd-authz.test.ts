@@ -18,7 +18,7 @@ before(async () => {
   mesh = await startMesh();
   app = await startHttpEcho('emoji');
   [emoji, voteBot, web] = await Promise.all([
-    mesh.sidecar(['--service', 'emoji', '--app-port', String(app.port)]),
+    mesh.sidecar(['--service', 'emoji', '--app-port', String(app.port), '--app-port-name', 'http']),
     mesh.sidecar(['--service', 'bot', '--service-account', 'vote-bot', '--app-port', '1']),
     mesh.sidecar(['--service', 'web', '--service-account', 'web', '--app-port', '1']),
   ]);
@@ -54,7 +54,7 @@ kind: Server
 metadata: {name: emoji-http, namespace: default}
 spec:
   podSelector: {matchLabels: {app: emoji}}
-  port: ${app.port}
+  port: http                # the sidecar's --app-port-name
 `);
   await eventuallyTrue(
     'a Server nothing authorizes denies everyone',

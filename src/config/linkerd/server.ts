@@ -21,14 +21,14 @@ const podSelector = object((s) => s.optional('matchLabels', labels) ?? {}, {
   unsupported: { matchExpressions: 'select the workloads with matchLabels' },
 });
 
-/** `port`: a number; weft workloads have no named container ports. */
-const serverPort: Reader<number> = (check, value, path) => {
+/** A Kubernetes port name (IANA service name): up to 15 of a-z, 0-9 and single inner dashes, with a letter. */
+const PORT_NAME = /^(?=.*[a-z])(?!-)(?!.*--)[a-z0-9-]{1,15}(?<!-)$/;
+
+/** `port`: the app's port number, or its name (a sidecar's `--app-port-name`). */
+const serverPort: Reader<number | string> = (check, value, path) => {
   if (typeof value === 'string' && !/^\d+$/.test(value)) {
-    check.error(
-      path,
-      `port name "${value}" is not supported by weft: sidecars have no named container ports; write the app's port number`,
-      'unsupported',
-    );
+    if (PORT_NAME.test(value)) return value;
+    check.error(path, `"${value}" is not a port number or a port name (like http or grpc)`);
     return undefined;
   }
   return port(check, typeof value === 'string' ? Number(value) : value, path);

@@ -31,6 +31,8 @@ export interface ProxyNode {
   service?: SidecarService;
   /** Sidecars only: the app's own port. */
   appPort?: number;
+  /** Sidecars only: the app port's name (`--app-port-name`), when it has one. */
+  appPortName?: string;
   /** Sidecars only: inbound listener port. */
   inboundPort: number;
   /** Sidecars only: outbound listener port. */
@@ -76,6 +78,12 @@ function text(value: unknown, key: string): string | undefined {
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   throw new XdsNodeInvalidError(`node.metadata.${key} must be a string`);
+}
+
+/** `{appPortName}` from WEFT_APP_PORT_NAME, or nothing when the sidecar named no port. */
+function portNameOf(value: unknown): { appPortName?: string } {
+  const name = text(value, NODE_METADATA.appPortName);
+  return name === undefined ? {} : { appPortName: name };
 }
 
 function port(value: unknown, key: string): number | undefined {
@@ -169,6 +177,7 @@ export function proxyFromNode(node: WireNode | undefined): ProxyNode {
         }
       : undefined,
     appPort: port(md[NODE_METADATA.appPort], NODE_METADATA.appPort),
+    ...portNameOf(md[NODE_METADATA.appPortName]),
     inboundPort: port(md[NODE_METADATA.inboundPort], NODE_METADATA.inboundPort) ?? DEFAULT_INBOUND_PORT,
     outboundPort: port(md[NODE_METADATA.outboundPort], NODE_METADATA.outboundPort) ?? DEFAULT_OUTBOUND_PORT,
     adminPort: port(md[NODE_METADATA.adminPort], NODE_METADATA.adminPort),

@@ -86,6 +86,7 @@ export const GENERATOR_PARTS: ReadonlyMap<string, readonly GeneratorPart[]> = ne
             p.namespace,
             p.service ?? null,
             p.appPort ?? null,
+            p.appPortName ?? null,
             p.inboundPort,
             p.outboundPort,
             // Proxyless gRPC servers get their workload's RBAC too.

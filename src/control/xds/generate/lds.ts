@@ -152,7 +152,13 @@ export function inboundListener(ctx: GenerateContext): GeneratedResource<Listene
                   ...hcmHardening(ctx.snapshot.mesh, 'inbound'),
                   route_config: routeConfig,
                   http_filters: [
-                    ...inboundSecurityFilters(ctx.snapshot, proxy, proxy.appPort),
+                    ...inboundSecurityFilters(
+                      ctx.snapshot,
+                      proxy,
+                      proxy.appPort,
+                      'string_match',
+                      proxy.appPortName,
+                    ),
                     ...(limits.filter ? [limits.filter] : []),
                     ...(clientLimits ? [clientLimits] : []),
                     ROUTER_FILTER,

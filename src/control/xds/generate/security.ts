@@ -165,6 +165,8 @@ type Generated =
 interface GenerateScope {
   /** The workload port the inbound listener serves (ports are decided here; docs/security.md). */
   workloadPort: number;
+  /** Its name (`--app-port-name`), which a Linkerd Server may select it by. */
+  workloadPortName?: string;
   /** How header matchers are written for this proxy. */
   headerForm: HeaderMatchForm;
 }
@@ -245,7 +247,9 @@ function generate(key: string, values: readonly string[], scope: GenerateScope):
       // The sidecar's inbound listener serves one workload port: a port either is it or never matches.
       return {
         side: 'permission',
-        rules: each((v) => (Number(v) === scope.workloadPort ? ANY : NEVER_PERMISSION)),
+        rules: each((v) =>
+          Number(v) === scope.workloadPort || v === scope.workloadPortName ? ANY : NEVER_PERMISSION,
+        ),
       };
     case 'destination.ip':
       return { side: 'permission', rules: each((v) => ({ destination_ip: cidr(v) })) };
@@ -503,16 +507,18 @@ export function inboundSecurityPolicies(snapshot: MeshSnapshot, target: PolicyTa
  * The http_filters a workload's inbound HCM needs before the router, in Istio's order:
  * jwt_authn, then RBAC for AUDIT (action LOG), DENY, ALLOW. Empty when no policy applies.
  * `workloadPort` is the port the inbound listener serves (the app port); `headerForm` how the
- * proxy reads header matchers (older proxyless gRPC servers: the deprecated fields).
+ * proxy reads header matchers (older proxyless gRPC servers: the deprecated fields);
+ * `workloadPortName` the app port's name, when the sidecar gave one (Linkerd Servers name ports).
  */
 export function inboundSecurityFilters(
   snapshot: MeshSnapshot,
   target: PolicyTarget,
   workloadPort: number,
   headerForm: HeaderMatchForm = 'string_match',
+  workloadPortName?: string,
 ): HttpFilter[] {
   const { authorization, requestAuthentication } = inboundSecurityPolicies(snapshot, target);
-  const scope: GenerateScope = { workloadPort, headerForm };
+  const scope: GenerateScope = { workloadPort, headerForm, workloadPortName };
   const filters: HttpFilter[] = [];
   const jwt = jwtAuthnConfig(requestAuthentication);
   if (jwt) filters.push({ name: JWT_AUTHN_FILTER_NAME, typed_config: jwt });
