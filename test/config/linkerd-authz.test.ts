@@ -4,13 +4,16 @@ import { describe, test } from 'node:test';
 import { toSidecarConfig } from '../../src/cli/proxy.ts';
 import { parseResources } from '../../src/config/parse.ts';
 import { snapshotFromResources } from '../../src/control/compiled-store.ts';
+import { generateListeners } from '../../src/control/xds/generate/lds.ts';
 import { inboundSecurityFilters } from '../../src/control/xds/generate/security.ts';
+import { proxyFromNode } from '../../src/control/xds/node.ts';
 import type { PolicyTarget } from '../../src/model/policies.ts';
 import { DEFAULT_MESH } from '../../src/model/snapshot.ts';
 import { compileRbacFilter } from '../../src/proxy/http/filters/rbac/rbac-filter.ts';
 import { RbacInput } from '../../src/proxy/http/filters/rbac/rbac-input.ts';
 import type { RequestHead } from '../../src/proxy/http/request-head.ts';
 import { camelize } from '../../src/proxy/xds-client/camelize.ts';
+import { jsonToStruct } from '../../src/xds/struct.ts';
 import { issuesOf } from './util.ts';
 
 const P = 'policy.linkerd.io';
@@ -263,4 +266,36 @@ test('weft proxy --app-port-name takes a Kubernetes port name and refuses anythi
   assert.equal(flags('grpc').appPortName, 'grpc');
   assert.throws(() => flags('Web_Port'), /--app-port-name "Web_Port" must be a port name like http or grpc/);
   assert.throws(() => flags('a-very-long-port-name'), /must be a port name/);
+});
+
+test('a TCP sidecar keeps its inbound listener unless a Server selects its own port (RBAC is HTTP only)', () => {
+  const tcp = proxyFromNode({
+    id: 'web-1',
+    cluster: 'web',
+    metadata: jsonToStruct({
+      WEFT_SIDECAR: 'true',
+      NAMESPACE: 'emoji',
+      SERVICE_ACCOUNT: 'web',
+      LABELS: { app: 'web' },
+      WEFT_SERVICE: 'web',
+      WEFT_SERVICE_PROTOCOL: 'TCP',
+      WEFT_APP_PORT: '5432',
+      WEFT_INBOUND_PORT: '15006',
+      WEFT_OUTBOUND_PORT: '15001',
+    }),
+  });
+  const inbound = (yaml: string) => {
+    const resources = parseResources(yaml, 'authz.yaml').map((d) => d.resource);
+    const snapshot = snapshotFromResources({ resources, workloads: [], mesh: DEFAULT_MESH, version: 1 });
+    const warnings: string[] = [];
+    const found = generateListeners({ snapshot, proxy: tcp, warn: (_k, m) => warnings.push(m) }, ['inbound']);
+    return { count: found.length, warnings };
+  };
+  assert.deepEqual(inbound(SERVER), { count: 1, warnings: [] }, 'the Server selects port 8080, not 5432');
+  const own = inbound(SERVER.replace(`port: ${APP_PORT}`, 'port: 5432'));
+  assert.equal(own.count, 0);
+  assert.match(
+    own.warnings.join('\n'),
+    /serves TCP and has AuthorizationPolicies; weft enforces them on HTTP only/,
+  );
 });

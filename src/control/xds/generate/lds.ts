@@ -82,7 +82,7 @@ export function inboundListener(ctx: GenerateContext): GeneratedResource<Listene
   };
   // AuthorizationPolicies are enforced by HTTP RBAC only (docs/security.md): traffic it cannot
   // see is refused rather than let through.
-  const enforced = authorizationEnforced(ctx.snapshot, proxy);
+  const enforced = authorizationEnforced(ctx.snapshot, proxy, proxy.appPort, proxy.appPortName);
   // PeerAuthentication of the app port: STRICT, PERMISSIVE (both on one port) or DISABLE.
   const mtls = inboundMtlsMode(ctx.snapshot, proxy, proxy.appPort);
   if (!isHttpProtocol(proxy.service.protocol)) {

@@ -535,9 +535,31 @@ export function inboundSecurityFilters(
   return filters;
 }
 
-/** Whether an enforced (not dry-run) ALLOW or DENY policy applies: then traffic RBAC cannot see must be refused. */
-export function authorizationEnforced(snapshot: MeshSnapshot, target: PolicyTarget): boolean {
-  return authorizationPoliciesFor(snapshot, target).some((p) => !p.dryRun && p.action !== 'AUDIT');
+/** Whether every rule of a DENY policy is about other ports than the workload's (a Linkerd Server of another port). */
+function deniesOtherPortsOnly(policy: AuthorizationPolicyModel, port: number, portName?: string): boolean {
+  const here = (p: string) => Number(p) === port || p === portName;
+  return (
+    policy.action === 'DENY' &&
+    policy.rules.every(
+      (r) => r.to.length > 0 && r.to.every((op) => op.ports !== undefined && !op.ports.some(here)),
+    )
+  );
+}
+
+/**
+ * Whether an enforced (not dry-run) ALLOW or DENY policy applies to the workload's port `port`
+ * (named `portName`): then traffic RBAC cannot see must be refused. A DENY policy whose rules
+ * all name other ports cannot match here.
+ */
+export function authorizationEnforced(
+  snapshot: MeshSnapshot,
+  target: PolicyTarget,
+  port: number,
+  portName?: string,
+): boolean {
+  return authorizationPoliciesFor(snapshot, target).some(
+    (p) => !p.dryRun && p.action !== 'AUDIT' && !deniesOtherPortsOnly(p, port, portName),
+  );
 }
 
 /** The mTLS mode of a workload port's inbound traffic (PeerAuthentication, Istio precedence), for the LDS generator. */
