@@ -147,6 +147,21 @@ function collect(into: Collected, resource: CompiledResource): void {
   else into.meshConfigs.push(compiled.meshConfig);
 }
 
+/** HTTPLocalRateLimitPolicies that target an existing Linkerd Server, with its selector and port. */
+function withServers(
+  limits: readonly IdentityRateLimitModel[],
+  parts: readonly LinkerdAuthorizationPart[],
+): IdentityRateLimitModel[] {
+  return limits.map((limit) => {
+    const found = parts.find(
+      (p) =>
+        p.kind === 'Server' && p.server.namespace === limit.namespace && p.server.name === limit.serverName,
+    );
+    if (found?.kind !== 'Server') return limit;
+    return { ...limit, server: { selector: found.server.selector, port: found.server.port } };
+  });
+}
+
 /** Groups compiled resources (any order) into a ConfigView for the mesh settings `mesh`. */
 export function assembleConfig(resources: Iterable<CompiledResource>, mesh: MeshSettings): ConfigView {
   const c: Collected = {
@@ -206,7 +221,7 @@ export function assembleConfig(resources: Iterable<CompiledResource>, mesh: Mesh
     requestAuthentications: c.requestAuthentications,
     gateways: c.gateways,
     rateLimits: c.rateLimits,
-    identityRateLimits: c.identityRateLimits,
+    identityRateLimits: withServers(c.identityRateLimits, c.linkerdAuthorization),
     retryRatioBudgets: c.retryRatioBudgets,
     telemetries: c.telemetries,
     sidecars: c.sidecars,

@@ -428,8 +428,12 @@ export interface RateLimitModel {
 export interface IdentityRateLimitModel {
   name: string;
   namespace: string;
-  /** The service whose sidecars enforce it (fully qualified hostname). */
+  /** The service whose sidecars enforce it (fully qualified hostname), when no Linkerd Server is targeted. */
   host: string;
+  /** `targetRef` of kind Server: its name (the policy's namespace). */
+  serverName?: string;
+  /** That Server, when it exists (resolved with the snapshot): its workloads' sidecars on its port enforce the policy. */
+  server?: { selector: Labels; port: number | string };
   /** Requests per second for all clients together; absent: no overall limit. */
   total?: number;
   /** Requests per second for each client identity; absent: none (overrides still apply). */

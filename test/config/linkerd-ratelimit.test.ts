@@ -104,6 +104,7 @@ test('Linkerd HTTPLocalRateLimitPolicy: total, identity and overrides by Service
       name: 'l',
       namespace: 'default',
       host: 'reviews.default.svc.cluster.local',
+      serverName: 'reviews',
       total: 100,
       identity: 20,
       overrides: [
@@ -226,4 +227,37 @@ spec:
   const all = routes[1].typed_per_filter_config['envoy.filters.http.local_ratelimit'];
   assert.equal(all.token_bucket.max_tokens, 20);
   assert.equal(all.enable_x_ratelimit_headers, 'DRAFT_VERSION_03');
+});
+
+test('a limit targeting an existing Linkerd Server applies to its workloads on its port, whatever their service', () => {
+  const withServer = (port: number) => `${SERVICE_ENTRY}apiVersion: policy.linkerd.io/v1beta3
+kind: Server
+metadata: {name: reviews-http, namespace: default}
+spec:
+  podSelector: {matchLabels: {app: reviews}}
+  port: ${port}
+---
+apiVersion: policy.linkerd.io/v1alpha1
+kind: HTTPLocalRateLimitPolicy
+metadata: {name: l, namespace: default}
+spec:
+  targetRef: {group: policy.linkerd.io, kind: Server, name: reviews-http}
+  identity: {requestsPerSecond: 20}
+---
+apiVersion: policy.linkerd.io/v1alpha1
+kind: AuthorizationPolicy
+metadata: {name: all, namespace: default}
+spec:
+  targetRef: {kind: Namespace, name: default}
+  requiredAuthenticationRefs: []`;
+  const names = (yaml: string) =>
+    inbound(yaml).listener.filter_chains[0].filters[0].typed_config.http_filters.map(
+      (f: { name: string }) => f.name,
+    );
+  // The sidecar's app port is 3000; the Server's name is not the service's.
+  assert.deepEqual(names(withServer(3000)), [
+    'io.linkerd.proxy.inbound.local_rate_limit',
+    'envoy.filters.http.router',
+  ]);
+  assert.deepEqual(names(withServer(4000)), ['envoy.filters.http.router'], 'a Server of another port');
 });

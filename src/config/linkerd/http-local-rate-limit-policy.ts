@@ -28,9 +28,10 @@ function notOverTotal(f: Fields, path: FieldPath, rps: number | undefined, total
 }
 
 /**
- * Reads `spec` of an HTTPLocalRateLimitPolicy. Linkerd targets a `Server`; weft has no Server
- * resource, so the target names the service whose sidecars enforce the limit (kind `Server`
- * or `Service`, same namespace). Clients are told apart by their verified mTLS identity.
+ * Reads `spec` of an HTTPLocalRateLimitPolicy. Linkerd targets a `Server`: the sidecars of its
+ * workloads on its port enforce the limit; when no such Server exists, the target names the
+ * service whose sidecars do (kind `Server` or `Service`, same namespace). Clients are told apart
+ * by their verified mTLS identity.
  */
 export function readHttpLocalRateLimitPolicy(
   check: Check,
@@ -38,14 +39,16 @@ export function readHttpLocalRateLimitPolicy(
   context: ResourceContext,
 ): IdentityRateLimitModel | undefined {
   return readObject(check, spec, ['spec'], (f) => {
-    const service = f.required(
+    const target = f.required(
       'targetRef',
       object((t) => {
         t.optional('group', nonEmptyString);
-        t.optional('kind', oneOf(['Server', 'Service']));
-        return t.required('name', dnsLabel);
+        const kind = t.optional('kind', oneOf(['Server', 'Service']));
+        const name = t.required('name', dnsLabel);
+        return name === undefined ? undefined : { kind, name };
       }),
     );
+    const service = target?.name;
     const total = f.optional('total', limit);
     const identity = f.optional('identity', limit);
     const overrides = f.optional(
@@ -69,6 +72,7 @@ export function readHttpLocalRateLimitPolicy(
       name: context.name,
       namespace: context.namespace,
       host: `${service}.${context.namespace}.svc.${context.domainSuffix}`,
+      ...(target?.kind === 'Server' ? { serverName: service } : {}),
       ...(total === undefined ? {} : { total }),
       ...(identity === undefined ? {} : { identity }),
       overrides: overrides ?? [],

@@ -1,4 +1,5 @@
 // Linkerd HTTPLocalRateLimitPolicy as the inbound filter weft's proxy runs for it (Linkerd's HttpLocalRateLimit in a TypedStruct).
+import { selectorMatches } from '../../../model/labels.ts';
 import type { IdentityRateLimitModel } from '../../../model/types.ts';
 import type { HttpFilter, LinkerdHttpLocalRateLimit } from '../../../xds/messages/index.ts';
 import { jsonToStruct } from '../../../xds/struct.ts';
@@ -8,12 +9,25 @@ import type { GenerateContext } from './common.ts';
 /** The filter's name in the inbound HTTP connection manager. */
 export const IDENTITY_RATELIMIT_FILTER_NAME = 'io.linkerd.proxy.inbound.local_rate_limit';
 
-/** The policies on a sidecar's service, oldest first. */
+/** Whether a sidecar is one of the Server's workloads, on the Server's port. */
+function onServer(
+  server: NonNullable<IdentityRateLimitModel['server']>,
+  proxy: GenerateContext['proxy'],
+): boolean {
+  const port = server.port === proxy.appPort || server.port === proxy.appPortName;
+  return port && selectorMatches(server.selector, proxy.labels);
+}
+
+/** The policies on a sidecar's Server (or, for a policy without one, its service), oldest first. */
 function policiesFor(ctx: Pick<GenerateContext, 'snapshot' | 'proxy'>): IdentityRateLimitModel[] {
   const service = ctx.proxy.service;
   if (!service) return [];
   const host = `${service.name}.${ctx.proxy.namespace}.svc.${ctx.snapshot.mesh.domainSuffix}`;
-  return (ctx.snapshot.identityRateLimits ?? []).filter((l) => l.host === host);
+  return (ctx.snapshot.identityRateLimits ?? []).filter((l) =>
+    l.server === undefined
+      ? l.host === host
+      : l.namespace === ctx.proxy.namespace && onServer(l.server, ctx.proxy),
+  );
 }
 
 /** What of a snapshot the filter of `proxy` reads (for the listener cache key). */
