@@ -2,13 +2,16 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
 import { type Echo, startHttpEcho } from '../helpers/echo.ts';
+import { grpcEchoClient, type Message, startGrpcEcho } from '../helpers/echo-grpc.ts';
 import { eventuallyTrue } from '../helpers/eventually.ts';
 import { request } from '../helpers/http-client.ts';
 import { type Mesh, type MeshSidecar, startMesh } from './mtls-mesh.ts';
 
 let mesh: Mesh;
 let app: Echo;
+let grpcApp: Echo;
 let emoji: MeshSidecar;
 /** Clients running as ServiceAccounts `vote-bot` (authorized) and `web` (not). */
 let voteBot: MeshSidecar;
@@ -17,8 +20,10 @@ let web: MeshSidecar;
 before(async () => {
   mesh = await startMesh();
   app = await startHttpEcho('emoji');
-  [emoji, voteBot, web] = await Promise.all([
+  grpcApp = await startGrpcEcho('voting');
+  [emoji, , voteBot, web] = await Promise.all([
     mesh.sidecar(['--service', 'emoji', '--app-port', String(app.port), '--app-port-name', 'http']),
+    mesh.sidecar(['--service', 'voting', '--app-port', String(grpcApp.port), '--service-port', '50051']),
     mesh.sidecar(['--service', 'bot', '--service-account', 'vote-bot', '--app-port', '1']),
     mesh.sidecar(['--service', 'web', '--service-account', 'web', '--app-port', '1']),
   ]);
@@ -27,6 +32,7 @@ before(async () => {
 after(async () => {
   await mesh?.stop();
   await app?.close();
+  await grpcApp?.close();
 });
 
 /** A plaintext HTTP request straight to emoji's inbound port: the status line's first 12 bytes, or how it ended. */
@@ -80,4 +86,47 @@ spec:
   assert.equal(denied.status, 403, 'web is not in the MeshTLSAuthentication');
   assert.equal(denied.body.toString(), 'RBAC: access denied');
   assert.equal(await plaintext(), 'HTTP/1.1 403', 'a plaintext client has no identity');
+});
+
+type Unary = (
+  req: Message,
+  md: grpc.Metadata,
+  cb: (e: grpc.ServiceError | null, r?: Message) => void,
+) => unknown;
+
+/** One unary gRPC call to voting through the sidecar at `client`: OK, or the status code. */
+function vote(client: MeshSidecar): Promise<grpc.status> {
+  const stub = grpcEchoClient(`127.0.0.1:${client.outbound}`, 'voting:50051');
+  return new Promise<grpc.status>((resolve) =>
+    (stub.Unary as unknown as Unary)({ id: 1 }, new grpc.Metadata(), (err) => {
+      stub.close();
+      resolve(err === null ? grpc.status.OK : err.code);
+    }),
+  );
+}
+
+test('gRPC to a Server port: the authorized identity is served, the other gets PERMISSION_DENIED', async () => {
+  await eventuallyTrue(
+    'web reaches voting before any policy',
+    async () => (await vote(web)) === grpc.status.OK,
+  );
+  await mesh.apply(`apiVersion: policy.linkerd.io/v1beta1
+kind: Server
+metadata: {name: voting-grpc, namespace: default}
+spec:
+  podSelector: {matchLabels: {app: voting}}
+  port: ${grpcApp.port}
+  proxyProtocol: gRPC
+---
+apiVersion: policy.linkerd.io/v1beta1
+kind: ServerAuthorization
+metadata: {name: voting-bot, namespace: default}
+spec:
+  server: {name: voting-grpc}
+  client:
+    meshTLS:
+      serviceAccounts: [{name: vote-bot}]
+`);
+  await eventuallyTrue('web is refused', async () => (await vote(web)) === grpc.status.PERMISSION_DENIED);
+  assert.equal(await vote(voteBot), grpc.status.OK);
 });
