@@ -11,6 +11,8 @@ let core: ProxyCore;
 let app: Echo;
 let port: number;
 let generation = 1;
+/** drain_timeout of the listener's connection manager. */
+const DRAIN_TIMEOUT_MS = 300;
 
 const ROUTES = {
   name: 'outbound',
@@ -20,7 +22,7 @@ const ROUTES = {
 before(async () => {
   app = await startHttpEcho('a');
   core = await coreWith({
-    listeners: [outboundListener(0)],
+    listeners: [listenerWithPrefix('outbound')],
     clusters: [staticCluster('a', [{ port: app.port }])],
     routes: [ROUTES],
   });
@@ -32,12 +34,19 @@ after(async () => {
   await app.close();
 });
 
+/** The outbound listener with this stat prefix and a drain_timeout of 300 ms. */
+function listenerWithPrefix(prefix: string): ReturnType<typeof outboundListener> {
+  const listener = outboundListener(0);
+  const chains = listener.filterChains as { filters: { typedConfig: Record<string, unknown> }[] }[];
+  chains[0].filters[0].typedConfig.statPrefix = prefix;
+  chains[0].filters[0].typedConfig.drainTimeout = { nanos: DRAIN_TIMEOUT_MS * 1_000_000 };
+  return listener;
+}
+
 /** Re-applies the outbound listener with another stat prefix: a changed listener. */
 async function changeListener(): Promise<void> {
   generation++;
-  const listener = outboundListener(0);
-  const chains = listener.filterChains as { filters: { typedConfig: Record<string, unknown> }[] }[];
-  chains[0].filters[0].typedConfig.statPrefix = `outbound_changed_${generation}`;
+  const listener = listenerWithPrefix(`outbound_changed_${generation}`);
   await core.apply(TYPE_URL.listener, [{ name: 'outbound', body: listener }], String(generation), true);
 }
 
@@ -89,4 +98,73 @@ test('a connection accepted before a listener change, whose request comes after 
       `round ${i}: the request is served, not cut: ${JSON.stringify(answer)}`,
     );
   }
+});
+
+/** Sends a keep-alive GET and resolves with the response once complete (content-length or chunked; bounded). */
+function keepAliveExchange(socket: net.Socket, path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const timer = setTimeout(
+      () => done(new Error(`no complete answer within 10 s: ${JSON.stringify(text)}`)),
+      10_000,
+    );
+    const onData = (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+      const end = text.indexOf('\r\n\r\n');
+      const length = /\r\ncontent-length: (\d+)/i.exec(text);
+      const chunkedDone = /\r\ntransfer-encoding: chunked\r\n/i.test(text) && text.endsWith('\r\n0\r\n\r\n');
+      if (end >= 0 && (chunkedDone || (length && text.length >= end + 4 + Number(length[1])))) done();
+    };
+    const onClose = () =>
+      done(new Error(`the connection closed before a complete answer: ${JSON.stringify(text)}`));
+    const done = (err?: Error) => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('close', onClose);
+      if (err) reject(err);
+      else resolve(text);
+    };
+    socket.on('data', onData);
+    socket.once('close', onClose);
+    socket.write(`GET ${path} HTTP/1.1\r\nhost: a\r\n\r\n`);
+  });
+}
+
+test('a kept-alive connection idle at a listener change answers its next request with connection: close', async () => {
+  const socket = await connect();
+  socket.on('error', () => {});
+  const first = await keepAliveExchange(socket, '/before');
+  assert.match(first, /^HTTP\/1\.1 200 /);
+  assert.doesNotMatch(first, /\r\nconnection: close/i);
+  await changeListener();
+  // Sent right after the change, as a client reusing its idle connection would: answered, not reset.
+  const closed = new Promise((resolve) => socket.once('close', resolve));
+  const second = await keepAliveExchange(socket, '/after');
+  assert.match(second, /^HTTP\/1\.1 200 /);
+  assert.match(second, /\r\nconnection: close\r\n/i);
+  await closed;
+});
+
+test('a kept-alive connection left idle after a listener change is closed once drain_timeout has passed', async () => {
+  const socket = await connect();
+  socket.on('error', () => {});
+  assert.match(await keepAliveExchange(socket, '/before'), /^HTTP\/1\.1 200 /);
+  const ended = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () =>
+        reject(
+          new Error(
+            `the idle connection was still open 10 s after the change (drain_timeout ${DRAIN_TIMEOUT_MS} ms)`,
+          ),
+        ),
+      10_000,
+    );
+    socket.once('end', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  await changeListener();
+  await ended;
+  socket.destroy();
 });

@@ -156,6 +156,20 @@ export class HttpConnectionManager implements StreamManager {
     for (const s of this.h2Sessions) s.close();
   }
 
+  /**
+   * The listener was replaced or removed (Envoy's listener drain): every response from now on carries
+   * `connection: close`, HTTP/2 sessions get GOAWAY and close when their streams end, and HTTP/1.1
+   * connections still idle after drain_timeout close then. Closing an idle one at once would reset
+   * a request the client is sending on it at that instant; kept, that request is answered.
+   */
+  drainReplaced(): void {
+    this.draining = true;
+    for (const s of this.h2Sessions) s.close();
+    setTimeout(() => {
+      for (const c of this.h1) c.drain();
+    }, this.config.drainTimeoutMs).unref();
+  }
+
   /** Destroys every connection now. */
   destroy(): void {
     for (const c of this.h1) c.socket.destroy();

@@ -120,10 +120,11 @@ export class Listener {
     }
     // Connections accepted under the old config keep it until they close (no request is cut);
     // HTTP ones are drained as Envoy drains a changed listener: kept-alive connections close
-    // after their current response, so clients reconnect to the new config (rate limits, authz).
+    // after their next response (idle ones after drain_timeout), so clients reconnect to the new
+    // config (rate limits, authz) on the same bound socket.
     // A listener re-sent unchanged (state-of-the-world LDS) drains nothing.
     for (const rt of old.values()) {
-      if (changed && rt instanceof HttpConnectionManager) rt.drain();
+      if (changed && rt instanceof HttpConnectionManager) rt.drainReplaced();
       this.retired.push(rt);
     }
     // Replaced runtimes stay only while they still carry connections.
@@ -426,13 +427,24 @@ export class Listener {
     socket.resume();
   }
 
-  /** Stops accepting and drains every connection manager. */
+  /** Stops accepting and drains every connection manager (shutdown: idle connections close now). */
   drain(): void {
+    this.stopAccepting();
+    for (const rt of [...this.chains.values(), ...this.retired])
+      if (rt instanceof HttpConnectionManager) rt.drain();
+  }
+
+  /** Stops accepting because LDS removed or moved this listener; its HTTP connections drain gracefully. */
+  retire(): void {
+    this.stopAccepting();
+    for (const rt of [...this.chains.values(), ...this.retired])
+      if (rt instanceof HttpConnectionManager) rt.drainReplaced();
+  }
+
+  private stopAccepting(): void {
     this.draining = true;
     this.server.close();
     for (const s of this.held) s.destroy();
-    for (const rt of [...this.chains.values(), ...this.retired])
-      if (rt instanceof HttpConnectionManager) rt.drain();
   }
 
   /** Open downstream connections. */
