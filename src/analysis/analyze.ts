@@ -7,7 +7,7 @@ import type { CompileResult } from '../model/compiled.ts';
 import type { HttpRouteGroupModel, MeshSnapshot, ReferenceGrantModel } from '../model/types.ts';
 import type { ReadRoute, SelectingPolicy } from './attachment.ts';
 import { backendsNotPermitted, policiesSelectingNothing, unattachedRoutes } from './attachment.ts';
-import { linkerdRefsNotFound, type ReadLinkerdPart } from './linkerd.ts';
+import { linkerdRefsNotFound, type ReadLinkerdPart, serversSelectingNothing } from './linkerd.ts';
 import { proxylessGaps } from './proxyless.ts';
 import type { ReadVirtualService } from './routing.ts';
 import { conflictingVirtualServices, rulesForNoService, undefinedSubsets, unknownHosts } from './routing.ts';
@@ -83,6 +83,7 @@ export function analyze(input: AnalysisInput): AnalysisFinding[] {
           ...unknownHosts(snapshot, services),
           ...rulesForNoService(snapshot, rules),
           ...policiesSelectingNothing(snapshot, policies),
+          ...serversSelectingNothing(snapshot, linkerd),
         ]
       : []),
   ];

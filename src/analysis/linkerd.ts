@@ -1,6 +1,8 @@
 // Linkerd authorization references `weft analyze` checks: Servers and authentications that policies name but no resource defines.
 import type { ResourceKey } from '../config/resource.ts';
+import { selectorMatches } from '../model/labels.ts';
 import type { LinkerdAuthorizationPart } from '../model/linkerd-authorization-types.ts';
+import type { MeshSnapshot } from '../model/types.ts';
 import type { AnalysisFinding } from './types.ts';
 
 /** One Linkerd authorization resource, as read. */
@@ -57,4 +59,27 @@ export function linkerdRefsNotFound(parts: readonly ReadLinkerdPart[]): Analysis
         });
   }
   return out;
+}
+
+/** Servers whose pod selector matches no workload of their namespace (needs the mesh's workloads). */
+export function serversSelectingNothing(
+  snapshot: MeshSnapshot,
+  parts: readonly ReadLinkerdPart[],
+): AnalysisFinding[] {
+  return parts.flatMap(({ key, part }) => {
+    if (part.kind !== 'Server') return [];
+    const { namespace, selector } = part.server;
+    if (snapshot.workloads.some((w) => w.namespace === namespace && selectorMatches(selector, w.labels)))
+      return [];
+    const labels = Object.entries(selector).map(([k, v]) => `${k}=${v}`);
+    return [
+      {
+        code: 'SelectorMatchesNothing' as const,
+        resource: key,
+        path: ['spec', 'podSelector', 'matchLabels'],
+        message: `podSelector ${labels.join(',') || '{}'} matches no workload in namespace ${namespace}, so this Server applies to nothing`,
+        hint: 'use the labels of a running workload (weft gives every sidecar app=<service> and version=<version>)',
+      },
+    ];
+  });
 }

@@ -211,6 +211,7 @@ export function linkerdAuthorizationPolicies(
       namespace: server.namespace,
       origin: { kind: 'Server', namespace: server.namespace, name: server.name },
       selector: server.selector,
+      ownNamespace: true,
       action: 'DENY',
       dryRun: false,
       rules: [{ from: anyone ? [] : sources, to: [{ ports: [String(server.port)] }], when: [] }],

@@ -24,6 +24,8 @@ interface Scoped {
   namespace: string;
   selector?: Labels;
   serviceAccount?: string;
+  /** Its own namespace's workloads only, even in the root namespace (a Linkerd Server). */
+  ownNamespace?: boolean;
 }
 
 /**
@@ -33,7 +35,8 @@ interface Scoped {
  * destination service account must be the workload's.
  */
 export function policyApplies(policy: Scoped, target: PolicyTarget, rootNamespace: string): boolean {
-  if (policy.namespace !== rootNamespace && policy.namespace !== target.namespace) return false;
+  const meshWide = policy.namespace === rootNamespace && policy.ownNamespace !== true;
+  if (!meshWide && policy.namespace !== target.namespace) return false;
   if (policy.serviceAccount !== undefined) {
     if (policy.namespace !== target.namespace || policy.serviceAccount !== target.serviceAccount)
       return false;

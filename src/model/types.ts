@@ -570,6 +570,8 @@ export interface AuthorizationPolicyModel {
   selector?: Labels;
   /** Only workloads running as this service account in `namespace` (SMI destination). */
   serviceAccount?: string;
+  /** Only workloads of `namespace`, even when it is the root namespace (a Linkerd Server's pods). */
+  ownNamespace?: boolean;
   action: AuthorizationAction;
   /** Annotation `istio.io/dry-run: "true"`: evaluated and counted, never enforced (Envoy shadow rules). */
   dryRun: boolean;

@@ -172,3 +172,28 @@ spec: {podSelector: {matchLabels: {app: emoji}}, port: 8080}
     ['AuthenticationNotFound', 'ServerNotFound'],
   );
 });
+
+test('SelectorMatchesNothing: a Linkerd Server whose podSelector matches no workload of its namespace', () => {
+  const server = (app: string) => `apiVersion: policy.linkerd.io/v1beta3
+kind: Server
+metadata: {name: s, namespace: default}
+spec: {podSelector: {matchLabels: {app: ${app}}}, port: 9080}
+`;
+  const run = (text: string) => {
+    const resources = parseResources(text, 's.yaml').map((p) => p.resource);
+    const snapshot = snapshotFromResources({
+      resources,
+      workloads: WORKLOADS,
+      mesh: DEFAULT_MESH,
+      version: 1,
+    });
+    return analyze({ resources, snapshot, workloadsKnown: true }).map((f) => placeFinding(f));
+  };
+  assert.deepEqual(run(server('ratings')), []);
+  const found = run(server('reveiws'));
+  assert.deepEqual(
+    found.map((f) => `${f.code} ${f.kind}/${f.name} ${f.field}`),
+    ['SelectorMatchesNothing Server/s spec.podSelector.matchLabels'],
+  );
+  assert.match(found[0].message, /podSelector app=reveiws matches no workload in namespace default/);
+});

@@ -101,6 +101,11 @@ describe('Linkerd Server', () => {
     assert.equal(admits(named, { sa: 'x' }, APP_PORT), true, 'an unnamed port');
   });
 
+  test("a Server in the root namespace selects that namespace's workloads only", () => {
+    const root = SERVER.replace('namespace: emoji', `namespace: ${DEFAULT_MESH.rootNamespace}`);
+    assert.equal(admits(root, {}), true, 'WEB is in namespace emoji');
+  });
+
   test('refusals name the field and line: bad port names, matchExpressions, cluster and audit policies', () => {
     assert.deepEqual(issues(SERVER.replace(`port: ${APP_PORT}`, 'port: Web_Port')), [
       '6 spec.port: "Web_Port" is not a port number or a port name (like http or grpc) [invalid]',
