@@ -12,8 +12,8 @@ export interface LinkerdNetwork {
   except: readonly string[];
 }
 
-/** Linkerd's default for a Server no authorization targets (the ones weft enforces). */
-export type LinkerdAccessPolicy = 'deny' | 'all-unauthenticated' | 'all-authenticated';
+/** What a Server admits besides its authorizations (the ones weft enforces); `audit`: refusals are only counted. */
+export type LinkerdAccessPolicy = 'deny' | 'all-unauthenticated' | 'all-authenticated' | 'audit';
 
 /** A Server: one port of the workloads its pod selector matches. */
 export interface LinkerdServerModel {

@@ -181,7 +181,7 @@ function attach(all: readonly LinkerdAuthorizationPart[], parts: Parts): void {
   }
 }
 
-/** What a Server admits when nothing authorizes anyone on it (Linkerd's `accessPolicy`). */
+/** What a Server admits besides its authorizations (Linkerd's `accessPolicy`; `audit` admits no one more). */
 function defaults(server: LinkerdServerModel): Authorization[] {
   if (server.accessPolicy === 'all-unauthenticated') return [[]];
   if (server.accessPolicy === 'all-authenticated') return [[{ identities: [{ kind: 'any' }] }]];
@@ -191,8 +191,9 @@ function defaults(server: LinkerdServerModel): Authorization[] {
 /**
  * Linkerd's authorization model on weft's RBAC: each Server becomes a DENY policy on its
  * workloads' port whose sources are the clients no authorization admits (authorizations OR,
- * each one's required authentications AND). A policy naming a missing authentication admits no
- * one; a Server nothing authorizes falls back to its `accessPolicy` (default: deny everyone).
+ * each one's required authentications AND, and the Server's `accessPolicy` admits its share). A
+ * policy naming a missing authentication admits no one. With `accessPolicy: audit` the policy is
+ * a dry run: refusals are counted (RBAC shadow rules), never enforced.
  */
 export function linkerdAuthorizationPolicies(
   all: readonly LinkerdAuthorizationPart[],
@@ -203,7 +204,7 @@ export function linkerdAuthorizationPolicies(
   const out: AuthorizationPolicyModel[] = [];
   for (const server of parts.servers) {
     const attached = parts.authorizations.get(server) ?? [];
-    const sources = denied(attached.length > 0 ? attached : defaults(server), trustDomain);
+    const sources = denied([...attached, ...defaults(server)], trustDomain);
     if (sources === undefined || sources.length === 0) continue;
     const anyone = sources.some((s) => Object.keys(s).length === 0);
     out.push({
@@ -213,7 +214,7 @@ export function linkerdAuthorizationPolicies(
       selector: server.selector,
       ownNamespace: true,
       action: 'DENY',
-      dryRun: false,
+      dryRun: server.accessPolicy === 'audit',
       rules: [{ from: anyone ? [] : sources, to: [{ ports: [String(server.port)] }], when: [] }],
     });
   }

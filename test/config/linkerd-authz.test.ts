@@ -42,8 +42,8 @@ interface Client {
   ip?: string;
 }
 
-/** Whether the RBAC filters weft generates for WEB on `port` let the client's request through. */
-function admits(yaml: string, client: Client, port = APP_PORT, portName?: string): boolean {
+/** The RBAC filters weft generates for WEB on `port`, compiled as the proxy does, and the client's request. */
+function rbacFor(yaml: string, client: Client, port: number, portName?: string) {
   const resources = parseResources(yaml, 'authz.yaml').map((d) => d.resource);
   const snapshot = snapshotFromResources({ resources, workloads: [], mesh: DEFAULT_MESH, version: 1 });
   const connection = {
@@ -54,11 +54,23 @@ function admits(yaml: string, client: Client, port = APP_PORT, portName?: string
       : { peerPrincipal: `spiffe://cluster.local/ns/${client.ns ?? 'emoji'}/sa/${client.sa}` }),
   };
   const input = new RbacInput({} as RequestHead, connection, undefined);
-  return inboundSecurityFilters(snapshot, WEB, port, 'string_match', portName).every((filter) => {
+  const filters = inboundSecurityFilters(snapshot, WEB, port, 'string_match', portName).map((filter) => {
     const { '@type': _type, ...config } = filter.typed_config as Record<string, unknown>;
-    const rules = compileRbacFilter(camelize(config) as Record<string, unknown>, 'test').rules;
-    return rules === undefined || rules.decide(input).outcome === 'allowed';
+    return compileRbacFilter(camelize(config) as Record<string, unknown>, 'test');
   });
+  return { filters, input };
+}
+
+/** Whether the RBAC filters weft generates for WEB on `port` let the client's request through. */
+function admits(yaml: string, client: Client, port = APP_PORT, portName?: string): boolean {
+  const { filters, input } = rbacFor(yaml, client, port, portName);
+  return filters.every((f) => f.rules === undefined || f.rules.decide(input).outcome === 'allowed');
+}
+
+/** Whether a dry-run (shadow) rule would refuse the client's request. */
+function shadowDenies(yaml: string, client: Client): boolean {
+  const { filters, input } = rbacFor(yaml, client, APP_PORT);
+  return filters.some((f) => f.shadowRules?.decide(input).outcome === 'denied');
 }
 
 const MESH_TLS = `---
@@ -81,6 +93,27 @@ spec:
 }
 
 describe('Linkerd Server', () => {
+  test('accessPolicy admits besides the authorizations; audit only counts refusals (shadow rules)', () => {
+    const all = SERVER.replace('proxyProtocol: unknown', 'accessPolicy: all-authenticated');
+    const withPolicy = `${all + MESH_TLS}---
+apiVersion: ${P}/v1alpha1
+kind: AuthorizationPolicy
+metadata: {name: p, namespace: emoji}
+spec:
+  targetRef: {kind: Server, name: web-http}
+  requiredAuthenticationRefs: [{kind: MeshTLSAuthentication, name: vote-bot}]
+`;
+    assert.equal(admits(withPolicy, { sa: 'other' }), true, 'all-authenticated admits beyond the policy');
+    assert.equal(admits(withPolicy, {}), false);
+    const audit = SERVER.replace('proxyProtocol: unknown', 'accessPolicy: audit');
+    assert.equal(admits(audit, {}), true);
+    assert.equal(shadowDenies(audit, {}), true);
+    assert.equal(
+      shadowDenies(audit + MESH_TLS + withPolicy.slice(all.length + MESH_TLS.length), { sa: 'vote-bot' }),
+      false,
+    );
+  });
+
   test('a Server nothing authorizes denies its port only; accessPolicy opens it', () => {
     assert.equal(admits(SERVER, { sa: 'vote-bot' }), false);
     assert.equal(admits(SERVER, {}), false);

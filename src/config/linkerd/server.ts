@@ -54,10 +54,10 @@ export function readServer(
           `not applied: weft takes a port's protocol from its sidecar (--protocol, the port name, or detection), not from ${protocol} here`,
         );
       const access = f.optional('accessPolicy', oneOf(ACCESS_POLICIES)) ?? 'deny';
-      if (access.startsWith('cluster-') || access === 'audit') {
+      if (access.startsWith('cluster-')) {
         check.error(
           f.at('accessPolicy'),
-          `accessPolicy ${access} is not supported by weft: ${access === 'audit' ? 'weft has no audit mode for Servers' : 'weft has no cluster networks'}; use deny, all-authenticated or all-unauthenticated, or a NetworkAuthentication`,
+          `accessPolicy ${access} is not supported by weft: weft has no cluster networks; use deny, audit, all-authenticated or all-unauthenticated, or a NetworkAuthentication`,
           'unsupported',
         );
         return undefined;
