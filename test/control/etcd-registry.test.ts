@@ -118,3 +118,35 @@ test('the leader prunes a registration whose replica is gone, once a grace perio
   assert.equal(await b.pruneOrphans(live, 11_001), 1, 'after it');
   await eventuallyTrue('b to drop proxy~3', () => uids(b).length === 0, 20_000, 20);
 });
+
+test('a registration the leader pruned while its replica still serves the proxy is put back, and its leave still reaches the other replica', async (t) => {
+  // Under load a replica can miss its lease renewals: its announcement expires, the leader
+  // prunes its registrations, and the replica announces itself again with the proxy still connected.
+  const [a, b, prefix] = await replicas(1);
+  t.after(() => {
+    a.close();
+    b.close();
+  });
+  a.join(workload('proxy~4'));
+  await eventuallyTrue('b to see proxy~4', () => uids(b).length === 1, 20_000, 20);
+  const onlyB = new Set(['b']);
+  await b.pruneOrphans(onlyB, 1_000);
+  assert.equal(await b.pruneOrphans(onlyB, 2_000), 1, 'pruned: replica a looked gone');
+  await eventuallyTrue(
+    'replica a to register proxy~4 again',
+    async () => {
+      const value = await client.get(`${prefix}/registry/${encodeURIComponent('proxy~4')}`).string();
+      return value !== null && JSON.parse(value).replica === 'a';
+    },
+    20_000,
+    50,
+  );
+  await eventuallyTrue('b to list proxy~4 again', () => uids(b).length === 1, 20_000, 20);
+  a.leave('proxy~4'); // the proxy goes: both replicas must drop it
+  await eventuallyTrue(
+    'both to drop proxy~4',
+    () => uids(a).length === 0 && uids(b).length === 0,
+    20_000,
+    20,
+  );
+});

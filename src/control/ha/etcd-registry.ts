@@ -4,7 +4,8 @@
 // joins (taking it over from the previous owner after a reconnect) and deletes it one grace
 // period after the last stream left, unless another replica took it meanwhile. Registrations of
 // a replica that died are removed by the leader once their owner has been gone for a grace period
-// (`pruneOrphans`). Every replica watches the prefix, so all of them push the same endpoints.
+// (`pruneOrphans`); one deleted while its replica still serves the proxy is put back by that
+// replica. Every replica watches the prefix, so all of them push the same endpoints.
 import { isDeepStrictEqual } from 'node:util';
 import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
 import type { Workload } from '../../model/types.ts';
@@ -173,16 +174,19 @@ export class EtcdRegistry implements WorkloadRegistry {
     const local = this.#local.get(uid);
     if (!local || this.#closed) return;
     const value: Registration = { replica: this.#replicaId, workload: local.workload };
-    local.putting = this.#client
+    const putting: Promise<void> = this.#client
       .put(this.#key(uid))
       .value(JSON.stringify(value))
       .exec()
       .then(
+        // Only the latest put of the latest join counts (a restore can overlap an earlier put).
         (res) => {
-          if (this.#local.get(uid) === local) local.modRevision = res.header.revision;
+          if (this.#local.get(uid) !== local || local.putting !== putting) return;
+          local.modRevision = res.header.revision;
           this.#unsynced.delete(uid);
         },
         (err: Error) => {
+          if (this.#local.get(uid) !== local || local.putting !== putting) return;
           this.#log.warn({ uid, err: err.message }, 'could not register a workload in etcd; retrying');
           this.#unsynced.add(uid);
           this.#retry ??= setTimeout(() => {
@@ -191,6 +195,7 @@ export class EtcdRegistry implements WorkloadRegistry {
           }, RETRY_MS);
         },
       );
+    local.putting = putting;
   }
 
   /** The grace period after the last stream left ended: delete the key if it is still ours. */
@@ -236,6 +241,7 @@ export class EtcdRegistry implements WorkloadRegistry {
     const before = this.#effective(uid);
     if (type === 'Delete') {
       this.#seen.delete(uid);
+      this.#restore(uid);
       return this.#settle(uid, before);
     }
     let value: Registration;
@@ -253,6 +259,19 @@ export class EtcdRegistry implements WorkloadRegistry {
       this.#local.delete(uid);
     }
     return this.#settle(uid, before);
+  }
+
+  /**
+   * A registration of a proxy this replica still serves was deleted by someone else: the leader
+   * pruned it while this replica's announcement had lapsed (lease renewals late under load). Put
+   * it back, or the other replicas drop a live endpoint and never see its later leave.
+   */
+  #restore(uid: string): void {
+    const local = this.#local.get(uid);
+    if (!local || local.removal || this.#closed) return;
+    this.#log.warn({ uid }, 'a registration this replica serves was deleted from etcd; registering it again');
+    local.modRevision = undefined;
+    this.#put(uid);
   }
 
   #onWatch(res: IWatchResponse): void {
