@@ -48,11 +48,6 @@ export interface HcmConfig {
   requestHeadersTimeoutMs: number;
   /** Connections are drained after this long (common_http_protocol_options.max_connection_duration; 0: never). */
   maxConnectionDurationMs: number;
-  /**
-   * drain_timeout (Envoy default 5 s): when the listener is replaced, how long its idle HTTP/1.1
-   * connections are kept for a request that may already be on its way; they close after it.
-   */
-  drainTimeoutMs: number;
   /** strip_matching_host_port / strip_any_host_port. */
   stripPort: 'none' | 'matching' | 'any';
   /** The listener's port, for strip_matching_host_port. */
@@ -168,7 +163,6 @@ export function compileHcm(c: Msg, where: string, listenerPort: number): HcmConf
     idleTimeoutMs: durationMs(common?.idleTimeout, 3600_000),
     requestHeadersTimeoutMs: durationMs(c.requestHeadersTimeout, 0),
     maxConnectionDurationMs: durationMs(common?.maxConnectionDuration, 0),
-    drainTimeoutMs: durationMs(c.drainTimeout, 5000),
     stripPort: c.stripAnyHostPort === true ? 'any' : c.stripMatchingHostPort === true ? 'matching' : 'none',
     listenerPort,
     pathNormalization: compilePathNormalization(c, where),

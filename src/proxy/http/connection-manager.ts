@@ -2,6 +2,7 @@
 // Each request becomes an HttpStream (stream/http-stream.ts) whatever the codec.
 import http2 from 'node:http2';
 import type net from 'node:net';
+import { TLSSocket } from 'node:tls';
 import type { ClusterManager } from '../cluster/cluster-manager.ts';
 import { IdleSweep } from '../common/idle-sweep.ts';
 import { SessionIdle } from '../common/session-idle.ts';
@@ -157,17 +158,20 @@ export class HttpConnectionManager implements StreamManager {
   }
 
   /**
-   * The listener was replaced or removed (Envoy's listener drain): every response from now on carries
-   * `connection: close`, HTTP/2 sessions get GOAWAY and close when their streams end, and HTTP/1.1
-   * connections still idle after drain_timeout close then. Closing an idle one at once would reset
-   * a request the client is sending on it at that instant; kept, that request is answered.
+   * The listener's config was replaced: every response from now on carries `connection: close`,
+   * HTTP/2 sessions get GOAWAY and close when their streams end, and idle plaintext HTTP/1.1
+   * connections go to `moveIdle` (the new config serves their next request): closing them would
+   * reset a request a client sends at that instant. Idle TLS ones close (their handshake was
+   * made under the old config).
    */
-  drainReplaced(): void {
+  drainReplaced(moveIdle: (socket: net.Socket) => void): void {
     this.draining = true;
     for (const s of this.h2Sessions) s.close();
-    setTimeout(() => {
-      for (const c of this.h1) c.drain();
-    }, this.config.drainTimeoutMs).unref();
+    for (const c of [...this.h1]) {
+      const socket = c.socket instanceof TLSSocket ? undefined : c.release();
+      if (socket) moveIdle(socket);
+      else c.drain();
+    }
   }
 
   /** Destroys every connection now. */

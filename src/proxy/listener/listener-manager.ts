@@ -55,11 +55,11 @@ export class ListenerManager {
       const listener = new Listener(server, this.deps);
       listener.setConfig(config);
       this.listeners.set(config.name, listener);
-      existing?.retire();
+      existing?.drain();
     }
     for (const [name, l] of this.listeners) {
       if (!names.has(name)) {
-        l.retire();
+        l.drain();
         this.listeners.delete(name);
       }
     }

@@ -119,12 +119,12 @@ export class Listener {
       if (chain.tls) this.terminators.set(chain, this.buildTerminator(chain, rt));
     }
     // Connections accepted under the old config keep it until they close (no request is cut);
-    // HTTP ones are drained as Envoy drains a changed listener: kept-alive connections close
-    // after their next response (idle ones after drain_timeout), so clients reconnect to the new
-    // config (rate limits, authz) on the same bound socket.
+    // HTTP ones are drained as Envoy drains a changed listener: busy kept-alive connections close
+    // after their current response, idle plaintext ones are handed to the new config, so every
+    // later request meets the new config (rate limits, authz) and none is reset.
     // A listener re-sent unchanged (state-of-the-world LDS) drains nothing.
     for (const rt of old.values()) {
-      if (changed && rt instanceof HttpConnectionManager) rt.drainReplaced();
+      if (changed && rt instanceof HttpConnectionManager) rt.drainReplaced(this.redispatch);
       this.retired.push(rt);
     }
     // Replaced runtimes stay only while they still carry connections.
@@ -427,25 +427,29 @@ export class Listener {
     socket.resume();
   }
 
-  /** Stops accepting and drains every connection manager (shutdown: idle connections close now). */
+  /** Stops accepting and drains every connection manager. */
   drain(): void {
-    this.stopAccepting();
+    this.draining = true;
+    this.server.close();
+    for (const s of this.held) s.destroy();
     for (const rt of [...this.chains.values(), ...this.retired])
       if (rt instanceof HttpConnectionManager) rt.drain();
   }
 
-  /** Stops accepting because LDS removed or moved this listener; its HTTP connections drain gracefully. */
-  retire(): void {
-    this.stopAccepting();
-    for (const rt of [...this.chains.values(), ...this.retired])
-      if (rt instanceof HttpConnectionManager) rt.drainReplaced();
-  }
-
-  private stopAccepting(): void {
-    this.draining = true;
-    this.server.close();
-    for (const s of this.held) s.destroy();
-  }
+  /**
+   * An idle plaintext HTTP/1.1 connection of a replaced config goes to the chain the current config
+   * picks for it; one that now needs TLS, or no chain, is closed as before.
+   */
+  private readonly redispatch = (socket: net.Socket): void => {
+    const cfg = this.config;
+    const app = cfg.httpInspector ? 'http/1.1' : undefined;
+    const chain = this.draining
+      ? undefined
+      : selectChain(cfg, socket.localPort ?? cfg.port, 'raw_buffer', app);
+    if (!chain || chain.tls) return void socket.end();
+    socket.on('error', noop);
+    this.toChain(socket, chain, EMPTY);
+  };
 
   /** Open downstream connections. */
   get connections(): number {

@@ -78,6 +78,23 @@ export class H1ServerConnection implements DownstreamCodec {
     if (this.state === 'idle' && this.pending.length === 0) this.socket.end();
   }
 
+  /**
+   * Gives the socket up when the connection is idle (no request, no byte of the next one): this
+   * connection stops listening to it and is closed here; the socket stays open. Undefined when busy.
+   */
+  release(): net.Socket | undefined {
+    if (this.state !== 'idle' || this.pending.length > 0) return undefined;
+    const s = this.socket;
+    s.off('timeout', this.timeouts.fire);
+    s.off('data', this.onData);
+    s.off('end', this.onEnd);
+    s.off('error', this.onError);
+    s.off('close', this.onClose);
+    s.setTimeout(0);
+    this.onClose();
+    return s;
+  }
+
   // ---- decoding: bytes → stream ----
 
   private readonly onData = (chunk: Buffer): void => {
