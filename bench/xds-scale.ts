@@ -189,12 +189,31 @@ async function settle(clients: Client[], quietMs = 2000, timeoutMs = 900_000): P
   }
 }
 
+/** What each replica logged of lapsed leases and pruned or restored registrations (empty: nothing). */
+const HA_EVENTS: [string, RegExp][] = [
+  ['leases lost', /lost the replica lease/g],
+  ['registrations pruned', /removed a registration whose replica is gone/g],
+  ['registrations restored', /a registration this replica serves was deleted/g],
+];
+
+function haEvents(replicas: Replica[]): string {
+  const per = replicas.map((r, i) => {
+    const { stdout, stderr } = r.proc.output();
+    const text = stdout + stderr;
+    const counts = HA_EVENTS.map(([what, re]) => [what, text.match(re)?.length ?? 0] as const);
+    const seen = counts.filter(([, n]) => n > 0).map(([what, n]) => `${n} ${what}`);
+    return seen.length > 0 ? `replica ${i}: ${seen.join(', ')}` : '';
+  });
+  return per.filter(Boolean).join('; ');
+}
+
 /** Waits until every client's `type` moved past `before`; returns the last arrival after `t0` (ms). */
 async function reachedAll(
   clients: Client[],
   type: string,
   before: (string | undefined)[],
   t0: number,
+  replicas: Replica[],
 ): Promise<number> {
   const deadline = Date.now() + Number(args.bound) * 1000;
   while (!clients.every((c, i) => c.last.get(type)?.version !== before[i])) {
@@ -205,7 +224,8 @@ async function reachedAll(
       throw new Error(
         `a ${type} change did not reach every client within ${args.bound} s: ${missed.length} did not, ` +
           `${missed.filter((i) => i % 2 === 0).length} of them of even index, holding ${held.size} version(s); ` +
-          `reconnects among them: ${missed.reduce((n, i) => n + clients[i].reconnects, 0)}`,
+          `reconnects among them: ${missed.reduce((n, i) => n + clients[i].reconnects, 0)}; ` +
+          `replicas' HA events: ${haEvents(replicas) || 'none'}`,
       );
     }
     await sleep(2);
@@ -324,7 +344,9 @@ async function runMode(mode: string): Promise<Row> {
     await settle(clients);
     const connectS = (performance.now() - started) / 1000;
     const syncReconnects = clients.reduce((n, c) => n + c.reconnects, 0);
-    note(`synced in ${connectS.toFixed(1)} s; ${syncReconnects} reconnects`);
+    note(
+      `synced in ${connectS.toFixed(1)} s; ${syncReconnects} reconnects; HA events: ${haEvents(replicas) || 'none'}`,
+    );
     const synced = await Promise.all(replicas.map((r) => usage(r.proc.child.pid!)));
     const endpoint: number[] = [];
     let endpointBytes = 0;
@@ -335,7 +357,7 @@ async function runMode(mode: string): Promise<Row> {
       const t0 = performance.now();
       const own0 = process.cpuUsage();
       proxies[i].child.kill('SIGKILL');
-      endpoint.push(await reachedAll(clients, TYPE_URL.endpoint, before, t0));
+      endpoint.push(await reachedAll(clients, TYPE_URL.endpoint, before, t0, replicas));
       note(`endpoint change ${i}: ${endpoint.at(-1)!.toFixed(0)} ms, clients' CPU ${cpuMs(own0)} ms`);
       await sleep(500);
       endpointBytes += takeBytes(clients);
@@ -349,7 +371,7 @@ async function runMode(mode: string): Promise<Row> {
       const t0 = performance.now();
       const own0 = process.cpuUsage();
       await apply(replicas[0].api, virtualService(i));
-      resource.push(await reachedAll(clients, TYPE_URL.route, before, t0));
+      resource.push(await reachedAll(clients, TYPE_URL.route, before, t0, replicas));
       note(`resource change ${i}: ${resource.at(-1)!.toFixed(0)} ms, clients' CPU ${cpuMs(own0)} ms`);
       await sleep(500);
       resourceBytes += takeBytes(clients);
