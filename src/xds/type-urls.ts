@@ -19,6 +19,7 @@ export const CONFIG_TYPE = {
   cors: 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors',
   corsPolicy: 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy',
   rbac: 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC',
+  networkRbac: 'type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC',
   jwtAuthn: 'type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication',
   localRateLimit: 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit',
   /** A filter config that is not an Envoy message (its own `type_url`, fields as a Struct). */

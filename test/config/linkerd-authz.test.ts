@@ -1,5 +1,6 @@
 // Linkerd Server, AuthorizationPolicy, MeshTLSAuthentication, NetworkAuthentication and ServerAuthorization: reading, refusals, and the RBAC they become.
 import assert from 'node:assert/strict';
+import type net from 'node:net';
 import { describe, test } from 'node:test';
 import { toSidecarConfig } from '../../src/cli/proxy.ts';
 import { parseResources } from '../../src/config/parse.ts';
@@ -12,6 +13,9 @@ import { DEFAULT_MESH } from '../../src/model/snapshot.ts';
 import { compileRbacFilter } from '../../src/proxy/http/filters/rbac/rbac-filter.ts';
 import { RbacInput } from '../../src/proxy/http/filters/rbac/rbac-input.ts';
 import type { RequestHead } from '../../src/proxy/http/request-head.ts';
+import { compileListener, type FilterChainConfig } from '../../src/proxy/listener/listener-config.ts';
+import { admitNetworkRbac } from '../../src/proxy/listener/network-rbac-filter.ts';
+import { setTlsConnectionFacts } from '../../src/proxy/tls/connection-facts.ts';
 import { camelize } from '../../src/proxy/xds-client/camelize.ts';
 import { jsonToStruct } from '../../src/xds/struct.ts';
 import { issuesOf } from './util.ts';
@@ -306,7 +310,7 @@ test('weft proxy --app-port-name takes a Kubernetes port name and refuses anythi
   assert.throws(() => flags('a-very-long-port-name'), /must be a port name/);
 });
 
-test('a TCP sidecar keeps its inbound listener unless a Server selects its own port (RBAC is HTTP only)', () => {
+test('a TCP sidecar: a Server of its port is enforced by network RBAC (authorized clients pass), another port leaves it alone', () => {
   const tcp = proxyFromNode({
     id: 'web-1',
     cluster: 'web',
@@ -327,13 +331,23 @@ test('a TCP sidecar keeps its inbound listener unless a Server selects its own p
     const snapshot = snapshotFromResources({ resources, workloads: [], mesh: DEFAULT_MESH, version: 1 });
     const warnings: string[] = [];
     const found = generateListeners({ snapshot, proxy: tcp, warn: (_k, m) => warnings.push(m) }, ['inbound']);
-    return { count: found.length, warnings };
+    assert.deepEqual(warnings, []);
+    assert.equal(found.length, 1, 'the inbound listener is served');
+    return compileListener(camelize(found[0].resource) as Record<string, unknown>).filterChains[0];
   };
-  assert.deepEqual(inbound(SERVER), { count: 1, warnings: [] }, 'the Server selects port 8080, not 5432');
-  const own = inbound(SERVER.replace(`port: ${APP_PORT}`, 'port: 5432'));
-  assert.equal(own.count, 0);
-  assert.match(
-    own.warnings.join('\n'),
-    /serves TCP and has AuthorizationPolicies; weft enforces them on HTTP only/,
-  );
+  /** Whether a connection from `sa` in emoji (none: plaintext) passes the chain's network RBAC. */
+  const admitsTcp = (chain: FilterChainConfig, sa?: string) => {
+    const socket = { remoteAddress: '127.0.0.1', localAddress: '127.0.0.1', localPort: 15006, destroy() {} };
+    if (sa) setTlsConnectionFacts(socket, { peerPrincipal: `spiffe://cluster.local/ns/emoji/sa/${sa}` });
+    return admitNetworkRbac(chain.networkRbac, socket as unknown as net.Socket);
+  };
+  const authorized = `${MESH_TLS}${policy('{kind: Server, name: web-http}', '[{kind: MeshTLSAuthentication, name: vote-bot}]')}`;
+  const other = inbound(SERVER + authorized);
+  assert.equal(admitsTcp(other, 'anyone'), true, 'the Server selects port 8080, not 5432');
+  assert.equal(admitsTcp(other), true);
+  const own = inbound(SERVER.replace(`port: ${APP_PORT}`, 'port: 5432') + authorized);
+  assert.equal(own.networkRbac.length, 1);
+  assert.equal(admitsTcp(own, 'vote-bot'), true, 'an authorized client is let through');
+  assert.equal(admitsTcp(own, 'web'), false);
+  assert.equal(admitsTcp(own), false, 'a plaintext client has no identity');
 });

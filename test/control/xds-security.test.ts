@@ -229,7 +229,7 @@ describe('inbound security filters', () => {
     assert.equal(inboundSecurityFilters(snapshot, web, APP_PORT).length, 0);
   });
 
-  test('a TCP workload with an enforced policy gets no inbound listener (refused), with a warning', () => {
+  test('a TCP workload with an enforced policy keeps its inbound listener, with network RBAC before tcp_proxy', () => {
     const warnings: string[] = [];
     const proxy = sidecar({ WEFT_SERVICE_PROTOCOL: 'TCP' });
     const ctx = {
@@ -237,8 +237,14 @@ describe('inbound security filters', () => {
       proxy,
       warn: (_k: string, m: string) => warnings.push(m),
     };
-    assert.deepEqual(generateListeners(ctx, ['inbound']), []);
-    assert.match(warnings.join('\n'), /enforces them on HTTP only/);
+    const [listener] = generateListeners(ctx, ['inbound']);
+    const chain = (listener.resource as Obj).filter_chains[0];
+    assert.deepEqual(
+      chain.filters.map((f: Obj) => f.name),
+      ['envoy.filters.network.rbac', 'envoy.filters.network.tcp_proxy'],
+    );
+    assert.equal(chain.filters[0].typed_config.rules.action, 'ALLOW');
+    assert.deepEqual(warnings, []);
   });
 });
 

@@ -204,9 +204,19 @@ test('connection_limit: a missing limit or another filter before the terminal on
   assert.throws(
     () =>
       compileListener(
-        withFilter({ '@type': 'type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC' }),
+        withFilter({ '@type': 'type.googleapis.com/envoy.extensions.filters.network.ext_authz.v3.ExtAuthz' }),
       ),
-    /2 network filters/,
+    /filters\[0\]: network filter 'x' before the terminal one/,
+  );
+  assert.throws(
+    () =>
+      compileListener(
+        withFilter({
+          '@type': 'type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC',
+          statPrefix: 'tcp.',
+        }),
+      ),
+    /network rbac filter before an HTTP connection manager/,
   );
   const ok = compileListener(
     withFilter({ '@type': CONNECTION_LIMIT_TYPE_URL, statPrefix: 'a', maxConnections: '5' }),

@@ -3,6 +3,7 @@
 import { jwksFetchStats } from '../http/filters/jwt-authn/jwks-source.ts';
 import { allJwtAuthnStats } from '../http/filters/jwt-authn/jwt-authn-filter.ts';
 import { allRbacStats } from '../http/filters/rbac/rbac-stats.ts';
+import { NETWORK_RBAC_STATS } from '../listener/network-rbac-filter.ts';
 import type { SecretStore } from '../tls/secrets.ts';
 import { allTlsStats, type TlsStats } from '../tls/tls-stats.ts';
 
@@ -61,6 +62,16 @@ export function renderSecurityMetrics(
     w.add('envoy_http_rbac_shadow_denied', 'counter', l, s.shadowDenied);
     w.add('envoy_http_rbac_logged', 'counter', l, s.logged);
     w.add('envoy_http_rbac_not_logged', 'counter', l, s.notLogged);
+  }
+  // Network RBAC: Envoy's `<stat_prefix>rbac.<counter>` (shadow: `<stat_prefix>rbac.<shadow prefix>shadow_*`).
+  for (const [key, s] of NETWORK_RBAC_STATS.entries(core)) {
+    const name = (counter: string) => `envoy_${key.replace(/[^A-Za-z0-9]/g, '_')}${counter}`;
+    w.add(name('allowed'), 'counter', {}, s.allowed);
+    w.add(name('denied'), 'counter', {}, s.denied);
+    w.add(name('shadow_allowed'), 'counter', {}, s.shadowAllowed);
+    w.add(name('shadow_denied'), 'counter', {}, s.shadowDenied);
+    w.add(name('logged'), 'counter', {}, s.logged);
+    w.add(name('not_logged'), 'counter', {}, s.notLogged);
   }
   for (const s of allJwtAuthnStats(core)) {
     const l = { envoy_jwt_authn_prefix: s.prefix };

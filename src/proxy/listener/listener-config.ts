@@ -18,6 +18,7 @@ import {
   type ConnectionLimitConfig,
   compileConnectionLimit,
 } from './connection-limit-filter.ts';
+import { compileNetworkRbac, NETWORK_RBAC_TYPE_URL, type NetworkRbacConfig } from './network-rbac-filter.ts';
 
 export const HTTP_INSPECTOR_TYPE_URL =
   'type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector';
@@ -42,6 +43,8 @@ export interface FilterChainConfig {
   tls?: DownstreamTlsConfig;
   /** `envoy.filters.network.connection_limit` before the terminal filter; absent: no limit. */
   connectionLimit?: ConnectionLimitConfig;
+  /** `envoy.filters.network.rbac` filters before a tcp_proxy, in order; empty: none. */
+  networkRbac: NetworkRbacConfig[];
 }
 
 export interface ListenerConfig {
@@ -128,13 +131,7 @@ function compileChain(c: Msg, where: string, port: number): FilterChainConfig {
     'applicationProtocols',
   ]);
   const filters = list(c.filters);
-  // Envoy's connection_limit may come before the terminal filter; nothing else may.
-  const limit = filters.length === 2 ? compileLimitFilter(filters[0], `${where}.filters[0]`) : undefined;
-  if (filters.length !== 1 && !limit)
-    unsupported(
-      `${where}.filters`,
-      `${filters.length} network filters (one terminal filter is supported, after an optional connection_limit)`,
-    );
+  const { limit, rbac } = compileLeadingFilters(filters, `${where}.filters`);
   const at = filters.length - 1;
   const f = filters[at];
   const fw = `${where}.filters[${at}]`;
@@ -146,6 +143,11 @@ function compileChain(c: Msg, where: string, port: number): FilterChainConfig {
   else if (type === TCP_PROXY_TYPE_URL)
     terminal = { kind: 'tcp', tcp: compileTcpProxy(tc, `${fw}.typed_config`) };
   else return unsupported(fw, `network filter '${str(f.name)}' (${type})`);
+  if (rbac.length > 0 && terminal.kind !== 'tcp')
+    unsupported(
+      `${where}.filters`,
+      'a network rbac filter before an HTTP connection manager (use the HTTP rbac filter)',
+    );
   const dp = msg(m.destinationPort);
   return {
     name: str(c.name),
@@ -160,15 +162,34 @@ function compileChain(c: Msg, where: string, port: number): FilterChainConfig {
     terminal,
     ...(tls ? { tls } : {}),
     ...(limit ? { connectionLimit: limit } : {}),
+    networkRbac: rbac,
   };
 }
 
-/** The connection_limit filter of a chain with two network filters, or undefined when it is another. */
-function compileLimitFilter(f: Msg, where: string): ConnectionLimitConfig | undefined {
-  const tc = msg(f.typedConfig) ?? {};
-  if (str(tc['@type']) !== CONNECTION_LIMIT_TYPE_URL) return undefined;
-  checkFields(f, where, ['name', 'typedConfig']);
-  return compileConnectionLimit(tc, `${where}.typed_config`);
+/** The filters before the terminal one: an optional connection_limit, then network rbac filters; nothing else. */
+function compileLeadingFilters(
+  filters: Msg[],
+  where: string,
+): { limit?: ConnectionLimitConfig; rbac: NetworkRbacConfig[] } {
+  let limit: ConnectionLimitConfig | undefined;
+  const rbac: NetworkRbacConfig[] = [];
+  if (filters.length === 0) unsupported(where, 'a filter chain without network filters');
+  for (let i = 0; i < filters.length - 1; i++) {
+    const f = filters[i];
+    const fw = `${where}[${i}]`;
+    const tc = msg(f.typedConfig) ?? {};
+    const type = str(tc['@type']);
+    checkFields(f, fw, ['name', 'typedConfig']);
+    if (type === CONNECTION_LIMIT_TYPE_URL && i === 0)
+      limit = compileConnectionLimit(tc, `${fw}.typed_config`);
+    else if (type === NETWORK_RBAC_TYPE_URL) rbac.push(compileNetworkRbac(tc, `${fw}.typed_config`));
+    else
+      unsupported(
+        fw,
+        `network filter '${str(f.name)}' before the terminal one (supported: connection_limit first, then rbac)`,
+      );
+  }
+  return { limit, rbac };
 }
 
 /**

@@ -143,6 +143,7 @@ export class Listener {
         this.deps.clusters,
         this.deps.tcpStats(t.tcp.statPrefix),
         this.deps.telemetry,
+        chain.networkRbac,
       );
     const hcm = t.hcm;
     const inline = hcm.inlineRoutes;

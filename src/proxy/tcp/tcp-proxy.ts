@@ -4,6 +4,7 @@ import type { ProxyTelemetry } from '../../observe/proxy-telemetry.ts';
 import type { ClusterManager } from '../cluster/cluster-manager.ts';
 import { connectTunnelUpstream } from '../cluster/tunnel-upstream.ts';
 import { splice } from '../common/splice.ts';
+import { admitNetworkRbac, type NetworkRbacConfig } from '../listener/network-rbac-filter.ts';
 import { socketReadyEvent } from '../tls/upstream.ts';
 import { Speculation } from './speculation.ts';
 import type { TcpProxyConfig } from './tcp-proxy-config.ts';
@@ -28,16 +29,26 @@ export class TcpProxy {
   private readonly telemetry: ProxyTelemetry;
   /** The cluster of each speculative upstream connection, for its metrics. */
   private readonly speculated = new WeakMap<net.Socket, string>();
+  /** The chain's network RBAC filters: a connection they deny is closed before it is proxied. */
+  private readonly rbac: readonly NetworkRbacConfig[];
 
-  constructor(config: TcpProxyConfig, clusters: ClusterManager, stats: TcpStats, telemetry: ProxyTelemetry) {
+  constructor(
+    config: TcpProxyConfig,
+    clusters: ClusterManager,
+    stats: TcpStats,
+    telemetry: ProxyTelemetry,
+    rbac: readonly NetworkRbacConfig[] = [],
+  ) {
     this.config = config;
     this.clusters = clusters;
     this.stats = stats;
     this.telemetry = telemetry;
+    this.rbac = rbac;
   }
 
   /** Proxies `socket`; `initial` holds bytes already read from it. */
   handle(socket: net.Socket, initial: Buffer): void {
+    if (!admitNetworkRbac(this.rbac, socket)) return;
     this.connect(socket, initial, this.config.maxConnectAttempts, this.accept(socket));
   }
 
@@ -68,6 +79,10 @@ export class TcpProxy {
 
   /** Proxies `socket` over the speculative upstream (a fresh one if it failed); `initial`: the client's bytes. */
   adopt(socket: net.Socket, spec: Speculation, initial: Buffer): void {
+    if (!admitNetworkRbac(this.rbac, socket)) {
+      spec.cancel();
+      return;
+    }
     const meter = this.accept(socket);
     spec.take((up, greeting) => {
       if (!up) return this.connect(socket, initial, this.config.maxConnectAttempts, meter);

@@ -2,6 +2,7 @@
 import type { CONFIG_TYPE, Typed } from '../type-urls.ts';
 import type { Address, Empty, NumberValue } from './core.ts';
 import type { HttpConnectionManager } from './http-connection-manager.ts';
+import type { Rbac } from './http-filters.ts';
 import type { TransportSocket } from './tls.ts';
 
 /** Where tcp_proxy sends a connection: one cluster or weighted clusters (plain uint32 weights). */
@@ -12,12 +13,16 @@ export type TcpProxyDestination =
 /** `extensions.filters.network.tcp_proxy.v3.TcpProxy`. */
 export type TcpProxy = { stat_prefix: string } & TcpProxyDestination;
 
-/** A network filter: the HTTP connection manager or tcp_proxy. */
+/** `extensions.filters.network.rbac.v3.RBAC`: the HTTP filter's rules with a stat prefix. */
+export type NetworkRbac = Rbac & { stat_prefix: string };
+
+/** A network filter: the HTTP connection manager, tcp_proxy, or network RBAC before tcp_proxy. */
 export type NetworkFilter = {
   name: string;
   typed_config:
     | Typed<typeof CONFIG_TYPE.httpConnectionManager, HttpConnectionManager>
-    | Typed<typeof CONFIG_TYPE.tcpProxy, TcpProxy>;
+    | Typed<typeof CONFIG_TYPE.tcpProxy, TcpProxy>
+    | Typed<typeof CONFIG_TYPE.networkRbac, NetworkRbac>;
 };
 
 /** A listener filter: the http_inspector or tls_inspector (no settings). */

@@ -18,7 +18,12 @@ import { hcmHardening } from './hcm-hardening.ts';
 import { inboundIdentityRateLimit } from './identity-ratelimit.ts';
 import { OUTBOUND_ROUTE_NAME, resolveTarget } from './rds.ts';
 import { inboundRateLimits } from './resilience.ts';
-import { authorizationEnforced, inboundMtlsMode, inboundSecurityFilters } from './security.ts';
+import {
+  authorizationEnforced,
+  inboundMtlsMode,
+  inboundNetworkRbacFilters,
+  inboundSecurityFilters,
+} from './security.ts';
 import { telemetryFields } from './telemetry.ts';
 import { withInboundMtls } from './tls.ts';
 
@@ -80,23 +85,17 @@ export function inboundListener(ctx: GenerateContext): GeneratedResource<Listene
     address: { socket_address: { address: '0.0.0.0', port_value: port } },
     traffic_direction: 'INBOUND' as const,
   };
-  // AuthorizationPolicies are enforced by HTTP RBAC only (docs/security.md): traffic it cannot
-  // see is refused rather than let through.
+  // On an HTTP port, opaque TCP (the default chain) is refused while AuthorizationPolicies apply.
   const enforced = authorizationEnforced(ctx.snapshot, proxy, proxy.appPort, proxy.appPortName);
   // PeerAuthentication of the app port: STRICT, PERMISSIVE (both on one port) or DISABLE.
   const mtls = inboundMtlsMode(ctx.snapshot, proxy, proxy.appPort);
   if (!isHttpProtocol(proxy.service.protocol)) {
-    if (enforced) {
-      ctx.warn(
-        `authz-tcp/${proxy.namespace}/${proxy.service.name}`,
-        `workload ${proxy.namespace}/${proxy.service.name} serves ${proxy.service.protocol} and has AuthorizationPolicies; weft enforces them on HTTP only, so its inbound listener is withheld (connections refused)`,
-      );
-      return undefined;
-    }
+    // AuthorizationPolicies on opaque TCP: Envoy's network RBAC filters before tcp_proxy (TCP fields only).
+    const rbac = inboundNetworkRbacFilters(ctx.snapshot, proxy, proxy.appPort, proxy.appPortName);
     return {
       name: 'inbound',
       resource: withInboundMtls(
-        { ...base, filter_chains: [{ name: 'inbound-tcp', filters: [tcpProxy] }] },
+        { ...base, filter_chains: [{ name: 'inbound-tcp', filters: [...rbac, tcpProxy] }] },
         mtls,
       ),
     };

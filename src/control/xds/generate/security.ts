@@ -25,6 +25,7 @@ import type {
   JwtProvider,
   JwtRequirement,
   MetadataMatcher,
+  NetworkFilter,
   Permission,
   Principal,
   Rbac,
@@ -169,7 +170,19 @@ interface GenerateScope {
   workloadPortName?: string;
   /** How header matchers are written for this proxy. */
   headerForm: HeaderMatchForm;
+  /** Set for the network (TCP) RBAC filter: the action whose rules are generated (HTTP-only fields, below). */
+  tcpAction?: EnvoyAction;
 }
+
+/** Istio's attributes a TCP connection does not have. */
+function httpOnly(key: string): boolean {
+  return (
+    key === 'hosts' || key === 'methods' || key === 'paths' || key.startsWith('request.') // headers, auth.*
+  );
+}
+
+/** Thrown for an ALLOW rule that uses an HTTP-only field on TCP: Istio drops the whole rule (it matches nothing). */
+class HttpOnlyRule extends Error {}
 
 const ANY: Rule = { any: true };
 const NEVER_PERMISSION: Permission = { not_rule: { any: true } };
@@ -284,6 +297,15 @@ function rulesOf(
 ): { side: 'permission' | 'principal'; rules: Rule[] } {
   const out: Rule[] = [];
   let side: 'permission' | 'principal' = 'principal';
+  if (
+    scope.tcpAction !== undefined &&
+    httpOnly(condition.key) &&
+    (condition.values?.length || condition.notValues?.length)
+  ) {
+    // Istio on TCP: an ALLOW rule with such a field matches nothing; a DENY or AUDIT rule drops the field (denies more).
+    if (scope.tcpAction === 'ALLOW') throw new HttpOnlyRule(condition.key);
+    return { side, rules: out };
+  }
   const part = (values: readonly string[] | undefined, negate: boolean) => {
     if (values === undefined || values.length === 0) return;
     const generated = generate(condition.key, values, scope);
@@ -360,7 +382,9 @@ function policyOf(rule: AuthorizationRule, scope: GenerateScope): RbacPolicy {
             scope,
           ).rules,
         );
-      rules.push(...smiRules(operation));
+      const smi = smiRules(operation);
+      if (smi.length > 0 && scope.tcpAction === 'ALLOW') throw new HttpOnlyRule('SMI route');
+      if (scope.tcpAction === undefined) rules.push(...smi);
     }
     rules.push(...basePermission);
     return { and_rules: { rules: (rules.length === 0 ? [ANY] : rules) as Permission[] } };
@@ -398,7 +422,11 @@ function rbacConfig(
     if (policy.dryRun) hasShadow = true;
     else hasEnforced = true;
     policy.rules.forEach((rule, i) => {
-      target[policyName(policy, i)] = policyOf(rule, scope);
+      try {
+        target[policyName(policy, i)] = policyOf(rule, scope);
+      } catch (err) {
+        if (!(err instanceof HttpOnlyRule)) throw err;
+      }
     });
     if (policy.rules.length === 0) target[policyName(policy, 0)] = MATCH_NEVER;
   }
@@ -531,6 +559,51 @@ export function inboundSecurityFilters(
   ] as const) {
     const config = rbacConfig(byAction(action), envoyAction, scope);
     if (config) filters.push({ name: RBAC_FILTER_NAME, typed_config: config });
+  }
+  return filters;
+}
+
+export const NETWORK_RBAC_FILTER_NAME = 'envoy.filters.network.rbac';
+/** Istio's stat prefix of the TCP RBAC filter: counters are `tcp.rbac.allowed`, `tcp.rbac.denied`, ... */
+const TCP_RBAC_STAT_PREFIX = 'tcp.';
+
+/**
+ * The network RBAC filters (AUDIT, DENY, ALLOW) a workload's inbound TCP chain needs before
+ * tcp_proxy, as Istio's TCP builder generates them: TCP fields only (principals, namespaces, IP
+ * blocks, ports); an ALLOW rule with an HTTP-only field (methods, paths, hosts, request
+ * principals, request headers and JWT claims) is dropped, a DENY or AUDIT rule loses that field.
+ * CUSTOM is refused at apply time, as for HTTP. Empty when no policy applies.
+ */
+export function inboundNetworkRbacFilters(
+  snapshot: MeshSnapshot,
+  target: PolicyTarget,
+  workloadPort: number,
+  workloadPortName?: string,
+): NetworkFilter[] {
+  const authorization = authorizationPoliciesFor(snapshot, target);
+  const filters: NetworkFilter[] = [];
+  for (const [action, envoyAction] of [
+    ['AUDIT', 'LOG'],
+    ['DENY', 'DENY'],
+    ['ALLOW', 'ALLOW'],
+  ] as const) {
+    const scope: GenerateScope = {
+      workloadPort,
+      workloadPortName,
+      headerForm: 'string_match',
+      tcpAction: envoyAction,
+    };
+    const http = rbacConfig(
+      authorization.filter((p) => p.action === action),
+      envoyAction,
+      scope,
+    );
+    if (!http) continue;
+    const { '@type': _, ...rest } = http;
+    filters.push({
+      name: NETWORK_RBAC_FILTER_NAME,
+      typed_config: { '@type': CONFIG_TYPE.networkRbac, stat_prefix: TCP_RBAC_STAT_PREFIX, ...rest },
+    });
   }
   return filters;
 }
