@@ -1,7 +1,8 @@
-// End to end: AuthorizationPolicy on an opaque TCP workload (`--protocol tcp`), enforced by network RBAC over real mTLS between sidecars.
+// End to end: AuthorizationPolicy and Linkerd Servers on an opaque TCP workload (`--protocol tcp`), enforced by network RBAC over real mTLS between sidecars.
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
+import { runCli } from '../helpers/cli.ts';
 import { type Echo, startTcpEcho } from '../helpers/echo.ts';
 import { eventuallyTrue } from '../helpers/eventually.ts';
 import { type Mesh, type MeshSidecar, metric, startMesh } from './mtls-mesh.ts';
@@ -96,4 +97,42 @@ spec:
   assert.equal(await plaintext(), '', 'a plaintext client has no principal: closed before db speaks');
   assert.ok((await metric(dbSidecar.admin, 'envoy_tcp_rbac_denied')) >= 2);
   assert.ok((await metric(dbSidecar.admin, 'envoy_tcp_rbac_allowed')) >= 1);
+});
+
+test('a Linkerd Server on the TCP port: the identity its AuthorizationPolicy names echoes, the others are closed', async () => {
+  const removed = await runCli([
+    'delete',
+    'authorizationpolicy',
+    'allow-a',
+    '-n',
+    'default',
+    '--server',
+    mesh.server,
+  ]);
+  assert.equal(removed.code, 0, removed.stderr);
+  await eventuallyTrue('c reaches db again', async () => (await viaSidecar(c)) === 'db: ping');
+  await mesh.apply(`apiVersion: policy.linkerd.io/v1beta3
+kind: Server
+metadata: {name: db-tcp, namespace: default}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  port: ${db.port}
+---
+apiVersion: policy.linkerd.io/v1alpha1
+kind: MeshTLSAuthentication
+metadata: {name: only-c, namespace: default}
+spec:
+  identities: [c.default.serviceaccount.identity.linkerd.cluster.local]
+---
+apiVersion: policy.linkerd.io/v1alpha1
+kind: AuthorizationPolicy
+metadata: {name: db-c, namespace: default}
+spec:
+  targetRef: {group: policy.linkerd.io, kind: Server, name: db-tcp}
+  requiredAuthenticationRefs:
+  - {group: policy.linkerd.io, kind: MeshTLSAuthentication, name: only-c}
+`);
+  await eventuallyTrue('a is refused', async () => (await viaSidecar(a)) === '');
+  assert.equal(await viaSidecar(c), 'db: ping', 'the authorized identity is let through');
+  assert.equal(await plaintext(), '', 'a plaintext client has no identity');
 });
