@@ -7,6 +7,7 @@ import type { Workload } from '../../src/model/types.ts';
 import { setLogLevel } from '../../src/observe/log.ts';
 import { type EtcdCluster, startEtcdCluster } from '../helpers/etcd-cluster.ts';
 import { eventuallyTrue } from '../helpers/eventually.ts';
+import { startTcpRelay } from '../helpers/tcp-relay.ts';
 
 setLogLevel('silent');
 
@@ -149,4 +150,37 @@ test('a registration the leader pruned while its replica still serves the proxy 
     20_000,
     20,
   );
+});
+
+test('a replica whose watch resumes past a compaction reads the registry again: a leave it missed reaches it', {
+  timeout: 90_000,
+}, async (t) => {
+  const prefix = `/test-${++prefixes}`;
+  const cutOff = await startTcpRelay(etcd.members[0].clientUrl);
+  const remote = new Etcd3({ hosts: cutOff.url });
+  const a = await EtcdRegistry.open({ client: remote, prefix, replicaId: 'a', graceMs: 1 });
+  const b = await EtcdRegistry.open({ client, prefix, replicaId: 'b', graceMs: 1 });
+  // In this order: a's watch is cancelled while etcd can still answer (a watch left attached to a
+  // closed client retries for ever on a timer that keeps the process alive), then its client, then the relay.
+  t.after(async () => {
+    cutOff.cut(false);
+    await a.close();
+    await b.close();
+    remote.close();
+    await cutOff.close();
+  });
+  b.join(workload('proxy~5'));
+  await eventuallyTrue('a to see proxy~5', () => uids(a).length === 1, 20_000, 20);
+  cutOff.cut(true); // replica a loses etcd; meanwhile the proxy leaves and etcd compacts
+  b.leave('proxy~5');
+  await eventuallyTrue('the registration to leave etcd', async () => {
+    return (await client.getAll().prefix(`${prefix}/registry/`).keys()).length === 0;
+  });
+  const { header } = await client.put(`${prefix}/other`).value('x').exec();
+  await client.kv.compact({ revision: header.revision, physical: true });
+  let changes = 0;
+  a.onChange(() => changes++);
+  cutOff.cut(false);
+  await eventuallyTrue('a to drop proxy~5 after its watch came back', () => uids(a).length === 0, 60_000, 20);
+  assert.equal(changes, 1, `one change told to a, not ${changes}`);
 });

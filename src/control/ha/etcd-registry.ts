@@ -7,10 +7,11 @@
 // (`pruneOrphans`); one deleted while its replica still serves the proxy is put back by that
 // replica. Every replica watches the prefix, so all of them push the same endpoints.
 import { isDeepStrictEqual } from 'node:util';
-import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
+import type { Etcd3, IKeyValue, IWatchResponse } from 'etcd3';
 import type { Workload } from '../../model/types.ts';
 import { logger } from '../../observe/log.ts';
 import type { WorkloadRegistry } from '../registry/registry.ts';
+import { ResyncWatch } from './resync-watch.ts';
 
 export interface EtcdRegistryConfig {
   client: Etcd3;
@@ -57,7 +58,7 @@ export class EtcdRegistry implements WorkloadRegistry {
   readonly #orphanedSince = new Map<string, number>();
   readonly #unsynced = new Set<string>();
   #retry: NodeJS.Timeout | undefined;
-  #watcher: Watcher | undefined;
+  #watch: ResyncWatch | undefined;
   #sorted: readonly Workload[] | undefined;
   #closed = false;
 
@@ -71,16 +72,27 @@ export class EtcdRegistry implements WorkloadRegistry {
   /** Loads every registration and watches for changes; the registry is complete when this resolves. */
   static async open(config: EtcdRegistryConfig): Promise<EtcdRegistry> {
     const registry = new EtcdRegistry(config);
-    const loaded = await config.client.getAll().prefix(registry.#prefix).exec();
-    for (const kv of loaded.kvs) registry.#apply('Put', kv);
-    registry.#watcher = await config.client
-      .watch()
-      .prefix(registry.#prefix)
-      .startRevision(String(Number(loaded.header.revision) + 1))
-      .create();
-    registry.#watcher.on('data', (res: IWatchResponse) => registry.#onWatch(res));
-    registry.#watcher.on('error', (err: Error) => registry.#log.error({ err }, 'registry watch failed'));
+    registry.#watch = await ResyncWatch.open({
+      client: config.client,
+      prefix: registry.#prefix,
+      what: 'registry',
+      log: registry.#log,
+      onSnapshot: (kvs) => registry.#onSnapshot(kvs),
+      onEvents: (res) => registry.#onWatch(res),
+    });
     return registry;
+  }
+
+  /** Every registration etcd holds now (first load, or again after a cancelled watch): those gone were deleted. */
+  #onSnapshot(kvs: IKeyValue[]): void {
+    let changed = false;
+    const present = new Set<string>();
+    for (const kv of kvs) {
+      present.add(this.#uidOf(kv));
+      if (this.#apply('Put', kv)) changed = true;
+    }
+    for (const uid of [...this.#seen.keys()]) if (!present.has(uid) && this.#deleted(uid)) changed = true;
+    if (changed) this.#changed();
   }
 
   join(workload: Workload): void {
@@ -146,13 +158,13 @@ export class EtcdRegistry implements WorkloadRegistry {
     return pruned;
   }
 
-  /** Stops timers and the watch. Registrations stay: the proxies reconnect to another replica. */
-  close(): void {
+  /** Stops timers and the watch (resolves once etcd dropped it). Registrations stay: the proxies reconnect to another replica. */
+  async close(): Promise<void> {
     this.#closed = true;
     for (const local of this.#local.values()) if (local.removal) clearTimeout(local.removal);
     if (this.#retry) clearTimeout(this.#retry);
     this.#listeners.clear();
-    void this.#watcher?.cancel().catch(() => undefined);
+    await this.#watch?.close();
   }
 
   /** What list() shows for `uid`: this replica's own view first, then etcd's. */
@@ -236,14 +248,22 @@ export class EtcdRegistry implements WorkloadRegistry {
       );
   }
 
-  #apply(type: 'Put' | 'Delete', kv: IKeyValue): boolean {
-    const uid = decodeURIComponent(kv.key.toString('utf8').slice(this.#prefix.length));
+  #uidOf(kv: IKeyValue): string {
+    return decodeURIComponent(kv.key.toString('utf8').slice(this.#prefix.length));
+  }
+
+  /** A registration gone from etcd; true when list() changed. */
+  #deleted(uid: string): boolean {
     const before = this.#effective(uid);
-    if (type === 'Delete') {
-      this.#seen.delete(uid);
-      this.#restore(uid);
-      return this.#settle(uid, before);
-    }
+    this.#seen.delete(uid);
+    this.#restore(uid);
+    return this.#settle(uid, before);
+  }
+
+  #apply(type: 'Put' | 'Delete', kv: IKeyValue): boolean {
+    const uid = this.#uidOf(kv);
+    if (type === 'Delete') return this.#deleted(uid);
+    const before = this.#effective(uid);
     let value: Registration;
     try {
       value = JSON.parse(kv.value.toString('utf8')) as Registration;

@@ -1,7 +1,8 @@
 // Control-plane replicas on one etcd cluster: each announces itself under a lease, one leads (etcd election) and runs the once-only work.
 import { hostname } from 'node:os';
-import type { Campaign, Election, Etcd3, IWatchResponse, Lease, Watcher } from 'etcd3';
+import type { Campaign, Election, Etcd3, IWatchResponse, Lease } from 'etcd3';
 import { logger } from '../../observe/log.ts';
+import { ResyncWatch } from './resync-watch.ts';
 
 /** What a replica announces in `P/replicas/<id>`. */
 export interface ReplicaInfo {
@@ -42,7 +43,7 @@ export class ReplicaSet {
   #lease: Lease | undefined;
   #election: Election | undefined;
   #campaign: Campaign | undefined;
-  #watcher: Watcher | undefined;
+  #watch: ResyncWatch | undefined;
   #info: ReplicaInfo | undefined;
   #leading = false;
   #leaderSince: string | undefined;
@@ -64,14 +65,18 @@ export class ReplicaSet {
       xds: addresses.xds,
       startedAt: new Date().toISOString(),
     };
-    const loaded = await client.getAll().prefix(`${prefix}/replicas/`).exec();
-    for (const kv of loaded.kvs) this.#remember(kv.value.toString('utf8'));
-    this.#watcher = await client
-      .watch()
-      .prefix(`${prefix}/replicas/`)
-      .startRevision(String(Number(loaded.header.revision) + 1))
-      .create();
-    this.#watcher.on('data', (res: IWatchResponse) => this.#onWatch(res));
+    this.#watch = await ResyncWatch.open({
+      client,
+      prefix: `${prefix}/replicas/`,
+      what: 'replica list',
+      log: this.#log,
+      // Read again after a cancelled watch: replicas gone meanwhile are not in it any more.
+      onSnapshot: (kvs) => {
+        this.#live.clear();
+        for (const kv of kvs) this.#remember(kv.value.toString('utf8'));
+      },
+      onEvents: (res) => this.#onWatch(res),
+    });
     await this.#announce();
     this.#election = client.election(`${prefix}/leader`, this.#config.leaseTtlSeconds);
     this.#campaignNow();
@@ -103,7 +108,7 @@ export class ReplicaSet {
     for (const timer of this.#timers) clearTimeout(timer);
     this.#leading = false;
     await this.#campaign?.resign().catch(() => undefined);
-    await this.#watcher?.cancel().catch(() => undefined);
+    await this.#watch?.close();
     await this.#lease?.revoke().catch(() => undefined);
   }
 

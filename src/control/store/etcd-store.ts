@@ -4,11 +4,13 @@
 // (a stamped resource, JSON) and `P/history/KIND/NS/NAME/REV` (every put or delete, for
 // `weft history`). A commit is one etcd transaction guarded by the revision counter, so replicas
 // commit in one order; every replica, the committing one included, applies commits from its watch.
-import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
+import { isDeepStrictEqual } from 'node:util';
+import type { Etcd3, IKeyValue, IWatchResponse } from 'etcd3';
 import type { Resource, ResourceKey } from '../../config/resource.ts';
 import { resourceKeyString } from '../../config/resource.ts';
 import { NotFoundError, RequestTooLargeError, StoreUnavailableError } from '../../errors.ts';
 import { logger } from '../../observe/log.ts';
+import { ResyncWatch } from '../ha/resync-watch.ts';
 import { deepFreeze, stampResource } from './stamp.ts';
 import type { HistoryEntry, HistoryStore, ListOptions, StoreEvent, StoreOp } from './store.ts';
 import { listResources } from './store.ts';
@@ -52,7 +54,7 @@ export class EtcdStore implements HistoryStore {
   readonly #waiters = new Set<{ revision: number; resolve: () => void }>();
   readonly #log = logger({ component: 'store' });
   #hub!: WatchHub;
-  #watcher: Watcher | undefined;
+  #watch: ResyncWatch | undefined;
   #revision = 0;
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
@@ -66,22 +68,42 @@ export class EtcdStore implements HistoryStore {
   /** Loads every resource at one etcd revision and watches from the next one. */
   static async open(config: EtcdStoreConfig): Promise<EtcdStore> {
     const store = new EtcdStore(config);
-    let loaded: Awaited<ReturnType<ReturnType<Etcd3['getAll']>['exec']>>;
     try {
-      loaded = await config.client.getAll().prefix(store.#configPrefix).exec();
+      store.#watch = await ResyncWatch.open({
+        client: config.client,
+        prefix: store.#configPrefix,
+        what: 'store',
+        log: store.#log,
+        onSnapshot: (kvs) => store.#onSnapshot(kvs, config.historyLimit ?? 1000),
+        onEvents: (res) => store.#onWatch(res),
+      });
     } catch (err) {
       throw new StoreUnavailableError(`cannot read the store from etcd: ${(err as Error).message}`, err);
     }
-    for (const kv of loaded.kvs) store.#load(kv);
-    store.#hub = new WatchHub({ historyLimit: config.historyLimit ?? 1000 }, store.#revision);
-    const from = String(Number(loaded.header.revision) + 1);
-    store.#watcher = await config.client.watch().prefix(store.#configPrefix).startRevision(from).create();
-    store.#watcher.on('data', (res: IWatchResponse) => store.#onWatch(res));
-    store.#watcher.on('disconnected', (err: Error) =>
-      store.#log.warn({ err: err.message }, 'etcd watch disconnected; reconnecting'),
-    );
-    store.#watcher.on('error', (err: Error) => store.#log.error({ err }, 'etcd watch failed'));
     return store;
+  }
+
+  /**
+   * Every resource etcd holds now: the first load, or a read again after etcd cancelled the watch
+   * (it resumed from a compacted revision). Then what changed meanwhile is published as one commit
+   * at the current revision (a watcher gets the net change, not each commit missed).
+   */
+  #onSnapshot(kvs: IKeyValue[], historyLimit: number): void {
+    const before = new Map(this.#resources);
+    this.#resources.clear();
+    for (const kv of kvs) this.#load(kv);
+    if (this.#hub === undefined) {
+      this.#hub = new WatchHub({ historyLimit }, this.#revision);
+      return;
+    }
+    const events: StoreEvent[] = [];
+    for (const [key, resource] of this.#resources)
+      if (!isDeepStrictEqual(before.get(key), resource))
+        events.push({ type: 'put', resource, revision: this.#revision });
+    for (const [key, resource] of before)
+      if (!this.#resources.has(key)) events.push({ type: 'delete', resource, revision: this.#revision });
+    if (events.length > 0) this.#hub.publish(this.#revision, events);
+    this.#wake();
   }
 
   get #configPrefix(): string {
@@ -157,7 +179,7 @@ export class EtcdStore implements HistoryStore {
     if (this.#closed) return;
     this.#closed = true;
     this.#hub.clear();
-    await this.#watcher?.cancel().catch(() => undefined);
+    await this.#watch?.close();
     for (const waiter of this.#waiters) waiter.resolve();
     this.#waiters.clear();
   }
@@ -257,7 +279,7 @@ export class EtcdStore implements HistoryStore {
   #load(kv: IKeyValue): void {
     const key = kv.key.toString('utf8');
     if (key === this.#revisionKey) {
-      this.#revision = Number(kv.value.toString('utf8'));
+      this.#revision = Math.max(this.#revision, Number(kv.value.toString('utf8')));
       return;
     }
     const resource = this.#parse(kv);
@@ -305,6 +327,11 @@ export class EtcdStore implements HistoryStore {
       this.#revision = Math.max(this.#revision, revision);
       if (events.length > 0) this.#hub.publish(revision, events);
     }
+    this.#wake();
+  }
+
+  /** Resolves the commits waiting for a revision the store reached. */
+  #wake(): void {
     for (const waiter of [...this.#waiters])
       if (waiter.revision <= this.#revision) {
         this.#waiters.delete(waiter);
