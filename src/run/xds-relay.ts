@@ -8,7 +8,7 @@
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { GrpcBidiCall, type GrpcCallEnd, type GrpcCallTls } from '../proxy/xds-client/grpc-call.ts';
-import { encodeGrpcMessage, GrpcMessageReader } from '../proxy/xds-client/grpc-frame.ts';
+import { encodeGrpcMessage, GrpcMessageReader } from '../xds/grpc-frame.ts';
 
 /** The one method relayed: Envoy's aggregated discovery stream. */
 export const ADS_PATH = '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources';

@@ -7,8 +7,8 @@ import { after, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { AdsClient, type XdsHandler } from '../../src/proxy/xds-client/ads-client.ts';
 import { GRPC_STATUS, GrpcBidiCall, type GrpcCallEnd } from '../../src/proxy/xds-client/grpc-call.ts';
-import { encodeGrpcMessage, GrpcMessageReader } from '../../src/proxy/xds-client/grpc-frame.ts';
 import { adsService, type DiscoveryRequestMessage } from '../../src/xds/discovery.ts';
+import { encodeGrpcMessage, GrpcMessageReader } from '../../src/xds/grpc-frame.ts';
 import { TYPE_URL } from '../../src/xds/type-urls.ts';
 
 const METHOD = adsService.StreamAggregatedResources;

@@ -1,5 +1,4 @@
 // The ADS server: state-of-the-world and incremental xDS over gRPC, with ACK/NACK tracking and debounced pushes.
-import * as grpc from '@grpc/grpc-js';
 import { XdsIdentityError, XdsNodeInvalidError } from '../../errors.ts';
 import { type SpiffeId, spiffeIdOfCertificate, tryParseSpiffeId } from '../../identity/spiffe.ts';
 import type { MeshSnapshot } from '../../model/types.ts';
@@ -10,11 +9,17 @@ import {
   type DeltaDiscoveryRequestMessage,
   type DeltaDiscoveryResponseMessage,
   type DiscoveryRequestMessage,
-  type DiscoveryResponseMessage,
 } from '../../xds/discovery.ts';
 import { TYPE_URL } from '../../xds/type-urls.ts';
 import type { WorkloadRegistry } from '../registry/registry.ts';
 import { FULL_STATE_TYPES, GENERATORS } from './generate/index.ts';
+import {
+  GRPC_STATUS,
+  type GrpcCallHandlers,
+  GrpcServer,
+  type GrpcServerCall,
+  type ServerTlsSource,
+} from './grpc-server.ts';
 import { type ProxyNode, proxyFromNode, workloadFromProxy } from './node.ts';
 import { type EncodedResource, namesKey, type ResourceSet, SnapshotResources } from './resources.ts';
 import type { ProxyStatus, XdsServer } from './types.ts';
@@ -38,7 +43,7 @@ export interface XdsServerOptions {
    * certificate (only `listenPlaintext` accepts them) are read-only: they register nothing.
    * Absent: plaintext, node metadata trusted (tests of the protocol only).
    */
-  tls?: { credentials: grpc.ServerCredentials; trustDomain: string };
+  tls?: { credentials: ServerTlsSource; trustDomain: string };
 }
 
 /** Counters kept by the server (exported as metrics by a later change). */
@@ -83,6 +88,13 @@ interface Watch {
   sentVersion?: string;
   ackedVersion?: string;
   nack?: { version: string; message: string; at: string };
+  /**
+   * A response held back while the stream was congested (`force`: it must be sent even if
+   * unchanged); sent, from the snapshot current then, when the stream drains.
+   */
+  deferred?: 'force' | 'changed';
+  /** Incremental: names subscribed while deferred, to report as removed if they do not exist. */
+  deferredNames?: string[];
 }
 
 type Protocol = 'sotw' | 'delta';
@@ -91,7 +103,7 @@ type Protocol = 'sotw' | 'delta';
 interface Connection {
   id: number;
   protocol: Protocol;
-  call: grpc.ServerDuplexStream<unknown, unknown>;
+  call: GrpcServerCall;
   peer: string;
   connectedAt: string;
   proxy?: ProxyNode;
@@ -128,10 +140,11 @@ export class AdsServer implements XdsServer {
   readonly #log: Logger;
   readonly #metrics: XdsMetrics | undefined;
   readonly #tls: XdsServerOptions['tls'];
-  readonly #server = new grpc.Server({
-    'grpc.keepalive_time_ms': 30_000,
-    'grpc.keepalive_timeout_ms': 10_000,
-    'grpc.keepalive_permit_without_calls': 1,
+  readonly #server = new GrpcServer({
+    methods: new Map([
+      [adsService.StreamAggregatedResources.path, (call) => this.#accept(call, 'sotw')],
+      [adsService.DeltaAggregatedResources.path, (call) => this.#accept(call, 'delta')],
+    ]),
   });
   readonly #connections = new Set<Connection>();
   readonly #workloadStreams = new Map<string, number>();
@@ -151,37 +164,22 @@ export class AdsServer implements XdsServer {
     this.#log = options.log ?? logger({ component: 'xds' });
     this.#metrics = options.metrics;
     this.#tls = options.tls;
-    this.#server.addService(adsService, {
-      StreamAggregatedResources: (
-        call: grpc.ServerDuplexStream<DiscoveryRequestMessage, DiscoveryResponseMessage>,
-      ) => this.#accept(call as grpc.ServerDuplexStream<unknown, unknown>, 'sotw'),
-      DeltaAggregatedResources: (
-        call: grpc.ServerDuplexStream<DeltaDiscoveryRequestMessage, DeltaDiscoveryResponseMessage>,
-      ) => this.#accept(call as grpc.ServerDuplexStream<unknown, unknown>, 'delta'),
-    });
   }
 
   /** Binds the xDS port: mutual TLS when `options.tls` is set, else plaintext. */
   listen(host: string, port: number): Promise<number> {
-    return this.#bind(host, port, this.#tls?.credentials ?? grpc.ServerCredentials.createInsecure(), 'xDS');
+    return this.#bind(host, port, this.#tls?.credentials, 'xDS');
   }
 
   /** Binds a plaintext port whose streams are read-only (proxyless gRPC clients without TLS). */
   listenPlaintext(host: string, port: number): Promise<number> {
-    return this.#bind(host, port, grpc.ServerCredentials.createInsecure(), 'read-only plaintext xDS');
+    return this.#bind(host, port, undefined, 'read-only plaintext xDS');
   }
 
-  #bind(host: string, port: number, credentials: grpc.ServerCredentials, what: string): Promise<number> {
-    const address = host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
-    return new Promise((resolve, reject) => {
-      this.#server.bindAsync(address, credentials, (err, bound) => {
-        if (err) reject(err);
-        else {
-          this.#log.info({ address: `${host}:${bound}` }, `${what} server listening`);
-          resolve(bound);
-        }
-      });
-    });
+  async #bind(host: string, port: number, tls: ServerTlsSource | undefined, what: string): Promise<number> {
+    const bound = await this.#server.listen(host.replace(/^\[|\]$/g, ''), port, tls);
+    this.#log.info({ address: `${host}:${bound}` }, `${what} server listening`);
+    return bound;
   }
 
   setSnapshot(snapshot: MeshSnapshot): void {
@@ -237,7 +235,7 @@ export class AdsServer implements XdsServer {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
     for (const conn of this.#connections) this.#cleanup(conn);
-    this.#server.forceShutdown();
+    await this.#server.close();
   }
 
   #flush(): void {
@@ -302,19 +300,19 @@ export class AdsServer implements XdsServer {
     this.#log.warn({ key }, message);
   }
 
-  #accept(call: grpc.ServerDuplexStream<unknown, unknown>, protocol: Protocol): void {
+  #accept(call: GrpcServerCall, protocol: Protocol): GrpcCallHandlers {
+    const ignore = () => {};
     if (this.#closed) {
-      call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'the xDS server is shutting down' });
-      return;
+      call.end(GRPC_STATUS.unavailable, 'the xDS server is shutting down');
+      return { message: ignore, halfClose: ignore, close: ignore, drain: ignore };
     }
-    const auth = this.#tls ? call.getAuthContext() : undefined;
-    const verified = auth?.transportSecurityType === 'ssl';
-    const peerUri = verified ? spiffeIdOfCertificate(auth.sslPeerCertificate) : undefined;
+    const verified = this.#tls !== undefined && call.secure && call.peerCertificate !== undefined;
+    const peerUri = verified ? spiffeIdOfCertificate(call.peerCertificate) : undefined;
     const conn: Connection = {
       id: this.#nextId++,
       protocol,
       call,
-      peer: call.getPeer(),
+      peer: call.peer,
       connectedAt: new Date().toISOString(),
       peerId: peerUri === undefined ? undefined : tryParseSpiffeId(peerUri),
       readOnly: this.#tls !== undefined && !verified,
@@ -324,23 +322,32 @@ export class AdsServer implements XdsServer {
     };
     this.#connections.add(conn);
     this.counters.streams++;
-    call.on('data', (request: DiscoveryRequestMessage | DeltaDiscoveryRequestMessage) => {
-      try {
-        if (!this.#identify(conn, request.node)) return;
-        if (protocol === 'sotw') this.#onRequest(conn, request as DiscoveryRequestMessage);
-        else this.#onDeltaRequest(conn, request as DeltaDiscoveryRequestMessage);
-      } catch (err) {
-        this.#log.error({ err, node: conn.proxy?.id }, 'xDS request failed');
-        this.#fail(conn, grpc.status.INTERNAL, `weft control plane: ${(err as Error).message}`);
-      }
-    });
-    call.on('end', () => {
-      this.#cleanup(conn);
-      call.end();
-    });
-    call.on('cancelled', () => this.#cleanup(conn));
-    call.on('error', () => this.#cleanup(conn));
-    call.on('close', () => this.#cleanup(conn));
+    const decode = protocol === 'sotw' ? decodeRequest : decodeDeltaRequest;
+    return {
+      message: (bytes) => {
+        let request: DiscoveryRequestMessage | DeltaDiscoveryRequestMessage;
+        try {
+          request = decode(bytes);
+        } catch (err) {
+          this.#fail(conn, GRPC_STATUS.internal, `could not decode the request: ${(err as Error).message}`);
+          return;
+        }
+        try {
+          if (!this.#identify(conn, request.node)) return;
+          if (protocol === 'sotw') this.#onRequest(conn, request as DiscoveryRequestMessage);
+          else this.#onDeltaRequest(conn, request as DeltaDiscoveryRequestMessage);
+        } catch (err) {
+          this.#log.error({ err, node: conn.proxy?.id }, 'xDS request failed');
+          this.#fail(conn, GRPC_STATUS.internal, `weft control plane: ${(err as Error).message}`);
+        }
+      },
+      halfClose: () => {
+        this.#cleanup(conn);
+        call.end();
+      },
+      close: () => this.#cleanup(conn),
+      drain: () => this.#resume(conn),
+    };
   }
 
   /** Reads the node on a stream's first request; false when the stream was refused. */
@@ -354,7 +361,7 @@ export class AdsServer implements XdsServer {
       if (!(err instanceof XdsNodeInvalidError || err instanceof XdsIdentityError)) throw err;
       this.#log.warn({ peer: conn.peer, nodeId: node?.id }, `xDS stream refused: ${err.message}`);
       const code =
-        err instanceof XdsIdentityError ? grpc.status.PERMISSION_DENIED : grpc.status.INVALID_ARGUMENT;
+        err instanceof XdsIdentityError ? GRPC_STATUS.permissionDenied : GRPC_STATUS.invalidArgument;
       this.#fail(conn, code, `${err.code}: ${err.message}`);
       return false;
     }
@@ -400,9 +407,9 @@ export class AdsServer implements XdsServer {
       );
   }
 
-  #fail(conn: Connection, code: grpc.status, details: string): void {
+  #fail(conn: Connection, code: number, details: string): void {
     this.#cleanup(conn);
-    conn.call.emit('error', { code, details });
+    conn.call.end(code, details);
   }
 
   #cleanup(conn: Connection): void {
@@ -576,9 +583,36 @@ export class AdsServer implements XdsServer {
     }
   }
 
+  /**
+   * Holds a response back while the stream is congested (the client reads slower than it is
+   * written to): the latest state is sent when it drains, so a slow client costs no queue of
+   * versions and does not hold up the others.
+   */
+  #deferred(conn: Connection, watch: Watch, force: boolean): boolean {
+    if (!conn.call.congested) return false;
+    watch.deferred = force || watch.deferred === 'force' ? 'force' : 'changed';
+    return true;
+  }
+
+  /** Sends what was held back while the stream was congested, in type order, until it congests again. */
+  #resume(conn: Connection): void {
+    if (!this.#resources || conn.closed) return;
+    for (const typeUrl of GENERATORS.keys()) {
+      const watch = conn.watches.get(typeUrl);
+      if (!watch?.deferred) continue;
+      if (conn.call.congested) return;
+      const force = watch.deferred === 'force';
+      const names = watch.deferredNames ?? [];
+      watch.deferred = undefined;
+      watch.deferredNames = undefined;
+      if (conn.protocol === 'sotw') this.#respond(conn, watch, force);
+      else this.#respondDelta(conn, watch, force, names);
+    }
+  }
+
   /** State of the world: sends the watch's resources if they changed for this client (or `force`). */
   #respond(conn: Connection, watch: Watch, force: boolean): void {
-    if (!this.#resources || conn.closed) return;
+    if (!this.#resources || conn.closed || this.#deferred(conn, watch, force)) return;
     const set = this.#desired(conn, watch);
     if (!force && set.version === watch.current) return;
     const held = watch.current;
@@ -605,12 +639,16 @@ export class AdsServer implements XdsServer {
     watch.responded = true;
     this.counters.pushes++;
     this.#metrics?.pushed(watch.typeUrl);
-    conn.call.write(response.bytes);
+    conn.call.send(response.bytes);
   }
 
   /** Incremental: sends changed resources and removals since what the client has (or `force`). */
   #respondDelta(conn: Connection, watch: Watch, force: boolean, requested: readonly string[]): void {
     if (!this.#resources || conn.closed) return;
+    if (this.#deferred(conn, watch, force)) {
+      if (requested.length > 0) watch.deferredNames = [...(watch.deferredNames ?? []), ...requested];
+      return;
+    }
     const { resources, version } = this.#desired(conn, watch);
     const changed = [...resources.values()].filter((r) => watch.sent.get(r.name) !== r.hash);
     const removed = [...watch.sent.keys()].filter((name) => !resources.has(name));
@@ -634,9 +672,13 @@ export class AdsServer implements XdsServer {
       removed_resources: removed,
       nonce,
     };
-    conn.call.write(response);
+    conn.call.send(encodeDeltaResponse(response));
   }
 }
+
+const decodeRequest = adsService.StreamAggregatedResources.requestDeserialize;
+const decodeDeltaRequest = adsService.DeltaAggregatedResources.requestDeserialize;
+const encodeDeltaResponse = adsService.DeltaAggregatedResources.responseSerialize;
 
 /** Creates the ADS server; call `listen` to bind it and `setSnapshot` to feed it. */
 export function createXdsServer(options: XdsServerOptions = {}): AdsServer {

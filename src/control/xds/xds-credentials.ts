@@ -1,28 +1,28 @@
 // The xDS server's mTLS credentials: a certificate for the control plane's SPIFFE ID from its own CA, renewed at half life.
 
 import type { SecureContextOptions } from 'node:tls';
-import * as grpc from '@grpc/grpc-js';
 import { CONTROL_PLANE_IDENTITY } from '../../identity/spiffe.ts';
 import { generateWorkloadKey } from '../../identity/workload-key.ts';
 import { logger } from '../../observe/log.ts';
 import type { CertificateAuthority } from '../ca/certificate-authority.ts';
+import type { ServerTlsSource } from './grpc-server.ts';
 
 /**
- * gRPC server credentials whose certificate can be replaced while serving: every secure server
- * bound with them takes the new context for new connections (grpc-js watches credentials).
- * Clients must present a certificate that chains to the mesh trust bundle.
+ * The xDS server's key, chain and trust bundle, replaceable while serving: every TLS listener
+ * bound with them takes the new context for new connections. Clients must present a
+ * certificate that chains to the mesh trust bundle.
  */
-export class RotatingServerCredentials extends grpc.ServerCredentials {
+export class RotatingServerCredentials implements ServerTlsSource {
   #context: SecureContextOptions;
+  readonly #listeners: ((context: SecureContextOptions) => void)[] = [];
 
   constructor(context: SecureContextOptions) {
-    super({ requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3' }, context);
     this.#context = context;
   }
 
   update(context: SecureContextOptions): void {
     this.#context = context;
-    this.updateSecureContextOptions(context);
+    for (const listener of this.#listeners) listener(context);
   }
 
   /** The key, chain and trust bundle in use (the control plane's client certificate toward proxies' stats ports too). */
@@ -30,8 +30,8 @@ export class RotatingServerCredentials extends grpc.ServerCredentials {
     return this.#context;
   }
 
-  _equals(other: grpc.ServerCredentials): boolean {
-    return other === this;
+  onUpdate(listener: (context: SecureContextOptions) => void): void {
+    this.#listeners.push(listener);
   }
 }
 

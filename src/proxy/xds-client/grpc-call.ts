@@ -2,7 +2,7 @@
 import http2 from 'node:http2';
 import net from 'node:net';
 import tls, { type PeerCertificate } from 'node:tls';
-import { encodeGrpcMessage, GrpcMessageReader } from './grpc-frame.ts';
+import { encodeGrpcMessage, GrpcMessageReader } from '../../xds/grpc-frame.ts';
 
 /** The gRPC status codes this client produces or names. */
 export const GRPC_STATUS = {
