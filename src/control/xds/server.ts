@@ -44,6 +44,12 @@ export interface XdsServerOptions {
    * Absent: plaintext, node metadata trusted (tests of the protocol only).
    */
   tls?: { credentials: ServerTlsSource; trustDomain: string };
+  /**
+   * Bytes written to a stream and not yet taken by its connection above which the stream counts
+   * as congested: further responses are held and only the latest state is sent when it drains
+   * (default 1 MiB).
+   */
+  writeQueueBytes?: number;
 }
 
 /** Counters kept by the server (exported as metrics by a later change). */
@@ -140,12 +146,7 @@ export class AdsServer implements XdsServer {
   readonly #log: Logger;
   readonly #metrics: XdsMetrics | undefined;
   readonly #tls: XdsServerOptions['tls'];
-  readonly #server = new GrpcServer({
-    methods: new Map([
-      [adsService.StreamAggregatedResources.path, (call) => this.#accept(call, 'sotw')],
-      [adsService.DeltaAggregatedResources.path, (call) => this.#accept(call, 'delta')],
-    ]),
-  });
+  readonly #server: GrpcServer;
   readonly #connections = new Set<Connection>();
   readonly #workloadStreams = new Map<string, number>();
   readonly #warned = new Set<string>();
@@ -164,6 +165,13 @@ export class AdsServer implements XdsServer {
     this.#log = options.log ?? logger({ component: 'xds' });
     this.#metrics = options.metrics;
     this.#tls = options.tls;
+    this.#server = new GrpcServer({
+      methods: new Map([
+        [adsService.StreamAggregatedResources.path, (call) => this.#accept(call, 'sotw')],
+        [adsService.DeltaAggregatedResources.path, (call) => this.#accept(call, 'delta')],
+      ]),
+      queueLimitBytes: options.writeQueueBytes,
+    });
   }
 
   /** Binds the xDS port: mutual TLS when `options.tls` is set, else plaintext. */
