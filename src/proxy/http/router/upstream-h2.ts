@@ -1,11 +1,11 @@
-// One attempt of a request on an HTTP/2 upstream (h2c or gRPC): a stream of a pooled session.
-import http2 from 'node:http2';
+// One attempt of a request on an HTTP/2 upstream (h2c or gRPC): a stream of a pooled session of the proxy's HTTP/2 codec.
 import type { Cluster } from '../../cluster/cluster.ts';
 import type { Host } from '../../cluster/host.ts';
+import { CONNECT_FAILED } from '../h2/client-session.ts';
+import { CANCEL, REFUSED_STREAM } from '../h2/frames.ts';
+import type { H2Stream, H2StreamHandler } from '../h2/stream.ts';
 import type { ActiveStream } from '../stream/stream-api.ts';
 import type { AttemptOwner, UpstreamRequest } from './upstream.ts';
-
-const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_CANCEL } = http2.constants;
 
 /** Headers that never cross an HTTP/2 hop (RFC 9113 8.2.2). */
 export const HOP_BY_HOP = new Set([
@@ -18,14 +18,17 @@ export const HOP_BY_HOP = new Set([
 ]);
 
 /** A new one per attempt (an HTTP/2 stream cannot be reused). */
-export class H2Upstream implements UpstreamRequest {
+export class H2Upstream implements UpstreamRequest, H2StreamHandler {
   private readonly router: AttemptOwner;
   private readonly stream: ActiveStream;
-  private up: http2.ClientHttp2Stream | null = null;
+  private up: H2Stream | null = null;
   ready = false;
   private responded = false;
   /** The attempt is over for the router (answered, failed or cancelled): later events are ignored. */
   private done = false;
+  /** Waiting for the client to drain before crediting the upstream's window. */
+  private paused = false;
+  private drained: (() => void) | null = null;
 
   constructor(router: AttemptOwner, stream: ActiveStream) {
     this.router = router;
@@ -34,22 +37,9 @@ export class H2Upstream implements UpstreamRequest {
 
   start(cluster: Cluster, host: Host): void {
     const stream = this.stream;
-    let up: http2.ClientHttp2Stream;
-    try {
-      up = cluster.h2Pool(host).request(requestHeaders(stream), stream.framing === 'none');
-    } catch {
-      this.done = true;
-      this.router.onUpstreamFailure('connect', false);
-      return;
-    }
+    const up = cluster.h2Pool(host).request(requestHeaders(stream), stream.framing === 'none', this);
     this.up = up;
     this.ready = true;
-    up.on('response', this.onResponse);
-    up.on('data', this.onData);
-    up.on('trailers', this.onTrailers);
-    up.on('end', this.onEnd);
-    up.on('close', this.onClose);
-    up.on('error', this.onError);
     const body = this.router.attemptReady();
     for (let i = 0; i < body.length; i++) up.write(body[i]);
     this.router.bodyWritten(this);
@@ -57,46 +47,59 @@ export class H2Upstream implements UpstreamRequest {
 
   sendData(chunk: Buffer): boolean {
     const up = this.up;
-    return up === null || up.destroyed || up.write(chunk);
+    return up === null || up.write(chunk);
   }
 
   onceDrained(resume: () => void): void {
-    this.up?.once('drain', resume);
+    this.drained = resume;
   }
 
   endData(): void {
-    const up = this.up;
-    if (up !== null && !up.destroyed && !up.writableEnded) up.end();
+    this.up?.end();
   }
 
   cancel(): void {
     this.done = true;
     this.ready = false;
-    const up = this.up;
-    if (up !== null && !up.closed) up.close(NGHTTP2_CANCEL);
+    this.up?.reset(CANCEL);
   }
 
-  private readonly onResponse = (rh: http2.IncomingHttpHeaders, flags: number): void => {
+  onWritable(): void {
+    const resume = this.drained;
+    this.drained = null;
+    resume?.();
+  }
+
+  onHeaders(_up: H2Stream, headers: string[], end: boolean): void {
     if (this.done) return;
-    const status = Number(rh[':status']);
-    const end = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
-    const cl = rh['content-length'];
-    const headers: string[] = [];
-    for (const name in rh) {
-      if (name.charCodeAt(0) === 58 || name === 'content-length' || HOP_BY_HOP.has(name)) continue;
-      const value = rh[name];
-      if (Array.isArray(value)) for (const v of value) headers.push(name, v);
-      else if (value !== undefined) headers.push(name, String(value));
+    if (this.responded) {
+      this.trailers(headers);
+      return;
+    }
+    let status = 0;
+    let length = -1;
+    let grpcStatus: string | undefined;
+    const out: string[] = [];
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i];
+      const value = headers[i + 1];
+      if (name.charCodeAt(0) === 58) {
+        if (name === ':status') status = Number(value);
+        continue;
+      }
+      if (name === 'content-length') length = Number(value);
+      else if (!HOP_BY_HOP.has(name)) out.push(name, value);
+      if (name === 'grpc-status') grpcStatus = value;
     }
     const verdict = this.router.onUpstreamHeaders(
       status,
       '',
-      headers,
+      out,
       'frames',
-      cl === undefined ? -1 : Number(cl),
+      length,
       false,
       end,
-      end ? rh['grpc-status'] : undefined,
+      end ? grpcStatus : undefined,
     );
     if (verdict === 'Retry') {
       this.cancel();
@@ -104,55 +107,51 @@ export class H2Upstream implements UpstreamRequest {
       return;
     }
     this.responded = true;
-  };
+    if (end) this.complete();
+  }
 
-  private readonly onData = (chunk: Buffer): void => {
+  private trailers(headers: string[]): void {
+    this.stream.encodeTrailers(headers);
+    this.complete();
+  }
+
+  onData(up: H2Stream, chunk: Buffer, end: boolean): void {
     if (this.done || !this.responded) return;
-    const codec = this.stream.codec;
-    this.stream.encodeData(chunk);
-    const up = this.up!;
-    if (codec.needsDrain) {
-      up.pause();
-      codec.onceDrained(() => up.resume());
+    if (chunk.length > 0) {
+      const codec = this.stream.codec;
+      this.stream.encodeData(chunk);
+      if (codec.needsDrain && !this.paused) {
+        this.paused = true;
+        up.pause(true);
+        codec.onceDrained(() => {
+          this.paused = false;
+          up.pause(false);
+        });
+      }
     }
-  };
+    if (end) this.complete();
+  }
 
-  private readonly onTrailers = (trailers: http2.IncomingHttpHeaders): void => {
-    if (this.done) return;
-    const flat: string[] = [];
-    for (const name in trailers) {
-      if (name.charCodeAt(0) === 58) continue;
-      const value = trailers[name];
-      if (Array.isArray(value)) for (const v of value) flat.push(name, v);
-      else if (value !== undefined) flat.push(name, String(value));
-    }
-    this.stream.encodeTrailers(flat);
-  };
-
-  private readonly onEnd = (): void => {
+  private complete(): void {
     if (this.done) return;
     this.done = true;
+    // A response that ends before the request: the rest of the request has nowhere to go (as Envoy).
+    const up = this.up;
+    if (up !== null && !up.localEnded) up.reset(CANCEL);
     this.router.onUpstreamComplete();
-  };
+  }
 
-  private readonly onClose = (): void => {
-    if (this.done) return;
-    const up = this.up!;
-    if (this.responded && (up.rstCode === undefined || up.rstCode === 0)) return;
-    this.done = true;
-    this.router.onUpstreamFailure(up.rstCode ? 'refused' : 'reset', false);
-  };
-
-  private readonly onError = (): void => {
+  onReset(_up: H2Stream, code: number): void {
     if (this.done) return;
     this.done = true;
-    this.router.onUpstreamFailure(this.responded ? 'refused' : 'connect', false);
-  };
+    const kind = code === CONNECT_FAILED ? 'connect' : code === REFUSED_STREAM ? 'refused' : 'reset';
+    this.router.onUpstreamFailure(kind, false);
+  }
 }
 
 /**
  * HTTP/2 request headers from the stream's head (the head has no framing or hop-by-hop headers), as
- * a flat name/value list: node:http2 takes it as it is (no object to build and copy per request).
+ * a flat name/value list.
  */
 function requestHeaders(stream: ActiveStream): string[] {
   const head = stream.head;

@@ -1,0 +1,623 @@
+// One HTTP/2 connection of the proxy's codec (either side): frames parsed straight from the socket's reads, flow control, SETTINGS/PING/GOAWAY/RST, writes batched per tick.
+import type net from 'node:net';
+import { FrameWriter } from './frame-writer.ts';
+import * as F from './frames.ts';
+import { HEADER_TABLE_SIZE, HpackDecoder } from './hpack.ts';
+import { H2Stream, type H2StreamHandler } from './stream.ts';
+
+export abstract class H2Session {
+  readonly socket: net.Socket;
+  readonly streams = new Map<number, H2Stream>();
+  protected readonly decoder = new HpackDecoder();
+  /** The peer's settings. */
+  peerInitialWindow = F.DEFAULT_WINDOW;
+  peerMaxStreams = Number.POSITIVE_INFINITY;
+  /** Connection-level windows: what we may send, what the peer may send, received bytes not yet credited. */
+  private connSendWindow = F.DEFAULT_WINDOW;
+  private connRecvWindow = F.DEFAULT_WINDOW;
+  private connUnacked = 0;
+  /** Partial frame carried over from earlier reads. */
+  private restParts: Buffer[] | null = null;
+  private restLength = 0;
+  /** Preface bytes still expected (a server reads the client's), and whether the peer's SETTINGS came. */
+  private prefaceLeft: number;
+  private settingsSeen = false;
+  /** A header block split over CONTINUATION frames. */
+  private blockStream = 0;
+  private blockFlags = 0;
+  private blockParts: Buffer[] = [];
+  private blockSize = 0;
+  /** Frames out, batched per tick. */
+  protected readonly out: FrameWriter;
+  /** Streams with body bytes waiting for window. */
+  private readonly blockedStreams: H2Stream[] = [];
+  goawaySent = false;
+  goawayReceived = false;
+  destroyed = false;
+
+  constructor(socket: net.Socket, prefaceBytes: number) {
+    this.socket = socket;
+    this.prefaceLeft = prefaceBytes;
+    this.out = new FrameWriter(socket);
+    socket.on('data', this.receive);
+    socket.on('drain', this.onDrain);
+    socket.on('close', this.onSocketClose);
+    socket.on('error', this.onSocketError);
+  }
+
+  /** Our SETTINGS, and the connection window raised to CONNECTION_WINDOW. */
+  protected sendPrefaceSettings(maxStreams: number): void {
+    this.out.settings([
+      F.SETTINGS_ENABLE_PUSH,
+      0,
+      F.SETTINGS_MAX_CONCURRENT_STREAMS,
+      maxStreams,
+      F.SETTINGS_INITIAL_WINDOW_SIZE,
+      F.STREAM_WINDOW,
+      F.SETTINGS_MAX_HEADER_LIST_SIZE,
+      F.MAX_HEADER_LIST_SIZE,
+    ]);
+    this.out.windowUpdate(0, F.CONNECTION_WINDOW - F.DEFAULT_WINDOW);
+    this.connRecvWindow = F.CONNECTION_WINDOW;
+  }
+
+  /** A header block for a stream this session does not know (the server opens a stream). */
+  protected abstract newStream(id: number, headers: string[], endStream: boolean, listSize: number): void;
+  /** A header block for a known stream (response head, informational head or trailers). */
+  protected abstract streamHeaders(
+    stream: H2Stream,
+    headers: string[],
+    endStream: boolean,
+    listSize: number,
+  ): void;
+  /** True when `id` names a stream that was never opened (frames on it are a connection error). */
+  protected abstract isIdle(id: number): boolean;
+  /** The highest stream id the peer opened (for GOAWAY). */
+  protected abstract lastPeerStream(): number;
+  /** A stream left the session (completed or reset). */
+  protected abstract streamClosed(stream: H2Stream): void;
+  /** The peer reset a stream (rapid reset accounting on a server). */
+  protected peerReset(_stream: H2Stream): void {}
+  /** The socket closed: the session is over. */
+  protected abstract closed(): void;
+
+  // --- reading -------------------------------------------------------------------------------
+
+  /** Bytes read from the socket (also the bytes protocol detection read first). */
+  readonly receive = (chunk: Buffer): void => {
+    if (this.destroyed) return;
+    let buf = chunk;
+    if (this.prefaceLeft > 0) {
+      const from = PREFACE.length - this.prefaceLeft;
+      const n = Math.min(this.prefaceLeft, buf.length);
+      if (buf.compare(PREFACE, from, from + n, 0, n) !== 0) {
+        this.connectionError(F.PROTOCOL_ERROR);
+        return;
+      }
+      this.prefaceLeft -= n;
+      if (n === buf.length) return;
+      buf = buf.subarray(n);
+    }
+    if (this.restParts !== null) {
+      const rest = this.completeFrame(buf);
+      if (rest === null) return;
+      buf = rest;
+    }
+    this.parse(buf, buf.length);
+  };
+
+  /** Completes the frame carried over with the first bytes of `buf`; returns the bytes after it (null: still partial). */
+  private completeFrame(buf: Buffer): Buffer | null {
+    const parts = this.restParts!;
+    parts.push(buf);
+    this.restLength += buf.length;
+    if (this.restLength < F.FRAME_HEADER) return null;
+    const head = parts[0].length >= F.FRAME_HEADER ? parts[0] : Buffer.concat(parts);
+    const need = F.FRAME_HEADER + head.readUIntBE(0, 3);
+    if (need > F.FRAME_HEADER + F.DEFAULT_MAX_FRAME) {
+      this.connectionError(F.FRAME_SIZE_ERROR);
+      return null;
+    }
+    if (this.restLength < need) return null;
+    const joined = parts.length === 1 ? parts[0] : Buffer.concat(parts, this.restLength);
+    this.restParts = null;
+    this.restLength = 0;
+    this.parse(joined.subarray(0, need), need);
+    return this.destroyed ? null : joined.subarray(need);
+  }
+
+  private parse(buf: Buffer, length: number): void {
+    let p = 0;
+    while (length - p >= F.FRAME_HEADER) {
+      const len = (buf[p] << 16) | (buf[p + 1] << 8) | buf[p + 2];
+      if (len > F.DEFAULT_MAX_FRAME) {
+        this.connectionError(F.FRAME_SIZE_ERROR);
+        return;
+      }
+      if (length - p - F.FRAME_HEADER < len) break;
+      const start = p + F.FRAME_HEADER;
+      this.frame(buf[p + 3], buf[p + 4], buf.readUInt32BE(p + 5) & 0x7fffffff, buf, start, start + len);
+      if (this.destroyed) return;
+      p = start + len;
+    }
+    if (p < length) {
+      this.restParts = [buf.subarray(p, length)];
+      this.restLength = length - p;
+    }
+  }
+
+  private frame(type: number, flags: number, id: number, buf: Buffer, start: number, end: number): void {
+    if (this.blockStream !== 0 && type !== F.CONTINUATION) {
+      this.connectionError(F.PROTOCOL_ERROR);
+      return;
+    }
+    if (!this.settingsSeen) {
+      if (type !== F.SETTINGS || (flags & F.FLAG_ACK) !== 0) {
+        this.connectionError(F.PROTOCOL_ERROR);
+        return;
+      }
+      this.settingsSeen = true;
+    }
+    switch (type) {
+      case F.DATA:
+        this.onData(flags, id, buf, start, end);
+        break;
+      case F.HEADERS:
+        this.onHeaders(flags, id, buf, start, end);
+        break;
+      case F.CONTINUATION:
+        this.onContinuation(flags, id, buf, start, end);
+        break;
+      case F.PRIORITY:
+        // Priorities are ignored (RFC 9113 deprecates them); only the frame's shape is checked.
+        if (id === 0) this.connectionError(F.PROTOCOL_ERROR);
+        else if (end - start !== 5) this.streamError(id, F.FRAME_SIZE_ERROR);
+        break;
+      case F.RST_STREAM:
+        this.onReset(id, buf, start, end);
+        break;
+      case F.SETTINGS:
+        this.onSettings(flags, id, buf, start, end);
+        break;
+      case F.PING:
+        this.onPing(flags, id, buf, start, end);
+        break;
+      case F.GOAWAY:
+        this.onGoaway(id, buf, start, end);
+        break;
+      case F.WINDOW_UPDATE:
+        this.onWindowUpdate(id, buf, start, end);
+        break;
+      case F.PUSH_PROMISE:
+        // We never enable push, and a client never pushes.
+        this.connectionError(F.PROTOCOL_ERROR);
+        break;
+      default:
+      // Unknown frame types are ignored (RFC 9113 5.5).
+    }
+  }
+
+  /** Where the payload of the last unpadded frame starts. */
+  private payloadStart = 0;
+
+  /** The payload end of a DATA or HEADERS frame without its padding (-1: malformed, the connection is ending). */
+  private unpadded(flags: number, buf: Buffer, start: number, end: number): number {
+    this.payloadStart = start;
+    if ((flags & F.FLAG_PADDED) === 0) return end;
+    const pad = end > start ? buf[start] : -1;
+    if (pad < 0 || pad > end - start - 1) {
+      this.connectionError(pad < 0 ? F.FRAME_SIZE_ERROR : F.PROTOCOL_ERROR);
+      return -1;
+    }
+    this.payloadStart = start + 1;
+    return end - pad;
+  }
+
+  private onData(flags: number, id: number, buf: Buffer, start: number, end: number): void {
+    if (id === 0) {
+      this.connectionError(F.PROTOCOL_ERROR);
+      return;
+    }
+    const e = this.unpadded(flags, buf, start, end);
+    if (e < 0) return;
+    const s = this.payloadStart;
+    const flow = end - start;
+    this.connRecvWindow -= flow;
+    if (this.connRecvWindow < 0) {
+      this.connectionError(F.FLOW_CONTROL_ERROR);
+      return;
+    }
+    this.connUnacked += flow;
+    if (this.connUnacked >= F.CONNECTION_WINDOW / 2) {
+      this.connRecvWindow += this.connUnacked;
+      this.writeWindowUpdate(0, this.connUnacked);
+      this.connUnacked = 0;
+    }
+    const stream = this.streams.get(id);
+    if (stream === undefined) {
+      if (this.isIdle(id)) this.connectionError(F.PROTOCOL_ERROR);
+      // Otherwise a stream we already closed or reset: its frames in flight are dropped.
+      return;
+    }
+    if (stream.remoteEnded || stream.heads <= 0) {
+      this.streamError(id, F.STREAM_CLOSED);
+      return;
+    }
+    stream.recvWindow -= flow;
+    if (stream.recvWindow < 0) {
+      this.streamError(id, F.FLOW_CONTROL_ERROR);
+      return;
+    }
+    const endStream = (flags & F.FLAG_END_STREAM) !== 0;
+    stream.receivedLength += e - s;
+    const expected = stream.expectedLength;
+    if (
+      expected >= 0 &&
+      (stream.receivedLength > expected || (endStream && stream.receivedLength !== expected))
+    ) {
+      this.streamError(id, F.PROTOCOL_ERROR);
+      return;
+    }
+    if (endStream) stream.remoteEnded = true;
+    if (e > s || endStream) stream.handler.onData(stream, buf.subarray(s, e), endStream);
+    if (!stream.closed) {
+      if (endStream && stream.localEnded) this.closeStream(stream);
+      else stream.consumed(flow);
+    }
+  }
+
+  private onHeaders(flags: number, id: number, buf: Buffer, start: number, end: number): void {
+    if (id === 0) {
+      this.connectionError(F.PROTOCOL_ERROR);
+      return;
+    }
+    const e = this.unpadded(flags, buf, start, end);
+    if (e < 0) return;
+    let s = this.payloadStart;
+    if (flags & F.FLAG_PRIORITY) {
+      if (e - s < 5) {
+        this.connectionError(F.FRAME_SIZE_ERROR);
+        return;
+      }
+      s += 5;
+    }
+    if (flags & F.FLAG_END_HEADERS) {
+      this.headerBlock(id, flags, buf, s, e);
+      return;
+    }
+    this.blockStream = id;
+    this.blockFlags = flags;
+    this.blockParts = [buf.subarray(s, e)];
+    this.blockSize = e - s;
+  }
+
+  private onContinuation(flags: number, id: number, buf: Buffer, start: number, end: number): void {
+    if (this.blockStream === 0 || id !== this.blockStream) {
+      this.connectionError(F.PROTOCOL_ERROR);
+      return;
+    }
+    this.blockParts.push(buf.subarray(start, end));
+    this.blockSize += end - start;
+    if (this.blockSize > F.MAX_HEADER_BLOCK) {
+      this.connectionError(F.ENHANCE_YOUR_CALM);
+      return;
+    }
+    if ((flags & F.FLAG_END_HEADERS) === 0) return;
+    const block = Buffer.concat(this.blockParts, this.blockSize);
+    this.blockStream = 0;
+    this.blockParts = [];
+    this.headerBlock(id, this.blockFlags, block, 0, block.length);
+  }
+
+  private headerBlock(id: number, flags: number, block: Buffer, start: number, end: number): void {
+    const headers: string[] = [];
+    // Decoded even for a stream that is gone: the HPACK table must follow every block.
+    const size = this.decoder.decode(block, start, end, headers);
+    if (size < 0) {
+      this.connectionError(F.COMPRESSION_ERROR);
+      return;
+    }
+    const endStream = (flags & F.FLAG_END_STREAM) !== 0;
+    const stream = this.streams.get(id);
+    if (stream === undefined) this.newStream(id, headers, endStream, size);
+    else if (stream.remoteEnded) this.streamError(id, F.STREAM_CLOSED);
+    else this.streamHeaders(stream, headers, endStream, size);
+  }
+
+  private onReset(id: number, buf: Buffer, start: number, end: number): void {
+    if (end - start !== 4) {
+      this.connectionError(F.FRAME_SIZE_ERROR);
+      return;
+    }
+    if (id === 0) {
+      this.connectionError(F.PROTOCOL_ERROR);
+      return;
+    }
+    const stream = this.streams.get(id);
+    if (stream === undefined) {
+      if (this.isIdle(id)) this.connectionError(F.PROTOCOL_ERROR);
+      return;
+    }
+    this.closeStream(stream);
+    this.peerReset(stream);
+    stream.handler.onReset(stream, buf.readUInt32BE(start));
+  }
+
+  private onSettings(flags: number, id: number, buf: Buffer, start: number, end: number): void {
+    if (id !== 0) {
+      this.connectionError(F.PROTOCOL_ERROR);
+      return;
+    }
+    if (flags & F.FLAG_ACK) {
+      if (end !== start) this.connectionError(F.FRAME_SIZE_ERROR);
+      return;
+    }
+    if ((end - start) % 6 !== 0) {
+      this.connectionError(F.FRAME_SIZE_ERROR);
+      return;
+    }
+    for (let p = start; p < end; p += 6) {
+      const value = buf.readUInt32BE(p + 2);
+      switch (buf.readUInt16BE(p)) {
+        case F.SETTINGS_HEADER_TABLE_SIZE:
+          this.out.encoder.setPeerTableSize(Math.min(value, HEADER_TABLE_SIZE));
+          break;
+        case F.SETTINGS_ENABLE_PUSH:
+          if (value > 1) {
+            this.connectionError(F.PROTOCOL_ERROR);
+            return;
+          }
+          break;
+        case F.SETTINGS_MAX_CONCURRENT_STREAMS:
+          this.peerMaxStreams = value;
+          break;
+        case F.SETTINGS_INITIAL_WINDOW_SIZE: {
+          if (value > F.MAX_WINDOW) {
+            this.connectionError(F.FLOW_CONTROL_ERROR);
+            return;
+          }
+          const delta = value - this.peerInitialWindow;
+          this.peerInitialWindow = value;
+          for (const stream of this.streams.values()) stream.sendWindow += delta;
+          if (delta > 0) this.unblock();
+          break;
+        }
+        case F.SETTINGS_MAX_FRAME_SIZE:
+          if (value < F.DEFAULT_MAX_FRAME || value > 0xffffff) {
+            this.connectionError(F.PROTOCOL_ERROR);
+            return;
+          }
+          this.out.maxFrame = value;
+          break;
+        default:
+        // SETTINGS_MAX_HEADER_LIST_SIZE is advisory; unknown settings are ignored.
+      }
+    }
+    this.control(this.out.settingsAck());
+  }
+
+  private onPing(flags: number, id: number, buf: Buffer, start: number, end: number): void {
+    if (id !== 0) {
+      this.connectionError(F.PROTOCOL_ERROR);
+      return;
+    }
+    if (end - start !== 8) {
+      this.connectionError(F.FRAME_SIZE_ERROR);
+      return;
+    }
+    if (flags & F.FLAG_ACK) return;
+    this.control(this.out.pingAck(buf, start));
+  }
+
+  private onGoaway(id: number, buf: Buffer, start: number, end: number): void {
+    if (id !== 0) {
+      this.connectionError(F.PROTOCOL_ERROR);
+      return;
+    }
+    if (end - start < 8) {
+      this.connectionError(F.FRAME_SIZE_ERROR);
+      return;
+    }
+    this.goawayReceived = true;
+    this.goaway(buf.readUInt32BE(start) & 0x7fffffff, buf.readUInt32BE(start + 4));
+    this.finishIfDone();
+  }
+
+  /** The peer sent GOAWAY: streams we opened above `lastStreamId` were not processed. */
+  protected goaway(_lastStreamId: number, _code: number): void {}
+
+  private onWindowUpdate(id: number, buf: Buffer, start: number, end: number): void {
+    if (end - start !== 4) {
+      this.connectionError(F.FRAME_SIZE_ERROR);
+      return;
+    }
+    const increment = buf.readUInt32BE(start) & 0x7fffffff;
+    if (id === 0) {
+      if (increment === 0) {
+        this.connectionError(F.PROTOCOL_ERROR);
+        return;
+      }
+      this.connSendWindow += increment;
+      if (this.connSendWindow > F.MAX_WINDOW) {
+        this.connectionError(F.FLOW_CONTROL_ERROR);
+        return;
+      }
+      this.unblock();
+      return;
+    }
+    const stream = this.streams.get(id);
+    if (stream === undefined) {
+      if (this.isIdle(id)) this.connectionError(F.PROTOCOL_ERROR);
+      return;
+    }
+    if (increment === 0) {
+      this.streamError(id, F.PROTOCOL_ERROR);
+      return;
+    }
+    stream.sendWindow += increment;
+    if (stream.sendWindow > F.MAX_WINDOW) {
+      this.streamError(id, F.FLOW_CONTROL_ERROR);
+      return;
+    }
+    if (stream.pending !== null) this.unblock();
+  }
+
+  // --- writing -------------------------------------------------------------------------------
+
+  /** A header block for stream `id`. */
+  writeHeaders(id: number, headers: readonly string[], endStream: boolean): void {
+    this.out.headers(id, headers, endStream);
+  }
+
+  /** DATA frames for `chunk` from `offset`, as far as the windows allow; returns the bytes sent. */
+  writeData(stream: H2Stream, chunk: Buffer, offset: number, endStream: boolean): number {
+    const total = chunk.length;
+    if (total === 0) {
+      if (endStream) this.out.data(stream.id, chunk, 0, 0, true);
+      return 0;
+    }
+    let sent = offset;
+    while (sent < total) {
+      const n = Math.min(stream.sendWindow, this.connSendWindow, this.out.maxFrame, total - sent);
+      if (n <= 0) break;
+      this.out.data(stream.id, chunk, sent, n, endStream && sent + n === total);
+      stream.sendWindow -= n;
+      this.connSendWindow -= n;
+      sent += n;
+    }
+    return sent - offset;
+  }
+
+  writeWindowUpdate(id: number, increment: number): void {
+    this.out.windowUpdate(id, increment);
+  }
+
+  writeReset(id: number, code: number): void {
+    this.control(this.out.reset(id, code));
+  }
+
+  /** A peer that makes us queue too many control frames without reading them is cut off (floods). */
+  private control(queued: number): void {
+    if (queued > F.MAX_QUEUED_CONTROL && this.out.full) this.connectionError(F.ENHANCE_YOUR_CALM);
+  }
+
+  get socketFull(): boolean {
+    return this.out.full;
+  }
+
+  private readonly onDrain = (): void => {
+    this.out.drained();
+    for (const stream of this.streams.values())
+      if (stream.wantWritable && stream.pending === null) {
+        stream.wantWritable = false;
+        stream.handler.onWritable(stream);
+      }
+  };
+
+  /** A stream's bytes wait for window. */
+  blocked(stream: H2Stream): void {
+    this.blockedStreams.push(stream);
+  }
+
+  /** Window opened: send what waits, in the order it started waiting. */
+  private unblock(): void {
+    const list = this.blockedStreams;
+    let kept = 0;
+    for (let i = 0; i < list.length; i++) {
+      const stream = list[i];
+      if (stream.closed) continue;
+      if (!stream.flushPending()) list[kept++] = stream;
+      else if (stream.wantWritable && !this.out.full) {
+        stream.wantWritable = false;
+        stream.handler.onWritable(stream);
+      }
+    }
+    list.length = kept;
+  }
+
+  // --- streams and the end of the connection ---------------------------------------------------
+
+  protected addStream(id: number, handler: H2StreamHandler): H2Stream {
+    const stream = new H2Stream(this, id, handler, this.peerInitialWindow);
+    this.streams.set(id, stream);
+    return stream;
+  }
+
+  closeStream(stream: H2Stream): void {
+    if (stream.closed) return;
+    stream.closed = true;
+    this.streams.delete(stream.id);
+    this.streamClosed(stream);
+    this.finishIfDone();
+  }
+
+  /** A stream error: RST_STREAM to the peer, and the stream's owner hears of it. */
+  protected streamError(id: number, code: number): void {
+    this.writeReset(id, code);
+    const stream = this.streams.get(id);
+    if (stream === undefined) return;
+    this.closeStream(stream);
+    stream.handler.onReset(stream, code);
+  }
+
+  /** A connection error: GOAWAY with `code`, every stream reset, the socket closed once written. */
+  connectionError(code: number): void {
+    if (this.destroyed) return;
+    this.out.goaway(this.lastPeerStream(), code);
+    this.goawaySent = true;
+    this.out.flush();
+    this.socket.end();
+    this.abortStreams(code);
+  }
+
+  /** Graceful: GOAWAY, no new streams; the connection closes when its streams are done. */
+  close(): void {
+    if (this.destroyed) return;
+    if (!this.goawaySent) {
+      this.goawaySent = true;
+      this.out.goaway(this.lastPeerStream(), F.NO_ERROR);
+    }
+    this.finishIfDone();
+  }
+
+  /** Ends the connection now. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.socket.destroy();
+    this.abortStreams(F.CANCEL);
+  }
+
+  private finishIfDone(): void {
+    if ((this.goawaySent || this.goawayReceived) && this.streams.size === 0 && !this.destroyed) {
+      this.out.flush();
+      this.socket.end();
+      this.destroyed = true;
+    }
+  }
+
+  private abortStreams(code: number): void {
+    this.destroyed = true;
+    const reported = this.abortCode(code);
+    for (const stream of [...this.streams.values()]) {
+      this.closeStream(stream);
+      stream.handler.onReset(stream, reported);
+    }
+  }
+
+  /** The code streams hear when the connection ends under them (a client reports a failed connect). */
+  protected abortCode(code: number): number {
+    return code;
+  }
+
+  private readonly onSocketClose = (): void => {
+    this.abortStreams(F.CANCEL);
+    this.destroyed = true;
+    this.closed();
+  };
+
+  private readonly onSocketError = (): void => {
+    // 'close' follows.
+  };
+}
+
+const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
