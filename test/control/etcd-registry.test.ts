@@ -184,3 +184,47 @@ test('a replica whose watch resumes past a compaction reads the registry again: 
   await eventuallyTrue('a to drop proxy~5 after its watch came back', () => uids(a).length === 0, 60_000, 20);
   assert.equal(changes, 1, `one change told to a, not ${changes}`);
 });
+
+test('a registration naming a replica that does not serve its proxy (a put etcd applied after the leave) is deleted by that replica, and the other drops it', async (t) => {
+  // The put's reply was lost (or it landed after the replica gave up on it): the replica is alive,
+  // so the leader never prunes the key, and without this the endpoint outlives its proxy for good.
+  const [a, b, prefix] = await replicas(1);
+  t.after(() => {
+    a.close();
+    b.close();
+  });
+  const key = `${prefix}/registry/${encodeURIComponent('proxy~6')}`;
+  await client.put(key).value(JSON.stringify({ replica: 'a', workload: workload('proxy~6') }));
+  await eventuallyTrue('the stale registration to leave etcd', async () => (await client.get(key)) === null);
+  await eventuallyTrue(
+    'both replicas to drop proxy~6',
+    () => uids(a).length === 0 && uids(b).length === 0,
+    20_000,
+    20,
+  );
+});
+
+test('the leader prunes a lapsed replica once, after the replica timeout, and not again while that replica puts its registrations back', async (t) => {
+  // A replica stalled past its lease (or still starting) is not announced, but it still writes:
+  // pruning each registration it puts back again would flap its endpoints every round.
+  const prefix = `/test-${++prefixes}`;
+  const a = await EtcdRegistry.open({ client, prefix, replicaId: 'a', graceMs: 1 });
+  const b = await EtcdRegistry.open({ client, prefix, replicaId: 'b', graceMs: 1, replicaTimeoutMs: 3000 });
+  t.after(() => {
+    a.close();
+    b.close();
+  });
+  a.join(workload('proxy~7'));
+  await eventuallyTrue('b to see proxy~7', () => uids(b).length === 1, 20_000, 20);
+  const onlyB = new Set(['b']);
+  assert.equal(await b.pruneOrphans(onlyB, 1_000), 0, 'replica a wrote: alive now');
+  assert.equal(await b.pruneOrphans(onlyB, 3_000), 0, 'within the replica timeout');
+  assert.equal(await b.pruneOrphans(onlyB, 4_500), 1, 'replica a silent for longer: pruned');
+  await eventuallyTrue('b to see proxy~7 put back by a', () => uids(b).length === 1, 20_000, 20);
+  let pruned = 0;
+  for (const now of [5_500, 6_500, 7_500]) pruned += await b.pruneOrphans(onlyB, now);
+  assert.equal(pruned, 0, 'replica a put it back: alive, so not pruned again');
+  assert.equal(await b.pruneOrphans(new Set(['a', 'b']), 8_000), 0, 'announced again');
+  assert.equal(await b.pruneOrphans(onlyB, 10_000), 0, 'gone again, timeout counted from then');
+  assert.deepEqual(uids(b), ['proxy~7']);
+});

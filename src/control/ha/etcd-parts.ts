@@ -66,6 +66,7 @@ export class EtcdHa {
           prefix,
           replicaId: this.replicaId,
           graceMs: config.registryGraceMs,
+          replicaTimeoutMs: this.#config.leaseTtlSeconds * 1000,
         });
         return this.#registry;
       },

@@ -3,9 +3,11 @@
 // `P/registry/<uid>` holds `{replica, workload}`. A replica puts the key when a proxy's stream
 // joins (taking it over from the previous owner after a reconnect) and deletes it one grace
 // period after the last stream left, unless another replica took it meanwhile. Registrations of
-// a replica that died are removed by the leader once their owner has been gone for a grace period
-// (`pruneOrphans`); one deleted while its replica still serves the proxy is put back by that
-// replica. Every replica watches the prefix, so all of them push the same endpoints.
+// a replica that died are removed by the leader once their owner has shown no sign of life (no
+// announcement, no write) for a replica timeout plus a grace period (`pruneOrphans`); one deleted
+// while its replica still serves the proxy is put back by that replica, and one naming a replica
+// that does not serve the proxy (a put that landed after its leave) is deleted by that replica.
+// Every replica watches the prefix, so all of them push the same endpoints.
 import { isDeepStrictEqual } from 'node:util';
 import type { Etcd3, IKeyValue, IWatchResponse } from 'etcd3';
 import type { Workload } from '../../model/types.ts';
@@ -20,6 +22,12 @@ export interface EtcdRegistryConfig {
   replicaId: string;
   /** How long a registration outlives its last stream (`--registry-grace`, ms). */
   graceMs: number;
+  /**
+   * How long the leader waits for a replica that is neither announced nor writing before it
+   * prunes its registrations, on top of `graceMs` (the lease TTL: a replica whose lease lapsed
+   * under load, or one still starting, gets that long to announce itself). Default 0.
+   */
+  replicaTimeoutMs?: number;
 }
 
 interface Registration {
@@ -54,8 +62,11 @@ export class EtcdRegistry implements WorkloadRegistry {
   /** Workloads whose streams this replica serves (or served within the grace period). */
   readonly #local = new Map<string, Local>();
   readonly #listeners = new Set<() => void>();
-  /** Leader bookkeeping: when each orphaned registration was first seen without its owner. */
-  readonly #orphanedSince = new Map<string, number>();
+  readonly #replicaTimeoutMs: number;
+  /** Leader bookkeeping: each owner's last sign of life (announced, or a registration written), at a prune's clock. */
+  readonly #ownerSeen = new Map<string, number>();
+  /** Owners whose registrations were written since the last prune (a sign of life). */
+  readonly #wroteSincePrune = new Set<string>();
   readonly #unsynced = new Set<string>();
   #retry: NodeJS.Timeout | undefined;
   #watch: ResyncWatch | undefined;
@@ -67,6 +78,7 @@ export class EtcdRegistry implements WorkloadRegistry {
     this.#prefix = `${config.prefix}/registry/`;
     this.#replicaId = config.replicaId;
     this.#graceMs = config.graceMs;
+    this.#replicaTimeoutMs = config.replicaTimeoutMs ?? 0;
   }
 
   /** Loads every registration and watches for changes; the registry is complete when this resolves. */
@@ -129,33 +141,40 @@ export class EtcdRegistry implements WorkloadRegistry {
   }
 
   /**
-   * Leader work: deletes registrations whose owner has not been among `liveReplicas` for a grace
-   * period (its proxy never came back to any replica). Returns how many it deleted.
+   * Leader work: deletes registrations whose owner showed no sign of life (among `liveReplicas`,
+   * or writing a registration) for the replica timeout plus a grace period: its proxy never came
+   * back to any replica. A replica that puts back what was pruned is alive, so a replica whose
+   * lease lapsed is pruned once, not again at every round. Returns how many it deleted.
    */
   async pruneOrphans(liveReplicas: ReadonlySet<string>, now = Date.now()): Promise<number> {
+    for (const replica of liveReplicas) this.#ownerSeen.set(replica, now);
+    for (const replica of this.#wroteSincePrune) this.#ownerSeen.set(replica, now);
+    this.#wroteSincePrune.clear();
+    const owners = new Set<string>();
     let pruned = 0;
-    for (const uid of this.#orphanedSince.keys())
-      if (!this.#seen.has(uid) || liveReplicas.has(this.#seen.get(uid)!.replica))
-        this.#orphanedSince.delete(uid);
     for (const [uid, seen] of this.#seen) {
-      if (liveReplicas.has(seen.replica)) continue;
-      const since = this.#orphanedSince.get(uid);
-      if (since === undefined) {
-        this.#orphanedSince.set(uid, now);
-        continue;
-      }
-      if (now - since < this.#graceMs) continue;
-      const result = await this.#client
-        .if(this.#key(uid), 'Mod', '==', seen.modRevision)
-        .then(this.#client.delete().key(this.#key(uid)))
-        .commit();
-      if (result.succeeded) {
+      owners.add(seen.replica);
+      const since = this.#ownerSeen.get(seen.replica);
+      if (since === undefined) this.#ownerSeen.set(seen.replica, now);
+      if (since === undefined || now - since < this.#replicaTimeoutMs + this.#graceMs) continue;
+      if (await this.#deleteIf(uid, seen.modRevision)) {
         pruned++;
-        this.#orphanedSince.delete(uid);
         this.#log.info({ uid, owner: seen.replica }, 'removed a registration whose replica is gone');
       }
     }
+    for (const replica of this.#ownerSeen.keys())
+      if (!owners.has(replica) && !liveReplicas.has(replica)) this.#ownerSeen.delete(replica);
     return pruned;
+  }
+
+  /** Deletes a registration if etcd still holds the version seen; true when it did. */
+  async #deleteIf(uid: string, modRevision: string): Promise<boolean> {
+    const key = this.#key(uid);
+    const result = await this.#client
+      .if(key, 'Mod', '==', modRevision)
+      .then(this.#client.delete().key(key))
+      .commit();
+    return result.succeeded;
   }
 
   /** Stops timers and the watch (resolves once etcd dropped it). Registrations stay: the proxies reconnect to another replica. */
@@ -255,8 +274,10 @@ export class EtcdRegistry implements WorkloadRegistry {
   /** A registration gone from etcd; true when list() changed. */
   #deleted(uid: string): boolean {
     const before = this.#effective(uid);
+    const ours = this.#seen.get(uid)?.replica === this.#replicaId;
     this.#seen.delete(uid);
-    this.#restore(uid);
+    // Deleted while it named another replica: that one took the proxy over and saw it leave.
+    if (ours) this.#restore(uid);
     return this.#settle(uid, before);
   }
 
@@ -272,7 +293,9 @@ export class EtcdRegistry implements WorkloadRegistry {
       return false;
     }
     this.#seen.set(uid, { ...value, modRevision: kv.mod_revision });
+    this.#wroteSincePrune.add(value.replica);
     const local = this.#local.get(uid);
+    if (!local && value.replica === this.#replicaId) this.#disown(uid, kv.mod_revision);
     // Another replica took over a workload we still hold in its grace period: it is theirs now.
     if (local?.removal && value.replica !== this.#replicaId) {
       clearTimeout(local.removal);
@@ -292,6 +315,22 @@ export class EtcdRegistry implements WorkloadRegistry {
     this.#log.warn({ uid }, 'a registration this replica serves was deleted from etcd; registering it again');
     local.modRevision = undefined;
     this.#put(uid);
+  }
+
+  /**
+   * A registration naming this replica for a proxy it does not serve: a put that etcd applied
+   * after this replica gave up on it (its leave came first, or the reply was lost). The leader
+   * would never prune it (this replica is alive), so the endpoint would outlive its proxy.
+   */
+  #disown(uid: string, modRevision: string): void {
+    if (this.#closed) return;
+    this.#deleteIf(uid, modRevision).then(
+      (deleted) => {
+        if (deleted)
+          this.#log.warn({ uid }, 'deleted a registration of a proxy this replica no longer serves');
+      },
+      (err: Error) => this.#log.warn({ uid, err: err.message }, 'could not delete a stale registration'),
+    );
   }
 
   #onWatch(res: IWatchResponse): void {
