@@ -1,8 +1,9 @@
-// The etcd store after etcd cancelled its watch (it resumed past a compaction): it reads etcd again and goes on.
+// The etcd store and the replica list after etcd cancelled their watch (it resumed past a compaction): they read etcd again and go on.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Etcd3 } from 'etcd3';
+import { Etcd3, type Lease } from 'etcd3';
 import type { Resource } from '../../src/config/resource.ts';
+import { type ReplicaInfo, ReplicaSet } from '../../src/control/ha/replicas.ts';
 import { EtcdStore } from '../../src/control/store/etcd-store.ts';
 import type { StoreEvent } from '../../src/control/store/store.ts';
 import { setLogLevel } from '../../src/observe/log.ts';
@@ -97,4 +98,38 @@ test('a store whose watch resumes past a compaction reads etcd again: watchers g
     20_000,
     20,
   );
+});
+
+test('a replica whose replica-list watch resumes past a compaction reads the list again: one gone meanwhile leaves it, one new joins it', {
+  timeout: 90_000,
+}, async (t) => {
+  const prefix = `/resync-${++prefixes}`;
+  const [remote, relay] = await cuttable(t);
+  // The replica under test is the only one campaigning, so it leads at once and no campaign of
+  // another replica is left waiting (etcd3 gives no way to cancel that wait's watch). The others
+  // announce themselves as a replica does: their info under a lease.
+  const replica = new ReplicaSet({ client: remote, prefix, id: 'r1', leaseTtlSeconds: 30, tasks: [] });
+  const announce = async (id: string): Promise<Lease> => {
+    const lease = client.lease(30);
+    const info: ReplicaInfo = { id, host: 'h', pid: 1, api: `http://${id}`, xds: undefined, startedAt: '' };
+    await lease.put(`${prefix}/replicas/${id}`).value(JSON.stringify(info));
+    return lease;
+  };
+  const leases: Lease[] = [];
+  t.after(async () => {
+    relay.cut(false);
+    await replica.close();
+    for (const lease of leases) await lease.revoke().catch(() => undefined);
+  });
+  const gone = await announce('r2');
+  leases.push(gone);
+  await replica.start({ api: 'http://r1', xds: undefined });
+  const ids = () => [...replica.live().keys()].sort().join(',');
+  await eventuallyTrue('r1 to list r1 and r2', () => ids() === 'r1,r2', 20_000, 20);
+  await eventuallyTrue('r1 to lead', () => replica.leading, 20_000, 20);
+  await missPastCompaction(prefix, relay, async () => {
+    await gone.revoke(); // r2 closes: its announcement goes with its lease
+    leases.push(await announce('r3'));
+  });
+  await eventuallyTrue('r1 to list r1 and r3 after its watch came back', () => ids() === 'r1,r3', 60_000, 20);
 });
