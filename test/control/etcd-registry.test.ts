@@ -228,3 +228,29 @@ test('the leader prunes a lapsed replica once, after the replica timeout, and no
   assert.equal(await b.pruneOrphans(onlyB, 10_000), 0, 'gone again, timeout counted from then');
   assert.deepEqual(uids(b), ['proxy~7']);
 });
+
+test('a registration another replica took over and then deleted (its proxy left it) is not put back by the first replica', async (t) => {
+  // The first replica has not yet seen its old stream end (a half-open connection): the proxy moved
+  // on and then left, so putting its registration back would list an endpoint that is gone.
+  const [a, b, prefix] = await replicas(1);
+  t.after(() => {
+    a.close();
+    b.close();
+  });
+  const key = `${prefix}/registry/${encodeURIComponent('proxy~8')}`;
+  a.join(workload('proxy~8'));
+  await eventuallyTrue('b to see proxy~8', () => uids(b).length === 1, 20_000, 20);
+  b.join(workload('proxy~8'));
+  await eventuallyTrue('the registration to name b', async () => {
+    const value = await client.get(key).string();
+    return value !== null && JSON.parse(value).replica === 'b';
+  });
+  b.leave('proxy~8');
+  await eventuallyTrue('b to drop proxy~8', () => uids(b).length === 0, 20_000, 20);
+  // Once a lists a registration made after the delete, it has handled the delete (a watch is in order).
+  b.join(workload('proxy~marker'));
+  await eventuallyTrue('a to see proxy~marker', () => uids(a).includes('proxy~marker'), 20_000, 20);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(await client.get(key).string(), null, 'not registered again by a');
+  assert.deepEqual(uids(b), ['proxy~marker']);
+});
