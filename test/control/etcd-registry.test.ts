@@ -219,8 +219,16 @@ test('the leader prunes a lapsed replica once, after the replica timeout, and no
   const onlyB = new Set(['b']);
   assert.equal(await b.pruneOrphans(onlyB, 1_000), 0, 'replica a wrote: alive now');
   assert.equal(await b.pruneOrphans(onlyB, 3_000), 0, 'within the replica timeout');
+  let changes = 0;
+  b.onChange(() => changes++);
   assert.equal(await b.pruneOrphans(onlyB, 4_500), 1, 'replica a silent for longer: pruned');
-  await eventuallyTrue('b to see proxy~7 put back by a', () => uids(b).length === 1, 20_000, 20);
+  // Two changes: the delete empties b's list, a's put-back fills it again.
+  await eventuallyTrue(
+    'b to see proxy~7 put back by a',
+    () => changes === 2 && uids(b).length === 1,
+    20_000,
+    20,
+  );
   let pruned = 0;
   for (const now of [5_500, 6_500, 7_500]) pruned += await b.pruneOrphans(onlyB, now);
   assert.equal(pruned, 0, 'replica a put it back: alive, so not pruned again');
