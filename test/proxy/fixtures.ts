@@ -38,7 +38,6 @@ export function outboundListener(port: number): Obj {
               rds: { configSource: { ads: {}, resourceApiVersion: 'V3' }, routeConfigName: 'outbound' },
               httpFilters: [{ name: 'envoy.filters.http.router', typedConfig: { '@type': ROUTER } }],
               upgradeConfigs: [{ upgradeType: 'websocket' }, { upgradeType: 'CONNECT' }],
-              http2ProtocolOptions: { allowConnect: true },
             },
           },
         ],

@@ -76,6 +76,7 @@ export function renderPrometheus(core: ProxyCore, ads: AdsClient | undefined): s
     w.metric('envoy_http_downstream_cx_idle_timeout', 'counter', l, s.cxIdleTimeout);
     w.metric('envoy_http_downstream_rq_idle_timeout', 'counter', l, s.rqIdleTimeout);
     w.metric('envoy_http_downstream_rq_header_timeout', 'counter', l, s.rqHeaderTimeout);
+    w.metric('envoy_http_downstream_rq_timeout', 'counter', l, s.rqTimeout);
     w.metric('envoy_http_downstream_cx_max_duration_reached', 'counter', l, s.cxMaxDurationReached);
     w.metric('envoy_http_downstream_rq_too_many_premature_resets', 'counter', l, s.rqTooManyPrematureResets);
     w.metric('envoy_http_downstream_rq_rx_reset', 'counter', l, s.rxReset);

@@ -303,7 +303,8 @@ export function compileCluster(c: Msg): ClusterConfig {
   const common = msg(c.commonLbConfig);
   let panicThreshold = 50;
   if (common) {
-    checkFields(common, `${where}.common_lb_config`, ['healthyPanicThreshold', 'localityWeightedLbConfig']);
+    // locality_weighted_lb_config is not implemented: endpoints are balanced by their own weights.
+    checkFields(common, `${where}.common_lb_config`, ['healthyPanicThreshold']);
     const pt = msg(common.healthyPanicThreshold);
     // A Percent of 0 arrives as an empty message: present means its value, 0 when absent.
     if (pt) panicThreshold = num(pt.value, 0);
@@ -476,6 +477,9 @@ export function compileLoadAssignment(cla: Msg, fallbackName = ''): EndpointSet 
   const clusterName = str(cla.clusterName) || fallbackName;
   const where = `ClusterLoadAssignment ${clusterName}`;
   checkFields(cla, where, ['clusterName', 'endpoints', 'policy', 'namedEndpoints']);
+  // overprovisioning_factor only weighs priorities and localities against each other, which weft does not.
+  const policy = msg(cla.policy);
+  if (policy) checkFields(policy, `${where}.policy`, ['overprovisioningFactor']);
   const endpoints: EndpointConfig[] = [];
   for (const [li, locality] of list(cla.endpoints).entries()) {
     const lw = `${where}.endpoints[${li}]`;

@@ -13,6 +13,7 @@ import {
 import { type AccessLogConfig, compileAccessLogs } from './access-log-config.ts';
 import type { HttpFilterConfig } from './filters/filter.ts';
 import { HTTP_FILTERS, openTypedStruct } from './filters/registry.ts';
+import { compileInternalAddress, type InternalAddress } from './internal-address.ts';
 import { compilePathNormalization, type PathNormalizationConfig } from './path-normalization.ts';
 import { compileRouteTable, type RouteTable } from './router/route-table.ts';
 import { compileTracing, type TracingConfig } from './tracing-config.ts';
@@ -36,12 +37,22 @@ export interface HcmConfig {
   useRemoteAddress: boolean;
   skipXffAppend: boolean;
   generateRequestId: boolean;
+  /** With use_remote_address, an external client's x-request-id is kept (else replaced). */
+  preserveExternalRequestId: boolean;
+  /** always_set_request_id_in_response: the response carries the request's x-request-id. */
+  alwaysSetRequestIdInResponse: boolean;
+  /** internal_address_config: which client addresses are internal (read with use_remote_address). */
+  isInternal: InternalAddress;
+  /** `via`: appended to request and response `via` headers ('' = none). */
+  via: string;
   serverName: string;
   serverHeader: 'OVERWRITE' | 'APPEND_IF_ABSENT' | 'PASS_THROUGH';
   /** ms; 0 disables. Envoy default 5 min. */
   streamIdleTimeoutMs: number;
-  /** ms; 0 disables. */
+  /** The whole request must arrive within this (request_timeout; 0 disables, the default). */
   requestTimeoutMs: number;
+  /** After a response that closes an HTTP/1.1 connection, the client gets this long to close first (delayed_close_timeout). */
+  delayedCloseTimeoutMs: number;
   /** Idle downstream connections close after this (common_http_protocol_options.idle_timeout; default 1 h). */
   idleTimeoutMs: number;
   /** A request head must arrive within this from its first byte (request_headers_timeout; 0: none, Envoy's default). */
@@ -79,7 +90,6 @@ const HCM_FIELDS = [
   'streamIdleTimeout',
   'requestTimeout',
   'requestHeadersTimeout',
-  'drainTimeout',
   'delayedCloseTimeout',
   'commonHttpProtocolOptions',
   'httpProtocolOptions',
@@ -100,9 +110,34 @@ const HCM_FIELDS = [
   'streamErrorOnInvalidHttpMessage',
 ];
 
+/**
+ * The protocol options weft does not implement, read so that setting one is a NACK rather than
+ * a silent no-op: `http_protocol_options` and `http2_protocol_options` (weft's codecs have fixed
+ * settings), `local_reply_config` (local replies have weft's fixed bodies), and
+ * `stream_error_on_invalid_http_message: false` (a malformed HTTP/2 request resets its stream,
+ * never the whole connection).
+ */
+function refuseUnimplemented(c: Msg, where: string): void {
+  for (const [field, name] of [
+    ['httpProtocolOptions', 'http_protocol_options'],
+    ['http2ProtocolOptions', 'http2_protocol_options'],
+    ['localReplyConfig', 'local_reply_config'],
+  ] as const) {
+    const m = msg(c[field]);
+    if (m) checkFields(m, `${where}.${name}`, []);
+  }
+  const streamError = msg(c.streamErrorOnInvalidHttpMessage);
+  if (streamError && streamError.value !== true)
+    unsupported(
+      where,
+      'stream_error_on_invalid_http_message false (an invalid HTTP/2 request resets its stream)',
+    );
+}
+
 /** Parses an HCM's typed_config. `listenerPort` feeds strip_matching_host_port. */
 export function compileHcm(c: Msg, where: string, listenerPort: number): HcmConfig {
   checkFields(c, where, HCM_FIELDS);
+  refuseUnimplemented(c, where);
   const accessLogs = compileAccessLogs(c.accessLog, where);
   const tracing = compileTracing(c.tracing, where);
   const codec = (str(c.codecType) || 'AUTO') as HcmConfig['codec'];
@@ -156,10 +191,15 @@ export function compileHcm(c: Msg, where: string, listenerPort: number): HcmConf
     useRemoteAddress: wrappedBool(c.useRemoteAddress, false),
     skipXffAppend: c.skipXffAppend === true,
     generateRequestId: wrappedBool(c.generateRequestId, true),
+    preserveExternalRequestId: c.preserveExternalRequestId === true,
+    alwaysSetRequestIdInResponse: c.alwaysSetRequestIdInResponse === true,
+    isInternal: compileInternalAddress(c, where),
+    via: str(c.via),
     serverName: str(c.serverName) || 'weft',
     serverHeader: sht as HcmConfig['serverHeader'],
     streamIdleTimeoutMs: durationMs(c.streamIdleTimeout, 300_000),
     requestTimeoutMs: durationMs(c.requestTimeout, 0),
+    delayedCloseTimeoutMs: durationMs(c.delayedCloseTimeout, 1000),
     idleTimeoutMs: durationMs(common?.idleTimeout, 3600_000),
     requestHeadersTimeoutMs: durationMs(c.requestHeadersTimeout, 0),
     maxConnectionDurationMs: durationMs(common?.maxConnectionDuration, 0),

@@ -25,6 +25,8 @@ export class HttpStats {
   cxIdleTimeout = 0;
   /** downstream_rq_idle_timeout: requests ended by stream_idle_timeout. */
   rqIdleTimeout = 0;
+  /** downstream_rq_timeout: requests not received in full within request_timeout. */
+  rqTimeout = 0;
   /** downstream_rq_header_timeout: requests whose head did not arrive within request_headers_timeout. */
   rqHeaderTimeout = 0;
   /** downstream_cx_max_duration_reached */

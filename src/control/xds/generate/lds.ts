@@ -52,7 +52,6 @@ export function outboundListener(ctx: GenerateContext): GeneratedResource<Listen
                 rds: { config_source: ADS_CONFIG_SOURCE, route_config_name: OUTBOUND_ROUTE_NAME },
                 http_filters: [CORS_FILTER, FAULT_FILTER, ROUTER_FILTER],
                 upgrade_configs: [{ upgrade_type: 'websocket' }, { upgrade_type: 'CONNECT' }],
-                http2_protocol_options: { allow_connect: true },
                 ...telemetryFields(ctx, 'CLIENT'),
               },
             },

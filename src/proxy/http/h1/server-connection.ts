@@ -75,7 +75,19 @@ export class H1ServerConnection implements DownstreamCodec {
   /** Stop keeping the connection alive: close now when idle, else after the current response. */
   drain(): void {
     this.closeAfter = true;
-    if (this.state === 'idle' && this.pending.length === 0) this.socket.end();
+    if (this.state === 'idle' && this.pending.length === 0) this.closeWrite();
+  }
+
+  /**
+   * Ends our side; the client gets delayed_close_timeout to close its side (so that it reads the
+   * last response before a reset), then the socket is destroyed. 0: destroyed once written.
+   */
+  private closeWrite(): void {
+    this.state = 'closed';
+    this.socket.end();
+    const ms = this.hcm.config.delayedCloseTimeoutMs;
+    if (ms > 0) this.timeouts.closing(this.socket, ms);
+    else this.socket.destroySoon();
   }
 
   /**
@@ -355,8 +367,7 @@ export class H1ServerConnection implements DownstreamCodec {
     this.chunkEncode = false;
     this.trailers = null;
     if (!this.stream.requestDone || this.closeAfter || this.hcm.draining) {
-      this.state = 'closed';
-      this.socket.end();
+      this.closeWrite();
       return;
     }
     this.state = 'idle';
@@ -490,7 +501,7 @@ export class H1ServerConnection implements DownstreamCodec {
       return;
     }
     this.closeAfter = true;
-    if (this.state === 'idle') this.socket.end();
+    if (this.state === 'idle') this.closeWrite();
   };
 
   private readonly onError = (): void => {
@@ -499,7 +510,11 @@ export class H1ServerConnection implements DownstreamCodec {
 
   /** idle_timeout with no request, or stream_idle_timeout with one: close, or end the request (408). */
   private readonly onIdle = (): void => {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed') {
+      // delayed_close_timeout: the client did not close after our last response.
+      this.socket.destroy();
+      return;
+    }
     if (this.state === 'active') {
       this.closeAfter = true;
       this.stream.idleTimeout();

@@ -54,6 +54,12 @@ export class H1Timeouts {
     this.set(socket, 0);
   }
 
+  /** Our side is closed: the client has `ms` to close its side (delayed_close_timeout). */
+  closing(socket: net.Socket, ms: number): void {
+    this.clearHeaders();
+    this.set(socket, ms);
+  }
+
   clear(): void {
     this.clearHeaders();
     if (this.lifetime) clearTimeout(this.lifetime);

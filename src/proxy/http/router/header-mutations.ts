@@ -105,7 +105,8 @@ function indexFlat(headers: string[], name: string): number {
   return -1;
 }
 
-function removeFlat(headers: string[], name: string): void {
+/** Drops every value of `name` from a flat `[name, value, ...]` list. */
+export function removeFlat(headers: string[], name: string): void {
   let w = 0;
   for (let r = 0; r < headers.length; r += 2) {
     if (headers[r] === name) continue;

@@ -67,8 +67,8 @@ export interface ForwardAction {
   clusterHeader?: string;
   /** Route timeout in ms; 0 disables (Envoy default 15 s). */
   timeoutMs: number;
-  /** Idle timeout of the stream in ms; 0 = none. */
-  idleTimeoutMs: number;
+  /** The status when the chosen cluster does not exist (cluster_not_found_response_code; default 503). */
+  clusterNotFoundStatus: number;
   prefixRewrite?: string;
   regexRewrite?: { regex: Regex; substitution: string };
   hostRewriteLiteral?: string;
@@ -212,6 +212,20 @@ const ROUTE_ACTION_FIELDS = [
   'requestMirrorPolicies',
 ];
 
+/** cluster_not_found_response_code values. */
+const CLUSTER_NOT_FOUND_STATUS: Record<string, number> = {
+  SERVICE_UNAVAILABLE: 503,
+  NOT_FOUND: 404,
+  INTERNAL_SERVER_ERROR: 500,
+};
+
+function clusterNotFoundStatus(value: unknown, where: string): number {
+  if (value === undefined) return 503;
+  const status = CLUSTER_NOT_FOUND_STATUS[String(value)];
+  if (status === undefined) unsupported(`${where}.cluster_not_found_response_code`, `'${String(value)}'`);
+  return status;
+}
+
 const DENOMINATORS: Record<string, number> = { HUNDRED: 100, TEN_THOUSAND: 10_000, MILLION: 1_000_000 };
 
 function compileMirrors(value: unknown, where: string): MirrorPolicy[] {
@@ -278,6 +292,16 @@ function compileForward(a: Msg, where: string): ForwardAction {
       terminateConnect: msg(u.connectConfig) !== undefined,
     });
   }
+  if (a.priority !== undefined && a.priority !== 'DEFAULT')
+    unsupported(
+      `${where}.priority`,
+      `'${String(a.priority)}' (weft keeps one set of circuit-breaker thresholds: DEFAULT)`,
+    );
+  if (durationMs(a.idleTimeout, 0) > 0)
+    unsupported(
+      `${where}.idle_timeout`,
+      "a per-route idle timeout (the listener's stream_idle_timeout applies)",
+    );
   const msd = msg(a.maxStreamDuration);
   if (msd) checkFields(msd, `${where}.max_stream_duration`, ['maxStreamDuration', 'grpcTimeoutHeaderMax']);
   return {
@@ -286,7 +310,7 @@ function compileForward(a: Msg, where: string): ForwardAction {
     totalWeight,
     clusterHeader,
     timeoutMs: durationMs(a.timeout, 15000),
-    idleTimeoutMs: durationMs(a.idleTimeout, 0),
+    clusterNotFoundStatus: clusterNotFoundStatus(a.clusterNotFoundResponseCode, where),
     prefixRewrite:
       typeof a.prefixRewrite === 'string' && a.prefixRewrite !== '' ? a.prefixRewrite : undefined,
     regexRewrite: rr

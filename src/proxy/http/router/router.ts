@@ -147,7 +147,7 @@ export function decide(
     clusterName = wc.name;
   }
   const cluster = clusters.get(clusterName);
-  if (!cluster) return d.local(503, 'cluster not found', 'NC');
+  if (!cluster) return d.local(action.clusterNotFoundStatus, 'cluster not found', 'NC');
   d.outcome = 'forward';
   d.action = action;
   d.weighted = wc;

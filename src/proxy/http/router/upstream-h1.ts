@@ -111,7 +111,6 @@ export class H1Upstream implements H1ResponseHandler, UpstreamRequest {
   private writeHead(): Buffer {
     const stream = this.stream;
     const head = stream.head;
-    const cfg = stream.hcm.config;
     // `te` is hop-by-hop towards an HTTP/1.1 upstream of an HTTP/2 client.
     if (stream.framing === 'frames' || head.protocol === 'HTTP/2') head.remove('te');
     const xfp =
@@ -122,11 +121,6 @@ export class H1Upstream implements H1ResponseHandler, UpstreamRequest {
           : head.scheme === 'https'
             ? XFP_HTTPS
             : `x-forwarded-proto: ${head.scheme}\r\n`;
-    let xff = '';
-    if (cfg.useRemoteAddress && !cfg.skipXffAppend) {
-      const prior = head.get('x-forwarded-for');
-      xff = `x-forwarded-for: ${prior === undefined ? head.remoteAddress : `${prior}, ${head.remoteAddress}`}\r\n`;
-    }
     this.chunkEncode = stream.framing === 'frames' && stream.contentLength < 0 && !stream.requestDone;
     const framing =
       stream.framing === 'chunked' || this.chunkEncode
@@ -144,7 +138,6 @@ export class H1Upstream implements H1ResponseHandler, UpstreamRequest {
         2 +
         headerLinesLength(head.headers) +
         xfp.length +
-        xff.length +
         framing.length +
         upgrade.length +
         2,
@@ -158,7 +151,6 @@ export class H1Upstream implements H1ResponseHandler, UpstreamRequest {
     out[off++] = 10;
     off = putHeaderLines(out, off, head.headers);
     off = putLatin1(out, off, xfp);
-    off = putLatin1(out, off, xff);
     off = putLatin1(out, off, framing);
     off = putLatin1(out, off, upgrade);
     out[off++] = 13;

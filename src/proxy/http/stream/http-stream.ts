@@ -1,9 +1,11 @@
 // One HTTP request/response exchange, whatever the codec: runs the filter chain and hands off to the router.
 import type { ResponseFlag } from '../../common/response-flags.ts';
+import { applyEdgeHeaders } from '../edge-headers.ts';
 import type { HttpFilter, StreamInfo } from '../filters/filter.ts';
 import { isGrpc, LOCAL_BODY } from '../local-reply.ts';
 import { RequestHead } from '../request-head.ts';
 import { requestId } from '../request-id.ts';
+import { removeFlat } from '../router/header-mutations.ts';
 import { firstCluster, matchRoute, perFilterConfig, type RouteMatchResult } from '../router/router.ts';
 import { RouterFilter } from '../router/router-filter.ts';
 import type { DownstreamCodec, WireFraming } from './codec.ts';
@@ -56,6 +58,8 @@ export class HttpStream implements ActiveStream {
   /** The route filters asked about (undefined: not looked up yet for this request). */
   private matched: RouteMatchResult | null | undefined;
   private info: StreamInfo | undefined;
+  /** request_timeout: armed while the request is incomplete. */
+  private requestTimer: NodeJS.Timeout | undefined;
 
   constructor(hcm: StreamManager, codec: DownstreamCodec) {
     this.hcm = hcm;
@@ -82,6 +86,7 @@ export class HttpStream implements ActiveStream {
     const head = this.head;
     this.grpc = isGrpc(head.get('content-type'));
     const cfg = hcm.config;
+    if (cfg.useRemoteAddress) applyEdgeHeaders(head, cfg);
     if (cfg.generateRequestId) {
       const id = head.get('x-request-id');
       if (id === undefined) {
@@ -89,6 +94,15 @@ export class HttpStream implements ActiveStream {
         head.headers.push('x-request-id', this.requestId);
       } else this.requestId = id;
     } else this.requestId = '';
+    if (cfg.alwaysSetRequestIdInResponse && this.requestId !== '')
+      this.addResponseHeader('x-request-id', this.requestId);
+    if (cfg.via !== '') {
+      const via = head.getAll('via');
+      head.set('via', via === undefined ? cfg.via : `${via}, ${cfg.via}`);
+      this.addResponseHeader('via', cfg.via);
+    }
+    if (cfg.requestTimeoutMs > 0 && !endStream)
+      this.requestTimer = setTimeout(this.onRequestTimeout, cfg.requestTimeoutMs);
     const hooks = hcm.hooks;
     for (let i = 0; i < hooks.length; i++) hooks[i].requestHeaders?.(this);
     if (!this.active || this.responseStarted) return;
@@ -114,6 +128,7 @@ export class HttpStream implements ActiveStream {
   /** The request is complete. */
   decodeComplete(): void {
     this.requestDone = true;
+    if (this.requestTimer !== undefined) this.clearRequestTimer();
     const hooks = this.hcm.hooks;
     for (let i = 0; i < hooks.length; i++) hooks[i].requestComplete?.(this);
     this.router.decodeComplete();
@@ -149,6 +164,20 @@ export class HttpStream implements ActiveStream {
     this.requestDone = true;
     this.router.cancel(true);
     this.localReply(408, 'stream timeout', 'SI');
+  }
+
+  /** request_timeout fired before the whole request arrived: 408 when no response has started, else a reset. */
+  private readonly onRequestTimeout = (): void => {
+    this.requestTimer = undefined;
+    if (!this.active || this.requestDone) return;
+    this.hcm.stats.rqTimeout++;
+    this.router.cancel(true);
+    this.localReply(408, 'request timeout', undefined);
+  };
+
+  private clearRequestTimer(): void {
+    clearTimeout(this.requestTimer);
+    this.requestTimer = undefined;
   }
 
   /** The client went away (connection closed or stream reset) before the exchange ended. */
@@ -223,7 +252,10 @@ export class HttpStream implements ActiveStream {
     const filters = this.filters;
     if (filters !== null)
       for (let i = 0; i < filters.length; i++) filters[i].encodeHeaders?.(this, status, headers);
-    if (this.extraResponseHeaders !== null) headers.push(...this.extraResponseHeaders);
+    if (this.extraResponseHeaders !== null) {
+      if (this.hcm.config.alwaysSetRequestIdInResponse) removeFlat(headers, 'x-request-id');
+      headers.push(...this.extraResponseHeaders);
+    }
     const hooks = this.hcm.hooks;
     for (let i = 0; i < hooks.length; i++) hooks[i].responseHeaders?.(this, status, headers);
     this.codec.encodeHeaders(status, reason, headers, framing, contentLength, upstreamCloses, endStream);
@@ -285,6 +317,7 @@ export class HttpStream implements ActiveStream {
 
   private finish(reset: boolean, flag: ResponseFlag | undefined, tellCodec: boolean): void {
     this.active = false;
+    if (this.requestTimer !== undefined) this.clearRequestTimer();
     this.hcm.stats.rqActive--;
     const filters = this.filters;
     if (filters !== null) {
