@@ -1,24 +1,9 @@
-// Envoy v3 protos loaded at start from @grpc/grpc-js-xds's copy: encode and decode xDS resources by type URL.
-import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// Envoy v3 protos (protobufjs reflection) from @grpc/grpc-js-xds's copy: encode and decode xDS resources by type URL (control plane, tests).
 import protobuf from 'protobufjs';
+import { cachedOutput } from './cached-output.ts';
 import { PROTO_FILES, parseEnvoyProtos, protoSourceVersions } from './protos-source.ts';
 
 export { PROTO_FILES };
-
-/** Where the parsed protos are cached as JSON: the package's node_modules/.cache, else the temp dir. */
-function cacheFiles(): string[] {
-  const key = createHash('sha256').update(protoSourceVersions()).digest('hex').slice(0, 16);
-  const name = `envoy-protos-${key}.json`;
-  return [
-    join(fileURLToPath(new URL('../../node_modules/.cache/weft/', import.meta.url)), name),
-    join(tmpdir(), 'weft-cache', name),
-  ];
-}
 
 function fromJson(text: string): protobuf.Root {
   const root = protobuf.Root.fromJSON(JSON.parse(text));
@@ -29,39 +14,17 @@ function fromJson(text: string): protobuf.Root {
 /**
  * Loads the Envoy protos. Parsing the .proto text costs ~40 MB of resident memory that the
  * process never gives back, so it happens once in a child process that prints the parsed root
- * as JSON; every later start (proxies, the control plane, tests) loads that JSON from the cache.
+ * as JSON; every later start (the control plane, tests) loads that JSON from the cache.
  */
 function loadRoot(): protobuf.Root {
-  const files = cacheFiles();
-  for (const file of files) {
-    try {
-      return fromJson(readFileSync(file, 'utf8'));
-    } catch {
-      // not cached there (or unreadable): try the next place, then generate
-    }
-  }
-  let text: string;
-  try {
-    text = execFileSync(process.execPath, [fileURLToPath(new URL('./protos-source.ts', import.meta.url))], {
-      encoding: 'utf8',
-      maxBuffer: 256 * 1024 * 1024,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-  } catch {
-    return parseEnvoyProtos();
-  }
-  for (const file of files) {
-    try {
-      mkdirSync(join(file, '..'), { recursive: true });
-      const tmp = `${file}.${process.pid}.tmp`;
-      writeFileSync(tmp, text);
-      renameSync(tmp, file);
-      break;
-    } catch {
-      // not writable: try the next place (the JSON is still used below)
-    }
-  }
-  return fromJson(text);
+  return fromJson(
+    cachedOutput({
+      name: 'envoy-protos',
+      key: protoSourceVersions(),
+      script: new URL('./protos-source.ts', import.meta.url),
+      inProcess: () => JSON.stringify(parseEnvoyProtos().toJSON()),
+    }),
+  );
 }
 
 /** The loaded protobufjs root with every Envoy message weft uses. */

@@ -1,9 +1,6 @@
 // OTLP/protobuf encoding of ExportTraceServiceRequest for the proxy's spans (opentelemetry/proto/trace/v1), written field by field.
-import protobuf from 'protobufjs';
+import { WireWriter as W } from '../../xds/wire/writer.ts';
 import type { Span } from './span.ts';
-
-const { Writer } = protobuf;
-type W = protobuf.Writer;
 
 // Wire types: 0 varint, 1 fixed64, 2 length-delimited.
 const tag = (field: number, wire: number) => (field << 3) | wire;
@@ -45,7 +42,7 @@ function span(w: W, s: Span): void {
 
 /** One request to the collector: the resource (service.name and the proxy's attributes) and its spans. */
 export function encodeTraceRequest(resource: [string, string][], spans: readonly Span[]): Uint8Array {
-  const w = Writer.create();
+  const w = new W();
   w.uint32(tag(1, 2)).fork(); // ResourceSpans
   w.uint32(tag(1, 2)).fork(); // Resource
   for (const [k, v] of resource) keyValue(w, 1, k, v);

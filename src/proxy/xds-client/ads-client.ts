@@ -4,14 +4,14 @@
 // call to make, and grpc-js costs every sidecar ~15 MB resident (docs/design/sidecar-memory.md).
 
 import type { Logger } from '../../observe/log.ts';
-import {
-  adsService,
-  type DiscoveryRequestMessage,
-  type DiscoveryResponseMessage,
-  type WireNode,
-} from '../../xds/discovery.ts';
-import { decodeResource } from '../../xds/protos.ts';
+import type { DiscoveryRequestMessage, DiscoveryResponseMessage, WireNode } from '../../xds/discovery.ts';
 import { TYPE_URL } from '../../xds/type-urls.ts';
+import {
+  ADS_PATH,
+  decodeDiscoveryResponse,
+  decodeXdsResource,
+  encodeDiscoveryRequest,
+} from '../../xds/wire/ads.ts';
 import { camelize } from './camelize.ts';
 import { GRPC_STATUS, GrpcBidiCall, type GrpcCallEnd, type GrpcCallTls } from './grpc-call.ts';
 import { resolveServerAddresses, systemResolveAll } from './server-addresses.ts';
@@ -70,8 +70,6 @@ interface TypeState {
 /** Types in the order Envoy subscribes (CDS before LDS, so that listeners find their clusters). */
 const ORDER = [TYPE_URL.cluster, TYPE_URL.endpoint, TYPE_URL.listener, TYPE_URL.route];
 const WILDCARD = new Set<string>([TYPE_URL.listener, TYPE_URL.cluster]);
-
-const ADS_METHOD = adsService.StreamAggregatedResources;
 
 export class AdsClient {
   private readonly config: AdsClientConfig;
@@ -149,7 +147,7 @@ export class AdsClient {
     const call: GrpcBidiCall = new GrpcBidiCall(
       {
         address,
-        path: ADS_METHOD.path,
+        path: ADS_PATH,
         maxMessageBytes: this.config.maxMessageBytes ?? 64 * 1024 * 1024,
         keepaliveIntervalMs: this.config.keepaliveIntervalMs ?? 30_000,
         keepaliveTimeoutMs: this.config.keepaliveTimeoutMs ?? 20_000,
@@ -171,7 +169,7 @@ export class AdsClient {
     if (this.call !== call) return;
     let resp: DiscoveryResponseMessage;
     try {
-      resp = ADS_METHOD.responseDeserialize(bytes);
+      resp = decodeDiscoveryResponse(bytes);
     } catch (err) {
       // What grpc-js does with a response it cannot parse: the call fails with INTERNAL.
       call.cancel();
@@ -221,7 +219,7 @@ export class AdsClient {
       response_nonce: s.nonce,
     };
     if (errorDetail !== undefined) req.error_detail = { code: 3, message: errorDetail };
-    call.write(ADS_METHOD.requestSerialize(req));
+    call.write(encodeDiscoveryRequest(req));
   }
 
   private async onResponse(call: GrpcBidiCall, resp: DiscoveryResponseMessage): Promise<void> {
@@ -235,7 +233,7 @@ export class AdsClient {
       resources = resp.resources.map((any) => {
         if (any.type_url !== typeUrl)
           throw new Error(`resource of type ${any.type_url} in a ${typeUrl} response`);
-        const body = camelize(decodeResource(typeUrl, any.value)) as Record<string, unknown>;
+        const body = camelize(decodeXdsResource(typeUrl, any.value)) as Record<string, unknown>;
         return { name: resourceName(typeUrl, body), body };
       });
       await this.handler.apply(typeUrl, resources, version, WILDCARD.has(typeUrl));
