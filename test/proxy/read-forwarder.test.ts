@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Duplex, Writable } from 'node:stream';
 import { after, test } from 'node:test';
 import tls from 'node:tls';
-import { ReadForwarder } from '../../src/proxy/common/read-forwarder.ts';
+import { type ForwardSizes, ReadForwarder } from '../../src/proxy/common/read-forwarder.ts';
 import { splice } from '../../src/proxy/common/splice.ts';
 import { makeCertificates } from '../helpers/openssl-certs.ts';
 
@@ -35,17 +35,21 @@ function stallingTarget(got: Buffer[]): Writable {
   });
 }
 
-/** Adopts the first connection `server` accepts into a stalling target; resolves with all it received. */
-function forwardFirst(server: net.Server | tls.Server, event: string): Promise<Buffer> {
+/** Adopts the first connection `server` accepts into a stalling target; resolves with the writes it received. */
+function forwardFirst(
+  server: net.Server | tls.Server,
+  event: string,
+  sizes?: ForwardSizes,
+): Promise<Buffer[]> {
   return new Promise((resolve, reject) => {
     server.once(event, (socket: net.Socket) => {
       const got: Buffer[] = [];
       const target = stallingTarget(got);
-      const early = new ReadForwarder().adopt(socket, target);
+      const early = new ReadForwarder(sizes).adopt(socket, target);
       if (early === undefined) return reject(new Error('socket was not adopted'));
       if (early.length > 0) target.write(early);
       socket.once('end', () => target.end());
-      target.once('finish', () => resolve(Buffer.concat(got)));
+      target.once('finish', () => resolve(got));
       socket.resume();
     });
   });
@@ -63,23 +67,28 @@ test('an accepted TCP socket: what it had buffered comes first, then every read,
   const received = forwardFirst(server, 'connection');
   const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1', () => client.end(data));
   client.on('error', () => {});
-  assert.ok((await received).equals(data), 'received bytes equal the sent ones');
+  assert.ok(Buffer.concat(await received).equals(data), 'received bytes equal the sent ones');
 });
 
-test('a TLS server socket: records decrypted after the target stalled go to spare buffers, nothing overwritten', async (t) => {
+test('a TLS server socket: records gather into bigger writes; those decrypted after the target stalled land beside the queued bytes or in spare buffers, nothing overwritten', async (t) => {
   const files = makeCertificates(dir, 'fwd', ['localhost']);
   const server = tls.createServer({ cert: readFileSync(files.cert), key: readFileSync(files.key) });
   t.after(() => server.close());
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const data = pattern(8 * 1024 * 1024);
-  const received = forwardFirst(server, 'secureConnection');
+  const received = forwardFirst(server, 'secureConnection', { buffer: 64 * 1024, read: 16 * 1024 });
   const port = (server.address() as net.AddressInfo).port;
   const client = tls.connect(
     { port, host: '127.0.0.1', servername: 'localhost', ca: readFileSync(files.ca) },
     () => client.end(data),
   );
   client.on('error', () => {});
-  assert.ok((await received).equals(data), 'received bytes equal the sent ones');
+  const writes = await received;
+  assert.ok(Buffer.concat(writes).equals(data), 'received bytes equal the sent ones');
+  // A TLS read is one record (at most 16 KiB): a bigger write holds records gathered in one turn.
+  const biggest = Math.max(...writes.map((w) => w.length));
+  assert.ok(biggest > 16 * 1024, `records were gathered (biggest write ${biggest} bytes)`);
+  assert.ok(biggest <= 64 * 1024, `no write is bigger than the buffer (biggest ${biggest} bytes)`);
 });
 
 test('a stream without a native handle is not adopted and stays as it was', () => {

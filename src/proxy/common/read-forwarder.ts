@@ -2,7 +2,7 @@
 import net from 'node:net';
 import type { Duplex, Writable } from 'node:stream';
 
-/** Size of each read buffer: one read of Node's usual size (a TLS socket delivers at most 16 KiB per read). */
+/** Size of each read buffer: one read of Node's usual size, or four TLS records gathered into one write. */
 export const FORWARD_BUFFER_BYTES = 64 * 1024;
 
 /** Node's own slots of a socket that reads into a caller's buffer (`net.Socket`'s `onread` option). */
@@ -33,23 +33,39 @@ const SLOTS: ReadBufferSlots | undefined = (() => {
 /** Sockets adopted by a ReadForwarder. */
 const ADOPTED = new WeakSet<Duplex>();
 
+/** How a ReadForwarder sizes its buffers. */
+export interface ForwardSizes {
+  /** Bytes of each buffer. */
+  buffer: number;
+  /**
+   * The most one read delivers (a TLS socket: one record's plaintext, 16 KiB). Smaller than
+   * `buffer`, reads are gathered: each lands after the previous one and what one turn of the event
+   * loop read goes on in one write, so the target sees a quarter of the writes (and syscalls).
+   */
+  read: number;
+}
+
 /**
- * Reads of a socket go into buffers this object owns and are written on to a target at once. At
- * bulk rates the per-read allocations of Node's own reads are what start the proxy's mark-compact
- * collections (docs/design/tcp-read-buffers.md). One buffer is reused while each write completes
- * at once (the kernel or OpenSSL took the bytes); a write that is queued keeps its buffer, reading
- * pauses until the target's queue is empty, and reads that still arrive meanwhile (a TLS socket
- * delivers every record it has decrypted) go to a spare buffer. The source emits no 'data'
- * events; 'end', 'close' and 'error' are as usual.
+ * Reads of a socket go into buffers this object owns and are written on to a target. At bulk rates
+ * the per-read allocations of Node's own reads are what start the proxy's mark-compact collections
+ * (docs/design/tcp-read-buffers.md). Reads land one after another in the current buffer; what has
+ * gathered is written when the buffer has no room for another read, when the socket ends, and at
+ * the end of the event loop's turn (setImmediate: every read the turn delivered is in). A buffer
+ * is reused once no queued write refers to it; a write that is queued pauses reading until the
+ * target's queue is empty, and reads that still arrive meanwhile (a TLS socket delivers every
+ * record it has decrypted) land beside the queued bytes or in a spare buffer, never over them.
+ * The source emits no 'data' events; 'end', 'close' and 'error' are as usual.
  */
 export class ReadForwarder {
-  private readonly size: number;
+  private readonly sizes: ForwardSizes;
   private source: net.Socket | null = null;
   private target: Writable | null = null;
-  /** Where the next read goes. */
+  /** Where reads land: `current[start, end)` is read and not yet written, the next read goes to `end`. */
   private current: Buffer;
-  /** Whether a queued write still refers to `current`. */
-  private currentHeld = false;
+  private start = 0;
+  private end = 0;
+  /** The number of the last write that refers to `current` and was queued (not taken at once). */
+  private currentWrite = 0;
   /** Buffers no write refers to any more. */
   private readonly spare: Buffer[] = [];
   /** Buffers referred to by queued writes, with the number of the write that releases each. */
@@ -58,10 +74,12 @@ export class ReadForwarder {
   private completed = 0;
   /** Reading is paused until the target's queue is empty. */
   private waiting = false;
+  private flushScheduled = false;
 
-  constructor(bytes = FORWARD_BUFFER_BYTES) {
-    this.size = bytes;
-    this.current = Buffer.allocUnsafe(bytes);
+  constructor(sizes: ForwardSizes = { buffer: FORWARD_BUFFER_BYTES, read: FORWARD_BUFFER_BYTES }) {
+    if (sizes.read > sizes.buffer) throw new RangeError('a read cannot be larger than the buffer');
+    this.sizes = sizes;
+    this.current = Buffer.allocUnsafe(sizes.buffer);
   }
 
   /** Whether this Node offers what `adopt` needs (tested on the pinned Node, so a change is seen). */
@@ -85,6 +103,7 @@ export class ReadForwarder {
    * and write what it reads to `target`. Returns the bytes `source` had already read and not yet
    * delivered (to be written to `target` first), or undefined when `source` cannot be adopted (no
    * native handle, e.g. an HTTP/2 stream): then nothing changed and the caller pipes as usual.
+   * Listeners of the source's 'end' run after the bytes read before it were written to `target`.
    */
   adopt(source: Duplex, target: Writable): Buffer | undefined {
     const handle = (source as { _handle?: Partial<UserBufferHandle> | null })._handle;
@@ -100,36 +119,64 @@ export class ReadForwarder {
     slots[SLOTS.callback] = this.onRead;
     slots[SLOTS.generator] = this.nextBuffer;
     handle.useUserBuffer(this.current);
+    source.prependListener('end', this.flush);
     ADOPTED.add(source);
     return buffered.length === 1 ? buffered[0] : Buffer.concat(buffered);
   }
 
+  /** Called by Node with the bytes one read put at `end`: false pauses reading. */
   private readonly onRead = (bytes: number): boolean => {
-    const to = this.target;
-    // The target is gone: dropped, as pipe() does.
-    if (!to || to.destroyed || to.writableEnded) return true;
-    this.writes++;
-    to.write(this.current.subarray(0, bytes), this.onWritten);
-    if (to.writableLength === 0) return true;
-    this.currentHeld = true;
-    this.held.push({ buffer: this.current, write: this.writes });
-    this.waiting = true;
-    return false;
+    this.end += bytes;
+    if (this.current.length - this.end < this.sizes.read) {
+      if (this.writeGathered()) this.waiting = true;
+    } else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flush);
+    }
+    return !this.waiting;
   };
 
-  /** Called by Node after each read: the buffer the next read goes to. */
+  /** Called by Node after each read: where the next read goes. */
   private readonly nextBuffer = (): Buffer => {
-    if (this.currentHeld) {
-      this.current = this.spare.pop() ?? Buffer.allocUnsafe(this.size);
-      this.currentHeld = false;
+    if (this.current.length - this.end >= this.sizes.read) return this.current.subarray(this.end);
+    // No room for another read (`onRead` wrote what was read): start again at the front of a
+    // buffer no queued write refers to.
+    if (this.currentWrite > this.completed) {
+      this.held.push({ buffer: this.current, write: this.currentWrite });
+      this.current = this.spare.pop() ?? Buffer.allocUnsafe(this.sizes.buffer);
     }
+    this.start = 0;
+    this.end = 0;
     return this.current;
   };
+
+  /** Writes what has gathered (end of the loop's turn, or the source's end); a queued write pauses reading. */
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    if (!this.writeGathered() || this.waiting) return;
+    this.waiting = true;
+    this.source?.pause();
+  };
+
+  /** Writes `current[start, end)` to the target; true when the write was queued (not taken at once). */
+  private writeGathered(): boolean {
+    if (this.end === this.start) return false;
+    const to = this.target;
+    const chunk = this.current.subarray(this.start, this.end);
+    this.start = this.end;
+    // The target is gone: dropped, as pipe() does.
+    if (!to || to.destroyed || to.writableEnded) return false;
+    this.writes++;
+    to.write(chunk, this.onWritten);
+    if (to.writableLength === 0) return false;
+    this.currentWrite = this.writes;
+    return true;
+  }
 
   private readonly onWritten = (): void => {
     this.completed++;
     while (this.held.length > 0 && this.held[0].write <= this.completed) {
-      // `nextBuffer` moved reading off a held buffer right after the read that filled it.
+      // `nextBuffer` moved reading off a held buffer once it was full.
       this.spare.push(this.held.shift()!.buffer);
     }
     if (!this.waiting || (this.target?.writableLength ?? 0) > 0) return;

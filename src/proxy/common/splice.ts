@@ -84,7 +84,11 @@ function forward(from: Duplex, to: Duplex): void {
 function ownBuffers(from: Duplex, to: Duplex): void {
   if (from.destroyed || to.destroyed) return;
   from.unpipe(to);
-  const forwarder = new ReadForwarder(from instanceof TLSSocket ? TLS_RECORD_BYTES : FORWARD_BUFFER_BYTES);
+  // A TLS socket delivers one record per read: four of them gather into one write.
+  const forwarder = new ReadForwarder({
+    buffer: FORWARD_BUFFER_BYTES,
+    read: from instanceof TLSSocket ? TLS_RECORD_BYTES : FORWARD_BUFFER_BYTES,
+  });
   const early = forwarder.adopt(from, to) ?? EMPTY;
   if (early.length > 0) to.write(early);
   // As pipe() does: a source whose end was already seen ends `to` (once).
