@@ -6,6 +6,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type tls from 'node:tls';
+import { connect as tlsConnect } from 'node:tls';
 import { CertificateAuthority } from '../../src/control/ca/certificate-authority.ts';
 import { generateWorkloadKey } from '../../src/identity/workload-key.ts';
 import { tlsConnectionFacts } from '../../src/proxy/tls/connection-facts.ts';
@@ -247,10 +248,43 @@ describe('handshakes', () => {
     const r = await call(upstream, served.port, 'hi');
     assert.equal(r.answer, 'echo:hi');
     assert.equal(r.socket.getProtocol(), 'TLSv1.3');
+    assert.equal(r.socket.getCipher().standardName, 'TLS_AES_128_GCM_SHA256');
     assert.equal(r.socket.alpnProtocol, 'istio');
     r.socket.destroy();
     assert.deepEqual(served.principals, ['spiffe://cluster.local/ns/default/sa/a']);
     assert.equal(served.stats.handshake, 1);
+  });
+
+  test('cipher: the server picks AES-128-GCM over a client that offers AES-256-GCM first, and one that offers only AES-256-GCM still connects', async (t) => {
+    const ca = await CertificateAuthority.open({ dataDir: await tempDir(t) });
+    const served = await serve(t, await identityStore(ca, 'b'));
+    const client = await identityStore(ca, 'a');
+    const identity = client.get(WORKLOAD_CERT_SECRET)?.secret;
+    assert.equal(identity?.kind, 'tls_certificate');
+    const handshake = (ciphers: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = tlsConnect({
+          port: served.port,
+          host: '127.0.0.1',
+          ca: ca.trustBundle(),
+          cert: identity.certChainPem,
+          key: identity.privateKeyPem,
+          ciphers,
+          ALPNProtocols: ['istio'],
+          checkServerIdentity: () => undefined,
+        });
+        socket.once('secureConnect', () => {
+          resolve(socket.getCipher().standardName);
+          socket.destroy();
+        });
+        socket.once('error', reject);
+      });
+    assert.equal(
+      await handshake('TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256'),
+      'TLS_AES_128_GCM_SHA256',
+    );
+    assert.equal(await handshake('TLS_AES_256_GCM_SHA384'), 'TLS_AES_256_GCM_SHA384');
+    assert.equal(await handshake('TLS_CHACHA20_POLY1305_SHA256'), 'TLS_CHACHA20_POLY1305_SHA256');
   });
 
   test('a server outside the expected identities is refused by the client (secure naming)', async (t) => {
