@@ -128,6 +128,8 @@ export interface EndpointConfig {
 export interface EndpointSet {
   clusterName: string;
   endpoints: EndpointConfig[];
+  /** policy.overprovisioning_factor in percent (default 140): how a degraded priority level sheds load to the next. */
+  overprovisioningPercent: number;
 }
 
 const HTTP_PROTOCOL_OPTIONS = 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
@@ -477,9 +479,11 @@ export function compileLoadAssignment(cla: Msg, fallbackName = ''): EndpointSet 
   const clusterName = str(cla.clusterName) || fallbackName;
   const where = `ClusterLoadAssignment ${clusterName}`;
   checkFields(cla, where, ['clusterName', 'endpoints', 'policy', 'namedEndpoints']);
-  // overprovisioning_factor only weighs priorities and localities against each other, which weft does not.
   const policy = msg(cla.policy);
   if (policy) checkFields(policy, `${where}.policy`, ['overprovisioningFactor']);
+  const overprovisioningPercent = wrappedNum(policy?.overprovisioningFactor, 140);
+  if (!(overprovisioningPercent > 0))
+    unsupported(`${where}.policy.overprovisioning_factor`, '0 (must be above 0)');
   const endpoints: EndpointConfig[] = [];
   for (const [li, locality] of list(cla.endpoints).entries()) {
     const lw = `${where}.endpoints[${li}]`;
@@ -508,7 +512,7 @@ export function compileLoadAssignment(cla: Msg, fallbackName = ''): EndpointSet 
       });
     }
   }
-  return { clusterName, endpoints };
+  return { clusterName, endpoints, overprovisioningPercent };
 }
 
 /** An endpoint's `envoy.transport_socket_match` metadata, when it has some. */

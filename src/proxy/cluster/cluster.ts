@@ -7,6 +7,7 @@ import type { ClusterConfig, EndpointSet } from './cluster-config.ts';
 import { HealthChecker } from './health-check.ts';
 import { Host } from './host.ts';
 import { LB_TYPE_URLS, type LbContext, type LoadBalancer } from './lb/load-balancer.ts';
+import { type PriorityLevel, PriorityLoadBalancer, planPriorities } from './lb/priority.ts';
 import { LOAD_BALANCERS } from './lb/registry.ts';
 import { OriginalDstHosts } from './original-dst.ts';
 import { OutlierDetector, type UpstreamResult } from './outlier.ts';
@@ -29,6 +30,8 @@ export class Cluster {
   hasEndpoints = false;
   /** Requests in flight (for the max_requests circuit breaker). */
   active = 0;
+  /** The endpoints' overprovisioning factor (percent), for sharing load between priority levels. */
+  private overprovisioningPercent = 140;
   /** ORIGINAL_DST clusters: the destinations requests named so far. */
   private readonly originalDst: OriginalDstHosts | undefined;
   /** Upstream TLS per endpoint (transport_socket and transport_socket_matches); absent: plaintext. */
@@ -75,11 +78,8 @@ export class Cluster {
   /** Applies a ClusterLoadAssignment; unchanged hosts keep their state. */
   setEndpoints(set: EndpointSet, version: string): void {
     const next = new Map<string, Host>();
-    // Only the best (lowest) priority that has endpoints is used.
-    let best = Number.POSITIVE_INFINITY;
-    for (const e of set.endpoints) if (e.priority < best) best = e.priority;
+    this.overprovisioningPercent = set.overprovisioningPercent;
     for (const e of set.endpoints) {
-      if (e.priority !== best) continue;
       const key = `${e.address}:${e.port}`;
       let host = this.hosts.get(key) ?? next.get(key);
       if (!host) {
@@ -88,6 +88,7 @@ export class Cluster {
         if (this.config.healthChecks.length > 0) host.checkHealth = 'unhealthy';
       }
       host.weight = e.weight;
+      host.priority = e.priority;
       host.edsHealth = e.health;
       const transport = this.transports?.forEndpoint(e.transportMatch);
       if (host.transport !== transport) {
@@ -110,11 +111,20 @@ export class Cluster {
 
   /** Rebuilds the load balancer after a health or membership change. */
   rebuild(): void {
-    const all = [...this.hosts.values()];
-    const healthy = all.filter((h) => h.healthy);
-    // Panic mode: when too few hosts are healthy, balance over all of them (Envoy's healthy_panic_threshold).
-    const panic = all.length > 0 && (healthy.length * 100) / all.length < this.config.panicThreshold;
-    this.lb = this.buildLb(panic ? all : healthy);
+    const levels = priorityLevels(this.hosts.values());
+    if (levels.length <= 1) {
+      const all = levels[0]?.hosts ?? [];
+      const healthy = levels[0]?.healthy ?? [];
+      // Panic mode: when too few hosts are healthy, balance over all of them (Envoy's healthy_panic_threshold).
+      const panic = all.length > 0 && (healthy.length * 100) / all.length < this.config.panicThreshold;
+      this.lb = this.buildLb(panic ? all : healthy);
+      return;
+    }
+    const plan = planPriorities(levels, this.overprovisioningPercent, this.config.panicThreshold);
+    this.lb = new PriorityLoadBalancer(
+      plan.hosts.map((hosts) => this.buildLb(hosts)),
+      plan.loads,
+    );
   }
 
   private buildLb(hosts: Host[]): LoadBalancer {
@@ -225,4 +235,19 @@ export class Cluster {
     this.outlier?.stop();
     for (const h of this.allHosts()) h.pool?.destroy();
   }
+}
+
+/** Hosts grouped by priority level, best first, with each level's healthy ones. */
+function priorityLevels(hosts: Iterable<Host>): PriorityLevel[] {
+  const byPriority = new Map<number, PriorityLevel>();
+  for (const h of hosts) {
+    let level = byPriority.get(h.priority);
+    if (!level) {
+      level = { hosts: [], healthy: [] };
+      byPriority.set(h.priority, level);
+    }
+    level.hosts.push(h);
+    if (h.healthy) level.healthy.push(h);
+  }
+  return [...byPriority.entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1]);
 }

@@ -12,6 +12,8 @@ export class Host {
   readonly port: number;
   /** load_balancing_weight (default 1). */
   weight: number;
+  /** The priority level of its locality (0 is the best). */
+  priority = 0;
   /** Health from EDS `health_status`. */
   edsHealth: HostHealth = 'healthy';
   /** Health from active health checks (healthy until a check says otherwise). */
