@@ -13,7 +13,7 @@ const TICKS = 4;
 
 /**
  * Idle timeouts without a timer per member: a per-object Node timer costs an allocation and a
- * timer-list insertion, and node:http2 refreshes it on every read and write of the stream.
+ * timer-list insertion, and would be refreshed on every read and write of the stream.
  * The interval runs only while there are members.
  */
 export class IdleSweep {

@@ -2,8 +2,8 @@
 
 /**
  * Counts a session's open streams; `onIdle` runs once the session has had none for `timeoutMs`.
- * node:http2's own session timeout is refreshed on every read and write of every stream, which
- * costs a timer-list insertion per frame; this one is re-armed only when the count drops to zero.
+ * A timeout refreshed on every frame would cost a timer-list insertion per frame; this one is
+ * re-armed only when the count drops to zero.
  */
 export class SessionIdle {
   private open = 0;
@@ -19,7 +19,7 @@ export class SessionIdle {
     this.open++;
   }
 
-  /** Also a listener: `stream.on('close', idle.streamClosed)` (no closure per stream). */
+  /** A bound method: the pool passes it on without a closure per stream. */
   readonly streamClosed = (): void => {
     // Restarts the countdown (refresh re-arms a timer that has already fired).
     if (--this.open === 0) this.timer.refresh();

@@ -1,6 +1,5 @@
 // The HTTP connection manager of one filter chain: picks the codec, owns its connections, drains them.
 // Each request becomes an HttpStream (stream/http-stream.ts) whatever the codec.
-import http2 from 'node:http2';
 import type net from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { ClusterManager } from '../cluster/cluster-manager.ts';
@@ -9,20 +8,24 @@ import { SessionIdle } from '../common/session-idle.ts';
 import type { HcmConfig } from './connection-manager-config.ts';
 import { H1ServerConnection } from './h1/server-connection.ts';
 import { startsWithPreface } from './h2/preface.ts';
+import type { RequestCheck } from './h2/request-headers.ts';
+import { H2ServerSession, type ServerSessionOwner } from './h2/server-session.ts';
 import { H2ServerStream } from './h2/server-stream.ts';
+import type { H2Stream, H2StreamHandler } from './h2/stream.ts';
 import type { HttpStats } from './http-stats.ts';
 import type { RouteTable } from './router/route-table.ts';
 import type { StreamHooks, StreamManager } from './stream/stream-api.ts';
 
-/** Streams opened and reset early by the client, per HTTP/2 session. */
-const PREMATURE = new WeakMap<http2.Http2Session, { streams: number; resets: number }>();
-/** idle_timeout of each HTTP/2 session (none when the timeout is off). */
-const IDLE = new WeakMap<http2.Http2Session, SessionIdle>();
+/** idle_timeout and max_connection_duration of an HTTP/2 session (each undefined when off). */
+interface SessionTimers {
+  idle: SessionIdle | undefined;
+  lifetime: NodeJS.Timeout | undefined;
+}
 
 /** Where an HCM finds its routes: an RDS subscription (live) or the inline table. */
 export type RouteProvider = () => RouteTable | undefined;
 
-export class HttpConnectionManager implements StreamManager {
+export class HttpConnectionManager implements StreamManager, ServerSessionOwner {
   readonly config: HcmConfig;
   readonly routes: RouteProvider;
   readonly clusters: ClusterManager;
@@ -31,8 +34,7 @@ export class HttpConnectionManager implements StreamManager {
   /** Observers of every request's lifecycle (telemetry, hardening); see stream/stream-api.ts. */
   readonly hooks: StreamHooks[] = [];
   private readonly h1 = new Set<H1ServerConnection>();
-  private readonly h2Sessions = new Set<http2.ServerHttp2Session>();
-  private h2server: http2.Http2Server | undefined;
+  private readonly h2Sessions = new Map<H2ServerSession, SessionTimers>();
   /** stream_idle_timeout of every HTTP/2 stream (undefined when the timeout is off). */
   private readonly streamIdle: IdleSweep | undefined;
 
@@ -61,83 +63,58 @@ export class HttpConnectionManager implements StreamManager {
   }
 
   private handleH2(socket: net.Socket, initial: Buffer): void {
-    if (!this.h2server) {
-      this.h2server = http2.createServer({
-        // A header list is capped as Envoy's max_request_headers_kb (60 KiB) and max_headers_count
-        // (100, plus the pseudo-headers); a longer one (or a CONTINUATION flood) resets the stream.
-        settings: { maxConcurrentStreams: 1000, initialWindowSize: 1 << 20, maxHeaderListSize: 60 * 1024 },
-        maxHeaderListPairs: 104,
-        maxSessionMemory: 64,
-      });
-      this.h2server.on('session', (session: http2.ServerHttp2Session) => {
-        this.stats.cxTotal++;
-        this.stats.cxActive++;
-        this.h2Sessions.add(session);
-        try {
-          session.setLocalWindowSize(16 * 1024 * 1024);
-        } catch {
-          // session already gone
-        }
-        // idle_timeout (no open stream for that long) and max_connection_duration end the session with GOAWAY.
-        const cfg = this.config;
-        const idle =
-          cfg.idleTimeoutMs > 0
-            ? new SessionIdle(cfg.idleTimeoutMs, () => {
-                this.stats.cxIdleTimeout++;
-                session.close();
-              })
-            : undefined;
-        if (idle) IDLE.set(session, idle);
-        const lifetime =
-          cfg.maxConnectionDurationMs > 0
-            ? setTimeout(() => {
-                this.stats.cxMaxDurationReached++;
-                session.close();
-              }, cfg.maxConnectionDurationMs).unref()
-            : undefined;
-        session.on('close', () => {
-          if (lifetime) clearTimeout(lifetime);
-          idle?.stop();
-          this.stats.cxActive--;
-          this.h2Sessions.delete(session);
-        });
-        session.on('error', () => {});
-        if (this.draining) session.close();
-      });
-      this.h2server.on('stream', (stream, headers, flags) => {
-        this.watchPrematureResets(stream);
-        const idle = stream.session ? IDLE.get(stream.session) : undefined;
-        idle?.streamOpened();
-        new H2ServerStream(this, stream, headers, flags, this.streamIdle, idle);
-      });
-    }
-    if (initial.length > 0) socket.unshift(initial);
-    this.h2server.emit('connection', socket);
+    this.stats.cxTotal++;
+    this.stats.cxActive++;
+    const session = new H2ServerSession(socket, this);
+    // idle_timeout (no open stream for that long) and max_connection_duration end the session with GOAWAY.
+    const cfg = this.config;
+    const idle =
+      cfg.idleTimeoutMs > 0
+        ? new SessionIdle(cfg.idleTimeoutMs, () => {
+            this.stats.cxIdleTimeout++;
+            session.close();
+          })
+        : undefined;
+    const lifetime =
+      cfg.maxConnectionDurationMs > 0
+        ? setTimeout(() => {
+            this.stats.cxMaxDurationReached++;
+            session.close();
+          }, cfg.maxConnectionDurationMs).unref()
+        : undefined;
+    this.h2Sessions.set(session, { idle, lifetime });
+    if (initial.length > 0) session.receive(initial);
+    if (this.draining) session.close();
   }
 
-  /**
-   * HTTP/2 rapid reset (CVE-2023-44487), as Envoy guards against it: a client that opened at least
-   * 100 streams and reset half of them or more before their response was done loses the connection
-   * (GOAWAY ENHANCE_YOUR_CALM; downstream_rq_too_many_premature_resets).
-   */
-  private watchPrematureResets(stream: http2.ServerHttp2Stream): void {
-    const session = stream.session;
-    if (!session) return;
-    let counts = PREMATURE.get(session);
-    if (!counts) {
-      counts = { streams: 0, resets: 0 };
-      PREMATURE.set(session, counts);
-    }
-    const seen = counts;
-    seen.streams++;
-    stream.once('aborted', () => {
-      seen.resets++;
-      if (seen.streams >= 100 && seen.resets * 2 >= seen.streams && !session.destroyed) {
-        this.stats.rqTooManyPrematureResets++;
-        session.goaway(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
-        session.destroy();
-      }
-    });
+  openStream(
+    session: H2ServerSession,
+    stream: H2Stream,
+    headers: string[],
+    endStream: boolean,
+    check: RequestCheck,
+    tooLarge: boolean,
+  ): H2StreamHandler {
+    const idle = this.h2Sessions.get(session)?.idle;
+    idle?.streamOpened();
+    return new H2ServerStream(this, stream, headers, endStream, check, tooLarge, this.streamIdle, idle);
+  }
+
+  streamClosed(_session: H2ServerSession, stream: H2Stream): void {
+    (stream.handler as Partial<H2ServerStream>).closed?.();
+  }
+
+  tooManyResets(): void {
+    this.stats.rqTooManyPrematureResets++;
+  }
+
+  sessionClosed(session: H2ServerSession): void {
+    const timers = this.h2Sessions.get(session);
+    if (timers === undefined) return;
+    if (timers.lifetime) clearTimeout(timers.lifetime);
+    timers.idle?.stop();
+    this.stats.cxActive--;
+    this.h2Sessions.delete(session);
   }
 
   /** Called by a closing HTTP/1.1 connection. */
@@ -154,7 +131,7 @@ export class HttpConnectionManager implements StreamManager {
   drain(): void {
     this.draining = true;
     for (const c of this.h1) c.drain();
-    for (const s of this.h2Sessions) s.close();
+    for (const s of this.h2Sessions.keys()) s.close();
   }
 
   /**
@@ -166,7 +143,7 @@ export class HttpConnectionManager implements StreamManager {
    */
   drainReplaced(moveIdle: (socket: net.Socket) => void): void {
     this.draining = true;
-    for (const s of this.h2Sessions) s.close();
+    for (const s of this.h2Sessions.keys()) s.close();
     for (const c of [...this.h1]) {
       const socket = c.socket instanceof TLSSocket ? undefined : c.release();
       if (socket) moveIdle(socket);
@@ -177,6 +154,6 @@ export class HttpConnectionManager implements StreamManager {
   /** Destroys every connection now. */
   destroy(): void {
     for (const c of this.h1) c.socket.destroy();
-    for (const s of this.h2Sessions) s.destroy();
+    for (const s of this.h2Sessions.keys()) s.destroy();
   }
 }

@@ -15,7 +15,7 @@ import { overloadHooks } from '../overload/overload-hooks.ts';
 import type { OverloadManager } from '../overload/overload-manager.ts';
 import { QUIET_MS, type Speculation } from '../tcp/speculation.ts';
 import { TcpProxy, type TcpStats } from '../tcp/tcp-proxy.ts';
-import { DownstreamTls, markH2Preface, readFirstBytes } from '../tls/downstream.ts';
+import { DownstreamTls, readFirstBytes } from '../tls/downstream.ts';
 import type { SecretStore } from '../tls/secrets.ts';
 import { tlsStats } from '../tls/tls-stats.ts';
 import { forwardCaptured, routeCapturedToService } from './captured.ts';
@@ -192,7 +192,6 @@ export class Listener {
       (buf, detected, _hello, spec) => {
         if (detected === 'http/1.1' || detected === 'http/1.0' || detected === 'h2c') {
           spec?.cancel();
-          markH2Preface(secure, buf);
           hcm.handle(secure, buf);
         } else if (spec) tcp.adopt(secure, spec, buf);
         else tcp.handle(secure, buf);

@@ -1,7 +1,6 @@
 // What a terminated TLS connection tells the HTTP filters: the verified peer identity and the SNI.
 //
-// The facts are stored on the TLSSocket under a symbol (not in a WeakMap) so that they can be read
-// through node:http2's `session.socket`, which is a Proxy of the real socket.
+// The facts are stored on the TLSSocket under a symbol (no WeakMap lookup per request).
 
 import { createHash } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';

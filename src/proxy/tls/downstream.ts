@@ -138,26 +138,15 @@ export class DownstreamTls {
   };
 }
 
-/** Marks `socket` as `h2` when its first decrypted bytes are the HTTP/2 preface (see readFirstBytes). */
-export function markH2Preface(socket: tls.TLSSocket, chunk: Buffer): void {
-  if (chunk.length >= 3 && chunk[0] === 0x50 && chunk[1] === 0x52 && chunk[2] === 0x49) {
-    const alpn = socket.alpnProtocol;
-    if (alpn === false || alpn === null || alpn === 'http/1.1' || alpn === 'http/1.0')
-      (socket as { alpnProtocol: string | false | null }).alpnProtocol = 'h2';
-  }
-}
-
 /**
  * Reads the first decrypted bytes of a TLS connection (for the HTTP codec's choice) and hands
- * them over. node:http2 refuses a TLS socket whose negotiated ALPN is missing or `http/1.1`; as
- * Envoy's `codec_type: AUTO` does, weft chooses the codec by the HTTP/2 preface instead, so such a
- * socket is marked `h2` when the preface arrives.
+ * them over: as Envoy's `codec_type: AUTO` does, weft chooses the codec by the HTTP/2 preface,
+ * whatever ALPN was negotiated.
  */
 export function readFirstBytes(socket: tls.TLSSocket, done: (first: Buffer) => void): void {
   const onData = (chunk: Buffer) => {
     cleanup();
     socket.pause();
-    markH2Preface(socket, chunk);
     done(chunk);
   };
   const onEnd = () => {

@@ -42,7 +42,7 @@ export const DEFAULT_WINDOW = 65535;
 export const DEFAULT_MAX_FRAME = 16384;
 export const MAX_WINDOW = 2 ** 31 - 1;
 
-/** Our receive window per stream (SETTINGS_INITIAL_WINDOW_SIZE) and per connection, as before (node:http2 settings). */
+/** Our receive window per stream (SETTINGS_INITIAL_WINDOW_SIZE) and per connection (Envoy's defaults are larger; these bound what one slow reader holds). */
 export const STREAM_WINDOW = 1 << 20;
 export const CONNECTION_WINDOW = 16 * 1024 * 1024;
 /** Streams a peer may open at once on a downstream connection. */
@@ -61,3 +61,12 @@ export const MAX_HEADER_BLOCK = 2 * MAX_HEADER_LIST_SIZE;
  * nghttp2's and Envoy's outbound control frame limits.
  */
 export const MAX_QUEUED_CONTROL = 1000;
+
+/** Connection-specific fields, malformed in HTTP/2 (RFC 9113 8.2.2). */
+export const HOP_BY_HOP_H2 = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+]);

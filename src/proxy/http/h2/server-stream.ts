@@ -1,5 +1,4 @@
-// The HTTP/2 downstream codec (h2c or gRPC): one node:http2 server stream ⇄ one HttpStream.
-import http2 from 'node:http2';
+// The HTTP/2 downstream codec (h2c, TLS h2 or gRPC): one stream of the proxy's HTTP/2 server session ⇄ one HttpStream.
 import type { Cluster } from '../../cluster/cluster.ts';
 import { connectTunnelUpstream } from '../../cluster/tunnel-upstream.ts';
 import type { IdleMember, IdleSweep } from '../../common/idle-sweep.ts';
@@ -14,11 +13,13 @@ import { HOP_BY_HOP } from '../router/upstream-h2.ts';
 import type { DownstreamCodec, WireFraming } from '../stream/codec.ts';
 import { HttpStream } from '../stream/http-stream.ts';
 import type { StreamManager } from '../stream/stream-api.ts';
+import { INTERNAL_ERROR } from './frames.ts';
+import type { RequestCheck } from './request-headers.ts';
+import type { H2Stream, H2StreamHandler } from './stream.ts';
+import { H2StreamDuplex } from './stream-duplex.ts';
 
-const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_INTERNAL_ERROR } = http2.constants;
-
-export class H2ServerStream implements DownstreamCodec, IdleMember {
-  private readonly h2: http2.ServerHttp2Stream;
+export class H2ServerStream implements DownstreamCodec, IdleMember, H2StreamHandler {
+  private readonly h2: H2Stream;
   readonly stream: HttpStream;
   readonly decodesResponseBody = true;
   /** Trailers to send when the response body ends. */
@@ -26,19 +27,25 @@ export class H2ServerStream implements DownstreamCodec, IdleMember {
   /** stream_idle_timeout: the connection manager's sweep (undefined: none, or a CONNECT stream). */
   private readonly idle: IdleSweep | undefined;
   idleTicks = 0;
-
   /** Counts this stream while it is open, for the session's idle_timeout (undefined when off). */
   private readonly sessionIdle: SessionIdle | undefined;
+  /** Called once the client drained (or went away). */
+  private drained: (() => void) | null = null;
+  /** A CONNECT stream's bytes that came before its tunnel was up (null: not a CONNECT stream). */
+  private early: Buffer[] | null = null;
 
   /**
    * `idle`: where stream_idle_timeout is kept, `sessionIdle`: the session's idle_timeout, which
-   * has counted this stream as opened (each undefined when off).
+   * has counted this stream as opened (each undefined when off). `tooLarge`: the header list is
+   * over the limits (431).
    */
   constructor(
     hcm: StreamManager,
-    h2: http2.ServerHttp2Stream,
-    headers: http2.IncomingHttpHeaders,
-    flags: number,
+    h2: H2Stream,
+    headers: string[],
+    endStream: boolean,
+    check: RequestCheck,
+    tooLarge: boolean,
     idle: IdleSweep | undefined,
     sessionIdle: SessionIdle | undefined,
   ) {
@@ -46,75 +53,80 @@ export class H2ServerStream implements DownstreamCodec, IdleMember {
     this.sessionIdle = sessionIdle;
     const stream = new HttpStream(hcm, this);
     this.stream = stream;
-    const endStream = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
-    // A request without a body still has a readable side: consume it so that the stream ends
-    // cleanly (otherwise every close counts as premature and costs an error object).
-    if (endStream) h2.resume();
     const head = stream.head;
     head.protocol = 'HTTP/2';
-    head.method = String(headers[':method'] ?? 'GET');
-    head.scheme = String(headers[':scheme'] ?? 'http');
-    head.authority = String(headers[':authority'] ?? headers.host ?? '');
-    const path = String(headers[':path'] ?? '');
+    head.method = check.method;
+    head.scheme = check.scheme || 'http';
+    head.authority = check.authority;
     // A fragment is never part of a request (RFC 9110 4.2.5); Envoy strips it before any filter.
+    const path = check.path;
     const hash = path.indexOf('#');
     head.path = hash < 0 ? path : path.slice(0, hash);
-    head.remoteAddress = h2.session?.socket?.remoteAddress ?? '';
-    for (const name in headers) {
-      if (name.charCodeAt(0) === 58 || HOP_BY_HOP.has(name)) continue;
-      const value = headers[name];
-      if (name === 'content-length') {
-        stream.contentLength = Number(value);
+    head.remoteAddress = h2.session.socket.remoteAddress ?? '';
+    stream.contentLength = check.contentLength;
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i];
+      if (name.charCodeAt(0) === 58 || name === 'content-length') continue;
+      if (name === 'host') {
+        if (head.authority === '') head.authority = headers[i + 1];
         continue;
       }
-      if (Array.isArray(value)) for (const v of value) head.headers.push(name, v);
-      else if (value !== undefined) head.headers.push(name, String(value));
+      head.headers.push(name, headers[i + 1]);
     }
     stream.framing = endStream ? 'none' : 'frames';
-    h2.on('error', this.onGone);
-    h2.on('close', this.onClose);
     // stream_idle_timeout: nothing received or sent on this stream for that long ends it (408, or a reset).
     this.idle = head.method === 'CONNECT' ? undefined : idle;
+    if (head.method === 'CONNECT') this.early = [];
     this.idle?.add(this);
     hcm.stats.rqHttp2++;
-    // A CONNECT stream's DATA belongs to the tunnel (spliced once it is up), not to a request body.
-    if (!endStream && head.method !== 'CONNECT') {
-      h2.on('data', this.onData);
-      h2.on('end', this.onEnd);
-    }
-    stream.decodeHeaders(endStream);
+    if (tooLarge) stream.rejectRequest(431, 'header list too large');
+    else stream.decodeHeaders(endStream);
   }
 
-  private readonly onData = (chunk: Buffer): void => {
-    this.idleTicks = 0;
-    this.stream.decodeData(chunk);
-  };
-
-  private readonly onEnd = (): void => {
+  onHeaders(): void {
+    // Request trailers end the request (they are not forwarded, as before).
     this.idleTicks = 0;
     this.stream.decodeComplete();
-  };
+  }
+
+  onData(_h2: H2Stream, chunk: Buffer, endStream: boolean): void {
+    this.idleTicks = 0;
+    if (this.early !== null) {
+      // The tunnel's bytes, not a request body.
+      if (chunk.length > 0) this.early.push(Buffer.from(chunk));
+      return;
+    }
+    if (chunk.length > 0) this.stream.decodeData(chunk);
+    if (endStream) this.stream.decodeComplete();
+  }
+
+  onReset(): void {
+    this.stream.downstreamReset();
+    this.onWritable();
+  }
+
+  onWritable(): void {
+    const resume = this.drained;
+    this.drained = null;
+    resume?.();
+  }
+
+  /** The stream left its session (completed or reset). */
+  closed(): void {
+    this.idle?.delete(this);
+    this.sessionIdle?.streamClosed();
+  }
 
   onIdle(): void {
     this.stream.idleTimeout();
   }
 
-  private readonly onGone = (): void => {
-    this.stream.downstreamReset();
-  };
-
-  private readonly onClose = (): void => {
-    this.idle?.delete(this);
-    this.sessionIdle?.streamClosed();
-    this.stream.downstreamReset();
-  };
-
   connectionFacts(): DownstreamConnection {
-    const socket = this.h2.session?.socket;
+    const socket = this.h2.session.socket;
     return {
       sourceIp: this.stream.head.remoteAddress,
-      destinationIp: socket?.localAddress,
-      destinationPort: socket?.localPort ?? 0,
+      destinationIp: socket.localAddress,
+      destinationPort: socket.localPort ?? 0,
       ...tlsConnectionFacts(socket),
     };
   }
@@ -124,22 +136,20 @@ export class H2ServerStream implements DownstreamCodec, IdleMember {
   }
 
   pauseReading(paused: boolean): void {
-    if (paused) this.h2.pause();
-    else this.h2.resume();
+    this.h2.pause(paused);
   }
 
   encodeHeaders(
     status: number,
     _reason: string,
     headers: string[],
-    framing: WireFraming,
+    _framing: WireFraming,
     contentLength: number,
     _upstreamCloses: boolean,
     endStream: boolean,
   ): void {
     this.idleTicks = 0;
     const cfg = this.stream.hcm.config;
-    // A flat name/value list: node:http2 takes it as it is (no object to build and copy per response).
     const out = [':status', String(status)];
     const overwrite = cfg.serverHeader === 'OVERWRITE';
     let hasServer = false;
@@ -155,59 +165,32 @@ export class H2ServerStream implements DownstreamCodec, IdleMember {
     if (contentLength >= 0) out.push('content-length', String(contentLength));
     if (overwrite || (cfg.serverHeader === 'APPEND_IF_ABSENT' && !hasServer))
       out.push('server', cfg.serverName);
-    // Whether trailers follow is known only at the end: an HTTP/2 or gRPC body holds the stream open
-    // for them (an upstream without trailers ends with an empty trailer block).
-    const waitForTrailers =
-      !endStream && (framing === 'frames' || (framing === 'chunked' && this.stream.grpc));
-    try {
-      this.h2.respond(out, { endStream, waitForTrailers });
-      if (waitForTrailers) this.h2.once('wantTrailers', this.sendTrailers);
-    } catch {
-      // client went away
-    }
+    this.h2.sendHeaders(out, endStream);
   }
-
-  private readonly sendTrailers = (): void => {
-    this.idleTicks = 0;
-    const out: http2.OutgoingHttpHeaders = {};
-    const t = this.trailers;
-    if (t !== null) for (let i = 0; i < t.length; i += 2) out[t[i]] = t[i + 1];
-    try {
-      this.h2.sendTrailers(out);
-    } catch {
-      // stream already gone
-    }
-  };
 
   encodeData(chunk: Buffer): boolean {
     this.idleTicks = 0;
-    if (!this.h2.destroyed) this.h2.write(chunk);
+    this.h2.write(chunk);
     return true;
   }
 
   get needsDrain(): boolean {
-    return this.h2.writableNeedDrain;
+    return this.h2.pending !== null || this.h2.session.socketFull;
   }
 
   onceDrained(resume: () => void): void {
-    // Also on close: a client that went away never drains, and an upstream connection left paused
-    // for it would go back to the pool paused (the next request on it would never be answered).
-    const client = this.h2;
-    if (client.destroyed) {
+    // Also on reset: a client that went away never drains, and an upstream left paused for it
+    // would never be read again.
+    if (this.h2.closed) {
       resume();
       return;
     }
-    const done = () => {
-      client.off('drain', done);
-      client.off('close', done);
-      resume();
-    };
-    client.on('drain', done);
-    client.on('close', done);
+    this.drained = resume;
+    this.h2.wantWritable = true;
   }
 
   flush(): void {
-    // Writes go straight to the HTTP/2 stream; nothing is held.
+    // Frames go out once per tick anyway.
   }
 
   encodeTrailers(trailers: string[]): void {
@@ -215,8 +198,9 @@ export class H2ServerStream implements DownstreamCodec, IdleMember {
   }
 
   encodeEnd(): void {
-    const h2 = this.h2;
-    if (!h2.destroyed && !h2.writableEnded && h2.headersSent) h2.end();
+    const t = this.trailers;
+    if (t !== null && t.length > 0) this.h2.sendHeaders(t, true);
+    else this.h2.end();
   }
 
   encodeLocalReply(
@@ -226,32 +210,34 @@ export class H2ServerStream implements DownstreamCodec, IdleMember {
     extra: string[] | null,
     grpc: boolean,
   ): void {
-    const headers: http2.OutgoingHttpHeaders = { ':status': status };
-    if (flag) headers[RESPONSE_FLAGS_HEADER] = flag;
-    if (extra !== null) for (let i = 0; i < extra.length; i += 2) headers[extra[i]] = extra[i + 1];
-    headers.server = this.stream.hcm.config.serverName;
-    const head = this.stream.head.method;
-    try {
-      if (grpc || headers['grpc-status'] !== undefined) {
-        headers[':status'] = 200;
-        headers['content-type'] = 'application/grpc';
-        // A filter may name the gRPC status itself (fault abort with grpc_status).
-        headers['grpc-status'] ??= String(grpcStatusFor(status));
-        headers['grpc-message'] = encodeURIComponent(body);
-        this.h2.respond(headers, { endStream: true });
-      } else {
-        if (body !== '') headers['content-type'] = 'text/plain';
-        headers['content-length'] = Buffer.byteLength(body);
-        this.h2.respond(headers, { endStream: body === '' || head === 'HEAD' });
-        if (body !== '' && head !== 'HEAD') this.h2.end(body);
+    const headers: string[] = [':status', ''];
+    if (flag) headers.push(RESPONSE_FLAGS_HEADER, flag);
+    let grpcStatus = '';
+    if (extra !== null)
+      for (let i = 0; i < extra.length; i += 2) {
+        if (extra[i] === 'grpc-status') grpcStatus = extra[i + 1];
+        else headers.push(extra[i], extra[i + 1]);
       }
-    } catch {
-      // client went away
+    headers.push('server', this.stream.hcm.config.serverName);
+    if (grpc || grpcStatus !== '') {
+      headers[1] = '200';
+      // A filter may name the gRPC status itself (fault abort with grpc_status).
+      headers.push('content-type', 'application/grpc');
+      headers.push('grpc-status', grpcStatus || String(grpcStatusFor(status)));
+      headers.push('grpc-message', encodeURIComponent(body));
+      this.h2.sendHeaders(headers, true);
+      return;
     }
+    headers[1] = String(status);
+    if (body !== '') headers.push('content-type', 'text/plain');
+    headers.push('content-length', String(Buffer.byteLength(body)));
+    const bodyless = body === '' || this.stream.head.method === 'HEAD';
+    this.h2.sendHeaders(headers, bodyless);
+    if (!bodyless) this.h2.write(Buffer.from(body), true);
   }
 
   resetStream(): void {
-    if (!this.h2.destroyed) this.h2.close(NGHTTP2_INTERNAL_ERROR);
+    this.h2.reset(INTERNAL_ERROR);
   }
 
   streamDone(): void {
@@ -268,12 +254,14 @@ export class H2ServerStream implements DownstreamCodec, IdleMember {
     connectTunnelUpstream(cluster, host, {
       failed: () => stream.localReply(503, LOCAL_BODY.connectFailure, 'UF'),
       ready: (up) => {
-        if (!stream.active) return up.destroy();
+        if (!stream.active || this.h2.closed) return up.destroy();
         cluster.stats.status(200);
-        this.h2.respond({ ':status': 200 });
+        this.h2.sendHeaders([':status', '200'], false);
         stream.hcm.stats.upgrades++;
         stream.tunnelEstablished(200);
-        splice(this.h2, up);
+        const early = this.early === null ? undefined : Buffer.concat(this.early);
+        this.early = null;
+        splice(new H2StreamDuplex(this.h2), up, early);
       },
     });
   }
