@@ -4,7 +4,7 @@ import { type BenchContext, type Benchmark, REPO } from './lib/context.ts';
 import { type ProxyProcess, startMesh } from './lib/paths.ts';
 import { freePort } from './lib/ports.ts';
 import { runCommand, startChild } from './lib/processes.ts';
-import { cpuSeconds, processTree } from './lib/procfs.ts';
+import { cpuSeconds, processTree, systemCpuSeconds } from './lib/procfs.ts';
 import { fmtMs, fmtRatio, markdownTable } from './lib/table.ts';
 import { check, targetLines } from './lib/targets.ts';
 import type { TcpClientConfig, TcpClientReport } from './lib/tcp-bulk-client.ts';
@@ -19,7 +19,9 @@ const runs = (ctx: BenchContext) => (ctx.quick ? 1 : 3);
 /**
  * A measured transfer is the median of `runs` transfers (by MB/s); min and max are kept for the
  * notes. `cpuPerGB`: for a path with proxies, each one's CPU seconds (utime + stime, its whole
- * process tree) over all measured runs divided by the GB they moved, in the order of the path's proxies.
+ * process tree) over all measured runs divided by the GB they moved, in the order of the path's
+ * proxies; `proxyKernelPerGB` the part of theirs spent in the kernel (stime). `totalPerGB`: the
+ * same for every process of the path (client, proxies, backend).
  */
 type Measured =
   | {
@@ -29,6 +31,10 @@ type Measured =
       minMBps: number;
       maxMBps: number;
       cpuPerGB: { role: string; seconds: number }[];
+      proxyKernelPerGB: number;
+      clientPerGB: number;
+      backendPerGB: number;
+      totalPerGB: number;
     }
   | { outcome: 'failed' | 'not supported'; reason: string };
 
@@ -46,9 +52,12 @@ async function transfer(ctx: BenchContext, config: TcpClientConfig): Promise<Tcp
 async function measure(
   ctx: BenchContext,
   base: Omit<TcpClientConfig, 'direction' | 'bytes'>,
+  backendPid: number,
   proxies: readonly ProxyProcess[] = [],
 ): Promise<Measured[]> {
   const cpu = () => proxies.map((p) => cpuSeconds(processTree(p.child.pid)));
+  const kernel = () => proxies.reduce((sum, p) => sum + systemCpuSeconds(processTree(p.child.pid)), 0);
+  const backendCpu = () => cpuSeconds(processTree(backendPid));
   const out: Measured[] = [];
   for (const direction of DIRECTIONS) {
     ctx.log(`tcp: ${base.connect ? 'mesh' : 'direct'} ${direction}`);
@@ -56,11 +65,17 @@ async function measure(
       // A short transfer first so that connection set-up is not in the figure's first run.
       await transfer(ctx, { ...base, direction, bytes: 1024 * 1024 });
       const reports: TcpClientReport[] = [];
-      const before = cpu();
+      const before = { proxies: cpu(), kernel: kernel(), backend: backendCpu() };
       for (let i = 0; i < runs(ctx); i++)
         reports.push(await transfer(ctx, { ...base, direction, bytes: ctx.durations.tcpBytes }));
-      const after = cpu();
+      const after = { proxies: cpu(), kernel: kernel(), backend: backendCpu() };
       const gb = (reports.length * ctx.durations.tcpBytes) / 1e9;
+      const cpuPerGB = proxies.map((p, i) => ({
+        role: p.role,
+        seconds: (after.proxies[i] - before.proxies[i]) / gb,
+      }));
+      const clientPerGB = reports.reduce((sum, r) => sum + r.cpuSeconds, 0) / gb;
+      const backendPerGB = (after.backend - before.backend) / gb;
       reports.sort((a, b) => a.megabytesPerSecond - b.megabytesPerSecond);
       out.push({
         outcome: 'measured',
@@ -68,7 +83,11 @@ async function measure(
         runs: reports.length,
         minMBps: reports[0].megabytesPerSecond,
         maxMBps: reports[reports.length - 1].megabytesPerSecond,
-        cpuPerGB: proxies.map((p, i) => ({ role: p.role, seconds: (after[i] - before[i]) / gb })),
+        cpuPerGB,
+        proxyKernelPerGB: (after.kernel - before.kernel) / gb,
+        clientPerGB,
+        backendPerGB,
+        totalPerGB: clientPerGB + backendPerGB + cpuPerGB.reduce((sum, c) => sum + c.seconds, 0),
       });
     } catch (err) {
       out.push({
@@ -84,6 +103,7 @@ async function measure(
 async function meshFigures(
   ctx: BenchContext,
   backendPort: number,
+  backendPid: number,
 ): Promise<{ figures: Measured[]; transport?: HopTransport; notes: string[] }> {
   const cp = await controlPlaneOrError(ctx);
   try {
@@ -97,7 +117,7 @@ async function meshFigures(
       }, 20_000);
       if (works.outcome === 'ok')
         return {
-          figures: await measure(ctx, { port: path.port, connect: authority }, path.proxies),
+          figures: await measure(ctx, { port: path.port, connect: authority }, backendPid, path.proxies),
           transport: path.transport,
           notes: path.notes,
         };
@@ -129,8 +149,8 @@ async function run(ctx: BenchContext): Promise<string> {
   let direct: Measured[];
   let meshResult: Awaited<ReturnType<typeof meshFigures>>;
   try {
-    direct = await measure(ctx, { port: backendPort });
-    meshResult = await meshFigures(ctx, backendPort);
+    direct = await measure(ctx, { port: backendPort }, backend.pid);
+    meshResult = await meshFigures(ctx, backendPort, backend.pid);
   } finally {
     await backend.stop();
   }
@@ -152,11 +172,12 @@ async function run(ctx: BenchContext): Promise<string> {
                 ? '1.00×'
                 : '—',
             x.cpuPerGB.length > 0
-              ? x.cpuPerGB.map((c) => `${c.role} ${c.seconds.toFixed(2)}`).join(', ')
+              ? `${x.cpuPerGB.map((c) => `${c.role} ${c.seconds.toFixed(2)}`).join(', ')} (kernel ${x.proxyKernelPerGB.toFixed(2)})`
               : '',
+            `${x.totalPerGB.toFixed(2)} (client ${x.clientPerGB.toFixed(2)}, backend ${x.backendPerGB.toFixed(2)})`,
             x.runs > 1 ? `median of ${x.runs}: ${x.minMBps.toFixed(0)}–${x.maxMBps.toFixed(0)} MB/s` : '',
           ]
-        : [`${direction}: ${name}`, '—', '—', '—', '—', `${x.outcome}: ${x.reason}`];
+        : [`${direction}: ${name}`, '—', '—', '—', '—', '—', `${x.outcome}: ${x.reason}`];
     return [row('direct', d), row(label, m, d)];
   });
   const mbps = (x: Measured) => (x.outcome === 'measured' ? x.report.megabytesPerSecond : undefined);
@@ -172,6 +193,9 @@ async function run(ctx: BenchContext): Promise<string> {
       'mesh or direct row not measured',
     );
   });
+  const bounds = DIRECTIONS.map((direction, i) => cpuBound(direction, direct[i], mesh[i], ctx.cores)).filter(
+    (line) => line !== undefined,
+  );
   const mib = ctx.durations.tcpBytes / 1024 / 1024;
   return `One TCP connection moving ${mib} MiB (${runs(ctx)} times; the median is shown) in 64 KiB writes to (upload) or from (download) a Node backend
 (\`bench/lib/tcp-bulk-server.ts\`). The mesh path is how an app sends opaque TCP through weft: an HTTP
@@ -179,16 +203,32 @@ async function run(ctx: BenchContext): Promise<string> {
 (declared \`--protocol tcp --service-port ${SERVICE_PORT}\`), whose inbound tcp_proxy goes to the backend. MB = 10^6 bytes;
 time runs from the request to the last byte (download) or to the backend's acknowledgement (upload).
 "proxy CPU s/GB": each proxy's CPU seconds (utime + stime from \`/proc\`) over the measured transfers
-divided by the GB they moved; it depends far less on what else runs on the machine than MB/s does.
+divided by the GB they moved, and the part of it spent in the kernel (stime); it depends far less on what else
+runs on the machine than MB/s does. "all processes": the same for every process of the path (the client counts
+its own CPU time over the transfer, without its start-up).
 
-${markdownTable(['transfer', 'MB/s', 'time ms', 'vs direct', 'proxy CPU s/GB', 'notes'], rows, ['left', 'right', 'right', 'right', 'left', 'left'])}
+${markdownTable(['transfer', 'MB/s', 'time ms', 'vs direct', 'proxy CPU s/GB', 'all processes CPU s/GB', 'notes'], rows, ['left', 'right', 'right', 'right', 'left', 'left', 'left'])}
 ${notes.length > 0 ? `\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''}
 The mesh path runs four processes (client, two sidecars, backend) on the machine's cores where direct runs two, so
 its MB/s depends on free cores far more than direct's; on a busy machine judge by the CPU s/GB.
-
+${bounds.length > 0 ? `\nWhat the CPU allows on ${ctx.cores} cores (cores ÷ all processes' CPU s/GB: the MB/s of a path that kept every core busy):\n${bounds.join('\n')}\n` : ''}
 Targets (issue 20):
 ${targetLines(checks)}
 `;
+}
+
+/**
+ * The CPU arithmetic of one direction: the MB/s each path's CPU s/GB allows on every core, the
+ * mesh's as a share of direct's measured MB/s, and the same if the sidecars cost only their kernel
+ * time (no user-space work at all: what any proxy in user space pays for the two extra TCP hops).
+ */
+function cpuBound(direction: string, d: Measured, m: Measured, cores: number): string | undefined {
+  if (d.outcome !== 'measured' || m.outcome !== 'measured') return undefined;
+  const most = (perGB: number) => (cores / perGB) * 1000;
+  const of = (perGB: number) =>
+    `${most(perGB).toFixed(0)} MB/s (${fmtRatio(most(perGB) / d.report.megabytesPerSecond)} of direct's ${d.report.megabytesPerSecond.toFixed(0)})`;
+  const kernelOnly = m.clientPerGB + m.backendPerGB + m.proxyKernelPerGB;
+  return `- ${direction}: the mesh path's ${m.totalPerGB.toFixed(2)} s/GB allow at most ${of(m.totalPerGB)}; with sidecars that spent only their kernel time (${m.proxyKernelPerGB.toFixed(2)} s/GB) ${of(kernelOnly)}. Direct's ${d.totalPerGB.toFixed(2)} s/GB would allow ${most(d.totalPerGB).toFixed(0)} MB/s: one connection between two processes is not CPU-bound.`;
 }
 
 export const benchmark: Benchmark = {

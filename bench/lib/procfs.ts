@@ -16,6 +16,8 @@ interface StatFields {
   ppid: number;
   /** utime + stime, in clock ticks. */
   ticks: number;
+  /** stime (in the kernel on the process's behalf), in clock ticks. */
+  systemTicks: number;
 }
 
 function readStat(pid: number): StatFields | undefined {
@@ -28,7 +30,7 @@ function readStat(pid: number): StatFields | undefined {
   // The command name (field 2) may hold spaces and parentheses: fields start after the last ')'.
   const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
   // rest[0] is field 3 (state): ppid is field 4, utime 14, stime 15.
-  return { ppid: Number(rest[1]), ticks: Number(rest[11]) + Number(rest[12]) };
+  return { ppid: Number(rest[1]), ticks: Number(rest[11]) + Number(rest[12]), systemTicks: Number(rest[12]) };
 }
 
 /** `pid` and all of its descendants (nginx's master and worker, a multi-process proxy). */
@@ -51,6 +53,13 @@ export function processTree(pid: number): number[] {
 export function cpuSeconds(pids: readonly number[]): number {
   let ticks = 0;
   for (const pid of pids) ticks += readStat(pid)?.ticks ?? 0;
+  return ticks / CLOCK_TICKS;
+}
+
+/** CPU seconds these processes spent in the kernel (stime) so far. */
+export function systemCpuSeconds(pids: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of pids) ticks += readStat(pid)?.systemTicks ?? 0;
   return ticks / CLOCK_TICKS;
 }
 

@@ -17,6 +17,8 @@ export interface TcpClientReport {
   /** From the request (after the tunnel is up) to the last byte (download) or the server's OK (upload). */
   seconds: number;
   megabytesPerSecond: number;
+  /** CPU seconds this client used over the transfer (user + system, start-up not counted). */
+  cpuSeconds: number;
 }
 
 const CHUNK = Buffer.alloc(64 * 1024, 0x79);
@@ -57,6 +59,7 @@ function open(c: TcpClientConfig): Promise<{ socket: Socket; early: Buffer }> {
 async function main(c: TcpClientConfig): Promise<TcpClientReport> {
   const { socket, early } = await open(c);
   const start = process.hrtime.bigint();
+  const cpuStart = process.cpuUsage();
   await new Promise<void>((resolve, reject) => {
     socket.on('error', reject);
     socket.on('close', () => reject(new Error('the connection closed before the transfer finished')));
@@ -89,9 +92,15 @@ async function main(c: TcpClientConfig): Promise<TcpClientReport> {
     pump();
   });
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const cpu = process.cpuUsage(cpuStart);
   socket.removeAllListeners('close');
   socket.destroy();
-  return { bytes: c.bytes, seconds, megabytesPerSecond: c.bytes / 1e6 / seconds };
+  return {
+    bytes: c.bytes,
+    seconds,
+    megabytesPerSecond: c.bytes / 1e6 / seconds,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+  };
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as TcpClientConfig;
