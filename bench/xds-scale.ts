@@ -11,9 +11,16 @@
 // until every client ACKed the new routes.
 //
 // Modes `file`, `etcd`, `etcd2` and the same with `-scoped`: a namespace-wide Sidecar limits every
-// proxy to 10 services (Istio's push scoping), to compare the bytes each push carries.
+// proxy to 10 services (Istio's push scoping), to compare the bytes each push carries; and with
+// `-ns`: the services spread over 100 namespaces, MeshConfig `defaultServiceExportTo: ["."]`, each
+// service exported also to the namespace before its own (its callers), so each proxy gets its own
+// namespace's services and the next one's; a change is timed on the clients that see it.
 //
-//   node bench/xds-scale.ts [--services 1000] [--entries 8] [--clients 2000] [--changes 10] [--modes file,file-scoped,etcd,etcd2] [--no-write]
+// `--stall MS` pauses the replica of each killed proxy for MS before the kill (its etcd lease
+// lapses, the leader may prune its registrations) and resumes it right after: the change must
+// still reach every client.
+//
+//   node bench/xds-scale.ts [--services 1000] [--entries 8] [--clients 2000] [--changes 10] [--modes file,file-scoped,etcd,etcd2] [--stall 0] [--no-write]
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +41,11 @@ const { values: args } = parseArgs({
     modes: { type: 'string', default: 'file,file-scoped,etcd,etcd2' },
     /** Longest wait for one change to reach every client (seconds). */
     bound: { type: 'string', default: '60' },
+    /**
+     * Pause (SIGSTOP) the replica serving each killed proxy this long (ms) before the kill, and
+     * resume it after: a replica stalled past its etcd lease, as on an overloaded machine.
+     */
+    stall: { type: 'string', default: '0' },
     /** Write V8 CPU profiles of the control planes into this directory. */
     profile: { type: 'string' },
     'no-write': { type: 'boolean', default: false },
@@ -45,21 +57,38 @@ const SERVICES = Number(args.services);
 const ENTRIES = Number(args.entries);
 const CLIENTS = Number(args.clients);
 const CHANGES = Number(args.changes);
+const STALL_MS = Number(args.stall);
 const DOC = new URL('../docs/benchmarks.md', import.meta.url).pathname;
 const READY = /weft control-plane ready: api (http:\/\/[\d.:]+) xds [\d.:]+ xds-plaintext ([\d.:]+)/;
 const PROXY_READY = /weft proxy ready/;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The node of simulated sidecar `index`: a sidecar of `svc-(index mod services)` in `default`. */
-function nodeOf(index: number): WireNode {
+/** Namespaces of the `-ns` modes. */
+const NAMESPACES = 100;
+
+/** The namespace of service `s` (`default`, or one of NAMESPACES in the `-ns` modes). */
+function namespaceOf(s: number, mode: string): string {
+  return mode.endsWith('-ns') ? `ns-${s % NAMESPACES}` : 'default';
+}
+
+/** Whether the client of service `c` sees service `s`: its own namespace's, and the next one's in the `-ns` modes. */
+function sees(c: number, s: number, mode: string): boolean {
+  if (!mode.endsWith('-ns')) return true;
+  const [own, other] = [c % NAMESPACES, s % NAMESPACES];
+  return own === other || (own + 1) % NAMESPACES === other;
+}
+
+/** The node of simulated sidecar `index`: a sidecar of `svc-(index mod services)` in its namespace. */
+function nodeOf(index: number, mode: string): WireNode {
   const service = `svc-${index % SERVICES}`;
+  const ns = namespaceOf(index % SERVICES, mode);
   const ip = `10.${128 + ((index >> 16) & 127)}.${(index >> 8) & 255}.${index & 255}`;
   return {
-    id: `sidecar~${ip}~bench-${index}.default~default.svc.cluster.local`,
+    id: `sidecar~${ip}~bench-${index}.${ns}~${ns}.svc.cluster.local`,
     cluster: service,
     metadata: jsonToStruct({
       WEFT_SIDECAR: 'true',
-      NAMESPACE: 'default',
+      NAMESPACE: ns,
       LABELS: { app: service, version: 'v1' },
       INSTANCE_IPS: [ip],
       WEFT_SERVICE: service,
@@ -96,24 +125,42 @@ async function apply(api: string, text: string): Promise<void> {
     throw new Error(`apply answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
 }
 
-/** The services and their WorkloadEntries, as one apply (etcd is started with limits that take it). */
-function resources(): string {
+/**
+ * The services and their WorkloadEntries, as one apply (etcd is started with limits that take it);
+ * in the `-ns` modes spread over namespaces, each exported to its own and its callers' (the
+ * namespace before), with MeshConfig keeping everything else in its namespace.
+ */
+function resources(mode: string): string {
+  const spread = mode.endsWith('-ns');
   const docs: string[] = [];
+  if (spread)
+    docs.push(`apiVersion: weft.dev/v1alpha1
+kind: MeshConfig
+metadata: {name: mesh, namespace: istio-system}
+spec: {defaultServiceExportTo: ['.']}
+`);
   for (let s = 0; s < SERVICES; s++) {
+    const ns = namespaceOf(s, mode);
+    const callers = `ns-${(s + NAMESPACES - 1) % NAMESPACES}`;
     docs.push(`apiVersion: networking.istio.io/v1
 kind: ServiceEntry
-metadata: {name: svc-${s}}
+metadata: {name: svc-${s}, namespace: ${ns}}
 spec:
-  hosts: [svc-${s}.default.svc.cluster.local]
+  hosts: [svc-${s}.${ns}.svc.cluster.local]
   location: MESH_INTERNAL
   resolution: STATIC
   ports: [{number: 80, name: http, protocol: HTTP}]
   workloadSelector: {labels: {app: svc-${s}}}
-`);
+${
+  spread
+    ? `  exportTo: ['.', ${callers}]
+`
+    : ''
+}`);
     for (let e = 0; e < ENTRIES; e++)
       docs.push(`apiVersion: networking.istio.io/v1
 kind: WorkloadEntry
-metadata: {name: svc-${s}-${e}}
+metadata: {name: svc-${s}-${e}, namespace: ${ns}}
 spec:
   address: 10.${s >> 8}.${s & 255}.${e + 1}
   labels: {app: svc-${s}}
@@ -141,15 +188,16 @@ spec:
 /** etcd limits for one apply of every resource: 2 operations per resource, ~2 KiB each. */
 const ETCD_LIMITS = ['--max-txn-ops=100000', '--max-request-bytes=67108864'];
 
-function virtualService(change: number): string {
+function virtualService(change: number, mode: string): string {
+  const host = `svc-0.${namespaceOf(0, mode)}.svc.cluster.local`;
   return `apiVersion: networking.istio.io/v1
 kind: VirtualService
-metadata: {name: svc-0}
+metadata: {name: svc-0, namespace: ${namespaceOf(0, mode)}}
 spec:
-  hosts: [svc-0.default.svc.cluster.local]
+  hosts: [${host}]
   http:
   - timeout: ${change + 1}s
-    route: [{destination: {host: svc-0.default.svc.cluster.local}}]
+    route: [{destination: {host: ${host}}}]
 `;
 }
 
@@ -207,19 +255,20 @@ function haEvents(replicas: Replica[]): string {
   return per.filter(Boolean).join('; ');
 }
 
-/** Waits until every client's `type` moved past `before`; returns the last arrival after `t0` (ms). */
+/** Waits until the `type` of every client in `which` moved past `before`; returns the last arrival after `t0` (ms). */
 async function reachedAll(
   clients: Client[],
+  which: number[],
   type: string,
   before: (string | undefined)[],
   t0: number,
   replicas: Replica[],
 ): Promise<number> {
   const deadline = Date.now() + Number(args.bound) * 1000;
-  while (!clients.every((c, i) => c.last.get(type)?.version !== before[i])) {
+  while (!which.every((i) => clients[i].last.get(type)?.version !== before[i])) {
     if (Date.now() > deadline) {
       // Which clients (by replica: client i is on replica i mod replicas) and what they hold.
-      const missed = clients.flatMap((c, i) => (c.last.get(type)?.version === before[i] ? [i] : []));
+      const missed = which.filter((i) => clients[i].last.get(type)?.version === before[i]);
       const held = new Set(missed.map((i) => before[i]));
       throw new Error(
         `a ${type} change did not reach every client within ${args.bound} s: ${missed.length} did not, ` +
@@ -230,7 +279,7 @@ async function reachedAll(
     }
     await sleep(2);
   }
-  return Math.max(...clients.map((c) => c.last.get(type)!.at - t0));
+  return Math.max(...which.map((i) => clients[i].last.get(type)!.at - t0));
 }
 
 interface Row {
@@ -254,21 +303,19 @@ interface Row {
   clientCpuS: number;
 }
 
-/** Mean bytes of resources each client received since the last call (and resets the counters). */
-function takeBytes(clients: Client[]): number {
+/** Mean bytes of resources the clients of `which` (default: all) received since the last call; resets every client's counters. */
+function takeBytes(clients: Client[], which: number[] = clients.map((_, i) => i)): number {
   let total = 0;
-  for (const c of clients) {
-    for (const bytes of c.received.values()) total += bytes;
-    c.received.clear();
-  }
-  return total / clients.length;
+  for (const i of which) for (const bytes of clients[i].received.values()) total += bytes;
+  for (const c of clients) c.received.clear();
+  return total / Math.max(1, which.length);
 }
 
 async function startReplicas(
   mode: string,
   dir: string,
 ): Promise<{ replicas: Replica[]; etcd?: EtcdCluster }> {
-  const store = mode.replace(/-scoped$/, '');
+  const store = mode.replace(/-(scoped|ns)$/, '');
   const etcd = store === 'file' ? undefined : await startEtcdCluster(3, { extraArgs: ETCD_LIMITS });
   if (etcd) running.clusters.add(etcd);
   const count = store === 'etcd2' ? 2 : 1;
@@ -309,7 +356,7 @@ async function runMode(mode: string): Promise<Row> {
   const proxies: WeftProcess[] = [];
   try {
     const note = (what: string) => process.stderr.write(`${mode}: ${what}\n`);
-    await apply(replicas[0].api, resources());
+    await apply(replicas[0].api, resources(mode));
     if (mode.endsWith('-scoped')) await apply(replicas[0].api, scope());
     note('resources applied');
     for (let i = 0; i < CHANGES; i++)
@@ -319,6 +366,8 @@ async function runMode(mode: string): Promise<Row> {
             'proxy',
             '--server',
             replicas[i % replicas.length].api,
+            '--namespace',
+            namespaceOf(i, mode),
             '--service',
             `svc-${i}`,
             '--app-port',
@@ -337,7 +386,7 @@ async function runMode(mode: string): Promise<Row> {
     const started = performance.now();
     const cpu0 = await Promise.all(replicas.map((r) => usage(r.proc.child.pid!)));
     while (clients.length < CLIENTS) {
-      clients.push(new Client(replicas[clients.length % replicas.length].xds, nodeOf(clients.length)));
+      clients.push(new Client(replicas[clients.length % replicas.length].xds, nodeOf(clients.length, mode)));
       if (clients.length % 50 === 0) await sleep(20);
     }
     note(`${CLIENTS} clients connecting`);
@@ -353,14 +402,21 @@ async function runMode(mode: string): Promise<Row> {
     const clientCpu0 = process.cpuUsage();
     takeBytes(clients);
     for (let i = 0; i < CHANGES; i++) {
+      const stalled = STALL_MS > 0 ? replicas[i % replicas.length].proc.child : undefined;
+      if (stalled) {
+        stalled.kill('SIGSTOP');
+        await sleep(STALL_MS);
+      }
       const before = clients.map((c) => c.last.get(TYPE_URL.endpoint)?.version);
       const t0 = performance.now();
       const own0 = process.cpuUsage();
       proxies[i].child.kill('SIGKILL');
-      endpoint.push(await reachedAll(clients, TYPE_URL.endpoint, before, t0, replicas));
+      stalled?.kill('SIGCONT');
+      const watching = clients.flatMap((_, c) => (sees(c % SERVICES, i, mode) ? [c] : []));
+      endpoint.push(await reachedAll(clients, watching, TYPE_URL.endpoint, before, t0, replicas));
       note(`endpoint change ${i}: ${endpoint.at(-1)!.toFixed(0)} ms, clients' CPU ${cpuMs(own0)} ms`);
       await sleep(500);
-      endpointBytes += takeBytes(clients);
+      endpointBytes += takeBytes(clients, watching);
     }
     note(`endpoint changes: ${endpoint.map((v) => v.toFixed(0)).join(' ')} ms`);
     const endpointDone = await Promise.all(replicas.map((r) => usage(r.proc.child.pid!)));
@@ -370,11 +426,12 @@ async function runMode(mode: string): Promise<Row> {
       const before = clients.map((c) => c.last.get(TYPE_URL.route)?.version);
       const t0 = performance.now();
       const own0 = process.cpuUsage();
-      await apply(replicas[0].api, virtualService(i));
-      resource.push(await reachedAll(clients, TYPE_URL.route, before, t0, replicas));
+      await apply(replicas[0].api, virtualService(i, mode));
+      const watching = clients.flatMap((_, c) => (sees(c % SERVICES, 0, mode) ? [c] : []));
+      resource.push(await reachedAll(clients, watching, TYPE_URL.route, before, t0, replicas));
       note(`resource change ${i}: ${resource.at(-1)!.toFixed(0)} ms, clients' CPU ${cpuMs(own0)} ms`);
       await sleep(500);
-      resourceBytes += takeBytes(clients);
+      resourceBytes += takeBytes(clients, watching);
     }
     const clientCpu = process.cpuUsage(clientCpu0);
     const after = await Promise.all(replicas.map((r) => usage(r.proc.child.pid!)));
@@ -398,7 +455,10 @@ async function runMode(mode: string): Promise<Row> {
   } finally {
     for (const c of clients) c.close();
     for (const p of proxies) await p.stop('SIGKILL');
-    for (const r of replicas) await r.proc.stop('SIGTERM');
+    for (const r of replicas) {
+      r.proc.child.kill('SIGCONT');
+      await r.proc.stop('SIGTERM');
+    }
     await etcd?.stop();
     await rm(dir, { recursive: true, force: true });
   }
@@ -411,6 +471,9 @@ const LABEL: Record<string, string> = {
   'file-scoped': `file store, 1 control plane, a Sidecar scoping each proxy to ${SCOPE} services`,
   'etcd-scoped': `etcd (3 members), 1 replica, a Sidecar scoping each proxy to ${SCOPE} services`,
   'etcd2-scoped': `etcd (3 members), 2 replicas, a Sidecar scoping each proxy to ${SCOPE} services`,
+  'file-ns': `file store, 1 control plane, ${NAMESPACES} namespaces, defaultServiceExportTo ["."] plus the callers' namespace`,
+  'etcd-ns': `etcd (3 members), 1 replica, ${NAMESPACES} namespaces, defaultServiceExportTo ["."] plus the callers' namespace`,
+  'etcd2-ns': `etcd (3 members), 2 replicas, ${NAMESPACES} namespaces, defaultServiceExportTo ["."] plus the callers' namespace`,
 };
 
 function render(rows: Row[]): string {
@@ -421,7 +484,7 @@ function render(rows: Row[]): string {
     `Measured ${new Date().toISOString().slice(0, 10)} on ${cpu.length} × ${cpu[0]?.model.trim()}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node.js ${process.version}, etcd 3.4 (Debian, \`--max-txn-ops\` and \`--max-request-bytes\` raised so that the resources go in one apply); control plane(s), etcd and the clients share the machine. ` +
       `${SERVICES.toLocaleString('en')} services (ServiceEntry), ${(SERVICES * ENTRIES).toLocaleString('en')} endpoints (WorkloadEntries), ${CLIENTS.toLocaleString('en')} xDS clients: ` +
       "state-of-the-world ADS streams on weft's own gRPC call (node:http2, `bench/lib/scale-client.ts`), each on its own connection, with a weft sidecar's node metadata, on the read-only plaintext xDS port; they subscribe and ACK like Envoy (wildcard CDS and LDS, RDS `outbound`, EDS for every EDS cluster, the whole EDS name list in every ACK) but do not unpack the resources they receive, since all of them share this process. " +
-      `Without a Sidecar each client gets every service, as a weft sidecar does; in the scoped rows a namespace-wide \`Sidecar\` gives each ${SCOPE}. ` +
+      `Without a Sidecar each client gets every service, as a weft sidecar does; in the scoped rows a namespace-wide \`Sidecar\` gives each ${SCOPE}; in the namespaces rows the services are spread over ${NAMESPACES} namespaces, MeshConfig \`defaultServiceExportTo: ["."]\` keeps each in its own and its \`exportTo\` adds the namespace that calls it, so each client gets ${(2 * SERVICES) / NAMESPACES} services, and a change is timed (and its bytes averaged) on the clients that see it. ` +
       `Endpoint change: a real \`weft proxy\` (registered over mTLS, running as its service's account like the service's other endpoints, so only EDS changes) is killed, \`--registry-grace 1ms\`; time until every client has the new endpoints. Resource change: an apply of a VirtualService; time until every client ACKed the routes. ${CHANGES} of each per row; p99 is the slowest. "streams reset": client streams the control plane ended during the sync (its HTTP/2 keepalive PING went unanswered for 10 s behind megabytes of queued responses), each one resent everything.`,
     '',
     "| store | load average | connect + sync (streams reset) | RSS per replica | CPU for the initial sync | endpoint change p50 / p99 | bytes per client | resource change p50 / p99 | bytes per client | control-plane CPU per endpoint / resource change | clients' CPU per change |",

@@ -10,7 +10,13 @@ import { backendsNotPermitted, policiesSelectingNothing, unattachedRoutes } from
 import { linkerdRefsNotFound, type ReadLinkerdPart, serversSelectingNothing } from './linkerd.ts';
 import { proxylessGaps } from './proxyless.ts';
 import type { ReadVirtualService } from './routing.ts';
-import { conflictingVirtualServices, rulesForNoService, undefinedSubsets, unknownHosts } from './routing.ts';
+import {
+  conflictingVirtualServices,
+  hostsNotExported,
+  rulesForNoService,
+  undefinedSubsets,
+  unknownHosts,
+} from './routing.ts';
 import { type ReadMatchedSplit, routeGroupsNotFound } from './smi.ts';
 import type { AnalysisFinding, PlacedFinding } from './types.ts';
 
@@ -72,6 +78,7 @@ export function analyze(input: AnalysisInput): AnalysisFinding[] {
   }
   const findings = [
     ...undefinedSubsets(snapshot, services),
+    ...hostsNotExported(snapshot, services),
     ...conflictingVirtualServices(services),
     ...unattachedRoutes(snapshot),
     ...backendsNotPermitted(routes, grants),

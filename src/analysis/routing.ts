@@ -1,8 +1,8 @@
-// Analyzers of routing: subsets no DestinationRule defines, hosts no service has, rules for no service, conflicting VirtualServices.
+// Analyzers of routing: subsets no DestinationRule defines, hosts no service has or not exported to the route, rules for no service, conflicting VirtualServices.
 import type { FieldPath } from '../config/check.ts';
 import type { ResourceKey } from '../config/resource.ts';
 import { isWildcardHost } from '../model/hostnames.ts';
-import { destinationRuleFor } from '../model/lookup.ts';
+import { destinationRuleFor, exportedTo } from '../model/lookup.ts';
 import type {
   DestinationRuleModel,
   MeshSnapshot,
@@ -36,7 +36,7 @@ function destinations(vs: VirtualServiceModel): { to: RouteDestination; path: Fi
 /** Every destination of every VirtualService, with its resource. */
 function allDestinations(services: readonly ReadVirtualService[]) {
   return services.flatMap(({ key, model, destinationsAt }) =>
-    destinations(model).map((d) => ({ key, ...d, path: destinationsAt ?? d.path })),
+    destinations(model).map((d) => ({ key, model, ...d, path: destinationsAt ?? d.path })),
   );
 }
 
@@ -86,6 +86,37 @@ export function unknownHosts(
       path: path.at(-1) === 'destination' ? [...path, 'host'] : path,
       message: `no service has host ${to.host}: no sidecar serves it and no ServiceEntry declares it, so requests routed here fail with 503`,
       hint: `check the spelling, start the service's sidecar (weft run --service ${to.host.split('.')[0]} ...), or declare it with a ServiceEntry`,
+    });
+  }
+  return out;
+}
+
+/**
+ * Routes to a service that is not exported to a namespace using the route (the VirtualService's
+ * own, and those its exportTo names): proxies there have no cluster for it, so they answer 503.
+ */
+export function hostsNotExported(
+  snapshot: MeshSnapshot,
+  services: readonly ReadVirtualService[],
+): AnalysisFinding[] {
+  const out: AnalysisFinding[] = [];
+  for (const { key, model, to, path } of allDestinations(services)) {
+    const service = snapshot.services.get(to.host);
+    if (!service) continue;
+    const named = (
+      model.exportTo?.length ? model.exportTo : (snapshot.mesh.defaultExportTo?.virtualService ?? [])
+    ).filter((e) => e !== '*' && e !== '~' && e !== '.');
+    const users = [...new Set([model.namespace, ...named])].filter((ns) =>
+      exportedTo(snapshot.mesh, 'virtualService', model, ns),
+    );
+    const blind = users.find((ns) => !exportedTo(snapshot.mesh, 'service', service, ns));
+    if (blind === undefined) continue;
+    out.push({
+      code: 'HostNotExported',
+      resource: key,
+      path: path.at(-1) === 'destination' ? [...path, 'host'] : path,
+      message: `${to.host} is not exported to namespace ${blind} (its exportTo${service.exportTo?.length ? '' : ", from MeshConfig's defaultServiceExportTo"}), so proxies there that use this route fail with 503`,
+      hint: `export ${to.host} to ${blind} (exportTo on its ServiceEntry, or MeshConfig's defaultServiceExportTo), or route to a service visible there`,
     });
   }
   return out;

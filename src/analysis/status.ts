@@ -31,6 +31,7 @@ export interface ResourceStatus {
 const REF_REASONS: Partial<Record<AnalysisFinding['code'], string>> = {
   SubsetNotFound: 'SubsetNotFound',
   HostNotFound: 'BackendNotFound',
+  HostNotExported: 'HostNotExported',
   DestinationRuleHostNotFound: 'HostNotFound',
   RouteGroupNotFound: 'RouteGroupNotFound',
   ServerNotFound: 'ServerNotFound',

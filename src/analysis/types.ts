@@ -6,6 +6,7 @@ import type { ResourceKey } from '../config/resource.ts';
 export type AnalysisCode =
   | 'SubsetNotFound'
   | 'HostNotFound'
+  | 'HostNotExported'
   | 'DestinationRuleHostNotFound'
   | 'ConflictingVirtualServices'
   | 'RouteNotAttached'

@@ -8,6 +8,7 @@ import { trafficTargetPolicies } from './policies.ts';
 import { matchedSplitVirtualService } from './traffic-split.ts';
 import type {
   AuthorizationPolicyModel,
+  DefaultExportTo,
   DestinationRuleModel,
   GatewayApiRouteModel,
   GatewayModel,
@@ -198,12 +199,14 @@ export function assembleConfig(resources: Iterable<CompiledResource>, mesh: Mesh
   )?.outboundTrafficPolicy;
   const pathNormalization = c.meshConfigs.find((m) => m.pathNormalization !== undefined)?.pathNormalization;
   const telemetry = meshTelemetry(c.meshConfigs, mesh.telemetry);
+  const defaultExportTo = meshDefaultExportTo(c.meshConfigs);
   return {
     mesh: {
       ...mesh,
       ...(outboundPolicy === undefined ? {} : { outboundTrafficPolicy: outboundPolicy }),
       ...(pathNormalization === undefined ? {} : { pathNormalization }),
       ...(telemetry === undefined ? {} : { telemetry }),
+      ...(defaultExportTo === undefined ? {} : { defaultExportTo }),
     },
     virtualServices: [...c.virtualServices, ...gatewayApi.virtualServices],
     destinationRules: c.destinationRules,
@@ -226,6 +229,16 @@ export function assembleConfig(resources: Iterable<CompiledResource>, mesh: Mesh
     telemetries: c.telemetries,
     sidecars: c.sidecars,
   };
+}
+
+/** Per kind, the oldest MeshConfig's `default*ExportTo` that sets it. */
+function meshDefaultExportTo(configs: readonly MeshConfigModel[]): DefaultExportTo | undefined {
+  const out: { -readonly [K in keyof DefaultExportTo]: DefaultExportTo[K] } = {};
+  for (const kind of ['service', 'virtualService', 'destinationRule'] as const) {
+    const set = configs.find((m) => m.defaultExportTo?.[kind] !== undefined);
+    if (set) out[kind] = set.defaultExportTo![kind];
+  }
+  return Object.keys(out).length === 0 ? undefined : out;
 }
 
 /** Per field, the oldest MeshConfig that sets it overrides the control plane's settings. */

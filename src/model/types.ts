@@ -39,7 +39,7 @@ export interface Service {
   origin: { kind: string; namespace: string; name: string };
   /** Virtual IPs or CIDRs of the service (ServiceEntry `addresses`), for TCP traffic without a Host. */
   addresses?: readonly string[];
-  /** Namespaces that may see the service (`*` all, `~` none); absent: every namespace. */
+  /** Namespaces that may see the service (`*` all, `~` none); absent: MeshConfig `defaultServiceExportTo`, else every namespace. */
   exportTo?: readonly string[];
 }
 
@@ -213,7 +213,8 @@ export interface VirtualServiceModel {
   gateways: readonly string[];
   http: readonly HttpRoute[];
   tcp: readonly TcpRoute[];
-  exportTo: readonly string[];
+  /** Namespaces that may use it (`*` all, `~` none); absent: MeshConfig `defaultVirtualServiceExportTo`, else every namespace. */
+  exportTo?: readonly string[];
   /** `tls[]` routes: TLS traffic routed by SNI without terminating it (gateways in PASSTHROUGH mode). */
   tls?: readonly TlsRoute[];
 }
@@ -318,7 +319,8 @@ export interface DestinationRuleModel {
   host: string;
   trafficPolicy?: TrafficPolicy;
   subsets: readonly Subset[];
-  exportTo: readonly string[];
+  /** Namespaces whose proxies it applies to (`*` all, `~` none); absent: MeshConfig `defaultDestinationRuleExportTo`, else every namespace. */
+  exportTo?: readonly string[];
 }
 
 /** Mesh-wide settings (from the control plane's flags, overridden by a `MeshConfig` resource). */
@@ -333,6 +335,19 @@ export interface MeshSettings {
   pathNormalization: PathNormalization;
   /** Access log and telemetry providers (MeshConfig); absent: no access log, no tracing provider. */
   telemetry?: MeshTelemetry;
+  /** MeshConfig `default*ExportTo`: the visibility of resources that set no `exportTo` of their own. */
+  defaultExportTo?: DefaultExportTo;
+}
+
+/**
+ * Istio's MeshConfig `defaultServiceExportTo`, `defaultVirtualServiceExportTo`,
+ * `defaultDestinationRuleExportTo`: entries are `.` (the resource's own namespace), `*` (every
+ * namespace), `~` (none) or namespace names. Absent: every namespace.
+ */
+export interface DefaultExportTo {
+  service?: readonly string[];
+  virtualService?: readonly string[];
+  destinationRule?: readonly string[];
 }
 
 /** Istio's path normalisation modes (default BASE). */
@@ -757,6 +772,8 @@ export interface MeshConfigModel {
   pathNormalization?: PathNormalization;
   /** Istio's `accessLogFile`, `accessLogEncoding`, `accessLogFormat`, `extensionProviders`, `defaultProviders`. */
   telemetry?: MeshTelemetry;
+  /** Istio's `defaultServiceExportTo`, `defaultVirtualServiceExportTo`, `defaultDestinationRuleExportTo`. */
+  defaultExportTo?: DefaultExportTo;
 }
 
 // ---- Telemetry (MeshConfig access log and providers, telemetry.istio.io Telemetry) ----

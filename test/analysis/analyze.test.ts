@@ -197,3 +197,39 @@ spec: {podSelector: {matchLabels: {app: ${app}}}, port: 9080}
   );
   assert.match(found[0].message, /podSelector app=reveiws matches no workload in namespace default/);
 });
+
+test("HostNotExported: a route to a service that MeshConfig's defaultServiceExportTo keeps in its namespace; its own exportTo wins", () => {
+  const yaml = (exportTo: string) => `apiVersion: weft.dev/v1alpha1
+kind: MeshConfig
+metadata: {name: mesh, namespace: istio-system}
+spec: {defaultServiceExportTo: ['.']}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: orders, namespace: shop}
+spec:
+  hosts: [orders.shop.svc.cluster.local]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: STATIC
+  endpoints: [{address: 10.0.0.9}]
+${exportTo}---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: orders, namespace: web}
+spec:
+  hosts: [orders.shop.svc.cluster.local]
+  http: [{route: [{destination: {host: orders.shop.svc.cluster.local}}]}]
+`;
+  const run = (text: string) => {
+    const resources = parseResources(text, 'x.yaml').map((p) => p.resource);
+    const snapshot = snapshotFromResources({ resources, workloads: [], mesh: DEFAULT_MESH, version: 1 });
+    return analyze({ resources, snapshot, workloadsKnown: false }).map((f) => placeFinding(f));
+  };
+  const found = run(yaml(''));
+  assert.deepEqual(
+    found.map((f) => `${f.code} ${f.kind}/${f.name} ${f.field}`),
+    ['HostNotExported VirtualService/orders spec.http[0].route[0].destination.host'],
+  );
+  assert.match(found[0].message, /not exported to namespace web .*defaultServiceExportTo/);
+  assert.deepEqual(run(yaml('  exportTo: [web]\n')), [], 'exported to the route by its own exportTo');
+});

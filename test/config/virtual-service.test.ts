@@ -18,14 +18,14 @@ function issues(spec: string): string[] {
 }
 
 describe('VirtualService', () => {
-  test('defaults: bound to mesh, exported everywhere, route names from position', () => {
+  test('defaults: bound to mesh, exportTo absent (MeshConfig default, else everywhere), route names from position', () => {
     const model = vs(`  hosts: [reviews, reviews.default.svc.cluster.local]
   http:
   - route: [{destination: {host: reviews, port: {number: 9080}}}]
 `);
     assert.deepEqual(model.hosts, ['reviews.default.svc.cluster.local']);
     assert.deepEqual(model.gateways, ['mesh']);
-    assert.deepEqual(model.exportTo, ['*']);
+    assert.equal(model.exportTo, undefined);
     assert.equal(model.http[0].name, 'default/x/http[0]');
     assert.deepEqual(model.http[0].route, [
       { host: 'reviews.default.svc.cluster.local', port: 9080, weight: 100 },

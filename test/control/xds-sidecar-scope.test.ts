@@ -1,4 +1,4 @@
-// Istio's Sidecar resource scopes what a sidecar's outbound configuration holds: workload, namespace and mesh-wide defaults, `./`, `*/`, `~/`.
+// What a sidecar's outbound configuration holds: Istio's Sidecar resource (workload, namespace and mesh-wide defaults, `./`, `*/`, `~/`) and MeshConfig's default exportTo.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseResources } from '../../src/config/parse.ts';
@@ -184,5 +184,100 @@ spec:
     assert.deepEqual(versions(after, scoped), versions(before, scoped));
     const unscoped = proxy('prod', 'worker');
     assert.notDeepEqual(versions(after, unscoped)[1], versions(before, unscoped)[1]);
+  });
+});
+
+function meshConfig(fields: string): string {
+  return `apiVersion: weft.dev/v1alpha1
+kind: MeshConfig
+metadata: {name: mesh, namespace: istio-system}
+spec: {${fields}}
+`;
+}
+
+describe("MeshConfig's default exportTo (Istio's defaultServiceExportTo, defaultVirtualServiceExportTo, defaultDestinationRuleExportTo)", () => {
+  test("defaultServiceExportTo ['.']: a proxy gets only its own namespace's services; a ServiceEntry's own exportTo wins", () => {
+    const exported = `${serviceEntry('payments', 'prod', 'payments.prod.svc.cluster.local').trimEnd()}\n  exportTo: [default]\n`;
+    const snapshot = meshOf(...SERVICES, exported, meshConfig("defaultServiceExportTo: ['.']"));
+    assert.deepEqual(seen(snapshot, proxy('default', 'productpage')), {
+      clusters: ['api.example.com', 'payments.prod.svc.cluster.local', 'reviews.default.svc.cluster.local'],
+      routes: ['api.example.com', 'payments.prod.svc.cluster.local', 'reviews.default.svc.cluster.local'],
+    });
+    assert.deepEqual(seen(snapshot, proxy('prod', 'worker')).clusters, [
+      'db.prod.example.com',
+      'ratings.prod.svc.cluster.local',
+    ]);
+    assert.deepEqual(seen(snapshot, proxy('staging', 'job')).clusters, []);
+    // Visibility is per namespace: the proxy gets no cluster by name that it may not see either.
+    const ctx = { snapshot, proxy: proxy('staging', 'job'), warn: () => {} };
+    assert.deepEqual(generateClusters(ctx, ['outbound|80||ratings.prod.svc.cluster.local']), []);
+  });
+
+  test("defaultVirtualServiceExportTo ['.']: another namespace's VirtualService does not route this proxy's requests; its own exportTo wins", () => {
+    const vs = (exportTo: string) => `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ratings, namespace: prod}
+spec:
+  hosts: [ratings.prod.svc.cluster.local]
+${exportTo}  http: [{timeout: 7s, route: [{destination: {host: ratings.prod.svc.cluster.local}}]}]
+`;
+    const timeoutFor = (snapshot: MeshSnapshot, namespace: string) => {
+      const ctx = { snapshot, proxy: proxy(namespace, 'app'), warn: () => {} };
+      const outbound = generateRoutes(ctx, ['outbound'])[0]?.resource as {
+        virtual_hosts: { name: string; routes: { route?: { timeout?: { seconds?: number } } }[] }[];
+      };
+      const host = outbound.virtual_hosts.find((v) => v.name.startsWith('ratings.prod.svc.cluster.local'));
+      return host?.routes.some((r) => Number(r.route?.timeout?.seconds) === 7) ? 7 : 0;
+    };
+    const hidden = meshOf(...SERVICES, vs(''), meshConfig("defaultVirtualServiceExportTo: ['.']"));
+    assert.equal(timeoutFor(hidden, 'prod'), 7, 'its own namespace uses it');
+    assert.notEqual(timeoutFor(hidden, 'default'), 7, 'another namespace gets the default route');
+    const shared = meshOf(
+      ...SERVICES,
+      vs("  exportTo: ['*']\n"),
+      meshConfig("defaultVirtualServiceExportTo: ['.']"),
+    );
+    assert.equal(timeoutFor(shared, 'default'), 7);
+  });
+
+  test("defaultDestinationRuleExportTo ['.']: another namespace's proxies get no subset clusters of the rule; its own exportTo wins", () => {
+    const rule = (exportTo: string) => `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ratings, namespace: prod}
+spec:
+  host: ratings.prod.svc.cluster.local
+${exportTo}  subsets: [{name: v1, labels: {version: v1}}]
+`;
+    const subsets = (snapshot: MeshSnapshot, namespace: string) =>
+      generateClusters({ snapshot, proxy: proxy(namespace, 'app'), warn: () => {} }, undefined).flatMap(
+        (c) => {
+          const p = parseClusterName(c.name);
+          return p?.direction === 'outbound' && p.subset !== undefined ? [`${p.subset}|${p.host}`] : [];
+        },
+      );
+    const hidden = meshOf(...SERVICES, rule(''), meshConfig("defaultDestinationRuleExportTo: ['.']"));
+    assert.deepEqual(subsets(hidden, 'prod'), ['v1|ratings.prod.svc.cluster.local']);
+    assert.deepEqual(subsets(hidden, 'default'), []);
+    const shared = meshOf(
+      ...SERVICES,
+      rule('  exportTo: [default]\n'),
+      meshConfig("defaultDestinationRuleExportTo: ['.']"),
+    );
+    assert.deepEqual(subsets(shared, 'default'), ['v1|ratings.prod.svc.cluster.local']);
+  });
+
+  test('entries are ".", "*", "~" or namespace names; "*" and "~" stand alone', () => {
+    const issues = (fields: string) =>
+      issuesOf(() => parseResources(meshConfig(fields), 'mesh.yaml')).map((i) => `${i.field}: ${i.message}`);
+    parseResources(
+      meshConfig("defaultServiceExportTo: ['.', 'prod'], defaultVirtualServiceExportTo: ['*']"),
+      'ok.yaml',
+    );
+    assert.deepEqual(issues("defaultServiceExportTo: ['Not_A_Namespace']"), [
+      'spec.defaultServiceExportTo[0]: must be ".", "*", "~" or a namespace name, got "Not_A_Namespace"',
+    ]);
+    assert.deepEqual(issues("defaultDestinationRuleExportTo: ['*', '.']"), [
+      'spec.defaultDestinationRuleExportTo: "*" and "~" cannot be combined with other entries',
+    ]);
   });
 });

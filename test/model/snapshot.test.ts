@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import { parseResources } from '../../src/config/parse.ts';
 import type { Resource } from '../../src/config/resource.ts';
 import { snapshotFromResources } from '../../src/control/compiled-store.ts';
-import { destinationRuleFor, isVisibleTo } from '../../src/model/lookup.ts';
+import { destinationRuleFor, exportedTo } from '../../src/model/lookup.ts';
 import { DEFAULT_MESH } from '../../src/model/snapshot.ts';
 import type { MeshSnapshot, Workload } from '../../src/model/types.ts';
 
@@ -378,12 +378,22 @@ spec: {address: 10.1.0.1, labels: {app: reviews, version: v2}}
   });
 });
 
-describe('isVisibleTo', () => {
-  test('exportTo semantics', () => {
-    assert.ok(isVisibleTo(undefined, 'a'));
-    assert.ok(isVisibleTo(['*'], 'a'));
-    assert.ok(isVisibleTo(['a', 'b'], 'a'));
-    assert.ok(!isVisibleTo(['b'], 'a'));
-    assert.ok(!isVisibleTo(['~'], 'a'));
+describe('exportedTo', () => {
+  const own = (exportTo?: string[]) => ({ namespace: 'a', exportTo });
+  test("a resource's own exportTo: namespaces, * and ~", () => {
+    assert.ok(exportedTo(DEFAULT_MESH, 'service', own(), 'b'), 'absent: everywhere');
+    assert.ok(exportedTo(DEFAULT_MESH, 'service', own(['*']), 'b'));
+    assert.ok(exportedTo(DEFAULT_MESH, 'service', own(['a', 'b']), 'b'));
+    assert.ok(!exportedTo(DEFAULT_MESH, 'service', own(['c']), 'b'));
+    assert.ok(!exportedTo(DEFAULT_MESH, 'service', own(['~']), 'a'));
+  });
+  test("MeshConfig's default applies to a resource without exportTo ('.' is its own namespace); its own wins", () => {
+    const mesh = { ...DEFAULT_MESH, defaultExportTo: { service: ['.'], virtualService: ['.', 'c'] } };
+    assert.ok(exportedTo(mesh, 'service', own(), 'a'));
+    assert.ok(!exportedTo(mesh, 'service', own(), 'b'));
+    assert.ok(exportedTo(mesh, 'service', own(['*']), 'b'), 'its own exportTo wins');
+    assert.ok(exportedTo(mesh, 'virtualService', own(), 'c'));
+    assert.ok(!exportedTo(mesh, 'virtualService', own(), 'b'));
+    assert.ok(exportedTo(mesh, 'destinationRule', own(), 'b'), 'no default for the kind: everywhere');
   });
 });

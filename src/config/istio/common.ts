@@ -2,6 +2,7 @@
 
 import { isWildcardHost } from '../../model/hostnames.ts';
 import type { HeaderOperations } from '../../model/types.ts';
+import type { Check, FieldPath } from '../check.ts';
 import type { HostContext } from '../host.ts';
 import { hostSyntaxError, qualifyHost } from '../host.ts';
 import { dnsLabel, dnsLabelError } from '../names.ts';
@@ -51,24 +52,34 @@ export function host(context: HostContext, options: { wildcard: boolean; ip?: bo
 
 /**
  * `exportTo`: `.` (this namespace, normalised to its name), `*` (every namespace), `~` (none) or
- * namespace names. Absent or empty: `['*']`, Istio's default.
+ * namespace names. Absent or empty: undefined, Istio's default (MeshConfig's `default*ExportTo`,
+ * else every namespace).
  */
 export function exportTo(context: HostContext): Reader<string[]> {
   return (check, value, path) => {
-    const entries = stringList(check, value, path);
-    if (entries === undefined) return undefined;
-    const out: string[] = [];
-    entries.forEach((entry, index) => {
-      if (entry === '.') out.push(context.namespace);
-      else if (entry === '*' || entry === '~') out.push(entry);
-      else if (dnsLabelError(entry) === undefined) out.push(entry);
-      else check.error([...path, index], `must be ".", "*", "~" or a namespace name, got "${entry}"`);
-    });
-    if (out.length > 1 && (out.includes('*') || out.includes('~')))
-      check.error(path, '"*" and "~" cannot be combined with other entries');
-    // An empty list is Istio's default, as if exportTo were absent.
-    return out.length === 0 ? ['*'] : [...new Set(out)].sort();
+    const out = exportToEntries(check, value, path)?.map((e) => (e === '.' ? context.namespace : e));
+    return out === undefined || out.length === 0 ? undefined : [...new Set(out)].sort();
   };
+}
+
+/** MeshConfig's `default*ExportTo`: the same entries as `exportTo`, `.` kept (each resource's own namespace). */
+export const defaultExportTo: Reader<string[]> = (check, value, path) => {
+  const out = exportToEntries(check, value, path);
+  return out === undefined || out.length === 0 ? undefined : [...new Set(out)].sort();
+};
+
+function exportToEntries(check: Check, value: unknown, path: FieldPath): string[] | undefined {
+  const entries = stringList(check, value, path);
+  if (entries === undefined) return undefined;
+  const out: string[] = [];
+  entries.forEach((entry, index) => {
+    if (entry === '.' || entry === '*' || entry === '~' || dnsLabelError(entry) === undefined)
+      out.push(entry);
+    else check.error([...path, index], `must be ".", "*", "~" or a namespace name, got "${entry}"`);
+  });
+  if (out.length > 1 && (out.includes('*') || out.includes('~')))
+    check.error(path, '"*" and "~" cannot be combined with other entries');
+  return out;
 }
 
 /** An Istio Destination: `host`, `subset`, `port.number`. */

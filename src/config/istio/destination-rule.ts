@@ -36,7 +36,7 @@ export function readDestinationRule(
             uniqueList(subset, 'name', (s) => s.name),
           ) ?? [],
         trafficPolicy: f.optional('trafficPolicy', trafficPolicy),
-        exportTo: f.optional('exportTo', exportTo(context)) ?? ['*'],
+        exportTo: f.optional('exportTo', exportTo(context)),
       }),
     {
       unsupported: {

@@ -84,7 +84,7 @@ export function readVirtualService(
       http: f.optional('http', list(httpRoute(context))) ?? [],
       tcp: f.optional('tcp', list(tcpRoute(context))) ?? [],
       ...(f.has('tls') ? { tls: f.optional('tls', list(tlsRoute(context))) ?? [] } : {}),
-      exportTo: f.optional('exportTo', exportTo(context)) ?? ['*'],
+      exportTo: f.optional('exportTo', exportTo(context)),
     };
     if (model.gateways.includes(MESH_GATEWAY) && hosts.includes('*'))
       check.error(

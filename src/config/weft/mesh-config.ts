@@ -1,7 +1,7 @@
 // weft MeshConfig (weft.dev/v1alpha1): mesh-wide settings Istio keeps in its MeshConfig, applied at run time.
-import type { MeshConfigModel } from '../../model/types.ts';
+import type { DefaultExportTo, MeshConfigModel } from '../../model/types.ts';
 import type { Check } from '../check.ts';
-import type { ResourceContext } from '../istio/common.ts';
+import { defaultExportTo, type ResourceContext } from '../istio/common.ts';
 import { defined, object, oneOf, readObject } from '../read.ts';
 import { readMeshTelemetry } from './mesh-telemetry.ts';
 
@@ -26,6 +26,17 @@ export function readMeshConfig(
         ),
       ),
       telemetry: readMeshTelemetry(f),
+      defaultExportTo: nonEmpty(
+        defined<DefaultExportTo>({
+          service: f.optional('defaultServiceExportTo', defaultExportTo),
+          virtualService: f.optional('defaultVirtualServiceExportTo', defaultExportTo),
+          destinationRule: f.optional('defaultDestinationRuleExportTo', defaultExportTo),
+        }),
+      ),
     }),
   );
+}
+
+function nonEmpty<T extends object>(value: T): T | undefined {
+  return Object.keys(value).length === 0 ? undefined : value;
 }

@@ -1,4 +1,5 @@
 // CDS generator: outbound clusters per service port and subset (DestinationRule policy mapped as Istio does), and the sidecar's inbound cluster.
+import { visibleDestinationRule } from '../../../model/lookup.ts';
 import type {
   ConnectionPoolSettings,
   DestinationRuleModel,
@@ -225,7 +226,7 @@ export function outboundCluster(
   subset: string | undefined,
 ): GeneratedResource<Cluster> {
   const name = outboundClusterName(port.number, subset, service.hostname);
-  const rule = ctx.snapshot.destinationRules.get(service.hostname);
+  const rule = visibleDestinationRule(ctx.snapshot, service.hostname, ctx.proxy.namespace);
   const policy = effectivePolicy(rule, port.number, subset);
   const pool = policy.connectionPool;
   const cluster: Cluster = { name };
@@ -305,7 +306,8 @@ export function inboundCluster(ctx: GenerateContext): GeneratedResource<Cluster>
 function allOutboundClusters(ctx: GenerateContext): GeneratedResource<Cluster>[] {
   const out: GeneratedResource<Cluster>[] = [];
   for (const service of visibleServices(ctx)) {
-    const subsets = ctx.snapshot.destinationRules.get(service.hostname)?.subsets ?? [];
+    const subsets =
+      visibleDestinationRule(ctx.snapshot, service.hostname, ctx.proxy.namespace)?.subsets ?? [];
     for (const port of service.ports) {
       out.push(outboundCluster(ctx, service, port, undefined));
       for (const subset of subsets) out.push(outboundCluster(ctx, service, port, subset.name));
@@ -327,7 +329,8 @@ export function clusterByName(ctx: GenerateContext, name: string): GeneratedReso
   if (!service || !port) return undefined;
   if (!serviceVisible(ctx, service)) return undefined;
   if (parsed.subset) {
-    const subsets = ctx.snapshot.destinationRules.get(service.hostname)?.subsets ?? [];
+    const subsets =
+      visibleDestinationRule(ctx.snapshot, service.hostname, ctx.proxy.namespace)?.subsets ?? [];
     if (!subsets.some((s) => s.name === parsed.subset)) return undefined;
   }
   return outboundCluster(ctx, service, port, parsed.subset);

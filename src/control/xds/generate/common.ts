@@ -1,5 +1,6 @@
 // Shared pieces of the xDS generators: the generation context, names, type URLs and small builders.
 
+import { exportedTo } from '../../../model/lookup.ts';
 import { inSidecarScope, sidecarScope } from '../../../model/sidecar-scope.ts';
 import type {
   DestinationRuleModel,
@@ -105,13 +106,13 @@ export function sidecarScopeKey(snapshot: MeshSnapshot, proxy: ProxyNode): strin
   return scope ? `${scope.namespace}/${scope.name}` : '';
 }
 
-/** Whether a proxy may see `service`: its `exportTo`, then the Sidecar scoping the proxy (egress hosts). */
+/** Whether a proxy may see `service`: its `exportTo` (or MeshConfig's default), then the Sidecar scoping the proxy (egress hosts). */
 export function serviceVisible(
   ctx: GenerateContext,
   service: Service,
   scope = proxySidecarScope(ctx.snapshot, ctx.proxy),
 ): boolean {
-  if (service.exportTo && !exportedTo(service.exportTo, service.namespace, ctx.proxy.namespace)) return false;
+  if (!exportedTo(ctx.snapshot.mesh, 'service', service, ctx.proxy.namespace)) return false;
   return scope === undefined || inSidecarScope(scope, ctx.proxy.namespace, service);
 }
 
@@ -195,10 +196,4 @@ export function effectivePolicy(
     if (subsetLevel) merged = fields(subsetLevel);
   }
   return merged;
-}
-
-/** Whether a resource with `exportTo` is visible to a proxy in `namespace` (Istio semantics). */
-export function exportedTo(exportTo: readonly string[], ownNamespace: string, namespace: string): boolean {
-  if (exportTo.length === 0) return true;
-  return exportTo.some((e) => e === '*' || e === namespace || (e === '.' && ownNamespace === namespace));
 }

@@ -2,6 +2,7 @@
 
 import { gatewayKey, gatewaysForProxy } from '../../../model/gateways.ts';
 import { hostMatches } from '../../../model/hostnames.ts';
+import { exportedTo } from '../../../model/lookup.ts';
 import type {
   GatewayModel,
   GatewayServer,
@@ -31,7 +32,6 @@ import type { GatewayPort } from '../node.ts';
 import {
   ADS_CONFIG_SOURCE,
   compareStrings,
-  exportedTo,
   type GenerateContext,
   type GeneratedResource,
   labelsMatch,
@@ -100,7 +100,8 @@ function plan(ctx: GenerateContext): GatewayPlan {
 function boundVirtualServices(ctx: GenerateContext, gateway: GatewayModel): VirtualServiceModel[] {
   const key = gatewayKey(gateway);
   return (ctx.snapshot.gatewayVirtualServices ?? []).filter(
-    (vs) => vs.gateways.includes(key) && exportedTo(vs.exportTo, vs.namespace, gateway.namespace),
+    (vs) =>
+      vs.gateways.includes(key) && exportedTo(ctx.snapshot.mesh, 'virtualService', vs, gateway.namespace),
   );
 }
 

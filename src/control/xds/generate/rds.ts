@@ -7,6 +7,7 @@ import {
   type GeneratedResource,
   isHttpProtocol,
   resolveService,
+  serviceVisible,
   visibleServices,
 } from './common.ts';
 import { catchAllVirtualHost } from './egress.ts';
@@ -111,7 +112,7 @@ export function splitTarget(name: string): { host: string; port: number } | unde
   return { host: name.slice(0, colon), port };
 }
 
-/** The service port a gRPC target names (full or short form), if it exists. */
+/** The service port a gRPC target names (full or short form), if it exists and is exported to the client. */
 export function resolveTarget(
   ctx: GenerateContext,
   name: string,
@@ -120,7 +121,8 @@ export function resolveTarget(
   if (!target) return undefined;
   const service = resolveService(ctx.snapshot, target.host, ctx.proxy.namespace);
   const port = service?.ports.find((p) => p.number === target.port);
-  return service && port ? { service, port } : undefined;
+  // A service not exported to the client's namespace is unknown to it, as for sidecars.
+  return service && port && serviceVisible(ctx, service) ? { service, port } : undefined;
 }
 
 /** The route configuration of one proxyless gRPC target (`HOST:PORT` as the client asked); undefined if unknown. */

@@ -1,4 +1,5 @@
 // VirtualService http[] rules → Envoy Routes for one (service, port), as Istio translates them (docs/xds.md).
+import { exportedTo, visibleDestinationRule } from '../../../model/lookup.ts';
 import type {
   HeaderOperations,
   HttpMatch,
@@ -33,7 +34,6 @@ import { type HeaderMatchForm, headerMatchForm } from './clients.ts';
 import {
   duration,
   effectivePolicy,
-  exportedTo,
   type GenerateContext,
   isHttpProtocol,
   labelsMatch,
@@ -113,7 +113,7 @@ export function defaultRoute(
     ...timeouts(undefined, flavour),
     retry_policy: defaultRetryPolicy(),
   };
-  const rule = ctx.snapshot.destinationRules.get(service.hostname);
+  const rule = visibleDestinationRule(ctx.snapshot, service.hostname, ctx.proxy.namespace);
   const hash = hashPolicy(effectivePolicy(rule, port.number, undefined).loadBalancer, ctx.proxy.kind);
   if (hash) action.hash_policy = [hash];
   return { name: 'default', match: { prefix: '/' }, route: action };
@@ -300,7 +300,11 @@ function forwardAction(
   if (retry) action.retry_policy = retry;
   const hashes = resolved.map((r) =>
     hashPolicy(
-      effectivePolicy(ctx.snapshot.destinationRules.get(r.dest.host), r.port, r.dest.subset).loadBalancer,
+      effectivePolicy(
+        visibleDestinationRule(ctx.snapshot, r.dest.host, ctx.proxy.namespace),
+        r.port,
+        r.dest.subset,
+      ).loadBalancer,
       ctx.proxy.kind,
     ),
   );
@@ -386,7 +390,7 @@ function matchApplies(match: HttpMatch, ctx: GenerateContext, port: number): boo
 /** The VirtualServices that route a host for this proxy, in the snapshot's order. */
 export function virtualServicesFor(ctx: GenerateContext, host: string): readonly VirtualServiceModel[] {
   const all = ctx.snapshot.virtualServicesByHost.get(host) ?? [];
-  return all.filter((vs) => exportedTo(vs.exportTo, vs.namespace, ctx.proxy.namespace));
+  return all.filter((vs) => exportedTo(ctx.snapshot.mesh, 'virtualService', vs, ctx.proxy.namespace));
 }
 
 /**
