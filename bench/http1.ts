@@ -81,7 +81,9 @@ async function run(ctx: BenchContext): Promise<string> {
   const rows: Row[] = [];
   let multiCore: string | undefined;
   try {
-    for (const kind of ['direct', 'nginx', 'haproxy', 'node-peer', 'weft', 'weft-mesh'] as const)
+    const kinds: PathKind[] = ['direct', 'nginx', 'haproxy', 'node-peer', 'weft', 'weft-mesh'];
+    if (ctx.reference) kinds.push('weft-reference');
+    for (const kind of kinds)
       rows.push(await measure(ctx, kind, () => startPath(ctx, kind, backendPort, weftOptions)));
     const flag = multiCoreFlag(await proxyHelp(ctx));
     if (flag) {
@@ -127,6 +129,7 @@ async function run(ctx: BenchContext): Promise<string> {
   const weft = get('weft');
   const nginx = get('nginx');
   const peer = get('node-peer');
+  const reference = get('weft-reference');
   const checks = [
     check(
       'one weft proxy ≥ 0.5× nginx req/s',
@@ -147,6 +150,18 @@ async function run(ctx: BenchContext): Promise<string> {
       'weft or the Node peer has no valid figure in this run',
     ),
   ];
+  if (ctx.reference)
+    checks.push(
+      check(
+        `no regression: one weft proxy ≥ 0.95× the reference commit's req/s (${ctx.reference.commit}, same run)`,
+        weft?.requestsPerSecond,
+        'at-least',
+        reference && reference.requestsPerSecond * 0.95,
+        (v, bound) =>
+          `${fmtInt(v)} vs ${fmtInt(reference!.requestsPerSecond)} req/s = ${fmtRatio(v / reference!.requestsPerSecond)}; needs ≥ ${fmtInt(bound)}`,
+        'weft or the reference has no valid figure in this run',
+      ),
+    );
   return `Backend: nginx (1 worker) returning a fixed 1 KiB body. Client: \`wrk -t1 -c${CONNECTIONS} --latency\`,
 ${ctx.durations.warmupS} s warm-up (discarded) then ${ctx.durations.measureS} s measured, per row. Every proxy runs one
 worker (nginx \`worker_processes 1\`, HAProxy \`nbthread 1\`, one Node process); weft's multi-core mode is a

@@ -105,7 +105,10 @@ async function run(ctx: BenchContext): Promise<string> {
       rows.push(
         ...(await measureAll(
           ctx,
-          PATHS.map((kind) => ({ kind, start: () => startPath(ctx, kind, backendPort, weft) })),
+          (ctx.reference ? [...PATHS, 'weft-reference' as const] : PATHS).map((kind) => ({
+            kind,
+            start: () => startPath(ctx, kind, backendPort, weft),
+          })),
         )),
       );
     } finally {
@@ -188,6 +191,19 @@ async function run(ctx: BenchContext): Promise<string> {
       'the mesh path or direct has no error-free figure in this run',
     ),
   ];
+  const proxy = usable(rows.find((r) => r.kind === 'weft'));
+  const reference = usable(rows.find((r) => r.kind === 'weft-reference'));
+  if (ctx.reference)
+    checks.push(
+      check(
+        `no regression: one weft proxy's p99 ≤ the reference commit's + 0.1 ms (${ctx.reference.commit}, same rounds)`,
+        proxy && ms(proxy.latencyUs.p99),
+        'at-most',
+        reference && ms(reference.latencyUs.p99) + 0.1,
+        (v) => `${fmtMs(v)} vs ${fmtMs(ms(reference!.latencyUs.p99))} ms`,
+        'weft or the reference has no error-free figure in this run',
+      ),
+    );
   const notes = rows.flatMap((r) =>
     r.outcome === 'measured' ? r.notes.map((n) => `${PATH_LABELS[r.kind]}: ${n}`) : [],
   );

@@ -1,5 +1,5 @@
 // `npm run bench`: runs the benchmarks, weft beside its references in the same run, and writes docs/benchmarks.md.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -27,7 +27,7 @@ import { benchmark as tcp } from './tcp.ts';
 
 const DEFAULT_DOC = join(REPO, 'docs', 'benchmarks.md');
 
-const USAGE = `Usage: npm run bench -- [--only NAME,NAME] [--quick] [--install] [--out FILE]
+const USAGE = `Usage: npm run bench -- [--only NAME,NAME] [--quick] [--install] [--out FILE] [--reference DIR]
 
 Runs weft's benchmarks beside their references (nginx, HAProxy, a Node proxy, direct) and
 writes each one's section of docs/benchmarks.md.
@@ -36,6 +36,8 @@ writes each one's section of docs/benchmarks.md.
   --quick       short durations: a smoke run to check that everything works
   --install     as root, apt-get install missing tools (nginx-light haproxy wrk nghttp2-client)
   --out FILE    write this file instead of docs/benchmarks.md
+  --reference DIR  another checkout of weft (e.g. \`git worktree add DIR HEAD~1\` + npm ci): the HTTP/1.1
+                and open-loop benchmarks run its proxy beside this one's, as the no-regression reference
   --help        this text
 
 Benchmarks: {BENCHMARKS}`;
@@ -125,6 +127,14 @@ measured and the same for its own duration; a partial run (\`--only\`) replaces 
 so sections may come from different runs.`;
 }
 
+/** The --reference checkout: it must have its bin/weft.js and its dependencies installed. */
+function referenceCheckout(root: string): { root: string; commit: string } {
+  if (!existsSync(join(root, 'bin', 'weft.js'))) fail(`--reference ${root}: no bin/weft.js there`);
+  if (!existsSync(join(root, 'node_modules')))
+    fail(`--reference ${root}: its dependencies are not installed (npm ci there)`);
+  return { root, commit: weftCommit(root) };
+}
+
 async function main(): Promise<void> {
   let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>;
   const OPTIONS = {
@@ -132,6 +142,7 @@ async function main(): Promise<void> {
     quick: { type: 'boolean', default: false },
     install: { type: 'boolean', default: false },
     out: { type: 'string' },
+    reference: { type: 'string' },
     help: { type: 'boolean', default: false },
   } as const;
   try {
@@ -178,6 +189,7 @@ async function main(): Promise<void> {
     tmp,
     node: process.execPath,
     cores: machine.cores,
+    reference: opts.reference ? referenceCheckout(resolve(opts.reference)) : undefined,
     log: (message) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`),
   };
   ctx.log(

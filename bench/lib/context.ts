@@ -52,6 +52,8 @@ export interface BenchContext {
   node: string;
   /** CPU cores of the machine (the multi-core mode gets this many workers). */
   cores: number;
+  /** --reference: another checkout of weft (an earlier commit) whose proxy runs beside this one's. */
+  reference?: { root: string; commit: string };
   /** Progress line on stderr. */
   log(message: string): void;
 }

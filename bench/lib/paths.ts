@@ -43,7 +43,15 @@ export interface ProxyProcess {
 }
 
 /** The kinds of path, in table order. */
-export type PathKind = 'direct' | 'nginx' | 'haproxy' | 'node-peer' | 'weft' | 'weft-mesh' | 'weft-multicore';
+export type PathKind =
+  | 'direct'
+  | 'nginx'
+  | 'haproxy'
+  | 'node-peer'
+  | 'weft'
+  | 'weft-mesh'
+  | 'weft-multicore'
+  | 'weft-reference';
 
 export const PATH_LABELS: Record<PathKind, string> = {
   direct: 'direct (no proxy)',
@@ -53,6 +61,7 @@ export const PATH_LABELS: Record<PathKind, string> = {
   weft: 'one weft proxy (outbound listener)',
   'weft-mesh': 'weft mesh path (client sidecar → server sidecar)',
   'weft-multicore': 'one weft proxy, multi-core mode',
+  'weft-reference': 'one weft proxy at the reference commit',
 };
 
 /** What starting a weft path needs. */
@@ -118,9 +127,12 @@ export async function startPath(
       return throughOne(label, port, child);
     }
     case 'weft':
-    case 'weft-multicore': {
+    case 'weft-multicore':
+    case 'weft-reference': {
       if (!weft) throw new Error('a weft path needs a control plane');
       if (weft instanceof Error) throw weft;
+      const reference = kind === 'weft-reference' ? ctx.reference : undefined;
+      if (kind === 'weft-reference' && !reference) throw new Error('no --reference checkout given');
       const name = `bench-backend-${++serial}`;
       const host = `${name}.bench.local`;
       await mustApply(
@@ -133,6 +145,7 @@ export async function startPath(
         service: `bench-edge-${serial}`,
         appPort: await freePort(),
         extraArgs: weft.extraArgs,
+        bin: reference && join(reference.root, 'bin', 'weft.js'),
       });
       const proxies = one('weft proxy', proxy.child);
       const path: RunningPath = {
@@ -140,7 +153,9 @@ export async function startPath(
         port: proxy.ports.outbound,
         host,
         proxies,
-        notes: [`client → weft outbound listener (Host: ${host}, a ServiceEntry) → backend`],
+        notes: [
+          `client → weft outbound listener (Host: ${host}, a ServiceEntry) → backend${reference ? `; weft at ${reference.commit}` : ''}`,
+        ],
         stop: () => stopAll(proxies),
       };
       return ready(path, label);

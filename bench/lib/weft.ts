@@ -119,6 +119,8 @@ export interface ProxyOptions {
   protocol?: string;
   /** Extra flags (e.g. the multi-core flag). */
   extraArgs?: string[];
+  /** The `bin/weft.js` to run (default: this checkout's). */
+  bin?: string;
 }
 
 /** Starts `weft proxy` with ports picked by the proxy itself, and waits for its ready line. */
@@ -127,7 +129,7 @@ export async function startProxy(ctx: BenchContext, cp: ControlPlane, o: ProxyOp
     name: `weft proxy (${o.service})`,
     command: ctx.node,
     args: [
-      WEFT_BIN,
+      o.bin ?? WEFT_BIN,
       'proxy',
       '--service',
       o.service,
