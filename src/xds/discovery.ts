@@ -159,45 +159,88 @@ function deserializer<T>(type: protobuf.Type): (bytes: Buffer) => T {
   return (bytes) => type.toObject(type.decode(bytes), WIRE_OPTIONS) as T;
 }
 
-/** DiscoveryRequest field 3: `resource_names`. */
+/** DiscoveryRequest field 3: `resource_names`, and the tag each entry starts with (field 3, length-delimited). */
 const RESOURCE_NAMES_FIELD = 3;
+const RESOURCE_NAMES_TAG = (RESOURCE_NAMES_FIELD << 3) | 2;
+
+/** The one of `known` (encoded `resource_names` runs) that `bytes` holds at `at` as a whole run of entries. */
+function knownRun(bytes: Buffer, at: number, known: readonly (Buffer | undefined)[]): Buffer | undefined {
+  for (const run of known) {
+    if (!run || run.length === 0 || at + run.length > bytes.length) continue;
+    const end = at + run.length;
+    if (
+      (end === bytes.length || bytes[end] !== RESOURCE_NAMES_TAG) &&
+      bytes.compare(run, 0, run.length, at, end) === 0
+    )
+      return run;
+  }
+  return undefined;
+}
+
+/** The names in runs of encoded `resource_names` entries. */
+function decodeNames(bytes: Buffer, runs: readonly [number, number][]): string[] {
+  const names: string[] = [];
+  for (const [from, to] of runs) {
+    const reader = protobuf.Reader.create(bytes.subarray(from, to));
+    while (reader.pos < reader.len) {
+      reader.uint32();
+      names.push(reader.string());
+    }
+  }
+  return names;
+}
 
 /**
  * Decodes a DiscoveryRequest with its `resource_names` read only when asked for: the entries'
- * bytes are kept in `resource_names_bytes`, the rest is decoded as usual.
+ * bytes are kept in `resource_names_bytes`, the rest is decoded as usual. `known`: runs of
+ * encoded names the client sent before (its subscriptions); one found whole in the request is
+ * skipped with one comparison and becomes `resource_names_bytes` (the same Buffer), so an ACK
+ * repeating thousands of names is neither scanned name by name nor copied.
+ * `resource_names_bytes` (when not a known run) and `resource_names` read `bytes`: copy the
+ * former to keep it past a reuse of `bytes`, and read the latter before.
  */
-function decodeDiscoveryRequest(bytes: Buffer): DiscoveryRequestMessage {
+export function decodeDiscoveryRequest(
+  bytes: Buffer,
+  known: readonly (Buffer | undefined)[] = [],
+): DiscoveryRequestMessage {
   const reader = protobuf.Reader.create(bytes);
-  const names: [number, number][] = [];
+  const runs: [number, number][] = [];
   const rest: Buffer[] = [];
   let restFrom = 0;
+  let matched: Buffer | undefined;
   while (reader.pos < reader.len) {
     const start = reader.pos;
     const tag = reader.uint32();
-    reader.skipType(tag & 7);
-    if (tag >>> 3 !== RESOURCE_NAMES_FIELD) continue;
+    if (tag >>> 3 !== RESOURCE_NAMES_FIELD) {
+      reader.skipType(tag & 7);
+      continue;
+    }
+    const run = tag === RESOURCE_NAMES_TAG && runs.length === 0 ? knownRun(bytes, start, known) : undefined;
+    if (run) reader.pos = start + run.length;
+    else reader.skipType(tag & 7);
+    matched = run;
     if (start > restFrom) rest.push(bytes.subarray(restFrom, start));
     restFrom = reader.pos;
-    names.push([start, reader.pos]);
+    const last = runs.at(-1);
+    if (last && last[1] === start) last[1] = reader.pos;
+    else runs.push([start, reader.pos]);
   }
-  if (names.length === 0) return deserializer<DiscoveryRequestMessage>(DiscoveryRequest)(bytes);
+  if (runs.length === 0) return deserializer<DiscoveryRequestMessage>(DiscoveryRequest)(bytes);
   if (restFrom < bytes.length) rest.push(bytes.subarray(restFrom));
-  const message = deserializer<DiscoveryRequestMessage>(DiscoveryRequest)(Buffer.concat(rest));
-  const first = names[0][0];
-  const last = names[names.length - 1][1];
-  const contiguous = names.every(([from], i) => i === 0 || from === names[i - 1][1]);
-  message.resource_names_bytes = contiguous
-    ? bytes.subarray(first, last)
-    : Buffer.concat(names.map(([from, to]) => bytes.subarray(from, to)));
+  const message = deserializer<DiscoveryRequestMessage>(DiscoveryRequest)(
+    rest.length === 1 ? rest[0] : Buffer.concat(rest),
+  );
+  message.resource_names_bytes =
+    matched && runs.length === 1 && runs[0][1] - runs[0][0] === matched.length
+      ? matched
+      : runs.length === 1
+        ? bytes.subarray(runs[0][0], runs[0][1])
+        : Buffer.concat(runs.map(([from, to]) => bytes.subarray(from, to)));
   let decoded: string[] | undefined;
   Object.defineProperty(message, 'resource_names', {
     enumerable: true,
     get: () => {
-      decoded ??= names.map(([from, to]) => {
-        const entry = protobuf.Reader.create(bytes.subarray(from, to));
-        entry.uint32();
-        return entry.string();
-      });
+      decoded ??= decodeNames(bytes, runs);
       return decoded;
     },
   });

@@ -21,6 +21,14 @@ export type GrpcReadResult =
   /** A compressed message, which was not negotiated (the client accepts identity only). */
   | { outcome: 'compressed' };
 
+/** The buffer `read` assembles split messages in when they need not outlive the call (one per process). */
+let shared = Buffer.allocUnsafe(0);
+
+function transientBuffer(n: number): Buffer {
+  if (shared.length < n) shared = Buffer.allocUnsafe(Math.max(n, 2 * shared.length, 64 * 1024));
+  return shared.subarray(0, n);
+}
+
 /**
  * Reassembles messages from body chunks split anywhere (inside the prefix or the message).
  * Chunks are kept as a list and copied once per message, so a large message costs one copy.
@@ -42,29 +50,45 @@ export class GrpcMessageReader {
   }
 
   push(chunk: Buffer): GrpcReadResult {
+    const messages: Buffer[] = [];
+    const refused = this.read(chunk, (message) => messages.push(message), false);
+    return refused ?? { outcome: 'messages', messages };
+  }
+
+  /**
+   * Like `push`, but hands each message to `onMessage` as it completes. With `transient`, a
+   * message split across chunks is assembled in a buffer shared by every reader and reused for
+   * the next one: it is valid only during the call (copy what must be kept). Large requests
+   * (an ACK repeating thousands of names) then cost no allocation.
+   */
+  read(
+    chunk: Buffer,
+    onMessage: (message: Buffer) => void,
+    transient = true,
+  ): Exclude<GrpcReadResult, { outcome: 'messages' }> | undefined {
     if (chunk.length > 0) {
       this.chunks.push(chunk);
       this.buffered += chunk.length;
     }
-    const messages: Buffer[] = [];
     for (;;) {
       if (this.messageLength < 0) {
         if (this.buffered < GRPC_PREFIX_BYTES) break;
-        const prefix = this.take(GRPC_PREFIX_BYTES);
+        const prefix = this.take(GRPC_PREFIX_BYTES, transient);
         if (prefix[0] !== 0) return { outcome: 'compressed' };
         const length = prefix.readUInt32BE(1);
         if (length > this.maxMessageBytes) return { outcome: 'too-large', length };
         this.messageLength = length;
       }
       if (this.buffered < this.messageLength) break;
-      messages.push(this.take(this.messageLength));
+      const message = this.take(this.messageLength, transient);
       this.messageLength = -1;
+      onMessage(message);
     }
-    return { outcome: 'messages', messages };
+    return undefined;
   }
 
-  /** Removes the first `n` buffered bytes (n ≤ buffered) and returns them as one Buffer. */
-  private take(n: number): Buffer {
+  /** Removes the first `n` buffered bytes (n ≤ buffered) and returns them as one Buffer (in the shared one when `transient`). */
+  private take(n: number, transient: boolean): Buffer {
     this.buffered -= n;
     const first = this.chunks[0];
     if (n === 0) return Buffer.alloc(0);
@@ -73,7 +97,7 @@ export class GrpcMessageReader {
       else this.chunks[0] = first.subarray(n);
       return first.subarray(0, n);
     }
-    const out = Buffer.allocUnsafe(n);
+    const out = transient ? transientBuffer(n) : Buffer.allocUnsafe(n);
     let copied = 0;
     let used = 0; // whole chunks consumed, removed at once below
     while (copied < n) {

@@ -27,8 +27,29 @@ function loadRoot(): protobuf.Root {
   );
 }
 
+/**
+ * protobufjs packs and unpacks every `Any` (each typed_config) after looking its type up by name,
+ * a walk of the whole namespace tree; the answers never change, so they are kept.
+ */
+function cacheAnyLookups(root: protobuf.Root): protobuf.Root {
+  const any = root.lookupType('google.protobuf.Any');
+  const lookup = any.lookup.bind(any);
+  const found = new Map<string, protobuf.ReflectionObject | null>();
+  any.lookup = ((path: string | string[], ...rest: unknown[]) => {
+    if (rest.length > 0 || typeof path !== 'string')
+      return (lookup as (...args: unknown[]) => unknown)(path, ...rest);
+    let object = found.get(path);
+    if (object === undefined) {
+      object = lookup(path);
+      found.set(path, object);
+    }
+    return object;
+  }) as typeof any.lookup;
+  return root;
+}
+
 /** The loaded protobufjs root with every Envoy message weft uses. */
-export const root: protobuf.Root = loadRoot();
+export const root: protobuf.Root = cacheAnyLookups(loadRoot());
 
 const typeCache = new Map<string, protobuf.Type>();
 

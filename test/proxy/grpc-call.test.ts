@@ -37,6 +37,28 @@ describe('gRPC framing', () => {
     assert.ok(partial.pending > 0);
   });
 
+  test('read hands each message over as it completes; split ones share one reused buffer', () => {
+    const messages = [Buffer.alloc(3000, 1), Buffer.alloc(3000, 2), Buffer.from('small')];
+    const wire = Buffer.concat(messages.map(encodeGrpcMessage));
+    const reader = new GrpcMessageReader(1 << 20);
+    const seen: Buffer[] = [];
+    const copies: Buffer[] = [];
+    for (let i = 0; i < wire.length; i += 1000)
+      reader.read(wire.subarray(i, i + 1000), (m) => {
+        seen.push(m);
+        copies.push(Buffer.from(m));
+      });
+    assert.deepEqual(copies, messages);
+    assert.equal(seen[0].buffer, seen[1].buffer, 'both split messages were assembled in the same buffer');
+    assert.deepEqual(
+      reader.read(encodeGrpcMessage(Buffer.alloc(2 << 20)), () => {}),
+      {
+        outcome: 'too-large',
+        length: 2 << 20,
+      },
+    );
+  });
+
   test('refuses a message over the limit from its prefix, and a compressed one', () => {
     const reader = new GrpcMessageReader(100);
     assert.deepEqual(reader.push(encodeGrpcMessage(Buffer.alloc(100))).outcome, 'messages');

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   adsService,
+  decodeDiscoveryRequest,
   encodeDiscoveryResponse,
   encodeResourceField,
   joinDiscoveryResponse,
@@ -69,4 +70,41 @@ test('a request keeps its names as received bytes and decodes them when read', (
   const none = ads.requestDeserialize(ads.requestSerialize({ ...request, resource_names: [] }));
   assert.deepEqual(none.resource_names, []);
   assert.equal(none.resource_names_bytes, undefined);
+});
+
+test('a request repeating a known names run keeps that very Buffer; other runs are decoded as usual', () => {
+  const ads = adsService.StreamAggregatedResources;
+  const names = Array.from({ length: 50 }, (_, i) => `outbound|80||s${i}.default.svc.cluster.local`);
+  const first = decodeDiscoveryRequest(
+    ads.requestSerialize({ type_url: TYPE_URL.endpoint, resource_names: names }),
+  );
+  const known = Buffer.from(first.resource_names_bytes!);
+  const ack = ads.requestSerialize({
+    type_url: TYPE_URL.endpoint,
+    version_info: 'v2',
+    response_nonce: '9',
+    resource_names: names,
+  });
+  const decoded = decodeDiscoveryRequest(ack, [undefined, Buffer.from('other'), known]);
+  assert.equal(decoded.resource_names_bytes, known, 'the known run itself, not a copy');
+  assert.equal(decoded.version_info, 'v2');
+  assert.equal(decoded.response_nonce, '9');
+  assert.deepEqual(decoded.resource_names, names);
+  // A longer list starting with the known run is not that run.
+  const longer = decodeDiscoveryRequest(
+    ads.requestSerialize({ type_url: TYPE_URL.endpoint, resource_names: [...names, 'extra'] }),
+    [known],
+  );
+  assert.notEqual(longer.resource_names_bytes, known);
+  assert.deepEqual(longer.resource_names, [...names, 'extra']);
+  // Names split around another field (any order is valid protobuf) are all read.
+  const split = Buffer.concat([
+    ads.requestSerialize({ resource_names: names.slice(0, 2) }),
+    ads.requestSerialize({ type_url: TYPE_URL.endpoint }),
+    ads.requestSerialize({ resource_names: names.slice(2) }),
+  ]);
+  const parts = decodeDiscoveryRequest(split, [known]);
+  assert.deepEqual(parts.resource_names, names);
+  assert.ok(parts.resource_names_bytes?.equals(known));
+  assert.equal(parts.type_url, TYPE_URL.endpoint);
 });

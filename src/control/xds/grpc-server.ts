@@ -19,7 +19,10 @@ export const GRPC_STATUS = {
 
 /** What a method does with one call: its messages, the client's half-close, the end, and room to write again. */
 export interface GrpcCallHandlers {
-  /** One request message (uncompressed, whole). */
+  /**
+   * One request message (uncompressed, whole). The buffer may be reused once this returns
+   * (a message split across DATA frames is assembled in a shared buffer): copy what is kept.
+   */
   message(bytes: Buffer): void;
   /** The client closed its side (no more messages). */
   halfClose(): void;
@@ -191,15 +194,16 @@ export class GrpcServerCall {
     const reader = new GrpcMessageReader(maxMessageBytes);
     stream.on('data', (chunk: Buffer) => {
       if (this.#ended) return;
-      const result = reader.push(chunk);
-      if (result.outcome === 'too-large')
+      const refused = reader.read(chunk, (message) => {
+        if (!this.#ended) handlers.message(message);
+      });
+      if (refused?.outcome === 'too-large')
         this.end(
           GRPC_STATUS.resourceExhausted,
-          `received message larger than max (${result.length} vs. ${maxMessageBytes})`,
+          `received message larger than max (${refused.length} vs. ${maxMessageBytes})`,
         );
-      else if (result.outcome === 'compressed')
+      else if (refused?.outcome === 'compressed')
         this.end(GRPC_STATUS.internal, 'received a compressed message, but no compression was negotiated');
-      else for (const message of result.messages) if (!this.#ended) handlers.message(message);
     });
     stream.on('end', () => {
       if (this.#ended) return;

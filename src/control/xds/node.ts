@@ -205,7 +205,7 @@ function gatewayPorts(value: unknown): GatewayPort[] | undefined {
   });
 }
 
-/** The IP of a grpc-js peer string (`127.0.0.1:5000`, `[::1]:5000`, `ipv4:…`). */
+/** The IP of a peer string (`127.0.0.1:5000`, `[::1]:5000`, `ipv4:…`). */
 export function peerIp(peer: string): string {
   const bare = peer.replace(/^ipv[46]:/, '');
   if (bare.startsWith('[')) return bare.slice(1, bare.indexOf(']'));

@@ -9,6 +9,7 @@ import {
   type DeltaDiscoveryRequestMessage,
   type DeltaDiscoveryResponseMessage,
   type DiscoveryRequestMessage,
+  decodeDiscoveryRequest,
 } from '../../xds/discovery.ts';
 import { TYPE_URL } from '../../xds/type-urls.ts';
 import type { WorkloadRegistry } from '../registry/registry.ts';
@@ -330,7 +331,10 @@ export class AdsServer implements XdsServer {
     };
     this.#connections.add(conn);
     this.counters.streams++;
-    const decode = protocol === 'sotw' ? decodeRequest : decodeDeltaRequest;
+    const decode =
+      protocol === 'sotw'
+        ? (bytes: Buffer) => decodeDiscoveryRequest(bytes, knownNames(conn))
+        : decodeDeltaRequest;
     return {
       message: (bytes) => {
         let request: DiscoveryRequestMessage | DeltaDiscoveryRequestMessage;
@@ -467,7 +471,7 @@ export class AdsServer implements XdsServer {
       watch.wildcard = FULL_STATE_TYPES.has(typeUrl) ? names.length === 0 || names.includes('*') : false;
       for (const n of names) if (n !== '*') watch.names.add(n);
       watch.namesKey = namesKey(watch.names);
-      watch.namesBytes = req.resource_names_bytes;
+      watch.namesBytes = owned(req.resource_names_bytes);
       conn.watches.set(typeUrl, watch);
       this.#respond(conn, watch, true);
       return;
@@ -479,7 +483,12 @@ export class AdsServer implements XdsServer {
     if (watch.nonce !== undefined) this.#recordAck(conn, watch, req.error_detail, req.version_info ?? '');
     // An ACK repeating a named subscription byte for byte (Envoy repeats it in every request).
     const bytes = req.resource_names_bytes;
-    if (!watch.wildcard && bytes !== undefined && watch.namesBytes?.equals(bytes)) return;
+    if (
+      !watch.wildcard &&
+      bytes !== undefined &&
+      (watch.namesBytes === bytes || watch.namesBytes?.equals(bytes))
+    )
+      return;
     // Decoded only now (a getter over the received bytes).
     const names = req.resource_names;
     const wildcard =
@@ -487,14 +496,14 @@ export class AdsServer implements XdsServer {
     // The common case, an ACK repeating the subscription, allocates nothing.
     const current = watch.names;
     if (wildcard === watch.wildcard && names.length === current.size && names.every((n) => current.has(n))) {
-      watch.namesBytes = bytes;
+      watch.namesBytes = owned(bytes);
       return;
     }
     const next = new Set(names.filter((n) => n !== '*'));
     watch.wildcard = wildcard;
     watch.names = next;
     watch.namesKey = namesKey(next);
-    watch.namesBytes = bytes;
+    watch.namesBytes = owned(bytes);
     for (const name of watch.sent.keys()) if (!wildcard && !next.has(name)) watch.sent.delete(name);
     this.#respond(conn, watch, false);
   }
@@ -684,7 +693,18 @@ export class AdsServer implements XdsServer {
   }
 }
 
-const decodeRequest = adsService.StreamAggregatedResources.requestDeserialize;
+/** The encoded name lists of a stream's named subscriptions (an ACK repeating one is recognised whole). */
+function knownNames(conn: Connection): Buffer[] {
+  const known: Buffer[] = [];
+  for (const watch of conn.watches.values()) if (watch.namesBytes) known.push(watch.namesBytes);
+  return known;
+}
+
+/** A copy of request bytes to keep (the request's buffer is reused by the transport). */
+function owned(bytes: Buffer | undefined): Buffer | undefined {
+  return bytes === undefined ? undefined : Buffer.from(bytes);
+}
+
 const decodeDeltaRequest = adsService.DeltaAggregatedResources.requestDeserialize;
 const encodeDeltaResponse = adsService.DeltaAggregatedResources.responseSerialize;
 
