@@ -23,6 +23,7 @@ import {
 } from './grpc-server.ts';
 import { type ProxyNode, proxyFromNode, workloadFromProxy } from './node.ts';
 import { type EncodedResource, namesKey, type ResourceSet, SnapshotResources } from './resources.ts';
+import { type Subscription, SubscriptionTable } from './subscriptions.ts';
 import type { ProxyStatus, XdsServer } from './types.ts';
 
 /** Options of `createXdsServer`. */
@@ -81,6 +82,8 @@ interface Watch {
   namesKey: string;
   /** The encoded names of the state-of-the-world request that set `names` (to recognise an ACK repeating them). */
   namesBytes?: Buffer;
+  /** State of the world: the shared subscription `names`, `namesKey` and `namesBytes` come from (kept alive by it). */
+  subscription?: Subscription;
   /**
    * Resource name → hash of what the client was last sent (named types and the incremental
    * protocol; a full-state type's state-of-the-world watch keeps only `count`).
@@ -151,6 +154,7 @@ export class AdsServer implements XdsServer {
   readonly #connections = new Set<Connection>();
   readonly #workloadStreams = new Map<string, number>();
   readonly #warned = new Set<string>();
+  readonly #subscriptions = new SubscriptionTable();
   #resources: SnapshotResources | undefined;
   #pending: MeshSnapshot | undefined;
   #pendingSince = 0;
@@ -466,12 +470,12 @@ export class AdsServer implements XdsServer {
     if (!this.#served(conn, typeUrl)) return;
     let watch = conn.watches.get(typeUrl);
     if (!watch) {
-      const names = req.resource_names;
+      const subscription = this.#subscriptions.of(req.resource_names_bytes, () => req.resource_names);
       watch = this.#newWatch(typeUrl);
-      watch.wildcard = FULL_STATE_TYPES.has(typeUrl) ? names.length === 0 || names.includes('*') : false;
-      for (const n of names) if (n !== '*') watch.names.add(n);
-      watch.namesKey = namesKey(watch.names);
-      watch.namesBytes = owned(req.resource_names_bytes);
+      watch.wildcard = FULL_STATE_TYPES.has(typeUrl)
+        ? subscription.names.size === 0 || subscription.star
+        : false;
+      adopt(watch, subscription);
       conn.watches.set(typeUrl, watch);
       this.#respond(conn, watch, true);
       return;
@@ -489,22 +493,16 @@ export class AdsServer implements XdsServer {
       (watch.namesBytes === bytes || watch.namesBytes?.equals(bytes))
     )
       return;
-    // Decoded only now (a getter over the received bytes).
-    const names = req.resource_names;
+    const subscription = this.#subscriptions.of(bytes, () => req.resource_names);
     const wildcard =
-      FULL_STATE_TYPES.has(typeUrl) && (names.includes('*') || (names.length === 0 && watch.wildcard));
-    // The common case, an ACK repeating the subscription, allocates nothing.
-    const current = watch.names;
-    if (wildcard === watch.wildcard && names.length === current.size && names.every((n) => current.has(n))) {
-      watch.namesBytes = owned(bytes);
-      return;
-    }
-    const next = new Set(names.filter((n) => n !== '*'));
+      FULL_STATE_TYPES.has(typeUrl) &&
+      (subscription.star || (subscription.names.size === 0 && watch.wildcard));
+    const same = wildcard === watch.wildcard && subscription.key === watch.namesKey;
     watch.wildcard = wildcard;
-    watch.names = next;
-    watch.namesKey = namesKey(next);
-    watch.namesBytes = owned(bytes);
-    for (const name of watch.sent.keys()) if (!wildcard && !next.has(name)) watch.sent.delete(name);
+    adopt(watch, subscription);
+    if (same) return;
+    for (const name of watch.sent.keys())
+      if (!wildcard && !subscription.names.has(name)) watch.sent.delete(name);
     this.#respond(conn, watch, false);
   }
 
@@ -700,9 +698,12 @@ function knownNames(conn: Connection): Buffer[] {
   return known;
 }
 
-/** A copy of request bytes to keep (the request's buffer is reused by the transport). */
-function owned(bytes: Buffer | undefined): Buffer | undefined {
-  return bytes === undefined ? undefined : Buffer.from(bytes);
+/** Makes a state-of-the-world watch hold a (shared) subscription's names. */
+function adopt(watch: Watch, subscription: Subscription): void {
+  watch.subscription = subscription;
+  watch.names = subscription.names;
+  watch.namesKey = subscription.key;
+  watch.namesBytes = subscription.bytes;
 }
 
 const decodeDeltaRequest = adsService.DeltaAggregatedResources.requestDeserialize;
