@@ -20,7 +20,7 @@
 // lapses, the leader may prune its registrations) and resumes it right after: the change must
 // still reach every client.
 //
-//   node bench/xds-scale.ts [--services 1000] [--entries 8] [--clients 2000] [--changes 10] [--modes file,file-scoped,etcd,etcd2] [--stall 0] [--no-write]
+//   node bench/xds-scale.ts [--services 1000] [--entries 8] [--clients 2000] [--changes 10] [--modes file,file-scoped,file-ns,etcd,etcd2] [--stall 0] [--no-write]
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -38,7 +38,7 @@ const { values: args } = parseArgs({
     entries: { type: 'string', default: '10' },
     clients: { type: 'string', default: '2000' },
     changes: { type: 'string', default: '10' },
-    modes: { type: 'string', default: 'file,file-scoped,etcd,etcd2' },
+    modes: { type: 'string', default: 'file,file-scoped,file-ns,etcd,etcd2' },
     /** Longest wait for one change to reach every client (seconds). */
     bound: { type: 'string', default: '60' },
     /**
@@ -414,7 +414,10 @@ async function runMode(mode: string): Promise<Row> {
       stalled?.kill('SIGCONT');
       const watching = clients.flatMap((_, c) => (sees(c % SERVICES, i, mode) ? [c] : []));
       endpoint.push(await reachedAll(clients, watching, TYPE_URL.endpoint, before, t0, replicas));
-      note(`endpoint change ${i}: ${endpoint.at(-1)!.toFixed(0)} ms, clients' CPU ${cpuMs(own0)} ms`);
+      note(
+        `endpoint change ${i}: ${endpoint.at(-1)!.toFixed(0)} ms, clients' CPU ${cpuMs(own0)} ms` +
+          (STALL_MS > 0 ? `; HA events so far: ${haEvents(replicas) || 'none'}` : ''),
+      );
       await sleep(500);
       endpointBytes += takeBytes(clients, watching);
     }
