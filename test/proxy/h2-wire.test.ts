@@ -246,6 +246,27 @@ describe("the proxy's HTTP/2 codec", () => {
     assert.equal(served, before + 1, 'only the second request reached the app');
   });
 
+  test('a client that half-closes after its request still gets the response, then the connection closes', async () => {
+    const seen = await new Promise<{ statuses: number; closed: boolean }>((resolve, reject) => {
+      const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+      let got = Buffer.alloc(0);
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error('the proxy did not answer and close within 10 s'));
+      }, 10_000);
+      socket.on('connect', () => socket.end(Buffer.concat([PREFACE, SETTINGS, headers(1, GET)])));
+      socket.on('data', (d) => (got = Buffer.concat([got, d])));
+      socket.on('error', () => {});
+      socket.on('close', () => {
+        clearTimeout(timer);
+        let statuses = 0;
+        for (let p = 0; p + 9 <= got.length; p += 9 + got.readUIntBE(p, 3)) if (got[p + 3] === 1) statuses++;
+        resolve({ statuses, closed: true });
+      });
+    });
+    assert.deepEqual(seen, { statuses: 1, closed: true });
+  });
+
   test('random frames never crash the proxy nor reach the app', async () => {
     let seed = 20;
     const random = (n: number) => {

@@ -9,7 +9,7 @@ import { tlsConnectionFacts } from '../../tls/connection-facts.ts';
 import type { DownstreamConnection } from '../filters/filter.ts';
 import { grpcStatusFor, LOCAL_BODY } from '../local-reply.ts';
 import type { RouteDecision } from '../router/router.ts';
-import { HOP_BY_HOP } from '../router/upstream-h2.ts';
+import { chain, HOP_BY_HOP } from '../router/upstream-h2.ts';
 import type { DownstreamCodec, WireFraming } from '../stream/codec.ts';
 import { HttpStream } from '../stream/http-stream.ts';
 import type { StreamManager } from '../stream/stream-api.ts';
@@ -185,7 +185,8 @@ export class H2ServerStream implements DownstreamCodec, IdleMember, H2StreamHand
       resume();
       return;
     }
-    this.drained = resume;
+    const earlier = this.drained;
+    this.drained = earlier === null ? resume : chain(earlier, resume);
     this.h2.wantWritable = true;
   }
 

@@ -42,6 +42,7 @@ export abstract class H2Session {
     socket.on('data', this.receive);
     socket.on('drain', this.onDrain);
     socket.on('close', this.onSocketClose);
+    socket.on('end', this.onSocketEnd);
     socket.on('error', this.onSocketError);
   }
 
@@ -613,6 +614,17 @@ export abstract class H2Session {
     this.abortStreams(F.CANCEL);
     this.destroyed = true;
     this.closed();
+  };
+
+  /** The peer closed its side: nothing more arrives, the connection ends when its streams are done. */
+  private readonly onSocketEnd = (): void => {
+    this.goawayReceived = true;
+    for (const stream of [...this.streams.values()])
+      if (!stream.remoteEnded) {
+        this.closeStream(stream);
+        stream.handler.onReset(stream, F.CANCEL);
+      }
+    this.finishIfDone();
   };
 
   private readonly onSocketError = (): void => {

@@ -37,7 +37,15 @@ export class H2Upstream implements UpstreamRequest, H2StreamHandler {
 
   start(cluster: Cluster, host: Host): void {
     const stream = this.stream;
-    const up = cluster.h2Pool(host).request(requestHeaders(stream), stream.framing === 'none', this);
+    let up: H2Stream;
+    try {
+      up = cluster.h2Pool(host).request(requestHeaders(stream), stream.framing === 'none', this);
+    } catch {
+      // No connection could be opened (a TLS secret is missing).
+      this.done = true;
+      this.router.onUpstreamFailure('connect', false);
+      return;
+    }
     this.up = up;
     this.ready = true;
     const body = this.router.attemptReady();
@@ -51,7 +59,8 @@ export class H2Upstream implements UpstreamRequest, H2StreamHandler {
   }
 
   onceDrained(resume: () => void): void {
-    this.drained = resume;
+    const earlier = this.drained;
+    this.drained = earlier === null ? resume : chain(earlier, resume);
   }
 
   endData(): void {
@@ -178,4 +187,12 @@ function requestHeaders(stream: ActiveStream): string[] {
   if (!forwardedProto) out.push('x-forwarded-proto', head.scheme);
   if (length >= 0) out.push('content-length', String(length));
   return out;
+}
+
+/** Both callbacks, in order. */
+export function chain(first: () => void, second: () => void): () => void {
+  return () => {
+    first();
+    second();
+  };
 }
