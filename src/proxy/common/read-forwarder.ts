@@ -1,34 +1,10 @@
 // Forwards what one socket reads to another through buffers the connection owns, instead of a new ArrayBuffer per read.
-import net from 'node:net';
+import type net from 'node:net';
 import type { Duplex, Writable } from 'node:stream';
+import { canReadInto, readInto, userReadBufferSupported } from './user-read-buffer.ts';
 
 /** Size of each read buffer: one read of Node's usual size, or four TLS records gathered into one write. */
 export const FORWARD_BUFFER_BYTES = 64 * 1024;
-
-/** Node's own slots of a socket that reads into a caller's buffer (`net.Socket`'s `onread` option). */
-interface ReadBufferSlots {
-  buffer: symbol;
-  callback: symbol;
-  generator: symbol;
-}
-
-/** What `useUserBuffer` needs from a socket's native handle (TCP and TLS handles have it). */
-interface UserBufferHandle {
-  useUserBuffer(buffer: Uint8Array): void;
-}
-
-/**
- * Node's slots, found once on a socket created with `onread`: the same option cannot be given to
- * a socket that already exists (an accepted connection, a TLS server socket), so `adopt` sets them.
- */
-const SLOTS: ReadBufferSlots | undefined = (() => {
-  const probe = new net.Socket({ onread: { buffer: Buffer.alloc(1), callback: () => true } });
-  const named = (d: string) => Object.getOwnPropertySymbols(probe).find((s) => s.description === d);
-  const buffer = named('kBuffer');
-  const callback = named('kBufferCb');
-  const generator = named('kBufferGen');
-  return buffer && callback && generator ? { buffer, callback, generator } : undefined;
-})();
 
 /** Sockets adopted by a ReadForwarder. */
 const ADOPTED = new WeakSet<Duplex>();
@@ -84,7 +60,7 @@ export class ReadForwarder {
 
   /** Whether this Node offers what `adopt` needs (tested on the pinned Node, so a change is seen). */
   static get supported(): boolean {
-    return SLOTS !== undefined;
+    return userReadBufferSupported;
   }
 
   /** Whether `socket` reads into a ReadForwarder's buffers. */
@@ -94,8 +70,7 @@ export class ReadForwarder {
 
   /** Whether `adopt` can take `source`: a TCP or TLS socket with its native handle, on a Node that allows it. */
   static canAdopt(source: Duplex): source is net.Socket {
-    const handle = (source as { _handle?: Partial<UserBufferHandle> | null })._handle;
-    return SLOTS !== undefined && source instanceof net.Socket && typeof handle?.useUserBuffer === 'function';
+    return canReadInto(source);
   }
 
   /**
@@ -106,19 +81,13 @@ export class ReadForwarder {
    * Listeners of the source's 'end' run after the bytes read before it were written to `target`.
    */
   adopt(source: Duplex, target: Writable): Buffer | undefined {
-    const handle = (source as { _handle?: Partial<UserBufferHandle> | null })._handle;
-    if (!SLOTS || !(source instanceof net.Socket) || typeof handle?.useUserBuffer !== 'function')
-      return undefined;
+    if (!canReadInto(source)) return undefined;
     const buffered: Buffer[] = [];
     for (let chunk = source.read() as Buffer | null; chunk !== null; chunk = source.read() as Buffer | null)
       buffered.push(chunk);
     this.source = source;
     this.target = target;
-    const slots = source as unknown as Record<symbol, unknown>;
-    slots[SLOTS.buffer] = this.current;
-    slots[SLOTS.callback] = this.onRead;
-    slots[SLOTS.generator] = this.nextBuffer;
-    handle.useUserBuffer(this.current);
+    readInto(source, this.current, this.onRead, this.nextBuffer);
     source.prependListener('end', this.flush);
     ADOPTED.add(source);
     return buffered.length === 1 ? buffered[0] : Buffer.concat(buffered);

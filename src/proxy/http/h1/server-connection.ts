@@ -1,10 +1,12 @@
 // The HTTP/1.1 downstream codec: request bytes → HttpStream, the stream's response → bytes; keep-alive, tunnels.
 
 import type net from 'node:net';
+import { TLSSocket } from 'node:tls';
 import type { Cluster } from '../../cluster/cluster.ts';
 import { connectTunnelUpstream } from '../../cluster/tunnel-upstream.ts';
 import type { ResponseFlag } from '../../common/response-flags.ts';
 import { splice } from '../../common/splice.ts';
+import { canReadInto, readInto } from '../../common/user-read-buffer.ts';
 import { tlsConnectionFacts } from '../../tls/connection-facts.ts';
 import type { DownstreamConnection } from '../filters/filter.ts';
 import { h1LocalReply, LOCAL_BODY } from '../local-reply.ts';
@@ -22,6 +24,13 @@ const EMPTY = Buffer.alloc(0);
 const PIPELINE_LIMIT = 1024 * 1024;
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 const CHUNKED_LINE = 'transfer-encoding: chunked\r\n';
+/**
+ * Where every plaintext connection of the process reads (Node's `onread` mode): a read is parsed
+ * before the next one can happen, and what outlives it (a partial head, body bytes, a pipelined
+ * request) is copied. Saves the per-read ArrayBuffer and the Readable stream's work. TLS sockets keep
+ * their own reads: their decrypted bytes can be delivered while a write to them is under way.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 /** Where the connection is in its request/response cycle. */
 type ConnState = 'idle' | 'active' | 'tunnel' | 'closed';
 
@@ -62,7 +71,9 @@ export class H1ServerConnection implements DownstreamCodec {
     });
     this.timeouts.idle(socket);
     socket.on('timeout', this.timeouts.fire);
-    socket.on('data', this.onData);
+    if (!(socket instanceof TLSSocket) && canReadInto(socket))
+      readInto(socket, READ_BUFFER, this.onRead, null);
+    else socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
@@ -109,6 +120,16 @@ export class H1ServerConnection implements DownstreamCodec {
 
   // ---- decoding: bytes → stream ----
 
+  /** A read into READ_BUFFER: a head that arrives whole is parsed in place, anything else is copied. */
+  private readonly onRead = (bytes: number, buffer: Buffer): boolean => {
+    const chunk = buffer.subarray(0, bytes);
+    if (this.state === 'idle' && this.pending.length === 0) this.parseHead(chunk, true);
+    else if (this.state === 'idle' || this.state === 'active') this.onData(Buffer.from(chunk));
+    // No longer HTTP/1.1 here (a tunnel, a released socket): its new reader listens for 'data'.
+    else if (this.socket.listenerCount('data') > 0) this.socket.emit('data', Buffer.from(chunk));
+    return true;
+  };
+
   private readonly onData = (chunk: Buffer): void => {
     if (this.state === 'idle') {
       const buf = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
@@ -126,13 +147,14 @@ export class H1ServerConnection implements DownstreamCodec {
     this.requestBody(chunk, 0);
   };
 
-  private parseHead(buf: Buffer): void {
+  /** `borrowed`: `buf` is READ_BUFFER, overwritten by the next read (what is kept is copied). */
+  private parseHead(buf: Buffer, borrowed = false): void {
     const head = this.stream.head;
     head.reset();
     this.info.reset();
     const outcome = parseRequestHead(buf, head, this.info);
     if (outcome === 'incomplete') {
-      this.pending = buf;
+      this.pending = borrowed ? Buffer.from(buf) : buf;
       this.timeouts.headStarted(this.socket);
       return;
     }
@@ -146,11 +168,14 @@ export class H1ServerConnection implements DownstreamCodec {
       return;
     }
     this.startRequest();
-    if (this.state === 'active' && buf.length > this.info.headLength)
-      this.requestBody(buf, this.info.headLength);
-    else if (buf.length > this.info.headLength && this.state === 'idle') {
+    const headLength = this.info.headLength;
+    if (buf.length === headLength) return;
+    const rest = borrowed ? Buffer.from(buf.subarray(headLength)) : buf;
+    const off = borrowed ? 0 : headLength;
+    if (this.state === 'active') this.requestBody(rest, off);
+    else if (this.state === 'idle') {
       // A local reply finished the request at once; parse what follows as the next request.
-      this.pending = buf.subarray(this.info.headLength);
+      this.pending = rest.subarray(off);
     }
   }
 
