@@ -4,17 +4,12 @@
 // - 2 MiB young-generation semi-spaces (V8's default grows them to 16 MiB): ~12 MB;
 // - one V8 platform worker thread instead of four (fewer threads, fewer malloc arenas): ~2 MB idle, ~11 MB under load with no Maglev;
 // - no Maglev (the mid-tier JIT; hot code still reaches TurboFan): ~2 MB of compiler code never paged in;
-// - --use-openssl-ca: loading node:tls otherwise parses Node's bundled copy of Mozilla's ~120 root
-//   certificates at once (~1.6 MB kept); OpenSSL's store (the OS's, /etc/ssl/certs) is read only when a
-//   connection with no configured CA verifies a peer. The sidecar passes its CAs explicitly everywhere else
-//   (mesh, xDS, DestinationRule), so this changes only which roots trust an https `--server`.
 // - --expose-gc: the idle release (src/proxy/overload/idle-release.ts) runs one full GC once a burst is
 //   over, which gives back the heap pages the burst committed (~110 -> ~38 MB private after gRPC load).
 export const SIDECAR_FLAGS = [
   { flag: '--max-semi-space-size=2', given: ['--max-semi-space-size', '--max_semi_space_size'] },
   { flag: '--v8-pool-size=1', given: ['--v8-pool-size'] },
   { flag: '--no-maglev', given: ['--maglev', '--no-maglev'] },
-  { flag: '--use-openssl-ca', given: ['--use-openssl-ca', '--use-bundled-ca', '--use-system-ca'] },
   { flag: '--expose-gc', given: ['--expose-gc', '--expose_gc', '--no-expose-gc', '--no-expose_gc'] },
 ];
 

@@ -10,7 +10,6 @@ test('a plain start gets every sidecar flag; the re-executed process adds none',
     '--max-semi-space-size=2',
     '--v8-pool-size=1',
     '--no-maglev',
-    '--use-openssl-ca',
     '--expose-gc',
   ]);
   assert.deepEqual(sidecarFlagsToAdd(ALL, ''), []);
@@ -20,20 +19,15 @@ test("the user's own choice wins, on the command line or in NODE_OPTIONS", () =>
   assert.deepEqual(sidecarFlagsToAdd(['--max-semi-space-size=16'], ''), [
     '--v8-pool-size=1',
     '--no-maglev',
-    '--use-openssl-ca',
     '--expose-gc',
   ]);
   assert.deepEqual(sidecarFlagsToAdd(['--maglev'], '--v8-pool-size=4'), [
     '--max-semi-space-size=2',
-    '--use-openssl-ca',
     '--expose-gc',
   ]);
-  assert.deepEqual(
-    sidecarFlagsToAdd([], '--max_semi_space_size=8 --no-maglev --no-expose-gc --use-system-ca'),
-    ['--v8-pool-size=1'],
-  );
-  // Node refuses --use-openssl-ca beside the other CA store choices: any of them is the user's.
-  assert.ok(!sidecarFlagsToAdd(['--use-bundled-ca'], '').includes('--use-openssl-ca'));
+  assert.deepEqual(sidecarFlagsToAdd([], '--max_semi_space_size=8 --no-maglev --no-expose-gc'), [
+    '--v8-pool-size=1',
+  ]);
   // A longer flag sharing a prefix is not the same option.
   assert.deepEqual(sidecarFlagsToAdd(['--maglev-inlining'], ''), ALL);
 });
