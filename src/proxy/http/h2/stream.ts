@@ -1,6 +1,18 @@
 // One HTTP/2 stream of the proxy's codec: send-side flow control and the callbacks its owner (a codec or an upstream attempt) implements.
+import type net from 'node:net';
 import { CANCEL, STREAM_WINDOW } from './frames.ts';
-import type { H2Session } from './session.ts';
+
+/** What a stream asks of its session (H2Session), declared here so that the two files do not import each other. */
+export interface H2StreamSession {
+  readonly socket: net.Socket;
+  readonly socketFull: boolean;
+  writeHeaders(id: number, headers: readonly string[], endStream: boolean): void;
+  writeData(stream: H2Stream, chunk: Buffer, offset: number, endStream: boolean): number;
+  writeWindowUpdate(id: number, increment: number): void;
+  writeReset(id: number, code: number): void;
+  blocked(stream: H2Stream): void;
+  closeStream(stream: H2Stream): void;
+}
 
 /** What the owner of a stream hears from it. Plain callbacks: no event emitter per stream. */
 export interface H2StreamHandler {
@@ -19,7 +31,7 @@ const CREDIT_AT = STREAM_WINDOW / 4;
 
 export class H2Stream {
   readonly id: number;
-  readonly session: H2Session;
+  readonly session: H2StreamSession;
   handler: H2StreamHandler;
   /** Bytes the peer lets us send on this stream. */
   sendWindow: number;
@@ -44,7 +56,7 @@ export class H2Stream {
   private unacked = 0;
   private paused = false;
 
-  constructor(session: H2Session, id: number, handler: H2StreamHandler, sendWindow: number) {
+  constructor(session: H2StreamSession, id: number, handler: H2StreamHandler, sendWindow: number) {
     this.session = session;
     this.id = id;
     this.handler = handler;
