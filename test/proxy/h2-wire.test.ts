@@ -246,6 +246,39 @@ describe("the proxy's HTTP/2 codec", () => {
     assert.equal(served, before + 1, 'only the second request reached the app');
   });
 
+  test('a PING flood from a client that reads nothing ends the connection (ENHANCE_YOUR_CALM)', async () => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.pause();
+    const ping = frame(6, 0, 0, Buffer.alloc(8));
+    const burst = Buffer.concat(Array.from({ length: 10_000 }, () => ping));
+    socket.write(Buffer.concat([PREFACE, SETTINGS]));
+    // Acks pile up in the proxy's socket once the kernel buffers (a few MB on loopback) are full:
+    // 1.5M pings owe 25 MB.
+    for (let i = 0; i < 150 && !socket.destroyed; i++)
+      if (!socket.write(burst)) await new Promise((resolve) => setTimeout(resolve, 20));
+    // Now read what came: the proxy's GOAWAY is the last frame before it closed.
+    let got = Buffer.alloc(0);
+    const closed = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 15_000);
+      socket.on('data', (d) => (got = Buffer.concat([got, d])));
+      const ended = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      socket.on('end', ended);
+      socket.on('close', ended);
+      socket.resume();
+    });
+    socket.destroy();
+    assert.ok(closed, 'the proxy ended the connection within 15 s');
+    let goaway = -1;
+    for (let p = 0; p + 9 <= got.length; p += 9 + got.readUIntBE(p, 3))
+      if (got[p + 3] === 7 && p + 17 <= got.length) goaway = got.readUInt32BE(p + 13);
+    assert.equal(goaway, 11);
+  });
+
   test('a client that half-closes after its request still gets the response, then the connection closes', async () => {
     const seen = await new Promise<{ statuses: number; closed: boolean }>((resolve, reject) => {
       const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });

@@ -25,7 +25,7 @@ export class H2ClientSession extends H2Session {
   connected = false;
 
   constructor(socket: net.Socket, owner: ClientSessionOwner, connectEvent: 'connect' | 'secureConnect') {
-    super(socket, 0);
+    super(socket, false);
     this.owner = owner;
     this.out.raw(PREFACE);
     this.sendPrefaceSettings(F.MAX_CONCURRENT_STREAMS);

@@ -45,7 +45,7 @@ export class H2ServerSession extends H2Session {
 
   /** Feed the bytes protocol detection already read with `receive` first. */
   constructor(socket: net.Socket, owner: ServerSessionOwner) {
-    super(socket, 24);
+    super(socket, true);
     this.owner = owner;
     this.sendPrefaceSettings(F.MAX_CONCURRENT_STREAMS);
     socket.setNoDelay(true);

@@ -1,11 +1,15 @@
 // One HTTP/2 connection of the proxy's codec (either side): frames parsed straight from the socket's reads, flow control, SETTINGS/PING/GOAWAY/RST, writes batched per tick.
 import type net from 'node:net';
+import { FrameReader, type FrameSink } from './frame-reader.ts';
 import { FrameWriter } from './frame-writer.ts';
 import * as F from './frames.ts';
 import { HEADER_TABLE_SIZE, HpackDecoder } from './hpack.ts';
 import { H2Stream, type H2StreamHandler } from './stream.ts';
 
-export abstract class H2Session {
+/** How long a closing connection waits for the peer to close its side. */
+const CLOSE_GRACE_MS = 5000;
+
+export abstract class H2Session implements FrameSink {
   readonly socket: net.Socket;
   readonly streams = new Map<number, H2Stream>();
   protected readonly decoder = new HpackDecoder();
@@ -16,11 +20,8 @@ export abstract class H2Session {
   private connSendWindow = F.DEFAULT_WINDOW;
   private connRecvWindow = F.DEFAULT_WINDOW;
   private connUnacked = 0;
-  /** Partial frame carried over from earlier reads. */
-  private restParts: Buffer[] | null = null;
-  private restLength = 0;
-  /** Preface bytes still expected (a server reads the client's), and whether the peer's SETTINGS came. */
-  private prefaceLeft: number;
+  private readonly reader: FrameReader;
+  /** The peer's first SETTINGS came. */
   private settingsSeen = false;
   /** A header block split over CONTINUATION frames. */
   private blockStream = 0;
@@ -35,9 +36,10 @@ export abstract class H2Session {
   goawayReceived = false;
   destroyed = false;
 
-  constructor(socket: net.Socket, prefaceBytes: number) {
+  /** `expectPreface`: a server reads the client's connection preface first. */
+  constructor(socket: net.Socket, expectPreface: boolean) {
     this.socket = socket;
-    this.prefaceLeft = prefaceBytes;
+    this.reader = new FrameReader(this, expectPreface);
     this.out = new FrameWriter(socket);
     socket.on('data', this.receive);
     socket.on('drain', this.onDrain);
@@ -86,68 +88,11 @@ export abstract class H2Session {
 
   /** Bytes read from the socket (also the bytes protocol detection read first). */
   readonly receive = (chunk: Buffer): void => {
-    if (this.destroyed) return;
-    let buf = chunk;
-    if (this.prefaceLeft > 0) {
-      const from = PREFACE.length - this.prefaceLeft;
-      const n = Math.min(this.prefaceLeft, buf.length);
-      if (buf.compare(PREFACE, from, from + n, 0, n) !== 0) {
-        this.connectionError(F.PROTOCOL_ERROR);
-        return;
-      }
-      this.prefaceLeft -= n;
-      if (n === buf.length) return;
-      buf = buf.subarray(n);
-    }
-    if (this.restParts !== null) {
-      const rest = this.completeFrame(buf);
-      if (rest === null) return;
-      buf = rest;
-    }
-    this.parse(buf, buf.length);
+    if (!this.destroyed) this.reader.read(chunk);
   };
 
-  /** Completes the frame carried over with the first bytes of `buf`; returns the bytes after it (null: still partial). */
-  private completeFrame(buf: Buffer): Buffer | null {
-    const parts = this.restParts!;
-    parts.push(buf);
-    this.restLength += buf.length;
-    if (this.restLength < F.FRAME_HEADER) return null;
-    const head = parts[0].length >= F.FRAME_HEADER ? parts[0] : Buffer.concat(parts);
-    const need = F.FRAME_HEADER + head.readUIntBE(0, 3);
-    if (need > F.FRAME_HEADER + F.DEFAULT_MAX_FRAME) {
-      this.connectionError(F.FRAME_SIZE_ERROR);
-      return null;
-    }
-    if (this.restLength < need) return null;
-    const joined = parts.length === 1 ? parts[0] : Buffer.concat(parts, this.restLength);
-    this.restParts = null;
-    this.restLength = 0;
-    this.parse(joined.subarray(0, need), need);
-    return this.destroyed ? null : joined.subarray(need);
-  }
-
-  private parse(buf: Buffer, length: number): void {
-    let p = 0;
-    while (length - p >= F.FRAME_HEADER) {
-      const len = (buf[p] << 16) | (buf[p + 1] << 8) | buf[p + 2];
-      if (len > F.DEFAULT_MAX_FRAME) {
-        this.connectionError(F.FRAME_SIZE_ERROR);
-        return;
-      }
-      if (length - p - F.FRAME_HEADER < len) break;
-      const start = p + F.FRAME_HEADER;
-      this.frame(buf[p + 3], buf[p + 4], buf.readUInt32BE(p + 5) & 0x7fffffff, buf, start, start + len);
-      if (this.destroyed) return;
-      p = start + len;
-    }
-    if (p < length) {
-      this.restParts = [buf.subarray(p, length)];
-      this.restLength = length - p;
-    }
-  }
-
-  private frame(type: number, flags: number, id: number, buf: Buffer, start: number, end: number): void {
+  /** One whole frame from the reader. */
+  frame(type: number, flags: number, id: number, buf: Buffer, start: number, end: number): void {
     if (this.blockStream !== 0 && type !== F.CONTINUATION) {
       this.connectionError(F.PROTOCOL_ERROR);
       return;
@@ -567,7 +512,7 @@ export abstract class H2Session {
     this.out.goaway(this.lastPeerStream(), code);
     this.goawaySent = true;
     this.out.flush();
-    this.socket.end();
+    this.endSocket();
     this.abortStreams(code);
   }
 
@@ -591,9 +536,16 @@ export abstract class H2Session {
   private finishIfDone(): void {
     if ((this.goawaySent || this.goawayReceived) && this.streams.size === 0 && !this.destroyed) {
       this.out.flush();
-      this.socket.end();
+      this.endSocket();
       this.destroyed = true;
     }
+  }
+
+  /** Ends our side; a peer that does not close its side within a while is cut off. */
+  private endSocket(): void {
+    const socket = this.socket;
+    socket.end();
+    setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
   }
 
   private abortStreams(code: number): void {
@@ -631,5 +583,3 @@ export abstract class H2Session {
     // 'close' follows.
   };
 }
-
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
