@@ -81,7 +81,7 @@ export class ReadForwarder {
    * Listeners of the source's 'end' run after the bytes read before it were written to `target`.
    */
   adopt(source: Duplex, target: Writable): Buffer | undefined {
-    if (!canReadInto(source)) return undefined;
+    if (!ReadForwarder.canAdopt(source)) return undefined;
     const buffered: Buffer[] = [];
     for (let chunk = source.read() as Buffer | null; chunk !== null; chunk = source.read() as Buffer | null)
       buffered.push(chunk);

@@ -36,8 +36,8 @@ const SLOTS: ReadBufferSlots | undefined = (() => {
 /** Whether this Node offers what `readInto` needs (tested on the pinned Node, so a change is seen). */
 export const userReadBufferSupported = SLOTS !== undefined;
 
-/** Whether `readInto` can take `socket`: a TCP or TLS socket with its native handle, on a Node that allows it. */
-export function canReadInto(socket: Duplex): socket is net.Socket {
+/** Whether `readInto` can take `socket` (a `net.Socket`): a TCP or TLS socket with its native handle, on a Node that allows it. */
+export function canReadInto(socket: Duplex): boolean {
   const handle = (socket as { _handle?: Partial<UserBufferHandle> | null })._handle;
   return SLOTS !== undefined && socket instanceof net.Socket && typeof handle?.useUserBuffer === 'function';
 }

@@ -27,10 +27,14 @@ const CHUNKED_LINE = 'transfer-encoding: chunked\r\n';
 /**
  * Where every plaintext connection of the process reads (Node's `onread` mode): a read is parsed
  * before the next one can happen, and what outlives it (a partial head, body bytes, a pipelined
- * request) is copied. Saves the per-read ArrayBuffer and the Readable stream's work. TLS sockets keep
- * their own reads: their decrypted bytes can be delivered while a write to them is under way.
+ * request) is copied. Saves the per-read ArrayBuffer and the Readable stream's work.
  */
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+/**
+ * Where every TLS connection reads (at most one 16 KiB piece of a record per read). Each read is
+ * copied at once: a write to a TLS socket can deliver another read before the first is handled.
+ */
+const TLS_READ_BUFFER = Buffer.allocUnsafe(16 * 1024);
 /** Where the connection is in its request/response cycle. */
 type ConnState = 'idle' | 'active' | 'tunnel' | 'closed';
 
@@ -71,9 +75,9 @@ export class H1ServerConnection implements DownstreamCodec {
     });
     this.timeouts.idle(socket);
     socket.on('timeout', this.timeouts.fire);
-    if (!(socket instanceof TLSSocket) && canReadInto(socket))
-      readInto(socket, READ_BUFFER, this.onRead, null);
-    else socket.on('data', this.onData);
+    if (!canReadInto(socket)) socket.on('data', this.onData);
+    else if (socket instanceof TLSSocket) readInto(socket, TLS_READ_BUFFER, this.onTlsRead, null);
+    else readInto(socket, READ_BUFFER, this.onRead, null);
     socket.on('end', this.onEnd);
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
@@ -124,11 +128,21 @@ export class H1ServerConnection implements DownstreamCodec {
   private readonly onRead = (bytes: number, buffer: Buffer): boolean => {
     const chunk = buffer.subarray(0, bytes);
     if (this.state === 'idle' && this.pending.length === 0) this.parseHead(chunk, true);
-    else if (this.state === 'idle' || this.state === 'active') this.onData(Buffer.from(chunk));
-    // No longer HTTP/1.1 here (a tunnel, a released socket): its new reader listens for 'data'.
-    else if (this.socket.listenerCount('data') > 0) this.socket.emit('data', Buffer.from(chunk));
+    else this.received(Buffer.from(chunk));
     return true;
   };
+
+  /** A read into TLS_READ_BUFFER, copied before anything else can read into it. */
+  private readonly onTlsRead = (bytes: number, buffer: Buffer): boolean => {
+    this.received(Buffer.from(buffer.subarray(0, bytes)));
+    return true;
+  };
+
+  private received(chunk: Buffer): void {
+    if (this.state === 'idle' || this.state === 'active') this.onData(chunk);
+    // No longer HTTP/1.1 here (a tunnel, a released socket): its new reader listens for 'data'.
+    else if (this.socket.listenerCount('data') > 0) this.socket.emit('data', chunk);
+  }
 
   private readonly onData = (chunk: Buffer): void => {
     if (this.state === 'idle') {
