@@ -103,6 +103,14 @@ describe("the proxy's HTTP/2 codec", () => {
     backend.on('stream', (stream, h) => {
       served++;
       stream.on('error', () => {});
+      if (h['content-type'] === 'application/grpc') {
+        // gRPC echo: the length-prefixed messages go back as they came, then grpc-status 0.
+        stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+        stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+        stream.on('data', (c: Buffer) => stream.write(c));
+        stream.on('end', () => stream.end());
+        return;
+      }
       if (h[':method'] === 'POST') {
         // Echo the byte count of the body.
         let n = 0;
@@ -171,6 +179,21 @@ describe("the proxy's HTTP/2 codec", () => {
   });
 
   /** Name, bytes, what the proxy answers with and its code; a last `true`: the (valid) head was forwarded before the fault. */
+  test('python grpcio (C-core): unary calls and a bidi stream through the proxy', async () => {
+    const script = [
+      'import grpc, sys',
+      "ch = grpc.insecure_channel(sys.argv[1], options=[('grpc.default_authority', 'app')])",
+      "unary = ch.unary_unary('/echo.Echo/Unary')",
+      'for i in range(50):',
+      "    assert unary(b'x' * (i * 997), timeout=10) == b'x' * (i * 997)",
+      "bidi = ch.stream_stream('/echo.Echo/Bidi')",
+      "got = list(bidi(iter([b'm' * 70000] * 30), timeout=20))",
+      'print(len(got), sum(len(m) for m in got))',
+    ].join('\n');
+    const out = await run('/usr/bin/python3', ['-c', script, `127.0.0.1:${port}`], { timeout: 60_000 });
+    assert.equal(out.stdout.trim(), `30 ${30 * 70000}`);
+  });
+
   const malformed: [string, Buffer, 'goaway' | 'reset', number, boolean?][] = [
     ['DATA on stream 0', frame(0, 0, 0, Buffer.from('x')), 'goaway', 1],
     ['an even stream id', headers(2, GET), 'goaway', 1],
