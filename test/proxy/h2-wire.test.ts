@@ -93,6 +93,7 @@ function exchange(port: number, bytes: Buffer, quietMs = 400): Promise<Seen> {
 
 describe("the proxy's HTTP/2 codec", () => {
   let backend: http2.Http2Server;
+  let raw: net.Server;
   let core: ProxyCore;
   let port = 0;
   /** Requests the backend got. */
@@ -111,6 +112,11 @@ describe("the proxy's HTTP/2 codec", () => {
         stream.on('end', () => stream.end());
         return;
       }
+      if (h[':path'] === '/early') {
+        // Answers without waiting for the request body.
+        stream.respond({ ':status': 200 }, { endStream: true });
+        return;
+      }
       if (h[':method'] === 'POST') {
         // Echo the byte count of the body.
         let n = 0;
@@ -127,15 +133,32 @@ describe("the proxy's HTTP/2 codec", () => {
     });
     await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
     const backendPort = (backend.address() as net.AddressInfo).port;
+    // A raw HTTP/2 server whose every response has an uppercase header name (malformed).
+    raw = net.createServer((socket) => {
+      socket.on('error', () => {});
+      socket.write(SETTINGS);
+      let answered = false;
+      socket.on('data', () => {
+        if (answered) return;
+        answered = true;
+        socket.write(headers(1, [':status', '200', 'X-Upper', '1']));
+      });
+    });
+    await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+    const rawPort = (raw.address() as net.AddressInfo).port;
     core = await coreWith({
       listeners: [outboundListener(0)],
       clusters: [
         staticCluster('app', [{ port: backendPort }], { typedExtensionProtocolOptions: H2_OPTIONS }),
+        staticCluster('raw', [{ port: rawPort }], { typedExtensionProtocolOptions: H2_OPTIONS }),
       ],
       routes: [
         {
           name: 'outbound',
-          virtualHosts: [vhost('app', 80, [{ match: { prefix: '/' }, route: { cluster: 'app' } }])],
+          virtualHosts: [
+            vhost('app', 80, [{ match: { prefix: '/' }, route: { cluster: 'app' } }]),
+            vhost('raw', 80, [{ match: { prefix: '/' }, route: { cluster: 'raw' } }]),
+          ],
         },
       ],
     });
@@ -144,6 +167,7 @@ describe("the proxy's HTTP/2 codec", () => {
   after(async () => {
     core?.destroy();
     await new Promise((resolve) => backend?.close(resolve));
+    raw?.close();
   });
 
   test('curl --http2-prior-knowledge: a GET, a 3 MiB download and a 5 MiB upload (flow control both ways)', async () => {
@@ -179,6 +203,30 @@ describe("the proxy's HTTP/2 codec", () => {
   });
 
   /** Name, bytes, what the proxy answers with and its code; a last `true`: the (valid) head was forwarded before the fault. */
+  test('an upstream response with an uppercase header name is not forwarded (503, reset)', async () => {
+    const out = await run('curl', [
+      '--http2-prior-knowledge',
+      '-s',
+      '-i',
+      '-H',
+      'host: raw',
+      `http://127.0.0.1:${port}/`,
+    ]);
+    assert.match(out.stdout, /^HTTP\/2 503/);
+    assert.doesNotMatch(out.stdout, /x-upper/i);
+  });
+
+  test('a response complete before its request body ends the stream with RST_STREAM NO_ERROR', async () => {
+    const post = headers(
+      1,
+      [':method', 'POST', ...GET.slice(2, 4), ':path', '/early', ':authority', 'app'],
+      0x4,
+    );
+    const seen = await exchange(port, Buffer.concat([post, frame(0, 0, 1, Buffer.from('part'))]));
+    assert.equal(seen.statuses, 1);
+    assert.equal(seen.resets.get(1), 0);
+  });
+
   test('python grpcio (C-core): unary calls and a bidi stream through the proxy', async () => {
     const script = [
       'import grpc, sys',

@@ -1,6 +1,7 @@
 // The client side of an HTTP/2 connection (the proxy to an upstream host): opens streams, reads response heads, bodies and trailers.
 import type net from 'node:net';
 import * as F from './frames.ts';
+import { validName, validValue } from './request-headers.ts';
 import { H2Session } from './session.ts';
 import type { H2Stream, H2StreamHandler } from './stream.ts';
 
@@ -60,6 +61,10 @@ export class H2ClientSession extends H2Session {
   }
 
   protected streamHeaders(stream: H2Stream, headers: string[], endStream: boolean): void {
+    if (!validFields(headers)) {
+      this.streamError(stream.id, F.PROTOCOL_ERROR);
+      return;
+    }
     if (stream.heads > 0 && stream.heads !== INFORMATIONAL) {
       // Trailers: they end the stream and carry no pseudo-header.
       if (!endStream || hasPseudo(headers)) {
@@ -120,6 +125,14 @@ export class H2ClientSession extends H2Session {
 
 /** stream.heads while only an informational head came. */
 const INFORMATIONAL = -1;
+
+/** Regular fields with valid names (lowercase tokens) and values, as nghttp2 checks a response. */
+function validFields(headers: string[]): boolean {
+  for (let i = 0; i < headers.length; i += 2)
+    if (headers[i].charCodeAt(0) !== 58 && !(validName(headers[i]) && validValue(headers[i + 1])))
+      return false;
+  return true;
+}
 
 function hasPseudo(headers: string[]): boolean {
   for (let i = 0; i < headers.length; i += 2) if (headers[i].charCodeAt(0) === 58) return true;

@@ -85,7 +85,7 @@ export class RequestCheck {
   }
 }
 
-function validName(name: string): boolean {
+export function validName(name: string): boolean {
   if (name.length === 0) return false;
   for (let i = 0; i < name.length; i++) {
     const c = name.charCodeAt(i);
@@ -95,7 +95,7 @@ function validName(name: string): boolean {
 }
 
 /** No control character but tab, no whitespace at either end (RFC 9113 8.2.1). */
-function validValue(value: string): boolean {
+export function validValue(value: string): boolean {
   const n = value.length;
   if (n === 0) return true;
   const first = value.charCodeAt(0);

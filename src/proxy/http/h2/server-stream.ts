@@ -13,7 +13,7 @@ import { chain, HOP_BY_HOP } from '../router/upstream-h2.ts';
 import type { DownstreamCodec, WireFraming } from '../stream/codec.ts';
 import { HttpStream } from '../stream/http-stream.ts';
 import type { StreamManager } from '../stream/stream-api.ts';
-import { INTERNAL_ERROR } from './frames.ts';
+import { INTERNAL_ERROR, NO_ERROR } from './frames.ts';
 import type { RequestCheck } from './request-headers.ts';
 import type { H2Stream, H2StreamHandler } from './stream.ts';
 import { H2StreamDuplex } from './stream-duplex.ts';
@@ -242,7 +242,10 @@ export class H2ServerStream implements DownstreamCodec, IdleMember, H2StreamHand
   }
 
   streamDone(): void {
-    // One HttpStream per HTTP/2 stream: nothing follows.
+    // The response is complete but the request is not: the client can stop sending (RST_STREAM
+    // NO_ERROR, RFC 9113 8.1, as Envoy does).
+    const h2 = this.h2;
+    if (!h2.closed && h2.localEnded && !h2.remoteEnded) h2.reset(NO_ERROR);
   }
 
   tunnel(cluster: Cluster, decision: RouteDecision): void {
