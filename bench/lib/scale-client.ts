@@ -117,6 +117,8 @@ export class ScaleClient {
         maxMessageBytes: 64 * 1024 * 1024,
         keepaliveIntervalMs: 30_000,
         keepaliveTimeoutMs: 120_000,
+        // Each response is read at once down to what is kept (strings, counts): no copy per client.
+        transientMessages: true,
       },
       (bytes) => this.#onResponse(readResponse(bytes)),
       (end) => {

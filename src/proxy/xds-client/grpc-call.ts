@@ -31,6 +31,12 @@ export interface GrpcCallConfig {
   keepaliveTimeoutMs: number;
   /** mTLS toward the server (absent: plaintext h2c, for tests and a plaintext read-only port). */
   tls?: GrpcCallTls;
+  /**
+   * A message split across DATA frames is assembled in a buffer shared and reused by every call
+   * (`GrpcMessageReader.read`): it is valid only during `onMessage`. For a caller that reads each
+   * message at once and keeps nothing that points into it (the scale benchmark's clients).
+   */
+  transientMessages?: boolean;
 }
 
 /** The client certificate to present and how the server must prove who it is. */
@@ -197,20 +203,18 @@ export class GrpcBidiCall {
   private onData(chunk: Buffer): void {
     if (this.ended) return;
     if (this.httpStatus !== 200) return; // not a gRPC body; the HTTP status says why at the end
-    const result = this.reader.push(chunk);
-    if (result.outcome === 'too-large') {
+    const deliver = (message: Buffer) => {
+      if (!this.ended) this.onMessage(message);
+    };
+    const refused = this.reader.read(chunk, deliver, this.config.transientMessages ?? false);
+    if (refused?.outcome === 'too-large') {
       const limit = this.config.maxMessageBytes;
       this.fail(
         GRPC_STATUS.resourceExhausted,
-        `received message larger than max (${result.length} vs. ${limit})`,
+        `received message larger than max (${refused.length} vs. ${limit})`,
       );
-    } else if (result.outcome === 'compressed') {
+    } else if (refused?.outcome === 'compressed') {
       this.fail(GRPC_STATUS.internal, 'received a compressed message; no compression was negotiated');
-    } else {
-      for (const message of result.messages) {
-        if (this.ended) break;
-        this.onMessage(message);
-      }
     }
   }
 
