@@ -70,3 +70,6 @@ export const HOP_BY_HOP_H2 = new Set([
   'transfer-encoding',
   'upgrade',
 ]);
+
+/** Response bytes a downstream connection may hold for a slow client before it refuses new streams. */
+export const MAX_SESSION_BUFFER = 64 * 1024 * 1024;

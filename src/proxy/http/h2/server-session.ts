@@ -59,7 +59,13 @@ export class H2ServerSession extends H2Session {
       return;
     }
     this.lastId = id;
-    if (this.goawaySent || this.streams.size >= F.MAX_CONCURRENT_STREAMS) {
+    // Refused (the client may retry elsewhere): draining, at the stream limit, or holding too much
+    // response data for a client that does not open its windows (node:http2's maxSessionMemory).
+    if (
+      this.goawaySent ||
+      this.streams.size >= F.MAX_CONCURRENT_STREAMS ||
+      this.buffered + this.socket.writableLength > F.MAX_SESSION_BUFFER
+    ) {
       this.writeReset(id, F.REFUSED_STREAM);
       return;
     }

@@ -30,6 +30,8 @@ export abstract class H2Session implements FrameSink {
   private blockSize = 0;
   /** Frames out, batched per tick. */
   protected readonly out: FrameWriter;
+  /** Body bytes of all streams waiting for window (bounded by refusing new streams beyond MAX_SESSION_BUFFER). */
+  buffered = 0;
   /** Streams with body bytes waiting for window. */
   private readonly blockedStreams: H2Stream[] = [];
   goawaySent = false;
@@ -492,6 +494,7 @@ export abstract class H2Session implements FrameSink {
   closeStream(stream: H2Stream): void {
     if (stream.closed) return;
     stream.closed = true;
+    stream.dropPending();
     this.streams.delete(stream.id);
     this.streamClosed(stream);
     this.finishIfDone();

@@ -6,6 +6,8 @@ import { CANCEL, STREAM_WINDOW } from './frames.ts';
 export interface H2StreamSession {
   readonly socket: net.Socket;
   readonly socketFull: boolean;
+  /** Body bytes of all the session's streams that wait for window. */
+  buffered: number;
   writeHeaders(id: number, headers: readonly string[], endStream: boolean): void;
   writeData(stream: H2Stream, chunk: Buffer, offset: number, endStream: boolean): number;
   writeWindowUpdate(id: number, increment: number): void;
@@ -80,11 +82,13 @@ export class H2Stream {
     if (this.closed || this.localEnded) return true;
     if (this.pending !== null) {
       if (chunk.length > 0) this.pending.push(chunk);
+      this.session.buffered += chunk.length;
       if (endStream) this.pendingEnd = true;
     } else {
       const sent = this.session.writeData(this, chunk, 0, endStream);
       if (sent < chunk.length) {
         this.pending = [sent === 0 ? chunk : chunk.subarray(sent)];
+        this.session.buffered += chunk.length - sent;
         this.pendingEnd = endStream;
         this.session.blocked(this);
       } else if (endStream) this.ended();
@@ -112,6 +116,7 @@ export class H2Stream {
         0,
         last && this.pendingEnd && this.pendingTrailers === null,
       );
+      this.session.buffered -= sent;
       if (sent < chunk.length) {
         pending[0] = chunk.subarray(sent);
         return false;
@@ -145,6 +150,14 @@ export class H2Stream {
     this.recvWindow += this.unacked;
     this.session.writeWindowUpdate(this.id, this.unacked);
     this.unacked = 0;
+  }
+
+  /** Drops body bytes that wait for window (the stream is closing). */
+  dropPending(): void {
+    const pending = this.pending;
+    if (pending === null) return;
+    for (const chunk of pending) this.session.buffered -= chunk.length;
+    this.pending = null;
   }
 
   /** Resets the stream (RST_STREAM with `code`); the handler hears nothing more. */
