@@ -1,6 +1,7 @@
 // The client side of an HTTP/2 connection (the proxy to an upstream host): opens streams, reads response heads, bodies and trailers.
 import type net from 'node:net';
 import * as F from './frames.ts';
+import { H2_PREFACE } from './preface.ts';
 import { validName, validValue } from './request-headers.ts';
 import { H2Session } from './session.ts';
 import type { H2Stream, H2StreamHandler } from './stream.ts';
@@ -28,7 +29,7 @@ export class H2ClientSession extends H2Session {
   constructor(socket: net.Socket, owner: ClientSessionOwner, connectEvent: 'connect' | 'secureConnect') {
     super(socket, false);
     this.owner = owner;
-    this.out.raw(PREFACE);
+    this.out.raw(H2_PREFACE);
     this.sendPrefaceSettings(F.MAX_CONCURRENT_STREAMS);
     socket.once(connectEvent, () => {
       this.connected = true;
@@ -138,5 +139,3 @@ function hasPseudo(headers: string[]): boolean {
   for (let i = 0; i < headers.length; i += 2) if (headers[i].charCodeAt(0) === 58) return true;
   return false;
 }
-
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');

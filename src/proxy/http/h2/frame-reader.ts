@@ -1,7 +1,6 @@
 // The input side of an HTTP/2 connection: the client preface, then whole frames cut from the socket's reads (a frame split across reads is joined once).
 import * as F from './frames.ts';
-
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+import { H2_PREFACE } from './preface.ts';
 
 /** Where whole frames go (the session). */
 export interface FrameSink {
@@ -21,15 +20,15 @@ export class FrameReader {
 
   constructor(sink: FrameSink, expectPreface: boolean) {
     this.sink = sink;
-    this.prefaceLeft = expectPreface ? PREFACE.length : 0;
+    this.prefaceLeft = expectPreface ? H2_PREFACE.length : 0;
   }
 
   read(chunk: Buffer): void {
     let buf = chunk;
     if (this.prefaceLeft > 0) {
-      const from = PREFACE.length - this.prefaceLeft;
+      const from = H2_PREFACE.length - this.prefaceLeft;
       const n = Math.min(this.prefaceLeft, buf.length);
-      if (buf.compare(PREFACE, from, from + n, 0, n) !== 0) {
+      if (buf.compare(H2_PREFACE, from, from + n, 0, n) !== 0) {
         this.sink.connectionError(F.PROTOCOL_ERROR);
         return;
       }
