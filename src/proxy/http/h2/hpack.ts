@@ -69,10 +69,14 @@ const DYNAMIC_BASE = STATIC.length + 1;
 
 /** Static index of a name (its first entry), and of each full name+value pair. */
 const STATIC_NAME = new Map<string, number>();
-const STATIC_PAIR = new Map<string, number>();
+const STATIC_PAIR = new Map<string, Map<string, number>>();
 for (let i = STATIC.length - 1; i >= 0; i--) {
-  STATIC_NAME.set(STATIC[i][0], i + 1);
-  if (STATIC[i][1] !== '') STATIC_PAIR.set(`${STATIC[i][0]}\0${STATIC[i][1]}`, i + 1);
+  const [name, value] = STATIC[i];
+  STATIC_NAME.set(name, i + 1);
+  if (value === '') continue;
+  const values = STATIC_PAIR.get(name) ?? new Map<string, number>();
+  values.set(value, i + 1);
+  STATIC_PAIR.set(name, values);
 }
 
 /** The default and our advertised SETTINGS_HEADER_TABLE_SIZE. */
@@ -242,10 +246,11 @@ const MAX_INDEXED_VALUE = 256;
  * references to the dynamic table.
  */
 export class HpackEncoder {
-  /** Insertion number of each indexed name+value, and of the newest entry. */
-  private readonly seq = new Map<string, number>();
-  private readonly keys: string[] = [];
-  private readonly sizes: number[] = [];
+  /** Insertion number of each indexed value, by name (no string built per lookup). */
+  private readonly seq = new Map<string, Map<string, number>>();
+  /** The table's entries in insertion order, from `first` on. */
+  private readonly names: string[] = [];
+  private readonly values: string[] = [];
   private first = 0;
   private inserted = 0;
   private size = 0;
@@ -279,13 +284,12 @@ export class HpackEncoder {
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i];
       const value = headers[i + 1];
-      const key = `${name}\0${value}`;
-      const stat = STATIC_PAIR.get(key);
+      const stat = STATIC_PAIR.get(name)?.get(value);
       if (stat !== undefined) {
         p = writeInteger(out, p, 0x80, 7, stat);
         continue;
       }
-      const seq = this.seq.get(key);
+      const seq = this.seq.get(name)?.get(value);
       if (seq !== undefined) {
         p = writeInteger(out, p, 0x80, 7, DYNAMIC_BASE + this.inserted - 1 - seq);
         continue;
@@ -296,7 +300,7 @@ export class HpackEncoder {
         p = writeInteger(out, p, 0, 4, nameIndex);
       else {
         p = writeInteger(out, p, 0x40, 6, nameIndex);
-        this.insert(key, name.length + value.length + 32);
+        this.insert(name, value);
       }
       if (nameIndex === 0) p = writeString(out, p, name);
       p = writeString(out, p, value);
@@ -304,26 +308,36 @@ export class HpackEncoder {
     return p;
   }
 
-  private insert(key: string, size: number): void {
+  private insert(name: string, value: string): void {
+    const size = name.length + value.length + 32;
     this.evict(size);
     if (size > this.maxSize) return;
-    this.seq.set(key, this.inserted++);
-    this.keys.push(key);
-    this.sizes.push(size);
+    let values = this.seq.get(name);
+    if (values === undefined) {
+      values = new Map();
+      this.seq.set(name, values);
+    }
+    values.set(value, this.inserted++);
+    this.names.push(name);
+    this.values.push(value);
     this.size += size;
   }
 
   private evict(room: number): void {
-    while (this.first < this.keys.length && this.size + room > this.maxSize) {
-      const key = this.keys[this.first];
-      if (this.seq.get(key) === this.inserted - (this.keys.length - this.first)) this.seq.delete(key);
-      this.size -= this.sizes[this.first];
+    const names = this.names;
+    const values = this.values;
+    while (this.first < names.length && this.size + room > this.maxSize) {
+      const name = names[this.first];
+      const value = values[this.first];
+      const byValue = this.seq.get(name);
+      if (byValue?.delete(value) && byValue.size === 0) this.seq.delete(name);
+      this.size -= name.length + value.length + 32;
       this.first++;
     }
     // Compact the queue now and then (entries before `first` are gone).
-    if (this.first > 64 && this.first * 2 > this.keys.length) {
-      this.keys.splice(0, this.first);
-      this.sizes.splice(0, this.first);
+    if (this.first > 64 && this.first * 2 > names.length) {
+      names.splice(0, this.first);
+      values.splice(0, this.first);
       this.first = 0;
     }
   }
