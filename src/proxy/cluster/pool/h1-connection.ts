@@ -1,5 +1,6 @@
 // One HTTP/1.1 connection to an upstream host: writes a request, parses the response off the socket.
 import net from 'node:net';
+import { canReadInto, readInto } from '../../common/user-read-buffer.ts';
 import { BodyReader, HeadInfo, parseResponseHead } from '../../http/h1/parser.ts';
 import type { UpstreamTls } from '../../tls/upstream.ts';
 
@@ -55,6 +56,12 @@ const EMPTY = Buffer.alloc(0);
  */
 const READ_BUFFER_SIZE = 64 * 1024;
 const sharedReadBuffer = Buffer.allocUnsafe(READ_BUFFER_SIZE);
+/**
+ * Where TLS connections read once connected (Node's `onread` mode, adopted): each read (at most 16
+ * KiB) is copied at once, as a write to a TLS socket can deliver another read before the first is
+ * handled. Saves the per-read ArrayBuffer and the Readable stream's work.
+ */
+const tlsReadBuffer = Buffer.allocUnsafe(16 * 1024);
 
 /** How a connection receives bytes: straight into the shared buffer, or as stream 'data' events (tunnels). */
 export type ReadMode = 'shared-buffer' | 'stream';
@@ -98,8 +105,8 @@ export class H1Connection {
     this.mode = mode;
     // The shared-buffer mode skips the stream machinery per read; a connection that may become a
     // tunnel (an upgrade request) keeps ordinary 'data' events so that it can be piped. TLS
-    // connections always read decrypted 'data' (onread applies to the raw socket only) and are
-    // ready once the handshake has verified the server.
+    // connections are ready once the handshake has verified the server, and only then switch to
+    // tlsReadBuffer (Node's `onread` option exists for plaintext sockets only).
     this.socket = transport
       ? transport.connect(host, port, 'http/1.1')
       : mode === 'shared-buffer'
@@ -110,7 +117,10 @@ export class H1Connection {
             onread: { buffer: this.nextReadBuffer, callback: this.onRead },
           })
         : net.connect({ host, port, noDelay: true });
-    this.socket.on(transport ? 'secureConnect' : 'connect', this.onConnect);
+    this.socket.on(
+      transport ? 'secureConnect' : 'connect',
+      transport ? this.onSecureConnect : this.onConnect,
+    );
     if (mode === 'stream' || transport) this.socket.on('data', this.onData);
     this.socket.on('error', this.onError);
     this.socket.on('close', this.onClose);
@@ -158,6 +168,21 @@ export class H1Connection {
     if (this.state !== 'connecting') return;
     this.state = this.handler ? 'busy' : 'idle';
     this.handler?.onUpstreamReady(this);
+  };
+
+  /** A TLS connection's handshake verified the server: reads go to tlsReadBuffer unless it may become a tunnel. */
+  private readonly onSecureConnect = (): void => {
+    const socket = this.socket;
+    if (this.mode === 'shared-buffer' && socket.readableLength === 0 && canReadInto(socket)) {
+      socket.off('data', this.onData);
+      readInto(socket, tlsReadBuffer, this.onTlsRead, null);
+    }
+    this.onConnect();
+  };
+
+  private readonly onTlsRead = (nread: number, buf: Buffer): boolean => {
+    this.onData(Buffer.from(buf.subarray(0, nread)));
+    return true;
   };
 
   private readonly onData = (chunk: Buffer): void => {
