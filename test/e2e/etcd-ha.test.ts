@@ -163,7 +163,7 @@ test('replicas on etcd: apply on one, serve on the other; an etcd member and the
     );
     // Leader work moved too: the new leader removes the registration left by the dead replica.
     await eventuallyTrue(
-      `the new leader to prune the dead replica's registration after the ${GRACE_S} s grace period`,
+      `the new leader to prune the dead replica's registration after its ${LEASE_TTL_S} s lease and the ${GRACE_S} s grace period`,
       async () => (await hostsOf(admin, DETAILS)) === 0,
       20_000,
     );
