@@ -202,6 +202,13 @@ export class SnapshotResources {
   readonly #earlier = new Map<string, ReadonlyMap<string, ResourceSet>>();
   /** `type#from#to` → the changes between two sets, shared by every client that holds `from`. */
   readonly #changes = new Map<string, SetChanges>();
+  /**
+   * Resources encoded for this snapshot (all types but EDS) by their generated content; the next
+   * snapshot takes over those it generates again unchanged instead of encoding them again (a
+   * route change regenerates every sidecar's listeners, and encoding is most of that cost).
+   */
+  readonly #byContent: Map<string, EncodedResource>;
+  readonly #previousByContent: ReadonlyMap<string, EncodedResource> | undefined;
 
   constructor(snapshot: MeshSnapshot, warn: Warn, options: SnapshotResourcesOptions = {}) {
     this.snapshot = snapshot;
@@ -211,6 +218,9 @@ export class SnapshotResources {
     this.#nonce = options.nonce ?? (() => String(++nonces));
     const previous = options.previous;
     this.endpointsOnly = previous !== undefined && previous.snapshot.configVersion === snapshot.configVersion;
+    // After an endpoints-only change the other types' output is the previous one's: so is this map.
+    this.#byContent = this.endpointsOnly && previous ? previous.#byContent : new Map();
+    this.#previousByContent = this.endpointsOnly || !previous ? undefined : previous.#byContent;
     if (!previous) return;
     for (const [typeUrl, cache] of previous.#types)
       if (!FULL_STATE_TYPES.has(typeUrl)) this.#earlier.set(typeUrl, cache.byVersion);
@@ -237,6 +247,16 @@ export class SnapshotResources {
       kept.partNamed.set(partId, entries);
     }
     return kept;
+  }
+
+  /** `encode`, or the same content's encoding from this snapshot or the previous one (not for EDS, which changes most). */
+  #encode(typeUrl: string, name: string, resource: Record<string, unknown>): EncodedResource {
+    if (typeUrl === TYPE_URL.endpoint) return encode(typeUrl, name, resource);
+    const key = `${typeUrl}\n${JSON.stringify(resource)}`;
+    let encoded = this.#byContent.get(key) ?? this.#previousByContent?.get(key);
+    if (encoded?.name !== name) encoded = encode(typeUrl, name, resource);
+    this.#byContent.set(key, encoded);
+    return encoded;
   }
 
   #typeCache(typeUrl: string): TypeCache {
@@ -300,7 +320,9 @@ export class SnapshotResources {
       let all = cache.partAll.get(partId);
       if (!all) {
         const generated = this.#generate(typeUrl, part, proxy, undefined);
-        all = new NamedSet(new Map(generated.map((r) => [r.name, encode(typeUrl, r.name, r.resource)])));
+        all = new NamedSet(
+          new Map(generated.map((r) => [r.name, this.#encode(typeUrl, r.name, r.resource)])),
+        );
         cache.partAll.set(partId, all);
       }
       return all;
@@ -329,7 +351,7 @@ export class SnapshotResources {
         let entry = named.get(name);
         if (entry === undefined) {
           const generated = this.#generate(typeUrl, part, proxy, [name]).find((r) => r.name === name);
-          entry = generated ? encode(typeUrl, name, generated.resource) : null;
+          entry = generated ? this.#encode(typeUrl, name, generated.resource) : null;
           named.set(name, entry);
         }
         if (entry) resources.set(name, entry);
