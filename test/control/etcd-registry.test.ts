@@ -262,3 +262,22 @@ test('a registration another replica took over and then deleted (its proxy left 
   assert.equal(await client.get(key).string(), null, 'not registered again by a');
   assert.deepEqual(uids(b), ['proxy~marker']);
 });
+
+test('a new leadership term counts a replica’s silence afresh: the leader that replaced a stalled one does not prune it at once', async (t) => {
+  // b led before (it saw a then), lost the lead, and leads again because a (the leader meanwhile)
+  // stalled: what b saw in its earlier term must not make a look silent for all that time.
+  const prefix = `/test-${++prefixes}`;
+  const a = await EtcdRegistry.open({ client, prefix, replicaId: 'a', graceMs: 1 });
+  const b = await EtcdRegistry.open({ client, prefix, replicaId: 'b', graceMs: 1, replicaTimeoutMs: 3000 });
+  t.after(() => {
+    a.close();
+    b.close();
+  });
+  a.join(workload('proxy~9'));
+  await eventuallyTrue('b to see proxy~9', () => uids(b).length === 1, 20_000, 20);
+  assert.equal(await b.pruneOrphans(new Set(['a', 'b']), 1_000, 'term 1'), 0);
+  const onlyB = new Set(['b']);
+  assert.equal(await b.pruneOrphans(onlyB, 100_000, 'term 2'), 0, 'a new term: a just went silent');
+  assert.equal(await b.pruneOrphans(onlyB, 102_000, 'term 2'), 0, 'within the replica timeout');
+  assert.equal(await b.pruneOrphans(onlyB, 103_500, 'term 2'), 1, 'silent for longer in this term');
+});

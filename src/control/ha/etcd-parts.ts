@@ -89,7 +89,7 @@ export class EtcdHa {
           name: 'prune-registrations',
           intervalMs: 1000,
           run: async (replicas) => {
-            await registry.pruneOrphans(new Set(replicas.live().keys()));
+            await registry.pruneOrphans(new Set(replicas.live().keys()), Date.now(), replicas.leaderSince);
           },
         },
         { name: 'prune-history', intervalMs: 60_000, run: () => store.pruneHistory(HISTORY_KEPT) },

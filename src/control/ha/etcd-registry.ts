@@ -67,6 +67,8 @@ export class EtcdRegistry implements WorkloadRegistry {
   readonly #ownerSeen = new Map<string, number>();
   /** Owners whose registrations were written since the last prune (a sign of life). */
   readonly #wroteSincePrune = new Set<string>();
+  /** The leadership term of the last prune (`#ownerSeen` belongs to it). */
+  #pruneTerm = '';
   readonly #unsynced = new Set<string>();
   #retry: NodeJS.Timeout | undefined;
   #watch: ResyncWatch | undefined;
@@ -144,9 +146,15 @@ export class EtcdRegistry implements WorkloadRegistry {
    * Leader work: deletes registrations whose owner showed no sign of life (among `liveReplicas`,
    * or writing a registration) for the replica timeout plus a grace period: its proxy never came
    * back to any replica. A replica that puts back what was pruned is alive, so a replica whose
-   * lease lapsed is pruned once, not again at every round. Returns how many it deleted.
+   * lease lapsed is pruned once, not again at every round. `term` names the leadership these
+   * rounds belong to: what an earlier term saw is stale (the replica that stalled may be the
+   * leader this one replaced), so a new term starts counting afresh. Returns how many it deleted.
    */
-  async pruneOrphans(liveReplicas: ReadonlySet<string>, now = Date.now()): Promise<number> {
+  async pruneOrphans(liveReplicas: ReadonlySet<string>, now = Date.now(), term = ''): Promise<number> {
+    if (term !== this.#pruneTerm) {
+      this.#ownerSeen.clear();
+      this.#pruneTerm = term;
+    }
     for (const replica of liveReplicas) this.#ownerSeen.set(replica, now);
     for (const replica of this.#wroteSincePrune) this.#ownerSeen.set(replica, now);
     this.#wroteSincePrune.clear();
