@@ -167,7 +167,7 @@ export class EtcdRegistry implements WorkloadRegistry {
       if (since === undefined || now - since < this.#replicaTimeoutMs + this.#graceMs) continue;
       if (await this.#deleteIf(uid, seen.modRevision)) {
         pruned++;
-        this.#log.info({ uid, owner: seen.replica }, 'removed a registration whose replica is gone');
+        this.#log.warn({ uid, owner: seen.replica }, 'removed a registration whose replica is gone');
       }
     }
     for (const replica of this.#ownerSeen.keys())
