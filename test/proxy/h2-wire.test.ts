@@ -192,6 +192,17 @@ describe("the proxy's HTTP/2 codec", () => {
     });
     assert.match(nghttp.stdout, /:status: 200/);
     assert.match(nghttp.stdout, /hello/);
+    // A 3 MiB response to a client with 16 KiB windows: the proxy sends as the client's WINDOW_UPDATEs come.
+    const small = await run(
+      'nghttp',
+      ['-w', '14', '-W', '14', '-H', ':authority: app', `http://127.0.0.1:${port}/big`],
+      {
+        timeout: 30_000,
+        encoding: 'buffer',
+        maxBuffer: 8 * 1024 * 1024,
+      },
+    );
+    assert.equal(small.stdout.length, 3 * 1024 * 1024);
     const load = await run(
       'h2load',
       ['-n', '400', '-c', '4', '-m', '20', '-H', ':authority: app', `http://127.0.0.1:${port}/l`],
