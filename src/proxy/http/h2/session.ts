@@ -6,6 +6,9 @@ import * as F from './frames.ts';
 import { HEADER_TABLE_SIZE, HpackDecoder } from './hpack.ts';
 import { H2Stream, type H2StreamHandler } from './stream.ts';
 
+/** A frame handler's result when the connection goes on (else the connection error code). */
+const OK = 0;
+
 /** How long a closing connection waits for the peer to close its side. */
 const CLOSE_GRACE_MS = 5000;
 
@@ -106,75 +109,69 @@ export abstract class H2Session implements FrameSink {
       }
       this.settingsSeen = true;
     }
+    let error = OK;
     switch (type) {
       case F.DATA:
-        this.onData(flags, id, buf, start, end);
+        error = this.onData(flags, id, buf, start, end);
         break;
       case F.HEADERS:
-        this.onHeaders(flags, id, buf, start, end);
+        error = this.onHeaders(flags, id, buf, start, end);
         break;
       case F.CONTINUATION:
-        this.onContinuation(flags, id, buf, start, end);
+        error = this.onContinuation(flags, id, buf, start, end);
         break;
       case F.PRIORITY:
         // Priorities are ignored (RFC 9113 deprecates them); only the frame's shape is checked.
-        if (id === 0) this.connectionError(F.PROTOCOL_ERROR);
+        if (id === 0) error = F.PROTOCOL_ERROR;
         else if (end - start !== 5) this.streamError(id, F.FRAME_SIZE_ERROR);
         break;
       case F.RST_STREAM:
-        this.onReset(id, buf, start, end);
+        error = this.onReset(id, buf, start, end);
         break;
       case F.SETTINGS:
-        this.onSettings(flags, id, buf, start, end);
+        error = this.onSettings(flags, id, buf, start, end);
         break;
       case F.PING:
-        this.onPing(flags, id, buf, start, end);
+        error = this.onPing(flags, id, buf, start, end);
         break;
       case F.GOAWAY:
-        this.onGoaway(id, buf, start, end);
+        error = this.onGoaway(id, buf, start, end);
         break;
       case F.WINDOW_UPDATE:
-        this.onWindowUpdate(id, buf, start, end);
+        error = this.onWindowUpdate(id, buf, start, end);
         break;
       case F.PUSH_PROMISE:
         // We never enable push, and a client never pushes.
-        this.connectionError(F.PROTOCOL_ERROR);
+        error = F.PROTOCOL_ERROR;
         break;
       default:
       // Unknown frame types are ignored (RFC 9113 5.5).
     }
+    if (error !== OK) this.connectionError(error);
   }
 
   /** Where the payload of the last unpadded frame starts. */
   private payloadStart = 0;
 
-  /** The payload end of a DATA or HEADERS frame without its padding (-1: malformed, the connection is ending). */
+  /** The payload end of a DATA or HEADERS frame without its padding (negative: minus the connection error). */
   private unpadded(flags: number, buf: Buffer, start: number, end: number): number {
     this.payloadStart = start;
     if ((flags & F.FLAG_PADDED) === 0) return end;
     const pad = end > start ? buf[start] : -1;
-    if (pad < 0 || pad > end - start - 1) {
-      this.connectionError(pad < 0 ? F.FRAME_SIZE_ERROR : F.PROTOCOL_ERROR);
-      return -1;
-    }
+    if (pad < 0) return -F.FRAME_SIZE_ERROR;
+    if (pad > end - start - 1) return -F.PROTOCOL_ERROR;
     this.payloadStart = start + 1;
     return end - pad;
   }
 
-  private onData(flags: number, id: number, buf: Buffer, start: number, end: number): void {
-    if (id === 0) {
-      this.connectionError(F.PROTOCOL_ERROR);
-      return;
-    }
+  private onData(flags: number, id: number, buf: Buffer, start: number, end: number): number {
+    if (id === 0) return F.PROTOCOL_ERROR;
     const e = this.unpadded(flags, buf, start, end);
-    if (e < 0) return;
+    if (e < 0) return -e;
     const s = this.payloadStart;
     const flow = end - start;
     this.connRecvWindow -= flow;
-    if (this.connRecvWindow < 0) {
-      this.connectionError(F.FLOW_CONTROL_ERROR);
-      return;
-    }
+    if (this.connRecvWindow < 0) return F.FLOW_CONTROL_ERROR;
     this.connUnacked += flow;
     if (this.connUnacked >= F.CONNECTION_WINDOW / 2) {
       this.connRecvWindow += this.connUnacked;
@@ -182,128 +179,85 @@ export abstract class H2Session implements FrameSink {
       this.connUnacked = 0;
     }
     const stream = this.streams.get(id);
-    if (stream === undefined) {
-      if (this.isIdle(id)) this.connectionError(F.PROTOCOL_ERROR);
-      // Otherwise a stream we already closed or reset: its frames in flight are dropped.
-      return;
-    }
-    if (stream.remoteEnded || stream.heads <= 0) {
-      this.streamError(id, F.STREAM_CLOSED);
-      return;
-    }
+    // A stream we already closed or reset: its frames in flight are dropped.
+    if (stream === undefined) return this.isIdle(id) ? F.PROTOCOL_ERROR : OK;
+    if (stream.remoteEnded || stream.heads <= 0) return this.streamError(id, F.STREAM_CLOSED);
     stream.recvWindow -= flow;
-    if (stream.recvWindow < 0) {
-      this.streamError(id, F.FLOW_CONTROL_ERROR);
-      return;
-    }
+    if (stream.recvWindow < 0) return this.streamError(id, F.FLOW_CONTROL_ERROR);
     const endStream = (flags & F.FLAG_END_STREAM) !== 0;
     stream.receivedLength += e - s;
     const expected = stream.expectedLength;
     if (
       expected >= 0 &&
       (stream.receivedLength > expected || (endStream && stream.receivedLength !== expected))
-    ) {
-      this.streamError(id, F.PROTOCOL_ERROR);
-      return;
-    }
+    )
+      return this.streamError(id, F.PROTOCOL_ERROR);
     if (endStream) stream.remoteEnded = true;
     if (e > s || endStream) stream.handler.onData(stream, buf.subarray(s, e), endStream);
     if (!stream.closed) {
       if (endStream && stream.localEnded) this.closeStream(stream);
       else stream.consumed(flow);
     }
+    return OK;
   }
 
-  private onHeaders(flags: number, id: number, buf: Buffer, start: number, end: number): void {
-    if (id === 0) {
-      this.connectionError(F.PROTOCOL_ERROR);
-      return;
-    }
+  private onHeaders(flags: number, id: number, buf: Buffer, start: number, end: number): number {
+    if (id === 0) return F.PROTOCOL_ERROR;
     const e = this.unpadded(flags, buf, start, end);
-    if (e < 0) return;
+    if (e < 0) return -e;
     let s = this.payloadStart;
     if (flags & F.FLAG_PRIORITY) {
-      if (e - s < 5) {
-        this.connectionError(F.FRAME_SIZE_ERROR);
-        return;
-      }
+      if (e - s < 5) return F.FRAME_SIZE_ERROR;
       s += 5;
     }
-    if (flags & F.FLAG_END_HEADERS) {
-      this.headerBlock(id, flags, buf, s, e);
-      return;
-    }
+    if (flags & F.FLAG_END_HEADERS) return this.headerBlock(id, flags, buf, s, e);
     this.blockStream = id;
     this.blockFlags = flags;
     this.blockParts = [buf.subarray(s, e)];
     this.blockSize = e - s;
+    return OK;
   }
 
-  private onContinuation(flags: number, id: number, buf: Buffer, start: number, end: number): void {
-    if (this.blockStream === 0 || id !== this.blockStream) {
-      this.connectionError(F.PROTOCOL_ERROR);
-      return;
-    }
+  private onContinuation(flags: number, id: number, buf: Buffer, start: number, end: number): number {
+    if (this.blockStream === 0 || id !== this.blockStream) return F.PROTOCOL_ERROR;
     this.blockParts.push(buf.subarray(start, end));
     this.blockSize += end - start;
-    if (this.blockSize > F.MAX_HEADER_BLOCK) {
-      this.connectionError(F.ENHANCE_YOUR_CALM);
-      return;
-    }
-    if ((flags & F.FLAG_END_HEADERS) === 0) return;
+    if (this.blockSize > F.MAX_HEADER_BLOCK) return F.ENHANCE_YOUR_CALM;
+    if ((flags & F.FLAG_END_HEADERS) === 0) return OK;
     const block = Buffer.concat(this.blockParts, this.blockSize);
     this.blockStream = 0;
     this.blockParts = [];
-    this.headerBlock(id, this.blockFlags, block, 0, block.length);
+    return this.headerBlock(id, this.blockFlags, block, 0, block.length);
   }
 
-  private headerBlock(id: number, flags: number, block: Buffer, start: number, end: number): void {
+  private headerBlock(id: number, flags: number, block: Buffer, start: number, end: number): number {
     const headers: string[] = [];
     // Decoded even for a stream that is gone: the HPACK table must follow every block.
     const size = this.decoder.decode(block, start, end, headers);
-    if (size < 0) {
-      this.connectionError(F.COMPRESSION_ERROR);
-      return;
-    }
+    if (size < 0) return F.COMPRESSION_ERROR;
     const endStream = (flags & F.FLAG_END_STREAM) !== 0;
     const stream = this.streams.get(id);
     if (stream === undefined) this.newStream(id, headers, endStream, size);
     else if (stream.remoteEnded) this.streamError(id, F.STREAM_CLOSED);
     else this.streamHeaders(stream, headers, endStream, size);
+    return OK;
   }
 
-  private onReset(id: number, buf: Buffer, start: number, end: number): void {
-    if (end - start !== 4) {
-      this.connectionError(F.FRAME_SIZE_ERROR);
-      return;
-    }
-    if (id === 0) {
-      this.connectionError(F.PROTOCOL_ERROR);
-      return;
-    }
+  private onReset(id: number, buf: Buffer, start: number, end: number): number {
+    if (end - start !== 4) return F.FRAME_SIZE_ERROR;
+    if (id === 0) return F.PROTOCOL_ERROR;
     const stream = this.streams.get(id);
-    if (stream === undefined) {
-      if (this.isIdle(id)) this.connectionError(F.PROTOCOL_ERROR);
-      return;
-    }
+    if (stream === undefined) return this.isIdle(id) ? F.PROTOCOL_ERROR : OK;
     this.closeStream(stream);
     this.peerReset(stream);
     stream.handler.onReset(stream, buf.readUInt32BE(start));
+    return OK;
   }
 
-  private onSettings(flags: number, id: number, buf: Buffer, start: number, end: number): void {
-    if (id !== 0) {
-      this.connectionError(F.PROTOCOL_ERROR);
-      return;
-    }
-    if (flags & F.FLAG_ACK) {
-      if (end !== start) this.connectionError(F.FRAME_SIZE_ERROR);
-      return;
-    }
-    if ((end - start) % 6 !== 0) {
-      this.connectionError(F.FRAME_SIZE_ERROR);
-      return;
-    }
+  private onSettings(flags: number, id: number, buf: Buffer, start: number, end: number): number {
+    if (id !== 0) return F.PROTOCOL_ERROR;
+    if (flags & F.FLAG_ACK) return end !== start ? F.FRAME_SIZE_ERROR : OK;
+    if ((end - start) % 6 !== 0) return F.FRAME_SIZE_ERROR;
     for (let p = start; p < end; p += 6) {
       const value = buf.readUInt32BE(p + 2);
       switch (buf.readUInt16BE(p)) {
@@ -311,19 +265,13 @@ export abstract class H2Session implements FrameSink {
           this.out.encoder.setPeerTableSize(Math.min(value, HEADER_TABLE_SIZE));
           break;
         case F.SETTINGS_ENABLE_PUSH:
-          if (value > 1) {
-            this.connectionError(F.PROTOCOL_ERROR);
-            return;
-          }
+          if (value > 1) return F.PROTOCOL_ERROR;
           break;
         case F.SETTINGS_MAX_CONCURRENT_STREAMS:
           this.peerMaxStreams = value;
           break;
         case F.SETTINGS_INITIAL_WINDOW_SIZE: {
-          if (value > F.MAX_WINDOW) {
-            this.connectionError(F.FLOW_CONTROL_ERROR);
-            return;
-          }
+          if (value > F.MAX_WINDOW) return F.FLOW_CONTROL_ERROR;
           const delta = value - this.peerInitialWindow;
           this.peerInitialWindow = value;
           for (const stream of this.streams.values()) stream.sendWindow += delta;
@@ -331,10 +279,7 @@ export abstract class H2Session implements FrameSink {
           break;
         }
         case F.SETTINGS_MAX_FRAME_SIZE:
-          if (value < F.DEFAULT_MAX_FRAME || value > 0xffffff) {
-            this.connectionError(F.PROTOCOL_ERROR);
-            return;
-          }
+          if (value < F.DEFAULT_MAX_FRAME || value > 0xffffff) return F.PROTOCOL_ERROR;
           this.out.maxFrame = value;
           break;
         default:
@@ -342,72 +287,46 @@ export abstract class H2Session implements FrameSink {
       }
     }
     this.control(this.out.settingsAck());
+    return OK;
   }
 
-  private onPing(flags: number, id: number, buf: Buffer, start: number, end: number): void {
-    if (id !== 0) {
-      this.connectionError(F.PROTOCOL_ERROR);
-      return;
-    }
-    if (end - start !== 8) {
-      this.connectionError(F.FRAME_SIZE_ERROR);
-      return;
-    }
-    if (flags & F.FLAG_ACK) return;
+  private onPing(flags: number, id: number, buf: Buffer, start: number, end: number): number {
+    if (id !== 0) return F.PROTOCOL_ERROR;
+    if (end - start !== 8) return F.FRAME_SIZE_ERROR;
+    if (flags & F.FLAG_ACK) return OK;
     this.control(this.out.pingAck(buf, start));
+    return OK;
   }
 
-  private onGoaway(id: number, buf: Buffer, start: number, end: number): void {
-    if (id !== 0) {
-      this.connectionError(F.PROTOCOL_ERROR);
-      return;
-    }
-    if (end - start < 8) {
-      this.connectionError(F.FRAME_SIZE_ERROR);
-      return;
-    }
+  private onGoaway(id: number, buf: Buffer, start: number, end: number): number {
+    if (id !== 0) return F.PROTOCOL_ERROR;
+    if (end - start < 8) return F.FRAME_SIZE_ERROR;
     this.goawayReceived = true;
     this.goaway(buf.readUInt32BE(start) & 0x7fffffff, buf.readUInt32BE(start + 4));
     this.finishIfDone();
+    return OK;
   }
 
   /** The peer sent GOAWAY: streams we opened above `lastStreamId` were not processed. */
   protected goaway(_lastStreamId: number, _code: number): void {}
 
-  private onWindowUpdate(id: number, buf: Buffer, start: number, end: number): void {
-    if (end - start !== 4) {
-      this.connectionError(F.FRAME_SIZE_ERROR);
-      return;
-    }
+  private onWindowUpdate(id: number, buf: Buffer, start: number, end: number): number {
+    if (end - start !== 4) return F.FRAME_SIZE_ERROR;
     const increment = buf.readUInt32BE(start) & 0x7fffffff;
     if (id === 0) {
-      if (increment === 0) {
-        this.connectionError(F.PROTOCOL_ERROR);
-        return;
-      }
+      if (increment === 0) return F.PROTOCOL_ERROR;
       this.connSendWindow += increment;
-      if (this.connSendWindow > F.MAX_WINDOW) {
-        this.connectionError(F.FLOW_CONTROL_ERROR);
-        return;
-      }
+      if (this.connSendWindow > F.MAX_WINDOW) return F.FLOW_CONTROL_ERROR;
       this.unblock();
-      return;
+      return OK;
     }
     const stream = this.streams.get(id);
-    if (stream === undefined) {
-      if (this.isIdle(id)) this.connectionError(F.PROTOCOL_ERROR);
-      return;
-    }
-    if (increment === 0) {
-      this.streamError(id, F.PROTOCOL_ERROR);
-      return;
-    }
+    if (stream === undefined) return this.isIdle(id) ? F.PROTOCOL_ERROR : OK;
+    if (increment === 0) return this.streamError(id, F.PROTOCOL_ERROR);
     stream.sendWindow += increment;
-    if (stream.sendWindow > F.MAX_WINDOW) {
-      this.streamError(id, F.FLOW_CONTROL_ERROR);
-      return;
-    }
+    if (stream.sendWindow > F.MAX_WINDOW) return this.streamError(id, F.FLOW_CONTROL_ERROR);
     if (stream.pending !== null) this.unblock();
+    return OK;
   }
 
   // --- writing -------------------------------------------------------------------------------
@@ -500,13 +419,15 @@ export abstract class H2Session implements FrameSink {
     this.finishIfDone();
   }
 
-  /** A stream error: RST_STREAM to the peer, and the stream's owner hears of it. */
-  protected streamError(id: number, code: number): void {
+  /** A stream error: RST_STREAM to the peer, and the stream's owner hears of it. Returns OK: the connection goes on. */
+  protected streamError(id: number, code: number): number {
     this.writeReset(id, code);
     const stream = this.streams.get(id);
-    if (stream === undefined) return;
-    this.closeStream(stream);
-    stream.handler.onReset(stream, code);
+    if (stream !== undefined) {
+      this.closeStream(stream);
+      stream.handler.onReset(stream, code);
+    }
+    return OK;
   }
 
   /** A connection error: GOAWAY with `code`, every stream reset, the socket closed once written. */
