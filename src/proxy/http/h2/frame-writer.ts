@@ -19,6 +19,13 @@ export class FrameWriter {
   private start = 0;
   private pos = 0;
   private scheduled = false;
+  /**
+   * The last frame in scratch when it is a small DATA frame that can still grow (at: its header's
+   * offset, -1: none): the next small chunk of the same stream in this tick joins it, so a peer gets
+   * one frame per tick and stream rather than one per message (as nghttp2 does).
+   */
+  private openData = -1;
+  private openDataId = 0;
   /** The socket holds more than its high-water mark: writers wait for 'drain'. */
   full = false;
   /** Control frames (acks, resets) queued since the peer last read everything. */
@@ -45,6 +52,7 @@ export class FrameWriter {
 
   /** Ends the scratch piece being filled (what follows is a body chunk, or the flush). */
   private cut(): void {
+    this.openData = -1;
     if (this.pos > this.start) {
       this.chunks.push(this.scratch.subarray(this.start, this.pos));
       this.start = this.pos;
@@ -54,6 +62,7 @@ export class FrameWriter {
   /** Reserves a frame with `length` bytes of payload in scratch; returns where the payload goes. */
   private frame(length: number, type: number, flags: number, id: number): number {
     const at = this.reserve(F.FRAME_HEADER + length);
+    this.openData = -1;
     const b = this.scratch;
     b[at] = length >>> 16;
     b[at + 1] = (length >>> 8) & 0xff;
@@ -91,8 +100,13 @@ export class FrameWriter {
   data(id: number, chunk: Buffer, from: number, n: number, endStream: boolean): void {
     const flags = endStream ? F.FLAG_END_STREAM : 0;
     if (n < COPY_BELOW) {
+      if (this.grow(id, chunk, from, n, flags)) return;
       const payload = this.frame(n, F.DATA, flags, id);
       chunk.copy(this.scratch, payload, from, from + n);
+      if (!endStream) {
+        this.openData = payload - F.FRAME_HEADER;
+        this.openDataId = id;
+      }
       return;
     }
     this.frame(0, F.DATA, flags, id);
@@ -103,6 +117,24 @@ export class FrameWriter {
     this.scratch[at + 2] = n & 0xff;
     this.cut();
     this.chunks.push(from === 0 && n === chunk.length ? chunk : chunk.subarray(from, from + n));
+  }
+
+  /** Appends `chunk[from, from + n)` to the open DATA frame of stream `id` when it is last in scratch and has room. */
+  private grow(id: number, chunk: Buffer, from: number, n: number, flags: number): boolean {
+    const at = this.openData;
+    if (at < 0 || this.openDataId !== id || this.scratch.length - this.pos < n) return false;
+    const b = this.scratch;
+    const length = (b[at] << 16) | (b[at + 1] << 8) | b[at + 2];
+    if (length + n > this.maxFrame || at + F.FRAME_HEADER + length !== this.pos) return false;
+    chunk.copy(b, this.pos, from, from + n);
+    this.pos += n;
+    const grown = length + n;
+    b[at] = grown >>> 16;
+    b[at + 1] = (grown >>> 8) & 0xff;
+    b[at + 2] = grown & 0xff;
+    b[at + 4] |= flags;
+    if (flags !== 0) this.openData = -1;
+    return true;
   }
 
   windowUpdate(id: number, increment: number): void {
