@@ -1,8 +1,12 @@
 // The control plane's gRPC server on node:http2: statuses real clients rely on, keepalive, GOAWAY on close, and a slow ADS client held to the latest version.
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http2 from 'node:http2';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { GRPC_STATUS, GrpcServer, parseGrpcTimeout } from '../../src/control/xds/grpc-server.ts';
@@ -12,6 +16,7 @@ import { encodeGrpcMessage, GrpcMessageReader } from '../../src/xds/grpc-frame.t
 import { TYPE_URL } from '../../src/xds/type-urls.ts';
 import { AdsTestClient, sidecarNode } from '../helpers/grpc-ads-client.ts';
 import { service, snapshot } from '../helpers/grpc-xds-mesh.ts';
+import { makeCertificates, makeClientCertificate } from '../helpers/openssl-certs.ts';
 
 const ECHO = '/test.Echo/Stream';
 
@@ -291,4 +296,73 @@ test('a client that does not read holds no queue of versions and does not hold u
     fast.close();
     await server.close();
   }
+});
+
+describe('mutual TLS', () => {
+  test('a client certificate is required and reaches the call; a replaced certificate is served to new connections', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weft-grpc-tls-'));
+    const first = makeCertificates(dir, 'a', ['localhost']);
+    const second = makeCertificates(dir, 'b', ['localhost']);
+    const client = makeClientCertificate(dir, 'a', 'workload-1');
+    const pem = (file: string) => readFileSync(file, 'utf8');
+    let listener: ((context: SecureContextOptions) => void) | undefined;
+    const tls = {
+      current: () => ({ key: pem(first.key), cert: pem(first.cert), ca: pem(first.ca) }),
+      onUpdate: (l: (context: SecureContextOptions) => void) => {
+        listener = l;
+      },
+    };
+    const server = new GrpcServer({
+      methods: new Map([
+        [
+          ECHO,
+          (call) => ({
+            message: () => call.send(Buffer.from(String(call.peerCertificate?.subject?.CN))),
+            halfClose: () => call.end(),
+            close: () => {},
+            drain: () => {},
+          }),
+        ],
+      ]),
+    });
+    const port = await server.listen('127.0.0.1', 0, tls);
+    /** One call with the client certificate (or none): the CN the server saw and the server certificate's fingerprint. */
+    const callOnce = (withCert: boolean) =>
+      new Promise<{ cn: string; server: string }>((resolve, reject) => {
+        const session = http2.connect(`https://localhost:${port}`, {
+          ca: [pem(first.ca), pem(second.ca)],
+          ...(withCert ? { key: pem(client.key), cert: pem(client.cert) } : {}),
+        });
+        const timer = setTimeout(() => reject(new Error('no answer within 5 s')), 5000);
+        session.on('error', (err) => {
+          clearTimeout(timer);
+          reject(err);
+        });
+        const stream = session.request({
+          ':method': 'POST',
+          ':path': ECHO,
+          'content-type': 'application/grpc',
+        });
+        stream.on('error', () => {});
+        stream.end(encodeGrpcMessage(Buffer.from('who')));
+        stream.on('data', (chunk: Buffer) => {
+          clearTimeout(timer);
+          const server = (session.socket as unknown as TLSSocket).getPeerCertificate().fingerprint256;
+          session.destroy();
+          resolve({ cn: chunk.subarray(5).toString(), server });
+        });
+      });
+    try {
+      const before = await callOnce(true);
+      assert.equal(before.cn, 'workload-1');
+      await assert.rejects(callOnce(false), 'no client certificate, no connection');
+      listener?.({ key: pem(second.key), cert: pem(second.cert), ca: pem(first.ca) });
+      const after = await callOnce(true);
+      assert.equal(after.cn, 'workload-1');
+      assert.notEqual(after.server, before.server, 'the new certificate');
+    } finally {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
