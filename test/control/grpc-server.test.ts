@@ -149,10 +149,7 @@ describe('gRPC semantics', () => {
     const echoed = encodeGrpcMessage(Buffer.from('hi'));
     const timed = await raw(port, { 'grpc-timeout': '200m', 'x-keep-open': '1' }, echoed);
     assert.equal(statusOf(timed), GRPC_STATUS.deadlineExceeded);
-    assert.deepEqual(
-      timed.messages.map((m) => m.toString()),
-      ['hi'],
-    );
+    assert.equal(messageOf(timed), 'deadline exceeded');
     const malformed = await raw(port, { 'grpc-timeout': 'soon' });
     assert.equal(statusOf(malformed), GRPC_STATUS.internal);
   });
@@ -160,7 +157,8 @@ describe('gRPC semantics', () => {
 
 describe('keepalive and close', () => {
   test('a connection that answers nothing is closed after the keepalive timeout; one that answers PINGs stays', async () => {
-    const server = echoServer({ keepaliveTimeMs: 100, keepaliveTimeoutMs: 200 });
+    // A timeout well above a busy machine's pauses: the answering client must never be cut.
+    const server = echoServer({ keepaliveTimeMs: 100, keepaliveTimeoutMs: 1000 });
     const port = await server.listen('127.0.0.1', 0);
     const alive = http2.connect(`http://127.0.0.1:${port}`);
     alive.on('error', () => {});
@@ -186,7 +184,7 @@ describe('keepalive and close', () => {
         silent.on('error', () => {});
       });
       // Several keepalive rounds later the answering client's connection is still open.
-      await new Promise((r) => setTimeout(r, 1000));
+      await new Promise((r) => setTimeout(r, 2500));
       assert.equal(alive.closed || alive.destroyed, false);
     } finally {
       alive.destroy();
@@ -271,6 +269,10 @@ test('a client that does not read holds no queue of versions and does not hold u
   const slow = new SlowClient(port);
   const fast = new AdsTestClient<DiscoveryResponseMessage>(`127.0.0.1:${port}`, 'sotw');
   try {
+    await until(
+      () => server.status().some((p) => p.nodeId === 'slow' && p.types[TYPE_URL.cluster]?.sent !== undefined),
+      "the slow client's first response to be written",
+    );
     fast.send({ node: sidecarNode('fast'), type_url: TYPE_URL.cluster });
     const first = await fast.next(TYPE_URL.cluster, 10_000);
     fast.send({ type_url: TYPE_URL.cluster, version_info: first.version_info, response_nonce: first.nonce });

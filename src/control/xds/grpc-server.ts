@@ -381,10 +381,12 @@ export class GrpcServer {
       const before = state.activity;
       let answered = false;
       if (!session.ping(() => (answered = true))) return schedule();
-      handle.timer = setTimeout(() => {
+      // Decided after the next poll: a loop that was blocked past the timeout reads the ACK first.
+      const decide = () => {
         if (answered || state.activity !== before) schedule();
         else session.destroy();
-      }, keepaliveTimeoutMs);
+      };
+      handle.timer = setTimeout(() => setImmediate(decide), keepaliveTimeoutMs);
       handle.timer.unref();
     };
     schedule();
