@@ -310,6 +310,18 @@ describe("the proxy's HTTP/2 codec", () => {
     assert.equal(seen.goaway, 11);
   });
 
+  test('a flood of empty DATA frames ends the connection (ENHANCE_YOUR_CALM); one empty frame is fine', async () => {
+    const POST = [':method', 'POST', ':scheme', 'http', ':path', '/', ':authority', 'app'];
+    const flood = [headers(1, POST, 0x4)];
+    for (let i = 0; i < 50; i++) flood.push(frame(0, 0, 1));
+    assert.equal((await exchange(port, Buffer.concat(flood))).goaway, 11);
+    const before = served;
+    const one = [headers(1, POST, 0x4), frame(0, 0, 1), frame(0, 0, 1, Buffer.from('x')), frame(0, 1, 1)];
+    const seen = await exchange(port, Buffer.concat(one));
+    assert.equal(seen.goaway, undefined);
+    assert.equal(served, before + 1, 'the request with one empty DATA frame was served');
+  });
+
   test('a header list over 100 fields gets 431; the connection stays usable', async () => {
     const fields = [...GET];
     for (let i = 0; i < 110; i++) fields.push(`x-h${i}`, 'v'.repeat(120));

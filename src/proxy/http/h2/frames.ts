@@ -54,6 +54,8 @@ export const MAX_CONCURRENT_STREAMS = 1000;
  */
 export const MAX_HEADER_LIST_SIZE = 60 * 1024;
 export const MAX_HEADER_FIELDS = 104;
+/** Consecutive empty DATA frames (without END_STREAM) a peer may send (Envoy's default). */
+export const MAX_EMPTY_FRAMES = 1;
 export const MAX_HEADER_BLOCK = 2 * MAX_HEADER_LIST_SIZE;
 /**
  * Control frames (SETTINGS and PING acks, RST_STREAM) queued for a peer that does not read them:

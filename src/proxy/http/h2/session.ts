@@ -150,6 +150,9 @@ export abstract class H2Session implements FrameSink {
     if (error !== OK) this.connectionError(error);
   }
 
+  /** Consecutive DATA frames with no payload and no END_STREAM. */
+  private emptyFrames = 0;
+
   /** Where the payload of the last unpadded frame starts. */
   private payloadStart = 0;
 
@@ -178,6 +181,11 @@ export abstract class H2Session implements FrameSink {
       this.writeWindowUpdate(0, this.connUnacked);
       this.connUnacked = 0;
     }
+    // An empty DATA frame that does not end its stream carries nothing: a run of them is a flood
+    // (CVE-2019-9518), refused as Envoy's max_inbound_frames_with_empty_payload (1) does.
+    if (e === s && (flags & F.FLAG_END_STREAM) === 0) {
+      if (++this.emptyFrames > F.MAX_EMPTY_FRAMES) return F.ENHANCE_YOUR_CALM;
+    } else this.emptyFrames = 0;
     const stream = this.streams.get(id);
     // A stream we already closed or reset: its frames in flight are dropped.
     if (stream === undefined) return this.isIdle(id) ? F.PROTOCOL_ERROR : OK;
