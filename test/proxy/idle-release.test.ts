@@ -69,22 +69,3 @@ test('a collection that frees nothing does not repeat every interval', () => {
   assert.equal(release.check(), false);
   assert.equal(state.collected, 1);
 });
-
-test('after traffic, a smaller growth is collected once the loop has been quiet for two looks', () => {
-  const { state, release } = fake(40 * MB);
-  state.rss = 44 * MB;
-  assert.equal(release.check(), false, 'idle, no traffic: 4 MB is under the 16 MB threshold');
-  state.utilization = 0.5;
-  assert.equal(release.check(), false, 'never during traffic');
-  state.utilization = 0.01;
-  assert.equal(release.check(), false, 'one quiet look is not yet the end of the traffic');
-  state.afterCollect = 41 * MB;
-  assert.equal(release.check(), true, 'two quiet looks after traffic, 4 MB grown (over 2 MB)');
-  state.rss = 42.5 * MB;
-  state.utilization = 0.5;
-  release.check();
-  state.utilization = 0.01;
-  release.check();
-  assert.equal(release.check(), false, '1.5 MB after the next traffic is under 2 MB');
-  assert.equal(state.collected, 1);
-});
