@@ -25,9 +25,9 @@ const INTERNAL_ONLY = [
  * skip_xff_append), `x-envoy-internal: true` marks a client inside `internal_address_config`, and
  * an external client's internal-only headers are dropped, its address given in
  * `x-envoy-external-address`, and its x-request-id dropped (a new one is generated) unless
- * preserve_external_request_id. Returns whether the client is internal.
+ * preserve_external_request_id.
  */
-export function applyEdgeHeaders(head: RequestHead, cfg: HcmConfig): boolean {
+export function applyEdgeHeaders(head: RequestHead, cfg: HcmConfig): void {
   const address = head.remoteAddress;
   const internal = cfg.isInternal(address);
   head.remove('x-envoy-internal');
@@ -41,5 +41,4 @@ export function applyEdgeHeaders(head: RequestHead, cfg: HcmConfig): boolean {
     const prior = head.getAll('x-forwarded-for');
     head.set('x-forwarded-for', prior === undefined ? address : `${prior}, ${address}`);
   }
-  return internal;
 }
