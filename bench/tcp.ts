@@ -8,6 +8,7 @@ import { cpuSeconds, processTree, systemCpuSeconds } from './lib/procfs.ts';
 import { fmtMs, fmtRatio, markdownTable } from './lib/table.ts';
 import { check, targetLines } from './lib/targets.ts';
 import type { TcpClientConfig, TcpClientReport } from './lib/tcp-bulk-client.ts';
+import { makeCerts, type RefPair, startHaproxyPair, startNodeRelayPair } from './lib/tcp-ref-mesh.ts';
 import { controlPlaneOrError, type HopTransport, stopControlPlane, waitUntil } from './lib/weft.ts';
 
 const SERVICE_PORT = 9000;
@@ -138,6 +139,61 @@ async function meshFigures(
   }
 }
 
+/** A reference pair (HAProxy or Node.js relays) measured like the mesh path. Never throws: failures become rows. */
+async function referenceFigures(
+  ctx: BenchContext,
+  start: () => Promise<RefPair>,
+  backendPid: number,
+): Promise<Measured[]> {
+  try {
+    const pair = await start();
+    try {
+      return await measure(ctx, { port: pair.port }, backendPid, pair.proxies);
+    } finally {
+      await pair.stop();
+    }
+  } catch (err) {
+    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    return DIRECTIONS.map(() => ({ outcome: 'failed', reason }));
+  }
+}
+
+/** Every path's figures, in table order; the weft mesh path second. */
+async function allPaths(ctx: BenchContext, backendPort: number, backendPid: number) {
+  const direct = await measure(ctx, { port: backendPort }, backendPid);
+  const mesh = await meshFigures(ctx, backendPort, backendPid);
+  const certs = await makeCerts(ctx);
+  const haproxy = await referenceFigures(ctx, () => startHaproxyPair(ctx, certs, backendPort), backendPid);
+  const node = await referenceFigures(ctx, () => startNodeRelayPair(ctx, certs, backendPort), backendPid);
+  return {
+    mesh,
+    paths: [
+      { label: 'direct', figures: direct },
+      { label: `weft mesh path (${mesh.transport ?? 'hop unknown'})`, figures: mesh.figures },
+      { label: 'HAProxy pair (mTLS)', figures: haproxy },
+      { label: 'Node.js relay pair (mTLS)', figures: node },
+    ],
+  };
+}
+
+function row(direction: string, name: string, x: Measured, base: Measured | undefined): string[] {
+  if (x.outcome !== 'measured')
+    return [`${direction}: ${name}`, '—', '—', '—', '—', '—', `${x.outcome}: ${x.reason}`];
+  return [
+    `${direction}: ${name}`,
+    x.report.megabytesPerSecond.toFixed(0),
+    fmtMs(x.report.seconds * 1000),
+    base?.outcome === 'measured'
+      ? fmtRatio(x.report.megabytesPerSecond / base.report.megabytesPerSecond)
+      : '—',
+    x.cpuPerGB.length > 0
+      ? `${x.cpuPerGB.map((c) => `${c.role} ${c.seconds.toFixed(2)}`).join(', ')} (kernel ${x.proxyKernelPerGB.toFixed(2)})`
+      : '',
+    `${x.totalPerGB.toFixed(2)} (client ${x.clientPerGB.toFixed(2)}, backend ${x.backendPerGB.toFixed(2)})`,
+    x.runs > 1 ? `median of ${x.runs}: ${x.minMBps.toFixed(0)}–${x.maxMBps.toFixed(0)} MB/s` : '',
+  ];
+}
+
 async function run(ctx: BenchContext): Promise<string> {
   const backendPort = await freePort();
   const backend = await startChild({
@@ -146,44 +202,21 @@ async function run(ctx: BenchContext): Promise<string> {
     args: [join(REPO, 'bench', 'lib', 'tcp-bulk-server.ts'), String(backendPort)],
     readyLine: /tcp-bulk ready/,
   });
-  let direct: Measured[];
-  let meshResult: Awaited<ReturnType<typeof meshFigures>>;
+  let result: Awaited<ReturnType<typeof allPaths>>;
   try {
-    direct = await measure(ctx, { port: backendPort }, backend.pid);
-    meshResult = await meshFigures(ctx, backendPort, backend.pid);
+    result = await allPaths(ctx, backendPort, backend.pid);
   } finally {
     await backend.stop();
   }
-  const { figures: mesh, transport, notes } = meshResult;
-
-  const label = `weft mesh path (${transport ?? 'hop unknown'})`;
-  const rows = DIRECTIONS.flatMap((direction, i) => {
-    const d = direct[i];
-    const m = mesh[i];
-    const row = (name: string, x: Measured, base?: Measured) =>
-      x.outcome === 'measured'
-        ? [
-            `${direction}: ${name}`,
-            x.report.megabytesPerSecond.toFixed(0),
-            fmtMs(x.report.seconds * 1000),
-            base?.outcome === 'measured'
-              ? fmtRatio(x.report.megabytesPerSecond / base.report.megabytesPerSecond)
-              : name === 'direct'
-                ? '1.00×'
-                : '—',
-            x.cpuPerGB.length > 0
-              ? `${x.cpuPerGB.map((c) => `${c.role} ${c.seconds.toFixed(2)}`).join(', ')} (kernel ${x.proxyKernelPerGB.toFixed(2)})`
-              : '',
-            `${x.totalPerGB.toFixed(2)} (client ${x.clientPerGB.toFixed(2)}, backend ${x.backendPerGB.toFixed(2)})`,
-            x.runs > 1 ? `median of ${x.runs}: ${x.minMBps.toFixed(0)}–${x.maxMBps.toFixed(0)} MB/s` : '',
-          ]
-        : [`${direction}: ${name}`, '—', '—', '—', '—', '—', `${x.outcome}: ${x.reason}`];
-    return [row('direct', d), row(label, m, d)];
-  });
+  const { paths, mesh } = result;
+  const [direct, weft] = [paths[0].figures, paths[1].figures];
+  const rows = DIRECTIONS.flatMap((direction, i) =>
+    paths.map((p) => row(direction, p.label, p.figures[i], direct[i])),
+  );
   const mbps = (x: Measured) => (x.outcome === 'measured' ? x.report.megabytesPerSecond : undefined);
   const checks = DIRECTIONS.map((direction, i) => {
     const d = mbps(direct[i]);
-    const m = mbps(mesh[i]);
+    const m = mbps(weft[i]);
     return check(
       `${direction} through the mTLS mesh path ≥ 0.7× direct`,
       d !== undefined && m !== undefined ? m / d : undefined,
@@ -193,28 +226,38 @@ async function run(ctx: BenchContext): Promise<string> {
       'mesh or direct row not measured',
     );
   });
-  const bounds = DIRECTIONS.map((direction, i) => cpuBound(direction, direct[i], mesh[i], ctx.cores)).filter(
-    (line) => line !== undefined,
-  );
+  const bounds = DIRECTIONS.flatMap((direction, i) =>
+    paths.slice(1).map((p) => cpuBound(direction, p.label, direct[i], p.figures[i], ctx.cores)),
+  ).filter((line) => line !== undefined);
   const mib = ctx.durations.tcpBytes / 1024 / 1024;
-  return `One TCP connection moving ${mib} MiB (${runs(ctx)} times; the median is shown) in 64 KiB writes to (upload) or from (download) a Node backend
+  return `${describe(mib, runs(ctx))}
+
+${markdownTable(['transfer', 'MB/s', 'time ms', 'vs direct', 'proxy CPU s/GB', 'all processes CPU s/GB', 'notes'], rows, ['left', 'right', 'right', 'right', 'left', 'left', 'left'])}
+${mesh.notes.length > 0 ? `\n${mesh.notes.map((n) => `- ${n}`).join('\n')}\n` : ''}
+The mesh paths run four processes (client, two proxies, backend) on the machine's cores where direct runs two, so
+their MB/s depends on free cores far more than direct's; on a busy machine judge by the CPU s/GB.
+${bounds.length > 0 ? `\nWhat the CPU allows on ${ctx.cores} cores (cores ÷ all processes' CPU s/GB: the MB/s of a path that kept every core busy; "kernel only": the same if its two proxies had spent only their kernel time):\n${bounds.join('\n')}\n` : ''}
+Targets (issue 20):
+${targetLines(checks)}
+`;
+}
+
+function describe(mib: number, n: number): string {
+  return `One TCP connection moving ${mib} MiB (${n} times; the median is shown) in 64 KiB writes to (upload) or from (download) a Node backend
 (\`bench/lib/tcp-bulk-server.ts\`). The mesh path is how an app sends opaque TCP through weft: an HTTP
 \`CONNECT service:${SERVICE_PORT}\` to the client sidecar's outbound listener, whose tunnel goes to the server sidecar
 (declared \`--protocol tcp --service-port ${SERVICE_PORT}\`), whose inbound tcp_proxy goes to the backend. MB = 10^6 bytes;
 time runs from the request to the last byte (download) or to the backend's acknowledgement (upload).
+The two reference pairs carry the same transfers over the same kind of hop without weft: the client connects in
+plaintext to a client-side proxy, which opens TLS 1.3 with a client certificate (ECDSA P-256, made by the bench;
+both sides verify the other's certificate against the CA) to a server-side proxy, which connects to the backend.
+"HAProxy pair": two HAProxy processes in TCP mode, one thread each, default buffers (what a mesh of C proxies gets
+on this machine). "Node.js relay pair": two processes of \`bench/lib/tcp-node-relay.ts\`, node:net and node:tls
+joined by \`pipe()\`, no weft code (the floor of a mesh hop written in Node.js).
 "proxy CPU s/GB": each proxy's CPU seconds (utime + stime from \`/proc\`) over the measured transfers
 divided by the GB they moved, and the part of it spent in the kernel (stime); it depends far less on what else
 runs on the machine than MB/s does. "all processes": the same for every process of the path (the client counts
-its own CPU time over the transfer, without its start-up).
-
-${markdownTable(['transfer', 'MB/s', 'time ms', 'vs direct', 'proxy CPU s/GB', 'all processes CPU s/GB', 'notes'], rows, ['left', 'right', 'right', 'right', 'left', 'left', 'left'])}
-${notes.length > 0 ? `\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''}
-The mesh path runs four processes (client, two sidecars, backend) on the machine's cores where direct runs two, so
-its MB/s depends on free cores far more than direct's; on a busy machine judge by the CPU s/GB.
-${bounds.length > 0 ? `\nWhat the CPU allows on ${ctx.cores} cores (cores ÷ all processes' CPU s/GB: the MB/s of a path that kept every core busy):\n${bounds.join('\n')}\n` : ''}
-Targets (issue 20):
-${targetLines(checks)}
-`;
+its own CPU time over the transfer, without its start-up).`;
 }
 
 /**
@@ -222,18 +265,24 @@ ${targetLines(checks)}
  * mesh's as a share of direct's measured MB/s, and the same if the sidecars cost only their kernel
  * time (no user-space work at all: what any proxy in user space pays for the two extra TCP hops).
  */
-function cpuBound(direction: string, d: Measured, m: Measured, cores: number): string | undefined {
+function cpuBound(
+  direction: string,
+  label: string,
+  d: Measured,
+  m: Measured,
+  cores: number,
+): string | undefined {
   if (d.outcome !== 'measured' || m.outcome !== 'measured') return undefined;
   const most = (perGB: number) => (cores / perGB) * 1000;
   const of = (perGB: number) =>
     `${most(perGB).toFixed(0)} MB/s (${fmtRatio(most(perGB) / d.report.megabytesPerSecond)} of direct's ${d.report.megabytesPerSecond.toFixed(0)})`;
   const kernelOnly = m.clientPerGB + m.backendPerGB + m.proxyKernelPerGB;
-  return `- ${direction}: the mesh path's ${m.totalPerGB.toFixed(2)} s/GB allow at most ${of(m.totalPerGB)}; with sidecars that spent only their kernel time (${m.proxyKernelPerGB.toFixed(2)} s/GB) ${of(kernelOnly)}. Direct's ${d.totalPerGB.toFixed(2)} s/GB would allow ${most(d.totalPerGB).toFixed(0)} MB/s: one connection between two processes is not CPU-bound.`;
+  return `- ${direction}, ${label}: ${m.totalPerGB.toFixed(2)} s/GB allow at most ${of(m.totalPerGB)}; kernel only (${m.proxyKernelPerGB.toFixed(2)} s/GB) ${of(kernelOnly)}.`;
 }
 
 export const benchmark: Benchmark = {
   name: 'tcp',
   title: 'Opaque TCP throughput through the mesh path',
-  tools: [],
+  tools: ['haproxy'],
   run,
 };

@@ -172,10 +172,11 @@ export function runCommand(
   name: string,
   command: string,
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; timeoutMs: number },
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs: number },
 ): Promise<RunResult> {
   const proc = spawn(command, args, {
     env: { ...process.env, ...options.env },
+    cwd: options.cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const child = new Child(name, proc, 'SIGTERM');

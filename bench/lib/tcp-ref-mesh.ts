@@ -1,0 +1,172 @@
+// Reference mesh pairs for opaque TCP: two HAProxy processes, or two minimal Node.js relays, carrying plaintext in over mTLS (TLS 1.3) to a backend.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BenchContext } from './context.ts';
+import { REPO } from './context.ts';
+import type { ProxyProcess } from './paths.ts';
+import { freePort } from './ports.ts';
+import { type Child, runCommand, startChild } from './processes.ts';
+
+/** A running pair: plaintext in on `port`, out to the backend; the client side first in `proxies`. */
+export interface RefPair {
+  port: number;
+  proxies: ProxyProcess[];
+  stop(): Promise<void>;
+}
+
+async function openssl(dir: string, args: string[]): Promise<void> {
+  const r = await runCommand('openssl', 'openssl', args, { cwd: dir, timeoutMs: 30_000 });
+  if (r.code !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr.trim().split('\n')[0]}`);
+}
+
+/** One leaf (ECDSA P-256, like weft's workload keys) signed by the CA, with a DNS SAN. */
+async function leaf(dir: string, name: string, san: string, usage: string): Promise<void> {
+  await openssl(dir, ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', `${name}-key.pem`]);
+  await openssl(dir, [
+    'req',
+    '-new',
+    '-key',
+    `${name}-key.pem`,
+    '-subj',
+    `/CN=${san}`,
+    '-out',
+    `${name}.csr`,
+  ]);
+  writeFileSync(join(dir, `${name}.ext`), `subjectAltName=DNS:${san}\nextendedKeyUsage=${usage}\n`);
+  await openssl(dir, [
+    'x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial',
+    '-days', '1', '-extfile', `${name}.ext`, '-out', `${name}.pem`,
+  ]); // biome-ignore format: one openssl command
+  // HAProxy wants the certificate and its key in one file.
+  writeFileSync(
+    join(dir, `${name}-full.pem`),
+    `${readFileSync(join(dir, `${name}.pem`))}${readFileSync(join(dir, `${name}-key.pem`))}`,
+  );
+}
+
+/** A CA, a server certificate (server.mesh) and a client certificate (client.mesh) in `<tmp>/tcp-ref-certs`. */
+export async function makeCerts(ctx: BenchContext): Promise<string> {
+  const dir = join(ctx.tmp, 'tcp-ref-certs');
+  mkdirSync(dir, { recursive: true });
+  await openssl(dir, ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'ca-key.pem']);
+  await openssl(dir, [
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    'ca-key.pem',
+    '-subj',
+    '/CN=bench mesh CA',
+    '-days',
+    '1',
+    '-out',
+    'ca.pem',
+  ]);
+  await leaf(dir, 'server', 'server.mesh', 'serverAuth');
+  await leaf(dir, 'client', 'client.mesh', 'clientAuth');
+  return dir;
+}
+
+function haproxyConfig(name: string, frontend: string, backend: string): string {
+  return `# written by bench/lib/tcp-ref-mesh.ts (${name})
+global
+  nbthread 1
+  maxconn 1024
+
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 300s
+  timeout server 300s
+
+frontend in
+  ${frontend}
+  default_backend out
+
+backend out
+  ${backend}
+`;
+}
+
+async function startHaproxy(ctx: BenchContext, name: string, port: number, config: string): Promise<Child> {
+  const file = join(ctx.tmp, `${name}.cfg`);
+  writeFileSync(file, config);
+  return startChild({ name, command: ctx.tools.haproxy!, args: ['-f', file, '-db'], readyPort: port });
+}
+
+async function pair(start: (inPort: number, hopPort: number) => Promise<[Child, Child]>): Promise<RefPair> {
+  const inPort = await freePort();
+  const hopPort = await freePort();
+  const [client, server] = await start(inPort, hopPort);
+  return {
+    port: inPort,
+    proxies: [
+      { role: 'client side', child: client },
+      { role: 'server side', child: server },
+    ],
+    async stop() {
+      await client.stop();
+      await server.stop();
+    },
+  };
+}
+
+/** Two HAProxy processes (one thread each): TCP mode, mTLS (TLS 1.3, certificates verified both ways) between them. */
+export function startHaproxyPair(ctx: BenchContext, certs: string, backendPort: number): Promise<RefPair> {
+  return pair(async (inPort, hopPort) => {
+    const server = await startHaproxy(
+      ctx,
+      'haproxy-server-side',
+      hopPort,
+      haproxyConfig(
+        'server side',
+        `bind 127.0.0.1:${hopPort} ssl crt ${join(certs, 'server-full.pem')} ca-file ${join(certs, 'ca.pem')} verify required ssl-min-ver TLSv1.3`,
+        `server app 127.0.0.1:${backendPort}`,
+      ),
+    );
+    try {
+      const client = await startHaproxy(
+        ctx,
+        'haproxy-client-side',
+        inPort,
+        haproxyConfig(
+          'client side',
+          `bind 127.0.0.1:${inPort}`,
+          `server peer 127.0.0.1:${hopPort} ssl crt ${join(certs, 'client-full.pem')} ca-file ${join(certs, 'ca.pem')} verify required verifyhost server.mesh sni str(server.mesh) ssl-min-ver TLSv1.3`,
+        ),
+      );
+      return [client, server];
+    } catch (err) {
+      await server.stop();
+      throw err;
+    }
+  });
+}
+
+function startNodeRelay(
+  ctx: BenchContext,
+  side: 'client' | 'server',
+  port: number,
+  target: number,
+  certs: string,
+) {
+  return startChild({
+    name: `node-relay-${side}`,
+    command: ctx.node,
+    args: [join(REPO, 'bench', 'lib', 'tcp-node-relay.ts'), side, String(port), String(target), certs],
+    readyLine: /relay ready/,
+  });
+}
+
+/** Two minimal Node.js relays (node:net, node:tls, pipe()): the floor of a Node.js mesh hop without weft's code. */
+export function startNodeRelayPair(ctx: BenchContext, certs: string, backendPort: number): Promise<RefPair> {
+  return pair(async (inPort, hopPort) => {
+    const server = await startNodeRelay(ctx, 'server', hopPort, backendPort, certs);
+    try {
+      return [await startNodeRelay(ctx, 'client', inPort, hopPort, certs), server];
+    } catch (err) {
+      await server.stop();
+      throw err;
+    }
+  });
+}
