@@ -52,6 +52,7 @@ async function transfer(ctx: BenchContext, config: TcpClientConfig): Promise<Tcp
 
 async function measure(
   ctx: BenchContext,
+  label: string,
   base: Omit<TcpClientConfig, 'direction' | 'bytes'>,
   backendPid: number,
   proxies: readonly ProxyProcess[] = [],
@@ -61,7 +62,7 @@ async function measure(
   const backendCpu = () => cpuSeconds(processTree(backendPid));
   const out: Measured[] = [];
   for (const direction of DIRECTIONS) {
-    ctx.log(`tcp: ${base.connect ? 'mesh' : 'direct'} ${direction}`);
+    ctx.log(`tcp: ${label} ${direction}`);
     try {
       // A short transfer first so that connection set-up is not in the figure's first run.
       await transfer(ctx, { ...base, direction, bytes: 1024 * 1024 });
@@ -118,7 +119,13 @@ async function meshFigures(
       }, 20_000);
       if (works.outcome === 'ok')
         return {
-          figures: await measure(ctx, { port: path.port, connect: authority }, backendPid, path.proxies),
+          figures: await measure(
+            ctx,
+            'weft mesh path',
+            { port: path.port, connect: authority },
+            backendPid,
+            path.proxies,
+          ),
           transport: path.transport,
           notes: path.notes,
         };
@@ -142,13 +149,14 @@ async function meshFigures(
 /** A reference pair (HAProxy or Node.js relays) measured like the mesh path. Never throws: failures become rows. */
 async function referenceFigures(
   ctx: BenchContext,
+  label: string,
   start: () => Promise<RefPair>,
   backendPid: number,
 ): Promise<Measured[]> {
   try {
     const pair = await start();
     try {
-      return await measure(ctx, { port: pair.port }, backendPid, pair.proxies);
+      return await measure(ctx, label, { port: pair.port }, backendPid, pair.proxies);
     } finally {
       await pair.stop();
     }
@@ -160,11 +168,21 @@ async function referenceFigures(
 
 /** Every path's figures, in table order; the weft mesh path second. */
 async function allPaths(ctx: BenchContext, backendPort: number, backendPid: number) {
-  const direct = await measure(ctx, { port: backendPort }, backendPid);
+  const direct = await measure(ctx, 'direct', { port: backendPort }, backendPid);
   const mesh = await meshFigures(ctx, backendPort, backendPid);
   const certs = await makeCerts(ctx);
-  const haproxy = await referenceFigures(ctx, () => startHaproxyPair(ctx, certs, backendPort), backendPid);
-  const node = await referenceFigures(ctx, () => startNodeRelayPair(ctx, certs, backendPort), backendPid);
+  const haproxy = await referenceFigures(
+    ctx,
+    'HAProxy pair',
+    () => startHaproxyPair(ctx, certs, backendPort),
+    backendPid,
+  );
+  const node = await referenceFigures(
+    ctx,
+    'Node.js relay pair',
+    () => startNodeRelayPair(ctx, certs, backendPort),
+    backendPid,
+  );
   return {
     mesh,
     paths: [
@@ -251,8 +269,8 @@ time runs from the request to the last byte (download) or to the backend's ackno
 The two reference pairs carry the same transfers over the same kind of hop without weft: the client connects in
 plaintext to a client-side proxy, which opens TLS 1.3 with a client certificate (ECDSA P-256, made by the bench;
 both sides verify the other's certificate against the CA) to a server-side proxy, which connects to the backend.
-"HAProxy pair": two HAProxy processes in TCP mode, one thread each, default buffers (what a mesh of C proxies gets
-on this machine). "Node.js relay pair": two processes of \`bench/lib/tcp-node-relay.ts\`, node:net and node:tls
+"HAProxy pair": two HAProxy processes in TCP mode, one thread each, 64 KiB buffers like weft's bulk tunnels (what a
+mesh of C proxies gets on this machine). "Node.js relay pair": two processes of \`bench/lib/tcp-node-relay.ts\`, node:net and node:tls
 joined by \`pipe()\`, no weft code (the floor of a mesh hop written in Node.js).
 "proxy CPU s/GB": each proxy's CPU seconds (utime + stime from \`/proc\`) over the measured transfers
 divided by the GB they moved, and the part of it spent in the kernel (stime); it depends far less on what else
