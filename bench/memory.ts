@@ -19,14 +19,24 @@ import {
   type ResourceUse,
 } from './lib/procfs.ts';
 import { runRate } from './lib/rate.ts';
-import { fmtInt, fmtMB, markdownTable } from './lib/table.ts';
+import { fmtInt, fmtMB, fmtRatio, markdownTable } from './lib/table.ts';
 import { check, targetLines } from './lib/targets.ts';
 import { controlPlaneOrError, stopControlPlane } from './lib/weft.ts';
 import { runWrk, wrkErrors } from './lib/wrk.ts';
 
 const RATE = 1000;
 const CONNECTIONS = 50;
-const PATHS: readonly PathKind[] = ['weft', 'weft-mesh', 'nginx', 'haproxy', 'node-peer'];
+const PATHS: readonly PathKind[] = [
+  'weft',
+  'weft-mesh',
+  'nginx',
+  'haproxy',
+  'haproxy-mesh',
+  'node-peer',
+  'node-floor',
+];
+/** Issue 20's bound on one weft proxy's CPU per request at 1,000 req/s, as a multiple of nginx's. */
+const CPU_VS_NGINX_TARGET = 1.5;
 const IDLE_RSS_TARGET_BYTES = 50e6;
 /** Workloads added to the node agent after its first (the per-workload cost is their average). */
 const NODE_EXTRA_WORKLOADS = 10;
@@ -139,6 +149,39 @@ async function bareNode(ctx: BenchContext): Promise<Row> {
 const perThousand = (u: ResourceUse & { requests: number }) =>
   u.requests > 0 ? ((u.cpuSeconds / u.requests) * 1000).toFixed(3) : '—';
 
+/** CPU s per 1k requests at the fixed rate of the rows the CPU target and its references are read from. */
+interface CpuAtRate {
+  weft?: number;
+  nginx?: number;
+  floor?: number;
+}
+
+function cpuAtRate(rows: readonly Row[]): CpuAtRate {
+  const of = (kind: PathKind) => {
+    const r = rows.find((x): x is ProxyFigures => 'atRate' in x && x.kind === kind);
+    return r && r.atRate.requests > 0 ? (r.atRate.cpuSeconds / r.atRate.requests) * 1000 : undefined;
+  };
+  return { weft: of('weft'), nginx: of('nginx'), floor: of('node-floor') };
+}
+
+/** What the Node.js floor says about the CPU target on this machine. */
+function cpuFloorLines(c: CpuAtRate): string {
+  if (c.floor === undefined || c.nginx === undefined)
+    return 'The Node.js floor or nginx has no figure at this rate in this run.';
+  const floorRatio = c.floor / c.nginx;
+  const verdict =
+    floorRatio >= CPU_VS_NGINX_TARGET
+      ? `so the ≤ ${CPU_VS_NGINX_TARGET}× target is below what a Node.js process can do on this machine at this rate`
+      : `so a Node.js proxy can meet the ≤ ${CPU_VS_NGINX_TARGET}× target on this machine only by staying within ${fmtRatio(CPU_VS_NGINX_TARGET / floorRatio)} of the floor`;
+  const above =
+    c.weft === undefined
+      ? ''
+      : ` One weft proxy uses ${fmtRatio(c.weft / c.floor)} the floor's CPU per request.`;
+  return `What the Node.js floor says (same run, same schedule, same backend): a Node.js process that only relays bytes
+between paired connections, parsing nothing, uses ${c.floor.toFixed(3)} CPU s per 1k requests at ${fmtInt(RATE)} req/s,
+${fmtRatio(floorRatio)} nginx's ${c.nginx.toFixed(3)}, ${verdict}.${above}`;
+}
+
 async function run(ctx: BenchContext): Promise<string> {
   const backendPort = await freePort();
   const backend = await startNginxBackend(ctx, backendPort);
@@ -218,6 +261,17 @@ async function run(ctx: BenchContext): Promise<string> {
       'no weft proxy was measured in this run',
     ),
   ];
+  const cpu = cpuAtRate(rows);
+  const cpuChecks = [
+    check(
+      `one weft proxy's CPU per 1k requests at ${fmtInt(RATE)} req/s ≤ ${CPU_VS_NGINX_TARGET}× nginx's`,
+      cpu.weft !== undefined && cpu.nginx !== undefined ? cpu.weft / cpu.nginx : undefined,
+      'at-most',
+      CPU_VS_NGINX_TARGET,
+      (v) => `${fmtRatio(v)}: ${cpu.weft!.toFixed(3)} vs ${cpu.nginx!.toFixed(3)} CPU s / 1k req`,
+      'weft or nginx has no figure at this rate in this run',
+    ),
+  ];
   return `Each proxy in front of the nginx 1 KiB backend, one worker each. Idle RSS: ${ctx.durations.idleSettleS} s after it
 answered its first requests. Then ${fmtInt(RATE)} req/s on a fixed schedule for ${ctx.durations.openLoopS / 2} s (at this rate
 "CPU s per 1k requests" is also the share of a core the proxy uses: Istio quotes 0.2–0.5 vCPU per sidecar at
@@ -231,8 +285,10 @@ process on the machine maps once. The empty Node.js process shows that floor, me
 
 ${table}
 
-Targets (issue 8):
-${targetLines(checks)}
+Targets (issue 8, then issue 20):
+${targetLines([...checks, ...cpuChecks])}
+
+${cpuFloorLines(cpu)}
 
 ${footprint}`;
 }

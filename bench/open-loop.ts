@@ -11,7 +11,10 @@ import { controlPlaneOrError, stopControlPlane } from './lib/weft.ts';
 
 const RATE = 1000;
 const CONNECTIONS = 50;
-const PATHS: readonly PathKind[] = ['direct', 'nginx', 'weft', 'weft-mesh'];
+/** The weft paths between their references: a C proxy and the Node.js floor beside one weft proxy, a C mesh pair beside weft's. */
+const PATHS: readonly PathKind[] = ['direct', 'nginx', 'node-floor', 'weft', 'haproxy-mesh', 'weft-mesh'];
+/** Issue 20's bound on the mTLS mesh path's added p99 at this rate (ms). */
+const MESH_P99_TARGET_MS = 1;
 
 type Row =
   | {
@@ -92,6 +95,43 @@ function usable(row: Row | undefined): RateClientReport | undefined {
   return row?.outcome === 'measured' && row.report.errors === 0 && row.report.timedOut === 0
     ? row.report
     : undefined;
+}
+
+/** Short names of the paths for the prose. */
+const PATH_SHORT: Partial<Record<PathKind, string>> = {
+  direct: 'direct',
+  nginx: 'nginx',
+  'node-floor': 'Node.js floor',
+  weft: 'weft',
+  'haproxy-mesh': 'HAProxy mesh pair',
+  'weft-mesh': 'weft mesh',
+};
+
+/**
+ * What the references say this machine allows at this rate: the p99 that two C proxies with mTLS
+ * between them add (the mesh target's floor on this machine), and what the least Node.js relay adds.
+ */
+function whatTheMachineAllows(rows: readonly Row[], direct: RateClientReport | undefined): string {
+  const p99Added = (kind: PathKind) => {
+    const r = usable(rows.find((x) => x.kind === kind));
+    return r && direct ? (r.latencyUs.p99 - direct.latencyUs.p99) / 1000 : undefined;
+  };
+  const c = p99Added('haproxy-mesh');
+  const floor = p99Added('node-floor');
+  const lines = [
+    'What the references say about this machine (same rounds, same backend):',
+    c === undefined
+      ? '- the HAProxy mTLS mesh pair has no error-free figure in this run'
+      : `- two C proxies with mTLS between them (HAProxy, one thread each) add ${fmtDeltaMs(c)} ms at p99: ${
+          c > MESH_P99_TARGET_MS
+            ? `the ≤ ${MESH_P99_TARGET_MS} ms mesh target is below what a mesh hop of C proxies achieves on this machine in this run`
+            : `a mesh hop of C proxies fits in the ≤ ${MESH_P99_TARGET_MS} ms mesh target on this machine in this run`
+        }`,
+    floor === undefined
+      ? '- the Node.js floor has no error-free figure in this run'
+      : `- the Node.js floor (one process relaying bytes, no HTTP: the least a Node.js proxy does per request) adds ${fmtDeltaMs(floor)} ms at p99 for one hop`,
+  ];
+  return lines.join('\n');
 }
 
 async function run(ctx: BenchContext): Promise<string> {
@@ -191,6 +231,16 @@ async function run(ctx: BenchContext): Promise<string> {
       'the mesh path or direct has no error-free figure in this run',
     ),
   ];
+  checks.push(
+    check(
+      `mesh path p99 added ≤ ${MESH_P99_TARGET_MS} ms at ${fmtInt(RATE)} req/s (issue 20)${qualifier}`,
+      added('p99'),
+      'at-most',
+      MESH_P99_TARGET_MS,
+      (v) => `${fmtDeltaMs(v)} ms`,
+      'the mesh path or direct has no error-free figure in this run',
+    ),
+  );
   const proxy = usable(rows.find((r) => r.kind === 'weft'));
   const reference = usable(rows.find((r) => r.kind === 'weft-reference'));
   if (ctx.reference)
@@ -209,8 +259,8 @@ async function run(ctx: BenchContext): Promise<string> {
   );
 
   return `${fmtInt(RATE)} requests per second on a fixed schedule over ${CONNECTIONS} keep-alive connections; backend: the
-same nginx 1 KiB body. All paths are started first and then measured in turns, ${ROUNDS} rounds (direct, nginx, weft,
-mesh, direct, ...), each run ${ctx.durations.openLoopWarmupS} s of warm-up (not recorded) then ${fmtS(ctx.durations.openLoopS / ROUNDS)} s recorded, so that a noisy
+same nginx 1 KiB body. All paths are started first and then measured in turns, ${ROUNDS} rounds (${PATHS.map((k) => PATH_SHORT[k]).join(', ')},
+direct, ...), each run ${ctx.durations.openLoopWarmupS} s of warm-up (not recorded) then ${fmtS(ctx.durations.openLoopS / ROUNDS)} s recorded, so that a noisy
 moment of the machine falls on every path alike rather than on one row; each row's percentiles come from the merged
 histogram of its ${ROUNDS} runs (${ctx.durations.openLoopS} s, ~${fmtInt(RATE * ctx.durations.openLoopS)} requests). The generator (\`bench/lib/rate-client.ts\`) measures each request from the time it was
 *due* to be sent, not from when it went out, so a stall counts for every request it delays (no coordinated
@@ -226,8 +276,10 @@ Latency added over direct (difference of the percentiles):
 
 ${addedTable}
 ${notes.length > 0 ? `\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''}
-Targets (issue 8; Istio publishes +0.23 ms p90 and +0.30 ms p99 for its two sidecars at 1,000 req/s):
-${targetLines(checks)}`;
+Targets (issue 8, then issue 20; Istio publishes +0.23 ms p90 and +0.30 ms p99 for its two sidecars at 1,000 req/s):
+${targetLines(checks)}
+
+${whatTheMachineAllows(rows, direct)}`;
 }
 
 export const benchmark: Benchmark = {

@@ -1,7 +1,8 @@
-// The request paths every HTTP benchmark compares: direct, nginx, HAProxy, the Node peer, one weft proxy, the weft mesh.
+// The request paths every HTTP benchmark compares: direct, nginx, HAProxy, the Node peer and floor, one weft proxy, weft and HAProxy mesh paths.
 import { join } from 'node:path';
 import { type BenchContext, REPO } from './context.ts';
 import { startHaproxy } from './haproxy.ts';
+import { startHaproxyMesh } from './haproxy-mesh.ts';
 import { probeHttp } from './http-probe.ts';
 import { BODY_1KIB, startNginxProxy } from './nginx.ts';
 import { freePort } from './ports.ts';
@@ -48,6 +49,8 @@ export type PathKind =
   | 'nginx'
   | 'haproxy'
   | 'node-peer'
+  | 'node-floor'
+  | 'haproxy-mesh'
   | 'weft'
   | 'weft-mesh'
   | 'weft-multicore'
@@ -58,6 +61,8 @@ export const PATH_LABELS: Record<PathKind, string> = {
   nginx: 'nginx reverse proxy',
   haproxy: 'HAProxy',
   'node-peer': 'Node peer (@fastify/http-proxy)',
+  'node-floor': 'Node.js floor: byte relay, no HTTP (reference, not a proxy)',
+  'haproxy-mesh': 'HAProxy mesh pair, a reference (client side → server side)',
   weft: 'one weft proxy (outbound listener)',
   'weft-mesh': 'weft mesh path (client sidecar → server sidecar)',
   'weft-multicore': 'one weft proxy, multi-core mode',
@@ -125,6 +130,23 @@ export async function startPath(
         readyLine: /node-peer ready/,
       });
       return throughOne(label, port, child);
+    }
+    case 'node-floor': {
+      const child = await startChild({
+        name: 'node-floor',
+        command: ctx.node,
+        args: [join(REPO, 'bench', 'lib', 'node-floor.ts'), '0', String(backendPort)],
+        readyLine: /node-floor ready (\d+)/,
+      });
+      return throughOne(label, Number(child.readyMatch![1]), child);
+    }
+    case 'haproxy-mesh': {
+      const { port, proxies } = await startHaproxyMesh(ctx, backendPort);
+      const notes = [
+        'client → HAProxy (client side) → mTLS, client certificate required and verified → HAProxy (server side) → backend; one thread each',
+      ];
+      const transport: HopTransport = 'mTLS';
+      return ready({ label, port, proxies, transport, notes, stop: () => stopAll(proxies) }, label);
     }
     case 'weft':
     case 'weft-multicore':

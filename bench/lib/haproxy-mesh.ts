@@ -1,0 +1,92 @@
+// A mesh path of two C proxies (a reference): HAProxy client side → mTLS with client certificates → HAProxy server side → backend.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeCertificates, makeClientCertificate } from '../../test/helpers/openssl-certs.ts';
+import type { BenchContext } from './context.ts';
+import { HTTP_GLOBAL_AND_DEFAULTS } from './haproxy.ts';
+import type { ProxyProcess } from './paths.ts';
+import { freePort } from './ports.ts';
+import { type Child, startChild } from './processes.ts';
+
+/** The name the server side's certificate carries and the client side verifies. */
+const SERVER_NAME = 'server.mesh';
+
+/** A CA (openssl), the server side's certificate and the client side's, each as HAProxy's one file of certificate + key. */
+function meshCertificates(dir: string): { ca: string; server: string; client: string } {
+  mkdirSync(dir, { recursive: true });
+  const server = makeCertificates(dir, 'mesh', [SERVER_NAME]);
+  const client = makeClientCertificate(dir, 'mesh', 'client.mesh');
+  const bundle = (name: string, files: { cert: string; key: string }) => {
+    const file = join(dir, `${name}-full.pem`);
+    writeFileSync(file, `${readFileSync(files.cert)}${readFileSync(files.key)}`);
+    return file;
+  };
+  return { ca: server.ca, server: bundle('server', server), client: bundle('client', client) };
+}
+
+/** One HAProxy process (one thread, HTTP mode, keep-alive both sides) from a frontend bind line and a backend server line. */
+function startSide(ctx: BenchContext, dir: string, side: string, port: number, bind: string, server: string) {
+  const file = join(dir, `haproxy-${side}.cfg`);
+  writeFileSync(
+    file,
+    `# written by bench/lib/haproxy-mesh.ts (${side} side)
+${HTTP_GLOBAL_AND_DEFAULTS}
+frontend in
+  ${bind}
+  default_backend out
+
+backend out
+  ${server}
+`,
+  );
+  return startChild({
+    name: `haproxy ${side} side`,
+    command: ctx.tools.haproxy!,
+    args: ['-f', file, '-db'],
+    readyPort: port,
+    stopSignal: 'SIGTERM',
+  });
+}
+
+/**
+ * Two HAProxy processes as the two sidecars of a mesh path: plain HTTP in on the returned port,
+ * mTLS between them (the server side requires and verifies a client certificate, the client side
+ * verifies the server's name), plain HTTP to the backend. Client side first in `proxies`.
+ */
+export async function startHaproxyMesh(
+  ctx: BenchContext,
+  backendPort: number,
+): Promise<{ port: number; proxies: ProxyProcess[] }> {
+  const dir = join(ctx.tmp, 'haproxy-mesh');
+  const certs = meshCertificates(dir);
+  const [inPort, hopPort] = [await freePort(), await freePort()];
+  const server: Child = await startSide(
+    ctx,
+    dir,
+    'server',
+    hopPort,
+    `bind 127.0.0.1:${hopPort} ssl crt ${certs.server} ca-file ${certs.ca} verify required`,
+    `server app 127.0.0.1:${backendPort}`,
+  );
+  let client: Child;
+  try {
+    client = await startSide(
+      ctx,
+      dir,
+      'client',
+      inPort,
+      `bind 127.0.0.1:${inPort}`,
+      `server peer 127.0.0.1:${hopPort} ssl crt ${certs.client} ca-file ${certs.ca} verify required verifyhost ${SERVER_NAME} sni str(${SERVER_NAME})`,
+    );
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+  return {
+    port: inPort,
+    proxies: [
+      { role: 'HAProxy client side (mTLS mesh reference)', child: client },
+      { role: 'HAProxy server side (mTLS mesh reference)', child: server },
+    ],
+  };
+}
