@@ -9,7 +9,7 @@ import { fmtMs, fmtRatio, markdownTable } from './lib/table.ts';
 import { check, targetLines } from './lib/targets.ts';
 import type { TcpClientConfig, TcpClientReport } from './lib/tcp-bulk-client.ts';
 import { makeCerts, type RefPair, startHaproxyPair, startNodeRelayPair } from './lib/tcp-ref-mesh.ts';
-import { controlPlaneOrError, type HopTransport, stopControlPlane, waitUntil } from './lib/weft.ts';
+import { controlPlaneOrError, stopControlPlane, waitUntil } from './lib/weft.ts';
 
 const SERVICE_PORT = 9000;
 const DIRECTIONS = ['download', 'upload'] as const;
@@ -50,148 +50,177 @@ async function transfer(ctx: BenchContext, config: TcpClientConfig): Promise<Tcp
   return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as TcpClientReport;
 }
 
-async function measure(
-  ctx: BenchContext,
-  label: string,
-  base: Omit<TcpClientConfig, 'direction' | 'bytes'>,
-  backendPid: number,
-  proxies: readonly ProxyProcess[] = [],
-): Promise<Measured[]> {
-  const cpu = () => proxies.map((p) => cpuSeconds(processTree(p.child.pid)));
-  const kernel = () => proxies.reduce((sum, p) => sum + systemCpuSeconds(processTree(p.child.pid)), 0);
-  const backendCpu = () => cpuSeconds(processTree(backendPid));
-  const out: Measured[] = [];
-  for (const direction of DIRECTIONS) {
-    ctx.log(`tcp: ${label} ${direction}`);
-    try {
-      // A short transfer first so that connection set-up is not in the figure's first run.
-      await transfer(ctx, { ...base, direction, bytes: 1024 * 1024 });
-      const reports: TcpClientReport[] = [];
-      const before = { proxies: cpu(), kernel: kernel(), backend: backendCpu() };
-      for (let i = 0; i < runs(ctx); i++)
-        reports.push(await transfer(ctx, { ...base, direction, bytes: ctx.durations.tcpBytes }));
-      const after = { proxies: cpu(), kernel: kernel(), backend: backendCpu() };
-      const gb = (reports.length * ctx.durations.tcpBytes) / 1e9;
-      const cpuPerGB = proxies.map((p, i) => ({
-        role: p.role,
-        seconds: (after.proxies[i] - before.proxies[i]) / gb,
-      }));
-      const clientPerGB = reports.reduce((sum, r) => sum + r.cpuSeconds, 0) / gb;
-      const backendPerGB = (after.backend - before.backend) / gb;
-      reports.sort((a, b) => a.megabytesPerSecond - b.megabytesPerSecond);
-      out.push({
-        outcome: 'measured',
-        report: reports[Math.floor(reports.length / 2)],
-        runs: reports.length,
-        minMBps: reports[0].megabytesPerSecond,
-        maxMBps: reports[reports.length - 1].megabytesPerSecond,
-        cpuPerGB,
-        proxyKernelPerGB: (after.kernel - before.kernel) / gb,
-        clientPerGB,
-        backendPerGB,
-        totalPerGB: clientPerGB + backendPerGB + cpuPerGB.reduce((sum, c) => sum + c.seconds, 0),
-      });
-    } catch (err) {
-      out.push({
-        outcome: 'failed',
-        reason: err instanceof Error ? err.message.split('\n')[0] : String(err),
-      });
-    }
-  }
-  return out;
+/** A path the transfers go through: where the client connects, and the proxies whose CPU is counted. */
+interface Path {
+  label: string;
+  base: Omit<TcpClientConfig, 'direction' | 'bytes'>;
+  proxies: readonly ProxyProcess[];
 }
 
-/** The mesh half: control plane, two sidecars, the same transfers through CONNECT. Never throws: failures become rows. */
-async function meshFigures(
+/** A path that could not be set up: its rows say why. */
+interface Unavailable {
+  label: string;
+  outcome: 'failed' | 'not supported';
+  reason: string;
+}
+
+const reasonOf = (err: unknown) => (err instanceof Error ? err.message.split('\n')[0] : String(err));
+
+/** CPU seconds so far of a path's proxies (each, whole process trees), their kernel part, and the backend's. */
+function cpuNow(path: Path, backendPid: number) {
+  const trees = path.proxies.map((p) => processTree(p.child.pid));
+  return {
+    proxies: trees.map((t) => cpuSeconds(t)),
+    kernel: trees.reduce((sum, t) => sum + systemCpuSeconds(t), 0),
+    backend: cpuSeconds(processTree(backendPid)),
+  };
+}
+
+/** What one path's measured transfers of one direction add up to. */
+interface Tally {
+  reports: TcpClientReport[];
+  proxies: number[];
+  kernel: number;
+  backend: number;
+  error?: string;
+}
+
+/**
+ * One direction through every path: a short transfer per path first (connection set-up stays out of
+ * the figures), then `runs` rounds, each moving the bytes once through every path in turn, so that
+ * load from elsewhere on the machine falls on all paths alike.
+ */
+async function measureDirection(
+  ctx: BenchContext,
+  direction: (typeof DIRECTIONS)[number],
+  paths: readonly Path[],
+  backendPid: number,
+): Promise<Measured[]> {
+  const tallies: Tally[] = paths.map((p) => ({
+    reports: [],
+    proxies: p.proxies.map(() => 0),
+    kernel: 0,
+    backend: 0,
+  }));
+  for (const [i, p] of paths.entries())
+    await transfer(ctx, { ...p.base, direction, bytes: 1024 * 1024 }).catch(
+      (err) => (tallies[i].error = reasonOf(err)),
+    );
+  for (let round = 1; round <= runs(ctx); round++)
+    for (const [i, p] of paths.entries()) {
+      const t = tallies[i];
+      if (t.error !== undefined) continue;
+      ctx.log(`tcp: ${direction} round ${round}: ${p.label}`);
+      const before = cpuNow(p, backendPid);
+      try {
+        t.reports.push(await transfer(ctx, { ...p.base, direction, bytes: ctx.durations.tcpBytes }));
+      } catch (err) {
+        t.error = reasonOf(err);
+        continue;
+      }
+      const after = cpuNow(p, backendPid);
+      for (const k of t.proxies.keys()) t.proxies[k] += after.proxies[k] - before.proxies[k];
+      t.kernel += after.kernel - before.kernel;
+      t.backend += after.backend - before.backend;
+    }
+  return paths.map((p, i) => summarize(ctx, p, tallies[i]));
+}
+
+function summarize(ctx: BenchContext, path: Path, t: Tally): Measured {
+  if (t.error !== undefined) return { outcome: 'failed', reason: t.error };
+  const reports = [...t.reports].sort((a, b) => a.megabytesPerSecond - b.megabytesPerSecond);
+  const gb = (reports.length * ctx.durations.tcpBytes) / 1e9;
+  const cpuPerGB = path.proxies.map((p, k) => ({ role: p.role, seconds: t.proxies[k] / gb }));
+  const clientPerGB = reports.reduce((sum, r) => sum + r.cpuSeconds, 0) / gb;
+  const backendPerGB = t.backend / gb;
+  return {
+    outcome: 'measured',
+    report: reports[Math.floor(reports.length / 2)],
+    runs: reports.length,
+    minMBps: reports[0].megabytesPerSecond,
+    maxMBps: reports[reports.length - 1].megabytesPerSecond,
+    cpuPerGB,
+    proxyKernelPerGB: t.kernel / gb,
+    clientPerGB,
+    backendPerGB,
+    totalPerGB: clientPerGB + backendPerGB + cpuPerGB.reduce((sum, c) => sum + c.seconds, 0),
+  };
+}
+
+/** The weft mesh path: control plane, two sidecars, CONNECT into the client sidecar. Never throws. */
+async function weftPath(
   ctx: BenchContext,
   backendPort: number,
-  backendPid: number,
-): Promise<{ figures: Measured[]; transport?: HopTransport; notes: string[] }> {
-  const cp = await controlPlaneOrError(ctx);
+  stops: (() => Promise<void>)[],
+): Promise<{ path: Path | Unavailable; notes: string[] }> {
+  let label = 'weft mesh path (hop unknown)';
   try {
+    const cp = await controlPlaneOrError(ctx);
     if (cp instanceof Error) throw cp;
-    const path = await startMesh(ctx, { cp }, backendPort, { protocol: 'tcp', servicePort: SERVICE_PORT });
-    try {
-      const authority = `${path.service}:${SERVICE_PORT}`;
-      const works = await waitUntil(async () => {
-        await transfer(ctx, { port: path.port, connect: authority, direction: 'download', bytes: 1024 });
-        return 'ok';
-      }, 20_000);
-      if (works.outcome === 'ok')
-        return {
-          figures: await measure(
-            ctx,
-            'weft mesh path',
-            { port: path.port, connect: authority },
-            backendPid,
-            path.proxies,
-          ),
-          transport: path.transport,
-          notes: path.notes,
-        };
-      const why = `not supported by this build: CONNECT ${authority} through the client sidecar fails (${works.last})`;
+    stops.push(() => stopControlPlane(cp));
+    const mesh = await startMesh(ctx, { cp }, backendPort, { protocol: 'tcp', servicePort: SERVICE_PORT });
+    stops.push(() => mesh.stop());
+    label = `weft mesh path (${mesh.transport ?? 'hop unknown'})`;
+    const authority = `${mesh.service}:${SERVICE_PORT}`;
+    const works = await waitUntil(async () => {
+      await transfer(ctx, { port: mesh.port, connect: authority, direction: 'download', bytes: 1024 });
+      return 'ok';
+    }, 20_000);
+    if (works.outcome === 'ok')
       return {
-        figures: DIRECTIONS.map(() => ({ outcome: 'not supported', reason: why })),
-        transport: path.transport,
-        notes: path.notes,
+        path: { label, base: { port: mesh.port, connect: authority }, proxies: mesh.proxies },
+        notes: mesh.notes,
       };
-    } finally {
-      await path.stop();
-    }
+    const reason = `not supported by this build: CONNECT ${authority} through the client sidecar fails (${works.last})`;
+    return { path: { label, outcome: 'not supported', reason }, notes: mesh.notes };
   } catch (err) {
-    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    return { figures: DIRECTIONS.map(() => ({ outcome: 'failed', reason })), notes: [] };
-  } finally {
-    await stopControlPlane(cp);
+    return { path: { label, outcome: 'failed', reason: reasonOf(err) }, notes: [] };
   }
 }
 
-/** A reference pair (HAProxy or Node.js relays) measured like the mesh path. Never throws: failures become rows. */
-async function referenceFigures(
-  ctx: BenchContext,
+/** A reference pair (HAProxy or Node.js relays), plaintext into its client side. Never throws. */
+async function referencePath(
   label: string,
   start: () => Promise<RefPair>,
-  backendPid: number,
-): Promise<Measured[]> {
+  stops: (() => Promise<void>)[],
+): Promise<Path | Unavailable> {
   try {
     const pair = await start();
-    try {
-      return await measure(ctx, label, { port: pair.port }, backendPid, pair.proxies);
-    } finally {
-      await pair.stop();
-    }
+    stops.push(() => pair.stop());
+    return { label, base: { port: pair.port }, proxies: pair.proxies };
   } catch (err) {
-    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    return DIRECTIONS.map(() => ({ outcome: 'failed', reason }));
+    return { label, outcome: 'failed', reason: reasonOf(err) };
   }
 }
 
-/** Every path's figures, in table order; the weft mesh path second. */
+/** Every path's figures, in table order (direct first, the weft mesh path second); all paths run side by side. */
 async function allPaths(ctx: BenchContext, backendPort: number, backendPid: number) {
-  const direct = await measure(ctx, 'direct', { port: backendPort }, backendPid);
-  const mesh = await meshFigures(ctx, backendPort, backendPid);
-  const certs = await makeCerts(ctx);
-  const haproxy = await referenceFigures(
-    ctx,
-    'HAProxy pair',
-    () => startHaproxyPair(ctx, certs, backendPort),
-    backendPid,
-  );
-  const node = await referenceFigures(
-    ctx,
-    'Node.js relay pair',
-    () => startNodeRelayPair(ctx, certs, backendPort),
-    backendPid,
-  );
-  return {
-    mesh,
-    paths: [
-      { label: 'direct', figures: direct },
-      { label: `weft mesh path (${mesh.transport ?? 'hop unknown'})`, figures: mesh.figures },
-      { label: 'HAProxy pair (mTLS)', figures: haproxy },
-      { label: 'Node.js relay pair (mTLS)', figures: node },
-    ],
-  };
+  const stops: (() => Promise<void>)[] = [];
+  try {
+    const weft = await weftPath(ctx, backendPort, stops);
+    const certs = await makeCerts(ctx);
+    const all: (Path | Unavailable)[] = [
+      { label: 'direct', base: { port: backendPort }, proxies: [] },
+      weft.path,
+      await referencePath('HAProxy pair (mTLS)', () => startHaproxyPair(ctx, certs, backendPort), stops),
+      await referencePath(
+        'Node.js relay pair (mTLS)',
+        () => startNodeRelayPair(ctx, certs, backendPort),
+        stops,
+      ),
+    ];
+    const ready = all.filter((p): p is Path => 'base' in p);
+    const byDirection: Measured[][] = [];
+    for (const direction of DIRECTIONS)
+      byDirection.push(await measureDirection(ctx, direction, ready, backendPid));
+    const figures = (p: Path | Unavailable): Measured[] =>
+      'base' in p
+        ? byDirection.map((measured) => measured[ready.indexOf(p)])
+        : DIRECTIONS.map(() => ({ outcome: p.outcome, reason: p.reason }));
+    return { notes: weft.notes, paths: all.map((p) => ({ label: p.label, figures: figures(p) })) };
+  } finally {
+    for (const stop of stops.reverse()) await stop();
+  }
 }
 
 function row(direction: string, name: string, x: Measured, base: Measured | undefined): string[] {
@@ -226,7 +255,7 @@ async function run(ctx: BenchContext): Promise<string> {
   } finally {
     await backend.stop();
   }
-  const { paths, mesh } = result;
+  const { paths, notes } = result;
   const [direct, weft] = [paths[0].figures, paths[1].figures];
   const rows = DIRECTIONS.flatMap((direction, i) =>
     paths.map((p) => row(direction, p.label, p.figures[i], direct[i])),
@@ -247,21 +276,49 @@ async function run(ctx: BenchContext): Promise<string> {
   const bounds = DIRECTIONS.flatMap((direction, i) =>
     paths.slice(1).map((p) => cpuBound(direction, p.label, direct[i], p.figures[i], ctx.cores)),
   ).filter((line) => line !== undefined);
+  const proxyLines = DIRECTIONS.map((direction, i) => proxyComparison(direction, paths, i)).filter(
+    (line) => line !== undefined,
+  );
   const mib = ctx.durations.tcpBytes / 1024 / 1024;
   return `${describe(mib, runs(ctx))}
 
 ${markdownTable(['transfer', 'MB/s', 'time ms', 'vs direct', 'proxy CPU s/GB', 'all processes CPU s/GB', 'notes'], rows, ['left', 'right', 'right', 'right', 'left', 'left', 'left'])}
-${mesh.notes.length > 0 ? `\n${mesh.notes.map((n) => `- ${n}`).join('\n')}\n` : ''}
+${notes.length > 0 ? `\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''}
 The mesh paths run four processes (client, two proxies, backend) on the machine's cores where direct runs two, so
 their MB/s depends on free cores far more than direct's; on a busy machine judge by the CPU s/GB.
 ${bounds.length > 0 ? `\nWhat the CPU allows on ${ctx.cores} cores (cores ÷ all processes' CPU s/GB: the MB/s of a path that kept every core busy; "kernel only": the same if its two proxies had spent only their kernel time):\n${bounds.join('\n')}\n` : ''}
+${proxyLines.length > 0 ? `\nThe two proxies of each mesh path alone (what the mesh adds; CPU s/GB, and its user-space part):\n${proxyLines.join('\n')}\n` : ''}
 Targets (issue 20):
 ${targetLines(checks)}
 `;
 }
 
+/** The CPU s/GB of each mesh path's two proxies, their user-space part, and weft's against the HAProxy pair. */
+function proxyComparison(
+  direction: string,
+  paths: readonly { label: string; figures: Measured[] }[],
+  i: number,
+): string | undefined {
+  const sides = paths.slice(1).flatMap((p) => {
+    const m = p.figures[i];
+    if (m.outcome !== 'measured') return [];
+    const total = m.cpuPerGB.reduce((sum, c) => sum + c.seconds, 0);
+    return [{ label: p.label, total, user: total - m.proxyKernelPerGB }];
+  });
+  if (sides.length === 0) return undefined;
+  const [weft, haproxy] = [
+    sides.find((x) => x.label.startsWith('weft')),
+    sides.find((x) => x.label.startsWith('HAProxy')),
+  ];
+  const ratio =
+    weft && haproxy
+      ? `; weft ÷ HAProxy pair: ${fmtRatio(weft.total / haproxy.total)} in all, ${fmtRatio(weft.user / haproxy.user)} in user space`
+      : '';
+  return `- ${direction}: ${sides.map((x) => `${x.label} ${x.total.toFixed(2)} (user ${x.user.toFixed(2)})`).join(', ')}${ratio}.`;
+}
+
 function describe(mib: number, n: number): string {
-  return `One TCP connection moving ${mib} MiB (${n} times; the median is shown) in 64 KiB writes to (upload) or from (download) a Node backend
+  return `One TCP connection moving ${mib} MiB (${n} times per path, in rounds that take every path in turn; the median is shown) in 64 KiB writes to (upload) or from (download) a Node backend
 (\`bench/lib/tcp-bulk-server.ts\`). The mesh path is how an app sends opaque TCP through weft: an HTTP
 \`CONNECT service:${SERVICE_PORT}\` to the client sidecar's outbound listener, whose tunnel goes to the server sidecar
 (declared \`--protocol tcp --service-port ${SERVICE_PORT}\`), whose inbound tcp_proxy goes to the backend. MB = 10^6 bytes;
