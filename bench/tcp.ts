@@ -325,7 +325,7 @@ function describe(mib: number, n: number): string {
 time runs from the request to the last byte (download) or to the backend's acknowledgement (upload).
 The two reference pairs carry the same transfers over the same kind of hop without weft: the client connects in
 plaintext to a client-side proxy, which opens TLS 1.3 with a client certificate (ECDSA P-256, made by the bench;
-both sides verify the other's certificate against the CA) to a server-side proxy, which connects to the backend.
+both sides verify the other's certificate against the CA; AES-128-GCM, as weft's hop) to a server-side proxy, which connects to the backend.
 "HAProxy pair": two HAProxy processes in TCP mode, one thread each, 64 KiB buffers like weft's bulk tunnels (what a
 mesh of C proxies gets on this machine). "Node.js relay pair": two processes of \`bench/lib/tcp-node-relay.ts\`, node:net and node:tls
 joined by \`pipe()\`, no weft code (the floor of a mesh hop written in Node.js).

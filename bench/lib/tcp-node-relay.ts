@@ -1,5 +1,5 @@
 // The Node.js floor of a TCP mesh hop (a child process): node:net + node:tls and pipe(), no weft code; one side of an mTLS relay pair.
-// Usage: node bench/lib/tcp-node-relay.ts client|server LISTEN_PORT TARGET_PORT CERT_DIR — prints "relay ready PORT".
+// Usage: node bench/lib/tcp-node-relay.ts client|server LISTEN_PORT TARGET_PORT CERT_DIR TLS13_SUITES — prints "relay ready PORT".
 //   client: plaintext in on LISTEN_PORT, TLS 1.3 with client.pem/client-key.pem out to TARGET_PORT (server name "server.mesh").
 //   server: TLS 1.3 in on LISTEN_PORT (client certificate required, ca.pem), plaintext out to TARGET_PORT.
 import { readFileSync } from 'node:fs';
@@ -7,7 +7,7 @@ import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import * as tls from 'node:tls';
 
-const [side, listenArg, targetArg, dir] = process.argv.slice(2);
+const [side, listenArg, targetArg, dir, suites] = process.argv.slice(2);
 const listenPort = Number(listenArg);
 const targetPort = Number(targetArg);
 if ((side !== 'client' && side !== 'server') || !(listenPort > 0) || !(targetPort > 0) || !dir) {
@@ -18,6 +18,10 @@ if ((side !== 'client' && side !== 'server') || !(listenPort > 0) || !(targetPor
 }
 
 const pem = (name: string) => readFileSync(join(dir, name));
+/** The TLS 1.3 suites in the given order; Node's TLS 1.2 list after them (unused: TLS 1.3 only). */
+const ciphers = `${suites}:${tls.DEFAULT_CIPHERS.split(':')
+  .filter((c) => !c.startsWith('TLS_'))
+  .join(':')}`;
 
 /** Both directions through pipe(); either side's end or error ends the other. */
 function relay(a: Socket, b: Socket): void {
@@ -43,6 +47,7 @@ const server =
           cert: pem('client.pem'),
           key: pem('client-key.pem'),
           minVersion: 'TLSv1.3',
+          ciphers,
         });
         out.setNoDelay(true);
         relay(inbound, out);
@@ -55,6 +60,8 @@ const server =
           requestCert: true,
           rejectUnauthorized: true,
           minVersion: 'TLSv1.3',
+          ciphers,
+          honorCipherOrder: true,
           noDelay: true,
         },
         (inbound) => relay(inbound, connect({ host: '127.0.0.1', port: targetPort, noDelay: true })),

@@ -69,11 +69,16 @@ export async function makeCerts(ctx: BenchContext): Promise<string> {
   return dir;
 }
 
+/** TLS 1.3 suites in weft's order (AES-128-GCM first, as Envoy's BoringSSL), so every pair encrypts alike. */
+export const MESH_SUITES = 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256';
+
 function haproxyConfig(name: string, frontend: string, backend: string): string {
   return `# written by bench/lib/tcp-ref-mesh.ts (${name})
 global
   nbthread 1
   maxconn 1024
+  ssl-default-bind-ciphersuites ${MESH_SUITES}
+  ssl-default-server-ciphersuites ${MESH_SUITES}
   # 64 KiB buffers (default 16 KiB), as weft's bulk tunnels: the pair used 1.6-1.7 CPU s/GB instead of 1.8 (two loaded runs)
   tune.bufsize 65536
 
@@ -158,7 +163,14 @@ function startNodeRelay(
   return startChild({
     name: `node-relay-${side}`,
     command: ctx.node,
-    args: [join(REPO, 'bench', 'lib', 'tcp-node-relay.ts'), side, String(port), String(target), certs],
+    args: [
+      join(REPO, 'bench', 'lib', 'tcp-node-relay.ts'),
+      side,
+      String(port),
+      String(target),
+      certs,
+      MESH_SUITES,
+    ],
     readyLine: /relay ready/,
   });
 }

@@ -1,6 +1,6 @@
-// The reference mesh pairs of bench/tcp.ts (HAProxy, Node.js relays) carry bulk TCP both ways and refuse a hop client without a certificate.
+// The reference mesh pairs of bench/tcp.ts (HAProxy, Node.js relays) carry bulk TCP both ways and refuse a hop client without a certificate, with weft's TLS 1.3 suite order.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -78,6 +78,26 @@ function withoutCertificate(hopPort: number): Promise<string> {
   });
 }
 
+/** The suite the server side picks for a client offering Node's default order (AES-256-GCM first). */
+function negotiatedSuite(hopPort: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({
+      host: '127.0.0.1',
+      port: hopPort,
+      servername: 'server.mesh',
+      ca: readFileSync(join(certs, 'ca.pem')),
+      cert: readFileSync(join(certs, 'client.pem')),
+      key: readFileSync(join(certs, 'client-key.pem')),
+    });
+    socket.setTimeout(10_000, () => socket.destroy(new Error('no TLS handshake within 10 s')));
+    socket.once('error', reject);
+    socket.once('secureConnect', () => {
+      resolve(socket.getCipher().standardName);
+      socket.destroy();
+    });
+  });
+}
+
 async function checkPair(start: () => Promise<RefPair>): Promise<void> {
   const pair = await start();
   try {
@@ -85,6 +105,7 @@ async function checkPair(start: () => Promise<RefPair>): Promise<void> {
     assert.equal((await transfer(pair.port, 'download', bytes)).bytes, bytes);
     assert.equal((await transfer(pair.port, 'upload', bytes)).bytes, bytes);
     assert.equal(await withoutCertificate(pair.hopPort), 'closed');
+    assert.equal(await negotiatedSuite(pair.hopPort), 'TLS_AES_128_GCM_SHA256');
   } finally {
     await pair.stop();
   }
