@@ -46,7 +46,9 @@ interface ProxyFigures {
   role: string;
   kind: PathKind;
   idle: MemoryBreakdown;
-  /** During the fixed-rate run. */
+  /** During the first fixed-rate run, the first traffic after the idle wait. */
+  firstAtRate: ResourceUse & { requests: number };
+  /** During the second fixed-rate run, right after the first (steady state). */
   atRate: ResourceUse & { requests: number };
   /** During the closed-loop run. */
   saturated: ResourceUse & { requests: number; requestsPerSecond: number };
@@ -75,16 +77,22 @@ async function measure(ctx: BenchContext, kind: PathKind, start: () => Promise<R
     await sleep(ctx.durations.idleSettleS);
     const idle = path.proxies.map((p) => memoryBreakdown(processTree(p.child.pid)));
 
+    const atFixedRate = () =>
+      runRate(ctx, {
+        port: path!.port,
+        host: path!.host,
+        path: '/',
+        rate: RATE,
+        warmupS: 0,
+        durationS: ctx.durations.openLoopS / 2,
+        connections: CONNECTIONS,
+      });
+    // The first seconds of traffic to a fresh process include its JIT compiling the request path: measured apart.
     let sampling = samplers(path);
-    const rate = await runRate(ctx, {
-      port: path.port,
-      host: path.host,
-      path: '/',
-      rate: RATE,
-      warmupS: 0,
-      durationS: ctx.durations.openLoopS / 2,
-      connections: CONNECTIONS,
-    });
+    const first = await atFixedRate();
+    const firstUse = sampling.map((s) => s.stop());
+    sampling = samplers(path);
+    const rate = await atFixedRate();
     const atRate = sampling.map((s) => s.stop());
 
     const wrk = {
@@ -101,13 +109,14 @@ async function measure(ctx: BenchContext, kind: PathKind, start: () => Promise<R
 
     const notes: string[] = [];
     if (path.transport) notes.push(`hop: ${path.transport}`);
-    if (rate.errors + rate.timedOut > 0)
-      notes.push(`${rate.errors + rate.timedOut} failed requests at ${RATE} req/s`);
+    const rateErrors = first.errors + first.timedOut + rate.errors + rate.timedOut;
+    if (rateErrors > 0) notes.push(`${rateErrors} failed requests at ${RATE} req/s`);
     if (wrkErrors(loaded) > 0) notes.push(`${wrkErrors(loaded)} failed requests under wrk`);
     return path.proxies.map((p, i) => ({
       role: p.role,
       kind,
       idle: idle[i],
+      firstAtRate: { ...firstUse[i], requests: first.recorded },
       atRate: { ...atRate[i], requests: rate.recorded },
       saturated: { ...saturated[i], requests: loaded.requests, requestsPerSecond: loaded.requestsPerSecond },
       notes,
@@ -145,6 +154,8 @@ async function bareNode(ctx: BenchContext): Promise<Row> {
     return { kind: 'direct', role, failed: err instanceof Error ? err.message.split('\n')[0] : String(err) };
   }
 }
+
+const dashes = (n: number): string[] => Array<string>(n).fill('—');
 
 const perThousand = (u: ResourceUse & { requests: number }) =>
   u.requests > 0 ? ((u.cpuSeconds / u.requests) * 1000).toFixed(3) : '—';
@@ -214,6 +225,7 @@ async function run(ctx: BenchContext): Promise<string> {
       'idle RSS MB',
       'of which private MB',
       `RSS MB at ${fmtInt(RATE)} req/s`,
+      `CPU s / 1k req, first ${ctx.durations.openLoopS / 2} s at ${fmtInt(RATE)} req/s`,
       `CPU s / 1k req at ${fmtInt(RATE)} req/s`,
       `RSS MB under load (${CONNECTIONS} conns)`,
       'CPU s / 1k req under load',
@@ -222,14 +234,15 @@ async function run(ctx: BenchContext): Promise<string> {
     ],
     rows.map((r) =>
       'failed' in r
-        ? [r.role, '—', '—', '—', '—', '—', '—', '—', `failed: ${r.failed}`]
+        ? [r.role, ...dashes(8), `failed: ${r.failed}`]
         : 'reference' in r
-          ? [r.role, fmtMB(r.reference.rss), fmtMB(r.reference.private), '—', '—', '—', '—', '—', 'idle only']
+          ? [r.role, fmtMB(r.reference.rss), fmtMB(r.reference.private), ...dashes(6), 'idle only']
           : [
               r.kind === 'weft-mesh' ? `${r.role} (mesh path)` : r.role,
               fmtMB(r.idle.rss),
               fmtMB(r.idle.private),
-              fmtMB(r.atRate.peakRssBytes),
+              fmtMB(Math.max(r.firstAtRate.peakRssBytes, r.atRate.peakRssBytes)),
+              perThousand(r.firstAtRate),
               perThousand(r.atRate),
               fmtMB(r.saturated.peakRssBytes),
               perThousand(r.saturated),
@@ -273,7 +286,9 @@ async function run(ctx: BenchContext): Promise<string> {
     ),
   ];
   return `Each proxy in front of the nginx 1 KiB backend, one worker each. Idle RSS: ${ctx.durations.idleSettleS} s after it
-answered its first requests. Then ${fmtInt(RATE)} req/s on a fixed schedule for ${ctx.durations.openLoopS / 2} s (at this rate
+answered its first requests. Then ${fmtInt(RATE)} req/s on a fixed schedule for ${ctx.durations.openLoopS / 2} s, measured apart ("first ${ctx.durations.openLoopS / 2} s": a
+Node.js process spends part of it compiling its request path with V8's optimizing compiler), and at once another
+${ctx.durations.openLoopS / 2} s at the same rate (the steady state a long-running proxy pays; at this rate
 "CPU s per 1k requests" is also the share of a core the proxy uses: Istio quotes 0.2–0.5 vCPU per sidecar at
 1,000 req/s), then \`wrk -t1 -c${CONNECTIONS}\` for ${ctx.durations.measureS} s. CPU is utime + stime from
 \`/proc/PID/stat\` over the run; RSS is VmRSS sampled every 250 ms (peak shown), summed over a proxy's
