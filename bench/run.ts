@@ -36,8 +36,8 @@ writes each one's section of docs/benchmarks.md.
   --quick       short durations: a smoke run to check that everything works
   --install     as root, apt-get install missing tools (nginx-light haproxy wrk nghttp2-client)
   --out FILE    write this file instead of docs/benchmarks.md
-  --reference DIR  another checkout of weft (e.g. \`git worktree add DIR HEAD~1\` + npm ci): the HTTP/1.1
-                and open-loop benchmarks run its proxy beside this one's, as the no-regression reference
+  --reference DIR  another checkout of weft (e.g. \`git worktree add DIR HEAD~1\` + npm ci): the HTTP/1.1,
+                open-loop and gRPC benchmarks run its proxy beside this one's, as the no-regression reference
   --help        this text
 
 Benchmarks: {BENCHMARKS}`;
@@ -230,7 +230,7 @@ async function main(): Promise<void> {
       }
       const stamp = `_Measured ${at.toISOString().slice(0, 16).replace('T', ' ')} UTC; load average ${load.toFixed(2)} at start; other processes used ${others.toFixed(2)} of ${machine.cores} cores on average meanwhile${
         opts.quick ? '; `--quick` smoke run: figures not for comparison' : ''
-      }._`;
+      }${others > BUSY_OTHERS_CORES ? '; **a loaded run**: rates are noisy, compare its rows and CPU columns' : ''}._`;
       const section = `## ${b.title}\n\n${stamp}\n\n${body.trim()}`;
       writeSection(docFile, b.name, section);
       process.stdout.write(`\n${section}\n`);

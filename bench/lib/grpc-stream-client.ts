@@ -23,6 +23,8 @@ export interface StreamClientReport {
   messagesPerSecond: number;
   /** Round trip of one message (send → echo received), microseconds. */
   rttUs: { p50: number; p99: number };
+  /** The client's own CPU seconds (user + system) over the measured window. */
+  cpuSeconds: number;
   /** Stream errors (each ends its stream). */
   errors: string[];
 }
@@ -77,9 +79,11 @@ async function main(c: StreamClientConfig): Promise<StreamClientReport> {
   await new Promise((r) => setTimeout(r, c.warmupS * 1000));
   measuring = true;
   const start = process.hrtime.bigint();
+  const cpuAtStart = process.cpuUsage();
   await new Promise((r) => setTimeout(r, c.durationS * 1000));
   measuring = false;
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const cpu = process.cpuUsage(cpuAtStart);
   running = false;
   await Promise.race([Promise.all(ended), new Promise((r) => setTimeout(r, 10_000))]);
   client.close();
@@ -88,6 +92,7 @@ async function main(c: StreamClientConfig): Promise<StreamClientReport> {
     seconds,
     messagesPerSecond: messages / seconds,
     rttUs: { p50: rtt.getValueAtPercentile(50), p99: rtt.getValueAtPercentile(99) },
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
     errors,
   };
 }

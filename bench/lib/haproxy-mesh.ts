@@ -51,22 +51,26 @@ backend out
 /**
  * Two HAProxy processes as the two sidecars of a mesh path: plain HTTP in on the returned port,
  * mTLS between them (the server side requires and verifies a client certificate, the client side
- * verifies the server's name), plain HTTP to the backend. Client side first in `proxies`.
+ * verifies the server's name), plain HTTP to the backend. Client side first in `proxies`. With
+ * `http2`, every connection speaks HTTP/2 (h2c in and out, ALPN h2 on the hop; streams multiplexed),
+ * the gRPC benchmark's reference.
  */
 export async function startHaproxyMesh(
   ctx: BenchContext,
   backendPort: number,
+  http2 = false,
 ): Promise<{ port: number; proxies: ProxyProcess[] }> {
   const dir = join(ctx.tmp, 'haproxy-mesh');
   const certs = meshCertificates(dir);
   const [inPort, hopPort] = [await freePort(), await freePort()];
+  const [h2c, alpn] = http2 ? [' proto h2', ' alpn h2'] : ['', ''];
   const server: Child = await startSide(
     ctx,
     dir,
     'server',
     hopPort,
-    `bind 127.0.0.1:${hopPort} ssl crt ${certs.server} ca-file ${certs.ca} verify required`,
-    `server app 127.0.0.1:${backendPort}`,
+    `bind 127.0.0.1:${hopPort} ssl crt ${certs.server} ca-file ${certs.ca} verify required${alpn}`,
+    `server app 127.0.0.1:${backendPort}${h2c}`,
   );
   let client: Child;
   try {
@@ -75,8 +79,8 @@ export async function startHaproxyMesh(
       dir,
       'client',
       inPort,
-      `bind 127.0.0.1:${inPort}`,
-      `server peer 127.0.0.1:${hopPort} ssl crt ${certs.client} ca-file ${certs.ca} verify required verifyhost ${SERVER_NAME} sni str(${SERVER_NAME})`,
+      `bind 127.0.0.1:${inPort}${h2c}`,
+      `server peer 127.0.0.1:${hopPort} ssl crt ${certs.client} ca-file ${certs.ca} verify required verifyhost ${SERVER_NAME} sni str(${SERVER_NAME})${alpn}`,
     );
   } catch (err) {
     await server.stop();

@@ -14,7 +14,7 @@ function prefixDir(ctx: BenchContext, name: string): string {
 }
 
 /** Settings shared by both roles: one worker, no access log, keep-alive effectively unlimited. */
-function mainBlock(dir: string, server: string): string {
+export function mainBlock(dir: string, server: string): string {
   return `# written by bench/lib/nginx.ts
 worker_processes 1;
 pid ${dir}/nginx.pid;
@@ -34,7 +34,8 @@ ${server}
 `;
 }
 
-async function run(ctx: BenchContext, name: string, port: number, conf: string): Promise<Child> {
+/** Writes `conf` as nginx.conf in the temp prefix of `name` and runs nginx in the foreground until `port` accepts. */
+export async function runNginx(ctx: BenchContext, name: string, port: number, conf: string): Promise<Child> {
   const dir = prefixDir(ctx, name);
   const file = join(dir, 'nginx.conf');
   writeFileSync(file, conf);
@@ -54,7 +55,7 @@ export function startNginxBackend(ctx: BenchContext, port: number): Promise<Chil
     listen 127.0.0.1:${port} backlog=4096;
     location / { default_type text/plain; return 200 "${BODY_1KIB.replace('\n', '\\n')}"; }
   }`;
-  return run(ctx, 'nginx-backend', port, mainBlock(dir, server));
+  return runNginx(ctx, 'nginx-backend', port, mainBlock(dir, server));
 }
 
 /** nginx as a reverse proxy on 127.0.0.1:port to 127.0.0.1:upstreamPort, with upstream keep-alive. */
@@ -74,5 +75,5 @@ export function startNginxProxy(ctx: BenchContext, port: number, upstreamPort: n
       proxy_set_header Connection "";
     }
   }`;
-  return run(ctx, 'nginx-proxy', port, mainBlock(dir, server));
+  return runNginx(ctx, 'nginx-proxy', port, mainBlock(dir, server));
 }

@@ -74,6 +74,8 @@ export interface WeftPathOptions {
   cp: ControlPlane;
   /** Extra `weft proxy` flags (multi-core mode). */
   extraArgs?: string[];
+  /** The `bin/weft.js` to run (default: this checkout's; a --reference checkout's for A/B). */
+  bin?: string;
 }
 
 let serial = 0;
@@ -222,6 +224,7 @@ export async function startMesh(
     servicePort: o.servicePort,
     protocol: o.protocol,
     extraArgs: weft.extraArgs,
+    bin: weft.bin,
   });
   let client: Awaited<ReturnType<typeof startProxy>>;
   try {
@@ -229,6 +232,7 @@ export async function startMesh(
       service: `bench-client-${serial}`,
       appPort: await freePort(),
       extraArgs: weft.extraArgs,
+      bin: weft.bin,
     });
   } catch (err) {
     await server.child.stop();
