@@ -36,7 +36,7 @@ async function start() {
   // `weft proxy` (and `weft node`, the sidecars of many workloads) is a sidecar, idle most of its life: it runs with V8/Node flags that keep less
   // resident (bin/sidecar-flags.js). V8 reads them only at start, so the process re-executes itself
   // with them (same pid); a flag the user chose (node command line or NODE_OPTIONS) wins.
-  // Both run from one bundled script instead of src/ (bin/bundle.js: built on first start, ~2.3 MB less
+  // Both run from one bundled script instead of src/ (bin/bundle.js: built on first start, ~3 MB less
   // private memory per sidecar); --verbose maps its stack traces back to src/.
   if ((process.argv[2] === 'proxy' || process.argv[2] === 'node') && typeof process.execve === 'function') {
     const { sidecarFlagsToAdd } = await import('./sidecar-flags.js');
