@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { WeftError } from '../errors.ts';
 import { logger } from '../observe/log.ts';
 import { http } from '../proxy/common/node-http.ts';
+import { startIdleRelease } from '../proxy/overload/idle-release.ts';
 import { Sidecar } from '../proxy/sidecar.ts';
 import { workloadConfig } from './workload-args.ts';
 
@@ -159,6 +160,8 @@ export class NodeAgent {
     log.info({ workload: workload.id, ports: sidecar.ports }, 'workload started');
     res.write(`${JSON.stringify({ event: 'started', ...describe(workload), pid: process.pid })}\n`);
     await sidecar.whenReady();
+    // Its start-up garbage (decoded and compiled config) goes at the next idle look.
+    startIdleRelease();
     if (!workload.stopping) res.write(`${JSON.stringify({ event: 'ready', id: workload.id })}\n`);
   }
 

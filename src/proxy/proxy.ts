@@ -3,6 +3,7 @@ import type net from 'node:net';
 import { UnsupportedFieldError } from '../errors.ts';
 import { type LocalWorkload, ProxyTelemetry } from '../observe/proxy-telemetry.ts';
 import { TYPE_URL } from '../xds/type-urls.ts';
+import { decodeXdsResource } from '../xds/wire/ads.ts';
 import {
   type ClusterConfig,
   compileCluster,
@@ -22,13 +23,32 @@ import { TcpStats } from './tcp/tcp-proxy.ts';
 import { SecretStore } from './tls/secrets.ts';
 import { requireSecrets } from './tls/tls-context.ts';
 import type { XdsHandler, XdsResource } from './xds-client/ads-client.ts';
+import { camelize } from './xds-client/camelize.ts';
 
-/** A resource as last accepted, for /config_dump. */
-export interface AcceptedResource {
-  name: string;
-  version: string;
+/**
+ * A resource as last accepted, for /config_dump. One that came over the wire is kept encoded (a
+ * decoded body is several times larger on the heap, for each of a node agent's workloads) and
+ * decoded again when asked for.
+ */
+export class AcceptedResource {
+  readonly name: string;
+  readonly version: string;
+  private readonly typeUrl: string;
+  private readonly kept: Uint8Array | Record<string, unknown>;
+
+  constructor(typeUrl: string, resource: XdsResource, version: string) {
+    this.name = resource.name;
+    this.version = version;
+    this.typeUrl = typeUrl;
+    // A copy of its own: a view would keep the whole response it came in alive.
+    this.kept = resource.encoded ? new Uint8Array(resource.encoded) : resource.body;
+  }
+
   /** Decoded body (camelCase). */
-  body: Record<string, unknown>;
+  get body(): Record<string, unknown> {
+    if (!(this.kept instanceof Uint8Array)) return this.kept;
+    return camelize(decodeXdsResource(this.typeUrl, this.kept)) as Record<string, unknown>;
+  }
 }
 
 /** Limits on what one serving process holds (`--max-connections`, `--max-heap-mb`). */
@@ -196,7 +216,7 @@ export class ProxyCore implements XdsHandler {
   private remember(typeUrl: string, resources: XdsResource[], version: string, complete: boolean): void {
     const map = this.accepted.get(typeUrl)!;
     if (complete) map.clear();
-    for (const r of resources) map.set(r.name, { name: r.name, version, body: r.body });
+    for (const r of resources) map.set(r.name, new AcceptedResource(typeUrl, r, version));
   }
 
   routeNames(): string[] {

@@ -69,3 +69,16 @@ test('a collection that frees nothing does not repeat every interval', () => {
   assert.equal(release.check(), false);
   assert.equal(state.collected, 1);
 });
+
+test('another start-up (a node agent workload) is collected at the next idle look, whatever it grew', () => {
+  const { state, release } = fake(40 * MB);
+  state.rss = 41 * MB;
+  assert.equal(release.check(), false, '1 MB is under the 16 MB threshold');
+  release.startedUp();
+  state.utilization = 0.5;
+  assert.equal(release.check(), false, 'never while busy');
+  state.utilization = 0.01;
+  assert.equal(release.check(), true, 'the first idle look after the start-up collects');
+  assert.equal(release.check(), false, 'once');
+  assert.equal(state.collected, 1);
+});

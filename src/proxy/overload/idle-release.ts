@@ -57,6 +57,14 @@ export class IdleRelease {
     this.timer.unref();
   }
 
+  /**
+   * A start-up happened (the process's, or a node agent's new workload): its garbage counts as
+   * growth, so the next idle look collects whatever the growth since the last collection.
+   */
+  startedUp(): void {
+    this.baseline = 0;
+  }
+
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
@@ -80,7 +88,9 @@ export class IdleRelease {
 let processRelease: IdleRelease | undefined;
 
 /**
- * Starts the process's idle release once (a node agent's workloads share it). Without
+ * Starts the process's idle release once (a node agent's workloads share it); each call is a
+ * start-up, collected at the next idle look (without that, what a node agent's new workloads left
+ * stayed resident until 8 MB of it had piled up). Without
  * --expose-gc (`weft proxy` and `weft node` add it, bin/sidecar-flags.js) there is no GC to call:
  * returns undefined and nothing runs.
  */
@@ -93,5 +103,6 @@ export function startIdleRelease(): IdleRelease | undefined {
     collect: () => gc({ type: 'major', execution: 'sync', flavor: 'last-resort' }),
   });
   processRelease.start();
+  processRelease.startedUp();
   return processRelease;
 }

@@ -16,6 +16,7 @@ import type net from 'node:net';
 import tls from 'node:tls';
 import { spiffeIdOfCertificate, uriSans } from '../../identity/spiffe.ts';
 import { logger } from '../../observe/log.ts';
+import { alpnProtocols } from './alpn.ts';
 import { clientCertFacts, setTlsConnectionFacts } from './connection-facts.ts';
 import { certificateMatchesSans } from './san-match.ts';
 import type { SecretStore } from './secrets.ts';
@@ -67,7 +68,7 @@ export class DownstreamTls {
       // A required certificate is enforced by OpenSSL (the client gets a `certificate required`
       // alert); an optional one is verified below, when present.
       rejectUnauthorized: config.requireClientCertificate,
-      ALPNProtocols: config.common.alpn.length > 0 ? config.common.alpn : undefined,
+      ALPNProtocols: alpnProtocols(config.common.alpn),
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
       sessionTimeout: config.sessionTimeoutS,
     });

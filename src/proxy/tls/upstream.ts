@@ -7,6 +7,7 @@
 // certificate, pooled ones keep the session they negotiated.
 import net from 'node:net';
 import tls from 'node:tls';
+import { alpnProtocols } from './alpn.ts';
 import { certificateMatchesSans, describeSanMatchers } from './san-match.ts';
 import type { SecretStore } from './secrets.ts';
 import type { UpstreamTlsConfig } from './tls-config.ts';
@@ -78,7 +79,7 @@ export class UpstreamTls {
       port,
       secureContext: this.source.context(),
       servername: config.sni !== undefined && net.isIP(config.sni) === 0 ? config.sni : undefined,
-      ALPNProtocols: alpn.length > 0 ? alpn : undefined,
+      ALPNProtocols: alpnProtocols(alpn),
       rejectUnauthorized: config.common.validation !== undefined,
       checkServerIdentity: this.checkServerIdentity,
     });

@@ -128,14 +128,16 @@ export class WorkerPool {
 
   /** Applies an update in every worker; rejects with the first worker's reason when one refuses it. */
   async apply(typeUrl: string, resources: XdsResource[], version: string, complete: boolean): Promise<void> {
-    await this.all({ type: 'apply', id: 0, typeUrl, resources, version, complete });
+    // Over the IPC channel as JSON: the decoded bodies only (an encoded copy would not survive it).
+    const decoded = resources.map((r) => ({ name: r.name, body: r.body }));
+    await this.all({ type: 'apply', id: 0, typeUrl, resources: decoded, version, complete });
     let c = this.current.get(typeUrl);
     if (!c || complete) {
       c = { version, resources: new Map() };
       this.current.set(typeUrl, c);
     }
     c.version = version;
-    for (const r of resources) c.resources.set(r.name, r);
+    for (const r of decoded) c.resources.set(r.name, r);
   }
 
   /** Gives every worker the TLS secrets (SDS name → certificate or bundle). */

@@ -20,6 +20,11 @@ import { resolveServerAddresses, systemResolveAll } from './server-addresses.ts'
 export interface XdsResource {
   name: string;
   body: Record<string, unknown>;
+  /**
+   * The resource as it came over the wire (protobuf), when it did: what the proxy keeps of it for
+   * /config_dump once applied, a fraction of the decoded body's heap. A view of the response: copy to keep.
+   */
+  encoded?: Uint8Array;
 }
 
 /** What the ADS client drives: applies updates and says which RDS/EDS names it needs. */
@@ -234,7 +239,7 @@ export class AdsClient {
         if (any.type_url !== typeUrl)
           throw new Error(`resource of type ${any.type_url} in a ${typeUrl} response`);
         const body = camelize(decodeXdsResource(typeUrl, any.value)) as Record<string, unknown>;
-        return { name: resourceName(typeUrl, body), body };
+        return { name: resourceName(typeUrl, body), body, encoded: any.value };
       });
       await this.handler.apply(typeUrl, resources, version, WILDCARD.has(typeUrl));
     } catch (err) {

@@ -3,6 +3,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import tls, { type PeerCertificate } from 'node:tls';
 import { encodeGrpcMessage, GrpcMessageReader } from '../../xds/grpc-frame.ts';
+import { alpnProtocols } from '../tls/alpn.ts';
 
 /** The gRPC status codes this client produces or names. */
 export const GRPC_STATUS = {
@@ -124,7 +125,7 @@ export class GrpcBidiCall {
                 key: secure.key,
                 cert: secure.cert,
                 ca: secure.ca,
-                ALPNProtocols: ['h2'],
+                ALPNProtocols: alpnProtocols(['h2']),
                 minVersion: 'TLSv1.3',
                 rejectUnauthorized: true,
                 checkServerIdentity: secure.checkServerIdentity,
