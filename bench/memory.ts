@@ -39,7 +39,7 @@ const PATHS: readonly PathKind[] = [
 const CPU_VS_NGINX_TARGET = 1.5;
 const IDLE_RSS_TARGET_BYTES = 50e6;
 /** Workloads added to the node agent after its first (the per-workload cost is their average). */
-const NODE_EXTRA_WORKLOADS = 10;
+const NODE_EXTRA_WORKLOADS = 20;
 
 /** Figures of one proxy process (a path may have two: the mesh's sidecars). */
 interface ProxyFigures {

@@ -14,68 +14,80 @@ import { type ControlPlane, WEFT_BIN, waitUntil } from './weft.ts';
 const QUIET = { WEFT_LOG_LEVEL: 'warn' };
 const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
 
-/** A node agent's memory with one workload, and with `extra` more. */
+/** A node agent's memory with one workload, and with `extra` more, in a mesh of `extra + 1` services. */
 export interface NodeModeFigures {
   one: MemoryBreakdown;
   more: MemoryBreakdown;
   extra: number;
 }
 
-/** One `weft node` agent with 1 then 1 + `extra` idle workloads registered (each a real sidecar core with its identity). */
-export async function nodeModeFootprint(
-  ctx: BenchContext,
-  cp: ControlPlane,
-  extra: number,
-): Promise<NodeModeFigures> {
-  const agent = await startChild({
+/** A `weft node` agent on the run's control plane. */
+function startAgent(ctx: BenchContext, cp: ControlPlane): Promise<Child> {
+  return startChild({
     name: 'weft node',
     command: ctx.node,
     args: [WEFT_BIN, 'node', '--listen', '127.0.0.1:0', '--server', cp.apiUrl],
     env: QUIET,
     readyLine: /weft node ready: api (http:\/\/\S+)/,
   });
+}
+
+/** Registers one idle workload of `service` with the agent at `api`; resolves once it is ready. */
+async function registerWorkload(api: string, service: string, abort: AbortController): Promise<void> {
+  const args = ['--service', service, '--app-port', String(await freePort())];
+  args.push('--inbound-port', '0', '--outbound-port', '0', '--admin-port', '0', '--drain-timeout', '100ms');
+  const res = await fetch(new URL('/v1/workloads', api), {
+    method: 'POST',
+    body: JSON.stringify({ args }),
+    signal: abort.signal,
+  });
+  if (res.status !== 200 || !res.body) throw new Error(`weft node refused ${service}: ${await res.text()}`);
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = '';
+  while (!seen.includes('"event":"ready"')) {
+    const { value, done } = await reader.read();
+    if (done || seen.includes('"event":"failed"'))
+      throw new Error(`workload ${service} did not start: ${seen}`);
+    seen += value;
+  }
+}
+
+/**
+ * One `weft node` agent with 1 then 1 + `extra` idle workloads registered (each a real sidecar
+ * core with its identity). The mesh stays the same size meanwhile: a second agent first registers
+ * one workload of each of the `extra + 1` services, and the measured workloads are more instances
+ * of them (else each new service would also grow every other workload's config, and the figure
+ * would depend on how many were added).
+ */
+export async function nodeModeFootprint(
+  ctx: BenchContext,
+  cp: ControlPlane,
+  extra: number,
+): Promise<NodeModeFigures> {
   const registrations: AbortController[] = [];
+  const register = (api: string, service: string) => {
+    const abort = new AbortController();
+    registrations.push(abort);
+    return registerWorkload(api, service, abort);
+  };
+  const mesh = await startAgent(ctx, cp);
   try {
-    const api = agent.readyMatch![1];
-    const register = async (service: string) => {
-      const abort = new AbortController();
-      registrations.push(abort);
-      const args = ['--service', service, '--app-port', String(await freePort())];
-      args.push(
-        '--inbound-port',
-        '0',
-        '--outbound-port',
-        '0',
-        '--admin-port',
-        '0',
-        '--drain-timeout',
-        '100ms',
-      );
-      const res = await fetch(new URL('/v1/workloads', api), {
-        method: 'POST',
-        body: JSON.stringify({ args }),
-        signal: abort.signal,
-      });
-      if (res.status !== 200 || !res.body)
-        throw new Error(`weft node refused ${service}: ${await res.text()}`);
-      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-      let seen = '';
-      while (!seen.includes('"event":"ready"')) {
-        const { value, done } = await reader.read();
-        if (done || seen.includes('"event":"failed"'))
-          throw new Error(`workload ${service} did not start: ${seen}`);
-        seen += value;
-      }
-    };
-    await register('node-bench-0');
-    await sleep(ctx.durations.idleSettleS);
-    const one = memoryBreakdown([agent.pid]);
-    for (let i = 1; i <= extra; i++) await register(`node-bench-${i}`);
-    await sleep(ctx.durations.idleSettleS);
-    return { one, more: memoryBreakdown([agent.pid]), extra };
+    for (let i = 0; i <= extra; i++) await register(mesh.readyMatch![1], `node-bench-${i}`);
+    const agent = await startAgent(ctx, cp);
+    try {
+      const api = agent.readyMatch![1];
+      await register(api, 'node-bench-0');
+      await sleep(ctx.durations.idleSettleS);
+      const one = memoryBreakdown([agent.pid]);
+      for (let i = 1; i <= extra; i++) await register(api, `node-bench-${i}`);
+      await sleep(ctx.durations.idleSettleS);
+      return { one, more: memoryBreakdown([agent.pid]), extra };
+    } finally {
+      await agent.stop();
+    }
   } finally {
     for (const r of registrations) r.abort();
-    await agent.stop();
+    await mesh.stop();
   }
 }
 
@@ -159,6 +171,8 @@ export interface FootprintFigures {
 const IDLE_PRIVATE_TARGET = 15e6;
 const AFTER_BURST_TARGET = 40e6;
 const mb = (bytes: number) => (bytes / 1e6).toFixed(1);
+/** Per-workload figures are fractions of a MB. */
+const mb2 = (bytes: number) => (bytes / 1e6).toFixed(2);
 const failed = (e: Error) => `failed: ${e.message.split('\n')[0]}`;
 
 /** The "what one more workload costs" table and its targets (issue 20). */
@@ -177,7 +191,7 @@ export function footprintSection(f: FootprintFigures, idleSettleS: number): stri
     rows.push(row('`weft node` agent serving 1 workload', n.one));
     rows.push(row(`\`weft node\` agent serving ${1 + n.extra} workloads`, n.more));
     rows.push(
-      `| each more workload on the agent | ${mb(perWorkload)} | ${mb((n.more.rss - n.one.rss) / n.extra)} | ${mb((n.more.pss - n.one.pss) / n.extra)} | (${1 + n.extra} − 1 workloads) / ${n.extra} |`,
+      `| each more workload on the agent | ${mb2(perWorkload)} | ${mb2((n.more.rss - n.one.rss) / n.extra)} | ${mb2((n.more.pss - n.one.pss) / n.extra)} | (${1 + n.extra} − 1 workloads) / ${n.extra}, mesh of ${1 + n.extra} services |`,
     );
   }
   let afterBurst: number | undefined;
@@ -206,7 +220,7 @@ export function footprintSection(f: FootprintFigures, idleSettleS: number): stri
       perWorkload,
       'at-most',
       IDLE_PRIVATE_TARGET,
-      (v) => `${mb(v)} MB private per workload`,
+      (v) => `${mb2(v)} MB private per workload`,
       'node mode not measured',
     ),
     check(
@@ -225,7 +239,8 @@ process or workload adds to a host; RSS counts the \`node\` executable's pages t
 shares; PSS divides those shared pages among the processes mapping them. Idle figures are taken
 ${idleSettleS} s after the proxy was ready. Node mode: one \`weft node\` agent, workloads registered through
 its API one by one (each a full sidecar core: its own certificate, ports, xDS stream and config),
-measured with 1 and then with more. Burst: the mesh path of the gRPC section, h2load
+measured with 1 and then with more, in a mesh whose size stays the same (one instance of each
+service runs on a second agent first; the measured workloads are more instances of them). Burst: the mesh path of the gRPC section, h2load
 \`-c10 -m10\` unary calls through the client sidecar, then nothing.
 
 | process | private MB | RSS MB | PSS MB | notes |
