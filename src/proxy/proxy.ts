@@ -12,9 +12,10 @@ import {
 } from './cluster/cluster-config.ts';
 import { ClusterManager } from './cluster/cluster-manager.ts';
 import { compileIn } from './common/compile-scope.ts';
+import { compileShared } from './common/shared-compile.ts';
 import type { MeshDnsStats } from './dns/mesh-dns.ts';
 import { HttpStatsRegistry } from './http/http-stats.ts';
-import { compileRouteTable, type RouteTable } from './http/router/route-table.ts';
+import { compileRouteTable, hasPerFilterConfig, type RouteTable } from './http/router/route-table.ts';
 import { compileListener, type ListenerConfig } from './listener/listener-config.ts';
 import { ListenerManager } from './listener/listener-manager.ts';
 import { originalDestination } from './listener/original-dst.ts';
@@ -185,7 +186,17 @@ export class ProxyCore implements XdsHandler {
   }
 
   applyRoutes(resources: XdsResource[], version: string): void {
-    const tables = compileIn(this, () => resources.map((r) => compileRouteTable(r.body)));
+    // A node agent's workloads mostly get the same route tables: compiled once, shared while they hold no filter state.
+    const tables = compileIn(this, () =>
+      resources.map((r) =>
+        compileShared(
+          TYPE_URL.route,
+          r.encoded,
+          () => compileRouteTable(r.body),
+          (t) => !hasPerFilterConfig(t),
+        ),
+      ),
+    );
     for (const t of tables) this.routes.set(t.name, t);
     this.remember(TYPE_URL.route, resources, version, false);
   }

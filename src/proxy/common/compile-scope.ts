@@ -9,6 +9,8 @@
 const PROCESS_SCOPE: object = Object.freeze({ name: 'process' });
 
 let current: object = PROCESS_SCOPE;
+/** How many times compiled code has asked for its scope (a compilation that did not is the same for every core). */
+let reads = 0;
 
 /** Runs `compile` (synchronous) with `scope` as the current compile scope. */
 export function compileIn<T>(scope: object, compile: () => T): T {
@@ -23,7 +25,13 @@ export function compileIn<T>(scope: object, compile: () => T): T {
 
 /** The scope of the compilation in progress (the process's own scope outside any core). */
 export function compileScope(): object {
+  reads++;
   return current;
+}
+
+/** How many times `compileScope()` was called so far: unchanged across a compilation means it kept no per-core state. */
+export function compileScopeReads(): number {
+  return reads;
 }
 
 /** The scope of code outside any core (tests, tools): what `compileScope()` returns there. */

@@ -519,6 +519,14 @@ const VHOST_FIELDS = [
   'typedPerFilterConfig',
 ];
 
+/**
+ * Whether a compiled table holds per-filter configs (typed_per_filter_config of a virtual host or
+ * route): parsed by filter factories, they may keep state of the proxy core they were compiled for.
+ */
+export function hasPerFilterConfig(table: RouteTable): boolean {
+  return table.virtualHosts.some((v) => v.perFilter.size > 0 || v.routes.some((r) => r.perFilter.size > 0));
+}
+
 /** Compiles a decoded RouteConfiguration; throws UnsupportedFieldError for what weft cannot honour. */
 export function compileRouteTable(rc: Msg): RouteTable {
   const name = str(rc.name);
