@@ -17,3 +17,6 @@ export function manifestFile(command: string, cache: string): string;
 
 /** True when the bundle exists and none of its inputs changed since it was built. */
 export function isCurrent(command: string, cache: string): boolean;
+
+/** The file name of a multi-core proxy's worker bundle (beside the proxy's). */
+export const WORKER: string;

@@ -13,6 +13,8 @@ const SELF = fileURLToPath(import.meta.url);
 export const BUNDLE_CACHE = join(ROOT, 'node_modules', '.cache', 'weft', 'bundle');
 /** The sidecar commands: each runs from its own bundle (main.ts and that command's module graph). */
 export const BUNDLED_COMMANDS = ['proxy', 'node'];
+/** The bundle of a multi-core proxy's worker process, built with (and beside) the proxy's. */
+export const WORKER = 'proxy-worker.cjs';
 
 /**
  * The bundle of `command`, built first if it is missing or any input changed since (a child process
@@ -38,7 +40,7 @@ export const bundleFile = (command, cache) => join(cache, `${command}.cjs`);
 export const manifestFile = (command, cache) => join(cache, `${command}.json`);
 
 /**
- * True when the bundle exists and every input it was built from has the size and mtime it had then.
+ * True when the bundle's files exist and every input it was built from has the size and mtime it had then.
  * @param {string} command
  * @param {string} cache
  */
@@ -46,7 +48,7 @@ export function isCurrent(command, cache) {
   let manifest;
   try {
     manifest = JSON.parse(readFileSync(manifestFile(command, cache), 'utf8'));
-    statSync(bundleFile(command, cache));
+    for (const name of manifest.outputs) statSync(join(cache, name));
   } catch {
     return false;
   }
@@ -111,42 +113,63 @@ function asciiOnly(text) {
   return text.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+/** The files of `command`'s bundle: the CLI and, for `weft proxy`, the process of each multi-core worker. */
+function targets(command, cache) {
+  const cli = {
+    stdin: { contents: ENTRY, loader: 'ts', resolveDir: join(ROOT, 'src', 'cli'), sourcefile: ENTRY_NAME },
+    outfile: bundleFile(command, cache),
+  };
+  if (command !== 'proxy') return [cli];
+  // src/proxy/workers/worker-pool.ts forks it when the primary runs from proxy.cjs.
+  const worker = {
+    entryPoints: [join('src', 'proxy', 'workers', 'worker-main.ts')],
+    outfile: join(cache, WORKER),
+  };
+  return [cli, worker];
+}
+
 /** Builds the bundle of `command` and its manifest (in this process: run as `--build`). */
 async function build(command, cache) {
   const esbuild = await import('esbuild');
-  const outfile = bundleFile(command, cache);
-  const result = await esbuild.build({
-    stdin: { contents: ENTRY, loader: 'ts', resolveDir: join(ROOT, 'src', 'cli'), sourcefile: ENTRY_NAME },
-    absWorkingDir: ROOT,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: `node${process.versions.node.split('.')[0]}`,
-    // Whitespace and syntax only: names stay, and --verbose stack traces map to src/ (bin/weft.js).
-    minifyWhitespace: true,
-    minifySyntax: true,
-    sourcemap: 'linked',
-    sourcesContent: false,
-    outfile,
-    write: false,
-    metafile: true,
-    logLevel: 'silent',
-    plugins: [sourcesPlugin(command)],
-  });
-  // A warning (e.g. an import.meta this bundle cannot give) means the bundle would not run as the sources do.
-  if (result.warnings.length > 0) throw new Error(result.warnings.map((w) => w.text).join('\n'));
-  const script = result.outputFiles.find((file) => file.path === outfile);
-  if (NON_ASCII.test(script?.text ?? '')) throw new Error('the bundle is not ASCII');
-  mkdirSync(cache, { recursive: true });
-  for (const file of result.outputFiles) writeAtomically(file.path, file.contents);
-  const builder = [relative(ROOT, SELF), join('node_modules', 'esbuild', 'package.json')];
-  const inputs = [...Object.keys(result.metafile.inputs), ...builder]
-    .filter((path) => path !== join('src', 'cli', ENTRY_NAME))
-    .map((path) => {
-      const st = statSync(join(ROOT, path));
-      return [path, st.size, st.mtimeMs];
+  const outputs = [];
+  const inputs = new Set([relative(ROOT, SELF), join('node_modules', 'esbuild', 'package.json')]);
+  for (const target of targets(command, cache)) {
+    const result = await esbuild.build({
+      ...target,
+      absWorkingDir: ROOT,
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: `node${process.versions.node.split('.')[0]}`,
+      // Whitespace and syntax only: names stay, and --verbose stack traces map to src/ (bin/weft.js).
+      minifyWhitespace: true,
+      minifySyntax: true,
+      sourcemap: 'linked',
+      sourcesContent: false,
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
+      plugins: [sourcesPlugin(command)],
     });
-  writeAtomically(manifestFile(command, cache), JSON.stringify({ node: process.version, inputs }));
+    // A warning (e.g. an import.meta this bundle cannot give) means the bundle would not run as the sources do.
+    if (result.warnings.length > 0) throw new Error(result.warnings.map((w) => w.text).join('\n'));
+    const script = result.outputFiles.find((file) => file.path === target.outfile);
+    if (NON_ASCII.test(script?.text ?? '')) throw new Error('the bundle is not ASCII');
+    outputs.push(...result.outputFiles);
+    for (const path of Object.keys(result.metafile.inputs))
+      if (path !== join('src', 'cli', ENTRY_NAME)) inputs.add(path);
+  }
+  mkdirSync(cache, { recursive: true });
+  for (const file of outputs) writeAtomically(file.path, file.contents);
+  const stats = [...inputs].map((path) => {
+    const st = statSync(join(ROOT, path));
+    return [path, st.size, st.mtimeMs];
+  });
+  const names = outputs.map((file) => relative(cache, file.path));
+  writeAtomically(
+    manifestFile(command, cache),
+    JSON.stringify({ node: process.version, outputs: names, inputs: stats }),
+  );
 }
 
 function writeAtomically(path, contents) {

@@ -1,13 +1,13 @@
 // `weft proxy` runs from one bundled script (bin/bundle.js): built from src/ into a cache, rebuilt when an input changes.
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { BUNDLE_CACHE, bundleFile, bundleFor, isCurrent, manifestFile } from '../bin/bundle.js';
+import { BUNDLE_CACHE, bundleFile, bundleFor, isCurrent, manifestFile, WORKER } from '../bin/bundle.js';
 
 const run = promisify(execFile);
 const BIN = fileURLToPath(new URL('../bin/weft.js', import.meta.url));
@@ -25,6 +25,7 @@ test('the proxy bundle is built once, runs the CLI, and is rebuilt when one of i
   assert.match(r.stdout, /Usage: weft proxy/);
   // One character beyond Latin-1 (src/config/duration.ts has µ and μ in a regex) would double its size in V8.
   assert.doesNotMatch(readFileSync(file, 'latin1'), /[\u0080-\uffff]/, 'the bundle is ASCII');
+  assert.ok(existsSync(join(cache, WORKER)), "a multi-core proxy's worker bundle is built with it");
 
   const builtAt = statSync(file).mtimeMs;
   assert.equal(bundleFor('proxy', cache), file);

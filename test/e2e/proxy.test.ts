@@ -1,6 +1,7 @@
 // End to end: real `weft control-plane` and `weft proxy` processes; apps reached by name through two sidecars.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
@@ -483,6 +484,12 @@ test('multi-core mode: two workers share the ports, stats add up, SIGTERM stops 
   ];
   assert.equal(inbound.length, 1, stats);
   assert.ok(Number(inbound[0][1]) >= 40, stats);
+  // The workers run from the worker bundle built with the proxy's (bin/bundle.js), not from their .ts source.
+  const pid = m.proc.child.pid;
+  const workers = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ');
+  assert.equal(workers.length, 2, `worker processes: ${workers.join(' ')}`);
+  for (const worker of workers)
+    assert.match(readFileSync(`/proc/${worker}/cmdline`, 'utf8'), /\/proxy-worker\.cjs\0/);
   m.proc.child.kill('SIGTERM');
   assert.equal((await m.proc.exited).code, 0);
   const ready = await request(m.admin, { host: '127.0.0.1', path: '/ready' }).catch(() => undefined);

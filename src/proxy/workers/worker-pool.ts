@@ -1,5 +1,7 @@
 // Multi-core mode: N worker processes share the listener ports (SO_REUSEPORT); the primary feeds them xDS.
 import { type ChildProcess, fork } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../../observe/log.ts';
 import type { LocalWorkload } from '../../observe/proxy-telemetry.ts';
@@ -11,6 +13,16 @@ import type { XdsResource } from '../xds-client/ads-client.ts';
 import type { FromWorker, ToWorker, WorkerStart } from './messages.ts';
 
 const WORKER_MAIN = fileURLToPath(new URL('./worker-main.ts', import.meta.url));
+
+/**
+ * The worker's script: when this process runs from the proxy's bundle, the worker's bundle built
+ * with it (bin/bundle.js: ~17 MB less private memory per worker than its .ts source), else the source.
+ */
+function workerScript(): string {
+  const main = process.argv[1] ?? '';
+  const bundled = join(dirname(main), 'proxy-worker.cjs');
+  return basename(main) === 'proxy.cjs' && existsSync(bundled) ? bundled : WORKER_MAIN;
+}
 
 /** Settings of the worker pool. */
 export interface WorkerPoolConfig {
@@ -60,7 +72,7 @@ export class WorkerPool {
       workload: this.config.workload,
       limits: this.config.limits,
     };
-    const child = fork(WORKER_MAIN, [JSON.stringify(start)], {
+    const child = fork(workerScript(), [JSON.stringify(start)], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.workers[index] = child;
