@@ -1,9 +1,11 @@
 // A mesh path of two C proxies (a reference): HAProxy client side → mTLS with client certificates → HAProxy server side → backend.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import tls from 'node:tls';
 import { makeCertificates, makeClientCertificate } from '../../test/helpers/openssl-certs.ts';
 import type { BenchContext } from './context.ts';
 import { HTTP_GLOBAL_AND_DEFAULTS } from './haproxy.ts';
+import { probeHttp } from './http-probe.ts';
 import type { ProxyProcess } from './paths.ts';
 import { freePort } from './ports.ts';
 import { type Child, startChild } from './processes.ts';
@@ -51,7 +53,8 @@ backend out
 /**
  * Two HAProxy processes as the two sidecars of a mesh path: plain HTTP in on the returned port,
  * mTLS between them (the server side requires and verifies a client certificate, the client side
- * verifies the server's name), plain HTTP to the backend. Client side first in `proxies`. With
+ * verifies the server's name), plain HTTP to the backend. Client side first in `proxies`. Throws
+ * when the hop answers a client without TLS or without a certificate (it would not be mTLS). With
  * `http2`, every connection speaks HTTP/2 (h2c in and out, ALPN h2 on the hop; streams multiplexed),
  * the gRPC benchmark's reference.
  */
@@ -59,7 +62,7 @@ export async function startHaproxyMesh(
   ctx: BenchContext,
   backendPort: number,
   http2 = false,
-): Promise<{ port: number; proxies: ProxyProcess[] }> {
+): Promise<{ port: number; hopPort: number; proxies: ProxyProcess[] }> {
   const dir = join(ctx.tmp, 'haproxy-mesh');
   const certs = meshCertificates(dir);
   const [inPort, hopPort] = [await freePort(), await freePort()];
@@ -86,11 +89,35 @@ export async function startHaproxyMesh(
     await server.stop();
     throw err;
   }
-  return {
-    port: inPort,
-    proxies: [
-      { role: 'HAProxy client side (mTLS mesh reference)', child: client },
-      { role: 'HAProxy server side (mTLS mesh reference)', child: server },
-    ],
-  };
+  const proxies = [
+    { role: 'HAProxy client side (mTLS mesh reference)', child: client },
+    { role: 'HAProxy server side (mTLS mesh reference)', child: server },
+  ];
+  const refusal = await hopRefusal(hopPort, certs.ca);
+  if (refusal !== undefined) {
+    await client.stop();
+    await server.stop();
+    throw new Error(`the HAProxy mesh pair's server side does not enforce mTLS: ${refusal}`);
+  }
+  return { port: inPort, hopPort, proxies };
+}
+
+/** A GET on the hop without TLS, and over TLS without a client certificate: both must go unanswered. */
+async function hopRefusal(hopPort: number, ca: string): Promise<string | undefined> {
+  if ((await probeHttp(hopPort, undefined, 0)).startsWith('HTTP ')) return 'it answers plaintext HTTP';
+  const answer = await new Promise<string>((resolve) => {
+    let text = '';
+    const socket = tls.connect({
+      host: '127.0.0.1',
+      port: hopPort,
+      servername: SERVER_NAME,
+      ca: readFileSync(ca),
+    });
+    socket.setTimeout(5000, () => socket.destroy());
+    socket.on('secureConnect', () => socket.write(`GET / HTTP/1.1\r\nhost: ${SERVER_NAME}\r\n\r\n`));
+    socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+    socket.on('error', () => {});
+    socket.on('close', () => resolve(text));
+  });
+  return answer.startsWith('HTTP/') ? 'it answers a TLS client without a certificate' : undefined;
 }
