@@ -57,6 +57,8 @@ function getWithCertificate(hopPort: number): Promise<string> {
 
 test('the HAProxy mesh pair carries HTTP to the backend over a hop that requires a client certificate', {
   skip: ctx.tools.haproxy ? false : 'haproxy is not installed (.ci/run installs it)',
+  // Each step has its own bound (start-up 30 s, probes 5-10 s); this one catches what they miss.
+  timeout: 90_000,
 }, async () => {
   await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
   // startHaproxyMesh itself refuses a hop that answers plaintext or a TLS client without a certificate.
