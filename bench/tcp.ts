@@ -198,7 +198,7 @@ async function allPaths(ctx: BenchContext, backendPort: number, backendPid: numb
   const stops: (() => Promise<void>)[] = [];
   try {
     const weft = await weftPath(ctx, backendPort, stops);
-    const certs = await makeCerts(ctx);
+    const certs = makeCerts(ctx);
     const all: (Path | Unavailable)[] = [
       { label: 'direct', base: { port: backendPort }, proxies: [] },
       weft.path,

@@ -1,23 +1,28 @@
 // The Node.js floor of a TCP mesh hop (a child process): node:net + node:tls and pipe(), no weft code; one side of an mTLS relay pair.
-// Usage: node bench/lib/tcp-node-relay.ts client|server LISTEN_PORT TARGET_PORT CERT_DIR TLS13_SUITES — prints "relay ready PORT".
-//   client: plaintext in on LISTEN_PORT, TLS 1.3 with client.pem/client-key.pem out to TARGET_PORT (server name "server.mesh").
-//   server: TLS 1.3 in on LISTEN_PORT (client certificate required, ca.pem), plaintext out to TARGET_PORT.
+// Usage: node bench/lib/tcp-node-relay.ts client|server LISTEN_PORT TARGET_PORT TLS13_SUITES CA CERT KEY (PEM files) — prints "relay ready PORT".
+//   client: plaintext in on LISTEN_PORT, TLS 1.3 with CERT/KEY out to TARGET_PORT (server name "server.mesh").
+//   server: TLS 1.3 in on LISTEN_PORT (CERT/KEY; a client certificate signed by CA required), plaintext out to TARGET_PORT.
 import { readFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
-import { join } from 'node:path';
 import * as tls from 'node:tls';
 
-const [side, listenArg, targetArg, dir, suites] = process.argv.slice(2);
+const [side, listenArg, targetArg, suites, caFile, certFile, keyFile] = process.argv.slice(2);
 const listenPort = Number(listenArg);
 const targetPort = Number(targetArg);
-if ((side !== 'client' && side !== 'server') || !(listenPort > 0) || !(targetPort > 0) || !dir) {
+if (
+  (side !== 'client' && side !== 'server') ||
+  !(listenPort > 0) ||
+  !(targetPort > 0) ||
+  !suites ||
+  !keyFile
+) {
   process.stderr.write(
-    'usage: node bench/lib/tcp-node-relay.ts client|server LISTEN_PORT TARGET_PORT CERT_DIR\n',
+    'usage: node bench/lib/tcp-node-relay.ts client|server LISTEN_PORT TARGET_PORT TLS13_SUITES CA CERT KEY\n',
   );
   process.exit(1);
 }
 
-const pem = (name: string) => readFileSync(join(dir, name));
+const [ca, cert, key] = [caFile, certFile, keyFile].map((file) => readFileSync(file));
 /** The TLS 1.3 suites in the given order; Node's TLS 1.2 list after them (unused: TLS 1.3 only). */
 const ciphers = `${suites}:${tls.DEFAULT_CIPHERS.split(':')
   .filter((c) => !c.startsWith('TLS_'))
@@ -43,9 +48,9 @@ const server =
           host: '127.0.0.1',
           port: targetPort,
           servername: 'server.mesh',
-          ca: pem('ca.pem'),
-          cert: pem('client.pem'),
-          key: pem('client-key.pem'),
+          ca,
+          cert,
+          key,
           minVersion: 'TLSv1.3',
           ciphers,
         });
@@ -54,9 +59,9 @@ const server =
       })
     : tls.createServer(
         {
-          ca: pem('ca.pem'),
-          cert: pem('server.pem'),
-          key: pem('server-key.pem'),
+          ca,
+          cert,
+          key,
           requestCert: true,
           rejectUnauthorized: true,
           minVersion: 'TLSv1.3',

@@ -1,11 +1,12 @@
 // Reference mesh pairs for opaque TCP: two HAProxy processes, or two minimal Node.js relays, carrying plaintext in over mTLS (TLS 1.3) to a backend.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { makeCertificates, makeClientCertificate } from '../../test/helpers/openssl-certs.ts';
 import type { BenchContext } from './context.ts';
 import { REPO } from './context.ts';
 import type { ProxyProcess } from './paths.ts';
 import { freePort } from './ports.ts';
-import { type Child, runCommand, startChild } from './processes.ts';
+import { type Child, startChild } from './processes.ts';
 
 /** A running pair: plaintext in on `port`, out to the backend; the client side first in `proxies`. */
 export interface RefPair {
@@ -16,57 +17,25 @@ export interface RefPair {
   stop(): Promise<void>;
 }
 
-async function openssl(dir: string, args: string[]): Promise<void> {
-  const r = await runCommand('openssl', 'openssl', args, { cwd: dir, timeoutMs: 30_000 });
-  if (r.code !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr.trim().split('\n')[0]}`);
+/** PEM files of the pair: the CA both sides trust, and each side's certificate and key (and both in one file, for HAProxy). */
+export interface MeshCerts {
+  ca: string;
+  server: { cert: string; key: string; full: string };
+  client: { cert: string; key: string; full: string };
 }
 
-/** One leaf (ECDSA P-256, like weft's workload keys) signed by the CA, with a DNS SAN. */
-async function leaf(dir: string, name: string, san: string, usage: string): Promise<void> {
-  await openssl(dir, ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', `${name}-key.pem`]);
-  await openssl(dir, [
-    'req',
-    '-new',
-    '-key',
-    `${name}-key.pem`,
-    '-subj',
-    `/CN=${san}`,
-    '-out',
-    `${name}.csr`,
-  ]);
-  writeFileSync(join(dir, `${name}.ext`), `subjectAltName=DNS:${san}\nextendedKeyUsage=${usage}\n`);
-  await openssl(dir, [
-    'x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial',
-    '-days', '1', '-extfile', `${name}.ext`, '-out', `${name}.pem`,
-  ]); // biome-ignore format: one openssl command
-  // HAProxy wants the certificate and its key in one file.
-  writeFileSync(
-    join(dir, `${name}-full.pem`),
-    `${readFileSync(join(dir, `${name}.pem`))}${readFileSync(join(dir, `${name}-key.pem`))}`,
-  );
-}
-
-/** A CA, a server certificate (server.mesh) and a client certificate (client.mesh) in `<tmp>/tcp-ref-certs`. */
-export async function makeCerts(ctx: BenchContext): Promise<string> {
+/** A CA, the server side's certificate (server.mesh) and the client side's (client.mesh), ECDSA P-256 as weft's, made with openssl. */
+export function makeCerts(ctx: BenchContext): MeshCerts {
   const dir = join(ctx.tmp, 'tcp-ref-certs');
   mkdirSync(dir, { recursive: true });
-  await openssl(dir, ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'ca-key.pem']);
-  await openssl(dir, [
-    'req',
-    '-x509',
-    '-new',
-    '-key',
-    'ca-key.pem',
-    '-subj',
-    '/CN=bench mesh CA',
-    '-days',
-    '1',
-    '-out',
-    'ca.pem',
-  ]);
-  await leaf(dir, 'server', 'server.mesh', 'serverAuth');
-  await leaf(dir, 'client', 'client.mesh', 'clientAuth');
-  return dir;
+  const server = makeCertificates(dir, 'mesh', ['server.mesh']);
+  const client = makeClientCertificate(dir, 'mesh', 'client.mesh');
+  const full = (name: string, files: { cert: string; key: string }) => {
+    const file = join(dir, `${name}-full.pem`);
+    writeFileSync(file, `${readFileSync(files.cert)}${readFileSync(files.key)}`);
+    return { ...files, full: file };
+  };
+  return { ca: server.ca, server: full('server', server), client: full('client', client) };
 }
 
 /** TLS 1.3 suites in weft's order (AES-128-GCM first, as Envoy's BoringSSL), so every pair encrypts alike. */
@@ -122,7 +91,7 @@ async function pair(start: (inPort: number, hopPort: number) => Promise<[Child, 
 }
 
 /** Two HAProxy processes (one thread each, 64 KiB buffers): TCP mode, mTLS (TLS 1.3, certificates verified both ways) between them. */
-export function startHaproxyPair(ctx: BenchContext, certs: string, backendPort: number): Promise<RefPair> {
+export function startHaproxyPair(ctx: BenchContext, certs: MeshCerts, backendPort: number): Promise<RefPair> {
   return pair(async (inPort, hopPort) => {
     const server = await startHaproxy(
       ctx,
@@ -130,7 +99,7 @@ export function startHaproxyPair(ctx: BenchContext, certs: string, backendPort: 
       hopPort,
       haproxyConfig(
         'server side',
-        `bind 127.0.0.1:${hopPort} ssl crt ${join(certs, 'server-full.pem')} ca-file ${join(certs, 'ca.pem')} verify required ssl-min-ver TLSv1.3`,
+        `bind 127.0.0.1:${hopPort} ssl crt ${certs.server.full} ca-file ${certs.ca} verify required ssl-min-ver TLSv1.3`,
         `server app 127.0.0.1:${backendPort}`,
       ),
     );
@@ -142,7 +111,7 @@ export function startHaproxyPair(ctx: BenchContext, certs: string, backendPort: 
         haproxyConfig(
           'client side',
           `bind 127.0.0.1:${inPort}`,
-          `server peer 127.0.0.1:${hopPort} ssl crt ${join(certs, 'client-full.pem')} ca-file ${join(certs, 'ca.pem')} verify required verifyhost server.mesh sni str(server.mesh) ssl-min-ver TLSv1.3`,
+          `server peer 127.0.0.1:${hopPort} ssl crt ${certs.client.full} ca-file ${certs.ca} verify required verifyhost server.mesh sni str(server.mesh) ssl-min-ver TLSv1.3`,
         ),
       );
       return [client, server];
@@ -158,7 +127,7 @@ function startNodeRelay(
   side: 'client' | 'server',
   port: number,
   target: number,
-  certs: string,
+  certs: MeshCerts,
 ) {
   return startChild({
     name: `node-relay-${side}`,
@@ -168,15 +137,21 @@ function startNodeRelay(
       side,
       String(port),
       String(target),
-      certs,
       MESH_SUITES,
+      certs.ca,
+      certs[side].cert,
+      certs[side].key,
     ],
     readyLine: /relay ready/,
   });
 }
 
 /** Two minimal Node.js relays (node:net, node:tls, pipe()): the floor of a Node.js mesh hop without weft's code. */
-export function startNodeRelayPair(ctx: BenchContext, certs: string, backendPort: number): Promise<RefPair> {
+export function startNodeRelayPair(
+  ctx: BenchContext,
+  certs: MeshCerts,
+  backendPort: number,
+): Promise<RefPair> {
   return pair(async (inPort, hopPort) => {
     const server = await startNodeRelay(ctx, 'server', hopPort, backendPort, certs);
     try {

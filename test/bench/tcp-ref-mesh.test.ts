@@ -10,6 +10,7 @@ import { freePort } from '../../bench/lib/ports.ts';
 import { type Child, runCommand, startChild, stopAll } from '../../bench/lib/processes.ts';
 import type { TcpClientReport } from '../../bench/lib/tcp-bulk-client.ts';
 import {
+  type MeshCerts,
   makeCerts,
   type RefPair,
   startHaproxyPair,
@@ -28,7 +29,7 @@ const ctx: BenchContext = {
 };
 let backend: Child;
 let backendPort: number;
-let certs: string;
+let certs: MeshCerts;
 
 before(async () => {
   backendPort = await freePort();
@@ -38,7 +39,7 @@ before(async () => {
     args: [join(REPO, 'bench', 'lib', 'tcp-bulk-server.ts'), String(backendPort)],
     readyLine: /tcp-bulk ready/,
   });
-  certs = await makeCerts(ctx);
+  certs = makeCerts(ctx);
 });
 
 after(async () => {
@@ -85,9 +86,9 @@ function negotiatedSuite(hopPort: number): Promise<string> {
       host: '127.0.0.1',
       port: hopPort,
       servername: 'server.mesh',
-      ca: readFileSync(join(certs, 'ca.pem')),
-      cert: readFileSync(join(certs, 'client.pem')),
-      key: readFileSync(join(certs, 'client-key.pem')),
+      ca: readFileSync(certs.ca),
+      cert: readFileSync(certs.client.cert),
+      key: readFileSync(certs.client.key),
     });
     socket.setTimeout(10_000, () => socket.destroy(new Error('no TLS handshake within 10 s')));
     socket.once('error', reject);
