@@ -140,7 +140,12 @@ export async function startPath(
         args: [join(REPO, 'bench', 'lib', 'node-floor.ts'), '0', String(backendPort)],
         readyLine: /node-floor ready (\d+)/,
       });
-      return throughOne(label, Number(child.readyMatch![1]), child);
+      const proxies = one(label, child);
+      const notes = [
+        'a floor for CPU and latency, not memory: it runs from its .ts source (Node loads its type stripper), which a bundled weft proxy does not',
+      ];
+      const port = Number(child.readyMatch![1]);
+      return ready({ label, port, proxies, notes, stop: () => stopAll(proxies) }, label);
     }
     case 'haproxy-mesh': {
       const { port, proxies } = await startHaproxyMesh(ctx, backendPort);
