@@ -79,6 +79,9 @@ export interface ProxyCoreConfig extends ProxyLimits {
   capture?: boolean;
 }
 
+/** A compiled resource that is data only, whatever it holds. */
+const always = () => true;
+
 export class ProxyCore implements XdsHandler {
   readonly clusters: ClusterManager;
   /** TLS secrets by SDS name, for transport sockets. */
@@ -202,7 +205,10 @@ export class ProxyCore implements XdsHandler {
   }
 
   applyClusters(resources: XdsResource[], version: string): void {
-    const configs: ClusterConfig[] = resources.map((r) => compileCluster(r.body));
+    // Compiled clusters are data (the Cluster built from one holds its state): shared across workloads.
+    const configs: ClusterConfig[] = resources.map((r) =>
+      compileShared(TYPE_URL.cluster, r.encoded, () => compileCluster(r.body), always),
+    );
     for (const c of configs)
       requireSecrets(this.secrets, `Cluster ${c.name}`, [
         c.transportSocket?.common,
@@ -219,7 +225,9 @@ export class ProxyCore implements XdsHandler {
   }
 
   applyEndpoints(resources: XdsResource[], version: string): void {
-    const sets: EndpointSet[] = resources.map((r) => compileLoadAssignment(r.body));
+    const sets: EndpointSet[] = resources.map((r) =>
+      compileShared(TYPE_URL.endpoint, r.encoded, () => compileLoadAssignment(r.body), always),
+    );
     this.clusters.setAssignments(sets, version);
     this.remember(TYPE_URL.endpoint, resources, version, false);
   }

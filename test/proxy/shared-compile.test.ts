@@ -104,3 +104,34 @@ test('a compilation that asked for its compile scope (per-core state) is never s
     );
   assert.notEqual(scoped(), scoped());
 });
+
+test('a cluster received alike: one compiled config, and each core its own cluster state (hosts, counters)', () =>
+  withCores(async (a, b) => {
+    const cluster = {
+      name: 'outbound|80||reviews',
+      type: 'STATIC',
+      connect_timeout: { seconds: 1 },
+      load_assignment: {
+        cluster_name: 'outbound|80||reviews',
+        endpoints: [
+          {
+            lb_endpoints: [
+              { endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: 9080 } } } },
+            ],
+          },
+        ],
+      },
+    };
+    const resource = () => {
+      const encoded = encodeResource(TYPE_URL.cluster, cluster);
+      const body = camelize(decodeXdsResource(TYPE_URL.cluster, encoded)) as Record<string, unknown>;
+      return { name: cluster.name, body, encoded };
+    };
+    await a.apply(TYPE_URL.cluster, [resource()], '1', true);
+    await b.apply(TYPE_URL.cluster, [resource()], '1', true);
+    const [ca] = a.clusters.all();
+    const [cb] = b.clusters.all();
+    assert.equal(ca.config, cb.config, 'one compiled config');
+    assert.notEqual(ca, cb, 'a cluster each');
+    assert.notEqual(ca.allHosts()[0], cb.allHosts()[0], 'hosts each');
+  }));
