@@ -39,7 +39,9 @@ const PATHS: readonly PathKind[] = [
 const CPU_VS_NGINX_TARGET = 1.5;
 const IDLE_RSS_TARGET_BYTES = 50e6;
 /** Workloads added to the node agent after its first (the per-workload cost is their average). */
-const NODE_EXTRA_WORKLOADS = 20;
+const NODE_EXTRA_WORKLOADS = 40;
+/** Services of the mesh the node agent's workloads are instances of (its size stays the same). */
+const NODE_MESH_SERVICES = 21;
 
 /** Figures of one proxy process (a path may have two: the mesh's sidecars). */
 interface ProxyFigures {
@@ -207,7 +209,10 @@ async function run(ctx: BenchContext): Promise<string> {
         rows.push(...(await measure(ctx, kind, () => startPath(ctx, kind, backendPort, weft))));
       const asError = (err: unknown) => (err instanceof Error ? err : new Error(String(err)));
       ctx.log('memory: weft node agent');
-      node = cp instanceof Error ? cp : await nodeModeFootprint(ctx, cp, NODE_EXTRA_WORKLOADS).catch(asError);
+      node =
+        cp instanceof Error
+          ? cp
+          : await nodeModeFootprint(ctx, cp, NODE_EXTRA_WORKLOADS, NODE_MESH_SERVICES).catch(asError);
       ctx.log('memory: client sidecar after a gRPC burst');
       const [burstS, afterS] = ctx.quick ? [3, 10] : [20, 10];
       burst = cp instanceof Error ? cp : await grpcBurstFootprint(ctx, cp, burstS, afterS).catch(asError);

@@ -14,11 +14,12 @@ import { type ControlPlane, WEFT_BIN, waitUntil } from './weft.ts';
 const QUIET = { WEFT_LOG_LEVEL: 'warn' };
 const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
 
-/** A node agent's memory with one workload, and with `extra` more, in a mesh of `extra + 1` services. */
+/** A node agent's memory with one workload, and with `extra` more, in a mesh of `services` services. */
 export interface NodeModeFigures {
   one: MemoryBreakdown;
   more: MemoryBreakdown;
   extra: number;
+  services: number;
 }
 
 /** A `weft node` agent on the run's control plane. */
@@ -55,14 +56,16 @@ async function registerWorkload(api: string, service: string, abort: AbortContro
 /**
  * One `weft node` agent with 1 then 1 + `extra` idle workloads registered (each a real sidecar
  * core with its identity). The mesh stays the same size meanwhile: a second agent first registers
- * one workload of each of the `extra + 1` services, and the measured workloads are more instances
- * of them (else each new service would also grow every other workload's config, and the figure
- * would depend on how many were added).
+ * one workload of each of `services` services, and the measured workloads are more instances of
+ * them, in turn (else each new service would also grow every other workload's config, and the
+ * figure would depend on how many were added). Many workloads, because V8's young generation
+ * alone may be ±3 MB bigger at one reading than at the other.
  */
 export async function nodeModeFootprint(
   ctx: BenchContext,
   cp: ControlPlane,
   extra: number,
+  services: number,
 ): Promise<NodeModeFigures> {
   const registrations: AbortController[] = [];
   const register = (api: string, service: string) => {
@@ -72,16 +75,16 @@ export async function nodeModeFootprint(
   };
   const mesh = await startAgent(ctx, cp);
   try {
-    for (let i = 0; i <= extra; i++) await register(mesh.readyMatch![1], `node-bench-${i}`);
+    for (let i = 0; i < services; i++) await register(mesh.readyMatch![1], `node-bench-${i}`);
     const agent = await startAgent(ctx, cp);
     try {
       const api = agent.readyMatch![1];
       await register(api, 'node-bench-0');
       await sleep(ctx.durations.idleSettleS);
       const one = memoryBreakdown([agent.pid]);
-      for (let i = 1; i <= extra; i++) await register(api, `node-bench-${i}`);
+      for (let i = 1; i <= extra; i++) await register(api, `node-bench-${i % services}`);
       await sleep(ctx.durations.idleSettleS);
-      return { one, more: memoryBreakdown([agent.pid]), extra };
+      return { one, more: memoryBreakdown([agent.pid]), extra, services };
     } finally {
       await agent.stop();
     }
@@ -191,7 +194,7 @@ export function footprintSection(f: FootprintFigures, idleSettleS: number): stri
     rows.push(row('`weft node` agent serving 1 workload', n.one));
     rows.push(row(`\`weft node\` agent serving ${1 + n.extra} workloads`, n.more));
     rows.push(
-      `| each more workload on the agent | ${mb2(perWorkload)} | ${mb2((n.more.rss - n.one.rss) / n.extra)} | ${mb2((n.more.pss - n.one.pss) / n.extra)} | (${1 + n.extra} − 1 workloads) / ${n.extra}, mesh of ${1 + n.extra} services |`,
+      `| each more workload on the agent | ${mb2(perWorkload)} | ${mb2((n.more.rss - n.one.rss) / n.extra)} | ${mb2((n.more.pss - n.one.pss) / n.extra)} | (${1 + n.extra} − 1 workloads) / ${n.extra}, mesh of ${n.services} services |`,
     );
   }
   let afterBurst: number | undefined;
