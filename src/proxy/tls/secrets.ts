@@ -6,7 +6,8 @@
 // fills `default` and `ROOTCA`; the control plane only references the names and never sends a key.
 // Each `set` bumps the secret's version, which is how TLS contexts notice a rotation (they rebuild
 // their SecureContext lazily, for new handshakes only; open connections keep their session).
-import { X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
+import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
 import type { IdentitySnapshot, WorkloadIdentity } from '../../identity/workload-identity.ts';
 
 /** Istio's SDS name of the workload certificate chain and key. */
@@ -46,9 +47,16 @@ export interface StoredSecret {
 /** Named TLS secrets of one proxy process. */
 export class SecretStore {
   private readonly secrets = new Map<string, StoredSecret>();
+  /**
+   * Client SecureContexts by a hash of their options: every cluster with the same TLS settings
+   * (all the mesh's, with the workload certificate) uses one OpenSSL context, ~40 KB with its
+   * parsed certificate, key and roots, instead of one each. Emptied when a secret changes.
+   */
+  private readonly contexts = new Map<string, SecureContext>();
 
   /** Adds or replaces a secret; TLS contexts that use it switch to it for new handshakes. */
   set(name: string, secret: TlsSecret): void {
+    this.contexts.clear();
     const pem = secret.kind === 'tls_certificate' ? secret.certChainPem : secret.trustedCaPem;
     const facts = certificateFacts(pem);
     this.secrets.set(name, { secret, version: (this.secrets.get(name)?.version ?? 0) + 1, ...facts });
@@ -56,6 +64,17 @@ export class SecretStore {
 
   get(name: string): StoredSecret | undefined {
     return this.secrets.get(name);
+  }
+
+  /** A SecureContext for `options` (resolved from these secrets), shared by every caller giving the same. */
+  secureContext(options: SecureContextOptions): SecureContext {
+    const key = createHash('sha256').update(JSON.stringify(options)).digest('base64');
+    let context = this.contexts.get(key);
+    if (!context) {
+      context = createSecureContext(options);
+      this.contexts.set(key, context);
+    }
+    return context;
   }
 
   has(name: string): boolean {

@@ -1,6 +1,5 @@
 // A compiled CommonTlsConfig made live: Node SecureContext options from its secrets, rebuilt when a secret rotates.
 import {
-  createSecureContext,
   DEFAULT_CIPHERS,
   getCACertificates,
   rootCertificates,
@@ -116,10 +115,13 @@ export class TlsContextSource {
     return opts;
   }
 
-  /** A SecureContext for the current secrets, shared by every connection until the next rotation. */
+  /**
+   * A SecureContext for the current secrets, shared by every connection until the next rotation,
+   * and by every other config of the same store with the same options (SecretStore.secureContext).
+   */
   context(): SecureContext {
     const opts = this.options();
-    this.cachedContext ??= createSecureContext(opts);
+    this.cachedContext ??= this.secrets.secureContext(opts);
     return this.cachedContext;
   }
 
