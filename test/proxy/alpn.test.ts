@@ -1,12 +1,12 @@
 // ALPN lists as a long-lived socket keeps them: the negotiated protocol is unchanged, and the socket holds no 64 KiB pool slab for them.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import tls from 'node:tls';
 import { alpnProtocols } from '../../src/proxy/tls/alpn.ts';
+import { makeCertificates } from '../helpers/openssl-certs.ts';
 
 test('the wire form: each name prefixed by its length; an empty list is no ALPN', () => {
   const view = alpnProtocols(['h2', 'http/1.1']);
@@ -22,29 +22,7 @@ test('the wire form: each name prefixed by its length; an empty list is no ALPN'
 test('a TLS connection negotiates by it and keeps a buffer of the list size, not a pool slab', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'weft-alpn-'));
   try {
-    const key = join(dir, 'key.pem');
-    const cert = join(dir, 'cert.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-subj',
-        '/CN=localhost',
-        '-days',
-        '1',
-      ],
-      { stdio: 'ignore' },
-    );
+    const { key, cert } = makeCertificates(dir, 'alpn', ['localhost']);
     const server = tls.createServer({
       key: readFileSync(key),
       cert: readFileSync(cert),
