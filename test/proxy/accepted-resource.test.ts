@@ -7,22 +7,10 @@ import { camelize } from '../../src/proxy/xds-client/camelize.ts';
 import { encodeResource } from '../../src/xds/protos.ts';
 import { TYPE_URL } from '../../src/xds/type-urls.ts';
 import { decodeXdsResource } from '../../src/xds/wire/ads.ts';
+import { wireStaticCluster } from './fixtures.ts';
 
-const CLUSTER = {
-  name: 'outbound|80||reviews.default.svc.cluster.local',
-  type: 'STATIC',
-  connect_timeout: { seconds: 1 },
-  load_assignment: {
-    cluster_name: 'outbound|80||reviews.default.svc.cluster.local',
-    endpoints: [
-      {
-        lb_endpoints: [
-          { endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: 9080 } } } },
-        ],
-      },
-    ],
-  },
-};
+const NAME = 'outbound|80||reviews.default.svc.cluster.local';
+const CLUSTER = wireStaticCluster(NAME, 9080);
 
 test('an accepted resource is kept as its own copy of the bytes it came in, and shown decoded', async () => {
   const bytes = encodeResource(TYPE_URL.cluster, CLUSTER);
@@ -32,9 +20,9 @@ test('an accepted resource is kept as its own copy of the bytes it came in, and 
   const body = camelize(decodeXdsResource(TYPE_URL.cluster, encoded)) as Record<string, unknown>;
   const core = new ProxyCore();
   try {
-    await core.apply(TYPE_URL.cluster, [{ name: CLUSTER.name, body, encoded }], '7', true);
+    await core.apply(TYPE_URL.cluster, [{ name: NAME, body, encoded }], '7', true);
     response.fill(0);
-    const accepted = core.accepted.get(TYPE_URL.cluster)?.get(CLUSTER.name);
+    const accepted = core.accepted.get(TYPE_URL.cluster)?.get(NAME);
     assert.ok(accepted, 'the cluster is remembered');
     assert.equal(accepted.version, '7');
     assert.deepEqual(accepted.body, body, 'decoded again from its own copy (the response was overwritten)');
@@ -42,7 +30,7 @@ test('an accepted resource is kept as its own copy of the bytes it came in, and 
       configs: { typeUrl: string; resources: { name: string; resource: unknown }[] }[];
     };
     const clusters = dump.configs.find((c) => c.typeUrl === TYPE_URL.cluster);
-    assert.deepEqual(clusters?.resources, [{ name: CLUSTER.name, versionInfo: '7', resource: body }]);
+    assert.deepEqual(clusters?.resources, [{ name: NAME, versionInfo: '7', resource: body }]);
   } finally {
     core.destroy();
   }
@@ -52,8 +40,8 @@ test('a resource given decoded only (tests, a multi-core worker) is kept as give
   const body = camelize(CLUSTER) as Record<string, unknown>;
   const core = new ProxyCore();
   try {
-    await core.apply(TYPE_URL.cluster, [{ name: CLUSTER.name, body }], '1', true);
-    assert.equal(core.accepted.get(TYPE_URL.cluster)?.get(CLUSTER.name)?.body, body);
+    await core.apply(TYPE_URL.cluster, [{ name: NAME, body }], '1', true);
+    assert.equal(core.accepted.get(TYPE_URL.cluster)?.get(NAME)?.body, body);
   } finally {
     core.destroy();
   }

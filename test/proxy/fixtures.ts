@@ -122,6 +122,25 @@ export function staticCluster(
   };
 }
 
+/** A STATIC cluster as the control plane sends it (snake_case field names, as on the wire). */
+export function wireStaticCluster(name: string, port: number): Obj {
+  return {
+    name,
+    type: 'STATIC',
+    connect_timeout: { seconds: 1 },
+    load_assignment: {
+      cluster_name: name,
+      endpoints: [
+        {
+          lb_endpoints: [
+            { endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } },
+          ],
+        },
+      ],
+    },
+  };
+}
+
 /** A virtual host for `host` (with `host:port` forms) whose routes are given. */
 export function vhost(host: string, port: number, routes: Obj[]): Obj {
   return { name: `${host}:${port}`, domains: [host, `${host}:${port}`], routes };

@@ -8,6 +8,7 @@ import { camelize } from '../../src/proxy/xds-client/camelize.ts';
 import { encodeResource } from '../../src/xds/protos.ts';
 import { TYPE_URL } from '../../src/xds/type-urls.ts';
 import { decodeXdsResource } from '../../src/xds/wire/ads.ts';
+import { wireStaticCluster } from './fixtures.ts';
 
 const FAULT = 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault';
 
@@ -107,25 +108,11 @@ test('a compilation that asked for its compile scope (per-core state) is never s
 
 test('a cluster received alike: one compiled config, and each core its own cluster state (hosts, counters)', () =>
   withCores(async (a, b) => {
-    const cluster = {
-      name: 'outbound|80||reviews',
-      type: 'STATIC',
-      connect_timeout: { seconds: 1 },
-      load_assignment: {
-        cluster_name: 'outbound|80||reviews',
-        endpoints: [
-          {
-            lb_endpoints: [
-              { endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: 9080 } } } },
-            ],
-          },
-        ],
-      },
-    };
+    const cluster = wireStaticCluster('outbound|80||reviews', 9080);
     const resource = () => {
       const encoded = encodeResource(TYPE_URL.cluster, cluster);
       const body = camelize(decodeXdsResource(TYPE_URL.cluster, encoded)) as Record<string, unknown>;
-      return { name: cluster.name, body, encoded };
+      return { name: 'outbound|80||reviews', body, encoded };
     };
     await a.apply(TYPE_URL.cluster, [resource()], '1', true);
     await b.apply(TYPE_URL.cluster, [resource()], '1', true);
