@@ -12,7 +12,7 @@ import {
 } from './cluster/cluster-config.ts';
 import { ClusterManager } from './cluster/cluster-manager.ts';
 import { compileIn } from './common/compile-scope.ts';
-import { compileShared } from './common/shared-compile.ts';
+import { compileShared, sharedCopy } from './common/shared-compile.ts';
 import type { MeshDnsStats } from './dns/mesh-dns.ts';
 import { HttpStatsRegistry } from './http/http-stats.ts';
 import { compileRouteTable, hasPerFilterConfig, type RouteTable } from './http/router/route-table.ts';
@@ -41,8 +41,7 @@ export class AcceptedResource {
     this.name = resource.name;
     this.version = version;
     this.typeUrl = typeUrl;
-    // A copy of its own: a view would keep the whole response it came in alive.
-    this.kept = resource.encoded ? new Uint8Array(resource.encoded) : resource.body;
+    this.kept = resource.encoded ? sharedCopy(resource.encoded) : resource.body;
   }
 
   /** Decoded body (camelCase). */

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { compileScope } from '../../src/proxy/common/compile-scope.ts';
-import { compileShared } from '../../src/proxy/common/shared-compile.ts';
+import { compileShared, sharedCopy } from '../../src/proxy/common/shared-compile.ts';
 import { ProxyCore } from '../../src/proxy/proxy.ts';
 import { camelize } from '../../src/proxy/xds-client/camelize.ts';
 import { encodeResource } from '../../src/xds/protos.ts';
@@ -122,3 +122,11 @@ test('a cluster received alike: one compiled config, and each core its own clust
     assert.notEqual(ca, cb, 'a cluster each');
     assert.notEqual(ca.allHosts()[0], cb.allHosts()[0], 'hosts each');
   }));
+
+test('resource bytes kept by several cores are one copy, not a view of what they came in', () => {
+  const response = Buffer.from('head:the resource:tail');
+  const copy = sharedCopy(response.subarray(5, 17));
+  assert.equal(copy.buffer.byteLength, 12, 'an ArrayBuffer of its own');
+  assert.equal(sharedCopy(Buffer.from('the resource')), copy, 'the same bytes: the same copy');
+  assert.notEqual(sharedCopy(Buffer.from('another one!')), copy);
+});
