@@ -1,4 +1,5 @@
 // The data-plane process core: applies xDS resources to listeners, routes and clusters, drains on shutdown.
+import { createHash } from 'node:crypto';
 import type net from 'node:net';
 import { UnsupportedFieldError } from '../errors.ts';
 import { type LocalWorkload, ProxyTelemetry } from '../observe/proxy-telemetry.ts';
@@ -76,6 +77,13 @@ export interface ProxyCoreConfig extends ProxyLimits {
   workload?: LocalWorkload;
   /** Transparent capture: outbound listeners forward redirected connections to their original destination. */
   capture?: boolean;
+}
+
+/** A hash of a resource as received (its bytes, or its decoded body when it did not come over the wire). */
+function fingerprintOf(r: XdsResource): string {
+  return createHash('sha256')
+    .update(r.encoded ?? JSON.stringify(r.body))
+    .digest('base64');
 }
 
 /** A compiled resource that is data only, whatever it holds. */
@@ -170,7 +178,7 @@ export class ProxyCore implements XdsHandler {
   /** Compiles every listener first (any failure rejects the whole update), then binds/swaps. */
   async applyListeners(resources: XdsResource[], version: string): Promise<void> {
     const configs: ListenerConfig[] = compileIn(this, () =>
-      resources.map((r) => ({ ...compileListener(r.body), fingerprint: JSON.stringify(r.body) })),
+      resources.map((r) => ({ ...compileListener(r.body), fingerprint: fingerprintOf(r) })),
     );
     for (const l of configs) {
       const chains = l.defaultChain ? [...l.filterChains, l.defaultChain] : l.filterChains;

@@ -61,7 +61,7 @@ export interface ListenerConfig {
   continueOnTimeout: boolean;
   filterChains: FilterChainConfig[];
   defaultChain?: FilterChainConfig;
-  /** The resource as received (JSON), to tell a changed listener from a re-sent one; absent: always changed. */
+  /** A hash of the resource as received, to tell a changed listener from a re-sent one; absent: always changed. */
   fingerprint?: string;
 }
 
