@@ -2,10 +2,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
+import { pickFreePorts } from '../../src/run/ports.ts';
 
 export interface EtcdMember {
   name: string;
@@ -37,12 +37,9 @@ export interface EtcdTls {
   clientKey: string;
 }
 
+/** A port free right now, outside the kernel's ephemeral range (src/run/ports.ts says why). */
 export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+  return (await pickFreePorts(1))[0];
 }
 
 function exited(child: ChildProcess): Promise<void> {

@@ -1,9 +1,9 @@
 // Test helper: a real Prometheus (Debian's `prometheus`) scraping what weft's HTTP service discovery lists, and PromQL queries against it.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pickFreePorts } from '../../src/run/ports.ts';
 import { request } from './http-client.ts';
 
 export interface Prometheus {
@@ -13,16 +13,9 @@ export interface Prometheus {
   stop(): Promise<void>;
 }
 
-/** A port free right now on 127.0.0.1 (for a process started with it later). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
+/** A port free right now, outside the kernel's ephemeral range (src/run/ports.ts says why). */
+export async function freePort(): Promise<number> {
+  return (await pickFreePorts(1))[0];
 }
 
 /**
