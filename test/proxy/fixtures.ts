@@ -46,6 +46,23 @@ export function outboundListener(port: number): Obj {
   };
 }
 
+/** A listener on an ephemeral loopback port: one HCM with RDS `name` and the given HTTP filters (router last). */
+export function filterListener(name: string, httpFilters: Obj[]): Obj {
+  const hcm = {
+    '@type': HCM,
+    statPrefix: name,
+    rds: { configSource: { ads: {} }, routeConfigName: name },
+    httpFilters: [...httpFilters, { name: 'envoy.filters.http.router', typedConfig: { '@type': ROUTER } }],
+  };
+  return {
+    name,
+    address: { socketAddress: { address: '127.0.0.1', portValue: 0 } },
+    filterChains: [
+      { filters: [{ name: 'envoy.filters.network.http_connection_manager', typedConfig: hcm }] },
+    ],
+  };
+}
+
 /** The inbound listener: http_inspector, HTTP chain to `inbound|SP||`, default chain tcp_proxy. */
 export function inboundListener(port: number, servicePort: number): Obj {
   const cluster = `inbound|${servicePort}||`;

@@ -12,7 +12,7 @@ import {
   pickWeightedCluster,
 } from '../../src/proxy/http/router/route-match.ts';
 import { compileRouteTable } from '../../src/proxy/http/router/route-table.ts';
-import { decide, RouteDecision } from '../../src/proxy/http/router/router.ts';
+import { decide, matchRoute, RouteDecision } from '../../src/proxy/http/router/router.ts';
 
 function head(
   authority: string,
@@ -277,7 +277,8 @@ test("a redirect's prefix_rewrite replaces the route's matched prefix and keeps 
   });
   const hcm = { stripPort: 'none' } as unknown as HcmConfig;
   const location = (path: string) => {
-    const d = decide(hcm, redirects, new ClusterManager(), head('web', path), new RouteDecision());
+    const h = head('web', path);
+    const d = decide(matchRoute(hcm, redirects, h), new ClusterManager(), h, new RouteDecision());
     return `${d.status} ${d.headers?.[1]}`;
   };
   assert.equal(location('/old'), '302 http://web/new');

@@ -63,6 +63,12 @@ export interface FilterStream {
   routeConfig?(filterName: string): unknown;
   /** The (first) cluster the matched route sends to, for filters that apply per upstream cluster. */
   routeCluster?(): string | undefined;
+  /**
+   * Forgets the route matched so far (Envoy's clearRouteCache): a filter calls it after changing
+   * anything route matching reads (request headers, path, authority, method), so that later
+   * filters and the router match the request as it is now. Without it they keep the first match.
+   */
+  clearRouteCache?(): void;
 }
 
 /** One filter instance for one stream. */

@@ -69,7 +69,7 @@ export class RouterFilter implements AttemptOwner {
   /** Routes the request and starts the first attempt (or answers locally). */
   decodeHeaders(stream: ActiveStream): FilterStatus {
     const hcm = stream.hcm;
-    const d = decide(hcm.config, hcm.routes(), hcm.clusters, stream.head, this.decision);
+    const d = decide(stream.routeMatch(), hcm.clusters, stream.head, this.decision);
     if (d.outcome === 'local') {
       if (d.flag === 'NR') hcm.stats.noRoute++;
       if (d.headers)
@@ -257,7 +257,7 @@ export class RouterFilter implements AttemptOwner {
     )
       return 'Retry';
     const d = this.decision;
-    applyRouteResponseMutations(d, this.stream.hcm.routes(), headers);
+    applyRouteResponseMutations(d, headers);
     if (d.setCookie) headers.push('set-cookie', d.setCookie);
     this.stream.encodeHeaders(status, reason, headers, framing, contentLength, upstreamCloses, endStream);
     return 'Forward';

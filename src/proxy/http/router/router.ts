@@ -21,6 +21,8 @@ import type {
 /** What the router decided for one request. Reused per connection to avoid garbage. */
 export class RouteDecision {
   outcome: 'forward' | 'local' = 'local';
+  /** The route table the request was matched in (its response header changes apply too). */
+  table: RouteTable | undefined;
   vhost: VirtualHost | undefined;
   route: Route | undefined;
   action: ForwardAction | undefined;
@@ -41,6 +43,7 @@ export class RouteDecision {
 
   reset(): void {
     this.outcome = 'local';
+    this.table = undefined;
     this.vhost = undefined;
     this.route = undefined;
     this.action = undefined;
@@ -74,8 +77,13 @@ function matchAuthority(hcm: HcmConfig, authority: string): string {
   return authority;
 }
 
-/** The virtual host and route a request matches, without changing it (filters ask before the router runs). */
+/**
+ * The virtual host and route a request matches, in the table it was matched in. The stream keeps
+ * it for the rest of the request (filters ask for it, then the router uses it) until a filter
+ * changes what matching reads and clears it (Envoy's route cache).
+ */
 export interface RouteMatchResult {
+  table: RouteTable;
   vhost: VirtualHost;
   route: Route | undefined;
 }
@@ -88,7 +96,7 @@ export function matchRoute(
   if (!table) return undefined;
   const vhost = findVirtualHost(table, matchAuthority(hcm, head.authority));
   if (!vhost) return undefined;
-  return { vhost, route: findRoute(vhost, head) };
+  return { table, vhost, route: findRoute(vhost, head) };
 }
 
 /** Per-route config of a filter: the route's entry, else the virtual host's. */
@@ -104,22 +112,19 @@ export function firstCluster(m: RouteMatchResult | undefined): string | undefine
 }
 
 /**
- * Routes a request: virtual host, route, cluster; applies the route's rewrites and header
- * mutations to `head` when forwarding. Fills and returns `d`.
+ * Routes a request from its match (see matchRoute): cluster, or a local answer; applies the
+ * route's rewrites and header mutations to `head` when forwarding. Fills and returns `d`.
  */
 export function decide(
-  hcm: HcmConfig,
-  table: RouteTable | undefined,
+  m: RouteMatchResult | undefined,
   clusters: ClusterManager,
   head: RequestHead,
   d: RouteDecision,
 ): RouteDecision {
   d.reset();
-  if (!table) return d.local(404, '', 'NR');
-  const vhost = findVirtualHost(table, matchAuthority(hcm, head.authority));
-  if (!vhost) return d.local(404, '', 'NR');
-  const route = findRoute(vhost, head);
-  if (!route) return d.local(404, '', 'NR');
+  if (m === undefined || m.route === undefined) return d.local(404, '', 'NR');
+  const { table, vhost, route } = m;
+  d.table = table;
   d.vhost = vhost;
   d.route = route;
   const action = route.action;
@@ -181,11 +186,7 @@ export function decide(
  * Response header changes of a forwarded request, in Envoy's order: weighted cluster, route,
  * virtual host, route configuration.
  */
-export function applyRouteResponseMutations(
-  d: RouteDecision,
-  table: RouteTable | undefined,
-  headers: string[],
-): void {
+export function applyRouteResponseMutations(d: RouteDecision, headers: string[]): void {
   const w = d.weighted;
   if (w && w.response.add.length + w.response.remove.length > 0) applyResponseMutations(w.response, headers);
   const route = d.route;
@@ -194,6 +195,7 @@ export function applyRouteResponseMutations(
   const vh = d.vhost;
   if (vh && vh.response.add.length + vh.response.remove.length > 0)
     applyResponseMutations(vh.response, headers);
+  const table = d.table;
   if (table && table.response.add.length + table.response.remove.length > 0)
     applyResponseMutations(table.response, headers);
 }

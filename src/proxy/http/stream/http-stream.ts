@@ -55,7 +55,7 @@ export class HttpStream implements ActiveStream {
   private filters: HttpFilter[] | null = null;
   private filterIndex = 0;
   private extraResponseHeaders: string[] | null = null;
-  /** The route filters asked about (undefined: not looked up yet for this request). */
+  /** The route this request matched (null: none; undefined: not matched yet, or cleared by a filter). */
   private matched: RouteMatchResult | null | undefined;
   private info: StreamInfo | undefined;
   /** request_timeout: armed while the request is incomplete. */
@@ -215,18 +215,23 @@ export class HttpStream implements ActiveStream {
     this.localReply(status, body, flag);
   }
 
-  private matchedRoute(): RouteMatchResult | undefined {
+  /** The route this request matches, matched once and kept until clearRouteCache (Envoy's route cache). */
+  routeMatch(): RouteMatchResult | undefined {
     if (this.matched === undefined)
       this.matched = matchRoute(this.hcm.config, this.hcm.routes(), this.head) ?? null;
     return this.matched ?? undefined;
   }
 
+  clearRouteCache(): void {
+    this.matched = undefined;
+  }
+
   routeConfig(filterName: string): unknown {
-    return perFilterConfig(this.matchedRoute(), filterName);
+    return perFilterConfig(this.routeMatch(), filterName);
   }
 
   routeCluster(): string | undefined {
-    return firstCluster(this.matchedRoute());
+    return firstCluster(this.routeMatch());
   }
 
   /** Connection facts and per-request dynamic metadata (Envoy's StreamInfo), built on first use. */
@@ -326,6 +331,7 @@ export class HttpStream implements ActiveStream {
     }
     const hooks = this.hcm.hooks;
     for (let i = 0; i < hooks.length; i++) hooks[i].complete?.(this, reset, flag);
+    this.matched = undefined; // an idle connection does not keep a replaced route table alive
     this.router.release();
     if (tellCodec) this.codec.streamDone();
   }

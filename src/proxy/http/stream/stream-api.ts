@@ -6,6 +6,7 @@ import type { HcmConfig } from '../connection-manager-config.ts';
 import type { FilterStream } from '../filters/filter.ts';
 import type { HttpStats } from '../http-stats.ts';
 import type { RouteTable } from '../router/route-table.ts';
+import type { RouteMatchResult } from '../router/router.ts';
 import type { DownstreamCodec, WireFraming } from './codec.ts';
 
 /** The connection manager as its codecs and streams use it (HttpConnectionManager implements it). */
@@ -43,6 +44,11 @@ export interface ActiveStream extends FilterStream {
   readonly status: number;
   readonly flag: ResponseFlag | undefined;
   readonly requestId: string;
+  /**
+   * The route the request matches: matched on first use (a filter's routeConfig, else the router)
+   * and kept for the request until a filter calls clearRouteCache().
+   */
+  routeMatch(): RouteMatchResult | undefined;
   localReply(status: number, body: string, flag: ResponseFlag | undefined): void;
   encodeHeaders(
     status: number,

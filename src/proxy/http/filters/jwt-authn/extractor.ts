@@ -71,7 +71,12 @@ export function extractTokens(head: RequestHead, locations: readonly TokenLocati
   return found;
 }
 
-/** Takes a verified token out of the request (`forward: false`): Envoy removes header locations only. */
-export function removeToken(head: RequestHead, location: TokenLocation): void {
-  if (location.kind === 'header') head.remove(location.name);
+/**
+ * Takes a verified token out of the request (`forward: false`): Envoy removes header locations
+ * only. True when the request changed.
+ */
+export function removeToken(head: RequestHead, location: TokenLocation): boolean {
+  if (location.kind !== 'header') return false;
+  head.remove(location.name);
+  return true;
 }

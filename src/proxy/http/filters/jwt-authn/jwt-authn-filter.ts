@@ -116,10 +116,13 @@ class JwtAuthnFilter implements HttpFilter {
     const rule = config.rules.find((r) => ruleMatches(r.match, head));
     if (rule === undefined || rule.requirement.kind === 'allowAll') return 'Continue';
     // Headers the filter writes from verified tokens never come from the client.
+    const before = head.headers.length;
     for (const p of config.providers) {
       if (p.forwardPayloadHeader) head.remove(p.forwardPayloadHeader);
       for (const c of p.claimToHeaders) head.remove(c.header);
     }
+    // A route matching on those headers must not see the client's values.
+    if (head.headers.length !== before) stream.clearRouteCache?.();
     const context = new VerifyContext(head, config.providers, Math.floor(Date.now() / 1000));
     const loads = context.keysToLoad();
     if (loads.length === 0)
@@ -172,6 +175,7 @@ class JwtAuthnFilter implements HttpFilter {
   private apply(stream: FilterStream, verified: readonly Verified[]): void {
     const head = stream.head;
     const metadata = stream.streamInfo?.dynamicMetadata;
+    let changed = false;
     for (const { provider, jwt, location } of verified) {
       if (metadata !== undefined) {
         if (provider.payloadInMetadata)
@@ -182,13 +186,18 @@ class JwtAuthnFilter implements HttpFilter {
         let value = jwt.payloadSegment;
         if (provider.padForwardPayloadHeader) value += '='.repeat((4 - (value.length % 4)) % 4);
         head.set(provider.forwardPayloadHeader, value);
+        changed = true;
       }
       for (const { header, claim } of provider.claimToHeaders) {
         const value = headerValue(claimValue(jwt.payload, claim));
-        if (value !== undefined) head.set(header, value);
+        if (value === undefined) continue;
+        head.set(header, value);
+        changed = true;
       }
-      if (!provider.forward) removeToken(head, location);
+      if (!provider.forward && removeToken(head, location)) changed = true;
     }
+    // Routes see the verified claims and no token (Envoy's clear_route_cache, always on here).
+    if (changed) stream.clearRouteCache?.();
   }
 
   private record(metadata: Map<string, Record<string, unknown>>, key: string, value: unknown): void {
