@@ -27,7 +27,7 @@ export function register(program: Command): void {
     .description(
       'run the node agent: one proxy process serving every workload on this host that `weft run --node URL` adds, ' +
         'each with its own identity (certificate), inbound/outbound/admin ports, xDS stream and policies. ' +
-        'A workload costs the host about 0.5 MB instead of a sidecar process (docs/node.md)',
+        'A workload costs the host about 0.4-0.5 MB instead of a sidecar process (docs/node.md)',
     )
     .option(
       '--listen <host:port>',
