@@ -1,28 +1,17 @@
 // The HAProxy mesh pair of the benchmarks (two real HAProxy processes): HTTP through it, and a hop that only a client with a certificate gets an answer from.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import tls from 'node:tls';
-import type { BenchContext } from '../../bench/lib/context.ts';
-import { QUICK } from '../../bench/lib/context.ts';
 import { startHaproxyMesh } from '../../bench/lib/haproxy-mesh.ts';
 import { probeHttp } from '../../bench/lib/http-probe.ts';
 import { stopAll } from '../../bench/lib/processes.ts';
-import { findTools } from '../../bench/lib/tools.ts';
+import { quickContext } from './quick-context.ts';
 
-const ctx: BenchContext = {
-  quick: true,
-  durations: QUICK,
-  tools: findTools(),
-  tmp: mkdtempSync(join(tmpdir(), 'weft-haproxy-mesh-')),
-  node: process.execPath,
-  cores: cpus().length,
-  log: () => {},
-};
+const ctx = quickContext('weft-haproxy-mesh-');
 const backend = createServer((_req, res) => res.end('hello from the backend'));
 
 after(async () => {

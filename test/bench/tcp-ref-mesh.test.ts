@@ -1,11 +1,10 @@
 // The reference mesh pairs of bench/tcp.ts (HAProxy, Node.js relays) carry bulk TCP both ways and refuse a hop client without a certificate, with weft's TLS 1.3 suite order.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import * as tls from 'node:tls';
-import { type BenchContext, QUICK, REPO } from '../../bench/lib/context.ts';
+import { REPO } from '../../bench/lib/context.ts';
 import { freePort } from '../../bench/lib/ports.ts';
 import { type Child, runCommand, startChild, stopAll } from '../../bench/lib/processes.ts';
 import type { TcpClientReport } from '../../bench/lib/tcp-bulk-client.ts';
@@ -16,17 +15,9 @@ import {
   startHaproxyPair,
   startNodeRelayPair,
 } from '../../bench/lib/tcp-ref-mesh.ts';
-import { findTools } from '../../bench/lib/tools.ts';
+import { quickContext } from './quick-context.ts';
 
-const ctx: BenchContext = {
-  quick: true,
-  durations: QUICK,
-  tools: findTools(),
-  tmp: mkdtempSync(join(tmpdir(), 'weft-tcp-ref-')),
-  node: process.execPath,
-  cores: cpus().length,
-  log: () => {},
-};
+const ctx = quickContext('weft-tcp-ref-');
 let backend: Child;
 let backendPort: number;
 let certs: MeshCerts;
