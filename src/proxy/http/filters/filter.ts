@@ -85,6 +85,12 @@ export interface HttpFilter {
 export interface HttpFilterConfig {
   /** Filter name from the HCM (e.g. `envoy.filters.http.router`). */
   readonly name: string;
+  /**
+   * The filter does nothing on a request whose route and virtual host hold no
+   * typed_per_filter_config under `name` (CORS; fault without listener-level faults): the stream
+   * then skips it, creating no instance and running none of its steps.
+   */
+  readonly routeOnly?: boolean;
   createFilter(): HttpFilter;
 }
 

@@ -102,7 +102,13 @@ export function matchRoute(
 /** Per-route config of a filter: the route's entry, else the virtual host's. */
 export function perFilterConfig(m: RouteMatchResult | undefined, filterName: string): unknown {
   if (!m) return undefined;
-  return m.route?.perFilter.get(filterName) ?? m.vhost.perFilter.get(filterName);
+  const route = m.route?.perFilter;
+  const vhost = m.vhost.perFilter;
+  // Most routes hold none: no lookup then.
+  return (
+    (route !== undefined && route.size > 0 ? route.get(filterName) : undefined) ??
+    (vhost.size > 0 ? vhost.get(filterName) : undefined)
+  );
 }
 
 /** The first cluster a matched route forwards to. */

@@ -1,7 +1,7 @@
 // One HTTP request/response exchange, whatever the codec: runs the filter chain and hands off to the router.
 import type { ResponseFlag } from '../../common/response-flags.ts';
 import { applyEdgeHeaders } from '../edge-headers.ts';
-import type { HttpFilter, StreamInfo } from '../filters/filter.ts';
+import type { HttpFilter, HttpFilterConfig, StreamInfo } from '../filters/filter.ts';
 import { isGrpc, LOCAL_BODY } from '../local-reply.ts';
 import { RequestHead } from '../request-head.ts';
 import { requestId } from '../request-id.ts';
@@ -10,6 +10,8 @@ import { firstCluster, matchRoute, perFilterConfig, type RouteMatchResult } from
 import { RouterFilter } from '../router/router-filter.ts';
 import type { DownstreamCodec, WireFraming } from './codec.ts';
 import type { ActiveStream, StreamManager } from './stream-api.ts';
+
+const NO_FILTERS: readonly HttpFilterConfig[] = [];
 
 /** Where one pass over the decode filters ended (Envoy's FilterHeadersStatus, seen from the chain). */
 export type DecodeOutcome =
@@ -52,7 +54,10 @@ export class HttpStream implements ActiveStream {
   flag: ResponseFlag | undefined;
   /** The x-request-id of this request ('' when the manager generates none and the client sent none). */
   requestId = '';
-  private filters: HttpFilter[] | null = null;
+  /** The chain this request runs (the listener's, kept in case its config is replaced meanwhile). */
+  private chain: readonly HttpFilterConfig[] = NO_FILTERS;
+  /** The instances created for this request so far, in chain order (route-only filters may be skipped). */
+  private readonly filters: HttpFilter[] = [];
   private filterIndex = 0;
   private extraResponseHeaders: string[] | null = null;
   /** The route this request matched (null: none; undefined: not matched yet, or cleared by a filter). */
@@ -111,10 +116,8 @@ export class HttpStream implements ActiveStream {
       this.localReply(403, LOCAL_BODY.upgradeFailed, undefined);
       return;
     }
-    if (cfg.filters.length > 0) {
-      this.filters = cfg.filters.map((f) => f.createFilter());
-      if (this.runDecodeFilters() !== 'Continue') return;
-    } else this.filters = null;
+    this.chain = cfg.filters;
+    if (cfg.filters.length > 0 && this.runDecodeFilters() !== 'Continue') return;
     this.router.decodeHeaders(this);
   }
 
@@ -140,7 +143,7 @@ export class HttpStream implements ActiveStream {
     this.requestDone = true;
     this.responseStarted = false;
     this.grpc = false;
-    this.filters = null;
+    this.chain = NO_FILTERS;
     this.extraResponseHeaders = null;
     this.hcm.stats.rqActive++;
     this.localReply(status, detail, 'DPE');
@@ -188,10 +191,15 @@ export class HttpStream implements ActiveStream {
     this.finish(true, 'DC', false);
   }
 
+  /** Runs the chain from `filterIndex`, creating each filter as it is reached. */
   private runDecodeFilters(): DecodeOutcome {
-    const filters = this.filters!;
-    while (this.filterIndex < filters.length) {
-      const status = filters[this.filterIndex++].decodeHeaders(this);
+    const chain = this.chain;
+    while (this.filterIndex < chain.length) {
+      const config = chain[this.filterIndex++];
+      if (config.routeOnly === true && this.routeConfig(config.name) === undefined) continue;
+      const filter = config.createFilter();
+      this.filters.push(filter);
+      const status = filter.decodeHeaders(this);
       if (!this.active || this.responseStarted) return 'Replied';
       if (status === 'StopIteration') return 'Stopped';
     }
@@ -255,8 +263,7 @@ export class HttpStream implements ActiveStream {
     this.responseStarted = true;
     this.status = status;
     const filters = this.filters;
-    if (filters !== null)
-      for (let i = 0; i < filters.length; i++) filters[i].encodeHeaders?.(this, status, headers);
+    for (let i = 0; i < filters.length; i++) filters[i].encodeHeaders?.(this, status, headers);
     if (this.extraResponseHeaders !== null) {
       if (this.hcm.config.alwaysSetRequestIdInResponse) removeFlat(headers, 'x-request-id');
       headers.push(...this.extraResponseHeaders);
@@ -325,9 +332,9 @@ export class HttpStream implements ActiveStream {
     if (this.requestTimer !== undefined) this.clearRequestTimer();
     this.hcm.stats.rqActive--;
     const filters = this.filters;
-    if (filters !== null) {
+    if (filters.length > 0) {
       for (let i = 0; i < filters.length; i++) filters[i].onDestroy?.();
-      this.filters = null;
+      filters.length = 0;
     }
     const hooks = this.hcm.hooks;
     for (let i = 0; i < hooks.length; i++) hooks[i].complete?.(this, reset, flag);

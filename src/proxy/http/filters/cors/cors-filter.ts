@@ -60,7 +60,7 @@ export const corsFilterFactory: HttpFilterFactory = {
   terminal: false,
   parse(name, config, where) {
     checkCorsFilter(config, where);
-    return { name, createFilter: () => new CorsFilter(name) };
+    return { name, routeOnly: true, createFilter: () => new CorsFilter(name) };
   },
 };
 

@@ -90,7 +90,9 @@ export const faultFilterFactory: HttpFilterFactory = {
   terminal: false,
   parse(name, config, where): HttpFilterConfig {
     const compiled = compileFault(config, where);
-    return { name, createFilter: () => new FaultFilter(name, compiled) };
+    // Without a delay or an abort of its own, only a route's fault config can make it act.
+    const routeOnly = compiled.delay === undefined && compiled.abort === undefined;
+    return { name, routeOnly, createFilter: () => new FaultFilter(name, compiled) };
   },
   parsePerRoute(config, where) {
     return compileFault(config, where);
