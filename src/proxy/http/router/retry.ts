@@ -12,6 +12,8 @@ const GRPC_RETRY_ON: Record<number, string> = {
 
 /** Whether an answer (HTTP status, and grpc-status of a trailers-only answer) is retried. */
 export function retriableAnswer(retry: RetryPolicy, status: number, grpcStatus?: string | string[]): boolean {
+  // Most answers: a status below any the policy retries, no gRPC status.
+  if (status < retry.lowestRetriedStatus && grpcStatus === undefined) return false;
   const on = retry.retryOn;
   if (on.has('5xx') && status >= 500) return true;
   if (on.has('gateway-error') && (status === 502 || status === 503 || status === 504)) return true;

@@ -47,6 +47,8 @@ export interface RetryPolicy {
   numRetries: number;
   perTryTimeoutMs: number;
   retriableStatusCodes: number[];
+  /** The lowest HTTP status an answer is retried for (Infinity: none), so that most answers are let through at once. */
+  lowestRetriedStatus: number;
   /** retry_back_off (Envoy's default 25 ms base, 250 ms max). */
   backOff: BackOff;
 }
@@ -166,20 +168,32 @@ function compileRetry(value: unknown, where: string): RetryPolicy | undefined {
     'hostSelectionRetryMaxAttempts',
     'retryBackOff',
   ]);
+  const retryOn = new Set(
+    str(r.retryOn)
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
+  const retriableStatusCodes = Array.isArray(r.retriableStatusCodes)
+    ? (r.retriableStatusCodes as number[]).map(Number)
+    : [];
   return {
-    retryOn: new Set(
-      str(r.retryOn)
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
-    ),
+    retryOn,
     numRetries: wrappedNum(r.numRetries, 1),
     perTryTimeoutMs: durationMs(r.perTryTimeout, 0),
-    retriableStatusCodes: Array.isArray(r.retriableStatusCodes)
-      ? (r.retriableStatusCodes as number[]).map(Number)
-      : [],
+    retriableStatusCodes,
+    lowestRetriedStatus: lowestRetriedStatus(retryOn, retriableStatusCodes),
     backOff: compileBackOff(r.retryBackOff, `${where}.retry_back_off`),
   };
+}
+
+/** The lowest HTTP status that retry_on conditions `on` retry (5xx, gateway-error, retriable-status-codes). */
+function lowestRetriedStatus(on: Set<string>, codes: readonly number[]): number {
+  let lowest = Number.POSITIVE_INFINITY;
+  if (on.has('5xx')) lowest = 500;
+  else if (on.has('gateway-error')) lowest = 502;
+  if (on.has('retriable-status-codes')) for (const c of codes) lowest = Math.min(lowest, c);
+  return lowest;
 }
 
 /** retry_back_off: base_interval (> 0) and max_interval (default 10 × base, at least base). */
