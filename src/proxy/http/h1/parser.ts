@@ -242,7 +242,7 @@ function parseHeaderLines(text: string, from: number, out: string[], info: HeadI
       info.upgrade = upgrade.toLowerCase();
     if (upgrade.toLowerCase() === 'h2c') removeHeader(out, 'http2-settings');
     // Other headers named in Connection are hop-by-hop too (RFC 9110 7.6.1).
-    if (connection.includes(',') || !/^(close|keep-alive|upgrade)$/.test(connection)) {
+    if (connection !== 'close' && connection !== 'keep-alive' && connection !== 'upgrade') {
       for (const token of connection.split(',')) {
         const t = token.trim();
         if (t !== '' && t !== 'close' && t !== 'keep-alive' && t !== 'upgrade') removeHeader(out, t);
