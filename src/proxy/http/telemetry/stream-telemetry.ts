@@ -1,5 +1,15 @@
 // Telemetry of every HTTP request, written once on the codec-agnostic stream: Istio's metrics, peer metadata, request time, access logs, spans.
-import { type Reporter, type ServiceLabels, UNKNOWN_WORKLOAD } from '../../../observe/istio-metrics.ts';
+import {
+  type Reporter,
+  type RequestProtocol,
+  type RequestSeries,
+  type SecurityPolicy,
+  type ServiceLabels,
+  UNKNOWN_SERVICE,
+  UNKNOWN_WORKLOAD,
+  type WorkloadLabels,
+} from '../../../observe/istio-metrics.ts';
+import type { HistogramSeries } from '../../../observe/metrics.ts';
 import { encodePeerMetadata, PEER_METADATA_HEADER } from '../../../observe/peer-metadata.ts';
 import type { ProxyTelemetry } from '../../../observe/proxy-telemetry.ts';
 import type { ResponseFlag } from '../../common/response-flags.ts';
@@ -9,6 +19,18 @@ import type { HttpStream } from '../stream/http-stream.ts';
 import { writeAccessLogs } from './access-log-entry.ts';
 import { type RequestState, wallTime } from './request-state.ts';
 import { finishSpan, startSpan } from './tracing.ts';
+
+/** The labels of a request's series and the series (StreamTelemetry.series). */
+interface LastSeries {
+  peer: WorkloadLabels;
+  service: ServiceLabels;
+  protocol: RequestProtocol;
+  policy: SecurityPolicy;
+  code: number;
+  grpcStatus: string;
+  flags: string;
+  series: RequestSeries;
+}
 
 const STATE = Symbol('weft.telemetry');
 type WithState = HttpStream & { [STATE]?: RequestState };
@@ -44,6 +66,12 @@ export class StreamTelemetry implements StreamHooks {
   /** This workload's metadata header value, built once. */
   private readonly selfHeader: string;
   private readonly rqTime;
+  /** The last request's series and the labels it was found for: most requests reuse them without a lookup. */
+  private last: LastSeries | undefined;
+  /** The last upstream cluster's name, its service and its envoy_cluster_upstream_rq_time. */
+  private lastCluster = '';
+  private lastClusterService: ServiceLabels = UNKNOWN_SERVICE;
+  private lastClusterRqTime: HistogramSeries | undefined;
 
   /** `statPrefix`: the connection manager's stats prefix (envoy_http_downstream_rq_time). */
   constructor(config: HcmConfig, telemetry: ProxyTelemetry, reporter: Reporter, statPrefix: string) {
@@ -137,7 +165,7 @@ export class StreamTelemetry implements StreamHooks {
     this.rqTime.observe(ms);
     const router = stream.router;
     if (st.responseHeaders !== null && router.upstreamHost !== null && router.cluster !== null && !reset)
-      this.telemetry.upstreamRqTime(router.cluster.name).observe(now - router.attemptStart);
+      this.upstreamRqTime(router.cluster.name).observe(now - router.attemptStart);
     const code = reset && !stream.responseStarted ? 0 : stream.status;
     const flags = flag ?? '-';
     const t = this.telemetry;
@@ -145,11 +173,16 @@ export class StreamTelemetry implements StreamHooks {
     const service =
       this.reporter === 'destination'
         ? t.selfService
-        : t.serviceOfCluster(stream.router.cluster?.name ?? stream.routeCluster() ?? '');
-    const protocol = stream.grpc ? 'grpc' : 'http';
-    const s = t.istio
-      .edge(this.reporter, st.peer, service, protocol, st.policy)
-      .request(code, st.grpcStatus, flags);
+        : this.serviceOfCluster(router.cluster?.name ?? stream.routeCluster() ?? '');
+    const s = this.series(
+      st.peer,
+      service,
+      stream.grpc ? 'grpc' : 'http',
+      st.policy,
+      code,
+      st.grpcStatus,
+      flags,
+    );
     s.requests.value++;
     s.duration.observe(ms);
     s.requestBytes.observe(st.requestBytes);
@@ -158,6 +191,52 @@ export class StreamTelemetry implements StreamHooks {
       writeAccessLogs(stream, this.config.accessLogs, st, code, flags, ms, t);
     if (st.span) finishSpan(stream, st, code, flags, t);
     if (t.tap.active) this.publishTap(stream, st, code, flags, ms, service);
+  }
+
+  /** The series of a request with these labels: the last request's when they are the same. */
+  private series(
+    peer: WorkloadLabels,
+    service: ServiceLabels,
+    protocol: RequestProtocol,
+    policy: SecurityPolicy,
+    code: number,
+    grpcStatus: string,
+    flags: string,
+  ): RequestSeries {
+    const l = this.last;
+    if (
+      l !== undefined &&
+      l.code === code &&
+      l.peer === peer &&
+      l.service === service &&
+      l.protocol === protocol &&
+      l.policy === policy &&
+      l.grpcStatus === grpcStatus &&
+      l.flags === flags
+    )
+      return l.series;
+    const series = this.telemetry.istio
+      .edge(this.reporter, peer, service, protocol, policy)
+      .request(code, grpcStatus, flags);
+    this.last = { peer, service, protocol, policy, code, grpcStatus, flags, series };
+    return series;
+  }
+
+  private serviceOfCluster(name: string): ServiceLabels {
+    if (name !== this.lastCluster || this.lastCluster === '') this.useCluster(name);
+    return this.lastClusterService;
+  }
+
+  private upstreamRqTime(name: string): HistogramSeries {
+    if (name !== this.lastCluster || this.lastClusterRqTime === undefined) this.useCluster(name);
+    this.lastClusterRqTime ??= this.telemetry.upstreamRqTime(name);
+    return this.lastClusterRqTime;
+  }
+
+  private useCluster(name: string): void {
+    this.lastCluster = name;
+    this.lastClusterService = this.telemetry.serviceOfCluster(name);
+    this.lastClusterRqTime = undefined;
   }
 
   /** Hands the request's facts to the tap subscribers (only called while someone taps). */
