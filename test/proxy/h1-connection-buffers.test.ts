@@ -4,7 +4,10 @@ import net from 'node:net';
 import { test } from 'node:test';
 import { H1Connection, type H1ResponseHandler } from '../../src/proxy/cluster/pool/h1-connection.ts';
 
-/** A handler that keeps every body chunk it is lent (as a queued socket write does) and resolves at the end. */
+/**
+ * A handler that keeps every body chunk it is lent (as a queued socket write does) and resolves at
+ * the end; borrowed bytes (the shared read buffer's) it copies, as the contract asks.
+ */
 function keeper(kept: Buffer[], done: () => void): H1ResponseHandler {
   return {
     onUpstreamAssigned() {},
@@ -14,9 +17,9 @@ function keeper(kept: Buffer[], done: () => void): H1ResponseHandler {
     onUpstreamInformational() {},
     onUpstreamFlush() {},
     onUpstreamHead() {},
-    onUpstreamBody(_conn, chunk) {
-      kept.push(chunk);
-      return true;
+    onUpstreamBody(_conn, chunk, borrowed) {
+      kept.push(borrowed ? Buffer.from(chunk) : chunk);
+      return !borrowed;
     },
     onUpstreamEnd() {
       done();

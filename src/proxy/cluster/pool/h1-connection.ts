@@ -31,8 +31,10 @@ export interface H1ResponseHandler {
    * Body bytes: raw (framing kept) or de-chunked, as the handler chose with `decode`. The bytes
    * are lent: return true when they may still be referenced after the call (e.g. handed to a
    * socket write); false when they were copied or dropped, so the read buffer can be reused.
+   * `borrowed`: they are in the buffer every connection reads into, overwritten by the next read:
+   * what outlives the call must be copied (and then false returned).
    */
-  onUpstreamBody(conn: H1Connection, chunk: Buffer): boolean;
+  onUpstreamBody(conn: H1Connection, chunk: Buffer, borrowed: boolean): boolean;
   /** The response body ended; `trailers` are raw trailer lines of a chunked body. */
   onUpstreamEnd(conn: H1Connection, trailers: string): void;
   /** 101 Switching Protocols: from now on the socket is a tunnel; `rest` is data after the head. */
@@ -193,7 +195,7 @@ export class H1Connection {
 
   /** Set when a handler kept bytes of the read being handled. */
   private lent = false;
-  /** The read being handled is in the shared buffer: body bytes are copied before a handler gets them. */
+  /** The read being handled is in the shared buffer: handlers get its body bytes borrowed. */
   private transient = false;
   /** Where the rest of a response under way is read (null: allocated when needed). */
   private own: Buffer | null = null;
@@ -291,12 +293,13 @@ export class H1Connection {
         if (this.decode && this.reader.framing === 'chunked') {
           const parts = this.reader.decoded;
           for (let i = 0; i < parts.length; i++)
-            if (handler.onUpstreamBody(this, this.body(parts[i]))) this.lent = true;
+            if (handler.onUpstreamBody(this, parts[i], this.transient)) this.lent = true;
           parts.length = 0;
         } else if (
           handler.onUpstreamBody(
             this,
-            this.body(off === 0 && n === buf.length ? buf : buf.subarray(off, off + n)),
+            off === 0 && n === buf.length ? buf : buf.subarray(off, off + n),
+            this.transient,
           )
         )
           this.lent = true;
@@ -309,11 +312,6 @@ export class H1Connection {
       }
       if (off >= buf.length) return;
     }
-  }
-
-  /** Body bytes as a handler may get them: copied out of the shared buffer. */
-  private body(piece: Buffer): Buffer {
-    return this.transient ? Buffer.from(piece) : piece;
   }
 
   private finish(handler: H1ResponseHandler, extraBytes: boolean): void {

@@ -323,19 +323,24 @@ export class H1ServerConnection implements DownstreamCodec {
     if (this.held.pending) this.held.write(this.socket, null);
   }
 
-  encodeData(chunk: Buffer): boolean {
+  encodeData(chunk: Buffer, borrowed: boolean): boolean {
     const socket = this.socket;
     if (this.chunkEncode) {
       socket.write(`${chunk.length.toString(16)}\r\n`);
-      socket.write(chunk);
+      socket.write(borrowed ? Buffer.from(chunk) : chunk);
       socket.write('\r\n');
-      return true;
+      return !borrowed;
     }
-    // Small pieces are copied (an upstream's read buffer is reused); large ones are lent.
-    const copied = chunk.length <= 16384;
-    if (this.held.pending) this.held.write(this.socket, chunk);
-    else socket.write(copied ? Buffer.from(chunk) : chunk);
-    return !copied;
+    // Small pieces are copied (an upstream's read buffer is reused), into the held head when there
+    // is one; large ones are lent, unless borrowed.
+    const small = chunk.length <= 16384;
+    const lent = !small && !borrowed;
+    if (this.held.pending && (small || lent)) this.held.write(socket, chunk);
+    else {
+      if (this.held.pending) this.held.write(socket, null);
+      socket.write(lent ? chunk : Buffer.from(chunk));
+    }
+    return lent;
   }
 
   get needsDrain(): boolean {

@@ -168,10 +168,11 @@ export class H2ServerStream implements DownstreamCodec, IdleMember, H2StreamHand
     this.h2.sendHeaders(out, endStream);
   }
 
-  encodeData(chunk: Buffer): boolean {
+  encodeData(chunk: Buffer, borrowed: boolean): boolean {
     this.idleTicks = 0;
-    this.h2.write(chunk);
-    return true;
+    // Frames are queued: borrowed bytes are copied first.
+    this.h2.write(borrowed ? Buffer.from(chunk) : chunk);
+    return !borrowed;
   }
 
   get needsDrain(): boolean {

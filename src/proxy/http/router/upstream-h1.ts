@@ -183,10 +183,10 @@ export class H1Upstream implements H1ResponseHandler, UpstreamRequest {
     if (!this.discarding) this.stream.codec.flush();
   }
 
-  onUpstreamBody(conn: H1Connection, chunk: Buffer): boolean {
+  onUpstreamBody(conn: H1Connection, chunk: Buffer, borrowed: boolean): boolean {
     if (this.discarding) return false;
     const codec = this.stream.codec;
-    const kept = this.stream.encodeData(chunk);
+    const kept = this.stream.encodeData(chunk, borrowed);
     if (codec.needsDrain) {
       conn.socket.pause();
       codec.onceDrained(() => conn.socket.resume());

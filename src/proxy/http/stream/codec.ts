@@ -40,8 +40,12 @@ export interface DownstreamCodec {
     upstreamCloses: boolean,
     endStream: boolean,
   ): void;
-  /** Response body bytes. Returns true when `chunk` is still referenced after the call (not copied). */
-  encodeData(chunk: Buffer): boolean;
+  /**
+   * Response body bytes. `borrowed`: they are in a read buffer the next read overwrites, so what
+   * is kept (queued for a write) must be copied. Returns true when `chunk` itself is still
+   * referenced after the call (never for borrowed bytes).
+   */
+  encodeData(chunk: Buffer, borrowed: boolean): boolean;
   /** True when the client is slow: the caller pauses its source until `onceDrained`. */
   readonly needsDrain: boolean;
   /** Calls `resume` once, when the client has drained or has gone away (never left paused). */

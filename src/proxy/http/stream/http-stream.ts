@@ -274,10 +274,10 @@ export class HttpStream implements ActiveStream {
   }
 
   /** Response body bytes; true when `chunk` stays referenced (see DownstreamCodec.encodeData). */
-  encodeData(chunk: Buffer): boolean {
+  encodeData(chunk: Buffer, borrowed = false): boolean {
     const hooks = this.hcm.hooks;
     for (let i = 0; i < hooks.length; i++) hooks[i].responseData?.(this, chunk.length);
-    return this.codec.encodeData(chunk);
+    return this.codec.encodeData(chunk, borrowed);
   }
 
   encodeTrailers(trailers: string[]): void {

@@ -59,7 +59,8 @@ export interface ActiveStream extends FilterStream {
     upstreamCloses: boolean,
     endStream: boolean,
   ): void;
-  encodeData(chunk: Buffer): boolean;
+  /** Response body bytes (`borrowed`: see DownstreamCodec.encodeData); true when `chunk` stays referenced. */
+  encodeData(chunk: Buffer, borrowed?: boolean): boolean;
   encodeTrailers(trailers: string[]): void;
   encodeComplete(): void;
   resetStream(flag: ResponseFlag): void;
