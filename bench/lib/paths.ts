@@ -76,6 +76,8 @@ export interface WeftPathOptions {
   extraArgs?: string[];
   /** The `bin/weft.js` to run (default: this checkout's; a --reference checkout's for A/B). */
   bin?: string;
+  /** Node/V8 flags for the proxies (A/B of flags, bench/tail-ab.ts). */
+  nodeArgs?: string[];
 }
 
 let serial = 0;
@@ -230,6 +232,7 @@ export async function startMesh(
     protocol: o.protocol,
     extraArgs: weft.extraArgs,
     bin: weft.bin,
+    nodeArgs: weft.nodeArgs,
   });
   let client: Awaited<ReturnType<typeof startProxy>>;
   try {
@@ -238,6 +241,7 @@ export async function startMesh(
       appPort: await freePort(),
       extraArgs: weft.extraArgs,
       bin: weft.bin,
+      nodeArgs: weft.nodeArgs,
     });
   } catch (err) {
     await server.child.stop();

@@ -121,6 +121,8 @@ export interface ProxyOptions {
   extraArgs?: string[];
   /** The `bin/weft.js` to run (default: this checkout's). */
   bin?: string;
+  /** Node/V8 flags before the script (kept when `weft proxy` re-executes with its own flags). */
+  nodeArgs?: string[];
 }
 
 /** Starts `weft proxy` with ports picked by the proxy itself, and waits for its ready line. */
@@ -129,6 +131,7 @@ export async function startProxy(ctx: BenchContext, cp: ControlPlane, o: ProxyOp
     name: `weft proxy (${o.service})`,
     command: ctx.node,
     args: [
+      ...(o.nodeArgs ?? []),
       o.bin ?? WEFT_BIN,
       'proxy',
       '--service',

@@ -1,0 +1,156 @@
+// A/B of the mTLS mesh path's tail at a fixed rate: several weft mesh pairs (checkouts, V8 flags) and direct, in alternating rounds.
+//
+// Run: `node bench/tail-ab.ts [--rounds 4] [--seconds 10] [--warmup 2] [--rate 1000] [--haproxy] VARIANT...`
+// VARIANT is `name=ROOT[,node-flag...]`: a mesh pair (client and server sidecar) started from the
+// checkout ROOT's bin/weft.js with those Node/V8 flags before the script, e.g.
+// `base=/work/main new=.,--single-threaded-gc`. Every round measures every path once (in a
+// rotated order), 1,000 req/s over 50 connections with bench/lib/rate-client.ts; it prints each
+// round's p50/p99/p99.9 added over direct and the sidecars' CPU µs per request, then the merged
+// histograms' figures. `--haproxy` adds the HAProxy mTLS pair as a reference. Nothing is written to docs/.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { BenchContext } from './lib/context.ts';
+import { FULL } from './lib/context.ts';
+import { startNginxBackend } from './lib/nginx.ts';
+import { type RunningPath, startMesh, startPath } from './lib/paths.ts';
+import { freePort } from './lib/ports.ts';
+import { installCleanup } from './lib/processes.ts';
+import { cpuSeconds, processTree } from './lib/procfs.ts';
+import { mergeReports, type RateClientReport, runRate } from './lib/rate.ts';
+import { findTools } from './lib/tools.ts';
+import { startControlPlane } from './lib/weft.ts';
+
+interface Options {
+  rounds: number;
+  seconds: number;
+  warmup: number;
+  rate: number;
+  haproxy: boolean;
+  variants: { name: string; root: string; nodeArgs: string[] }[];
+}
+
+function parseArgs(argv: readonly string[]): Options {
+  const o: Options = { rounds: 4, seconds: 10, warmup: 2, rate: 1000, haproxy: false, variants: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--haproxy') o.haproxy = true;
+    else if (a === '--rounds' || a === '--seconds' || a === '--warmup' || a === '--rate') {
+      const n = Number(argv[++i]);
+      if (!(n > 0)) throw new Error(`${a} needs a positive number`);
+      o[a.slice(2) as 'rounds' | 'seconds' | 'warmup' | 'rate'] = n;
+    } else {
+      const m = /^([\w.-]+)=([^,]+)((?:,.+)?)$/.exec(a);
+      if (!m) throw new Error(`not a variant (name=ROOT[,flag...]): ${a}`);
+      o.variants.push({ name: m[1], root: resolve(m[2]), nodeArgs: m[3].split(',').filter((f) => f) });
+    }
+  }
+  if (o.variants.length === 0) throw new Error('give at least one variant: name=ROOT[,node-flag...]');
+  return o;
+}
+
+interface Measured {
+  name: string;
+  path: RunningPath;
+  reports: RateClientReport[];
+  cpuUsPerReq: number[];
+}
+
+const ms = (us: number) => (us / 1000).toFixed(3);
+const added = (r: RateClientReport, d: RateClientReport, k: 'p50' | 'p99' | 'p999') =>
+  `${r.latencyUs[k] - d.latencyUs[k] >= 0 ? '+' : ''}${ms(r.latencyUs[k] - d.latencyUs[k])}`;
+
+function line(name: string, r: RateClientReport, d: RateClientReport, cpuUs: number | undefined): string {
+  const cpu = cpuUs === undefined ? '' : `  cpu ${cpuUs.toFixed(0)} µs/req`;
+  const errs = r.errors + r.timedOut > 0 ? `  ERRORS ${r.errors + r.timedOut}` : '';
+  return `${name.padEnd(10)} p50 ${added(r, d, 'p50')}  p99 ${added(r, d, 'p99')}  p99.9 ${added(r, d, 'p999')}  (p99 ${ms(r.latencyUs.p99)})${cpu}${errs}`;
+}
+
+async function main(o: Options): Promise<void> {
+  const tmp = mkdtempSync(join(tmpdir(), 'weft-tail-ab-'));
+  installCleanup(async () => rmSync(tmp, { recursive: true, force: true }));
+  const ctx: BenchContext = {
+    quick: false,
+    durations: FULL,
+    tools: findTools(),
+    tmp,
+    node: process.execPath,
+    cores: cpus().length,
+    log: (m) => process.stderr.write(`[tail-ab ${new Date().toISOString().slice(11, 19)}] ${m}\n`),
+  };
+  const backendPort = await freePort();
+  const backend = await startNginxBackend(ctx, backendPort);
+  const cp = await startControlPlane(ctx);
+  const paths: Measured[] = [];
+  const add = (name: string, path: RunningPath) => paths.push({ name, path, reports: [], cpuUsPerReq: [] });
+  try {
+    add('direct', await startPath(ctx, 'direct', backendPort));
+    if (o.haproxy) add('haproxy', await startPath(ctx, 'haproxy-mesh', backendPort));
+    for (const v of o.variants) {
+      const bin = join(v.root, 'bin', 'weft.js');
+      const m = await startMesh(ctx, { cp, bin, nodeArgs: v.nodeArgs }, backendPort, {
+        protocol: 'http',
+        servicePort: 80,
+      });
+      if (m.transport !== 'mTLS') throw new Error(`${v.name}: the hop is ${m.transport}, not mTLS`);
+      add(v.name, m);
+    }
+    for (let round = 0; round < o.rounds; round++) {
+      const order = paths.map((_, i) => paths[(i + round) % paths.length]);
+      for (const p of order) {
+        const pids = p.path.proxies.flatMap((x) => processTree(x.child.pid));
+        const cpu0 = cpuSeconds(pids);
+        const report = await runRate(ctx, {
+          port: p.path.port,
+          host: p.path.host,
+          path: '/',
+          rate: o.rate,
+          warmupS: o.warmup,
+          durationS: o.seconds,
+          connections: 50,
+        });
+        // CPU over warm-up and measured window alike, per request sent.
+        p.cpuUsPerReq.push(((cpuSeconds(pids) - cpu0) * 1e6) / ((o.warmup + o.seconds) * o.rate));
+        p.reports.push(report);
+      }
+      const d = paths[0].reports[round];
+      console.log(
+        `round ${round + 1} (load ${loadavg()[0].toFixed(2)}), added over direct (direct p99 ${ms(d.latencyUs.p99)} ms):`,
+      );
+      for (const p of paths.slice(1))
+        console.log(
+          `  ${line(p.name, p.reports[round], d, p.path.proxies.length ? p.cpuUsPerReq[round] : undefined)}`,
+        );
+    }
+    const merged = paths.map((p) => mergeReports(p.reports));
+    console.log(
+      `merged, ${o.rounds} rounds of ${o.seconds} s (direct p99 ${ms(merged[0].latencyUs.p99)} ms):`,
+    );
+    paths.slice(1).forEach((p, i) => {
+      const cpu = p.cpuUsPerReq.reduce((a, b) => a + b, 0) / p.cpuUsPerReq.length;
+      console.log(`  ${line(p.name, merged[i + 1], merged[0], cpu)}`);
+    });
+    for (const p of paths.filter((x) => x.name !== 'direct'))
+      for (const x of p.path.proxies) {
+        // With --trace-gc among a variant's flags: its full collections (the idle release's included).
+        const full = x.child
+          .output()
+          .stdout.split('\n')
+          .filter((l) => /Mark-Compact|Mark-Sweep/.test(l));
+        if (full.length > 0)
+          console.log(`${p.name} ${x.role}: ${full.length} full GCs\n  ${full.join('\n  ')}`);
+      }
+  } finally {
+    for (const p of paths) await p.path.stop();
+    await cp.child.stop();
+    await backend.stop();
+  }
+}
+
+main(parseArgs(process.argv.slice(2))).then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`tail-ab: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);
