@@ -15,10 +15,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SIDECAR_FLAGS } from '../bin/sidecar-flags.js';
 import { servedCounts, UNARY_PATH, unaryRequestFrame } from './lib/echo.ts';
 import { runH2load } from './lib/h2load.ts';
 import { freePort } from './lib/ports.ts';
+import { sidecarSettings } from './lib/sidecar-settings.ts';
 
 const HCM =
   'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
@@ -131,8 +131,9 @@ async function main(): Promise<void> {
     }[] = [];
     for (const [i, root] of roots.entries()) {
       const port = await freePort();
-      const flags = SIDECAR_FLAGS.map((f) => f.flag);
-      const env: NodeJS.ProcessEnv = {};
+      const settings = await sidecarSettings(root);
+      const flags = settings.flags;
+      const env: NodeJS.ProcessEnv = { ...settings.env };
       if (allocProf !== '') {
         flags.push('--import', fileURLToPath(new URL('lib/alloc-sampler.ts', import.meta.url)));
         env.WEFT_ALLOC_PROF = join(allocProf, `root${i}.heapprofile`);

@@ -4,7 +4,7 @@
 // (needs `wrk`, `nginx` and coreutils' `stdbuf`; `--route-timeout S` gives the route a timeout). Each root is a checkout of weft (its own `bench/proxy-http1.ts --serve`
 // is started, so an older commit in a `git worktree` can be compared with the working tree);
 // roots are measured alternately (A, B, A, B) so that what the neighbours do hits both alike.
-// The proxies run with the V8 flags `weft proxy` adds (bin/sidecar-flags.js) and `--trace-gc`; the figures
+// The proxies run with the V8 flags and environment each root's `weft proxy` adds (its bin/sidecar-flags.js) and `--trace-gc`; the figures
 // are the proxy processes' utime+stime from /proc per request and their scavenges per 10k
 // requests, which depend on the machine's load far less than req/s does. `--cpu-prof DIR` writes a
 // V8 CPU profile of every proxy (on exit) into DIR, `--alloc-prof DIR` a sampled allocation profile
@@ -15,8 +15,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { SIDECAR_FLAGS } from '../bin/sidecar-flags.js';
 import { freePort } from './lib/ports.ts';
+import { sidecarSettings } from './lib/sidecar-settings.ts';
 
 /** Options of one run of this script. */
 interface Options {
@@ -104,12 +104,19 @@ async function nginxWorker(master: ChildProcess): Promise<number> {
   return Number(stdout.trim().split('\n')[0]);
 }
 
-function startProxy(root: string, port: number, backend: number, o: Options, tag: string): Promise<Proxy> {
-  // The V8 flags `weft proxy` runs with (bin/sidecar-flags.js), and --trace-gc.
-  const flags = [...SIDECAR_FLAGS.map((f) => f.flag), '--trace-gc'];
+async function startProxy(
+  root: string,
+  port: number,
+  backend: number,
+  o: Options,
+  tag: string,
+): Promise<Proxy> {
+  // The V8 flags and environment this root's `weft proxy` runs with (its bin/sidecar-flags.js), and --trace-gc.
+  const settings = await sidecarSettings(root);
+  const flags = [...settings.flags, '--trace-gc'];
   if (o.cpuProf !== '')
     flags.push('--cpu-prof', `--cpu-prof-dir=${o.cpuProf}`, `--cpu-prof-name=${tag}.cpuprofile`);
-  const env: NodeJS.ProcessEnv = { ...process.env, WEFT_LOG_LEVEL: 'warn' };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...settings.env, WEFT_LOG_LEVEL: 'warn' };
   if (o.allocProf !== '') {
     flags.push('--import', fileURLToPath(new URL('lib/alloc-sampler.ts', import.meta.url)));
     env.WEFT_ALLOC_PROF = join(o.allocProf, `${tag}.heapprofile`);

@@ -1,17 +1,28 @@
-// The V8/Node flags `weft proxy` runs with (an idle sidecar's resident memory), minus those the user chose.
+// The V8/Node flags and malloc settings `weft proxy` runs with (an idle sidecar's resident memory), minus those the user chose.
 //
 // Each keeps less resident at no measurable CPU cost per request (docs/design/sidecar-memory.md):
 // - 2 MiB young-generation semi-spaces (V8's default grows them to 16 MiB): ~12 MB;
 // - one V8 platform worker thread instead of four (fewer threads, fewer malloc arenas): ~2 MB idle, ~11 MB under load with no Maglev;
 // - no Maglev (the mid-tier JIT; hot code still reaches TurboFan): ~2 MB of compiler code never paged in;
+// - no Sparkplug (the baseline compiler: its code for start-up's warm functions stays resident): ~0.5 MB idle;
+// - bytecode dropped after one full GC without a call instead of six (start-up's code, once the idle release ran): ~0.6 MB idle;
 // - --expose-gc: the idle release (src/proxy/overload/idle-release.ts) runs one full GC once a burst is
 //   over, which gives back the heap pages the burst committed (~110 -> ~38 MB private after gRPC load).
 export const SIDECAR_FLAGS = [
   { flag: '--max-semi-space-size=2', given: ['--max-semi-space-size', '--max_semi_space_size'] },
   { flag: '--v8-pool-size=1', given: ['--v8-pool-size'] },
   { flag: '--no-maglev', given: ['--maglev', '--no-maglev'] },
+  { flag: '--no-sparkplug', given: ['--sparkplug', '--no-sparkplug'] },
+  { flag: '--bytecode-old-age=1', given: ['--bytecode-old-age', '--bytecode_old_age'] },
   { flag: '--expose-gc', given: ['--expose-gc', '--expose_gc', '--no-expose-gc', '--no-expose_gc'] },
 ];
+
+/**
+ * Environment of the re-executed sidecar (glibc reads it at start), each unless the user set it:
+ * one malloc arena, so the memory the V8 worker and libuv threads allocate and free is reused by the
+ * main thread instead of staying resident in arenas of their own (~0.5 MB idle).
+ */
+export const SIDECAR_ENV = { MALLOC_ARENA_MAX: '1' };
 
 /**
  * The flags to add to a process started with `execArgv` and `nodeOptions` (NODE_OPTIONS): every
@@ -24,4 +35,13 @@ export function sidecarFlagsToAdd(execArgv, nodeOptions) {
   const userFlags = [...execArgv, ...nodeOptions.split(/\s+/)];
   const chosen = (names) => userFlags.some((a) => names.some((n) => a === n || a.startsWith(`${n}=`)));
   return SIDECAR_FLAGS.filter((f) => !chosen(f.given)).map((f) => f.flag);
+}
+
+/**
+ * The variables of SIDECAR_ENV that `env` does not set (empty once they are all there).
+ * @param {Readonly<Record<string, string | undefined>>} env
+ * @returns {Record<string, string>}
+ */
+export function sidecarEnvToAdd(env) {
+  return Object.fromEntries(Object.entries(SIDECAR_ENV).filter(([name]) => env[name] === undefined));
 }

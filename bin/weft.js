@@ -33,20 +33,24 @@ function signalNumber(signal) {
 }
 
 async function start() {
-  // `weft proxy` (and `weft node`, the sidecars of many workloads) is a sidecar, idle most of its life: it runs with V8/Node flags that keep less
-  // resident (bin/sidecar-flags.js). V8 reads them only at start, so the process re-executes itself
+  // `weft proxy` (and `weft node`, the sidecars of many workloads) is a sidecar, idle most of its life: it runs with V8/Node flags
+  // and malloc settings that keep less resident (bin/sidecar-flags.js). V8 reads them only at start, so the process re-executes itself
   // with them (same pid); a flag the user chose (node command line or NODE_OPTIONS) wins.
   // Both run from one bundled script instead of src/ (bin/bundle.js: built on first start, ~3 MB less
   // private memory per sidecar); --verbose maps its stack traces back to src/.
   if ((process.argv[2] === 'proxy' || process.argv[2] === 'node') && typeof process.execve === 'function') {
-    const { sidecarFlagsToAdd } = await import('./sidecar-flags.js');
+    const { sidecarEnvToAdd, sidecarFlagsToAdd } = await import('./sidecar-flags.js');
     const added = sidecarFlagsToAdd(process.execArgv, process.env.NODE_OPTIONS ?? '');
+    const env = sidecarEnvToAdd(process.env);
     const { bundleFor } = await import('./bundle.js');
     const bundle = bundleFor(process.argv[2]);
     const script = bundle ? [bundle, ...process.argv.slice(2)] : process.argv.slice(1);
     if (bundle && process.argv.includes('--verbose')) added.push('--enable-source-maps');
-    if (added.length > 0 || bundle)
-      process.execve(process.execPath, [process.execPath, ...added, ...process.execArgv, ...script]);
+    if (added.length > 0 || Object.keys(env).length > 0 || bundle)
+      process.execve(process.execPath, [process.execPath, ...added, ...process.execArgv, ...script], {
+        ...process.env,
+        ...env,
+      });
   }
   // weft's modules come type-stripped from a cache, so the process never loads Node's stripper.
   const { installStripCache } = await import('./strip-cache.js');
