@@ -11,6 +11,13 @@ export const SIDECAR_FLAGS: SidecarFlag[];
 /** Environment variables the sidecar re-executes itself with, unless already set. */
 export const SIDECAR_ENV: Readonly<Record<string, string>>;
 
-export function sidecarFlagsToAdd(execArgv: readonly string[], nodeOptions: string): string[];
+export function sidecarFlagsToAdd(
+  execArgv: readonly string[],
+  nodeOptions: string,
+  env?: Readonly<Record<string, string | undefined>>,
+): string[];
 
-export function sidecarEnvToAdd(env: Readonly<Record<string, string | undefined>>): Record<string, string>;
+export function sidecarEnvToAdd(
+  env: Readonly<Record<string, string | undefined>>,
+  added?: readonly string[],
+): Record<string, string>;

@@ -6,6 +6,8 @@
 // - no Maglev (the mid-tier JIT; hot code still reaches TurboFan): ~2 MB of compiler code never paged in;
 // - no Sparkplug (the baseline compiler: its code for start-up's warm functions stays resident): ~0.5 MB idle;
 // - bytecode dropped after one full GC without a call instead of six (start-up's code, once the idle release ran): ~0.6 MB idle;
+// - --use-openssl-ca: Node does not parse its bundled roots at start; with WEFT_DEFAULT_CA=deferred (below) the sidecar
+//   loads Node's default CA certificates on their first use (src/proxy/tls/default-trust.ts): ~1.6 MB idle;
 // - --expose-gc: the idle release (src/proxy/overload/idle-release.ts) runs one full GC once a burst is
 //   over, which gives back the heap pages the burst committed (~110 -> ~38 MB private after gRPC load).
 export const SIDECAR_FLAGS = [
@@ -15,6 +17,7 @@ export const SIDECAR_FLAGS = [
   { flag: '--no-sparkplug', given: ['--sparkplug', '--no-sparkplug'] },
   { flag: '--bytecode-old-age=1', given: ['--bytecode-old-age', '--bytecode_old_age'] },
   { flag: '--expose-gc', given: ['--expose-gc', '--expose_gc', '--no-expose-gc', '--no-expose_gc'] },
+  { flag: '--use-openssl-ca', given: ['--use-openssl-ca', '--use-bundled-ca', '--use-system-ca'] },
 ];
 
 /**
@@ -25,23 +28,30 @@ export const SIDECAR_FLAGS = [
 export const SIDECAR_ENV = { MALLOC_ARENA_MAX: '1' };
 
 /**
- * The flags to add to a process started with `execArgv` and `nodeOptions` (NODE_OPTIONS): every
- * default whose option the user did not set either way. Empty once they are all there.
+ * The flags to add to a process started with `execArgv` and `nodeOptions` (NODE_OPTIONS) in `env`:
+ * every default whose option the user did not set either way. Empty once they are all there.
  * @param {readonly string[]} execArgv
  * @param {string} nodeOptions
+ * @param {Readonly<Record<string, string | undefined>>} [env]
  * @returns {string[]}
  */
-export function sidecarFlagsToAdd(execArgv, nodeOptions) {
+export function sidecarFlagsToAdd(execArgv, nodeOptions, env = {}) {
   const userFlags = [...execArgv, ...nodeOptions.split(/\s+/)];
+  // NODE_USE_SYSTEM_CA chooses a CA store too.
+  if (env.NODE_USE_SYSTEM_CA !== undefined) userFlags.push('--use-system-ca');
   const chosen = (names) => userFlags.some((a) => names.some((n) => a === n || a.startsWith(`${n}=`)));
   return SIDECAR_FLAGS.filter((f) => !chosen(f.given)).map((f) => f.flag);
 }
 
 /**
- * The variables of SIDECAR_ENV that `env` does not set (empty once they are all there).
+ * The variables of SIDECAR_ENV that `env` does not set, and WEFT_DEFAULT_CA=deferred when weft
+ * adds --use-openssl-ca itself (`added`: the flags sidecarFlagsToAdd gave); empty once they are all there.
  * @param {Readonly<Record<string, string | undefined>>} env
+ * @param {readonly string[]} [added]
  * @returns {Record<string, string>}
  */
-export function sidecarEnvToAdd(env) {
-  return Object.fromEntries(Object.entries(SIDECAR_ENV).filter(([name]) => env[name] === undefined));
+export function sidecarEnvToAdd(env, added = []) {
+  const out = Object.fromEntries(Object.entries(SIDECAR_ENV).filter(([name]) => env[name] === undefined));
+  if (added.includes('--use-openssl-ca')) out.WEFT_DEFAULT_CA = 'deferred';
+  return out;
 }

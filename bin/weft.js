@@ -40,8 +40,8 @@ async function start() {
   // private memory per sidecar); --verbose maps its stack traces back to src/.
   if ((process.argv[2] === 'proxy' || process.argv[2] === 'node') && typeof process.execve === 'function') {
     const { sidecarEnvToAdd, sidecarFlagsToAdd } = await import('./sidecar-flags.js');
-    const added = sidecarFlagsToAdd(process.execArgv, process.env.NODE_OPTIONS ?? '');
-    const env = sidecarEnvToAdd(process.env);
+    const added = sidecarFlagsToAdd(process.execArgv, process.env.NODE_OPTIONS ?? '', process.env);
+    const env = sidecarEnvToAdd(process.env, added);
     const { bundleFor } = await import('./bundle.js');
     const bundle = bundleFor(process.argv[2]);
     const script = bundle ? [bundle, ...process.argv.slice(2)] : process.argv.slice(1);

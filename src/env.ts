@@ -18,6 +18,11 @@ export interface Environment {
   tlsFileDirs: string[];
   /** Whether a graphical desktop is there to open URLs in (`DISPLAY` or `WAYLAND_DISPLAY` set; `weft dashboard`). */
   desktop: boolean;
+  /**
+   * `deferred` when bin/weft.js re-executed a sidecar with `--use-openssl-ca` so that Node's default CA
+   * certificates load on first use (`WEFT_DEFAULT_CA`, set by weft itself; src/proxy/tls/default-trust.ts).
+   */
+  defaultCa: string | undefined;
 }
 
 /** Where TLS files named in xDS may live unless WEFT_TLS_FILE_DIRS says otherwise. */
@@ -34,6 +39,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environme
     operatorToken: env.WEFT_TOKEN || undefined,
     tlsFileDirs: (env.WEFT_TLS_FILE_DIRS || DEFAULT_TLS_FILE_DIRS).split(':').filter((d) => d !== ''),
     desktop: Boolean(env.DISPLAY || env.WAYLAND_DISPLAY),
+    defaultCa: env.WEFT_DEFAULT_CA || undefined,
   };
 }
 

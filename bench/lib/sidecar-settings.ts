@@ -16,6 +16,9 @@ export async function sidecarSettings(root: string): Promise<SidecarSettings> {
   const mod = (await import(pathToFileURL(join(root, 'bin', 'sidecar-flags.js')).href)) as {
     SIDECAR_FLAGS: { flag: string }[];
     SIDECAR_ENV?: Record<string, string>;
+    sidecarEnvToAdd?: (env: Record<string, string>, added: string[]) => Record<string, string>;
   };
-  return { flags: mod.SIDECAR_FLAGS.map((f) => f.flag), env: { ...(mod.SIDECAR_ENV ?? {}) } };
+  const flags = mod.SIDECAR_FLAGS.map((f) => f.flag);
+  const env = mod.sidecarEnvToAdd?.({}, flags) ?? { ...(mod.SIDECAR_ENV ?? {}) };
+  return { flags, env };
 }

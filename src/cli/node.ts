@@ -4,6 +4,7 @@ import { environment } from '../env.ts';
 import { UsageError } from '../errors.ts';
 import { NodeAgent } from '../node/node-agent.ts';
 import { logger } from '../observe/log.ts';
+import { deferDefaultTrust } from '../proxy/tls/default-trust.ts';
 
 interface NodeOptions {
   listen: string;
@@ -40,6 +41,7 @@ export function register(program: Command): void {
       environment.server,
     )
     .action(async (opts: NodeOptions) => {
+      deferDefaultTrust();
       const { host, port } = listenAddress(opts.listen);
       const log = logger({ component: 'node' });
       const agent = new NodeAgent({ host, port, server: opts.server });

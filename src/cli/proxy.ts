@@ -7,6 +7,7 @@ import { environment } from '../env.ts';
 import { UsageError } from '../errors.ts';
 import { logger } from '../observe/log.ts';
 import { Sidecar, type SidecarConfig } from '../proxy/sidecar.ts';
+import { deferDefaultTrust } from '../proxy/tls/default-trust.ts';
 import { drainOnSignal } from './drain-on-signal.ts';
 
 interface ProxyOptions {
@@ -227,6 +228,7 @@ export function register(program: Command): void {
       'overload manager: at 95% of this heap new requests get 503 (flag OL), at 98% new connections are closed (default: off)',
     )
     .action(async (opts: ProxyOptions) => {
+      deferDefaultTrust();
       const config = toSidecarConfig(opts);
       const log = logger({ component: 'proxy' });
       const sidecar = await Sidecar.start(config);

@@ -5,6 +5,7 @@
 import type httpModule from 'node:http';
 import type httpsModule from 'node:https';
 import { createRequire } from 'node:module';
+import { useDefaultTrust } from '../proxy/tls/default-trust.ts';
 
 const require = createRequire(import.meta.url);
 const http: typeof httpModule = require('node:http');
@@ -33,6 +34,8 @@ export interface PostOptions {
  */
 export function postJson(url: URL, body: unknown, options: PostOptions): Promise<PostResult> {
   const payload = Buffer.from(JSON.stringify(body));
+  // An https CA API is verified against Node's default CA certificates.
+  if (url.protocol === 'https:') useDefaultTrust();
   return new Promise((resolve, reject) => {
     const req = (url.protocol === 'https:' ? https : http).request(url, {
       method: 'POST',

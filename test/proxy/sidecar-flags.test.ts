@@ -13,6 +13,7 @@ test('a plain start gets every sidecar flag; the re-executed process adds none',
     '--no-sparkplug',
     '--bytecode-old-age=1',
     '--expose-gc',
+    '--use-openssl-ca',
   ]);
   assert.deepEqual(sidecarFlagsToAdd(ALL, ''), []);
 });
@@ -23,8 +24,9 @@ test("the user's own choice wins, on the command line or in NODE_OPTIONS", () =>
     '--no-maglev',
     '--bytecode-old-age=1',
     '--expose-gc',
+    '--use-openssl-ca',
   ]);
-  assert.deepEqual(sidecarFlagsToAdd(['--maglev'], '--v8-pool-size=4 --bytecode-old-age=6'), [
+  assert.deepEqual(sidecarFlagsToAdd(['--maglev'], '--v8-pool-size=4 --bytecode-old-age=6 --use-system-ca'), [
     '--max-semi-space-size=2',
     '--no-sparkplug',
     '--expose-gc',
@@ -32,7 +34,7 @@ test("the user's own choice wins, on the command line or in NODE_OPTIONS", () =>
   assert.deepEqual(
     sidecarFlagsToAdd(
       [],
-      '--max_semi_space_size=8 --no-maglev --no-expose-gc --no-sparkplug --bytecode_old_age=3',
+      '--max_semi_space_size=8 --no-maglev --no-expose-gc --no-sparkplug --bytecode_old_age=3 --use-bundled-ca',
     ),
     ['--v8-pool-size=1'],
   );
@@ -42,6 +44,10 @@ test("the user's own choice wins, on the command line or in NODE_OPTIONS", () =>
 
 test('one malloc arena unless the environment sets MALLOC_ARENA_MAX itself', () => {
   assert.deepEqual(sidecarEnvToAdd({}), { MALLOC_ARENA_MAX: '1' });
+  assert.deepEqual(sidecarEnvToAdd({}, ['--use-openssl-ca']), {
+    MALLOC_ARENA_MAX: '1',
+    WEFT_DEFAULT_CA: 'deferred',
+  });
   assert.deepEqual(sidecarEnvToAdd({ MALLOC_ARENA_MAX: '8' }), {});
   assert.deepEqual(sidecarEnvToAdd({ MALLOC_ARENA_MAX: '' }), {});
 });

@@ -6,6 +6,7 @@ import { renderPrometheus } from '../admin/prometheus.ts';
 import { bindServer } from '../listener/listener-manager.ts';
 import { startIdleRelease } from '../overload/idle-release.ts';
 import { ProxyCore } from '../proxy.ts';
+import { deferDefaultTrust } from '../tls/default-trust.ts';
 import type { FromWorker, ToWorker, WorkerStart } from './messages.ts';
 
 const log = logger({ component: 'proxy-worker' });
@@ -15,6 +16,7 @@ function send(msg: FromWorker): void {
 }
 
 async function main(): Promise<void> {
+  deferDefaultTrust();
   const start = JSON.parse(process.argv[2] ?? '{}') as WorkerStart;
   const prebound = new Map<number, net.Server>();
   for (const p of start.prebind) prebound.set(p.port, await bindServer(p.host, p.port, true));

@@ -1,4 +1,5 @@
 // Where a provider's keys come from: inline (local_jwks) or fetched over HTTP (remote_jwks) with a shared cache.
+import { useDefaultTrust } from '../../../tls/default-trust.ts';
 import { type Jwk, parseJwks } from './jwks.ts';
 
 /** Keys as a request may use them now. */
@@ -69,6 +70,8 @@ export const jwksFetchStats = { success: 0, failed: 0 };
 async function fetchJwks(uri: string, timeoutMs: number): Promise<readonly Jwk[]> {
   // undici is imported on the first remote fetch only: most sidecars never fetch a JWKS.
   const { request } = await import('undici');
+  // An https JWKS URI is verified against Node's default CA certificates.
+  useDefaultTrust();
   const response = await request(uri, {
     method: 'GET',
     headers: { accept: 'application/json' },
