@@ -1,4 +1,5 @@
 // The request head as every codec hands it to filters and the router: method, authority, path, headers.
+import { removeFlatFrom, truncate } from '../common/flat-list.ts';
 
 /**
  * A request's head. Header names are lowercase (as Envoy normalises them); `headers` is a flat
@@ -61,15 +62,7 @@ export class RequestHead {
   }
 
   private removeFrom(name: string, from: number): void {
-    const h = this.headers;
-    let w = from;
-    for (let r = from; r < h.length; r += 2) {
-      if (h[r] === name) continue;
-      h[w] = h[r];
-      h[w + 1] = h[r + 1];
-      w += 2;
-    }
-    h.length = w;
+    removeFlatFrom(this.headers, name, from);
   }
 
   /** The path without its query string. */
@@ -84,8 +77,8 @@ export class RequestHead {
     this.scheme = 'http';
     this.authority = '';
     this.path = '';
-    // Emptied in place: one array object fewer per request (V8 still drops the backing store).
-    this.headers.length = 0;
+    // Emptied in place: one array object fewer per request, and its backing store kept.
+    truncate(this.headers, 0);
     this.protocol = 'HTTP/1.1';
   }
 }

@@ -1,5 +1,6 @@
 // One HTTP/1.1 connection to an upstream host: writes a request, parses the response off the socket.
 import net from 'node:net';
+import { truncate } from '../../common/flat-list.ts';
 import { canReadInto, readInto } from '../../common/user-read-buffer.ts';
 import { BodyReader, HeadInfo, parseResponseHead } from '../../http/h1/parser.ts';
 import type { UpstreamTls } from '../../tls/upstream.ts';
@@ -90,7 +91,7 @@ export class H1Connection {
   private pending: Buffer = EMPTY;
   private phase: 'head' | 'body' = 'head';
   private connectTimer: NodeJS.Timeout | undefined;
-  /** Idle-pool expiry timestamp. */
+  /** When the connection went back to the idle pool (performance.now()). */
   idleSince = 0;
   /** How bytes arrive (see ReadMode). */
   readonly mode: ReadMode;
@@ -243,7 +244,7 @@ export class H1Connection {
         }
         if (buf.length === 0) return;
         // Emptied in place (handlers use the list only during their callbacks): one array object fewer per response.
-        this.headers.length = 0;
+        truncate(this.headers, 0);
         this.info.reset();
         const outcome = parseResponseHead(buf, this.headers, this.info);
         if (outcome === 'incomplete') {

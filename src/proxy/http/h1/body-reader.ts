@@ -90,7 +90,7 @@ export class BodyReader {
     this.line = '';
     this.decode = decode;
     this.reframe = reframe;
-    this.decoded.length = 0;
+    if (this.decoded.length > 0) this.decoded.length = 0;
     this.trailers = '';
     this.error = '';
   }

@@ -1,4 +1,5 @@
 // HTTP/1.1 message heads and body framing, parsed straight from socket buffers (no per-byte callbacks).
+import { removeFlat } from '../../common/flat-list.ts';
 import { latin1 } from '../../common/latin1.ts';
 import type { RequestHead } from '../request-head.ts';
 
@@ -240,12 +241,12 @@ function parseHeaderLines(text: string, from: number, out: string[], info: HeadI
     // `Upgrade: h2c` (curl --http2 on http://) is dropped, as Envoy does: the request is served as HTTP/1.1.
     if (upgrade !== '' && connection.includes('upgrade') && upgrade.toLowerCase() !== 'h2c')
       info.upgrade = upgrade.toLowerCase();
-    if (upgrade.toLowerCase() === 'h2c') removeHeader(out, 'http2-settings');
+    if (upgrade.toLowerCase() === 'h2c') removeFlat(out, 'http2-settings');
     // Other headers named in Connection are hop-by-hop too (RFC 9110 7.6.1).
     if (connection !== 'close' && connection !== 'keep-alive' && connection !== 'upgrade') {
       for (const token of connection.split(',')) {
         const t = token.trim();
-        if (t !== '' && t !== 'close' && t !== 'keep-alive' && t !== 'upgrade') removeHeader(out, t);
+        if (t !== '' && t !== 'close' && t !== 'keep-alive' && t !== 'upgrade') removeFlat(out, t);
       }
     }
   }
@@ -322,17 +323,6 @@ function lowerValue(text: string, from: number, to: number, a: string, b = ''): 
 
 function isOws(c: number): boolean {
   return c === 32 || c === 9;
-}
-
-function removeHeader(h: string[], name: string): void {
-  let w = 0;
-  for (let r = 0; r < h.length; r += 2) {
-    if (h[r] === name) continue;
-    h[w] = h[r];
-    h[w + 1] = h[r + 1];
-    w += 2;
-  }
-  h.length = w;
 }
 
 const METHODS = ['GET', 'PUT', 'POST', 'HEAD', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT'];

@@ -1,5 +1,6 @@
 // HTTP/1.1 response heads as bytes: status and server lines built once, a head held to leave with its first body bytes.
 import type net from 'node:net';
+import { removeFlat } from '../../common/flat-list.ts';
 import { headerLinesLength, putHeaderLines, putLatin1 } from '../../common/latin1.ts';
 import { STATUS_TEXT } from './parser.ts';
 
@@ -101,15 +102,4 @@ export class HeldResponseHead {
 function hasFlat(h: string[], name: string): boolean {
   for (let i = 0; i < h.length; i += 2) if (h[i] === name) return true;
   return false;
-}
-
-function removeFlat(h: string[], name: string): void {
-  let w = 0;
-  for (let r = 0; r < h.length; r += 2) {
-    if (h[r] === name) continue;
-    h[w] = h[r];
-    h[w + 1] = h[r + 1];
-    w += 2;
-  }
-  h.length = w;
 }

@@ -1,5 +1,6 @@
 // Header mutations of routes (request/response_headers_to_add/remove), compiled once and applied per request.
 import { checkFields, list, msg, str, wrappedBool } from '../../common/fields.ts';
+import { removeFlat } from '../../common/flat-list.ts';
 import type { RequestHead } from '../request-head.ts';
 
 /** How a header mutation treats an existing header (Envoy's HeaderAppendAction). */
@@ -103,16 +104,4 @@ export function applyResponseMutations(m: HeaderMutations, headers: string[]): v
 function indexFlat(headers: string[], name: string): number {
   for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return i;
   return -1;
-}
-
-/** Drops every value of `name` from a flat `[name, value, ...]` list. */
-export function removeFlat(headers: string[], name: string): void {
-  let w = 0;
-  for (let r = 0; r < headers.length; r += 2) {
-    if (headers[r] === name) continue;
-    headers[w] = headers[r];
-    headers[w + 1] = headers[r + 1];
-    w += 2;
-  }
-  headers.length = w;
 }

@@ -1,11 +1,12 @@
 // One HTTP request/response exchange, whatever the codec: runs the filter chain and hands off to the router.
+
+import { removeFlat } from '../../common/flat-list.ts';
 import type { ResponseFlag } from '../../common/response-flags.ts';
 import { applyEdgeHeaders } from '../edge-headers.ts';
 import type { HttpFilter, HttpFilterConfig, StreamInfo } from '../filters/filter.ts';
 import { isGrpc, LOCAL_BODY } from '../local-reply.ts';
 import { RequestHead } from '../request-head.ts';
 import { requestId } from '../request-id.ts';
-import { removeFlat } from '../router/header-mutations.ts';
 import { firstCluster, matchRoute, perFilterConfig, type RouteMatchResult } from '../router/router.ts';
 import { RouterFilter } from '../router/router-filter.ts';
 import type { DownstreamCodec, WireFraming } from './codec.ts';
