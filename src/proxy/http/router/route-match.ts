@@ -5,7 +5,7 @@ import type { ForwardAction, Route, RouteTable, VirtualHost, WeightedCluster } f
 
 /** Envoy's virtual-host selection: exact, then longest suffix wildcard, then longest prefix wildcard, then `*`. */
 export function findVirtualHost(table: RouteTable, authority: string): VirtualHost | undefined {
-  const host = authority.toLowerCase();
+  const host = lowerHost(authority);
   const exact = table.exact.get(host);
   if (exact) return exact;
   for (const s of table.suffixes)
@@ -13,6 +13,15 @@ export function findVirtualHost(table: RouteTable, authority: string): VirtualHo
   for (const p of table.prefixes)
     if (host.startsWith(p.prefix) && host.length > p.prefix.length) return p.vhost;
   return table.wildcard;
+}
+
+/** `authority` lowercased: itself when it has no uppercase letter (most do), without a call into the runtime. */
+function lowerHost(authority: string): string {
+  for (let i = 0; i < authority.length; i++) {
+    const c = authority.charCodeAt(i);
+    if ((c >= 65 && c <= 90) || c > 127) return authority.toLowerCase();
+  }
+  return authority;
 }
 
 /** The first route of the virtual host that matches the request, or undefined. */
