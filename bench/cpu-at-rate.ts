@@ -8,7 +8,9 @@
 // before its first window, so the machine's load hits all alike; the figure is the proxy's
 // CPU time from the scheduler (schedstat, exact) per 1k requests, and per root the median of its
 // rounds' ratios to A.
-// `--cpu-prof DIR` writes a V8 CPU profile of each proxy on exit, `--node-options '--perf-basic-prof'`
+// `--together` loads all roots at the same time instead (each at the rate): a pair of windows then
+// meets exactly the same neighbours, which on a shared machine varies more between windows than
+// the roots differ. `--cpu-prof DIR` writes a V8 CPU profile of each proxy on exit, `--node-options '--perf-basic-prof'`
 // passes NODE_OPTIONS to the sidecars only (e.g. for `perf record -p`; the pids are printed). Nothing is written to docs/.
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -36,6 +38,8 @@ const durationS = Number(arg('--duration', '15'));
 const rounds = Number(arg('--rounds', '6'));
 const cpuProf = arg('--cpu-prof', '');
 const nodeOptions = arg('--node-options', '');
+/** Load every sidecar at once (each at `--rate`): all meet the same machine at the same moment. */
+const together = process.argv.includes('--together');
 
 /** One root's sidecar, configured with its own ServiceEntry. */
 interface Sidecar {
@@ -124,9 +128,13 @@ async function main(): Promise<void> {
     for (const [i, root] of roots.entries()) sidecars.push(await startSidecar(ctx, cp, root, i, backendPort));
     for (const [i, s] of sidecars.entries())
       console.log(`${String.fromCharCode(65 + i)}: ${s.root}, pid ${s.pid}`);
-    for (let round = 0; round < rounds; round++)
-      for (const [i, s] of sidecars.entries())
-        console.log(`round ${round} ${String.fromCharCode(65 + i)} (${s.root}): ${await measure(ctx, s)}`);
+    for (let round = 0; round < rounds; round++) {
+      const label = (i: number) => `round ${round} ${String.fromCharCode(65 + i)} (${sidecars[i].root})`;
+      if (together) {
+        const lines = await Promise.all(sidecars.map((s) => measure(ctx, s)));
+        for (const [i, line] of lines.entries()) console.log(`${label(i)}: ${line}`);
+      } else for (const [i, s] of sidecars.entries()) console.log(`${label(i)}: ${await measure(ctx, s)}`);
+    }
     const a = sidecars[0].perThousand;
     const meanA = a.reduce((x, y) => x + y, 0) / a.length;
     for (const [i, s] of sidecars.entries()) {
