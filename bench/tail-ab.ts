@@ -1,12 +1,13 @@
 // A/B of the mTLS mesh path's tail at a fixed rate: several weft mesh pairs (checkouts, V8 flags) and direct, in alternating rounds.
 //
-// Run: `node bench/tail-ab.ts [--rounds 4] [--seconds 10] [--warmup 2] [--rate 1000] [--haproxy] VARIANT...`
+// Run: `node bench/tail-ab.ts [--rounds 4] [--seconds 10] [--warmup 2] [--rate 1000] [--prewarm S] [--haproxy] VARIANT...`
 // VARIANT is `name=ROOT[,node-flag...]`: a mesh pair (client and server sidecar) started from the
 // checkout ROOT's bin/weft.js with those Node/V8 flags before the script, e.g.
 // `base=/work/main new=.,--single-threaded-gc`. Every round measures every path once (in a
 // rotated order), 1,000 req/s over 50 connections with bench/lib/rate-client.ts; it prints each
 // round's p50/p99/p99.9 added over direct and the sidecars' CPU µs per request, then the merged
-// histograms' figures. `--haproxy` adds the HAProxy mTLS pair as a reference. Nothing is written to docs/.
+// histograms' figures. `--prewarm S` first loads every path once for S seconds (not recorded: a fresh
+// sidecar's first seconds, JIT warm-up, reported apart). `--haproxy` adds the HAProxy mTLS pair as a reference. Nothing is written to docs/.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -26,19 +27,29 @@ interface Options {
   seconds: number;
   warmup: number;
   rate: number;
+  /** Seconds of load on each path, once, before the rounds (not recorded): a fresh sidecar's JIT warm-up. */
+  prewarm: number;
   haproxy: boolean;
   variants: { name: string; root: string; nodeArgs: string[] }[];
 }
 
 function parseArgs(argv: readonly string[]): Options {
-  const o: Options = { rounds: 4, seconds: 10, warmup: 2, rate: 1000, haproxy: false, variants: [] };
+  const o: Options = {
+    rounds: 4,
+    seconds: 10,
+    warmup: 2,
+    rate: 1000,
+    prewarm: 0,
+    haproxy: false,
+    variants: [],
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--haproxy') o.haproxy = true;
-    else if (a === '--rounds' || a === '--seconds' || a === '--warmup' || a === '--rate') {
+    else if (['--rounds', '--seconds', '--warmup', '--rate', '--prewarm'].includes(a)) {
       const n = Number(argv[++i]);
       if (!(n > 0)) throw new Error(`${a} needs a positive number`);
-      o[a.slice(2) as 'rounds' | 'seconds' | 'warmup' | 'rate'] = n;
+      o[a.slice(2) as 'rounds' | 'seconds' | 'warmup' | 'rate' | 'prewarm'] = n;
     } else {
       const m = /^([\w.-]+)=([^,]+)((?:,.+)?)$/.exec(a);
       if (!m) throw new Error(`not a variant (name=ROOT[,flag...]): ${a}`);
@@ -94,6 +105,21 @@ async function main(o: Options): Promise<void> {
       });
       if (m.transport !== 'mTLS') throw new Error(`${v.name}: the hop is ${m.transport}, not mTLS`);
       add(v.name, m);
+    }
+    for (const p of o.prewarm > 0 ? paths : []) {
+      ctx.log(`pre-warming ${p.name} for ${o.prewarm} s`);
+      const r = await runRate(ctx, {
+        port: p.path.port,
+        host: p.path.host,
+        path: '/',
+        rate: o.rate,
+        warmupS: 0.1,
+        durationS: o.prewarm,
+        connections: 50,
+      });
+      console.log(
+        `pre-warm ${p.name}: p99 ${ms(r.latencyUs.p99)} ms, max ${ms(r.latencyUs.max)} ms (not in the rounds)`,
+      );
     }
     for (let round = 0; round < o.rounds; round++) {
       const order = paths.map((_, i) => paths[(i + round) % paths.length]);
