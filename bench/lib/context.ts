@@ -11,8 +11,10 @@ export interface Durations {
   warmupS: number;
   /** Closed-loop measured run (s). */
   measureS: number;
-  /** Open-loop warm-up at the target rate (s). */
+  /** Open-loop warm-up at the target rate before each measured round (s): long enough for the JIT to settle. */
   openLoopWarmupS: number;
+  /** Open-loop first run of each freshly started path (s), recorded apart from the rounds. */
+  openLoopFreshS: number;
   /** Open-loop measured run (s). */
   openLoopS: number;
   /** Bytes moved per opaque TCP transfer. */
@@ -24,7 +26,9 @@ export interface Durations {
 export const FULL: Durations = {
   warmupS: 2,
   measureS: 10,
-  openLoopWarmupS: 2,
+  // A sidecar's JIT optimizes its request path over ~8 s of traffic, again after a pause (design/tail-latency.md).
+  openLoopWarmupS: 8,
+  openLoopFreshS: 10,
   openLoopS: 20,
   tcpBytes: 1024 * 1024 * 1024,
   // Long enough for the proxy's idle release (one full GC once idle after start-up) to have run.
@@ -35,6 +39,7 @@ export const QUICK: Durations = {
   warmupS: 1,
   measureS: 2,
   openLoopWarmupS: 1,
+  openLoopFreshS: 1,
   openLoopS: 3,
   tcpBytes: 64 * 1024 * 1024,
   idleSettleS: 1,
