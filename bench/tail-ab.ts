@@ -1,13 +1,14 @@
 // A/B of the mTLS mesh path's tail at a fixed rate: several weft mesh pairs (checkouts, V8 flags) and direct, in alternating rounds.
 //
-// Run: `node bench/tail-ab.ts [--rounds 4] [--seconds 10] [--warmup 2] [--rate 1000] [--prewarm S] [--haproxy] VARIANT...`
+// Run: `node bench/tail-ab.ts [--rounds 4] [--seconds 10] [--warmup 2] [--rate 1000] [--prewarm S [--prewarm-only a,b]] [--haproxy] VARIANT...`
 // VARIANT is `name=ROOT[,node-flag...]`: a mesh pair (client and server sidecar) started from the
 // checkout ROOT's bin/weft.js with those Node/V8 flags before the script, e.g.
 // `base=/work/main new=.,--single-threaded-gc`. Every round measures every path once (in a
 // rotated order), 1,000 req/s over 50 connections with bench/lib/rate-client.ts; it prints each
 // round's p50/p99/p99.9 added over direct and the sidecars' CPU µs per request, then the merged
 // histograms' figures. `--prewarm S` first loads every path once for S seconds (not recorded: a fresh
-// sidecar's first seconds, JIT warm-up, reported apart). `--haproxy` adds the HAProxy mTLS pair as a reference. Nothing is written to docs/.
+// sidecar's first seconds, JIT warm-up, reported apart; `--prewarm-only` names the paths it
+// applies to, e.g. one of two identical pairs). `--haproxy` adds the HAProxy mTLS pair as a reference. Nothing is written to docs/.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -29,6 +30,8 @@ interface Options {
   rate: number;
   /** Seconds of load on each path, once, before the rounds (not recorded): a fresh sidecar's JIT warm-up. */
   prewarm: number;
+  /** The paths --prewarm applies to (default: all), e.g. one of two identical pairs, to see what warm-up changes. */
+  prewarmOnly: string[] | undefined;
   haproxy: boolean;
   variants: { name: string; root: string; nodeArgs: string[] }[];
 }
@@ -40,12 +43,14 @@ function parseArgs(argv: readonly string[]): Options {
     warmup: 2,
     rate: 1000,
     prewarm: 0,
+    prewarmOnly: undefined,
     haproxy: false,
     variants: [],
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--haproxy') o.haproxy = true;
+    else if (a === '--prewarm-only') o.prewarmOnly = (argv[++i] ?? '').split(',');
     else if (['--rounds', '--seconds', '--warmup', '--rate', '--prewarm'].includes(a)) {
       const n = Number(argv[++i]);
       if (!(n > 0)) throw new Error(`${a} needs a positive number`);
@@ -106,7 +111,7 @@ async function main(o: Options): Promise<void> {
       if (m.transport !== 'mTLS') throw new Error(`${v.name}: the hop is ${m.transport}, not mTLS`);
       add(v.name, m);
     }
-    for (const p of o.prewarm > 0 ? paths : []) {
+    for (const p of o.prewarm > 0 ? paths.filter((x) => o.prewarmOnly?.includes(x.name) ?? true) : []) {
       ctx.log(`pre-warming ${p.name} for ${o.prewarm} s`);
       const r = await runRate(ctx, {
         port: p.path.port,
