@@ -25,6 +25,7 @@ import { bindIpv6Twin } from './listener/ipv6-twin.ts';
 import { bindServer } from './listener/listener-manager.ts';
 import { startIdleRelease } from './overload/idle-release.ts';
 import { ProxyCore, type ProxyLimits } from './proxy.ts';
+import { useDefaultTrust } from './tls/default-trust.ts';
 import { SecretStore } from './tls/secrets.ts';
 import { startWorkloadSecrets, type TokenSource, type WorkloadSecrets } from './tls/workload-secrets.ts';
 import type { WorkerPool } from './workers/worker-pool.ts';
@@ -121,6 +122,8 @@ const log = logger({ component: 'proxy' });
  * costs resident memory in every sidecar).
  */
 function getText(url: URL, timeoutMs: number): Promise<{ statusCode: number; body: string }> {
+  // An https control plane is verified against Node's default CA certificates.
+  if (url.protocol === 'https:') useDefaultTrust();
   return new Promise((resolve, reject) => {
     const req = (url.protocol === 'https:' ? https : http).get(url, { timeout: timeoutMs }, (res) => {
       let body = '';
