@@ -367,7 +367,10 @@ export function parseRequestHead(buf: Buffer, head: RequestHead, info: HeadInfo)
   info.error = headBytesError(buf, end - 4, text, lineEnd);
   if (info.error !== '') return 'invalid';
   const sp1 = text.indexOf(' ');
-  const sp2 = text.lastIndexOf(' ', lineEnd);
+  // The last space of the request line, scanned back from its end (`HTTP/1.1` is 8 characters):
+  // String#lastIndexOf with a position is a call into V8's runtime.
+  let sp2 = lineEnd - 1;
+  while (sp2 >= 0 && text.charCodeAt(sp2) !== 32) sp2--;
   if (sp1 <= 0 || sp2 <= sp1) {
     info.error = 'malformed request line';
     return 'invalid';
