@@ -34,26 +34,45 @@ function serverLine(name: string): string {
 /** What the proxy does with the `server` header (the HCM's server_header_transformation). */
 export type ServerHeader = 'OVERWRITE' | 'APPEND_IF_ABSENT' | 'PASS_THROUGH';
 
+const CONTENT_LENGTH = 'content-length: ';
+
+/** Decimal digits of a non-negative integer. */
+function digitCount(n: number): number {
+  let d = 1;
+  for (let v = n; v >= 10; v = Math.floor(v / 10)) d++;
+  return d;
+}
+
 /**
- * A response head not yet written, in pieces: status line, server line, the header list, and the
- * framing/connection lines with the final CRLF. One per connection, reused.
+ * A response head not yet written, in pieces: status line, server line, the header list, the
+ * framing line (or a content length), and the connection line with the final CRLF. One per
+ * connection, reused.
  */
 export class HeldResponseHead {
   private status: string | null = null;
   private server = '';
   private headers: string[] = NO_HEADERS;
-  private tail = '';
+  private framing = '';
+  /** `content-length` to write (-1: none). */
+  private length = -1;
+  private end = '';
 
   get pending(): boolean {
     return this.status !== null;
   }
 
-  /** Holds a head; `headers` is applied the server-header policy (it may lose its `server`). */
+  /**
+   * Holds a head; `headers` is applied the server-header policy (it may lose its `server`).
+   * `framing`: a whole line or ''; `length`: a content-length to write, or -1; `end`: the last
+   * line(s) with the head's final CRLF.
+   */
   hold(
     status: number,
     reason: string,
     headers: string[],
-    tail: string,
+    framing: string,
+    length: number,
+    end: string,
     policy: ServerHeader,
     serverName: string,
   ): void {
@@ -65,7 +84,9 @@ export class HeldResponseHead {
     this.status = statusLine(status, reason);
     this.server = server;
     this.headers = headers;
-    this.tail = tail;
+    this.framing = framing;
+    this.length = length;
+    this.end = end;
   }
 
   /**
@@ -76,16 +97,30 @@ export class HeldResponseHead {
     const status = this.status!;
     const server = this.server;
     const headers = this.headers;
-    const tail = this.tail;
+    const length = this.length;
     this.status = null;
     this.headers = NO_HEADERS;
-    const headLength = status.length + server.length + headerLinesLength(headers) + tail.length;
+    const lengthLine = length < 0 ? 0 : CONTENT_LENGTH.length + digitCount(length) + 2;
+    const headLength =
+      status.length +
+      server.length +
+      headerLinesLength(headers) +
+      this.framing.length +
+      lengthLine +
+      this.end.length;
     const joined = chunk !== null && chunk.length <= 16384;
     const buf = Buffer.allocUnsafe(joined ? headLength + chunk.length : headLength);
     let off = putLatin1(buf, 0, status);
     off = putLatin1(buf, off, server);
     off = putHeaderLines(buf, off, headers);
-    off = putLatin1(buf, off, tail);
+    off = putLatin1(buf, off, this.framing);
+    if (length >= 0) {
+      off = putLatin1(buf, off, CONTENT_LENGTH);
+      off = putDigits(buf, off, length);
+      buf[off++] = 13;
+      buf[off++] = 10;
+    }
+    off = putLatin1(buf, off, this.end);
     if (chunk === null) return socket.write(buf);
     if (joined) {
       chunk.copy(buf, off);
@@ -97,6 +132,17 @@ export class HeldResponseHead {
     socket.uncork();
     return ok;
   }
+}
+
+/** Writes the decimal digits of a non-negative integer at `off`; returns the offset after them. */
+function putDigits(buf: Buffer, off: number, n: number): number {
+  const end = off + digitCount(n);
+  let v = n;
+  for (let i = end - 1; i >= off; i--) {
+    buf[i] = 48 + (v % 10);
+    v = Math.floor(v / 10);
+  }
+  return end;
 }
 
 function hasFlat(h: string[], name: string): boolean {

@@ -302,21 +302,26 @@ export class H1ServerConnection implements DownstreamCodec {
     upstreamCloses: boolean,
   ): void {
     const cfg = this.hcm.config;
-    let tail = '';
+    // The framing line and the end of the head are constants (a concatenated string would be
+    // flattened by a runtime call when its bytes are written); a length is written as digits.
+    let framingLine = '';
+    let length = -1;
     if (framing === 'chunked' && this.info.minor === 0) this.closeAfter = true;
-    else if (framing === 'chunked') tail = CHUNKED_LINE;
-    else if (contentLength >= 0) tail = `content-length: ${contentLength}\r\n`;
+    else if (framing === 'chunked') framingLine = CHUNKED_LINE;
+    else if (contentLength >= 0) length = contentLength;
     else if (framing === 'length') this.closeAfter = true;
-    else if (framing === 'eof' && !upstreamCloses) tail = 'content-length: 0\r\n';
+    else if (framing === 'eof' && !upstreamCloses) length = 0;
     // A close-delimited upstream body must be close-delimited downstream too.
     if (framing === 'eof') this.closeAfter = true;
     if (this.hcm.draining) this.closeAfter = true;
-    if (this.closeAfter) tail += 'connection: close\r\n\r\n';
-    // An HTTP/1.0 client keeps the connection only when told so (ab -k, old clients).
-    else if (this.info.minor === 0) tail += 'connection: keep-alive\r\n\r\n';
-    else tail += '\r\n';
+    const end = this.closeAfter
+      ? 'connection: close\r\n\r\n'
+      : // An HTTP/1.0 client keeps the connection only when told so (ab -k, old clients).
+        this.info.minor === 0
+        ? 'connection: keep-alive\r\n\r\n'
+        : '\r\n';
     // Held until the body bytes of the same read arrive, so head and body leave in one write.
-    this.held.hold(status, reason, headers, tail, cfg.serverHeader, cfg.serverName);
+    this.held.hold(status, reason, headers, framingLine, length, end, cfg.serverHeader, cfg.serverName);
   }
 
   flush(): void {
