@@ -1,4 +1,4 @@
-// Virtual host lookup by authority: exact, wildcard and default hosts, answered alike whether or not the last lookup is reused.
+// Virtual host lookup by authority: exact (any case, with a port), wildcard and default hosts, repeated and alternating.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { findVirtualHost } from '../../src/proxy/http/router/route-match.ts';

@@ -203,13 +203,7 @@ function parseHeaderLines(text: string, from: number, out: string[], info: HeadI
       case 'proxy-connection':
         continue;
     }
-    // A Host equal to the last one parsed is that same string: later lookups by it (the virtual
-    // host) compare it by identity, without hashing or reading a new string.
-    const value =
-      name === 'host' && ve - vs === lastHost.length && text.startsWith(lastHost, vs)
-        ? lastHost
-        : text.slice(vs, ve);
-    if (name === 'host') lastHost = value;
+    const value = text.slice(vs, ve);
     switch (name) {
       case 'upgrade':
         upgrade = value;
@@ -258,9 +252,6 @@ function parseHeaderLines(text: string, from: number, out: string[], info: HeadI
   }
   return true;
 }
-
-/** The Host value of the last head parsed (see parseHeaderLines). */
-let lastHost = '';
 
 /** The decimal number `text[from..to)` spells, or -1 when it is empty, not all digits or too large. */
 function digits(text: string, from: number, to: number): number {

@@ -5,15 +5,6 @@ import type { ForwardAction, Route, RouteTable, VirtualHost, WeightedCluster } f
 
 /** Envoy's virtual-host selection: exact, then longest suffix wildcard, then longest prefix wildcard, then `*`. */
 export function findVirtualHost(table: RouteTable, authority: string): VirtualHost | undefined {
-  const last = table.lastLookup;
-  if (authority === last.authority && authority !== '') return last.vhost;
-  const vhost = lookUpVirtualHost(table, authority);
-  last.authority = authority;
-  last.vhost = vhost;
-  return vhost;
-}
-
-function lookUpVirtualHost(table: RouteTable, authority: string): VirtualHost | undefined {
   const host = lowerHost(authority);
   const exact = table.exact.get(host);
   if (exact) return exact;

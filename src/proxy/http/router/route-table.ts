@@ -154,12 +154,6 @@ export interface RouteTable {
   /** `example.*` style, longest prefix first. */
   prefixes: { prefix: string; vhost: VirtualHost }[];
   wildcard?: VirtualHost;
-  /**
-   * The last virtual host lookup (authority as given, before lowercasing): the same authority
-   * string again (the parser hands a connection's repeated Host back as the same string) is
-   * answered without hashing it.
-   */
-  lastLookup: { authority: string; vhost: VirtualHost | undefined };
 }
 
 function compileRetry(value: unknown, where: string): RetryPolicy | undefined {
@@ -570,7 +564,6 @@ export function compileRouteTable(rc: Msg): RouteTable {
     exact: new Map(),
     suffixes: [],
     prefixes: [],
-    lastLookup: { authority: '', vhost: undefined },
   };
   for (const [vi, v] of list(rc.virtualHosts).entries()) {
     const vw = `${where}.virtual_hosts[${vi}]`;
