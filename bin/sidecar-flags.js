@@ -5,7 +5,6 @@
 // - one V8 platform worker thread instead of four (fewer threads, fewer malloc arenas): ~2 MB idle, ~11 MB under load with no Maglev;
 // - no Maglev (the mid-tier JIT; hot code still reaches TurboFan): ~2 MB of compiler code never paged in;
 // - no Sparkplug (the baseline compiler: its code for start-up's warm functions stays resident): ~0.5 MB idle;
-// - bytecode dropped after one full GC without a call instead of six (start-up's code, once the idle release ran): ~0.6 MB idle;
 // - --use-openssl-ca: Node does not parse its bundled roots at start; with WEFT_DEFAULT_CA=deferred (below) the sidecar
 //   loads Node's default CA certificates on their first use (src/proxy/tls/default-trust.ts): ~1.6 MB idle;
 // - --expose-gc: the idle release (src/proxy/overload/idle-release.ts) runs one full GC once a burst is
@@ -15,7 +14,6 @@ export const SIDECAR_FLAGS = [
   { flag: '--v8-pool-size=1', given: ['--v8-pool-size'] },
   { flag: '--no-maglev', given: ['--maglev', '--no-maglev'] },
   { flag: '--no-sparkplug', given: ['--sparkplug', '--no-sparkplug'] },
-  { flag: '--bytecode-old-age=1', given: ['--bytecode-old-age', '--bytecode_old_age'] },
   { flag: '--expose-gc', given: ['--expose-gc', '--expose_gc', '--no-expose-gc', '--no-expose_gc'] },
   { flag: '--use-openssl-ca', given: ['--use-openssl-ca', '--use-bundled-ca', '--use-system-ca'] },
 ];

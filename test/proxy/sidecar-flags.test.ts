@@ -11,7 +11,6 @@ test('a plain start gets every sidecar flag; the re-executed process adds none',
     '--v8-pool-size=1',
     '--no-maglev',
     '--no-sparkplug',
-    '--bytecode-old-age=1',
     '--expose-gc',
     '--use-openssl-ca',
   ]);
@@ -22,11 +21,10 @@ test("the user's own choice wins, on the command line or in NODE_OPTIONS", () =>
   assert.deepEqual(sidecarFlagsToAdd(['--max-semi-space-size=16', '--sparkplug'], ''), [
     '--v8-pool-size=1',
     '--no-maglev',
-    '--bytecode-old-age=1',
     '--expose-gc',
     '--use-openssl-ca',
   ]);
-  assert.deepEqual(sidecarFlagsToAdd(['--maglev'], '--v8-pool-size=4 --bytecode-old-age=6 --use-system-ca'), [
+  assert.deepEqual(sidecarFlagsToAdd(['--maglev'], '--v8-pool-size=4 --use-system-ca'), [
     '--max-semi-space-size=2',
     '--no-sparkplug',
     '--expose-gc',
@@ -34,7 +32,7 @@ test("the user's own choice wins, on the command line or in NODE_OPTIONS", () =>
   assert.deepEqual(
     sidecarFlagsToAdd(
       [],
-      '--max_semi_space_size=8 --no-maglev --no-expose-gc --no-sparkplug --bytecode_old_age=3 --use-bundled-ca',
+      '--max_semi_space_size=8 --no-maglev --no-expose-gc --no-sparkplug --use-bundled-ca',
     ),
     ['--v8-pool-size=1'],
   );
