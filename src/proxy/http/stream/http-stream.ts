@@ -1,6 +1,6 @@
 // One HTTP request/response exchange, whatever the codec: runs the filter chain and hands off to the router.
 
-import { removeFlat } from '../../common/flat-list.ts';
+import { removeFlat, truncate } from '../../common/flat-list.ts';
 import type { ResponseFlag } from '../../common/response-flags.ts';
 import { applyEdgeHeaders } from '../edge-headers.ts';
 import type { HttpFilter, HttpFilterConfig, StreamInfo } from '../filters/filter.ts';
@@ -335,7 +335,7 @@ export class HttpStream implements ActiveStream {
     const filters = this.filters;
     if (filters.length > 0) {
       for (let i = 0; i < filters.length; i++) filters[i].onDestroy?.();
-      filters.length = 0;
+      truncate(filters, 0);
     }
     const hooks = this.hcm.hooks;
     for (let i = 0; i < hooks.length; i++) hooks[i].complete?.(this, reset, flag);
