@@ -70,16 +70,34 @@ interface Measured {
   path: RunningPath;
   reports: RateClientReport[];
   cpuUsPerReq: number[];
+  /** Per round, each sidecar's CPU µs per request (client, server). */
+  roleUsPerReq: number[][];
 }
 
 const ms = (us: number) => (us / 1000).toFixed(3);
 const added = (r: RateClientReport, d: RateClientReport, k: 'p50' | 'p99' | 'p999') =>
   `${r.latencyUs[k] - d.latencyUs[k] >= 0 ? '+' : ''}${ms(r.latencyUs[k] - d.latencyUs[k])}`;
 
-function line(name: string, r: RateClientReport, d: RateClientReport, cpuUs: number | undefined): string {
-  const cpu = cpuUs === undefined ? '' : `  cpu ${cpuUs.toFixed(0)} µs/req`;
+function line(
+  name: string,
+  r: RateClientReport,
+  d: RateClientReport,
+  cpuUs: number | undefined,
+  roles: string,
+): string {
+  const cpu = cpuUs === undefined ? '' : `  cpu ${cpuUs.toFixed(0)} µs/req${roles}`;
   const errs = r.errors + r.timedOut > 0 ? `  ERRORS ${r.errors + r.timedOut}` : '';
   return `${name.padEnd(10)} p50 ${added(r, d, 'p50')}  p99 ${added(r, d, 'p99')}  p99.9 ${added(r, d, 'p999')}  (p99 ${ms(r.latencyUs.p99)})${cpu}${errs}`;
+}
+
+/** Each proxy's CPU µs per request over `rounds` (their mean), e.g. ` (server 95, client 120)`; empty for one proxy. */
+function roleCpu(p: Measured, rounds: number[]): string {
+  if (p.path.proxies.length < 2) return '';
+  const each = p.path.proxies.map((x, i) => {
+    const us = rounds.reduce((a, r) => a + p.roleUsPerReq[r][i], 0) / rounds.length;
+    return `${x.role.replace(/^weft /, '').replace(/ sidecar$/, '')} ${us.toFixed(0)}`;
+  });
+  return ` (${each.join(', ')})`;
 }
 
 async function main(o: Options): Promise<void> {
@@ -98,7 +116,8 @@ async function main(o: Options): Promise<void> {
   const backend = await startNginxBackend(ctx, backendPort);
   const cp = await startControlPlane(ctx);
   const paths: Measured[] = [];
-  const add = (name: string, path: RunningPath) => paths.push({ name, path, reports: [], cpuUsPerReq: [] });
+  const add = (name: string, path: RunningPath) =>
+    paths.push({ name, path, reports: [], cpuUsPerReq: [], roleUsPerReq: [] });
   try {
     add('direct', await startPath(ctx, 'direct', backendPort));
     if (o.haproxy) add('haproxy', await startPath(ctx, 'haproxy-mesh', backendPort));
@@ -129,8 +148,10 @@ async function main(o: Options): Promise<void> {
     for (let round = 0; round < o.rounds; round++) {
       const order = paths.map((_, i) => paths[(i + round) % paths.length]);
       for (const p of order) {
-        const pids = p.path.proxies.flatMap((x) => processTree(x.child.pid));
+        const perRole = p.path.proxies.map((x) => processTree(x.child.pid));
+        const pids = perRole.flat();
         const cpu0 = cpuSeconds(pids);
+        const role0 = perRole.map((r) => cpuSeconds(r));
         const report = await runRate(ctx, {
           port: p.path.port,
           host: p.path.host,
@@ -141,7 +162,9 @@ async function main(o: Options): Promise<void> {
           connections: 50,
         });
         // CPU over warm-up and measured window alike, per request sent.
-        p.cpuUsPerReq.push(((cpuSeconds(pids) - cpu0) * 1e6) / ((o.warmup + o.seconds) * o.rate));
+        const sent = (o.warmup + o.seconds) * o.rate;
+        p.cpuUsPerReq.push(((cpuSeconds(pids) - cpu0) * 1e6) / sent);
+        p.roleUsPerReq.push(perRole.map((r, i) => ((cpuSeconds(r) - role0[i]) * 1e6) / sent));
         p.reports.push(report);
       }
       const d = paths[0].reports[round];
@@ -150,7 +173,7 @@ async function main(o: Options): Promise<void> {
       );
       for (const p of paths.slice(1))
         console.log(
-          `  ${line(p.name, p.reports[round], d, p.path.proxies.length ? p.cpuUsPerReq[round] : undefined)}`,
+          `  ${line(p.name, p.reports[round], d, p.path.proxies.length ? p.cpuUsPerReq[round] : undefined, roleCpu(p, [round]))}`,
         );
     }
     const merged = paths.map((p) => mergeReports(p.reports));
@@ -159,7 +182,18 @@ async function main(o: Options): Promise<void> {
     );
     paths.slice(1).forEach((p, i) => {
       const cpu = p.cpuUsPerReq.reduce((a, b) => a + b, 0) / p.cpuUsPerReq.length;
-      console.log(`  ${line(p.name, merged[i + 1], merged[0], cpu)}`);
+      console.log(
+        `  ${line(
+          p.name,
+          merged[i + 1],
+          merged[0],
+          cpu,
+          roleCpu(
+            p,
+            p.reports.map((_, r) => r),
+          ),
+        )}`,
+      );
     });
     for (const p of paths.filter((x) => x.name !== 'direct'))
       for (const x of p.path.proxies) {
