@@ -92,5 +92,8 @@ test('XFCC: sanitised from plaintext, appended from the verified peer on mTLS, n
     xfccValue(forged, set, PEER),
     'By=spiffe://cluster.local/ns/shop/sa/cart;Hash=ab12;URI=spiffe://cluster.local/ns/shop/sa/web',
   );
+  // The element is kept per connection's facts, for the config it was built with (an LDS update brings another).
+  assert.match(String(xfccValue(undefined, append, PEER)), /Subject=""/);
+  assert.doesNotMatch(String(xfccValue(undefined, set, PEER)), /Subject/);
   assert.throws(() => compileXfcc({ setCurrentClientCertDetails: { cert: true } }, 'hcm'), /cert/);
 });

@@ -70,6 +70,15 @@ export function xfccElement(peer: ClientCertFacts, config: XfccConfig): string {
   return out;
 }
 
+/** The element for `peer` under `config`, built on the connection's first request that needs it. */
+function connectionElement(peer: ClientCertFacts, config: XfccConfig): string {
+  const cached = peer.xfcc;
+  if (cached !== undefined && cached.config === config) return cached.element;
+  const element = xfccElement(peer, config);
+  peer.xfcc = { config, element };
+  return element;
+}
+
 /**
  * The XFCC value the request should carry upstream, or undefined to send none. `received` is what
  * the client sent; `peer` the verified client certificate (undefined: not mutual TLS). As Envoy:
@@ -83,7 +92,7 @@ export function xfccValue(
   if (config.mode === 'ALWAYS_FORWARD_ONLY') return received;
   if (peer === undefined || config.mode === 'SANITIZE') return undefined;
   if (config.mode === 'FORWARD_ONLY') return received;
-  const element = xfccElement(peer, config);
+  const element = connectionElement(peer, config);
   if (config.mode === 'SANITIZE_SET' || received === undefined || received === '') return element;
   return `${received},${element}`;
 }

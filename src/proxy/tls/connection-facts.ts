@@ -18,6 +18,11 @@ export interface ClientCertFacts {
   /** URI SANs (`URI`); DNS SANs (`DNS`). */
   uris: readonly string[];
   dns: readonly string[];
+  /**
+   * The XFCC element last built from these facts and the HCM config it was built for: built once
+   * per connection, not per request (src/proxy/http/xfcc.ts).
+   */
+  xfcc?: { readonly config: object; readonly element: string };
 }
 
 /** TLS facts of one downstream connection. */
@@ -66,5 +71,6 @@ export function clientCertFacts(socket: TLSSocket): ClientCertFacts | undefined 
     subject,
     uris: sans.filter((s) => s.type === 'URI').map((s) => s.value),
     dns: sans.filter((s) => s.type === 'DNS').map((s) => s.value),
+    xfcc: undefined,
   };
 }
