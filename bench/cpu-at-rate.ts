@@ -6,8 +6,8 @@
 // (lib/rate-client.ts) sends `--rate` requests a second over 50 keep-alive connections. Each round
 // measures every root in turn (A, B, A, B, ...), each sidecar after `--warmup` seconds at the rate
 // before its first window, so the machine's load hits all alike; the figure is the proxy's
-// CPU time from the scheduler (schedstat, exact) per 1k requests, and per root the median of its
-// rounds' ratios to A.
+// CPU time from the scheduler (schedstat, exact) per 1k requests, with its context switches per
+// request (waits, preemptions), and per root the median of its rounds' ratios to A.
 // `--together` loads all roots at the same time instead (each at the rate): a pair of windows then
 // meets exactly the same neighbours, which on a shared machine varies more between windows than
 // the roots differ. `--cpu-prof DIR` writes a V8 CPU profile of each proxy on exit, `--node-options '--perf-basic-prof'`
@@ -82,15 +82,23 @@ async function measure(ctx: BenchContext, s: Sidecar): Promise<string> {
   // The JIT's warm-up (docs/design/tail-latency.md) runs once, before a sidecar's first window.
   if (s.perThousand.length === 0) await runRate(ctx, { ...load, warmupS: 0, durationS: warmupS });
   const pids = processTree(s.pid);
-  const [run0, cpu0, sys0] = [runSeconds(pids), cpuSeconds(pids), systemCpuSeconds(pids)];
+  const [run0, cpu0, sys0, sw0] = [
+    runSeconds(pids),
+    cpuSeconds(pids),
+    systemCpuSeconds(pids),
+    switches(pids),
+  ];
   const r = await runRate(ctx, { ...load, warmupS: 0, durationS });
   const [run, cpu, sys] = [runSeconds(pids) - run0, cpuSeconds(pids) - cpu0, systemCpuSeconds(pids) - sys0];
+  const sw = switches(pids);
   const k = r.recorded / 1000;
   s.perThousand.push(run / k);
   const failed = r.errors + r.timedOut;
+  const perRequest = (n: number) => (n / r.recorded).toFixed(2);
   return (
     `${(run / k).toFixed(4)} CPU s/1k (clock ticks: ${(cpu / k).toFixed(4)}, of which sys ${(sys / k).toFixed(4)}), ` +
-    `${r.recorded} requests${failed ? `, ${failed} failed` : ''}, load ${loadavg()[0].toFixed(2)}`
+    `${r.recorded} requests${failed ? `, ${failed} failed` : ''}, load ${loadavg()[0].toFixed(2)}, ` +
+    `switches per request ${perRequest(sw.voluntary - sw0.voluntary)} waits, ${perRequest(sw.involuntary - sw0.involuntary)} preempted`
   );
 }
 
@@ -105,6 +113,23 @@ function runSeconds(pids: readonly number[]): number {
     for (const tid of readdirSync(`/proc/${pid}/task`))
       ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'latin1').split(' ')[0]);
   return ns / 1e9;
+}
+
+/**
+ * Context switches of the threads of `pids` (/proc/PID/task/TID/status): voluntary ones are waits
+ * for I/O (about two per request), involuntary ones are preemptions by other processes, so they
+ * show how much a window met the machine's load.
+ */
+function switches(pids: readonly number[]): { voluntary: number; involuntary: number } {
+  let voluntary = 0;
+  let involuntary = 0;
+  for (const pid of pids)
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'latin1');
+      voluntary += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+      involuntary += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+    }
+  return { voluntary, involuntary };
 }
 
 async function main(): Promise<void> {
