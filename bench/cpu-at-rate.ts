@@ -11,7 +11,8 @@
 // `--together` loads all roots at the same time instead (each at the rate): a pair of windows then
 // meets exactly the same neighbours, which on a shared machine varies more between windows than
 // the roots differ. `--cpu-prof DIR` writes a V8 CPU profile of each proxy on exit, `--node-options '--perf-basic-prof'`
-// passes NODE_OPTIONS to the sidecars only (e.g. for `perf record -p`; the pids are printed). Nothing is written to docs/.
+// passes NODE_OPTIONS to the sidecars only (e.g. for `perf record -p`; the pids are printed), `--node-options-B '...'`
+// to root B's only (a Node flag A/B: `--roots .,. --node-options-B '--flag'`). Nothing is written to docs/.
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -61,7 +62,9 @@ async function startSidecar(ctx: BenchContext, cp: ControlPlane, root: string, i
   );
   // Extra Node options reach only the sidecar (its own flags are added by `weft proxy` as usual).
   const prof = cpuProf === '' ? '' : `--cpu-prof --cpu-prof-dir=${cpuProf} --cpu-prof-name=${i}.cpuprofile`;
-  const options = `${nodeOptions} ${prof}`.trim();
+  // `--node-options-B '--some-flag'`: a variant of a checkout, e.g. `--roots .,. --node-options-B ...`.
+  const own = arg(`--node-options-${String.fromCharCode(65 + i)}`, '');
+  const options = `${nodeOptions} ${own} ${prof}`.trim();
   const before = process.env.NODE_OPTIONS;
   if (options !== '') process.env.NODE_OPTIONS = options;
   try {
