@@ -5,6 +5,7 @@ import { TLSSocket } from 'node:tls';
 import type { ClusterManager } from '../cluster/cluster-manager.ts';
 import { IdleSweep } from '../common/idle-sweep.ts';
 import { SessionIdle } from '../common/session-idle.ts';
+import { keepShape } from '../common/shape-anchor.ts';
 import type { HcmConfig } from './connection-manager-config.ts';
 import { H1ServerConnection } from './h1/server-connection.ts';
 import { startsWithPreface } from './h2/preface.ts';
@@ -120,6 +121,8 @@ export class HttpConnectionManager implements StreamManager, ServerSessionOwner 
   /** Called by a closing HTTP/1.1 connection. */
   connectionClosed(conn: H1ServerConnection): void {
     this.h1.delete(conn);
+    // Its stream, router and socket keep the request path's hidden classes alive while no client is connected.
+    keepShape('h1-server-connection', conn);
   }
 
   /** Active downstream connections (HTTP/1.1 + HTTP/2 sessions). */
