@@ -5,11 +5,12 @@
 // checkout ROOT's bin/weft.js with those Node/V8 flags before the script, e.g.
 // `base=/work/main new=.,--single-threaded-gc`. Every round measures every path once (in a
 // rotated order), 1,000 req/s over 50 connections with bench/lib/rate-client.ts; it prints each
-// round's p50/p99/p99.9 added over direct and the sidecars' CPU µs per request, then the merged
-// histograms' figures. `--prewarm S` first loads every path once for S seconds (not recorded: a fresh
+// round's p50/p99/p99.9 added over direct and the sidecars' CPU µs per request (the pair's, and
+// each sidecar's), then the merged histograms' figures and each sidecar's CPU per thread since its
+// start (main thread; V8Worker, mostly the JIT). `--prewarm S` first loads every path once for S seconds (not recorded: a fresh
 // sidecar's first seconds, JIT warm-up, reported apart; `--prewarm-only` names the paths it
 // applies to, e.g. one of two identical pairs). `--haproxy` adds the HAProxy mTLS pair as a reference. Nothing is written to docs/.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { BenchContext } from './lib/context.ts';
@@ -88,6 +89,21 @@ function line(
   const cpu = cpuUs === undefined ? '' : `  cpu ${cpuUs.toFixed(0)} µs/req${roles}`;
   const errs = r.errors + r.timedOut > 0 ? `  ERRORS ${r.errors + r.timedOut}` : '';
   return `${name.padEnd(10)} p50 ${added(r, d, 'p50')}  p99 ${added(r, d, 'p99')}  p99.9 ${added(r, d, 'p999')}  (p99 ${ms(r.latencyUs.p99)})${cpu}${errs}`;
+}
+
+/** CPU seconds of each thread of `pid` so far (schedstat), by name: the main thread's and V8's worker's (the JIT). */
+function threadCpu(pid: number): string {
+  const dir = `/proc/${pid}/task`;
+  const byName = new Map<string, number>();
+  for (const t of readdirSync(dir)) {
+    const name = readFileSync(`${dir}/${t}/comm`, 'utf8').trim();
+    const ns = Number(readFileSync(`${dir}/${t}/schedstat`, 'utf8').split(' ')[0]);
+    byName.set(name, (byName.get(name) ?? 0) + ns / 1e9);
+  }
+  return [...byName]
+    .filter(([, s]) => s >= 0.005)
+    .map(([name, s]) => `${name} ${s.toFixed(2)} s`)
+    .join(', ');
 }
 
 /** Each proxy's CPU µs per request over `rounds` (their mean), e.g. ` (server 95, client 120)`; empty for one proxy. */
@@ -197,6 +213,8 @@ async function main(o: Options): Promise<void> {
     });
     for (const p of paths.filter((x) => x.name !== 'direct'))
       for (const x of p.path.proxies) {
+        // Since start (pre-warm included): V8Worker is mostly TurboFan, so re-optimization shows there.
+        console.log(`${p.name} ${x.role} threads: ${threadCpu(x.child.pid)}`);
         // With --trace-gc among a variant's flags: its full collections (the idle release's included).
         const full = x.child
           .output()
