@@ -20,6 +20,19 @@ export interface IdleReleaseConfig {
   idleUtilization?: number;
   /** Resident growth since the last collection that makes another worth it (bytes); the first idle look always collects. */
   growthBytes?: number;
+  /**
+   * Collections in a row at the first idle look after the process started: V8 drops the bytecode
+   * of a function not called during six full GCs (--bytecode-old-age), and a last-resort collection
+   * is two full GCs, so the third drops the bytecode of start-up's code (config parsing, listener
+   * set-up) and the fourth gives back the pages that freed (~0.6 MB idle).
+   */
+  startUpCollections?: number;
+  /** Idle looks in a row after which the process counts as quiet (traffic stopped, not paused). */
+  quietLooks?: number;
+  /** Growth since the last collection that a quiet process gives back (bytes; under growthBytes). */
+  quietGrowthBytes?: number;
+  /** Looks between two collections for quietGrowthBytes at least (bounds their cost under on-off traffic). */
+  quietEveryLooks?: number;
   /** Resident bytes now; default process.memoryUsage.rss(). */
   rss?: () => number;
   /** Event-loop utilization since the previous call; default from perf_hooks. */
@@ -31,7 +44,11 @@ export class IdleRelease {
   private timer: NodeJS.Timeout | undefined;
   /** Resident size after the last collection (0 before the first: start-up counts as growth). */
   private baseline = 0;
-  /** Full GCs run so far. */
+  /** Idle looks in a row so far. */
+  private idleLooks = 0;
+  /** Looks since the last collection that a quiet process's smaller growth started. */
+  private sinceQuiet = Number.POSITIVE_INFINITY;
+  /** Collections run so far (the first is start-up's, several full GCs). */
   collections = 0;
 
   constructor(config: IdleReleaseConfig) {
@@ -40,6 +57,10 @@ export class IdleRelease {
       intervalMs: 1000,
       idleUtilization: 0.05,
       growthBytes: 8 * 1024 * 1024,
+      startUpCollections: 4,
+      quietLooks: 5,
+      quietGrowthBytes: 1024 * 1024,
+      quietEveryLooks: 60,
       rss: () => process.memoryUsage.rss(),
       utilization: () => {
         const now = performance.eventLoopUtilization();
@@ -74,11 +95,18 @@ export class IdleRelease {
   check(): boolean {
     const c = this.config;
     const idle = c.utilization() < c.idleUtilization;
+    this.idleLooks = idle ? this.idleLooks + 1 : 0;
+    this.sinceQuiet++;
     const rss = c.rss();
     // A process that shrank on its own moves the baseline down: growth counts from its lowest point.
     if (rss < this.baseline) this.baseline = rss;
-    if (!idle || rss - this.baseline < c.growthBytes) return false;
-    c.collect();
+    if (!idle) return false;
+    const grown = rss - this.baseline;
+    const quiet = this.idleLooks >= c.quietLooks && this.sinceQuiet >= c.quietEveryLooks;
+    if (grown < c.growthBytes && !(quiet && grown >= c.quietGrowthBytes)) return false;
+    if (grown < c.growthBytes) this.sinceQuiet = 0;
+    const times = this.collections === 0 ? c.startUpCollections : 1;
+    for (let i = 0; i < times; i++) c.collect();
     this.collections++;
     this.baseline = c.rss();
     return true;
