@@ -7,10 +7,11 @@ const MB = 1024 * 1024;
 
 /** A release whose first (start-up) collection already ran, leaving the process at `start` bytes. */
 function fake(start: number) {
-  const state = { rss: start, utilization: 0, collected: 0, afterCollect: start };
+  const state = { rss: start, utilization: 0, collected: 0, afterCollect: start, keptCode: [] as boolean[] };
   const release = new IdleRelease({
-    collect: () => {
+    collect: (keepCode) => {
       state.collected++;
+      state.keptCode.push(keepCode);
       state.rss = state.afterCollect;
     },
     rss: () => state.rss,
@@ -20,6 +21,7 @@ function fake(start: number) {
   });
   assert.equal(release.check(), true, 'the first idle look collects what start-up left');
   state.collected = 0;
+  state.keptCode = [];
   return { state, release };
 }
 
@@ -34,6 +36,7 @@ test('busy: no collection however much it grew; idle after growth: one collectio
   assert.equal(state.rss, 60 * MB);
   assert.equal(release.check(), false, 'idle but no new growth since the collection');
   assert.equal(release.collections, 2, 'start-up, then after the burst');
+  assert.deepEqual(state.keptCode, [true], 'after start-up, collections keep the code traffic compiled');
 });
 
 test('small growth is left alone; growth counts from the lowest point seen', () => {
@@ -49,8 +52,12 @@ test('small growth is left alone; growth counts from the lowest point seen', () 
 test('start-up: nothing while busy starting, then collections in a row at the first idle look', () => {
   let collected = 0;
   let utilization = 0.6;
+  const keptCode: boolean[] = [];
   const release = new IdleRelease({
-    collect: () => collected++,
+    collect: (keepCode) => {
+      collected++;
+      keptCode.push(keepCode);
+    },
     rss: () => 80 * MB,
     utilization: () => utilization,
   });
@@ -62,6 +69,7 @@ test('start-up: nothing while busy starting, then collections in a row at the fi
     4,
     'four last-resort collections: the sixth full GC drops unused bytecode, the rest give back its pages',
   );
+  assert.deepEqual(keptCode, [false, false, false, false], "start-up's collections drop unused bytecode");
   assert.equal(release.check(), false);
   assert.equal(release.collections, 1);
 });
@@ -86,4 +94,26 @@ test('another start-up (a node agent workload) is collected at the next idle loo
   assert.equal(release.check(), true, 'the first idle look after the start-up collects');
   assert.equal(release.check(), false, 'once');
   assert.equal(state.collected, 1);
+});
+
+test('quiet for 5 looks: 1 MB of growth is given back, at most once in 60 looks; a pause in traffic is not quiet', () => {
+  const { state, release } = fake(40 * MB);
+  state.utilization = 0.5;
+  release.check();
+  state.rss = 42 * MB;
+  state.afterCollect = 40 * MB;
+  state.utilization = 0.01;
+  for (let i = 0; i < 4; i++) assert.equal(release.check(), false, `idle look ${i + 1} of 5: a pause`);
+  state.utilization = 0.5;
+  assert.equal(release.check(), false, 'traffic came back');
+  state.utilization = 0.01;
+  for (let i = 0; i < 4; i++) assert.equal(release.check(), false, 'the count of idle looks starts again');
+  assert.equal(release.check(), true, 'the fifth idle look in a row');
+  state.rss = 42 * MB;
+  for (let i = 0; i < 59; i++) assert.equal(release.check(), false, 'within 60 looks of the last one');
+  assert.equal(release.check(), true, 'the 60th look after it');
+  state.rss = 40.5 * MB;
+  for (let i = 0; i < 70; i++) assert.equal(release.check(), false, 'under 1 MB of growth');
+  assert.equal(state.collected, 2);
+  assert.deepEqual(state.keptCode, [true, true]);
 });

@@ -4,16 +4,23 @@
 // process does not allocate, so none comes: a sidecar stayed at its peak (~110 MB private after a
 // gRPC burst, ~39 MB after one such GC; ~34 MB idle after start-up, ~26 MB after it;
 // docs/design/sidecar-memory.md). This runs that GC only when the event loop is nearly idle, so it
-// never pauses traffic: at the first idle look, and after 8 MB of growth. V8's "last resort" GC
-// also drops the bytecode of functions not running then; they compile again when next called, so
-// it runs only after a growth worth that (a smaller threshold, 2 MB once traffic went quiet, made
-// the mesh path's p99 at 1,000 req/s ~1 ms worse when traffic came back after pauses).
+// never pauses traffic: at the first idle look (four in a row, which also drop start-up's
+// bytecode: V8 drops a function's bytecode at the sixth full GC it was not called in), after 8 MB
+// of growth, and after 1 MB once the process has been idle for 5 s (traffic stopped, not paused),
+// at most once a minute. Those later ones switch V8's bytecode flushing off while they run: a
+// collection that aged or dropped the request path's code made it compile again when traffic came
+// back (2 MB after 2 s quiet, with flushing, made the mesh path's p99 at 1,000 req/s ~1 ms worse).
 import { performance } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
 
 /** Settings of the idle release (defaults are what `weft proxy` uses). */
 export interface IdleReleaseConfig {
-  /** Runs a full, synchronous GC (`globalThis.gc` with --expose-gc). */
-  collect: () => void;
+  /**
+   * Runs a full, synchronous GC (`globalThis.gc` with --expose-gc); with `keepCode` it leaves the
+   * bytecode of functions alone (neither ages nor drops it), so that traffic coming back after
+   * the collection does not compile its path again.
+   */
+  collect: (keepCode: boolean) => void;
   /** How often the process is looked at (ms). */
   intervalMs?: number;
   /** Event-loop utilization (0..1) over the last interval under which the process counts as idle. */
@@ -105,8 +112,9 @@ export class IdleRelease {
     const quiet = this.idleLooks >= c.quietLooks && this.sinceQuiet >= c.quietEveryLooks;
     if (grown < c.growthBytes && !(quiet && grown >= c.quietGrowthBytes)) return false;
     if (grown < c.growthBytes) this.sinceQuiet = 0;
-    const times = this.collections === 0 ? c.startUpCollections : 1;
-    for (let i = 0; i < times; i++) c.collect();
+    // Start-up's bytecode goes; what traffic compiled after it stays.
+    if (this.collections === 0) for (let i = 0; i < c.startUpCollections; i++) c.collect(false);
+    else c.collect(true);
     this.collections++;
     this.baseline = c.rss();
     return true;
@@ -128,9 +136,23 @@ export function startIdleRelease(): IdleRelease | undefined {
   // V8's "last resort" flavour: full GCs that also release the pages V8 pools for reuse. A plain
   // gc() leaves them resident (measured: ~106 MB private before and after it; ~37 MB after this).
   processRelease ??= new IdleRelease({
-    collect: () => gc({ type: 'major', execution: 'sync', flavor: 'last-resort' }),
+    collect: (keepCode) => {
+      const toggle = keepCode && !userSetCodeFlushing();
+      if (toggle) setFlagsFromString('--no-flush-bytecode');
+      try {
+        gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+      } finally {
+        if (toggle) setFlagsFromString('--flush-bytecode');
+      }
+    },
   });
   processRelease.start();
   processRelease.startedUp();
   return processRelease;
+}
+
+/** Whether the user chose V8's bytecode flushing (on the command line or in NODE_OPTIONS): then it is never switched. */
+function userSetCodeFlushing(): boolean {
+  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  return given.some((a) => /^--(no-)?flush[-_]bytecode(=|$)/.test(a));
 }
