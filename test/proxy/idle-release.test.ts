@@ -96,7 +96,7 @@ test('another start-up (a node agent workload) is collected at the next idle loo
   assert.equal(state.collected, 1);
 });
 
-test('quiet for 5 looks: 1 MB of growth is given back, at most once in 60 looks; a pause in traffic is not quiet', () => {
+test('settled (5 idle looks once), then quiet (30): 1 MB of growth is given back, at most once in 60 looks; a pause is neither', () => {
   const { state, release } = fake(40 * MB);
   state.utilization = 0.5;
   release.check();
@@ -108,10 +108,17 @@ test('quiet for 5 looks: 1 MB of growth is given back, at most once in 60 looks;
   assert.equal(release.check(), false, 'traffic came back');
   state.utilization = 0.01;
   for (let i = 0; i < 4; i++) assert.equal(release.check(), false, 'the count of idle looks starts again');
-  assert.equal(release.check(), true, 'the fifth idle look in a row');
+  assert.equal(release.check(), true, 'the fifth idle look in a row: settled after start-up');
+  state.utilization = 0.5;
+  release.check();
   state.rss = 42 * MB;
-  for (let i = 0; i < 59; i++) assert.equal(release.check(), false, 'within 60 looks of the last one');
-  assert.equal(release.check(), true, 'the 60th look after it');
+  state.utilization = 0.01;
+  for (let i = 0; i < 29; i++) assert.equal(release.check(), false, 'a pause of under 30 s after it');
+  state.utilization = 0.5;
+  release.check();
+  state.utilization = 0.01;
+  for (let i = 0; i < 29; i++) assert.equal(release.check(), false, 'idle under 30 looks in a row');
+  assert.equal(release.check(), true, 'idle 30 looks in a row, 61 looks after the last one');
   state.rss = 40.5 * MB;
   for (let i = 0; i < 70; i++) assert.equal(release.check(), false, 'under 1 MB of growth');
   assert.equal(state.collected, 2);

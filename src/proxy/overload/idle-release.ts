@@ -6,10 +6,11 @@
 // docs/design/sidecar-memory.md). This runs that GC only when the event loop is nearly idle, so it
 // never pauses traffic: at the first idle look (four in a row, which also drop start-up's
 // bytecode: V8 drops a function's bytecode at the sixth full GC it was not called in), after 8 MB
-// of growth, and after 1 MB once the process has been idle for 5 s (traffic stopped, not paused),
-// at most once a minute. Those later ones switch V8's bytecode flushing off while they run: a
-// collection that aged or dropped the request path's code made it compile again when traffic came
-// back (2 MB after 2 s quiet, with flushing, made the mesh path's p99 at 1,000 req/s ~1 ms worse).
+// of growth, after 1 MB once the process has been idle 5 s in a row for the first time (it has
+// settled: config, first connections and requests), and after 1 MB once it has been idle 30 s in
+// a row, at most once a minute. The collections after start-up switch V8's bytecode flushing off
+// while they run, and pauses in traffic shorter than 30 s start none: a smaller threshold after
+// 2 s of quiet made the mesh path's p99 at 1,000 req/s ~1 ms worse when traffic came back.
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 
@@ -34,6 +35,11 @@ export interface IdleReleaseConfig {
    * set-up) and the fourth gives back the pages that freed (~0.6 MB idle).
    */
   startUpCollections?: number;
+  /**
+   * Idle looks in a row after which a process that started has settled (its config, first
+   * connections and requests): its first collection for quietGrowthBytes needs only these.
+   */
+  settledLooks?: number;
   /** Idle looks in a row after which the process counts as quiet (traffic stopped, not paused). */
   quietLooks?: number;
   /** Growth since the last collection that a quiet process gives back (bytes; under growthBytes). */
@@ -55,6 +61,8 @@ export class IdleRelease {
   private idleLooks = 0;
   /** Looks since the last collection that a quiet process's smaller growth started. */
   private sinceQuiet = Number.POSITIVE_INFINITY;
+  /** Collections that a quiet process's smaller growth started. */
+  private quietCollections = 0;
   /** Collections run so far (the first is start-up's, several full GCs). */
   collections = 0;
 
@@ -65,7 +73,8 @@ export class IdleRelease {
       idleUtilization: 0.05,
       growthBytes: 8 * 1024 * 1024,
       startUpCollections: 4,
-      quietLooks: 5,
+      settledLooks: 5,
+      quietLooks: 30,
       quietGrowthBytes: 1024 * 1024,
       quietEveryLooks: 60,
       rss: () => process.memoryUsage.rss(),
@@ -109,9 +118,13 @@ export class IdleRelease {
     if (rss < this.baseline) this.baseline = rss;
     if (!idle) return false;
     const grown = rss - this.baseline;
-    const quiet = this.idleLooks >= c.quietLooks && this.sinceQuiet >= c.quietEveryLooks;
+    const quietAfter = this.quietCollections === 0 ? c.settledLooks : c.quietLooks;
+    const quiet = this.idleLooks >= quietAfter && this.sinceQuiet >= c.quietEveryLooks;
     if (grown < c.growthBytes && !(quiet && grown >= c.quietGrowthBytes)) return false;
-    if (grown < c.growthBytes) this.sinceQuiet = 0;
+    if (grown < c.growthBytes) {
+      this.sinceQuiet = 0;
+      this.quietCollections++;
+    }
     // Start-up's bytecode goes; what traffic compiled after it stays.
     if (this.collections === 0) for (let i = 0; i < c.startUpCollections; i++) c.collect(false);
     else c.collect(true);
