@@ -4,11 +4,13 @@
 // - 2 MiB young-generation semi-spaces (V8's default grows them to 16 MiB): ~12 MB;
 // - one V8 platform worker thread instead of four (fewer threads, fewer malloc arenas): ~2 MB idle, ~11 MB under load with no Maglev;
 // - no Maglev (the mid-tier JIT; hot code still reaches TurboFan): ~2 MB of compiler code never paged in;
-// - no Sparkplug (the baseline compiler: its code for start-up's warm functions stays resident): ~0.5 MB idle;
+// - no Sparkplug (the baseline compiler: its code for warm functions stays resident): ~1.1 MB idle after the first
+//   requests, for ~4 % more CPU per request at most (A/B in docs/design/sidecar-memory.md);
 // - --use-openssl-ca: Node does not parse its bundled roots at start; with WEFT_DEFAULT_CA=deferred (below) the sidecar
 //   loads Node's default CA certificates on their first use (src/proxy/tls/default-trust.ts): ~1.6 MB idle;
-// - --expose-gc: the idle release (src/proxy/overload/idle-release.ts) runs one full GC once a burst is
-//   over, which gives back the heap pages the burst committed (~110 -> ~38 MB private after gRPC load).
+// - --expose-gc: the idle release (src/proxy/overload/idle-release.ts) runs full GCs once the process is idle
+//   after start-up, its first requests or a burst, which give back the heap pages they committed (~110 -> ~38 MB
+//   private after gRPC load).
 export const SIDECAR_FLAGS = [
   { flag: '--max-semi-space-size=2', given: ['--max-semi-space-size', '--max_semi_space_size'] },
   { flag: '--v8-pool-size=1', given: ['--v8-pool-size'] },
