@@ -13,14 +13,14 @@
 // the roots differ. `--cpu-prof DIR` writes a V8 CPU profile of each proxy on exit, `--node-options '--perf-basic-prof'`
 // passes NODE_OPTIONS to the sidecars only (e.g. for `perf record -p`; the pids are printed), `--node-options-B '...'`
 // to root B's only (a Node flag A/B: `--roots .,. --node-options-B '--flag'`). Nothing is written to docs/.
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type BenchContext, QUICK } from './lib/context.ts';
 import { startNginxBackend } from './lib/nginx.ts';
 import { freePort } from './lib/ports.ts';
 import { installCleanup, stopAll } from './lib/processes.ts';
-import { cpuSeconds, processTree, systemCpuSeconds } from './lib/procfs.ts';
+import { cpuSeconds, processTree, systemCpuSeconds, taskDirs, threadRunSeconds } from './lib/procfs.ts';
 import { runRate } from './lib/rate.ts';
 import { findTools } from './lib/tools.ts';
 import { type ControlPlane, mustApply, serviceEntryYaml, startControlPlane, startProxy } from './lib/weft.ts';
@@ -111,11 +111,7 @@ async function measure(ctx: BenchContext, s: Sidecar): Promise<string> {
  * a sidecar at 10 % of a core gets ~150 ticks in 15 s, ±8 % from sampling alone.
  */
 function runSeconds(pids: readonly number[]): number {
-  let ns = 0;
-  for (const pid of pids)
-    for (const tid of readdirSync(`/proc/${pid}/task`))
-      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'latin1').split(' ')[0]);
-  return ns / 1e9;
+  return taskDirs(pids).reduce((s, task) => s + threadRunSeconds(task), 0);
 }
 
 /**
@@ -126,12 +122,11 @@ function runSeconds(pids: readonly number[]): number {
 function switches(pids: readonly number[]): { voluntary: number; involuntary: number } {
   let voluntary = 0;
   let involuntary = 0;
-  for (const pid of pids)
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'latin1');
-      voluntary += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
-      involuntary += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
-    }
+  for (const task of taskDirs(pids)) {
+    const status = readFileSync(`${task}/status`, 'latin1');
+    voluntary += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+    involuntary += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+  }
   return { voluntary, involuntary };
 }
 

@@ -10,7 +10,7 @@
 // start (main thread; V8Worker, mostly the JIT). `--prewarm S` first loads every path once for S seconds (not recorded: a fresh
 // sidecar's first seconds, JIT warm-up, reported apart; `--prewarm-only` names the paths it
 // applies to, e.g. one of two identical pairs). `--haproxy` adds the HAProxy mTLS pair as a reference. Nothing is written to docs/.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { BenchContext } from './lib/context.ts';
@@ -19,7 +19,7 @@ import { startNginxBackend } from './lib/nginx.ts';
 import { type RunningPath, startMesh, startPath } from './lib/paths.ts';
 import { freePort } from './lib/ports.ts';
 import { installCleanup } from './lib/processes.ts';
-import { cpuSeconds, processTree } from './lib/procfs.ts';
+import { cpuSeconds, processTree, taskDirs, threadRunSeconds } from './lib/procfs.ts';
 import { mergeReports, type RateClientReport, runRate } from './lib/rate.ts';
 import { findTools } from './lib/tools.ts';
 import { startControlPlane } from './lib/weft.ts';
@@ -93,12 +93,10 @@ function line(
 
 /** CPU seconds of each thread of `pid` so far (schedstat), by name: the main thread's and V8's worker's (the JIT). */
 function threadCpu(pid: number): string {
-  const dir = `/proc/${pid}/task`;
   const byName = new Map<string, number>();
-  for (const t of readdirSync(dir)) {
-    const name = readFileSync(`${dir}/${t}/comm`, 'utf8').trim();
-    const ns = Number(readFileSync(`${dir}/${t}/schedstat`, 'utf8').split(' ')[0]);
-    byName.set(name, (byName.get(name) ?? 0) + ns / 1e9);
+  for (const task of taskDirs([pid])) {
+    const name = readFileSync(`${task}/comm`, 'utf8').trim();
+    byName.set(name, (byName.get(name) ?? 0) + threadRunSeconds(task));
   }
   return [...byName]
     .filter(([, s]) => s >= 0.005)

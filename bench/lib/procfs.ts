@@ -56,6 +56,16 @@ export function cpuSeconds(pids: readonly number[]): number {
   return ticks / CLOCK_TICKS;
 }
 
+/** The /proc directory of every thread of these processes (`/proc/PID/task/TID`). */
+export function taskDirs(pids: readonly number[]): string[] {
+  return pids.flatMap((pid) => readdirSync(`/proc/${pid}/task`).map((tid) => `/proc/${pid}/task/${tid}`));
+}
+
+/** CPU seconds one thread (a `taskDirs` entry) ran, from the scheduler (`schedstat`, ns): exact, unlike utime + stime's clock ticks. */
+export function threadRunSeconds(task: string): number {
+  return Number(readFileSync(`${task}/schedstat`, 'latin1').split(' ')[0]) / 1e9;
+}
+
 /** CPU seconds these processes spent in the kernel (stime) so far. */
 export function systemCpuSeconds(pids: readonly number[]): number {
   let ticks = 0;
