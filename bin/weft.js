@@ -42,6 +42,12 @@ async function start() {
     const { sidecarEnvToAdd, sidecarFlagsToAdd } = await import('./sidecar-flags.js');
     const added = sidecarFlagsToAdd(process.execArgv, process.env.NODE_OPTIONS ?? '', process.env);
     const env = sidecarEnvToAdd(process.env, added);
+    // glibc's malloc_trim for the idle release (bin/malloc-trim.js: built on first start; WEFT_MALLOC_TRIM=off: none).
+    if (process.env.WEFT_MALLOC_TRIM !== 'off') {
+      const { mallocTrimAddon } = await import('./malloc-trim.js');
+      const addon = mallocTrimAddon();
+      if (addon) env.WEFT_MALLOC_TRIM_ADDON = addon;
+    }
     const { bundleFor } = await import('./bundle.js');
     const bundle = bundleFor(process.argv[2]);
     const script = bundle ? [bundle, ...process.argv.slice(2)] : process.argv.slice(1);

@@ -23,6 +23,13 @@ export interface Environment {
    * certificates load on first use (`WEFT_DEFAULT_CA`, set by weft itself; src/proxy/tls/default-trust.ts).
    */
   defaultCa: string | undefined;
+  /** `off` stops the idle release's malloc_trim (`WEFT_MALLOC_TRIM`: `on`, the default, or `off`). */
+  mallocTrim: string | undefined;
+  /**
+   * The malloc_trim addon bin/weft.js built for a sidecar (`WEFT_MALLOC_TRIM_ADDON`, set by weft
+   * itself; bin/malloc-trim.js); absent: no trim.
+   */
+  mallocTrimAddon: string | undefined;
 }
 
 /** Where TLS files named in xDS may live unless WEFT_TLS_FILE_DIRS says otherwise. */
@@ -40,6 +47,8 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environme
     tlsFileDirs: (env.WEFT_TLS_FILE_DIRS || DEFAULT_TLS_FILE_DIRS).split(':').filter((d) => d !== ''),
     desktop: Boolean(env.DISPLAY || env.WAYLAND_DISPLAY),
     defaultCa: env.WEFT_DEFAULT_CA || undefined,
+    mallocTrim: env.WEFT_MALLOC_TRIM,
+    mallocTrimAddon: env.WEFT_MALLOC_TRIM_ADDON || undefined,
   };
 }
 

@@ -124,3 +124,26 @@ test('settled (5 idle looks once), then quiet (30): 1 MB of growth is given back
   assert.equal(state.collected, 2);
   assert.deepEqual(state.keptCode, [true, true]);
 });
+
+test('the trim runs once after each collection (after all of start-up collections), never on a look that does not collect', () => {
+  const calls: string[] = [];
+  let rss = 40 * MB;
+  const release = new IdleRelease({
+    collect: () => calls.push('collect'),
+    trim: () => {
+      calls.push('trim');
+      return calls.length < 10;
+    },
+    rss: () => rss,
+    utilization: () => 0.01,
+    growthBytes: 16 * MB,
+  });
+  assert.equal(release.check(), true);
+  assert.deepEqual(calls, ['collect', 'collect', 'collect', 'collect', 'trim']);
+  assert.equal(release.check(), false, 'no growth: no collection, no trim');
+  assert.equal(calls.length, 5);
+  rss = 60 * MB;
+  assert.equal(release.check(), true);
+  assert.deepEqual(calls.slice(5), ['collect', 'trim']);
+  assert.equal(release.trimmed, 2, 'both trims gave memory back');
+});

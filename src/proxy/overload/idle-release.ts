@@ -13,6 +13,8 @@
 // 2 s of quiet made the mesh path's p99 at 1,000 req/s ~1 ms worse when traffic came back.
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
+import { environment } from '../../env.ts';
+import { loadMallocTrim, type MallocTrim, mallocTrimEnabled } from './malloc-trim.ts';
 
 /** Settings of the idle release (defaults are what `weft proxy` uses). */
 export interface IdleReleaseConfig {
@@ -22,6 +24,11 @@ export interface IdleReleaseConfig {
    * the collection does not compile its path again.
    */
   collect: (keepCode: boolean) => void;
+  /**
+   * Runs after each collection (the collections first: they free what V8 and Node will free):
+   * gives back malloc memory freed in the middle of the arena (malloc_trim; true when it did).
+   */
+  trim?: () => boolean;
   /** How often the process is looked at (ms). */
   intervalMs?: number;
   /** Event-loop utilization (0..1) over the last interval under which the process counts as idle. */
@@ -65,6 +72,8 @@ export class IdleRelease {
   private quietCollections = 0;
   /** Collections run so far (the first is start-up's, several full GCs). */
   collections = 0;
+  /** Collections after which the trim gave memory back to the kernel. */
+  trimmed = 0;
 
   constructor(config: IdleReleaseConfig) {
     let last = performance.eventLoopUtilization();
@@ -77,6 +86,7 @@ export class IdleRelease {
       quietLooks: 30,
       quietGrowthBytes: 1024 * 1024,
       quietEveryLooks: 60,
+      trim: () => false,
       rss: () => process.memoryUsage.rss(),
       utilization: () => {
         const now = performance.eventLoopUtilization();
@@ -128,6 +138,7 @@ export class IdleRelease {
     // Start-up's bytecode goes; what traffic compiled after it stays.
     if (this.collections === 0) for (let i = 0; i < c.startUpCollections; i++) c.collect(false);
     else c.collect(true);
+    if (c.trim()) this.trimmed++;
     this.collections++;
     this.baseline = c.rss();
     return true;
@@ -141,11 +152,14 @@ let processRelease: IdleRelease | undefined;
  * start-up, collected at the next idle look (without that, what a node agent's new workloads left
  * stayed resident until 8 MB of it had piled up). Without
  * --expose-gc (`weft proxy` and `weft node` add it, bin/sidecar-flags.js) there is no GC to call:
- * returns undefined and nothing runs.
+ * returns undefined and nothing runs. After each collection it calls glibc's malloc_trim (its addon
+ * loaded at the first one: src/proxy/overload/malloc-trim.ts) unless WEFT_MALLOC_TRIM=off.
  */
 export function startIdleRelease(): IdleRelease | undefined {
   const gc = (globalThis as { gc?: (options?: object) => void }).gc;
   if (typeof gc !== 'function') return undefined;
+  const trimming = mallocTrimEnabled(environment.mallocTrim);
+  let trim: MallocTrim | undefined | null = trimming ? null : undefined;
   // V8's "last resort" flavour: full GCs that also release the pages V8 pools for reuse. A plain
   // gc() leaves them resident (measured: ~106 MB private before and after it; ~37 MB after this).
   processRelease ??= new IdleRelease({
@@ -157,6 +171,10 @@ export function startIdleRelease(): IdleRelease | undefined {
       } finally {
         if (toggle) setFlagsFromString('--flush-bytecode');
       }
+    },
+    trim: () => {
+      if (trim === null) trim = loadMallocTrim(environment.mallocTrimAddon);
+      return trim?.() ?? false;
     },
   });
   processRelease.start();
