@@ -490,6 +490,15 @@ test('multi-core mode: two workers share the ports, stats add up, SIGTERM stops 
   assert.equal(workers.length, 2, `worker processes: ${workers.join(' ')}`);
   for (const worker of workers)
     assert.match(readFileSync(`/proc/${worker}/cmdline`, 'utf8'), /\/proxy-worker\.cjs\0/);
+  // Once idle, the primary's and each worker's idle release call glibc's malloc_trim through the
+  // addon bin/weft.js built (bin/malloc-trim.js; gcc is in .ci/run).
+  const glibc = (process.report.getReport() as { header: { glibcVersionRuntime?: string } }).header
+    .glibcVersionRuntime;
+  if (glibc)
+    for (const p of [String(pid), ...workers])
+      await eventuallyTrue(`process ${p}'s idle release loaded the malloc_trim addon`, () =>
+        readFileSync(`/proc/${p}/maps`, 'utf8').includes('/malloc-trim-'),
+      );
   m.proc.child.kill('SIGTERM');
   assert.equal((await m.proc.exited).code, 0);
   const ready = await request(m.admin, { host: '127.0.0.1', path: '/ready' }).catch(() => undefined);
