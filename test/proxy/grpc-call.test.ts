@@ -112,7 +112,7 @@ function callUntilEnd(
   });
 }
 
-describe('gRPC call on node:http2', () => {
+describe("gRPC call (weft's HTTP/2 client codec) against a node:http2 server", () => {
   test('sends gRPC request headers and framed messages; reads grpc-status and a percent-encoded grpc-message from trailers', async () => {
     let seen: http2.IncomingHttpHeaders = {};
     let body = Buffer.alloc(0);
@@ -218,6 +218,34 @@ describe('gRPC call on node:http2', () => {
     assert.match(end.details, /ECONNREFUSED/);
   });
 
+  test('answered keepalive PINGs keep the call open until the server ends it', async () => {
+    let pings = 0;
+    const port = await h2Server((stream) => {
+      stream.session?.on('ping', () => pings++);
+      stream.respond(GRPC_HEADERS, { waitForTrailers: true });
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+      // Open for ten keepalive timeouts, then a clean end.
+      setTimeout(() => stream.end(encodeGrpcMessage(Buffer.from('late'))), 1000);
+    });
+    const { end, messages } = await callUntilEnd(port, { keepaliveIntervalMs: 50, keepaliveTimeoutMs: 100 });
+    assert.deepEqual(end, { code: GRPC_STATUS.ok, details: '', source: 'server' });
+    assert.deepEqual(messages.map(String), ['late']);
+    assert.ok(pings >= 3, `the server saw ${pings} PINGs in 1 s at one per 50 ms`);
+  });
+
+  test('a stream the server resets before answering ends the call with UNAVAILABLE and the code', async () => {
+    const port = await h2Server((stream) => {
+      stream.on('error', () => {}); // the server side's own report of the reset
+      stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+    });
+    const { end } = await callUntilEnd(port);
+    assert.deepEqual(end, {
+      code: GRPC_STATUS.unavailable,
+      details: 'the server reset the stream before a response (RST_STREAM code 7)',
+      source: 'client',
+    });
+  });
+
   test('an unanswered keepalive PING ends the call with UNAVAILABLE', async () => {
     // A server that completes the HTTP/2 handshake (SETTINGS and its ACK) and then ignores everything.
     const sockets = new Set<net.Socket>();
@@ -244,7 +272,7 @@ describe('gRPC call on node:http2', () => {
   });
 });
 
-describe('ADS client over node:http2', () => {
+describe("ADS client over weft's HTTP/2 client codec", () => {
   test('logs the grpc-status and grpc-message of a failed stream, reconnects, and sends its subscriptions again', async () => {
     const requests: DiscoveryRequestMessage[] = [];
     let streams = 0;

@@ -1,4 +1,4 @@
-// What `weft proxy` loads at start: no X.509 library, no grpc-js (each costs a sidecar ~15-19 MB resident), no protobufjs.
+// What `weft proxy` loads at start: no X.509 library, no grpc-js (each costs a sidecar ~15-19 MB resident), no protobufjs, no node:http2.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { test } from 'node:test';
@@ -27,6 +27,8 @@ async function packagesLoadedBy(modules: string[]): Promise<string[]> {
     for (const m of ${JSON.stringify(modules)}) await import(new URL(m, ${JSON.stringify(`file://${ROOT}`)}).href);
     // Node's bundled undici (fetch, and the ES module namespace of node:http) is not a package.
     if (process.moduleLoadList.some((m) => m.includes('internal/deps/undici'))) packages.add('node:internal/deps/undici');
+    // Node's built-in modules a sidecar must not load at start (NOT_IN_PROXY).
+    for (const b of ['http2']) if (process.moduleLoadList.includes('NativeModule ' + b)) packages.add('node:' + b);
     process.stdout.write(JSON.stringify([...packages].sort()));
   `;
   const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
@@ -49,9 +51,11 @@ const NOT_IN_PROXY = [
   're2js',
   // Its root of the Envoy protos costs ~5 MB: the proxy reads xDS with src/xds/wire instead.
   'protobufjs',
+  // With an nghttp2 session, ~1 MB of an idle sidecar: the ADS call runs on weft's own HTTP/2 codec.
+  'node:http2',
 ];
 
-test('the weft proxy command loads no X.509 library, grpc-js, undici, re2js or protobufjs at start', async () => {
+test('the weft proxy command loads no X.509 library, grpc-js, undici, re2js, protobufjs or node:http2 at start', async () => {
   const loaded = await packagesLoadedBy(['src/cli/proxy.ts', 'src/proxy/sidecar.ts']);
   assert.ok(loaded.includes('pino'), `the hook saw the proxy's packages: ${loaded.join(', ')}`);
   for (const name of NOT_IN_PROXY) assert.ok(!loaded.includes(name), `weft proxy loads ${name}`);
@@ -66,4 +70,9 @@ test("the check sees Node's bundled undici when a module imports node:http as an
   // The proxy goes through src/proxy/common/node-http.ts (require) instead.
   const loaded = await packagesLoadedBy(['node:http']);
   assert.ok(loaded.includes('node:internal/deps/undici'), loaded.join(', '));
+});
+
+test('the check sees node:http2 when a module loads it (the control plane xDS server)', async () => {
+  const loaded = await packagesLoadedBy(['src/control/xds/grpc-server.ts']);
+  assert.ok(loaded.includes('node:http2'), loaded.join(', '));
 });

@@ -1,8 +1,10 @@
-// One gRPC bidirectional-streaming call on its own h2c session (node:http2): framing, keepalive PINGs, status from trailers.
-import http2 from 'node:http2';
+// One gRPC bidirectional-streaming call on its own HTTP/2 connection (weft's codec, not node:http2): framing, keepalive PINGs, status from trailers.
 import net from 'node:net';
 import tls, { type PeerCertificate } from 'node:tls';
 import { encodeGrpcMessage, GrpcMessageReader } from '../../xds/grpc-frame.ts';
+import { H2ClientSession } from '../http/h2/client-session.ts';
+import { CANCEL } from '../http/h2/frames.ts';
+import type { H2Stream, H2StreamHandler } from '../http/h2/stream.ts';
 import { alpnProtocols } from '../tls/alpn.ts';
 
 /** The gRPC status codes this client produces or names. */
@@ -58,10 +60,6 @@ export interface GrpcCallEnd {
   source: 'server' | 'client';
 }
 
-/** Stream window of 1 MiB and a 16 MiB connection window: a large first snapshot arrives without stalls. */
-const STREAM_WINDOW = 1 << 20;
-const SESSION_WINDOW = 16 << 20;
-
 /** The gRPC code for a response that ended without grpc-status, from its HTTP status (gRPC's HTTP mapping). */
 function codeOfHttpStatus(status: number): number {
   if (status === 400) return GRPC_STATUS.internal;
@@ -81,18 +79,26 @@ function decodeGrpcMessage(value: string): string {
   }
 }
 
-function headerString(value: string | string[] | number | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  return Array.isArray(value) ? value[0] : String(value);
+/** The first value of `name` in a flat name/value list. */
+function field(headers: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return headers[i + 1];
+  return undefined;
 }
 
-export class GrpcBidiCall {
+/**
+ * The call, on the proxy's HTTP/2 client codec (src/proxy/http/h2): its windows (1 MiB per stream,
+ * 16 MiB per connection) let a large first snapshot arrive without stalls. Not node:http2: it and an
+ * nghttp2 session cost an idle sidecar ~1 MB (docs/design/sidecar-memory.md).
+ */
+export class GrpcBidiCall implements H2StreamHandler {
   private readonly config: GrpcCallConfig;
   private readonly onMessage: (message: Buffer) => void;
   private readonly onEnd: (end: GrpcCallEnd) => void;
-  private readonly session: http2.ClientHttp2Session;
-  private readonly stream: http2.ClientHttp2Stream;
+  private readonly session: H2ClientSession;
+  private readonly stream: H2Stream;
   private readonly reader: GrpcMessageReader;
+  /** Why the socket failed (ECONNREFUSED, a certificate error, ...), for the status of a call that got no response. */
+  private socketError: string | undefined;
   private httpStatus = 0;
   private status: GrpcCallEnd | undefined;
   private ended = false;
@@ -110,74 +116,41 @@ export class GrpcBidiCall {
     this.onEnd = onEnd;
     this.reader = new GrpcMessageReader(config.maxMessageBytes);
     const url = new URL(`${config.tls ? 'https' : 'http'}://${config.address}`);
-    const host = url.hostname.replace(/^\[|\]$/g, '');
-    const port = Number(url.port || (config.tls ? 443 : 80));
-    const secure = config.tls;
-    this.session = http2.connect(url, {
-      settings: { initialWindowSize: STREAM_WINDOW, enablePush: false },
-      // Nagle off: each ACK is a small message that should not wait for the server's delayed ACK.
-      createConnection: () =>
-        secure
-          ? tls
-              .connect({
-                host,
-                port,
-                key: secure.key,
-                cert: secure.cert,
-                ca: secure.ca,
-                ALPNProtocols: alpnProtocols(['h2']),
-                minVersion: 'TLSv1.3',
-                rejectUnauthorized: true,
-                checkServerIdentity: secure.checkServerIdentity,
-              })
-              .setNoDelay(true)
-          : net.connect({ host, port, noDelay: true }),
+    const socket = connect(url, config.tls);
+    socket.on('error', (err: Error) => {
+      this.socketError ??= err.message;
     });
-    this.session.on('connect', () => {
-      // The call may have ended between the socket connecting and this event.
-      if (this.ended || this.session.destroyed) return;
-      this.session.setLocalWindowSize(SESSION_WINDOW);
+    const ready = config.tls ? 'secureConnect' : 'connect';
+    socket.once(ready, () => {
+      // The call may have ended between the start of the connection and this event.
+      if (this.ended) return;
       this.keepalive = setInterval(() => this.ping(), config.keepaliveIntervalMs);
       this.keepalive.unref();
     });
-    this.session.on('error', (err: Error) =>
-      this.finish({ code: GRPC_STATUS.unavailable, details: err.message, source: 'client' }),
+    this.session = new H2ClientSession(
+      socket,
+      {
+        streamClosed: () => {},
+        sessionClosed: () =>
+          this.finish({
+            code: GRPC_STATUS.unavailable,
+            details: this.socketError ?? 'connection closed',
+            source: 'client',
+          }),
+        pingAcked: () => this.pingAcked(),
+      },
+      ready,
     );
-    this.session.on('close', () =>
-      this.finish(
-        this.status ?? { code: GRPC_STATUS.unavailable, details: 'connection closed', source: 'client' },
-      ),
-    );
-    this.stream = this.session.request({
-      ':method': 'POST',
-      ':path': config.path,
-      'content-type': 'application/grpc',
-      te: 'trailers',
-      'grpc-accept-encoding': 'identity',
-      'user-agent': 'weft-proxy',
-    });
-    this.stream.on('response', (headers) => {
-      this.httpStatus = Number(headers[':status'] ?? 0);
-      // Trailers-only response: the status comes with the headers.
-      this.takeStatus(headers);
-      const contentType = headerString(headers['content-type']) ?? '';
-      if (this.httpStatus === 200 && !this.status && !contentType.startsWith('application/grpc'))
-        this.fail(GRPC_STATUS.unknown, `the response is not gRPC (content-type ${contentType || 'missing'})`);
-    });
-    this.stream.on('trailers', (trailers) => this.takeStatus(trailers));
-    this.stream.on('data', (chunk: Buffer) => this.onData(chunk));
-    this.stream.on('error', () => {
-      // The reason is read in 'close' (status, HTTP status, RST_STREAM code).
-    });
-    // The response is complete when its readable side ends (the trailers came), even while this
-    // side is still open: a gRPC client does not wait for its own half-close.
-    this.stream.on('end', () => this.onStreamClose());
-    this.stream.on('close', () => this.onStreamClose());
+    // Written once the socket connects.
+    const head = [':method', 'POST', ':scheme', url.protocol.slice(0, -1), ':authority', url.host];
+    head.push(':path', config.path, 'content-type', 'application/grpc', 'te', 'trailers');
+    head.push('grpc-accept-encoding', 'identity', 'user-agent', 'weft-proxy');
+    this.stream = this.session.request(head, false, this);
   }
 
   /** Sends one message (ignored once the call ended). */
   write(message: Uint8Array): void {
-    if (this.ended || this.stream.destroyed) return;
+    if (this.ended || this.stream.closed) return;
     this.stream.write(encodeGrpcMessage(message));
   }
 
@@ -185,25 +158,70 @@ export class GrpcBidiCall {
   cancel(): void {
     if (this.ended) return;
     this.ended = true;
-    this.stopTimers();
-    if (!this.stream.destroyed) this.stream.close(http2.constants.NGHTTP2_CANCEL);
-    this.session.destroy();
+    this.close();
   }
 
-  private takeStatus(headers: http2.IncomingHttpHeaders): void {
-    const code = headerString(headers['grpc-status']);
+  onHeaders(_stream: H2Stream, headers: string[], endStream: boolean): void {
+    if (this.ended) return;
+    if (this.httpStatus === 0) {
+      this.httpStatus = Number(headers[1]);
+      // Trailers-only response: the status comes with the headers.
+      this.takeStatus(headers);
+      const contentType = field(headers, 'content-type') ?? '';
+      if (this.httpStatus === 200 && !this.status && !contentType.startsWith('application/grpc'))
+        this.fail(GRPC_STATUS.unknown, `the response is not gRPC (content-type ${contentType || 'missing'})`);
+    } else this.takeStatus(headers);
+    // The response is complete when it ends (the trailers came), even while this side is still
+    // open: a gRPC client does not wait for its own half-close.
+    if (endStream) this.responseEnded();
+  }
+
+  onData(_stream: H2Stream, chunk: Buffer, endStream: boolean): void {
+    if (this.ended) return;
+    // Not a gRPC body when the HTTP status is not 200: the status says why at the end.
+    if (this.httpStatus === 200 && chunk.length > 0) this.readMessages(chunk);
+    if (endStream) this.responseEnded();
+  }
+
+  onReset(_stream: H2Stream, code: number): void {
+    if (this.ended) return;
+    // The connection went under the stream (closed, failed to connect): UNAVAILABLE, with the reason.
+    if (this.session.destroyed)
+      this.finish({
+        code: GRPC_STATUS.unavailable,
+        details: this.socketError ?? 'connection closed',
+        source: 'client',
+      });
+    else if (this.httpStatus === 0)
+      this.finish({
+        code: GRPC_STATUS.unavailable,
+        details: `the server reset the stream before a response (RST_STREAM code ${code})`,
+        source: 'client',
+      });
+    else
+      this.finish({
+        code: GRPC_STATUS.internal,
+        details: `RST_STREAM with code ${code}; the call ended without a gRPC status`,
+        source: 'client',
+      });
+  }
+
+  onWritable(): void {
+    // Messages are small and few (xDS requests and ACKs): they queue in the stream until window opens.
+  }
+
+  private takeStatus(headers: readonly string[]): void {
+    const code = field(headers, 'grpc-status');
     if (code === undefined) return;
     const parsed = Number(code);
     this.status = {
       code: Number.isInteger(parsed) ? parsed : GRPC_STATUS.unknown,
-      details: decodeGrpcMessage(headerString(headers['grpc-message']) ?? ''),
+      details: decodeGrpcMessage(field(headers, 'grpc-message') ?? ''),
       source: 'server',
     };
   }
 
-  private onData(chunk: Buffer): void {
-    if (this.ended) return;
-    if (this.httpStatus !== 200) return; // not a gRPC body; the HTTP status says why at the end
+  private readMessages(chunk: Buffer): void {
     const deliver = (message: Buffer) => {
       if (!this.ended) this.onMessage(message);
     };
@@ -219,48 +237,44 @@ export class GrpcBidiCall {
     }
   }
 
-  private onStreamClose(): void {
-    const rst = this.stream.rstCode ?? 0;
+  /** The server ended the response (END_STREAM): the call's status. */
+  private responseEnded(): void {
+    if (this.ended) return;
     if (this.status && this.status.code === GRPC_STATUS.ok && this.reader.pending > 0)
       this.fail(GRPC_STATUS.internal, 'the response ended inside a message');
     else if (this.status) this.finish(this.status);
-    else if (this.httpStatus !== 0 && this.httpStatus !== 200)
+    else if (this.httpStatus !== 200)
       this.finish({
         code: codeOfHttpStatus(this.httpStatus),
         details: `HTTP status ${this.httpStatus}`,
         source: 'server',
       });
-    else if (this.httpStatus === 0)
-      // No response at all: the connection failed. The session's 'error' (ECONNREFUSED, ...) may
-      // come just after the stream's 'close'; let it name the reason first.
-      setImmediate(() =>
-        this.finish({
-          code: GRPC_STATUS.unavailable,
-          details: `the connection closed before a response (RST_STREAM code ${rst})`,
-          source: 'client',
-        }),
-      );
     else
       this.finish({
         code: GRPC_STATUS.internal,
-        details: `RST_STREAM with code ${rst}; the call ended without a gRPC status`,
+        details: 'the response ended without a gRPC status',
         source: 'client',
       });
   }
 
   /** Ends the call from this side for a reason of its own, and reports it. */
   private fail(code: number, details: string): void {
-    if (!this.stream.destroyed) this.stream.close(http2.constants.NGHTTP2_CANCEL);
     this.finish({ code, details, source: 'client' });
   }
 
   private finish(end: GrpcCallEnd): void {
     if (this.ended) return;
     this.ended = true;
-    this.stopTimers();
-    if (!this.stream.destroyed) this.stream.close(http2.constants.NGHTTP2_CANCEL);
-    this.session.destroy();
+    this.close();
     this.onEnd(end);
+  }
+
+  /** Resets the stream (RST_STREAM CANCEL, as grpc-js cancels) and closes the connection (GOAWAY once connected). */
+  private close(): void {
+    this.stopTimers();
+    this.stream.reset(CANCEL);
+    if (this.session.connected) this.session.close();
+    else this.session.destroy();
   }
 
   private ping(): void {
@@ -271,15 +285,12 @@ export class GrpcBidiCall {
       timeoutMs,
     );
     this.pingTimeout.unref();
-    const sent = this.session.ping((err) => {
-      clearTimeout(this.pingTimeout);
-      this.pingTimeout = undefined;
-      if (err) this.fail(GRPC_STATUS.unavailable, `keepalive PING failed: ${err.message}`);
-    });
-    if (!sent) {
-      clearTimeout(this.pingTimeout);
-      this.pingTimeout = undefined;
-    }
+    this.session.ping();
+  }
+
+  private pingAcked(): void {
+    clearTimeout(this.pingTimeout);
+    this.pingTimeout = undefined;
   }
 
   private stopTimers(): void {
@@ -288,4 +299,24 @@ export class GrpcBidiCall {
     this.keepalive = undefined;
     this.pingTimeout = undefined;
   }
+}
+
+/** The connection to the server: TLS 1.3 with h2 by ALPN, or plaintext h2c (prior knowledge). Nagle off: each ACK is a small message that should not wait for the server's delayed ACK. */
+function connect(url: URL, secure: GrpcCallTls | undefined): net.Socket {
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const port = Number(url.port || (secure ? 443 : 80));
+  if (!secure) return net.connect({ host, port, noDelay: true });
+  return tls
+    .connect({
+      host,
+      port,
+      key: secure.key,
+      cert: secure.cert,
+      ca: secure.ca,
+      ALPNProtocols: alpnProtocols(['h2']),
+      minVersion: 'TLSv1.3',
+      rejectUnauthorized: true,
+      checkServerIdentity: secure.checkServerIdentity,
+    })
+    .setNoDelay(true);
 }

@@ -15,6 +15,8 @@ export interface ClientSessionOwner {
   streamClosed(): void;
   /** The socket closed. */
   sessionClosed(session: H2ClientSession): void;
+  /** The server acknowledged a PING sent with `ping()` (keepalive). */
+  pingAcked?(): void;
 }
 
 /** Stream ids run out at 2^31; a session this close to the end takes no new streams. */
@@ -54,6 +56,15 @@ export class H2ClientSession extends H2Session {
     const stream = this.addStream(id, handler);
     stream.sendHeaders(headers, endStream);
     return stream;
+  }
+
+  /** Sends a PING; the owner's pingAcked hears the server's ack. */
+  ping(): void {
+    if (!this.destroyed) this.out.ping(PING_PAYLOAD);
+  }
+
+  protected override pingAcked(): void {
+    this.owner.pingAcked?.();
   }
 
   protected newStream(id: number): void {
@@ -123,6 +134,9 @@ export class H2ClientSession extends H2Session {
     return this.connected ? code : CONNECT_FAILED;
   }
 }
+
+/** The 8 bytes every keepalive PING carries (an ack echoes them; only one is outstanding at a time). */
+const PING_PAYLOAD = Buffer.from('weftping');
 
 /** stream.heads while only an informational head came. */
 const INFORMATIONAL = -1;

@@ -175,6 +175,11 @@ export class FrameWriter {
     return ++this.controlQueued;
   }
 
+  /** PING (not an ack) carrying `payload` (8 bytes): a keepalive that the peer must echo. */
+  ping(payload: Buffer): void {
+    payload.copy(this.scratch, this.frame(8, F.PING, 0, 0), 0, 8);
+  }
+
   /** Raw bytes ahead of everything else this tick (the client preface). */
   raw(bytes: Buffer): void {
     bytes.copy(this.scratch, this.reserve(bytes.length));

@@ -301,10 +301,16 @@ export abstract class H2Session implements FrameSink {
   private onPing(flags: number, id: number, buf: Buffer, start: number, end: number): number {
     if (id !== 0) return F.PROTOCOL_ERROR;
     if (end - start !== 8) return F.FRAME_SIZE_ERROR;
-    if (flags & F.FLAG_ACK) return OK;
+    if (flags & F.FLAG_ACK) {
+      this.pingAcked();
+      return OK;
+    }
     this.control(this.out.pingAck(buf, start));
     return OK;
   }
+
+  /** The peer acknowledged a PING we sent (a client's keepalive). */
+  protected pingAcked(): void {}
 
   private onGoaway(id: number, buf: Buffer, start: number, end: number): number {
     if (id !== 0) return F.PROTOCOL_ERROR;
