@@ -103,6 +103,8 @@ export class HttpConnectionManager implements StreamManager, ServerSessionOwner 
 
   streamClosed(_session: H2ServerSession, stream: H2Stream): void {
     (stream.handler as Partial<H2ServerStream>).closed?.();
+    // Its codec, stream, router and upstream attempt keep the HTTP/2 path's hidden classes alive while no client is connected.
+    keepShape('h2-server-stream', stream);
   }
 
   tooManyResets(): void {
@@ -110,6 +112,8 @@ export class HttpConnectionManager implements StreamManager, ServerSessionOwner 
   }
 
   sessionClosed(session: H2ServerSession): void {
+    session.release();
+    keepShape('h2-server-session', session);
     const timers = this.h2Sessions.get(session);
     if (timers === undefined) return;
     if (timers.lifetime) clearTimeout(timers.lifetime);

@@ -1,6 +1,7 @@
 // HTTP/2 pool for one upstream host: multiplexed sessions of the proxy's own HTTP/2 codec (h2c or TLS), a new one when none can take a stream.
 import type net from 'node:net';
 import { SessionIdle } from '../../common/session-idle.ts';
+import { keepShape } from '../../common/shape-anchor.ts';
 import { H2ClientSession } from '../../http/h2/client-session.ts';
 import type { H2Stream, H2StreamHandler } from '../../http/h2/stream.ts';
 import { connectUpstream, socketReadyEvent, type UpstreamTls } from '../../tls/upstream.ts';
@@ -69,8 +70,15 @@ export class H2Pool implements UpstreamPool {
     const session = new H2ClientSession(
       socket,
       {
-        streamClosed: () => pooled?.idle?.streamClosed(),
+        streamClosed: (stream) => {
+          pooled?.idle?.streamClosed();
+          // Its attempt, router and the client's stream keep the HTTP/2 path's hidden classes alive while idle.
+          keepShape('h2-upstream-stream', stream);
+        },
         sessionClosed: () => {
+          // Kept (its buffers dropped) for its hidden classes, should every upstream session close while idle.
+          session.release();
+          keepShape('h2-client-session', session);
           if (timer) clearTimeout(timer);
           pooled?.idle?.stop();
           this.stats.cxActive--;

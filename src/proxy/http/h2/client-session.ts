@@ -12,7 +12,7 @@ export const CONNECT_FAILED = -1;
 /** What the pool hears from a session. */
 export interface ClientSessionOwner {
   /** A stream left the session. */
-  streamClosed(): void;
+  streamClosed(stream: H2Stream): void;
   /** The socket closed. */
   sessionClosed(session: H2ClientSession): void;
   /** The server acknowledged a PING sent with `ping()` (keepalive). */
@@ -122,8 +122,8 @@ export class H2ClientSession extends H2Session {
       }
   }
 
-  protected streamClosed(): void {
-    this.owner.streamClosed();
+  protected streamClosed(stream: H2Stream): void {
+    this.owner.streamClosed(stream);
   }
 
   protected closed(): void {

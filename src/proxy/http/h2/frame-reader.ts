@@ -23,6 +23,12 @@ export class FrameReader {
     this.prefaceLeft = expectPreface ? H2_PREFACE.length : 0;
   }
 
+  /** The connection closed: drops a partial frame's bytes. */
+  release(): void {
+    this.restParts = null;
+    this.restLength = 0;
+  }
+
   read(chunk: Buffer): void {
     let buf = chunk;
     if (this.prefaceLeft > 0) {

@@ -5,6 +5,7 @@ import { HpackEncoder } from './hpack.ts';
 
 /** Scratch for frame headers, header blocks and small frames. */
 const SCRATCH = 16 * 1024;
+const EMPTY = Buffer.alloc(0);
 /** Body chunks up to this size are copied next to their frame header (one iovec instead of two). */
 const COPY_BELOW = 512;
 
@@ -203,6 +204,14 @@ export class FrameWriter {
     if (socket.writableNeedDrain) this.full = true;
     else this.controlQueued = 0;
   };
+
+  /** The connection closed: drops the scratch and queued frames (the writer may stay referenced as a shape anchor). */
+  release(): void {
+    this.chunks = [];
+    this.scratch = EMPTY;
+    this.start = 0;
+    this.pos = 0;
+  }
 
   /** The socket drained. */
   drained(): void {

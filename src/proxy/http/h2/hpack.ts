@@ -101,6 +101,14 @@ export class HpackDecoder {
   private end = 0;
   private src: Buffer = this.scratch;
 
+  /** The connection closed: empties the table and drops the last block read (a view of a socket read). */
+  release(): void {
+    this.names.length = 0;
+    this.values.length = 0;
+    this.size = 0;
+    this.src = this.scratch;
+  }
+
   /**
    * Appends the fields of `block[start, end)` to `out`; returns the header list size as
    * SETTINGS_MAX_HEADER_LIST_SIZE counts it (name + value + 32 each), or HPACK_ERROR.
@@ -257,6 +265,16 @@ export class HpackEncoder {
   private maxSize = HEADER_TABLE_SIZE;
   /** The peer lowered its table size: the next block starts with a size update. */
   private sizeUpdate = -1;
+
+  /** The connection closed: empties the table. */
+  release(): void {
+    this.seq.clear();
+    this.names.length = 0;
+    this.values.length = 0;
+    this.first = 0;
+    this.inserted = 0;
+    this.size = 0;
+  }
 
   /** The peer's SETTINGS_HEADER_TABLE_SIZE (we never use more than the default). */
   setPeerTableSize(size: number): void {
