@@ -70,3 +70,22 @@ test('a frame never grows past the peer frame size, nor across a flush or anothe
     ],
   );
 });
+
+test('control frames that need a new scratch buffer carry their payload (first frame, and one after a full scratch)', () => {
+  const { socket, bytes } = sink();
+  const w = new FrameWriter(socket);
+  w.raw(Buffer.from('PRI'));
+  w.flush();
+  assert.equal(bytes().toString(), 'PRI', 'the first write of a writer');
+  // 1,260 WINDOW_UPDATEs (13 bytes each) leave 4 bytes of the 16 KiB scratch: the next frames need a new one.
+  for (let i = 1; i <= 1260; i++) w.windowUpdate(1, i);
+  w.windowUpdate(1, 0x1234);
+  w.reset(3, 8);
+  w.pingAck(Buffer.from('12345678'), 0);
+  w.flush();
+  const after = bytes().subarray(3 + 1260 * 13);
+  assert.deepEqual(
+    [after.readUInt32BE(9), after.readUInt32BE(13 + 9), after.subarray(13 + 13 + 9, 13 + 13 + 17).toString()],
+    [0x1234, 8, '12345678'],
+  );
+});

@@ -35,7 +35,7 @@ export class H2Pool implements UpstreamPool {
   private readonly config: H2PoolConfig;
   private readonly stats: ClusterStats;
   /** Live sessions, newest last: a stream goes to the newest one that can take it. */
-  private sessions: PooledSession[] = [];
+  private readonly sessions: PooledSession[] = [];
 
   constructor(config: H2PoolConfig, stats: ClusterStats) {
     this.config = config;
@@ -82,7 +82,9 @@ export class H2Pool implements UpstreamPool {
           if (timer) clearTimeout(timer);
           pooled?.idle?.stop();
           this.stats.cxActive--;
-          this.sessions = this.sessions.filter((p) => p !== pooled);
+          // In place: replacing the array (a field that never changed before) deoptimized request().
+          const i = pooled === undefined ? -1 : this.sessions.indexOf(pooled);
+          if (i >= 0) this.sessions.splice(i, 1);
         },
       },
       ready,

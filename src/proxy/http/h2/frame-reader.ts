@@ -25,8 +25,8 @@ export class FrameReader {
 
   /** The connection closed: drops a partial frame's bytes. */
   release(): void {
-    this.restParts = null;
-    this.restLength = 0;
+    // Only when there is one: a first store to a field that never changed would deoptimize code that relied on it.
+    if (this.restParts !== null) this.restParts = null;
   }
 
   read(chunk: Buffer): void {

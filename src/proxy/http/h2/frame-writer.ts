@@ -16,7 +16,8 @@ export class FrameWriter {
   maxFrame = F.DEFAULT_MAX_FRAME;
   /** Pieces for the next flush, and the scratch region being filled. */
   private chunks: Buffer[] = [];
-  private scratch = Buffer.allocUnsafe(SCRATCH);
+  /** Allocated at the first write (so that the field is not constant: release() empties it without deoptimizing code). */
+  private scratch = EMPTY;
   private start = 0;
   private pos = 0;
   private scheduled = false;
@@ -139,12 +140,15 @@ export class FrameWriter {
   }
 
   windowUpdate(id: number, increment: number): void {
-    this.scratch.writeUInt32BE(increment, this.frame(4, F.WINDOW_UPDATE, 0, id));
+    // frame() first: it may replace scratch (reading this.scratch first wrote into the old one).
+    const payload = this.frame(4, F.WINDOW_UPDATE, 0, id);
+    this.scratch.writeUInt32BE(increment, payload);
   }
 
   /** RST_STREAM; returns the control frames now queued. */
   reset(id: number, code: number): number {
-    this.scratch.writeUInt32BE(code, this.frame(4, F.RST_STREAM, 0, id));
+    const payload = this.frame(4, F.RST_STREAM, 0, id);
+    this.scratch.writeUInt32BE(code, payload);
     return ++this.controlQueued;
   }
 
@@ -172,7 +176,8 @@ export class FrameWriter {
 
   /** PING ack echoing `payload[start, start + 8)`; returns the control frames now queued. */
   pingAck(payload: Buffer, start: number): number {
-    payload.copy(this.scratch, this.frame(8, F.PING, F.FLAG_ACK, 0), start, start + 8);
+    const at = this.frame(8, F.PING, F.FLAG_ACK, 0);
+    payload.copy(this.scratch, at, start, start + 8);
     return ++this.controlQueued;
   }
 
@@ -183,7 +188,8 @@ export class FrameWriter {
 
   /** Raw bytes ahead of everything else this tick (the client preface). */
   raw(bytes: Buffer): void {
-    bytes.copy(this.scratch, this.reserve(bytes.length));
+    const at = this.reserve(bytes.length);
+    bytes.copy(this.scratch, at);
     this.pos += bytes.length;
   }
 
@@ -207,7 +213,7 @@ export class FrameWriter {
 
   /** The connection closed: drops the scratch and queued frames (the writer may stay referenced as a shape anchor). */
   release(): void {
-    this.chunks = [];
+    this.chunks.length = 0;
     this.scratch = EMPTY;
     this.start = 0;
     this.pos = 0;

@@ -101,11 +101,10 @@ export class HpackDecoder {
   private end = 0;
   private src: Buffer = this.scratch;
 
-  /** The connection closed: empties the table and drops the last block read (a view of a socket read). */
+  /** The connection closed (nothing is decoded again): drops the table's strings and the last block read (a view of a socket read). */
   release(): void {
     this.names.length = 0;
     this.values.length = 0;
-    this.size = 0;
     this.src = this.scratch;
   }
 
@@ -266,14 +265,11 @@ export class HpackEncoder {
   /** The peer lowered its table size: the next block starts with a size update. */
   private sizeUpdate = -1;
 
-  /** The connection closed: empties the table. */
+  /** The connection closed (nothing is encoded again): drops the table's strings. */
   release(): void {
     this.seq.clear();
     this.names.length = 0;
     this.values.length = 0;
-    this.first = 0;
-    this.inserted = 0;
-    this.size = 0;
   }
 
   /** The peer's SETTINGS_HEADER_TABLE_SIZE (we never use more than the default). */
