@@ -1,14 +1,18 @@
 // Tool: counts the proxy functions V8 deoptimizes at the first full GC after every gRPC connection closed (docs/design/tail-latency.md, the shape anchor).
 //
-// Run: `node bench/deopt-after-idle.ts [--roots /work/main,/tmp/weft-base] [--upstream-idle-ms 0]`
+// Run: `node bench/deopt-after-idle.ts [--roots /work/main,/tmp/weft-base] [--upstream-idle-ms 0]
+// [--rounds 0] [--burst 2] [--rate 1000]`
 // (needs `h2load`). For each root (a checkout of weft) it starts a gRPC echo backend and one proxy
 // on that root's `src/proxy/proxy.ts` (h2c listener, every call routed to the backend over the h2
 // upstream pool) with the sidecar's V8 flags and `--trace-deopt`, drives 3 s of unary calls
 // through it with h2load, waits until h2load's connections (and, with --upstream-idle-ms N, the
 // pool's upstream sessions after N ms idle) are closed, then runs two full GCs in the proxy (as the
-// idle release does) and prints the functions deoptimized by them. Writes nothing to docs/.
+// idle release does) and prints the functions deoptimized by them. With --rounds N: N pauses per
+// root, in turns (A, B, A, B...), each an idle GC then a burst of --burst s at --rate calls/s, and
+// the proxy's utime+stime per call of each burst (what re-optimizing after a pause costs). Writes
+// nothing to docs/.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -123,14 +127,57 @@ function deoptimized(out: string): string[] {
   return [...names];
 }
 
+/** utime + stime of a process, in clock ticks (USER_HZ, 100 on Linux). */
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+interface Proxy {
+  root: string;
+  port: number;
+  child: ChildProcess;
+  out: () => string;
+  /** Where this proxy's output stood before the latest idle GC. */
+  mark: number;
+  /** CPU µs per call of each burst after an idle GC. */
+  perCall: number[];
+}
+
+/** Every connection to the proxy closed: two full GCs in it (as the idle release runs them); returns its output since. */
+async function idleGc(p: Proxy, upstreamIdleMs: number): Promise<string> {
+  await sleep(500 + upstreamIdleMs);
+  p.mark = p.out().length;
+  p.child.kill('SIGUSR2');
+  for (let i = 0; i < 100 && !p.out().slice(p.mark).includes('gc done'); i++) await sleep(50);
+  return p.out().slice(p.mark);
+}
+
 async function main(): Promise<void> {
   const roots = (value('--roots') ?? HERE).split(',').map((r) => resolve(r));
   const upstreamIdleMs = Number(value('--upstream-idle-ms') ?? 0);
+  const rounds = Number(value('--rounds') ?? 0);
+  const burstS = Number(value('--burst') ?? 2);
+  const rate = Number(value('--rate') ?? 1000);
   const tmp = mkdtempSync(join(tmpdir(), 'weft-deopt-'));
   const children: ChildProcess[] = [];
   try {
     const dataFile = join(tmp, 'unary.bin');
     writeFileSync(dataFile, unaryRequestFrame(128));
+    const load = (port: number, seconds: number, perSecond: number) =>
+      runH2load({
+        bin: 'h2load',
+        url: `http://127.0.0.1:${port}${UNARY_PATH}`,
+        dataFile,
+        clients: 10,
+        streams: 10,
+        warmupS: 0,
+        durationS: seconds,
+        headers: { 'content-type': 'application/grpc', te: 'trailers' },
+        rpsPerClient: perSecond > 0 ? perSecond / 10 : undefined,
+      });
+    const proxies: Proxy[] = [];
     for (const root of roots) {
       const backend = await freePort();
       children.push(
@@ -138,40 +185,39 @@ async function main(): Promise<void> {
       );
       const port = await freePort();
       const settings = await sidecarSettings(root);
-      const proxy = await startChild(
-        [
-          fileURLToPath(import.meta.url),
-          '--serve',
-          root,
-          String(port),
-          String(backend),
-          String(upstreamIdleMs),
-        ],
-        [...settings.flags, '--trace-deopt'],
-        settings.env,
-      );
-      children.push(proxy.child);
-      const result = await runH2load({
-        bin: 'h2load',
-        url: `http://127.0.0.1:${port}${UNARY_PATH}`,
-        dataFile,
-        clients: 10,
-        streams: 10,
-        warmupS: 0,
-        durationS: 3,
-        headers: { 'content-type': 'application/grpc', te: 'trailers' },
-        rpsPerClient: undefined,
-      });
-      // h2load has closed its connections; the pool's sessions close after their idle timeout.
-      await sleep(500 + upstreamIdleMs);
-      proxy.child.kill('SIGUSR2');
-      for (let i = 0; i < 100 && !proxy.out().includes('gc done'); i++) await sleep(100);
-      const names = deoptimized(proxy.out());
-      const mem = /heap used (\d+) array buffers (\d+)/.exec(proxy.out());
+      const args = [fileURLToPath(import.meta.url), '--serve', root, String(port), String(backend)];
+      const flags = [...settings.flags, '--trace-deopt'];
+      const started = await startChild([...args, String(upstreamIdleMs)], flags, settings.env);
+      children.push(started.child);
+      proxies.push({ root, port, ...started, mark: 0, perCall: [] });
+    }
+    for (const p of proxies) {
+      const result = await load(p.port, 3, 0);
+      const names = deoptimized(await idleGc(p, upstreamIdleMs));
+      const mem = /heap used (\d+) array buffers (\d+)/.exec(p.out().slice(p.mark));
       const kb = (i: number) => (mem ? Math.round(Number(mem[i]) / 1024) : Number.NaN);
       process.stdout.write(
-        `${root}: ${result.succeeded} calls; ${names.length} functions deoptimized by the idle GC; after it heap used ${kb(1)} KB, array buffers ${kb(2)} KB\n  ${names.join('\n  ')}\n`,
+        `${p.root}: ${result.succeeded} calls; ${names.length} functions deoptimized by the idle GC; after it heap used ${kb(1)} KB, array buffers ${kb(2)} KB\n  ${names.join('\n  ')}\n`,
       );
+    }
+    // Pauses: a burst at a fixed rate right after each idle GC, the roots in turns; CPU per call of the burst.
+    for (let r = 0; r < rounds; r++) {
+      for (const p of proxies) {
+        if (r > 0) await idleGc(p, upstreamIdleMs);
+        const ticks = cpuTicks(p.child.pid!);
+        const result = await load(p.port, burstS, rate);
+        p.perCall.push(((cpuTicks(p.child.pid!) - ticks) * 1e4) / result.succeeded);
+      }
+    }
+    if (rounds > 0) {
+      const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+      process.stdout.write(
+        `\nload average ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]}; ${rounds} bursts of ${burstS} s at ${rate} calls/s, each right after an idle GC\n`,
+      );
+      for (const p of proxies)
+        process.stdout.write(
+          `${p.root}: CPU µs per call, median ${median(p.perCall).toFixed(1)} (bursts: ${p.perCall.map((x) => x.toFixed(1)).join(', ')})\n`,
+        );
     }
   } finally {
     await Promise.all(
