@@ -1,4 +1,4 @@
-// What `weft proxy` loads at start: no X.509 library, no grpc-js (each costs a sidecar ~15-19 MB resident), no protobufjs, no node:http2.
+// What `weft proxy` loads at start: no X.509 library, no grpc-js (each costs a sidecar ~15-19 MB resident), no protobufjs, no node:http2 or node:fs/promises.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { test } from 'node:test';
@@ -28,7 +28,7 @@ async function packagesLoadedBy(modules: string[]): Promise<string[]> {
     // Node's bundled undici (fetch, and the ES module namespace of node:http) is not a package.
     if (process.moduleLoadList.some((m) => m.includes('internal/deps/undici'))) packages.add('node:internal/deps/undici');
     // Node's built-in modules a sidecar must not load at start (NOT_IN_PROXY).
-    for (const b of ['http2']) if (process.moduleLoadList.includes('NativeModule ' + b)) packages.add('node:' + b);
+    for (const b of ['http2', 'fs/promises']) if (process.moduleLoadList.includes('NativeModule ' + b)) packages.add('node:' + b);
     process.stdout.write(JSON.stringify([...packages].sort()));
   `;
   const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
@@ -53,9 +53,11 @@ const NOT_IN_PROXY = [
   'protobufjs',
   // With an nghttp2 session, ~1 MB of an idle sidecar: the ADS call runs on weft's own HTTP/2 codec.
   'node:http2',
+  // With the readline modules it loads, ~0.3 MB: the proxy reads files with fs.readFile.
+  'node:fs/promises',
 ];
 
-test('the weft proxy command loads no X.509 library, grpc-js, undici, re2js, protobufjs or node:http2 at start', async () => {
+test('the weft proxy command loads no X.509 library, grpc-js, undici, re2js, protobufjs, node:http2 or node:fs/promises at start', async () => {
   const loaded = await packagesLoadedBy(['src/cli/proxy.ts', 'src/proxy/sidecar.ts']);
   assert.ok(loaded.includes('pino'), `the hook saw the proxy's packages: ${loaded.join(', ')}`);
   for (const name of NOT_IN_PROXY) assert.ok(!loaded.includes(name), `weft proxy loads ${name}`);
