@@ -1,7 +1,8 @@
 // ADS client (state of the world): subscribes, ACKs or NACKs each response, reconnects with backoff + jitter.
 //
-// The stream is one gRPC call over node:http2 (grpc-call.ts), not grpc-js: a sidecar has one
-// call to make, and grpc-js costs every sidecar ~15 MB resident (docs/design/sidecar-memory.md).
+// The stream is one gRPC call on weft's own HTTP/2 client codec (grpc-call.ts), not grpc-js nor
+// node:http2: a sidecar has one call to make, and grpc-js costs every sidecar ~15 MB resident,
+// node:http2 with its nghttp2 session ~1 MB (docs/design/sidecar-memory.md).
 
 import type { Logger } from '../../observe/log.ts';
 import type { DiscoveryRequestMessage, DiscoveryResponseMessage, WireNode } from '../../xds/discovery.ts';
