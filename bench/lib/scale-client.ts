@@ -1,4 +1,4 @@
-// A light simulated sidecar for the scale benchmark: weft's own gRPC call (node:http2), subscribing and ACKing like Envoy, unpacking only what it reads.
+// A light simulated sidecar for the scale benchmark: weft's own gRPC call (on weft's HTTP/2 client codec), subscribing and ACKing like Envoy, unpacking only what it reads.
 //
 // Thousands of these share one process (and the control plane's machine), so a response is read
 // only down to its version, nonce, type and the size of its resources; the resources themselves
