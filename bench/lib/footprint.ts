@@ -253,7 +253,7 @@ ${rows.join('\n')}
 What it means when choosing: a sidecar per workload costs a host its private memory per
 workload, a floor no Node.js process goes under; a \`weft node\` agent per host costs that once, and
 each workload on it only its own state (docs/node.md says what the shared process trades away).
-What a sidecar's private memory is made of, and why a process per workload stays above 15 MB:
+What a sidecar's private memory is made of, and why a process per workload stays near 15 MB:
 docs/design/sidecar-memory.md.
 A sidecar gives back what a burst made it grow once it is idle again (the idle release,
 docs/performance.md).
