@@ -5,9 +5,7 @@
 // renewal uses a new key. Listeners registered with `onRotate` hear of each new certificate, so
 // servers can `setSecureContext` and clients dial with the new one; open connections keep going.
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { readFile as readFileCallback } from 'node:fs';
 import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
-import { promisify } from 'node:util';
 import {
   BadRequestError,
   ServerUnavailableError,
@@ -16,15 +14,13 @@ import {
   type WeftError,
 } from '../errors.ts';
 import { logger } from '../observe/log.ts';
+import { readFile } from '../read-file.ts';
 import { CA_API_PATHS, type CertificateRequest, type CertificateResponse } from './ca-api-types.ts';
 import { formatDuration } from './duration.ts';
 import { splitPemCertificates } from './pem.ts';
 import { type PostResult, postJson } from './post-json.ts';
 import { spiffeIdOfCertificate } from './spiffe.ts';
 import { generateWorkloadKey } from './workload-key.ts';
-
-/** fs.readFile as a promise: node:fs/promises (with the readline module it loads) costs an idle sidecar ~0.3 MB. */
-const readFile = promisify(readFileCallback);
 
 /** Clock and timers, replaceable in tests. */
 export interface IdentityTimers {

@@ -19,6 +19,17 @@ export const H2_OPTIONS = {
 
 type Obj = Record<string, unknown>;
 
+/** H2_OPTIONS whose idle upstream connections close after `idleMs` (common_http_protocol_options.idle_timeout). */
+export function h2OptionsWithIdle(idleMs: number): Obj {
+  const options = H2_OPTIONS['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'];
+  return {
+    'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+      ...options,
+      commonHttpProtocolOptions: { idleTimeout: { nanos: idleMs * 1_000_000 } },
+    },
+  };
+}
+
 /** The outbound listener: HCM with RDS `outbound`, websocket + CONNECT upgrades. */
 export function outboundListener(port: number): Obj {
   return {

@@ -5,9 +5,8 @@ import http2 from 'node:http2';
 import type net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { ProxyCore } from '../../src/proxy/proxy.ts';
-import { coreWith, outboundListener, staticCluster, vhost } from './fixtures.ts';
+import { coreWith, h2OptionsWithIdle, outboundListener, staticCluster, vhost } from './fixtures.ts';
 
-const HTTP_PROTOCOL_OPTIONS = 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 const IDLE_MS = 300;
 
 /** One session the h2c backend saw from the proxy. */
@@ -61,13 +60,7 @@ describe('HTTP/2 upstream pool idle_timeout', () => {
       listeners: [listener],
       clusters: [
         staticCluster('app', [{ port: backendPort }], {
-          typedExtensionProtocolOptions: {
-            'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-              '@type': HTTP_PROTOCOL_OPTIONS,
-              explicitHttpConfig: { http2ProtocolOptions: {} },
-              commonHttpProtocolOptions: { idleTimeout: { nanos: IDLE_MS * 1_000_000 } },
-            },
-          },
+          typedExtensionProtocolOptions: h2OptionsWithIdle(IDLE_MS),
         }),
       ],
       routes: [

@@ -9,9 +9,8 @@ import { H2ServerStream } from '../../src/proxy/http/h2/server-stream.ts';
 import { H2Upstream } from '../../src/proxy/http/router/upstream-h2.ts';
 import { HttpStream } from '../../src/proxy/http/stream/http-stream.ts';
 import type { ProxyCore } from '../../src/proxy/proxy.ts';
-import { coreWith, outboundListener, staticCluster, vhost } from './fixtures.ts';
+import { coreWith, h2OptionsWithIdle, outboundListener, staticCluster, vhost } from './fixtures.ts';
 
-const HTTP_PROTOCOL_OPTIONS = 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 /** The pool's sessions close after this long idle, so the upstream side's objects die too. */
 const UPSTREAM_IDLE_MS = 100;
 const KINDS = ['h2-server-stream', 'h2-server-session', 'h2-upstream-stream', 'h2-client-session'];
@@ -73,13 +72,7 @@ async function start(): Promise<{ core: ProxyCore; backend: http2.Http2Server; p
     listeners: [listener],
     clusters: [
       staticCluster('app', [{ port: (backend.address() as net.AddressInfo).port }], {
-        typedExtensionProtocolOptions: {
-          'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-            '@type': HTTP_PROTOCOL_OPTIONS,
-            explicitHttpConfig: { http2ProtocolOptions: {} },
-            commonHttpProtocolOptions: { idleTimeout: { nanos: UPSTREAM_IDLE_MS * 1_000_000 } },
-          },
-        },
+        typedExtensionProtocolOptions: h2OptionsWithIdle(UPSTREAM_IDLE_MS),
       }),
     ],
     routes: [

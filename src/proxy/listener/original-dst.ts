@@ -1,9 +1,5 @@
 // A redirected connection's original destination, read from the kernel's conntrack table (Node has no SO_ORIGINAL_DST).
-import { readFile as readFileCallback } from 'node:fs';
-import { promisify } from 'node:util';
-
-/** fs.readFile as a promise: node:fs/promises (with the readline module it loads) costs an idle sidecar ~0.3 MB. */
-const readFile = promisify(readFileCallback);
+import { readFile } from '../../read-file.ts';
 
 export interface OriginalDestination {
   address: string;
